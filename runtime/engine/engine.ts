@@ -1,0 +1,132 @@
+/**
+ * The engine as the scheduler sees it: one device, several resident models, sequences that produce tokens
+ * in turns. Two implementations exist: `EngineClient` (the real `tidepool-engine` process over its Unix
+ * socket, see docs/engine-protocol.md) and `SimulatedEngine` (runtime/sim/, virtual clock, calibrated
+ * costs). The scheduler is written against this interface only, so production and simulation share it.
+ *
+ * All methods are asynchronous and complete in the order they were called. A rejected promise carries an
+ * `EngineError` with the protocol's error code.
+ */
+export interface Engine {
+  /** `cpu`, `cuda` or `sim`. */
+  readonly backend: EngineBackend;
+
+  /** Pages a model's weights into a device slot. Resolves once the model can run. Idempotent. */
+  load(model: ModelRef): Promise<LoadResult>;
+
+  /** Frees a model's slot. Rejects with `busy` while it has running sequences unless `force`. */
+  evict(modelKey: string, options?: { readonly force?: boolean }): Promise<void>;
+
+  /**
+   * Queues a sequence for its model. Tokens and the end of the sequence reach `sink`. The model does not have
+   * to be resident yet; the sequence waits until a turn of its model admits it.
+   */
+  add(sequence: SequenceSpec, sink: SequenceSink): Promise<void>;
+
+  /** Ends a sequence (sink gets `onDone('cancelled')`) and frees its KV blocks. Unknown ids are ignored. */
+  cancel(sequenceId: number): Promise<void>;
+
+  /** Runs up to `maxSteps` steps of one model's batch. Resolves when the turn ends. */
+  runTurn(modelKey: string, maxSteps: number): Promise<TurnResult>;
+
+  /** Ends the running turn at the next token boundary and drops queued turns. */
+  preempt(): Promise<void>;
+
+  /** Moves a sequence's KV to host memory; it leaves the batch until `restore`. */
+  park(sequenceId: number): Promise<KvMoveResult>;
+  restore(sequenceId: number): Promise<KvMoveResult>;
+
+  stats(): Promise<EngineStats>;
+
+  /** Stops the engine; pending sequences end with `error`. */
+  close(): Promise<void>;
+}
+
+export type EngineBackend = 'cpu' | 'cuda' | 'sim';
+
+/** A model as the engine loads it: a key (the artifact digest) and the directory holding its files. */
+export interface ModelRef {
+  readonly key: string;
+  /** Directory with config.json and *.safetensors (in shared memory for real engines). */
+  readonly dir: string;
+  /** Total weight bytes, for budgets and cost models. */
+  readonly bytes: number;
+}
+
+export interface LoadResult {
+  readonly bytes: number;
+  readonly ms: number;
+  /** True when the model was already resident. */
+  readonly cached: boolean;
+}
+
+export interface SequenceSpec {
+  readonly id: number;
+  readonly modelKey: string;
+  readonly promptTokens: readonly number[];
+  readonly maxTokens: number;
+  /** 0 means greedy. */
+  readonly temperature: number;
+  readonly topP: number;
+  readonly seed: number;
+  readonly stopTokenIds: readonly number[];
+}
+
+export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+/** Receives a sequence's output. Calls arrive in token order; `onDone` is the last call. */
+export interface SequenceSink {
+  onToken(token: number): void;
+  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, message?: string): void;
+}
+
+export interface TurnResult {
+  readonly steps: number;
+  readonly reason: 'quota' | 'idle' | 'preempted' | 'not_resident';
+  readonly ms: number;
+}
+
+export interface KvMoveResult {
+  readonly bytes: number;
+  readonly ms: number;
+}
+
+export interface EngineStats {
+  readonly models: readonly {
+    readonly model: string;
+    readonly bytes: number;
+    readonly state: 'loading' | 'resident';
+    readonly running: number;
+    readonly waiting: number;
+    readonly parked: number;
+  }[];
+  readonly memory: {
+    readonly budgetBytes: number;
+    readonly weightsBytes: number;
+    readonly kvBytes: number;
+    readonly kvBlocksTotal: number;
+    readonly kvBlocksUsed: number;
+    readonly scratchBytes: number;
+  };
+}
+
+export type EngineErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'bad_model'
+  | 'out_of_memory'
+  | 'busy'
+  | 'context_overflow'
+  | 'unsupported'
+  | 'internal'
+  | 'engine_down';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

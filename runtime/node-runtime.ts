@@ -1,0 +1,91 @@
+import type { DoneReason } from './engine/engine.js';
+
+/**
+ * What the control plane asks of a node: run a generation for a function version, and report where models
+ * live. In local mode the control plane holds the node in-process; in cluster mode an HTTP client with the
+ * same shape stands in for it. Token ids in, token ids out: tokenization and stop strings are the control
+ * plane's job.
+ */
+export interface NodeRuntime {
+  readonly nodeId: string;
+
+  /**
+   * Streams one generation. The iterator yields tokens as the engine produces them and ends with one `done`
+   * event. It throws `NodeError` before the first event when the request cannot be admitted (queue full,
+   * cold start timed out, store unreachable, engine down). Aborting `signal` cancels the sequence and frees
+   * its KV; the iterator then ends with `done` reason `cancelled`.
+   */
+  generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent>;
+
+  /** Where each model known to this node lives right now. */
+  residency(): Promise<readonly ModelResidency[]>;
+
+  /** Stops admission, ends engines and releases shared memory handles. */
+  close(): Promise<void>;
+}
+
+export interface ArtifactFile {
+  readonly name: string;
+  /** `sha256:<hex>` of the file's bytes; the object store key derives from it. */
+  readonly digest: string;
+  readonly size: number;
+}
+
+export interface Artifact {
+  /** `sha256:<hex>` over the sorted file list; the model key everywhere below the control plane. */
+  readonly digest: string;
+  readonly files: readonly ArtifactFile[];
+  readonly bytes: number;
+}
+
+export interface NodeGenerateRequest {
+  /** Invocation id, unique per request. */
+  readonly id: string;
+  readonly functionName: string;
+  readonly version: number;
+  readonly artifact: Artifact;
+  readonly promptTokens: readonly number[];
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly seed: number;
+  readonly stopTokenIds: readonly number[];
+  readonly slo: { readonly ttftMs: number; readonly tpotMs: number };
+  /** How long this function's weights may stay in host memory after last use. */
+  readonly keepWarmMs: number;
+}
+
+export type NodeEvent =
+  | { readonly type: 'token'; readonly token: number }
+  | {
+      readonly type: 'done';
+      readonly reason: DoneReason;
+      readonly promptTokens: number;
+      readonly completionTokens: number;
+      readonly message?: string;
+    };
+
+export type ResidencyTier = 'gpu' | 'host' | 'store';
+
+export interface ModelResidency {
+  readonly artifactDigest: string;
+  readonly functionName: string;
+  readonly tier: ResidencyTier;
+  readonly bytes: number;
+  readonly queued: number;
+  readonly running: number;
+}
+
+export type NodeErrorCode = 'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'context_overflow';
+
+/** A refusal before any token; `retryAfterMs` is set for `queue_full`. */
+export class NodeError extends Error {
+  constructor(
+    readonly code: NodeErrorCode,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'NodeError';
+  }
+}
