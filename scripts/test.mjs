@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// The one test command (`npm test`): builds the engine if needed, runs the engine's ctest suite, the
+// TypeScript type check, the Terraform checks and the vitest suite, then prints one closing line that sums
+// them: "Tests: N passed, N failed, N skipped".
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const extraVitestArgs = process.argv.slice(2);
+
+function run(command, args, options = {}) {
+  console.log(`\n$ ${[command, ...args].join(' ')}`);
+  return spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+}
+
+function step(name, fn) {
+  const ok = fn();
+  if (ok) totals.passed += 1;
+  else {
+    totals.failed += 1;
+    console.error(`✗ ${name} failed`);
+  }
+}
+
+function buildEngine() {
+  return run(process.execPath, ['scripts/build-engine.mjs']).status === 0;
+}
+
+// ctest's own summary line ("100% tests passed, 0 tests failed out of N") is read for its counts.
+function runCtest() {
+  if (!existsSync(join(root, 'cuda/build/CTestTestfile.cmake'))) {
+    console.log('skip: ctest (engine build directory missing)');
+    totals.skipped += 1;
+    return;
+  }
+  console.log('\n$ ctest --test-dir cuda/build --output-on-failure');
+  const result = spawnSync('ctest', ['--test-dir', 'cuda/build', '--output-on-failure'], { cwd: root, encoding: 'utf8' });
+  process.stdout.write(result.stdout ?? '');
+  process.stderr.write(result.stderr ?? '');
+  const match = /tests passed, (\d+) tests failed out of (\d+)/.exec(result.stdout ?? '');
+  if (!match) {
+    totals.failed += 1;
+    return;
+  }
+  const failed = Number(match[1]);
+  const skipped = (result.stdout.match(/\*\*\*Skipped|Not Run|\bSKIP(PED)?\b/g) ?? []).length;
+  totals.failed += failed;
+  totals.passed += Number(match[2]) - failed - skipped;
+  totals.skipped += skipped;
+}
+
+function runVitest() {
+  const reportDir = mkdtempSync(join(tmpdir(), 'tidepool-vitest-'));
+  const report = join(reportDir, 'report.json');
+  const result = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraVitestArgs]);
+  if (!existsSync(report)) {
+    totals.failed += 1;
+    return;
+  }
+  const summary = JSON.parse(readFileSync(report, 'utf8'));
+  totals.passed += summary.numPassedTests;
+  totals.failed += summary.numFailedTests;
+  totals.skipped += summary.numPendingTests + summary.numTodoTests;
+  if (result.status !== 0 && summary.numFailedTests === 0) totals.failed += 1; // suite-level failure
+}
+
+step('engine build', buildEngine);
+runCtest();
+step('typecheck', () => run('npx', ['tsc', '--noEmit']).status === 0);
+if (existsSync(join(root, 'scripts/terraform-check.sh'))) {
+  step('terraform checks', () => run('bash', ['scripts/terraform-check.sh']).status === 0);
+}
+runVitest();
+
+console.log(`\nTests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(totals.failed > 0 ? 1 : 0);
