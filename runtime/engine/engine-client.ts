@@ -1,0 +1,286 @@
+import { connect, type Socket } from 'node:net';
+import { EngineError } from './engine.js';
+import type {
+  DoneReason,
+  Engine,
+  EngineErrorCode,
+  EngineStats,
+  KvMoveResult,
+  LoadResult,
+  ModelRef,
+  SequenceSink,
+  SequenceSpec,
+  TurnResult,
+} from './engine.js';
+import { FrameDecoder, encodeFrame } from './frame-codec.js';
+import { toEngineStats, type WireMessage } from './engine-wire.js';
+
+/** What the engine says about itself in its `hello` reply. */
+export interface EngineHello {
+  readonly backend: 'cpu' | 'cuda';
+  readonly version: string;
+  readonly device: string;
+  readonly kvBlockTokens: number;
+  readonly memory: EngineStats['memory'];
+}
+
+export interface ConnectEngineOptions {
+  /** Path of the engine's Unix socket. */
+  readonly socketPath: string;
+  /** Give up connecting after this long. */
+  readonly connectTimeoutMs?: number;
+}
+
+interface Pending {
+  readonly op: string;
+  resolve(message: WireMessage): void;
+  reject(error: EngineError): void;
+}
+
+interface SequenceState {
+  readonly sink: SequenceSink;
+  readonly promptTokens: number;
+  completionTokens: number;
+  /** Until the engine accepts `add`, a failure rejects the `add` promise instead of ending the sink. */
+  accepted: boolean;
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
+  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal',
+]);
+
+/**
+ * `Engine` over the engine's Unix socket (docs/engine-protocol.md). One instance is one connection: when it
+ * closes, for any reason, every pending command rejects and every live sequence ends with `error`, both
+ * carrying `engine_down`; a new connection needs a new client (the supervisor makes one after a restart).
+ */
+export class EngineClient implements Engine {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly sequences = new Map<number, SequenceState>();
+  private readonly decoder = new FrameDecoder();
+  private readonly closeListeners: ((reason: string) => void)[] = [];
+  private downReason: string | undefined;
+  /** Reason given to sinks and promises when the connection drops; the supervisor adds exit details. */
+  private closeDetail: (() => string) | undefined;
+  hello!: EngineHello;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.markDown(`engine socket error: ${error.message}`));
+    socket.on('close', () => this.markDown('engine connection closed'));
+  }
+
+  /** Connects and performs `hello`. Rejects with `engine_down` when nothing listens on the socket. */
+  static async connect(options: ConnectEngineOptions): Promise<EngineClient> {
+    const socket = await openSocket(options.socketPath, options.connectTimeoutMs ?? 5_000);
+    const client = new EngineClient(socket);
+    const reply = await client.request({ op: 'hello' });
+    client.hello = {
+      backend: reply.backend as 'cpu' | 'cuda',
+      version: String(reply.version ?? ''),
+      device: String(reply.device ?? ''),
+      kvBlockTokens: Number(reply.kv_block_tokens ?? 0),
+      memory: toEngineStats({ models: [], memory: reply.memory }).memory,
+    };
+    return client;
+  }
+
+  get backend(): 'cpu' | 'cuda' {
+    return this.hello.backend;
+  }
+
+  /** True once the connection has dropped; every call then rejects with `engine_down`. */
+  get isDown(): boolean {
+    return this.downReason !== undefined;
+  }
+
+  /** Called once, with the reason, when the connection drops. */
+  onClose(listener: (reason: string) => void): void {
+    if (this.downReason !== undefined) listener(this.downReason);
+    else this.closeListeners.push(listener);
+  }
+
+  /** Lets the owner of the process explain a drop (exit code, stderr tail) in the errors it causes. */
+  setCloseDetail(detail: () => string): void {
+    this.closeDetail = detail;
+  }
+
+  async load(model: ModelRef): Promise<LoadResult> {
+    const reply = await this.request({ op: 'load', model: model.key, dir: model.dir });
+    return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
+  }
+
+  async evict(modelKey: string, options?: { readonly force?: boolean }): Promise<void> {
+    await this.request({ op: 'evict', model: modelKey, force: options?.force ?? false });
+  }
+
+  async add(sequence: SequenceSpec, sink: SequenceSink): Promise<void> {
+    if (this.sequences.has(sequence.id)) {
+      throw new EngineError('bad_request', `sequence ${sequence.id} is already live on this engine`);
+    }
+    const state: SequenceState = { sink, promptTokens: sequence.promptTokens.length, completionTokens: 0, accepted: false };
+    this.sequences.set(sequence.id, state);
+    try {
+      await this.request({
+        op: 'add',
+        seq: sequence.id,
+        model: sequence.modelKey,
+        prompt: sequence.promptTokens,
+        max_tokens: sequence.maxTokens,
+        temperature: sequence.temperature,
+        top_p: sequence.topP,
+        seed: sequence.seed,
+        stop_ids: sequence.stopTokenIds,
+      });
+      state.accepted = true;
+    } catch (error) {
+      if (this.sequences.get(sequence.id) === state) this.sequences.delete(sequence.id);
+      throw error;
+    }
+  }
+
+  async cancel(sequenceId: number): Promise<void> {
+    try {
+      await this.request({ op: 'cancel', seq: sequenceId });
+    } catch (error) {
+      // The contract ignores unknown ids: the sequence may have finished while the cancel was in flight.
+      if (!(error instanceof EngineError && error.code === 'not_found')) throw error;
+    }
+  }
+
+  async runTurn(modelKey: string, maxSteps: number): Promise<TurnResult> {
+    const reply = await this.request({ op: 'run', model: modelKey, max_steps: maxSteps });
+    return { steps: Number(reply.steps), reason: reply.reason as TurnResult['reason'], ms: Number(reply.ms) };
+  }
+
+  async preempt(): Promise<void> {
+    await this.request({ op: 'preempt' });
+  }
+
+  async park(sequenceId: number): Promise<KvMoveResult> {
+    const reply = await this.request({ op: 'park', seq: sequenceId });
+    return { bytes: Number(reply.bytes), ms: Number(reply.ms) };
+  }
+
+  async restore(sequenceId: number): Promise<KvMoveResult> {
+    const reply = await this.request({ op: 'restore', seq: sequenceId });
+    return { bytes: Number(reply.bytes), ms: Number(reply.ms) };
+  }
+
+  async stats(): Promise<EngineStats> {
+    return toEngineStats(await this.request({ op: 'stats' }));
+  }
+
+  /** Asks the engine process to exit. The supervisor uses SIGTERM instead; this is for standalone use. */
+  async shutdown(): Promise<void> {
+    await this.request({ op: 'shutdown' });
+  }
+
+  /**
+   * Disconnects. The engine cancels this connection's sequences when the client goes; here every live sink
+   * ends with `error` at once rather than waiting for events that will not come.
+   */
+  async close(): Promise<void> {
+    this.markDown('engine client closed');
+    this.socket.destroy();
+  }
+
+  private request(command: Record<string, unknown>): Promise<WireMessage> {
+    if (this.downReason !== undefined) return Promise.reject(new EngineError('engine_down', this.downMessage()));
+    const id = this.nextId++;
+    return new Promise<WireMessage>((resolve, reject) => {
+      this.pending.set(id, { op: String(command.op), resolve, reject });
+      this.socket.write(encodeFrame({ ...command, id }));
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    let messages: unknown[];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (error) {
+      this.markDown(`engine sent a bad frame: ${(error as Error).message}`);
+      this.socket.destroy();
+      return;
+    }
+    for (const message of messages) this.dispatch(message as WireMessage);
+  }
+
+  private dispatch(message: WireMessage): void {
+    if (message.type === 'ok' || message.type === 'error') this.settle(message);
+    else if (message.type === 'step') this.onStep(message);
+    else if (message.type === 'done') this.onSequenceDone(message);
+  }
+
+  private settle(message: WireMessage): void {
+    const id = Number(message.re);
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    if (message.type === 'ok') return pending.resolve(message);
+    const code = KNOWN_CODES.has(String(message.code)) ? (message.code as EngineErrorCode) : 'internal';
+    pending.reject(new EngineError(code, `${pending.op}: ${String(message.message ?? message.code)}`));
+  }
+
+  private onStep(message: WireMessage): void {
+    const tokens = Array.isArray(message.tokens) ? (message.tokens as unknown[][]) : [];
+    for (const item of tokens) {
+      const state = this.sequences.get(Number(item[0]));
+      if (!state) continue;
+      state.completionTokens++;
+      state.sink.onToken(Number(item[1]));
+    }
+  }
+
+  private onSequenceDone(message: WireMessage): void {
+    const seq = Number(message.seq);
+    const state = this.sequences.get(seq);
+    if (!state) return;
+    this.sequences.delete(seq);
+    const usage = {
+      promptTokens: Number(message.prompt_tokens ?? state.promptTokens),
+      completionTokens: Number(message.completion_tokens ?? state.completionTokens),
+    };
+    const text = typeof message.message === 'string' ? message.message : undefined;
+    state.sink.onDone(message.reason as DoneReason, usage, text);
+  }
+
+  private downMessage(): string {
+    const detail = this.closeDetail?.();
+    return detail ? `${this.downReason}: ${detail}` : (this.downReason ?? 'engine down');
+  }
+
+  private markDown(reason: string): void {
+    if (this.downReason !== undefined) return;
+    this.downReason = reason;
+    const message = this.downMessage();
+    for (const pending of this.pending.values()) pending.reject(new EngineError('engine_down', `${pending.op}: ${message}`));
+    this.pending.clear();
+    const live = [...this.sequences.values()].filter((state) => state.accepted);
+    this.sequences.clear();
+    for (const state of live) {
+      state.sink.onDone('error', { promptTokens: state.promptTokens, completionTokens: state.completionTokens }, message);
+    }
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+}
+
+function openSocket(path: string, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new EngineError('engine_down', `no engine answered on ${path} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new EngineError('engine_down', `cannot connect to engine at ${path}: ${error.message}`));
+    });
+  });
+}

@@ -1,0 +1,30 @@
+import type { EngineStats } from './engine.js';
+
+/** One decoded frame from the engine: a reply (`ok`/`error` with `re`) or an event (`step`/`done`). */
+export type WireMessage = { readonly type?: string } & Readonly<Record<string, unknown>>;
+
+type WireRecord = Readonly<Record<string, unknown>>;
+
+/** Maps the protocol's snake_case `stats` reply onto `EngineStats`; absent numbers read as 0. */
+export function toEngineStats(reply: WireRecord): EngineStats {
+  const memory = (reply.memory ?? {}) as WireRecord;
+  const models = Array.isArray(reply.models) ? (reply.models as WireRecord[]) : [];
+  return {
+    models: models.map((model) => ({
+      model: String(model.model),
+      bytes: Number(model.bytes ?? 0),
+      state: model.state === 'loading' ? 'loading' : 'resident',
+      running: Number(model.running ?? 0),
+      waiting: Number(model.waiting ?? 0),
+      parked: Number(model.parked ?? 0),
+    })),
+    memory: {
+      budgetBytes: Number(memory.budget_bytes ?? 0),
+      weightsBytes: Number(memory.weights_bytes ?? 0),
+      kvBytes: Number(memory.kv_bytes ?? 0),
+      kvBlocksTotal: Number(memory.kv_blocks_total ?? 0),
+      kvBlocksUsed: Number(memory.kv_blocks_used ?? 0),
+      scratchBytes: Number(memory.scratch_bytes ?? 0),
+    },
+  };
+}
