@@ -1,0 +1,263 @@
+import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { EngineError } from './engine.js';
+import { EngineClient } from './engine-client.js';
+
+export interface EngineSupervisorOptions {
+  /** Path of the `tidepool-engine` binary. */
+  readonly engineBin: string;
+  readonly backend: 'cpu' | 'cuda';
+  /** `--memory-budget-bytes`: weights arena + KV pool + scratch. */
+  readonly memoryBudgetBytes: number;
+  /** `--kv-budget-bytes`; the engine picks a share of the budget when absent. */
+  readonly kvBudgetBytes?: number;
+  /** `--threads` for the CPU backend; all cores when absent. */
+  readonly threads?: number;
+  /** `--device` for the CUDA backend. */
+  readonly device?: number;
+  /** Where the socket lives; a fresh temp dir by default. Unix socket paths must stay under ~100 bytes. */
+  readonly socketDir?: string;
+  /** How long a start may take before it counts as failed. */
+  readonly startTimeoutMs?: number;
+  /** First restart delay; doubles per consecutive failure up to `maxBackoffMs`. */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** An engine that stayed up this long resets the backoff. */
+  readonly stableAfterMs?: number;
+  /** Engine stderr lines; ignored by default (the last lines are kept for error messages). */
+  readonly onLog?: (line: string) => void;
+  readonly spawn?: typeof nodeSpawn;
+}
+
+/**
+ * Keeps one engine process alive. It owns the process and its socket; `current()` is the live connection.
+ * When the process dies, the connection's sequences end with `error` and its pending commands reject with
+ * `engine_down` (the client does that); the supervisor then restarts the engine with backoff and tells
+ * `onRestart` listeners about the new connection, which starts with no models loaded.
+ */
+export interface EngineSupervisor {
+  readonly backend: 'cpu' | 'cuda';
+  /** Restarts since start (not counting the first start). */
+  readonly restarts: number;
+  /** The live connection, or undefined while the engine is restarting. */
+  current(): EngineClient | undefined;
+  /** Resolves with a live connection, waiting for a restart if needed; rejects with `engine_down` after `timeoutMs`. */
+  ready(timeoutMs?: number): Promise<EngineClient>;
+  /** Called with each new connection after a restart. Returns an unsubscribe function. */
+  onRestart(listener: (engine: EngineClient) => void): () => void;
+  /** The engine process id, for operators and tests. */
+  pid(): number | undefined;
+  /** Stops restarting, ends the process with SIGTERM (SIGKILL after 5 s) and removes the socket. */
+  close(): Promise<void>;
+}
+
+const STDERR_TAIL_LINES = 20;
+
+/** Starts the engine and resolves once it is ready. A failed first start rejects: that is a setup problem. */
+export async function startEngineSupervisor(options: EngineSupervisorOptions): Promise<EngineSupervisor> {
+  const supervisor = new Supervisor(options);
+  await supervisor.startFirst();
+  return supervisor;
+}
+
+class Supervisor implements EngineSupervisor {
+  restarts = 0;
+  private client: EngineClient | undefined;
+  private child: ChildProcess | undefined;
+  private generation = 0;
+  private closed = false;
+  private backoffMs: number;
+  private readonly stderrTail: string[] = [];
+  private readonly restartListeners = new Set<(engine: EngineClient) => void>();
+  private readyWaiters: { resolve(engine: EngineClient): void; reject(error: EngineError): void }[] = [];
+  private readonly socketDir: string;
+  private readonly ownsSocketDir: boolean;
+
+  constructor(private readonly options: EngineSupervisorOptions) {
+    this.backoffMs = options.initialBackoffMs ?? 200;
+    this.ownsSocketDir = options.socketDir === undefined;
+    this.socketDir = options.socketDir ?? mkdtempSync(join(tmpdir(), 'tp-engine-'));
+  }
+
+  get backend(): 'cpu' | 'cuda' {
+    return this.options.backend;
+  }
+
+  current(): EngineClient | undefined {
+    return this.client && !this.client.isDown ? this.client : undefined;
+  }
+
+  pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  ready(timeoutMs = 30_000): Promise<EngineClient> {
+    const live = this.current();
+    if (live) return Promise.resolve(live);
+    if (this.closed) return Promise.reject(new EngineError('engine_down', 'engine supervisor is closed'));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (engine: EngineClient) => {
+          clearTimeout(timer);
+          resolve(engine);
+        },
+        reject: (error: EngineError) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
+        reject(new EngineError('engine_down', `engine did not come back within ${timeoutMs} ms${this.lastError()}`));
+      }, timeoutMs);
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  onRestart(listener: (engine: EngineClient) => void): () => void {
+    this.restartListeners.add(listener);
+    return () => this.restartListeners.delete(listener);
+  }
+
+  async startFirst(): Promise<void> {
+    try {
+      await this.launch();
+    } catch (error) {
+      this.closed = true;
+      this.cleanupSocketDir();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new EngineError('engine_down', 'engine supervisor is closed'));
+    await this.client?.close();
+    await stopProcess(this.child);
+    this.cleanupSocketDir();
+  }
+
+  /** One start: spawn, wait for the ready line, connect. Throws with the stderr tail when any step fails. */
+  private async launch(): Promise<void> {
+    const generation = ++this.generation;
+    const socketPath = join(this.socketDir, `engine-${generation}.sock`);
+    rmSync(socketPath, { force: true });
+    const child = (this.options.spawn ?? nodeSpawn)(this.options.engineBin, this.args(socketPath), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    createInterface({ input: child.stderr! }).on('line', (line) => this.onStderr(line));
+    const exited = new Promise<string>((resolve) => {
+      child.once('exit', (code, signal) => resolve(describeExit(code, signal)));
+      child.once('error', (error) => resolve(`could not start ${this.options.engineBin}: ${error.message}`));
+    });
+    try {
+      await waitForReady(child, exited, this.options.startTimeoutMs ?? 60_000);
+      const client = await EngineClient.connect({ socketPath });
+      this.adopt(client, child, exited, generation);
+    } catch (error) {
+      child.kill('SIGKILL');
+      const message = error instanceof Error ? error.message : String(error);
+      throw new EngineError('engine_down', `engine failed to start: ${message}${this.lastError()}`);
+    }
+  }
+
+  private adopt(client: EngineClient, child: ChildProcess, exited: Promise<string>, generation: number): void {
+    let exitDescription: string | undefined;
+    void exited.then((description) => {
+      exitDescription = description;
+      // A process that dies without closing the socket cleanly still counts as a drop.
+      void client.close();
+    });
+    client.setCloseDetail(() => `engine pid ${child.pid} ${exitDescription ?? 'stopped'}${this.lastError()}`);
+    const startedAt = Date.now();
+    client.onClose(() => {
+      if (generation !== this.generation || this.closed) return;
+      if (Date.now() - startedAt >= (this.options.stableAfterMs ?? 30_000)) this.backoffMs = this.options.initialBackoffMs ?? 200;
+      // Whatever dropped the connection, the process is no longer trusted: end it and start afresh.
+      void stopProcess(child).then(() => this.restartLoop());
+    });
+    this.client = client;
+    for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(client);
+  }
+
+  private async restartLoop(): Promise<void> {
+    while (!this.closed) {
+      await new Promise((resolve) => setTimeout(resolve, this.backoffMs));
+      if (this.closed) return;
+      try {
+        await this.launch();
+        this.restarts++;
+        const client = this.client!;
+        for (const listener of this.restartListeners) listener(client);
+        return;
+      } catch (error) {
+        this.options.onLog?.(`engine restart failed: ${(error as Error).message}`);
+        this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000);
+      }
+    }
+  }
+
+  private args(socketPath: string): string[] {
+    const args = ['serve', '--backend', this.options.backend, '--socket', socketPath];
+    args.push('--memory-budget-bytes', String(this.options.memoryBudgetBytes));
+    if (this.options.kvBudgetBytes !== undefined) args.push('--kv-budget-bytes', String(this.options.kvBudgetBytes));
+    if (this.options.threads !== undefined) args.push('--threads', String(this.options.threads));
+    if (this.options.device !== undefined) args.push('--device', String(this.options.device));
+    return args;
+  }
+
+  private onStderr(line: string): void {
+    this.stderrTail.push(line);
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+    this.options.onLog?.(line);
+  }
+
+  private lastError(): string {
+    const last = this.stderrTail.at(-1);
+    return last ? ` (engine stderr: ${last})` : '';
+  }
+
+  private cleanupSocketDir(): void {
+    if (this.ownsSocketDir) rmSync(this.socketDir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves on the `{"ready":true,...}` stdout line; rejects if the process exits or the timeout passes. */
+function waitForReady(child: ChildProcess, exited: Promise<string>, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms`)), timeoutMs);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        if ((JSON.parse(line) as { ready?: unknown }).ready === true) {
+          clearTimeout(timer);
+          resolve();
+        }
+      } catch {
+        // Only the ready line is JSON on stdout; anything else is not ours to interpret.
+      }
+    });
+    void exited.then((description) => {
+      clearTimeout(timer);
+      reject(new Error(`engine ${description} before it was ready`));
+    });
+  });
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+}
+
+async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await gone;
+  clearTimeout(timer);
+}
