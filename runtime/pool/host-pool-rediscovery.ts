@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Artifact } from '../node-runtime.js';
+import { digestHex, listModelDirs, removeDir, verifyModelDir } from './host-pool-files.js';
+
+/**
+ * Finds models a previous run of this node left complete in shared memory, so a restart does not refetch
+ * them. A directory counts only when its manifest names the directory's own digest and every file still
+ * hashes to its recorded digest; anything else is deleted, since it cannot be trusted or used.
+ */
+export async function rediscoverModels(shmDir: string, manifestName: string): Promise<readonly Artifact[]> {
+  const found: Artifact[] = [];
+  for (const hex of await listModelDirs(shmDir)) {
+    const dir = join(shmDir, hex);
+    const artifact = await readManifest(join(dir, manifestName));
+    if (artifact && digestHex(artifact.digest) === hex && (await verifyModelDir(dir, artifact))) found.push(artifact);
+    else await removeDir(dir);
+  }
+  return found;
+}
+
+async function readManifest(path: string): Promise<Artifact | undefined> {
+  try {
+    const artifact = JSON.parse(await readFile(path, 'utf8')) as Artifact;
+    if (typeof artifact.digest !== 'string' || !Array.isArray(artifact.files)) return undefined;
+    digestHex(artifact.digest);
+    return artifact;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,288 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Artifact } from '../node-runtime.js';
+import { runtimeMetrics, type RuntimeMetrics } from '../metrics.js';
+import { rediscoverModels } from './host-pool-rediscovery.js';
+import { HostPoolError } from './host-pool-error.js';
+import {
+  makeFetchDir, modelDir, publishDir, removeDir, safeFileName, sweepLeftovers,
+} from './host-pool-files.js';
+
+export { HostPoolError } from './host-pool-error.js';
+
+/** Written into each published model directory so a restarted node can verify and reuse it. */
+export const ARTIFACT_MANIFEST = '.tidepool-artifact.json';
+
+export interface HostPoolOptions {
+  /** Directory in shared memory (e.g. /dev/shm/tidepool) that holds one directory per warm model. */
+  readonly shmDir: string;
+  readonly budgetBytes: number;
+  /** Writes one blob to `path`, rejecting when its bytes do not match `digest` (e.g. `downloadBlobTo`). */
+  readonly fetchBlob: (digest: string, path: string) => Promise<void>;
+  readonly registry: Registry;
+  /** Timers for keep-warm expiry; real timers by default. */
+  readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
+  readonly now?: () => number;
+}
+
+/** A pin on a warm model: its files stay in `dir` until `release()`. */
+export interface HostLease {
+  readonly digest: string;
+  readonly dir: string;
+  readonly bytes: number;
+  /** Idempotent. The model becomes evictable when its last lease is released. */
+  release(): void;
+}
+
+export interface HostModelSnapshot {
+  readonly digest: string;
+  readonly bytes: number;
+  readonly state: 'fetching' | 'warm';
+  readonly leases: number;
+  readonly functions: readonly string[];
+}
+
+/**
+ * The host-memory tier. Models enter by `acquire` (fetched from the object store once, however many
+ * callers ask at the same time), stay while leased, and leave when the budget needs room (least recently
+ * used first) or when their functions' keep-warm window passes with no lease.
+ */
+export interface HostPool {
+  /** Resolves once the model's files are complete in shared memory. Rejects with `HostPoolError`. */
+  acquire(artifact: Artifact, use: { readonly functionName: string; readonly keepWarmMs: number; readonly signal?: AbortSignal }): Promise<HostLease>;
+  snapshot(): readonly HostModelSnapshot[];
+  /** Bytes held by warm models and reserved by fetches under way. */
+  usedBytes(): number;
+  /** Cancels keep-warm timers; files stay in shared memory for the next start to rediscover. */
+  close(): void;
+}
+
+interface Entry {
+  readonly artifact: Artifact;
+  readonly dir: string;
+  state: 'fetching' | 'warm';
+  /** Counts toward the budget: warm, or fetching with its bytes reserved. */
+  reserved: boolean;
+  ready: Promise<void>;
+  leases: number;
+  /** Position in use order (a counter, not a time, so equal timestamps cannot tie). */
+  lastUse: number;
+  readonly keepWarmMs: Map<string, number>;
+  timer: unknown;
+}
+
+export async function createHostPool(options: HostPoolOptions): Promise<HostPool> {
+  await sweepLeftovers(options.shmDir);
+  const pool = new Pool(options, runtimeMetrics(options.registry));
+  for (const artifact of await rediscoverModels(options.shmDir, ARTIFACT_MANIFEST)) pool.adopt(artifact);
+  return pool;
+}
+
+class Pool implements HostPool {
+  private readonly entries = new Map<string, Entry>();
+  /** Fetches waiting for leased models to be released before their bytes fit. */
+  private roomWaiters: (() => void)[] = [];
+  private readonly timers: NonNullable<HostPoolOptions['timers']>;
+  private readonly now: () => number;
+  private useCounter = 0;
+
+  constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics) {
+    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  adopt(artifact: Artifact): void {
+    if (this.usedBytes() + artifact.bytes > this.options.budgetBytes) {
+      void removeDir(modelDir(this.options.shmDir, artifact.digest));
+      return;
+    }
+    const entry = this.newEntry(artifact, 'warm', Promise.resolve());
+    this.entries.set(artifact.digest, entry);
+    this.updateResidency();
+    // Nobody asked for it yet: it leaves after a default window unless a request claims it.
+    this.armKeepWarm(entry);
+  }
+
+  async acquire(artifact: Artifact, use: { functionName: string; keepWarmMs: number; signal?: AbortSignal }): Promise<HostLease> {
+    if (artifact.bytes > this.options.budgetBytes) {
+      throw new HostPoolError('too_large', `model ${artifact.digest} needs ${artifact.bytes} bytes; the host pool holds ${this.options.budgetBytes}`);
+    }
+    let entry = this.entries.get(artifact.digest);
+    if (!entry) entry = this.startFetch(artifact);
+    this.pin(entry, use.functionName, use.keepWarmMs);
+    try {
+      await abortable(entry.ready, use.signal);
+    } catch (error) {
+      this.unpin(entry);
+      throw error;
+    }
+    return this.lease(entry);
+  }
+
+  snapshot(): readonly HostModelSnapshot[] {
+    return [...this.entries.values()].map((entry) => ({
+      digest: entry.artifact.digest,
+      bytes: entry.artifact.bytes,
+      state: entry.state,
+      leases: entry.leases,
+      functions: [...entry.keepWarmMs.keys()],
+    }));
+  }
+
+  usedBytes(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) if (entry.reserved) total += entry.artifact.bytes;
+    return total;
+  }
+
+  close(): void {
+    for (const entry of this.entries.values()) this.timers.clearTimeout(entry.timer);
+    for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  private newEntry(artifact: Artifact, state: Entry['state'], ready: Promise<void>): Entry {
+    const dir = modelDir(this.options.shmDir, artifact.digest);
+    return { artifact, dir, state, reserved: state === 'warm', ready, leases: 0, lastUse: ++this.useCounter, keepWarmMs: new Map(), timer: undefined };
+  }
+
+  /** Registers the entry first, so every concurrent caller for the same digest shares this one fetch. */
+  private startFetch(artifact: Artifact): Entry {
+    const entry = this.newEntry(artifact, 'fetching', Promise.resolve());
+    this.entries.set(artifact.digest, entry);
+    entry.ready = this.fetch(entry).then(
+      () => {
+        entry.state = 'warm';
+        this.updateResidency();
+        if (entry.leases === 0) this.armKeepWarm(entry);
+      },
+      (error: unknown) => {
+        this.entries.delete(artifact.digest);
+        this.updateResidency();
+        this.wakeRoomWaiters();
+        throw error;
+      },
+    );
+    // Each acquirer observes `ready`; this handler only keeps an unobserved failure from crashing the process.
+    entry.ready.catch(() => {});
+    return entry;
+  }
+
+  private async fetch(entry: Entry): Promise<void> {
+    await this.makeRoom(entry);
+    const started = this.now();
+    const fetchDir = await makeFetchDir(this.options.shmDir, entry.artifact.digest);
+    try {
+      for (const file of entry.artifact.files) {
+        try {
+          await this.options.fetchBlob(file.digest, join(fetchDir, safeFileName(file.name)));
+        } catch (error) {
+          throw HostPoolError.fromFetch(entry.artifact.digest, file.name, error);
+        }
+        this.metrics.hostFetchBytes.inc(file.size);
+      }
+      await writeFile(join(fetchDir, ARTIFACT_MANIFEST), JSON.stringify(entry.artifact));
+      await publishDir(fetchDir, entry.dir);
+    } catch (error) {
+      await removeDir(fetchDir);
+      throw error;
+    }
+    const seconds = (this.now() - started) / 1000;
+    this.metrics.hostFetchSeconds.observe(seconds);
+    this.metrics.modelLoads.inc({ tier: 'host' });
+    this.metrics.modelLoadBytes.inc({ tier: 'host' }, entry.artifact.bytes);
+    this.metrics.modelLoadSeconds.observe({ tier: 'host' }, seconds);
+  }
+
+  /**
+   * Evicts idle warm models, least recently used first, until `entry` fits. When the rest of the budget is
+   * leased it waits for a release; callers bound the wait with their abort signal or queue timeout.
+   */
+  private async makeRoom(entry: Entry): Promise<void> {
+    for (;;) {
+      let over = this.usedBytes() + entry.artifact.bytes - this.options.budgetBytes;
+      if (over <= 0) return void (entry.reserved = true);
+      const idle = [...this.entries.values()]
+        .filter((e) => e !== entry && e.state === 'warm' && e.leases === 0)
+        .sort((a, b) => a.lastUse - b.lastUse);
+      for (const victim of idle) {
+        if (over <= 0) break;
+        over -= victim.artifact.bytes;
+        await this.evict(victim);
+      }
+      if (over <= 0) return void (entry.reserved = true);
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      if (entry.leases === 0) throw new HostPoolError('cancelled', `fetch of ${entry.artifact.digest} no longer wanted`);
+    }
+  }
+
+  private async evict(entry: Entry): Promise<void> {
+    this.timers.clearTimeout(entry.timer);
+    this.entries.delete(entry.artifact.digest);
+    this.updateResidency();
+    await removeDir(entry.dir);
+  }
+
+  private pin(entry: Entry, functionName: string, keepWarmMs: number): void {
+    entry.leases++;
+    entry.lastUse = ++this.useCounter;
+    entry.keepWarmMs.set(functionName, keepWarmMs);
+    this.timers.clearTimeout(entry.timer);
+    entry.timer = undefined;
+  }
+
+  private unpin(entry: Entry): void {
+    entry.leases--;
+    entry.lastUse = ++this.useCounter;
+    if (entry.leases > 0) return;
+    if (entry.state === 'warm') this.armKeepWarm(entry);
+    this.wakeRoomWaiters();
+  }
+
+  private lease(entry: Entry): HostLease {
+    let released = false;
+    return {
+      digest: entry.artifact.digest,
+      dir: entry.dir,
+      bytes: entry.artifact.bytes,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unpin(entry);
+      },
+    };
+  }
+
+  /** The longest keep-warm window among the functions that used this model decides when it leaves. */
+  private armKeepWarm(entry: Entry): void {
+    const windows = [...entry.keepWarmMs.values()];
+    const ms = windows.length > 0 ? Math.max(...windows) : DEFAULT_UNCLAIMED_KEEP_WARM_MS;
+    this.timers.clearTimeout(entry.timer);
+    entry.timer = this.timers.setTimeout(() => {
+      if (entry.leases === 0 && this.entries.get(entry.artifact.digest) === entry) void this.evict(entry).then(() => this.wakeRoomWaiters());
+    }, ms);
+  }
+
+  private wakeRoomWaiters(): void {
+    for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  private updateResidency(): void {
+    let warm = 0;
+    for (const entry of this.entries.values()) if (entry.state === 'warm') warm += entry.artifact.bytes;
+    this.metrics.residencyBytes.set({ tier: 'host' }, warm);
+  }
+}
+
+/** How long a model rediscovered at start stays without any request claiming it. */
+const DEFAULT_UNCLAIMED_KEEP_WARM_MS = 10 * 60_000;
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new HostPoolError('cancelled', 'request aborted while its model was fetched'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new HostPoolError('cancelled', 'request aborted while its model was fetched'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Artifact } from '../../../runtime/node-runtime.js';
+import { createHostPool, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
+
+const sha = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/** A content-addressed blob directory (blobs/sha256/<hex>) with a counter of blob reads. */
+class BlobDir {
+  reads = 0;
+  constructor(readonly root: string) {}
+
+  async put(bytes: Buffer): Promise<string> {
+    const digest = sha(bytes);
+    await mkdir(join(this.root, 'blobs/sha256'), { recursive: true });
+    await writeFile(this.path(digest), bytes);
+    return digest;
+  }
+
+  path(digest: string): string {
+    return join(this.root, 'blobs/sha256', digest.slice('sha256:'.length));
+  }
+
+  readonly fetchBlob = async (digest: string, target: string): Promise<void> => {
+    this.reads++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await copyFile(this.path(digest), target);
+    if (sha(await readFile(target)) !== digest) throw new Error(`digest mismatch for ${digest}`);
+  };
+}
+
+async function artifactOf(blobs: BlobDir, seed: string, size: number): Promise<Artifact> {
+  const config = Buffer.from(JSON.stringify({ seed }));
+  const weights = Buffer.alloc(size - config.length, seed);
+  const files = [
+    { name: 'config.json', digest: await blobs.put(config), size: config.length },
+    { name: 'model.safetensors', digest: await blobs.put(weights), size: weights.length },
+  ];
+  return { digest: sha(files.map((f) => `${f.name}:${f.digest}`).join('\n')), files, bytes: size };
+}
+
+describe('host pool', () => {
+  let root: string;
+  let shmDir: string;
+  let blobs: BlobDir;
+  const pools: HostPool[] = [];
+  const use = { functionName: 'fn', keepWarmMs: 60_000 };
+
+  async function pool(overrides: Partial<HostPoolOptions> = {}): Promise<HostPool> {
+    const created = await createHostPool({ shmDir, budgetBytes: 1000, fetchBlob: blobs.fetchBlob, registry: new Registry(), ...overrides });
+    pools.push(created);
+    return created;
+  }
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tp-pool-'));
+    shmDir = join(root, 'shm');
+    blobs = new BlobDir(join(root, 'store'));
+  });
+  afterEach(async () => {
+    for (const p of pools.splice(0)) p.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('fetches a cold model exactly once for concurrent requests', async () => {
+    const hostPool = await pool();
+    const model = await artifactOf(blobs, 'a', 400);
+    const leases = await Promise.all(Array.from({ length: 8 }, () => hostPool.acquire(model, use)));
+    expect(blobs.reads).toBe(2);
+    expect(new Set(leases.map((l) => l.dir)).size).toBe(1);
+    expect(await readdir(leases[0]!.dir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors']));
+    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ state: 'warm', leases: 8, bytes: 400 })]);
+    await hostPool.acquire(model, use);
+    expect(blobs.reads).toBe(2);
+  });
+
+  it('evicts the least recently used idle model to fit a new one, never a leased one', async () => {
+    const hostPool = await pool();
+    const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((s) => artifactOf(blobs, s, 400)));
+    const leaseA = await hostPool.acquire(a!, use);
+    (await hostPool.acquire(b!, use)).release();
+    leaseA.release();
+    (await hostPool.acquire(a!, use)).release(); // a is now more recent than b
+    await hostPool.acquire(c!, use);
+    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([a!.digest, c!.digest].sort());
+    const leaseA2 = await hostPool.acquire(a!, use);
+    const waiting = hostPool.acquire(d!, use); // c is leased and a is leased: d must wait
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(hostPool.snapshot().find((m) => m.digest === d!.digest)?.state).toBe('fetching');
+    leaseA2.release();
+    await waiting;
+    expect(hostPool.usedBytes()).toBeLessThanOrEqual(1000);
+    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([c!.digest, d!.digest].sort());
+  });
+
+  it('rejects a corrupt blob and leaves nothing visible in shared memory', async () => {
+    const hostPool = await pool();
+    const model = await artifactOf(blobs, 'x', 300);
+    await writeFile(blobs.path(model.files[1]!.digest), Buffer.alloc(model.files[1]!.size, 'y'));
+    await expect(hostPool.acquire(model, use)).rejects.toMatchObject({ name: 'HostPoolError', code: 'digest_mismatch' });
+    expect(await readdir(shmDir)).toEqual([]);
+    expect(hostPool.snapshot()).toEqual([]);
+  });
+
+  it('reports a missing blob as store_unavailable', async () => {
+    const hostPool = await pool();
+    const model = await artifactOf(blobs, 'x', 300);
+    await rm(blobs.path(model.files[0]!.digest));
+    await expect(hostPool.acquire(model, use)).rejects.toMatchObject({ code: 'store_unavailable' });
+  });
+
+  it('refuses a model larger than the whole pool', async () => {
+    const hostPool = await pool({ budgetBytes: 100 });
+    await expect(hostPool.acquire(await artifactOf(blobs, 'big', 300), use)).rejects.toMatchObject({ code: 'too_large' });
+  });
+
+  it('rediscovers verified models at start and drops tampered ones', async () => {
+    const first = await pool();
+    const good = await artifactOf(blobs, 'g', 300);
+    const bad = await artifactOf(blobs, 'b', 300);
+    (await first.acquire(good, use)).release();
+    const badLease = await first.acquire(bad, use);
+    badLease.release();
+    first.close();
+    await writeFile(join(badLease.dir, 'model.safetensors'), 'tampered');
+    await mkdir(join(shmDir, '.fetch-leftover'), { recursive: true });
+    blobs.reads = 0;
+
+    const second = await pool();
+    expect(second.snapshot().map((m) => m.digest)).toEqual([good.digest]);
+    expect(await readdir(shmDir)).toEqual([good.digest.slice(7)]);
+    await second.acquire(good, use);
+    expect(blobs.reads).toBe(0);
+  });
+
+  it('evicts an idle model when its keep-warm window passes', async () => {
+    const hostPool = await pool();
+    const model = await artifactOf(blobs, 'k', 300);
+    const lease = await hostPool.acquire(model, { functionName: 'fn', keepWarmMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(hostPool.snapshot()).toHaveLength(1); // leased: the window has not started
+    lease.release();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(hostPool.snapshot()).toEqual([]);
+    expect(await readdir(shmDir)).toEqual([]);
+  });
+
+  it('gives up waiting for a fetch when the caller aborts', async () => {
+    const hostPool = await pool();
+    const controller = new AbortController();
+    const pending = hostPool.acquire(await artifactOf(blobs, 'z', 300), { ...use, signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'cancelled' });
+  });
+});
