@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { NodeError, type Artifact, type NodeEvent } from '../../runtime/node-runtime.js';
+import { requestAttainment } from '../../runtime/scheduler/slo.js';
+import { HttpError } from '../api/http-error.js';
+import { IncrementalDetokenizer, StopFilter } from '../api/text-stream.js';
+import type { ControlPlaneMetrics } from '../metrics.js';
+import type { Router } from '../router/router.js';
+import type { InvocationRecorder } from './invocation-recorder.js';
+import type { FunctionManifest } from './manifest.js';
+
+/** What the invoke path needs of a tokenizer; `platform/models/tokenizer.ts` provides it. */
+export interface FunctionTokenizer {
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  readonly eosTokenId?: number;
+}
+
+/** A function's active version, resolved for the hot path. */
+export interface ResolvedFunction {
+  readonly name: string;
+  readonly version: number;
+  readonly manifest: FunctionManifest;
+  readonly artifact: Artifact;
+  /** min(manifest context_length, model max_position_embeddings). */
+  readonly contextLength: number;
+  readonly tokenizer: FunctionTokenizer;
+}
+
+export interface InvokeParams {
+  readonly promptTokens: readonly number[];
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+  /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
+  readonly arrivalMs: number;
+}
+
+export type GenerationEvent =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'done'; readonly finishReason: 'stop' | 'length'; readonly usage: Usage };
+
+export interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** A generation admitted by a node: events follow. Throws `HttpError(500|503)` if the engine fails mid-way. */
+export interface Generation extends AsyncIterable<GenerationEvent> {
+  readonly id: string;
+  readonly maxTokens: number;
+}
+
+export interface Invoker {
+  /** Admits a generation; rejects with `HttpError` (400, 429, 503) before anything is sent to the client. */
+  start(fn: ResolvedFunction, params: InvokeParams, signal: AbortSignal): Promise<Generation>;
+}
+
+export interface InvokerOptions {
+  readonly router: Router;
+  readonly recorder: InvocationRecorder;
+  readonly metrics: ControlPlaneMetrics;
+  readonly now?: () => number;
+}
+
+export function nodeErrorToHttp(error: NodeError): HttpError {
+  switch (error.code) {
+    case 'queue_full': {
+      const seconds = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)));
+      return new HttpError(429, 'queue_full', error.message, null, { 'Retry-After': seconds });
+    }
+    case 'context_overflow':
+      return new HttpError(400, 'context_length_exceeded', error.message, 'max_tokens');
+    case 'bad_model':
+      return new HttpError(500, 'bad_model', error.message);
+    default:
+      return new HttpError(503, error.code, error.message);
+  }
+}
+
+function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
+  if (promptTokens === 0) throw new HttpError(400, 'empty_prompt', 'the prompt encodes to no tokens', 'prompt');
+  if (promptTokens + maxTokens <= fn.contextLength) return;
+  throw new HttpError(
+    400,
+    'context_length_exceeded',
+    `prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) = ${promptTokens + maxTokens} exceeds the context length ${fn.contextLength} of function ${fn.name}`,
+    'max_tokens',
+  );
+}
+
+export function createInvoker(options: InvokerOptions): Invoker {
+  const now = options.now ?? Date.now;
+  return {
+    async start(fn, params, signal) {
+      const maxTokens = params.maxTokens ?? fn.manifest.defaults.max_tokens;
+      checkContext(fn, params.promptTokens.length, maxTokens);
+      const id = randomUUID();
+      const node = await options.router.pick(fn.artifact.digest);
+      // The node's iterator is cancelled by the client's signal or by us when a stop string matches.
+      const cancel = new AbortController();
+      const onAbort = (): void => cancel.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const eos = fn.tokenizer.eosTokenId;
+      const events = node.generate(
+        {
+          id,
+          functionName: fn.name,
+          version: fn.version,
+          artifact: fn.artifact,
+          promptTokens: params.promptTokens,
+          maxTokens,
+          temperature: params.temperature ?? fn.manifest.defaults.temperature,
+          topP: params.topP ?? fn.manifest.defaults.top_p,
+          seed: params.seed ?? Math.floor(Math.random() * 2 ** 31),
+          stopTokenIds: eos === undefined ? [] : [eos],
+          slo: { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms },
+          keepWarmMs: fn.manifest.keep_warm_ms,
+        },
+        cancel.signal,
+      )[Symbol.asyncIterator]();
+      const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now });
+      let first: IteratorResult<NodeEvent>;
+      try {
+        first = await events.next();
+      } catch (error) {
+        signal.removeEventListener('abort', onAbort);
+        run.finish(signal.aborted ? 'cancelled' : 'rejected', error);
+        throw error instanceof NodeError ? nodeErrorToHttp(error) : error;
+      }
+      return {
+        id,
+        maxTokens,
+        [Symbol.asyncIterator]: () => run.events(first, events, cancel, () => signal.removeEventListener('abort', onAbort)),
+      };
+    },
+  };
+}
+
+interface RunContext {
+  readonly id: string;
+  readonly fn: ResolvedFunction;
+  readonly params: InvokeParams;
+  readonly maxTokens: number;
+  readonly nodeId: string;
+  readonly options: InvokerOptions;
+  readonly now: () => number;
+}
+
+/** One generation's text pipeline (ids → text → stop cut) and its bookkeeping for the invocation record. */
+class GenerationRun {
+  private readonly tokenTimes: number[] = [];
+  private completionTokens = 0;
+  private finished = false;
+
+  constructor(private readonly ctx: RunContext) {}
+
+  async *events(
+    first: IteratorResult<NodeEvent>,
+    rest: AsyncIterator<NodeEvent>,
+    cancel: AbortController,
+    cleanup: () => void,
+  ): AsyncGenerator<GenerationEvent> {
+    const { fn, params } = this.ctx;
+    const detok = new IncrementalDetokenizer(fn.tokenizer);
+    const stop = new StopFilter(params.stop ?? []);
+    const eos = fn.tokenizer.eosTokenId;
+    let status = 'cancelled';
+    let failure: unknown;
+    try {
+      for (let next = first; !next.done; next = await rest.next()) {
+        const event = next.value;
+        if (event.type === 'done') {
+          status = await this.onDone(event);
+          const tail = stop.push(detok.flush());
+          const text = tail.text + (tail.stopped ? '' : stop.flush());
+          if (text) yield { type: 'text', text };
+          const finishReason = tail.stopped || event.reason === 'stop' ? 'stop' : 'length';
+          yield { type: 'done', finishReason, usage: this.usage(event.promptTokens) };
+          return;
+        }
+        this.onToken();
+        if (event.token === eos) continue;
+        const cut = stop.push(detok.push(event.token));
+        if (cut.text) yield { type: 'text', text: cut.text };
+        if (cut.stopped) {
+          status = 'stop';
+          cancel.abort();
+          yield { type: 'done', finishReason: 'stop', usage: this.usage(params.promptTokens.length) };
+          return;
+        }
+      }
+    } catch (error) {
+      status = 'error';
+      failure = error;
+      throw error;
+    } finally {
+      cleanup();
+      // A consumer that stops early (client gone) lands here too; the node sequence must not run on.
+      cancel.abort();
+      this.finish(status, failure);
+    }
+  }
+
+  private async onDone(event: Extract<NodeEvent, { type: 'done' }>): Promise<string> {
+    if (event.reason === 'error') {
+      throw new HttpError(500, 'engine_error', `generation failed: ${event.message ?? 'engine error'}`);
+    }
+    this.completionTokens = event.completionTokens;
+    return event.reason;
+  }
+
+  private onToken(): void {
+    this.completionTokens++;
+    this.tokenTimes.push(this.ctx.now());
+  }
+
+  private usage(promptTokens: number): Usage {
+    return { promptTokens, completionTokens: this.completionTokens };
+  }
+
+  finish(status: string, error?: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { fn, params, options, now } = this.ctx;
+    const arrival = params.arrivalMs;
+    const ttftMs = this.tokenTimes.length > 0 ? this.tokenTimes[0]! - arrival : null;
+    const n = this.tokenTimes.length;
+    const tpotMs = n > 1 ? (this.tokenTimes[n - 1]! - this.tokenTimes[0]!) / (n - 1) : null;
+    // Failed or refused requests count every token they still owed as missed; finished ones are judged on
+    // what they produced.
+    const expected = status === 'error' || status === 'rejected' ? Math.max(n, this.ctx.maxTokens) : n;
+    const slo = { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms };
+    const attainment = requestAttainment(arrival, this.tokenTimes, expected, slo);
+    options.metrics.invocations.inc({ function: fn.name, status });
+    if (ttftMs !== null) options.metrics.ttft.observe({ function: fn.name }, ttftMs / 1000);
+    if (tpotMs !== null) options.metrics.tpot.observe({ function: fn.name }, tpotMs / 1000);
+    options.metrics.completionTokens.inc({ function: fn.name }, this.completionTokens);
+    options.recorder.record({
+      id: this.ctx.id,
+      functionName: fn.name,
+      version: fn.version,
+      nodeId: this.ctx.nodeId,
+      status,
+      promptTokens: params.promptTokens.length,
+      completionTokens: this.completionTokens,
+      ttftMs,
+      tpotMs,
+      sloAttainment: attainment,
+      sloMet: attainment >= 1,
+      error: error === undefined ? null : error instanceof Error ? error.message : String(error),
+      startedAt: new Date(arrival),
+      finishedAt: new Date(now()),
+    });
+  }
+}
