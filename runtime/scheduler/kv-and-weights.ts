@@ -1,0 +1,126 @@
+import { EngineError } from '../engine/engine.js';
+import type { Engine } from '../engine/engine.js';
+import type { Clock } from './clock.js';
+import type { SchedulerPolicy } from './policy.js';
+import { chooseVictim, residentCount } from './residency.js';
+import type { ModelState } from './state.js';
+import type { SchedulerEvent } from './types.js';
+
+/**
+ * GPU residency and KV movement, carried out on the engine. The loop owns when; this file owns how. All
+ * weight loads and evicts go through one lock so a prefetch and a turn's own load never race.
+ */
+export interface ResidencyDeps {
+  readonly engine: Engine;
+  readonly clock: Clock;
+  readonly policy: SchedulerPolicy;
+  readonly models: Map<string, ModelState>;
+  readonly emit: (e: SchedulerEvent) => void;
+}
+
+export interface Residency {
+  /**
+   * Makes `model` resident, evicting per policy and on `out_of_memory`. A prefetch evicts only idle models
+   * and gives up (false) rather than hurt anyone; a turn's load evicts the least recently run model, parking
+   * its KV first, and throws the engine's error when nothing can make room. Mutates residency records.
+   */
+  ensureResident(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean): Promise<boolean>;
+  /** Moves the KV of a model's decoding sequences to host memory. Never throws. */
+  park(model: ModelState): Promise<void>;
+  /** Brings a model's parked KV back. Sequences that do not fit stay parked. Never throws. */
+  restore(model: ModelState): Promise<void>;
+}
+
+export function createResidency(deps: ResidencyDeps): Residency {
+  const { engine, clock, policy, models, emit } = deps;
+  let lock: Promise<unknown> = Promise.resolve();
+
+  const withLock = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = lock.then(fn, fn);
+    lock = next.catch(() => undefined);
+    return next;
+  };
+
+  async function park(model: ModelState): Promise<void> {
+    const ids = [...model.requests.values()].filter((r) => r.phase === 'added' && r.tokens > 0).map((r) => r.request.id);
+    if (ids.length === 0) return;
+    const started = clock.now();
+    const moved = await Promise.all(ids.map((id) => engine.park(id).then((res) => res.bytes, () => -1)));
+    let bytes = 0;
+    let sequences = 0;
+    moved.forEach((b, i) => {
+      const r = model.requests.get(ids[i]!);
+      if (b < 0 || !r) return;
+      r.phase = 'parked';
+      bytes += b;
+      sequences++;
+    });
+    emit({ type: 'park', atMs: clock.now(), model: model.ref.key, sequences, bytes, ms: clock.now() - started });
+  }
+
+  async function restore(model: ModelState): Promise<void> {
+    const ids = [...model.requests.values()].filter((r) => r.phase === 'parked').map((r) => r.request.id);
+    if (ids.length === 0) return;
+    const started = clock.now();
+    let bytes = 0;
+    let sequences = 0;
+    // One at a time: a restore that does not fit must not be followed by smaller ones jumping the queue.
+    for (const id of ids) {
+      const res = await engine.restore(id).catch(() => undefined);
+      if (!res) break;
+      const r = model.requests.get(id);
+      if (r) r.phase = 'added';
+      bytes += res.bytes;
+      sequences++;
+    }
+    emit({ type: 'restore', atMs: clock.now(), model: model.ref.key, sequences, bytes, ms: clock.now() - started });
+  }
+
+  async function evict(victim: ModelState): Promise<void> {
+    await park(victim);
+    await engine.evict(victim.ref.key);
+    victim.residency = 'absent';
+    emit({ type: 'evict', atMs: clock.now(), model: victim.ref.key });
+    if (victim.requests.size === 0) models.delete(victim.ref.key);
+  }
+
+  async function load(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean): Promise<boolean> {
+    const guard = new Set(protect).add(model.ref.key);
+    for (;;) {
+      if (model.residency === 'resident') return true;
+      const max = policy.maxResident;
+      if (max !== undefined && residentCount(models.values()) >= max) {
+        const victim = chooseVictim(models.values(), guard, !prefetch);
+        if (!victim) {
+          if (prefetch) return false;
+          throw new EngineError('out_of_memory', `no model can give up its slot for ${model.ref.key}`);
+        }
+        await evict(victim as ModelState);
+        continue;
+      }
+      model.residency = 'loading';
+      try {
+        const res = await engine.load(model.ref);
+        model.residency = 'resident';
+        model.lastRunMs = clock.now();
+        emit({ type: 'load', atMs: clock.now(), model: model.ref.key, ms: res.ms, cached: res.cached, prefetch });
+        return true;
+      } catch (err) {
+        model.residency = 'absent';
+        const victim = err instanceof EngineError && err.code === 'out_of_memory' ? chooseVictim(models.values(), guard, !prefetch) : undefined;
+        if (!victim) {
+          if (prefetch) return false;
+          throw err;
+        }
+        await evict(victim as ModelState);
+      }
+    }
+  }
+
+  return {
+    ensureResident: (model, protect, prefetch) =>
+      model.residency === 'resident' ? Promise.resolve(true) : withLock(() => load(model, protect, prefetch)),
+    park,
+    restore,
+  };
+}

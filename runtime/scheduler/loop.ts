@@ -1,0 +1,215 @@
+import type { DoneReason, Engine, SequenceSink } from '../engine/engine.js';
+import type { Clock } from './clock.js';
+import type { CostEstimator } from './cost-estimator.js';
+import { createResidency } from './kv-and-weights.js';
+import type { RunningTurn, SchedulerPolicy, SchedulerView, TurnPlan } from './policy.js';
+import { countPhase, newModelState } from './state.js';
+import type { ModelState, RequestState } from './state.js';
+import type { GenerationRequest, SchedulerEvent, SchedulerSnapshot } from './types.js';
+
+export interface LoopDeps {
+  readonly engine: Engine;
+  readonly policy: SchedulerPolicy;
+  readonly clock: Clock;
+  readonly costs: CostEstimator;
+  readonly emit: (e: SchedulerEvent) => void;
+}
+
+/**
+ * The turn loop: ask the policy for a turn, make its model resident, move KV, admit, run, repeat. The loop
+ * is the only writer of the scheduler's records. One loop per GPU.
+ */
+export function createSchedulerLoop(deps: LoopDeps) {
+  const { engine, policy, clock, costs, emit } = deps;
+  const models = new Map<string, ModelState>();
+  const byId = new Map<number, ModelState>();
+  const stalled = new Set<string>();
+  const residency = createResidency({ engine, clock, policy, models, emit });
+  let current: string | undefined;
+  let running: RunningTurn | undefined;
+  let closed = false;
+  let wakePending = false;
+  let wakeWaiter: (() => void) | undefined;
+
+  const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs });
+
+  function wake(): void {
+    stalled.clear();
+    if (wakeWaiter) {
+      const w = wakeWaiter;
+      wakeWaiter = undefined;
+      w();
+    } else {
+      wakePending = true;
+    }
+  }
+
+  function waitForWake(): Promise<void> {
+    if (wakePending) {
+      wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => (wakeWaiter = resolve));
+  }
+
+  function forget(model: ModelState, id: number): void {
+    model.requests.delete(id);
+    byId.delete(id);
+    if (model.requests.size === 0 && model.residency === 'absent') models.delete(model.ref.key);
+  }
+
+  /** The sink the engine writes to: it keeps the records current, then forwards. */
+  function trackingSink(model: ModelState, r: RequestState, sink: SequenceSink): SequenceSink {
+    return {
+      onToken(token) {
+        r.tokens++;
+        r.lastTokenMs = clock.now();
+        sink.onToken(token);
+      },
+      onDone(reason: DoneReason, usage, message) {
+        forget(model, r.request.id);
+        sink.onDone(reason, usage, message);
+        wake();
+      },
+    };
+  }
+
+  async function addToEngine(r: RequestState, sink: SequenceSink): Promise<void> {
+    r.phase = 'added';
+    const q = r.request;
+    const spec = {
+      id: q.id, modelKey: q.model.key, promptTokens: q.promptTokens, maxTokens: q.maxTokens,
+      temperature: q.temperature, topP: q.topP, seed: q.seed, stopTokenIds: q.stopTokenIds,
+    };
+    try {
+      await engine.add(spec, sink);
+    } catch (err) {
+      const model = byId.get(q.id);
+      if (model) forget(model, q.id);
+      r.sink.onDone('error', { promptTokens: q.promptTokens.length, completionTokens: 0 }, (err as Error).message);
+      wake();
+    }
+  }
+
+  const engineSinks = new Map<number, SequenceSink>();
+
+  function submit(request: GenerationRequest, sink: SequenceSink): void {
+    const usage = { promptTokens: request.promptTokens.length, completionTokens: 0 };
+    if (closed) return sink.onDone('error', usage, 'scheduler is closed');
+    if (byId.has(request.id)) return sink.onDone('error', usage, `sequence id ${request.id} is already live`);
+    let model = models.get(request.model.key);
+    if (!model) {
+      model = newModelState(request.model, request.functionName, clock.now());
+      models.set(request.model.key, model);
+    }
+    const r: RequestState = { request, sink, arrivalMs: clock.now(), phase: 'queued', tokens: 0, lastTokenMs: undefined };
+    model.requests.set(request.id, r);
+    byId.set(request.id, model);
+    engineSinks.set(request.id, trackingSink(model, r, sink));
+    if (running && running.modelKey === request.model.key && policy.joinRunningTurn) {
+      void addToEngine(r, takeSink(request.id));
+    } else if (running && policy.shouldPreempt(view(), running, r)) {
+      void engine.preempt().catch(() => undefined);
+    }
+    wake();
+  }
+
+  function takeSink(id: number): SequenceSink {
+    const s = engineSinks.get(id)!;
+    engineSinks.delete(id);
+    return s;
+  }
+
+  function cancel(id: number): void {
+    const model = byId.get(id);
+    const r = model?.requests.get(id);
+    if (!model || !r) return;
+    if (r.phase === 'queued') {
+      forget(model, id);
+      engineSinks.delete(id);
+      r.sink.onDone('cancelled', { promptTokens: r.request.promptTokens.length, completionTokens: 0 });
+      wake();
+    } else {
+      void engine.cancel(id).catch(() => undefined);
+    }
+  }
+
+  function failModel(model: ModelState, err: unknown): void {
+    const message = (err as Error).message ?? String(err);
+    emit({ type: 'error', atMs: clock.now(), model: model.ref.key, message });
+    for (const r of [...model.requests.values()]) {
+      if (r.phase === 'queued') {
+        forget(model, r.request.id);
+        engineSinks.delete(r.request.id);
+        r.sink.onDone('error', { promptTokens: r.request.promptTokens.length, completionTokens: 0 }, message);
+      } else {
+        void engine.cancel(r.request.id).catch(() => undefined);
+      }
+    }
+  }
+
+  async function executeTurn(plan: TurnPlan): Promise<void> {
+    const model = models.get(plan.modelKey);
+    if (!model) return;
+    const key = model.ref.key;
+    await residency.ensureResident(model, new Set([key]), false);
+    if (current !== key) emit({ type: 'switch', atMs: clock.now(), from: current, to: key });
+    current = key;
+    if (plan.parkOthers) {
+      for (const other of models.values()) if (other !== model && countPhase(other, 'added') > 0) await residency.park(other);
+    }
+    if (countPhase(model, 'parked') > 0) await residency.restore(model);
+    for (const id of plan.admit) {
+      const r = model.requests.get(id);
+      if (r && r.phase === 'queued') await addToEngine(r, takeSink(id));
+    }
+    const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
+    if (target && target.residency === 'absent') void residency.ensureResident(target, new Set([key]), true).catch(() => false);
+    running = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
+    const result = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
+    model.lastRunMs = clock.now();
+    if (result.reason === 'not_resident') model.residency = 'absent';
+    if (result.steps === 0 && model.requests.size > 0) stalled.add(key);
+    else if (plan.admit.length === 0) costs.observeTurn(key, result.steps, result.ms);
+    emit({ type: 'turn', atMs: clock.now(), model: key, steps: result.steps, quotaSteps: plan.maxSteps, reason: result.reason, ms: result.ms });
+  }
+
+  async function run(): Promise<void> {
+    while (!closed) {
+      const plan = policy.planTurn(view());
+      if (!plan) {
+        await waitForWake();
+        continue;
+      }
+      await executeTurn(plan).catch((err: unknown) => {
+        const model = models.get(plan.modelKey);
+        if (model) failModel(model, err);
+      });
+    }
+  }
+
+  function snapshot(): SchedulerSnapshot {
+    return {
+      policy: policy.name,
+      models: [...models.values()].map((m) => ({
+        key: m.ref.key,
+        functionName: m.functionName,
+        resident: m.residency === 'resident',
+        queued: countPhase(m, 'queued'),
+        running: countPhase(m, 'added'),
+        parked: countPhase(m, 'parked'),
+      })),
+    };
+  }
+
+  const done = run();
+
+  async function close(): Promise<void> {
+    closed = true;
+    wake();
+    if (running) await engine.preempt().catch(() => undefined);
+    await done;
+  }
+
+  return { submit, cancel, snapshot, close };
+}

@@ -1,0 +1,62 @@
+import type { ModelRef, SequenceSink } from '../engine/engine.js';
+import type { Slo } from './slo.js';
+
+/** One generation as the node runtime hands it to a GPU's scheduler. */
+export interface GenerationRequest {
+  /** Engine sequence id, unique per node. */
+  readonly id: number;
+  readonly functionName: string;
+  readonly model: ModelRef;
+  readonly promptTokens: readonly number[];
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly seed: number;
+  readonly stopTokenIds: readonly number[];
+  readonly slo: Slo;
+}
+
+export type PolicyName =
+  | 'tidepool'
+  | 'aegaeon'
+  | 'request-level'
+  | 'request-level+srtf'
+  | 'static-colocation'
+  | 'dedicated';
+
+export const POLICY_NAMES: readonly PolicyName[] = [
+  'tidepool',
+  'aegaeon',
+  'request-level',
+  'request-level+srtf',
+  'static-colocation',
+  'dedicated',
+];
+
+export interface ModelSnapshot {
+  readonly key: string;
+  readonly functionName: string;
+  /** Weights are on the GPU (loaded, not loading). */
+  readonly resident: boolean;
+  /** Submitted, not yet handed to the engine. */
+  readonly queued: number;
+  /** Handed to the engine with KV on the device (waiting for admission or decoding). */
+  readonly running: number;
+  /** KV parked in host memory between turns. */
+  readonly parked: number;
+}
+
+export interface SchedulerSnapshot {
+  readonly policy: string;
+  readonly models: readonly ModelSnapshot[];
+}
+
+/** What the loop did, for metrics and the timeline. `atMs` is on the scheduler's clock. */
+export type SchedulerEvent =
+  | { readonly type: 'load'; readonly atMs: number; readonly model: string; readonly ms: number; readonly cached: boolean; readonly prefetch: boolean }
+  | { readonly type: 'evict'; readonly atMs: number; readonly model: string }
+  | { readonly type: 'switch'; readonly atMs: number; readonly from: string | undefined; readonly to: string }
+  | { readonly type: 'park'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
+  | { readonly type: 'restore'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
+  | { readonly type: 'turn'; readonly atMs: number; readonly model: string; readonly steps: number; readonly quotaSteps: number; readonly reason: string; readonly ms: number }
+  | { readonly type: 'error'; readonly atMs: number; readonly model: string; readonly message: string };

@@ -1,0 +1,43 @@
+import type { CostEstimator } from './cost-estimator.js';
+import type { ModelState, RequestState } from './state.js';
+import { tokenDeadline } from './slo.js';
+
+/** Deadline of the next token a request owes, on the scheduler clock. */
+export function nextDeadline(r: Readonly<RequestState>): number {
+  return tokenDeadline(r.arrivalMs, r.tokens + 1, r.request.slo);
+}
+
+/**
+ * Latest time a model can start running and still deliver its most urgent next token on time: its
+ * earliest next-token deadline minus what must happen first (loading its weights when absent, a prefill
+ * when it has queued requests, one decode step). Infinity for a model without requests.
+ */
+export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator): number {
+  let earliest = Number.POSITIVE_INFINITY;
+  let queuedTokens = 0;
+  for (const r of model.requests.values()) {
+    earliest = Math.min(earliest, nextDeadline(r));
+    if (r.phase === 'queued') queuedTokens += r.request.promptTokens.length;
+  }
+  if (!Number.isFinite(earliest)) return earliest;
+  const bytes = model.ref.bytes;
+  const load = model.residency === 'resident' ? 0 : costs.loadMs(bytes);
+  const prefill = queuedTokens > 0 ? costs.prefillMs(model.ref.key, bytes, queuedTokens) : 0;
+  return earliest - load - prefill - costs.decodeStepMs(model.ref.key, bytes);
+}
+
+/** Ids of a model's queued requests, oldest first. */
+export function queuedIds(model: Readonly<ModelState>, limit = Number.POSITIVE_INFINITY): number[] {
+  const ids: number[] = [];
+  for (const r of model.requests.values()) {
+    if (ids.length >= limit) break;
+    if (r.phase === 'queued') ids.push(r.request.id);
+  }
+  return ids;
+}
+
+/** Steps that fit in `quotaMs` at the model's estimated decode step time (at least 1). */
+export function stepsFor(model: Readonly<ModelState>, quotaMs: number, costs: CostEstimator): number {
+  if (!Number.isFinite(quotaMs)) return Number.MAX_SAFE_INTEGER;
+  return Math.max(1, Math.ceil(quotaMs / costs.decodeStepMs(model.ref.key, model.ref.bytes)));
+}
