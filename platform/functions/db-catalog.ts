@@ -1,0 +1,78 @@
+import type { Db } from '../db/database.js';
+import {
+  createFunctionVersion,
+  deleteFunction,
+  getActiveVersion,
+  getFunction,
+  listFunctions,
+  listVersions,
+  type FunctionVersionRecord as VersionRow,
+} from '../db/repositories/function-repository.js';
+import { insertInvocations } from '../db/repositories/invocation-repository.js';
+import type { FunctionCatalog, FunctionVersionRecord } from './catalog.js';
+import { assertManifest } from './manifest.js';
+
+/** The catalog over the kysely repositories; the same code runs on PGlite (local) and PostgreSQL (cluster). */
+export function createDbCatalog(db: Db): FunctionCatalog {
+  return {
+    createVersion: (input) => createFunctionVersion(db, input),
+    async getActive(name) {
+      const row = await getActiveVersion(db, name);
+      return row ? toRecord(row, true) : undefined;
+    },
+    async list() {
+      const rows = await listFunctions(db);
+      return rows.map((f) => ({
+        name: f.name,
+        description: f.description,
+        activeVersion: f.activeVersion,
+        artifactDigest: f.active?.artifactDigest ?? null,
+        sizeBytes: f.active?.sizeBytes ?? 0,
+        createdAt: f.createdAt,
+        updatedAt: f.updatedAt,
+      }));
+    },
+    async listVersions(name) {
+      const [fn, rows] = await Promise.all([getFunction(db, name), listVersions(db, name)]);
+      return rows.map((row) => toRecord(row, row.version === fn?.activeVersion, fn?.description));
+    },
+    remove: (name) => deleteFunction(db, name),
+    insertInvocations: (rows) =>
+      insertInvocations(
+        db,
+        rows.map((r) => ({
+          id: r.id,
+          functionName: r.functionName,
+          version: r.version,
+          apiKeyId: null,
+          nodeId: r.nodeId,
+          status: r.status,
+          promptTokens: r.promptTokens,
+          completionTokens: r.completionTokens,
+          ttftMs: r.ttftMs,
+          tpotMs: r.tpotMs,
+          sloAttainment: r.sloAttainment,
+          sloMet: r.sloMet,
+          error: r.error,
+          createdAt: r.startedAt,
+          finishedAt: r.finishedAt,
+        })),
+      ),
+  };
+}
+
+function toRecord(row: VersionRow, active: boolean, description?: string): FunctionVersionRecord {
+  // Stored manifests were validated at deploy; parsing again restores defaults and the frozen type.
+  const manifest = assertManifest(row.manifest);
+  return {
+    name: row.functionName,
+    description: description ?? manifest.description,
+    manifest,
+    artifactDigest: row.artifactDigest,
+    files: row.files,
+    sizeBytes: row.sizeBytes,
+    version: row.version,
+    active,
+    createdAt: row.createdAt,
+  };
+}

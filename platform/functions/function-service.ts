@@ -1,0 +1,158 @@
+import type { Artifact, ModelResidency } from '../../runtime/node-runtime.js';
+import { HttpError } from '../api/http-error.js';
+import type { ControlPlaneMetrics } from '../metrics.js';
+import type { Router } from '../router/router.js';
+import { createActiveVersionCache } from './active-version-cache.js';
+import { artifactDigest, sortFiles } from './artifact.js';
+import type { FunctionCatalog, FunctionSummary, FunctionVersionRecord } from './catalog.js';
+import type { FunctionTokenizer, ResolvedFunction } from './invoker.js';
+import { assertManifest, ManifestError } from './manifest.js';
+import { checkBlobsPresent, checkFileList, checkModel, type BlobReader, type ModelValidator } from './model-check.js';
+
+/** Deploy, list, show, remove and (hot path) resolve functions. Routes call this and nothing below it. */
+export interface FunctionService {
+  deploy(body: { readonly name?: unknown; readonly manifest?: unknown; readonly files?: unknown }): Promise<DeployResult>;
+  list(): Promise<readonly FunctionSummary[]>;
+  show(name: string): Promise<FunctionDetails>;
+  remove(name: string): Promise<void>;
+  /** The active version with its tokenizer and context length; 404 `function_not_found` when unknown. */
+  resolve(name: string): Promise<ResolvedFunction>;
+}
+
+export interface DeployResult {
+  readonly name: string;
+  readonly version: number;
+  readonly artifactDigest: string;
+  readonly sizeBytes: number;
+}
+
+export interface FunctionDetails {
+  readonly name: string;
+  readonly description: string;
+  readonly activeVersion: number | null;
+  readonly versions: readonly FunctionVersionRecord[];
+  /** Where the active artifact lives on each node. */
+  readonly residency: readonly (ModelResidency & { readonly nodeId: string })[];
+}
+
+export interface FunctionServiceOptions {
+  readonly catalog: FunctionCatalog;
+  readonly blobs: BlobReader;
+  readonly router: Router;
+  readonly metrics: ControlPlaneMetrics;
+  readonly validateModel: ModelValidator;
+  /** Builds a tokenizer from tokenizer.json text (and config.json, for eos ids). */
+  readonly loadTokenizer: (tokenizerJson: string, config: Record<string, unknown>) => Promise<FunctionTokenizer>;
+  readonly cacheTtlMs?: number;
+}
+
+interface ModelMeta {
+  readonly tokenizer: FunctionTokenizer;
+  readonly maxPositions: number;
+}
+
+export function createFunctionService(options: FunctionServiceOptions): FunctionService {
+  const { catalog, blobs } = options;
+  const active = createActiveVersionCache({ load: (name) => catalog.getActive(name), ttlMs: options.cacheTtlMs });
+  // Tokenizers and model limits by artifact digest: immutable, so cached without expiry.
+  const models = new Map<string, Promise<ModelMeta>>();
+
+  const loadMeta = (record: FunctionVersionRecord): Promise<ModelMeta> => {
+    let meta = models.get(record.artifactDigest);
+    if (!meta) {
+      meta = readMeta(blobs, record, options.loadTokenizer);
+      models.set(record.artifactDigest, meta);
+      meta.catch(() => models.delete(record.artifactDigest));
+    }
+    return meta;
+  };
+
+  return {
+    async deploy(body) {
+      try {
+        const result = await deploy(options, body);
+        active.invalidate(result.name);
+        options.metrics.deploys.inc({ status: 'ok' });
+        return result;
+      } catch (error) {
+        options.metrics.deploys.inc({ status: 'rejected' });
+        throw error;
+      }
+    },
+    list: () => catalog.list(),
+    async show(name) {
+      const versions = await catalog.listVersions(name);
+      if (versions.length === 0) throw notFound(name);
+      const current = versions.find((v) => v.active);
+      const residency = current ? await residencyOf(options.router, current.artifactDigest) : [];
+      return { name, description: current?.description ?? versions[0]!.description, activeVersion: current?.version ?? null, versions, residency };
+    },
+    async remove(name) {
+      const removed = await catalog.remove(name);
+      active.invalidate(name);
+      if (!removed) throw notFound(name);
+    },
+    async resolve(name) {
+      const record = await active.get(name);
+      if (!record) throw notFound(name);
+      const meta = await loadMeta(record);
+      const contextLength = Math.min(record.manifest.context_length ?? meta.maxPositions, meta.maxPositions);
+      return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, tokenizer: meta.tokenizer };
+    },
+  };
+}
+
+function notFound(name: string): HttpError {
+  return new HttpError(404, 'function_not_found', `function ${name} does not exist`, 'model');
+}
+
+function toArtifact(record: FunctionVersionRecord): Artifact {
+  return { digest: record.artifactDigest, files: record.files, bytes: record.sizeBytes };
+}
+
+async function deploy(options: FunctionServiceOptions, body: Parameters<FunctionService['deploy']>[0]): Promise<DeployResult> {
+  let manifest;
+  try {
+    manifest = assertManifest(body.manifest);
+  } catch (error) {
+    if (error instanceof ManifestError) throw new HttpError(400, 'invalid_manifest', error.message, 'manifest');
+    throw error;
+  }
+  if (body.name !== undefined && body.name !== manifest.name) {
+    throw new HttpError(400, 'name_mismatch', `name ${String(body.name)} differs from manifest name ${manifest.name}`, 'name');
+  }
+  const files = sortFiles(checkFileList(body.files));
+  await checkBlobsPresent(options.blobs, files);
+  const config = await checkModel(options.blobs, files, options.validateModel);
+  const maxPositions = Number(config.max_position_embeddings);
+  if (manifest.context_length !== null && Number.isFinite(maxPositions) && manifest.context_length > maxPositions) {
+    throw new HttpError(422, 'invalid_manifest', `context_length: ${manifest.context_length} exceeds the model's max_position_embeddings ${maxPositions}`, 'manifest');
+  }
+  const digest = artifactDigest(files);
+  const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
+  const { version } = await options.catalog.createVersion({
+    name: manifest.name, description: manifest.description, manifest, artifactDigest: digest, files, sizeBytes,
+  });
+  return { name: manifest.name, version, artifactDigest: digest, sizeBytes };
+}
+
+async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: FunctionServiceOptions['loadTokenizer']): Promise<ModelMeta> {
+  const file = (name: string) => record.files.find((f) => f.name === name);
+  const configFile = file('config.json');
+  const tokenizerFile = file('tokenizer.json');
+  if (!configFile || !tokenizerFile) throw new HttpError(500, 'bad_model', `function ${record.name} v${record.version} lacks config.json or tokenizer.json`);
+  const config = JSON.parse((await blobs.read(configFile.digest)).toString('utf8')) as Record<string, unknown>;
+  const tokenizer = await load((await blobs.read(tokenizerFile.digest)).toString('utf8'), config);
+  const maxPositions = Number(config.max_position_embeddings);
+  return { tokenizer, maxPositions: Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : 2048 };
+}
+
+async function residencyOf(router: Router, digest: string): Promise<FunctionDetails['residency']> {
+  const perNode = await Promise.all(
+    router.nodes.map(async (node) => {
+      const models = await node.residency().catch(() => []);
+      return models.filter((m) => m.artifactDigest === digest).map((m) => ({ ...m, nodeId: node.nodeId }));
+    }),
+  );
+  return perNode.flat();
+}

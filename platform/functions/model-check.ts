@@ -1,0 +1,86 @@
+import { parseSafetensorsHeader, readHeaderLength, SafetensorsError, type SafetensorsHeader } from '../models/safetensors.js';
+import { HttpError } from '../api/http-error.js';
+import type { ArtifactFileEntry } from './artifact.js';
+
+/** Reads blobs by digest; `read` with a range returns bytes [start, end). */
+export interface BlobReader {
+  /** Stored size, or undefined when the blob is absent. */
+  size(digest: string): Promise<number | undefined>;
+  read(digest: string, range?: { readonly start: number; readonly end: number }): Promise<Buffer>;
+}
+
+/** Cross-checks config.json against the tensors; returns one line per problem (empty when consistent). */
+export type ModelValidator = (config: unknown, shards: readonly { readonly file: string; readonly header: SafetensorsHeader }[]) => readonly string[];
+
+const MAX_JSON_BYTES = 64 * 1024 * 1024;
+
+export function checkFileList(files: unknown): ArtifactFileEntry[] {
+  if (!Array.isArray(files) || files.length === 0) throw new HttpError(400, 'invalid_files', 'files: must be a non-empty array', 'files');
+  const seen = new Set<string>();
+  const out: ArtifactFileEntry[] = [];
+  files.forEach((f: unknown, i) => {
+    const e = f as Partial<ArtifactFileEntry> | null;
+    const at = `files[${i}]`;
+    if (typeof e?.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(e.name)) throw new HttpError(400, 'invalid_files', `${at}.name: must be a plain file name`, 'files');
+    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw new HttpError(400, 'invalid_files', `${at}.digest: must be sha256:<64 hex>`, 'files');
+    if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0) throw new HttpError(400, 'invalid_files', `${at}.size: must be a non-negative integer`, 'files');
+    if (seen.has(e.name)) throw new HttpError(400, 'invalid_files', `${at}.name: duplicate file ${e.name}`, 'files');
+    seen.add(e.name);
+    out.push({ name: e.name, digest: e.digest, size: e.size });
+  });
+  for (const required of ['config.json', 'tokenizer.json']) {
+    if (!seen.has(required)) throw new HttpError(400, 'invalid_files', `files: ${required} is required`, 'files');
+  }
+  if (!out.some((f) => f.name.endsWith('.safetensors'))) throw new HttpError(400, 'invalid_files', 'files: at least one .safetensors file is required', 'files');
+  return out;
+}
+
+/** Every listed blob must be in the store with the declared size; missing ones are named together. */
+export async function checkBlobsPresent(blobs: BlobReader, files: readonly ArtifactFileEntry[]): Promise<void> {
+  const sizes = await Promise.all(files.map((f) => blobs.size(f.digest)));
+  const missing = files.filter((_, i) => sizes[i] === undefined).map((f) => `${f.name} (${f.digest})`);
+  if (missing.length > 0) throw new HttpError(400, 'missing_blobs', `blobs not uploaded: ${missing.join(', ')}`, 'files');
+  const wrong = files.flatMap((f, i) => (sizes[i] === f.size ? [] : [`${f.name}: declared ${f.size} bytes, stored ${sizes[i]}`]));
+  if (wrong.length > 0) throw new HttpError(422, 'size_mismatch', wrong.join('; '), 'files');
+}
+
+async function readJson(blobs: BlobReader, file: ArtifactFileEntry): Promise<unknown> {
+  if (file.size > MAX_JSON_BYTES) throw new HttpError(422, 'invalid_model', `${file.name}: ${file.size} bytes is too large`);
+  try {
+    return JSON.parse((await blobs.read(file.digest)).toString('utf8'));
+  } catch (error) {
+    throw new HttpError(422, 'invalid_model', `${file.name}: not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Reads a safetensors header with two range reads, whatever the file's size. */
+export async function readStoredHeader(blobs: BlobReader, file: ArtifactFileEntry): Promise<SafetensorsHeader> {
+  const prefix = await blobs.read(file.digest, { start: 0, end: Math.min(8, file.size) });
+  const headerLength = readHeaderLength(prefix, file.size, file.name);
+  const bytes = await blobs.read(file.digest, { start: 0, end: 8 + headerLength });
+  return parseSafetensorsHeader(bytes, file.size, file.name);
+}
+
+/**
+ * Loads config.json, tokenizer.json and every safetensors header from the store and checks them against
+ * each other, so a truncated or mis-shaped model is refused at deploy (422 naming the problem) instead of
+ * failing at its first cold start. Returns the parsed config.
+ */
+export async function checkModel(blobs: BlobReader, files: readonly ArtifactFileEntry[], validate: ModelValidator): Promise<Record<string, unknown>> {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const config = await readJson(blobs, byName.get('config.json')!);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new HttpError(422, 'invalid_model', 'config.json: must be a JSON object');
+  await readJson(blobs, byName.get('tokenizer.json')!);
+  const shards = [];
+  for (const file of files.filter((f) => f.name.endsWith('.safetensors'))) {
+    try {
+      shards.push({ file: file.name, header: await readStoredHeader(blobs, file) });
+    } catch (error) {
+      if (error instanceof SafetensorsError) throw new HttpError(422, 'invalid_model', error.message);
+      throw error;
+    }
+  }
+  const problems = validate(config, shards);
+  if (problems.length > 0) throw new HttpError(422, 'invalid_model', problems.join('; '));
+  return config as Record<string, unknown>;
+}
