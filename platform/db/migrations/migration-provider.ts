@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initialSchema from './2026-11-22-initial-schema.js';
+
+/**
+ * Every migration, keyed by its dated file name. A static list (not a directory scan) so bundling and
+ * `tsx` both work; add new files here. Kysely applies them in key order.
+ */
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '2026-11-22-initial-schema': initialSchema,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => ({ ...MIGRATIONS }),
+};

@@ -1,0 +1,125 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import type { DatabaseSchema } from './database-schema.js';
+import { migrationProvider } from './migrations/migration-provider.js';
+import { PGliteDialect } from './pglite-dialect.js';
+
+export interface OpenDatabaseOptions {
+  /** `postgres://...`: use PostgreSQL. Unset: PGlite. */
+  readonly databaseUrl?: string;
+  /** PGlite keeps its files in `<dataDir>/pglite`. Unset (tests): an in-memory PGlite that vanishes on close. */
+  readonly dataDir?: string;
+  /**
+   * PostgreSQL only: a schema to create and put first on the search path, so parallel test runs sharing one
+   * database never see each other's tables. Production leaves it unset (`public`).
+   */
+  readonly schema?: string;
+  /** Connections in the pg pool; default 10. */
+  readonly poolSize?: number;
+}
+
+const INT8_OID = 20;
+
+/** Opens PGlite or PostgreSQL and brings the schema to the latest migration before returning. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const database = options.databaseUrl ? await openPostgres(options.databaseUrl, options) : await openPGlite(options.dataDir);
+  try {
+    await migrateToLatest(database.db);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+/** Applies every pending migration; throws the first failure with the migration's name. */
+export async function migrateToLatest(db: Kysely<DatabaseSchema>): Promise<MigrationResultSet> {
+  return checkMigration(await migrator(db).migrateToLatest());
+}
+
+/** Undoes the most recent migration (operators and tests; the control plane only migrates up). */
+export async function migrateDown(db: Kysely<DatabaseSchema>): Promise<MigrationResultSet> {
+  return checkMigration(await migrator(db).migrateDown());
+}
+
+function migrator(db: Kysely<DatabaseSchema>): Migrator {
+  // The Postgres adapter takes an advisory lock, so replicas starting together migrate one at a time.
+  return new Migrator({ db, provider: migrationProvider, migrationTableName: 'tidepool_migration', migrationLockTableName: 'tidepool_migration_lock' });
+}
+
+function checkMigration(resultSet: MigrationResultSet): MigrationResultSet {
+  if (resultSet.error) {
+    const failed = resultSet.results?.find((result) => result.status === 'Error');
+    const cause = resultSet.error instanceof Error ? resultSet.error.message : String(resultSet.error);
+    throw new Error(`database migration ${failed?.migrationName ?? '(setup)'} failed: ${cause}`, { cause: resultSet.error });
+  }
+  return resultSet;
+}
+
+async function openPGlite(dataDir: string | undefined): Promise<Database> {
+  let pglite: PGlite;
+  if (dataDir === undefined) {
+    pglite = await PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
+  } else {
+    const directory = path.join(dataDir, 'pglite');
+    await mkdir(directory, { recursive: true });
+    pglite = await PGlite.create(directory, { parsers: { [INT8_OID]: parseInt8 } });
+  }
+  const db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
+  return { db, kind: 'pglite', close: once(async () => {
+    await db.destroy();
+    await pglite.close();
+  }) };
+}
+
+async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<Database> {
+  const types = { getTypeParser: ((oid: number, format?: string) => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
+  const schema = options.schema;
+  if (schema !== undefined) await createSchema(databaseUrl, schema);
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.poolSize ?? 10,
+    types,
+    ...(schema !== undefined && { options: `-c search_path=${quoteIdentifier(schema)}` }),
+  });
+  // An idle client losing its server (failover, restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (error) {
+    await db.destroy();
+    throw new Error(`cannot connect to DATABASE_URL: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return { db, kind: 'postgres', close: once(() => db.destroy()) };
+}
+
+async function createSchema(databaseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`create schema if not exists ${quoteIdentifier(schema)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function quoteIdentifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid schema name "${name}": use lowercase letters, digits and _`);
+  return `"${name}"`;
+}
+
+/** `int8` as a number when exact, else a bigint: counts and byte sizes stay plain numbers. */
+function parseInt8(text: string): number | bigint {
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : BigInt(text);
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}

@@ -1,0 +1,113 @@
+import { expect, it } from 'vitest';
+import {
+  createFunctionVersion,
+  deleteFunction,
+  getActiveVersion,
+  getFunction,
+  getVersion,
+  isDigestReferenced,
+  listFunctions,
+  listVersions,
+  setActiveVersion,
+  type NewFunctionVersion,
+} from '../../../platform/db/repositories/function-repository.js';
+import { withDatabases } from '../../helpers/databases.js';
+
+const DIGEST_A = `sha256:${'a'.repeat(64)}`;
+const DIGEST_B = `sha256:${'b'.repeat(64)}`;
+
+function deploy(name: string, overrides: Partial<NewFunctionVersion> = {}): NewFunctionVersion {
+  return {
+    name,
+    description: `${name} function`,
+    manifest: { name, model: { path: './model' }, slo: { ttft_ms: 500, tpot_ms: 50 }, tags: ['chat', 'small'] },
+    artifactDigest: DIGEST_A,
+    files: [{ name: 'model.safetensors', digest: DIGEST_B, size: 6_000_000_000 }],
+    // Above 2^32: int8 must come back as an exact number, not a string.
+    sizeBytes: 6_000_000_123,
+    ...overrides,
+  };
+}
+
+withDatabases(({ database }) => {
+  it('registers version 1 and makes it active', async () => {
+    const { db } = database();
+    expect(await createFunctionVersion(db, deploy('fn-first'))).toEqual({ name: 'fn-first', version: 1 });
+    const fn = await getFunction(db, 'fn-first');
+    expect(fn).toMatchObject({ name: 'fn-first', description: 'fn-first function', activeVersion: 1 });
+    expect(fn?.createdAt).toBeInstanceOf(Date);
+    const active = await getActiveVersion(db, 'fn-first');
+    expect(active).toMatchObject({ functionName: 'fn-first', version: 1, artifactDigest: DIGEST_A, sizeBytes: 6_000_000_123 });
+    expect(active?.manifest).toEqual(deploy('fn-first').manifest);
+    expect(active?.files).toEqual(deploy('fn-first').files);
+  });
+
+  it('numbers redeploys consecutively and activates the newest', async () => {
+    const { db } = database();
+    await createFunctionVersion(db, deploy('fn-redeploy'));
+    expect(await createFunctionVersion(db, deploy('fn-redeploy', { description: 'second', artifactDigest: DIGEST_B }))).toEqual({ name: 'fn-redeploy', version: 2 });
+    expect((await getFunction(db, 'fn-redeploy'))?.description).toBe('second');
+    expect((await getActiveVersion(db, 'fn-redeploy'))?.version).toBe(2);
+    expect((await listVersions(db, 'fn-redeploy')).map((v) => v.version)).toEqual([2, 1]);
+    expect((await getVersion(db, 'fn-redeploy', 1))?.artifactDigest).toBe(DIGEST_A);
+  });
+
+  it('gives concurrent deploys of one name distinct versions with exactly one active', async () => {
+    const { db } = database();
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => createFunctionVersion(db, deploy('fn-race'))));
+    expect(results.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    const versions = await listVersions(db, 'fn-race');
+    expect(versions).toHaveLength(5);
+    const listed = (await listFunctions(db)).filter((fn) => fn.name === 'fn-race');
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.activeVersion).toBe(5);
+    expect(listed[0]?.active?.version).toBe(5);
+  });
+
+  it('gives exactly two concurrent first deploys versions 1 and 2', async () => {
+    const { db } = database();
+    const results = await Promise.all([createFunctionVersion(db, deploy('fn-pair')), createFunctionVersion(db, deploy('fn-pair'))]);
+    expect(results.map((r) => r.version).sort()).toEqual([1, 2]);
+    expect((await getFunction(db, 'fn-pair'))?.activeVersion).toBe(2);
+  });
+
+  it('lists functions by name with their active version', async () => {
+    const { db } = database();
+    await createFunctionVersion(db, deploy('fn-list-b'));
+    await createFunctionVersion(db, deploy('fn-list-a', { sizeBytes: 42 }));
+    const listed = (await listFunctions(db)).filter((fn) => fn.name.startsWith('fn-list-'));
+    expect(listed.map((fn) => fn.name)).toEqual(['fn-list-a', 'fn-list-b']);
+    expect(listed[0]?.active).toMatchObject({ version: 1, sizeBytes: 42, artifactDigest: DIGEST_A });
+  });
+
+  it('rolls back to an existing version and refuses a missing one', async () => {
+    const { db } = database();
+    await createFunctionVersion(db, deploy('fn-rollback'));
+    await createFunctionVersion(db, deploy('fn-rollback', { artifactDigest: DIGEST_B }));
+    expect(await setActiveVersion(db, 'fn-rollback', 1)).toBe(true);
+    expect((await getActiveVersion(db, 'fn-rollback'))?.artifactDigest).toBe(DIGEST_A);
+    expect(await setActiveVersion(db, 'fn-rollback', 7)).toBe(false);
+    expect(await setActiveVersion(db, 'fn-nope', 1)).toBe(false);
+    expect((await createFunctionVersion(db, deploy('fn-rollback'))).version).toBe(3);
+  });
+
+  it('deletes a function with its versions and reports unknown names', async () => {
+    const { db } = database();
+    await createFunctionVersion(db, deploy('fn-delete', { artifactDigest: `sha256:${'d'.repeat(64)}` }));
+    expect(await isDigestReferenced(db, `sha256:${'d'.repeat(64)}`)).toBe(true);
+    expect(await deleteFunction(db, 'fn-delete')).toBe(true);
+    expect(await deleteFunction(db, 'fn-delete')).toBe(false);
+    expect(await getFunction(db, 'fn-delete')).toBeNull();
+    expect(await getActiveVersion(db, 'fn-delete')).toBeNull();
+    expect(await listVersions(db, 'fn-delete')).toEqual([]);
+    expect(await isDigestReferenced(db, `sha256:${'d'.repeat(64)}`)).toBe(false);
+  });
+
+  it('finds blobs referenced as files', async () => {
+    const { db } = database();
+    const fileDigest = `sha256:${'e'.repeat(64)}`;
+    expect(await isDigestReferenced(db, fileDigest)).toBe(false);
+    await createFunctionVersion(db, deploy('fn-files', { files: [{ name: 'config.json', digest: fileDigest, size: 10 }] }));
+    expect(await isDigestReferenced(db, fileDigest)).toBe(true);
+  });
+});
