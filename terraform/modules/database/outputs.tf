@@ -16,6 +16,11 @@ output "security_group_id" {
   value       = try(aws_security_group.this[0].id, null)
 }
 
+output "allowed_security_group_ids" {
+  description = "Security groups the database accepts connections from"
+  value       = try(aws_vpc_security_group_ingress_rule.this[*].referenced_security_group_id, [])
+}
+
 ################################################################################
 # Parameter group
 ################################################################################
