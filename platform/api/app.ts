@@ -1,0 +1,53 @@
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+import { apiKeyAuth } from '../auth/api-key-auth.js';
+import type { FunctionService } from '../functions/function-service.js';
+import type { Invoker } from '../functions/invoker.js';
+import type { ControlPlaneMetrics } from '../metrics.js';
+import type { Router as NodeRouter } from '../router/router.js';
+import { blobRoutes, type BlobService } from './blob-routes.js';
+import { errorMiddleware, notFoundHandler } from './error-middleware.js';
+import { functionRoutes } from './function-routes.js';
+import { openAiRoutes } from './openai-routes.js';
+import type { ChatMessage } from './request-params.js';
+
+export interface AppOptions {
+  readonly functions: FunctionService;
+  readonly invoker: Invoker;
+  readonly blobs: BlobService;
+  readonly router: NodeRouter;
+  readonly registry: Registry;
+  readonly metrics: ControlPlaneMetrics;
+  readonly renderChat: (messages: readonly ChatMessage[]) => string;
+  readonly maxBodyBytes: number;
+  readonly maxUploadBytes: number;
+  readonly apiKey?: string;
+  /** Extra health facts (database kind, backend). */
+  readonly health?: () => Promise<Record<string, unknown>>;
+  readonly log?: (error: unknown) => void;
+}
+
+/** The control plane's HTTP app: native API, OpenAI API, blobs, `/metrics` and `/healthz`. */
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', async (_req, res) => {
+    const nodes = await Promise.all(
+      options.router.nodes.map(async (node) => ({ id: node.nodeId, models: (await node.residency().catch(() => [])).length })),
+    );
+    res.json({ status: 'ok', nodes, ...(await options.health?.()) });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', options.registry.contentType).send(await options.registry.metrics());
+  });
+  app.use('/v1', apiKeyAuth({ apiKey: options.apiKey }));
+  // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
+  app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics }));
+  app.use(express.json({ limit: options.maxBodyBytes, type: () => true }));
+  app.use(functionRoutes(options));
+  app.use(openAiRoutes(options));
+  app.use(notFoundHandler);
+  app.use(errorMiddleware({ log: options.log }));
+  return app;
+}

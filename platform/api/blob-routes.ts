@@ -1,0 +1,66 @@
+import { Transform, type Readable } from 'node:stream';
+import { Router } from 'express';
+import { DIGEST_PATTERN } from '../functions/artifact.js';
+import type { BlobReader } from '../functions/model-check.js';
+import type { ControlPlaneMetrics } from '../metrics.js';
+import { HttpError } from './http-error.js';
+
+/** The object store as blob routes need it. `put` verifies the digest and throws HttpError(400) on mismatch. */
+export interface BlobService extends BlobReader {
+  put(digest: string, body: Readable): Promise<void>;
+}
+
+export interface BlobRoutesOptions {
+  readonly blobs: BlobService;
+  readonly maxUploadBytes: number;
+  readonly metrics: ControlPlaneMetrics;
+}
+
+function digestParam(value: string): string {
+  if (!DIGEST_PATTERN.test(value)) throw new HttpError(400, 'invalid_digest', `digest ${value} is not sha256:<64 lowercase hex>`, 'digest');
+  return value;
+}
+
+/** Fails the upload stream as soon as it passes `limit` bytes, so a lying or absent Content-Length cannot fill the store. */
+function byteLimit(limit: number, onBytes: (n: number) => void): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > limit) callback(new HttpError(413, 'blob_too_large', `blob exceeds the ${limit}-byte upload limit`));
+      else {
+        onBytes(chunk.length);
+        callback(null, chunk);
+      }
+    },
+  });
+}
+
+/** `HEAD /v1/blobs/:digest` (200 with Content-Length, or 404) and `PUT /v1/blobs/:digest` (streamed, verified). */
+export function blobRoutes(options: BlobRoutesOptions): Router {
+  const router = Router();
+  router.head('/v1/blobs/:digest', async (req, res) => {
+    const size = await options.blobs.size(digestParam(req.params.digest));
+    if (size === undefined) res.status(404).end();
+    else res.status(200).set('Content-Length', String(size)).end();
+  });
+  router.put('/v1/blobs/:digest', async (req, res) => {
+    const digest = digestParam(req.params.digest);
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > options.maxUploadBytes) {
+      throw new HttpError(413, 'blob_too_large', `Content-Length ${declared} exceeds the ${options.maxUploadBytes}-byte upload limit`);
+    }
+    const existing = await options.blobs.size(digest);
+    if (existing !== undefined) {
+      // Content-addressed: the bytes are already here. Drain the body so the connection can be reused.
+      req.resume();
+      res.status(200).json({ digest, size: existing, created: false });
+      return;
+    }
+    const limited = byteLimit(options.maxUploadBytes, (n) => options.metrics.blobBytes.inc(n));
+    req.on('error', (error) => limited.destroy(error));
+    await options.blobs.put(digest, req.pipe(limited));
+    res.status(201).json({ digest, size: await options.blobs.size(digest), created: true });
+  });
+  return router;
+}

@@ -1,0 +1,53 @@
+import type { Request, Response } from 'express';
+import type { Generation, GenerationEvent, Usage } from '../functions/invoker.js';
+import { toHttpError } from './error-middleware.js';
+import { errorBody } from './http-error.js';
+import { disconnectSignal, endSse, sendSse, startSse } from './sse.js';
+
+export type FinishReason = 'stop' | 'length';
+
+/** Collects a whole generation (non-streaming responses). */
+export async function collect(generation: Generation): Promise<{ text: string; finishReason: FinishReason; usage: Usage }> {
+  let text = '';
+  for await (const event of generation) {
+    if (event.type === 'text') text += event.text;
+    else return { text, finishReason: event.finishReason, usage: event.usage };
+  }
+  // Only reachable when the client went away; nobody reads this.
+  return { text, finishReason: 'length', usage: { promptTokens: 0, completionTokens: 0 } };
+}
+
+/**
+ * Streams a generation as SSE. `frame` turns each event into the route's chunk shape (null: send nothing).
+ * An error after the first byte cannot change the status any more, so it goes out as one `data: {"error":...}`
+ * frame (what OpenAI clients raise on), and the stream ends without `[DONE]`.
+ */
+export async function streamGeneration(
+  res: Response,
+  generation: Generation,
+  frame: (event: GenerationEvent) => readonly unknown[],
+  preamble: readonly unknown[] = [],
+): Promise<void> {
+  startSse(res);
+  for (const chunk of preamble) sendSse(res, chunk);
+  try {
+    for await (const event of generation) {
+      if (res.writableEnded || res.destroyed) break;
+      for (const chunk of frame(event)) sendSse(res, chunk);
+    }
+  } catch (error) {
+    sendSse(res, errorBody(toHttpError(error)));
+    res.end();
+    return;
+  }
+  endSse(res);
+}
+
+/** The abort signal a generation listens to: the client closing its connection. */
+export function clientSignal(_req: Request, res: Response): AbortSignal {
+  return disconnectSignal(res);
+}
+
+export function usageBody(usage: Usage): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
+}
