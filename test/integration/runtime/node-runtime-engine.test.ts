@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+
+// The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy
+// output must match the transformers reference, two models interleave, cancel frees the sequence, and a
+// killed engine fails its streams clearly and comes back for the next request.
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
+const fixtures = join(repo, 'test/fixtures');
+const skipReason = existsSync(engineBin) ? undefined : `engine binary not built at ${engineBin} (run node scripts/build-engine.mjs)`;
+if (skipReason) console.warn(`skipping node runtime engine tests: ${skipReason}`);
+
+const sha = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+interface Reference {
+  readonly prompt: number[];
+  readonly greedy: number[];
+}
+
+/** Blobs served straight from the fixture files, addressed by their digest, counting reads. */
+const blobPaths = new Map<string, string>();
+const fetchBlob = async (digest: string, path: string) => {
+  const source = blobPaths.get(digest);
+  if (!source) throw new Error(`no blob ${digest}`);
+  await copyFile(source, path);
+};
+
+async function fixtureArtifact(name: string): Promise<Artifact> {
+  const dir = join(fixtures, 'models', name);
+  const files = [];
+  for (const file of (await readdir(dir)).sort()) {
+    const bytes = await readFile(join(dir, file));
+    blobPaths.set(sha(bytes), join(dir, file));
+    files.push({ name: file, digest: sha(bytes), size: bytes.length });
+  }
+  const bytes = files.reduce((total, f) => total + f.size, 0);
+  return { digest: sha(files.map((f) => `${f.name}\n${f.digest}`).join('\n')), files, bytes };
+}
+
+async function reference(name: string): Promise<Reference> {
+  return JSON.parse(await readFile(join(fixtures, 'reference', `${name}.json`), 'utf8')) as Reference;
+}
+
+function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
+  return {
+    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, maxTokens: ref.greedy.length, temperature: 0,
+    topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
+  };
+}
+
+async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
+  const out: NodeEvent[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+}
+
+const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.token] : []));
+
+describe.skipIf(skipReason !== undefined)('node runtime with the real engine', () => {
+  let root: string;
+  let node: LocalNodeRuntime;
+  let llama: Artifact;
+  let qwen: Artifact;
+  let llamaRef: Reference;
+  let qwenRef: Reference;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tp-node-engine-'));
+    [llama, qwen, llamaRef, qwenRef] = await Promise.all([
+      fixtureArtifact('tiny-llama'), fixtureArtifact('tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
+    ]);
+    node = await createLocalNodeRuntime({
+      store: undefined as never,
+      fetchBlob,
+      shmDir: join(root, 'shm'),
+      hostPoolBytes: 64 << 20,
+      engineBin,
+      backend: 'cpu',
+      engineMemoryBytes: 256 << 20,
+      engineThreads: 1,
+      queueLimit: 8,
+      queueTimeoutMs: 30_000,
+      registry: new Registry(),
+    });
+  });
+  afterAll(async () => {
+    await node?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('generates the reference greedy tokens for a fixture model', async () => {
+    const events = await collect(node.generate(request('a', llama, llamaRef)));
+    expect(tokensOf(events)).toEqual(llamaRef.greedy);
+    expect(events.at(-1)).toEqual({ type: 'done', reason: 'length', promptTokens: llamaRef.prompt.length, completionTokens: llamaRef.greedy.length });
+  });
+
+  it('interleaves two models and keeps each one exact', async () => {
+    const [first, second] = await Promise.all([
+      collect(node.generate(request('b', llama, llamaRef))),
+      collect(node.generate(request('c', qwen, qwenRef))),
+    ]);
+    expect(tokensOf(first)).toEqual(llamaRef.greedy);
+    expect(tokensOf(second)).toEqual(qwenRef.greedy);
+    const tiers = new Map((await node.residency()).map((m) => [m.artifactDigest, m.tier]));
+    expect([...tiers.values()].every((tier) => tier === 'gpu' || tier === 'host')).toBe(true);
+  });
+
+  it('cancels mid-stream and frees the sequence for the next request', async () => {
+    const controller = new AbortController();
+    const events: NodeEvent[] = [];
+    for await (const event of node.generate(request('d', llama, llamaRef, { maxTokens: 200 }), controller.signal)) {
+      events.push(event);
+      if (events.length === 3) controller.abort();
+    }
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'cancelled' });
+    const residency = await node.residency();
+    expect(residency.find((m) => m.functionName === 'fn-d')).toMatchObject({ queued: 0, running: 0 });
+    expect(tokensOf(await collect(node.generate(request('e', llama, llamaRef))))).toEqual(llamaRef.greedy);
+  });
+
+  it('ends streams with a clear error when the engine is killed, then serves the next request', async () => {
+    const events: NodeEvent[] = [];
+    for await (const event of node.generate(request('f', llama, llamaRef, { maxTokens: 200 }))) {
+      events.push(event);
+      if (events.length === 2) process.kill(node.enginePid()!, 'SIGKILL');
+    }
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', message: expect.stringMatching(/engine/) });
+    console.log(`engine death message: ${(events.at(-1) as { message?: string }).message}`);
+    expect(tokensOf(await collect(node.generate(request('g', qwen, qwenRef))))).toEqual(qwenRef.greedy);
+  });
+});
