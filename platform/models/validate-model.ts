@@ -1,0 +1,209 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expectedTensors, ModelConfigError, parseModelConfig, type ModelConfig } from './model-config.js';
+import { readSafetensorsHeader, SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
+
+/**
+ * Checks a model directory the way the engine will load it, so `tidepool deploy` and the server refuse a bad
+ * model with a precise list instead of the engine failing later. Only headers are read: validating a 30 GB
+ * model costs a few kilobytes of I/O.
+ */
+
+export type ModelProblemCode =
+  | 'missing_file'
+  | 'bad_config'
+  | 'unsupported_architecture'
+  | 'bad_safetensors'
+  | 'truncated'
+  | 'bad_index'
+  | 'missing_tensor'
+  | 'unexpected_shape'
+  | 'duplicate_tensor';
+
+export interface ModelProblem {
+  readonly code: ModelProblemCode;
+  readonly message: string;
+  readonly file?: string;
+  readonly tensor?: string;
+}
+
+export interface SafetensorsFile {
+  readonly name: string;
+  readonly header: SafetensorsHeader;
+}
+
+export interface ModelSummary {
+  readonly config: ModelConfig;
+  /** Safetensors files in load order. */
+  readonly files: readonly { readonly name: string; readonly bytes: number }[];
+  /** Sum of tensor data bytes (what the engine's weights arena holds). */
+  readonly weightBytes: number;
+  readonly dtypes: readonly SafetensorsDtype[];
+  /** Tensors present but not used by the engine (ignored at load). */
+  readonly ignoredTensors: readonly string[];
+}
+
+export class ModelValidationError extends Error {
+  constructor(readonly problems: readonly ModelProblem[]) {
+    super(`invalid model: ${problems.map((p) => p.message).join('; ')}`);
+    this.name = 'ModelValidationError';
+  }
+}
+
+export type ModelCheck = { readonly ok: true; readonly summary: ModelSummary } | { readonly ok: false; readonly problems: readonly ModelProblem[] };
+
+export const INDEX_FILE = 'model.safetensors.index.json';
+
+function configProblems(error: unknown): ModelProblem[] {
+  if (!(error instanceof ModelConfigError)) throw error;
+  return error.problems.map((message) => ({
+    code: message.startsWith('unsupported architecture') ? 'unsupported_architecture' : 'bad_config',
+    message: `config.json: ${message}`,
+    file: 'config.json',
+  }));
+}
+
+function indexTensors(files: readonly SafetensorsFile[], problems: ModelProblem[]): Map<string, { file: string; info: TensorInfo }> {
+  const byName = new Map<string, { file: string; info: TensorInfo }>();
+  for (const file of files) {
+    for (const info of file.header.tensors) {
+      const previous = byName.get(info.name);
+      if (previous) {
+        problems.push({ code: 'duplicate_tensor', message: `tensor ${info.name} is in both ${previous.file} and ${file.name}`, tensor: info.name, file: file.name });
+      } else {
+        byName.set(info.name, { file: file.name, info });
+      }
+    }
+  }
+  return byName;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((dim, i) => dim === b[i]);
+}
+
+/**
+ * Checks a parsed config against already-read safetensors headers. `lm_head.weight` in a tied model is
+ * accepted when its shape is right (some checkpoints keep it); other extra tensors are listed, not refused.
+ */
+export function checkModelParts(configJson: unknown, files: readonly SafetensorsFile[]): ModelCheck {
+  let config: ModelConfig;
+  try {
+    config = parseModelConfig(configJson);
+  } catch (error) {
+    return { ok: false, problems: configProblems(error) };
+  }
+  const problems: ModelProblem[] = [];
+  const present = indexTensors(files, problems);
+  const expected = expectedTensors(config);
+  if (config.tieWordEmbeddings && present.has('lm_head.weight')) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
+  for (const [name, shape] of expected) {
+    const found = present.get(name);
+    if (!found) {
+      problems.push({ code: 'missing_tensor', message: `missing tensor ${name} (expected shape [${shape.join(', ')}])`, tensor: name });
+    } else if (!sameShape(found.info.shape, shape)) {
+      problems.push({
+        code: 'unexpected_shape',
+        message: `tensor ${name} in ${found.file} has shape [${found.info.shape.join(', ')}], expected [${shape.join(', ')}]`,
+        tensor: name,
+        file: found.file,
+      });
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  const dtypes = new Set<SafetensorsDtype>();
+  for (const name of expected.keys()) dtypes.add(present.get(name)!.info.dtype);
+  return {
+    ok: true,
+    summary: Object.freeze({
+      config,
+      files: files.map((f) => ({ name: f.name, bytes: f.header.fileBytes })),
+      weightBytes: files.reduce((sum, f) => sum + f.header.dataBytes, 0),
+      dtypes: [...dtypes].sort(),
+      ignoredTensors: [...present.keys()].filter((name) => !expected.has(name)).sort(),
+    }),
+  };
+}
+
+async function readJson(path: string): Promise<unknown> {
+  return JSON.parse(await readFile(path, 'utf8'));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** Which safetensors files to load: the index's shards if there is one, otherwise every `*.safetensors`. */
+async function weightFileNames(dir: string, problems: ModelProblem[]): Promise<string[]> {
+  if (await exists(join(dir, INDEX_FILE))) {
+    try {
+      const index = (await readJson(join(dir, INDEX_FILE))) as { weight_map?: unknown };
+      const map = index.weight_map;
+      if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && !v.includes('/'))) {
+        throw new Error('weight_map must map tensor names to file names in the same directory');
+      }
+      return [...new Set(Object.values(map as Record<string, string>))].sort();
+    } catch (error) {
+      problems.push({ code: 'bad_index', message: `${INDEX_FILE}: ${(error as Error).message}`, file: INDEX_FILE });
+      return [];
+    }
+  }
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.safetensors')).sort();
+  if (names.length === 0) problems.push({ code: 'missing_file', message: `no *.safetensors file in ${dir}` });
+  return names;
+}
+
+function safetensorsProblem(error: unknown, file: string): ModelProblem {
+  if (!(error instanceof SafetensorsError)) throw error;
+  const code = error.message.includes(': truncated') ? 'truncated' : 'bad_safetensors';
+  return { code, message: error.message, file, ...(error.tensor ? { tensor: error.tensor } : {}) };
+}
+
+async function readHeaders(dir: string, names: readonly string[], problems: ModelProblem[]): Promise<SafetensorsFile[]> {
+  const files: SafetensorsFile[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!(await exists(path))) {
+      problems.push({ code: 'missing_file', message: `missing weight file ${name}`, file: name });
+      continue;
+    }
+    try {
+      files.push({ name, header: await readSafetensorsHeader(path, name) });
+    } catch (error) {
+      problems.push(safetensorsProblem(error, name));
+    }
+  }
+  return files;
+}
+
+/** Inspects a model directory; never throws for a bad model, only for I/O errors other than missing files. */
+export async function inspectModelDir(dir: string): Promise<ModelCheck> {
+  const problems: ModelProblem[] = [];
+  let configJson: unknown;
+  try {
+    configJson = await readJson(join(dir, 'config.json'));
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    problems.push({
+      code: missing ? 'missing_file' : 'bad_config',
+      message: missing ? `missing config.json in ${dir}` : `config.json: ${(error as Error).message}`,
+      file: 'config.json',
+    });
+  }
+  const files = await readHeaders(dir, await weightFileNames(dir, problems), problems);
+  if (configJson === undefined) return { ok: false, problems };
+  const check = checkModelParts(configJson, files);
+  // Missing tensors are mostly a consequence of unreadable files; report the file problems first.
+  if (problems.length > 0) return { ok: false, problems: [...problems, ...(check.ok ? [] : check.problems.filter((p) => p.code !== 'missing_tensor'))] };
+  return check;
+}
+
+/** Like `inspectModelDir`, but throws `ModelValidationError` with every problem. */
+export async function validateModelDir(dir: string): Promise<ModelSummary> {
+  const check = await inspectModelDir(dir);
+  if (!check.ok) throw new ModelValidationError(check.problems);
+  return check.summary;
+}
