@@ -38,17 +38,26 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
 /** Applies every pending migration; throws the first failure with the migration's name. */
 export async function migrateToLatest(db: Kysely<DatabaseSchema>): Promise<MigrationResultSet> {
-  return checkMigration(await migrator(db).migrateToLatest());
+  return checkMigration(await (await migrator(db)).migrateToLatest());
 }
 
 /** Undoes the most recent migration (operators and tests; the control plane only migrates up). */
 export async function migrateDown(db: Kysely<DatabaseSchema>): Promise<MigrationResultSet> {
-  return checkMigration(await migrator(db).migrateDown());
+  return checkMigration(await (await migrator(db)).migrateDown());
 }
 
-function migrator(db: Kysely<DatabaseSchema>): Migrator {
-  // The Postgres adapter takes an advisory lock, so replicas starting together migrate one at a time.
-  return new Migrator({ db, provider: migrationProvider, migrationTableName: 'tidepool_migration', migrationLockTableName: 'tidepool_migration_lock' });
+async function migrator(db: Kysely<DatabaseSchema>): Promise<Migrator> {
+  // Naming the schema matters: without it Kysely looks for its bookkeeping tables in every schema, and a
+  // copy in another schema makes it skip creating its own. The Postgres adapter also takes an advisory
+  // lock, so replicas starting together migrate one at a time.
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableSchema: rows[0]?.schema ?? 'public',
+    migrationTableName: 'tidepool_migration',
+    migrationLockTableName: 'tidepool_migration_lock',
+  });
 }
 
 function checkMigration(resultSet: MigrationResultSet): MigrationResultSet {

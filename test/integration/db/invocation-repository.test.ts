@@ -1,0 +1,64 @@
+import { expect, it } from 'vitest';
+import { countInvocations, insertInvocations, listInvocations, type InvocationRecord } from '../../../platform/db/repositories/invocation-repository.js';
+import { withDatabases } from '../../helpers/databases.js';
+
+function invocation(functionName: string, index: number, overrides: Partial<InvocationRecord> = {}): InvocationRecord {
+  const createdAt = new Date(Date.UTC(2026, 0, 1, 0, 0, 0, index));
+  return {
+    id: `${functionName}-${index}`,
+    functionName,
+    version: 1,
+    apiKeyId: null,
+    nodeId: 'node-a',
+    status: 'ok',
+    promptTokens: 12,
+    completionTokens: 34,
+    ttftMs: 120.5,
+    tpotMs: 21.25,
+    sloAttainment: 0.97,
+    sloMet: true,
+    error: null,
+    createdAt,
+    finishedAt: new Date(createdAt.getTime() + 900),
+    ...overrides,
+  };
+}
+
+withDatabases(({ database }) => {
+  it('inserts more rows than one statement carries and counts them', async () => {
+    const { db } = database();
+    const rows = Array.from({ length: 1_234 }, (_, index) => invocation('inv-bulk', index));
+    await insertInvocations(db, rows);
+    expect(await countInvocations(db, { functionName: 'inv-bulk' })).toBe(1_234);
+  });
+
+  it('ignores ids already recorded, so a batch can be retried', async () => {
+    const { db } = database();
+    const rows = [0, 1, 2].map((index) => invocation('inv-retry', index));
+    await insertInvocations(db, rows.slice(0, 2));
+    await insertInvocations(db, rows);
+    expect(await countInvocations(db, { functionName: 'inv-retry' })).toBe(3);
+  });
+
+  it('lists newest first with limit, filter and keyset paging, and keeps every field', async () => {
+    const { db } = database();
+    await insertInvocations(db, [
+      invocation('inv-list', 1),
+      invocation('inv-list', 2, { status: 'error', error: 'engine_down', sloMet: null, sloAttainment: null, ttftMs: null, tpotMs: null, finishedAt: null }),
+      invocation('inv-list', 3, { apiKeyId: 'key-1' }),
+      invocation('inv-other', 4),
+    ]);
+    const page = await listInvocations(db, { functionName: 'inv-list', limit: 2 });
+    expect(page.map((row) => row.id)).toEqual(['inv-list-3', 'inv-list-2']);
+    expect(page[0]).toEqual(invocation('inv-list', 3, { apiKeyId: 'key-1' }));
+    expect(page[1]).toMatchObject({ status: 'error', error: 'engine_down', sloMet: null, ttftMs: null, finishedAt: null });
+    const next = await listInvocations(db, { functionName: 'inv-list', limit: 2, before: page[1]!.createdAt });
+    expect(next.map((row) => row.id)).toEqual(['inv-list-1']);
+    expect(await countInvocations(db, { functionName: 'inv-list', status: 'error' })).toBe(1);
+    expect(await countInvocations(db)).toBeGreaterThanOrEqual(4);
+  });
+
+  it('accepts an empty batch', async () => {
+    await insertInvocations(database().db, []);
+  });
+});
