@@ -86,6 +86,8 @@ class Pool implements HostPool {
   private readonly timers: NonNullable<HostPoolOptions['timers']>;
   private readonly now: () => number;
   private useCounter = 0;
+  /** Deletions under way, so a refetch of the same digest cannot publish before the old copy is gone. */
+  private readonly removals = new Map<string, Promise<void>>();
 
   constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics) {
     this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
@@ -182,6 +184,7 @@ class Pool implements HostPool {
         this.metrics.hostFetchBytes.inc(file.size);
       }
       await writeFile(join(fetchDir, ARTIFACT_MANIFEST), JSON.stringify(entry.artifact));
+      await this.removals.get(entry.artifact.digest);
       await publishDir(fetchDir, entry.dir);
     } catch (error) {
       await removeDir(fetchDir);
@@ -220,7 +223,12 @@ class Pool implements HostPool {
     this.timers.clearTimeout(entry.timer);
     this.entries.delete(entry.artifact.digest);
     this.updateResidency();
-    await removeDir(entry.dir);
+    const digest = entry.artifact.digest;
+    const removal = removeDir(entry.dir).finally(() => {
+      if (this.removals.get(digest) === removal) this.removals.delete(digest);
+    });
+    this.removals.set(digest, removal);
+    await removal;
   }
 
   private pin(entry: Entry, functionName: string, keepWarmMs: number): void {
