@@ -41,8 +41,8 @@ export interface FunctionServiceOptions {
   readonly router: Router;
   readonly metrics: ControlPlaneMetrics;
   readonly validateModel: ModelValidator;
-  /** Builds a tokenizer from tokenizer.json text (and config.json, for eos ids). */
-  readonly loadTokenizer: (tokenizerJson: string, config: Record<string, unknown>) => Promise<FunctionTokenizer>;
+  /** Builds a tokenizer from tokenizer.json text (byte-level when absent) and config.json (eos ids). */
+  readonly loadTokenizer: (tokenizerJson: string | undefined, config: Record<string, unknown>) => FunctionTokenizer;
   readonly cacheTtlMs?: number;
 }
 
@@ -140,9 +140,10 @@ async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: 
   const file = (name: string) => record.files.find((f) => f.name === name);
   const configFile = file('config.json');
   const tokenizerFile = file('tokenizer.json');
-  if (!configFile || !tokenizerFile) throw new HttpError(500, 'bad_model', `function ${record.name} v${record.version} lacks config.json or tokenizer.json`);
+  if (!configFile) throw new HttpError(500, 'bad_model', `function ${record.name} v${record.version} lacks config.json`);
   const config = JSON.parse((await blobs.read(configFile.digest)).toString('utf8')) as Record<string, unknown>;
-  const tokenizer = await load((await blobs.read(tokenizerFile.digest)).toString('utf8'), config);
+  const tokenizerJson = tokenizerFile ? (await blobs.read(tokenizerFile.digest)).toString('utf8') : undefined;
+  const tokenizer = load(tokenizerJson, config);
   const maxPositions = Number(config.max_position_embeddings);
   return { tokenizer, maxPositions: Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : 2048 };
 }

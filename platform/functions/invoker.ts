@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NodeError, type Artifact, type NodeEvent } from '../../runtime/node-runtime.js';
 import { requestAttainment } from '../../runtime/scheduler/slo.js';
 import { HttpError } from '../api/http-error.js';
-import { IncrementalDetokenizer, StopFilter } from '../api/text-stream.js';
+import { StopFilter } from '../api/text-stream.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router } from '../router/router.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
@@ -11,8 +11,10 @@ import type { FunctionManifest } from './manifest.js';
 /** What the invoke path needs of a tokenizer; `platform/models/tokenizer.ts` provides it. */
 export interface FunctionTokenizer {
   encode(text: string): number[];
-  decode(ids: readonly number[]): string;
-  readonly eosTokenId?: number;
+  /** End-of-sequence ids: the engine stops on them and they never reach the text. */
+  readonly stopTokenIds: readonly number[];
+  /** Incremental ids → text that only ever emits whole characters. */
+  createDecoder(): { push(id: number): string; flush(): string };
 }
 
 /** A function's active version, resolved for the hot path. */
@@ -102,7 +104,6 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const cancel = new AbortController();
       const onAbort = (): void => cancel.abort();
       signal.addEventListener('abort', onAbort, { once: true });
-      const eos = fn.tokenizer.eosTokenId;
       const events = node.generate(
         {
           id,
@@ -114,7 +115,7 @@ export function createInvoker(options: InvokerOptions): Invoker {
           temperature: params.temperature ?? fn.manifest.defaults.temperature,
           topP: params.topP ?? fn.manifest.defaults.top_p,
           seed: params.seed ?? Math.floor(Math.random() * 2 ** 31),
-          stopTokenIds: eos === undefined ? [] : [eos],
+          stopTokenIds: fn.tokenizer.stopTokenIds,
           slo: { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms },
           keepWarmMs: fn.manifest.keep_warm_ms,
         },
@@ -163,9 +164,9 @@ class GenerationRun {
     cleanup: () => void,
   ): AsyncGenerator<GenerationEvent> {
     const { fn, params } = this.ctx;
-    const detok = new IncrementalDetokenizer(fn.tokenizer);
+    const detok = fn.tokenizer.createDecoder();
     const stop = new StopFilter(params.stop ?? []);
-    const eos = fn.tokenizer.eosTokenId;
+    const eos = new Set(fn.tokenizer.stopTokenIds);
     let status = 'cancelled';
     let failure: unknown;
     try {
@@ -181,7 +182,7 @@ class GenerationRun {
           return;
         }
         this.onToken();
-        if (event.token === eos) continue;
+        if (eos.has(event.token)) continue;
         const cut = stop.push(detok.push(event.token));
         if (cut.text) yield { type: 'text', text: cut.text };
         if (cut.stopped) {

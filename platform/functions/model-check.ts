@@ -28,9 +28,7 @@ export function checkFileList(files: unknown): ArtifactFileEntry[] {
     seen.add(e.name);
     out.push({ name: e.name, digest: e.digest, size: e.size });
   });
-  for (const required of ['config.json', 'tokenizer.json']) {
-    if (!seen.has(required)) throw new HttpError(400, 'invalid_files', `files: ${required} is required`, 'files');
-  }
+  if (!seen.has('config.json')) throw new HttpError(400, 'invalid_files', 'files: config.json is required', 'files');
   if (!out.some((f) => f.name.endsWith('.safetensors'))) throw new HttpError(400, 'invalid_files', 'files: at least one .safetensors file is required', 'files');
   return out;
 }
@@ -70,7 +68,9 @@ export async function checkModel(blobs: BlobReader, files: readonly ArtifactFile
   const byName = new Map(files.map((f) => [f.name, f]));
   const config = await readJson(blobs, byName.get('config.json')!);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new HttpError(422, 'invalid_model', 'config.json: must be a JSON object');
-  await readJson(blobs, byName.get('tokenizer.json')!);
+  // Without tokenizer.json the model speaks byte-level ids (platform/models/tokenizer.ts).
+  const tokenizerFile = byName.get('tokenizer.json');
+  if (tokenizerFile) await readJson(blobs, tokenizerFile);
   const shards = [];
   for (const file of files.filter((f) => f.name.endsWith('.safetensors'))) {
     try {

@@ -1,0 +1,134 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { Registry } from 'prom-client';
+import type { NodeRuntime } from '../runtime/node-runtime.js';
+import { createApp } from './api/app.js';
+import type { BlobService } from './api/blob-routes.js';
+import { HttpError } from './api/http-error.js';
+import type { ChatMessage } from './api/request-params.js';
+import type { Database } from './db/database.js';
+import { createDbCatalog } from './functions/db-catalog.js';
+import { createFunctionService, type FunctionService } from './functions/function-service.js';
+import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
+import { createInvoker, type FunctionTokenizer } from './functions/invoker.js';
+import { createControlPlaneMetrics } from './metrics.js';
+import { ChatTemplateError, renderChat } from './models/chat-template.js';
+import { byteLevelTokenizer, tokenizerFromJson } from './models/tokenizer.js';
+import { checkModelParts } from './models/validate-model.js';
+import { createRouter } from './router/router.js';
+
+export interface ControlPlaneOptions {
+  readonly database: Database;
+  readonly blobs: BlobService;
+  readonly nodes: readonly NodeRuntime[];
+  readonly registry?: Registry;
+  readonly maxBodyBytes?: number;
+  readonly maxUploadBytes?: number;
+  readonly apiKey?: string;
+  /** Invocation recorder batching: flush every `flushIntervalMs` or at `maxBatch` rows. */
+  readonly recorder?: { readonly flushIntervalMs?: number; readonly maxBatch?: number };
+  readonly activeVersionTtlMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+export interface ControlPlane {
+  readonly app: Express;
+  readonly functions: FunctionService;
+  readonly recorder: InvocationRecorder;
+  readonly registry: Registry;
+  /** Starts listening; resolves with the base URL (`http://host:port`). */
+  listen(port: number, host: string): Promise<string>;
+  /** Stops accepting, flushes invocation records. Nodes and the database belong to the caller. */
+  close(): Promise<void>;
+}
+
+/** Wires catalog, store, router, invoker, recorder and metrics into the HTTP app. */
+export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
+  const registry = options.registry ?? new Registry();
+  const metrics = createControlPlaneMetrics(registry);
+  const catalog = createDbCatalog(options.database.db);
+  const router = createRouter({ nodes: options.nodes });
+  const log = options.log ?? (() => {});
+  const recorder = createInvocationRecorder({
+    write: (rows) => catalog.insertInvocations(rows),
+    ...options.recorder,
+    onDropped: (count, error) => {
+      metrics.recorderDropped.inc(count);
+      if (error) log(`invocation records lost (${count}): ${(error as Error).message}`);
+    },
+  });
+  const functions = createFunctionService({
+    catalog,
+    blobs: options.blobs,
+    router,
+    metrics,
+    cacheTtlMs: options.activeVersionTtlMs,
+    validateModel: (config, shards) => {
+      const check = checkModelParts(config, shards.map((s) => ({ name: s.file, header: s.header })));
+      return check.ok ? [] : check.problems.map((p) => p.message);
+    },
+    loadTokenizer,
+  });
+  const invoker = createInvoker({ router, recorder, metrics });
+  const app = createApp({
+    functions,
+    invoker,
+    blobs: options.blobs,
+    router,
+    registry,
+    metrics,
+    renderChat: renderChatOr400,
+    maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
+    maxUploadBytes: options.maxUploadBytes ?? 64 * 2 ** 30,
+    apiKey: options.apiKey,
+    health: async () => ({ database: options.database.kind }),
+    log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+  });
+  let server: Server | undefined;
+  return {
+    app,
+    functions,
+    recorder,
+    registry,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        const s = app.listen(port, host, (error?: Error) => {
+          if (error) return reject(error);
+          const address = s.address() as AddressInfo;
+          resolve(`http://${host.includes(':') ? `[${host}]` : host}:${address.port}`);
+        });
+        // Streams can be long; the default request timeout would cut them.
+        s.requestTimeout = 0;
+        s.keepAliveTimeout = 65_000;
+        server = s;
+      }),
+    async close() {
+      if (server) {
+        const s = server;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        });
+      }
+      await recorder.close();
+    },
+  };
+}
+
+function renderChatOr400(messages: readonly ChatMessage[]): string {
+  try {
+    return renderChat(messages as Parameters<typeof renderChat>[0]);
+  } catch (error) {
+    if (error instanceof ChatTemplateError) throw new HttpError(400, 'invalid_parameter', error.message, 'messages');
+    throw error;
+  }
+}
+
+function loadTokenizer(tokenizerJson: string | undefined, config: Record<string, unknown>): FunctionTokenizer {
+  const raw = config.eos_token_id;
+  const eosTokenIds = (Array.isArray(raw) ? raw : [raw]).filter((id): id is number => Number.isSafeInteger(id) && (id as number) >= 0);
+  if (tokenizerJson !== undefined) return tokenizerFromJson(JSON.parse(tokenizerJson) as Record<string, unknown>, { eosTokenIds });
+  const vocabSize = typeof config.vocab_size === 'number' ? config.vocab_size : undefined;
+  return byteLevelTokenizer({ eosTokenIds, ...(vocabSize !== undefined ? { vocabSize } : {}) });
+}

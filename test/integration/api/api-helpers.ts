@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { BlobService } from '../../../platform/api/blob-routes.js';
+import { HttpError } from '../../../platform/api/http-error.js';
+import { collectModelFiles, type ArtifactFileEntry } from '../../../platform/functions/artifact.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../runtime/node-runtime.js';
+
+export const FIXTURE_QWEN = join(import.meta.dirname, '../../fixtures/models/tiny-qwen2');
+
+/** Blobs in a Map, verifying digests like the real store does; for route tests that need no disk. */
+export function memoryBlobs(): BlobService & { readonly map: Map<string, Buffer> } {
+  const map = new Map<string, Buffer>();
+  return {
+    map,
+    size: async (digest) => map.get(digest)?.length,
+    read: async (digest, range) => {
+      const body = map.get(digest);
+      if (!body) throw new Error(`no blob ${digest}`);
+      return range ? body.subarray(range.start, range.end) : body;
+    },
+    async put(digest: string, body: Readable) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      const bytes = Buffer.concat(chunks);
+      const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      if (actual !== digest) throw new HttpError(400, 'digest_mismatch', `body hashes to ${actual}, not ${digest}`);
+      map.set(digest, bytes);
+    },
+  };
+}
+
+/**
+ * A node that "generates" the bytes of `text` in a loop (byte-level tokenizer ids), one per tick, so route
+ * behaviour (streaming, stop strings, limits, disconnects) is testable without an engine.
+ */
+export function scriptedNode(options: { text?: string; failWith?: NodeError; failAfter?: number; tokenDelayMs?: number } = {}): NodeRuntime & {
+  readonly requests: NodeGenerateRequest[];
+  cancelled: number;
+} {
+  const bytes = [...Buffer.from(options.text ?? ' hello world')];
+  const node = {
+    nodeId: 'scripted-node',
+    requests: [] as NodeGenerateRequest[],
+    cancelled: 0,
+    async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
+      node.requests.push(request);
+      if (options.failWith) throw options.failWith;
+      for (let i = 0; i < request.maxTokens; i++) {
+        await new Promise((r) => setTimeout(r, options.tokenDelayMs ?? 0));
+        if (signal?.aborted) {
+          node.cancelled++;
+          yield { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens: i };
+          return;
+        }
+        if (options.failAfter !== undefined && i === options.failAfter) {
+          yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: i, message: 'engine exploded' };
+          return;
+        }
+        yield { type: 'token', token: bytes[i % bytes.length]! };
+      }
+      yield { type: 'done', reason: 'length', promptTokens: request.promptTokens.length, completionTokens: request.maxTokens };
+    },
+    async residency(): Promise<readonly ModelResidency[]> {
+      return [];
+    },
+    async close() {},
+  };
+  return node;
+}
+
+/** Uploads a model folder's files into `blobs` and returns the deploy body's file list. */
+export async function putModelFiles(blobs: BlobService, dir: string): Promise<ArtifactFileEntry[]> {
+  const files = await collectModelFiles(dir);
+  const { Readable } = await import('node:stream');
+  for (const f of files) await blobs.put(f.digest, Readable.from([await readFile(join(dir, f.name))]));
+  return files;
+}
