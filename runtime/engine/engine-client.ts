@@ -61,14 +61,17 @@ export class EngineClient implements Engine {
   private readonly decoder = new FrameDecoder();
   private readonly closeListeners: ((reason: string) => void)[] = [];
   private downReason: string | undefined;
-  /** Reason given to sinks and promises when the connection drops; the supervisor adds exit details. */
-  private closeDetail: (() => string) | undefined;
+  /** Set when the socket went away; commands are refused from then on, before the drop is reported. */
+  private closing = false;
+  /** Explains a drop (the supervisor's exit status and stderr); awaited for up to a second. */
+  private closeDetail: (() => Promise<string>) | undefined;
+  private downDetail = '';
   hello!: EngineHello;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.markDown(`engine socket error: ${error.message}`));
-    socket.on('close', () => this.markDown('engine connection closed'));
+    socket.on('error', (error) => this.onSocketGone(`engine socket error: ${error.message}`));
+    socket.on('close', () => this.onSocketGone('engine connection closed'));
   }
 
   /** Connects and performs `hello`. Rejects with `engine_down` when nothing listens on the socket. */
@@ -92,7 +95,7 @@ export class EngineClient implements Engine {
 
   /** True once the connection has dropped; every call then rejects with `engine_down`. */
   get isDown(): boolean {
-    return this.downReason !== undefined;
+    return this.closing || this.downReason !== undefined;
   }
 
   /** Called once, with the reason, when the connection drops. */
@@ -102,7 +105,7 @@ export class EngineClient implements Engine {
   }
 
   /** Lets the owner of the process explain a drop (exit code, stderr tail) in the errors it causes. */
-  setCloseDetail(detail: () => string): void {
+  setCloseDetail(detail: () => Promise<string>): void {
     this.closeDetail = detail;
   }
 
@@ -187,7 +190,7 @@ export class EngineClient implements Engine {
   }
 
   private request(command: Record<string, unknown>): Promise<WireMessage> {
-    if (this.downReason !== undefined) return Promise.reject(new EngineError('engine_down', this.downMessage()));
+    if (this.isDown) return Promise.reject(new EngineError('engine_down', this.downReason ? this.downMessage() : 'engine connection lost'));
     const id = this.nextId++;
     return new Promise<WireMessage>((resolve, reject) => {
       this.pending.set(id, { op: String(command.op), resolve, reject });
@@ -200,7 +203,7 @@ export class EngineClient implements Engine {
     try {
       messages = this.decoder.push(chunk);
     } catch (error) {
-      this.markDown(`engine sent a bad frame: ${(error as Error).message}`);
+      this.onSocketGone(`engine sent a bad frame: ${(error as Error).message}`);
       this.socket.destroy();
       return;
     }
@@ -247,13 +250,22 @@ export class EngineClient implements Engine {
   }
 
   private downMessage(): string {
-    const detail = this.closeDetail?.();
-    return detail ? `${this.downReason}: ${detail}` : (this.downReason ?? 'engine down');
+    return this.downDetail ? `${this.downReason}: ${this.downDetail}` : (this.downReason ?? 'engine down');
   }
 
-  private markDown(reason: string): void {
+  /** Waits briefly for the process owner's explanation, so callers learn why, not just that, it dropped. */
+  private onSocketGone(reason: string): void {
+    if (this.closing || this.downReason !== undefined) return;
+    this.closing = true;
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve(''), 1_000).unref());
+    const detail = this.closeDetail ? Promise.race([this.closeDetail(), timeout]) : Promise.resolve('');
+    void detail.then((text) => this.markDown(reason, text), () => this.markDown(reason, ''));
+  }
+
+  private markDown(reason: string, detail = ''): void {
     if (this.downReason !== undefined) return;
     this.downReason = reason;
+    this.downDetail = detail;
     const message = this.downMessage();
     for (const pending of this.pending.values()) pending.reject(new EngineError('engine_down', `${pending.op}: ${message}`));
     this.pending.clear();

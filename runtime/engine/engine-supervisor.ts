@@ -167,13 +167,11 @@ class Supervisor implements EngineSupervisor {
   }
 
   private adopt(client: EngineClient, child: ChildProcess, exited: Promise<string>, generation: number): void {
-    let exitDescription: string | undefined;
-    void exited.then((description) => {
-      exitDescription = description;
+    void exited.then(() => {
       // A process that dies without closing the socket cleanly still counts as a drop.
-      void client.close();
+      setTimeout(() => void client.close(), 50).unref();
     });
-    client.setCloseDetail(() => `engine pid ${child.pid} ${exitDescription ?? 'stopped'}${this.lastError()}`);
+    client.setCloseDetail(async () => `engine process ${child.pid} ${await exited}${this.lastError()}; restarting it`);
     const startedAt = Date.now();
     client.onClose(() => {
       if (generation !== this.generation || this.closed) return;
@@ -191,6 +189,12 @@ class Supervisor implements EngineSupervisor {
       if (this.closed) return;
       try {
         await this.launch();
+        if (this.closed) {
+          // close() ran while this start was under way: do not leave the new process behind.
+          await this.client?.close();
+          await stopProcess(this.child);
+          return;
+        }
         this.restarts++;
         const client = this.client!;
         for (const listener of this.restartListeners) listener(client);
