@@ -13,7 +13,7 @@ import type {
   TurnResult,
 } from './engine.js';
 import { FrameDecoder, encodeFrame } from './frame-codec.js';
-import { toEngineStats, type WireMessage } from './engine-wire.js';
+import { engineError, toEngineStats, type WireMessage } from './engine-wire.js';
 
 /** What the engine says about itself in its `hello` reply. */
 export interface EngineHello {
@@ -120,7 +120,7 @@ export class EngineClient implements Engine {
 
   async add(sequence: SequenceSpec, sink: SequenceSink): Promise<void> {
     if (this.sequences.has(sequence.id)) {
-      throw new EngineError('bad_request', `sequence ${sequence.id} is already live on this engine`);
+      throw engineError('bad_request', `sequence ${sequence.id} is already live on this engine`);
     }
     const state: SequenceState = { sink, promptTokens: sequence.promptTokens.length, completionTokens: 0, accepted: false };
     this.sequences.set(sequence.id, state);
@@ -190,7 +190,7 @@ export class EngineClient implements Engine {
   }
 
   private request(command: Record<string, unknown>): Promise<WireMessage> {
-    if (this.isDown) return Promise.reject(new EngineError('engine_down', this.downReason ? this.downMessage() : 'engine connection lost'));
+    if (this.isDown) return Promise.reject(engineError('engine_down', this.downReason ? this.downMessage() : 'engine connection lost'));
     const id = this.nextId++;
     return new Promise<WireMessage>((resolve, reject) => {
       this.pending.set(id, { op: String(command.op), resolve, reject });
@@ -223,7 +223,7 @@ export class EngineClient implements Engine {
     this.pending.delete(id);
     if (message.type === 'ok') return pending.resolve(message);
     const code = KNOWN_CODES.has(String(message.code)) ? (message.code as EngineErrorCode) : 'internal';
-    pending.reject(new EngineError(code, `${pending.op}: ${String(message.message ?? message.code)}`));
+    pending.reject(engineError(code, `${pending.op}: ${String(message.message ?? message.code)}`));
   }
 
   private onStep(message: WireMessage): void {
@@ -267,12 +267,12 @@ export class EngineClient implements Engine {
     this.downReason = reason;
     this.downDetail = detail;
     const message = this.downMessage();
-    for (const pending of this.pending.values()) pending.reject(new EngineError('engine_down', `${pending.op}: ${message}`));
+    for (const pending of this.pending.values()) pending.reject(engineError('engine_down', `${pending.op}: ${message}`));
     this.pending.clear();
     const live = [...this.sequences.values()].filter((state) => state.accepted);
     this.sequences.clear();
     for (const state of live) {
-      state.sink.onDone('error', { promptTokens: state.promptTokens, completionTokens: state.completionTokens }, message);
+      state.sink.onDone('error', { promptTokens: state.promptTokens, completionTokens: state.completionTokens }, `engine_down: ${message}`);
     }
     for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
@@ -283,7 +283,7 @@ function openSocket(path: string, timeoutMs: number): Promise<Socket> {
     const socket = connect(path);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new EngineError('engine_down', `no engine answered on ${path} within ${timeoutMs} ms`));
+      reject(engineError('engine_down', `no engine answered on ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -292,7 +292,7 @@ function openSocket(path: string, timeoutMs: number): Promise<Socket> {
     });
     socket.once('error', (error) => {
       clearTimeout(timer);
-      reject(new EngineError('engine_down', `cannot connect to engine at ${path}: ${error.message}`));
+      reject(engineError('engine_down', `cannot connect to engine at ${path}: ${error.message}`));
     });
   });
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EngineError } from './engine.js';
 import { EngineClient } from './engine-client.js';
+import { engineError } from './engine-wire.js';
 
 export interface EngineSupervisorOptions {
   /** Path of the `tidepool-engine` binary. */
@@ -97,7 +98,7 @@ class Supervisor implements EngineSupervisor {
   ready(timeoutMs = 30_000): Promise<EngineClient> {
     const live = this.current();
     if (live) return Promise.resolve(live);
-    if (this.closed) return Promise.reject(new EngineError('engine_down', 'engine supervisor is closed'));
+    if (this.closed) return Promise.reject(engineError('engine_down', 'engine supervisor is closed'));
     return new Promise((resolve, reject) => {
       const waiter = {
         resolve: (engine: EngineClient) => {
@@ -111,7 +112,7 @@ class Supervisor implements EngineSupervisor {
       };
       const timer = setTimeout(() => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
-        reject(new EngineError('engine_down', `engine did not come back within ${timeoutMs} ms${this.lastError()}`));
+        reject(engineError('engine_down', `engine did not come back within ${timeoutMs} ms${this.lastError()}`));
       }, timeoutMs);
       this.readyWaiters.push(waiter);
     });
@@ -135,7 +136,7 @@ class Supervisor implements EngineSupervisor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new EngineError('engine_down', 'engine supervisor is closed'));
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(engineError('engine_down', 'engine supervisor is closed'));
     await this.client?.close();
     await stopProcess(this.child);
     this.cleanupSocketDir();
@@ -162,7 +163,7 @@ class Supervisor implements EngineSupervisor {
     } catch (error) {
       child.kill('SIGKILL');
       const message = error instanceof Error ? error.message : String(error);
-      throw new EngineError('engine_down', `engine failed to start: ${message}${this.lastError()}`);
+      throw engineError('engine_down', `engine failed to start: ${message}${this.lastError()}`);
     }
   }
 

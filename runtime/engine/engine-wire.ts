@@ -1,4 +1,4 @@
-import type { EngineStats } from './engine.js';
+import { EngineError, type EngineErrorCode, type EngineStats } from './engine.js';
 
 /** One decoded frame from the engine: a reply (`ok`/`error` with `re`) or an event (`step`/`done`). */
 export type WireMessage = { readonly type?: string } & Readonly<Record<string, unknown>>;
@@ -27,4 +27,22 @@ export function toEngineStats(reply: WireRecord): EngineStats {
       scratchBytes: Number(memory.scratch_bytes ?? 0),
     },
   };
+}
+
+const CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
+  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'engine_down',
+]);
+
+/**
+ * An `EngineError` whose message starts with its code (`bad_model: load: ...`). Sequence sinks receive only
+ * a message string, so the prefix is how a caller above the scheduler can still tell the cause apart.
+ */
+export function engineError(code: EngineErrorCode, text: string): EngineError {
+  return new EngineError(code, `${code}: ${text}`);
+}
+
+/** The code at the start of a message made by `engineError` (or a drop), if any. */
+export function engineErrorCodeOf(message: string | undefined): EngineErrorCode | undefined {
+  const code = /^([a-z_]+): /.exec(message ?? '')?.[1];
+  return code !== undefined && CODES.has(code) ? (code as EngineErrorCode) : undefined;
 }

@@ -2,8 +2,10 @@
 // A stand-in for `tidepool-engine serve` that speaks protocol v1 with trivial arithmetic instead of a model:
 // each step, every running sequence emits (last token + 1). It lets the runtime's process supervision and
 // request plumbing be tested where the real engine is not built. STUB_ENGINE_MODE=crash exits before ready;
-// STUB_ENGINE_STEP_MS sets the time per step.
+// STUB_ENGINE_STEP_MS sets the time per step. A model directory holding a file named BAD_MODEL fails to load.
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 const socketPath = args[args.indexOf('--socket') + 1];
@@ -57,7 +59,9 @@ function handle(command) {
   const error = (code, message) => send({ type: 'error', re: command.id, code, message });
   switch (command.op) {
     case 'hello': return ok({ backend, version: 'stub', device: 'stub', kv_block_tokens: 16, memory: { budget_bytes: 1 } });
-    case 'load': models.set(command.model, 1); return ok({ bytes: 1, ms: 0, cached: false });
+    case 'load':
+      if (existsSync(join(command.dir, 'BAD_MODEL'))) return error('bad_model', 'unsupported architecture');
+      models.set(command.model, 1); return ok({ bytes: 1, ms: 0, cached: false });
     case 'evict': models.delete(command.model); return ok({ bytes: 1 });
     case 'add':
       sequences.set(command.seq, { model: command.model, last: command.prompt.at(-1) ?? 0, produced: 0, max: command.max_tokens, prompt: command.prompt.length });
