@@ -20,9 +20,9 @@ export interface ResidencyDeps {
 
 export interface Residency {
   /**
-   * Makes `model` resident, evicting per policy and on `out_of_memory`. A prefetch evicts only idle models
-   * and gives up (false) rather than hurt anyone; a turn's load evicts the least recently run model, parking
-   * its KV first, and throws the engine's error when nothing can make room. Mutates residency records.
+   * Makes `model` resident, evicting per policy and on `out_of_memory`: the least recently run model outside
+   * `protect` goes first (idle ones before busy ones, whose KV is parked first). A prefetch gives up (false)
+   * when nothing can make room; a turn's load throws the engine's error. Mutates residency records.
    */
   ensureResident(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean): Promise<boolean>;
   /** Moves the KV of a model's decoding sequences to host memory. Never throws. */
@@ -90,7 +90,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
       if (model.residency === 'resident') return true;
       const max = policy.maxResident;
       if (max !== undefined && residentCount(models.values()) >= max) {
-        const victim = chooseVictim(models.values(), guard, !prefetch);
+        const victim = chooseVictim(models.values(), guard, true);
         if (!victim) {
           if (prefetch) return false;
           throw new EngineError('out_of_memory', `no model can give up its slot for ${model.ref.key}`);
@@ -107,7 +107,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
         return true;
       } catch (err) {
         model.residency = 'absent';
-        const victim = err instanceof EngineError && err.code === 'out_of_memory' ? chooseVictim(models.values(), guard, !prefetch) : undefined;
+        const victim = err instanceof EngineError && err.code === 'out_of_memory' ? chooseVictim(models.values(), guard, true) : undefined;
         if (!victim) {
           if (prefetch) return false;
           throw err;

@@ -165,6 +165,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     }
     const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
     if (target && target.residency === 'absent') void residency.ensureResident(target, new Set([key]), true).catch(() => false);
+    if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
     running = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
     const result = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
     model.lastRunMs = clock.now();

@@ -26,6 +26,8 @@ export interface SimGpuSpec {
   readonly h2dBytesPerMs: number;
   /** Fixed cost per weight load beyond the copy, ms. */
   readonly loadOverheadMs: number;
+  /** Device memory bandwidth, bytes per ms (floors the decode cost of reading KV). */
+  readonly memBytesPerMs: number;
 }
 
 /** 1 GB/s = 1e6 bytes per ms. */
@@ -33,12 +35,12 @@ export const GBPS = 1e6;
 
 export const GPUS: Readonly<Record<string, SimGpuSpec>> = Object.freeze({
   // PCIe Gen5 x16 pinned copies reach ~50 GB/s in practice; 80 GB less ~8% for context and scratch.
-  H100: { name: 'H100', memoryBytes: 74e9, h2dBytesPerMs: 50 * GBPS, loadOverheadMs: 20 },
-  H800: { name: 'H800', memoryBytes: 74e9, h2dBytesPerMs: 50 * GBPS, loadOverheadMs: 20 },
+  H100: { name: 'H100', memoryBytes: 74e9, h2dBytesPerMs: 50 * GBPS, loadOverheadMs: 20, memBytesPerMs: 3350 * GBPS },
+  H800: { name: 'H800', memoryBytes: 74e9, h2dBytesPerMs: 50 * GBPS, loadOverheadMs: 20, memBytesPerMs: 3350 * GBPS },
   // H20: 96 GB, PCIe Gen5.
-  H20: { name: 'H20', memoryBytes: 88e9, h2dBytesPerMs: 50 * GBPS, loadOverheadMs: 20 },
+  H20: { name: 'H20', memoryBytes: 88e9, h2dBytesPerMs: 50 * GBPS, loadOverheadMs: 20, memBytesPerMs: 4000 * GBPS },
   // A100 80 GB: PCIe Gen4, ~25 GB/s.
-  A100: { name: 'A100', memoryBytes: 74e9, h2dBytesPerMs: 25 * GBPS, loadOverheadMs: 20 },
+  A100: { name: 'A100', memoryBytes: 74e9, h2dBytesPerMs: 25 * GBPS, loadOverheadMs: 20, memBytesPerMs: 2000 * GBPS },
   // A10: 24 GB, PCIe Gen4.
-  A10: { name: 'A10', memoryBytes: 22e9, h2dBytesPerMs: 25 * GBPS, loadOverheadMs: 20 },
+  A10: { name: 'A10', memoryBytes: 22e9, h2dBytesPerMs: 25 * GBPS, loadOverheadMs: 20, memBytesPerMs: 600 * GBPS },
 });

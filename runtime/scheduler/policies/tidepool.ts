@@ -3,13 +3,16 @@ import type { ModelState, RequestState } from '../state.js';
 import { latestStartMs, queuedIds, stepsFor } from '../urgency.js';
 
 export interface TidepoolOptions {
-  /** Shortest turn worth a switch, ms: below it the switch overhead dominates. */
+  /** Shortest turn, ms. */
   readonly minQuotaMs: number;
+  /** A turn that needed a weight load lasts at least this many times the load's estimated cost, so switch
+   *  overhead stays under 1 / (1 + factor) of GPU time when models take turns. */
+  readonly switchAmortization: number;
   /** Longest turn while others wait, ms. */
   readonly maxQuotaMs: number;
 }
 
-export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ minQuotaMs: 250, maxQuotaMs: 4000 });
+export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ minQuotaMs: 250, maxQuotaMs: 4000, switchAmortization: 3 });
 
 /**
  * Tidepool's policy: least-slack-first at token granularity.
@@ -45,8 +48,10 @@ export function planLeastSlack(view: SchedulerView, o: TidepoolOptions, _name: s
   if (cur && cur.startBy <= best.startBy) best = cur;
   const others = ranked.filter((c) => c !== best);
   const nextStart = others.length > 0 ? others[0]!.startBy : Number.POSITIVE_INFINITY;
+  const switchMs = best.model.residency === 'resident' ? 0 : view.costs.loadMs(best.model.ref.bytes);
+  const floorMs = Math.max(o.minQuotaMs, o.switchAmortization * switchMs);
   const quotaMs = Number.isFinite(nextStart)
-    ? Math.min(o.maxQuotaMs, Math.max(o.minQuotaMs, nextStart - view.nowMs))
+    ? Math.min(o.maxQuotaMs, Math.max(floorMs, nextStart - view.nowMs))
     : Number.POSITIVE_INFINITY;
   const prefetch = others.find((c) => c.model.residency === 'absent')?.model.ref.key;
   return {

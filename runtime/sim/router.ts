@@ -1,0 +1,83 @@
+import type { SimFunction } from './workloads.js';
+
+/**
+ * Which GPU gets a request.
+ * - Pooled policies: every function has a home GPU, assigned once by balancing expected load (rate × weight
+ *   bytes, heaviest first, to the least loaded GPU), so each GPU sees a stable subset of functions and their
+ *   weights stay warm. A function with requests in flight keeps going where they are (its KV is there). A
+ *   function whose home owes far more tokens than average spills to the least loaded GPU.
+ * - Placed policies: the least loaded of the function's GPUs.
+ * Mutated by `pick`, `progress` and `finished`.
+ */
+export interface Router {
+  /** The GPU for a request of `key` owing `tokens` output tokens; undefined when the function has no GPU. */
+  pick(key: string, tokens: number): number | undefined;
+  /** `tokens` were delivered on `gpu`. */
+  progress(gpu: number, tokens: number): void;
+  /** A request of `key` on `gpu` ended with `undelivered` tokens never produced. */
+  finished(gpu: number, key: string, undelivered: number): void;
+}
+
+/** Spill when the home owes more than this many times the mean, plus a constant of tokens. */
+const SPILL_FACTOR = 2;
+const SPILL_SLACK_TOKENS = 4000;
+
+export function createRouter(
+  gpus: number,
+  functions: readonly SimFunction[],
+  gpusOf: ((key: string) => readonly number[]) | undefined,
+): Router {
+  const owed = Array<number>(gpus).fill(0);
+  const live = new Map<string, { gpu: number; count: number }>();
+  const homes = assignHomes(gpus, functions);
+  const all = Array.from({ length: gpus }, (_, i) => i);
+  let totalOwed = 0;
+  const leastLoaded = (choices: readonly number[]): number | undefined => {
+    let best: number | undefined;
+    for (const g of choices) if (best === undefined || owed[g]! < owed[best]!) best = g;
+    return best;
+  };
+  const pooledPick = (key: string): number => {
+    const l = live.get(key);
+    if (l && l.count > 0) return l.gpu;
+    const home = homes.get(key) ?? 0;
+    const overloaded = owed[home]! > SPILL_FACTOR * (totalOwed / gpus) + SPILL_SLACK_TOKENS;
+    return overloaded ? leastLoaded(all)! : home;
+  };
+  return {
+    pick(key, tokens) {
+      const gpu = gpusOf ? leastLoaded(gpusOf(key)) : pooledPick(key);
+      if (gpu === undefined) return undefined;
+      const l = live.get(key);
+      if (l && l.gpu === gpu) l.count++;
+      else if (!l || l.count === 0) live.set(key, { gpu, count: 1 });
+      owed[gpu]! += tokens;
+      totalOwed += tokens;
+      return gpu;
+    },
+    progress(gpu, tokens) {
+      owed[gpu]! -= tokens;
+      totalOwed -= tokens;
+    },
+    finished(gpu, key, undelivered) {
+      const rest = Math.max(0, undelivered);
+      owed[gpu]! -= rest;
+      totalOwed -= rest;
+      const l = live.get(key);
+      if (l && l.gpu === gpu) l.count--;
+    },
+  };
+}
+
+function assignHomes(gpus: number, functions: readonly SimFunction[]): Map<string, number> {
+  const load = Array<number>(gpus).fill(0);
+  const homes = new Map<string, number>();
+  const order = [...functions].sort((a, b) => b.rate * b.bytes - a.rate * a.bytes || (a.key < b.key ? -1 : 1));
+  for (const f of order) {
+    let best = 0;
+    for (let g = 1; g < gpus; g++) if (load[g]! < load[best]!) best = g;
+    load[best]! += f.rate * f.bytes;
+    homes.set(f.key, best);
+  }
+  return homes;
+}
