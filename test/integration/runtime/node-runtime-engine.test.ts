@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
+import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
+import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
@@ -18,31 +19,22 @@ const fixtures = join(repo, 'test/fixtures');
 const skipReason = existsSync(engineBin) ? undefined : `engine binary not built at ${engineBin} (run node scripts/build-engine.mjs)`;
 if (skipReason) console.warn(`skipping node runtime engine tests: ${skipReason}`);
 
-const sha = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
 interface Reference {
   readonly prompt: number[];
   readonly greedy: number[];
 }
 
-/** Blobs served straight from the fixture files, addressed by their digest, counting reads. */
-const blobPaths = new Map<string, string>();
-const fetchBlob = async (digest: string, path: string) => {
-  const source = blobPaths.get(digest);
-  if (!source) throw new Error(`no blob ${digest}`);
-  await copyFile(source, path);
-};
-
-async function fixtureArtifact(name: string): Promise<Artifact> {
+/** Uploads a fixture model's files as blobs, as `tidepool deploy` does, and returns its artifact. */
+async function fixtureArtifact(store: FsObjectStore, name: string): Promise<Artifact> {
   const dir = join(fixtures, 'models', name);
   const files = [];
   for (const file of (await readdir(dir)).sort()) {
     const bytes = await readFile(join(dir, file));
-    blobPaths.set(sha(bytes), join(dir, file));
-    files.push({ name: file, digest: sha(bytes), size: bytes.length });
+    await putBlob(store, digestOf(bytes), bytes);
+    files.push({ name: file, digest: digestOf(bytes), size: bytes.length });
   }
   const bytes = files.reduce((total, f) => total + f.size, 0);
-  return { digest: sha(files.map((f) => `${f.name}\n${f.digest}`).join('\n')), files, bytes };
+  return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n'))), files, bytes };
 }
 
 async function reference(name: string): Promise<Reference> {
@@ -74,12 +66,12 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'tp-node-engine-'));
+    const store = new FsObjectStore(join(root, 'objects'));
     [llama, qwen, llamaRef, qwenRef] = await Promise.all([
-      fixtureArtifact('tiny-llama'), fixtureArtifact('tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
+      fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
     ]);
     node = await createLocalNodeRuntime({
-      store: undefined as never,
-      fetchBlob,
+      store,
       shmDir: join(root, 'shm'),
       hostPoolBytes: 64 << 20,
       engineBin,

@@ -1,36 +1,49 @@
-import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import { blobKey, digestOf, downloadBlobTo, putBlob } from '../../../platform/storage/blob-store.js';
+import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import type { DownloadOptions, ObjectInfo } from '../../../platform/storage/object-store.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../../runtime/node-runtime.js';
 import { createHostPool, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
 
-const sha = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-/** A content-addressed blob directory (blobs/sha256/<hex>) with a counter of blob reads. */
-class BlobDir {
+/** The real filesystem object store, counting blob downloads (the reads a cold start costs). */
+class CountingStore extends FsObjectStore {
   reads = 0;
-  constructor(readonly root: string) {}
+  override async download(key: string, destPath: string, options?: DownloadOptions): Promise<ObjectInfo> {
+    this.reads++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return super.download(key, destPath, options);
+  }
+}
+
+class BlobDir {
+  readonly store: CountingStore;
+  constructor(readonly root: string) {
+    this.store = new CountingStore(root);
+  }
+
+  get reads(): number {
+    return this.store.reads;
+  }
+
+  set reads(value: number) {
+    this.store.reads = value;
+  }
 
   async put(bytes: Buffer): Promise<string> {
-    const digest = sha(bytes);
-    await mkdir(join(this.root, 'blobs/sha256'), { recursive: true });
-    await writeFile(this.path(digest), bytes);
+    const digest = digestOf(bytes);
+    await putBlob(this.store, digest, bytes);
     return digest;
   }
 
   path(digest: string): string {
-    return join(this.root, 'blobs/sha256', digest.slice('sha256:'.length));
+    return join(this.root, blobKey(digest));
   }
 
-  readonly fetchBlob = async (digest: string, target: string): Promise<void> => {
-    this.reads++;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await copyFile(this.path(digest), target);
-    if (sha(await readFile(target)) !== digest) throw new Error(`digest mismatch for ${digest}`);
-  };
+  readonly fetchBlob = (digest: string, target: string): Promise<void> => downloadBlobTo(this.store, digest, target);
 }
 
 async function artifactOf(blobs: BlobDir, seed: string, size: number): Promise<Artifact> {
@@ -40,7 +53,7 @@ async function artifactOf(blobs: BlobDir, seed: string, size: number): Promise<A
     { name: 'config.json', digest: await blobs.put(config), size: config.length },
     { name: 'model.safetensors', digest: await blobs.put(weights), size: weights.length },
   ];
-  return { digest: sha(files.map((f) => `${f.name}:${f.digest}`).join('\n')), files, bytes: size };
+  return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}:${f.digest}`).join('\n'))), files, bytes: size };
 }
 
 describe('host pool', () => {

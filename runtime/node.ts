@@ -1,0 +1,274 @@
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import { downloadBlobTo } from '../platform/storage/blob-store.js';
+import type { ObjectStore } from '../platform/storage/object-store.js';
+import type { EngineClient } from './engine/engine-client.js';
+import { detectBackend } from './engine/detect-backend.js';
+import { startEngineSupervisor, type EngineSupervisor } from './engine/engine-supervisor.js';
+import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
+import { engineErrorCodeOf } from './engine/engine-wire.js';
+import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from './node-runtime.js';
+import { FunctionQueues } from './pool/function-queues.js';
+import { GpuPins } from './pool/gpu-pins.js';
+import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
+import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';
+import { POLICY_NAMES } from './scheduler/types.js';
+
+export interface LocalNodeRuntimeOptions {
+  readonly nodeId?: string;
+  readonly store: ObjectStore;
+  /** Shared-memory directory for warm weights, e.g. /dev/shm/tidepool. */
+  readonly shmDir: string;
+  readonly hostPoolBytes: number;
+  readonly engineBin: string;
+  readonly backend: 'auto' | 'cpu' | 'cuda';
+  /** The engine's whole device reservation: weights arena + KV pool + scratch. */
+  readonly engineMemoryBytes: number;
+  readonly kvBytes?: number;
+  readonly engineThreads?: number;
+  /** Scheduler policy name (see POLICY_NAMES); `tidepool` by default. */
+  readonly policy?: string;
+  /** Requests per function admitted and waiting for their first token before new ones get `queue_full`. */
+  readonly queueLimit: number;
+  /** Longest wait from admission to first token, cold start included. */
+  readonly queueTimeoutMs: number;
+  readonly registry: Registry;
+  /** `Retry-After` hint for `queue_full`. */
+  readonly retryAfterMs?: number;
+  /** How a blob reaches shared memory; `downloadBlobTo(store, ...)` (which verifies the digest) by default. */
+  readonly fetchBlob?: (digest: string, path: string) => Promise<void>;
+  /** Engine stderr and supervisor messages. */
+  readonly onLog?: (line: string) => void;
+}
+
+/**
+ * A node runtime in this process: host pool, one engine process under a supervisor, one GPU scheduler.
+ * The scheduler is bound to one engine connection; after an engine restart the next request gets a fresh
+ * scheduler on the new connection (the old one's sequences already ended with `error`).
+ */
+export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): Promise<LocalNodeRuntime> {
+  const policy = parsePolicy(options.policy);
+  const metrics = runtimeMetrics(options.registry);
+  const hostPool = await createHostPool({
+    shmDir: options.shmDir,
+    budgetBytes: options.hostPoolBytes,
+    fetchBlob: options.fetchBlob ?? ((digest, path) => downloadBlobTo(options.store, digest, path)),
+    registry: options.registry,
+  });
+  const detected = await detectBackend({ engineBin: options.engineBin, requested: options.backend });
+  options.onLog?.(`engine backend ${detected.backend}: ${detected.reason}`);
+  const supervisor = await startEngineSupervisor({
+    engineBin: options.engineBin,
+    backend: detected.backend,
+    memoryBudgetBytes: options.engineMemoryBytes,
+    kvBudgetBytes: options.kvBytes,
+    threads: options.engineThreads,
+    onLog: options.onLog,
+  });
+  supervisor.onRestart(() => metrics.engineRestarts.inc());
+  return new LocalNode(options, policy, metrics, hostPool, supervisor);
+}
+
+/** The in-process node, with what operators and tests may ask beyond the control plane's contract. */
+export interface LocalNodeRuntime extends NodeRuntime {
+  readonly backend: 'cpu' | 'cuda';
+  /** The engine process id, or undefined while it restarts. */
+  enginePid(): number | undefined;
+}
+
+class LocalNode implements LocalNodeRuntime {
+  readonly nodeId: string;
+  private readonly queues: FunctionQueues;
+  private readonly gpuPins: GpuPins;
+  private scheduler: { engine: EngineClient; scheduler: GpuScheduler } | undefined;
+  /** Weight bytes per model key, for GPU load metrics (scheduler events carry only the key). */
+  private readonly modelBytes = new Map<string, number>();
+  private nextSequenceId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly options: LocalNodeRuntimeOptions,
+    private readonly policy: PolicyName,
+    private readonly metrics: RuntimeMetrics,
+    private readonly hostPool: HostPool,
+    private readonly supervisor: EngineSupervisor,
+  ) {
+    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
+    this.queues = new FunctionQueues(metrics.queueDepth);
+    this.gpuPins = new GpuPins(hostPool);
+  }
+
+  get backend(): 'cpu' | 'cuda' {
+    return this.supervisor.backend;
+  }
+
+  enginePid(): number | undefined {
+    return this.supervisor.current() ? this.supervisor.pid() : undefined;
+  }
+
+  generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent> {
+    return this.run(request, signal);
+  }
+
+  private async *run(request: NodeGenerateRequest, signal: AbortSignal | undefined): AsyncGenerator<NodeEvent> {
+    if (this.closed) throw new NodeError('engine_down', `node ${this.nodeId} is closed`);
+    const ticket = this.queues.admit(request, this.options.queueLimit, this.options.retryAfterMs ?? 1_000);
+    const deadline = performance.now() + this.options.queueTimeoutMs;
+    let lease: HostLease | undefined;
+    let live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel } | undefined;
+    const onAbort = () => live?.scheduler.cancel(live.id);
+    try {
+      lease = await this.acquireHost(request, signal, deadline);
+      if (!lease) return yield cancelledBefore(request);
+      const scheduler = this.schedulerFor(await this.engineReady(deadline));
+      live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
+      this.modelBytes.set(request.artifact.digest, request.artifact.bytes);
+      this.gpuPins.noteUse(request.artifact, request.functionName, request.keepWarmMs);
+      scheduler.submit(this.toGeneration(request, live.id, lease), live.channel.sink);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+      let event = await this.firstEvent(live, deadline, request);
+      ticket.started();
+      for (;;) {
+        yield event;
+        if (event.type === 'done') return;
+        event = await live.channel.next();
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // A consumer that stops iterating early must not leave its sequence decoding on the GPU.
+      if (live && !live.channel.isEnded) live.scheduler.cancel(live.id);
+      lease?.release();
+      ticket.finished();
+    }
+  }
+
+  async residency(): Promise<readonly ModelResidency[]> {
+    const gpu = new Set((this.scheduler?.scheduler.snapshot().models ?? []).filter((m) => m.resident).map((m) => m.key));
+    const host = new Set(this.hostPool.snapshot().filter((m) => m.state === 'warm').map((m) => m.digest));
+    let gpuBytes = 0;
+    for (const key of gpu) gpuBytes += this.modelBytes.get(key) ?? 0;
+    this.metrics.residencyBytes.set({ tier: 'gpu' }, gpuBytes);
+    return this.queues.known().map((model) => ({
+      artifactDigest: model.artifactDigest,
+      functionName: model.functionName,
+      tier: gpu.has(model.artifactDigest) ? 'gpu' : host.has(model.artifactDigest) ? 'host' : 'store',
+      bytes: model.bytes,
+      queued: model.queued,
+      running: model.running,
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.scheduler?.scheduler.close();
+    await this.supervisor.close();
+    this.hostPool.close();
+  }
+
+  /** Waits for the model in shared memory; undefined when the caller aborted first. */
+  private async acquireHost(request: NodeGenerateRequest, signal: AbortSignal | undefined, deadline: number): Promise<HostLease | undefined> {
+    const timeout = AbortSignal.timeout(msUntil(deadline));
+    const use = { functionName: request.functionName, keepWarmMs: request.keepWarmMs, signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
+    try {
+      return await this.hostPool.acquire(request.artifact, use);
+    } catch (error) {
+      if (!(error instanceof HostPoolError)) throw error;
+      if (error.code === 'cancelled' && signal?.aborted) return undefined;
+      if (error.code === 'cancelled') {
+        throw new NodeError('cold_start_timeout', `model ${request.artifact.digest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`);
+      }
+      if (error.code === 'store_unavailable') throw new NodeError('store_unavailable', error.message);
+      throw new NodeError('bad_model', error.message);
+    }
+  }
+
+  private async engineReady(deadline: number): Promise<EngineClient> {
+    try {
+      return await this.supervisor.ready(msUntil(deadline));
+    } catch (error) {
+      throw new NodeError('engine_down', (error as Error).message);
+    }
+  }
+
+  /** One scheduler per engine connection, made on first use after a (re)start. */
+  private schedulerFor(engine: EngineClient): GpuScheduler {
+    if (this.scheduler?.engine === engine) return this.scheduler.scheduler;
+    const old = this.scheduler?.scheduler;
+    const scheduler = createGpuScheduler({ engine, policy: this.policy, onEvent: (event) => this.onSchedulerEvent(event) });
+    this.scheduler = { engine, scheduler };
+    // A dead connection's scheduler has nothing left to do; stop its loop instead of letting it retry.
+    engine.onClose(() => {
+      this.gpuPins.releaseAll();
+      void scheduler.close();
+    });
+    void old?.close();
+    return scheduler;
+  }
+
+  /** The first token or end, or `cold_start_timeout` (and a cancel) if neither comes before the deadline. */
+  private async firstEvent(live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel }, deadline: number, request: NodeGenerateRequest): Promise<SequenceEvent> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), msUntil(deadline))));
+    const event = await Promise.race([live.channel.next(), timedOut]);
+    clearTimeout(timer);
+    if (event) return refuseEarlyFailure(event);
+    live.scheduler.cancel(live.id);
+    throw new NodeError('cold_start_timeout', `no first token for ${request.functionName} within ${this.options.queueTimeoutMs} ms (model loading or GPU busy)`);
+  }
+
+  private toGeneration(request: NodeGenerateRequest, id: number, lease: HostLease) {
+    return {
+      id,
+      functionName: request.functionName,
+      model: { key: request.artifact.digest, dir: lease.dir, bytes: request.artifact.bytes },
+      promptTokens: request.promptTokens,
+      maxTokens: request.maxTokens,
+      temperature: request.temperature,
+      topP: request.topP,
+      seed: request.seed,
+      stopTokenIds: request.stopTokenIds,
+      slo: request.slo,
+    };
+  }
+
+  private onSchedulerEvent(event: SchedulerEvent): void {
+    if (event.type === 'load' && !event.cached) {
+      const bytes = this.modelBytes.get(event.model) ?? 0;
+      this.metrics.modelLoads.inc({ tier: 'gpu' });
+      this.metrics.modelLoadBytes.inc({ tier: 'gpu' }, bytes);
+      this.metrics.modelLoadSeconds.observe({ tier: 'gpu' }, event.ms / 1000);
+    }
+    if (event.type === 'load') this.gpuPins.loaded(event.model);
+    if (event.type === 'evict') this.gpuPins.evicted(event.model);
+    if (event.type === 'load' || event.type === 'evict') void this.residency();
+  }
+}
+
+/**
+ * An end before any token, for a reason the caller should handle as a refusal rather than an empty answer:
+ * the model cannot be loaded, the prompt does not fit, or the engine went away (another node may serve it).
+ */
+function refuseEarlyFailure(event: SequenceEvent): SequenceEvent {
+  if (event.type !== 'done' || event.reason !== 'error' || event.completionTokens > 0) return event;
+  const code = engineErrorCodeOf(event.message);
+  if (code === 'bad_model' || code === 'context_overflow' || code === 'engine_down') throw new NodeError(code, event.message ?? code);
+  return event;
+}
+
+/** Whole milliseconds left before `deadline` (timers want integers), at least 1. */
+function msUntil(deadline: number): number {
+  return Math.max(1, Math.ceil(deadline - performance.now()));
+}
+
+function cancelledBefore(request: NodeGenerateRequest): NodeEvent {
+  return { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens: 0 };
+}
+
+function parsePolicy(policy: string | undefined): PolicyName {
+  if (policy === undefined) return 'tidepool';
+  if ((POLICY_NAMES as readonly string[]).includes(policy)) return policy as PolicyName;
+  throw new Error(`unknown scheduler policy "${policy}"; expected one of ${POLICY_NAMES.join(', ')}`);
+}

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+
+// The node's plumbing (queue, cold start, scheduler, supervisor) over the stub engine, which answers each
+// step with last token + 1. The real engine runs the same paths in test/integration/runtime/.
+const stubEngine = fileURLToPath(new URL('./stub-engine.mjs', import.meta.url));
+const sha = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+describe('local node runtime over the stub engine', () => {
+  let root: string;
+  let node: LocalNodeRuntime | undefined;
+  let registry: Registry;
+  let blobDelayMs = 0;
+  let blobFailure: Error | undefined;
+
+  const fetchBlob = async (digest: string, path: string) => {
+    await new Promise((resolve) => setTimeout(resolve, blobDelayMs));
+    if (blobFailure) throw blobFailure;
+    await copyFile(join(root, 'blobs', digest.slice(7)), path);
+  };
+
+  async function artifact(name: string, fileName = 'model.safetensors'): Promise<Artifact> {
+    const bytes = Buffer.from(`weights of ${name}`);
+    await mkdir(join(root, 'blobs'), { recursive: true });
+    await writeFile(join(root, 'blobs', sha(bytes).slice(7)), bytes);
+    const files = [{ name: fileName, digest: sha(bytes), size: bytes.length }];
+    return { digest: sha(name), files, bytes: bytes.length };
+  }
+
+  async function start(overrides: Partial<LocalNodeRuntimeOptions> = {}): Promise<LocalNodeRuntime> {
+    node = await createLocalNodeRuntime({
+      store: undefined as never,
+      fetchBlob,
+      shmDir: join(root, 'shm'),
+      hostPoolBytes: 1 << 20,
+      engineBin: stubEngine,
+      backend: 'cpu',
+      engineMemoryBytes: 1 << 20,
+      queueLimit: 4,
+      queueTimeoutMs: 5_000,
+      registry,
+      ...overrides,
+    });
+    return node;
+  }
+
+  const request = (model: Artifact, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest => ({
+    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], maxTokens: 3, temperature: 0, topP: 1,
+    seed: 0, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
+  });
+
+  async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
+    const out: NodeEvent[] = [];
+    for await (const event of events) out.push(event);
+    return out;
+  }
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tp-node-'));
+    registry = new Registry();
+    blobDelayMs = 0;
+    blobFailure = undefined;
+  });
+  afterEach(async () => {
+    await node?.close();
+    node = undefined;
+    delete process.env.STUB_ENGINE_STEP_MS;
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('streams tokens then one done event, and reports the model on the GPU', async () => {
+    const runtime = await start();
+    const model = await artifact('a');
+    expect(await collect(runtime.generate(request(model)))).toEqual([
+      { type: 'token', token: 11 }, { type: 'token', token: 12 }, { type: 'token', token: 13 },
+      { type: 'done', reason: 'length', promptTokens: 1, completionTokens: 3 },
+    ]);
+    expect(await runtime.residency()).toEqual([
+      { artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
+    ]);
+    expect(await registry.getSingleMetricAsString('tidepool_model_loads_total')).toMatch(/tier="host"} 1/);
+  });
+
+  it('refuses with queue_full and a retry hint when the function queue is full', async () => {
+    const runtime = await start({ queueLimit: 1 });
+    blobDelayMs = 200;
+    const model = await artifact('a');
+    const first = collect(runtime.generate(request(model)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(collect(runtime.generate(request(model)))).rejects.toMatchObject({ code: 'queue_full', retryAfterMs: expect.any(Number) });
+    expect(await collect(runtime.generate(request(model, { functionName: 'other' })))).toHaveLength(4);
+    expect((await first).at(-1)).toMatchObject({ reason: 'length' });
+  });
+
+  it('fails with cold_start_timeout when weights do not arrive in time', async () => {
+    const runtime = await start({ queueTimeoutMs: 50 });
+    blobDelayMs = 500;
+    await expect(collect(runtime.generate(request(await artifact('a'))))).rejects.toMatchObject({ code: 'cold_start_timeout' });
+  });
+
+  it('fails with store_unavailable when the store cannot be read', async () => {
+    const runtime = await start();
+    blobFailure = new Error('connect ECONNREFUSED');
+    await expect(collect(runtime.generate(request(await artifact('a'))))).rejects.toMatchObject({ code: 'store_unavailable' });
+  });
+
+  it('refuses with bad_model when the engine cannot load the weights', async () => {
+    const runtime = await start();
+    await expect(collect(runtime.generate(request(await artifact('broken', 'BAD_MODEL'))))).rejects.toMatchObject({
+      code: 'bad_model',
+      message: expect.stringMatching(/unsupported architecture/),
+    });
+    expect((await collect(runtime.generate(request(await artifact('a'))))).at(-1)).toMatchObject({ reason: 'length' });
+  });
+
+  it('ends the stream with cancelled when the caller aborts mid-stream', async () => {
+    process.env.STUB_ENGINE_STEP_MS = '20';
+    const runtime = await start();
+    const controller = new AbortController();
+    const events: NodeEvent[] = [];
+    for await (const event of runtime.generate(request(await artifact('a'), { maxTokens: 1000 }), controller.signal)) {
+      events.push(event);
+      if (events.length === 2) controller.abort();
+    }
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'cancelled' });
+    expect(events.length).toBeLessThan(10);
+  });
+
+  it('ends in-flight streams with an error when the engine dies and serves the next request after restart', async () => {
+    process.env.STUB_ENGINE_STEP_MS = '20';
+    const runtime = await start();
+    const model = await artifact('a');
+    const events: NodeEvent[] = [];
+    for await (const event of runtime.generate(request(model, { maxTokens: 1000 }))) {
+      events.push(event);
+      if (events.length === 2) {
+        process.kill(runtime.enginePid()!, 'SIGKILL');
+      }
+    }
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', message: expect.stringMatching(/engine .*killed by SIGKILL|engine connection closed/) });
+    console.log(`engine death as the caller sees it: ${(events.at(-1) as { message?: string }).message}`);
+    expect((await collect(runtime.generate(request(model)))).at(-1)).toMatchObject({ reason: 'length', completionTokens: 3 });
+    expect(await registry.getSingleMetricAsString('tidepool_engine_restarts_total')).toMatch(/ 1$/m);
+  });
+});
