@@ -90,31 +90,68 @@ export function valueTable(dtype: SafetensorsDtype, mean: number, std: number): 
   return Uint16Array.from(normals, (z) => encode(mean + std * z));
 }
 
-/** Draws table entries two at a time; the odd half of a draw carries over, so chunking never changes data. */
+/**
+ * Draws table entries two at a time; the odd half of a draw carries over, so chunking never changes data.
+ * The generator is inlined (same sequence as `mulberry32`) and the loop is written once per array type so
+ * each stays monomorphic: this loop writes every byte of every synthetic model.
+ */
 export class TableSampler {
-  private readonly next: () => number;
+  private state: number;
   private carry = -1;
 
   constructor(seed: number) {
-    this.next = mulberry32(seed);
+    this.state = seed >>> 0;
   }
 
-  /** Fills `out[start, end)` from `table`. */
+  /** Fills `out[start, end)` from `table` (both of the same array type). */
   fill(out: ValueTable, table: ValueTable, start = 0, end = out.length): void {
-    let i = start;
-    if (i < end && this.carry >= 0) {
-      out[i++] = table[this.carry];
+    if (start >= end) return;
+    if (this.carry >= 0) {
+      out[start++] = table[this.carry];
       this.carry = -1;
     }
-    for (; i + 1 < end; i += 2) {
-      const r = this.next();
-      out[i] = table[r & 0xffff];
-      out[i + 1] = table[r >>> 16];
-    }
-    if (i < end) {
-      const r = this.next();
-      out[i] = table[r & 0xffff];
+    const pairsEnd = start + ((end - start) & ~1);
+    this.state =
+      out instanceof Float32Array
+        ? fillPairsF32(out, table as Float32Array, start, pairsEnd, this.state)
+        : fillPairsU16(out, table as Uint16Array, start, pairsEnd, this.state);
+    if (pairsEnd < end) {
+      const r = this.draw();
+      out[pairsEnd] = table[r & 0xffff];
       this.carry = r >>> 16;
     }
   }
+
+  private draw(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(this.state ^ (this.state >>> 15), this.state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+}
+
+function fillPairsU16(out: Uint16Array, table: Uint16Array, start: number, end: number, seedState: number): number {
+  let state = seedState;
+  for (let i = start; i < end; i += 2) {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t ^= t >>> 14;
+    out[i] = table[t & 0xffff];
+    out[i + 1] = table[t >>> 16];
+  }
+  return state >>> 0;
+}
+
+function fillPairsF32(out: Float32Array, table: Float32Array, start: number, end: number, seedState: number): number {
+  let state = seedState;
+  for (let i = start; i < end; i += 2) {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t ^= t >>> 14;
+    out[i] = table[t & 0xffff];
+    out[i + 1] = table[t >>> 16];
+  }
+  return state >>> 0;
 }

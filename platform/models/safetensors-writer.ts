@@ -48,8 +48,8 @@ export function safetensorsLayout(specs: readonly TensorSpec[], metadata: Readon
 const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
 
 /**
- * Writes a safetensors file tensor by tensor. Only one write batch is in memory at a time, so files of
- * many gigabytes are written with bounded memory. Throws if a source yields more or fewer bytes than its
+ * Writes a safetensors file tensor by tensor. At most two write batches are in memory at a time, so files
+ * of many gigabytes are written with bounded memory. Throws if a source yields more or fewer bytes than its
  * tensor needs; the partial file is left for the caller to remove.
  */
 export async function writeSafetensors(
@@ -60,12 +60,18 @@ export async function writeSafetensors(
 ): Promise<SafetensorsLayout> {
   const layout = safetensorsLayout(specs, metadata);
   const handle = await open(path, 'w');
+  // One write in flight while the next batch is produced: generation and disk I/O overlap, and memory
+  // stays at two batches.
+  let inflight: Promise<unknown> = Promise.resolve();
   try {
     let pending: Uint8Array[] = [layout.header];
     let pendingBytes = layout.header.byteLength;
     const flush = async (): Promise<void> => {
+      await inflight;
       if (pendingBytes === 0) return;
-      await handle.writev(pending);
+      inflight = handle.writev(pending);
+      // Marked handled now; the error still surfaces at the next `await inflight`.
+      inflight.catch(() => undefined);
       pending = [];
       pendingBytes = 0;
     };
@@ -82,7 +88,9 @@ export async function writeSafetensors(
       if (written !== expected) throw new Error(`tensor ${spec.name}: source produced ${written} of ${expected} bytes`);
     }
     await flush();
+    await inflight;
   } finally {
+    await inflight.catch(() => undefined);
     await handle.close();
   }
   return layout;
