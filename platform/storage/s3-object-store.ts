@@ -70,9 +70,13 @@ export class S3ObjectStore implements ObjectStore {
       throw new ObjectSizeMismatchError(key, options.size, body.length);
     }
     let payload: Readable | Buffer = body;
+    // The body's own failure is the cause worth reporting: when it fails mid-multipart, the abort that
+    // follows can fail too (some S3-compatible servers lack AbortMultipartUpload) and would mask it.
+    let bodyError: unknown;
     if (!Buffer.isBuffer(body)) {
       const checked = sizeCheck(key, options.size);
       body.on('error', (error) => checked.destroy(error));
+      checked.on('error', (error) => (bodyError ??= error));
       payload = body.pipe(checked);
     }
     const upload = new Upload({
@@ -86,6 +90,8 @@ export class S3ObjectStore implements ObjectStore {
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
       await upload.done();
+    } catch (error) {
+      throw bodyError ?? error;
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
