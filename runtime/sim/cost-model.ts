@@ -86,8 +86,10 @@ export function createCalibratedCosts(fits: readonly StepFit[], derived: readonl
     const k = d.factor;
     byShape.set(d.shape, {
       ...base, shape: d.shape,
+      // Fixed per-step costs (kernel launches, scheduling) shrink slower than the weights: scale by √k.
       prefill: [base.prefill[0] * Math.sqrt(k), base.prefill[1] * k, base.prefill[2] * k],
-      decode: [base.decode[0] * k, base.decode[1] * k, base.decode[2] * k],
+      decode: [base.decode[0] * Math.sqrt(k), base.decode[1] * k, base.decode[2] * k],
+      points: 0,
     });
   }
   const get = (shape: string): StepFit => {

@@ -23,7 +23,8 @@ export const AEGAEON_DEFAULTS: AegaeonOptions = Object.freeze({ groupSize: 8, ca
  * - KV: every other model's KV is parked in host memory for the turn and restored at its own turn.
  * Aegaeon runs prefill and decode on separate instances; here one GPU does both, so a prefill group (if
  * any request is queued) is served between decode turns, never two prefill groups in a row while decode
- * work waits. Arrivals do not cut a running turn: the quota bounds the wait.
+ * work waits; a decode turn also admits up to a group of its own model's queued requests (no extra switch
+ * for them). Arrivals do not cut a running turn: the quota bounds the wait.
  */
 export function createAegaeonPolicy(options: Partial<AegaeonOptions> = {}): SchedulerPolicy {
   const o = { ...AEGAEON_DEFAULTS, ...options };

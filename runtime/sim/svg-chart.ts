@@ -1,0 +1,78 @@
+/**
+ * A line chart as a plain SVG string (no dependencies): one line per series, optional horizontal target
+ * line. Used for attainment-vs-GPUs charts by `tidepool plan` and the pool benchmark.
+ */
+export interface ChartSeries {
+  readonly name: string;
+  /** [x, y] points; sorted by x here. */
+  readonly points: readonly (readonly [number, number])[];
+}
+
+export interface ChartOptions {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly ChartSeries[];
+  /** Draws a dashed horizontal line at this y, e.g. the 0.9 attainment target. */
+  readonly targetY?: number;
+  /** Y range; default [0, 1]. */
+  readonly yMin?: number;
+  readonly yMax?: number;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+export function lineChartSvg(o: ChartOptions): string {
+  const w = o.width ?? 720;
+  const h = o.height ?? 420;
+  const m = { left: 60, right: 170, top: 40, bottom: 50 };
+  const xs = o.series.flatMap((s) => s.points.map((p) => p[0]));
+  const xMin = xs.length ? Math.min(...xs) : 0;
+  const xMax = xs.length ? Math.max(...xs) : 1;
+  const yMin = o.yMin ?? 0;
+  const yMax = o.yMax ?? 1;
+  const px = (x: number) => m.left + ((x - xMin) / (xMax - xMin || 1)) * (w - m.left - m.right);
+  const py = (y: number) => h - m.bottom - ((Math.min(yMax, Math.max(yMin, y)) - yMin) / (yMax - yMin || 1)) * (h - m.top - m.bottom);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    `<text x="${w / 2}" y="22" text-anchor="middle" font-size="15">${esc(o.title)}</text>`,
+    `<line x1="${m.left}" y1="${h - m.bottom}" x2="${w - m.right}" y2="${h - m.bottom}" stroke="black"/>`,
+    `<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${h - m.bottom}" stroke="black"/>`,
+    `<text x="${(m.left + w - m.right) / 2}" y="${h - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`,
+    `<text x="16" y="${h / 2}" text-anchor="middle" transform="rotate(-90 16 ${h / 2})">${esc(o.yLabel)}</text>`,
+  ];
+  for (let i = 0; i <= 5; i++) {
+    const y = yMin + ((yMax - yMin) * i) / 5;
+    parts.push(`<text x="${m.left - 6}" y="${py(y) + 4}" text-anchor="end">${fmt(y)}</text>`);
+    const x = xMin + ((xMax - xMin) * i) / 5;
+    parts.push(`<text x="${px(x)}" y="${h - m.bottom + 16}" text-anchor="middle">${fmt(x)}</text>`);
+  }
+  if (o.targetY !== undefined) {
+    parts.push(`<line x1="${m.left}" y1="${py(o.targetY)}" x2="${w - m.right}" y2="${py(o.targetY)}" stroke="#999" stroke-dasharray="5,4"/>`);
+  }
+  o.series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length]!;
+    const pts = [...s.points].sort((a, b) => a[0] - b[0]);
+    if (pts.length > 0) {
+      const d = pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+      for (const p of pts) parts.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3" fill="${color}"/>`);
+    }
+    const ly = m.top + 10 + i * 18;
+    parts.push(`<line x1="${w - m.right + 12}" y1="${ly}" x2="${w - m.right + 32}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${w - m.right + 38}" y="${ly + 4}">${esc(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+function fmt(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

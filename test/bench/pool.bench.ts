@@ -1,0 +1,126 @@
+// Pool benchmark (BENCHMARKS.md §1): GPUs needed for a market of models, per policy, on the simulator.
+// Runs the production GpuScheduler on simulated engines calibrated from ../shared/calibration. Every number
+// here is simulated ("device: simulated H100, engine: sim"), never a GPU measurement.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PolicyName } from '../../runtime/scheduler/types.js';
+import { costsFor } from '../../runtime/sim/catalogue.js';
+import { simulateCluster } from '../../runtime/sim/cluster.js';
+import { goodput, planCapacity } from '../../runtime/sim/plan.js';
+import { GPUS } from '../../runtime/sim/sim-types.js';
+import { lineChartSvg } from '../../runtime/sim/svg-chart.js';
+import { w1, w2, w3 } from '../../runtime/sim/workloads.js';
+import type { Workload } from '../../runtime/sim/workloads.js';
+import { gitCommit, ms, pct, slim, spread, table } from './pool/report.js';
+
+const POLICIES: readonly PolicyName[] = ['tidepool', 'aegaeon', 'request-level', 'request-level+srtf', 'static-colocation', 'dedicated'];
+const GPU = GPUS.H100!;
+let chartDir = '.';
+let sizeName = 'tiny';
+
+interface Size {
+  readonly seeds: readonly number[];
+  readonly w1: { models: number; ratePerModel: number; durationS: number };
+  readonly w2: { totalRate: number; durationS: number };
+  readonly w3: { functions: number; totalRate: number; durationS: number };
+  readonly goodputRates: readonly number[];
+}
+
+const SIZES: Record<'tiny' | 'full', Size> = {
+  tiny: {
+    seeds: [1, 2],
+    w1: { models: 16, ratePerModel: 0.1, durationS: 120 },
+    w2: { totalRate: 1.5, durationS: 120 },
+    w3: { functions: 12, totalRate: 1.5, durationS: 120 },
+    goodputRates: [0.1, 0.2],
+  },
+  full: {
+    seeds: [1, 2, 3],
+    w1: { models: 80, ratePerModel: 0.1, durationS: 600 },
+    w2: { totalRate: 8, durationS: 600 },
+    w3: { functions: 64, totalRate: 8, durationS: 600 },
+    goodputRates: [0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3],
+  },
+};
+
+export default async function run(args: { size: 'tiny' | 'full'; outDir: string }): Promise<void> {
+  const size = SIZES[args.size];
+  mkdirSync(args.outDir, { recursive: true });
+  chartDir = args.outDir;
+  sizeName = args.size;
+  printFits();
+  const builders: Record<string, (seed: number) => Workload> = {
+    W1: (seed) => w1({ ...size.w1, seed }),
+    W2: (seed) => w2({ ...size.w2, seed }),
+    W3: (seed) => w3({ ...size.w3, seed }),
+  };
+  const results: Record<string, unknown>[] = [];
+  for (const [name, build] of Object.entries(builders)) results.push(await runWorkload(name, build, size));
+  const gp = await runGoodput(size, results[0]!.minGpus as Record<string, number | undefined>);
+  const file = join(args.outDir, `pool-${args.size}.json`);
+  writeFileSync(file, JSON.stringify({
+    bench: 'pool', device: `simulated ${GPU.name}`, engine: 'sim', date: new Date().toISOString(), commit: gitCommit(),
+    size: args.size, gpu: GPU, target: 0.9, workloads: results, goodput: gp,
+  }, null, 2));
+  console.log(`\nwrote ${file} and pool-${args.size}-*.svg`);
+}
+
+function printFits(): void {
+  const fits = [...costsFor(GPU).fits.values()].filter((f) => f.points > 0 && f.gpu === GPU.name);
+  console.log(`step-cost fits on ${GPU.name} (mean abs relative error over the fitted profile points):`);
+  for (const f of fits) console.log(`  ${f.shape.padEnd(16)} prefill ${pct(f.prefillError)}  decode ${pct(f.decodeError)}  (${f.points} points)`);
+  console.log('  qwen2_5_1_5b, qwen2_5_3b, qwen2_5_14b: not profiled; qwen2_5_7b scaled by weight bytes (extrapolation, no fit error)');
+}
+
+async function runWorkload(name: string, build: (seed: number) => Workload, size: Size): Promise<Record<string, unknown>> {
+  const wl = build(size.seeds[0]!);
+  console.log(`\n## ${name}: ${wl.functions.length} functions, ${wl.requests.length} requests over ${wl.durationMs / 1000}s, SLO TTFT ${wl.slo.ttftMs}ms / TPOT ${wl.slo.tpotMs}ms`);
+  console.log(`config: ${JSON.stringify(wl.config)}`);
+  const plan = await planCapacity({ workload: wl, policies: POLICIES, gpu: GPU, maxGpus: 2 * wl.functions.length });
+  const rows: string[][] = [];
+  const seedRuns: Record<string, number[]> = {};
+  const ours = plan.minGpus.tidepool;
+  for (const p of POLICIES) {
+    const g = plan.minGpus[p];
+    const r = plan.atMin[p]!;
+    const atts = [r.attainment];
+    for (const seed of size.seeds.slice(1)) atts.push((await simulateCluster({ workload: build(seed), policy: p, gpus: r.gpus, gpu: GPU })).attainment);
+    seedRuns[p] = atts;
+    const s = spread(atts);
+    rows.push([
+      p, g === undefined ? `>${r.gpus}` : String(g), g === undefined ? '-' : (wl.functions.length / g).toFixed(1),
+      `${pct(s.min)} / ${pct(s.median)} / ${pct(s.max)}`, ms(r.ttftP50), ms(r.ttftP99), ms(r.tpotP50), ms(r.tpotP99),
+      String(r.switches), g !== undefined && ours !== undefined ? `${(g / ours).toFixed(2)}×` : '-',
+    ]);
+  }
+  console.log(table(['policy', 'min GPUs ≥90%', 'models/GPU', `attainment min/med/max (${size.seeds.length} seeds)`, 'TTFT p50', 'TTFT p99', 'TPOT p50', 'TPOT p99', 'switches', 'GPUs vs tidepool'], rows));
+  const bound = plan.freeSwitchBound;
+  console.log(`free-switch lower bound: ${bound} GPUs (best run's busy time / horizon); tidepool ${ours ?? '-'} = ${ours ? (ours / bound).toFixed(2) : '-'}× the bound (bar: ≤ 1.3×)`);
+  const ded = plan.minGpus.dedicated;
+  if (ours !== undefined && ded !== undefined) console.log(`tidepool uses ${pct(1 - ours / ded)} fewer GPUs than dedicated (bar on W2: ≥ 85%)`);
+  writeChart(name, plan.points.map((p) => ({ policy: p.policy, gpus: p.gpus, attainment: p.attainment })));
+  return { workload: name, config: wl.config, functions: wl.functions.length, requests: wl.requests.length, minGpus: plan.minGpus,
+    atMin: Object.fromEntries(Object.entries(plan.atMin).map(([k, v]) => [k, slim(v)])), seedAttainment: seedRuns,
+    freeSwitchBound: bound, points: plan.points.map(slim) };
+}
+
+function writeChart(name: string, points: { policy: string; gpus: number; attainment: number }[]): void {
+  const series = POLICIES.map((p) => ({ name: p, points: points.filter((x) => x.policy === p).map((x) => [x.gpus, x.attainment] as const) }));
+  const svg = lineChartSvg({ title: `${name}: SLO attainment vs GPUs (simulated ${GPU.name})`, xLabel: 'GPUs', yLabel: 'token-deadline attainment', series, targetY: 0.9 });
+  writeFileSync(join(chartDir, `pool-${sizeName}-${name}.svg`), svg);
+}
+
+async function runGoodput(size: Size, minGpus: Record<string, number | undefined>): Promise<Record<string, unknown>> {
+  const gpus = minGpus.tidepool ?? minGpus.aegaeon ?? 8;
+  const policies: PolicyName[] = ['tidepool', 'aegaeon', 'request-level'];
+  console.log(`\n## goodput: W1 (${size.w1.models} models), ${gpus} GPUs fixed, highest per-model rate with ≥ 90% attainment`);
+  const gp = await goodput({ policies, gpus, rates: size.goodputRates, gpu: GPU, workloadAt: (rate) => w1({ ...size.w1, ratePerModel: rate, seed: size.seeds[0]! }) });
+  const base = gp.tidepool?.rate;
+  console.log(table(['policy', 'goodput (req/s per model)', 'tidepool ÷ this', 'runs (rate: attainment)'], policies.map((p) => [
+    p, gp[p]!.rate === undefined ? `< ${size.goodputRates[0]}` : String(gp[p]!.rate),
+    base !== undefined && gp[p]!.rate ? `${(base / gp[p]!.rate!).toFixed(2)}×` : '-',
+    gp[p]!.runs.map((r) => `${r.rate}: ${pct(r.attainment)}`).join(', '),
+  ])));
+  console.log('bars: tidepool ≥ 1.25× aegaeon, ≥ 2.5× request-level. Anchor (paper): Aegaeon 2–2.5× the rate of ServerlessLLM.');
+  return { gpus, rates: size.goodputRates, byPolicy: gp };
+}
