@@ -136,24 +136,50 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Which safetensors files to load: the index's shards if there is one, otherwise every `*.safetensors`. */
-async function weightFileNames(dir: string, problems: ModelProblem[]): Promise<string[]> {
-  if (await exists(join(dir, INDEX_FILE))) {
-    try {
-      const index = (await readJson(join(dir, INDEX_FILE))) as { weight_map?: unknown };
-      const map = index.weight_map;
-      if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && !v.includes('/'))) {
-        throw new Error('weight_map must map tensor names to file names in the same directory');
-      }
-      return [...new Set(Object.values(map as Record<string, string>))].sort();
-    } catch (error) {
-      problems.push({ code: 'bad_index', message: `${INDEX_FILE}: ${(error as Error).message}`, file: INDEX_FILE });
-      return [];
+interface WeightFiles {
+  readonly names: readonly string[];
+  /** tensor → file, from model.safetensors.index.json when there is one. */
+  readonly weightMap?: Readonly<Record<string, string>>;
+}
+
+async function readIndex(dir: string, problems: ModelProblem[]): Promise<WeightFiles> {
+  try {
+    const index = (await readJson(join(dir, INDEX_FILE))) as { weight_map?: unknown };
+    const map = index.weight_map;
+    if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && /^[^/\\]+\.safetensors$/.test(v))) {
+      throw new Error('weight_map must map tensor names to *.safetensors files in the same directory');
     }
+    const weightMap = map as Record<string, string>;
+    return { names: [...new Set(Object.values(weightMap))].sort(), weightMap };
+  } catch (error) {
+    problems.push({ code: 'bad_index', message: `${INDEX_FILE}: ${(error as Error).message}`, file: INDEX_FILE });
+    return { names: [] };
   }
+}
+
+/** Which safetensors files to load: the index's shards if there is one, otherwise every `*.safetensors`. */
+async function weightFiles(dir: string, problems: ModelProblem[]): Promise<WeightFiles> {
+  if (await exists(join(dir, INDEX_FILE))) return readIndex(dir, problems);
   const names = (await readdir(dir)).filter((name) => name.endsWith('.safetensors')).sort();
   if (names.length === 0) problems.push({ code: 'missing_file', message: `no *.safetensors file in ${dir}` });
-  return names;
+  return { names };
+}
+
+/** The index must say where each tensor really is, or a loader that trusts it reads the wrong file. */
+function checkIndex(weightMap: Readonly<Record<string, string>>, files: readonly SafetensorsFile[], problems: ModelProblem[]): void {
+  const actual = new Map<string, string>();
+  for (const file of files) for (const tensor of file.header.tensors) actual.set(tensor.name, file.name);
+  for (const [tensor, file] of Object.entries(weightMap)) {
+    const where = actual.get(tensor);
+    if (where !== undefined && where !== file) {
+      problems.push({ code: 'bad_index', message: `${INDEX_FILE}: tensor ${tensor} is listed in ${file} but stored in ${where}`, tensor, file: INDEX_FILE });
+    }
+  }
+  for (const [tensor, file] of actual) {
+    if (!Object.hasOwn(weightMap, tensor)) {
+      problems.push({ code: 'bad_index', message: `${INDEX_FILE}: tensor ${tensor} in ${file} is not in weight_map`, tensor, file: INDEX_FILE });
+    }
+  }
 }
 
 function safetensorsProblem(error: unknown, file: string): ModelProblem {
@@ -193,7 +219,9 @@ export async function inspectModelDir(dir: string): Promise<ModelCheck> {
       file: 'config.json',
     });
   }
-  const files = await readHeaders(dir, await weightFileNames(dir, problems), problems);
+  const weights = await weightFiles(dir, problems);
+  const files = await readHeaders(dir, weights.names, problems);
+  if (weights.weightMap) checkIndex(weights.weightMap, files, problems);
   if (configJson === undefined) return { ok: false, problems };
   const check = checkModelParts(configJson, files);
   // Missing tensors are mostly a consequence of unreadable files; report the file problems first.

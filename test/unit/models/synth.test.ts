@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, truncate } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,18 @@ describe('synthesizeModel', () => {
     const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8'));
     const sharded = await tensorBytes(dir, index.weight_map[name], name);
     expect(sharded.equals(await tensorBytes(join(work, 'tiny-a'), 'model.safetensors', name))).toBe(true);
+  });
+
+  it('refuses a shard index that points a tensor at the wrong shard', async () => {
+    const dir = join(work, 'tiny-sharded');
+    const indexPath = join(dir, 'model.safetensors.index.json');
+    const index = JSON.parse(await readFile(indexPath, 'utf8'));
+    const name = 'model.norm.weight';
+    const wrong = Object.values<string>(index.weight_map).find((file) => file !== index.weight_map[name])!;
+    await writeFile(indexPath, JSON.stringify({ ...index, weight_map: { ...index.weight_map, [name]: wrong } }));
+    const check = await inspectModelDir(dir);
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(check.problems.map((p) => p.message)).toContain(`model.safetensors.index.json: tensor ${name} is listed in ${wrong} but stored in ${index.weight_map[name]}`);
   });
 
   it('writes half-precision weights near the intended scale (norm weights near 1)', async () => {
