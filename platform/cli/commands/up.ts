@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../../config.js';
+import { CliError } from '../cli-error.js';
+import { createApiClient, deployExamples, startLocalMode } from '../local-mode.js';
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run Tidepool locally: control plane and a node in one process (PGlite, filesystem store, CPU or CUDA engine)')
+    .option('--port <n>', 'port to listen on (overrides TIDEPOOL_PORT)')
+    .option('--no-examples', 'do not deploy the example functions')
+    .option('--json', 'print the address and deployed examples as one JSON line when ready')
+    .action(async (opts: { port?: string; examples: boolean; json?: boolean }) => {
+      const env = { ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_PORT: opts.port } : {}) };
+      let config;
+      try {
+        config = loadConfig(env);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new CliError(error.problems.join('; '));
+        throw error;
+      }
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const local = await startLocalMode(config, log).catch((error: Error) => {
+        throw new CliError(`could not start: ${error.message}`);
+      });
+      const shutdown = () => {
+        log('shutting down');
+        void local.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+      const api = createApiClient({ baseUrl: local.url, apiKey: config.apiKey });
+      const examples = config.deployExamples && opts.examples ? await deployExamples(api, config.dataDir, log) : [];
+      const functions = (await api.json<{ data: { name: string }[] }>('GET', '/v1/functions')).data.map((f) => f.name);
+      if (opts.json) return console.log(JSON.stringify({ url: local.url, backend: local.node.backend, database: local.database.kind, examples, functions }));
+      printWelcome(local.url, local.node.backend, functions);
+    });
+}
+
+function printWelcome(url: string, backend: string, functions: readonly string[]): void {
+  const fn = functions.includes('tiny-chat') ? 'tiny-chat' : (functions[0] ?? '<function>');
+  console.log(`Tidepool is up at ${url} (engine: ${backend}); functions: ${functions.join(', ') || 'none'}
+
+Try it:
+  curl ${url}/v1/chat/completions -H 'Content-Type: application/json' \\
+    -d '{"model":"${fn}","messages":[{"role":"user","content":"Hello"}],"max_tokens":32}'
+
+Or with the OpenAI client (Node):
+  import OpenAI from 'openai';
+  const client = new OpenAI({ baseURL: '${url}/v1', apiKey: 'unused' });
+  const r = await client.chat.completions.create({ model: '${fn}', messages: [{ role: 'user', content: 'Hello' }] });
+  console.log(r.choices[0].message.content);
+
+Press Ctrl-C to stop.`);
+}

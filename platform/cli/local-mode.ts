@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { detectBackend } from '../../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
+import { createControlPlane, type ControlPlane } from '../control-plane.js';
+import { openDatabase } from '../db/open-database.js';
+import type { Database } from '../db/database.js';
+import { storeBlobs } from '../functions/store-blobs.js';
+import { FsObjectStore } from '../storage/fs-object-store.js';
+import { createApiClient, type ApiClient } from './api-client.js';
+import { deployFunction } from './deploy-function.js';
+import { prepareFunctionDir } from './function-dir.js';
+
+/** The example functions shipped in the repository's `functions/` folder. */
+export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../functions');
+
+export interface LocalMode {
+  readonly url: string;
+  readonly plane: ControlPlane;
+  readonly node: LocalNodeRuntime;
+  readonly database: Database;
+  close(): Promise<void>;
+}
+
+/**
+ * Local mode: control plane and one node runtime in this process, PGlite under the data directory, the
+ * filesystem object store, the engine on CUDA when a GPU is present and on the CPU otherwise.
+ */
+export async function startLocalMode(config: TidepoolConfig, log: (line: string) => void): Promise<LocalMode> {
+  await mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const closers: (() => Promise<void>)[] = [() => database.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: Error) => log(`shutdown: ${error.message}`));
+  };
+  try {
+    const store = new FsObjectStore(join(config.dataDir, 'objects'));
+    const registry = new Registry();
+    const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
+    if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
+    const node = await createLocalNodeRuntime({
+      store, shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+      engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+      policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
+      onLog: config.logLevel === 'debug' ? log : undefined,
+    });
+    closers.push(() => node.close());
+    const plane = createControlPlane({
+      database, blobs: storeBlobs(store), nodes: [node], registry, maxBodyBytes: config.maxBodyBytes,
+      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, log,
+    });
+    const url = await plane.listen(config.port, config.host);
+    closers.push(() => plane.close());
+    return { url, plane, node, database, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Deploys every example not deployed yet (first start), synthesizing weights when a manifest asks. */
+export async function deployExamples(api: ApiClient, cacheRoot: string, log: (line: string) => void): Promise<string[]> {
+  if (!existsSync(EXAMPLES_DIR)) return [];
+  const deployed: string[] = [];
+  for (const entry of (await readdir(EXAMPLES_DIR, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const fn = await prepareFunctionDir(join(EXAMPLES_DIR, entry.name), cacheRoot, log);
+    const exists = await api.raw('GET', `/v1/functions/${fn.manifest.name}`, { allow: [404] });
+    if (exists.status !== 404) continue;
+    const outcome = await deployFunction(api, fn, { progress: false });
+    log(`deployed example ${outcome.name} v${outcome.version}`);
+    deployed.push(outcome.name);
+  }
+  return deployed;
+}
+
+export { createApiClient };

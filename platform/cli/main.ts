@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { CliError } from './cli-error.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerInvoke } from './commands/invoke.js';
+import { registerLs } from './commands/ls.js';
+import { registerRm } from './commands/rm.js';
+import { registerShow } from './commands/show.js';
+import { registerSynth } from './commands/synth.js';
+import { registerUp } from './commands/up.js';
+
+/** `tidepool <command>`: every command has --help and --json and fails with one line and a non-zero exit. */
+export function buildProgram(): Command {
+  const program = new Command('tidepool')
+    .description('Serverless LLM functions on shared GPUs. API: $TIDEPOOL_API_URL (default http://127.0.0.1:8080)')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  registerUp(program);
+  registerDeploy(program);
+  registerLs(program);
+  registerShow(program);
+  registerInvoke(program);
+  registerRm(program);
+  registerSynth(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`tidepool: ${message.split('\n').join(' ')}\n`);
+    return error instanceof CliError ? error.exitCode : 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// `up` keeps serving until a signal; every other command ends here.
+if (code !== 0 || !process.argv.slice(2).includes('up')) process.exitCode = code;
