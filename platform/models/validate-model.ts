@@ -207,6 +207,8 @@ async function readHeaders(dir: string, names: readonly string[], problems: Mode
 
 /** Inspects a model directory; never throws for a bad model, only for I/O errors other than missing files. */
 export async function inspectModelDir(dir: string): Promise<ModelCheck> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) return { ok: false, problems: [{ code: 'missing_file', message: `model directory ${dir} does not exist` }] };
   const problems: ModelProblem[] = [];
   let configJson: unknown;
   try {

@@ -79,6 +79,10 @@ describe('validateModelDir', () => {
     expect(problem.message).toMatch(/config\.json: unsupported architecture GPT2LMHeadModel/);
   });
 
+  it('reports a directory that does not exist', async () => {
+    expect(await problems(join(work, 'nowhere'))).toEqual([{ code: 'missing_file', message: `model directory ${join(work, 'nowhere')} does not exist` }]);
+  });
+
   it('reports missing config.json and missing weights', async () => {
     const dir = join(work, 'empty');
     await cp(join(fixtures, 'tiny-llama', 'config.json'), join(dir, 'config.json'));
