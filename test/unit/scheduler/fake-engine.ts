@@ -19,7 +19,7 @@ export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: S
   const arena = (options.arenaGb ?? 10) * GB;
   const engine = new SimulatedEngine({
     clock,
-    gpu: { name: 'fake', memoryBytes: arena + (options.kvGb ?? 10) * GB, h2dBytesPerMs: 0.01 * GB, loadOverheadMs: options.loadOverheadMs ?? 0 },
+    gpu: { name: 'fake', memoryBytes: arena + (options.kvGb ?? 10) * GB, h2dBytesPerMs: 0.01 * GB, loadOverheadMs: options.loadOverheadMs ?? 0, memBytesPerMs: GB },
     costs: options.costs ?? FLAT_COSTS,
     weightsArenaBytes: arena,
     describe: (ref) => ({ shape: 'flat', weightBytes: ref.bytes || GB, kvBytesPerToken: 1000 }),
