@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { downloadBlobTo } from '../platform/storage/blob-store.js';
 import type { ObjectStore } from '../platform/storage/object-store.js';
+import type { EngineStats } from './engine/engine.js';
 import type { EngineClient } from './engine/engine-client.js';
 import { detectBackend } from './engine/detect-backend.js';
 import { startEngineSupervisor, type EngineSupervisor } from './engine/engine-supervisor.js';
@@ -75,6 +76,8 @@ export interface LocalNodeRuntime extends NodeRuntime {
   readonly backend: 'cpu' | 'cuda';
   /** The engine process id, or undefined while it restarts. */
   enginePid(): number | undefined;
+  /** The engine's own view (models, KV blocks); rejects with `engine_down` while it restarts. */
+  engineStats(): Promise<EngineStats>;
 }
 
 class LocalNode implements LocalNodeRuntime {
@@ -107,6 +110,12 @@ class LocalNode implements LocalNodeRuntime {
     return this.supervisor.current() ? this.supervisor.pid() : undefined;
   }
 
+  async engineStats(): Promise<EngineStats> {
+    const engine = this.supervisor.current();
+    if (!engine) throw new NodeError('engine_down', 'the engine is restarting');
+    return engine.stats();
+  }
+
   generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent> {
     return this.run(request, signal);
   }
@@ -131,7 +140,8 @@ class LocalNode implements LocalNodeRuntime {
       let event = await this.firstEvent(live, deadline, request);
       ticket.started();
       for (;;) {
-        yield event;
+        // After an abort the caller wants the end, not the tokens that were already on their way.
+        if (event.type === 'done' || !signal?.aborted) yield event;
         if (event.type === 'done') return;
         event = await live.channel.next();
       }

@@ -88,6 +88,32 @@ describe('local node runtime over the stub engine', () => {
     expect(await registry.getSingleMetricAsString('tidepool_model_loads_total')).toMatch(/tier="host"} 1/);
   });
 
+  it('interleaves two models at token granularity on one engine', async () => {
+    process.env.STUB_ENGINE_STEP_MS = '25';
+    const runtime = await start({ hostPoolBytes: 1e12 });
+    // Declared like ~40 GB models so the scheduler's prior step cost (bytes-proportional) is near the stub's
+    // 25 ms steps; with a few bytes it would plan a quota of billions of steps and never switch.
+    const [a, b] = (await Promise.all([artifact('a'), artifact('b')])).map((m) => ({ ...m, bytes: 40e9 }));
+    const arrivals: string[] = [];
+    const run = async (name: string, model: Artifact, first: number) => {
+      const tokens: number[] = [];
+      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], maxTokens: 30, slo: { ttftMs: 300, tpotMs: 40 } }))) {
+        if (event.type === 'token') tokens.push(event.token);
+        arrivals.push(name);
+      }
+      return tokens;
+    };
+    // Warm both onto the GPU first: a turn that pays a load is stretched to amortise it, which is not
+    // what this test is about.
+    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { maxTokens: 1 })));
+    arrivals.length = 0;
+    const [tokensA, tokensB] = await Promise.all([run('fa', a!, 100), run('fb', b!, 500)]);
+    expect(tokensA).toEqual(Array.from({ length: 30 }, (_, i) => 101 + i));
+    expect(tokensB).toEqual(Array.from({ length: 30 }, (_, i) => 501 + i));
+    const switches = arrivals.filter((name, i) => i > 0 && name !== arrivals[i - 1]).length;
+    expect(switches).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses with queue_full and a retry hint when the function queue is full', async () => {
     const runtime = await start({ queueLimit: 1 });
     blobDelayMs = 200;

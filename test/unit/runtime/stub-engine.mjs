@@ -20,6 +20,8 @@ const models = new Map(); // key -> bytes
 const sequences = new Map(); // seq -> { model, last, produced, max, prompt }
 let socket;
 let turns = Promise.resolve();
+// `preempt` bumps the epoch: the running turn stops at its next step and turns queued before it run no steps.
+let epoch = 0;
 
 function send(message) {
   const payload = Buffer.from(JSON.stringify(message));
@@ -34,9 +36,10 @@ function finish(seq, reason) {
   send({ type: 'done', seq, reason, prompt_tokens: state.prompt, completion_tokens: state.produced });
 }
 
-async function runTurn(model, maxSteps) {
+async function runTurn(model, maxSteps, queuedAt) {
   let steps = 0;
   while (steps < maxSteps) {
+    if (epoch !== queuedAt) return { steps, reason: 'preempted' };
     const batch = [...sequences.entries()].filter(([, s]) => s.model === model);
     if (batch.length === 0) return { steps, reason: 'idle' };
     await new Promise((resolve) => setTimeout(resolve, stepMs));
@@ -72,9 +75,14 @@ function handle(command) {
       return finish(command.seq, 'cancelled');
     case 'run':
       if (!models.has(command.model)) return ok({ steps: 0, reason: 'not_resident', ms: 0 });
-      turns = turns.then(() => runTurn(command.model, command.max_steps)).then((r) => ok({ ...r, ms: r.steps * stepMs }));
+      {
+        const queuedAt = epoch;
+        turns = turns.then(() => runTurn(command.model, command.max_steps, queuedAt)).then((r) => ok({ ...r, ms: r.steps * stepMs }));
+      }
       return undefined;
-    case 'preempt': return ok({ steps: 0 });
+    case 'preempt':
+      epoch++;
+      return ok({ steps: 0 });
     case 'stats':
       return ok({ models: [...models.keys()].map((model) => ({ model, bytes: 1, state: 'resident', running: 0, waiting: 0, parked: 0 })), memory: { budget_bytes: 1 } });
     case 'shutdown': ok(); return setTimeout(() => process.exit(0), 10);
