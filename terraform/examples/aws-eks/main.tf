@@ -94,6 +94,7 @@ module "storage" {
   source = "../../modules/storage"
 
   bucket_prefix = "${var.name}-weights-"
+  force_destroy = var.force_destroy_bucket
 
   tags = local.tags
 }

@@ -90,3 +90,13 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+################################################################################
+# Storage
+################################################################################
+
+variable "force_destroy_bucket" {
+  description = "Let `terraform destroy` delete the weights bucket with every object version in it"
+  type        = bool
+  default     = false
+}
