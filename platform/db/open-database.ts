@@ -112,6 +112,10 @@ async function createSchema(databaseUrl: string, schema: string): Promise<void> 
   await client.connect();
   try {
     await client.query(`create schema if not exists ${quoteIdentifier(schema)}`);
+  } catch (error) {
+    // Two openers racing can both pass the "if not exists" check; the loser's duplicate is harmless.
+    const code = (error as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') throw error;
   } finally {
     await client.end();
   }

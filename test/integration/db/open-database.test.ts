@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import { createFunctionVersion, getActiveVersion } from '../../../platform/db/repositories/function-repository.js';
@@ -26,4 +27,21 @@ it('keeps local-mode data under the data directory across restarts', async () =>
 
 it('fails with a clear message when DATABASE_URL cannot be reached', async () => {
   await expect(openDatabase({ databaseUrl: 'postgres://nobody:x@127.0.0.1:1/none' })).rejects.toThrow(/cannot connect to DATABASE_URL/);
+});
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) console.warn('[skip] concurrent PostgreSQL migration test: DATABASE_URL is not set');
+
+it.skipIf(!databaseUrl)('lets several replicas open and migrate one PostgreSQL database at once', async () => {
+  const schema = `test_replicas_${Date.now().toString(36)}`;
+  const settled = await Promise.allSettled([1, 2, 3].map(() => openDatabase({ databaseUrl, schema, poolSize: 2 })));
+  const replicas = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  try {
+    expect(settled.filter((result) => result.status === 'rejected')).toEqual([]);
+    await createFunctionVersion(replicas[0]!.db, { name: 'shared', description: '', manifest: {}, artifactDigest: 'sha256:00', files: [], sizeBytes: 1 });
+    expect((await getActiveVersion(replicas[2]!.db, 'shared'))?.version).toBe(1);
+  } finally {
+    await sql`drop schema ${sql.id(schema)} cascade`.execute(replicas[0]!.db);
+    await Promise.all(replicas.map((replica) => replica.close()));
+  }
 });
