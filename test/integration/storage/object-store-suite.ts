@@ -128,6 +128,17 @@ export function objectStoreBehaviour(open: () => Promise<StoreFixture>): void {
     await expect(putBlob(store(), 'sha256:XYZ', bytes)).rejects.toThrow(/invalid digest/);
   });
 
+  it('handles empty objects like any other', async () => {
+    const digest = digestOf(Buffer.alloc(0));
+    await putBlob(store(), digest, streamOf(Buffer.alloc(0)), { size: 0 });
+    expect(await store().head(blobKey(digest))).toEqual({ size: 0 });
+    expect((await readAll(await getBlob(store(), digest))).length).toBe(0);
+    expect((await readAll(await getBlob(store(), digest, { start: 0 }))).length).toBe(0);
+    const destPath = path.join(temp.dir, 'empty', 'file');
+    await downloadBlobTo(store(), digest, destPath);
+    expect((await readFile(destPath)).length).toBe(0);
+  });
+
   it('refuses to download a corrupted blob and leaves no file behind', async () => {
     const expected = Buffer.from('the real weights');
     const digest = digestOf(expected);
