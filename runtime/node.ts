@@ -133,7 +133,6 @@ class LocalNode implements LocalNodeRuntime {
       const scheduler = this.schedulerFor(await this.engineReady(deadline));
       live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
       this.modelBytes.set(request.artifact.digest, request.artifact.bytes);
-      this.gpuPins.noteUse(request.artifact, request.functionName, request.keepWarmMs);
       scheduler.submit(this.toGeneration(request, live.id, lease), live.channel.sink);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Artifact } from '../node-runtime.js';
 import { runtimeMetrics, type RuntimeMetrics } from '../metrics.js';
+import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
 import { HostPoolError } from './host-pool-error.js';
 import {
@@ -40,6 +41,8 @@ export interface HostModelSnapshot {
   readonly bytes: number;
   readonly state: 'fetching' | 'warm';
   readonly leases: number;
+  /** Leases that yield under budget pressure (see `holdIfWarm`). */
+  readonly softLeases: number;
   readonly functions: readonly string[];
 }
 
@@ -51,6 +54,13 @@ export interface HostModelSnapshot {
 export interface HostPool {
   /** Resolves once the model's files are complete in shared memory. Rejects with `HostPoolError`. */
   acquire(artifact: Artifact, use: { readonly functionName: string; readonly keepWarmMs: number; readonly signal?: AbortSignal }): Promise<HostLease>;
+  /**
+   * A soft lease on a model that is already warm (undefined otherwise; never fetches). It stops the
+   * keep-warm clock, but under budget pressure the model may still be evicted, after every idle one. The
+   * node holds one for each GPU-resident model: a hot model keeps its host copy for cheap reloads without
+   * letting the GPU's residency starve the host pool.
+   */
+  holdIfWarm(digest: string): HostLease | undefined;
   snapshot(): readonly HostModelSnapshot[];
   /** Bytes held by warm models and reserved by fetches under way. */
   usedBytes(): number;
@@ -66,6 +76,7 @@ interface Entry {
   reserved: boolean;
   ready: Promise<void>;
   leases: number;
+  softLeases: number;
   /** Position in use order (a counter, not a time, so equal timestamps cannot tie). */
   lastUse: number;
   readonly keepWarmMs: Map<string, number>;
@@ -116,10 +127,19 @@ class Pool implements HostPool {
     try {
       await abortable(entry.ready, use.signal);
     } catch (error) {
-      this.unpin(entry);
+      this.unpin(entry, false);
       throw error;
     }
-    return this.lease(entry);
+    return this.lease(entry, false);
+  }
+
+  holdIfWarm(digest: string): HostLease | undefined {
+    const entry = this.entries.get(digest);
+    if (!entry || entry.state !== 'warm') return undefined;
+    entry.softLeases++;
+    this.timers.clearTimeout(entry.timer);
+    entry.timer = undefined;
+    return this.lease(entry, true);
   }
 
   snapshot(): readonly HostModelSnapshot[] {
@@ -128,6 +148,7 @@ class Pool implements HostPool {
       bytes: entry.artifact.bytes,
       state: entry.state,
       leases: entry.leases,
+      softLeases: entry.softLeases,
       functions: [...entry.keepWarmMs.keys()],
     }));
   }
@@ -145,7 +166,7 @@ class Pool implements HostPool {
 
   private newEntry(artifact: Artifact, state: Entry['state'], ready: Promise<void>): Entry {
     const dir = modelDir(this.options.shmDir, artifact.digest);
-    return { artifact, dir, state, reserved: state === 'warm', ready, leases: 0, lastUse: ++this.useCounter, keepWarmMs: new Map(), timer: undefined };
+    return { artifact, dir, state, reserved: state === 'warm', ready, leases: 0, softLeases: 0, lastUse: ++this.useCounter, keepWarmMs: new Map(), timer: undefined };
   }
 
   /** Registers the entry first, so every concurrent caller for the same digest shares this one fetch. */
@@ -207,7 +228,7 @@ class Pool implements HostPool {
       if (over <= 0) return void (entry.reserved = true);
       const idle = [...this.entries.values()]
         .filter((e) => e !== entry && e.state === 'warm' && e.leases === 0)
-        .sort((a, b) => a.lastUse - b.lastUse);
+        .sort((a, b) => Number(a.softLeases > 0) - Number(b.softLeases > 0) || a.lastUse - b.lastUse);
       for (const victim of idle) {
         if (over <= 0) break;
         over -= victim.artifact.bytes;
@@ -239,15 +260,17 @@ class Pool implements HostPool {
     entry.timer = undefined;
   }
 
-  private unpin(entry: Entry): void {
-    entry.leases--;
+  private unpin(entry: Entry, soft: boolean): void {
+    if (soft) entry.softLeases--;
+    else entry.leases--;
     entry.lastUse = ++this.useCounter;
-    if (entry.leases > 0) return;
-    if (entry.state === 'warm') this.armKeepWarm(entry);
+    // A soft lease can outlive its entry (evicted under pressure); its release then changes nothing.
+    if (entry.leases > 0 || this.entries.get(entry.artifact.digest) !== entry) return;
+    if (entry.state === 'warm' && entry.softLeases === 0) this.armKeepWarm(entry);
     this.wakeRoomWaiters();
   }
 
-  private lease(entry: Entry): HostLease {
+  private lease(entry: Entry, soft: boolean): HostLease {
     let released = false;
     return {
       digest: entry.artifact.digest,
@@ -256,7 +279,7 @@ class Pool implements HostPool {
       release: () => {
         if (released) return;
         released = true;
-        this.unpin(entry);
+        this.unpin(entry, soft);
       },
     };
   }
@@ -267,7 +290,7 @@ class Pool implements HostPool {
     const ms = windows.length > 0 ? Math.max(...windows) : DEFAULT_UNCLAIMED_KEEP_WARM_MS;
     this.timers.clearTimeout(entry.timer);
     entry.timer = this.timers.setTimeout(() => {
-      if (entry.leases === 0 && this.entries.get(entry.artifact.digest) === entry) void this.evict(entry).then(() => this.wakeRoomWaiters());
+      if (entry.leases === 0 && entry.softLeases === 0 && this.entries.get(entry.artifact.digest) === entry) void this.evict(entry).then(() => this.wakeRoomWaiters());
     }, ms);
   }
 
@@ -284,13 +307,3 @@ class Pool implements HostPool {
 
 /** How long a model rediscovered at start stays without any request claiming it. */
 const DEFAULT_UNCLAIMED_KEEP_WARM_MS = 10 * 60_000;
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new HostPoolError('cancelled', 'request aborted while its model was fetched'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new HostPoolError('cancelled', 'request aborted while its model was fetched'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

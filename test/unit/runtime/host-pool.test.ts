@@ -110,6 +110,24 @@ describe('host pool', () => {
     expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([c!.digest, d!.digest].sort());
   });
 
+  it('keeps a softly held model past its keep-warm window but evicts it, last, under pressure', async () => {
+    const hostPool = await pool();
+    const [hot, idle, next] = await Promise.all(['h', 'i', 'n'].map((seed) => artifactOf(blobs, seed, 400)));
+    (await hostPool.acquire(hot!, { functionName: 'fn', keepWarmMs: 10 })).release();
+    const hold = hostPool.holdIfWarm(hot!.digest)!;
+    (await hostPool.acquire(idle!, use)).release(); // more recent than hot, but not held
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(hostPool.snapshot().find((m) => m.digest === hot!.digest)).toMatchObject({ softLeases: 1 });
+    await hostPool.acquire(next!, use);
+    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([hot!.digest, next!.digest].sort());
+    const last = await artifactOf(blobs, 'l', 400);
+    await hostPool.acquire(last, use); // only the softly held model can make room now
+    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([next!.digest, last.digest].sort());
+    hold.release(); // releasing a lease on an evicted model changes nothing
+    expect(hostPool.usedBytes()).toBe(800);
+    expect(hostPool.holdIfWarm(hot!.digest)).toBeUndefined();
+  });
+
   it('rejects a corrupt blob and leaves nothing visible in shared memory', async () => {
     const hostPool = await pool();
     const model = await artifactOf(blobs, 'x', 300);
