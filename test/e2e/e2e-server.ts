@@ -19,6 +19,7 @@ export interface E2eServer {
   readonly url: string;
   readonly dataDir: string;
   readonly plane: ControlPlane;
+  readonly node: NodeRuntime;
   /** `cpu` when the real engine serves, `scripted` otherwise (say so in the test output). */
   readonly engine: 'cpu' | 'scripted';
   close(): Promise<void>;
@@ -49,7 +50,7 @@ export async function startE2eServer(options: { readonly requireEngine?: boolean
   const plane = createControlPlane({ database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 } });
   const url = await plane.listen(0, '127.0.0.1');
   return {
-    url, dataDir, plane, engine,
+    url, dataDir, plane, node, engine,
     async close() {
       await plane.close();
       await node.close();
