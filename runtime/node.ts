@@ -57,16 +57,22 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
     fetchBlob: options.fetchBlob ?? ((digest, path) => downloadBlobTo(options.store, digest, path)),
     registry: options.registry,
   });
-  const detected = await detectBackend({ engineBin: options.engineBin, requested: options.backend });
-  options.onLog?.(`engine backend ${detected.backend}: ${detected.reason}`);
-  const supervisor = await startEngineSupervisor({
-    engineBin: options.engineBin,
-    backend: detected.backend,
-    memoryBudgetBytes: options.engineMemoryBytes,
-    kvBudgetBytes: options.kvBytes,
-    threads: options.engineThreads,
-    onLog: options.onLog,
-  });
+  let supervisor: EngineSupervisor;
+  try {
+    const detected = await detectBackend({ engineBin: options.engineBin, requested: options.backend });
+    options.onLog?.(`engine backend ${detected.backend}: ${detected.reason}`);
+    supervisor = await startEngineSupervisor({
+      engineBin: options.engineBin,
+      backend: detected.backend,
+      memoryBudgetBytes: options.engineMemoryBytes,
+      kvBudgetBytes: options.kvBytes,
+      threads: options.engineThreads,
+      onLog: options.onLog,
+    });
+  } catch (error) {
+    hostPool.close();
+    throw error;
+  }
   supervisor.onRestart(() => metrics.engineRestarts.inc());
   return new LocalNode(options, policy, metrics, hostPool, supervisor);
 }

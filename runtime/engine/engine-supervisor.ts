@@ -172,7 +172,7 @@ class Supervisor implements EngineSupervisor {
       // A process that dies without closing the socket cleanly still counts as a drop.
       setTimeout(() => void client.close(), 50).unref();
     });
-    client.setCloseDetail(async () => `engine process ${child.pid} ${await exited}${this.lastError()}; restarting it`);
+    client.setCloseDetail(async () => `${await exited} (pid ${child.pid})${this.lastError()}; restarting it`);
     const startedAt = Date.now();
     client.onClose(() => {
       if (generation !== this.generation || this.closed) return;
@@ -249,13 +249,13 @@ function waitForReady(child: ChildProcess, exited: Promise<string>, timeoutMs: n
     });
     void exited.then((description) => {
       clearTimeout(timer);
-      reject(new Error(`engine ${description} before it was ready`));
+      reject(new Error(`${description} before it was ready`));
     });
   });
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  return signal ? `engine process was killed by ${signal}` : `engine process exited with code ${code}`;
 }
 
 async function stopProcess(child: ChildProcess | undefined): Promise<void> {

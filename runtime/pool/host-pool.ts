@@ -101,7 +101,7 @@ class Pool implements HostPool {
   private readonly removals = new Map<string, Promise<void>>();
 
   constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics) {
-    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     this.now = options.now ?? (() => performance.now());
   }
 

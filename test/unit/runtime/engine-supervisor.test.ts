@@ -28,6 +28,13 @@ describe('engine supervisor', () => {
     });
   });
 
+  it('fails the first start clearly when the binary does not exist', async () => {
+    await expect(startEngineSupervisor({ engineBin: '/nonexistent/tidepool-engine', backend: 'cpu', memoryBudgetBytes: 1 })).rejects.toMatchObject({
+      code: 'engine_down',
+      message: expect.stringMatching(/could not start \/nonexistent\/tidepool-engine.*ENOENT/),
+    });
+  });
+
   it('ends in-flight sequences with an error when the engine dies, then restarts it', async () => {
     process.env.STUB_ENGINE_STEP_MS = '20';
     supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, initialBackoffMs: 10 });
