@@ -85,7 +85,12 @@ describe('local node runtime over the stub engine', () => {
     expect(await runtime.residency()).toEqual([
       { artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
     ]);
-    expect(await registry.getSingleMetricAsString('tidepool_model_loads_total')).toMatch(/tier="host"} 1/);
+    const scrape = await registry.metrics();
+    expect(scrape).toMatch(/tidepool_model_loads_total\{tier="host"\} 1/);
+    expect(scrape).toMatch(/tidepool_model_loads_total\{tier="gpu"\} 1/);
+    expect(scrape).toMatch(new RegExp(`tidepool_host_pool_fetch_bytes_total ${model.bytes}`));
+    expect(scrape).toMatch(new RegExp(`tidepool_model_residency_bytes\\{tier="gpu"\\} ${model.bytes}`));
+    expect(scrape).toMatch(/tidepool_node_queue_depth\{function="fn"\} 0/);
   });
 
   it('interleaves two models at token granularity on one engine', async () => {
