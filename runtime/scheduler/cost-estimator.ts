@@ -34,7 +34,7 @@ export interface CostEstimator {
   prefillMs(modelKey: string, modelBytes: number, tokens: number): number;
   /** Estimated ms to page `bytes` of weights in: bytes / bandwidth + fixed overhead. */
   loadMs(bytes: number): number;
-  /** Feeds a finished decode-dominated turn back into the estimate. Mutates the estimator. */
+  /** Feeds a finished turn (ms per step, prefill steps included) back into the estimate. Mutates the estimator. */
   observeTurn(modelKey: string, steps: number, ms: number): void;
 }
 

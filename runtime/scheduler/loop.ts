@@ -171,7 +171,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     model.lastRunMs = clock.now();
     if (result.reason === 'not_resident') model.residency = 'absent';
     if (result.steps === 0 && model.requests.size > 0) stalled.add(key);
-    else if (plan.admit.length === 0) costs.observeTurn(key, result.steps, result.ms);
+    else costs.observeTurn(key, result.steps, result.ms);
     emit({ type: 'turn', atMs: clock.now(), model: key, steps: result.steps, quotaSteps: plan.maxSteps, reason: result.reason, ms: result.ms });
   }
 

@@ -4,8 +4,8 @@ import type { SimFunction } from './workloads.js';
  * Which GPU gets a request.
  * - Pooled policies: every function has a home GPU, assigned once by balancing expected load (rate × weight
  *   bytes, heaviest first, to the least loaded GPU), so each GPU sees a stable subset of functions and their
- *   weights stay warm. A function with requests in flight keeps going where they are (its KV is there). A
- *   function whose home owes far more tokens than average spills to the least loaded GPU.
+ *   weights stay warm. A function with requests in flight keeps going where they are (its weights are hot
+ *   there). When that GPU owes far more tokens than average, the request spills to the least loaded GPU.
  * - Placed policies: the least loaded of the function's GPUs.
  * Mutated by `pick`, `progress` and `finished`.
  */
@@ -37,12 +37,11 @@ export function createRouter(
     for (const g of choices) if (best === undefined || owed[g]! < owed[best]!) best = g;
     return best;
   };
+  const overloaded = (g: number) => owed[g]! > SPILL_FACTOR * (totalOwed / gpus) + SPILL_SLACK_TOKENS;
   const pooledPick = (key: string): number => {
     const l = live.get(key);
-    if (l && l.count > 0) return l.gpu;
-    const home = homes.get(key) ?? 0;
-    const overloaded = owed[home]! > SPILL_FACTOR * (totalOwed / gpus) + SPILL_SLACK_TOKENS;
-    return overloaded ? leastLoaded(all)! : home;
+    const preferred = l && l.count > 0 ? l.gpu : (homes.get(key) ?? 0);
+    return overloaded(preferred) ? leastLoaded(all)! : preferred;
   };
   return {
     pick(key, tokens) {
