@@ -24,8 +24,8 @@ export interface LocalNodeRuntimeOptions {
   readonly hostPoolBytes: number;
   readonly engineBin: string;
   readonly backend: 'auto' | 'cpu' | 'cuda';
-  /** The engine's whole device reservation: weights arena + KV pool + scratch. */
-  readonly engineMemoryBytes: number;
+  /** The engine's whole device reservation: weights arena + KV pool + scratch; absent, the engine sizes itself. */
+  readonly engineMemoryBytes?: number;
   readonly kvBytes?: number;
   readonly engineThreads?: number;
   /** Scheduler policy name (see POLICY_NAMES); `tidepool` by default. */

@@ -11,8 +11,8 @@ export interface EngineSupervisorOptions {
   /** Path of the `tidepool-engine` binary. */
   readonly engineBin: string;
   readonly backend: 'cpu' | 'cuda';
-  /** `--memory-budget-bytes`: weights arena + KV pool + scratch. */
-  readonly memoryBudgetBytes: number;
+  /** `--memory-budget-bytes`: weights arena + KV pool + scratch; the engine sizes itself when absent. */
+  readonly memoryBudgetBytes?: number;
   /** `--kv-budget-bytes`; the engine picks a share of the budget when absent. */
   readonly kvBudgetBytes?: number;
   /** `--threads` for the CPU backend; all cores when absent. */
@@ -209,7 +209,7 @@ class Supervisor implements EngineSupervisor {
 
   private args(socketPath: string): string[] {
     const args = ['serve', '--backend', this.options.backend, '--socket', socketPath];
-    args.push('--memory-budget-bytes', String(this.options.memoryBudgetBytes));
+    if (this.options.memoryBudgetBytes !== undefined) args.push('--memory-budget-bytes', String(this.options.memoryBudgetBytes));
     if (this.options.kvBudgetBytes !== undefined) args.push('--kv-budget-bytes', String(this.options.kvBudgetBytes));
     if (this.options.threads !== undefined) args.push('--threads', String(this.options.threads));
     if (this.options.device !== undefined) args.push('--device', String(this.options.device));
