@@ -1,13 +1,20 @@
-import { Transform, type Readable } from 'node:stream';
 import { Router } from 'express';
 import { DIGEST_PATTERN } from '../functions/artifact.js';
 import type { BlobReader } from '../functions/model-check.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import { HttpError } from './http-error.js';
 
-/** The object store as blob routes need it. `put` verifies the digest and throws HttpError(400) on mismatch. */
+/**
+ * The object store as blob routes need it. `put` stores `body` under `digest` only when the bytes hash to it
+ * (HttpError 400 `digest_mismatch` otherwise) and fails with 413 past `maxBytes`; nothing is kept on failure.
+ */
 export interface BlobService extends BlobReader {
-  put(digest: string, body: Readable): Promise<void>;
+  put(digest: string, body: AsyncIterable<Buffer>, options?: BlobPutOptions): Promise<void>;
+}
+
+export interface BlobPutOptions {
+  readonly maxBytes?: number;
+  readonly onBytes?: (n: number) => void;
 }
 
 export interface BlobRoutesOptions {
@@ -19,21 +26,6 @@ export interface BlobRoutesOptions {
 function digestParam(value: string): string {
   if (!DIGEST_PATTERN.test(value)) throw new HttpError(400, 'invalid_digest', `digest ${value} is not sha256:<64 lowercase hex>`, 'digest');
   return value;
-}
-
-/** Fails the upload stream as soon as it passes `limit` bytes, so a lying or absent Content-Length cannot fill the store. */
-function byteLimit(limit: number, onBytes: (n: number) => void): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.length;
-      if (seen > limit) callback(new HttpError(413, 'blob_too_large', `blob exceeds the ${limit}-byte upload limit`));
-      else {
-        onBytes(chunk.length);
-        callback(null, chunk);
-      }
-    },
-  });
 }
 
 /** `HEAD /v1/blobs/:digest` (200 with Content-Length, or 404) and `PUT /v1/blobs/:digest` (streamed, verified). */
@@ -57,9 +49,7 @@ export function blobRoutes(options: BlobRoutesOptions): Router {
       res.status(200).json({ digest, size: existing, created: false });
       return;
     }
-    const limited = byteLimit(options.maxUploadBytes, (n) => options.metrics.blobBytes.inc(n));
-    req.on('error', (error) => limited.destroy(error));
-    await options.blobs.put(digest, req.pipe(limited));
+    await options.blobs.put(digest, req, { maxBytes: options.maxUploadBytes, onBytes: (n) => options.metrics.blobBytes.inc(n) });
     res.status(201).json({ digest, size: await options.blobs.size(digest), created: true });
   });
   return router;

@@ -6,6 +6,8 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../../platform/config.js';
 import { createControlPlane, type ControlPlane } from '../../platform/control-plane.js';
 import { openDatabase } from '../../platform/db/open-database.js';
+import type { Database } from '../../platform/db/database.js';
+import type { BlobService } from '../../platform/api/blob-routes.js';
 import { storeBlobs } from '../../platform/functions/store-blobs.js';
 import { FsObjectStore } from '../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime } from '../../runtime/node.js';
@@ -20,6 +22,8 @@ export interface E2eServer {
   readonly dataDir: string;
   readonly plane: ControlPlane;
   readonly node: NodeRuntime;
+  readonly database: Database;
+  readonly blobs: BlobService;
   /** `cpu` when the real engine serves, `scripted` otherwise (say so in the test output). */
   readonly engine: 'cpu' | 'scripted';
   close(): Promise<void>;
@@ -47,10 +51,11 @@ export async function startE2eServer(options: { readonly requireEngine?: boolean
     node = scriptedNode({ text: ' tide pool' });
     engine = 'scripted';
   }
-  const plane = createControlPlane({ database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 } });
+  const blobs = storeBlobs(store);
+  const plane = createControlPlane({ database, blobs, nodes: [node], registry, recorder: { flushIntervalMs: 20 } });
   const url = await plane.listen(0, '127.0.0.1');
   return {
-    url, dataDir, plane, node, engine,
+    url, dataDir, plane, node, database, blobs, engine,
     async close() {
       await plane.close();
       await node.close();

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { BlobService } from '../../../platform/api/blob-routes.js';
 import { HttpError } from '../../../platform/api/http-error.js';
 import { collectModelFiles, type ArtifactFileEntry } from '../../../platform/functions/artifact.js';
@@ -20,9 +19,9 @@ export function memoryBlobs(): BlobService & { readonly map: Map<string, Buffer>
       if (!body) throw new Error(`no blob ${digest}`);
       return range ? body.subarray(range.start, range.end) : body;
     },
-    async put(digest: string, body: Readable) {
+    async put(digest: string, body: AsyncIterable<Buffer>) {
       const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk as Buffer);
+      for await (const chunk of body) chunks.push(chunk);
       const bytes = Buffer.concat(chunks);
       const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
       if (actual !== digest) throw new HttpError(400, 'digest_mismatch', `body hashes to ${actual}, not ${digest}`);
