@@ -10,7 +10,7 @@ import { createControlPlane, type ControlPlane } from '../control-plane.js';
 import { openDatabase } from '../db/open-database.js';
 import type { Database } from '../db/database.js';
 import { storeBlobs } from '../functions/store-blobs.js';
-import { FsObjectStore } from '../storage/fs-object-store.js';
+import { createObjectStore } from '../storage/create-object-store.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
@@ -38,7 +38,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     for (const close of closers.reverse()) await close().catch((error: Error) => log(`shutdown: ${error.message}`));
   };
   try {
-    const store = new FsObjectStore(join(config.dataDir, 'objects'));
+    const store = createObjectStore(config);
     const registry = new Registry();
     const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
     if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
