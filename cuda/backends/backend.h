@@ -1,0 +1,96 @@
+// The device side of the engine. The step loop (src/) owns scheduling, the block manager and sampling; a
+// backend owns device memory and math: model slots (weights resident on the device), the paged KV pool and
+// the forward pass over a batch described by block tables. The CPU backend (backends/cpu) is the reference;
+// a CUDA backend implements the same class in backends/cuda and is created by make_cuda_backend.
+//
+// Threading: load_slot may run on a loader thread while forward runs on the step thread for another slot.
+// Every other call comes from the step thread. Errors are thrown as tidepool::EngineError.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tidepool {
+
+struct Model;
+struct ModelConfig;
+
+struct BackendOptions {
+  int threads = 0;  // CPU worker threads; 0 = all cores
+  int device = 0;   // CUDA device ordinal
+};
+
+// How a model's KV cache maps onto pool pages. A logical block holds `block_tokens` tokens of K and V for
+// every layer, as rows of kv_dim elements ordered (layer, k|v, token-in-block). Rows never straddle pages:
+// a page holds `rows_per_page` rows, and a logical block spans `pages_per_block` consecutive block-table
+// entries. The pool is shared by every resident model, so page_bytes is fixed for the process.
+struct KvLayout {
+  int layers = 0;
+  int kv_dim = 0;
+  int block_tokens = 0;
+  size_t row_bytes = 0;
+  size_t page_bytes = 0;
+  int rows_per_page = 0;
+  int pages_per_block = 0;
+
+  // Page-table index and byte offset of one row: (token position, layer, 0 = K / 1 = V).
+  size_t table_index(int pos, int layer, int kv) const {
+    size_t row = (static_cast<size_t>(layer) * 2 + kv) * block_tokens + pos % block_tokens;
+    return static_cast<size_t>(pos / block_tokens) * pages_per_block + row / rows_per_page;
+  }
+  size_t row_offset(int pos, int layer, int kv) const {
+    size_t row = (static_cast<size_t>(layer) * 2 + kv) * block_tokens + pos % block_tokens;
+    return (row % rows_per_page) * row_bytes;
+  }
+};
+
+// Throws EngineError("unsupported") when one row does not fit a page.
+KvLayout make_kv_layout(const ModelConfig& config, int block_tokens, size_t page_bytes, size_t kv_elem_bytes);
+
+// One sequence's share of a forward batch.
+struct BatchEntry {
+  const int32_t* tokens = nullptr;  // the tokens to compute, positions start_pos .. start_pos+n_tokens-1
+  int n_tokens = 0;
+  int start_pos = 0;                // tokens before it already have K/V in the pool
+  const int32_t* pages = nullptr;   // block table: page ids covering positions 0 .. start_pos+n_tokens-1
+  int n_pages = 0;
+  bool all_logits = false;          // logits for every computed token, else for the last one only
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;         // "cpu", "cuda"
+  virtual std::string device_name() const = 0;  // human-readable device
+  virtual size_t kv_element_bytes() const = 0;  // bytes per cached K/V element
+
+  // Reserves the paged KV pool once, before any forward: num_pages pages of page_bytes each.
+  virtual void init_kv_pool(size_t num_pages, size_t page_bytes) = 0;
+
+  // Makes a model's weights usable by forward and returns its slot id. The CPU backend reads the mapped
+  // tensors in place; a device backend copies them into its weights arena. The Model outlives the slot.
+  virtual int load_slot(const Model& model, const KvLayout& layout) = 0;
+  virtual void free_slot(int slot) = 0;
+
+  // One forward pass. Writes K/V of the computed tokens into the pool and the logits, f32, as rows of
+  // vocab_size in batch order (n_tokens rows for all_logits entries, one row otherwise).
+  virtual void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) = 0;
+
+  // Copies whole pages between the pool and host memory (park / restore); bit-exact.
+  virtual void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) = 0;
+  virtual void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options);
+#ifdef TIDEPOOL_HAVE_CUDA
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options);
+#endif
+
+// Backends compiled into this binary, in preference order ("cuda" first when present).
+std::vector<std::string> built_backends();
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options);
+
+}  // namespace tidepool

@@ -1,0 +1,193 @@
+#include "cpu_backend.h"
+
+#include <sys/mman.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "../../src/errors.h"
+#include "../../src/model.h"
+#include "cpu_ops.h"
+
+namespace tidepool {
+
+CpuBackend::CpuBackend(const BackendOptions& options) : pool_(options.threads) {}
+
+CpuBackend::~CpuBackend() {
+  if (kv_pool_) ::munmap(kv_pool_, kv_pool_bytes_);
+}
+
+std::string CpuBackend::device_name() const {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2) + " x" + std::to_string(pool_.size()) + " threads";
+    }
+  }
+  return "cpu x" + std::to_string(pool_.size()) + " threads";
+}
+
+void CpuBackend::init_kv_pool(size_t num_pages, size_t page_bytes) {
+  if (kv_pool_) throw EngineError("internal", "KV pool already initialized");
+  kv_pool_bytes_ = num_pages * page_bytes;
+  if (kv_pool_bytes_ > 0) {
+    void* p = ::mmap(nullptr, kv_pool_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw EngineError("out_of_memory", "cannot reserve the KV pool");
+    kv_pool_ = static_cast<uint8_t*>(p);
+  }
+  page_bytes_ = page_bytes;
+  num_pages_ = num_pages;
+}
+
+int CpuBackend::load_slot(const Model& model, const KvLayout& layout) {
+  auto slot = std::make_unique<Slot>();
+  slot->model = &model;
+  slot->layout = layout;
+  const int hd = model.config.head_dim;
+  for (int i = 0; i < hd / 2; i++)  // as HF computes it: f32 pow of (2i / head_dim)
+    slot->inv_freq.push_back(1.0f / std::pow(static_cast<float>(model.config.rope_theta), static_cast<float>(2 * i) / hd));
+  std::lock_guard<std::mutex> lock(slots_mutex_);
+  for (size_t i = 0; i < slots_.size(); i++) {
+    if (!slots_[i]) {
+      slots_[i] = std::move(slot);
+      return static_cast<int>(i);
+    }
+  }
+  slots_.push_back(std::move(slot));
+  return static_cast<int>(slots_.size() - 1);
+}
+
+void CpuBackend::free_slot(int slot) {
+  std::lock_guard<std::mutex> lock(slots_mutex_);
+  if (slot >= 0 && static_cast<size_t>(slot) < slots_.size()) slots_[slot].reset();
+}
+
+CpuBackend::Slot CpuBackend::slot_copy(int slot) {
+  std::lock_guard<std::mutex> lock(slots_mutex_);
+  if (slot < 0 || static_cast<size_t>(slot) >= slots_.size() || !slots_[slot])
+    throw EngineError("internal", "no model in slot " + std::to_string(slot));
+  return *slots_[slot];
+}
+
+float* CpuBackend::kv_row(const Slot& s, const BatchEntry& e, int pos, int layer, int kv) {
+  size_t index = s.layout.table_index(pos, layer, kv);
+  if (index >= static_cast<size_t>(e.n_pages)) throw EngineError("internal", "block table too short");
+  size_t page = static_cast<size_t>(e.pages[index]);
+  if (page >= num_pages_) throw EngineError("internal", "page id out of range");
+  return reinterpret_cast<float*>(kv_pool_ + page * page_bytes_ + s.layout.row_offset(pos, layer, kv));
+}
+
+void CpuBackend::write_kv(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* k, const float* v) {
+  const int kv_dim = s.layout.kv_dim;
+  for (size_t t = 0; t < tokens_.size(); t++) {
+    const BatchEntry& e = batch[tokens_[t].entry];
+    std::memcpy(kv_row(s, e, tokens_[t].pos, layer, 0), k + t * kv_dim, kv_dim * sizeof(float));
+    std::memcpy(kv_row(s, e, tokens_[t].pos, layer, 1), v + t * kv_dim, kv_dim * sizeof(float));
+  }
+}
+
+// q (T, heads*head_dim) -> out (T, heads*head_dim), causal over each sequence's cached positions.
+void CpuBackend::attention_layer(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* q, float* out) {
+  const ModelConfig& c = s.model->config;
+  const int hd = c.head_dim, heads = c.num_heads, group = c.num_heads / c.num_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  pool_.parallel_for(tokens_.size() * heads, [&](size_t begin, size_t end) {
+    thread_local std::vector<float> scores;
+    for (size_t item = begin; item < end; item++) {
+      const size_t t = item / heads;
+      const int h = static_cast<int>(item % heads), kvh = h / group;
+      const BatchEntry& e = batch[tokens_[t].entry];
+      const int n = tokens_[t].pos + 1;
+      const float* qv = q + (t * heads + h) * hd;
+      if (scores.size() < static_cast<size_t>(n)) scores.resize(n);
+      float max_score = -INFINITY;
+      for (int j = 0; j < n; j++) {
+        scores[j] = dot_f32(qv, kv_row(s, e, j, layer, 0) + kvh * hd, hd) * scale;
+        max_score = std::max(max_score, scores[j]);
+      }
+      float sum = 0;
+      for (int j = 0; j < n; j++) sum += scores[j] = std::exp(scores[j] - max_score);
+      float* o = out + (t * heads + h) * hd;
+      std::fill(o, o + hd, 0.0f);
+      for (int j = 0; j < n; j++) {
+        const float p = scores[j] / sum;
+        const float* vv = kv_row(s, e, j, layer, 1) + kvh * hd;
+        for (int d = 0; d < hd; d++) o[d] += p * vv[d];
+      }
+    }
+  });
+}
+
+void CpuBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
+  const Slot s = slot_copy(slot_id);
+  const Model& m = *s.model;
+  const ModelConfig& c = m.config;
+  const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  tokens_.clear();
+  std::vector<int> logit_rows;  // token indices whose logits are returned
+  for (size_t i = 0; i < batch.size(); i++) {
+    const BatchEntry& e = batch[i];
+    for (int j = 0; j < e.n_tokens; j++) {
+      if (e.all_logits || j == e.n_tokens - 1) logit_rows.push_back(static_cast<int>(tokens_.size()));
+      tokens_.push_back({static_cast<int>(i), e.start_pos + j});
+    }
+  }
+  const int T = static_cast<int>(tokens_.size());
+  if (T == 0) return;
+  // Activations: x, h (T, H); q, att (T, Q); k, v (T, KV); gate, up (T, I).
+  std::vector<float> x(static_cast<size_t>(T) * H), h(x.size()), q(static_cast<size_t>(T) * Q), att(q.size());
+  std::vector<float> k(static_cast<size_t>(T) * KV), v(k.size()), gate(static_cast<size_t>(T) * I), up(gate.size());
+  for (int t = 0; t < T; t++) {
+    const BatchEntry& e = batch[tokens_[t].entry];
+    const int32_t tok = e.tokens[tokens_[t].pos - e.start_pos];
+    if (tok < 0 || tok >= c.vocab_size) throw EngineError("bad_request", "token id " + std::to_string(tok) + " out of range");
+    float* dst = &x[static_cast<size_t>(t) * H];
+    const float* row = tensor_row_f32(*m.embed, tok, H, dst);
+    if (row != dst) std::memcpy(dst, row, H * sizeof(float));
+  }
+  for (int l = 0; l < c.num_layers; l++) {
+    const LayerWeights& w = m.layers[l];
+    rms_norm(x.data(), T, H, *w.input_norm, eps, h.data());
+    matmul(pool_, h.data(), T, H, *w.q, w.q_bias, q.data(), Q);
+    matmul(pool_, h.data(), T, H, *w.k, w.k_bias, k.data(), KV);
+    matmul(pool_, h.data(), T, H, *w.v, w.v_bias, v.data(), KV);
+    for (int t = 0; t < T; t++) {
+      rope(&q[static_cast<size_t>(t) * Q], c.num_heads, c.head_dim, tokens_[t].pos, s.inv_freq.data());
+      rope(&k[static_cast<size_t>(t) * KV], c.num_kv_heads, c.head_dim, tokens_[t].pos, s.inv_freq.data());
+    }
+    write_kv(s, batch, l, k.data(), v.data());
+    attention_layer(s, batch, l, q.data(), att.data());
+    matmul(pool_, att.data(), T, Q, *w.o, nullptr, h.data(), H);
+    for (size_t i = 0; i < x.size(); i++) x[i] += h[i];
+    rms_norm(x.data(), T, H, *w.post_norm, eps, h.data());
+    matmul(pool_, h.data(), T, H, *w.gate, nullptr, gate.data(), I);
+    matmul(pool_, h.data(), T, H, *w.up, nullptr, up.data(), I);
+    for (size_t i = 0; i < gate.size(); i++) gate[i] = silu(gate[i]) * up[i];
+    matmul(pool_, gate.data(), T, I, *w.down, nullptr, h.data(), H);
+    for (size_t i = 0; i < x.size(); i++) x[i] += h[i];
+  }
+  const int R = static_cast<int>(logit_rows.size());
+  std::vector<float> rows(static_cast<size_t>(R) * H);
+  for (int r = 0; r < R; r++)
+    std::memcpy(&rows[static_cast<size_t>(r) * H], &x[static_cast<size_t>(logit_rows[r]) * H], H * sizeof(float));
+  rms_norm(rows.data(), R, H, *m.final_norm, eps, rows.data());
+  matmul(pool_, rows.data(), R, H, *m.lm_head, nullptr, logits, c.vocab_size);
+}
+
+void CpuBackend::kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) {
+  for (size_t i = 0; i < pages.size(); i++)
+    std::memcpy(host + i * page_bytes_, kv_pool_ + static_cast<size_t>(pages[i]) * page_bytes_, page_bytes_);
+}
+
+void CpuBackend::kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) {
+  for (size_t i = 0; i < pages.size(); i++)
+    std::memcpy(kv_pool_ + static_cast<size_t>(pages[i]) * page_bytes_, host + i * page_bytes_, page_bytes_);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) { return std::make_unique<CpuBackend>(options); }
+
+}  // namespace tidepool

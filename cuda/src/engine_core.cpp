@@ -1,0 +1,265 @@
+#include "engine_core.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "errors.h"
+
+namespace tidepool {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+EngineCore::EngineCore(std::unique_ptr<Backend> backend, const EngineOptions& options)
+    : options_(options),
+      backend_(std::move(backend)),
+      memory_(make_memory_plan(options.memory_budget_bytes, options.kv_budget_bytes, options.kv_page_bytes)),
+      scheduler_(static_cast<int>(memory_.plan().kv_pages), options.block_tokens, options.max_batch_tokens) {
+  backend_->init_kv_pool(memory_.plan().kv_pages, memory_.plan().kv_page_bytes);
+}
+
+size_t EngineCore::model_bytes(const std::string& key) const {
+  auto it = models_.find(key);
+  return it == models_.end() ? 0 : it->second.bytes;
+}
+
+size_t EngineCore::install_model(const std::string& key, std::unique_ptr<Model> model) {
+  if (models_.count(key)) return models_[key].bytes;
+  ResidentModel rm;
+  rm.layout = make_kv_layout(model->config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
+  rm.bytes = model->weight_bytes;
+  if (!memory_.reserve_weights(key, rm.bytes))
+    throw EngineError("out_of_memory", "weights arena has " +
+                                           std::to_string(memory_.plan().weights_arena_bytes() - memory_.weights_used()) +
+                                           " bytes free, model needs " + std::to_string(rm.bytes));
+  try {
+    rm.slot = backend_->load_slot(*model, rm.layout);
+  } catch (...) {
+    memory_.release_weights(key);
+    throw;
+  }
+  rm.model = std::move(model);
+  models_[key] = std::move(rm);
+  return models_[key].bytes;
+}
+
+size_t EngineCore::evict_model(const std::string& key, bool force, std::vector<DoneEvent>& done) {
+  auto it = models_.find(key);
+  if (it == models_.end()) throw EngineError("not_found", "model " + key + " is not resident");
+  std::vector<Sequence*> running;
+  for (auto& [id, seq] : seqs_)
+    if (seq->model == key && seq->status == SeqStatus::Running) running.push_back(seq.get());
+  if (!running.empty() && !force)
+    throw EngineError("busy", "model " + key + " has " + std::to_string(running.size()) + " running sequences");
+  for (Sequence* seq : running) finish(seq, "cancelled", "model evicted", done);
+  backend_->free_slot(it->second.slot);
+  models_.erase(it);
+  return memory_.release_weights(key);
+}
+
+void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config) const {
+  for (int32_t t : spec.prompt)
+    if (t < 0 || t >= config.vocab_size)
+      throw EngineError("bad_request", "prompt token " + std::to_string(t) + " outside the vocabulary");
+  const int64_t total = static_cast<int64_t>(spec.prompt.size()) + spec.max_tokens;
+  if (total > config.max_position_embeddings)
+    throw EngineError("context_overflow", "prompt + max_tokens = " + std::to_string(total) + " exceeds the context of " +
+                                              std::to_string(config.max_position_embeddings));
+}
+
+void EngineCore::add(const SequenceSpec& spec) {
+  if (seqs_.count(spec.id)) throw EngineError("bad_request", "sequence " + std::to_string(spec.id) + " already exists");
+  if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
+  if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
+  auto it = models_.find(spec.model);
+  if (it != models_.end()) check_spec(spec, it->second.model->config);
+  auto seq = std::make_unique<Sequence>();
+  seq->id = spec.id;
+  seq->model = spec.model;
+  seq->tokens = spec.prompt;
+  seq->prompt_len = static_cast<int>(spec.prompt.size());
+  seq->max_tokens = spec.max_tokens;
+  seq->sampling = spec.sampling;
+  seq->stop_ids = spec.stop_ids;
+  seq->want_logits = spec.want_logits;
+  seq->all_logits = spec.all_logits;
+  seq->rng = Rng(spec.sampling.seed);
+  Sequence* raw = seq.get();
+  seqs_[spec.id] = std::move(seq);
+  scheduler_.add(raw);
+}
+
+Sequence& EngineCore::get(int64_t id) {
+  auto it = seqs_.find(id);
+  if (it == seqs_.end()) throw EngineError("not_found", "no sequence " + std::to_string(id));
+  return *it->second;
+}
+
+const Sequence* EngineCore::find(int64_t id) const {
+  auto it = seqs_.find(id);
+  return it == seqs_.end() ? nullptr : it->second.get();
+}
+
+void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
+  scheduler_.remove(seq);
+  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message});
+  seqs_.erase(seq->id);
+}
+
+bool EngineCore::cancel(int64_t id, DoneEvent* out) {
+  auto it = seqs_.find(id);
+  if (it == seqs_.end()) return false;
+  std::vector<DoneEvent> done;
+  finish(it->second.get(), "cancelled", "", done);
+  if (out) *out = done.front();
+  return true;
+}
+
+void EngineCore::cancel_all(std::vector<DoneEvent>& done) {
+  while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "cancelled", "", done);
+}
+
+KvMove EngineCore::park(int64_t id) {
+  auto start = std::chrono::steady_clock::now();
+  Sequence& seq = get(id);
+  if (seq.status == SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is already parked");
+  const size_t bytes = seq.pages.size() * memory_.plan().kv_page_bytes;
+  seq.parked_kv.resize(bytes);
+  backend_->kv_to_host(seq.pages, seq.parked_kv.data());
+  scheduler_.park(&seq);
+  return {bytes, ms_since(start)};
+}
+
+KvMove EngineCore::restore(int64_t id) {
+  auto start = std::chrono::steady_clock::now();
+  Sequence& seq = get(id);
+  if (seq.status != SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is not parked");
+  if (!scheduler_.restore(&seq, seq.parked_pages))
+    throw EngineError("out_of_memory", "KV pool has no room to restore sequence " + std::to_string(id));
+  backend_->kv_from_host(seq.pages, seq.parked_kv.data());
+  const size_t bytes = seq.parked_kv.size();
+  seq.parked_kv.clear();
+  seq.parked_kv.shrink_to_fit();
+  return {bytes, ms_since(start)};
+}
+
+bool EngineCore::has_sequences(const std::string& model) const {
+  QueueCounts c = scheduler_.counts(model);
+  return c.running + c.waiting > 0;
+}
+
+// Sequences added before their model was resident are checked once it is.
+void EngineCore::validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out) {
+  const int total_pages = scheduler_.blocks().total();
+  for (Sequence* seq : scheduler_.waiting(model)) {
+    SequenceSpec spec;
+    spec.prompt.assign(seq->tokens.begin(), seq->tokens.begin() + seq->prompt_len);
+    spec.max_tokens = seq->max_tokens;
+    try {
+      check_spec(spec, rm.model->config);
+      if (scheduler_.blocks().pages_for(seq->len(), rm.layout.pages_per_block) > total_pages)
+        throw EngineError("out_of_memory", "sequence needs more KV than the whole pool");
+    } catch (const EngineError& e) {
+      finish(seq, "error", e.code() + ": " + e.what(), out.done);
+    }
+  }
+}
+
+StepResult EngineCore::step(const std::string& model) {
+  auto start = std::chrono::steady_clock::now();
+  StepResult out;
+  auto it = models_.find(model);
+  if (it == models_.end()) throw EngineError("not_found", "model " + model + " is not resident");
+  const ResidentModel& rm = it->second;
+  validate_waiting(model, rm, out);
+  ScheduledBatch batch = scheduler_.schedule(model, rm.layout.pages_per_block);  // schedule
+  if (!batch.empty()) {
+    run_batch(rm, batch, out);  // run -> postprocess
+    out.ran = true;
+  }
+  out.ms = ms_since(start);
+  return out;
+}
+
+void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+  std::vector<BatchEntry> entries;
+  size_t rows = 0;
+  for (Sequence* seq : batch.seqs) {
+    BatchEntry e;
+    e.start_pos = seq->num_cached;
+    e.tokens = seq->tokens.data() + seq->num_cached;
+    e.n_tokens = seq->len() - seq->num_cached;
+    e.pages = seq->pages.data();
+    e.n_pages = static_cast<int>(seq->pages.size());
+    e.all_logits = seq->all_logits && seq->num_cached == 0;
+    rows += e.all_logits ? e.n_tokens : 1;
+    entries.push_back(e);
+  }
+  std::vector<float> logits(rows * rm.model->config.vocab_size);
+  try {
+    backend_->forward(rm.slot, entries, logits.data());
+  } catch (const std::exception& e) {
+    for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
+    return;
+  }
+  postprocess(rm, batch, logits, out);
+}
+
+void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out) {
+  const int vocab = rm.model->config.vocab_size;
+  size_t row = 0;
+  for (Sequence* seq : batch.seqs) {
+    const bool all = seq->all_logits && seq->num_cached == 0;
+    const size_t n_rows = all ? seq->len() : 1;
+    const float* last = &logits[(row + n_rows - 1) * vocab];
+    TokenEvent ev;
+    ev.seq = seq->id;
+    if (all) ev.logits.assign(&logits[row * vocab], &logits[(row + n_rows) * vocab]);
+    else if (seq->want_logits) ev.logits.assign(last, last + vocab);
+    row += n_rows;
+    seq->num_cached = seq->len();
+    ev.token = sample_token(last, vocab, seq->sampling.temperature, seq->sampling.top_p, seq->rng);
+    seq->tokens.push_back(ev.token);
+    out.tokens.push_back(std::move(ev));
+    const bool stop = std::find(seq->stop_ids.begin(), seq->stop_ids.end(), seq->last_token()) != seq->stop_ids.end();
+    if (stop) finish(seq, "stop", "", out.done);
+    else if (seq->completion_tokens() >= seq->max_tokens || seq->len() >= rm.model->config.max_position_embeddings)
+      finish(seq, "length", "", out.done);
+  }
+}
+
+Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
+  Json models = Json::array();
+  auto entry = [&](const std::string& key, size_t bytes, const char* state) {
+    QueueCounts c = scheduler_.counts(key);
+    Json m = Json::object();
+    m.set("model", key);
+    m.set("bytes", static_cast<int64_t>(bytes));
+    m.set("state", state);
+    m.set("running", c.running);
+    m.set("waiting", c.waiting);
+    m.set("parked", c.parked);
+    models.push(std::move(m));
+  };
+  for (const auto& [key, rm] : models_) entry(key, rm.bytes, "resident");
+  for (const std::string& key : loading) entry(key, 0, "loading");
+  const MemoryPlan& p = memory_.plan();
+  Json mem = Json::object();
+  mem.set("budget_bytes", static_cast<int64_t>(p.budget_bytes));
+  mem.set("weights_bytes", static_cast<int64_t>(memory_.weights_used()));
+  mem.set("kv_bytes", static_cast<int64_t>(p.kv_bytes));
+  mem.set("kv_blocks_total", scheduler_.blocks().total());
+  mem.set("kv_blocks_used", scheduler_.blocks().used_count());
+  mem.set("scratch_bytes", static_cast<int64_t>(p.scratch_bytes));
+  Json out = Json::object();
+  out.set("models", std::move(models));
+  out.set("memory", std::move(mem));
+  return out;
+}
+
+}  // namespace tidepool

@@ -1,0 +1,120 @@
+// The engine without its socket: resident models, sequences and the step loop. Single-threaded by design;
+// the server calls it from its step thread only, so commands apply between steps (token boundaries).
+//
+//   step(model) = schedule -> run -> postprocess
+//
+// Errors are thrown as EngineError with a protocol code. A failure inside a step fails only the sequences
+// of that step (done with reason "error").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../backends/backend.h"
+#include "json.h"
+#include "memory_manager.h"
+#include "model.h"
+#include "scheduler.h"
+
+namespace tidepool {
+
+struct EngineOptions {
+  size_t memory_budget_bytes = size_t(4) << 30;
+  size_t kv_budget_bytes = 0;  // 0 = a quarter of the budget
+  int block_tokens = 16;
+  size_t kv_page_bytes = 64 << 10;
+  int max_batch_tokens = 4096;  // prefill admission stops here (one sequence is always admitted)
+};
+
+struct SequenceSpec {
+  int64_t id = 0;
+  std::string model;
+  std::vector<int32_t> prompt;
+  int max_tokens = 16;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_ids;
+  bool want_logits = false;
+  bool all_logits = false;
+};
+
+struct TokenEvent {
+  int64_t seq = 0;
+  int32_t token = 0;
+  std::vector<float> logits;  // last position, or (prompt positions, vocab) on an all_logits prefill
+};
+
+struct DoneEvent {
+  int64_t seq = 0;
+  std::string reason;  // stop | length | cancelled | error
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  std::string message;
+};
+
+struct StepResult {
+  bool ran = false;  // false when the model had nothing to run
+  double ms = 0;
+  std::vector<TokenEvent> tokens;
+  std::vector<DoneEvent> done;
+};
+
+struct KvMove {
+  size_t bytes = 0;
+  double ms = 0;
+};
+
+class EngineCore {
+ public:
+  EngineCore(std::unique_ptr<Backend> backend, const EngineOptions& options);
+
+  Backend& backend() { return *backend_; }
+  const MemoryPlan& memory_plan() const { return memory_.plan(); }
+  int block_tokens() const { return options_.block_tokens; }
+
+  bool is_resident(const std::string& key) const { return models_.count(key) > 0; }
+  size_t model_bytes(const std::string& key) const;
+  // Installs a loaded model into a slot; throws out_of_memory when the weights arena has no room.
+  size_t install_model(const std::string& key, std::unique_ptr<Model> model);
+  // Frees a model's slot; busy while it has running sequences unless force (which cancels them).
+  size_t evict_model(const std::string& key, bool force, std::vector<DoneEvent>& done);
+
+  void add(const SequenceSpec& spec);
+  bool cancel(int64_t seq, DoneEvent* done);  // false for unknown ids
+  void cancel_all(std::vector<DoneEvent>& done);
+  KvMove park(int64_t seq);
+  KvMove restore(int64_t seq);
+
+  StepResult step(const std::string& model);
+  bool has_sequences(const std::string& model) const;
+
+  Json stats_json(const std::vector<std::string>& loading) const;
+  const Sequence* find(int64_t seq) const;
+  const Scheduler& scheduler() const { return scheduler_; }
+
+ private:
+  struct ResidentModel {
+    std::unique_ptr<Model> model;
+    int slot = -1;
+    KvLayout layout;
+    size_t bytes = 0;
+  };
+
+  Sequence& get(int64_t seq);
+  void check_spec(const SequenceSpec& spec, const ModelConfig& config) const;
+  void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
+  void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
+  void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
+  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out);
+
+  EngineOptions options_;
+  std::unique_ptr<Backend> backend_;
+  MemoryManager memory_;
+  Scheduler scheduler_;
+  std::map<std::string, ResidentModel> models_;
+  std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
+};
+
+}  // namespace tidepool

@@ -1,0 +1,45 @@
+// A sequence is a plain record: its tokens, sampling settings, where its KV lives and how far it got.
+// Status moves Waiting -> Running -> Finished, with Running <-> Parked (KV on the host) and
+// Running -> Waiting (preempted for KV space; recomputed on readmission).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sampler.h"
+
+namespace tidepool {
+
+enum class SeqStatus { Waiting, Running, Parked, Finished };
+
+struct SamplingParams {
+  float temperature = 0;  // 0 = greedy
+  float top_p = 1;
+  uint64_t seed = 0;
+};
+
+struct Sequence {
+  int64_t id = 0;
+  std::string model;
+  std::vector<int32_t> tokens;  // prompt followed by completion
+  int prompt_len = 0;
+  int max_tokens = 0;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_ids;
+  bool want_logits = false;  // send last-position logits with each token
+  bool all_logits = false;   // return logits for every prompt position on prefill (forward mode)
+
+  SeqStatus status = SeqStatus::Waiting;
+  int num_cached = 0;              // tokens whose K/V are in the pool (or in parked_kv)
+  std::vector<int32_t> pages;      // block table; pages_per_block entries per logical block
+  std::vector<uint8_t> parked_kv;  // host copy of `pages` while Parked
+  int parked_pages = 0;
+  Rng rng;
+
+  int len() const { return static_cast<int>(tokens.size()); }
+  int completion_tokens() const { return len() - prompt_len; }
+  int32_t last_token() const { return tokens.back(); }
+};
+
+}  // namespace tidepool

@@ -1,0 +1,287 @@
+#include "server.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "errors.h"
+#include "framing.h"
+
+namespace tidepool {
+
+namespace {
+
+char g_socket_path[sizeof(sockaddr_un::sun_path)] = {0};
+
+void on_sigterm(int) {
+  if (g_socket_path[0]) ::unlink(g_socket_path);
+  ::_exit(0);
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options) : options_(options) {
+  core_ = std::make_unique<EngineCore>(make_backend(options.backend, options.backend_options), options.engine);
+  loader_ = std::thread([this] { loader_main(); });
+}
+
+Server::~Server() {
+  load_jobs_.push(std::nullopt);
+  loader_.join();
+}
+
+int Server::run() {
+  if (options_.socket_path.size() >= sizeof(g_socket_path)) {
+    std::cerr << "tidepool-engine: socket path too long\n";
+    return 2;
+  }
+  std::strcpy(g_socket_path, options_.socket_path.c_str());
+  ::signal(SIGTERM, on_sigterm);
+  ::signal(SIGPIPE, SIG_IGN);
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, g_socket_path);
+  ::unlink(g_socket_path);
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 4) != 0) {
+    std::cerr << "tidepool-engine: cannot listen on " << options_.socket_path << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  Json ready = Json::object();
+  ready.set("ready", true);
+  ready.set("socket", options_.socket_path);
+  ready.set("backend", core_->backend().name());
+  std::cout << ready.dump() << std::endl;
+  while (!shutdown_requested_) {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      std::cerr << "tidepool-engine: accept failed: " << std::strerror(errno) << "\n";
+      break;
+    }
+    serve_connection(fd);
+  }
+  ::close(listener);
+  ::unlink(g_socket_path);
+  return 0;
+}
+
+void Server::serve_connection(int fd) {
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    client_fd_ = fd;
+  }
+  connection_++;
+  connected_ = true;
+  std::thread reader([this, fd, c = connection_] { reader_main(fd, c); });
+  while (step_thread_iteration()) {
+  }
+  // The client is gone: every sequence ends, queued turns are dropped.
+  std::vector<DoneEvent> dropped;
+  core_->cancel_all(dropped);
+  turns_.clear();
+  turn_running_ = false;
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    client_fd_ = -1;
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  reader.join();
+  ::close(fd);
+}
+
+void Server::reader_main(int fd, uint64_t connection) {
+  std::string payload;
+  for (;;) {
+    Inbound item;
+    item.connection = connection;
+    if (!read_frame(fd, payload)) {
+      item.kind = Inbound::Kind::Disconnect;
+      inbound_.push(std::move(item));
+      return;
+    }
+    try {
+      item.command = Json::parse(payload);
+      if (!item.command.is_object()) throw JsonError("frame is not a JSON object");
+    } catch (const JsonError& e) {
+      std::cerr << "tidepool-engine: closing connection: " << e.what() << "\n";
+      item.kind = Inbound::Kind::Disconnect;
+      inbound_.push(std::move(item));
+      return;
+    }
+    inbound_.push(std::move(item));
+  }
+}
+
+void Server::loader_main() {
+  for (;;) {
+    std::optional<LoadJob> job = load_jobs_.pop();
+    if (!job) return;
+    Inbound done;
+    done.kind = Inbound::Kind::LoadDone;
+    done.key = job->key;
+    try {
+      done.model = load_model_dir(job->dir);
+      done.model->prefault();
+    } catch (const EngineError& e) {
+      done.error_code = e.code();
+      done.error_message = e.what();
+    } catch (const std::exception& e) {
+      done.error_code = "internal";
+      done.error_message = e.what();
+    }
+    inbound_.push(std::move(done));
+  }
+}
+
+// Applies every queued command (a token boundary), then runs at most one step of the current turn.
+bool Server::step_thread_iteration() {
+  while (auto item = inbound_.try_pop()) {
+    handle(*item);
+    if (!connected_) return false;
+  }
+  if (!turn_running_ && !turns_.empty()) start_turn();
+  if (turn_running_) {
+    run_turn_step();
+    return connected_;
+  }
+  Inbound item = inbound_.pop();
+  handle(item);
+  return connected_;
+}
+
+void Server::handle(Inbound& item) {
+  switch (item.kind) {
+    case Inbound::Kind::Disconnect:
+      if (item.connection == connection_) connected_ = false;
+      return;
+    case Inbound::Kind::LoadDone:
+      handle_load_done(item);
+      return;
+    case Inbound::Kind::Command:
+      if (item.connection == connection_) handle_command(item.command);
+      return;
+  }
+}
+
+void Server::start_turn() {
+  Turn& turn = turns_.front();
+  turn.start = std::chrono::steady_clock::now();
+  turn.steps = 0;
+  turn_running_ = true;
+  if (!core_->is_resident(turn.model)) end_turn("not_resident");
+}
+
+void Server::run_turn_step() {
+  Turn& turn = turns_.front();
+  if (turn.steps >= turn.max_steps) return end_turn("quota");
+  if (!core_->is_resident(turn.model)) return end_turn("not_resident");
+  StepResult result;
+  try {
+    result = core_->step(turn.model);
+  } catch (const std::exception& e) {
+    std::cerr << "tidepool-engine: step failed: " << e.what() << "\n";
+    return end_turn("idle");
+  }
+  for (const DoneEvent& d : result.done)
+    if (!result.ran) emit_done(d);
+  if (!result.ran) return end_turn("idle");
+  turn.steps++;
+  emit_step(turn.model, result);
+  for (const DoneEvent& d : result.done) emit_done(d);
+}
+
+void Server::end_turn(const char* reason) {
+  Turn turn = std::move(turns_.front());
+  turns_.pop_front();
+  turn_running_ = false;
+  Json fields = Json::object();
+  fields.set("steps", turn.steps);
+  fields.set("reason", reason);
+  fields.set("ms", ms_since(turn.start));
+  reply_ok(turn.id, std::move(fields));
+}
+
+int64_t Server::preempt_at_token_boundary() {
+  int64_t steps = 0;
+  if (turn_running_) {
+    steps = turns_.front().steps;
+    end_turn("preempted");
+  }
+  while (!turns_.empty()) {
+    Turn dropped = std::move(turns_.front());
+    turns_.pop_front();
+    Json fields = Json::object();
+    fields.set("steps", 0);
+    fields.set("reason", "preempted");
+    fields.set("ms", 0);
+    reply_ok(dropped.id, std::move(fields));
+  }
+  return steps;
+}
+
+void Server::send(const Json& message) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  if (client_fd_ < 0) return;
+  if (!write_frame(client_fd_, message.dump())) ::shutdown(client_fd_, SHUT_RDWR);  // the reader sees EOF
+}
+
+void Server::reply_ok(const Json& id, Json fields) {
+  Json out = Json::object();
+  out.set("type", "ok");
+  out.set("re", id);
+  for (auto& kv : fields.as_object()) out.set(kv.first, kv.second);
+  send(out);
+}
+
+void Server::reply_error(const Json& id, const std::string& code, const std::string& message) {
+  Json out = Json::object();
+  out.set("type", "error");
+  out.set("re", id);
+  out.set("code", code);
+  out.set("message", message);
+  send(out);
+}
+
+void Server::emit_done(const DoneEvent& d) {
+  Json out = Json::object();
+  out.set("type", "done");
+  out.set("seq", d.seq);
+  out.set("reason", d.reason);
+  out.set("prompt_tokens", d.prompt_tokens);
+  out.set("completion_tokens", d.completion_tokens);
+  if (!d.message.empty()) out.set("message", d.message);
+  send(out);
+}
+
+void Server::emit_step(const std::string& model, const StepResult& result) {
+  Json tokens = Json::array();
+  for (const TokenEvent& t : result.tokens) {
+    Json item = Json::array();
+    item.push(t.seq);
+    item.push(static_cast<int64_t>(t.token));
+    if (!t.logits.empty()) {
+      Json logits = Json::array();
+      for (float f : t.logits) logits.push(static_cast<double>(f));
+      item.push(std::move(logits));
+    }
+    tokens.push(std::move(item));
+  }
+  Json out = Json::object();
+  out.set("type", "step");
+  out.set("model", model);
+  out.set("ms", result.ms);
+  out.set("tokens", std::move(tokens));
+  send(out);
+}
+
+}  // namespace tidepool
