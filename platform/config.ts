@@ -52,6 +52,13 @@ export interface TidepoolConfig {
   readonly apiKey: string | undefined;
   readonly maxBodyBytes: number;
   readonly maxUploadBytes: number;
+  /** Shared secret between control plane and nodes (Bearer); required by `serve` and `node`. */
+  readonly clusterToken: string | undefined;
+  /** Host name or address the control plane uses to reach this node; unset: the machine's host name. */
+  readonly nodeAdvertiseHost: string | undefined;
+  readonly nodePort: number;
+  readonly nodeHeartbeatMs: number;
+  readonly nodeDownAfterMs: number;
   /** `TIDEPOOL_*` names in the environment that Tidepool does not know: likely typos, worth a warning. */
   readonly unknownVariables: readonly string[];
 }
@@ -90,6 +97,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_API_KEY', '(unset)', 'API key the CLI sends as a bearer token.'),
   v('TIDEPOOL_MAX_BODY_BYTES', '1MiB', 'Largest JSON request body the API accepts.'),
   v('TIDEPOOL_MAX_UPLOAD_BYTES', '64GiB', 'Largest single blob upload the API accepts.'),
+  v('TIDEPOOL_CLUSTER_TOKEN', '(unset; required by serve and node)', 'Shared secret that nodes and control-plane replicas send each other as a bearer token.'),
+  v('TIDEPOOL_NODE_ADVERTISE_HOST', '(unset: the machine host name)', 'Address the control plane uses to reach this node runtime (tidepool node).'),
+  v('TIDEPOOL_NODE_PORT', '8081', 'Port of the node runtime internal API (tidepool node); 0 picks a free port.'),
+  v('TIDEPOOL_NODE_HEARTBEAT_MS', '2000', 'How often a node sends its residency and load to the control plane.'),
+  v('TIDEPOOL_NODE_DOWN_AFTER_MS', '10000', 'A node silent for this long is marked down and gets no new requests.'),
 ]);
 
 const KNOWN_NAMES = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
@@ -138,6 +150,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     apiKey: read.optionalString('TIDEPOOL_API_KEY'),
     maxBodyBytes: read.bytes('TIDEPOOL_MAX_BODY_BYTES', MiB),
     maxUploadBytes: read.bytes('TIDEPOOL_MAX_UPLOAD_BYTES', 64 * GiB),
+    clusterToken: read.optionalString('TIDEPOOL_CLUSTER_TOKEN'),
+    nodeAdvertiseHost: read.optionalString('TIDEPOOL_NODE_ADVERTISE_HOST'),
+    nodePort: read.integer('TIDEPOOL_NODE_PORT', 8081, 0, 65_535),
+    nodeHeartbeatMs: read.integer('TIDEPOOL_NODE_HEARTBEAT_MS', 2000, 50, 600_000),
+    nodeDownAfterMs: read.integer('TIDEPOOL_NODE_DOWN_AFTER_MS', 10_000, 100, 3_600_000),
     unknownVariables: Object.freeze(Object.keys(env).filter((name) => name.startsWith('TIDEPOOL_') && !KNOWN_NAMES.has(name)).sort()),
   };
   checkCombinations(config, read);
@@ -163,6 +180,9 @@ function checkCombinations(config: TidepoolConfig, read: EnvReader): void {
   }
   if (config.kvBytes !== undefined && config.gpuMemoryBytes !== undefined && config.kvBytes >= config.gpuMemoryBytes) {
     read.problem('TIDEPOOL_KV_BYTES must be smaller than TIDEPOOL_GPU_MEMORY_BYTES: the budget must also hold weights');
+  }
+  if (config.nodeDownAfterMs <= config.nodeHeartbeatMs) {
+    read.problem('TIDEPOOL_NODE_DOWN_AFTER_MS must be larger than TIDEPOOL_NODE_HEARTBEAT_MS, or every node would flap down between heartbeats');
   }
   if (config.maxBodyBytes > config.maxUploadBytes) {
     read.problem('TIDEPOOL_MAX_BODY_BYTES must not exceed TIDEPOOL_MAX_UPLOAD_BYTES');

@@ -20,7 +20,7 @@ const READINESS_PATH = '/readyz';
  * Cluster-mode variables the manifests set before platform/config.ts declares them (issue 5, in progress).
  * Each is printed while missing from CONFIG_VARIABLES; delete it here once config.ts has it.
  */
-const PENDING_VARIABLES = ['TIDEPOOL_CLUSTER_TOKEN', 'TIDEPOOL_NODE_ADVERTISE_HOST'];
+const PENDING_VARIABLES: string[] = [];
 
 /** Keys the Secret `tidepool-secrets` must hold (created by hand, see docs/cluster.md). */
 const SECRET_KEYS = ['DATABASE_URL', 'TIDEPOOL_CLUSTER_TOKEN'];
