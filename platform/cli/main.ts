@@ -3,6 +3,7 @@ import { CliError } from './cli-error.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerLs } from './commands/ls.js';
+import { registerPlan } from './commands/plan.js';
 import { registerRm } from './commands/rm.js';
 import { registerShow } from './commands/show.js';
 import { registerSynth } from './commands/synth.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerInvoke(program);
   registerRm(program);
   registerSynth(program);
+  registerPlan(program);
   return program;
 }
 

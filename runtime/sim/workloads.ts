@@ -183,3 +183,18 @@ function finish(
   requests.sort((a, b) => a.atMs - b.atMs || (a.key < b.key ? -1 : 1));
   return { name, functions, requests, durationMs: durationS * 1000, slo: defaultSlo(sloScale ?? 1), config };
 }
+
+/**
+ * The same workload at `factor` × its arrival rate: arrival times and the horizon are compressed, lengths
+ * and functions kept. Goodput of a trace (which has no rate knob) is measured this way.
+ */
+export function scaleRate(wl: Workload, factor: number): Workload {
+  if (factor === 1) return wl;
+  return {
+    ...wl,
+    functions: wl.functions.map((f) => ({ ...f, rate: f.rate * factor })),
+    requests: wl.requests.map((r) => ({ ...r, atMs: r.atMs / factor })),
+    durationMs: wl.durationMs / factor,
+    config: { ...wl.config, rateFactor: factor },
+  };
+}

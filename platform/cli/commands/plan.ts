@@ -1,0 +1,132 @@
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { POLICY_NAMES } from '../../../runtime/scheduler/types.js';
+import type { PolicyName } from '../../../runtime/scheduler/types.js';
+import { goodput, planCapacity } from '../../../runtime/sim/plan.js';
+import { GPUS } from '../../../runtime/sim/sim-types.js';
+import { lineChartSvg } from '../../../runtime/sim/svg-chart.js';
+import { workloadFromTrace } from '../../../runtime/sim/trace-file.js';
+import { scaleRate, w1, w2, w3 } from '../../../runtime/sim/workloads.js';
+import type { Workload } from '../../../runtime/sim/workloads.js';
+import { CliError } from '../cli-error.js';
+import { printJson, table } from '../output.js';
+
+interface PlanOpts {
+  workload?: string; trace?: string; models: string; rate: string; durationS: string; seed: string;
+  ttftMs: string; tpotMs: string; gpu: string; policies?: string; target: string; maxGpus?: string;
+  rateSteps: string; out?: string; svg?: string; json?: boolean;
+}
+
+/** Multiples of the workload's own rate tried for goodput, ascending; the first miss stops a policy. */
+const DEFAULT_RATE_STEPS = '1,1.25,1.5,1.75,2,2.5,3';
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('capacity planning on the simulator: fewest GPUs per policy for an SLO, goodput, models per GPU')
+    .option('--workload <w>', 'generator: w1 (Poisson, Aegaeon mix), w2 (Alibaba market), w3 (ServeGen clients)')
+    .option('--trace <file>', 'JSON lines: {"at_s","function","shape","prompt_tokens","output_tokens"} per request')
+    .option('--models <n>', 'functions (w1, w3)', '16')
+    .option('--rate <r>', 'req/s per model (w1) or in total (w2, w3)', '0.1')
+    .option('--duration-s <s>', 'simulated horizon, seconds', '600')
+    .option('--seed <n>', 'generator seed', '1')
+    .option('--ttft-ms <ms>', 'time-to-first-token SLO', '10000')
+    .option('--tpot-ms <ms>', 'time-per-output-token SLO', '100')
+    .option('--gpu <type>', `GPU type: ${Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ')}`, 'h100')
+    .option('--policies <list>', `comma-separated (default all: ${POLICY_NAMES.join(', ')})`)
+    .option('--target <ratio>', 'attainment to reach, 0..1', '0.9')
+    .option('--max-gpus <n>', 'largest GPU count tried (default 4 × functions)')
+    .option('--rate-steps <list>', 'multiples of the workload rate tried for goodput', DEFAULT_RATE_STEPS)
+    .option('--out <file>', 'write the result as JSON')
+    .option('--svg <file>', 'write the attainment-vs-GPUs chart (default: --out with .svg)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: PlanOpts) => {
+      const gpu = GPUS[opts.gpu.toUpperCase()];
+      if (!gpu) throw new CliError(`--gpu: unknown GPU ${opts.gpu} (known: ${Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ')})`);
+      const policies = parsePolicies(opts.policies);
+      const target = num('--target', opts.target, 0, 1);
+      const wl = buildWorkload(opts);
+      const progress = opts.json ? () => {} : (s: string) => process.stderr.write(s);
+      const plan = await planCapacity({
+        workload: wl, policies, target, gpu, ...(opts.maxGpus ? { maxGpus: int('--max-gpus', opts.maxGpus) } : {}),
+        onRun: (r) => progress(`  ${r.policy} on ${r.gpus} GPUs: ${(100 * r.attainment).toFixed(1)}%\n`),
+      });
+      const found = policies.map((p) => plan.minGpus[p]).filter((g): g is number => g !== undefined);
+      const gpus = found.length > 0 ? Math.min(...found) : plan.atMin[policies[0]!]!.gpus;
+      const steps = opts.rateSteps.split(',').map((s) => num('--rate-steps', s, 0, Infinity));
+      const total = wl.requests.length / (wl.durationMs / 1000);
+      const gp = await goodput({ policies, gpus, gpu, target, rates: steps, workloadAt: (f) => scaleRate(wl, f) });
+      const result = {
+        workload: wl.name, config: wl.config, functions: wl.functions.length, requests: wl.requests.length,
+        rateReqPerS: total, slo: wl.slo, gpu: gpu.name, target, freeSwitchBound: plan.freeSwitchBound, goodputGpus: gpus,
+        policies: policies.map((p) => ({
+          policy: p, minGpus: plan.minGpus[p] ?? null,
+          modelsPerGpu: plan.minGpus[p] ? wl.functions.length / plan.minGpus[p]! : null,
+          attainment: plan.atMin[p]!.attainment,
+          goodputReqPerS: gp[p]!.rate === undefined ? null : gp[p]!.rate! * total,
+          goodputRuns: gp[p]!.runs.map((r) => ({ reqPerS: r.rate * total, attainment: r.attainment })),
+        })),
+        points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.attainment })),
+      };
+      const svgPath = opts.svg ?? (opts.out ? opts.out.replace(/\.json$/, '') + '.svg' : undefined);
+      if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2));
+      if (svgPath) writeFileSync(svgPath, chart(result.points, policies, wl, gpu.name, target));
+      if (opts.json) return printJson(result);
+      printHuman(result, wl, gpus, opts.out, svgPath);
+    });
+}
+
+function printHuman(r: { policies: { policy: string; minGpus: number | null; modelsPerGpu: number | null; attainment: number; goodputReqPerS: number | null }[]; freeSwitchBound: number; rateReqPerS: number; target: number },
+  wl: Workload, gpus: number, out: string | undefined, svg: string | undefined): void {
+  console.log(`${wl.name}: ${wl.functions.length} functions, ${wl.requests.length} requests over ${wl.durationMs / 1000}s (${r.rateReqPerS.toFixed(2)} req/s), SLO TTFT ${wl.slo.ttftMs}ms / TPOT ${wl.slo.tpotMs}ms, target ${(100 * r.target).toFixed(0)}%`);
+  console.log(table([
+    ['POLICY', 'MIN GPUS', 'MODELS/GPU', 'ATTAINMENT', `GOODPUT @${gpus} GPUS`],
+    ...r.policies.map((p) => [
+      p.policy, p.minGpus === null ? 'not reached' : String(p.minGpus), p.modelsPerGpu === null ? '-' : p.modelsPerGpu.toFixed(1),
+      `${(100 * p.attainment).toFixed(1)}%`, p.goodputReqPerS === null ? '-' : `${p.goodputReqPerS.toFixed(2)} req/s`,
+    ]),
+  ]));
+  console.log(`free-switch lower bound: ${Number.isNaN(r.freeSwitchBound) ? '-' : r.freeSwitchBound} GPUs`);
+  if (out) console.log(`wrote ${out}${svg ? ` and ${svg}` : ''}`);
+  else if (svg) console.log(`wrote ${svg}`);
+}
+
+function chart(points: { policy: string; gpus: number; attainment: number }[], policies: readonly string[], wl: Workload, gpu: string, target: number): string {
+  const series = policies.map((p) => ({ name: p, points: points.filter((x) => x.policy === p).map((x) => [x.gpus, x.attainment] as const) }));
+  return lineChartSvg({ title: `${wl.name}: SLO attainment vs GPUs (simulated ${gpu})`, xLabel: 'GPUs', yLabel: 'token-deadline attainment', series, targetY: target });
+}
+
+function buildWorkload(o: PlanOpts): Workload {
+  if ((o.workload === undefined) === (o.trace === undefined)) throw new CliError('give exactly one of --workload w1|w2|w3 or --trace <file>');
+  const durationS = num('--duration-s', o.durationS, 0, Infinity);
+  const rate = num('--rate', o.rate, 0, Infinity);
+  const seed = int('--seed', o.seed);
+  let wl: Workload;
+  if (o.trace !== undefined) wl = workloadFromTrace(o.trace);
+  else if (o.workload === 'w1') wl = w1({ models: int('--models', o.models), ratePerModel: rate, durationS, seed });
+  else if (o.workload === 'w2') wl = w2({ totalRate: rate, durationS, seed });
+  else if (o.workload === 'w3') wl = w3({ functions: int('--models', o.models), totalRate: rate, durationS, seed });
+  else throw new CliError(`--workload: unknown workload ${o.workload} (known: w1, w2, w3)`);
+  if (wl.requests.length === 0) throw new CliError('the workload has no requests (raise --rate or --duration-s)');
+  return { ...wl, slo: { ttftMs: num('--ttft-ms', o.ttftMs, 0, Infinity), tpotMs: num('--tpot-ms', o.tpotMs, 0, Infinity) } };
+}
+
+function parsePolicies(list: string | undefined): PolicyName[] {
+  if (list === undefined) return [...POLICY_NAMES];
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(POLICY_NAMES as readonly string[]).includes(n));
+  if (bad.length > 0 || names.length === 0) throw new CliError(`--policies: unknown ${bad.join(', ') || '(empty)'} (known: ${POLICY_NAMES.join(', ')})`);
+  return names as PolicyName[];
+}
+
+function num(flag: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= min || n > max) throw new CliError(`${flag}: ${v} is not a number in (${min}, ${max}]`);
+  return n;
+}
+
+function int(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new CliError(`${flag}: ${v} is not a positive integer`);
+  return n;
+}
