@@ -60,6 +60,10 @@ export interface NodesTable {
   state: string;
   heartbeat_at: Date;
   registered_at: CreatedAt;
+  /** Models the node holds, as its last heartbeat reported them (`ModelResidency[]`). */
+  residency: ColumnType<unknown, string | undefined, string>;
+  /** Sequences queued or running on the node at its last heartbeat. */
+  load: ColumnType<number, number | undefined, number>;
 }
 
 export interface InvocationsTable {

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initialSchema from './2026-11-22-initial-schema.js';
+import * as nodeStatus from './2026-11-23-node-status.js';
 
 /**
  * Every migration, keyed by its dated file name. A static list (not a directory scan) so bundling and
@@ -7,6 +8,7 @@ import * as initialSchema from './2026-11-22-initial-schema.js';
  */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-11-22-initial-schema': initialSchema,
+  '2026-11-23-node-status': nodeStatus,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -12,9 +12,15 @@ export interface NodeRegistration {
   readonly gpus: unknown;
   readonly hostPoolBytes: number;
   readonly state: NodeState;
+  /** Models the node holds (`ModelResidency[]` as the runtime reports it); kept as is when absent. */
+  readonly residency?: unknown;
+  /** Sequences queued or running; kept as is when absent. */
+  readonly load?: number;
 }
 
 export interface NodeRecord extends NodeRegistration {
+  readonly residency: unknown;
+  readonly load: number;
   readonly heartbeatAt: Date;
   readonly registeredAt: Date;
 }
@@ -28,6 +34,8 @@ export async function upsertNode(db: Db, node: NodeRegistration, now: Date = new
     host_pool_bytes: node.hostPoolBytes,
     state: node.state,
     heartbeat_at: now,
+    ...(node.residency !== undefined && { residency: toJson(node.residency) }),
+    ...(node.load !== undefined && { load: node.load }),
   };
   const row = await db
     .insertInto('nodes')
@@ -86,6 +94,8 @@ function toNodeRecord(row: {
   state: string;
   heartbeat_at: Date;
   registered_at: Date;
+  residency: unknown;
+  load: number;
 }): NodeRecord {
   return {
     id: row.id,
@@ -94,6 +104,8 @@ function toNodeRecord(row: {
     gpus: row.gpus,
     hostPoolBytes: Number(row.host_pool_bytes),
     state: row.state,
+    residency: row.residency,
+    load: Number(row.load),
     heartbeatAt: row.heartbeat_at,
     registeredAt: row.registered_at,
   };

@@ -15,10 +15,13 @@ withDatabases(({ database }) => {
     const { db } = database();
     const tables = ['api_keys', 'function_versions', 'functions', 'invocations', 'nodes'];
     expect(await tableNames(db)).toEqual(tables);
+    // One step down per migration: node status columns, then the initial schema.
+    await migrateDown(db);
+    expect(await tableNames(db)).toEqual(tables);
     await migrateDown(db);
     expect(await tableNames(db)).toEqual([]);
     const result = await migrateToLatest(db);
-    expect(result.results?.map((r) => r.status)).toEqual(['Success']);
+    expect(result.results?.map((r) => r.status)).toEqual(['Success', 'Success']);
     expect(await tableNames(db)).toEqual(tables);
     expect((await migrateToLatest(db)).results).toEqual([]);
   });
