@@ -14,6 +14,12 @@ export interface CostOptions {
   readonly prefillMsPerTokenWeightByte: number;
   /** Weight of a new observation in the running average, 0..1. */
   readonly smoothing: number;
+  /**
+   * Shortest turn a policy grants while others wait, ms. 250 ms keeps the per-turn overhead of a real
+   * engine (a round trip, KV bookkeeping) small beside the turn on a GPU; an engine with sub-millisecond
+   * steps (the CPU backend on tiny models) may lower it to get token-level turns.
+   */
+  readonly minTurnMs: number;
 }
 
 export const DEFAULT_COSTS: CostOptions = Object.freeze({
@@ -24,6 +30,7 @@ export const DEFAULT_COSTS: CostOptions = Object.freeze({
   // ≈ 24.9 ms for 1024 tokens of a 15.2 GB model
   prefillMsPerTokenWeightByte: 24.9 / 1024 / 15.2e9,
   smoothing: 0.2,
+  minTurnMs: 250,
 });
 
 export interface CostEstimator {

@@ -3,8 +3,8 @@ import type { ModelState, RequestState } from '../state.js';
 import { latestStartMs, queuedIds, stepsFor } from '../urgency.js';
 
 export interface TidepoolOptions {
-  /** Shortest turn, ms. */
-  readonly minQuotaMs: number;
+  /** Shortest turn, ms; by default the scheduler's `costs.minTurnMs` (250 ms). */
+  readonly minQuotaMs?: number;
   /** A turn that needed a weight load lasts at least this many times the load's estimated cost, so switch
    *  overhead stays under 1 / (1 + factor) of GPU time when models take turns. */
   readonly switchAmortization: number;
@@ -12,7 +12,7 @@ export interface TidepoolOptions {
   readonly maxQuotaMs: number;
 }
 
-export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ minQuotaMs: 250, maxQuotaMs: 4000, switchAmortization: 3 });
+export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 4000, switchAmortization: 3 });
 
 /**
  * Tidepool's policy: least-slack-first at token granularity.
@@ -29,7 +29,7 @@ export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ minQuotaMs: 25
  * - Preemption: an arrival whose slack is shorter than the rest of the running turn cuts it at the next token.
  */
 export function createTidepoolPolicy(options: Partial<TidepoolOptions> = {}): SchedulerPolicy {
-  const o = { ...TIDEPOOL_DEFAULTS, ...options };
+  const o: TidepoolOptions = { ...TIDEPOOL_DEFAULTS, ...options };
   return {
     name: 'tidepool',
     maxResident: undefined,
@@ -49,7 +49,7 @@ export function planLeastSlack(view: SchedulerView, o: TidepoolOptions, _name: s
   const others = ranked.filter((c) => c !== best);
   const nextStart = others.length > 0 ? others[0]!.startBy : Number.POSITIVE_INFINITY;
   const switchMs = best.model.residency === 'resident' ? 0 : view.costs.loadMs(best.model.ref.bytes);
-  const floorMs = Math.max(o.minQuotaMs, o.switchAmortization * switchMs);
+  const floorMs = Math.max(o.minQuotaMs ?? view.costs.options.minTurnMs, o.switchAmortization * switchMs);
   const quotaMs = Number.isFinite(nextStart)
     ? Math.min(o.maxQuotaMs, Math.max(floorMs, nextStart - view.nowMs))
     : Number.POSITIVE_INFINITY;
