@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { sql } from 'kysely';
 import { Registry } from 'prom-client';
 import type { NodeRuntime } from '../runtime/node-runtime.js';
-import { createApp } from './api/app.js';
+import { createApp, type AppOptions } from './api/app.js';
 import type { BlobService } from './api/blob-routes.js';
 import { HttpError } from './api/http-error.js';
 import type { ChatMessage } from './api/request-params.js';
@@ -16,12 +17,16 @@ import { createControlPlaneMetrics } from './metrics.js';
 import { ChatTemplateError, renderChat } from './models/chat-template.js';
 import { byteLevelTokenizer, tokenizerFromJson } from './models/tokenizer.js';
 import { checkModelParts } from './models/validate-model.js';
-import { createRouter } from './router/router.js';
+import { createRouter, type Router } from './router/router.js';
 
 export interface ControlPlaneOptions {
   readonly database: Database;
   readonly blobs: BlobService;
-  readonly nodes: readonly NodeRuntime[];
+  /** Local mode: the in-process node. Cluster mode passes `router` instead. */
+  readonly nodes?: readonly NodeRuntime[];
+  /** Cluster mode: a router over registered nodes (see `router/cluster-router.ts`). */
+  readonly router?: Router;
+  readonly clusterRoutes?: AppOptions['clusterRoutes'];
   readonly registry?: Registry;
   readonly maxBodyBytes?: number;
   readonly maxUploadBytes?: number;
@@ -48,7 +53,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   const registry = options.registry ?? new Registry();
   const metrics = createControlPlaneMetrics(registry);
   const catalog = createDbCatalog(options.database.db);
-  const router = createRouter({ nodes: options.nodes });
+  const router = options.router ?? createRouter({ nodes: options.nodes ?? [] });
   const log = options.log ?? (() => {});
   const recorder = createInvocationRecorder({
     write: (rows) => catalog.insertInvocations(rows),
@@ -83,6 +88,10 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     maxUploadBytes: options.maxUploadBytes ?? 64 * 2 ** 30,
     apiKey: options.apiKey,
     health: async () => ({ database: options.database.kind }),
+    ready: async () => {
+      await sql`select 1`.execute(options.database.db);
+    },
+    clusterRoutes: options.clusterRoutes,
     log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });
   let server: Server | undefined;

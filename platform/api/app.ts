@@ -25,6 +25,10 @@ export interface AppOptions {
   /** Extra health facts (database kind, backend). */
   readonly health?: () => Promise<Record<string, unknown>>;
   readonly log?: (error: unknown) => void;
+  /** `/readyz`: resolves when the process can take traffic (database reachable); absent, ready once listening. */
+  readonly ready?: () => Promise<void>;
+  /** Cluster mode: `internal` (node traffic, cluster token) mounts before the API-key check, `public` after it. */
+  readonly clusterRoutes?: { readonly internal: express.Router; readonly public: express.Router };
 }
 
 /** The control plane's HTTP app: native API, OpenAI API, blobs, `/metrics` and `/healthz`. */
@@ -41,7 +45,17 @@ export function createApp(options: AppOptions): Express {
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', options.registry.contentType).send(await options.registry.metrics());
   });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await options.ready?.();
+      res.json({ status: 'ready' });
+    } catch (error) {
+      res.status(503).json({ status: 'not_ready', reason: (error as Error).message });
+    }
+  });
+  if (options.clusterRoutes) app.use(options.clusterRoutes.internal);
   app.use('/v1', apiKeyAuth({ apiKey: options.apiKey }));
+  if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
   app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics }));
   app.use(express.json({ limit: options.maxBodyBytes, type: () => true }));

@@ -1,10 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerLs } from './commands/ls.js';
+import { registerNode } from './commands/node.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRm } from './commands/rm.js';
+import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerSynth } from './commands/synth.js';
 import { registerUp } from './commands/up.js';
@@ -17,6 +20,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerUp(program);
+  registerServe(program);
+  registerNode(program);
+  registerCluster(program);
   registerDeploy(program);
   registerLs(program);
   registerShow(program);
@@ -40,5 +46,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-// `up` keeps serving until a signal; every other command ends here.
-if (code !== 0 || !process.argv.slice(2).includes('up')) process.exitCode = code;
+// `up`, `serve` and `node` keep serving until a signal; every other command ends here.
+const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+if (code !== 0 || !['up', 'serve', 'node'].includes(command ?? '')) process.exitCode = code;

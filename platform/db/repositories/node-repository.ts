@@ -80,6 +80,12 @@ export async function markSilentNodesDown(db: Db, before: Date): Promise<number>
   return Number(result.numUpdatedRows);
 }
 
+/** Sets a node's state without counting as a heartbeat (a replica that saw the node fail marks it down). */
+export async function setNodeState(db: Db, id: string, state: NodeState): Promise<boolean> {
+  const result = await db.updateTable('nodes').set({ state }).where('id', '=', id).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 export async function deleteNode(db: Db, id: string): Promise<boolean> {
   const result = await db.deleteFrom('nodes').where('id', '=', id).executeTakeFirst();
   return result.numDeletedRows > 0n;

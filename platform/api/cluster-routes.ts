@@ -1,0 +1,88 @@
+import express, { Router, type RequestHandler } from 'express';
+import { bearerMatches } from '../../runtime/cluster/cluster-token.js';
+import type { ModelResidency } from '../../runtime/node-runtime.js';
+import type { Db } from '../db/database.js';
+import { listNodes, upsertNode } from '../db/repositories/node-repository.js';
+import { HttpError } from './http-error.js';
+
+export interface ClusterRoutesOptions {
+  readonly db: Db;
+  readonly token: string;
+  readonly downAfterMs: number;
+  readonly heartbeatMs: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Node registration and heartbeats (`PUT /internal/cluster/nodes/:id`, cluster token). Mounted before the
+ * API-key check: nodes authenticate with the cluster token, never with a user's key.
+ */
+export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
+  const router = Router();
+  const auth: RequestHandler = (req, _res, next) => {
+    if (!bearerMatches(req.headers.authorization, options.token)) {
+      next(new HttpError(401, 'invalid_cluster_token', 'missing or invalid cluster token (TIDEPOOL_CLUSTER_TOKEN)'));
+      return;
+    }
+    next();
+  };
+  router.use('/internal', auth, express.json({ limit: 4 << 20, type: () => true }));
+  router.put('/internal/cluster/nodes/:id', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const address = body.address;
+    if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
+      throw new HttpError(400, 'invalid_parameter', 'address must be an http(s) URL', 'address');
+    }
+    const state = body.state === 'draining' ? 'draining' : 'ready';
+    const record = await upsertNode(options.db, {
+      id: req.params.id!,
+      address: address.replace(/\/+$/, ''),
+      backend: typeof body.backend === 'string' ? body.backend : 'unknown',
+      gpus: Array.isArray(body.gpus) ? body.gpus : [],
+      hostPoolBytes: typeof body.hostPoolBytes === 'number' ? body.hostPoolBytes : 0,
+      state,
+      residency: Array.isArray(body.residency) ? body.residency : [],
+      load: typeof body.load === 'number' && Number.isSafeInteger(body.load) ? body.load : 0,
+    });
+    res.json({ id: record.id, state: record.state, heartbeat_ms: options.heartbeatMs, down_after_ms: options.downAfterMs });
+  });
+  return router;
+}
+
+/** `GET /v1/cluster/nodes`: what `tidepool cluster status` prints. Behind the API-key check like all of `/v1`. */
+export function clusterPublicRoutes(options: ClusterRoutesOptions): Router {
+  const now = options.now ?? Date.now;
+  const router = Router();
+  router.get('/v1/cluster/nodes', async (_req, res) => {
+    const nodes = await listNodes(options.db);
+    const at = now();
+    res.json({
+      down_after_ms: options.downAfterMs,
+      data: nodes.map((node) => {
+        const age = at - node.heartbeatAt.getTime();
+        const models = Array.isArray(node.residency) ? (node.residency as ModelResidency[]) : [];
+        const tier = (t: string) => models.filter((m) => m.tier === t);
+        return {
+          id: node.id,
+          address: node.address,
+          backend: node.backend,
+          gpus: node.gpus,
+          host_pool_bytes: node.hostPoolBytes,
+          // A silent node reads as down even before a router got round to marking it.
+          state: node.state === 'ready' && age > options.downAfterMs ? 'down' : node.state,
+          heartbeat_age_ms: age,
+          registered_at: node.registeredAt.toISOString(),
+          load: node.load,
+          residency: {
+            gpu: tier('gpu').map((m) => m.functionName),
+            host: tier('host').map((m) => m.functionName),
+            gpu_bytes: tier('gpu').reduce((sum, m) => sum + m.bytes, 0),
+            host_bytes: tier('host').reduce((sum, m) => sum + m.bytes, 0),
+          },
+          models,
+        };
+      }),
+    });
+  });
+  return router;
+}

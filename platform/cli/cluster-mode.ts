@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import { startNodeAgent, type NodeAgent } from '../../runtime/cluster/node-agent.js';
+import { startNodeServer, type NodeServer } from '../../runtime/cluster/node-server.js';
+import { detectBackend } from '../../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
+import { clusterInternalRoutes, clusterPublicRoutes } from '../api/cluster-routes.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
+import { createControlPlane, type ControlPlane } from '../control-plane.js';
+import type { Database } from '../db/database.js';
+import { openDatabase } from '../db/open-database.js';
+import { storeBlobs } from '../functions/store-blobs.js';
+import { createClusterRouter } from '../router/cluster-router.js';
+import { createObjectStore } from '../storage/create-object-store.js';
+import { CliError } from './cli-error.js';
+
+export interface ServeMode {
+  readonly url: string;
+  readonly plane: ControlPlane;
+  readonly database: Database;
+  close(): Promise<void>;
+}
+
+/**
+ * `tidepool serve`: the control plane alone. State lives in PostgreSQL (functions, nodes, invocations) and the
+ * object store, so any number of replicas can run side by side; nodes register over HTTP.
+ */
+export async function startServe(config: TidepoolConfig, log: (line: string) => void): Promise<ServeMode> {
+  if (!config.databaseUrl) {
+    throw new CliError('serve needs PostgreSQL: set DATABASE_URL (the embedded PGlite database cannot be shared between processes, so it only serves `tidepool up`)');
+  }
+  const token = requireToken(config);
+  if (config.s3Bucket === undefined) await mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl });
+  try {
+    const registry = new Registry();
+    const router = createClusterRouter({ db: database.db, token, downAfterMs: config.nodeDownAfterMs, registry, log });
+    const routeOptions = { db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs };
+    const plane = createControlPlane({
+      database, blobs: storeBlobs(createObjectStore(config)), router, registry, maxBodyBytes: config.maxBodyBytes,
+      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, log,
+      clusterRoutes: { internal: clusterInternalRoutes(routeOptions), public: clusterPublicRoutes(routeOptions) },
+    });
+    const url = await plane.listen(config.port, config.host);
+    // Silent nodes are marked down even when no request arrives to trigger a read of the node table.
+    const sweep = setInterval(() => void router.refresh().catch((error: Error) => log(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
+    sweep.unref();
+    return {
+      url, plane, database,
+      async close() {
+        clearInterval(sweep);
+        await plane.close().catch((error: Error) => log(`shutdown: ${error.message}`));
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export interface NodeMode {
+  readonly node: LocalNodeRuntime;
+  readonly server: NodeServer;
+  readonly agent: NodeAgent;
+  /** The address the control plane was given. */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `tidepool node --control-plane <url>`: one node runtime (host pool, engine, scheduler) behind its internal
+ * HTTP API on `TIDEPOOL_NODE_PORT`, registered with the control plane and heartbeating every
+ * `TIDEPOOL_NODE_HEARTBEAT_MS`.
+ */
+export async function startNode(
+  config: TidepoolConfig,
+  controlPlaneUrl: string,
+  log: (line: string) => void,
+  onFatal: (error: Error) => void,
+): Promise<NodeMode> {
+  const token = requireToken(config);
+  if (config.s3Bucket === undefined) await mkdir(config.dataDir, { recursive: true });
+  const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
+  if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
+  const advertiseHost = config.nodeAdvertiseHost ?? hostname();
+  const node = await createLocalNodeRuntime({
+    nodeId: `${advertiseHost}-${config.nodePort === 0 ? process.pid : config.nodePort}`,
+    store: createObjectStore(config), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+    engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+    policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
+    onLog: config.logLevel === 'debug' ? log : undefined,
+  });
+  let server: NodeServer | undefined;
+  try {
+    let draining = false;
+    // The node listens on TIDEPOOL_HOST (0.0.0.0 in containers) and advertises TIDEPOOL_NODE_ADVERTISE_HOST.
+    server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready: () => !draining, log });
+    const address = `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${server.port}`;
+    const agent = startNodeAgent({
+      node, controlPlaneUrl, token, heartbeatMs: config.nodeHeartbeatMs, log, onFatal,
+      describe: () => ({ address, backend: node.backend, gpus: node.backend === 'cuda' ? [{ index: 0 }] : [], hostPoolBytes: config.hostPoolBytes }),
+    });
+    const srv = server;
+    return {
+      node, server: srv, agent, address,
+      async close() {
+        draining = true;
+        await agent.stop();
+        await srv.close();
+        await node.close();
+      },
+    };
+  } catch (error) {
+    await server?.close();
+    await node.close();
+    throw error;
+  }
+}
+
+function requireToken(config: TidepoolConfig): string {
+  if (!config.clusterToken) throw new CliError('cluster mode needs TIDEPOOL_CLUSTER_TOKEN: the same secret on every control-plane replica and node');
+  return config.clusterToken;
+}

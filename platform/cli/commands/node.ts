@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { CliError } from '../cli-error.js';
+import { startNode } from '../cluster-mode.js';
+import { configFrom } from './serve.js';
+
+export function registerNode(program: Command): void {
+  program
+    .command('node')
+    .description('run a node runtime alone (cluster mode): engine and host pool behind an internal API, registered with a control plane')
+    .requiredOption('--control-plane <url>', 'control plane URL the node registers with, e.g. http://10.0.0.5:8080')
+    .option('--port <n>', 'port of the node API (overrides TIDEPOOL_NODE_PORT)')
+    .option('--json', 'print the node id and address as one JSON line once registered')
+    .action(async (opts: { controlPlane: string; port?: string; json?: boolean }) => {
+      if (!/^https?:\/\//.test(opts.controlPlane)) throw new CliError(`--control-plane must be an http(s) URL, got "${opts.controlPlane}"`);
+      const config = configFrom({ ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_NODE_PORT: opts.port } : {}) });
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const fatal = (error: Error) => {
+        log(`tidepool: ${error.message}`);
+        void mode?.close().finally(() => process.exit(1));
+      };
+      let mode: Awaited<ReturnType<typeof startNode>> | undefined;
+      mode = await startNode(config, opts.controlPlane, log, fatal).catch((error: Error) => {
+        throw error instanceof CliError ? error : new CliError(`could not start: ${error.message}`);
+      });
+      const started = mode;
+      const shutdown = () => {
+        log('shutting down');
+        void started.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+      await started.agent.registered.catch((error: Error) => {
+        throw new CliError(error.message);
+      });
+      const line = { node: started.node.nodeId, address: started.address, backend: started.node.backend, control_plane: opts.controlPlane };
+      if (opts.json) return console.log(JSON.stringify(line));
+      console.log(`node ${line.node} (engine: ${line.backend}) at ${line.address}, registered with ${opts.controlPlane}`);
+    });
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig, type TidepoolConfig } from '../../config.js';
+import { CliError } from '../cli-error.js';
+import { startServe } from '../cluster-mode.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the control plane alone (cluster mode): PostgreSQL via DATABASE_URL, S3 or filesystem store, nodes register with it')
+    .option('--port <n>', 'port to listen on (overrides TIDEPOOL_PORT)')
+    .option('--json', 'print the address as one JSON line when ready')
+    .action(async (opts: { port?: string; json?: boolean }) => {
+      const config = configFrom({ ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_PORT: opts.port } : {}) });
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const serve = await startServe(config, log).catch((error: Error) => {
+        throw error instanceof CliError ? error : new CliError(`could not start: ${error.message}`);
+      });
+      const shutdown = () => {
+        log('shutting down');
+        void serve.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+      if (opts.json) return console.log(JSON.stringify({ url: serve.url, database: serve.database.kind }));
+      console.log(`Tidepool control plane at ${serve.url}; waiting for nodes (tidepool node --control-plane ${serve.url})`);
+    });
+}
+
+export function configFrom(env: Readonly<Record<string, string | undefined>>): TidepoolConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.problems.join('; '));
+    throw error;
+  }
+}

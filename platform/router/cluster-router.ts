@@ -1,0 +1,222 @@
+import { Counter, type Registry } from 'prom-client';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../runtime/node-runtime.js';
+import type { Db } from '../db/database.js';
+import { listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
+import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';
+import type { Router } from './router.js';
+
+export type RouteReason = 'hot' | 'warm' | 'least_loaded' | 'spread' | 'retry' | 'no_node';
+
+export interface ClusterRouterOptions {
+  readonly db: Db;
+  readonly token: string;
+  /** A node silent for this long is marked down and gets no new requests. */
+  readonly downAfterMs: number;
+  readonly registry: Registry;
+  /** How long a node list read from PostgreSQL is reused; short, so replicas converge fast. */
+  readonly cacheMs?: number;
+  /** Requests for one function on its best node at which a popular function spreads to another node. */
+  readonly spreadAt?: number;
+  readonly now?: () => number;
+  readonly log?: (line: string) => void;
+}
+
+export interface ClusterRouter extends Router {
+  /** Re-reads the node table now (tests, `/readyz`). */
+  refresh(): Promise<void>;
+}
+
+interface Candidate {
+  readonly client: HttpNodeRuntime;
+  readonly record: NodeRecord;
+  readonly tier: number;
+  /** Requests for this function on the node: the node's last report or this replica's count, whichever is larger. */
+  readonly fnLoad: number;
+  readonly load: number;
+}
+
+const TIER_RANK = { gpu: 0, host: 1, store: 2 } as const;
+
+/**
+ * Routing in cluster mode. Nodes come from the `nodes` table (registrations and heartbeats; no state lives in
+ * this replica beyond a short cache and its own in-flight counts). Preference: a node where the model is on a
+ * GPU (`hot`), then in host memory (`warm`), then the least loaded (`least_loaded`); when the preferred node
+ * already holds `spreadAt` requests for the function and another node is less loaded, the request goes there
+ * (`spread`). A request whose node fails before its first token moves to the next node (`retry`); one that
+ * had streamed tokens ends with an error event.
+ */
+export function createClusterRouter(options: ClusterRouterOptions): ClusterRouter {
+  const now = options.now ?? Date.now;
+  const cacheMs = options.cacheMs ?? 500;
+  const spreadAt = options.spreadAt ?? 4;
+  const log = options.log ?? (() => {});
+  const decisions = new Counter({
+    name: 'tidepool_route_decisions_total',
+    help: 'Routing decisions by reason: hot, warm, least_loaded, spread, retry, no_node.',
+    labelNames: ['reason'],
+    registers: [options.registry],
+  });
+  const clients = new Map<string, HttpNodeRuntime>();
+  /** This replica's in-flight requests per node and per node+model. */
+  const inflight = new Map<string, number>();
+  /** Nodes this replica saw fail, with the heartbeat they had then; a newer heartbeat clears them. */
+  const suspects = new Map<string, number>();
+  let records: NodeRecord[] = [];
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<void> | undefined;
+
+  async function read(): Promise<void> {
+    const cutoff = new Date(now() - options.downAfterMs);
+    const marked = await markSilentNodesDown(options.db, cutoff);
+    if (marked > 0) log(`marked ${marked} silent node(s) down`);
+    records = await listNodes(options.db);
+    readAt = now();
+    for (const record of records) {
+      const client = clients.get(record.id);
+      if (!client || client.address !== record.address) clients.set(record.id, new HttpNodeRuntime(record.id, record.address, options.token));
+      const suspectedAt = suspects.get(record.id);
+      if (suspectedAt !== undefined && record.heartbeatAt.getTime() > suspectedAt) suspects.delete(record.id);
+    }
+  }
+
+  async function fresh(): Promise<void> {
+    if (now() - readAt < cacheMs) return;
+    reading ??= read().finally(() => (reading = undefined));
+    await reading;
+  }
+
+  function live(): NodeRecord[] {
+    const cutoff = now() - options.downAfterMs;
+    return records.filter((r) => r.state === 'ready' && r.heartbeatAt.getTime() >= cutoff && !suspects.has(r.id));
+  }
+
+  function candidates(digest: string, exclude: ReadonlySet<string>): Candidate[] {
+    return live()
+      .filter((record) => !exclude.has(record.id))
+      .map((record) => {
+        const models = Array.isArray(record.residency) ? (record.residency as ModelResidency[]) : [];
+        const own = models.find((m) => m.artifactDigest === digest);
+        const local = inflight.get(record.id) ?? 0;
+        const localFn = inflight.get(`${record.id}\0${digest}`) ?? 0;
+        return {
+          client: clients.get(record.id)!,
+          record,
+          tier: own ? TIER_RANK[own.tier] : TIER_RANK.store,
+          fnLoad: Math.max(localFn, own ? own.queued + own.running : 0),
+          load: Math.max(local, record.load),
+        };
+      });
+  }
+
+  function choose(digest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
+    const scored = candidates(digest, exclude).sort((a, b) => a.tier - b.tier || a.load - b.load || a.record.id.localeCompare(b.record.id));
+    const best = scored[0];
+    if (!best) return undefined;
+    if (best.tier < TIER_RANK.store && best.fnLoad >= spreadAt) {
+      const other = scored.slice(1).sort((a, b) => a.load - b.load)[0];
+      if (other && other.load < best.load) return { candidate: other, reason: 'spread' };
+    }
+    return { candidate: best, reason: best.tier === TIER_RANK.gpu ? 'hot' : best.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
+  }
+
+  function track(nodeId: string, digest: string, delta: number): void {
+    for (const key of [nodeId, `${nodeId}\0${digest}`]) {
+      const n = (inflight.get(key) ?? 0) + delta;
+      if (n <= 0) inflight.delete(key);
+      else inflight.set(key, n);
+    }
+  }
+
+  function suspect(node: Candidate, error: unknown): void {
+    suspects.set(node.record.id, node.record.heartbeatAt.getTime());
+    log(`node ${node.record.id} failed (${(error as Error).message}); marked down until its next heartbeat`);
+    void setNodeState(options.db, node.record.id, 'down').catch(() => {});
+  }
+
+  /** One request's path through the cluster: first choice, then the next best node while no token was sent. */
+  function failover(digest: string, first: { candidate: Candidate; reason: RouteReason }): NodeRuntime {
+    return {
+      nodeId: first.candidate.record.id,
+      residency: () => first.candidate.client.residency(),
+      close: async () => {},
+      async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
+        const tried = new Set<string>();
+        let choice: { candidate: Candidate; reason: RouteReason } | undefined = first;
+        let lastError: unknown;
+        while (choice) {
+          const node = choice.candidate;
+          tried.add(node.record.id);
+          track(node.record.id, digest, 1);
+          let tokens = 0;
+          try {
+            for await (const event of node.client.generate(request, signal)) {
+              if (event.type === 'token') tokens++;
+              yield event;
+            }
+            return;
+          } catch (error) {
+            if (tokens > 0 || signal?.aborted) {
+              if (error instanceof NodeLostError) suspect(node, error);
+              const message = error instanceof Error ? error.message : String(error);
+              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, message };
+              return;
+            }
+            if (!retryable(error)) throw error;
+            if (error instanceof NodeUnreachableError || error instanceof NodeLostError) suspect(node, error);
+            lastError = error;
+          } finally {
+            track(node.record.id, digest, -1);
+          }
+          await fresh().catch(() => {});
+          choice = choose(digest, tried);
+          if (choice) decisions.inc({ reason: 'retry' });
+        }
+        throw lastError instanceof NodeError ? lastError : new NodeError('engine_down', `every node failed: ${(lastError as Error).message}`);
+      },
+    };
+  }
+
+  return {
+    /** Live nodes; residency is their last heartbeat's, so health checks make no calls to nodes. */
+    get nodes() {
+      return live().map((record): NodeRuntime => {
+        const client = clients.get(record.id)!;
+        return {
+          nodeId: record.id,
+          generate: (request, signal) => client.generate(request, signal),
+          residency: async () => (Array.isArray(record.residency) ? (record.residency as ModelResidency[]) : []),
+          close: async () => {},
+        };
+      });
+    },
+    refresh: read,
+    async pick(artifactDigest) {
+      await fresh();
+      const choice = choose(artifactDigest, new Set());
+      if (!choice) {
+        decisions.inc({ reason: 'no_node' });
+        // Refused through generate, not here, so the invoker records the request like any other refusal.
+        return noNode();
+      }
+      decisions.inc({ reason: choice.reason });
+      return failover(artifactDigest, choice);
+    },
+  };
+}
+
+function noNode(): NodeRuntime {
+  return {
+    nodeId: 'none',
+    residency: async () => [],
+    close: async () => {},
+    // eslint-disable-next-line require-yield
+    async *generate(): AsyncGenerator<NodeEvent> {
+      throw new NodeError('engine_down', 'no node is ready: start one with `tidepool node --control-plane <url>`');
+    },
+  };
+}
+
+function retryable(error: unknown): boolean {
+  if (error instanceof NodeUnreachableError || error instanceof NodeLostError) return true;
+  return error instanceof NodeError && (error.code === 'engine_down' || error.code === 'queue_full' || error.code === 'store_unavailable');
+}

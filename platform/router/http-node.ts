@@ -1,0 +1,104 @@
+import { bearer } from '../../runtime/cluster/cluster-token.js';
+import {
+  NodeError,
+  type ModelResidency,
+  type NodeErrorCode,
+  type NodeEvent,
+  type NodeGenerateRequest,
+  type NodeRuntime,
+} from '../../runtime/node-runtime.js';
+
+/** The node could not be reached, or hung up before answering: nothing ran there, another node may take it. */
+export class NodeUnreachableError extends NodeError {
+  constructor(readonly nodeId: string, cause: string) {
+    super('engine_down', `node ${nodeId} unreachable: ${cause}`);
+    this.name = 'NodeUnreachableError';
+  }
+}
+
+/** The node's stream broke after it admitted the request (process killed, network cut). */
+export class NodeLostError extends Error {
+  constructor(readonly nodeId: string, readonly tokens: number, cause: string) {
+    super(`node ${nodeId} was lost after ${tokens} token(s): ${cause}`);
+    this.name = 'NodeLostError';
+  }
+}
+
+const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['queue_full', 'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'context_overflow'];
+
+/**
+ * A `NodeRuntime` reached over the node's internal HTTP API (`runtime/cluster/node-server.ts`): NDJSON
+ * `NodeEvent`s for generate, JSON for residency, the cluster token on every call.
+ */
+export class HttpNodeRuntime implements NodeRuntime {
+  constructor(
+    readonly nodeId: string,
+    readonly address: string,
+    private readonly token: string,
+  ) {}
+
+  async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.address}/internal/generate`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
+        body: JSON.stringify(request),
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) return yield cancelled(request);
+      throw new NodeUnreachableError(this.nodeId, causeOf(error));
+    }
+    if (!res.ok) throw await this.refusal(res);
+    let tokens = 0;
+    let buffered = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (!line) continue;
+          const event = JSON.parse(line) as NodeEvent;
+          if (event.type === 'token') tokens++;
+          yield event;
+          if (event.type === 'done') return;
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) return yield cancelled(request, tokens);
+      throw new NodeLostError(this.nodeId, tokens, causeOf(error));
+    }
+    if (signal?.aborted) return yield cancelled(request, tokens);
+    throw new NodeLostError(this.nodeId, tokens, 'stream ended without a done event');
+  }
+
+  async residency(): Promise<readonly ModelResidency[]> {
+    const res = await fetch(`${this.address}/internal/residency`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw await this.refusal(res);
+    return (await res.json()) as ModelResidency[];
+  }
+
+  /** Nothing to release: the node process owns its engines. */
+  async close(): Promise<void> {}
+
+  private async refusal(res: Response): Promise<NodeError> {
+    const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; retryAfterMs?: number } };
+    const code = body.error?.code as NodeErrorCode | undefined;
+    const message = body.error?.message ?? `node ${this.nodeId} answered ${res.status}`;
+    if (res.status === 401) return new NodeError('engine_down', `node ${this.nodeId} refused the cluster token`);
+    return new NodeError(code && NODE_ERROR_CODES.includes(code) ? code : 'engine_down', message, body.error?.retryAfterMs);
+  }
+}
+
+function cancelled(request: NodeGenerateRequest, completionTokens = 0): NodeEvent {
+  return { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens };
+}
+
+function causeOf(error: unknown): string {
+  const e = error as Error & { cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}

@@ -1,0 +1,103 @@
+import type { ModelResidency, NodeRuntime } from '../node-runtime.js';
+import { bearer } from './cluster-token.js';
+
+/** What a node tells the control plane about itself; every heartbeat carries all of it. */
+export interface NodeReport {
+  readonly address: string;
+  readonly backend: string;
+  readonly gpus: readonly Record<string, unknown>[];
+  readonly hostPoolBytes: number;
+  readonly state: 'ready' | 'draining';
+  readonly residency: readonly ModelResidency[];
+  /** Sequences queued or running. */
+  readonly load: number;
+}
+
+export interface NodeAgent {
+  /** Resolves after the first accepted registration; rejects when the control plane refuses the token. */
+  readonly registered: Promise<void>;
+  /** Sends one last heartbeat as `draining` and stops. */
+  stop(): Promise<void>;
+}
+
+export class ClusterAuthError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterAuthError';
+  }
+}
+
+/**
+ * Registers a node with the control plane and keeps it fresh: `PUT /internal/cluster/nodes/:id` every
+ * `heartbeatMs` with residency and load. Registration and heartbeat are the same call, so a node that the
+ * control plane marked down is re-admitted by its next heartbeat. A 401 is fatal (wrong token); anything
+ * else is retried on the next tick.
+ */
+export function startNodeAgent(options: {
+  readonly node: NodeRuntime;
+  readonly controlPlaneUrl: string;
+  readonly token: string;
+  readonly heartbeatMs: number;
+  readonly describe: () => Omit<NodeReport, 'residency' | 'load' | 'state'>;
+  readonly onFatal: (error: Error) => void;
+  readonly log?: (line: string) => void;
+}): NodeAgent {
+  const base = options.controlPlaneUrl.replace(/\/+$/, '');
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let failures = 0;
+  let resolveRegistered!: () => void;
+  let rejectRegistered!: (error: Error) => void;
+  const registered = new Promise<void>((resolve, reject) => {
+    resolveRegistered = resolve;
+    rejectRegistered = reject;
+  });
+  registered.catch(() => {});
+
+  async function send(state: NodeReport['state']): Promise<void> {
+    const residency = await options.node.residency();
+    const report: NodeReport = {
+      ...options.describe(),
+      state,
+      residency,
+      load: residency.reduce((sum, m) => sum + m.queued + m.running, 0),
+    };
+    const res = await fetch(`${base}/internal/cluster/nodes/${encodeURIComponent(options.node.nodeId)}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', ...bearer(options.token) },
+      body: JSON.stringify(report),
+      signal: AbortSignal.timeout(Math.max(1000, options.heartbeatMs)),
+    });
+    const text = await res.text();
+    if (res.status === 401) throw new ClusterAuthError(`control plane ${base} refused this node: ${text || 'invalid cluster token'}`);
+    if (!res.ok) throw new Error(`control plane ${base} answered ${res.status}: ${text.slice(0, 200)}`);
+  }
+
+  async function tick(): Promise<void> {
+    try {
+      await send('ready');
+      if (failures > 0) options.log?.(`heartbeat: control plane reachable again after ${failures} failure(s)`);
+      failures = 0;
+      resolveRegistered();
+    } catch (error) {
+      if (error instanceof ClusterAuthError) {
+        stopped = true;
+        rejectRegistered(error);
+        options.onFatal(error);
+        return;
+      }
+      if (failures++ === 0) options.log?.(`heartbeat failed: ${(error as Error).message}`);
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), options.heartbeatMs);
+  }
+
+  void tick();
+  return {
+    registered,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await send('draining').catch(() => {});
+    },
+  };
+}

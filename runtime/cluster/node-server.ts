@@ -1,0 +1,120 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NodeError, type NodeGenerateRequest, type NodeRuntime } from '../node-runtime.js';
+import { bearerMatches } from './cluster-token.js';
+
+/**
+ * The node runtime's internal HTTP API in cluster mode, for control-plane replicas only:
+ *
+ * - `POST /internal/generate`: body `NodeGenerateRequest`; 200 with NDJSON `NodeEvent` lines, or, when the
+ *   request is refused before its first event, a non-2xx status with `{ error: { code, message, retryAfterMs } }`.
+ * - `GET /internal/residency`: `ModelResidency[]`.
+ * - `GET /healthz`, `GET /readyz`: unauthenticated probes.
+ *
+ * Everything under `/internal` needs the cluster token; anything else is refused with 401.
+ */
+export interface NodeServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 64 * 2 ** 20;
+
+export async function startNodeServer(options: {
+  readonly node: NodeRuntime;
+  readonly token: string;
+  readonly host: string;
+  readonly port: number;
+  /** False while the node drains; `/readyz` answers 503. */
+  readonly ready?: () => boolean;
+  readonly log?: (line: string) => void;
+}): Promise<NodeServer> {
+  const { node, token } = options;
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((error: Error) => {
+      options.log?.(`node api: ${error.message}`);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'internal', message: error.message } });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok', node: node.nodeId });
+    if (req.method === 'GET' && path === '/readyz') {
+      const ready = options.ready?.() ?? true;
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'draining', node: node.nodeId });
+    }
+    if (!bearerMatches(req.headers.authorization, token)) {
+      return sendJson(res, 401, { error: { code: 'invalid_cluster_token', message: 'missing or invalid cluster token' } });
+    }
+    if (req.method === 'GET' && path === '/internal/residency') return sendJson(res, 200, await node.residency());
+    if (req.method === 'POST' && path === '/internal/generate') return generate(req, res);
+    return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
+  }
+
+  async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = JSON.parse(await readBody(req)) as NodeGenerateRequest;
+    const abort = new AbortController();
+    // The control plane hanging up (client gone, stop string matched) cancels the sequence.
+    res.on('close', () => abort.abort());
+    const events = node.generate(request, abort.signal)[Symbol.asyncIterator]();
+    let first: IteratorResult<unknown>;
+    try {
+      first = await events.next();
+    } catch (error) {
+      if (!(error instanceof NodeError)) throw error;
+      const status = error.code === 'queue_full' ? 429 : error.code === 'context_overflow' ? 400 : 503;
+      return sendJson(res, status, { error: { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs } });
+    }
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+    res.flushHeaders();
+    try {
+      for (let next = first; !next.done; next = await events.next()) {
+        if (res.destroyed) break;
+        res.write(`${JSON.stringify(next.value)}\n`);
+      }
+    } catch (error) {
+      // The runtime failed after admission: end with an error event rather than a torn stream.
+      res.write(`${JSON.stringify({ type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: 0, message: (error as Error).message })}\n`);
+    } finally {
+      await events.return?.();
+    }
+    res.end();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
