@@ -9,6 +9,10 @@ export interface ControlPlaneMetrics {
   readonly ttft: Histogram<'function'>;
   readonly tpot: Histogram<'function'>;
   readonly completionTokens: Counter<'function'>;
+  /** Per-request token-deadline attainment (0..1), the SLO metric of docs/scheduler.md. */
+  readonly sloAttainment: Histogram<'function'>;
+  /** Tokens delivered by their deadline (`on_time`) or after it or never (`late`). */
+  readonly sloTokens: Counter<'function' | 'outcome'>;
   readonly deploys: Counter<'status'>;
   readonly blobBytes: Counter;
   readonly recorderDropped: Counter;
@@ -41,6 +45,19 @@ export function createControlPlaneMetrics(registry: Registry): ControlPlaneMetri
       name: 'tidepool_completion_tokens_total',
       help: 'Output tokens delivered to clients.',
       labelNames: ['function'] as const,
+      registers,
+    }),
+    sloAttainment: new Histogram({
+      name: 'tidepool_slo_attainment_ratio',
+      help: 'Per invocation: share of its output tokens delivered by their deadline (arrival + TTFT SLO + k x TPOT SLO).',
+      labelNames: ['function'] as const,
+      buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1],
+      registers,
+    }),
+    sloTokens: new Counter({
+      name: 'tidepool_slo_tokens_total',
+      help: 'Output tokens by deadline outcome: on_time, or late (delivered after their deadline, or owed and never delivered).',
+      labelNames: ['function', 'outcome'] as const,
       registers,
     }),
     deploys: new Counter({

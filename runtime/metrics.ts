@@ -14,6 +14,12 @@ export interface RuntimeMetrics {
   /** Requests waiting per function: admitted, not yet producing tokens. */
   readonly queueDepth: Gauge<'function'>;
   readonly engineRestarts: Counter;
+  /** 1 for the scheduling policy this node runs (TIDEPOOL_SCHEDULER_POLICY). */
+  readonly schedulerPolicy: Gauge<'policy'>;
+  /** 1 for the tier each function's model is in now (gpu, host or store; store = scaled to zero). */
+  readonly modelResidency: Gauge<'function' | 'tier'>;
+  /** Set by the node: refreshes `modelResidency` at scrape time (host evictions happen on timers, unseen). */
+  readonly residencySource: { refresh?: () => void };
 }
 
 const byRegistry = new WeakMap<Registry, RuntimeMetrics>();
@@ -26,6 +32,7 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
   const registers = [registry];
+  const residencySource: { refresh?: () => void } = {};
   const loadBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
   const metrics: RuntimeMetrics = {
     modelLoads: new Counter({ name: 'tidepool_model_loads_total', help: 'Model loads into a tier (host: store to shared memory; gpu: shared memory to device).', labelNames: ['tier'], registers }),
@@ -36,6 +43,9 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
     hostFetchSeconds: new Histogram({ name: 'tidepool_host_pool_fetch_seconds', help: 'Time to fetch one model from the object store into shared memory.', buckets: loadBuckets, registers }),
     queueDepth: new Gauge({ name: 'tidepool_node_queue_depth', help: 'Requests admitted on this node and waiting for their first token, per function.', labelNames: ['function'], registers }),
     engineRestarts: new Counter({ name: 'tidepool_engine_restarts_total', help: 'Times the engine process was restarted after it died.', registers }),
+    schedulerPolicy: new Gauge({ name: 'tidepool_scheduler_policy_info', help: 'The token-level scheduling policy this node runs (value 1).', labelNames: ['policy'], registers }),
+    modelResidency: new Gauge({ name: 'tidepool_model_residency', help: 'Where each function\'s weights are (value 1 for the current tier: gpu, host, or store when scaled to zero).', labelNames: ['function', 'tier'], registers, collect: () => residencySource.refresh?.() }),
+    residencySource,
   };
   byRegistry.set(registry, metrics);
   return metrics;

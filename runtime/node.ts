@@ -41,7 +41,15 @@ export interface LocalNodeRuntimeOptions {
   readonly fetchBlob?: (digest: string, path: string) => Promise<void>;
   /** Engine stderr and supervisor messages. */
   readonly onLog?: (line: string) => void;
+  /**
+   * A model with no requests leaves the GPU after this long without a turn, ms. Default 60 s: long enough
+   * that a steady function never reloads, short enough that an idle one frees the GPU and its host copy's
+   * `keep_warm_ms` clock starts (gpu → host → store). Infinity keeps weights until memory is needed.
+   */
+  readonly gpuIdleEvictMs?: number;
 }
+
+export const DEFAULT_GPU_IDLE_EVICT_MS = 60_000;
 
 /**
  * A node runtime in this process: host pool, one engine process under a supervisor, one GPU scheduler.
@@ -106,6 +114,9 @@ class LocalNode implements LocalNodeRuntime {
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
     this.queues = new FunctionQueues(metrics.queueDepth);
     this.gpuPins = new GpuPins(hostPool);
+    metrics.schedulerPolicy.reset();
+    metrics.schedulerPolicy.set({ policy }, 1);
+    metrics.residencySource.refresh = () => this.residencyNow();
   }
 
   get backend(): 'cpu' | 'cuda' {
@@ -146,8 +157,13 @@ class LocalNode implements LocalNodeRuntime {
       ticket.started();
       for (;;) {
         // After an abort the caller wants the end, not the tokens that were already on their way.
-        if (event.type === 'done' || !signal?.aborted) yield event;
-        if (event.type === 'done') return;
+        if (event.type === 'done') {
+          // Callers may stop reading at `done` without ending the iterator, so settle the books first.
+          lease.release();
+          ticket.finished();
+          return yield event;
+        }
+        if (!signal?.aborted) yield event;
         event = await live.channel.next();
       }
     } finally {
@@ -160,19 +176,28 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   async residency(): Promise<readonly ModelResidency[]> {
+    return this.residencyNow();
+  }
+
+  /** Tier per (function, model) served here, also published as `tidepool_model_residency`. */
+  private residencyNow(): readonly ModelResidency[] {
     const gpu = new Set((this.scheduler?.scheduler.snapshot().models ?? []).filter((m) => m.resident).map((m) => m.key));
     const host = new Set(this.hostPool.snapshot().filter((m) => m.state === 'warm').map((m) => m.digest));
     let gpuBytes = 0;
     for (const key of gpu) gpuBytes += this.modelBytes.get(key) ?? 0;
     this.metrics.residencyBytes.set({ tier: 'gpu' }, gpuBytes);
-    return this.queues.known().map((model) => ({
+    const out = this.queues.known().map((model) => ({
       artifactDigest: model.artifactDigest,
       functionName: model.functionName,
-      tier: gpu.has(model.artifactDigest) ? 'gpu' : host.has(model.artifactDigest) ? 'host' : 'store',
+      tier: gpu.has(model.artifactDigest) ? 'gpu' as const : host.has(model.artifactDigest) ? 'host' as const : 'store' as const,
       bytes: model.bytes,
       queued: model.queued,
       running: model.running,
     }));
+    for (const m of out) {
+      for (const tier of ['gpu', 'host', 'store'] as const) this.metrics.modelResidency.set({ function: m.functionName, tier }, m.tier === tier ? 1 : 0);
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -212,7 +237,10 @@ class LocalNode implements LocalNodeRuntime {
   private schedulerFor(engine: EngineClient): GpuScheduler {
     if (this.scheduler?.engine === engine) return this.scheduler.scheduler;
     const old = this.scheduler?.scheduler;
-    const scheduler = createGpuScheduler({ engine, policy: this.policy, onEvent: (event) => this.onSchedulerEvent(event) });
+    const scheduler = createGpuScheduler({
+      engine, policy: this.policy, onEvent: (event) => this.onSchedulerEvent(event),
+      costs: { gpuIdleEvictMs: this.options.gpuIdleEvictMs ?? DEFAULT_GPU_IDLE_EVICT_MS },
+    });
     this.scheduler = { engine, scheduler };
     // A dead connection's scheduler has nothing left to do; stop its loop instead of letting it retry.
     engine.onClose(() => {

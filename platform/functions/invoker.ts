@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { NodeError, type Artifact, type NodeEvent } from '../../runtime/node-runtime.js';
-import { requestAttainment } from '../../runtime/scheduler/slo.js';
+import { requestAttainment, tokenDeadline } from '../../runtime/scheduler/slo.js';
 import { HttpError } from '../api/http-error.js';
 import { StopFilter } from '../api/text-stream.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
@@ -200,6 +200,9 @@ class GenerationRun {
       cleanup();
       // A consumer that stops early (client gone) lands here too; the node sequence must not run on.
       cancel.abort();
+      // Ends the node's iterator too (it also returns after `done`, or after a stop-string cut that never
+      // reads on): its `finally` releases the host lease and the queue slot.
+      void rest.return?.().catch(() => undefined);
       this.finish(status, failure);
     }
   }
@@ -234,6 +237,12 @@ class GenerationRun {
     const expected = status === 'error' || status === 'rejected' ? Math.max(n, this.ctx.maxTokens) : n;
     const slo = { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms };
     const attainment = requestAttainment(arrival, this.tokenTimes, expected, slo);
+    if (expected > 0) {
+      const onTime = this.tokenTimes.filter((t, i) => t <= tokenDeadline(arrival, i + 1, slo)).length;
+      options.metrics.sloAttainment.observe({ function: fn.name }, attainment);
+      options.metrics.sloTokens.inc({ function: fn.name, outcome: 'on_time' }, onTime);
+      options.metrics.sloTokens.inc({ function: fn.name, outcome: 'late' }, expected - onTime);
+    }
     options.metrics.invocations.inc({ function: fn.name, status });
     if (ttftMs !== null) options.metrics.ttft.observe({ function: fn.name }, ttftMs / 1000);
     if (tpotMs !== null) options.metrics.tpot.observe({ function: fn.name }, tpotMs / 1000);

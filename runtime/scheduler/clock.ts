@@ -11,7 +11,8 @@ export interface Clock {
 
 export const realClock: Clock = {
   now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  // Unref'd: a scheduler waiting out an idle timeout must not keep a finished process alive.
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref()),
 };
 
 interface Timer {

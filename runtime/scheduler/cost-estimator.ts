@@ -20,6 +20,12 @@ export interface CostOptions {
    * steps (the CPU backend on tiny models) may lower it to get token-level turns.
    */
   readonly minTurnMs: number;
+  /**
+   * Weights of a model with no requests leave the GPU after this long without a turn, ms. Infinity (the
+   * scheduler's default, and the simulator's) keeps them until memory is needed; the node runtime sets
+   * 60 s so an idle function scales to zero (its host copy then follows after `keep_warm_ms`).
+   */
+  readonly gpuIdleEvictMs: number;
 }
 
 export const DEFAULT_COSTS: CostOptions = Object.freeze({
@@ -31,6 +37,7 @@ export const DEFAULT_COSTS: CostOptions = Object.freeze({
   prefillMsPerTokenWeightByte: 24.9 / 1024 / 15.2e9,
   smoothing: 0.2,
   minTurnMs: 250,
+  gpuIdleEvictMs: Number.POSITIVE_INFINITY,
 });
 
 export interface CostEstimator {

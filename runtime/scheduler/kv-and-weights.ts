@@ -29,6 +29,8 @@ export interface Residency {
   park(model: ModelState): Promise<void>;
   /** Brings a model's parked KV back. Sequences that do not fit stay parked. Never throws. */
   restore(model: ModelState): Promise<void>;
+  /** Evicts a model that is resident with no requests (GPU idle timeout); no-op otherwise. Rejects on engine errors. */
+  evictIfIdle(model: ModelState): Promise<void>;
 }
 
 export function createResidency(deps: ResidencyDeps): Residency {
@@ -117,7 +119,14 @@ export function createResidency(deps: ResidencyDeps): Residency {
     }
   }
 
+  /** Evicts `model` if it is still resident and idle once the lock is free (GPU idle timeout). */
+  const evictIfIdle = (model: ModelState): Promise<void> =>
+    withLock(async () => {
+      if (model.residency === 'resident' && model.requests.size === 0) await evict(model);
+    });
+
   return {
+    evictIfIdle,
     ensureResident: (model, protect, prefetch) =>
       model.residency === 'resident' ? Promise.resolve(true) : withLock(() => load(model, protect, prefetch)),
     park,

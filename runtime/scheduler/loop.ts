@@ -175,11 +175,34 @@ export function createSchedulerLoop(deps: LoopDeps) {
     emit({ type: 'turn', atMs: clock.now(), model: key, steps: result.steps, quotaSteps: plan.maxSteps, reason: result.reason, ms: result.ms });
   }
 
+  /** Waits for work; meanwhile evicts models idle on the GPU for `gpuIdleEvictMs` (when finite). */
+  async function idleWait(): Promise<void> {
+    const idleMs = costs.options.gpuIdleEvictMs;
+    let due = Number.POSITIVE_INFINITY;
+    let victim: ModelState | undefined;
+    if (Number.isFinite(idleMs)) {
+      for (const m of models.values()) {
+        if (m.residency === 'resident' && m.requests.size === 0 && m.lastRunMs + idleMs < due) {
+          due = m.lastRunMs + idleMs;
+          victim = m;
+        }
+      }
+    }
+    if (!victim) return waitForWake();
+    if (due <= clock.now()) {
+      await residency.evictIfIdle(victim).catch((err: unknown) => failModel(victim, err));
+      return;
+    }
+    await Promise.race([waitForWake(), clock.sleep(due - clock.now())]);
+    // The timeout won: drop the waiter so a wake from now on is kept as pending, not lost.
+    wakeWaiter = undefined;
+  }
+
   async function run(): Promise<void> {
     while (!closed) {
       const plan = policy.planTurn(view());
       if (!plan) {
-        await waitForWake();
+        await idleWait();
         continue;
       }
       await executeTurn(plan).catch((err: unknown) => {

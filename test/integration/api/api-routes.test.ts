@@ -117,5 +117,8 @@ describe('control plane API (scripted node)', () => {
     expect(rows[0]).toMatchObject({ function_name: 'echo', version: 1, status: 'length', completion_tokens: 4, slo_met: true });
     const metrics = await request(plane.app).get('/metrics');
     expect(metrics.text).toContain('tidepool_invocations_total{function="echo",status="length"} 1');
+    expect(metrics.text).toContain('tidepool_slo_attainment_ratio_count{function="echo"} 1');
+    expect(metrics.text).toContain('tidepool_slo_tokens_total{function="echo",outcome="on_time"} 4');
+    expect(metrics.text).toContain('tidepool_slo_tokens_total{function="echo",outcome="late"} 0');
   });
 });

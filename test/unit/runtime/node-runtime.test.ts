@@ -93,6 +93,38 @@ describe('local node runtime over the stub engine', () => {
     expect(scrape).toMatch(/tidepool_node_queue_depth\{function="fn"\} 0/);
   });
 
+  it('counts a request as finished when its caller stops reading at done', async () => {
+    const runtime = await start();
+    const model = await artifact('a');
+    // Three callers that read up to `done` and never call next() again (as the invoker did): the node must
+    // not report them as running forever, nor keep their host leases.
+    for (const id of ['x', 'y', 'z']) {
+      const events = runtime.generate(request(model, { id }))[Symbol.asyncIterator]();
+      for (let next = await events.next(); !next.done; next = await events.next()) if (next.value.type === 'done') break;
+    }
+    expect(await runtime.residency()).toEqual([
+      { artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
+    ]);
+  });
+
+  it('scales to zero: gpu, then host after the GPU idle timeout, then store after keep_warm_ms', async () => {
+    const runtime = await start({ gpuIdleEvictMs: 150, policy: 'aegaeon' });
+    const model = await artifact('a');
+    await collect(runtime.generate(request(model, { keepWarmMs: 300 })));
+    const tierOf = async () => (await runtime.residency())[0]?.tier;
+    const tiers = [await tierOf()];
+    for (let waited = 0; waited < 3_000 && tiers.at(-1) !== 'store'; waited += 25) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const tier = await tierOf();
+      if (tier !== tiers.at(-1)) tiers.push(tier);
+    }
+    expect(tiers).toEqual(['gpu', 'host', 'store']);
+    const scrape = await registry.metrics();
+    expect(scrape).toMatch(/tidepool_model_residency\{function="fn",tier="store"\} 1/);
+    expect(scrape).toMatch(/tidepool_model_residency\{function="fn",tier="gpu"\} 0/);
+    expect(scrape).toMatch(/tidepool_scheduler_policy_info\{policy="aegaeon"\} 1/);
+  });
+
   it('interleaves two models at token granularity on one engine', async () => {
     process.env.STUB_ENGINE_STEP_MS = '25';
     const runtime = await start({ hostPoolBytes: 1e12 });
