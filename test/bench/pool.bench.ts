@@ -24,6 +24,8 @@ interface Size {
   readonly w2: { totalRate: number; durationS: number };
   readonly w3: { functions: number; totalRate: number; durationS: number };
   readonly goodputRates: readonly number[];
+  /** SLO scales (BENCHMARKS.md: 1, 0.5, 0.3); W1, W2 and W3 run at 1, W1 also at each tighter scale. */
+  readonly sloScales: readonly number[];
 }
 
 const SIZES: Record<'tiny' | 'full', Size> = {
@@ -32,14 +34,17 @@ const SIZES: Record<'tiny' | 'full', Size> = {
     w1: { models: 16, ratePerModel: 0.1, durationS: 120 },
     w2: { totalRate: 1.5, durationS: 120 },
     w3: { functions: 12, totalRate: 1.5, durationS: 120 },
-    goodputRates: [0.1, 0.2],
+    goodputRates: [0.1, 0.15, 0.2],
+    sloScales: [1, 0.5],
   },
   full: {
     seeds: [1, 2, 3],
     w1: { models: 80, ratePerModel: 0.1, durationS: 600 },
     w2: { totalRate: 8, durationS: 600 },
     w3: { functions: 64, totalRate: 8, durationS: 600 },
-    goodputRates: [0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3],
+    // Steps of 1/8 of 0.1 up to 0.2, then 1/4: a goodput ratio is resolved to ~10%, not to 2×.
+    goodputRates: [0.05, 0.0625, 0.075, 0.0875, 0.1, 0.1125, 0.125, 0.1375, 0.15, 0.1625, 0.175, 0.1875, 0.2, 0.225, 0.25, 0.275, 0.3],
+    sloScales: [1, 0.5, 0.3],
   },
 };
 
@@ -54,9 +59,13 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
     W2: (seed) => w2({ ...size.w2, seed }),
     W3: (seed) => w3({ ...size.w3, seed }),
   };
+  for (const scale of size.sloScales.filter((x) => x !== 1)) {
+    builders[`W1@${scale}×SLO`] = (seed) => w1({ ...size.w1, seed, sloScale: scale });
+  }
   const results: Record<string, unknown>[] = [];
   for (const [name, build] of Object.entries(builders)) results.push(await runWorkload(name, build, size));
   const gp = await runGoodput(size, results[0]!.minGpus as Record<string, number | undefined>);
+  printBars(results, gp);
   const file = join(args.outDir, `pool-${args.size}.json`);
   writeFileSync(file, JSON.stringify({
     bench: 'pool', device: `simulated ${GPU.name}`, engine: 'sim', date: new Date().toISOString(), commit: gitCommit(),
@@ -107,7 +116,7 @@ async function runWorkload(name: string, build: (seed: number) => Workload, size
 function writeChart(name: string, points: { policy: string; gpus: number; attainment: number }[]): void {
   const series = POLICIES.map((p) => ({ name: p, points: points.filter((x) => x.policy === p).map((x) => [x.gpus, x.attainment] as const) }));
   const svg = lineChartSvg({ title: `${name}: SLO attainment vs GPUs (simulated ${GPU.name})`, xLabel: 'GPUs', yLabel: 'token-deadline attainment', series, targetY: 0.9 });
-  writeFileSync(join(chartDir, `pool-${sizeName}-${name}.svg`), svg);
+  writeFileSync(join(chartDir, `pool-${sizeName}-${name.replace(/[^A-Za-z0-9.]+/g, '-')}.svg`), svg);
 }
 
 async function runGoodput(size: Size, minGpus: Record<string, number | undefined>): Promise<Record<string, unknown>> {
@@ -123,4 +132,27 @@ async function runGoodput(size: Size, minGpus: Record<string, number | undefined
   ])));
   console.log('bars: tidepool ≥ 1.25× aegaeon, ≥ 2.5× request-level. Anchor (paper): Aegaeon 2–2.5× the rate of ServerlessLLM.');
   return { gpus, rates: size.goodputRates, byPolicy: gp };
+}
+
+/** The issue's bars for `tidepool`, each with its measured ratio and met/missed. */
+function printBars(results: Record<string, unknown>[], gp: Record<string, unknown>): void {
+  const byPolicy = gp.byPolicy as Record<string, { rate: number | undefined }>;
+  const ours = byPolicy.tidepool?.rate;
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  const rows: string[][] = [];
+  const bar = (name: string, value: number | undefined, text: string, ok: (v: number) => boolean) =>
+    rows.push([name, value === undefined ? '-' : text, value === undefined ? 'n/a' : ok(value) ? 'met' : 'missed']);
+  const vsAeg = ratio(ours, byPolicy.aegaeon?.rate);
+  bar('goodput ≥ 1.25× aegaeon (W1)', vsAeg, `${vsAeg?.toFixed(2)}×`, (v) => v >= 1.25);
+  const vsRl = ratio(ours, byPolicy['request-level']?.rate);
+  bar('goodput ≥ 2.5× request-level (W1)', vsRl, `${vsRl?.toFixed(2)}×`, (v) => v >= 2.5);
+  for (const r of results) {
+    const min = r.minGpus as Record<string, number | undefined>;
+    const bound = r.freeSwitchBound as number;
+    const cut = min.tidepool !== undefined && min.dedicated !== undefined ? 1 - min.tidepool / min.dedicated : undefined;
+    if (r.workload === 'W2') bar('≥ 85% fewer GPUs than dedicated (W2)', cut, pct(cut ?? 0), (v) => v >= 0.85);
+    const overBound = ratio(min.tidepool, Number.isFinite(bound) ? bound : undefined);
+    bar(`≤ 1.3× free-switch bound (${String(r.workload)})`, overBound, `${overBound?.toFixed(2)}× (${min.tidepool} vs ${bound})`, (v) => v <= 1.3);
+  }
+  console.log(`\n## bars for tidepool\n${table(['bar', 'measured', 'verdict'], rows)}`);
 }
