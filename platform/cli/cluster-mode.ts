@@ -96,13 +96,15 @@ export async function startNode(
   let server: NodeServer | undefined;
   try {
     let draining = false;
+    let registered = false;
     // The node listens on TIDEPOOL_HOST (0.0.0.0 in containers) and advertises TIDEPOOL_NODE_ADVERTISE_HOST.
-    server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready: () => !draining, log });
+    server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready: () => registered && !draining, log });
     const address = `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${server.port}`;
     const agent = startNodeAgent({
       node, controlPlaneUrl, token, heartbeatMs: config.nodeHeartbeatMs, log, onFatal,
       describe: () => ({ address, backend: node.backend, gpus: node.backend === 'cuda' ? [{ index: 0 }] : [], hostPoolBytes: config.hostPoolBytes }),
     });
+    void agent.registered.then(() => (registered = true), () => {});
     const srv = server;
     return {
       node, server: srv, agent, address,

@@ -26,7 +26,7 @@ export async function startNodeServer(options: {
   readonly token: string;
   readonly host: string;
   readonly port: number;
-  /** False while the node drains; `/readyz` answers 503. */
+  /** False until registered and while draining; `/readyz` answers 503 then. */
   readonly ready?: () => boolean;
   readonly log?: (line: string) => void;
 }): Promise<NodeServer> {
@@ -44,7 +44,7 @@ export async function startNodeServer(options: {
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok', node: node.nodeId });
     if (req.method === 'GET' && path === '/readyz') {
       const ready = options.ready?.() ?? true;
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'draining', node: node.nodeId });
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', node: node.nodeId });
     }
     if (!bearerMatches(req.headers.authorization, token)) {
       return sendJson(res, 401, { error: { code: 'invalid_cluster_token', message: 'missing or invalid cluster token' } });

@@ -130,6 +130,12 @@ describe('kubernetes manifests', () => {
     expect(Number(listenPort)).toBe(8080);
   });
 
+  it('has the node runtime listen on its container port (TIDEPOOL_NODE_PORT)', () => {
+    const container = podSpec(find('DaemonSet', 'tidepool-node')).containers[0];
+    const listenPort = container.env.find((e: Obj) => e.name === 'TIDEPOOL_NODE_PORT')?.value;
+    expect(resolvePort(container, 'http')).toBe(Number(listenPort));
+  });
+
   it('wires liveness to /healthz and readiness to /readyz on a real container port', () => {
     for (const workload of workloads()) {
       for (const container of podSpec(workload).containers) {
