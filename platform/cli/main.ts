@@ -45,6 +45,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that closes early (`tidepool ls | head`) is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const code = await main(process.argv.slice(2));
 // `up`, `serve` and `node` keep serving until a signal; every other command ends here.
 const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
