@@ -17,6 +17,13 @@ export interface NodeRuntime {
    */
   generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent>;
 
+  /**
+   * Keeps a function's weights in host memory whatever its keep-warm window (`min_warm` in the manifest),
+   * fetching them now if cold; `artifact` undefined releases the hold. Optional: a node that lacks it only
+   * warms on demand.
+   */
+  holdWarm?(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void>;
+
   /** Where each model known to this node lives right now. */
   residency(): Promise<readonly ModelResidency[]>;
 

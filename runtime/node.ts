@@ -9,9 +9,10 @@ import { startEngineSupervisor, type EngineSupervisor } from './engine/engine-su
 import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
 import { engineErrorCodeOf } from './engine/engine-wire.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from './node-runtime.js';
+import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from './node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { GpuPins } from './pool/gpu-pins.js';
+import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
 import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import { POLICY_NAMES } from './scheduler/types.js';
@@ -98,6 +99,7 @@ class LocalNode implements LocalNodeRuntime {
   readonly nodeId: string;
   private readonly queues: FunctionQueues;
   private readonly gpuPins: GpuPins;
+  private readonly warmHolds: WarmHolds;
   private scheduler: { engine: EngineClient; scheduler: GpuScheduler } | undefined;
   /** Weight bytes per model key, for GPU load metrics (scheduler events carry only the key). */
   private readonly modelBytes = new Map<string, number>();
@@ -114,6 +116,7 @@ class LocalNode implements LocalNodeRuntime {
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
     this.queues = new FunctionQueues(metrics.queueDepth);
     this.gpuPins = new GpuPins(hostPool);
+    this.warmHolds = new WarmHolds(hostPool);
     metrics.schedulerPolicy.reset();
     metrics.schedulerPolicy.set({ policy }, 1);
     metrics.residencySource.refresh = () => this.residencyNow();
@@ -200,9 +203,14 @@ class LocalNode implements LocalNodeRuntime {
     return out;
   }
 
+  holdWarm(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void> {
+    return this.warmHolds.hold(functionName, artifact, keepWarmMs);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.warmHolds.releaseAll();
     await this.scheduler?.scheduler.close();
     await this.supervisor.close();
     this.hostPool.close();

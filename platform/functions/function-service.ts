@@ -67,11 +67,17 @@ export function createFunctionService(options: FunctionServiceOptions): Function
     return meta;
   };
 
+  // Functions deployed with min_warm keep their weights in host memory from start-up on.
+  void restoreWarmHolds(catalog, options.router).catch((error: unknown) => warnHold('(start-up)', error));
+
   return {
     async deploy(body) {
       try {
         const result = await deploy(options, body);
         active.invalidate(result.name);
+        const record = await catalog.getActive(result.name);
+        // Fetching a pinned model can take minutes; the deploy answers now and the hold lands in the background.
+        if (record) void applyWarmHold(options.router, record).catch((error: unknown) => warnHold(result.name, error));
         options.metrics.deploys.inc({ status: 'ok' });
         return result;
       } catch (error) {
@@ -91,6 +97,7 @@ export function createFunctionService(options: FunctionServiceOptions): Function
       const removed = await catalog.remove(name);
       active.invalidate(name);
       if (!removed) throw notFound(name);
+      await Promise.all(options.router.nodes.map((node) => node.holdWarm?.(name, undefined, 0)));
     },
     async resolve(name) {
       const record = await active.get(name);
@@ -100,6 +107,23 @@ export function createFunctionService(options: FunctionServiceOptions): Function
       return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, tokenizer: meta.tokenizer };
     },
   };
+}
+
+/** Asks every node to hold (min_warm > 0) or release the function's active artifact in host memory. */
+async function applyWarmHold(router: Router, record: FunctionVersionRecord): Promise<void> {
+  const artifact = record.manifest.min_warm > 0 ? toArtifact(record) : undefined;
+  await Promise.all(router.nodes.map((node) => node.holdWarm?.(record.name, artifact, record.manifest.keep_warm_ms)));
+}
+
+function warnHold(name: string, error: unknown): void {
+  process.stderr.write(`tidepool: min_warm hold for ${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+}
+
+async function restoreWarmHolds(catalog: FunctionCatalog, router: Router): Promise<void> {
+  for (const summary of await catalog.list()) {
+    const record = await catalog.getActive(summary.name);
+    if (record && record.manifest.min_warm > 0) await applyWarmHold(router, record);
+  }
 }
 
 function notFound(name: string): HttpError {

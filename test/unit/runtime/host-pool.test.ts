@@ -8,6 +8,7 @@ import type { DownloadOptions, ObjectInfo } from '../../../platform/storage/obje
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../../runtime/node-runtime.js';
 import { createHostPool, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
+import { WarmHolds } from '../../../runtime/pool/warm-holds.js';
 
 /** The real filesystem object store, counting blob downloads (the reads a cold start costs). */
 class CountingStore extends FsObjectStore {
@@ -186,5 +187,20 @@ describe('host pool', () => {
     const pending = hostPool.acquire(await artifactOf(blobs, 'z', 300), { ...use, signal: controller.signal });
     controller.abort();
     await expect(pending).rejects.toMatchObject({ code: 'cancelled' });
+  });
+  it('keeps a min_warm function in host memory past its keep-warm window and lets it go once released', async () => {
+    const hostPool = await pool();
+    const pinned = await artifactOf(blobs, 'p', 400);
+    const holds = new WarmHolds(hostPool);
+    await holds.hold('pinned-fn', pinned, 20);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    // Budget pressure evicts idle models, never the held one.
+    const [x, y] = await Promise.all(['x', 'y'].map((s) => artifactOf(blobs, s, 400)));
+    (await hostPool.acquire(x!, use)).release();
+    (await hostPool.acquire(y!, use)).release();
+    expect(hostPool.snapshot().map((m) => m.digest)).toContain(pinned.digest);
+    await holds.hold('pinned-fn', undefined);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(hostPool.snapshot().map((m) => m.digest)).not.toContain(pinned.digest);
   });
 });
