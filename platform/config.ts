@@ -94,7 +94,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_DEPLOY_EXAMPLES', 'true', 'Deploy the example functions on first start in local mode.'),
   v('TIDEPOOL_LOG_LEVEL', 'info', 'debug, info, warn, error or silent.'),
   v('TIDEPOOL_API_URL', 'http://127.0.0.1:8080', 'Control plane the CLI talks to.'),
-  v('TIDEPOOL_API_KEY', '(unset)', 'API key the CLI sends as a bearer token.'),
+  v('TIDEPOOL_API_KEY', '(unset)', 'API key the CLI sends as a bearer token; the server accepts it as a bootstrap admin key (required off loopback until an admin key exists).'),
   v('TIDEPOOL_MAX_BODY_BYTES', '1MiB', 'Largest JSON request body the API accepts.'),
   v('TIDEPOOL_MAX_UPLOAD_BYTES', '64GiB', 'Largest single blob upload the API accepts.'),
   v('TIDEPOOL_CLUSTER_TOKEN', '(unset; required by serve and node)', 'Shared secret that nodes and control-plane replicas send each other as a bearer token.'),

@@ -7,6 +7,7 @@ import type { NodeRuntime } from '../runtime/node-runtime.js';
 import { createApp, type AppOptions } from './api/app.js';
 import type { BlobService } from './api/blob-routes.js';
 import { HttpError } from './api/http-error.js';
+import { createApiKeyService, type ApiKeyService } from './auth/api-keys.js';
 import type { ChatMessage } from './api/request-params.js';
 import type { Database } from './db/database.js';
 import { createDbCatalog } from './functions/db-catalog.js';
@@ -30,6 +31,7 @@ export interface ControlPlaneOptions {
   readonly registry?: Registry;
   readonly maxBodyBytes?: number;
   readonly maxUploadBytes?: number;
+  /** `TIDEPOOL_API_KEY`: a bootstrap admin key; while it is unset and no key exists, the API runs open. */
   readonly apiKey?: string;
   /** Invocation recorder batching: flush every `flushIntervalMs` or at `maxBatch` rows. */
   readonly recorder?: { readonly flushIntervalMs?: number; readonly maxBatch?: number };
@@ -42,7 +44,11 @@ export interface ControlPlane {
   readonly functions: FunctionService;
   readonly recorder: InvocationRecorder;
   readonly registry: Registry;
-  /** Starts listening; resolves with the base URL (`http://host:port`). */
+  readonly keys: ApiKeyService;
+  /**
+   * Starts listening; resolves with the base URL (`http://host:port`). Refuses a non-loopback `host` unless
+   * some key can authenticate (`TIDEPOOL_API_KEY` or an unrevoked stored key): keys are required off loopback.
+   */
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, flushes invocation records. Nodes and the database belong to the caller. */
   close(): Promise<void>;
@@ -76,6 +82,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     loadTokenizer,
   });
   const invoker = createInvoker({ router, recorder, metrics });
+  const keys = createApiKeyService({ db: options.database.db, bootstrapKey: options.apiKey });
   const app = createApp({
     functions,
     invoker,
@@ -86,7 +93,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     renderChat: renderChatOr400,
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     maxUploadBytes: options.maxUploadBytes ?? 64 * 2 ** 30,
-    apiKey: options.apiKey,
+    keys,
     health: async () => ({ database: options.database.kind }),
     ready: async () => {
       await sql`select 1`.execute(options.database.db);
@@ -100,8 +107,15 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     functions,
     recorder,
     registry,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
+    keys,
+    listen: async (port, host) => {
+      if (!isLoopback(host) && !(await keys.hasUsableKey())) {
+        throw new Error(
+          `refusing to listen on ${host} without API keys: set TIDEPOOL_API_KEY (an admin key), or bind to 127.0.0.1 and create one with \`tidepool keys create --scope admin\``,
+        );
+      }
+      if (await keys.isOpen()) log('running open: no API keys; bound to loopback');
+      return new Promise((resolve, reject) => {
         const s = app.listen(port, host, (error?: Error) => {
           if (error) return reject(error);
           const address = s.address() as AddressInfo;
@@ -111,7 +125,8 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         s.requestTimeout = 0;
         s.keepAliveTimeout = 65_000;
         server = s;
-      }),
+      });
+    },
     async close() {
       if (server) {
         const s = server;
@@ -123,6 +138,11 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       await recorder.close();
     },
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 function renderChatOr400(messages: readonly ChatMessage[]): string {

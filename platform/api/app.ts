@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import { apiKeyAuth } from '../auth/api-key-auth.js';
+import type { ApiKeyService } from '../auth/api-keys.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { Invoker } from '../functions/invoker.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
@@ -8,6 +9,7 @@ import type { Router as NodeRouter } from '../router/router.js';
 import { blobRoutes, type BlobService } from './blob-routes.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { functionRoutes } from './function-routes.js';
+import { keyRoutes } from './key-routes.js';
 import { openAiRoutes } from './openai-routes.js';
 import type { ChatMessage } from './request-params.js';
 
@@ -21,7 +23,8 @@ export interface AppOptions {
   readonly renderChat: (messages: readonly ChatMessage[]) => string;
   readonly maxBodyBytes: number;
   readonly maxUploadBytes: number;
-  readonly apiKey?: string;
+  /** API keys: the `/v1` bearer check and the `/v1/keys` routes. */
+  readonly keys: ApiKeyService;
   /** Extra health facts (database kind, backend). */
   readonly health?: () => Promise<Record<string, unknown>>;
   readonly log?: (error: unknown) => void;
@@ -54,11 +57,12 @@ export function createApp(options: AppOptions): Express {
     }
   });
   if (options.clusterRoutes) app.use(options.clusterRoutes.internal);
-  app.use('/v1', apiKeyAuth({ apiKey: options.apiKey }));
+  app.use('/v1', apiKeyAuth(options.keys));
   if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
   app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics }));
   app.use(express.json({ limit: options.maxBodyBytes, type: () => true }));
+  app.use(keyRoutes(options.keys));
   app.use(functionRoutes(options));
   app.use(openAiRoutes(options));
   app.use(notFoundHandler);

@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import { principalOf } from '../auth/api-key-auth.js';
+import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { HttpError } from './http-error.js';
@@ -20,7 +22,8 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     res.status(201).json({ name: result.name, version: result.version, artifact_digest: result.artifactDigest, size_bytes: result.sizeBytes });
   });
   router.get('/v1/functions', async (_req, res) => {
-    const list = await functions.list();
+    const principal = principalOf(res);
+    const list = (await functions.list()).filter((f) => mayUseFunction(principal, f.name));
     res.json({
       data: list.map((f) => ({
         name: f.name, description: f.description, active_version: f.activeVersion, artifact_digest: f.artifactDigest,
@@ -29,6 +32,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     });
   });
   router.get('/v1/functions/:name', async (req, res) => {
+    if (!mayUseFunction(principalOf(res), req.params.name)) throw functionNotFound(req.params.name);
     const d = await functions.show(req.params.name);
     const active = d.versions.find((v) => v.active);
     res.json({
@@ -53,6 +57,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
   });
   router.post('/v1/functions/:name/invoke', async (req, res) => {
     const arrivalMs = Date.now();
+    if (!mayUseFunction(principalOf(res), req.params.name)) throw functionNotFound(req.params.name);
     const body = requireObject(req.body);
     const sampling = parseSampling(body);
     const prompt = readPrompt(body, options.renderChat);

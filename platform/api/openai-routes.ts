@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
+import { principalOf } from '../auth/api-key-auth.js';
+import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { HttpError } from './http-error.js';
@@ -17,13 +19,15 @@ export interface OpenAiRoutesOptions {
 export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   const router = Router();
   router.get('/v1/models', async (_req, res) => {
-    const functions = await options.functions.list();
+    const principal = principalOf(res);
+    const functions = (await options.functions.list()).filter((f) => mayUseFunction(principal, f.name));
     res.json({
       object: 'list',
       data: functions.map((f) => ({ id: f.name, object: 'model', created: Math.floor(f.createdAt.getTime() / 1000), owned_by: 'tidepool' })),
     });
   });
   router.get('/v1/models/:model', async (req, res) => {
+    if (!mayUseFunction(principalOf(res), req.params.model)) throw functionNotFound(req.params.model);
     const fn = await options.functions.resolve(req.params.model);
     res.json({ id: fn.name, object: 'model', created: 0, owned_by: 'tidepool' });
   });
@@ -36,6 +40,7 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
   const arrivalMs = Date.now();
   const body = requireObject(req.body);
   const model = requireString(body, 'model');
+  if (!mayUseFunction(principalOf(res), model)) throw functionNotFound(model);
   const sampling = parseSampling(body);
   if (body.n !== undefined && body.n !== 1) throw new HttpError(400, 'unsupported_parameter', 'n: only 1 is supported', 'n');
   const prompt = kind === 'chat' ? options.renderChat(parseMessages(body.messages)) : readPrompt(body.prompt);

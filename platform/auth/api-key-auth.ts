@@ -1,22 +1,47 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { HttpError } from '../api/http-error.js';
+import { OPEN_PRINCIPAL, type ApiKeyService, type Principal } from './api-keys.js';
 
 /**
- * Bearer-token check for `/v1/*` when an API key is configured (`TIDEPOOL_API_KEY`); local mode runs open
- * on 127.0.0.1. Keys are compared as hashes in constant time so response timing leaks nothing about them.
+ * Routes an `invoke` key may use (method and path under `/v1`); every other `/v1` route needs `admin`, so a
+ * route added later is admin-only until it is listed here.
  */
-export function apiKeyAuth(options: { readonly apiKey: string | undefined }): RequestHandler {
-  if (!options.apiKey) return (_req, _res, next) => next();
-  const expected = createHash('sha256').update(options.apiKey).digest();
-  return (req, _res, next) => {
+const INVOKE_ROUTES: readonly (readonly [string, RegExp])[] = [
+  ['GET', /^\/models(\/[^/]+)?\/?$/],
+  ['POST', /^\/(chat\/)?completions\/?$/],
+  ['POST', /^\/functions\/[^/]+\/invoke\/?$/],
+  ['GET', /^\/functions(\/[^/]+)?\/?$/],
+];
+
+/**
+ * Bearer-key check for `/v1/*` (mounted at `/v1`). With no key ever created and no `TIDEPOOL_API_KEY`, the
+ * API runs open (the control plane only listens on loopback then); otherwise a missing, unknown or revoked key
+ * gets 401 and a key without the route's scope 403. The caller lands in `res.locals.principal`.
+ */
+export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
+  return async (req, res, next) => {
     const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const given = createHash('sha256').update(token).digest();
-    if (!token || !timingSafeEqual(given, expected)) {
-      next(new HttpError(401, 'invalid_api_key', 'missing or invalid API key (send Authorization: Bearer <key>)'));
-      return;
+    const token = /^bearer /i.test(header) ? header.slice(7).trim() : '';
+    let principal: Principal;
+    if (!token) {
+      if (!(await keys.isOpen())) throw new HttpError(401, 'invalid_api_key', 'missing API key (send Authorization: Bearer <key>)');
+      principal = OPEN_PRINCIPAL;
+    } else {
+      const result = await keys.authenticate(token);
+      if (!result.ok) {
+        throw new HttpError(401, 'invalid_api_key', result.reason === 'revoked' ? 'API key revoked' : 'invalid API key');
+      }
+      principal = result.principal;
     }
+    if (!principal.admin && !INVOKE_ROUTES.some(([method, path]) => (req.method === method || (method === 'GET' && req.method === 'HEAD')) && path.test(req.path))) {
+      throw new HttpError(403, 'insufficient_scope', `this API key has the invoke scope; ${req.method} ${req.baseUrl}${req.path} needs admin`);
+    }
+    res.locals.principal = principal;
     next();
   };
+}
+
+/** The authenticated caller; open (admin) when the app runs without the key check. */
+export function principalOf(res: Response): Principal {
+  return (res.locals.principal as Principal | undefined) ?? OPEN_PRINCIPAL;
 }

@@ -3,6 +3,7 @@ import { CliError } from './cli-error.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerInvoke } from './commands/invoke.js';
+import { registerKeys } from './commands/keys.js';
 import { registerLs } from './commands/ls.js';
 import { registerNode } from './commands/node.js';
 import { registerPlan } from './commands/plan.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerShow(program);
   registerInvoke(program);
   registerRm(program);
+  registerKeys(program);
   registerSynth(program);
   registerPlan(program);
   return program;

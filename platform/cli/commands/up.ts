@@ -29,7 +29,8 @@ export function registerUp(program: Command): void {
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
-      const api = createApiClient({ baseUrl: local.url, apiKey: config.apiKey });
+      // The process's own in-memory admin key: works whether or not keys exist.
+      const api = createApiClient({ baseUrl: local.url, apiKey: local.plane.keys.processKey });
       const examples = config.deployExamples && opts.examples ? await deployExamples(api, config.dataDir, log) : [];
       const functions = (await api.json<{ data: { name: string }[] }>('GET', '/v1/functions')).data.map((f) => f.name);
       if (opts.json) return console.log(JSON.stringify({ url: local.url, backend: local.node.backend, database: local.database.kind, examples, functions }));
