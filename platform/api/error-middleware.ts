@@ -6,7 +6,7 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   const e = error as { type?: string; status?: number; message?: string; limit?: number };
   if (e?.type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', `malformed JSON body: ${e.message}`);
-  if (e?.type === 'entity.too.large') return new HttpError(413, 'body_too_large', `request body exceeds ${e.limit} bytes`);
+  if (e?.type === 'entity.too.large') return new HttpError(413, 'body_too_large', `request body exceeds the ${e.limit}-byte limit (TIDEPOOL_MAX_BODY_BYTES)`);
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return new HttpError(e.status, 'bad_request', e.message ?? 'bad request');
   }

@@ -29,11 +29,18 @@ function optionalNumber(body: Body, key: string, min: number, max: number, integ
   return v;
 }
 
+/** As OpenAI: at most 4 stop sequences. */
+export const MAX_STOP_SEQUENCES = 4;
+export const MAX_STOP_LENGTH = 256;
+
 function parseStop(v: unknown): string[] {
   if (v === undefined || v === null) return [];
-  if (typeof v === 'string') return [v];
-  if (Array.isArray(v) && v.length <= 4 && v.every((s) => typeof s === 'string')) return v as string[];
-  throw new HttpError(400, 'invalid_parameter', 'stop: must be a string or an array of at most 4 strings', 'stop');
+  if (Array.isArray(v) && v.length > MAX_STOP_SEQUENCES) {
+    throw new HttpError(400, 'invalid_parameter', `stop: at most ${MAX_STOP_SEQUENCES} stop sequences are allowed, got ${v.length}`, 'stop');
+  }
+  const list = typeof v === 'string' ? [v] : v;
+  if (Array.isArray(list) && list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= MAX_STOP_LENGTH)) return list as string[];
+  throw new HttpError(400, 'invalid_parameter', `stop: must be a string or an array of at most ${MAX_STOP_SEQUENCES} strings, each 1-${MAX_STOP_LENGTH} characters`, 'stop');
 }
 
 export function parseSampling(body: Body): SamplingParams {

@@ -83,6 +83,14 @@ export function nodeErrorToHttp(error: NodeError): HttpError {
 
 function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
   if (promptTokens === 0) throw new HttpError(400, 'empty_prompt', 'the prompt encodes to no tokens', 'prompt');
+  if (promptTokens >= fn.contextLength) {
+    throw new HttpError(
+      400,
+      'context_length_exceeded',
+      `prompt (${promptTokens} tokens) leaves no room in the context length ${fn.contextLength} of function ${fn.name}`,
+      'prompt',
+    );
+  }
   if (promptTokens + maxTokens <= fn.contextLength) return;
   throw new HttpError(
     400,
