@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { BlobPutOptions, BlobService } from '../api/blob-routes.js';
+import type { BlobService } from '../api/blob-routes.js';
 import { HttpError } from '../api/http-error.js';
-import { blobKey, getBlob, headBlob } from '../storage/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, getBlob, headBlob, putBlob } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** Blob routes and deploy checks over the object store (filesystem in local mode, S3 in cluster mode). */
@@ -17,25 +15,17 @@ export function storeBlobs(store: ObjectStore): BlobService {
       return Buffer.concat(chunks);
     },
     async put(digest, body, options = {}) {
-      // One generator-backed stream (no .pipe chain): a mismatch, an oversize body or a dropped client
-      // rejects the store's write, which then keeps nothing, and no stray 'error' event escapes.
-      await store.put(blobKey(digest), Readable.from(verified(digest, body, options)));
+      // putBlob verifies while streaming: a mismatch, an oversize body or a dropped client rejects the
+      // store's write, which then keeps nothing.
+      try {
+        await putBlob(store, digest, body, { maxBytes: options.maxBytes, onBytes: options.onBytes });
+      } catch (error) {
+        if (error instanceof BlobDigestMismatchError) {
+          throw new HttpError(400, 'digest_mismatch', `uploaded bytes hash to ${error.actual}, not ${digest}`, 'digest');
+        }
+        if (error instanceof BlobTooLargeError) throw new HttpError(413, 'blob_too_large', error.message);
+        throw error;
+      }
     },
   };
-}
-
-async function* verified(digest: string, body: AsyncIterable<Buffer>, options: BlobPutOptions): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of body) {
-    bytes += chunk.length;
-    if (options.maxBytes !== undefined && bytes > options.maxBytes) {
-      throw new HttpError(413, 'blob_too_large', `blob exceeds the ${options.maxBytes}-byte upload limit`);
-    }
-    hash.update(chunk);
-    options.onBytes?.(chunk.length);
-    yield chunk;
-  }
-  const actual = `sha256:${hash.digest('hex')}`;
-  if (actual !== digest) throw new HttpError(400, 'digest_mismatch', `uploaded bytes hash to ${actual}, not ${digest}`, 'digest');
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ByteRange, DownloadOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 
 /**
@@ -47,40 +47,82 @@ export function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+export class BlobTooLargeError extends Error {
+  readonly code = 'blob_too_large';
+  constructor(readonly maxBytes: number) {
+    super(`blob exceeds the ${maxBytes}-byte upload limit`);
+    this.name = 'BlobTooLargeError';
+  }
+}
+
+export interface PutBlobOptions extends PutOptions {
+  /** Fail with `BlobTooLargeError` once the body passes this many bytes. */
+  readonly maxBytes?: number;
+  /** Called with each chunk's length as it passes (upload metrics). */
+  readonly onBytes?: (n: number) => void;
+}
+
 /**
- * Stores `body` as the blob `digest`, hashing while it streams. When the bytes hash to something else the
- * stream fails before it ends, so the store never commits it, and `BlobDigestMismatchError` is thrown.
+ * Stores `body` as the blob `digest`, hashing while it streams. When the bytes hash to something else (or pass
+ * `maxBytes`, or the body fails) the stream fails before it ends, so the store never commits it, and the
+ * returned promise rejects (`BlobDigestMismatchError`, `BlobTooLargeError`, or the body's error). That
+ * rejection is the only report: the stream handed to the store always has an 'error' listener, so a store
+ * that ignores stream errors cannot turn one into an uncaught exception.
  */
-export async function putBlob(store: ObjectStore, digest: string, body: Readable | Buffer, options: PutOptions = {}): Promise<ObjectInfo> {
+export async function putBlob(
+  store: ObjectStore,
+  digest: string,
+  body: AsyncIterable<Buffer> | Buffer,
+  options: PutBlobOptions = {},
+): Promise<ObjectInfo> {
   const key = blobKey(digest);
+  const { maxBytes, onBytes, ...putOptions } = options;
   if (Buffer.isBuffer(body)) {
+    if (maxBytes !== undefined && body.length > maxBytes) throw new BlobTooLargeError(maxBytes);
     const actual = digestOf(body);
     if (actual !== digest) throw new BlobDigestMismatchError(digest, actual);
-    await store.put(key, body, options);
+    onBytes?.(body.length);
+    await store.put(key, body, putOptions);
     return { size: body.length };
   }
-  const hash = createHash('sha256');
-  let size = 0;
-  let actual: string | undefined;
-  const verifier = new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-    flush(callback: TransformCallback) {
-      actual = `sha256:${hash.digest('hex')}`;
-      callback(actual === digest ? null : new BlobDigestMismatchError(digest, actual));
-    },
+  const state = { size: 0, actual: undefined as string | undefined };
+  // One generator-backed stream, no pipe chain: the body is read by the generator, so its errors and an
+  // early stop by the store end in one place.
+  const source = Readable.from(verifying(digest, body, maxBytes, onBytes, state), { objectMode: false });
+  let streamError: unknown;
+  source.on('error', (error) => {
+    streamError ??= error;
   });
-  body.on('error', (error) => verifier.destroy(error));
-  await store.put(key, body.pipe(verifier), options);
-  if (actual !== digest) {
+  try {
+    await store.put(key, source, putOptions);
+  } catch (error) {
+    throw streamError ?? error;
+  }
+  if (streamError !== undefined || state.actual !== digest) {
     // Only reachable with a store that committed despite the failed stream; undo it rather than keep it.
     await store.delete(key);
-    throw new BlobDigestMismatchError(digest, actual ?? 'an incomplete stream');
+    throw streamError ?? new BlobDigestMismatchError(digest, state.actual ?? 'an incomplete stream');
   }
-  return { size };
+  return { size: state.size };
+}
+
+async function* verifying(
+  digest: string,
+  body: AsyncIterable<Buffer>,
+  maxBytes: number | undefined,
+  onBytes: ((n: number) => void) | undefined,
+  state: { size: number; actual: string | undefined },
+): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  for await (const chunk of body) {
+    state.size += chunk.length;
+    if (maxBytes !== undefined && state.size > maxBytes) throw new BlobTooLargeError(maxBytes);
+    hash.update(chunk);
+    onBytes?.(chunk.length);
+    yield chunk;
+  }
+  state.actual = `sha256:${hash.digest('hex')}`;
+  if (state.actual !== digest) throw new BlobDigestMismatchError(digest, state.actual);
 }
 
 export async function hasBlob(store: ObjectStore, digest: string): Promise<boolean> {

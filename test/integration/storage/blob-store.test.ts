@@ -1,0 +1,90 @@
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BlobDigestMismatchError, BlobTooLargeError, digestOf, hasBlob, putBlob } from '../../../platform/storage/blob-store.js';
+import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import type { ObjectStore } from '../../../platform/storage/object-store.js';
+import { storeBlobs } from '../../../platform/functions/store-blobs.js';
+import { makeTempDir } from '../../helpers/temp-dir.js';
+
+// putBlob's failures reach the caller as one rejected promise and nothing else: no stray 'error' event
+// becomes an uncaught exception next to it.
+describe('putBlob failures', () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let stray: unknown[];
+  const onStray = (error: unknown) => stray.push(error);
+
+  beforeEach(async () => {
+    temp = await makeTempDir('tidepool-blob-store');
+    stray = [];
+    process.on('uncaughtException', onStray);
+    process.on('unhandledRejection', onStray);
+  });
+  afterEach(async () => {
+    process.off('uncaughtException', onStray);
+    process.off('unhandledRejection', onStray);
+    await temp.remove();
+  });
+
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  it('rejects a mismatching stream once, raises nothing uncaught and keeps nothing', async () => {
+    const store = new FsObjectStore(temp.dir);
+    const bytes = Buffer.alloc(300_000, 7);
+    const wrong = digestOf(Buffer.from('other'));
+    const chunks = [bytes.subarray(0, 100_000), bytes.subarray(100_000)];
+    await expect(putBlob(store, wrong, Readable.from(chunks))).rejects.toBeInstanceOf(BlobDigestMismatchError);
+    await settle();
+    expect(stray).toEqual([]);
+    expect(await hasBlob(store, wrong)).toBe(false);
+    expect(await store.list('')).toEqual([]);
+  });
+
+  it('rejects a mismatch once even with a store that ignores stream errors (reads with data/end only)', async () => {
+    const fs = new FsObjectStore(temp.dir);
+    // Reads the body with 'data' and 'end' and attaches no 'error' listener; gives up after 50 ms.
+    const careless = {
+      put: (_key: string, body: Readable) =>
+        new Promise<void>((resolve) => {
+          body.on('data', () => {});
+          body.on('end', resolve);
+          setTimeout(resolve, 50);
+        }),
+      delete: (key: string) => fs.delete(key),
+    } as unknown as ObjectStore;
+    const bytes = Buffer.alloc(200_000, 9);
+    const chunks = [bytes.subarray(0, 65_536), bytes.subarray(65_536)];
+    await expect(putBlob(careless, digestOf(Buffer.from('other')), Readable.from(chunks))).rejects.toBeInstanceOf(BlobDigestMismatchError);
+    await settle();
+    expect(stray).toEqual([]);
+  });
+
+  it('rejects a body that errors mid-stream and one over maxBytes, with nothing uncaught', async () => {
+    const store = new FsObjectStore(temp.dir);
+    const bytes = Buffer.alloc(1000, 1);
+    const failing = Readable.from((async function* () {
+      yield bytes.subarray(0, 500);
+      throw new Error('client went away');
+    })());
+    await expect(putBlob(store, digestOf(bytes), failing)).rejects.toThrow('client went away');
+    await expect(putBlob(store, digestOf(bytes), Readable.from([bytes]), { maxBytes: 999 })).rejects.toBeInstanceOf(BlobTooLargeError);
+    await settle();
+    expect(stray).toEqual([]);
+    expect(await store.list('')).toEqual([]);
+    let counted = 0;
+    expect(await putBlob(store, digestOf(bytes), Readable.from([bytes]), { maxBytes: 1000, onBytes: (n) => (counted += n) })).toEqual({ size: 1000 });
+    expect(counted).toBe(1000);
+  });
+
+  it('the upload route service (storeBlobs) maps failures to 400 digest_mismatch and 413 blob_too_large', async () => {
+    const blobs = storeBlobs(new FsObjectStore(temp.dir));
+    const bytes = Buffer.alloc(5000, 2);
+    await expect(blobs.put(digestOf(Buffer.from('z')), Readable.from([bytes]))).rejects.toMatchObject({ status: 400, code: 'digest_mismatch' });
+    await expect(blobs.put(digestOf(bytes), Readable.from([bytes]), { maxBytes: 4096 })).rejects.toMatchObject({
+      status: 413, code: 'blob_too_large', message: 'blob exceeds the 4096-byte upload limit',
+    });
+    await blobs.put(digestOf(bytes), Readable.from([bytes]), { maxBytes: 5000 });
+    expect(await blobs.size(digestOf(bytes))).toBe(5000);
+    await settle();
+    expect(stray).toEqual([]);
+  });
+});
