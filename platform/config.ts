@@ -52,6 +52,8 @@ export interface TidepoolConfig {
   readonly apiKey: string | undefined;
   readonly maxBodyBytes: number;
   readonly maxUploadBytes: number;
+  /** On SIGTERM/SIGINT: how long in-flight requests may finish before connections are cut. */
+  readonly shutdownGraceMs: number;
   /** Shared secret between control plane and nodes (Bearer); required by `serve` and `node`. */
   readonly clusterToken: string | undefined;
   /** Host name or address the control plane uses to reach this node; unset: the machine's host name. */
@@ -96,6 +98,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_API_URL', 'http://127.0.0.1:8080', 'Control plane the CLI talks to.'),
   v('TIDEPOOL_API_KEY', '(unset)', 'API key the CLI sends as a bearer token; the server accepts it as a bootstrap admin key (required off loopback until an admin key exists).'),
   v('TIDEPOOL_MAX_BODY_BYTES', '1MiB', 'Largest JSON request body the API accepts.'),
+  v('TIDEPOOL_SHUTDOWN_GRACE_MS', '10000', 'On SIGTERM or SIGINT: new requests get 503 and in-flight ones (streams included) get this long to finish.'),
   v('TIDEPOOL_MAX_UPLOAD_BYTES', '64GiB', 'Largest single blob upload the API accepts.'),
   v('TIDEPOOL_CLUSTER_TOKEN', '(unset; required by serve and node)', 'Shared secret that nodes and control-plane replicas send each other as a bearer token.'),
   v('TIDEPOOL_NODE_ADVERTISE_HOST', '(unset: the machine host name)', 'Address the control plane uses to reach this node runtime (tidepool node).'),
@@ -150,6 +153,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     apiKey: read.optionalString('TIDEPOOL_API_KEY'),
     maxBodyBytes: read.bytes('TIDEPOOL_MAX_BODY_BYTES', MiB),
     maxUploadBytes: read.bytes('TIDEPOOL_MAX_UPLOAD_BYTES', 64 * GiB),
+    shutdownGraceMs: read.integer('TIDEPOOL_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     clusterToken: read.optionalString('TIDEPOOL_CLUSTER_TOKEN'),
     nodeAdvertiseHost: read.optionalString('TIDEPOOL_NODE_ADVERTISE_HOST'),
     nodePort: read.integer('TIDEPOOL_NODE_PORT', 8081, 0, 65_535),

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { sql } from 'kysely';
@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import type { NodeRuntime } from '../runtime/node-runtime.js';
 import { createApp, type AppOptions } from './api/app.js';
 import type { BlobService } from './api/blob-routes.js';
-import { HttpError } from './api/http-error.js';
+import { HttpError, errorBody } from './api/http-error.js';
 import { createApiKeyService, type ApiKeyService } from './auth/api-keys.js';
 import type { ChatMessage } from './api/request-params.js';
 import type { Database } from './db/database.js';
@@ -52,6 +52,12 @@ export interface ControlPlane {
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, flushes invocation records. Nodes and the database belong to the caller. */
   close(): Promise<void>;
+  /**
+   * Graceful stop (SIGTERM): from now on every new request, on new or kept-alive connections, gets 503
+   * `shutting_down`; in-flight requests (streams included) get `graceMs` to finish, then their connections are
+   * cut; then invocation records are flushed. Resolves with how many requests were cut.
+   */
+  shutdown(graceMs: number): Promise<{ readonly cut: number }>;
 }
 
 /** Wires catalog, store, router, invoker, recorder and metrics into the HTTP app. */
@@ -102,6 +108,23 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });
   let server: Server | undefined;
+  let draining = false;
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (draining) {
+      const refusal = new HttpError(503, 'shutting_down', 'the server is shutting down and takes no new requests; retry shortly');
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1', Connection: 'close' });
+      res.end(JSON.stringify(errorBody(refusal)));
+      return;
+    }
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) onIdle?.();
+    });
+    app(req, res);
+  };
   return {
     app,
     functions,
@@ -116,8 +139,10 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       }
       if (await keys.isOpen()) log('running open: no API keys; bound to loopback');
       return new Promise((resolve, reject) => {
-        const s = app.listen(port, host, (error?: Error) => {
-          if (error) return reject(error);
+        const s = createServer(handle);
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
           const address = s.address() as AddressInfo;
           resolve(`http://${host.includes(':') ? `[${host}]` : host}:${address.port}`);
         });
@@ -136,6 +161,39 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         });
       }
       await recorder.close();
+    },
+    async shutdown(graceMs) {
+      draining = true;
+      let cut = 0;
+      if (server) {
+        const s = server;
+        // Keep listening while draining, so a new request gets the 503 with its reason rather than a refused
+        // connection; idle kept-alive connections are closed so their clients reconnect and get it too.
+        s.closeIdleConnections();
+        if (inFlight > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          const drained = await Promise.race([
+            new Promise<boolean>((resolve) => {
+              onIdle = () => resolve(true);
+            }),
+            new Promise<boolean>((resolve) => {
+              timer = setTimeout(() => resolve(false), graceMs);
+            }),
+          ]);
+          clearTimeout(timer);
+          if (!drained) {
+            cut = inFlight;
+            log(`shutdown: ${cut} request(s) still running after ${graceMs} ms; cutting their connections`);
+            s.closeAllConnections();
+          }
+        }
+        // Kept-alive connections are idle now; without this, close would wait for their keep-alive timeout.
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections();
+        await closed;
+      }
+      await recorder.close();
+      return { cut };
     },
   };
 }

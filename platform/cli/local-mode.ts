@@ -54,7 +54,10 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
       maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, log,
     });
     const url = await plane.listen(config.port, config.host);
-    closers.push(() => plane.close());
+    // Runs first on close: drain requests and flush records, then the node (engine) and the database stop.
+    closers.push(async () => {
+      await plane.shutdown(config.shutdownGraceMs);
+    });
     return { url, plane, node, database, close: closeAll };
   } catch (error) {
     await closeAll();

@@ -23,9 +23,14 @@ export function registerUp(program: Command): void {
       const local = await startLocalMode(config, log).catch((error: Error) => {
         throw new CliError(`could not start: ${error.message}`);
       });
-      const shutdown = () => {
-        log('shutting down');
-        void local.close().then(() => process.exit(0));
+      // Stop admission (503), drain in-flight streams up to TIDEPOOL_SHUTDOWN_GRACE_MS, flush invocation
+      // records, stop the engine, close the database, exit 0. A second signal ends the process at once.
+      const shutdown = (signal: NodeJS.Signals) => {
+        log(`${signal}: shutting down (draining in-flight requests for up to ${config.shutdownGraceMs} ms)`);
+        void local.close().then(() => {
+          log('shutdown complete');
+          process.exit(0);
+        });
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
