@@ -15,7 +15,7 @@ const INVOKE_ROUTES: readonly (readonly [string, RegExp])[] = [
 
 /**
  * Bearer-key check for `/v1/*` (mounted at `/v1`). With no key ever created and no `TIDEPOOL_API_KEY`, the
- * API runs open (the control plane only listens on loopback then); otherwise a missing, unknown or revoked key
+ * API runs open (the control plane only listens on loopback then) and ignores any bearer it is sent; otherwise a missing, unknown or revoked key
  * gets 401 and a key without the route's scope 403. The caller lands in `res.locals.principal`.
  */
 export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
@@ -28,6 +28,12 @@ export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
       principal = OPEN_PRINCIPAL;
     } else {
       const result = await keys.authenticate(token);
+      // Running open, a placeholder key (OpenAI clients insist on sending one) is not an error.
+      if (!result.ok && result.reason !== 'revoked' && (await keys.isOpen())) {
+        res.locals.principal = OPEN_PRINCIPAL;
+        next();
+        return;
+      }
       if (!result.ok) {
         throw new HttpError(401, 'invalid_api_key', result.reason === 'revoked' ? 'API key revoked' : 'invalid API key');
       }

@@ -77,7 +77,8 @@ describe('host pool', () => {
   });
   afterEach(async () => {
     for (const p of pools.splice(0)) p.close();
-    await rm(root, { recursive: true, force: true });
+    // An aborted fetch may still be finishing its temp files when the test ends.
+    await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   it('fetches a cold model exactly once for concurrent requests', async () => {
