@@ -5,7 +5,7 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { HttpError } from './http-error.js';
 import { parseMessages, parseSampling, requireObject, type ChatMessage } from './request-params.js';
-import { clientSignal, collect, streamGeneration, usageBody } from './run-generation.js';
+import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 
 export interface FunctionRoutesOptions {
   readonly functions: FunctionService;
@@ -62,9 +62,11 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const sampling = parseSampling(body);
     const prompt = readPrompt(body, options.renderChat);
     const fn = await functions.resolve(req.params.name);
+    const submittedAt = performance.now();
     const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs }, clientSignal(req, res));
     if (!sampling.stream) {
       const r = await collect(generation);
+      setEngineTiming(res, submittedAt);
       if (!res.destroyed) {
         res.json({ id: generation.id, function: fn.name, version: fn.version, text: r.text, finish_reason: r.finishReason, usage: usageBody(r.usage) });
       }

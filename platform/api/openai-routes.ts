@@ -6,7 +6,7 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { HttpError } from './http-error.js';
 import { parseMessages, parseSampling, requireObject, requireString, type ChatMessage } from './request-params.js';
-import { clientSignal, collect, streamGeneration, usageBody } from './run-generation.js';
+import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 
 export interface OpenAiRoutesOptions {
   readonly functions: FunctionService;
@@ -46,6 +46,7 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
   const prompt = kind === 'chat' ? options.renderChat(parseMessages(body.messages)) : readPrompt(body.prompt);
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const fn = await options.functions.resolve(model);
+  const submittedAt = performance.now();
   const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs }, clientSignal(req, res));
   const base = {
     id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
@@ -57,6 +58,7 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
   if (!sampling.stream) {
     const result = await collect(generation);
     if (res.destroyed) return;
+    setEngineTiming(res, submittedAt);
     const choice =
       kind === 'chat'
         ? { index: 0, message: { role: 'assistant', content: result.text }, finish_reason: result.finishReason, logprobs: null }

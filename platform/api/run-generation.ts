@@ -6,6 +6,15 @@ import { disconnectSignal, endSse, sendSse, startSse } from './sse.js';
 
 export type FinishReason = 'stop' | 'length';
 
+/**
+ * `Server-Timing: engine;dur=<ms>` on a non-streaming response: from submitting the generation to the node
+ * (`submittedAt`, `performance.now()` just before `invoker.start`) to its last token, so a client can subtract
+ * it from its own latency per request to get what the control plane adds.
+ */
+export function setEngineTiming(res: Response, submittedAt: number): void {
+  res.set('Server-Timing', `engine;dur=${(performance.now() - submittedAt).toFixed(3)}`);
+}
+
 /** Collects a whole generation (non-streaming responses). */
 export async function collect(generation: Generation): Promise<{ text: string; finishReason: FinishReason; usage: Usage }> {
   let text = '';

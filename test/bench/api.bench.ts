@@ -1,8 +1,10 @@
 // Benchmark 4 (BENCHMARKS.md §4): control-plane overhead. autocannon drives /v1/chat/completions on the tiny
 // CPU model, non-streaming and streaming, at concurrency 1, 16 and 64, next to a bare express handler
-// measured in the same run. "Added latency" is client latency minus engine time: the engine time of each
-// request is measured around the node's generate() (call to `done`), and p50/p99 of the difference are
-// reported as differences of the two distributions' percentiles (autocannon keeps no per-request records).
+// measured in the same run. "Added latency" is client latency minus engine time. Non-streaming: per request,
+// the client's latency minus the server's `Server-Timing: engine;dur=` (submit to the node to last token),
+// then p50/p99 of those differences. Streaming responses carry no Server-Timing (headers go out before the
+// engine ends), so there the engine time is measured around the node's generate() (call to `done`) and the
+// added p50/p99 are differences of the two distributions' percentiles.
 import { execSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,7 +24,11 @@ interface CannonResult {
   readonly errors: number;
   readonly non2xx: number;
 }
-type Autocannon = (options: Record<string, unknown>) => Promise<CannonResult>;
+/** autocannon's instance: a promise of the result that also emits per-response events. */
+type CannonInstance = Promise<CannonResult> & {
+  on(event: 'response', listener: (client: unknown, status: number, bytes: number, responseTimeMs: number) => void): void;
+};
+type Autocannon = (options: Record<string, unknown>) => CannonInstance;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const MAX_TOKENS = 8;
@@ -62,8 +68,26 @@ function timeEngine(node: NodeRuntime, times: number[]): void {
     })();
 }
 
-async function cannon(url: string, body: string, concurrency: number, seconds: number): Promise<CannonResult> {
-  return autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: concurrency, duration: seconds });
+/**
+ * Runs autocannon; with `added`, records per response its latency minus the `Server-Timing` engine duration.
+ * autocannon calls a request's onResponse (which sees the headers) and then emits 'response' (which carries
+ * the latency) synchronously one after the other for the same response, so the two are paired in order.
+ */
+async function cannon(url: string, body: string, concurrency: number, seconds: number, added?: number[]): Promise<CannonResult> {
+  let engineMs: number | undefined;
+  const request = {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body,
+    onResponse: (_status: number, _body: string, _context: unknown, headers: Record<string, string>) => {
+      const match = /engine;dur=([\d.]+)/.exec(headers['server-timing'] ?? headers['Server-Timing'] ?? '');
+      engineMs = match ? Number(match[1]) : undefined;
+    },
+  };
+  const instance = autocannon({ url, connections: concurrency, duration: seconds, requests: [request] });
+  instance.on('response', (_client, status, _bytes, responseTimeMs) => {
+    if (added && status === 200 && engineMs !== undefined) added.push(responseTimeMs - engineMs);
+    engineMs = undefined;
+  });
+  return instance;
 }
 
 export default async function run(args: { size: 'tiny' | 'full'; outDir: string }): Promise<void> {
@@ -83,8 +107,9 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
       rows.push(row('bare express', false, concurrency, b, null));
       for (const stream of [false, true]) {
         engineTimes.length = 0;
-        const r = await cannon(`${server.url}/v1/chat/completions`, BODY(stream), concurrency, seconds);
-        rows.push(row('tidepool', stream, concurrency, r, [...engineTimes].sort((x, y) => x - y)));
+        const added: number[] = [];
+        const r = await cannon(`${server.url}/v1/chat/completions`, BODY(stream), concurrency, seconds, stream ? undefined : added);
+        rows.push(row('tidepool', stream, concurrency, r, [...engineTimes].sort((x, y) => x - y), stream ? null : added.sort((x, y) => x - y)));
       }
     }
   } finally {
@@ -95,7 +120,8 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   await writeResults(args, rows, seconds);
 }
 
-function row(target: string, stream: boolean, concurrency: number, r: CannonResult, engine: number[] | null): Row {
+/** `added`: per-request added latencies, sorted (non-streaming); null: percentile differences. */
+function row(target: string, stream: boolean, concurrency: number, r: CannonResult, engine: number[] | null, added: number[] | null = null): Row {
   const engineP50 = engine ? percentile(engine, 50) : null;
   const engineP99 = engine ? percentile(engine, 99) : null;
   return {
@@ -108,8 +134,8 @@ function row(target: string, stream: boolean, concurrency: number, r: CannonResu
     latencyP99Ms: r.latency.p99,
     engineP50Ms: engineP50,
     engineP99Ms: engineP99,
-    addedP50Ms: engineP50 === null ? null : r.latency.p50 - engineP50,
-    addedP99Ms: engineP99 === null ? null : r.latency.p99 - engineP99,
+    addedP50Ms: added && added.length > 0 ? percentile(added, 50) : engineP50 === null ? null : r.latency.p50 - engineP50,
+    addedP99Ms: added && added.length > 0 ? percentile(added, 99) : engineP99 === null ? null : r.latency.p99 - engineP99,
   };
 }
 
@@ -125,7 +151,8 @@ async function writeResults(args: { size: string; outDir: string }, rows: readon
   const result = {
     bench: 'api', size: args.size, device: cpus()[0]?.model ?? 'unknown cpu', cores: cpus().length, engine: 'cpu',
     date: new Date().toISOString(), commit, secondsPerCell: seconds, maxTokens: MAX_TOKENS,
-    note: 'server, engine and load generator share this machine; added latency = client percentile minus engine-time percentile',
+    note:
+      'server, engine and load generator share this machine; added latency: non-streaming rows, p50/p99 of per-request client latency minus Server-Timing engine time; streaming rows, client percentile minus engine-time percentile',
     rows,
   };
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -43,7 +43,11 @@ describe('request limits', () => {
     const long = await invoke({ prompt: 'y'.repeat(64), max_tokens: 1 });
     expect(long.status).toBe(400);
     expect(long.body.error).toMatchObject({ code: 'context_length_exceeded', param: 'prompt', message: 'prompt (64 tokens) leaves no room in the context length 64 of function small' });
-    expect((await completion({ max_tokens: 62 })).status).toBe(200);
+    const ok = await completion({ max_tokens: 62 });
+    expect(ok.status).toBe(200);
+    // Per-request engine time for clients and the api benchmark (non-streaming responses).
+    expect(ok.headers['server-timing']).toMatch(/^engine;dur=\d+\.\d{3}$/);
+    expect((await invoke({ max_tokens: 2 })).headers['server-timing']).toMatch(/^engine;dur=/);
   });
 
   it('allows at most 4 stop sequences, each non-empty', async () => {
