@@ -23,7 +23,7 @@ const READINESS_PATH = '/readyz';
 const PENDING_VARIABLES: string[] = [];
 
 /** Keys the Secret `tidepool-secrets` must hold (created by hand, see docs/cluster.md). */
-const SECRET_KEYS = ['DATABASE_URL', 'TIDEPOOL_CLUSTER_TOKEN'];
+const SECRET_KEYS = ['DATABASE_URL', 'TIDEPOOL_CLUSTER_TOKEN', 'TIDEPOOL_API_KEY'];
 
 type Obj = Record<string, any>;
 
