@@ -192,6 +192,8 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         s.closeIdleConnections();
         await closed;
       }
+      // A handler records its invocation just after its response finishes; let those land before the flush.
+      await new Promise((resolve) => setTimeout(resolve, 250));
       await recorder.close();
       return { cut };
     },
