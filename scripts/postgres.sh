@@ -30,7 +30,8 @@ as_postgres() {
 status="$(pg_lsclusters --no-header "${VERSION}" "${CLUSTER}" | awk '{print $4}')"
 if [[ "${status}" != online ]]; then
   say "starting cluster ${VERSION}/${CLUSTER}"
-  pg_ctlcluster "${VERSION}" "${CLUSTER}" start || die "could not start the cluster; see /var/log/postgresql/postgresql-${VERSION}-${CLUSTER}.log"
+  # Its own messages ("Removed stale pid file.") go to stderr: stdout carries only the URL.
+  pg_ctlcluster "${VERSION}" "${CLUSTER}" start >&2 || die "could not start the cluster; see /var/log/postgresql/postgresql-${VERSION}-${CLUSTER}.log"
 fi
 PORT="$(pg_lsclusters --no-header "${VERSION}" "${CLUSTER}" | awk '{print $3}')"
 

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const totals = { passed: 0, failed: 0, skipped: 0 };
+// Every failure by name, repeated just above the closing line so a log's tail says what broke.
+const failures = [];
 const extraVitestArgs = process.argv.slice(2);
 
 function run(command, args, options = {}) {
@@ -21,6 +23,7 @@ function step(name, fn) {
   if (ok) totals.passed += 1;
   else {
     totals.failed += 1;
+    failures.push(`${name} failed`);
     console.error(`✗ ${name} failed`);
   }
 }
@@ -43,7 +46,12 @@ function runCtest() {
   const match = /tests passed, (\d+) tests failed out of (\d+)/.exec(result.stdout ?? '');
   if (!match) {
     totals.failed += 1;
+    failures.push('ctest printed no summary');
     return;
+  }
+  for (const line of (result.stdout ?? '').split('\n')) {
+    const failedTest = /^\s*\d+ - (\S+) \((Failed|SEGFAULT|Timeout|Subprocess aborted|Exception)/.exec(line);
+    if (failedTest) failures.push(`ctest ${failedTest[1]}: ${failedTest[2]}`);
   }
   const failed = Number(match[1]);
   const skipped = (result.stdout.match(/\*\*\*Skipped|Not Run|\bSKIP(PED)?\b/g) ?? []).length;
@@ -58,9 +66,21 @@ function runVitest() {
   const result = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraVitestArgs]);
   if (!existsSync(report)) {
     totals.failed += 1;
+    failures.push('vitest wrote no report');
     return;
   }
   const summary = JSON.parse(readFileSync(report, 'utf8'));
+  for (const file of summary.testResults ?? []) {
+    const relative = file.name.startsWith(root) ? file.name.slice(root.length) : file.name;
+    for (const test of file.assertionResults ?? []) {
+      if (test.status !== 'failed') continue;
+      const reason = (test.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300);
+      failures.push(`${relative} > ${test.fullName}: ${reason}`);
+    }
+    if (file.status === 'failed' && (file.assertionResults ?? []).every((t) => t.status !== 'failed')) {
+      failures.push(`${relative}: ${(file.message ?? 'suite failed').split('\n')[0].slice(0, 300)}`);
+    }
+  }
   totals.passed += summary.numPassedTests;
   totals.failed += summary.numFailedTests;
   totals.skipped += summary.numPendingTests + summary.numTodoTests;
@@ -75,5 +95,6 @@ if (existsSync(join(root, 'scripts/terraform-check.sh'))) {
 }
 runVitest();
 
+if (failures.length > 0) console.log(`\n${failures.map((f) => `✗ ${f}`).join('\n')}`);
 console.log(`\nTests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);

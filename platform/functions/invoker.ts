@@ -57,6 +57,12 @@ export interface Generation extends AsyncIterable<GenerationEvent> {
 export interface Invoker {
   /** Admits a generation; rejects with `HttpError` (400, 429, 503) before anything is sent to the client. */
   start(fn: ResolvedFunction, params: InvokeParams, signal: AbortSignal): Promise<Generation>;
+  /**
+   * Resolves once every admitted generation has written its invocation record (or after `timeoutMs`). A
+   * response can close before its generation notices (client gone mid-stream), so shutdown waits on this, not
+   * on the sockets, before the recorder's last flush.
+   */
+  idle(timeoutMs: number): Promise<boolean>;
 }
 
 export interface InvokerOptions {
@@ -102,12 +108,21 @@ function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: num
 
 export function createInvoker(options: InvokerOptions): Invoker {
   const now = options.now ?? Date.now;
+  const active = new ActiveCount();
   return {
+    idle: (timeoutMs) => active.idle(timeoutMs),
     async start(fn, params, signal) {
       const maxTokens = params.maxTokens ?? fn.manifest.defaults.max_tokens;
       checkContext(fn, params.promptTokens.length, maxTokens);
       const id = randomUUID();
-      const node = await options.router.pick(fn.artifact.digest);
+      active.enter();
+      let node: Awaited<ReturnType<Router['pick']>>;
+      try {
+        node = await options.router.pick(fn.artifact.digest);
+      } catch (error) {
+        active.leave();
+        throw error;
+      }
       // The node's iterator is cancelled by the client's signal or by us when a stop string matches.
       const cancel = new AbortController();
       const onAbort = (): void => cancel.abort();
@@ -129,7 +144,7 @@ export function createInvoker(options: InvokerOptions): Invoker {
         },
         cancel.signal,
       )[Symbol.asyncIterator]();
-      const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now });
+      const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now, onFinished: () => active.leave() });
       let first: IteratorResult<NodeEvent>;
       try {
         first = await events.next();
@@ -155,6 +170,34 @@ interface RunContext {
   readonly nodeId: string;
   readonly options: InvokerOptions;
   readonly now: () => number;
+  readonly onFinished: () => void;
+}
+
+/** Generations admitted and not yet recorded; `idle` waits for zero. */
+class ActiveCount {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  enter(): void {
+    this.count++;
+  }
+
+  leave(): void {
+    this.count--;
+    if (this.count > 0) return;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.count <= 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
 }
 
 /** One generation's text pipeline (ids → text → stop cut) and its bookkeeping for the invocation record. */
@@ -271,5 +314,6 @@ class GenerationRun {
       startedAt: new Date(arrival),
       finishedAt: new Date(now()),
     });
+    this.ctx.onFinished();
   }
 }
