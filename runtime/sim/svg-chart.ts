@@ -1,6 +1,6 @@
 /**
  * A line chart as a plain SVG string (no dependencies): one line per series, optional horizontal target
- * line. Used for attainment-vs-GPUs charts by `tidepool plan` and the pool benchmark.
+ * line. Used for attainment-vs-GPUs and attainment-vs-rate charts by `tidepool plan` and the pool benchmark.
  */
 export interface ChartSeries {
   readonly name: string;
@@ -18,6 +18,13 @@ export interface ChartOptions {
   /** Y range; default [0, 1]. */
   readonly yMin?: number;
   readonly yMax?: number;
+  /**
+   * Clips the x axis here: points beyond are not drawn, and their series' legend entry says where the series
+   * lies instead ("dedicated → 80"). Keeps one far-off baseline from squashing the lines that matter.
+   */
+  readonly xMax?: number;
+  /** Ticks on whole numbers only (GPU counts). */
+  readonly integerX?: boolean;
   readonly width?: number;
   readonly height?: number;
 }
@@ -30,7 +37,7 @@ export function lineChartSvg(o: ChartOptions): string {
   const m = { left: 60, right: 170, top: 40, bottom: 50 };
   const xs = o.series.flatMap((s) => s.points.map((p) => p[0]));
   const xMin = xs.length ? Math.min(...xs) : 0;
-  const xMax = xs.length ? Math.max(...xs) : 1;
+  const xMax = Math.min(xs.length ? Math.max(...xs) : 1, o.xMax ?? Infinity);
   const yMin = o.yMin ?? 0;
   const yMax = o.yMax ?? 1;
   const px = (x: number) => m.left + ((x - xMin) / (xMax - xMin || 1)) * (w - m.left - m.right);
@@ -47,7 +54,9 @@ export function lineChartSvg(o: ChartOptions): string {
   for (let i = 0; i <= 5; i++) {
     const y = yMin + ((yMax - yMin) * i) / 5;
     parts.push(`<text x="${m.left - 6}" y="${py(y) + 4}" text-anchor="end">${fmt(y)}</text>`);
-    const x = xMin + ((xMax - xMin) * i) / 5;
+  }
+  for (const x of niceTicks(xMin, xMax, o.integerX ?? false)) {
+    parts.push(`<line x1="${px(x)}" y1="${h - m.bottom}" x2="${px(x)}" y2="${h - m.bottom + 4}" stroke="black"/>`);
     parts.push(`<text x="${px(x)}" y="${h - m.bottom + 16}" text-anchor="middle">${fmt(x)}</text>`);
   }
   if (o.targetY !== undefined) {
@@ -55,7 +64,9 @@ export function lineChartSvg(o: ChartOptions): string {
   }
   o.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
-    const pts = [...s.points].sort((a, b) => a[0] - b[0]);
+    const sorted = [...s.points].sort((a, b) => a[0] - b[0]);
+    const pts = sorted.filter((p) => p[0] <= xMax);
+    const offScale = sorted.length > pts.length ? ` → ${fmt(sorted.at(-1)![0])}` : '';
     if (pts.length > 0) {
       const d = pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
       parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
@@ -63,14 +74,26 @@ export function lineChartSvg(o: ChartOptions): string {
     }
     const ly = m.top + 10 + i * 18;
     parts.push(`<line x1="${w - m.right + 12}" y1="${ly}" x2="${w - m.right + 32}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${w - m.right + 38}" y="${ly + 4}">${esc(s.name)}</text>`);
+    parts.push(`<text x="${w - m.right + 38}" y="${ly + 4}">${esc(s.name + offScale)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
 }
 
 function fmt(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
+}
+
+/** About six ticks on a 1-2-5 step inside [min, max]; whole steps only when `integer`. */
+export function niceTicks(min: number, max: number, integer: boolean): number[] {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / 6;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  let step = ([1, 2, 5, 10].map((k) => k * magnitude).find((k) => k >= raw) ?? 10 * magnitude);
+  if (integer) step = Math.max(1, Math.round(step));
+  const ticks: number[] = [];
+  for (let t = Math.ceil(min / step - 1e-9) * step; t <= max + 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
 }
 
 function esc(s: string): string {

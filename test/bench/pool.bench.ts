@@ -8,7 +8,7 @@ import { costsFor } from '../../runtime/sim/catalogue.js';
 import { simulateCluster } from '../../runtime/sim/cluster.js';
 import { goodput, planCapacity } from '../../runtime/sim/plan.js';
 import { GPUS } from '../../runtime/sim/sim-types.js';
-import { lineChartSvg } from '../../runtime/sim/svg-chart.js';
+import { attainmentVsGpusSvg, goodputSvg } from '../../runtime/sim/plan-charts.js';
 import { w1, w2, w3 } from '../../runtime/sim/workloads.js';
 import type { Workload } from '../../runtime/sim/workloads.js';
 import { gitCommit, ms, pct, slim, spread, table } from './pool/report.js';
@@ -114,8 +114,7 @@ async function runWorkload(name: string, build: (seed: number) => Workload, size
 }
 
 function writeChart(name: string, points: { policy: string; gpus: number; attainment: number }[]): void {
-  const series = POLICIES.map((p) => ({ name: p, points: points.filter((x) => x.policy === p).map((x) => [x.gpus, x.attainment] as const) }));
-  const svg = lineChartSvg({ title: `${name}: SLO attainment vs GPUs (simulated ${GPU.name})`, xLabel: 'GPUs', yLabel: 'token-deadline attainment', series, targetY: 0.9 });
+  const svg = attainmentVsGpusSvg(points, POLICIES, `${name}: SLO attainment vs GPUs (simulated ${GPU.name})`, 0.9);
   writeFileSync(join(chartDir, `pool-${sizeName}-${name.replace(/[^A-Za-z0-9.]+/g, '-')}.svg`), svg);
 }
 
@@ -131,6 +130,8 @@ async function runGoodput(size: Size, minGpus: Record<string, number | undefined
     gp[p]!.runs.map((r) => `${r.rate}: ${pct(r.attainment)}`).join(', '),
   ])));
   console.log('bars: tidepool ≥ 1.25× aegaeon, ≥ 2.5× request-level. Anchor (paper): Aegaeon 2–2.5× the rate of ServerlessLLM.');
+  const title = `W1 goodput: attainment vs rate on ${gpus} GPUs (simulated ${GPU.name})`;
+  writeFileSync(join(chartDir, `pool-${sizeName}-goodput.svg`), goodputSvg(gp, title, 'requests/s per model', 0.9));
   return { gpus, rates: size.goodputRates, byPolicy: gp };
 }
 

@@ -4,7 +4,7 @@ import { POLICY_NAMES } from '../../../runtime/scheduler/types.js';
 import type { PolicyName } from '../../../runtime/scheduler/types.js';
 import { goodput, planCapacity } from '../../../runtime/sim/plan.js';
 import { GPUS } from '../../../runtime/sim/sim-types.js';
-import { lineChartSvg } from '../../../runtime/sim/svg-chart.js';
+import { attainmentVsGpusSvg, goodputSvg } from '../../../runtime/sim/plan-charts.js';
 import { workloadFromTrace } from '../../../runtime/sim/trace-file.js';
 import { scaleRate, w1, w2, w3 } from '../../../runtime/sim/workloads.js';
 import type { Workload } from '../../../runtime/sim/workloads.js';
@@ -70,7 +70,11 @@ export function registerPlan(program: Command): void {
       };
       const svgPath = opts.svg ?? (opts.out ? opts.out.replace(/\.json$/, '') + '.svg' : undefined);
       if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2));
-      if (svgPath) writeFileSync(svgPath, chart(result.points, policies, wl, gpu.name, target));
+      if (svgPath) {
+        writeFileSync(svgPath, chart(result.points, policies, wl, gpu.name, target));
+        const rateRuns = Object.fromEntries(policies.map((p) => [p, { runs: gp[p]!.runs.map((r) => ({ rate: r.rate * total, attainment: r.attainment })) }]));
+        writeFileSync(goodputSvgPath(svgPath), goodputSvg(rateRuns, `${wl.name}: attainment vs offered rate on ${gpus} GPUs (simulated ${gpu.name})`, 'offered requests/s', target));
+      }
       if (opts.json) return printJson(result);
       printHuman(result, wl, gpus, opts.out, svgPath);
     });
@@ -87,13 +91,18 @@ function printHuman(r: { policies: { policy: string; minGpus: number | null; mod
     ]),
   ]));
   console.log(`free-switch lower bound: ${Number.isNaN(r.freeSwitchBound) ? '-' : r.freeSwitchBound} GPUs`);
-  if (out) console.log(`wrote ${out}${svg ? ` and ${svg}` : ''}`);
-  else if (svg) console.log(`wrote ${svg}`);
+  const charts = svg ? `${svg} and ${goodputSvgPath(svg)}` : '';
+  if (out) console.log(`wrote ${out}${svg ? `, ${charts}` : ''}`);
+  else if (svg) console.log(`wrote ${charts}`);
+}
+
+/** The goodput chart lands beside the attainment-vs-GPUs one: `plan.svg` → `plan-goodput.svg`. */
+function goodputSvgPath(svgPath: string): string {
+  return svgPath.replace(/(\.svg)?$/, '-goodput.svg');
 }
 
 function chart(points: { policy: string; gpus: number; attainment: number }[], policies: readonly string[], wl: Workload, gpu: string, target: number): string {
-  const series = policies.map((p) => ({ name: p, points: points.filter((x) => x.policy === p).map((x) => [x.gpus, x.attainment] as const) }));
-  return lineChartSvg({ title: `${wl.name}: SLO attainment vs GPUs (simulated ${gpu})`, xLabel: 'GPUs', yLabel: 'token-deadline attainment', series, targetY: target });
+  return attainmentVsGpusSvg(points, policies, `${wl.name}: SLO attainment vs GPUs (simulated ${gpu})`, target);
 }
 
 function buildWorkload(o: PlanOpts): Workload {

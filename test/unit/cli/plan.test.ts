@@ -35,6 +35,9 @@ describe('tidepool plan', () => {
     const svg = await readFile(join(dir, 'plan.svg'), 'utf8');
     expect(svg).toMatch(/^<svg/);
     expect(svg).toContain('dedicated');
+    const goodputChart = await readFile(join(dir, 'plan-goodput.svg'), 'utf8');
+    expect(goodputChart).toContain('attainment vs offered rate');
+    expect(goodputChart).toContain('tidepool');
   }, 60_000);
 
   it('plans a JSON-lines trace file and prints --json', async () => {
