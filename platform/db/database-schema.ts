@@ -49,6 +49,10 @@ export interface ApiKeysTable {
   functions: JsonColumn<readonly string[] | null>;
   created_at: CreatedAt;
   revoked_at: Date | null;
+  /** Requests per minute, tokens (prompt + completion) per minute, requests at once; null is unlimited. */
+  rpm_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  tpm_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  concurrency_limit: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface NodesTable {
@@ -70,6 +74,7 @@ export interface InvocationsTable {
   id: string;
   function_name: string;
   version: number;
+  /** The caller's `api_keys` id; null in open mode and for the bootstrap key. */
   api_key_id: string | null;
   node_id: string | null;
   status: string;

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initialSchema from './2026-11-22-initial-schema.js';
 import * as nodeStatus from './2026-11-23-node-status.js';
+import * as quotas from './2026-11-24-quotas.js';
 
 /**
  * Every migration, keyed by its dated file name. A static list (not a directory scan) so bundling and
@@ -9,6 +10,7 @@ import * as nodeStatus from './2026-11-23-node-status.js';
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-11-22-initial-schema': initialSchema,
   '2026-11-23-node-status': nodeStatus,
+  '2026-11-24-quotas': quotas,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../database.js';
 import { toJson } from '../database-schema.js';
+import { UNLIMITED, type QuotaLimits } from '../../quota/quota-limits.js';
 
 export interface NewApiKey {
   /** Default: a random UUID. */
@@ -11,6 +12,8 @@ export interface NewApiKey {
   readonly scopes: readonly string[];
   /** Function names the key may invoke; null for all. */
   readonly functions: readonly string[] | null;
+  /** Per-key rate and concurrency limits; absent or null fields are unlimited. */
+  readonly limits?: QuotaLimits;
 }
 
 export interface ApiKeyRecord {
@@ -19,6 +22,7 @@ export interface ApiKeyRecord {
   readonly keyHash: string;
   readonly scopes: readonly string[];
   readonly functions: readonly string[] | null;
+  readonly limits: QuotaLimits;
   readonly createdAt: Date;
   readonly revokedAt: Date | null;
 }
@@ -27,7 +31,16 @@ export interface ApiKeyRecord {
 export async function createApiKey(db: Db, key: NewApiKey): Promise<ApiKeyRecord> {
   const row = await db
     .insertInto('api_keys')
-    .values({ id: key.id ?? randomUUID(), name: key.name, key_hash: key.keyHash, scopes: toJson(key.scopes), functions: toJson(key.functions) })
+    .values({
+      id: key.id ?? randomUUID(),
+      name: key.name,
+      key_hash: key.keyHash,
+      scopes: toJson(key.scopes),
+      functions: toJson(key.functions),
+      rpm_limit: key.limits?.rpm ?? null,
+      tpm_limit: key.limits?.tpm ?? null,
+      concurrency_limit: key.limits?.concurrency ?? null,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
   return toApiKeyRecord(row);
@@ -68,6 +81,9 @@ function toApiKeyRecord(row: {
   key_hash: string;
   scopes: readonly string[];
   functions: readonly string[] | null;
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  concurrency_limit: number | null;
   created_at: Date;
   revoked_at: Date | null;
 }): ApiKeyRecord {
@@ -77,6 +93,9 @@ function toApiKeyRecord(row: {
     keyHash: row.key_hash,
     scopes: row.scopes,
     functions: row.functions,
+    limits: row.rpm_limit === null && row.tpm_limit === null && row.concurrency_limit === null
+      ? UNLIMITED
+      : { rpm: row.rpm_limit, tpm: row.tpm_limit, concurrency: row.concurrency_limit },
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
   };

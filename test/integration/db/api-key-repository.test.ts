@@ -25,4 +25,13 @@ withDatabases(({ database }) => {
     expect((await listApiKeys(db, { activeOnly: true })).map((key) => key.id)).not.toContain('key-revoke');
     expect((await listApiKeys(db)).map((key) => key.id)).toContain('key-revoke');
   });
+
+  it('stores per-key limits; a key without them reads back unlimited', async () => {
+    const { db } = database();
+    const limited = await createApiKey(db, { name: 'metered', keyHash: 'hash-metered', scopes: ['invoke'], functions: null, limits: { rpm: 60, tpm: null, concurrency: 4 } });
+    expect(limited.limits).toEqual({ rpm: 60, tpm: null, concurrency: 4 });
+    expect((await findApiKeyByHash(db, 'hash-metered'))?.limits).toEqual({ rpm: 60, tpm: null, concurrency: 4 });
+    await createApiKey(db, { id: 'key-free', name: 'free', keyHash: 'hash-free', scopes: ['invoke'], functions: null });
+    expect((await getApiKey(db, 'key-free'))?.limits).toEqual({ rpm: null, tpm: null, concurrency: null });
+  });
 });

@@ -15,13 +15,15 @@ withDatabases(({ database }) => {
     const { db } = database();
     const tables = ['api_keys', 'function_versions', 'functions', 'invocations', 'nodes'];
     expect(await tableNames(db)).toEqual(tables);
-    // One step down per migration: node status columns, then the initial schema.
+    // One step down per migration: key limits, node status columns, then the initial schema.
+    await migrateDown(db);
+    expect(await tableNames(db)).toEqual(tables);
     await migrateDown(db);
     expect(await tableNames(db)).toEqual(tables);
     await migrateDown(db);
     expect(await tableNames(db)).toEqual([]);
     const result = await migrateToLatest(db);
-    expect(result.results?.map((r) => r.status)).toEqual(['Success', 'Success']);
+    expect(result.results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success']);
     expect(await tableNames(db)).toEqual(tables);
     expect((await migrateToLatest(db)).results).toEqual([]);
   });
