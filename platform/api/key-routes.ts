@@ -12,7 +12,7 @@ export function keyRoutes(keys: ApiKeyService): Router {
     const name = requireString(body, 'name');
     const scope = requireString(body, 'scope') as ApiKeyScope;
     const functions = body.functions === undefined || body.functions === null ? null : (body.functions as string[]);
-    const { record, key } = await keys.create({ name, scope, functions });
+    const { record, key } = await keys.create({ name, scope, functions, limits: { rpm: body.rpm, tpm: body.tpm, concurrency: body.concurrency } });
     res.status(201).json({ ...keyBody(record), key });
   });
   router.get('/v1/keys', async (_req, res) => {
@@ -31,6 +31,9 @@ function keyBody(record: ApiKeyRecord) {
     name: record.name,
     scopes: record.scopes,
     functions: record.functions,
+    rpm: record.limits.rpm,
+    tpm: record.limits.tpm,
+    concurrency: record.limits.concurrency,
     created_at: record.createdAt.toISOString(),
     revoked_at: record.revokedAt?.toISOString() ?? null,
   };

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { HttpError } from '../api/http-error.js';
 import type { Db } from '../db/database.js';
 import { createApiKey, findApiKeyByHash, listApiKeys, revokeApiKey, hasAnyApiKey, type ApiKeyRecord } from '../db/repositories/api-key-repository.js';
+import { parseKeyLimits, type QuotaLimits } from '../quota/quota-limits.js';
 
 export type ApiKeyScope = 'admin' | 'invoke';
 
@@ -12,9 +13,11 @@ export interface Principal {
   readonly admin: boolean;
   /** Function names an invoke key may see and call; null for all. */
   readonly functions: readonly string[] | null;
+  /** The key's rate and concurrency limits; null (bootstrap key, process key, open mode) is unlimited. */
+  readonly limits: QuotaLimits | null;
 }
 
-export const OPEN_PRINCIPAL: Principal = Object.freeze({ keyId: null, admin: true, functions: null });
+export const OPEN_PRINCIPAL: Principal = Object.freeze({ keyId: null, admin: true, functions: null, limits: null });
 
 export type Authentication = { readonly ok: true; readonly principal: Principal } | { readonly ok: false; readonly reason: 'unknown' | 'revoked' };
 
@@ -22,6 +25,8 @@ export interface NewKey {
   readonly name: string;
   readonly scope: ApiKeyScope;
   readonly functions?: readonly string[] | null;
+  /** `rpm`, `tpm`, `concurrency` as sent (validated here: positive integers, or null/absent for unlimited). */
+  readonly limits?: Readonly<Record<string, unknown>>;
 }
 
 export interface ApiKeyService {
@@ -96,7 +101,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       if (!record) return { ok: false, reason: 'unknown' };
       if (record.revokedAt) return { ok: false, reason: 'revoked' };
       const admin = record.scopes.includes('admin');
-      return { ok: true, principal: { keyId: record.id, admin, functions: admin ? null : record.functions } };
+      return { ok: true, principal: { keyId: record.id, admin, functions: admin ? null : record.functions, limits: record.limits } };
     },
     async isOpen() {
       if (bootstrapHash) return false;
@@ -119,8 +124,9 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
           throw new HttpError(400, 'invalid_parameter', 'functions: must be a non-empty array of function names', 'functions');
         }
       }
+      const limits = parseKeyLimits(key.limits ?? {});
       const secret = generateApiKey();
-      const record = await createApiKey(db, { name: key.name, keyHash: hashApiKey(secret), scopes: [key.scope], functions: functions ? [...new Set(functions)] : null });
+      const record = await createApiKey(db, { name: key.name, keyHash: hashApiKey(secret), scopes: [key.scope], functions: functions ? [...new Set(functions)] : null, limits });
       anyKeys = { at: now(), value: true };
       return { record, key: secret };
     },

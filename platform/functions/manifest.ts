@@ -1,4 +1,5 @@
 import { parse as parseYaml } from 'yaml';
+import { QUOTA_LIMIT_NAMES, type QuotaLimits } from '../quota/quota-limits.js';
 
 /**
  * `function.yaml`: what a function is. Every field but `name` and `model` has a default, written here and in
@@ -17,6 +18,11 @@ export interface FunctionManifest {
   readonly keep_warm_ms: number;
   /** Replicas kept warm even when idle; 0 scales to zero. */
   readonly min_warm: number;
+  /**
+   * Rate and concurrency limits for all callers of the function together (each key's own limits apply
+   * too); absent when the manifest has no `limits` block, and a null field is unlimited.
+   */
+  readonly limits?: QuotaLimits;
 }
 
 export type ModelSource =
@@ -93,7 +99,7 @@ class FieldReader {
   }
 }
 
-const TOP_KEYS = ['name', 'description', 'model', 'context_length', 'defaults', 'slo', 'keep_warm_ms', 'min_warm'];
+const TOP_KEYS = ['name', 'description', 'model', 'context_length', 'defaults', 'slo', 'keep_warm_ms', 'min_warm', 'limits'];
 
 function readModel(r: FieldReader, root: Obj): ModelSource | undefined {
   const model = r.object(root, 'model', 'model');
@@ -117,6 +123,15 @@ function readModel(r: FieldReader, root: Obj): ModelSource | undefined {
   if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') r.fail('model.synth.dtype', 'must be f32, f16 or bf16');
   if (shape === undefined || seed === undefined) return undefined;
   return { synth: dtype === undefined ? { shape, seed } : { shape, seed, dtype: dtype as 'f32' | 'f16' | 'bf16' } };
+}
+
+function readLimits(r: FieldReader, root: Obj): QuotaLimits | undefined {
+  const limits = r.object(root, 'limits', 'limits');
+  if (!limits) return undefined;
+  r.unknownKeys(limits, QUOTA_LIMIT_NAMES, 'limits.');
+  const read = (key: keyof QuotaLimits): number | null =>
+    limits[key] === undefined || limits[key] === null ? null : (r.integer(limits, key, `limits.${key}`, undefined, 1) ?? null);
+  return { rpm: read('rpm'), tpm: read('tpm'), concurrency: read('concurrency') };
 }
 
 function readName(r: FieldReader, root: Obj): string | undefined {
@@ -151,11 +166,13 @@ export function parseManifest(input: unknown): ManifestResult {
   };
   const keepWarm = r.integer(input, 'keep_warm_ms', 'keep_warm_ms', DEFAULT_KEEP_WARM_MS, 0) ?? 0;
   const minWarm = r.integer(input, 'min_warm', 'min_warm', 0, 0) ?? 0;
+  const limits = readLimits(r, input);
   if (r.problems.length > 0 || name === undefined || model === undefined || context === undefined) {
     return { ok: false, problems: r.problems };
   }
   const manifest: FunctionManifest = {
     name, description, model, context_length: context, defaults, slo, keep_warm_ms: keepWarm, min_warm: minWarm,
+    ...(limits ? { limits } : {}),
   };
   return { ok: true, manifest: deepFreeze(manifest) };
 }
