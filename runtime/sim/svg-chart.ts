@@ -56,8 +56,9 @@ export function lineChartSvg(o: ChartOptions): string {
     parts.push(`<text x="${m.left - 6}" y="${py(y) + 4}" text-anchor="end">${fmt(y)}</text>`);
   }
   for (const x of niceTicks(xMin, xMax, o.integerX ?? false)) {
-    parts.push(`<line x1="${px(x)}" y1="${h - m.bottom}" x2="${px(x)}" y2="${h - m.bottom + 4}" stroke="black"/>`);
-    parts.push(`<text x="${px(x)}" y="${h - m.bottom + 16}" text-anchor="middle">${fmt(x)}</text>`);
+    const tx = px(x).toFixed(1);
+    parts.push(`<line x1="${tx}" y1="${h - m.bottom}" x2="${tx}" y2="${h - m.bottom + 4}" stroke="black"/>`);
+    parts.push(`<text x="${tx}" y="${h - m.bottom + 16}" text-anchor="middle">${fmt(x)}</text>`);
   }
   if (o.targetY !== undefined) {
     parts.push(`<line x1="${m.left}" y1="${py(o.targetY)}" x2="${w - m.right}" y2="${py(o.targetY)}" stroke="#999" stroke-dasharray="5,4"/>`);
