@@ -15,6 +15,7 @@ import { createFunctionService, type FunctionService } from './functions/functio
 import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
 import { createInvoker, type FunctionTokenizer } from './functions/invoker.js';
 import { createControlPlaneMetrics } from './metrics.js';
+import { createQuotaGate } from './quota/quota-gate.js';
 import { ChatTemplateError, renderChat } from './models/chat-template.js';
 import { byteLevelTokenizer, tokenizerFromJson } from './models/tokenizer.js';
 import { checkModelParts } from './models/validate-model.js';
@@ -87,7 +88,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     },
     loadTokenizer,
   });
-  const invoker = createInvoker({ router, recorder, metrics });
+  const invoker = createInvoker({ router, recorder, metrics, quotas: createQuotaGate({ registry }) });
   const keys = createApiKeyService({ db: options.database.db, bootstrapKey: options.apiKey });
   const app = createApp({
     functions,

@@ -63,7 +63,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const prompt = readPrompt(body, options.renderChat);
     const fn = await functions.resolve(req.params.name);
     const submittedAt = performance.now();
-    const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs }, clientSignal(req, res));
+    const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
     if (!sampling.stream) {
       const r = await collect(generation);
       setEngineTiming(res, submittedAt);

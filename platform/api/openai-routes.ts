@@ -47,7 +47,7 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const fn = await options.functions.resolve(model);
   const submittedAt = performance.now();
-  const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs }, clientSignal(req, res));
+  const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
   const base = {
     id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
     object: kind === 'chat' ? 'chat.completion' : 'text_completion',

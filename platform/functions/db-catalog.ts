@@ -44,7 +44,7 @@ export function createDbCatalog(db: Db): FunctionCatalog {
           id: r.id,
           functionName: r.functionName,
           version: r.version,
-          apiKeyId: null,
+          apiKeyId: r.apiKeyId,
           nodeId: r.nodeId,
           status: r.status,
           promptTokens: r.promptTokens,

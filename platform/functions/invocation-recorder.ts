@@ -8,6 +8,8 @@ export interface InvocationRecord {
   readonly id: string;
   readonly functionName: string;
   readonly version: number;
+  /** The caller's API key id; null in open mode and for the bootstrap key. */
+  readonly apiKeyId: string | null;
   readonly nodeId: string | null;
   /** `stop`, `length`, `cancelled`, `error` or `rejected` (refused before the first token). */
   readonly status: string;
@@ -15,9 +17,12 @@ export interface InvocationRecord {
   readonly completionTokens: number;
   readonly ttftMs: number | null;
   readonly tpotMs: number | null;
-  /** Share of output tokens delivered by their deadline (docs: token-deadline SLO attainment). */
-  readonly sloAttainment: number;
-  readonly sloMet: boolean;
+  /**
+   * Share of output tokens delivered by their deadline (docs: token-deadline SLO attainment); null when a
+   * quota refused the request, which the SLO does not cover.
+   */
+  readonly sloAttainment: number | null;
+  readonly sloMet: boolean | null;
   readonly error: string | null;
   readonly startedAt: Date;
   readonly finishedAt: Date;

@@ -4,9 +4,12 @@ import { requestAttainment, tokenDeadline } from '../../runtime/scheduler/slo.js
 import { HttpError } from '../api/http-error.js';
 import { StopFilter } from '../api/text-stream.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
+import type { QuotaGate } from '../quota/quota-gate.js';
+import type { QuotaLimits } from '../quota/quota-limits.js';
 import type { Router } from '../router/router.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
 import type { FunctionManifest } from './manifest.js';
+import { admitWithinQuota } from './quota-admission.js';
 
 /** What the invoke path needs of a tokenizer; `platform/models/tokenizer.ts` provides it. */
 export interface FunctionTokenizer {
@@ -37,6 +40,14 @@ export interface InvokeParams {
   readonly stop?: readonly string[];
   /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
   readonly arrivalMs: number;
+  /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */
+  readonly caller?: InvocationCaller;
+}
+
+export interface InvocationCaller {
+  /** Null in open mode and for the bootstrap key: no key limits, no key on the record. */
+  readonly keyId: string | null;
+  readonly limits: QuotaLimits | null;
 }
 
 export type GenerationEvent =
@@ -69,6 +80,8 @@ export interface InvokerOptions {
   readonly router: Router;
   readonly recorder: InvocationRecorder;
   readonly metrics: ControlPlaneMetrics;
+  /** Per-key and per-function limits, checked after the request is validated; absent, nothing is limited. */
+  readonly quotas?: QuotaGate;
   readonly now?: () => number;
 }
 
@@ -115,12 +128,14 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const maxTokens = params.maxTokens ?? fn.manifest.defaults.max_tokens;
       checkContext(fn, params.promptTokens.length, maxTokens);
       const id = randomUUID();
+      const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
       active.enter();
       let node: Awaited<ReturnType<Router['pick']>>;
       try {
         node = await options.router.pick(fn.artifact.digest);
       } catch (error) {
         active.leave();
+        quota?.settle(0);
         throw error;
       }
       // The node's iterator is cancelled by the client's signal or by us when a stop string matches.
@@ -144,7 +159,11 @@ export function createInvoker(options: InvokerOptions): Invoker {
         },
         cancel.signal,
       )[Symbol.asyncIterator]();
-      const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now, onFinished: () => active.leave() });
+      const onFinished = (usedTokens: number): void => {
+        quota?.settle(usedTokens);
+        active.leave();
+      };
+      const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now, onFinished });
       let first: IteratorResult<NodeEvent>;
       try {
         first = await events.next();
@@ -170,7 +189,8 @@ interface RunContext {
   readonly nodeId: string;
   readonly options: InvokerOptions;
   readonly now: () => number;
-  readonly onFinished: () => void;
+  /** Called once, after the record, with the tokens the generation used (prompt + completion; 0 if refused). */
+  readonly onFinished: (usedTokens: number) => void;
 }
 
 /** Generations admitted and not yet recorded; `idle` waits for zero. */
@@ -302,6 +322,7 @@ class GenerationRun {
       id: this.ctx.id,
       functionName: fn.name,
       version: fn.version,
+      apiKeyId: params.caller?.keyId ?? null,
       nodeId: this.ctx.nodeId,
       status,
       promptTokens: params.promptTokens.length,
@@ -314,6 +335,6 @@ class GenerationRun {
       startedAt: new Date(arrival),
       finishedAt: new Date(now()),
     });
-    this.ctx.onFinished();
+    this.ctx.onFinished(status === 'rejected' ? 0 : params.promptTokens.length + this.completionTokens);
   }
 }
