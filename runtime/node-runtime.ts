@@ -1,4 +1,5 @@
 import type { DoneReason } from './engine/engine.js';
+import type { NodeTimeline } from './timeline/timeline-types.js';
 
 /**
  * What the control plane asks of a node: run a generation for a function version, and report where models
@@ -26,6 +27,12 @@ export interface NodeRuntime {
 
   /** Where each model known to this node lives right now. */
   residency(): Promise<readonly ModelResidency[]>;
+
+  /**
+   * What each GPU did lately (runs, switches, copies, KV parks): entries that ended after `sinceMs` (epoch
+   * ms), at most the node's window (10 minutes) old. Optional: a node without it shows no timeline.
+   */
+  timeline?(sinceMs?: number): Promise<NodeTimeline>;
 
   /** Stops admission, ends engines and releases shared memory handles. */
   close(): Promise<void>;

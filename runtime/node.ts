@@ -16,6 +16,8 @@ import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
 import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import { POLICY_NAMES } from './scheduler/types.js';
+import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
+import type { NodeTimeline } from './timeline/timeline-types.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -103,6 +105,9 @@ class LocalNode implements LocalNodeRuntime {
   private scheduler: { engine: EngineClient; scheduler: GpuScheduler } | undefined;
   /** Weight bytes per model key, for GPU load metrics (scheduler events carry only the key). */
   private readonly modelBytes = new Map<string, number>();
+  /** Functions served per model key, for timeline labels. */
+  private readonly modelFunctions = new Map<string, Set<string>>();
+  private readonly gpuTimeline: TimelineRecorder;
   private nextSequenceId = 1;
   private closed = false;
 
@@ -120,6 +125,14 @@ class LocalNode implements LocalNodeRuntime {
     metrics.schedulerPolicy.reset();
     metrics.schedulerPolicy.set({ policy }, 1);
     metrics.residencySource.refresh = () => this.residencyNow();
+    // One engine per node today, so one device slot; named for what it is, not assumed to be a GPU.
+    const label = supervisor.backend === 'cuda' ? 'cuda:0' : 'cpu engine 0';
+    this.gpuTimeline = createTimelineRecorder({
+      nodeId: this.nodeId,
+      gpus: [{ index: 0, label }],
+      functionOf: (key) => [...(this.modelFunctions.get(key) ?? [key.slice(0, 19)])].join(', '),
+      bytesOf: (key) => this.modelBytes.get(key) ?? 0,
+    });
   }
 
   get backend(): 'cpu' | 'cuda' {
@@ -153,7 +166,9 @@ class LocalNode implements LocalNodeRuntime {
       const scheduler = this.schedulerFor(await this.engineReady(deadline));
       live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
       this.modelBytes.set(request.artifact.digest, request.artifact.bytes);
-      scheduler.submit(this.toGeneration(request, live.id, lease), live.channel.sink);
+      this.noteFunction(request.artifact.digest, request.functionName);
+      const sink = sinkCountingTokens(this.gpuTimeline, request.artifact.digest, live.channel.sink);
+      scheduler.submit(this.toGeneration(request, live.id, lease), sink);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
       let event = await this.firstEvent(live, deadline, request);
@@ -201,6 +216,16 @@ class LocalNode implements LocalNodeRuntime {
       for (const tier of ['gpu', 'host', 'store'] as const) this.metrics.modelResidency.set({ function: m.functionName, tier }, m.tier === tier ? 1 : 0);
     }
     return out;
+  }
+
+  async timeline(sinceMs?: number): Promise<NodeTimeline> {
+    return this.gpuTimeline.read(sinceMs);
+  }
+
+  private noteFunction(modelKey: string, functionName: string): void {
+    const names = this.modelFunctions.get(modelKey) ?? new Set<string>();
+    names.add(functionName);
+    this.modelFunctions.set(modelKey, names);
   }
 
   holdWarm(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void> {
@@ -286,6 +311,7 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   private onSchedulerEvent(event: SchedulerEvent): void {
+    this.gpuTimeline.record(0, event);
     if (event.type === 'load' && !event.cached) {
       const bytes = this.modelBytes.get(event.model) ?? 0;
       this.metrics.modelLoads.inc({ tier: 'gpu' });

@@ -7,6 +7,7 @@ import {
   type NodeGenerateRequest,
   type NodeRuntime,
 } from '../../runtime/node-runtime.js';
+import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
 
 /** The node could not be reached, or hung up before answering: nothing ran there, another node may take it. */
 export class NodeUnreachableError extends NodeError {
@@ -80,6 +81,13 @@ export class HttpNodeRuntime implements NodeRuntime {
     const res = await fetch(`${this.address}/internal/residency`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw await this.refusal(res);
     return (await res.json()) as ModelResidency[];
+  }
+
+  async timeline(sinceMs?: number): Promise<NodeTimeline> {
+    const query = sinceMs === undefined ? '' : `?since=${sinceMs}`;
+    const res = await fetch(`${this.address}/internal/timeline${query}`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw await this.refusal(res);
+    return (await res.json()) as NodeTimeline;
   }
 
   /** Nothing to release: the node process owns its engines. */

@@ -9,6 +9,7 @@ import { bearerMatches } from './cluster-token.js';
  * - `POST /internal/generate`: body `NodeGenerateRequest`; 200 with NDJSON `NodeEvent` lines, or, when the
  *   request is refused before its first event, a non-2xx status with `{ error: { code, message, retryAfterMs } }`.
  * - `GET /internal/residency`: `ModelResidency[]`.
+ * - `GET /internal/timeline?since=<epoch ms>`: `NodeTimeline` (404 when the node keeps none).
  * - `GET /healthz`, `GET /readyz`: unauthenticated probes.
  *
  * Everything under `/internal` needs the cluster token; anything else is refused with 401.
@@ -50,6 +51,7 @@ export async function startNodeServer(options: {
       return sendJson(res, 401, { error: { code: 'invalid_cluster_token', message: 'missing or invalid cluster token' } });
     }
     if (req.method === 'GET' && path === '/internal/residency') return sendJson(res, 200, await node.residency());
+    if (req.method === 'GET' && path === '/internal/timeline' && node.timeline) return sendJson(res, 200, await node.timeline(sinceParam(req.url)));
     if (req.method === 'POST' && path === '/internal/generate') return generate(req, res);
     return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
   }
@@ -117,4 +119,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `since` from the query string; absent or not a number means the node's whole window. */
+function sinceParam(url: string | undefined): number | undefined {
+  const since = Number(new URL(url ?? '/', 'http://node').searchParams.get('since') ?? Number.NaN);
+  return Number.isFinite(since) ? since : undefined;
 }

@@ -1,3 +1,4 @@
+import type { SequenceSink } from '../engine/engine.js';
 import type { SchedulerEvent } from '../scheduler/types.js';
 import { SpanRing } from './span-ring.js';
 import type { NodeTimeline, TimelineGpu, TimelineSpan } from './timeline-types.js';
@@ -88,5 +89,16 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
       const after = Math.max(sinceMs ?? Number.NEGATIVE_INFINITY, nowMs - windowMs);
       return { nodeId: options.nodeId, nowMs, windowMs, gpus: options.gpus, spans: ring.since(after) };
     },
+  };
+}
+
+/** Wraps a sequence's sink so each token it receives is counted on the timeline for `modelKey`. */
+export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string, sink: SequenceSink): SequenceSink {
+  return {
+    onToken(token) {
+      recorder.countToken(modelKey);
+      sink.onToken(token);
+    },
+    onDone: (reason, usage, message) => sink.onDone(reason, usage, message),
   };
 }
