@@ -14,6 +14,8 @@ import { createDbCatalog } from './functions/db-catalog.js';
 import { createFunctionService, type FunctionService } from './functions/function-service.js';
 import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
 import { createInvoker, type FunctionTokenizer } from './functions/invoker.js';
+import { createInvocationLog } from './ops/invocation-log.js';
+import { createOpsStateReader } from './ops/ops-state.js';
 import { createControlPlaneMetrics } from './metrics.js';
 import { createQuotaGate } from './quota/quota-gate.js';
 import { ChatTemplateError, renderChat } from './models/chat-template.js';
@@ -106,6 +108,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       await sql`select 1`.execute(options.database.db);
     },
     clusterRoutes: options.clusterRoutes,
+    ops: { state: createOpsStateReader({ db: options.database.db, router }), invocations: createInvocationLog(options.database.db) },
     log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });
   let server: Server | undefined;

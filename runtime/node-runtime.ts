@@ -1,4 +1,5 @@
 import type { DoneReason } from './engine/engine.js';
+import type { NodeStats } from './node-stats.js';
 import type { NodeTimeline } from './timeline/timeline-types.js';
 
 /**
@@ -33,6 +34,12 @@ export interface NodeRuntime {
    * ms), at most the node's window (10 minutes) old. Optional: a node without it shows no timeline.
    */
   timeline?(sinceMs?: number): Promise<NodeTimeline>;
+
+  /**
+   * Queue depth and running requests per function, each engine's memory split (weights, KV, free) and the
+   * host pool's fill, for operators. Optional: a node without it shows its residency only.
+   */
+  stats?(): Promise<NodeStats>;
 
   /** Stops admission, ends engines and releases shared memory handles. */
   close(): Promise<void>;

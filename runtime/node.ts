@@ -18,6 +18,7 @@ import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerE
 import { POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from './timeline/timeline-types.js';
+import type { NodeGpuStats, NodeStats } from './node-stats.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -220,6 +221,36 @@ class LocalNode implements LocalNodeRuntime {
 
   async timeline(sinceMs?: number): Promise<NodeTimeline> {
     return this.gpuTimeline.read(sinceMs);
+  }
+
+  async stats(): Promise<NodeStats> {
+    const functions = this.queues.known().map(({ functionName, artifactDigest, queued, running }) => ({ functionName, artifactDigest, queued, running }));
+    const hostPool = { capacityBytes: this.options.hostPoolBytes, usedBytes: this.hostPool.usedBytes() };
+    return { functions, gpus: [await this.engineMemory()], hostPool };
+  }
+
+  /** The engine's own memory report; an engine that is restarting shows as down with zero bytes. */
+  private async engineMemory(): Promise<NodeGpuStats> {
+    const engine = this.supervisor.current();
+    const stats = await engine?.stats().catch(() => undefined);
+    if (!engine || !stats) {
+      return { index: 0, name: engine?.hello.device ?? '', memoryBytes: 0, weightsBytes: 0, kvBytes: 0, kvUsedBytes: 0, scratchBytes: 0, freeBytes: 0, resident: [], up: false };
+    }
+    const m = stats.memory;
+    const kvUsedBytes = m.kvBlocksTotal > 0 ? Math.round((m.kvBytes * m.kvBlocksUsed) / m.kvBlocksTotal) : 0;
+    const resident = stats.models.filter((model) => model.state === 'resident').flatMap((model) => [...(this.modelFunctions.get(model.model) ?? [])]);
+    return {
+      index: 0,
+      name: engine.hello.device,
+      memoryBytes: m.budgetBytes,
+      weightsBytes: m.weightsBytes,
+      kvBytes: m.kvBytes,
+      kvUsedBytes,
+      scratchBytes: m.scratchBytes,
+      freeBytes: Math.max(0, m.budgetBytes - m.weightsBytes - m.kvBytes - m.scratchBytes),
+      resident: [...new Set(resident)].sort(),
+      up: true,
+    };
   }
 
   private noteFunction(modelKey: string, functionName: string): void {

@@ -11,6 +11,7 @@ import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { functionRoutes } from './function-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { openAiRoutes } from './openai-routes.js';
+import { opsRoutes, type OpsSources } from './ops-routes.js';
 import type { ChatMessage } from './request-params.js';
 
 export interface AppOptions {
@@ -32,6 +33,8 @@ export interface AppOptions {
   readonly ready?: () => Promise<void>;
   /** Cluster mode: `internal` (node traffic, cluster token) mounts before the API-key check, `public` after it. */
   readonly clusterRoutes?: { readonly internal: express.Router; readonly public: express.Router };
+  /** Operator API (`/v1/ops/state`, `/v1/invocations`); not mounted when absent. */
+  readonly ops?: OpsSources;
 }
 
 /** The control plane's HTTP app: native API, OpenAI API, blobs, `/metrics` and `/healthz`. */
@@ -63,6 +66,7 @@ export function createApp(options: AppOptions): Express {
   app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics }));
   app.use(express.json({ limit: options.maxBodyBytes, type: () => true }));
   app.use(keyRoutes(options.keys));
+  if (options.ops) app.use(opsRoutes(options.ops));
   app.use(functionRoutes(options));
   app.use(openAiRoutes(options));
   app.use(notFoundHandler);

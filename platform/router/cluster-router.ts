@@ -185,6 +185,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
           nodeId: record.id,
           generate: (request, signal) => client.generate(request, signal),
           residency: async () => (Array.isArray(record.residency) ? (record.residency as ModelResidency[]) : []),
+          stats: () => client.stats(),
           close: async () => {},
         };
       });

@@ -7,6 +7,7 @@ import {
   type NodeGenerateRequest,
   type NodeRuntime,
 } from '../../runtime/node-runtime.js';
+import type { NodeStats } from '../../runtime/node-stats.js';
 import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
 
 /** The node could not be reached, or hung up before answering: nothing ran there, another node may take it. */
@@ -88,6 +89,12 @@ export class HttpNodeRuntime implements NodeRuntime {
     const res = await fetch(`${this.address}/internal/timeline${query}`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw await this.refusal(res);
     return (await res.json()) as NodeTimeline;
+  }
+
+  async stats(): Promise<NodeStats> {
+    const res = await fetch(`${this.address}/internal/stats`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw await this.refusal(res);
+    return (await res.json()) as NodeStats;
   }
 
   /** Nothing to release: the node process owns its engines. */

@@ -10,6 +10,7 @@ import { bearerMatches } from './cluster-token.js';
  *   request is refused before its first event, a non-2xx status with `{ error: { code, message, retryAfterMs } }`.
  * - `GET /internal/residency`: `ModelResidency[]`.
  * - `GET /internal/timeline?since=<epoch ms>`: `NodeTimeline` (404 when the node keeps none).
+ * - `GET /internal/stats`: `NodeStats` (404 when the node keeps none).
  * - `GET /healthz`, `GET /readyz`: unauthenticated probes.
  *
  * Everything under `/internal` needs the cluster token; anything else is refused with 401.
@@ -52,6 +53,7 @@ export async function startNodeServer(options: {
     }
     if (req.method === 'GET' && path === '/internal/residency') return sendJson(res, 200, await node.residency());
     if (req.method === 'GET' && path === '/internal/timeline' && node.timeline) return sendJson(res, 200, await node.timeline(sinceParam(req.url)));
+    if (req.method === 'GET' && path === '/internal/stats' && node.stats) return sendJson(res, 200, await node.stats());
     if (req.method === 'POST' && path === '/internal/generate') return generate(req, res);
     return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
   }

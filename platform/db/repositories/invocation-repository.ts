@@ -1,4 +1,6 @@
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../database.js';
+import type { InvocationsTable } from '../database-schema.js';
 
 export type InvocationStatus = 'ok' | 'error' | 'cancelled' | 'timeout' | 'rejected' | (string & {});
 
@@ -28,6 +30,10 @@ export interface ListInvocationsOptions {
   readonly limit: number;
   /** Keyset paging: only invocations created strictly before this instant. */
   readonly before?: Date;
+  /** Keyset paging by row: only invocations after this one in newest-first order (created_at, then id). */
+  readonly afterId?: string;
+  /** Only these statuses; absent or empty: any. */
+  readonly statuses?: readonly string[];
 }
 
 // 15 parameters a row; 500 rows stays far below Postgres's 65535-parameter limit per statement.
@@ -64,12 +70,99 @@ export async function listInvocations(db: Db, options: ListInvocationsOptions): 
   let query = db.selectFrom('invocations').selectAll();
   if (options.functionName !== undefined) query = query.where('function_name', '=', options.functionName);
   if (options.before !== undefined) query = query.where('created_at', '<', options.before);
+  if (options.afterId !== undefined) {
+    query = query.where(sql<boolean>`(created_at, id) < (select c.created_at, c.id from invocations c where c.id = ${options.afterId})`);
+  }
+  if (options.statuses?.length) query = query.where('status', 'in', options.statuses);
   const rows = await query
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(Math.max(0, Math.min(options.limit, 1000)))
     .execute();
+  return rows.map(toInvocationRecord);
+}
+
+export interface InvocationsSinceOptions {
+  readonly functionName?: string;
+  readonly statuses?: readonly string[];
+  /** Rows that finished strictly after this instant, or after this row in (finished_at, id) order. */
+  readonly since: { readonly at: Date } | { readonly id: string };
+  /** Oldest first; at most this many (capped at 1000). */
+  readonly limit: number;
+}
+
+/**
+ * Invocations in the order they finished, oldest first, after a point: what `tidepool logs --follow` polls.
+ * Finish order, not start order, because a record lands when its invocation ends (a long stream started
+ * before rows already shown still appears).
+ */
+export async function listInvocationsFinishedSince(db: Db, options: InvocationsSinceOptions): Promise<InvocationRecord[]> {
+  let query = db.selectFrom('invocations').selectAll().where('finished_at', 'is not', null);
+  if (options.functionName !== undefined) query = query.where('function_name', '=', options.functionName);
+  if (options.statuses?.length) query = query.where('status', 'in', options.statuses);
+  const since = options.since;
+  query = 'at' in since
+    ? query.where('finished_at', '>', since.at)
+    : query.where(sql<boolean>`(finished_at, id) > (select c.finished_at, c.id from invocations c where c.id = ${since.id})`);
+  const rows = await query
+    .orderBy('finished_at', 'asc')
+    .orderBy('id', 'asc')
+    .limit(Math.max(0, Math.min(options.limit, 1000)))
+    .execute();
+  return rows.map(toInvocationRecord);
+}
+
+/** Whether an invocation with this id was recorded. */
+export async function invocationExists(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom('invocations').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+}
+
+/** Whether any invocation of this function was recorded (history outlives a deleted function). */
+export async function functionHasInvocations(db: Db, functionName: string): Promise<boolean> {
+  const row = await db.selectFrom('invocations').select('id').where('function_name', '=', functionName).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** One function's invocations over a recent window. */
+export interface InvocationWindowStats {
+  readonly functionName: string;
+  readonly invocations: number;
+  /** Invocations the SLO judged (slo_met not null; quota refusals are not judged). */
+  readonly judged: number;
+  readonly met: number;
+  /** Medians over rows that have the value (an invocation with no token has no TTFT). */
+  readonly ttftP50Ms: number | null;
+  readonly tpotP50Ms: number | null;
+}
+
+/** Per function: counts, SLO hits and median TTFT/TPOT of invocations started at or after `since`. */
+export async function invocationStatsSince(db: Db, since: Date): Promise<InvocationWindowStats[]> {
+  const rows = await db
+    .selectFrom('invocations')
+    .where('created_at', '>=', since)
+    .groupBy('function_name')
+    .select([
+      'function_name',
+      sql<string>`count(*)`.as('invocations'),
+      sql<string>`count(slo_met)`.as('judged'),
+      sql<string>`count(*) filter (where slo_met)`.as('met'),
+      sql<number | null>`percentile_cont(0.5) within group (order by ttft_ms)`.as('ttft_p50'),
+      sql<number | null>`percentile_cont(0.5) within group (order by tpot_ms)`.as('tpot_p50'),
+    ])
+    .orderBy('function_name')
+    .execute();
   return rows.map((row) => ({
+    functionName: row.function_name,
+    invocations: Number(row.invocations),
+    judged: Number(row.judged),
+    met: Number(row.met),
+    ttftP50Ms: row.ttft_p50 === null ? null : Number(row.ttft_p50),
+    tpotP50Ms: row.tpot_p50 === null ? null : Number(row.tpot_p50),
+  }));
+}
+
+function toInvocationRecord(row: Selectable<InvocationsTable>): InvocationRecord {
+  return {
     id: row.id,
     functionName: row.function_name,
     version: row.version,
@@ -85,7 +178,7 @@ export async function listInvocations(db: Db, options: ListInvocationsOptions): 
     error: row.error,
     createdAt: row.created_at,
     finishedAt: row.finished_at,
-  }));
+  };
 }
 
 export async function countInvocations(db: Db, filter: { readonly functionName?: string; readonly status?: string } = {}): Promise<number> {
