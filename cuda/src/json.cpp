@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -286,10 +287,13 @@ class JsonParser {
     char* stop = nullptr;
     double d = std::strtod(text.c_str(), &stop);
     if (stop != text.c_str() + text.size()) fail("bad number");
+    // JSON has no inf; 1e999 would reach configs and sampling parameters as one, and dump as null.
+    if (!std::isfinite(d)) fail("number out of range");
     if (integral && text.size() < 19) return Json(static_cast<int64_t>(std::strtoll(text.c_str(), nullptr, 10)));
     if (integral && text.size() <= 20 && text[0] != '-') {  // u64 seeds and offsets
+      errno = 0;
       unsigned long long u = std::strtoull(text.c_str(), nullptr, 10);
-      return Json(static_cast<int64_t>(u));
+      if (errno != ERANGE) return Json(static_cast<int64_t>(u));  // past u64 it stays a double, not a clamped -1
     }
     return Json(d);
   }

@@ -58,6 +58,8 @@ ModelConfig parse_model_config(const std::string& json_text) {
   if (c.hidden_size % c.num_heads != 0 && !cfg.find("head_dim")) bad("hidden_size not divisible by num_attention_heads");
   c.head_dim = get_int(cfg, "head_dim", c.hidden_size / c.num_heads, false);
   if (c.head_dim % 2 != 0) bad("head_dim must be even for RoPE");
+  // q_dim() and kv_dim() are int products; an explicit head_dim could push them past INT_MAX.
+  if (int64_t{c.num_heads} * c.head_dim > (1 << 30)) bad("num_attention_heads * head_dim out of range");
   if (c.num_heads % c.num_kv_heads != 0) bad("num_attention_heads not divisible by num_key_value_heads");
   c.rms_norm_eps = get_double(cfg, "rms_norm_eps", 1e-6);
   if (!(c.rms_norm_eps > 0)) bad("rms_norm_eps must be positive");

@@ -47,12 +47,15 @@ TensorView parse_entry(const std::string& name, const Json& entry, const uint8_t
   for (const auto& info : kDTypes)
     if (t.dtype_label == info.label) { t.dtype = info.dtype; elem = info.bytes; }
   if (elem == 0) bad(label, where + ": unknown dtype " + t.dtype_label);
+  constexpr uint64_t kMaxElements = uint64_t(1) << 40;
   uint64_t numel = 1;
   for (const Json& d : shape->as_array()) {
-    if (!d.is_int() || d.as_int() < 0 || d.as_int() > (int64_t(1) << 40)) bad(label, where + ": bad shape");
+    if (!d.is_int() || d.as_int() < 0 || d.as_int() > int64_t(kMaxElements)) bad(label, where + ": bad shape");
+    const uint64_t dim = static_cast<uint64_t>(d.as_int());
+    // Checked before multiplying: [2^32, 2^32] would wrap to 0 elements and pass with empty data_offsets.
+    if (dim != 0 && numel > kMaxElements / dim) bad(label, where + ": shape too large");
     t.shape.push_back(d.as_int());
-    numel *= static_cast<uint64_t>(d.as_int());
-    if (numel > (uint64_t(1) << 40)) bad(label, where + ": shape too large");
+    numel *= dim;
   }
   const Json& b = offsets->as_array()[0];
   const Json& e = offsets->as_array()[1];
