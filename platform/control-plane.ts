@@ -75,8 +75,11 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     ...options.recorder,
     onDropped: (count, error) => {
       metrics.recorderDropped.inc(count);
-      if (error) log(`invocation records lost (${count}): ${(error as Error).message}`);
+      log(`invocation records lost (${count})${error ? `: ${(error as Error).message}` : ''}`);
     },
+    onWriteError: (error, buffered, retryInMs) =>
+      log(`invocation records not written (${(error as Error).message}); ${buffered} kept, retrying in ${retryInMs} ms`),
+    onRecovered: (failures) => log(`invocation records written again after ${failures} failed attempt(s)`),
   });
   const functions = createFunctionService({
     catalog,
