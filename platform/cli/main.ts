@@ -4,6 +4,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerKeys } from './commands/keys.js';
+import { registerLogs } from './commands/logs.js';
 import { registerLs } from './commands/ls.js';
 import { registerNode } from './commands/node.js';
 import { registerPlan } from './commands/plan.js';
@@ -11,6 +12,7 @@ import { registerRm } from './commands/rm.js';
 import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerSynth } from './commands/synth.js';
+import { registerTop } from './commands/top.js';
 import { registerUp } from './commands/up.js';
 
 /** `tidepool <command>`: every command has --help and --json and fails with one line and a non-zero exit. */
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerLs(program);
   registerShow(program);
+  registerLogs(program);
+  registerTop(program);
   registerInvoke(program);
   registerRm(program);
   registerKeys(program);
