@@ -106,7 +106,13 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
     async isOpen() {
       if (bootstrapHash) return false;
       if (anyKeys && (anyKeys.value || now() - anyKeys.at < ttl)) return !anyKeys.value;
-      anyKeys = { at: now(), value: await hasAnyApiKey(db) };
+      try {
+        anyKeys = { at: now(), value: await hasAnyApiKey(db) };
+      } catch (error) {
+        // Database restarting: the last answer stands (keys are never deleted, so "open" can only have been
+        // true a moment ago); with no answer yet there is nothing to go on.
+        if (!anyKeys) throw error;
+      }
       return !anyKeys.value;
     },
     async hasUsableKey() {
