@@ -7,6 +7,7 @@ import type { Invoker } from '../functions/invoker.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router as NodeRouter } from '../router/router.js';
 import { blobRoutes, type BlobService } from './blob-routes.js';
+import { dashboardRoutes } from './dashboard-routes.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { functionRoutes } from './function-routes.js';
 import { keyRoutes } from './key-routes.js';
@@ -69,6 +70,7 @@ export function createApp(options: AppOptions): Express {
   if (options.ops) app.use(opsRoutes(options.ops));
   app.use(functionRoutes(options));
   app.use(openAiRoutes(options));
+  app.use(dashboardRoutes({ router: options.router, ops: options.ops }));
   app.use(notFoundHandler);
   app.use(errorMiddleware({ log: options.log }));
   return app;
