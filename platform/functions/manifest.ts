@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { QUOTA_LIMIT_NAMES, type QuotaLimits } from '../quota/quota-limits.js';
+import { yamlNestingDepth } from './yaml-depth.js';
 
 /**
  * `function.yaml`: what a function is. Every field but `name` and `model` has a default, written here and in
@@ -89,7 +90,8 @@ class FieldReader {
 
   unknownKeys(obj: Obj, allowed: readonly string[], prefix: string): void {
     for (const key of Object.keys(obj)) {
-      if (!allowed.includes(key)) this.fail(`${prefix}${key}`, 'is not a known field');
+      // Quoted unless plain, so an empty or odd key is still visible in `<key>: is not a known field`.
+      if (!allowed.includes(key)) this.fail(`${prefix}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)}`, 'is not a known field');
     }
   }
 
@@ -177,8 +179,14 @@ export function parseManifest(input: unknown): ManifestResult {
   return { ok: true, manifest: deepFreeze(manifest) };
 }
 
+/** A manifest nests 3 levels; far deeper texts are refused before yaml's recursive composer sees them. */
+export const MAX_YAML_DEPTH = 32;
+
 /** Parses `function.yaml` text; YAML syntax errors are reported as a problem of the whole file. */
 export function parseManifestYaml(text: string, file = 'function.yaml'): ManifestResult {
+  if (yamlNestingDepth(text) > MAX_YAML_DEPTH) {
+    return { ok: false, problems: [`${file}: invalid YAML: collections nest deeper than ${MAX_YAML_DEPTH} levels`] };
+  }
   let doc: unknown;
   try {
     doc = parseYaml(text);

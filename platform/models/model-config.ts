@@ -1,3 +1,5 @@
+import { jsonPreview } from './json-preview.js';
+
 /**
  * Hugging Face `config.json` for the two architectures the engine runs. Both are decoder-only transformers
  * with RMSNorm, RoPE, grouped-query attention and a SwiGLU MLP; Qwen2 adds biases to q/k/v.
@@ -47,7 +49,7 @@ function positiveInt(json: Json, field: string, problems: string[], fallback?: n
     return 0;
   }
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    problems.push(`${field} must be a positive integer, got ${JSON.stringify(value)}`);
+    problems.push(`${field} must be a positive integer, got ${jsonPreview(value)}`);
     return 0;
   }
   return value;
@@ -55,7 +57,7 @@ function positiveInt(json: Json, field: string, problems: string[], fallback?: n
 
 function positiveNumber(value: unknown, field: string, problems: string[]): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    problems.push(`${field} must be a positive number, got ${JSON.stringify(value)}`);
+    problems.push(`${field} must be a positive number, got ${jsonPreview(value)}`);
     return 0;
   }
   return value;
@@ -65,7 +67,7 @@ function optionalTokenIds(value: unknown, field: string, problems: string[]): nu
   if (value === undefined || value === null) return [];
   const ids = Array.isArray(value) ? value : [value];
   if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0)) {
-    problems.push(`${field} must be a token id or a list of token ids, got ${JSON.stringify(value)}`);
+    problems.push(`${field} must be a token id or a list of token ids, got ${jsonPreview(value)}`);
     return [];
   }
   return ids as number[];
@@ -74,7 +76,7 @@ function optionalTokenIds(value: unknown, field: string, problems: string[]): nu
 function architectureOf(json: Json, problems: string[]): ModelArchitecture | undefined {
   const list = json.architectures;
   if (!Array.isArray(list) || list.length !== 1 || typeof list[0] !== 'string') {
-    problems.push(`architectures must be a one-element list, got ${JSON.stringify(list)}`);
+    problems.push(`architectures must be a one-element list, got ${jsonPreview(list)}`);
     return undefined;
   }
   const name = list[0];
@@ -88,10 +90,10 @@ function architectureOf(json: Json, problems: string[]): ModelArchitecture | und
 /** Features some checkpoints of these architectures use that the engine does not implement. */
 function checkUnsupportedFeatures(json: Json, architecture: ModelArchitecture, problems: string[]): void {
   const act = json.hidden_act ?? 'silu';
-  if (act !== 'silu') problems.push(`hidden_act ${JSON.stringify(act)} is not supported (only silu)`);
+  if (act !== 'silu') problems.push(`hidden_act ${jsonPreview(act)} is not supported (only silu)`);
   const ropeType = (json.rope_parameters as Json | undefined)?.rope_type ?? (json.rope_scaling as Json | null | undefined)?.rope_type;
   if ((json.rope_scaling !== undefined && json.rope_scaling !== null) || (ropeType !== undefined && ropeType !== 'default')) {
-    problems.push(`rope scaling ${JSON.stringify(json.rope_scaling ?? json.rope_parameters)} is not supported`);
+    problems.push(`rope scaling ${jsonPreview(json.rope_scaling ?? json.rope_parameters)} is not supported`);
   }
   if (architecture === 'LlamaForCausalLM' && json.attention_bias === true) {
     problems.push('attention_bias true is not supported for LlamaForCausalLM');
@@ -128,12 +130,12 @@ export function parseModelConfig(raw: unknown): ModelConfig {
   }
   if (headDim % 2 === 1) problems.push(`head dimension ${headDim} must be even for rotary embeddings`);
   if (json.head_dim !== undefined && json.head_dim !== null && headDim > 0 && json.head_dim !== headDim) {
-    problems.push(`head_dim ${JSON.stringify(json.head_dim)} differs from hidden_size / num_attention_heads = ${headDim}`);
+    problems.push(`head_dim ${jsonPreview(json.head_dim)} differs from hidden_size / num_attention_heads = ${headDim}`);
   }
   const ropeTheta = ropeThetaOf(json, problems);
   const rmsNormEps = positiveNumber(json.rms_norm_eps ?? 1e-6, 'rms_norm_eps', problems);
   const tie = json.tie_word_embeddings ?? false;
-  if (typeof tie !== 'boolean') problems.push(`tie_word_embeddings must be a boolean, got ${JSON.stringify(tie)}`);
+  if (typeof tie !== 'boolean') problems.push(`tie_word_embeddings must be a boolean, got ${jsonPreview(tie)}`);
   const eosTokenIds = optionalTokenIds(json.eos_token_id, 'eos_token_id', problems);
   const bos = optionalTokenIds(json.bos_token_id, 'bos_token_id', problems);
   for (const id of [...eosTokenIds, ...bos]) {

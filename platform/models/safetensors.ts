@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { jsonPreview } from './json-preview.js';
 
 /**
  * The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
@@ -84,24 +85,24 @@ function parseTensorEntry(file: string, name: string, raw: unknown): TensorInfo 
   if (!isDtype(entry.dtype)) {
     throw new SafetensorsError(
       file,
-      `tensor ${name}: unsupported dtype ${JSON.stringify(entry.dtype)} (supported: F32, F16, BF16)`,
+      `tensor ${name}: unsupported dtype ${jsonPreview(entry.dtype)} (supported: F32, F16, BF16)`,
       name,
     );
   }
   const shape = entry.shape;
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) {
-    throw new SafetensorsError(file, `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`, name);
+    throw new SafetensorsError(file, `tensor ${name}: shape ${jsonPreview(shape)} is not a list of non-negative integers`, name);
   }
   const offsets = entry.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt) || offsets[0] > offsets[1]) {
-    throw new SafetensorsError(file, `tensor ${name}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with begin <= end`, name);
+    throw new SafetensorsError(file, `tensor ${name}: data_offsets ${jsonPreview(offsets)} is not [begin, end] with begin <= end`, name);
   }
   const expected = tensorByteLength(entry.dtype, shape);
   const actual = offsets[1] - offsets[0];
   if (actual !== expected) {
     throw new SafetensorsError(
       file,
-      `tensor ${name}: data_offsets span ${actual} bytes but ${entry.dtype} ${JSON.stringify(shape)} needs ${expected}`,
+      `tensor ${name}: data_offsets span ${actual} bytes but ${entry.dtype} ${jsonPreview(shape)} needs ${expected}`,
       name,
     );
   }

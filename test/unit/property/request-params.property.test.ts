@@ -1,0 +1,122 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HttpError } from '../../../platform/api/http-error.js';
+import {
+  MAX_STOP_LENGTH, MAX_STOP_SEQUENCES, parseMessages, parseSampling, requireObject, requireString,
+} from '../../../platform/api/request-params.js';
+
+// Property tests of the request validators both APIs share: any body is either accepted with every value
+// inside its documented bounds, or refused with an HttpError 400 that names the parameter. Never a TypeError.
+
+/** Runs `validate`; a throw must be a 400 HttpError whose param is one of `allowed` and is named in its message. */
+function outcome<T>(validate: () => T, allowed: readonly string[]): T | undefined {
+  try {
+    return validate();
+  } catch (error) {
+    expect(error).toBeInstanceOf(HttpError);
+    const e = error as HttpError;
+    expect(e.status).toBe(400);
+    if (e.param !== null) {
+      expect(allowed).toContain(e.param);
+      expect(e.message).toContain(e.param);
+    }
+    return undefined;
+  }
+}
+
+const SAMPLING_KEYS = ['max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'stop', 'stream'];
+
+/** Mostly plausible values with arbitrary ones mixed in, so the checks past the type test are reached. */
+const numberish = fc.oneof(
+  fc.double(),
+  fc.integer({ min: -10, max: 2_000_000 }),
+  fc.constantFrom(0, 1, 2, 2 ** 31 - 1, 2 ** 31, Number.MIN_VALUE, 1_000_000, 1_000_001, -0),
+  fc.jsonValue(),
+);
+const stopish = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.array(fc.string({ maxLength: 300 }), { maxLength: 6 }),
+  fc.array(fc.jsonValue(), { maxLength: 6 }),
+  fc.jsonValue(),
+);
+const samplingBody = fc.record(
+  {
+    max_tokens: numberish, max_completion_tokens: numberish, temperature: numberish, top_p: numberish, seed: numberish,
+    stop: stopish, stream: fc.oneof(fc.boolean(), fc.jsonValue()),
+  },
+  { requiredKeys: [] },
+);
+
+const messageish = fc.oneof(
+  fc.record({ role: fc.constantFrom('system', 'user', 'assistant', 'developer', 'tool', ''), content: fc.oneof(fc.string(), fc.array(fc.record({ type: fc.constantFrom('text', 'image_url'), text: fc.oneof(fc.string(), fc.jsonValue()) }), { maxLength: 3 }), fc.jsonValue()) }, { requiredKeys: [] }),
+  fc.jsonValue(),
+);
+
+describe('request validators (property)', () => {
+  it('requireObject accepts exactly the plain objects', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const body = outcome(() => requireObject(value), []);
+        const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+        expect(body !== undefined).toBe(isObject);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('parseSampling keeps every accepted value inside its documented bounds', () => {
+    fc.assert(
+      fc.property(samplingBody, (body) => {
+        const s = outcome(() => parseSampling(body), SAMPLING_KEYS);
+        if (!s) return;
+        if (s.maxTokens !== undefined) expect(Number.isInteger(s.maxTokens) && s.maxTokens >= 1 && s.maxTokens <= 1_000_000).toBe(true);
+        if (s.temperature !== undefined) expect(s.temperature >= 0 && s.temperature <= 2).toBe(true);
+        if (s.topP !== undefined) expect(s.topP > 0 && s.topP <= 1).toBe(true);
+        if (s.seed !== undefined) expect(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= 2 ** 31 - 1).toBe(true);
+        expect(s.stop.length).toBeLessThanOrEqual(MAX_STOP_SEQUENCES);
+        for (const stop of s.stop) expect(typeof stop === 'string' && stop.length >= 1 && stop.length <= MAX_STOP_LENGTH).toBe(true);
+        expect(typeof s.stream).toBe('boolean');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('parseSampling names the offending parameter for each out-of-range value', () => {
+    const bad = fc.constantFrom<[string, unknown]>(
+      ['max_tokens', 0], ['max_tokens', 1.5], ['max_tokens', 1_000_001], ['max_completion_tokens', -3], ['temperature', 2.0001],
+      ['temperature', '1'], ['top_p', 0], ['top_p', 1.5], ['seed', -1], ['seed', 2 ** 31], ['stream', 'true'],
+      ['stop', ['a', 'b', 'c', 'd', 'e']], ['stop', ['']], ['stop', 'x'.repeat(MAX_STOP_LENGTH + 1)], ['stop', [1]],
+    );
+    fc.assert(
+      fc.property(bad, ([key, value]) => {
+        expect(() => parseSampling({ [key]: value })).toThrow(expect.objectContaining({ status: 400, param: key }));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('parseMessages returns only served roles with string content, or names messages', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.array(messageish, { maxLength: 4 }), fc.jsonValue()), (value) => {
+        const messages = outcome(() => parseMessages(value), ['messages']);
+        if (!messages) return;
+        expect(messages.length).toBeGreaterThan(0);
+        for (const m of messages) {
+          expect(['system', 'user', 'assistant']).toContain(m.role);
+          expect(typeof m.content).toBe('string');
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('requireString returns a non-empty string or names the key', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const s = outcome(() => requireString({ model: value }, 'model'), ['model']);
+        if (s !== undefined) expect(typeof s === 'string' && s.length > 0).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
