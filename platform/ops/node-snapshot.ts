@@ -44,7 +44,8 @@ async function askNode(node: NodeRuntime, record: NodeRecord | undefined, timeou
       gpus: (stats?.gpus ?? []).map((gpu): OpsGpu => ({ ...gpu, resident: [...gpu.resident] })),
       hostPool: stats ? { ...stats.hostPool } : { capacityBytes: record?.hostPoolBytes ?? 0, usedBytes: 0 },
     },
-    residency: residency ?? [],
+    // An unreachable node's load and residency are unknown now (in cluster mode `residency` is its last heartbeat's).
+    residency: reached ? residency : [],
     ...(stats && { stats }),
   };
 }
