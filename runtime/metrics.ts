@@ -11,6 +11,8 @@ export interface RuntimeMetrics {
   /** Bytes read from the object store into the host pool, and how long each model fetch took. */
   readonly hostFetchBytes: Counter;
   readonly hostFetchSeconds: Histogram;
+  /** Blob fetches tried again after the object store failed them. */
+  readonly hostFetchRetries: Counter;
   /** Requests waiting per function: admitted, not yet producing tokens. */
   readonly queueDepth: Gauge<'function'>;
   readonly engineRestarts: Counter;
@@ -41,6 +43,7 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
     residencyBytes: new Gauge({ name: 'tidepool_model_residency_bytes', help: 'Weight bytes resident per tier on this node.', labelNames: ['tier'], registers }),
     hostFetchBytes: new Counter({ name: 'tidepool_host_pool_fetch_bytes_total', help: 'Bytes fetched from the object store into the host pool.', registers }),
     hostFetchSeconds: new Histogram({ name: 'tidepool_host_pool_fetch_seconds', help: 'Time to fetch one model from the object store into shared memory.', buckets: loadBuckets, registers }),
+    hostFetchRetries: new Counter({ name: 'tidepool_host_pool_fetch_retries_total', help: 'Blob fetches retried after the object store failed them (unreachable, 5xx).', registers }),
     queueDepth: new Gauge({ name: 'tidepool_node_queue_depth', help: 'Requests admitted on this node and waiting for their first token, per function.', labelNames: ['function'], registers }),
     engineRestarts: new Counter({ name: 'tidepool_engine_restarts_total', help: 'Times the engine process was restarted after it died.', registers }),
     schedulerPolicy: new Gauge({ name: 'tidepool_scheduler_policy_info', help: 'The token-level scheduling policy this node runs (value 1).', labelNames: ['policy'], registers }),

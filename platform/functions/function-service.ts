@@ -76,6 +76,8 @@ export function createFunctionService(options: FunctionServiceOptions): Function
         const result = await deploy(options, body);
         active.invalidate(result.name);
         const record = await catalog.getActive(result.name);
+        // Read config and tokenizer now, so the first invocation needs nothing from the store but weights.
+        if (record) void loadMeta(record).catch(() => undefined);
         // Fetching a pinned model can take minutes; the deploy answers now and the hold lands in the background.
         if (record) void applyWarmHold(options.router, record).catch((error: unknown) => warnHold(result.name, error));
         options.metrics.deploys.inc({ status: 'ok' });
@@ -102,7 +104,11 @@ export function createFunctionService(options: FunctionServiceOptions): Function
     async resolve(name) {
       const record = await active.get(name);
       if (!record) throw notFound(name);
-      const meta = await loadMeta(record);
+      const meta = await loadMeta(record).catch((error: unknown) => {
+        if (error instanceof HttpError) throw error;
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new HttpError(503, 'store_unavailable', `cannot read the model config of ${name} v${record.version} from the object store: ${detail}`);
+      });
       const contextLength = Math.min(record.manifest.context_length ?? meta.maxPositions, meta.maxPositions);
       return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, tokenizer: meta.tokenizer };
     },

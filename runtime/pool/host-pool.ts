@@ -6,6 +6,7 @@ import { runtimeMetrics, type RuntimeMetrics } from '../metrics.js';
 import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
 import { HostPoolError } from './host-pool-error.js';
+import { DEFAULT_STORE_RETRY, withStoreRetry, type StoreRetryOptions } from './store-retry.js';
 import {
   makeFetchDir, modelDir, publishDir, removeDir, safeFileName, sweepLeftovers,
 } from './host-pool-files.js';
@@ -24,6 +25,8 @@ export interface HostPoolOptions {
   readonly registry: Registry;
   /** Timers for keep-warm expiry; real timers by default. */
   readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
+  /** Retries of a blob fetch the store failed; `DEFAULT_STORE_RETRY` when absent. */
+  readonly storeRetry?: StoreRetryOptions;
   readonly now?: () => number;
 }
 
@@ -198,7 +201,11 @@ class Pool implements HostPool {
     try {
       for (const file of entry.artifact.files) {
         try {
-          await this.options.fetchBlob(file.digest, join(fetchDir, safeFileName(file.name)));
+          await withStoreRetry(() => this.options.fetchBlob(file.digest, join(fetchDir, safeFileName(file.name))), this.options.storeRetry ?? DEFAULT_STORE_RETRY, {
+            onRetry: () => this.metrics.hostFetchRetries.inc(),
+            // Every caller gave up (timeout, disconnect): stop knocking on the store for nobody.
+            stop: () => entry.leases === 0,
+          });
         } catch (error) {
           throw HostPoolError.fromFetch(entry.artifact.digest, file.name, error);
         }

@@ -15,6 +15,10 @@ export interface RunningS3rver {
   /** A client configured for this server, as the S3 store would build it. */
   readonly client: S3Client;
   stop(): Promise<void>;
+  /** Closes the server but keeps its data: the store becomes unreachable (connection refused). */
+  halt(): Promise<void>;
+  /** Serves the kept data again on the same port after `halt`. */
+  resume(): Promise<void>;
 }
 
 /**
@@ -23,8 +27,9 @@ export interface RunningS3rver {
  */
 export async function startS3rver(bucket = 'tidepool-test'): Promise<RunningS3rver> {
   const directory = await mkdtemp(path.join(tmpdir(), 'tidepool-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket }] });
+  let server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket }] });
   const address = (await server.run()) as AddressInfo;
+  let running = true;
   const endpoint = `http://127.0.0.1:${address.port}`;
   // s3rver accepts this fixed key pair.
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -43,8 +48,19 @@ export async function startS3rver(bucket = 'tidepool-test'): Promise<RunningS3rv
     client,
     stop: async () => {
       client.destroy();
-      await server.close();
+      if (running) await server.close();
+      running = false;
       await rm(directory, { recursive: true, force: true });
+    },
+    halt: async () => {
+      if (running) await server.close();
+      running = false;
+    },
+    resume: async () => {
+      if (running) return;
+      server = new S3rver({ address: '127.0.0.1', port: address.port, directory, silent: true, configureBuckets: [{ name: bucket }] });
+      await server.run();
+      running = true;
     },
   };
 }
