@@ -35,6 +35,8 @@ export interface FaultPlaneOptions {
   readonly store?: ObjectStore;
   /** Overrides for the node (shm directory, queue limits, store fetch). */
   readonly node?: Partial<LocalNodeRuntimeOptions>;
+  /** Deploy tiny-chat once listening; default true (false: a restart over a database that has it). */
+  readonly deploy?: boolean;
 }
 
 export async function startFaultPlane(options: FaultPlaneOptions = {}): Promise<FaultPlane> {
@@ -52,7 +54,7 @@ export async function startFaultPlane(options: FaultPlaneOptions = {}): Promise<
     database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 }, log: (line) => log.push(line),
   });
   const url = await plane.listen(0, '127.0.0.1');
-  await deployFunction(createApiClient({ baseUrl: url }), await prepareFunctionDir('functions/tiny-chat', dataDir), { progress: false });
+  if (options.deploy !== false) await deployFunction(createApiClient({ baseUrl: url }), await prepareFunctionDir('functions/tiny-chat', dataDir), { progress: false });
   return {
     url, dataDir, plane, node, database, store, registry, log,
     async close() {
