@@ -183,12 +183,23 @@ void Server::handle_add(const Json& id, const Json& cmd) {
   spec.id = int_field(cmd, "seq");
   spec.model = string_field(cmd, "model");
   spec.prompt = token_list(cmd, "prompt", true);
-  spec.max_tokens = static_cast<int>(int_field(cmd, "max_tokens"));
-  spec.sampling.temperature = static_cast<float>(number_or(cmd, "temperature", 0));
-  spec.sampling.top_p = static_cast<float>(number_or(cmd, "top_p", 1));
+  const int64_t max_tokens = int_field(cmd, "max_tokens");
+  if (max_tokens < 0 || max_tokens > (int64_t{1} << 30)) throw EngineError("bad_request", "max_tokens must be in [0, 2^30]");
+  spec.max_tokens = static_cast<int>(max_tokens);
+  // Range checks come before the narrowing casts: a double outside float's or int64's range is undefined
+  // behaviour to cast, and the protocol's peer is not trusted to have bounded it.
+  const double temperature = number_or(cmd, "temperature", 0);
+  const double top_p = number_or(cmd, "top_p", 1);
+  if (!(temperature >= 0 && temperature <= 1e4) || !(top_p > 0 && top_p <= 1)) {
+    throw EngineError("bad_request", "temperature must be in [0, 1e4] and top_p in (0, 1]");
+  }
+  spec.sampling.temperature = static_cast<float>(temperature);
+  spec.sampling.top_p = static_cast<float>(top_p);
   const Json* seed = cmd.find("seed");
-  if (seed && seed->is_number()) spec.sampling.seed = static_cast<uint64_t>(seed->is_int() ? seed->as_int() : static_cast<int64_t>(seed->as_double()));
-  if (spec.sampling.temperature < 0 || !(spec.sampling.top_p > 0)) throw EngineError("bad_request", "temperature must be >= 0 and top_p > 0");
+  if (seed && seed->is_number()) {
+    if (!seed->is_int()) throw EngineError("bad_request", "seed must be an integer");
+    spec.sampling.seed = static_cast<uint64_t>(seed->as_int());
+  }
   spec.stop_ids = token_list(cmd, "stop_ids", false);
   const Json* logits = cmd.find("logits");
   spec.want_logits = logits && logits->is_bool() && logits->as_bool();
