@@ -1,6 +1,7 @@
 import { EngineError } from '../engine/engine.js';
 import type { Engine } from '../engine/engine.js';
 import type { Clock } from './clock.js';
+import type { DemandTracker } from './demand.js';
 import type { SchedulerPolicy } from './policy.js';
 import { chooseVictim, residentCount } from './residency.js';
 import type { ModelState } from './state.js';
@@ -16,12 +17,15 @@ export interface ResidencyDeps {
   readonly policy: SchedulerPolicy;
   readonly models: Map<string, ModelState>;
   readonly emit: (e: SchedulerEvent) => void;
+  /** Arrival rates per model: the victim is the least asked-for model, so hot weights stay. */
+  readonly demand: DemandTracker;
 }
 
 export interface Residency {
   /**
-   * Makes `model` resident, evicting per policy and on `out_of_memory`: the least recently run model outside
-   * `protect` goes first (idle ones before busy ones, whose KV is parked first). A prefetch gives up (false)
+   * Makes `model` resident, evicting per policy and on `out_of_memory`: the least asked-for model outside
+   * `protect` goes first, least recently run among equals (idle ones before busy ones, whose KV is parked
+   * first). A prefetch gives up (false)
    * when nothing can make room; a turn's load throws the engine's error. Mutates residency records.
    */
   ensureResident(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean): Promise<boolean>;
@@ -34,7 +38,8 @@ export interface Residency {
 }
 
 export function createResidency(deps: ResidencyDeps): Residency {
-  const { engine, clock, policy, models, emit } = deps;
+  const { engine, clock, policy, models, emit, demand } = deps;
+  const keepValue = (m: Readonly<ModelState>) => demand.ratePerS(m.ref.key, clock.now());
   let lock: Promise<unknown> = Promise.resolve();
 
   const withLock = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -92,7 +97,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
       if (model.residency === 'resident') return true;
       const max = policy.maxResident;
       if (max !== undefined && residentCount(models.values()) >= max) {
-        const victim = chooseVictim(models.values(), guard, true);
+        const victim = chooseVictim(models.values(), guard, true, keepValue);
         if (!victim) {
           if (prefetch) return false;
           throw new EngineError('out_of_memory', `no model can give up its slot for ${model.ref.key}`);
@@ -109,7 +114,9 @@ export function createResidency(deps: ResidencyDeps): Residency {
         return true;
       } catch (err) {
         model.residency = 'absent';
-        const victim = err instanceof EngineError && err.code === 'out_of_memory' ? chooseVictim(models.values(), guard, true) : undefined;
+        // Out of arena: a turn's own load may push out a busy model (parking its KV); a prefetch only an idle
+        // one, since it must not hurt anyone (TurnPlan.prefetch).
+        const victim = err instanceof EngineError && err.code === 'out_of_memory' ? chooseVictim(models.values(), guard, !prefetch, keepValue) : undefined;
         if (!victim) {
           if (prefetch) return false;
           throw err;

@@ -1,6 +1,7 @@
 import type { DoneReason, Engine, SequenceSink } from '../engine/engine.js';
 import type { Clock } from './clock.js';
 import type { CostEstimator } from './cost-estimator.js';
+import { createDemandTracker } from './demand.js';
 import { createResidency } from './kv-and-weights.js';
 import type { RunningTurn, SchedulerPolicy, SchedulerView, TurnPlan } from './policy.js';
 import { countPhase, newModelState } from './state.js';
@@ -24,14 +25,15 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const models = new Map<string, ModelState>();
   const byId = new Map<number, ModelState>();
   const stalled = new Set<string>();
-  const residency = createResidency({ engine, clock, policy, models, emit });
+  const demand = createDemandTracker();
+  const residency = createResidency({ engine, clock, policy, models, emit, demand });
   let current: string | undefined;
   let running: RunningTurn | undefined;
   let closed = false;
   let wakePending = false;
   let wakeWaiter: (() => void) | undefined;
 
-  const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs });
+  const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs, demand });
 
   function wake(): void {
     stalled.clear();
@@ -102,6 +104,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
       model = newModelState(request.model, request.functionName, clock.now());
       models.set(request.model.key, model);
     }
+    demand.arrive(request.model.key, clock.now());
     const r: RequestState = { request, sink, arrivalMs: clock.now(), phase: 'queued', tokens: 0, lastTokenMs: undefined };
     model.requests.set(request.id, r);
     byId.set(request.id, model);

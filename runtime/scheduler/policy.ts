@@ -1,4 +1,5 @@
 import type { CostEstimator } from './cost-estimator.js';
+import type { DemandTracker } from './demand.js';
 import type { ModelState, RequestState } from './state.js';
 
 /**
@@ -14,6 +15,8 @@ export interface SchedulerView {
   /** Models whose last turn made no progress (e.g. KV full); skip them until something changes. */
   readonly stalled: ReadonlySet<string>;
   readonly costs: CostEstimator;
+  /** Arrival rate per model key, also for models with no live requests. */
+  readonly demand: DemandTracker;
 }
 
 /** One turn as a policy orders it. The loop carries it out in the order the fields are listed. */

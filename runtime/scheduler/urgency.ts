@@ -26,6 +26,13 @@ export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator)
   return earliest - load - prefill - costs.decodeStepMs(model.ref.key, bytes);
 }
 
+/** Latest start for one queued request alone: its first-token deadline less load (if absent), its prefill, a step. */
+export function requestLatestStartMs(model: Readonly<ModelState>, r: Readonly<RequestState>, costs: CostEstimator): number {
+  const bytes = model.ref.bytes;
+  const load = model.residency === 'resident' ? 0 : costs.loadMs(bytes);
+  return nextDeadline(r) - load - costs.prefillMs(model.ref.key, bytes, r.request.promptTokens.length) - costs.decodeStepMs(model.ref.key, bytes);
+}
+
 /** Ids of a model's queued requests, oldest first. */
 export function queuedIds(model: Readonly<ModelState>, limit = Number.POSITIVE_INFINITY): number[] {
   const ids: number[] = [];

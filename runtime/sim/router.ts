@@ -2,9 +2,9 @@ import type { SimFunction } from './workloads.js';
 
 /**
  * Which GPU gets a request.
- * - Pooled policies: every function has a home GPU, assigned once by balancing expected load (rate × weight
- *   bytes, heaviest first, to the least loaded GPU), so each GPU sees a stable subset of functions and their
- *   weights stay warm. A function with requests in flight keeps going where they are (its weights are hot
+ * - Pooled policies: every function has a home GPU, assigned once by balancing expected load (`homeCost`:
+ *   weight bytes × a rate that saturates, heaviest first, to the least loaded GPU), so each GPU sees a stable
+ *   subset of functions and their weights stay warm. A function with requests in flight keeps going where they are (its weights are hot
  *   there). When that GPU owes far more tokens than average, the request spills to the least loaded GPU.
  * - Placed policies: the least loaded of the function's GPUs.
  * Mutated by `pick`, `progress` and `finished`.
@@ -71,12 +71,25 @@ export function createRouter(
 function assignHomes(gpus: number, functions: readonly SimFunction[]): Map<string, number> {
   const load = Array<number>(gpus).fill(0);
   const homes = new Map<string, number>();
-  const order = [...functions].sort((a, b) => b.rate * b.bytes - a.rate * a.bytes || (a.key < b.key ? -1 : 1));
+  const order = [...functions].sort((a, b) => homeCost(b) - homeCost(a) || (a.key < b.key ? -1 : 1));
   for (const f of order) {
     let best = 0;
     for (let g = 1; g < gpus; g++) if (load[g]! < load[best]!) best = g;
-    load[best]! += f.rate * f.bytes;
+    load[best]! += homeCost(f);
     homes.set(f.key, best);
   }
   return homes;
+}
+
+/** Rate (req/s) at which a function's GPU time stops growing linearly with its rate: see `homeCost`. */
+const SATURATION_RATE = 0.3;
+
+/**
+ * Expected GPU load of a function, for home assignment. A cold function costs about its rate × weight bytes
+ * (each request is a batch of one, often behind a load), but a hot one batches: its requests share decode
+ * steps, so its cost grows far slower than its rate. Plain rate × bytes sent the hottest W2 model to a GPU of
+ * its own (busy 58%) and every other model to the rest, which thrashed; the saturating rate spreads them.
+ */
+export function homeCost(f: Pick<SimFunction, 'rate' | 'bytes'>): number {
+  return f.bytes * (f.rate / (1 + f.rate / SATURATION_RATE));
 }

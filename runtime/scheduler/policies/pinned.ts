@@ -8,12 +8,15 @@ import { TIDEPOOL_DEFAULTS, planLeastSlack } from './tidepool.js';
  * arrivals join their model's batch, and turns go least-slack-first between the placed models — a
  * competent time-sharing of a fixed set, with no weight switching at all.
  */
+const PINNED_OPTIONS = Object.freeze({ ...TIDEPOOL_DEFAULTS, soloQuotaMs: Number.POSITIVE_INFINITY });
+
 export function createPinnedPolicy(name: 'dedicated' | 'static-colocation'): SchedulerPolicy {
   return {
     name,
     maxResident: undefined,
     joinRunningTurn: true,
-    planTurn: (view) => planLeastSlack(view, TIDEPOOL_DEFAULTS, name),
+    // Unbounded turns while nobody else waits, as before tidepool bounded its own (no switch ever follows).
+    planTurn: (view) => planLeastSlack(view, PINNED_OPTIONS, name),
     shouldPreempt: () => false,
   };
 }
