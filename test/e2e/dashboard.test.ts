@@ -70,9 +70,12 @@ describe.skipIf(skipReason !== undefined)('dashboard in headless Chromium', () =
     const html = await fetch(`${server.url}/dashboard/`);
     expect(html.status).toBe(200);
     expect(await html.text()).toContain('<div id="app">');
-    expect((await fetch(`${server.url}/v1/ops/timeline`)).status).toBe(401);
+    const anonymous = await fetch(`${server.url}/v1/ops/timeline`);
+    expect(anonymous.status).toBe(401);
+    await anonymous.body?.cancel();
     const refused = await fetch(`${server.url}/v1/ops/events`, { headers: { Authorization: `Bearer ${invokeKey}` } });
     expect(refused.status).toBe(403);
+    await refused.body?.cancel();
     const bad = await fetch(`${server.url}/v1/ops/timeline?since=yesterday`, { headers: { Authorization: `Bearer ${adminKey}` } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { param: string } }).error.param).toBe('since');

@@ -1,14 +1,15 @@
 /**
  * Steady chat traffic for end-to-end tests: `workersPerFunction` loops per function, each sending one
  * non-streaming chat completion after another, interleaved across functions. Bounded: it stops by itself
- * after `maxMs` or `maxRequests`, and `stop()` aborts what is in flight and waits for the loops to end.
+ * after `maxMs` or `maxRequests`. `stop()` sends nothing more and lets requests in flight finish (so the
+ * server's connections are idle and close at once), aborting them only past `drainMs`.
  */
 export interface Traffic {
   /** Completed requests per function so far (any status). */
   readonly sent: ReadonlyMap<string, number>;
   /** Non-2xx answers and network failures, with the last message seen. */
   readonly failures: { count: number; last?: string };
-  stop(): Promise<void>;
+  stop(drainMs?: number): Promise<void>;
 }
 
 export function startTraffic(options: {
@@ -21,6 +22,7 @@ export function startTraffic(options: {
   readonly maxRequests?: number;
 }): Traffic {
   const abort = new AbortController();
+  let stopping = false;
   const deadline = Date.now() + options.maxMs;
   const maxRequests = options.maxRequests ?? 5_000;
   const sent = new Map(options.functions.map((f) => [f, 0]));
@@ -28,7 +30,7 @@ export function startTraffic(options: {
   let total = 0;
 
   async function worker(fn: string, worker: number): Promise<void> {
-    while (!abort.signal.aborted && Date.now() < deadline && total < maxRequests) {
+    while (!stopping && Date.now() < deadline && total < maxRequests) {
       total++;
       try {
         const res = await fetch(`${options.url}/v1/chat/completions`, {
@@ -55,9 +57,11 @@ export function startTraffic(options: {
   return {
     sent,
     failures,
-    async stop() {
-      abort.abort();
+    async stop(drainMs = 10_000) {
+      stopping = true;
+      const timer = setTimeout(() => abort.abort(), drainMs);
       await Promise.allSettled(loops);
+      clearTimeout(timer);
     },
   };
 }
