@@ -20,6 +20,9 @@ export interface LoopDeps {
  * The turn loop: ask the policy for a turn, make its model resident, move KV, admit, run, repeat. The loop
  * is the only writer of the scheduler's records. One loop per GPU.
  */
+/** How long a model whose turn produced nothing waits before it is tried again without any wake. */
+const STALL_RETRY_MS = 50;
+
 export function createSchedulerLoop(deps: LoopDeps) {
   const { engine, policy, clock, costs, emit } = deps;
   const models = new Map<string, ModelState>();
@@ -32,10 +35,13 @@ export function createSchedulerLoop(deps: LoopDeps) {
   let closed = false;
   let wakePending = false;
   let wakeWaiter: (() => void) | undefined;
+  /** Counts wakes, so a turn can tell whether anything happened while it ran. */
+  let wakes = 0;
 
   const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs, demand });
 
   function wake(): void {
+    wakes++;
     stalled.clear();
     if (wakeWaiter) {
       const w = wakeWaiter;
@@ -170,10 +176,14 @@ export function createSchedulerLoop(deps: LoopDeps) {
     if (target && target.residency === 'absent') void residency.ensureResident(target, new Set([key]), true).catch(() => false);
     if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
     running = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
+    const wakesBefore = wakes;
     const result = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
     model.lastRunMs = clock.now();
     if (result.reason === 'not_resident') model.residency = 'absent';
-    if (result.steps === 0 && model.requests.size > 0) stalled.add(key);
+    // A turn that produced nothing marks its model stalled until the next wake, so the loop does not spin. But
+    // a wake during the turn (an arrival that joined it after the engine had already answered, a sequence
+    // ending) already carries news the turn did not see: stalling then would wait for a wake that came.
+    if (result.steps === 0 && model.requests.size > 0 && wakes === wakesBefore) stalled.add(key);
     else costs.observeTurn(key, result.steps, result.ms);
     emit({ type: 'turn', atMs: clock.now(), model: key, steps: result.steps, quotaSteps: plan.maxSteps, reason: result.reason, ms: result.ms });
   }
@@ -190,6 +200,13 @@ export function createSchedulerLoop(deps: LoopDeps) {
           victim = m;
         }
       }
+    }
+    if (!victim && stalled.size > 0) {
+      // Belt and braces: a stalled model is retried after a short pause even if no wake comes.
+      await Promise.race([waitForWake(), clock.sleep(STALL_RETRY_MS)]);
+      wakeWaiter = undefined;
+      stalled.clear();
+      return;
     }
     if (!victim) return waitForWake();
     if (due <= clock.now()) {
