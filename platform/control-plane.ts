@@ -162,10 +162,13 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     async close() {
       if (server) {
         const s = server;
+        // A kept-alive connection whose request was still running goes idle later; close each as it does,
+        // rather than waiting out its keep-alive timeout.
+        const sweep = setInterval(() => s.closeIdleConnections(), 100);
         await new Promise<void>((resolve) => {
           s.close(() => resolve());
           s.closeIdleConnections();
-        });
+        }).finally(() => clearInterval(sweep));
       }
       await recorder.close();
     },

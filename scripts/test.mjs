@@ -90,6 +90,10 @@ function runVitest() {
 step('engine build', buildEngine);
 runCtest();
 step('typecheck', () => run('npx', ['tsc', '--noEmit']).status === 0);
+// The dashboard has its own tsconfig (DOM, JSX); its bundler strips types without checking them.
+if (existsSync(join(root, 'dashboard/tsconfig.json'))) {
+  step('dashboard typecheck', () => run('npx', ['tsc', '-p', 'dashboard', '--noEmit']).status === 0);
+}
 if (existsSync(join(root, 'scripts/terraform-check.sh'))) {
   step('terraform checks', () => run('bash', ['scripts/terraform-check.sh']).status === 0);
 }
