@@ -84,7 +84,11 @@ function runVitest() {
   totals.passed += summary.numPassedTests;
   totals.failed += summary.numFailedTests;
   totals.skipped += summary.numPendingTests + summary.numTodoTests;
-  if (result.status !== 0 && summary.numFailedTests === 0) totals.failed += 1; // suite-level failure
+  if (result.status !== 0 && summary.numFailedTests === 0) {
+    // A suite-level failure: an unhandled error or a file that failed to load (vitest prints it above).
+    totals.failed += 1;
+    failures.push('vitest exited non-zero with no failed test: see "Unhandled Errors" or "Failed Suites" above');
+  }
 }
 
 step('engine build', buildEngine);

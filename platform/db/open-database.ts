@@ -95,8 +95,12 @@ async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): 
     types,
     ...(schema !== undefined && { options: `-c search_path=${quoteIdentifier(schema)}` }),
   });
-  // An idle client losing its server (failover, restart) must not crash the process; the pool replaces it.
+  // A client losing its server (failover, restart) must not crash the process. The pool's own listener
+  // covers idle clients only; a checked-out client between queries (inside a transaction, or just before its
+  // release) emits on itself. Either way the failed query rejects, and the pool drops the broken client on
+  // release (it is no longer queryable).
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
