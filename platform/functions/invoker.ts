@@ -130,12 +130,16 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const id = randomUUID();
       const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
       active.enter();
+      const onFinished = (usedTokens: number): void => {
+        quota?.settle(usedTokens);
+        active.leave();
+      };
       let node: Awaited<ReturnType<Router['pick']>>;
       try {
         node = await options.router.pick(fn.artifact.digest);
       } catch (error) {
-        active.leave();
-        quota?.settle(0);
+        // No node could take it (none registered, all down): still one record per request, a miss for the SLO.
+        new GenerationRun({ id, fn, params, maxTokens, nodeId: null, options, now, onFinished }).finish('rejected', error);
         throw error;
       }
       // The node's iterator is cancelled by the client's signal or by us when a stop string matches.
@@ -159,10 +163,6 @@ export function createInvoker(options: InvokerOptions): Invoker {
         },
         cancel.signal,
       )[Symbol.asyncIterator]();
-      const onFinished = (usedTokens: number): void => {
-        quota?.settle(usedTokens);
-        active.leave();
-      };
       const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now, onFinished });
       let first: IteratorResult<NodeEvent>;
       try {
@@ -186,7 +186,7 @@ interface RunContext {
   readonly fn: ResolvedFunction;
   readonly params: InvokeParams;
   readonly maxTokens: number;
-  readonly nodeId: string;
+  readonly nodeId: string | null;
   readonly options: InvokerOptions;
   readonly now: () => number;
   /** Called once, after the record, with the tokens the generation used (prompt + completion; 0 if refused). */
