@@ -3,6 +3,7 @@
  * The browser dashboard, `tidepool top` and `tidepool logs` read exactly these shapes; every field is plain
  * JSON (numbers in bytes or milliseconds as their names say, times as ISO 8601 strings).
  */
+import type { NodeGpuStats } from '../../runtime/node-stats.js';
 
 /** `GET /v1/ops/state`: one snapshot of the pool, assembled on demand. */
 export interface OpsState {
@@ -30,25 +31,10 @@ export interface OpsNode {
 }
 
 /**
- * One engine's device memory: `memoryBytes = weightsBytes + kvBytes + scratchBytes + freeBytes`. `freeBytes`
- * is the unused part of the weights arena (room to load another model); `kvBytes` is the whole paged KV pool,
- * of which `kvUsedBytes` holds live sequences. The CPU backend reports its engine as GPU 0.
+ * One engine's device memory, as the node reports it (`runtime/node-stats.ts`):
+ * `memoryBytes = weightsBytes + kvBytes + scratchBytes + freeBytes`. The CPU backend reports its engine as GPU 0.
  */
-export interface OpsGpu {
-  readonly index: number;
-  /** Device name as the engine reports it. */
-  readonly name: string;
-  readonly memoryBytes: number;
-  readonly weightsBytes: number;
-  readonly kvBytes: number;
-  readonly kvUsedBytes: number;
-  readonly scratchBytes: number;
-  readonly freeBytes: number;
-  /** Functions whose weights are in a model slot on this GPU, sorted. */
-  readonly resident: readonly string[];
-  /** False while the engine restarts (byte counts are zero then). */
-  readonly up: boolean;
-}
+export type OpsGpu = NodeGpuStats;
 
 /** Warm weights in the node's shared memory. */
 export interface OpsHostPool {
