@@ -23,7 +23,8 @@ export type TensorSource = (spec: TensorSpec, index: number) => Iterable<Uint8Ar
 
 /** Lays tensors out back to back in the given order and builds the header bytes. */
 export function safetensorsLayout(specs: readonly TensorSpec[], metadata: Readonly<Record<string, string>> = {}): SafetensorsLayout {
-  const json: Record<string, unknown> = {};
+  // Null prototype: a tensor named "__proto__" must become a key, not replace the object's prototype.
+  const json: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length > 0) json.__metadata__ = metadata;
   const tensors: TensorInfo[] = [];
   let offset = 0;

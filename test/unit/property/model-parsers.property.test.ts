@@ -84,6 +84,14 @@ describe('safetensors header parser (property)', () => {
     );
   });
 
+  it('writes and reads back a tensor named __proto__ as a tensor', () => {
+    // Counterexample found here: the writer assigned it on a plain object, which set the prototype instead.
+    const layout = safetensorsLayout([{ name: '__proto__', dtype: 'F32', shape: [1] }]);
+    const file = new Uint8Array(layout.fileBytes);
+    file.set(layout.header);
+    expect(parseImage(file).tensors.map((t) => t.name)).toEqual(['__proto__']);
+  });
+
   it('refuses a shape nested too deeply to print with a SafetensorsError, not a RangeError', () => {
     // Counterexample found here: the error message stringified the shape, which recursed past the stack.
     const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
