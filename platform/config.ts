@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { POLICY_NAMES } from '../runtime/scheduler/types.js';
 
 /**
  * The one place that reads `TIDEPOOL_*` variables and `DATABASE_URL`. Every variable is validated in one pass
@@ -179,8 +180,8 @@ function checkCombinations(config: TidepoolConfig, read: EnvReader): void {
   if (config.s3Bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(config.s3Bucket)) {
     read.problem(`TIDEPOOL_S3_BUCKET must be a valid bucket name (3-63 lowercase letters, digits, dots, hyphens), got "${config.s3Bucket}"`);
   }
-  if (!/^[a-z][a-z0-9-]*$/.test(config.schedulerPolicy)) {
-    read.problem(`TIDEPOOL_SCHEDULER_POLICY must be a policy name such as "tidepool", got "${config.schedulerPolicy}"`);
+  if (!(POLICY_NAMES as readonly string[]).includes(config.schedulerPolicy)) {
+    read.problem(`TIDEPOOL_SCHEDULER_POLICY must be one of ${POLICY_NAMES.join(', ')}, got "${config.schedulerPolicy}"`);
   }
   if (config.kvBytes !== undefined && config.gpuMemoryBytes !== undefined && config.kvBytes >= config.gpuMemoryBytes) {
     read.problem('TIDEPOOL_KV_BYTES must be smaller than TIDEPOOL_GPU_MEMORY_BYTES: the budget must also hold weights');

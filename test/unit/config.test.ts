@@ -63,6 +63,13 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('info');
   });
 
+  it('accepts every scheduler policy by name and refuses others', () => {
+    for (const policy of ['tidepool', 'aegaeon', 'request-level', 'request-level+srtf', 'static-colocation', 'dedicated']) {
+      expect(loadConfig({ TIDEPOOL_SCHEDULER_POLICY: policy }).schedulerPolicy).toBe(policy);
+    }
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'fifo' })).toThrow(/TIDEPOOL_SCHEDULER_POLICY must be one of tidepool, aegaeon, .*got "fifo"/);
+  });
+
   it('reports every problem at once', () => {
     const env = {
       TIDEPOOL_PORT: '80800',
