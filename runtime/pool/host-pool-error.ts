@@ -3,8 +3,10 @@ import { BlobDigestMismatchError, InvalidDigestError } from '../../platform/stor
 export type HostPoolErrorCode =
   /** The object store could not be read (unreachable, missing blob, I/O error). */
   | 'store_unavailable'
-  /** A blob's bytes did not match its digest, or the digest itself is malformed. */
+  /** A stored blob's bytes do not hash to its digest: the store's copy is corrupt (re-upload repairs it). */
   | 'digest_mismatch'
+  /** The artifact itself is malformed (a file name that is not a plain name, a malformed digest): no retry can help. */
+  | 'bad_artifact'
   /** The model alone is bigger than the whole host pool. */
   | 'too_large'
   /** Every caller gave up while the model was being fetched or waiting for room. */
@@ -19,11 +21,21 @@ export class HostPoolError extends Error {
     this.name = 'HostPoolError';
   }
 
-  /** Classifies a failed blob fetch: bad content is the artifact's fault, anything else the store's. */
+  /** Classifies a failed blob fetch: corrupt stored bytes, a malformed artifact, or else the store's failure. */
   static fromFetch(artifactDigest: string, fileName: string, error: unknown): HostPoolError {
+    if (error instanceof BlobDigestMismatchError) {
+      return new HostPoolError(
+        'digest_mismatch',
+        `stored blob ${error.expected} (${fileName} of model ${artifactDigest}) is corrupt: its bytes hash to ${error.actual}; upload the file again (PUT /v1/blobs/${error.expected}) to repair it`,
+      );
+    }
     const detail = error instanceof Error ? error.message : String(error);
-    const badContent = error instanceof BlobDigestMismatchError || error instanceof InvalidDigestError;
-    const code = badContent ? 'digest_mismatch' : 'store_unavailable';
+    const code = error instanceof InvalidDigestError ? 'bad_artifact' : 'store_unavailable';
     return new HostPoolError(code, `fetching ${fileName} of ${artifactDigest}: ${detail}`);
+  }
+
+  /** An artifact file name that could escape the model directory: refused before any fetch, never retried. */
+  static unsafeFileName(artifactDigest: string, fileName: string): HostPoolError {
+    return new HostPoolError('bad_artifact', `model ${artifactDigest} lists the file name ${JSON.stringify(fileName)}, which is not a plain file name; nothing was fetched`);
   }
 }

@@ -22,12 +22,9 @@ export function modelDir(shmDir: string, digest: string): string {
   return join(shmDir, digestHex(digest));
 }
 
-/** A file name from an artifact, refused if it could escape the model directory. */
-export function safeFileName(name: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) {
-    throw new Error(`artifact file name is not a plain file name: ${JSON.stringify(name)}`);
-  }
-  return name;
+/** True for a name that stays inside the directory it is joined to: not empty, `.`, `..`, no separator or NUL. */
+export function isPlainFileName(name: string): boolean {
+  return !(name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0'));
 }
 
 export async function makeFetchDir(shmDir: string, digest: string): Promise<string> {
@@ -63,7 +60,9 @@ export async function sha256File(path: string): Promise<string> {
 /** True when `dir` holds every artifact file with the right size and digest. */
 export async function verifyModelDir(dir: string, artifact: Artifact): Promise<boolean> {
   for (const file of artifact.files) {
-    const path = join(dir, safeFileName(file.name));
+    // A manifest naming an unsafe file is as untrustworthy as a wrong hash: the directory is not adopted.
+    if (!isPlainFileName(file.name)) return false;
+    const path = join(dir, file.name);
     try {
       if ((await stat(path)).size !== file.size) return false;
       if ((await sha256File(path)) !== file.digest) return false;

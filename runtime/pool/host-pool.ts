@@ -7,9 +7,7 @@ import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
 import { HostPoolError } from './host-pool-error.js';
 import { DEFAULT_STORE_RETRY, withStoreRetry, type StoreRetryOptions } from './store-retry.js';
-import {
-  makeFetchDir, modelDir, publishDir, removeDir, safeFileName, sweepLeftovers,
-} from './host-pool-files.js';
+import { isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
 
 export { HostPoolError } from './host-pool-error.js';
 
@@ -195,13 +193,16 @@ class Pool implements HostPool {
   }
 
   private async fetch(entry: Entry): Promise<void> {
+    // Checked before evicting anything or touching the store: a bad name is the artifact's fault, final.
+    const unsafe = entry.artifact.files.find((file) => !isPlainFileName(file.name));
+    if (unsafe) throw HostPoolError.unsafeFileName(entry.artifact.digest, unsafe.name);
     await this.makeRoom(entry);
     const started = this.now();
     const fetchDir = await makeFetchDir(this.options.shmDir, entry.artifact.digest);
     try {
       for (const file of entry.artifact.files) {
         try {
-          await withStoreRetry(() => this.options.fetchBlob(file.digest, join(fetchDir, safeFileName(file.name))), this.options.storeRetry ?? DEFAULT_STORE_RETRY, {
+          await withStoreRetry(() => this.options.fetchBlob(file.digest, join(fetchDir, file.name)), this.options.storeRetry ?? DEFAULT_STORE_RETRY, {
             onRetry: () => this.metrics.hostFetchRetries.inc(),
             // Every caller gave up (timeout, disconnect): stop knocking on the store for nobody.
             stop: () => entry.leases === 0,

@@ -139,6 +139,23 @@ describe('host pool', () => {
     expect(hostPool.snapshot()).toEqual([]);
   });
 
+  it('refuses an artifact file name that could escape the model directory as bad_artifact, before any fetch or eviction', async () => {
+    const hostPool = await pool();
+    const warm = await artifactOf(blobs, 'w', 800);
+    (await hostPool.acquire(warm, use)).release();
+    blobs.reads = 0;
+    const model = await artifactOf(blobs, 'x', 300);
+    const escaping = { ...model, files: [model.files[0]!, { ...model.files[1]!, name: '../model.safetensors' }] };
+    await expect(hostPool.acquire(escaping, use)).rejects.toMatchObject({
+      name: 'HostPoolError',
+      code: 'bad_artifact',
+      message: expect.stringContaining('lists the file name "../model.safetensors", which is not a plain file name'),
+    });
+    expect(blobs.reads).toBe(0);
+    expect(hostPool.snapshot().map((m) => m.digest)).toEqual([warm.digest]);
+    expect(await readdir(root)).not.toContain('model.safetensors');
+  });
+
   it('reports a missing blob as store_unavailable', async () => {
     const hostPool = await pool();
     const model = await artifactOf(blobs, 'x', 300);

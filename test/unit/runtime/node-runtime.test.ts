@@ -174,6 +174,21 @@ describe('local node runtime over the stub engine', () => {
     await expect(collect(runtime.generate(request(await artifact('a'))))).rejects.toMatchObject({ code: 'store_unavailable' });
   });
 
+  it('refuses an artifact file name that could escape the model directory with bad_model, at once and without fetching', async () => {
+    let fetches = 0;
+    const runtime = await start({ fetchBlob: async (digest, path) => void (fetches++, await fetchBlob(digest, path)) });
+    for (const name of ['../escape.safetensors', 'sub/model.safetensors', '..']) {
+      const started = Date.now();
+      await expect(collect(runtime.generate(request(await artifact(name, name))))).rejects.toMatchObject({
+        code: 'bad_model',
+        message: `model ${sha(name)} lists the file name ${JSON.stringify(name)}, which is not a plain file name; nothing was fetched`,
+      });
+      // The store retries (250 + 500 + 1000 ms of backoff) would make this take 1.75 s or more.
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+    expect(fetches).toBe(0);
+  });
+
   it('refuses with bad_model when the engine cannot load the weights', async () => {
     const runtime = await start();
     await expect(collect(runtime.generate(request(await artifact('broken', 'BAD_MODEL'))))).rejects.toMatchObject({
