@@ -97,7 +97,8 @@ export interface ModelResidency {
   readonly running: number;
 }
 
-export type NodeErrorCode = 'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'context_overflow';
+/** `blob_corrupt`: a stored blob's bytes do not hash to its digest (every node shares the store: not retried elsewhere). */
+export type NodeErrorCode = 'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'blob_corrupt' | 'context_overflow';
 
 /** A refusal before any token; `retryAfterMs` is set for `queue_full`. */
 export class NodeError extends Error {

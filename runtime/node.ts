@@ -285,6 +285,7 @@ class LocalNode implements LocalNodeRuntime {
         throw new NodeError('cold_start_timeout', `model ${request.artifact.digest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`);
       }
       if (error.code === 'store_unavailable') throw new NodeError('store_unavailable', error.message);
+      if (error.code === 'digest_mismatch') throw new NodeError('blob_corrupt', error.message);
       throw new NodeError('bad_model', error.message);
     }
   }

@@ -6,7 +6,8 @@ import { HttpError } from './http-error.js';
 
 /**
  * The object store as blob routes need it. `put` stores `body` under `digest` only when the bytes hash to it
- * (HttpError 400 `digest_mismatch` otherwise) and fails with 413 past `maxBytes`; nothing is kept on failure.
+ * (HttpError 400 `digest_mismatch` otherwise) and fails with 413 past `maxBytes`; on failure the store keeps
+ * what it had, and on success the verified bytes replace any stored copy atomically.
  */
 export interface BlobService extends BlobReader {
   put(digest: string, body: AsyncIterable<Buffer>, options?: BlobPutOptions): Promise<void>;
@@ -28,7 +29,10 @@ function digestParam(value: string): string {
   return value;
 }
 
-/** `HEAD /v1/blobs/:digest` (200 with Content-Length, or 404) and `PUT /v1/blobs/:digest` (streamed, verified). */
+/**
+ * `HEAD /v1/blobs/:digest` (200 with Content-Length, or 404; the stored bytes are not re-read) and
+ * `PUT /v1/blobs/:digest` (streamed, verified; 201 when new, 200 when it replaced a stored copy).
+ */
 export function blobRoutes(options: BlobRoutesOptions): Router {
   const router = Router();
   router.head('/v1/blobs/:digest', async (req, res) => {
@@ -42,15 +46,12 @@ export function blobRoutes(options: BlobRoutesOptions): Router {
     if (declared > options.maxUploadBytes) {
       throw new HttpError(413, 'blob_too_large', `Content-Length ${declared} exceeds the ${options.maxUploadBytes}-byte upload limit`);
     }
-    const existing = await options.blobs.size(digest);
-    if (existing !== undefined) {
-      // Content-addressed: the bytes are already here. Drain the body so the connection can be reused.
-      req.resume();
-      res.status(200).json({ digest, size: existing, created: false });
-      return;
-    }
+    // Even when the digest is stored already, the upload is verified and replaces it: the stored copy may be
+    // corrupt (the host pool reports `blob_corrupt`), and a verified re-upload is how it gets repaired.
+    // Clients that only want missing blobs uploaded ask HEAD first (`tidepool deploy` does).
+    const existed = (await options.blobs.size(digest)) !== undefined;
     await options.blobs.put(digest, req, { maxBytes: options.maxUploadBytes, onBytes: (n) => options.metrics.blobBytes.inc(n) });
-    res.status(201).json({ digest, size: await options.blobs.size(digest), created: true });
+    res.status(existed ? 200 : 201).json({ digest, size: await options.blobs.size(digest), created: !existed });
   });
   return router;
 }

@@ -95,6 +95,9 @@ export function nodeErrorToHttp(error: NodeError): HttpError {
       return new HttpError(400, 'context_length_exceeded', error.message, 'max_tokens');
     case 'bad_model':
       return new HttpError(500, 'bad_model', error.message);
+    case 'blob_corrupt':
+      // The object store handed back bytes that fail their digest: an upstream fault, repaired by a re-upload.
+      return new HttpError(502, 'blob_corrupt', error.message);
     default:
       return new HttpError(503, error.code, error.message);
   }

@@ -1,6 +1,6 @@
 import type { BlobService } from '../api/blob-routes.js';
 import { HttpError } from '../api/http-error.js';
-import { BlobDigestMismatchError, BlobTooLargeError, getBlob, headBlob, putBlob } from '../storage/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, digestOf, getBlob, headBlob, putBlob } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** Blob routes and deploy checks over the object store (filesystem in local mode, S3 in cluster mode). */
@@ -12,7 +12,14 @@ export function storeBlobs(store: ObjectStore): BlobService {
     async read(digest, range) {
       const chunks: Buffer[] = [];
       for await (const chunk of await getBlob(store, digest, range)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
+      const bytes = Buffer.concat(chunks);
+      // A whole blob (config.json, tokenizer.json) is hashed before use: a corrupt stored copy is reported,
+      // never parsed. Ranged reads (safetensors headers at deploy) cannot be checked against the digest.
+      if (range === undefined) {
+        const actual = digestOf(bytes);
+        if (actual !== digest) throw blobCorrupt(digest, actual);
+      }
+      return bytes;
     },
     async put(digest, body, options = {}) {
       // putBlob verifies while streaming: a mismatch, an oversize body or a dropped client rejects the
@@ -28,4 +35,9 @@ export function storeBlobs(store: ObjectStore): BlobService {
       }
     },
   };
+}
+
+/** 502: the object store returned bytes that fail their digest; the same wording as the host pool's report. */
+function blobCorrupt(digest: string, actual: string): HttpError {
+  return new HttpError(502, 'blob_corrupt', `stored blob ${digest} is corrupt: its bytes hash to ${actual}; upload the file again (PUT /v1/blobs/${digest}) to repair it`);
 }

@@ -26,7 +26,7 @@ export class NodeLostError extends Error {
   }
 }
 
-const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['queue_full', 'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'context_overflow'];
+const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['queue_full', 'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'blob_corrupt', 'context_overflow'];
 
 /**
  * A `NodeRuntime` reached over the node's internal HTTP API (`runtime/cluster/node-server.ts`): NDJSON

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BlobDigestMismatchError, BlobTooLargeError, digestOf, hasBlob, putBlob } from '../../../platform/storage/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, blobKey, digestOf, hasBlob, putBlob } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import type { ObjectStore } from '../../../platform/storage/object-store.js';
 import { storeBlobs } from '../../../platform/functions/store-blobs.js';
@@ -86,5 +86,25 @@ describe('putBlob failures', () => {
     expect(await blobs.size(digestOf(bytes))).toBe(5000);
     await settle();
     expect(stray).toEqual([]);
+  });
+
+  it('storeBlobs reads a whole blob only when it hashes to its digest (502 blob_corrupt otherwise); a verified put replaces it', async () => {
+    const store = new FsObjectStore(temp.dir);
+    const blobs = storeBlobs(store);
+    const config = Buffer.from('{"max_position_embeddings": 256}');
+    const digest = digestOf(config);
+    await blobs.put(digest, Readable.from([config]));
+    expect(await blobs.read(digest)).toEqual(config);
+    const bad = Buffer.from('{"max_position_embeddings": 999}');
+    await store.put(blobKey(digest), bad);
+    await expect(blobs.read(digest)).rejects.toMatchObject({
+      status: 502,
+      code: 'blob_corrupt',
+      message: `stored blob ${digest} is corrupt: its bytes hash to ${digestOf(bad)}; upload the file again (PUT /v1/blobs/${digest}) to repair it`,
+    });
+    // A ranged read (deploy's safetensors header check) cannot be verified and returns the bytes asked for.
+    expect(await blobs.read(digest, { start: 0, end: 4 })).toEqual(bad.subarray(0, 4));
+    await blobs.put(digest, Readable.from([config]));
+    expect(await blobs.read(digest)).toEqual(config);
   });
 });
