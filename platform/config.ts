@@ -55,13 +55,25 @@ export interface TidepoolConfig {
   readonly maxUploadBytes: number;
   /** On SIGTERM/SIGINT: how long in-flight requests may finish before connections are cut. */
   readonly shutdownGraceMs: number;
+  /**
+   * `/metrics` without a key even when API keys are in use. Off by default because metric labels name every
+   * function; turn it on only where the port is reachable by trusted scrapers alone.
+   */
+  readonly metricsPublic: boolean;
   /** Shared secret between control plane and nodes (Bearer); required by `serve` and `node`. */
   readonly clusterToken: string | undefined;
   /** Host name or address the control plane uses to reach this node; unset: the machine's host name. */
   readonly nodeAdvertiseHost: string | undefined;
+  /**
+   * The node's identity in the `nodes` table. It must survive restarts, so a restarted node replaces its own
+   * row instead of leaving it `down`; unset: `<host name>-<node port>` (see `nodeIdOf`).
+   */
+  readonly nodeId: string | undefined;
   readonly nodePort: number;
   readonly nodeHeartbeatMs: number;
   readonly nodeDownAfterMs: number;
+  /** A node down and silent for this long loses its row; control-plane side. */
+  readonly nodeDownRetentionMs: number;
   /** `TIDEPOOL_*` names in the environment that Tidepool does not know: likely typos, worth a warning. */
   readonly unknownVariables: readonly string[];
 }
@@ -101,11 +113,14 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_MAX_BODY_BYTES', '1MiB', 'Largest JSON request body the API accepts.'),
   v('TIDEPOOL_SHUTDOWN_GRACE_MS', '10000', 'On SIGTERM or SIGINT: new requests get 503 and in-flight ones (streams included) get this long to finish.'),
   v('TIDEPOOL_MAX_UPLOAD_BYTES', '64GiB', 'Largest single blob upload the API accepts.'),
+  v('TIDEPOOL_METRICS_PUBLIC', 'false', 'Serve /metrics without an API key even when keys are in use (by default it needs an admin key then, since its labels name every function).'),
   v('TIDEPOOL_CLUSTER_TOKEN', '(unset; required by serve and node)', 'Shared secret that nodes and control-plane replicas send each other as a bearer token.'),
   v('TIDEPOOL_NODE_ADVERTISE_HOST', '(unset: the machine host name)', 'Address the control plane uses to reach this node runtime (tidepool node).'),
+  v('TIDEPOOL_NODE_ID', '(unset: the host name and node port, e.g. gpu7-8081)', 'Stable id of this node runtime across restarts; the DaemonSet sets the Kubernetes node name.'),
   v('TIDEPOOL_NODE_PORT', '8081', 'Port of the node runtime internal API (tidepool node); 0 picks a free port.'),
   v('TIDEPOOL_NODE_HEARTBEAT_MS', '2000', 'How often a node sends its residency and load to the control plane.'),
   v('TIDEPOOL_NODE_DOWN_AFTER_MS', '10000', 'A node silent for this long is marked down and gets no new requests.'),
+  v('TIDEPOOL_NODE_DOWN_RETENTION_MS', '3600000', 'A down node silent for this long is removed from the node table (and from cluster status).'),
 ]);
 
 const KNOWN_NAMES = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
@@ -155,11 +170,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxBodyBytes: read.bytes('TIDEPOOL_MAX_BODY_BYTES', MiB),
     maxUploadBytes: read.bytes('TIDEPOOL_MAX_UPLOAD_BYTES', 64 * GiB),
     shutdownGraceMs: read.integer('TIDEPOOL_SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
+    metricsPublic: read.boolean('TIDEPOOL_METRICS_PUBLIC', false),
     clusterToken: read.optionalString('TIDEPOOL_CLUSTER_TOKEN'),
     nodeAdvertiseHost: read.optionalString('TIDEPOOL_NODE_ADVERTISE_HOST'),
+    nodeId: read.optionalMatch('TIDEPOOL_NODE_ID', NODE_ID_PATTERN, '1-128 letters, digits, dots, underscores, colons or hyphens, starting with a letter or digit'),
     nodePort: read.integer('TIDEPOOL_NODE_PORT', 8081, 0, 65_535),
     nodeHeartbeatMs: read.integer('TIDEPOOL_NODE_HEARTBEAT_MS', 2000, 50, 600_000),
     nodeDownAfterMs: read.integer('TIDEPOOL_NODE_DOWN_AFTER_MS', 10_000, 100, 3_600_000),
+    nodeDownRetentionMs: read.integer('TIDEPOOL_NODE_DOWN_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
     unknownVariables: Object.freeze(Object.keys(env).filter((name) => name.startsWith('TIDEPOOL_') && !KNOWN_NAMES.has(name)).sort()),
   };
   checkCombinations(config, read);
@@ -189,10 +207,16 @@ function checkCombinations(config: TidepoolConfig, read: EnvReader): void {
   if (config.nodeDownAfterMs <= config.nodeHeartbeatMs) {
     read.problem('TIDEPOOL_NODE_DOWN_AFTER_MS must be larger than TIDEPOOL_NODE_HEARTBEAT_MS, or every node would flap down between heartbeats');
   }
+  if (config.nodeDownRetentionMs <= config.nodeDownAfterMs) {
+    read.problem('TIDEPOOL_NODE_DOWN_RETENTION_MS must be larger than TIDEPOOL_NODE_DOWN_AFTER_MS: a node is removed only after it was marked down');
+  }
   if (config.maxBodyBytes > config.maxUploadBytes) {
     read.problem('TIDEPOOL_MAX_BODY_BYTES must not exceed TIDEPOOL_MAX_UPLOAD_BYTES');
   }
 }
+
+/** Node ids travel in URL paths and Kubernetes node names must fit: DNS-like, plus `_` and `:`. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function engineBinPath(value: string | undefined, cwd: string): string {
   return value === undefined ? path.join(PACKAGE_ROOT, 'cuda', 'build', 'tidepool-engine') : path.resolve(cwd, value);
@@ -251,6 +275,13 @@ class EnvReader {
 
   bytes(name: string, fallback: number): number {
     return this.optionalBytes(name) ?? fallback;
+  }
+
+  /** A string that must match `pattern`; `shape` says in words what it must look like. */
+  optionalMatch(name: string, pattern: RegExp, shape: string): string | undefined {
+    const value = this.optionalString(name);
+    if (value === undefined || pattern.test(value)) return value;
+    return this.fail(name, `must be ${shape}, got "${value}"`, undefined);
   }
 
   boolean(name: string, fallback: boolean): boolean {

@@ -1,8 +1,10 @@
 import express, { Router, type RequestHandler } from 'express';
 import { bearerMatches } from '../../runtime/cluster/cluster-token.js';
 import type { ModelResidency } from '../../runtime/node-runtime.js';
+import { NODE_ID_PATTERN } from '../config.js';
 import type { Db } from '../db/database.js';
 import { listNodes, upsertNode } from '../db/repositories/node-repository.js';
+import type { RoutingSummary } from '../router/route-decisions.js';
 import { HttpError } from './http-error.js';
 
 export interface ClusterRoutesOptions {
@@ -10,6 +12,8 @@ export interface ClusterRoutesOptions {
   readonly token: string;
   readonly downAfterMs: number;
   readonly heartbeatMs: number;
+  /** The answering replica's routing decisions (counts are per replica, since its start); absent, none shown. */
+  readonly routing?: () => RoutingSummary & { readonly replica: string };
   readonly now?: () => number;
 }
 
@@ -28,6 +32,9 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
   };
   router.use('/internal', auth, express.json({ limit: 4 << 20, type: () => true }));
   router.put('/internal/cluster/nodes/:id', async (req, res) => {
+    if (!NODE_ID_PATTERN.test(req.params.id!)) {
+      throw new HttpError(400, 'invalid_parameter', 'node id must be 1-128 letters, digits, dots, underscores, colons or hyphens (TIDEPOOL_NODE_ID)', 'id');
+    }
     const body = (req.body ?? {}) as Record<string, unknown>;
     const address = body.address;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
@@ -49,15 +56,22 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
   return router;
 }
 
-/** `GET /v1/cluster/nodes`: what `tidepool cluster status` prints. Behind the API-key check like all of `/v1`. */
+/**
+ * `GET /v1/cluster/nodes`: what `tidepool cluster status` prints: the nodes, and the answering replica's
+ * routing decisions by reason. Behind the API-key check like all of `/v1`.
+ */
 export function clusterPublicRoutes(options: ClusterRoutesOptions): Router {
   const now = options.now ?? Date.now;
   const router = Router();
   router.get('/v1/cluster/nodes', async (_req, res) => {
     const nodes = await listNodes(options.db);
     const at = now();
+    const routing = options.routing?.();
     res.json({
       down_after_ms: options.downAfterMs,
+      ...(routing && {
+        routing: { scope: 'replica', replica: routing.replica, since: routing.since.toISOString(), decisions: routing.decisions },
+      }),
       data: nodes.map((node) => {
         const age = at - node.heartbeatAt.getTime();
         const models = Array.isArray(node.residency) ? (node.residency as ModelResidency[]) : [];

@@ -15,6 +15,7 @@ import { storeBlobs } from '../functions/store-blobs.js';
 import { createClusterRouter } from '../router/cluster-router.js';
 import { createObjectStore } from '../storage/create-object-store.js';
 import { CliError } from './cli-error.js';
+import { nodeIdOf } from './node-id.js';
 
 export interface ServeMode {
   readonly url: string;
@@ -36,15 +37,23 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
   const database = await openDatabase({ databaseUrl: config.databaseUrl });
   try {
     const registry = new Registry();
-    const router = createClusterRouter({ db: database.db, token, downAfterMs: config.nodeDownAfterMs, registry, log });
-    const routeOptions = { db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs };
+    const router = createClusterRouter({
+      db: database.db, token, downAfterMs: config.nodeDownAfterMs, downRetentionMs: config.nodeDownRetentionMs, registry, log,
+    });
+    // Names the replica that answered `cluster status`: routing counts are per replica.
+    let replica = hostname();
+    const routeOptions = {
+      db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs,
+      routing: () => ({ replica, ...router.routing() }),
+    };
     const plane = createControlPlane({
       database, blobs: storeBlobs(createObjectStore(config)), router, registry, maxBodyBytes: config.maxBodyBytes,
-      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, log,
+      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
       clusterRoutes: { internal: clusterInternalRoutes(routeOptions), public: clusterPublicRoutes(routeOptions) },
     });
     const url = await plane.listen(config.port, config.host);
-    // Silent nodes are marked down even when no request arrives to trigger a read of the node table.
+    replica = `${hostname()}:${new URL(url).port}`;
+    // Silent nodes are marked down (and long-down ones removed) even when no request arrives to trigger a read.
     const sweep = setInterval(() => void router.refresh().catch((error: Error) => log(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
     sweep.unref();
     return {
@@ -87,7 +96,7 @@ export async function startNode(
   if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
   const advertiseHost = config.nodeAdvertiseHost ?? hostname();
   const node = await createLocalNodeRuntime({
-    nodeId: `${advertiseHost}-${config.nodePort === 0 ? process.pid : config.nodePort}`,
+    nodeId: nodeIdOf(config),
     store: createObjectStore(config), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
@@ -98,7 +107,9 @@ export async function startNode(
     let draining = false;
     let registered = false;
     // The node listens on TIDEPOOL_HOST (0.0.0.0 in containers) and advertises TIDEPOOL_NODE_ADVERTISE_HOST.
-    server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready: () => registered && !draining, log });
+    // Ready means routable: registered, not draining, and the engine is not restarting.
+    const ready = () => registered && !draining && node.enginePid() !== undefined;
+    server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready, log });
     const address = `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${server.port}`;
     const agent = startNodeAgent({
       node, controlPlaneUrl, token, heartbeatMs: config.nodeHeartbeatMs, log, onFatal,

@@ -1,17 +1,23 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../runtime/node-runtime.js';
 import type { Db } from '../db/database.js';
-import { listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
+import { deleteNode, listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
 import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';
+import { createRouteDecisions, type RouteReason, type RoutingSummary } from './route-decisions.js';
 import type { Router } from './router.js';
 
-export type RouteReason = 'hot' | 'warm' | 'least_loaded' | 'spread' | 'retry' | 'no_node';
+export type { RouteReason } from './route-decisions.js';
 
 export interface ClusterRouterOptions {
   readonly db: Db;
   readonly token: string;
   /** A node silent for this long is marked down and gets no new requests. */
   readonly downAfterMs: number;
+  /**
+   * A down node's row is deleted once the node has been silent this long (default 1 h), so hosts that never
+   * come back leave the table; one that does come back simply registers again.
+   */
+  readonly downRetentionMs?: number;
   readonly registry: Registry;
   /** How long a node list read from PostgreSQL is reused; short, so replicas converge fast. */
   readonly cacheMs?: number;
@@ -24,6 +30,8 @@ export interface ClusterRouterOptions {
 export interface ClusterRouter extends Router {
   /** Re-reads the node table now (tests, `/readyz`). */
   refresh(): Promise<void>;
+  /** This replica's decisions by reason since it started. */
+  routing(): RoutingSummary;
 }
 
 interface Candidate {
@@ -49,13 +57,9 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 500;
   const spreadAt = options.spreadAt ?? 4;
+  const downRetentionMs = options.downRetentionMs ?? 3_600_000;
   const log = options.log ?? (() => {});
-  const decisions = new Counter({
-    name: 'tidepool_route_decisions_total',
-    help: 'Routing decisions by reason: hot, warm, least_loaded, spread, retry, no_node.',
-    labelNames: ['reason'],
-    registers: [options.registry],
-  });
+  const decisions = createRouteDecisions(options.registry, now);
   const clients = new Map<string, HttpNodeRuntime>();
   /** This replica's in-flight requests per node and per node+model. */
   const inflight = new Map<string, number>();
@@ -69,7 +73,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
     const cutoff = new Date(now() - options.downAfterMs);
     const marked = await markSilentNodesDown(options.db, cutoff);
     if (marked > 0) log(`marked ${marked} silent node(s) down`);
-    records = await listNodes(options.db);
+    records = await removeLongDown(await listNodes(options.db));
     readAt = now();
     for (const record of records) {
       const client = clients.get(record.id);
@@ -77,6 +81,19 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
       const suspectedAt = suspects.get(record.id);
       if (suspectedAt !== undefined && record.heartbeatAt.getTime() > suspectedAt) suspects.delete(record.id);
     }
+  }
+
+  /** Deletes rows of nodes down and silent for longer than the retention; returns the rows that remain. */
+  async function removeLongDown(rows: NodeRecord[]): Promise<NodeRecord[]> {
+    const cutoff = now() - downRetentionMs;
+    const expired = rows.filter((r) => r.state === 'down' && r.heartbeatAt.getTime() < cutoff);
+    for (const record of expired) {
+      await deleteNode(options.db, record.id);
+      clients.delete(record.id);
+      suspects.delete(record.id);
+      log(`removed node ${record.id}: down and silent for over ${Math.round(downRetentionMs / 1000)} s`);
+    }
+    return expired.length === 0 ? rows : rows.filter((r) => !expired.includes(r));
   }
 
   async function fresh(): Promise<void> {
@@ -169,7 +186,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
           }
           await fresh().catch(() => {});
           choice = choose(digest, tried);
-          if (choice) decisions.inc({ reason: 'retry' });
+          if (choice) decisions.count('retry');
         }
         throw lastError instanceof NodeError ? lastError : new NodeError('engine_down', `every node failed: ${(lastError as Error).message}`);
       },
@@ -186,20 +203,22 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
           generate: (request, signal) => client.generate(request, signal),
           residency: async () => (Array.isArray(record.residency) ? (record.residency as ModelResidency[]) : []),
           stats: () => client.stats(),
+          holdWarm: (functionName, artifact, keepWarmMs) => client.holdWarm(functionName, artifact, keepWarmMs),
           close: async () => {},
         };
       });
     },
     refresh: read,
+    routing: () => decisions.summary(),
     async pick(artifactDigest) {
       await fresh();
       const choice = choose(artifactDigest, new Set());
       if (!choice) {
-        decisions.inc({ reason: 'no_node' });
+        decisions.count('no_node');
         // Refused through generate, not here, so the invoker records the request like any other refusal.
         return noNode();
       }
-      decisions.inc({ reason: choice.reason });
+      decisions.count(choice.reason);
       return failover(artifactDigest, choice);
     },
   };

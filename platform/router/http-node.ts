@@ -1,6 +1,7 @@
 import { bearer } from '../../runtime/cluster/cluster-token.js';
 import {
   NodeError,
+  type Artifact,
   type ModelResidency,
   type NodeErrorCode,
   type NodeEvent,
@@ -95,6 +96,20 @@ export class HttpNodeRuntime implements NodeRuntime {
     const res = await fetch(`${this.address}/internal/stats`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw await this.refusal(res);
     return (await res.json()) as NodeStats;
+  }
+
+  /**
+   * `POST /internal/hold-warm`: pins (artifact set) or releases (undefined) a function in the node's host pool.
+   * Resolves once the node holds it, which may take as long as fetching the weights, so there is no timeout.
+   */
+  async holdWarm(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void> {
+    const res = await fetch(`${this.address}/internal/hold-warm`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
+      body: JSON.stringify({ functionName, artifact: artifact ?? null, keepWarmMs }),
+    });
+    if (!res.ok) throw await this.refusal(res);
+    await res.body?.cancel();
   }
 
   /** Nothing to release: the node process owns its engines. */

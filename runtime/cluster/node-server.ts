@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { NodeError, type NodeGenerateRequest, type NodeRuntime } from '../node-runtime.js';
 import { bearerMatches } from './cluster-token.js';
+import { HoldWarmRequestError, parseHoldWarmRequest, type HoldWarmRequest } from './hold-warm-request.js';
 
 /**
  * The node runtime's internal HTTP API in cluster mode, for control-plane replicas only:
@@ -11,6 +12,9 @@ import { bearerMatches } from './cluster-token.js';
  * - `GET /internal/residency`: `ModelResidency[]`.
  * - `GET /internal/timeline?since=<epoch ms>`: `NodeTimeline` (404 when the node keeps none).
  * - `GET /internal/stats`: `NodeStats` (404 when the node keeps none).
+ * - `POST /internal/hold-warm`: body `{ functionName, artifact | null, keepWarmMs }`; pins the function's
+ *   weights in host memory (`min_warm`) or releases the pin. 200 `{ function, held }` once done, 400 for a bad
+ *   body, 404 when the node keeps no holds.
  * - `GET /healthz`, `GET /readyz`: unauthenticated probes.
  *
  * Everything under `/internal` needs the cluster token; anything else is refused with 401.
@@ -55,7 +59,20 @@ export async function startNodeServer(options: {
     if (req.method === 'GET' && path === '/internal/timeline' && node.timeline) return sendJson(res, 200, await node.timeline(sinceParam(req.url)));
     if (req.method === 'GET' && path === '/internal/stats' && node.stats) return sendJson(res, 200, await node.stats());
     if (req.method === 'POST' && path === '/internal/generate') return generate(req, res);
+    if (req.method === 'POST' && path === '/internal/hold-warm' && node.holdWarm) return holdWarm(req, res);
     return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
+  }
+
+  async function holdWarm(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let hold: HoldWarmRequest;
+    try {
+      hold = parseHoldWarmRequest(await readBody(req));
+    } catch (error) {
+      if (!(error instanceof HoldWarmRequestError)) throw error;
+      return sendJson(res, 400, { error: { code: 'invalid_parameter', message: error.message } });
+    }
+    await node.holdWarm!(hold.functionName, hold.artifact, hold.keepWarmMs);
+    sendJson(res, 200, { function: hold.functionName, held: hold.artifact !== undefined });
   }
 
   async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {

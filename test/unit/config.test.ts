@@ -70,6 +70,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'fifo' })).toThrow(/TIDEPOOL_SCHEDULER_POLICY must be one of tidepool, aegaeon, .*got "fifo"/);
   });
 
+  it('reads a stable node id and a down-node retention, refusing ids that cannot travel in a URL path', () => {
+    expect(loadConfig({}).nodeId).toBeUndefined();
+    expect(loadConfig({}).nodeDownRetentionMs).toBe(3_600_000);
+    expect(loadConfig({ TIDEPOOL_NODE_ID: 'ip-10-0-3-7.ec2.internal' }).nodeId).toBe('ip-10-0-3-7.ec2.internal');
+    expect(() => loadConfig({ TIDEPOOL_NODE_ID: 'gpu/7' })).toThrow(/TIDEPOOL_NODE_ID must be 1-128 letters, .*got "gpu\/7"/);
+    expect(() => loadConfig({ TIDEPOOL_NODE_DOWN_RETENTION_MS: '5000' })).toThrow(/TIDEPOOL_NODE_DOWN_RETENTION_MS must be larger than TIDEPOOL_NODE_DOWN_AFTER_MS/);
+  });
+
   it('reports every problem at once', () => {
     const env = {
       TIDEPOOL_PORT: '80800',

@@ -67,6 +67,31 @@ function bytes(value: string | number): number {
   return Number(match[1]) * unit;
 }
 
+interface SizingRow {
+  readonly instance: string;
+  readonly isDefault: boolean;
+  readonly gpus: number;
+  readonly ram: string;
+  readonly pool: string;
+  readonly shm: string;
+  readonly limit: string;
+  readonly gpuResource: number;
+}
+
+/** The rows of the table under "### Sizing the node runtime" in docs/cluster.md. */
+function sizingTable(markdown: string): SizingRow[] {
+  const section = markdown.split(/^### Sizing the node runtime$/m)[1]?.split(/^#{2,3} /m)[0] ?? '';
+  const lines = section.split('\n').filter((line) => line.startsWith('|'));
+  return lines.slice(2).map((line) => {
+    const cells = line.split('|').slice(1, -1).map((cell) => cell.trim().replaceAll('`', ''));
+    if (cells.length !== 7) throw new Error(`sizing row with ${cells.length} cells: ${line}`);
+    const [instance, gpus, ram, pool, shm, limit, gpuResource] = cells as [string, string, string, string, string, string, string];
+    return {
+      instance, isDefault: instance.includes('(default)'), gpus: Number.parseInt(gpus, 10), ram, pool, shm, limit, gpuResource: Number(gpuResource),
+    };
+  });
+}
+
 function podSpec(doc: Obj): Obj {
   return doc.spec.template.spec;
 }
@@ -215,6 +240,38 @@ describe('kubernetes manifests', () => {
     const shmBytes = bytes(volume!.emptyDir.sizeLimit);
     expect(shmBytes).toBeGreaterThanOrEqual(poolBytes);
     expect(bytes(container.resources.limits.memory)).toBeGreaterThan(shmBytes);
+  });
+
+  it('keeps the sizing table in docs/cluster.md in order, with its default row equal to the DaemonSet', () => {
+    const rows = sizingTable(readFileSync(path.join(ROOT, 'docs/cluster.md'), 'utf8'));
+    expect(rows.length, 'sizing rows in docs/cluster.md').toBeGreaterThanOrEqual(2);
+    for (const row of rows) {
+      // TIDEPOOL_HOST_POOL_BYTES <= shm sizeLimit < memory limit < instance memory; one GPU resource per GPU.
+      expect(bytes(row.pool), `${row.instance}: pool within shm`).toBeLessThanOrEqual(bytes(row.shm));
+      expect(bytes(row.shm), `${row.instance}: shm under the memory limit`).toBeLessThan(bytes(row.limit));
+      expect(bytes(row.limit), `${row.instance}: memory limit under the instance's RAM`).toBeLessThan(bytes(row.ram));
+      expect(row.gpuResource, `${row.instance}: nvidia.com/gpu`).toBe(row.gpus);
+    }
+    const spec = podSpec(find('DaemonSet', 'tidepool-node'));
+    const container = spec.containers[0];
+    const defaultRow = rows.find((row) => row.isDefault);
+    expect(defaultRow, 'a row marked (default)').toBeDefined();
+    expect({
+      pool: bytes(defaultRow!.pool), shm: bytes(defaultRow!.shm), limit: bytes(defaultRow!.limit), gpus: defaultRow!.gpuResource,
+    }).toEqual({
+      pool: bytes(container.env.find((e: Obj) => e.name === 'TIDEPOOL_HOST_POOL_BYTES').value),
+      shm: bytes((spec.volumes as Obj[]).find((v) => v.emptyDir?.medium === 'Memory')!.emptyDir.sizeLimit),
+      limit: bytes(container.resources.limits.memory),
+      gpus: Number(container.resources.limits['nvidia.com/gpu']),
+    });
+  });
+
+  it('names the node after the Kubernetes node, so a restarted runtime keeps its id', () => {
+    const container = podSpec(find('DaemonSet', 'tidepool-node')).containers[0];
+    const nodeId = (container.env as Obj[]).find((e) => e.name === 'TIDEPOOL_NODE_ID');
+    expect(configNames.has('TIDEPOOL_NODE_ID')).toBe(true);
+    // Not the pod name or IP: both change when the DaemonSet recreates the pod.
+    expect(nodeId?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
   });
 
   it('gives every container CPU and memory requests and a memory limit', () => {

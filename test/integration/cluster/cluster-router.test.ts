@@ -99,6 +99,52 @@ withDatabases(({ database }) => {
     expect((await r.pick(DIGEST)).nodeId).toBe('a');
   });
 
+  it('removes rows of nodes down and silent for longer than the retention, and keeps recently down ones', async () => {
+    await database().db.deleteFrom('nodes').execute();
+    const hour = 3_600_000;
+    await register('gone', 'http://127.0.0.1:9', [], 0, new Date(Date.now() - 2 * hour));
+    await register('recent', 'http://127.0.0.1:9', [], 0, new Date(Date.now() - 5000));
+    await upsertNode(database().db, { id: 'drained', address: 'http://127.0.0.1:9', backend: 'cpu', gpus: [], hostPoolBytes: 1, state: 'draining' }, new Date(Date.now() - 2 * hour));
+    const r = createClusterRouter({ db: database().db, token: TOKEN, downAfterMs: 1000, downRetentionMs: hour, registry: new Registry(), cacheMs: 0 });
+    await r.refresh();
+    const rows = await database().db.selectFrom('nodes').select(['id', 'state']).orderBy('id').execute();
+    expect(rows).toEqual([{ id: 'recent', state: 'down' }]);
+  });
+
+  it('sums its decisions by reason for cluster status, every reason listed', async () => {
+    await database().db.deleteFrom('nodes').execute();
+    const a = await serve(scriptedNode());
+    const { router: r } = router();
+    await r.pick(DIGEST);
+    await register('a', a.url, residency('gpu'));
+    await r.pick(DIGEST);
+    await r.pick(DIGEST);
+    const summary = r.routing();
+    expect(summary.decisions).toEqual({ hot: 2, warm: 0, least_loaded: 0, spread: 0, retry: 0, no_node: 1 });
+    expect(summary.since.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('passes min_warm holds through its nodes to the node server, which checks the body and the token', async () => {
+    await database().db.deleteFrom('nodes').execute();
+    const holds: [string, string | undefined, number][] = [];
+    const a = await serve({ ...scriptedNode(), holdWarm: async (fn, artifact, keepWarmMs) => void holds.push([fn, artifact?.digest, keepWarmMs]) });
+    await register('a', a.url, []);
+    const { router: r } = router();
+    await r.refresh();
+    const artifact = request('h').artifact;
+    await Promise.all(r.nodes.map((node) => node.holdWarm?.('fn', artifact, 5000)));
+    await Promise.all(r.nodes.map((node) => node.holdWarm?.('fn', undefined, 0)));
+    expect(holds).toEqual([['fn', DIGEST, 5000], ['fn', undefined, 0]]);
+    const post = (body: unknown, token = TOKEN) =>
+      fetch(`${a.url}/internal/hold-warm`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    expect((await post({ functionName: 'fn', artifact: null, keepWarmMs: 0 }, 'nope')).status).toBe(401);
+    const bad = await post({ functionName: 'fn', artifact: { digest: 'md5:x', files: [], bytes: 1 }, keepWarmMs: 0 });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^artifact\.digest must be a sha256:<hex> string/);
+    expect((await post({ functionName: 'fn', artifact: null, keepWarmMs: -1 })).status).toBe(400);
+    expect(holds).toHaveLength(2);
+  });
+
   it('retries on another node when the first is unreachable before any token', async () => {
     await database().db.deleteFrom('nodes').execute();
     const b = await serve(scriptedNode());

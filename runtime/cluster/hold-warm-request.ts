@@ -1,0 +1,53 @@
+import type { Artifact } from '../node-runtime.js';
+
+/** The body of `POST /internal/hold-warm`: `artifact` null releases the function's hold. */
+export interface HoldWarmRequest {
+  readonly functionName: string;
+  readonly artifact: Artifact | undefined;
+  readonly keepWarmMs: number;
+}
+
+/** Thrown for a body the node cannot act on; the server answers 400 with the message. */
+export class HoldWarmRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HoldWarmRequestError';
+  }
+}
+
+/**
+ * Checks a hold-warm body field by field, naming the first bad one. The control plane is trusted (it holds
+ * the cluster token), but a malformed artifact would otherwise surface minutes later as a failed fetch.
+ */
+export function parseHoldWarmRequest(text: string): HoldWarmRequest {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HoldWarmRequestError('body must be JSON');
+  }
+  if (typeof body !== 'object' || body === null) throw new HoldWarmRequestError('body must be a JSON object');
+  const { functionName, artifact, keepWarmMs } = body as Record<string, unknown>;
+  if (typeof functionName !== 'string' || functionName === '') throw new HoldWarmRequestError('functionName must be a non-empty string');
+  if (typeof keepWarmMs !== 'number' || !Number.isSafeInteger(keepWarmMs) || keepWarmMs < 0) {
+    throw new HoldWarmRequestError('keepWarmMs must be a non-negative integer');
+  }
+  if (artifact === null || artifact === undefined) return { functionName, artifact: undefined, keepWarmMs };
+  return { functionName, artifact: parseArtifact(artifact), keepWarmMs };
+}
+
+function parseArtifact(value: unknown): Artifact {
+  const a = value as Partial<Record<keyof Artifact, unknown>>;
+  if (typeof value !== 'object' || typeof a.digest !== 'string' || !a.digest.startsWith('sha256:')) {
+    throw new HoldWarmRequestError('artifact.digest must be a sha256:<hex> string (or artifact null to release)');
+  }
+  if (typeof a.bytes !== 'number' || !Number.isSafeInteger(a.bytes) || a.bytes < 0) throw new HoldWarmRequestError('artifact.bytes must be a non-negative integer');
+  if (!Array.isArray(a.files)) throw new HoldWarmRequestError('artifact.files must be an array');
+  a.files.forEach((file: unknown, i) => {
+    const f = file as Record<string, unknown> | null;
+    if (typeof f?.name !== 'string' || typeof f.digest !== 'string' || typeof f.size !== 'number') {
+      throw new HoldWarmRequestError(`artifact.files[${i}] must have a string name, a string digest and a numeric size`);
+    }
+  });
+  return value as Artifact;
+}
