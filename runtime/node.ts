@@ -126,6 +126,9 @@ class LocalNode implements LocalNodeRuntime {
     metrics.schedulerPolicy.reset();
     metrics.schedulerPolicy.set({ policy }, 1);
     metrics.residencySource.refresh = () => this.residencyNow();
+    // The engine keeps a model's files mapped (pinned on CUDA) after evicting it, for a cheap reload; once
+    // the host pool deletes the files, the mapping would only hold their memory.
+    hostPool.onEvicted((digest) => void this.supervisor.current()?.unmap(digest).catch(() => undefined));
     // One engine per node today, so one device slot; named for what it is, not assumed to be a GPU.
     const label = supervisor.backend === 'cuda' ? 'cuda:0' : 'cpu engine 0';
     this.gpuTimeline = createTimelineRecorder({

@@ -3,8 +3,8 @@
 // the forward pass over a batch described by block tables. The CPU backend (backends/cpu) is the reference;
 // a CUDA backend implements the same class in backends/cuda and is created by make_cuda_backend.
 //
-// Threading: load_slot may run on a loader thread while forward runs on the step thread for another slot.
-// Every other call comes from the step thread. Errors are thrown as tidepool::EngineError.
+// Threading: load_slot and prepare_host run on the loader thread while forward runs on the step thread for
+// another slot (that is how a prefetch overlaps decode). Every other call comes from the step thread. Errors are thrown as tidepool::EngineError.
 #pragma once
 
 #include <cstddef>
@@ -60,6 +60,16 @@ struct BatchEntry {
   bool all_logits = false;          // logits for every computed token, else for the last one only
 };
 
+// What the backend itself holds, for the protocol's stats; 0 where it does not apply (the CPU backend reads
+// weights in place and owns no device memory).
+struct BackendMemory {
+  size_t device_reserved_bytes = 0;          // the one device reservation
+  size_t device_weights_bytes = 0;           // the weights arena inside it
+  size_t device_weights_used_bytes = 0;      // given to model slots
+  size_t device_weights_largest_free_bytes = 0;
+  size_t host_pinned_bytes = 0;              // host mappings page-locked for DMA
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -69,6 +79,13 @@ class Backend {
 
   // Reserves the paged KV pool once, before any forward: num_pages pages of page_bytes each.
   virtual void init_kv_pool(size_t num_pages, size_t page_bytes) = 0;
+
+  // Readies a mapped model's host memory for fast copies (CUDA: page-locks the mapping, which costs about a
+  // second per GB/s of pinning rate, so it is done once per mapping, not once per load). May run on the
+  // loader thread. release_host undoes it before the mapping goes away; the model has no slot then.
+  virtual void prepare_host(const Model& model) { (void)model; }
+  virtual void release_host(const Model& model) { (void)model; }
+  virtual BackendMemory memory() const { return {}; }
 
   // Makes a model's weights usable by forward and returns its slot id. The CPU backend reads the mapped
   // tensors in place; a device backend copies them into its weights arena. The Model outlives the slot.

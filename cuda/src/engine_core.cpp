@@ -28,24 +28,98 @@ size_t EngineCore::model_bytes(const std::string& key) const {
   return it == models_.end() ? 0 : it->second.bytes;
 }
 
-size_t EngineCore::install_model(const std::string& key, std::unique_ptr<Model> model) {
-  if (models_.count(key)) return models_[key].bytes;
-  ResidentModel rm;
-  rm.layout = make_kv_layout(model->config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
-  rm.bytes = model->weight_bytes;
-  if (!memory_.reserve_weights(key, rm.bytes))
+EngineCore::~EngineCore() {
+  for (auto& [key, rm] : models_) backend_->free_slot(rm.slot);
+  models_.clear();
+  for (auto& [key, model] : mapped_) backend_->release_host(*model);
+}
+
+bool EngineCore::has_mapping(const std::string& key, const std::string& dir) const {
+  auto it = mapped_.find(key);
+  return it != mapped_.end() && it->second->dir == dir && it->second->unchanged_on_disk();
+}
+
+const Model* EngineCore::mapping(const std::string& key) const {
+  auto it = mapped_.find(key);
+  return it == mapped_.end() ? nullptr : it->second.get();
+}
+
+void EngineCore::adopt_mapping(const std::string& key, std::unique_ptr<Model> model) {
+  if (models_.count(key) || installing_.count(key)) throw EngineError("busy", "model " + key + " is resident; evict it first");
+  auto it = mapped_.find(key);
+  if (it != mapped_.end()) backend_->release_host(*it->second);
+  mapped_[key] = std::move(model);
+}
+
+bool EngineCore::drop_mapping(const std::string& key) {
+  auto it = mapped_.find(key);
+  if (it == mapped_.end()) return false;
+  if (models_.count(key) || installing_.count(key)) throw EngineError("busy", "model " + key + " is resident; evict it first");
+  backend_->release_host(*it->second);
+  mapped_.erase(it);
+  return true;
+}
+
+std::vector<std::string> EngineCore::drop_stale_mappings() {
+  std::vector<std::string> stale;
+  for (const auto& [key, model] : mapped_)
+    if (!models_.count(key) && !installing_.count(key) && !model->unchanged_on_disk()) stale.push_back(key);
+  for (const std::string& key : stale) drop_mapping(key);
+  return stale;
+}
+
+size_t EngineCore::mapped_bytes() const {
+  size_t bytes = 0;
+  for (const auto& [key, model] : mapped_) bytes += model->weight_bytes;
+  return bytes;
+}
+
+EngineCore::InstallPlan EngineCore::begin_install(const std::string& key) {
+  auto it = mapped_.find(key);
+  if (it == mapped_.end()) throw EngineError("internal", "model " + key + " is not mapped");
+  if (models_.count(key) || installing_.count(key)) throw EngineError("internal", "model " + key + " is already resident or installing");
+  const Model& model = *it->second;
+  InstallPlan plan;
+  plan.model = &model;
+  plan.layout = make_kv_layout(model.config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
+  if (!memory_.reserve_weights(key, model.weight_bytes))
     throw EngineError("out_of_memory", "weights arena has " +
                                            std::to_string(memory_.plan().weights_arena_bytes() - memory_.weights_used()) +
-                                           " bytes free, model needs " + std::to_string(rm.bytes));
+                                           " bytes free, model needs " + std::to_string(model.weight_bytes));
+  installing_[key] = plan.layout;
+  return plan;
+}
+
+size_t EngineCore::finish_install(const std::string& key, int slot) {
+  auto it = installing_.find(key);
+  if (it == installing_.end()) throw EngineError("internal", "model " + key + " is not installing");
+  ResidentModel rm;
+  rm.model = mapped_.at(key).get();
+  rm.slot = slot;
+  rm.layout = it->second;
+  rm.bytes = rm.model->weight_bytes;
+  installing_.erase(it);
+  models_[key] = rm;
+  return rm.bytes;
+}
+
+void EngineCore::abort_install(const std::string& key) {
+  if (installing_.erase(key)) memory_.release_weights(key);
+}
+
+size_t EngineCore::install_model(const std::string& key, std::unique_ptr<Model> model) {
+  if (models_.count(key)) return models_[key].bytes;
+  backend_->prepare_host(*model);
+  adopt_mapping(key, std::move(model));
+  const InstallPlan plan = begin_install(key);
+  int slot = -1;
   try {
-    rm.slot = backend_->load_slot(*model, rm.layout);
+    slot = backend_->load_slot(*plan.model, plan.layout);
   } catch (...) {
-    memory_.release_weights(key);
+    abort_install(key);
     throw;
   }
-  rm.model = std::move(model);
-  models_[key] = std::move(rm);
-  return models_[key].bytes;
+  return finish_install(key, slot);
 }
 
 size_t EngineCore::evict_model(const std::string& key, bool force, std::vector<DoneEvent>& done) {
@@ -248,6 +322,8 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   };
   for (const auto& [key, rm] : models_) entry(key, rm.bytes, "resident");
   for (const std::string& key : loading) entry(key, 0, "loading");
+  for (const auto& [key, model] : mapped_)
+    if (!models_.count(key) && std::find(loading.begin(), loading.end(), key) == loading.end()) entry(key, model->weight_bytes, "mapped");
   const MemoryPlan& p = memory_.plan();
   Json mem = Json::object();
   mem.set("budget_bytes", static_cast<int64_t>(p.budget_bytes));
@@ -256,6 +332,13 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   mem.set("kv_blocks_total", scheduler_.blocks().total());
   mem.set("kv_blocks_used", scheduler_.blocks().used_count());
   mem.set("scratch_bytes", static_cast<int64_t>(p.scratch_bytes));
+  mem.set("mapped_bytes", static_cast<int64_t>(mapped_bytes()));
+  const BackendMemory b = backend_->memory();
+  mem.set("device_reserved_bytes", static_cast<int64_t>(b.device_reserved_bytes));
+  mem.set("device_weights_bytes", static_cast<int64_t>(b.device_weights_bytes));
+  mem.set("device_weights_used_bytes", static_cast<int64_t>(b.device_weights_used_bytes));
+  mem.set("device_weights_largest_free_bytes", static_cast<int64_t>(b.device_weights_largest_free_bytes));
+  mem.set("host_pinned_bytes", static_cast<int64_t>(b.host_pinned_bytes));
   Json out = Json::object();
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));

@@ -69,6 +69,7 @@ struct KvMove {
 class EngineCore {
  public:
   EngineCore(std::unique_ptr<Backend> backend, const EngineOptions& options);
+  ~EngineCore();  // frees slots and releases host mappings before the backend goes
 
   Backend& backend() { return *backend_; }
   const MemoryPlan& memory_plan() const { return memory_.plan(); }
@@ -76,9 +77,36 @@ class EngineCore {
 
   bool is_resident(const std::string& key) const { return models_.count(key) > 0; }
   size_t model_bytes(const std::string& key) const;
-  // Installs a loaded model into a slot; throws out_of_memory when the weights arena has no room.
+
+  // Host mappings. A model the engine knows is mapped: its files in shared memory, read in place, and
+  // prepared by the backend for copies (pinned on CUDA). A mapped model may also be resident in a slot.
+  // Evict keeps the mapping, so the next load of that model only copies bytes; drop_mapping (the
+  // runtime's `unmap`, once its host pool has let the files go) ends it.
+  bool has_mapping(const std::string& key, const std::string& dir) const;  // same dir, files unchanged
+  const Model* mapping(const std::string& key) const;                       // null when not mapped
+  // Takes a freshly mapped model, replacing a stale mapping of the key (which must not be resident).
+  void adopt_mapping(const std::string& key, std::unique_ptr<Model> model);
+  // False when there is none; busy while the model is resident or installing.
+  bool drop_mapping(const std::string& key);
+  // Drops mappings of models that are not resident and whose files were deleted or replaced on disk.
+  std::vector<std::string> drop_stale_mappings();
+  size_t mapped_bytes() const;
+
+  // Installing a mapped model into a slot, in steps so the copy can run off the step thread:
+  // begin_install reserves the weights (out_of_memory when the arena has no room) and returns what
+  // load_slot needs; the caller runs backend().load_slot(*plan.model, plan.layout) on any thread, then
+  // finish_install with the slot, or abort_install if the copy failed.
+  struct InstallPlan {
+    const Model* model = nullptr;
+    KvLayout layout;
+  };
+  InstallPlan begin_install(const std::string& key);
+  size_t finish_install(const std::string& key, int slot);
+  void abort_install(const std::string& key);
+  // Map, reserve and copy on this thread (tests and the one-shot forward command).
   size_t install_model(const std::string& key, std::unique_ptr<Model> model);
-  // Frees a model's slot; busy while it has running sequences unless force (which cancels them).
+  // Frees a model's slot (its mapping stays); busy while it has running sequences unless force (which
+  // cancels them).
   size_t evict_model(const std::string& key, bool force, std::vector<DoneEvent>& done);
 
   void add(const SequenceSpec& spec);
@@ -96,7 +124,7 @@ class EngineCore {
 
  private:
   struct ResidentModel {
-    std::unique_ptr<Model> model;
+    const Model* model = nullptr;  // owned by mapped_
     int slot = -1;
     KvLayout layout;
     size_t bytes = 0;
@@ -113,7 +141,9 @@ class EngineCore {
   std::unique_ptr<Backend> backend_;
   MemoryManager memory_;
   Scheduler scheduler_;
-  std::map<std::string, ResidentModel> models_;
+  std::map<std::string, std::unique_ptr<Model>> mapped_;  // every known model, resident or not
+  std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
+  std::map<std::string, ResidentModel> models_;            // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
 };
 

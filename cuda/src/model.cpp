@@ -98,6 +98,12 @@ void Model::prefault() const {
   for (const auto& f : files) f->prefault();
 }
 
+bool Model::unchanged_on_disk() const {
+  for (const auto& f : files)
+    if (!f->unchanged_on_disk()) return false;
+  return true;
+}
+
 std::unique_ptr<Model> load_model_dir(const std::string& dir) {
   auto m = std::make_unique<Model>();
   m->dir = dir;

@@ -38,6 +38,8 @@ struct Model {
   size_t weight_bytes = 0;  // bytes of the tensors above, counted once
 
   void prefault() const;
+  // Every mapped file is still the one on disk (see SafetensorsFile::unchanged_on_disk).
+  bool unchanged_on_disk() const;
 };
 
 // Maps `dir/config.json` and every `dir/*.safetensors`. Throws EngineError("bad_model") naming the file

@@ -44,12 +44,16 @@ class SafetensorsFile {
   size_t size() const { return size_; }
   // Touches every page so the first forward pass does not fault weights in.
   void prefault() const;
+  // True while `path` still names the file that was mapped (same device, inode and size): false once the
+  // host pool deleted or replaced it, so a kept mapping would serve stale bytes and hold freed memory.
+  bool unchanged_on_disk() const;
 
  private:
   SafetensorsFile() = default;
   std::string path_;
   void* map_ = nullptr;
   size_t size_ = 0;
+  uint64_t device_ = 0, inode_ = 0;
   std::vector<TensorView> tensors_;
 };
 

@@ -127,11 +127,16 @@ void Server::loader_main() {
     std::optional<LoadJob> job = load_jobs_.pop();
     if (!job) return;
     Inbound done;
-    done.kind = Inbound::Kind::LoadDone;
     done.key = job->key;
+    done.kind = job->kind == LoadJob::Kind::Map ? Inbound::Kind::Mapped : Inbound::Kind::Copied;
     try {
-      done.model = load_model_dir(job->dir);
-      done.model->prefault();
+      if (job->kind == LoadJob::Kind::Map) {
+        done.model = load_model_dir(job->dir);
+        done.model->prefault();
+        core_->backend().prepare_host(*done.model);
+      } else {
+        done.slot = core_->backend().load_slot(*job->plan.model, job->plan.layout);
+      }
     } catch (const EngineError& e) {
       done.error_code = e.code();
       done.error_message = e.what();
@@ -164,8 +169,11 @@ void Server::handle(Inbound& item) {
     case Inbound::Kind::Disconnect:
       if (item.connection == connection_) connected_ = false;
       return;
-    case Inbound::Kind::LoadDone:
-      handle_load_done(item);
+    case Inbound::Kind::Mapped:
+      handle_mapped(item);
+      return;
+    case Inbound::Kind::Copied:
+      handle_copied(item);
       return;
     case Inbound::Kind::Command:
       if (item.connection == connection_) handle_command(item.command);

@@ -1,6 +1,7 @@
 // `tidepool-engine serve`: one client at a time on a Unix socket. Three threads:
 //   reader  - reads frames and queues them (so commands arrive while a turn runs);
-//   loader  - maps and validates model files, off the step thread, so loads overlap compute;
+//   loader  - maps, validates and prepares model files, and copies weights into slots, off the step
+//             thread, so a load (a prefetch) overlaps another model's decode;
 //   step    - owns the EngineCore: applies queued commands at token boundaries, then runs one step of the
 //             current turn. Every reply and event is written from this thread.
 #pragma once
@@ -37,23 +38,30 @@ class Server {
 
  private:
   struct Inbound {
-    enum class Kind { Command, LoadDone, Disconnect } kind = Kind::Command;
+    enum class Kind { Command, Mapped, Copied, Disconnect } kind = Kind::Command;
     uint64_t connection = 0;
     Json command;
-    std::string key;                 // LoadDone
-    std::unique_ptr<Model> model;    // LoadDone, on success
+    std::string key;                 // Mapped, Copied
+    std::unique_ptr<Model> model;    // Mapped, on success
+    int slot = -1;                   // Copied, on success
     std::string error_code, error_message;
   };
+  // Loader work: map a directory (then prepare it for copies), or copy a mapped model into a slot.
   struct LoadJob {
-    std::string key, dir;
+    enum class Kind { Map, Copy } kind = Kind::Map;
+    std::string key, dir;            // Map
+    EngineCore::InstallPlan plan;    // Copy: weights already reserved on the step thread
   };
   struct Waiter {
     uint64_t connection;
     Json id;
   };
+  // A model on its way in: `map` waiters are answered once it is mapped, `load` waiters once resident.
   struct PendingLoad {
     std::chrono::steady_clock::time_point start;
-    std::vector<Waiter> waiters;
+    std::vector<Waiter> map_waiters;
+    std::vector<Waiter> load_waiters;
+    bool copying = false;
   };
   struct Turn {
     Json id;
@@ -70,9 +78,15 @@ class Server {
 
   void handle(Inbound& item);
   void handle_command(const Json& cmd);
-  void handle_load(const Json& id, const Json& cmd);
-  void handle_load_done(Inbound& item);
+  void handle_load(const Json& id, const Json& cmd, bool to_slot);
+  void handle_mapped(Inbound& item);
+  void handle_copied(Inbound& item);
+  void start_mapping(const std::string& key, const std::string& dir);
+  void start_copy(const std::string& key);
+  void answer(std::vector<Waiter>& waiters, const std::string& code, const std::string& message, Json fields);
   void handle_evict(const Json& id, const Json& cmd);
+  void handle_unmap(const Json& id, const Json& cmd);
+  void sweep_stale_mappings();
   void handle_add(const Json& id, const Json& cmd);
   void handle_preempt(const Json& id);
   Json hello_reply() const;
@@ -102,6 +116,7 @@ class Server {
   uint64_t connection_ = 0;
   bool connected_ = false;
   bool shutdown_requested_ = false;
+  std::chrono::steady_clock::time_point last_sweep_{};
 };
 
 }  // namespace tidepool

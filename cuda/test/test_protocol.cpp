@@ -1,6 +1,6 @@
 // The real binary over its Unix socket: ready line, hello, load (two models, cached reload, bad model,
 // out of memory), add/run with step and done events, preempt of a long turn, park/restore, cancel, stats,
-// evict busy/force, a malformed frame closing the connection, reconnect, and shutdown exiting 0.
+// evict busy/force, host mappings kept across evict (map, unmap, stale files), a malformed frame closing the connection, reconnect, and shutdown exiting 0.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "framing.h"
@@ -97,6 +98,50 @@ const Json* done_of(const std::vector<Json>& events, int64_t seq) {
   for (const Json& e : events)
     if (e.find("type")->as_string() == "done" && e.find("seq")->as_int() == seq) return &e;
   return nullptr;
+}
+
+Json model_cmd(const std::string& name, const std::string& model, const std::string& dir = "") {
+  Json j = op(name);
+  j.set("model", model);
+  if (!dir.empty()) j.set("dir", dir);
+  return j;
+}
+
+// A model's state in a stats reply, or "" when it is not listed.
+std::string state_of(const Json& stats, const std::string& model) {
+  for (const Json& m : stats.find("models")->as_array())
+    if (m.find("model")->as_string() == model) return m.find("state")->as_string();
+  return "";
+}
+
+// Evict keeps the host mapping; load then only copies; unmap drops it; map maps without a slot; a mapping
+// whose files are deleted is dropped at evict, and by the sweep when nothing evicts it.
+void check_mapping_lifecycle(Client& cl, const std::string& llama, const std::string& tmp) {
+  CHECK(state_of(cl.call(op("stats")), "a") == "mapped");
+  Json reload = cl.call(model_cmd("load", "a", llama));
+  CHECK(is_ok(reload) && !reload.find("cached")->as_bool());
+  CHECK(state_of(cl.call(op("stats")), "a") == "resident");
+  CHECK(code_of(cl.call(model_cmd("unmap", "a"))) == "busy");  // resident: evict first
+  CHECK(is_ok(cl.call(model_cmd("evict", "a"))));
+  CHECK(cl.call(model_cmd("unmap", "a")).find("dropped")->as_bool());
+  CHECK(!cl.call(model_cmd("unmap", "a")).find("dropped")->as_bool());
+  CHECK(state_of(cl.call(op("stats")), "a").empty());
+  Json mapped = cl.call(model_cmd("map", "a", llama));
+  CHECK(is_ok(mapped) && !mapped.find("cached")->as_bool() && mapped.find("bytes")->as_int() > 0);
+  CHECK(cl.call(model_cmd("map", "a", llama)).find("cached")->as_bool());
+  CHECK(state_of(cl.call(op("stats")), "a") == "mapped");
+
+  const std::string gone = tmp + "/gone", swept = tmp + "/swept";
+  write_synthetic_model(gone, SynthSpec{});
+  write_synthetic_model(swept, SynthSpec{});
+  CHECK(is_ok(cl.call(model_cmd("load", "gone", gone))));
+  CHECK(is_ok(cl.call(model_cmd("map", "swept", swept))));
+  std::filesystem::remove_all(gone);
+  std::filesystem::remove_all(swept);
+  CHECK(is_ok(cl.call(model_cmd("evict", "gone"))));
+  CHECK(state_of(cl.call(op("stats")), "gone").empty());
+  ::usleep(1'100'000);  // past the sweep's once-a-second limit
+  CHECK(state_of(cl.call(op("stats")), "swept").empty());
 }
 
 }  // namespace
@@ -193,7 +238,9 @@ int main() {
   Json parked = cl.call(park);
   CHECK(is_ok(parked) && parked.find("bytes")->as_int() > 0);
   Json stats = cl.call(op("stats"));
-  CHECK(stats.find("models")->size() == 2);
+  CHECK(state_of(stats, "a") == "resident" && state_of(stats, "b") == "resident");
+  CHECK(state_of(stats, "big") == "mapped");  // did not fit the arena; kept mapped for a retry
+  CHECK(stats.find("memory")->find("mapped_bytes")->as_int() > 0);
   CHECK(stats.find("memory")->find("kv_blocks_used")->as_int() == 0);
   Json restore = op("restore");
   restore.set("seq", 3);
@@ -207,6 +254,7 @@ int main() {
   CHECK(done_of(cl.events, 3)->find("reason")->as_string() == "cancelled");
   evict.set("force", true);
   CHECK(cl.call(evict).find("bytes")->as_int() > 0);
+  check_mapping_lifecycle(cl, llama, tmp);
 
   // A malformed frame closes the connection; a new client is served.
   CHECK(write_frame(cl.fd, "{not json"));

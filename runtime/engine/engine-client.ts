@@ -118,6 +118,21 @@ export class EngineClient implements Engine {
     await this.request({ op: 'evict', model: modelKey, force: options?.force ?? false });
   }
 
+  /**
+   * Maps a model's files and readies them for copies (the CUDA backend pins them) without taking device
+   * memory, so a later `load` only copies. The engine keeps a model mapped after `evict` as well.
+   */
+  async map(model: ModelRef): Promise<LoadResult> {
+    const reply = await this.request({ op: 'map', model: model.key, dir: model.dir });
+    return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
+  }
+
+  /** Drops the engine's mapping of a model that is not resident (after its files left shared memory). */
+  async unmap(modelKey: string): Promise<{ readonly dropped: boolean }> {
+    const reply = await this.request({ op: 'unmap', model: modelKey });
+    return { dropped: Boolean(reply.dropped) };
+  }
+
   async add(sequence: SequenceSpec, sink: SequenceSink): Promise<void> {
     if (this.sequences.has(sequence.id)) {
       throw engineError('bad_request', `sequence ${sequence.id} is already live on this engine`);

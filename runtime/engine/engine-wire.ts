@@ -13,7 +13,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
     models: models.map((model) => ({
       model: String(model.model),
       bytes: Number(model.bytes ?? 0),
-      state: model.state === 'loading' ? 'loading' : 'resident',
+      state: model.state === 'loading' ? 'loading' : model.state === 'mapped' ? 'mapped' : 'resident',
       running: Number(model.running ?? 0),
       waiting: Number(model.waiting ?? 0),
       parked: Number(model.parked ?? 0),
@@ -25,6 +25,12 @@ export function toEngineStats(reply: WireRecord): EngineStats {
       kvBlocksTotal: Number(memory.kv_blocks_total ?? 0),
       kvBlocksUsed: Number(memory.kv_blocks_used ?? 0),
       scratchBytes: Number(memory.scratch_bytes ?? 0),
+      mappedBytes: Number(memory.mapped_bytes ?? 0),
+      hostPinnedBytes: Number(memory.host_pinned_bytes ?? 0),
+      deviceReservedBytes: Number(memory.device_reserved_bytes ?? 0),
+      deviceWeightsBytes: Number(memory.device_weights_bytes ?? 0),
+      deviceWeightsUsedBytes: Number(memory.device_weights_used_bytes ?? 0),
+      deviceWeightsLargestFreeBytes: Number(memory.device_weights_largest_free_bytes ?? 0),
     },
   };
 }

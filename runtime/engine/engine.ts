@@ -95,7 +95,8 @@ export interface EngineStats {
   readonly models: readonly {
     readonly model: string;
     readonly bytes: number;
-    readonly state: 'loading' | 'resident';
+    /** `mapped`: files mapped (and pinned on CUDA) but not in a device slot; the next load only copies. */
+    readonly state: 'loading' | 'resident' | 'mapped';
     readonly running: number;
     readonly waiting: number;
     readonly parked: number;
@@ -107,6 +108,15 @@ export interface EngineStats {
     readonly kvBlocksTotal: number;
     readonly kvBlocksUsed: number;
     readonly scratchBytes: number;
+    /** Weight bytes of every model the engine has mapped, resident or not (host shared memory). */
+    readonly mappedBytes: number;
+    /** Host mappings page-locked for DMA (CUDA). */
+    readonly hostPinnedBytes: number;
+    /** The CUDA backend's one device reservation and its weights arena (0 on the CPU backend). */
+    readonly deviceReservedBytes: number;
+    readonly deviceWeightsBytes: number;
+    readonly deviceWeightsUsedBytes: number;
+    readonly deviceWeightsLargestFreeBytes: number;
   };
 }
 

@@ -65,6 +65,11 @@ export interface HostPool {
   snapshot(): readonly HostModelSnapshot[];
   /** Bytes held by warm models and reserved by fetches under way. */
   usedBytes(): number;
+  /**
+   * Calls `listener` with a model's digest once its files are gone from shared memory, so an engine that
+   * keeps the files mapped (and pinned) can let go of them. Returns an unsubscribe function.
+   */
+  onEvicted(listener: (digest: string) => void): () => void;
   /** Cancels keep-warm timers; files stay in shared memory for the next start to rediscover. */
   close(): void;
 }
@@ -100,6 +105,7 @@ class Pool implements HostPool {
   private useCounter = 0;
   /** Deletions under way, so a refetch of the same digest cannot publish before the old copy is gone. */
   private readonly removals = new Map<string, Promise<void>>();
+  private readonly evictedListeners = new Set<(digest: string) => void>();
 
   constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics) {
     this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
@@ -258,6 +264,12 @@ class Pool implements HostPool {
     });
     this.removals.set(digest, removal);
     await removal;
+    for (const listener of this.evictedListeners) listener(digest);
+  }
+
+  onEvicted(listener: (digest: string) => void): () => void {
+    this.evictedListeners.add(listener);
+    return () => this.evictedListeners.delete(listener);
   }
 
   private pin(entry: Entry, functionName: string, keepWarmMs: number): void {

@@ -159,6 +159,9 @@ export class SimulatedEngine implements Engine {
       memory: {
         budgetBytes: this.o.gpu.memoryBytes, weightsBytes: this.weightsBytes, kvBytes: this.kvBudget,
         kvBlocksTotal: Math.floor(this.kvBudget / 1e6), kvBlocksUsed: Math.ceil(this.kvUsed / 1e6), scratchBytes: 0,
+        // Host mappings and the device arena are not modelled: switch cost comes from the cost model.
+        mappedBytes: this.weightsBytes, hostPinnedBytes: 0, deviceReservedBytes: 0, deviceWeightsBytes: 0,
+        deviceWeightsUsedBytes: 0, deviceWeightsLargestFreeBytes: 0,
       },
     };
   }
@@ -167,9 +170,9 @@ export class SimulatedEngine implements Engine {
     for (const s of [...this.seqs.values()]) this.finish(s, 'error', 'engine closed');
   }
 
-  /** Sequences the engine holds, by state (for tests and invariants). */
-  sequenceCount(state: SimSequence['state']): number {
-    return [...this.seqs.values()].filter((s) => s.state === state).length;
+  /** Sequences the engine holds, by state, of one model or of all (for tests and invariants). */
+  sequenceCount(state: SimSequence['state'], modelKey?: string): number {
+    return [...this.seqs.values()].filter((s) => s.state === state && (modelKey === undefined || s.spec.modelKey === modelKey)).length;
   }
 
   private async turn(modelKey: string, maxSteps: number, epoch: number): Promise<TurnResult> {

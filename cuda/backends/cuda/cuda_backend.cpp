@@ -62,8 +62,6 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_(options.device
 CudaBackend::~CudaBackend() {
   if (compute_) cudaStreamSynchronize(compute_);
   for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
-  for (auto& slot : slots_)
-    if (slot) pager_.unpin(slot->plan);
   if (reservation_) cudaFree(reservation_);
   if (meta_host_) cudaFreeHost(meta_host_);
   if (park_host_) cudaFreeHost(park_host_);
@@ -157,7 +155,7 @@ int CudaBackend::load_slot(const Model& model, const KvLayout& layout) {
     throw EngineError("out_of_memory", "weights arena: model needs " + std::to_string(bytes) + " bytes, largest free run is " +
                                            std::to_string(arena_.largest_free()) + " of " + std::to_string(arena_.capacity()));
   try {
-    LoadStats st = pager_.load(slot->plan, slot->weights);
+    LoadStats st = pager_.load(model, slot->plan, slot->weights);
     std::vector<float> inv_freq(c.head_dim / 2);
     for (int i = 0; i < c.head_dim / 2; i++)  // as the CPU backend (and HF) computes it: f32 pow
       inv_freq[i] = 1.0f / std::pow(static_cast<float>(c.rope_theta), static_cast<float>(2 * i) / c.head_dim);
@@ -181,8 +179,7 @@ int CudaBackend::load_slot(const Model& model, const KvLayout& layout) {
     slots_.push_back(slot);
     return static_cast<int>(slots_.size() - 1);
   } catch (...) {
-    pager_.unpin(slot->plan);
-    arena_.release(slot->weights);
+    arena_.release(slot->weights);  // the mapping stays pinned until release_host
     throw;
   }
 }
@@ -204,8 +201,29 @@ void CudaBackend::free_slot(int slot_id) {
       ++it;
     }
   }
-  pager_.unpin(slot->plan);
-  arena_.release(slot->weights);
+  arena_.release(slot->weights);  // the host mapping stays pinned for the next load of this model
+}
+
+void CudaBackend::prepare_host(const Model& model) {
+  CUDA_TRY(cudaSetDevice(device_));
+  const double ms = pager_.pin(model, plan_weights(model));
+  if (ms > 0) std::fprintf(stderr, "cuda: pinned %s in %.1f ms\n", model.dir.c_str(), ms);
+}
+
+void CudaBackend::release_host(const Model& model) {
+  CUDA_TRY(cudaSetDevice(device_));
+  pager_.unpin(model);
+}
+
+BackendMemory CudaBackend::memory() const {
+  const MemoryStats m = memory_stats();
+  BackendMemory b;
+  b.device_reserved_bytes = m.reserved_bytes;
+  b.device_weights_bytes = m.arena_bytes;
+  b.device_weights_used_bytes = m.arena_used_bytes;
+  b.device_weights_largest_free_bytes = m.arena_largest_free_bytes;
+  b.host_pinned_bytes = pager_.pinned_bytes();
+  return b;
 }
 
 std::shared_ptr<CudaBackend::Slot> CudaBackend::get_slot(int slot) const {

@@ -53,6 +53,9 @@ class CudaBackend : public Backend {
   void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override;
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override;
   void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override;
+  void prepare_host(const Model& model) override;
+  void release_host(const Model& model) override;
+  BackendMemory memory() const override;
 
   // Beyond the interface: for the benchmark and the logs.
   MemoryStats memory_stats() const;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -83,7 +84,8 @@ void WeightPager::init() {
 
 WeightPager::~WeightPager() {
   if (stream_) cudaStreamSynchronize(stream_);
-  for (auto& [ptr, users] : pinned_) cudaHostUnregister(ptr);
+  for (auto& [model, pinned] : pinned_)
+    for (uint8_t* p : pinned.ranges) cudaHostUnregister(p);
   for (int i = 0; i < 2; i++) {
     if (ring_[i]) cudaFreeHost(ring_[i]);
     if (ring_free_[i]) cudaEventDestroy(ring_free_[i]);
@@ -93,38 +95,44 @@ WeightPager::~WeightPager() {
   if (stream_) cudaStreamDestroy(stream_);
 }
 
-bool WeightPager::pin(const WeightPlan& plan) {
-  if (std::getenv("TIDEPOOL_CUDA_NO_PIN")) return false;  // forces the staging ring (benchmark comparison)
-  std::vector<uint8_t*> done;
-  for (const auto& [ptr, bytes] : plan.ranges) {
-    if (pinned_.count(ptr)) {
-      pinned_[ptr]++;
-      done.push_back(ptr);
-      continue;
-    }
-    cudaError_t err = cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterReadOnly);
-    if (err != cudaSuccess) {
-      cudaGetLastError();  // clear the error; fall back to staging for the whole model
-      for (uint8_t* p : done)
-        if (--pinned_[p] == 0) { cudaHostUnregister(p); pinned_.erase(p); }
-      return false;
-    }
-    pinned_[ptr] = 1;
-    done.push_back(ptr);
-  }
-  return true;
+double WeightPager::pin(const Model& model, const WeightPlan& plan) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pin_locked(model, plan);
 }
 
-void WeightPager::unpin(const WeightPlan& plan) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [ptr, bytes] : plan.ranges) {
-    auto it = pinned_.find(ptr);
-    if (it == pinned_.end()) continue;
-    if (--it->second == 0) {
-      cudaHostUnregister(ptr);
-      pinned_.erase(it);
+double WeightPager::pin_locked(const Model& model, const WeightPlan& plan) {
+  if (pinned_.count(&model)) return 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  Pinned pinned;
+  if (!std::getenv("TIDEPOOL_CUDA_NO_PIN")) {  // the variable forces the staging ring (benchmark comparison)
+    for (const auto& [ptr, bytes] : plan.ranges) {
+      if (cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterReadOnly) != cudaSuccess) {
+        cudaGetLastError();  // clear the error; the whole model goes through the staging ring
+        for (uint8_t* p : pinned.ranges) cudaHostUnregister(p);
+        pinned = Pinned{};
+        break;
+      }
+      pinned.ranges.push_back(ptr);
+      pinned.bytes += bytes;
     }
   }
+  pinned_[&model] = std::move(pinned);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void WeightPager::unpin(const Model& model) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = pinned_.find(&model);
+  if (it == pinned_.end()) return;
+  for (uint8_t* p : it->second.ranges) cudaHostUnregister(p);
+  pinned_.erase(it);
+}
+
+size_t WeightPager::pinned_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t bytes = 0;
+  for (const auto& [model, pinned] : pinned_) bytes += pinned.bytes;
+  return bytes;
 }
 
 void WeightPager::copy_staged(const WeightPlan::Copy& c, uint8_t* dst, int& copies) {
@@ -139,12 +147,12 @@ void WeightPager::copy_staged(const WeightPlan::Copy& c, uint8_t* dst, int& copi
   }
 }
 
-LoadStats WeightPager::load(const WeightPlan& plan, uint8_t* dst) {
+LoadStats WeightPager::load(const Model& model, const WeightPlan& plan, uint8_t* dst) {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto t0 = std::chrono::steady_clock::now();
   LoadStats st;
-  st.pinned = pin(plan);
-  st.pin_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  st.pin_ms = pin_locked(model, plan);
+  st.pinned = !pinned_.at(&model).ranges.empty();
   CUDA_TRY(cudaEventRecord(start_, stream_));
   for (const WeightPlan::Copy& c : plan.copies) {
     st.bytes += c.bytes;

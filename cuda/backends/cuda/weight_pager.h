@@ -1,6 +1,8 @@
 // Weight paging: copies a model's tensors from its safetensors mappings (in /dev/shm) into a device slot.
 // The mapped range of each file is pinned with cudaHostRegister (read-only) so the copy engine reads it
 // directly at PCIe rate; when registration fails, pages go through a ring of two pinned staging buffers.
+// Pinning costs far more than a copy (the kernel locks every page), so a mapping is pinned once, when it
+// is prepared, and stays pinned across evictions until the mapping itself goes (unpin).
 // Copies are issued in large pieces on a dedicated copy stream, so they overlap compute on the step
 // thread's stream. Every load measures its fixed overhead: the wall time that is not the copy itself.
 #pragma once
@@ -21,7 +23,7 @@ struct LoadStats {
   size_t bytes = 0;          // bytes copied host -> device
   double total_ms = 0;       // load_slot wall time
   double copy_ms = 0;        // first copy issued .. last copy done (device events)
-  double pin_ms = 0;         // cudaHostRegister
+  double pin_ms = 0;         // cudaHostRegister done by this load (0 when the mapping was prepared before)
   double fixed_ms = 0;       // total - copy: planning, pinning, allocation, synchronization
   bool pinned = false;       // false: went through the staging ring
   int copies = 0;            // cudaMemcpyAsync calls
@@ -49,21 +51,29 @@ class WeightPager {
 
   void init();  // creates the copy stream, events and the staging ring; once, at startup
   ~WeightPager();
-  // Copies the plan into `dst` and waits for it; pins the plan's host ranges first (kept until unpin).
-  LoadStats load(const WeightPlan& plan, uint8_t* dst);
-  void unpin(const WeightPlan& plan);
+  // Pins the model's mapped ranges unless they already are (or pinning is off or fails: then loads use
+  // the staging ring). Returns the milliseconds spent pinning now.
+  double pin(const Model& model, const WeightPlan& plan);
+  void unpin(const Model& model);
+  // Copies the plan into `dst` and waits for it; pins first if `pin` was not called for this model.
+  LoadStats load(const Model& model, const WeightPlan& plan, uint8_t* dst);
+  size_t pinned_bytes() const;
   cudaStream_t stream() const { return stream_; }
 
  private:
-  bool pin(const WeightPlan& plan);
+  struct Pinned {
+    std::vector<uint8_t*> ranges;  // registered starts; empty when registration failed (staging ring)
+    size_t bytes = 0;
+  };
+  double pin_locked(const Model& model, const WeightPlan& plan);
   void copy_staged(const WeightPlan::Copy& c, uint8_t* dst, int& copies);
 
-  std::mutex mutex_;  // one load at a time
+  mutable std::mutex mutex_;  // one load or pin at a time
   cudaStream_t stream_ = nullptr;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
   uint8_t* ring_[2] = {nullptr, nullptr};  // (kPieceBytes) pinned staging buffers
   cudaEvent_t ring_free_[2] = {nullptr, nullptr};
-  std::map<uint8_t*, int> pinned_;  // registered range start -> users
+  std::map<const Model*, Pinned> pinned_;  // every model pin() has seen, pinned or not
 };
 
 }  // namespace tidepool::cuda

@@ -144,3 +144,55 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     expect(tokensOf(await collect(node.generate(request('g', qwen, qwenRef))))).toEqual(qwenRef.greedy);
   });
 });
+
+/** Polls `probe` every 25 ms until it returns true; fails after `ms`. */
+async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+// Scale to zero through every tier with the real engine: GPU idle eviction leaves the engine's host
+// mapping (a reload only copies), and the host pool's keep-warm expiry deletes the files and has the engine
+// drop that mapping too, so nothing of the model stays behind.
+describe.skipIf(skipReason !== undefined)('node runtime scale-to-zero with the real engine', () => {
+  let root: string;
+  let node: LocalNodeRuntime;
+  let llama: Artifact;
+  let llamaRef: Reference;
+  const engineLog: string[] = [];
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tp-node-zero-'));
+    const store = new FsObjectStore(join(root, 'objects'));
+    [llama, llamaRef] = await Promise.all([fixtureArtifact(store, 'tiny-llama'), reference('tiny-llama')]);
+    node = await createLocalNodeRuntime({
+      store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
+      engineThreads: 1, queueLimit: 8, queueTimeoutMs: 30_000, registry: new Registry(), gpuIdleEvictMs: 100,
+      onLog: (line) => engineLog.push(line),
+    });
+  });
+  afterAll(async () => {
+    await node?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const engineState = async (key: string) => (await node.engineStats()).models.find((m) => m.model === key)?.state;
+  const tier = async () => (await node.residency()).find((m) => m.functionName === 'fn-z')?.tier;
+
+  it('goes gpu -> host (engine keeps the mapping) -> store (engine drops it), then serves again', async () => {
+    const run = () => collect(node.generate(request('z', llama, llamaRef, { keepWarmMs: 400 })));
+    expect(tokensOf(await run())).toEqual(llamaRef.greedy);
+    await eventually('the model left the GPU', async () => (await engineState(llama.digest)) === 'mapped');
+    expect(await tier()).toBe('host');
+    expect((await node.engineStats()).memory.mappedBytes).toBeGreaterThan(0);
+    await eventually('the host pool let the files go and the engine unmapped them', async () => (await engineState(llama.digest)) === undefined);
+    expect(await tier()).toBe('store');
+    expect((await node.engineStats()).memory.mappedBytes).toBe(0);
+    // The runtime unmapped it when the files went; the engine's own once-a-second sweep had nothing to do.
+    expect(engineLog.filter((line) => line.includes('dropped the mapping'))).toEqual([]);
+    expect(tokensOf(await run())).toEqual(llamaRef.greedy);
+  });
+});

@@ -112,6 +112,28 @@ describe('host pool', () => {
     expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([c!.digest, d!.digest].sort());
   });
 
+  it('tells eviction listeners once the evicted model\'s files are gone', async () => {
+    const hostPool = await pool();
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((s) => artifactOf(blobs, s, 400)));
+    const evicted: { digest: string; filesLeft: number }[] = [];
+    const dirs = new Map<string, string>();
+    hostPool.onEvicted((digest) => {
+      evicted.push({ digest, filesLeft: -1 });
+      void readdir(dirs.get(digest)!).then(
+        (files) => (evicted.find((e) => e.digest === digest)!.filesLeft = files.length),
+        () => (evicted.find((e) => e.digest === digest)!.filesLeft = 0),
+      );
+    });
+    for (const model of [a!, b!]) {
+      const lease = await hostPool.acquire(model, use);
+      dirs.set(model.digest, lease.dir);
+      lease.release();
+    }
+    (await hostPool.acquire(c!, use)).release(); // the least recently used (a) makes room
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(evicted).toEqual([{ digest: a!.digest, filesLeft: 0 }]);
+  });
+
   it('keeps a softly held model past its keep-warm window but evicts it, last, under pressure', async () => {
     const hostPool = await pool();
     const [hot, idle, next] = await Promise.all(['h', 'i', 'n'].map((seed) => artifactOf(blobs, seed, 400)));
