@@ -39,6 +39,8 @@ export interface ControlPlaneOptions {
   /** Invocation recorder batching: flush every `flushIntervalMs` or at `maxBatch` rows. */
   readonly recorder?: { readonly flushIntervalMs?: number; readonly maxBatch?: number };
   readonly activeVersionTtlMs?: number;
+  /** `TIDEPOOL_METRICS_PUBLIC`: serve `/metrics` without a key even when keys are in use. */
+  readonly metricsPublic?: boolean;
   readonly log?: (message: string) => void;
 }
 
@@ -111,6 +113,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       await sql`select 1`.execute(options.database.db);
     },
     clusterRoutes: options.clusterRoutes,
+    metricsPublic: options.metricsPublic,
     ops: { state: createOpsStateReader({ db: options.database.db, router }), invocations: createInvocationLog(options.database.db) },
     log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
   });

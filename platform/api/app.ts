@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { apiKeyAuth } from '../auth/api-key-auth.js';
 import type { ApiKeyService } from '../auth/api-keys.js';
@@ -36,9 +36,11 @@ export interface AppOptions {
   readonly clusterRoutes?: { readonly internal: express.Router; readonly public: express.Router };
   /** Operator API (`/v1/ops/state`, `/v1/invocations`); not mounted when absent. */
   readonly ops?: OpsSources;
+  /** `TIDEPOOL_METRICS_PUBLIC`: `/metrics` without a key even when keys are in use; default false (admin key). */
+  readonly metricsPublic?: boolean;
 }
 
-/** The control plane's HTTP app: native API, OpenAI API, blobs, `/metrics` and `/healthz`. */
+/** The control plane's HTTP app: native API, OpenAI API, blobs, `/metrics` (admin key) and `/healthz`, `/readyz` (public). */
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -49,7 +51,11 @@ export function createApp(options: AppOptions): Express {
     );
     res.json({ status: 'ok', nodes, ...(await options.health?.()) });
   });
-  app.get('/metrics', async (_req, res) => {
+  // Metric labels name every function, which /v1/models hides from keys not granted them: once keys are in
+  // use, scraping takes an admin key, unless the operator opted out (TIDEPOOL_METRICS_PUBLIC). The probes
+  // stay public. Open mode (loopback, no keys) lets everyone through, as on /v1.
+  const metricsAccess: RequestHandler = options.metricsPublic ? (_req, _res, next) => next() : apiKeyAuth(options.keys);
+  app.get('/metrics', metricsAccess, async (_req, res) => {
     res.set('Content-Type', options.registry.contentType).send(await options.registry.metrics());
   });
   app.get('/readyz', async (_req, res) => {

@@ -14,7 +14,8 @@ const INVOKE_ROUTES: readonly (readonly [string, RegExp])[] = [
 ];
 
 /**
- * Bearer-key check for `/v1/*` (mounted at `/v1`). With no key ever created and no `TIDEPOOL_API_KEY`, the
+ * Bearer-key check for `/v1/*` (mounted at `/v1`), and for `/metrics`, which no invoke route matches, so it
+ * takes an admin key. With no key ever created and no `TIDEPOOL_API_KEY`, the
  * API runs open (the control plane only listens on loopback then) and ignores any bearer it is sent; otherwise a missing, unknown or revoked key
  * gets 401 and a key without the route's scope 403. The caller lands in `res.locals.principal`.
  */

@@ -51,7 +51,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     closers.push(() => node.close());
     const plane = createControlPlane({
       database, blobs: storeBlobs(store), nodes: [node], registry, maxBodyBytes: config.maxBodyBytes,
-      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, log,
+      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
     });
     const url = await plane.listen(config.port, config.host);
     // Runs first on close: drain requests and flush records, then the node (engine) and the database stop.

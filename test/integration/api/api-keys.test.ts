@@ -117,6 +117,34 @@ describe('API keys', () => {
     expect((await request(plane.app).post('/v1/keys').set(bearer('bootstrap-secret')).send({ name: 'bad', scope: 'admin', functions: ['a'] })).status).toBe(400);
   });
 
+  it('needs an admin key for /metrics once keys are in use (its labels name functions), unless TIDEPOOL_METRICS_PUBLIC; probes stay public', async () => {
+    await setup();
+    expect((await request(plane.app).get('/metrics')).status).toBe(200); // open mode, loopback only
+    const admin = await createKey({ name: 'ops', scope: 'admin' });
+    const onlyAlpha = await createKey({ name: 'alpha-app', scope: 'invoke', functions: ['alpha'] }, bearer(admin.key));
+    expect((await request(plane.app).post('/v1/completions').set(bearer(admin.key)).send({ model: 'beta', prompt: 'x', max_tokens: 2 })).status).toBe(200);
+
+    const anonymous = await request(plane.app).get('/metrics');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toMatchObject({ code: 'invalid_api_key', type: 'authentication_error' });
+    const invoke = await request(plane.app).get('/metrics').set(bearer(onlyAlpha.key));
+    expect(invoke.status).toBe(403);
+    expect(invoke.body.error).toMatchObject({ code: 'insufficient_scope', message: 'this API key has the invoke scope; GET /metrics needs admin' });
+    expect(invoke.text).not.toContain('beta');
+    const scraped = await request(plane.app).get('/metrics').set(bearer(admin.key));
+    expect(scraped.status).toBe(200);
+    expect(scraped.text).toMatch(/tidepool_invocations_total\{function="beta",status="length"\} 1/);
+    for (const probe of ['/healthz', '/readyz']) expect((await request(plane.app).get(probe)).status, probe).toBe(200);
+
+    // The opt-out: keys still guard /v1, but /metrics answers anyone.
+    await plane.close();
+    plane = createControlPlane({ database, blobs: memoryBlobs(), nodes: [scriptedNode()], metricsPublic: true });
+    const open = await request(plane.app).get('/metrics');
+    expect(open.status).toBe(200);
+    expect(open.text).toContain('tidepool_invocations_total');
+    expect((await request(plane.app).get('/v1/models')).status).toBe(401);
+  });
+
   it('refuses a non-loopback bind without a usable key and accepts it with one', async () => {
     await setup();
     await expect(plane.listen(0, '0.0.0.0')).rejects.toThrow(/refusing to listen on 0.0.0.0 without API keys: set TIDEPOOL_API_KEY/);

@@ -173,7 +173,7 @@ describe('quotas', () => {
         `metered ${b.id} rate_limit_tpm (function)`,
       ].sort(),
     );
-    const metrics = await request(plane.app).get('/metrics');
+    const metrics = await request(plane.app).get('/metrics').set(bearer(BOOT));
     expect(metrics.text).toContain('tidepool_quota_rejections_total{function="capped",scope="function",limit="rpm"} 3');
   });
 
