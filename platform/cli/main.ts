@@ -1,42 +1,14 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
-import { registerCluster } from './commands/cluster.js';
-import { registerDeploy } from './commands/deploy.js';
-import { registerInvoke } from './commands/invoke.js';
-import { registerKeys } from './commands/keys.js';
-import { registerLogs } from './commands/logs.js';
-import { registerLs } from './commands/ls.js';
-import { registerNode } from './commands/node.js';
-import { registerPlan } from './commands/plan.js';
-import { registerRm } from './commands/rm.js';
-import { registerServe } from './commands/serve.js';
-import { registerShow } from './commands/show.js';
-import { registerSynth } from './commands/synth.js';
-import { registerTop } from './commands/top.js';
-import { registerUp } from './commands/up.js';
+import { buildProgram } from './program.js';
 
-/** `tidepool <command>`: every command has --help and --json and fails with one line and a non-zero exit. */
-export function buildProgram(): Command {
-  const program = new Command('tidepool')
-    .description('Serverless LLM functions on shared GPUs. API: $TIDEPOOL_API_URL (default http://127.0.0.1:8080)')
-    .version('0.1.0')
-    .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
-  registerUp(program);
-  registerServe(program);
-  registerNode(program);
-  registerCluster(program);
-  registerDeploy(program);
-  registerLs(program);
-  registerShow(program);
-  registerLogs(program);
-  registerTop(program);
-  registerInvoke(program);
-  registerRm(program);
-  registerKeys(program);
-  registerSynth(program);
-  registerPlan(program);
-  return program;
+/**
+ * Commander's usage errors (`error: unknown command 'depoly'` then `(Did you mean deploy?)` on a second line)
+ * as one line without its `error: ` prefix, ending with where usage is found.
+ */
+export function usageErrorLine(error: CommanderError): string {
+  const reason = error.message.replace(/^error: /, '').split('\n').map((part) => part.trim()).filter(Boolean).join(' ');
+  return `${reason} (add --help for usage)`;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -44,7 +16,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildProgram().parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CommanderError) {
+      // --help, --version, and a command group's help shown for a group named without a subcommand.
+      if (error.exitCode === 0 || error.code === 'commander.help') return 0;
+      process.stderr.write(`tidepool: ${usageErrorLine(error)}\n`);
+      return error.exitCode;
+    }
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`tidepool: ${message.split('\n').join(' ')}\n`);
     return error instanceof CliError ? error.exitCode : 1;
