@@ -15,7 +15,8 @@ export function registerSynth(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { shape: string; seed: string; dtype?: string; out: string; json?: boolean }) => {
       const seed = Number(opts.seed);
-      if (!Number.isSafeInteger(seed) || seed < 0) throw new CliError(`--seed: ${opts.seed} is not a non-negative integer`);
+      // Digits only: Number() would also take '', ' 3' and '0x10'.
+      if (!/^[0-9]+$/.test(opts.seed) || !Number.isSafeInteger(seed)) throw new CliError(`--seed: ${opts.seed} is not a non-negative integer`);
       const dtype = opts.dtype?.toUpperCase();
       if (dtype !== undefined && dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new CliError(`--dtype: ${opts.dtype} is not F32, F16 or BF16`);
       if (!MODEL_SHAPES[opts.shape]) throw new CliError(`--shape: unknown shape ${opts.shape} (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
