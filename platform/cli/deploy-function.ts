@@ -4,6 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { collectModelFiles, type ArtifactFileEntry } from '../functions/artifact.js';
 import type { ApiClient } from './api-client.js';
+import { checkModelDir } from './check-model-dir.js';
 import type { FunctionDir } from './function-dir.js';
 
 export interface DeployOutcome {
@@ -17,10 +18,12 @@ export interface DeployOutcome {
 }
 
 /**
- * Hashes the model files, uploads only the blobs the store lacks (HEAD first), then registers the version.
- * The manifest was validated before this runs, so an invalid one never uploads anything.
+ * Checks the model locally, hashes its files, uploads only the blobs the store lacks (HEAD first), then
+ * registers the version. The manifest was validated before this runs, so an invalid manifest or model never
+ * uploads anything.
  */
 export async function deployFunction(api: ApiClient, fn: FunctionDir, options: { readonly progress: boolean }): Promise<DeployOutcome> {
+  // await checkModelDir(fn);
   const files = await collectModelFiles(fn.modelDir);
   const missing: ArtifactFileEntry[] = [];
   for (const f of files) {

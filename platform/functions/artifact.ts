@@ -12,8 +12,12 @@ export interface ArtifactFileEntry {
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
-/** The files a function artifact may hold; anything else in a model folder is ignored. */
+/**
+ * The files a function artifact may hold; anything else in a model folder is ignored, hidden files too
+ * (`._model.safetensors` from a macOS copy is not a shard, and the server refuses dot names).
+ */
 export function isModelFile(name: string): boolean {
+  if (name.startsWith('.')) return false;
   return name === 'config.json' || name === 'tokenizer.json' || name.endsWith('.safetensors') || name === 'model.safetensors.index.json';
 }
 

@@ -146,8 +146,8 @@ async function readIndex(dir: string, problems: ModelProblem[]): Promise<WeightF
   try {
     const index = (await readJson(join(dir, INDEX_FILE))) as { weight_map?: unknown };
     const map = index.weight_map;
-    if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && /^[^/\\]+\.safetensors$/.test(v))) {
-      throw new Error('weight_map must map tensor names to *.safetensors files in the same directory');
+    if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && /^[^./\\][^/\\]*\.safetensors$/.test(v))) {
+      throw new Error('weight_map must map tensor names to *.safetensors files in the same directory (not hidden ones)');
     }
     const weightMap = map as Record<string, string>;
     return { names: [...new Set(Object.values(weightMap))].sort(), weightMap };
@@ -160,7 +160,8 @@ async function readIndex(dir: string, problems: ModelProblem[]): Promise<WeightF
 /** Which safetensors files to load: the index's shards if there is one, otherwise every `*.safetensors`. */
 async function weightFiles(dir: string, problems: ModelProblem[]): Promise<WeightFiles> {
   if (await exists(join(dir, INDEX_FILE))) return readIndex(dir, problems);
-  const names = (await readdir(dir)).filter((name) => name.endsWith('.safetensors')).sort();
+  // Hidden files are skipped, as the deploy skips them (platform/functions/artifact.ts).
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.safetensors') && !name.startsWith('.')).sort();
   if (names.length === 0) problems.push({ code: 'missing_file', message: `no *.safetensors file in ${dir}` });
   return { names };
 }

@@ -1,31 +1,19 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createControlPlane, type ControlPlane } from '../../platform/control-plane.js';
 import type { Database } from '../../platform/db/database.js';
 import { openDatabase } from '../../platform/db/open-database.js';
 import { memoryBlobs, scriptedNode } from '../integration/api/api-helpers.js';
+import { runCli, stderrLines } from './run-cli.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/tidepool.mjs');
 const BOOT = 'cli-bootstrap-key';
 
-// `tidepool keys create --rpm/--tpm/--concurrency` and `keys ls`, the real CLI against a listening control plane.
+// `tidepool keys create --rpm/--tpm/--concurrency`, `keys ls` and `keys revoke`, the real CLI against a listening control plane.
 describe('tidepool keys with limits', () => {
   let database: Database;
   let plane: ControlPlane;
   let url: string;
 
-  function tidepool(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, TIDEPOOL_API_URL: url, TIDEPOOL_API_KEY: BOOT } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  }
+  const tidepool = (args: readonly string[]) => runCli(args, { TIDEPOOL_API_URL: url, TIDEPOOL_API_KEY: BOOT });
 
   beforeAll(async () => {
     database = await openDatabase({});
@@ -56,5 +44,26 @@ describe('tidepool keys with limits', () => {
     const huge = await tidepool(['keys', 'create', '--name', 'x', '--scope', 'invoke', '--rpm', '99999999999']);
     expect(huge.code).toBe(1);
     expect(huge.stderr).toContain('rpm: must be a positive integer (at most 2147483647)');
+  });
+
+  it('revokes a key: it works before and gets 401 after', async () => {
+    const created = await tidepool(['keys', 'create', '--name', 'short-lived', '--scope', 'invoke', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
+    const models = () => fetch(`${url}/v1/models`, { headers: { Authorization: `Bearer ${key}` } });
+    expect((await models()).status).toBe(200);
+
+    const revoked = await tidepool(['keys', 'revoke', id, '--json']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toEqual({ id, revoked: true });
+    const refused = await models();
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+    const listed = (JSON.parse((await tidepool(['keys', 'ls', '--json'])).stdout) as { id: string; revoked_at: string | null }[]).find((k) => k.id === id);
+    expect(listed?.revoked_at).toEqual(expect.any(String));
+
+    const again = await tidepool(['keys', 'revoke', id]);
+    expect(again.code).toBe(1);
+    expect(stderrLines(again)).toEqual([expect.stringMatching(new RegExp(`^tidepool: no active API key ${id}`))]);
   });
 });
