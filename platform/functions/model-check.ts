@@ -14,6 +14,17 @@ export type ModelValidator = (config: unknown, shards: readonly { readonly file:
 
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Why a name cannot be a file of an artifact, or undefined when it can. Names become paths in the host
+ * pool's model directory, so `.` and `..` are out, and so is every name starting with a dot: the host pool
+ * keeps its own bookkeeping under dot names (`.fetch-*`, `.trash-*`) and the CLI skips hidden files.
+ */
+export function fileNameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) return 'is not a plain file name (letters, digits, ".", "_", "-")';
+  if (name.startsWith('.')) return 'starts with "." (hidden and reserved names are not model files)';
+  return undefined;
+}
+
 export function checkFileList(files: unknown): ArtifactFileEntry[] {
   if (!Array.isArray(files) || files.length === 0) throw new HttpError(400, 'invalid_files', 'files: must be a non-empty array', 'files');
   const seen = new Set<string>();
@@ -21,7 +32,9 @@ export function checkFileList(files: unknown): ArtifactFileEntry[] {
   files.forEach((f: unknown, i) => {
     const e = f as Partial<ArtifactFileEntry> | null;
     const at = `files[${i}]`;
-    if (typeof e?.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(e.name)) throw new HttpError(400, 'invalid_files', `${at}.name: must be a plain file name`, 'files');
+    if (typeof e?.name !== 'string') throw new HttpError(400, 'invalid_files', `${at}.name: must be a string`, 'files');
+    const nameProblem = fileNameProblem(e.name);
+    if (nameProblem) throw new HttpError(400, 'invalid_files', `${at}.name: ${JSON.stringify(e.name)} ${nameProblem}`, 'files');
     if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw new HttpError(400, 'invalid_files', `${at}.digest: must be sha256:<64 hex>`, 'files');
     if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0) throw new HttpError(400, 'invalid_files', `${at}.size: must be a non-negative integer`, 'files');
     if (seen.has(e.name)) throw new HttpError(400, 'invalid_files', `${at}.name: duplicate file ${e.name}`, 'files');

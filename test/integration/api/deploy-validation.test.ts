@@ -49,6 +49,19 @@ describe('deploy validation', () => {
     expect(res.body.error.message).toContain('slo.tpot_ms: must be a positive integer');
   });
 
+  it.each([
+    { name: '.', problem: 'starts with "."' },
+    { name: '..', problem: 'starts with "."' },
+    { name: '.fetch-model.safetensors', problem: 'starts with "."' },
+    { name: '../model.safetensors', problem: 'is not a plain file name' },
+  ])('refuses the file name $name with a 400 naming it', async ({ name, problem }) => {
+    const weights = files.find((f) => f.name === 'model.safetensors')!;
+    const res = await request(server.url).post('/v1/functions').send({ manifest, files: [...files, { ...weights, name }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_files', param: 'files' });
+    expect(res.body.error.message).toContain(`files[${files.length}].name: ${JSON.stringify(name)} ${problem}`);
+  });
+
   it('refuses a deploy whose blobs were never uploaded', async () => {
     const missing = files.map((f) => (f.name === 'config.json' ? { ...f, digest: `sha256:${'1'.repeat(64)}` } : f));
     const res = await request(server.url).post('/v1/functions').send({ manifest, files: missing });
