@@ -30,10 +30,10 @@ describe('OpenAI client end to end', () => {
     expect(typeof r.choices[0]!.message.content).toBe('string');
   });
 
-  it('streams a chat with a usage chunk', async () => {
-    const stream = await client.chat.completions.create({
-      model: 'tiny-qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5, stream: true, stream_options: { include_usage: true },
-    });
+  it('streams a chat with a usage chunk, the same greedy text as without streaming', async () => {
+    const request = { model: 'tiny-qwen', messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 5, temperature: 0 };
+    const plain = await client.chat.completions.create(request);
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
     let text = '';
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | undefined;
@@ -43,8 +43,10 @@ describe('OpenAI client end to end', () => {
       usage = chunk.usage ?? usage;
     }
     expect(finish).toBe('length');
+    expect(usage).toEqual(plain.usage);
     expect(usage?.completion_tokens).toBe(5);
-    expect(text.length).toBeGreaterThanOrEqual(0);
+    expect(text).toBe(plain.choices[0]!.message.content);
+    expect(text.length).toBeGreaterThan(0);
   });
 
   it('streams and non-streams the same greedy text for a completion', async () => {
