@@ -58,9 +58,10 @@ export interface ControlPlane {
   /** Stops accepting, flushes invocation records. Nodes and the database belong to the caller. */
   close(): Promise<void>;
   /**
-   * Graceful stop (SIGTERM): from now on every new request, on new or kept-alive connections, gets 503
-   * `shutting_down`; in-flight requests (streams included) get `graceMs` to finish, then their connections are
-   * cut; then invocation records are flushed. Resolves with how many requests were cut.
+   * Graceful stop (SIGTERM): from now on every new request but the liveness probe (`GET /healthz`), on new or
+   * kept-alive connections, gets 503 `shutting_down`; in-flight requests (streams included) get `graceMs` to
+   * finish, then their connections are cut; then invocation records are flushed. Resolves with how many
+   * requests were cut.
    */
   shutdown(graceMs: number): Promise<{ readonly cut: number }>;
 }
@@ -122,7 +123,9 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    if (draining) {
+    // The liveness probe keeps answering while draining, so an orchestrator does not restart a process that is
+    // finishing its streams; readiness (`/readyz`) gets the 503 like everything else and takes it out of rotation.
+    if (draining && !(req.method === 'GET' && req.url === '/healthz')) {
       const refusal = new HttpError(503, 'shutting_down', 'the server is shutting down and takes no new requests; retry shortly');
       res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1', Connection: 'close' });
       res.end(JSON.stringify(errorBody(refusal)));

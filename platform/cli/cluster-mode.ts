@@ -22,6 +22,11 @@ export interface ServeMode {
   readonly plane: ControlPlane;
   readonly database: Database;
   close(): Promise<void>;
+  /**
+   * SIGTERM: as `tidepool up` does it (see `ControlPlane.shutdown`): new requests get 503 `shutting_down`,
+   * in-flight ones get `graceMs`, records are flushed; then the database closes.
+   */
+  shutdown(graceMs: number): Promise<void>;
 }
 
 /**
@@ -63,6 +68,11 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
         await plane.close().catch((error: Error) => log(`shutdown: ${error.message}`));
         await database.close();
       },
+      async shutdown(graceMs) {
+        clearInterval(sweep);
+        await plane.shutdown(graceMs).catch((error: Error) => log(`shutdown: ${error.message}`));
+        await database.close();
+      },
     };
   } catch (error) {
     await database.close();
@@ -76,7 +86,14 @@ export interface NodeMode {
   readonly agent: NodeAgent;
   /** The address the control plane was given. */
   readonly address: string;
+  /** Stops at once (a fatal error): in-flight generations are cut. */
   close(): Promise<void>;
+  /**
+   * SIGTERM: new generations are refused (the control plane's router retries them on another node), the
+   * control plane is told this node is `draining`, generations in flight get `graceMs` to finish (then they
+   * are cut), and the engine stops. Resolves with how many were cut.
+   */
+  shutdown(graceMs: number): Promise<{ readonly cut: number }>;
 }
 
 /**
@@ -124,6 +141,16 @@ export async function startNode(
         await agent.stop();
         await srv.close();
         await node.close();
+      },
+      async shutdown(graceMs) {
+        draining = true;
+        // Refusing first means a request routed from a replica's cached node list still gets a retryable 503.
+        const drained = srv.drain(graceMs);
+        await agent.stop();
+        const { cut } = await drained;
+        if (cut > 0) log(`shutdown: ${cut} generation(s) still running after ${graceMs} ms; cut them`);
+        await node.close();
+        return { cut };
       },
     };
   } catch (error) {

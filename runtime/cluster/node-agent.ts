@@ -16,7 +16,10 @@ export interface NodeReport {
 export interface NodeAgent {
   /** Resolves after the first accepted registration; rejects when the control plane refuses the token. */
   readonly registered: Promise<void>;
-  /** Sends one last heartbeat as `draining` and stops. */
+  /**
+   * Stops heartbeating and sends one last report as `draining`, after any heartbeat already on its way (a
+   * late `ready` must not overwrite it): the control plane routes nothing new here from then on.
+   */
   stop(): Promise<void>;
 }
 
@@ -44,6 +47,7 @@ export function startNodeAgent(options: {
 }): NodeAgent {
   const base = options.controlPlaneUrl.replace(/\/+$/, '');
   let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
   let stopped = false;
   let failures = 0;
   let resolveRegistered!: () => void;
@@ -88,15 +92,16 @@ export function startNodeAgent(options: {
       }
       if (failures++ === 0) options.log?.(`heartbeat failed: ${(error as Error).message}`);
     }
-    if (!stopped) timer = setTimeout(() => void tick(), options.heartbeatMs);
+    if (!stopped) timer = setTimeout(() => (ticking = tick()), options.heartbeatMs);
   }
 
-  void tick();
+  ticking = tick();
   return {
     registered,
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      await ticking?.catch(() => {});
       await send('draining').catch(() => {});
     },
   };

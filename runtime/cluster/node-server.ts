@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { NodeError, type NodeGenerateRequest, type NodeRuntime } from '../node-runtime.js';
 import { bearerMatches } from './cluster-token.js';
+import { createGenerationDrain } from './generation-drain.js';
 import { HoldWarmRequestError, parseHoldWarmRequest, type HoldWarmRequest } from './hold-warm-request.js';
 
 /**
@@ -22,7 +23,14 @@ import { HoldWarmRequestError, parseHoldWarmRequest, type HoldWarmRequest } from
 export interface NodeServer {
   readonly url: string;
   readonly port: number;
+  /** Closes at once, cutting every connection (streams included). */
   close(): Promise<void>;
+  /**
+   * Graceful stop: from now on `POST /internal/generate` answers 503 `engine_down` ("draining"), a refusal
+   * before the first token that the control plane's router retries on another node; generations in flight
+   * get `graceMs` to finish, then the server closes and cuts what is left. Resolves with how many were cut.
+   */
+  drain(graceMs: number): Promise<{ readonly cut: number }>;
 }
 
 const MAX_BODY_BYTES = 64 * 2 ** 20;
@@ -37,6 +45,7 @@ export async function startNodeServer(options: {
   readonly log?: (line: string) => void;
 }): Promise<NodeServer> {
   const { node, token } = options;
+  const generations = createGenerationDrain();
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: Error) => {
       options.log?.(`node api: ${error.message}`);
@@ -58,7 +67,12 @@ export async function startNodeServer(options: {
     if (req.method === 'GET' && path === '/internal/residency') return sendJson(res, 200, await node.residency());
     if (req.method === 'GET' && path === '/internal/timeline' && node.timeline) return sendJson(res, 200, await node.timeline(sinceParam(req.url)));
     if (req.method === 'GET' && path === '/internal/stats' && node.stats) return sendJson(res, 200, await node.stats());
-    if (req.method === 'POST' && path === '/internal/generate') return generate(req, res);
+    if (req.method === 'POST' && path === '/internal/generate') {
+      if (!generations.admit()) {
+        return sendJson(res, 503, { error: { code: 'engine_down', message: `node ${node.nodeId} is draining (shutting down) and takes no new generations` } });
+      }
+      return generate(req, res).finally(() => generations.done());
+    }
     if (req.method === 'POST' && path === '/internal/hold-warm' && node.holdWarm) return holdWarm(req, res);
     return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
   }
@@ -112,14 +126,20 @@ export async function startNodeServer(options: {
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return {
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close,
+    async drain(graceMs) {
+      const { unfinished } = await generations.drain(graceMs);
+      await close();
+      return { cut: unfinished };
+    },
   };
 }
 

@@ -3,8 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../platform/db/open-database.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import {
+  CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, invoke, isRunning, runCli, startNode, startServe, stopProcesses, waitFor,
+  type ClusterDatabase, type Proc, type StartedNode,
+} from '../integration/cluster/cluster-processes.js';
 import { ENGINE_BUILT } from './e2e-server.js';
 
 const BIN = join(import.meta.dirname, '../../bin/tidepool.mjs');
@@ -76,6 +81,114 @@ describe.skipIf(!ENGINE_BUILT)('graceful shutdown of tidepool up', () => {
       expect(rows[0]).toMatchObject({ function_name: 'tiny-chat', status: finish });
     } finally {
       await database.close();
+    }
+  });
+});
+
+// Cluster mode as real processes: `tidepool serve` (the Kubernetes control-plane Deployment) and `tidepool node`
+// (the DaemonSet) on PostgreSQL. SIGTERM to a node stops it taking generations (the router sends new ones to
+// the other node), tells the control plane it is draining, lets its in-flight stream finish and exits 0;
+// SIGTERM to serve answers new requests 503, lets its stream finish, flushes the record and exits 0.
+const clusterSkip = clusterSkipReason();
+if (clusterSkip) console.warn(`[skip] graceful shutdown of serve and node: ${clusterSkip}`);
+
+describe.skipIf(clusterSkip !== undefined)('graceful shutdown of tidepool serve and tidepool node', () => {
+  const FN = 'tiny-chat';
+  const LONG = 1500;
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let database: ClusterDatabase;
+  let env: Record<string, string>;
+  const procs: Proc[] = [];
+  let serve: Proc;
+  let plane: string;
+  let nodes: StartedNode[];
+
+  /** Sequences running on `node` right now, asked live with the cluster token. */
+  const running = async (node: StartedNode): Promise<number> => {
+    const res = await fetch(`${node.address}/internal/residency`, { headers: { Authorization: `Bearer ${CLUSTER_TOKEN}` } });
+    return ((await res.json()) as { running: number }[]).reduce((sum, m) => sum + m.running, 0);
+  };
+  const busyNode = () => waitFor('a node running the long stream', 20_000, async () => {
+    for (const node of nodes) if (isRunning(node.proc) && (await running(node)) > 0) return node;
+    return undefined;
+  });
+
+  beforeAll(async () => {
+    temp = await makeTempDir('tidepool-cluster-shutdown');
+    database = await createClusterDatabase('tidepool_shutdown');
+    env = { ...clusterEnv(database.url, join(temp.dir, 'data')), TIDEPOOL_SHUTDOWN_GRACE_MS: '60000' };
+    plane = await startServe(env, procs);
+    serve = procs[0]!;
+    nodes = await Promise.all([0, 1].map((i) => startNode(plane, { ...env, TIDEPOOL_SHM_DIR: join(temp.dir, `shm-${i}`) }, procs)));
+    const deploy = await runCli(['deploy', 'functions/tiny-chat', '--json'], { ...env, TIDEPOOL_API_URL: plane });
+    expect(deploy.code, deploy.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await stopProcesses(procs);
+    await database?.drop();
+    await temp?.remove();
+  });
+
+  it('a node drains on SIGTERM: new generations go elsewhere, its stream finishes, it is marked draining and exits 0', { timeout: 120_000 }, async () => {
+    const long = invoke(plane, FN, 1, LONG);
+    const victim = await busyNode();
+    const signalledAt = Date.now();
+    victim.proc.child.kill('SIGTERM');
+
+    // The node refuses a generation as a retryable 503 before any token...
+    const refused = await waitFor('the node to refuse generations', 5000, async () => {
+      const res = await fetch(`${victim.address}/internal/generate`, { method: 'POST', headers: { Authorization: `Bearer ${CLUSTER_TOKEN}` }, body: '{}' });
+      return res.status === 503 ? ((await res.json()) as { error: { code: string; message: string } }).error : undefined;
+    });
+    expect(refused).toEqual({ code: 'engine_down', message: `node ${victim.id} is draining (shutting down) and takes no new generations` });
+    // ...the control plane lists it as draining, and a new request is served by the other node.
+    const listed = await waitFor('the node listed as draining', 5000, async () => {
+      const body = (await (await fetch(`${plane}/v1/cluster/nodes`)).json()) as { data: { id: string; state: string }[] };
+      return body.data.find((n) => n.id === victim.id && n.state === 'draining');
+    });
+    expect(listed).toBeDefined();
+    const meanwhile = await invoke(plane, FN, 2, 8);
+    expect(meanwhile, JSON.stringify(meanwhile)).toMatchObject({ status: 200, done: true, tokens: 8 });
+
+    const finished = await long;
+    expect(finished, JSON.stringify(finished)).toMatchObject({ status: 200, done: true, tokens: LONG });
+    expect(await victim.proc.exited, victim.proc.stderr).toBe(0);
+    expect(victim.proc.stderr).toContain('SIGTERM: draining (in-flight generations get up to 60000 ms)');
+    expect(victim.proc.stderr).toContain('shutdown complete');
+    console.log(`node ${victim.id}: stream of ${LONG} tokens finished and the node exited 0 ${Date.now() - signalledAt} ms after SIGTERM`);
+  });
+
+  it('serve drains on SIGTERM: 503 shutting_down with Retry-After, the stream finishes, its record is flushed, exit 0', { timeout: 120_000 }, async () => {
+    const long = invoke(plane, FN, 3, LONG);
+    await busyNode();
+    const signalledAt = Date.now();
+    serve.child.kill('SIGTERM');
+    const refused = await waitFor('serve to refuse new requests', 5000, async () => {
+      const res = await fetch(`${plane}/v1/models`);
+      return res.status === 503 ? res : undefined;
+    });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: 'shutting_down', type: 'server_error' });
+    // Liveness holds while draining (no restart mid-drain); readiness takes the replica out of the Service.
+    expect((await fetch(`${plane}/healthz`)).status).toBe(200);
+    expect((await fetch(`${plane}/readyz`)).status).toBe(503);
+
+    const finished = await long;
+    expect(finished, JSON.stringify(finished)).toMatchObject({ status: 200, done: true, tokens: LONG });
+    expect(await serve.exited, serve.stderr).toBe(0);
+    expect(serve.stderr).toContain('SIGTERM: shutting down (draining in-flight requests for up to 60000 ms)');
+    expect(serve.stderr).toContain('shutdown complete');
+    console.log(`serve: stream of ${LONG} tokens finished and serve exited 0 ${Date.now() - signalledAt} ms after SIGTERM`);
+
+    // Every invocation of this suite has its record, the drained one included: written before the exit.
+    const db = await database.connect();
+    try {
+      const rows = (await db.query<{ id: string; status: string }>('select id, status from invocations where function_name = $1', [FN])).rows;
+      expect(rows).toHaveLength(3);
+      expect(rows.find((row) => row.id === finished.id)?.status).toBe('length');
+    } finally {
+      await db.end();
     }
   });
 });

@@ -274,6 +274,23 @@ describe('kubernetes manifests', () => {
     expect(nodeId?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
   });
 
+  it('gives each workload time to drain: preStop + TIDEPOOL_SHUTDOWN_GRACE_MS + a margin to exit fit its grace period', async () => {
+    const { loadConfig } = await import('../../platform/config.js');
+    const marginSeconds = 5; // flush invocation records (the control plane) or stop engines (a node) and exit
+    for (const workload of workloads()) {
+      const spec = podSpec(workload);
+      for (const container of spec.containers) {
+        const env = Object.fromEntries((container.env ?? []).filter((e: Obj) => 'value' in e).map((e: Obj) => [e.name, String(e.value)]));
+        const graceSeconds = loadConfig(env).shutdownGraceMs / 1000;
+        const preStopSeconds = Number(container.lifecycle?.preStop?.sleep?.seconds ?? 0);
+        const needed = preStopSeconds + graceSeconds + marginSeconds;
+        expect(spec.terminationGracePeriodSeconds, `${workload.kind}/${container.name}: ${preStopSeconds} + ${graceSeconds} + ${marginSeconds} s`).toBeGreaterThanOrEqual(needed);
+        // A grace far below the pod's budget would cut streams the pod had time to finish.
+        expect(needed, `${workload.kind}/${container.name}: drain uses the pod's grace period`).toBeGreaterThan(spec.terminationGracePeriodSeconds / 2);
+      }
+    }
+  });
+
   it('gives every container CPU and memory requests and a memory limit', () => {
     for (const workload of workloads()) {
       for (const container of podSpec(workload).containers) {

@@ -23,9 +23,14 @@ export function registerNode(program: Command): void {
         throw error instanceof CliError ? error : new CliError(`could not start: ${error.message}`);
       });
       const started = mode;
-      const shutdown = () => {
-        log('shutting down');
-        void started.close().then(() => process.exit(0));
+      // Refuse new generations (the router retries them elsewhere), report `draining`, let in-flight ones
+      // finish up to TIDEPOOL_SHUTDOWN_GRACE_MS, stop the engine, exit 0. A second signal ends it at once.
+      const shutdown = (signal: NodeJS.Signals) => {
+        log(`${signal}: draining (in-flight generations get up to ${config.shutdownGraceMs} ms)`);
+        void started.shutdown(config.shutdownGraceMs).then(() => {
+          log('shutdown complete');
+          process.exit(0);
+        });
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);

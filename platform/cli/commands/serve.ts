@@ -15,9 +15,14 @@ export function registerServe(program: Command): void {
       const serve = await startServe(config, log).catch((error: Error) => {
         throw error instanceof CliError ? error : new CliError(`could not start: ${error.message}`);
       });
-      const shutdown = () => {
-        log('shutting down');
-        void serve.close().then(() => process.exit(0));
+      // As `tidepool up`: stop admission (503), drain in-flight streams up to TIDEPOOL_SHUTDOWN_GRACE_MS, flush
+      // invocation records, close the database, exit 0. A second signal ends the process at once.
+      const shutdown = (signal: NodeJS.Signals) => {
+        log(`${signal}: shutting down (draining in-flight requests for up to ${config.shutdownGraceMs} ms)`);
+        void serve.shutdown(config.shutdownGraceMs).then(() => {
+          log('shutdown complete');
+          process.exit(0);
+        });
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
