@@ -23,7 +23,7 @@ export interface DeployOutcome {
  * uploads anything.
  */
 export async function deployFunction(api: ApiClient, fn: FunctionDir, options: { readonly progress: boolean }): Promise<DeployOutcome> {
-  // await checkModelDir(fn);
+  await checkModelDir(fn);
   const files = await collectModelFiles(fn.modelDir);
   const missing: ArtifactFileEntry[] = [];
   for (const f of files) {
