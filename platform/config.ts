@@ -40,6 +40,10 @@ export interface TidepoolConfig {
   /** Absolute. */
   readonly engineBin: string;
   readonly engineThreads: number;
+  /** CUDA device ordinals this node drives, one engine each; `all`: every GPU the machine shows. */
+  readonly gpus: readonly number[] | 'all';
+  /** Engine processes on the CPU backend (each one a device of the node); 1 by default. */
+  readonly cpuEngines: number;
   /** Unset: 4 GiB on the CPU backend, the engine's own choice on CUDA; see `engineMemoryBytes`. */
   readonly gpuMemoryBytes: number | undefined;
   /** Unset: the engine sizes the KV pool from what its memory budget leaves after weights. */
@@ -101,6 +105,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_ENGINE_BACKEND', 'auto', 'Engine backend: auto (CUDA when a GPU is present), cpu or cuda.'),
   v('TIDEPOOL_ENGINE_BIN', 'cuda/build/tidepool-engine (in the install)', 'Path of the engine executable.'),
   v('TIDEPOOL_ENGINE_THREADS', '(number of CPU cores)', 'Worker threads of the CPU backend.'),
+  v('TIDEPOOL_GPUS', 'all', 'CUDA devices a node drives, one engine and scheduler each: all, or ordinals such as 0,1.'),
+  v('TIDEPOOL_CPU_ENGINES', '1', 'Engine processes a node runs on the CPU backend, each scheduled as a device of its own.'),
   v('TIDEPOOL_GPU_MEMORY_BYTES', '(unset: 4GiB on the CPU backend, engine choice on CUDA)', 'Memory the engine reserves up front for weights, KV and scratch.'),
   v('TIDEPOOL_KV_BYTES', '(unset: what the memory budget leaves after weights)', 'Size of the paged KV pool inside the engine budget.'),
   v('TIDEPOOL_SCHEDULER_POLICY', 'tidepool', 'Token-level scheduling policy run on each GPU.'),
@@ -158,6 +164,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     engineBackend: read.oneOf('TIDEPOOL_ENGINE_BACKEND', ['auto', 'cpu', 'cuda'], 'auto'),
     engineBin: engineBinPath(read.optionalString('TIDEPOOL_ENGINE_BIN'), cwd),
     engineThreads: read.integer('TIDEPOOL_ENGINE_THREADS', availableParallelism(), 1, 1024),
+    gpus: read.deviceList('TIDEPOOL_GPUS'),
+    cpuEngines: read.integer('TIDEPOOL_CPU_ENGINES', 1, 1, 64),
     gpuMemoryBytes: read.optionalBytes('TIDEPOOL_GPU_MEMORY_BYTES', MiB),
     kvBytes: read.optionalBytes('TIDEPOOL_KV_BYTES', MiB),
     schedulerPolicy: read.string('TIDEPOOL_SCHEDULER_POLICY', 'tidepool'),
@@ -249,6 +257,18 @@ class EnvReader {
 
   string(name: string, fallback: string): string {
     return this.optionalString(name) ?? fallback;
+  }
+
+  /** `all` (or unset), or distinct device ordinals separated by commas: `0,1,3`. */
+  deviceList(name: string): readonly number[] | 'all' {
+    const value = this.optionalString(name);
+    if (value === undefined || value === 'all') return 'all';
+    const parts = value.split(',').map((part) => part.trim());
+    const ordinals = parts.map(Number);
+    if (!parts.every((part) => /^\d+$/.test(part)) || new Set(ordinals).size !== ordinals.length) {
+      return this.fail(name, `must be "all" or distinct device ordinals such as 0,1, got "${value}"`, 'all');
+    }
+    return Object.freeze(ordinals);
   }
 
   integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {

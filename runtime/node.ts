@@ -2,23 +2,24 @@ import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { downloadBlobTo } from '../platform/storage/blob-store.js';
 import type { ObjectStore } from '../platform/storage/object-store.js';
-import type { EngineStats } from './engine/engine.js';
-import type { EngineClient } from './engine/engine-client.js';
+import type { EngineStats, SequenceSink } from './engine/engine.js';
 import { detectBackend } from './engine/detect-backend.js';
 import { startEngineSupervisor, type EngineSupervisor } from './engine/engine-supervisor.js';
+import { listDevices, type DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
 import { engineErrorCodeOf } from './engine/engine-wire.js';
+import { DeviceLane } from './device-lane.js';
+import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from './node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
-import { GpuPins } from './pool/gpu-pins.js';
 import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
-import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';
+import type { GpuScheduler, PolicyName, SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import { POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from './timeline/timeline-types.js';
-import type { NodeGpuStats, NodeStats } from './node-stats.js';
+import type { NodeStats } from './node-stats.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -32,6 +33,10 @@ export interface LocalNodeRuntimeOptions {
   readonly engineMemoryBytes?: number;
   readonly kvBytes?: number;
   readonly engineThreads?: number;
+  /** CUDA device ordinals to drive, one engine and scheduler each; every GPU the machine shows by default. */
+  readonly gpus?: readonly number[] | 'all';
+  /** Engines on the CPU backend, each scheduled as a device of its own; 1 by default. */
+  readonly cpuEngines?: number;
   /** Scheduler policy name (see POLICY_NAMES); `tidepool` by default. */
   readonly policy?: string;
   /** Requests per function admitted and waiting for their first token before new ones get `queue_full`. */
@@ -56,9 +61,9 @@ export interface LocalNodeRuntimeOptions {
 export const DEFAULT_GPU_IDLE_EVICT_MS = 60_000;
 
 /**
- * A node runtime in this process: host pool, one engine process under a supervisor, one GPU scheduler.
- * The scheduler is bound to one engine connection; after an engine restart the next request gets a fresh
- * scheduler on the new connection (the old one's sequences already ended with `error`).
+ * A node runtime in this process: the host pool, and per device (each GPU, or each CPU engine) an engine
+ * process under a supervisor with its own GPU scheduler (`DeviceLane`). A device router spreads requests
+ * over the lanes; the host pool, queues and warm holds are shared by all of them.
  */
 export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): Promise<LocalNodeRuntime> {
   const policy = parsePolicy(options.policy);
@@ -69,41 +74,52 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
     fetchBlob: options.fetchBlob ?? ((digest, path) => downloadBlobTo(options.store, digest, path)),
     registry: options.registry,
   });
-  let supervisor: EngineSupervisor;
+  const supervisors: EngineSupervisor[] = [];
+  let devices: readonly DeviceInfo[];
   try {
     const detected = await detectBackend({ engineBin: options.engineBin, requested: options.backend });
     options.onLog?.(`engine backend ${detected.backend}: ${detected.reason}`);
-    supervisor = await startEngineSupervisor({
-      engineBin: options.engineBin,
-      backend: detected.backend,
-      memoryBudgetBytes: options.engineMemoryBytes,
-      kvBudgetBytes: options.kvBytes,
-      threads: options.engineThreads,
-      onLog: options.onLog,
-    });
+    devices = await listDevices({ backend: detected.backend, gpus: options.gpus ?? 'all', cpuEngines: options.cpuEngines ?? 1 });
+    // One after another: engines of one host sizing their reservations at the same moment would race.
+    for (const device of devices) {
+      supervisors.push(await startEngineSupervisor({
+        engineBin: options.engineBin,
+        backend: detected.backend,
+        device: device.ordinal,
+        memoryBudgetBytes: options.engineMemoryBytes,
+        kvBudgetBytes: options.kvBytes,
+        threads: options.engineThreads,
+        onLog: devices.length > 1 && options.onLog ? (line) => options.onLog!(`${device.label}: ${line}`) : options.onLog,
+      }));
+    }
   } catch (error) {
+    await Promise.all(supervisors.map((s) => s.close()));
     hostPool.close();
     throw error;
   }
-  supervisor.onRestart(() => metrics.engineRestarts.inc());
-  return new LocalNode(options, policy, metrics, hostPool, supervisor);
+  for (const supervisor of supervisors) supervisor.onRestart(() => metrics.engineRestarts.inc());
+  return new LocalNode(options, policy, metrics, hostPool, devices, supervisors);
 }
 
 /** The in-process node, with what operators and tests may ask beyond the control plane's contract. */
 export interface LocalNodeRuntime extends NodeRuntime {
   readonly backend: 'cpu' | 'cuda';
-  /** The engine process id, or undefined while it restarts. */
-  enginePid(): number | undefined;
-  /** The engine's own view (models, KV blocks); rejects with `engine_down` while it restarts. */
-  engineStats(): Promise<EngineStats>;
+  /** The devices this node drives, in lane order. */
+  readonly devices: readonly DeviceInfo[];
+  /** The first device's engine process id (or `device`'s), undefined while it restarts. */
+  enginePid(device?: number): number | undefined;
+  /** An engine's own view (models, KV blocks); rejects with `engine_down` while it restarts. */
+  engineStats(device?: number): Promise<EngineStats>;
+  stats(): Promise<NodeStats>;
+  timeline(sinceMs?: number): Promise<NodeTimeline>;
 }
 
 class LocalNode implements LocalNodeRuntime {
   readonly nodeId: string;
   private readonly queues: FunctionQueues;
-  private readonly gpuPins: GpuPins;
   private readonly warmHolds: WarmHolds;
-  private scheduler: { engine: EngineClient; scheduler: GpuScheduler } | undefined;
+  private readonly lanes: readonly DeviceLane[];
+  private readonly router: DeviceRouter;
   /** Weight bytes per model key, for GPU load metrics (scheduler events carry only the key). */
   private readonly modelBytes = new Map<string, number>();
   /** Functions served per model key, for timeline labels. */
@@ -114,43 +130,53 @@ class LocalNode implements LocalNodeRuntime {
 
   constructor(
     private readonly options: LocalNodeRuntimeOptions,
-    private readonly policy: PolicyName,
+    policy: PolicyName,
     private readonly metrics: RuntimeMetrics,
     private readonly hostPool: HostPool,
-    private readonly supervisor: EngineSupervisor,
+    readonly devices: readonly DeviceInfo[],
+    supervisors: readonly EngineSupervisor[],
   ) {
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
     this.queues = new FunctionQueues(metrics.queueDepth);
-    this.gpuPins = new GpuPins(hostPool);
     this.warmHolds = new WarmHolds(hostPool);
+    this.lanes = supervisors.map((supervisor, index) => new DeviceLane({
+      index, label: devices[index]!.label, supervisor, hostPool, policy,
+      gpuIdleEvictMs: options.gpuIdleEvictMs ?? DEFAULT_GPU_IDLE_EVICT_MS,
+      onEvent: (lane, event) => this.onSchedulerEvent(lane, event),
+    }));
+    this.router = createDeviceRouter(this.lanes.length);
     metrics.schedulerPolicy.reset();
     metrics.schedulerPolicy.set({ policy }, 1);
     metrics.residencySource.refresh = () => this.residencyNow();
-    // The engine keeps a model's files mapped (pinned on CUDA) after evicting it, for a cheap reload; once
-    // the host pool deletes the files, the mapping would only hold their memory.
-    hostPool.onEvicted((digest) => void this.supervisor.current()?.unmap(digest).catch(() => undefined));
-    // One engine per node today, so one device slot; named for what it is, not assumed to be a GPU.
-    const label = supervisor.backend === 'cuda' ? 'cuda:0' : 'cpu engine 0';
+    // The engines keep a model's files mapped (pinned on CUDA) after evicting it, for a cheap reload; once
+    // the host pool deletes the files, the mappings would only hold their memory.
+    hostPool.onEvicted((digest) => {
+      for (const lane of this.lanes) lane.unmap(digest);
+    });
     this.gpuTimeline = createTimelineRecorder({
       nodeId: this.nodeId,
-      gpus: [{ index: 0, label }],
+      gpus: this.lanes.map((lane) => ({ index: lane.index, label: lane.label })),
       functionOf: (key) => [...(this.modelFunctions.get(key) ?? [key.slice(0, 19)])].join(', '),
       bytesOf: (key) => this.modelBytes.get(key) ?? 0,
     });
   }
 
   get backend(): 'cpu' | 'cuda' {
-    return this.supervisor.backend;
+    return this.lanes[0]!.supervisor.backend;
   }
 
-  enginePid(): number | undefined {
-    return this.supervisor.current() ? this.supervisor.pid() : undefined;
+  enginePid(device = 0): number | undefined {
+    return this.lane(device).enginePid();
   }
 
-  async engineStats(): Promise<EngineStats> {
-    const engine = this.supervisor.current();
-    if (!engine) throw new NodeError('engine_down', 'the engine is restarting');
-    return engine.stats();
+  async engineStats(device = 0): Promise<EngineStats> {
+    return this.lane(device).engineStats();
+  }
+
+  private lane(device: number): DeviceLane {
+    const lane = this.lanes[device];
+    if (!lane) throw new RangeError(`node ${this.nodeId} has no device ${device} (it has ${this.lanes.length})`);
+    return lane;
   }
 
   generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent> {
@@ -167,11 +193,24 @@ class LocalNode implements LocalNodeRuntime {
     try {
       lease = await this.acquireHost(request, signal, deadline);
       if (!lease) return yield cancelledBefore(request);
-      const scheduler = this.schedulerFor(await this.engineReady(deadline));
+      const key = request.artifact.digest;
+      const device = this.router.pick(key, request.maxTokens, {
+        resident: (d, model) => this.lanes[d]!.residentKeys().has(model),
+        up: (d) => this.lanes[d]!.up,
+        residentCount: (d) => this.lanes[d]!.residentKeys().size,
+      });
+      const lane = this.lanes[device]!;
+      let scheduler: GpuScheduler;
+      try {
+        scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
+      } catch (error) {
+        this.router.finished(device, key, request.maxTokens);
+        throw error;
+      }
       live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
-      this.modelBytes.set(request.artifact.digest, request.artifact.bytes);
-      this.noteFunction(request.artifact.digest, request.functionName);
-      const sink = sinkCountingTokens(this.gpuTimeline, request.artifact.digest, live.channel.sink);
+      this.modelBytes.set(key, request.artifact.bytes);
+      this.noteFunction(key, request.functionName);
+      const sink = sinkCountingTokens(this.gpuTimeline, key, this.routedSink(device, key, request.maxTokens, live.channel.sink), device);
       scheduler.submit(this.toGeneration(request, live.id, lease), sink);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
@@ -203,10 +242,11 @@ class LocalNode implements LocalNodeRuntime {
 
   /** Tier per (function, model) served here, also published as `tidepool_model_residency`. */
   private residencyNow(): readonly ModelResidency[] {
-    const gpu = new Set((this.scheduler?.scheduler.snapshot().models ?? []).filter((m) => m.resident).map((m) => m.key));
+    const perLane = this.lanes.map((lane) => lane.residentKeys());
+    const gpu = new Set(perLane.flatMap((keys) => [...keys]));
     const host = new Set(this.hostPool.snapshot().filter((m) => m.state === 'warm').map((m) => m.digest));
     let gpuBytes = 0;
-    for (const key of gpu) gpuBytes += this.modelBytes.get(key) ?? 0;
+    for (const keys of perLane) for (const key of keys) gpuBytes += this.modelBytes.get(key) ?? 0;
     this.metrics.residencyBytes.set({ tier: 'gpu' }, gpuBytes);
     const out = this.queues.known().map((model) => ({
       artifactDigest: model.artifactDigest,
@@ -229,30 +269,23 @@ class LocalNode implements LocalNodeRuntime {
   async stats(): Promise<NodeStats> {
     const functions = this.queues.known().map(({ functionName, artifactDigest, queued, running }) => ({ functionName, artifactDigest, queued, running }));
     const hostPool = { capacityBytes: this.options.hostPoolBytes, usedBytes: this.hostPool.usedBytes() };
-    return { functions, gpus: [await this.engineMemory()], hostPool };
+    const functionsOf = (key: string) => [...(this.modelFunctions.get(key) ?? [])];
+    return { functions, gpus: await Promise.all(this.lanes.map((lane) => lane.memory(functionsOf))), hostPool };
   }
 
-  /** The engine's own memory report; an engine that is restarting shows as down with zero bytes. */
-  private async engineMemory(): Promise<NodeGpuStats> {
-    const engine = this.supervisor.current();
-    const stats = await engine?.stats().catch(() => undefined);
-    if (!engine || !stats) {
-      return { index: 0, name: engine?.hello.device ?? '', memoryBytes: 0, weightsBytes: 0, kvBytes: 0, kvUsedBytes: 0, scratchBytes: 0, freeBytes: 0, resident: [], up: false };
-    }
-    const m = stats.memory;
-    const kvUsedBytes = m.kvBlocksTotal > 0 ? Math.round((m.kvBytes * m.kvBlocksUsed) / m.kvBlocksTotal) : 0;
-    const resident = stats.models.filter((model) => model.state === 'resident').flatMap((model) => [...(this.modelFunctions.get(model.model) ?? [])]);
+  /** Keeps the device router's tally of owed tokens: delivered ones as they come, the rest at the end. */
+  private routedSink(device: number, key: string, maxTokens: number, sink: SequenceSink): SequenceSink {
+    let delivered = 0;
     return {
-      index: 0,
-      name: engine.hello.device,
-      memoryBytes: m.budgetBytes,
-      weightsBytes: m.weightsBytes,
-      kvBytes: m.kvBytes,
-      kvUsedBytes,
-      scratchBytes: m.scratchBytes,
-      freeBytes: Math.max(0, m.budgetBytes - m.weightsBytes - m.kvBytes - m.scratchBytes),
-      resident: [...new Set(resident)].sort(),
-      up: true,
+      onToken: (token) => {
+        delivered++;
+        this.router.progress(device, 1);
+        sink.onToken(token);
+      },
+      onDone: (reason, usage, message) => {
+        this.router.finished(device, key, maxTokens - delivered);
+        sink.onDone(reason, usage, message);
+      },
     };
   }
 
@@ -270,8 +303,7 @@ class LocalNode implements LocalNodeRuntime {
     if (this.closed) return;
     this.closed = true;
     this.warmHolds.releaseAll();
-    await this.scheduler?.scheduler.close();
-    await this.supervisor.close();
+    await Promise.all(this.lanes.map((lane) => lane.close()));
     this.hostPool.close();
   }
 
@@ -291,32 +323,6 @@ class LocalNode implements LocalNodeRuntime {
       if (error.code === 'digest_mismatch') throw new NodeError('blob_corrupt', error.message);
       throw new NodeError('bad_model', error.message);
     }
-  }
-
-  private async engineReady(deadline: number): Promise<EngineClient> {
-    try {
-      return await this.supervisor.ready(msUntil(deadline));
-    } catch (error) {
-      throw new NodeError('engine_down', (error as Error).message);
-    }
-  }
-
-  /** One scheduler per engine connection, made on first use after a (re)start. */
-  private schedulerFor(engine: EngineClient): GpuScheduler {
-    if (this.scheduler?.engine === engine) return this.scheduler.scheduler;
-    const old = this.scheduler?.scheduler;
-    const scheduler = createGpuScheduler({
-      engine, policy: this.policy, onEvent: (event) => this.onSchedulerEvent(event),
-      costs: { gpuIdleEvictMs: this.options.gpuIdleEvictMs ?? DEFAULT_GPU_IDLE_EVICT_MS },
-    });
-    this.scheduler = { engine, scheduler };
-    // A dead connection's scheduler has nothing left to do; stop its loop instead of letting it retry.
-    engine.onClose(() => {
-      this.gpuPins.releaseAll();
-      void scheduler.close();
-    });
-    void old?.close();
-    return scheduler;
   }
 
   /** The first token or end, or `cold_start_timeout` (and a cancel) if neither comes before the deadline. */
@@ -345,16 +351,14 @@ class LocalNode implements LocalNodeRuntime {
     };
   }
 
-  private onSchedulerEvent(event: SchedulerEvent): void {
-    this.gpuTimeline.record(0, event);
+  private onSchedulerEvent(device: number, event: SchedulerEvent): void {
+    this.gpuTimeline.record(device, event);
     if (event.type === 'load' && !event.cached) {
       const bytes = this.modelBytes.get(event.model) ?? 0;
       this.metrics.modelLoads.inc({ tier: 'gpu' });
       this.metrics.modelLoadBytes.inc({ tier: 'gpu' }, bytes);
       this.metrics.modelLoadSeconds.observe({ tier: 'gpu' }, event.ms / 1000);
     }
-    if (event.type === 'load') this.gpuPins.loaded(event.model);
-    if (event.type === 'evict') this.gpuPins.evicted(event.model);
     if (event.type === 'load' || event.type === 'evict') void this.residency();
   }
 }

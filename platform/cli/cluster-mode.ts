@@ -116,6 +116,7 @@ export async function startNode(
     nodeId: nodeIdOf(config),
     store: createObjectStore(config), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+    gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
     onLog: config.logLevel === 'debug' ? log : undefined,
   });
@@ -125,12 +126,12 @@ export async function startNode(
     let registered = false;
     // The node listens on TIDEPOOL_HOST (0.0.0.0 in containers) and advertises TIDEPOOL_NODE_ADVERTISE_HOST.
     // Ready means routable: registered, not draining, and the engine is not restarting.
-    const ready = () => registered && !draining && node.enginePid() !== undefined;
+    const ready = () => registered && !draining;
     server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready, log });
     const address = `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${server.port}`;
     const agent = startNodeAgent({
       node, controlPlaneUrl, token, heartbeatMs: config.nodeHeartbeatMs, log, onFatal,
-      describe: () => ({ address, backend: node.backend, gpus: node.backend === 'cuda' ? [{ index: 0 }] : [], hostPoolBytes: config.hostPoolBytes }),
+      describe: () => ({ address, backend: node.backend, gpus: node.backend === 'cuda' ? node.devices.map((d, index) => ({ index, ordinal: d.ordinal, name: d.name, memoryBytes: d.memoryBytes })) : [], hostPoolBytes: config.hostPoolBytes }),
     });
     void agent.registered.then(() => (registered = true), () => {});
     const srv = server;

@@ -45,6 +45,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     const node = await createLocalNodeRuntime({
       store, shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
       engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+      gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
       onLog: config.logLevel === 'debug' ? log : undefined,
     });

@@ -23,8 +23,8 @@ export interface TimelineRecorderOptions {
 export interface TimelineRecorder {
   /** Feeds one scheduler event of GPU `gpu`; call from the scheduler's `onEvent`. Never throws. */
   record(gpu: number, event: SchedulerEvent): void;
-  /** Counts a token produced by a model, attributed to the turn that ends next for that model. */
-  countToken(modelKey: string): void;
+  /** Counts a token produced by a model on GPU `gpu`, attributed to the turn that ends next for that model there. */
+  countToken(modelKey: string, gpu?: number): void;
   /** Entries that ended after `sinceMs` (epoch ms), at most `windowMs` old. */
   read(sinceMs?: number): NodeTimeline;
 }
@@ -52,8 +52,8 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
     const instant = { gpu, function: fn, startMs: endMs, endMs };
     switch (event.type) {
       case 'turn': {
-        const tokens = pendingTokens.get(event.model) ?? 0;
-        pendingTokens.delete(event.model);
+        const tokens = pendingTokens.get(tokenKey(gpu, event.model)) ?? 0;
+        pendingTokens.delete(tokenKey(gpu, event.model));
         // A turn that ran no step (model not resident, nothing admitted) occupied no GPU time worth drawing.
         if (event.steps === 0) return undefined;
         return { ...instant, kind: 'run', startMs: endMs - event.ms, steps: event.steps, tokens, reason: event.reason };
@@ -80,8 +80,9 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
       // seq numbers are only spent on kept entries, so readers see no gaps.
       if (entry) ring.push({ ...entry, seq: ++seq } as TimelineSpan);
     },
-    countToken(modelKey) {
-      pendingTokens.set(modelKey, (pendingTokens.get(modelKey) ?? 0) + 1);
+    countToken(modelKey, gpu = 0) {
+      const key = tokenKey(gpu, modelKey);
+      pendingTokens.set(key, (pendingTokens.get(key) ?? 0) + 1);
     },
     read(sinceMs) {
       const nowMs = now();
@@ -92,11 +93,16 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
   };
 }
 
-/** Wraps a sequence's sink so each token it receives is counted on the timeline for `modelKey`. */
-export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string, sink: SequenceSink): SequenceSink {
+/** Pending token counts are per (GPU, model): one model may run on several GPUs of a node at once. */
+function tokenKey(gpu: number, modelKey: string): string {
+  return `${gpu}:${modelKey}`;
+}
+
+/** Wraps a sequence's sink so each token it receives is counted on the timeline for `modelKey` on `gpu`. */
+export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string, sink: SequenceSink, gpu = 0): SequenceSink {
   return {
     onToken(token) {
-      recorder.countToken(modelKey);
+      recorder.countToken(modelKey, gpu);
       sink.onToken(token);
     },
     onDone: (reason, usage, message) => sink.onDone(reason, usage, message),

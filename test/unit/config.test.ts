@@ -78,6 +78,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TIDEPOOL_NODE_DOWN_RETENTION_MS: '5000' })).toThrow(/TIDEPOOL_NODE_DOWN_RETENTION_MS must be larger than TIDEPOOL_NODE_DOWN_AFTER_MS/);
   });
 
+  it('reads the devices a node drives', () => {
+    expect(loadConfig({}).gpus).toBe('all');
+    expect(loadConfig({}).cpuEngines).toBe(1);
+    expect(loadConfig({ TIDEPOOL_GPUS: '0, 2', TIDEPOOL_CPU_ENGINES: '3' })).toMatchObject({ gpus: [0, 2], cpuEngines: 3 });
+    expect(() => loadConfig({ TIDEPOOL_GPUS: '0,0' })).toThrow(/TIDEPOOL_GPUS must be "all" or distinct device ordinals/);
+    expect(() => loadConfig({ TIDEPOOL_GPUS: 'first' })).toThrow(/TIDEPOOL_GPUS/);
+    expect(() => loadConfig({ TIDEPOOL_CPU_ENGINES: '0' })).toThrow(/TIDEPOOL_CPU_ENGINES must be between 1 and 64/);
+  });
+
   it('reports every problem at once', () => {
     const env = {
       TIDEPOOL_PORT: '80800',

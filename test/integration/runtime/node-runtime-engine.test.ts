@@ -1,60 +1,17 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent } from '../../../runtime/node-runtime.js';
+import { collect, engineBin, eventually, fixtureArtifact, reference, request, skipReason, tokensOf, type Reference } from './node-engine-fixtures.js';
 
 // The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy
 // output must match the transformers reference, two models interleave, cancel frees the sequence, and a
 // killed engine fails its streams clearly and comes back for the next request.
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
-const fixtures = join(repo, 'test/fixtures');
-const skipReason = existsSync(engineBin) ? undefined : `engine binary not built at ${engineBin} (run node scripts/build-engine.mjs)`;
 if (skipReason) console.warn(`skipping node runtime engine tests: ${skipReason}`);
-
-interface Reference {
-  readonly prompt: number[];
-  readonly greedy: number[];
-}
-
-/** Uploads a fixture model's files as blobs, as `tidepool deploy` does, and returns its artifact. */
-async function fixtureArtifact(store: FsObjectStore, name: string): Promise<Artifact> {
-  const dir = join(fixtures, 'models', name);
-  const files = [];
-  for (const file of (await readdir(dir)).sort()) {
-    const bytes = await readFile(join(dir, file));
-    await putBlob(store, digestOf(bytes), bytes);
-    files.push({ name: file, digest: digestOf(bytes), size: bytes.length });
-  }
-  const bytes = files.reduce((total, f) => total + f.size, 0);
-  return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n'))), files, bytes };
-}
-
-async function reference(name: string): Promise<Reference> {
-  return JSON.parse(await readFile(join(fixtures, 'reference', `${name}.json`), 'utf8')) as Reference;
-}
-
-function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
-  return {
-    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, maxTokens: ref.greedy.length, temperature: 0,
-    topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
-  };
-}
-
-async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
-  const out: NodeEvent[] = [];
-  for await (const event of events) out.push(event);
-  return out;
-}
-
-const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.token] : []));
 
 describe.skipIf(skipReason !== undefined)('node runtime with the real engine', () => {
   let root: string;
@@ -144,15 +101,6 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     expect(tokensOf(await collect(node.generate(request('g', qwen, qwenRef))))).toEqual(qwenRef.greedy);
   });
 });
-
-/** Polls `probe` every 25 ms until it returns true; fails after `ms`. */
-async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await probe())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 // Scale to zero through every tier with the real engine: GPU idle eviction leaves the engine's host
 // mapping (a reload only copies), and the host pool's keep-warm expiry deletes the files and has the engine

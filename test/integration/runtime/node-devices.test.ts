@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
+import type { Artifact } from '../../../runtime/node-runtime.js';
+import { collect, engineBin, eventually, fixtureArtifact, reference, request, skipReason, tokensOf, type Reference } from './node-engine-fixtures.js';
+
+if (skipReason) console.warn(`skipping multi-device node tests: ${skipReason}`);
+
+// One node driving two engines (two CPU engines stand in for two GPUs: the same lanes, router and
+// schedulers run for the CUDA backend, one engine per device ordinal). Models spread over the devices, a
+// popular one spills onto the second device, stats and the timeline show both, and a dead engine's device
+// is avoided while it restarts.
+describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
+  let root: string;
+  let node: LocalNodeRuntime;
+  let llama: Artifact;
+  let qwen: Artifact;
+  let llamaRef: Reference;
+  let qwenRef: Reference;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tp-node-devices-'));
+    const store = new FsObjectStore(join(root, 'objects'));
+    [llama, qwen, llamaRef, qwenRef] = await Promise.all([
+      fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
+    ]);
+    node = await createLocalNodeRuntime({
+      store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', cpuEngines: 2,
+      engineMemoryBytes: 256 << 20, engineThreads: 1, queueLimit: 64, queueTimeoutMs: 30_000, registry: new Registry(),
+    });
+  });
+  afterAll(async () => {
+    await node?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const residentOn = async (device: number) =>
+    (await node.engineStats(device)).models.filter((m) => m.state === 'resident').map((m) => m.model);
+
+  it('runs one engine per device and reports each', async () => {
+    expect(node.devices.map((d) => d.label)).toEqual(['cpu engine 0', 'cpu engine 1']);
+    expect(node.enginePid(0)).not.toBe(node.enginePid(1));
+    const stats = await node.stats();
+    expect(stats.gpus.map((g) => [g.index, g.up])).toEqual([[0, true], [1, true]]);
+    expect((await node.timeline()).gpus.map((g) => g.label)).toEqual(['cpu engine 0', 'cpu engine 1']);
+  });
+
+  it('puts two models arriving together on different devices, each exact', async () => {
+    const [a, b] = await Promise.all([
+      collect(node.generate(request('a', llama, llamaRef))),
+      collect(node.generate(request('b', qwen, qwenRef))),
+    ]);
+    expect(tokensOf(a)).toEqual(llamaRef.greedy);
+    expect(tokensOf(b)).toEqual(qwenRef.greedy);
+    // Which one lands first depends on which host fetch finishes first; each device holds one of them.
+    const resident = [await residentOn(0), await residentOn(1)];
+    expect(resident.map((keys) => keys.length)).toEqual([1, 1]);
+    expect(resident.flat().sort()).toEqual([llama.digest, qwen.digest].sort());
+    const stats = await node.stats();
+    expect(stats.gpus.map((g) => g.resident).flat().sort()).toEqual(['fn-a', 'fn-b']);
+  });
+
+  it('spills a popular model onto the second device when the first owes too many tokens', async () => {
+    // 24 requests of 200 tokens owe 4800 tokens: past the router's 4000-token slack, so the last ones go to
+    // the device that owes less (which then loads llama next to qwen).
+    const runs = await Promise.all(Array.from({ length: 24 }, (_, i) => collect(node.generate(request(`hot${i}`, llama, llamaRef, { maxTokens: 200 })))));
+    for (const events of runs) expect(tokensOf(events).slice(0, llamaRef.greedy.length)).toEqual(llamaRef.greedy);
+    expect(await residentOn(1)).toContain(llama.digest);
+    const spans = (await node.timeline()).spans.filter((s) => s.kind === 'run' && s.function.includes('fn-hot'));
+    expect(new Set(spans.map((s) => s.gpu))).toEqual(new Set([0, 1]));
+  });
+
+  it('serves from the other device while one engine restarts', async () => {
+    const dead = node.enginePid(1)!;
+    process.kill(dead, 'SIGKILL');
+    await eventually('the node saw the engine die', async () => node.enginePid(1) !== dead);
+    // qwen was resident on device 1 only; with that engine down the router sends it to device 0
+    const events = await collect(node.generate(request('after', qwen, qwenRef)));
+    expect(tokensOf(events)).toEqual(qwenRef.greedy);
+    expect(await residentOn(0)).toContain(qwen.digest);
+    await eventually('the engine of device 1 is back', async () => node.enginePid(1) !== undefined);
+  });
+});

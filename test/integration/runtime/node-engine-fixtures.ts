@@ -1,0 +1,62 @@
+// Shared by the node runtime tests that drive the real engine binary (CPU backend) on the committed tiny
+// fixture models: fixtures uploaded as blobs the way `tidepool deploy` stores them, their transformers
+// references, and small helpers for reading a generation.
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
+import type { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+
+export const repo = fileURLToPath(new URL('../../../', import.meta.url));
+export const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
+export const fixtures = join(repo, 'test/fixtures');
+export const skipReason = existsSync(engineBin) ? undefined : `engine binary not built at ${engineBin} (run node scripts/build-engine.mjs)`;
+
+export interface Reference {
+  readonly prompt: number[];
+  readonly greedy: number[];
+}
+
+/** Uploads a fixture model's files as blobs, as `tidepool deploy` does, and returns its artifact. */
+export async function fixtureArtifact(store: FsObjectStore, name: string): Promise<Artifact> {
+  const dir = join(fixtures, 'models', name);
+  const files = [];
+  for (const file of (await readdir(dir)).sort()) {
+    const bytes = await readFile(join(dir, file));
+    await putBlob(store, digestOf(bytes), bytes);
+    files.push({ name: file, digest: digestOf(bytes), size: bytes.length });
+  }
+  const bytes = files.reduce((total, f) => total + f.size, 0);
+  return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n'))), files, bytes };
+}
+
+export async function reference(name: string): Promise<Reference> {
+  return JSON.parse(await readFile(join(fixtures, 'reference', `${name}.json`), 'utf8')) as Reference;
+}
+
+export function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
+  return {
+    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, maxTokens: ref.greedy.length, temperature: 0,
+    topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
+  };
+}
+
+export async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
+  const out: NodeEvent[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+}
+
+export const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.token] : []));
+
+
+/** Polls `probe` every 25 ms until it returns true; fails after `ms`. */
+export async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
