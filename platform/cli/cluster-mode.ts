@@ -125,8 +125,9 @@ export async function startNode(
     let draining = false;
     let registered = false;
     // The node listens on TIDEPOOL_HOST (0.0.0.0 in containers) and advertises TIDEPOOL_NODE_ADVERTISE_HOST.
-    // Ready means routable: registered, not draining, and the engine is not restarting.
-    const ready = () => registered && !draining;
+    // Ready means routable: registered, not draining, and an engine is up (the node's device router avoids
+    // devices whose engine restarts, so one live device can serve).
+    const ready = () => registered && !draining && node.devices.some((_, device) => node.enginePid(device) !== undefined);
     server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready, log });
     const address = `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${server.port}`;
     const agent = startNodeAgent({
