@@ -97,8 +97,13 @@ void launch_scatter_pages(const uint8_t* in, const int32_t* pages, int n, size_t
 
 // Causal attention over the paged cache: out (T, nq*hd) for q (T, nq*hd); token t attends to positions
 // 0..pos[t] of its own sequence. GQA: query head h reads KV head h / (nq / nk). Serves prefill and decode.
+// With `partials` (attention_partials_floats(T, nq, hd) floats) and T <= kAttentionSplitMaxTokens, each
+// token's positions are split over kAttentionSplits blocks (decode); null partials: one block per head.
+constexpr int kAttentionSplits = 16;
+constexpr int kAttentionSplitMaxTokens = 32;
+size_t attention_partials_floats(int T, int nq, int hd);
 void launch_paged_attention(const float* q, float* out, const uint8_t* pool, int layer, const KvGeometry& g,
-                            const TokenTables& tt, int T, int nq, int nk, int hd, cudaStream_t s);
+                            const TokenTables& tt, int T, int nq, int nk, int hd, float* partials, cudaStream_t s);
 
 // ---- argmax.cu ----
 // out (R) = argmax of each logits row (R, V); ties go to the lowest index, as the host sampler does.

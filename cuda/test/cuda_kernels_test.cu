@@ -270,7 +270,11 @@ void test_attention(int nq, int nk, int hd, int len0, int len1, int new_tokens) 
   Dev<int32_t> dppos(ppos), dpoff(poff), dpn(pn);
   Dev<float> dpq(pq), dpout(pq.size());
   TokenTables pt{dppos.p, dpoff.p, dpn.p, dpages.p};
-  launch_paged_attention(dpq.p, dpout.p, pool.p, layer, g, pt, static_cast<int>(picked.size()), nq, nk, hd, nullptr);
+  const int P = static_cast<int>(picked.size());
+  launch_paged_attention(dpq.p, dpout.p, pool.p, layer, g, pt, P, nq, nk, hd, nullptr, nullptr);  // one block per head
+  Dev<float> dsplit(pq.size()), partials(attention_partials_floats(P, nq, hd));
+  const bool split = P <= kAttentionSplitMaxTokens;
+  if (split) launch_paged_attention(dpq.p, dsplit.p, pool.p, layer, g, pt, P, nq, nk, hd, partials.p, nullptr);
   std::vector<double> ref;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   for (size_t i = 0; i < picked.size(); i++) {
@@ -295,9 +299,13 @@ void test_attention(int nq, int nk, int hd, int len0, int len1, int new_tokens) 
       }
     }
   }
-  char name[96];
+  char name[112];
   std::snprintf(name, sizeof name, "paged attention nq=%d nk=%d hd=%d len=%d,%d new=%d", nq, nk, hd, len0, len1, new_tokens);
   expect_close(name, dpout.get(), ref, 2e-3);
+  if (split) {
+    std::snprintf(name, sizeof name, "paged attention, %d-way split, nq=%d nk=%d hd=%d len=%d,%d new=%d", kAttentionSplits, nq, nk, hd, len0, len1, new_tokens);
+    expect_close(name, dsplit.get(), ref, 2e-3);
+  }
 }
 
 void test_pages() {
@@ -369,6 +377,7 @@ int main() {
   test_attention(14, 2, 64, 100, 37, 1);  // qwen2.5-0.5b heads, decode
   test_attention(28, 4, 128, 300, 64, 5); // qwen2.5-7b heads
   test_attention(8, 8, 256, 40, 17, 3);   // MHA, the largest head_dim
+  test_attention(28, 4, 128, 1500, 7, 1); // decode at a long context next to a context shorter than the splits
   test_pages();
   test_argmax();
   CUDA_CHECK(cudaDeviceSynchronize());

@@ -97,7 +97,7 @@ void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) 
     linear(v, v.h, w.v, &w.v_bias, v.v, n, KV, H);
     launch_rope(v.q, v.k, tt.pos, s.inv_freq, n, c.num_heads, c.num_kv_heads, c.head_dim, compute_);
     launch_kv_write(v.k, v.v, n, l, g, tt, kv_pool_, compute_);
-    launch_paged_attention(v.q, v.att, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim, compute_);
+    launch_paged_attention(v.q, v.att, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim, v.attn_partials, compute_);
     linear(v, v.att, w.o, nullptr, v.h, n, H, Q);
     launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
     launch_rmsnorm(v.x, nullptr, n, H, w.post_norm.data, w.post_norm.type, eps, v.h, compute_);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../kernels/kernels.h"
 #include "../../src/model_config.h"
 
 namespace tidepool::cuda {
@@ -27,6 +28,7 @@ struct ChunkViews {
   void* xh = nullptr;     // (C, max(hidden, q_dim, intermediate)) half copy of a GEMM input
   float* rows = nullptr;  // (kLogitRows, hidden) normed rows whose logits are wanted
   float* logits = nullptr;  // (kLogitRows, vocab)
+  float* attn_partials = nullptr;  // split-attention state of a decode step (attention_partials_floats)
   size_t bytes = 0;
 };
 
@@ -53,6 +55,7 @@ inline ChunkViews chunk_views(const ModelConfig& c, int C, uint8_t* base) {
   v.xh = take(n * std::max({H, Q, I}) * 2);
   v.rows = reinterpret_cast<float*>(take(kLogitRows * H * 4));
   v.logits = reinterpret_cast<float*>(take(static_cast<size_t>(kLogitRows) * c.vocab_size * 4));
+  v.attn_partials = reinterpret_cast<float*>(take(attention_partials_floats(kAttentionSplitMaxTokens, c.num_heads, c.head_dim) * 4));
   v.bytes = at;
   return v;
 }
