@@ -21,6 +21,13 @@ export interface CostOptions {
    */
   readonly minTurnMs: number;
   /**
+   * How far a switch may run past its estimate (`loadMs`) before the scheduler reports it as an overrun, ms:
+   * the `switch` event compares the clock time from the turn's plan to resident weights with
+   * `loadMs(bytes) + switchSlackMs`. Copies queued on the same stream (KV parked for an eviction, a prefetch
+   * in flight) are what a switch may wait for beyond its own copy. The scheduler's tests hold the loop to it.
+   */
+  readonly switchSlackMs: number;
+  /**
    * Weights of a model with no requests leave the GPU after this long without a turn, ms. Infinity (the
    * scheduler's default, and the simulator's) keeps them until memory is needed; the node runtime sets
    * 60 s so an idle function scales to zero (its host copy then follows after `keep_warm_ms`).
@@ -37,6 +44,7 @@ export const DEFAULT_COSTS: CostOptions = Object.freeze({
   prefillMsPerTokenWeightByte: 24.9 / 1024 / 15.2e9,
   smoothing: 0.2,
   minTurnMs: 250,
+  switchSlackMs: 50,
   gpuIdleEvictMs: Number.POSITIVE_INFINITY,
 });
 

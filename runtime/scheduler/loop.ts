@@ -161,8 +161,15 @@ export function createSchedulerLoop(deps: LoopDeps) {
     const model = models.get(plan.modelKey);
     if (!model) return;
     const key = model.ref.key;
+    // The switch as the policy priced it (weights absent: bytes / bandwidth + overhead) against what it took on
+    // the clock, from this plan to resident weights: queued copies, evictions and a prefetch in flight included.
+    const plannedMs = clock.now();
+    const estimateMs = model.residency === 'resident' ? 0 : costs.loadMs(model.ref.bytes);
     await residency.ensureResident(model, new Set([key]), false);
-    if (current !== key) emit({ type: 'switch', atMs: clock.now(), from: current, to: key });
+    if (current !== key) {
+      const ms = clock.now() - plannedMs;
+      emit({ type: 'switch', atMs: clock.now(), from: current, to: key, ms, estimateMs, overrun: ms > estimateMs + costs.options.switchSlackMs });
+    }
     current = key;
     if (plan.parkOthers) {
       for (const other of models.values()) if (other !== model && countPhase(other, 'added') > 0) await residency.park(other);
@@ -175,9 +182,22 @@ export function createSchedulerLoop(deps: LoopDeps) {
     const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
     if (target && target.residency === 'absent') void residency.ensureResident(target, new Set([key]), true).catch(() => false);
     if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
-    running = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
+    const turn: RunningTurn = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
+    running = turn;
+    // The quota is a time: `maxSteps` converts it at the estimated step time, which is only a prior until the
+    // model's first turn is observed (and an average after). When the steps run slower than estimated, the
+    // turn is cut at the token boundary after `quotaMs`, so no turn outlasts its quota (the policies' caps).
+    let cutAtQuota = false;
+    if (Number.isFinite(plan.quotaMs) && plan.quotaMs > 0) {
+      void clock.sleep(plan.quotaMs).then(() => {
+        if (running !== turn) return;
+        cutAtQuota = true;
+        void engine.preempt().catch(() => undefined);
+      });
+    }
     const wakesBefore = wakes;
-    const result = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
+    const ran = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
+    const result = cutAtQuota && ran.reason === 'preempted' ? { ...ran, reason: 'quota' as const } : ran;
     model.lastRunMs = clock.now();
     if (result.reason === 'not_resident') model.residency = 'absent';
     // A turn that produced nothing marks its model stalled until the next wake, so the loop does not spin. But

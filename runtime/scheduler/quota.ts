@@ -18,7 +18,8 @@ export interface QuotaInput {
   readonly stepMs: number;
   /** The batch's TPOT SLO (the tightest of its requests), ms. */
   readonly tpotMs: number;
-  /** Estimated cost of switching to this batch (weights in, KV back), ms. */
+  /** Estimated cost of switching to this batch, ms: the aegaeon policy passes its weights' load estimate
+   *  (bytes / bandwidth + overhead); moving its KV back is not counted. */
   readonly switchMs: number;
 }
 

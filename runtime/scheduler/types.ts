@@ -55,7 +55,12 @@ export interface SchedulerSnapshot {
 export type SchedulerEvent =
   | { readonly type: 'load'; readonly atMs: number; readonly model: string; readonly ms: number; readonly cached: boolean; readonly prefetch: boolean }
   | { readonly type: 'evict'; readonly atMs: number; readonly model: string }
-  | { readonly type: 'switch'; readonly atMs: number; readonly from: string | undefined; readonly to: string }
+  /**
+   * The loop made `to` the running model. `ms`: clock time from the turn's plan to resident weights (0 when they
+   * already were); `estimateMs`: what the policy was told it would cost (`costs.loadMs` when the weights were
+   * absent, else 0); `overrun`: `ms` exceeded the estimate by more than `costs.switchSlackMs`.
+   */
+  | { readonly type: 'switch'; readonly atMs: number; readonly from: string | undefined; readonly to: string; readonly ms: number; readonly estimateMs: number; readonly overrun: boolean }
   | { readonly type: 'park'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
   | { readonly type: 'restore'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
   | { readonly type: 'turn'; readonly atMs: number; readonly model: string; readonly steps: number; readonly quotaSteps: number; readonly reason: string; readonly ms: number }

@@ -27,20 +27,37 @@ export const DERIVED: readonly DerivedShape[] = [
 
 export interface SimCosts extends StepCostModel {
   readonly fits: ReadonlyMap<string, StepFit>;
+  /** Catalogue shapes priced on this GPU: profiled there, or derived from a shape profiled there. */
+  readonly calibrated: ReadonlySet<string>;
 }
 
 const cache = new Map<string, SimCosts>();
 
-/** Step costs for every catalogue shape on `gpu`, fitted once per process from the calibration file. */
+/**
+ * Step costs for the catalogue shapes on `gpu`, fitted once per process from the calibration file. Only the
+ * shapes with profile rows for this GPU are fitted (and the derived shapes whose base is among them); pricing
+ * any other shape throws, so callers check `calibrationGaps` first.
+ */
 export function costsFor(gpu: SimGpuSpec, calibrationPath?: string): SimCosts {
   const key = `${gpu.name}:${calibrationPath ?? ''}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const rows = loadCalibration(calibrationPath);
-  const fits = PROFILED.map((s) => fitShape(rows, s, gpu.name, SHAPES[s]!.kvBytesPerToken / gpu.memBytesPerMs));
-  const costs = createCalibratedCosts(fits, DERIVED);
+  const profiledHere = PROFILED.filter((s) => rows.some((r) => r.model === s && r.gpu === gpu.name));
+  const fits = profiledHere.map((s) => fitShape(rows, s, gpu.name, SHAPES[s]!.kvBytesPerToken / gpu.memBytesPerMs));
+  const derived = DERIVED.filter((d) => (profiledHere as readonly string[]).includes(d.base));
+  const costs = { ...createCalibratedCosts(fits, derived), calibrated: new Set([...profiledHere, ...derived.map((d) => d.shape)]) };
   cache.set(key, costs);
   return costs;
+}
+
+/**
+ * Shapes among `shapes` the simulator cannot price on `gpu`: no step-time profile of that shape on that GPU
+ * in the calibration file (for a derived shape: none of its base). Sorted, without duplicates.
+ */
+export function calibrationGaps(gpu: SimGpuSpec, shapes: Iterable<string>, calibrationPath?: string): string[] {
+  const calibrated = costsFor(gpu, calibrationPath).calibrated;
+  return [...new Set(shapes)].filter((s) => !calibrated.has(s)).sort();
 }
 
 /** Model refs in the simulator carry their shape in the key: `<shape>/<name>`. */

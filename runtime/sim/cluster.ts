@@ -3,7 +3,7 @@ import { VirtualClock } from '../scheduler/clock.js';
 import { createGpuScheduler } from '../scheduler/gpu-scheduler.js';
 import type { GpuScheduler } from '../scheduler/gpu-scheduler.js';
 import type { PolicyName, SchedulerEvent } from '../scheduler/types.js';
-import { costsFor, shapeOfKey } from './catalogue.js';
+import { calibrationGaps, costsFor, shapeOfKey } from './catalogue.js';
 import { RequestTally, summarize } from './metrics.js';
 import type { LatencySummary } from './metrics.js';
 import { placeFunctions } from './placement.js';
@@ -34,6 +34,8 @@ export interface ClusterResult extends LatencySummary {
   readonly busyMs: number;
   readonly loads: number;
   readonly switches: number;
+  /** Switches that took longer than their estimate plus the scheduler's `switchSlackMs` (event `overrun`). */
+  readonly switchOverruns: number;
   /** Wall-clock ms this simulation took. */
   readonly wallMs: number;
 }
@@ -48,9 +50,12 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
   const gpu = o.gpu ?? GPUS.H100!;
   const clock = new VirtualClock();
   const costs = costsFor(gpu);
+  const gaps = calibrationGaps(gpu, o.workload.functions.map((f) => f.shape));
+  if (gaps.length > 0) throw new Error(`no step-time calibration for ${gaps.join(', ')} on ${gpu.name} (calibrated there: ${[...costs.calibrated].sort().join(', ') || 'none'})`);
   const placement = placeFunctions(o.policy, o.workload.functions, o.gpus, gpu);
   let loads = 0;
   let switches = 0;
+  let switchOverruns = 0;
   const engines: SimulatedEngine[] = [];
   const schedulers: GpuScheduler[] = [];
   for (let g = 0; g < o.gpus; g++) {
@@ -61,7 +66,10 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
       costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
       onEvent: (e) => {
         if (e.type === 'load' && !e.cached) loads++;
-        if (e.type === 'switch') switches++;
+        if (e.type === 'switch') {
+          switches++;
+          if (e.overrun) switchOverruns++;
+        }
         o.onEvent?.(g, e);
       },
     }));
@@ -101,7 +109,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
     policy: o.policy, gpus: o.gpus, functions: o.workload.functions.length,
     unplaced: placed ? o.workload.functions.filter((f) => placed(f.key).length === 0).length : 0,
     busyMs: engines.reduce((s, e) => s + e.busyMs, 0),
-    loads, switches,
+    loads, switches, switchOverruns,
     wallMs: performance.now() - started,
   };
 }

@@ -29,6 +29,11 @@ export class RequestTally {
   attainment(): number {
     return this.expected <= 0 ? 1 : this.met / this.expected;
   }
+
+  /** The request met its SLO: every expected token was delivered by its deadline. */
+  onTime(): boolean {
+    return this.met >= this.expected;
+  }
 }
 
 export interface LatencySummary {
@@ -36,6 +41,8 @@ export interface LatencySummary {
   readonly attainment: number;
   readonly requests: number;
   readonly finished: number;
+  /** Requests that met the SLO: every expected token by its deadline (attainment 1). */
+  readonly onTime: number;
   /** ms; Infinity when over 1% of requests never got a first token. */
   readonly ttftP50: number;
   readonly ttftP99: number;
@@ -51,6 +58,7 @@ export function summarize(tallies: readonly RequestTally[]): LatencySummary {
     attainment: tallies.length === 0 ? 1 : tallies.reduce((s, t) => s + t.attainment(), 0) / tallies.length,
     requests: tallies.length,
     finished: tallies.filter((t) => t.done).length,
+    onTime: tallies.filter((t) => t.onTime()).length,
     ttftP50: percentile(ttft, 0.5),
     ttftP99: percentile(ttft, 0.99),
     tpotP50: percentile(tpot, 0.5),

@@ -16,13 +16,15 @@ export interface Placement {
 }
 
 /** Share of memory a pooled tidepool GPU gives to weights; the rest is KV. */
-const TIDEPOOL_ARENA_SHARE = 0.65;
+export const TIDEPOOL_ARENA_SHARE = 0.65;
+/** Most of its memory a pooled GPU gives to weights (any pooled policy): a model larger than this never loads. */
+export const MAX_ARENA_SHARE = 0.8;
 /** Least KV pool a static GPU keeps, as a share of its memory. */
-const STATIC_MIN_KV_SHARE = 0.25;
+export const STATIC_MIN_KV_SHARE = 0.25;
 
 export function placeFunctions(policy: PolicyName, functions: readonly SimFunction[], gpus: number, gpu: SimGpuSpec): Placement {
   const largest = Math.max(...functions.map((f) => f.bytes));
-  const pooled = (arena: number): Placement => ({ arenaBytes: Array(gpus).fill(Math.min(arena, gpu.memoryBytes * 0.8)), gpusOf: undefined });
+  const pooled = (arena: number): Placement => ({ arenaBytes: Array(gpus).fill(Math.min(arena, gpu.memoryBytes * MAX_ARENA_SHARE)), gpusOf: undefined });
   switch (policy) {
     case 'tidepool':
       return pooled(Math.max(largest, gpu.memoryBytes * TIDEPOOL_ARENA_SHARE));

@@ -1,8 +1,9 @@
-import { lineChartSvg } from './svg-chart.js';
+import { lineChartSvg, niceCeil } from './svg-chart.js';
+import type { ChartSeries } from './svg-chart.js';
 
 /**
- * The two capacity-planning charts, shared by `tidepool plan` and the pool benchmark: attainment vs GPUs per
- * policy, and attainment vs offered rate at a fixed GPU count (the goodput curve).
+ * The capacity-planning charts, shared by `tidepool plan` and the pool benchmark: attainment vs GPUs per
+ * policy; and, at a fixed GPU count, goodput vs offered rate and attainment vs offered rate.
  */
 
 export interface GpuPoint {
@@ -24,12 +25,53 @@ export function attainmentVsGpusSvg(points: readonly GpuPoint[], policies: reado
   });
 }
 
-export interface GoodputRuns {
-  readonly runs: readonly { readonly rate: number; readonly attainment: number }[];
+/** One simulation of a goodput search: the offered rate and what came of it. */
+export interface RateRun {
+  /** The rate knob the search turned (its unit is the caller's, e.g. req/s per model). */
+  readonly rate: number;
+  readonly attainment: number;
+  /** Requests offered per second of the horizon, all functions together. */
+  readonly offeredReqPerS: number;
+  /** Requests per second that met the SLO (every token by its deadline), all functions together. */
+  readonly goodputReqPerS: number;
 }
 
-/** Attainment vs offered rate per policy on a fixed GPU count; where each line crosses the target is its goodput. */
-export function goodputSvg(byPolicy: Readonly<Record<string, GoodputRuns>>, title: string, xLabel: string, target: number): string {
-  const series = Object.entries(byPolicy).map(([name, g]) => ({ name, points: g.runs.map((r) => [r.rate, r.attainment] as const) }));
+export interface GoodputRuns {
+  /** The highest rate knob at which attainment reached the target (BENCHMARKS.md's goodput), if any. */
+  readonly rate?: number | undefined;
+  readonly runs: readonly RateRun[];
+}
+
+/**
+ * Goodput vs offered load per policy on a fixed GPU count: x is the requests offered per second, y the
+ * requests per second that met the SLO (every output token by its token deadline). A dashed diagonal is
+ * "every request on time". Each policy's BENCHMARKS.md goodput — the highest offered rate at which its mean
+ * attainment still reached the target — is ringed on its line and given in the legend.
+ */
+export function goodputSvg(byPolicy: Readonly<Record<string, GoodputRuns>>, title: string, target: number, xLabel = 'offered load (requests/s)'): string {
+  const all = Object.values(byPolicy).flatMap((g) => g.runs);
+  const top = niceCeil(Math.max(0, ...all.map((r) => r.offeredReqPerS)));
+  const series: ChartSeries[] = Object.entries(byPolicy).map(([name, g]) => {
+    const at = g.rate === undefined ? undefined : g.runs.find((r) => r.rate === g.rate);
+    return {
+      name: at ? `${name}: ${fmt(at.offeredReqPerS)} req/s` : `${name}: < ${fmt(Math.min(...g.runs.map((r) => r.offeredReqPerS)))} req/s`,
+      points: g.runs.map((r) => [r.offeredReqPerS, r.goodputReqPerS] as const),
+      ...(at ? { marks: [[at.offeredReqPerS, at.goodputReqPerS] as const] } : {}),
+    };
+  });
+  series.push({ name: 'every request on time', points: [[0, 0], [top, top]], color: '#999', dashed: true });
+  return lineChartSvg({
+    title, subtitle: `ring: the policy's goodput, the highest offered rate with ≥ ${Math.round(100 * target)}% token-deadline attainment`,
+    xLabel, yLabel: 'goodput: requests/s meeting the SLO', series, yMax: top, legendWidth: 250, width: 820,
+  });
+}
+
+/** Attainment vs offered load per policy on a fixed GPU count; where each line crosses the target is its goodput. */
+export function attainmentVsRateSvg(byPolicy: Readonly<Record<string, GoodputRuns>>, title: string, target: number, xLabel = 'offered load (requests/s)'): string {
+  const series = Object.entries(byPolicy).map(([name, g]) => ({ name, points: g.runs.map((r) => [r.offeredReqPerS, r.attainment] as const) }));
   return lineChartSvg({ title, xLabel, yLabel: 'token-deadline attainment', series, targetY: target });
+}
+
+function fmt(v: number): string {
+  return String(Number(v.toPrecision(3)));
 }

@@ -1,6 +1,7 @@
 import type { PolicyName } from '../scheduler/types.js';
 import { simulateCluster } from './cluster.js';
 import type { ClusterResult } from './cluster.js';
+import type { RateRun } from './plan-charts.js';
 import type { SimGpuSpec } from './sim-types.js';
 import type { Workload } from './workloads.js';
 
@@ -95,26 +96,60 @@ export interface GoodputOptions {
   readonly workloadAt: (rate: number) => Workload;
   /** Rates to try, ascending. */
   readonly rates: readonly number[];
+  /**
+   * Bisection steps after the grid: between the last rate that reached the target and the first that did
+   * not (or between 0 and the lowest rate, when even that one missed), each step halving the gap. Default 0.
+   */
+  readonly refineSteps?: number;
   readonly target?: number;
   readonly gpu?: SimGpuSpec;
   readonly onRun?: (r: ClusterResult, rate: number) => void;
 }
 
-/** Goodput: per policy, the highest tried rate whose attainment reaches the target on `gpus` GPUs. */
-export async function goodput(o: GoodputOptions): Promise<Record<string, { rate: number | undefined; runs: { rate: number; attainment: number }[] }>> {
+export interface GoodputResult {
+  /** The highest rate tried whose attainment reached the target; undefined when none did. */
+  readonly rate: number | undefined;
+  /** The lowest rate tried above `rate` that missed it; undefined when the top of the grid still passed
+   *  (then `rate` is only a lower bound). Goodput lies in [rate, missed). */
+  readonly missed: number | undefined;
+  /** Every run, by rate. */
+  readonly runs: RateRun[];
+}
+
+/**
+ * Goodput (BENCHMARKS.md): per policy, the highest rate whose attainment reaches the target on `gpus` GPUs.
+ * The grid is walked upwards until the first miss (attainment falls with rate), then the gap between the
+ * last pass and that miss is bisected `refineSteps` times. Each run also reports the requests per second
+ * offered and the requests per second that met the SLO, for the goodput-vs-load chart.
+ */
+export async function goodput(o: GoodputOptions): Promise<Record<string, GoodputResult>> {
   const target = o.target ?? 0.9;
-  const out: Record<string, { rate: number | undefined; runs: { rate: number; attainment: number }[] }> = {};
+  const out: Record<string, GoodputResult> = {};
   for (const policy of o.policies) {
-    const runs: { rate: number; attainment: number }[] = [];
-    let best: number | undefined;
-    for (const rate of o.rates) {
-      const r = await simulateCluster({ workload: o.workloadAt(rate), policy, gpus: o.gpus, ...(o.gpu ? { gpu: o.gpu } : {}) });
+    const runs: RateRun[] = [];
+    const passes = async (rate: number): Promise<boolean> => {
+      const wl = o.workloadAt(rate);
+      const r = await simulateCluster({ workload: wl, policy, gpus: o.gpus, ...(o.gpu ? { gpu: o.gpu } : {}) });
       o.onRun?.(r, rate);
-      runs.push({ rate, attainment: r.attainment });
-      if (r.attainment >= target) best = rate;
-      else break; // attainment falls with rate: stop at the first miss
+      const seconds = wl.durationMs / 1000;
+      runs.push({ rate, attainment: r.attainment, offeredReqPerS: r.requests / seconds, goodputReqPerS: r.onTime / seconds });
+      return r.attainment >= target;
+    };
+    let best: number | undefined;
+    let missed: number | undefined;
+    for (const rate of o.rates) {
+      if (await passes(rate)) best = rate;
+      else {
+        missed = rate;
+        break;
+      }
     }
-    out[policy] = { rate: best, runs };
+    for (let i = 0; i < (o.refineSteps ?? 0) && missed !== undefined; i++) {
+      const mid = ((best ?? 0) + missed) / 2;
+      if (await passes(mid)) best = mid;
+      else missed = mid;
+    }
+    out[policy] = { rate: best, missed, runs: runs.sort((a, b) => a.rate - b.rate) };
   }
   return out;
 }

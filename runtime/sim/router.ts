@@ -19,8 +19,8 @@ export interface Router {
 }
 
 /** Spill when the home owes more than this many times the mean, plus a constant of tokens. */
-const SPILL_FACTOR = 2;
-const SPILL_SLACK_TOKENS = 4000;
+export const SPILL_FACTOR = 2;
+export const SPILL_SLACK_TOKENS = 4000;
 
 export function createRouter(
   gpus: number,
@@ -82,7 +82,7 @@ function assignHomes(gpus: number, functions: readonly SimFunction[]): Map<strin
 }
 
 /** Rate (req/s) at which a function's GPU time stops growing linearly with its rate: see `homeCost`. */
-const SATURATION_RATE = 0.3;
+export const SATURATION_RATE = 0.3;
 
 /**
  * Expected GPU load of a function, for home assignment. A cold function costs about its rate × weight bytes

@@ -19,6 +19,9 @@ export interface SimulatedEngineOptions {
   readonly maxPrefillTokens?: number;
 }
 
+/** Batch and prefill limits when the options leave them out: at most 256 sequences a batch, 8192 prompt tokens a prefill step. */
+export const SIM_ENGINE_DEFAULTS = Object.freeze({ maxBatch: 256, maxPrefillTokens: 8192 });
+
 interface SimModel {
   readonly ref: ModelRef;
   readonly shape: SimModelShape;
@@ -58,8 +61,8 @@ export class SimulatedEngine implements Engine {
 
   constructor(private readonly o: SimulatedEngineOptions) {
     this.kvBudget = o.gpu.memoryBytes - o.weightsArenaBytes;
-    this.maxBatch = o.maxBatch ?? 256;
-    this.maxPrefillTokens = o.maxPrefillTokens ?? 8192;
+    this.maxBatch = o.maxBatch ?? SIM_ENGINE_DEFAULTS.maxBatch;
+    this.maxPrefillTokens = o.maxPrefillTokens ?? SIM_ENGINE_DEFAULTS.maxPrefillTokens;
   }
 
   async load(ref: ModelRef): Promise<LoadResult> {

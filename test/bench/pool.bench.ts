@@ -7,8 +7,10 @@ import type { PolicyName } from '../../runtime/scheduler/types.js';
 import { costsFor } from '../../runtime/sim/catalogue.js';
 import { simulateCluster } from '../../runtime/sim/cluster.js';
 import { goodput, planCapacity } from '../../runtime/sim/plan.js';
+import type { GoodputResult } from '../../runtime/sim/plan.js';
+import { costModelReport, policyParameters } from '../../runtime/sim/policy-params.js';
 import { GPUS } from '../../runtime/sim/sim-types.js';
-import { attainmentVsGpusSvg, goodputSvg } from '../../runtime/sim/plan-charts.js';
+import { attainmentVsGpusSvg, attainmentVsRateSvg, goodputSvg } from '../../runtime/sim/plan-charts.js';
 import { w1, w2, w3 } from '../../runtime/sim/workloads.js';
 import type { Workload } from '../../runtime/sim/workloads.js';
 import { gitCommit, ms, pct, slim, spread, table } from './pool/report.js';
@@ -24,6 +26,8 @@ interface Size {
   readonly w2: { totalRate: number; durationS: number };
   readonly w3: { functions: number; totalRate: number; durationS: number };
   readonly goodputRates: readonly number[];
+  /** Bisection steps between each policy's last passing and first failing goodput rate (each halves the gap). */
+  readonly goodputRefineSteps: number;
   /** SLO scales (BENCHMARKS.md: 1, 0.5, 0.3); W1, W2 and W3 run at 1, W1 also at each tighter scale. */
   readonly sloScales: readonly number[];
 }
@@ -35,6 +39,7 @@ const SIZES: Record<'tiny' | 'full', Size> = {
     w2: { totalRate: 1.5, durationS: 120 },
     w3: { functions: 12, totalRate: 1.5, durationS: 120 },
     goodputRates: [0.1, 0.15, 0.2],
+    goodputRefineSteps: 3,
     sloScales: [1, 0.5],
   },
   full: {
@@ -42,8 +47,10 @@ const SIZES: Record<'tiny' | 'full', Size> = {
     w1: { models: 80, ratePerModel: 0.1, durationS: 600 },
     w2: { totalRate: 8, durationS: 600 },
     w3: { functions: 64, totalRate: 8, durationS: 600 },
-    // Steps of 1/8 of 0.1 up to 0.2, then 1/4: a goodput ratio is resolved to ~10%, not to 2×.
+    // Steps of 1/8 of 0.1 up to 0.2, then 1/4, then four bisection steps between the last pass and the first
+    // miss: a goodput is resolved to 1/16 of its step (under 1% of a rate near 0.1), a ratio to ~2%.
     goodputRates: [0.05, 0.0625, 0.075, 0.0875, 0.1, 0.1125, 0.125, 0.1375, 0.15, 0.1625, 0.175, 0.1875, 0.2, 0.225, 0.25, 0.275, 0.3],
+    goodputRefineSteps: 4,
     sloScales: [1, 0.5, 0.3],
   },
 };
@@ -54,6 +61,8 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   chartDir = args.outDir;
   sizeName = args.size;
   printFits();
+  const parameters = policyParameters(GPU);
+  printParameters(parameters);
   const builders: Record<string, (seed: number) => Workload> = {
     W1: (seed) => w1({ ...size.w1, seed }),
     W2: (seed) => w2({ ...size.w2, seed }),
@@ -69,7 +78,7 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   const file = join(args.outDir, `pool-${args.size}.json`);
   writeFileSync(file, JSON.stringify({
     bench: 'pool', device: `simulated ${GPU.name}`, engine: 'sim', date: new Date().toISOString(), commit: gitCommit(),
-    size: args.size, gpu: GPU, target: 0.9, workloads: results, goodput: gp,
+    size: args.size, gpu: GPU, target: 0.9, costModel: costModelReport(GPU), parameters, workloads: results, goodput: gp,
   }, null, 2));
   console.log(`\nwrote ${file} and pool-${args.size}-*.svg`);
 }
@@ -79,6 +88,17 @@ function printFits(): void {
   console.log(`step-cost fits on ${GPU.name} (mean abs relative error over the fitted profile points):`);
   for (const f of fits) console.log(`  ${f.shape.padEnd(16)} prefill ${pct(f.prefillError)}  decode ${pct(f.decodeError)}  (${f.points} points)`);
   console.log('  qwen2_5_1_5b, qwen2_5_3b, qwen2_5_14b: not profiled; qwen2_5_7b scaled by weight bytes (extrapolation, no fit error)');
+}
+
+/** The policies' parameters as the simulator runs them (also in the result file under `parameters`). */
+function printParameters(p: ReturnType<typeof policyParameters>): void {
+  const flat = (o: Record<string, unknown>, prefix = ''): string[] => Object.entries(o).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? flat(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}: ${String(v)}`]);
+  console.log('\npolicy parameters (simulated; read from the code):');
+  for (const [name, params] of [['common', p.common], ...Object.entries(p.policies)] as const) {
+    console.log(`  ${name}`);
+    for (const line of flat(params)) console.log(`    ${line}`);
+  }
 }
 
 async function runWorkload(name: string, build: (seed: number) => Workload, size: Size): Promise<Record<string, unknown>> {
@@ -99,10 +119,10 @@ async function runWorkload(name: string, build: (seed: number) => Workload, size
     rows.push([
       p, g === undefined ? `>${r.gpus}` : String(g), g === undefined ? '-' : (wl.functions.length / g).toFixed(1),
       `${pct(s.min)} / ${pct(s.median)} / ${pct(s.max)}`, ms(r.ttftP50), ms(r.ttftP99), ms(r.tpotP50), ms(r.tpotP99),
-      String(r.switches), g !== undefined && ours !== undefined ? `${(g / ours).toFixed(2)}×` : '-',
+      `${r.switches} (${r.switchOverruns} over)`, g !== undefined && ours !== undefined ? `${(g / ours).toFixed(2)}×` : '-',
     ]);
   }
-  console.log(table(['policy', 'min GPUs ≥90%', 'models/GPU', `attainment min/med/max (${size.seeds.length} seeds)`, 'TTFT p50', 'TTFT p99', 'TPOT p50', 'TPOT p99', 'switches', 'GPUs vs tidepool'], rows));
+  console.log(table(['policy', 'min GPUs ≥90%', 'models/GPU', `attainment min/med/max (${size.seeds.length} seeds)`, 'TTFT p50', 'TTFT p99', 'TPOT p50', 'TPOT p99', 'switches (over estimate + slack)', 'GPUs vs tidepool'], rows));
   const bound = plan.freeSwitchBound;
   console.log(`free-switch lower bound: ${bound} GPUs (best run's busy time / horizon); tidepool ${ours ?? '-'} = ${ours ? (ours / bound).toFixed(2) : '-'}× the bound (bar: ≤ 1.3×)`);
   const ded = plan.minGpus.dedicated;
@@ -122,34 +142,52 @@ async function runGoodput(size: Size, minGpus: Record<string, number | undefined
   const gpus = minGpus.tidepool ?? minGpus.aegaeon ?? 8;
   const policies: PolicyName[] = ['tidepool', 'aegaeon', 'request-level'];
   console.log(`\n## goodput: W1 (${size.w1.models} models), ${gpus} GPUs fixed, highest per-model rate with ≥ 90% attainment`);
-  const gp = await goodput({ policies, gpus, rates: size.goodputRates, gpu: GPU, workloadAt: (rate) => w1({ ...size.w1, ratePerModel: rate, seed: size.seeds[0]! }) });
+  console.log(`grid ${size.goodputRates.join(', ')} req/s per model, then ${size.goodputRefineSteps} bisection steps between each policy's last pass and first miss (from 0 when the lowest rate misses)`);
+  const gp = await goodput({
+    policies, gpus, rates: size.goodputRates, refineSteps: size.goodputRefineSteps, gpu: GPU,
+    workloadAt: (rate) => w1({ ...size.w1, ratePerModel: rate, seed: size.seeds[0]! }),
+  });
   const base = gp.tidepool?.rate;
-  console.log(table(['policy', 'goodput (req/s per model)', 'tidepool ÷ this', 'runs (rate: attainment)'], policies.map((p) => [
-    p, gp[p]!.rate === undefined ? `< ${size.goodputRates[0]}` : String(gp[p]!.rate),
+  const r4 = (v: number) => String(Number(v.toFixed(5)));
+  console.log(table(['policy', 'goodput (req/s per model)', 'first miss', 'tidepool ÷ this', 'runs (rate: attainment, req/s meeting the SLO of offered)'], policies.map((p) => [
+    p, gp[p]!.rate === undefined ? `< ${r4(gp[p]!.missed!)}` : r4(gp[p]!.rate!),
+    gp[p]!.missed === undefined ? `none ≤ ${size.goodputRates.at(-1)}` : r4(gp[p]!.missed!),
     base !== undefined && gp[p]!.rate ? `${(base / gp[p]!.rate!).toFixed(2)}×` : '-',
-    gp[p]!.runs.map((r) => `${r.rate}: ${pct(r.attainment)}`).join(', '),
+    gp[p]!.runs.map((r) => `${r4(r.rate)}: ${pct(r.attainment)}, ${r.goodputReqPerS.toFixed(2)}/${r.offeredReqPerS.toFixed(2)}`).join('; '),
   ])));
   console.log('bars: tidepool ≥ 1.25× aegaeon, ≥ 2.5× request-level. Anchor (paper): Aegaeon 2–2.5× the rate of ServerlessLLM.');
-  const title = `W1 goodput: attainment vs rate on ${gpus} GPUs (simulated ${GPU.name})`;
-  writeFileSync(join(chartDir, `pool-${sizeName}-goodput.svg`), goodputSvg(gp, title, 'requests/s per model', 0.9));
-  return { gpus, rates: size.goodputRates, byPolicy: gp };
+  const where = `on ${gpus} GPUs (simulated ${GPU.name})`;
+  const xLabel = `offered load, requests/s (all ${size.w1.models} models)`;
+  writeFileSync(join(chartDir, `pool-${sizeName}-goodput.svg`), goodputSvg(gp, `W1 goodput vs offered load ${where}`, 0.9, xLabel));
+  writeFileSync(join(chartDir, `pool-${sizeName}-attainment-vs-rate.svg`), attainmentVsRateSvg(gp, `W1 attainment vs offered load ${where}`, 0.9, xLabel));
+  return { gpus, rates: size.goodputRates, refineSteps: size.goodputRefineSteps, byPolicy: gp };
 }
 
 /** The issue's bars for `tidepool`, each with its measured ratio and met/missed. */
 function printBars(results: Record<string, unknown>[], gp: Record<string, unknown>): void {
-  const byPolicy = gp.byPolicy as Record<string, { rate: number | undefined }>;
-  const ours = byPolicy.tidepool?.rate;
+  const byPolicy = gp.byPolicy as Record<string, GoodputResult>;
+  const ours = byPolicy.tidepool;
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
   const rows: string[][] = [];
   const bar = (name: string, value: number | undefined, text: string, ok: (v: number) => boolean) =>
     rows.push([name, value === undefined ? '-' : text, value === undefined ? 'n/a' : ok(value) ? 'met' : 'missed']);
-  // A baseline below the lowest rate tried only bounds the ratio from below: "> x" (met if x already passes).
-  const lowest = (gp.rates as number[])[0]!;
+  // Each goodput lies in [rate, missed): the ratio's point value is rate ÷ rate, its range what the brackets
+  // allow. A bracket that straddles the bar leaves the verdict to the point value, said so in the text.
   const goodputBar = (name: string, base: string, need: number) => {
-    const theirs = byPolicy[base]?.rate;
-    const v = ratio(ours, theirs ?? lowest);
-    if (theirs !== undefined || v === undefined) return bar(name, v, `${v?.toFixed(2)}×`, (x) => x >= need);
-    rows.push([name, `> ${v.toFixed(2)}× (${base} < ${lowest})`, v >= need ? 'met' : 'undetermined']);
+    const theirs = byPolicy[base];
+    if (!ours || !theirs || ours.rate === undefined) return bar(name, undefined, '', () => false);
+    const lowest = (gp.rates as number[])[0]!;
+    if (theirs.rate === undefined) {
+      // Even the bisection's lowest rate missed: only a lower bound.
+      const v = ours.rate / theirs.missed!;
+      return rows.push([name, `> ${v.toFixed(2)}× (${base} < ${theirs.missed} ≤ ${lowest})`, v >= need ? 'met' : 'undetermined']);
+    }
+    const v = ours.rate / theirs.rate;
+    const lo = ours.rate / (theirs.missed ?? theirs.rate);
+    const hi = ours.missed === undefined ? Infinity : ours.missed / theirs.rate;
+    const range = `${lo.toFixed(2)}–${Number.isFinite(hi) ? hi.toFixed(2) : '∞'}`;
+    const verdict = lo >= need ? 'met' : hi < need ? 'missed' : v >= need ? 'met (within the resolution)' : 'missed (within the resolution)';
+    rows.push([name, `${v.toFixed(2)}× (resolution ${range}×)`, verdict]);
   };
   goodputBar('goodput ≥ 1.25× aegaeon (W1)', 'aegaeon', 1.25);
   goodputBar('goodput ≥ 2.5× request-level (W1)', 'request-level', 2.5);

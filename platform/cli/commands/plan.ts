@@ -2,9 +2,12 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { POLICY_NAMES } from '../../../runtime/scheduler/types.js';
 import type { PolicyName } from '../../../runtime/scheduler/types.js';
+import { SHAPES, calibrationGaps } from '../../../runtime/sim/catalogue.js';
+import { MAX_ARENA_SHARE } from '../../../runtime/sim/placement.js';
 import { goodput, planCapacity } from '../../../runtime/sim/plan.js';
-import { GPUS } from '../../../runtime/sim/sim-types.js';
-import { attainmentVsGpusSvg, goodputSvg } from '../../../runtime/sim/plan-charts.js';
+import { GBPS, GPUS } from '../../../runtime/sim/sim-types.js';
+import type { SimGpuSpec } from '../../../runtime/sim/sim-types.js';
+import { attainmentVsGpusSvg, attainmentVsRateSvg, goodputSvg } from '../../../runtime/sim/plan-charts.js';
 import { workloadFromTrace } from '../../../runtime/sim/trace-file.js';
 import { scaleRate, w1, w2, w3 } from '../../../runtime/sim/workloads.js';
 import type { Workload } from '../../../runtime/sim/workloads.js';
@@ -13,12 +16,14 @@ import { printJson, table } from '../output.js';
 
 interface PlanOpts {
   workload?: string; trace?: string; models: string; rate: string; durationS: string; seed: string;
-  ttftMs: string; tpotMs: string; gpu: string; policies?: string; target: string; maxGpus?: string;
-  rateSteps: string; out?: string; svg?: string; json?: boolean;
+  ttftMs: string; tpotMs: string; gpu: string; h2dGbps?: string; switchOverheadMs?: string; policies?: string;
+  target: string; maxGpus?: string; rateSteps: string; out?: string; svg?: string; json?: boolean;
 }
 
 /** Multiples of the workload's own rate tried for goodput, ascending; the first miss stops a policy. */
 const DEFAULT_RATE_STEPS = '1,1.25,1.5,1.75,2,2.5,3';
+/** Bisection steps between a policy's last passing and first failing rate (each halves the gap). */
+const GOODPUT_REFINE_STEPS = 3;
 
 export function registerPlan(program: Command): void {
   program
@@ -33,6 +38,8 @@ export function registerPlan(program: Command): void {
     .option('--ttft-ms <ms>', 'time-to-first-token SLO', '10000')
     .option('--tpot-ms <ms>', 'time-per-output-token SLO', '100')
     .option('--gpu <type>', `GPU type: ${Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ')}`, 'h100')
+    .option('--h2d-gbps <GB/s>', 'host-to-device bandwidth of a weight load (default: the GPU type\'s)')
+    .option('--switch-overhead-ms <ms>', 'fixed cost of a weight load beyond the copy (default: the GPU type\'s)')
     .option('--policies <list>', `comma-separated (default all: ${POLICY_NAMES.join(', ')})`)
     .option('--target <ratio>', 'attainment to reach, 0..1', '0.9')
     .option('--max-gpus <n>', 'largest GPU count tried (default 4 × functions)')
@@ -41,11 +48,11 @@ export function registerPlan(program: Command): void {
     .option('--svg <file>', 'write the attainment-vs-GPUs chart (default: --out with .svg)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: PlanOpts) => {
-      const gpu = GPUS[opts.gpu.toUpperCase()];
-      if (!gpu) throw new CliError(`--gpu: unknown GPU ${opts.gpu} (known: ${Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ')})`);
+      const gpu = gpuSpec(opts);
       const policies = parsePolicies(opts.policies);
       const target = num('--target', opts.target, 0, 1);
       const wl = buildWorkload(opts);
+      checkShapes(wl, gpu, opts.gpu);
       const progress = opts.json ? () => {} : (s: string) => process.stderr.write(s);
       const plan = await planCapacity({
         workload: wl, policies, target, gpu, ...(opts.maxGpus ? { maxGpus: int('--max-gpus', opts.maxGpus) } : {}),
@@ -55,16 +62,22 @@ export function registerPlan(program: Command): void {
       const gpus = found.length > 0 ? Math.min(...found) : plan.atMin[policies[0]!]!.gpus;
       const steps = opts.rateSteps.split(',').map((s) => num('--rate-steps', s, 0, Infinity));
       const total = wl.requests.length / (wl.durationMs / 1000);
-      const gp = await goodput({ policies, gpus, gpu, target, rates: steps, workloadAt: (f) => scaleRate(wl, f) });
+      const gp = await goodput({ policies, gpus, gpu, target, rates: steps, refineSteps: GOODPUT_REFINE_STEPS, workloadAt: (f) => scaleRate(wl, f) });
       const result = {
         workload: wl.name, config: wl.config, functions: wl.functions.length, requests: wl.requests.length,
-        rateReqPerS: total, slo: wl.slo, gpu: gpu.name, target, freeSwitchBound: plan.freeSwitchBound, goodputGpus: gpus,
+        rateReqPerS: total, slo: wl.slo, gpu: gpu.name,
+        switchCost: { h2dGBps: gpu.h2dBytesPerMs / GBPS, overheadMs: gpu.loadOverheadMs, fromFlags: opts.h2dGbps !== undefined || opts.switchOverheadMs !== undefined },
+        target, freeSwitchBound: plan.freeSwitchBound, goodputGpus: gpus,
         policies: policies.map((p) => ({
           policy: p, minGpus: plan.minGpus[p] ?? null,
           modelsPerGpu: plan.minGpus[p] ? wl.functions.length / plan.minGpus[p]! : null,
           attainment: plan.atMin[p]!.attainment,
           goodputReqPerS: gp[p]!.rate === undefined ? null : gp[p]!.rate! * total,
-          goodputRuns: gp[p]!.runs.map((r) => ({ reqPerS: r.rate * total, attainment: r.attainment })),
+          // per goodput run: the multiple of the workload's rate tried, the req/s it offered, the attainment,
+          // and the req/s that met the SLO (every token by its deadline): the goodput chart's y
+          goodputRuns: gp[p]!.runs.map((r) => ({
+            rateFactor: r.rate, reqPerS: r.rate * total, attainment: r.attainment, sloMetReqPerS: r.goodputReqPerS,
+          })),
         })),
         points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.attainment })),
       };
@@ -72,15 +85,20 @@ export function registerPlan(program: Command): void {
       if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2));
       if (svgPath) {
         writeFileSync(svgPath, chart(result.points, policies, wl, gpu.name, target));
-        const rateRuns = Object.fromEntries(policies.map((p) => [p, { runs: gp[p]!.runs.map((r) => ({ rate: r.rate * total, attainment: r.attainment })) }]));
-        writeFileSync(goodputSvgPath(svgPath), goodputSvg(rateRuns, `${wl.name}: attainment vs offered rate on ${gpus} GPUs (simulated ${gpu.name})`, 'offered requests/s', target));
+        const byRate = Object.fromEntries(policies.map((p) => [p, gp[p]!]));
+        const where = `on ${gpus} GPUs (simulated ${gpu.name})`;
+        writeFileSync(chartPath(svgPath, 'goodput'), goodputSvg(byRate, `${wl.name}: goodput vs offered load ${where}`, target));
+        writeFileSync(chartPath(svgPath, 'attainment-vs-rate'), attainmentVsRateSvg(byRate, `${wl.name}: attainment vs offered load ${where}`, target));
       }
       if (opts.json) return printJson(result);
       printHuman(result, wl, gpus, opts.out, svgPath);
     });
 }
 
-function printHuman(r: { policies: { policy: string; minGpus: number | null; modelsPerGpu: number | null; attainment: number; goodputReqPerS: number | null }[]; freeSwitchBound: number; rateReqPerS: number; target: number },
+function printHuman(r: {
+  policies: { policy: string; minGpus: number | null; modelsPerGpu: number | null; attainment: number; goodputReqPerS: number | null }[];
+  freeSwitchBound: number; rateReqPerS: number; target: number; gpu: string; switchCost: { h2dGBps: number; overheadMs: number; fromFlags: boolean };
+},
   wl: Workload, gpus: number, out: string | undefined, svg: string | undefined): void {
   console.log(`${wl.name}: ${wl.functions.length} functions, ${wl.requests.length} requests over ${wl.durationMs / 1000}s (${r.rateReqPerS.toFixed(2)} req/s), SLO TTFT ${wl.slo.ttftMs}ms / TPOT ${wl.slo.tpotMs}ms, target ${(100 * r.target).toFixed(0)}%`);
   console.log(table([
@@ -91,14 +109,52 @@ function printHuman(r: { policies: { policy: string; minGpus: number | null; mod
     ]),
   ]));
   console.log(`free-switch lower bound: ${Number.isNaN(r.freeSwitchBound) ? '-' : r.freeSwitchBound} GPUs`);
-  const charts = svg ? `${svg} and ${goodputSvgPath(svg)}` : '';
+  console.log(`switch cost: weight bytes / ${r.switchCost.h2dGBps} GB/s + ${r.switchCost.overheadMs} ms (${r.switchCost.fromFlags ? '--h2d-gbps / --switch-overhead-ms' : `simulated ${r.gpu}'s defaults`})`);
+  const charts = svg ? `${svg}, ${chartPath(svg, 'goodput')} and ${chartPath(svg, 'attainment-vs-rate')}` : '';
   if (out) console.log(`wrote ${out}${svg ? `, ${charts}` : ''}`);
   else if (svg) console.log(`wrote ${charts}`);
 }
 
-/** The goodput chart lands beside the attainment-vs-GPUs one: `plan.svg` → `plan-goodput.svg`. */
-function goodputSvgPath(svgPath: string): string {
-  return svgPath.replace(/(\.svg)?$/, '-goodput.svg');
+/** The rate charts land beside the attainment-vs-GPUs one: `plan.svg` → `plan-goodput.svg`, `plan-attainment-vs-rate.svg`. */
+function chartPath(svgPath: string, name: string): string {
+  return svgPath.replace(/(\.svg)?$/, `-${name}.svg`);
+}
+
+/** The GPU type, with the switch cost's two terms overridden by their flags. */
+function gpuSpec(o: PlanOpts): SimGpuSpec {
+  const known = Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ');
+  const gpu = GPUS[o.gpu.toUpperCase()];
+  if (!gpu) throw new CliError(`--gpu: unknown GPU ${o.gpu} (known: ${known})`);
+  return {
+    ...gpu,
+    ...(o.h2dGbps === undefined ? {} : { h2dBytesPerMs: num('--h2d-gbps', o.h2dGbps, 0, 10_000) * GBPS }),
+    ...(o.switchOverheadMs === undefined ? {} : { loadOverheadMs: nonNegative('--switch-overhead-ms', o.switchOverheadMs, 600_000) }),
+  };
+}
+
+/**
+ * Every shape the workload uses must be priced on this GPU (a step-time profile of it, or of the shape it is
+ * derived from, in the calibration file) and its weights must fit a GPU's weights arena; otherwise the plan
+ * stops here naming the shapes, instead of failing mid-simulation or planning a model that never loads.
+ */
+function checkShapes(wl: Workload, gpu: SimGpuSpec, flag: string): void {
+  const shapes = [...new Set(wl.functions.map((f) => f.shape))].sort();
+  const gaps = calibrationGaps(gpu, shapes);
+  if (gaps.length > 0) {
+    const covered = Object.values(GPUS).filter((g) => calibrationGaps(g, shapes).length === 0).map((g) => g.name.toLowerCase());
+    throw new CliError(`--gpu ${flag}: no step-time calibration on ${gpu.name} for ${gaps.join(', ')} (used by this workload); `
+      + `GPU types calibrated for all its shapes: ${covered.join(', ') || 'none'}`);
+  }
+  const arena = gpu.memoryBytes * MAX_ARENA_SHARE;
+  const big = shapes.filter((s) => SHAPES[s]!.weightBytes > arena);
+  if (big.length > 0) {
+    throw new CliError(`--gpu ${flag}: ${big.map((s) => `${s} (${gb(SHAPES[s]!.weightBytes)} GB)`).join(', ')} cannot load on ${gpu.name}: `
+      + `its weights arena is at most ${Math.round(100 * MAX_ARENA_SHARE)}% of ${gb(gpu.memoryBytes)} GB`);
+  }
+}
+
+function gb(bytes: number): string {
+  return (bytes / 1e9).toFixed(1);
 }
 
 function chart(points: { policy: string; gpus: number; attainment: number }[], policies: readonly string[], wl: Workload, gpu: string, target: number): string {
@@ -131,6 +187,12 @@ function parsePolicies(list: string | undefined): PolicyName[] {
 function num(flag: string, v: string, min: number, max: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= min || n > max) throw new CliError(`${flag}: ${v} is not a number in (${min}, ${max}]`);
+  return n;
+}
+
+function nonNegative(flag: string, v: string, max: number): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new CliError(`${flag}: ${v} is not a number in [0, ${max}]`);
   return n;
 }
 

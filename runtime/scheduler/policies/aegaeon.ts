@@ -17,8 +17,11 @@ export const AEGAEON_DEFAULTS: AegaeonOptions = Object.freeze({ groupSize: 8, ca
  * Aegaeon's token-level policy, as ARCHITECTURE.md describes the published algorithm:
  * - prefill: grouped FCFS (nextPrefillGroup), groups of up to 8 same-model requests, one prefill step;
  * - decode: weighted round-robin over per-model batches in a fixed cyclic order, each turn sized by the
- *   quota formula (quota.ts) from its TPOT SLO, the round's estimated switch costs (bytes / bandwidth +
- *   overhead, for models not resident) and the 4 s cap;
+ *   quota formula (quota.ts) from its TPOT SLO, the round's estimated switch costs and the 4 s cap. The
+ *   switch estimate is bytes / bandwidth + overhead for every batch of the round, resident or not: with two
+ *   weight slots, a round of three or more batches reloads each of them once per round (the two resident now
+ *   are evicted before their next turn). In a round of two both stay resident and this overstates the round,
+ *   which lengthens the two turns (docs/scheduler.md records the interpretation);
  * - prefetch: the next model of the round is paged in behind the running turn (two slots: active + next);
  * - KV: every other model's KV is parked in host memory for the turn and restored at its own turn.
  * Aegaeon runs prefill and decode on separate instances; here one GPU does both, so a prefill group (if

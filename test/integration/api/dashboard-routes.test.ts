@@ -56,7 +56,7 @@ describe('dashboard routes (/v1/ops/timeline, /v1/ops/events, /dashboard)', () =
     const silent = Object.assign(scriptedNode(), { nodeId: 'old-node' });
     plane = createControlPlane({ database, blobs: memoryBlobs(), router: createRouter({ nodes: [remote, silent] }) });
     url = await plane.listen(0, '127.0.0.1');
-    timeline.record(0, { type: 'switch', atMs: performance.now(), from: undefined, to: 'a' });
+    timeline.record(0, { type: 'switch', atMs: performance.now(), from: undefined, to: 'a', ms: 0, estimateMs: 0, overrun: false });
     timeline.record(0, { type: 'turn', atMs: performance.now(), model: 'a', steps: 3, quotaSteps: 8, reason: 'done', ms: 2 });
   });
   afterAll(async () => {

@@ -72,7 +72,7 @@ describe('timeline recorder', () => {
     const timeline = createTimelineRecorder({
       nodeId: 'n1', gpus: [], functionOf: (key) => key, toEpochMs: (ms) => EPOCH + ms, now: () => nowMs, windowMs: 1_000,
     });
-    timeline.record(0, { type: 'switch', atMs: 10, from: undefined, to: 'a' });
+    timeline.record(0, { type: 'switch', atMs: 10, from: undefined, to: 'a', ms: 0, estimateMs: 0, overrun: false });
     timeline.record(0, { type: 'turn', atMs: 50, model: 'a', steps: 4, quotaSteps: 8, reason: 'done', ms: 40 });
     timeline.record(0, { type: 'turn', atMs: 60, model: 'a', steps: 0, quotaSteps: 8, reason: 'not_resident', ms: 0 });
     timeline.record(0, { type: 'load', atMs: 70, model: 'b', ms: 0, cached: true, prefetch: true });

@@ -1,4 +1,5 @@
 import type { ModelRef, SequenceSink } from '../../../runtime/engine/engine.js';
+import type { SchedulerPolicy, TurnPlan } from '../../../runtime/scheduler/policy.js';
 import { VirtualClock } from '../../../runtime/scheduler/clock.js';
 import type { GenerationRequest } from '../../../runtime/scheduler/types.js';
 import { SimulatedEngine } from '../../../runtime/sim/simulated-engine.js';
@@ -14,15 +15,18 @@ export function model(key: string, gb = 1): ModelRef {
 }
 
 /** A simulated engine with flat costs on a virtual clock: the scheduler tests' fake engine. */
-export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number } = {}) {
+export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number; h2dGbPerMs?: number; kvBytesPerToken?: number } = {}) {
   const clock = new VirtualClock();
   const arena = (options.arenaGb ?? 10) * GB;
   const engine = new SimulatedEngine({
     clock,
-    gpu: { name: 'fake', memoryBytes: arena + (options.kvGb ?? 10) * GB, h2dBytesPerMs: 0.01 * GB, loadOverheadMs: options.loadOverheadMs ?? 0, memBytesPerMs: GB },
+    gpu: {
+      name: 'fake', memoryBytes: arena + (options.kvGb ?? 10) * GB, h2dBytesPerMs: (options.h2dGbPerMs ?? 0.01) * GB,
+      loadOverheadMs: options.loadOverheadMs ?? 0, memBytesPerMs: GB,
+    },
     costs: options.costs ?? FLAT_COSTS,
     weightsArenaBytes: arena,
-    describe: (ref) => ({ shape: 'flat', weightBytes: ref.bytes || GB, kvBytesPerToken: 1000 }),
+    describe: (ref) => ({ shape: 'flat', weightBytes: ref.bytes || GB, kvBytesPerToken: options.kvBytesPerToken ?? 1000 }),
   });
   return { clock, engine };
 }
@@ -53,6 +57,78 @@ export function recorder(clock: VirtualClock): { sink: SequenceSink; rec: Record
         rec.done = reason;
         rec.completion = usage.completionTokens;
       },
+    },
+  };
+}
+
+/** What the scheduler asked of the engine, on the fake clock. `end` is set when a turn returns. */
+export type EngineCall =
+  | { readonly op: 'load'; readonly at: number; readonly model: string; done?: number }
+  | { readonly op: 'evict'; readonly at: number; readonly model: string }
+  | { readonly op: 'add'; readonly at: number; readonly model: string; readonly id: number }
+  | { readonly op: 'park' | 'restore'; readonly at: number; readonly id: number }
+  | {
+      readonly op: 'turn'; readonly at: number; readonly model: string; readonly maxSteps: number;
+      /** Sequences of other models with KV on the device, and of this model parked, when the turn began. */
+      readonly othersRunning: number; readonly ownParked: number;
+      end?: number; steps?: number; reason?: string;
+    };
+
+/**
+ * Records every call the scheduler makes on `engine` (wrapping its methods in place), with fake-clock times:
+ * the tests observe the policy through what it makes the engine do, not through its own reports.
+ */
+export function recordCalls(engine: SimulatedEngine, clock: VirtualClock): EngineCall[] {
+  const calls: EngineCall[] = [];
+  const e = engine as unknown as Record<string, (...args: never[]) => Promise<unknown>>;
+  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | void) => {
+    const original = (e[name] as unknown as (...args: A) => Promise<R>).bind(engine);
+    e[name] = (async (...args: A) => {
+      const after = before(...args);
+      const result = await original(...args);
+      if (after) after(result);
+      return result;
+    }) as never;
+  };
+  const modelOfSeq = new Map<number, string>();
+  wrap('load', (ref: ModelRef) => {
+    const call: EngineCall = { op: 'load', at: clock.now(), model: ref.key };
+    calls.push(call);
+    return () => (call.done = clock.now());
+  });
+  wrap('evict', (key: string) => void calls.push({ op: 'evict', at: clock.now(), model: key }));
+  wrap('add', (spec: { id: number; modelKey: string }) => {
+    modelOfSeq.set(spec.id, spec.modelKey);
+    calls.push({ op: 'add', at: clock.now(), model: spec.modelKey, id: spec.id });
+  });
+  wrap('park', (id: number) => void calls.push({ op: 'park', at: clock.now(), id }));
+  wrap('restore', (id: number) => void calls.push({ op: 'restore', at: clock.now(), id }));
+  wrap('runTurn', (key: string, maxSteps: number) => {
+    const othersRunning = engine.sequenceCount('running') - engine.sequenceCount('running', key);
+    const call: EngineCall = { op: 'turn', at: clock.now(), model: key, maxSteps, othersRunning, ownParked: engine.sequenceCount('parked', key) };
+    calls.push(call);
+    return (r: { steps: number; reason: string }) => Object.assign(call, { end: clock.now(), steps: r.steps, reason: r.reason });
+  });
+  return calls;
+}
+
+export type TurnCall = Extract<EngineCall, { op: 'turn' }>;
+
+export const turnsOf = (calls: readonly EngineCall[]): TurnCall[] => calls.filter((c): c is TurnCall => c.op === 'turn');
+
+/** Wraps a policy so every plan it returns is kept with the clock time and the model's residency at planning. */
+export function recordPlans(policy: SchedulerPolicy): { policy: SchedulerPolicy; plans: { at: number; plan: TurnPlan; wasResident: boolean }[] } {
+  const plans: { at: number; plan: TurnPlan; wasResident: boolean }[] = [];
+  return {
+    plans,
+    policy: {
+      ...policy,
+      planTurn(view) {
+        const plan = policy.planTurn(view);
+        if (plan) plans.push({ at: view.nowMs, plan, wasResident: view.models.get(plan.modelKey)?.residency === 'resident' });
+        return plan;
+      },
+      shouldPreempt: (view, running, arrival) => policy.shouldPreempt(view, running, arrival),
     },
   };
 }

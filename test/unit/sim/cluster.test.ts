@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { costsFor } from '../../../runtime/sim/catalogue.js';
+import { calibrationGaps, costsFor } from '../../../runtime/sim/catalogue.js';
 import { simulateCluster } from '../../../runtime/sim/cluster.js';
+import { goodput } from '../../../runtime/sim/plan.js';
 import { GPUS } from '../../../runtime/sim/sim-types.js';
 import { w1, w2, w3 } from '../../../runtime/sim/workloads.js';
 import { lineChartSvg } from '../../../runtime/sim/svg-chart.js';
@@ -49,5 +50,31 @@ describe('cluster simulator', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('a &lt; b');
     expect(svg).toContain('<path');
+  });
+
+  it('names the shapes a GPU has no calibration for, and refuses to simulate them', async () => {
+    // On an A10 only qwen2_5_7b (and the shapes scaled from it) is profiled.
+    expect(calibrationGaps(GPUS.A10!, ['qwen2_5_7b', 'yi1_5_9b_chat', 'qwen2_5_3b', 'llama2_13b_chat', 'yi1_5_9b_chat'])).toEqual(['llama2_13b_chat', 'yi1_5_9b_chat']);
+    expect(calibrationGaps(GPUS.H100!, ['qwen2_5_7b', 'yi1_5_9b_chat', 'qwen2_5_14b'])).toEqual([]);
+    const wl = w1({ models: 5, ratePerModel: 0.1, durationS: 30, seed: 1 });
+    await expect(simulateCluster({ workload: wl, policy: 'tidepool', gpus: 1, gpu: GPUS.A10! })).rejects.toThrow(/no step-time calibration for llama2_13b_chat, yi1_5_9b_chat on A10/);
+  });
+
+  it('refines goodput by bisection between the last passing and the first failing rate', async () => {
+    const workloadAt = (rate: number) => w1({ models: 4, ratePerModel: rate, durationS: 60, seed: 5 });
+    const gp = await goodput({ policies: ['tidepool'], gpus: 1, rates: [0.05, 8], refineSteps: 3, workloadAt });
+    const g = gp.tidepool!;
+    // 0.05 passes, 8 req/s per model cannot: three halvings of that gap, ending 7.95 / 8 apart.
+    expect(g.runs.map((r) => r.rate)).toEqual([...g.runs.map((r) => r.rate)].sort((a, b) => a - b));
+    expect(g.runs).toHaveLength(5);
+    expect(g.missed! - g.rate!).toBeCloseTo((8 - 0.05) / 8, 9);
+    for (const r of g.runs) {
+      expect(r.attainment >= 0.9).toBe(r.rate <= g.rate!);
+      expect(r.goodputReqPerS).toBeLessThanOrEqual(r.offeredReqPerS);
+    }
+    // When even the lowest rate misses, the bisection runs between 0 and it.
+    const low = await goodput({ policies: ['tidepool'], gpus: 1, rates: [8], refineSteps: 2, workloadAt });
+    expect(low.tidepool!.missed! - (low.tidepool!.rate ?? 0)).toBeCloseTo(2, 9);
+    expect(low.tidepool!.runs).toHaveLength(3);
   });
 });

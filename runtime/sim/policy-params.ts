@@ -1,0 +1,101 @@
+import { DEFAULT_COSTS } from '../scheduler/cost-estimator.js';
+import { DEMAND_HALF_LIFE_MS } from '../scheduler/demand.js';
+import { AEGAEON_DEFAULTS, createAegaeonPolicy } from '../scheduler/policies/aegaeon.js';
+import { PINNED_OPTIONS } from '../scheduler/policies/pinned.js';
+import { createRequestLevelPolicy } from '../scheduler/policies/request-level.js';
+import { TIDEPOOL_DEFAULTS } from '../scheduler/policies/tidepool.js';
+import type { PolicyName } from '../scheduler/types.js';
+import { DERIVED, costsFor } from './catalogue.js';
+import { MAX_ARENA_SHARE, STATIC_MIN_KV_SHARE, TIDEPOOL_ARENA_SHARE } from './placement.js';
+import { SATURATION_RATE, SPILL_FACTOR, SPILL_SLACK_TOKENS } from './router.js';
+import { GBPS } from './sim-types.js';
+import type { SimGpuSpec } from './sim-types.js';
+import { SIM_ENGINE_DEFAULTS } from './simulated-engine.js';
+
+/**
+ * The parameters every policy runs with in the simulator, read from the constants the code uses (never
+ * restated), so the pool benchmark's output documents its baselines as they ran. Values in ms, bytes shares,
+ * req/s; `rule` fields say in words what a value cannot.
+ */
+export function policyParameters(gpu: SimGpuSpec): { common: Record<string, unknown>; policies: Record<PolicyName, Record<string, unknown>> } {
+  const minTurnMs = DEFAULT_COSTS.minTurnMs;
+  return {
+    common: {
+      gpu: gpu.name,
+      memoryGB: gpu.memoryBytes / 1e9,
+      switchCost: { rule: 'weight bytes / H2D bandwidth + fixed overhead', h2dGBps: gpu.h2dBytesPerMs / GBPS, overheadMs: gpu.loadOverheadMs },
+      kvMoves: 'KV bytes / H2D bandwidth, on the same copy stream as loads',
+      engine: {
+        ...SIM_ENGINE_DEFAULTS,
+        admission: 'reserves (prompt + max tokens) × KV bytes per token',
+        prefill: 'a step admitting sequences is a prefill step (no chunked prefill)',
+      },
+      estimator: {
+        stepPrior: `decode ${(DEFAULT_COSTS.decodeMsPerWeightByte * 15.2e9).toFixed(1)} ms per 15.2 GB of weights, then an EWMA of observed turns`,
+        smoothing: DEFAULT_COSTS.smoothing, switchSlackMs: DEFAULT_COSTS.switchSlackMs,
+      },
+      turnQuota: 'a turn is cut at the token boundary after its quota (ms), whatever the step estimate said',
+      gpuIdleEvictMs: DEFAULT_COSTS.gpuIdleEvictMs,
+      router: {
+        pooled: 'a home GPU per function, balanced by weight bytes × r / (1 + r / saturation); stay where requests are in flight; '
+          + 'spill to the least loaded GPU when the home owes too much',
+        saturationReqPerS: SATURATION_RATE, spillFactor: SPILL_FACTOR, spillSlackTokens: SPILL_SLACK_TOKENS,
+        placed: 'the least loaded of the function\'s placed GPUs',
+      },
+    },
+    policies: {
+      tidepool: {
+        rule: 'least slack first at token granularity; latest start = earliest next-token deadline − load (if absent) − prefill − one step',
+        minTurnMs, maxQuotaMs: TIDEPOOL_DEFAULTS.maxQuotaMs, soloQuotaMs: TIDEPOOL_DEFAULTS.soloQuotaMs,
+        switchAmortization: TIDEPOOL_DEFAULTS.switchAmortization,
+        weightsArena: `max(largest model, ${TIDEPOOL_ARENA_SHARE} × memory), at most ${MAX_ARENA_SHARE} × memory; the rest is KV`,
+        residency: `evict idle before busy, least asked-for first (arrival rate, ${DEMAND_HALF_LIFE_MS / 1000} s half-life), then least recently run`,
+        prefetch: 'the next most urgent absent model, into room that idle models give up',
+        preemption: "an arrival cuts the turn only when its own first token cannot wait for the turn's end",
+      },
+      aegaeon: {
+        rule: 'grouped FCFS prefill; weighted round-robin decode in key order; q_i = C·(t_i/d_i) / (1 − Σ t_j/d_j), capped',
+        groupSize: AEGAEON_DEFAULTS.groupSize, capMs: AEGAEON_DEFAULTS.capMs,
+        switchEstimateInRound: 'bytes / bandwidth + overhead for every batch of the round, resident or not',
+        weightSlots: createAegaeonPolicy().maxResident, weightsArena: `2 × largest model, at most ${MAX_ARENA_SHARE} × memory`,
+        prefetch: 'the next batch of the round', kv: "every other model's KV parked for a turn",
+        onOneGpu: 'prefill groups alternate with decode turns; a decode turn admits up to a group of its own queued requests',
+      },
+      'request-level': {
+        rule: 'serve one model until none of its requests is left, then load the one with the oldest waiting request',
+        weightSlots: createRequestLevelPolicy(false).maxResident, weightsArena: `largest model, at most ${MAX_ARENA_SHARE} × memory`,
+        keepAlive: 'until another model needs the GPU', batching: 'continuous: arrivals join the running batch',
+      },
+      'request-level+srtf': {
+        rule: 'as request-level; next model: the one whose waiting request has the least remaining work (max tokens − delivered, + prompt / 100 before the first token)',
+        weightSlots: createRequestLevelPolicy(true).maxResident, weightsArena: `largest model, at most ${MAX_ARENA_SHARE} × memory`,
+        keepAlive: 'until another model needs the GPU',
+      },
+      'static-colocation': {
+        rule: 'placement once from mean rates: heaviest rate × bytes first, to the least loaded GPU with arena room; placed models stay resident and time-share least slack first',
+        maxWeightsShare: 1 - STATIC_MIN_KV_SHARE, minTurnMs, maxQuotaMs: PINNED_OPTIONS.maxQuotaMs, soloQuotaMs: PINNED_OPTIONS.soloQuotaMs,
+        preemption: 'an arrival for another placed model cuts an unbounded (solo) turn',
+        unplaced: 'functions that fit nowhere are not served (every token missed)',
+      },
+      dedicated: {
+        rule: 'one GPU per function; spare GPUs one by one to the function with the highest rate per GPU',
+        weightsArena: 'the model\'s bytes; the rest is KV', minTurnMs, soloQuotaMs: PINNED_OPTIONS.soloQuotaMs,
+      },
+    },
+  };
+}
+
+/** The step-cost fits on `gpu` with their error, and the shapes priced by scaling instead. */
+export function costModelReport(gpu: SimGpuSpec): Record<string, unknown> {
+  const costs = costsFor(gpu);
+  const fits = [...costs.fits.values()].filter((f) => f.points > 0).map((f) => ({
+    shape: f.shape, gpu: f.gpu, points: f.points,
+    prefillMeanAbsRelError: f.prefillError, decodeMeanAbsRelError: f.decodeError,
+    prefillMs: { formula: 'p0 + p1·(B·L) + p2·(B·L²)', coefficients: f.prefill },
+    decodeMs: { formula: 'd0 + d1·B + d2·(B·L)', coefficients: f.decode },
+  }));
+  const derived = DERIVED.filter((d) => costs.calibrated.has(d.shape)).map((d) => ({
+    shape: d.shape, base: d.base, weightRatio: d.factor, rule: 'base fit × weight ratio (fixed terms × √ratio); an extrapolation, no fit error',
+  }));
+  return { calibration: '../shared/calibration/vllm-step-profiles.jsonl', fittedOn: 'per-config medians with B·L ≤ 4096', fits, derived };
+}
