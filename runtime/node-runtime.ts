@@ -26,6 +26,16 @@ export interface NodeRuntime {
    */
   holdWarm?(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void>;
 
+  /**
+   * Makes the node's holds exactly `holds`: each listed function is held as `holdWarm` would, every other
+   * held function is released. Idempotent, so replicas may send it whenever they like. Resolves once every
+   * listed hold is in place; rejects with the first that failed.
+   */
+  setWarmHolds?(holds: readonly WarmHoldTarget[]): Promise<void>;
+
+  /** The holds this node was asked for (in place, still fetching, or failed), which heartbeats report. */
+  warmHoldReport?(): readonly WarmHoldReport[];
+
   /** Where each model known to this node lives right now. */
   residency(): Promise<readonly ModelResidency[]>;
 
@@ -57,6 +67,20 @@ export interface Artifact {
   readonly digest: string;
   readonly files: readonly ArtifactFile[];
   readonly bytes: number;
+}
+
+/** One `min_warm` hold as the control plane asks for it. */
+export interface WarmHoldTarget {
+  readonly functionName: string;
+  readonly artifact: Artifact;
+  /** The function's ordinary keep-warm window, which applies again once the hold is released. */
+  readonly keepWarmMs: number;
+}
+
+/** A hold a node was asked for, as its heartbeat reports it. */
+export interface WarmHoldReport {
+  readonly functionName: string;
+  readonly artifactDigest: string;
 }
 
 export interface NodeGenerateRequest {

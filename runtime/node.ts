@@ -11,7 +11,7 @@ import { engineErrorCodeOf } from './engine/engine-wire.js';
 import { DeviceLane } from './device-lane.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
-import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from './node-runtime.js';
+import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from './node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
@@ -248,7 +248,12 @@ class LocalNode implements LocalNodeRuntime {
     let gpuBytes = 0;
     for (const keys of perLane) for (const key of keys) gpuBytes += this.modelBytes.get(key) ?? 0;
     this.metrics.residencyBytes.set({ tier: 'gpu' }, gpuBytes);
-    const out = this.queues.known().map((model) => ({
+    // A function held warm (min_warm) is listed even before its first request, so it shows as host or gpu.
+    const served = this.queues.known();
+    const heldOnly = this.warmHolds.entries()
+      .filter((h) => !served.some((m) => m.functionName === h.functionName && m.artifactDigest === h.artifact.digest))
+      .map((h) => ({ functionName: h.functionName, artifactDigest: h.artifact.digest, bytes: h.artifact.bytes, queued: 0, running: 0 }));
+    const out = [...served, ...heldOnly].map((model) => ({
       artifactDigest: model.artifactDigest,
       functionName: model.functionName,
       tier: gpu.has(model.artifactDigest) ? 'gpu' as const : host.has(model.artifactDigest) ? 'host' as const : 'store' as const,
@@ -297,6 +302,14 @@ class LocalNode implements LocalNodeRuntime {
 
   holdWarm(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void> {
     return this.warmHolds.hold(functionName, artifact, keepWarmMs);
+  }
+
+  setWarmHolds(holds: readonly WarmHoldTarget[]): Promise<void> {
+    return this.warmHolds.set(holds);
+  }
+
+  warmHoldReport(): readonly WarmHoldReport[] {
+    return this.warmHolds.entries().map((h) => ({ functionName: h.functionName, artifactDigest: h.artifact.digest }));
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Artifact } from '../node-runtime.js';
+import type { Artifact, WarmHoldTarget } from '../node-runtime.js';
 import type { HostLease, HostPool } from './host-pool.js';
 
 /** One function's wanted hold; `state` says whether its weights are in (`held`), on the way, or failed. */
@@ -6,13 +6,6 @@ export interface WarmHoldEntry {
   readonly functionName: string;
   readonly artifact: Artifact;
   readonly state: 'fetching' | 'held' | 'failed';
-}
-
-/** A hold as the control plane asks for it (`setWarmHolds`). */
-export interface WarmHoldTarget {
-  readonly functionName: string;
-  readonly artifact: Artifact;
-  readonly keepWarmMs: number;
 }
 
 interface Target {

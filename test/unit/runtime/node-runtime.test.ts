@@ -107,6 +107,19 @@ describe('local node runtime over the stub engine', () => {
     ]);
   });
 
+  it('lists a function held warm but never invoked as host, then once as gpu when it has run', async () => {
+    const runtime = await start();
+    const model = await artifact('pinned');
+    const listing = (tier: string) => [{ artifactDigest: model.digest, functionName: 'pinned', tier, bytes: model.bytes, queued: 0, running: 0 }];
+    await runtime.holdWarm!('pinned', model, 0);
+    expect(await runtime.residency()).toEqual(listing('host'));
+    expect(runtime.warmHoldReport!()).toEqual([{ functionName: 'pinned', artifactDigest: model.digest }]);
+    await collect(runtime.generate(request(model, { functionName: 'pinned' })));
+    expect(await runtime.residency()).toEqual(listing('gpu'));
+    await runtime.setWarmHolds!([]);
+    expect(runtime.warmHoldReport!()).toEqual([]);
+  });
+
   it('scales to zero: gpu, then host after the GPU idle timeout, then store after keep_warm_ms', async () => {
     const runtime = await start({ gpuIdleEvictMs: 150, policy: 'aegaeon' });
     const model = await artifact('a');
