@@ -1,10 +1,11 @@
 import express, { Router, type RequestHandler } from 'express';
 import { bearerMatches } from '../../runtime/cluster/cluster-token.js';
-import type { ModelResidency } from '../../runtime/node-runtime.js';
+import type { ModelResidency, WarmHoldReport } from '../../runtime/node-runtime.js';
 import { NODE_ID_PATTERN } from '../config.js';
 import type { Db } from '../db/database.js';
 import { listNodes, upsertNode } from '../db/repositories/node-repository.js';
 import type { RoutingSummary } from '../router/route-decisions.js';
+import type { WarmHoldSync } from '../router/warm-hold-sync.js';
 import { HttpError } from './http-error.js';
 
 export interface ClusterRoutesOptions {
@@ -14,6 +15,8 @@ export interface ClusterRoutesOptions {
   readonly heartbeatMs: number;
   /** The answering replica's routing decisions (counts are per replica, since its start); absent, none shown. */
   readonly routing?: () => RoutingSummary & { readonly replica: string };
+  /** Told of each ready node's reported `min_warm` holds, so it can send the node the ones it should have. */
+  readonly warmHolds?: Pick<WarmHoldSync, 'heartbeat'>;
   readonly now?: () => number;
 }
 
@@ -51,9 +54,18 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
       residency: Array.isArray(body.residency) ? body.residency : [],
       load: typeof body.load === 'number' && Number.isSafeInteger(body.load) ? body.load : 0,
     });
+    const warmHolds = warmHoldReport(body.warmHolds);
+    if (warmHolds && state === 'ready') options.warmHolds?.heartbeat({ id: record.id, address: record.address }, warmHolds);
     res.json({ id: record.id, state: record.state, heartbeat_ms: options.heartbeatMs, down_after_ms: options.downAfterMs });
   });
   return router;
+}
+
+/** The heartbeat's `warmHolds`; undefined when absent or malformed (a node that keeps no holds sends none). */
+function warmHoldReport(value: unknown): WarmHoldReport[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const valid = value.every((h: unknown) => typeof (h as WarmHoldReport | null)?.functionName === 'string' && typeof (h as WarmHoldReport).artifactDigest === 'string');
+  return valid ? value.map((h: WarmHoldReport) => ({ functionName: h.functionName, artifactDigest: h.artifactDigest })) : undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Database } from '../db/database.js';
 import { openDatabase } from '../db/open-database.js';
 import { storeBlobs } from '../functions/store-blobs.js';
 import { createClusterRouter } from '../router/cluster-router.js';
+import { createWarmHoldSync } from '../router/warm-hold-sync.js';
 import { createObjectStore } from '../storage/create-object-store.js';
 import { CliError } from './cli-error.js';
 import { nodeIdOf } from './node-id.js';
@@ -45,11 +46,13 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
     const router = createClusterRouter({
       db: database.db, token, downAfterMs: config.nodeDownAfterMs, downRetentionMs: config.nodeDownRetentionMs, registry, log,
     });
+    // min_warm holds converge from the database: every heartbeat that reports other holds gets the wanted set.
+    const warmHolds = createWarmHoldSync({ db: database.db, token, downAfterMs: config.nodeDownAfterMs, log });
     // Names the replica that answered `cluster status`: routing counts are per replica.
     let replica = hostname();
     const routeOptions = {
       db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs,
-      routing: () => ({ replica, ...router.routing() }),
+      routing: () => ({ replica, ...router.routing() }), warmHolds,
     };
     const plane = createControlPlane({
       database, blobs: storeBlobs(createObjectStore(config)), router, registry, maxBodyBytes: config.maxBodyBytes,
@@ -58,6 +61,7 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
     });
     const url = await plane.listen(config.port, config.host);
     replica = `${hostname()}:${new URL(url).port}`;
+    void warmHolds.syncAll().catch((error: Error) => log(`warm holds at start-up: ${error.message}`));
     // Silent nodes are marked down (and long-down ones removed) even when no request arrives to trigger a read.
     const sweep = setInterval(() => void router.refresh().catch((error: Error) => log(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
     sweep.unref();

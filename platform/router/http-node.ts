@@ -7,6 +7,7 @@ import {
   type NodeEvent,
   type NodeGenerateRequest,
   type NodeRuntime,
+  type WarmHoldTarget,
 } from '../../runtime/node-runtime.js';
 import type { NodeStats } from '../../runtime/node-stats.js';
 import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
@@ -107,6 +108,21 @@ export class HttpNodeRuntime implements NodeRuntime {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
       body: JSON.stringify({ functionName, artifact: artifact ?? null, keepWarmMs }),
+    });
+    if (!res.ok) throw await this.refusal(res);
+    await res.body?.cancel();
+  }
+
+  /**
+   * `PUT /internal/warm-holds`: the whole set of holds the node should have; it releases every other. The
+   * node answers once it has taken the set (fetches go on there), so this is bounded like the reads.
+   */
+  async setWarmHolds(holds: readonly WarmHoldTarget[]): Promise<void> {
+    const res = await fetch(`${this.address}/internal/warm-holds`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
+      body: JSON.stringify({ holds }),
+      signal: AbortSignal.timeout(10_000),
     });
     if (!res.ok) throw await this.refusal(res);
     await res.body?.cancel();

@@ -1,4 +1,4 @@
-import type { Artifact } from '../node-runtime.js';
+import type { Artifact, WarmHoldTarget } from '../node-runtime.js';
 
 /** The body of `POST /internal/hold-warm`: `artifact` null releases the function's hold. */
 export interface HoldWarmRequest {
@@ -34,6 +34,35 @@ export function parseHoldWarmRequest(text: string): HoldWarmRequest {
   }
   if (artifact === null || artifact === undefined) return { functionName, artifact: undefined, keepWarmMs };
   return { functionName, artifact: parseArtifact(artifact), keepWarmMs };
+}
+
+/**
+ * Checks the body of `PUT /internal/warm-holds`, `{ holds: [{ functionName, artifact, keepWarmMs }] }`: the
+ * whole set of holds the node should have. Each entry is checked as a hold-warm body whose artifact is set;
+ * a function listed twice is refused, since the set could not say which artifact it wants.
+ */
+export function parseWarmHoldSet(text: string): readonly WarmHoldTarget[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HoldWarmRequestError('body must be JSON');
+  }
+  const holds = (body as { holds?: unknown } | null)?.holds;
+  if (!Array.isArray(holds)) throw new HoldWarmRequestError('holds must be an array');
+  const seen = new Set<string>();
+  return holds.map((entry: unknown, i) => {
+    let hold: HoldWarmRequest;
+    try {
+      hold = parseHoldWarmRequest(JSON.stringify(entry ?? null));
+    } catch (error) {
+      throw new HoldWarmRequestError(`holds[${i}]: ${(error as Error).message}`);
+    }
+    if (!hold.artifact) throw new HoldWarmRequestError(`holds[${i}]: artifact must be set (leave a function out to release it)`);
+    if (seen.has(hold.functionName)) throw new HoldWarmRequestError(`holds[${i}]: function ${hold.functionName} is listed twice`);
+    seen.add(hold.functionName);
+    return { functionName: hold.functionName, artifact: hold.artifact, keepWarmMs: hold.keepWarmMs };
+  });
 }
 
 function parseArtifact(value: unknown): Artifact {

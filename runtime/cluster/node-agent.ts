@@ -1,4 +1,4 @@
-import type { ModelResidency, NodeRuntime } from '../node-runtime.js';
+import type { ModelResidency, NodeRuntime, WarmHoldReport } from '../node-runtime.js';
 import { bearer } from './cluster-token.js';
 
 /** What a node tells the control plane about itself; every heartbeat carries all of it. */
@@ -11,6 +11,11 @@ export interface NodeReport {
   readonly residency: readonly ModelResidency[];
   /** Sequences queued or running. */
   readonly load: number;
+  /**
+   * The `min_warm` holds this node was asked for (absent when it keeps none): a replica that finds them
+   * differing from what the database wants sends the node its holds (a restarted or new node has none).
+   */
+  readonly warmHolds?: readonly WarmHoldReport[];
 }
 
 export interface NodeAgent {
@@ -41,7 +46,7 @@ export function startNodeAgent(options: {
   readonly controlPlaneUrl: string;
   readonly token: string;
   readonly heartbeatMs: number;
-  readonly describe: () => Omit<NodeReport, 'residency' | 'load' | 'state'>;
+  readonly describe: () => Omit<NodeReport, 'residency' | 'load' | 'state' | 'warmHolds'>;
   readonly onFatal: (error: Error) => void;
   readonly log?: (line: string) => void;
 }): NodeAgent {
@@ -65,6 +70,7 @@ export function startNodeAgent(options: {
       state,
       residency,
       load: residency.reduce((sum, m) => sum + m.queued + m.running, 0),
+      ...(options.node.warmHoldReport && { warmHolds: options.node.warmHoldReport() }),
     };
     const res = await fetch(`${base}/internal/cluster/nodes/${encodeURIComponent(options.node.nodeId)}`, {
       method: 'PUT',

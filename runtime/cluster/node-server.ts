@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeError, type NodeGenerateRequest, type NodeRuntime } from '../node-runtime.js';
+import { NodeError, type NodeGenerateRequest, type NodeRuntime, type WarmHoldTarget } from '../node-runtime.js';
 import { bearerMatches } from './cluster-token.js';
 import { createGenerationDrain } from './generation-drain.js';
-import { HoldWarmRequestError, parseHoldWarmRequest, type HoldWarmRequest } from './hold-warm-request.js';
+import { HoldWarmRequestError, parseHoldWarmRequest, parseWarmHoldSet, type HoldWarmRequest } from './hold-warm-request.js';
 
 /**
  * The node runtime's internal HTTP API in cluster mode, for control-plane replicas only:
@@ -16,6 +16,9 @@ import { HoldWarmRequestError, parseHoldWarmRequest, type HoldWarmRequest } from
  * - `POST /internal/hold-warm`: body `{ functionName, artifact | null, keepWarmMs }`; pins the function's
  *   weights in host memory (`min_warm`) or releases the pin. 200 `{ function, held }` once done, 400 for a bad
  *   body, 404 when the node keeps no holds.
+ * - `PUT /internal/warm-holds`: body `{ holds: [{ functionName, artifact, keepWarmMs }] }`, the whole set of
+ *   holds this node should have (every other is released). 200 `{ holds: [function names] }` as soon as the
+ *   set is taken: fetches go on in the background, and heartbeats report the holds. 400 for a bad body.
  * - `GET /healthz`, `GET /readyz`: unauthenticated probes.
  *
  * Everything under `/internal` needs the cluster token; anything else is refused with 401.
@@ -74,6 +77,7 @@ export async function startNodeServer(options: {
       return generate(req, res).finally(() => generations.done());
     }
     if (req.method === 'POST' && path === '/internal/hold-warm' && node.holdWarm) return holdWarm(req, res);
+    if (req.method === 'PUT' && path === '/internal/warm-holds' && node.setWarmHolds) return setWarmHolds(req, res);
     return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
   }
 
@@ -87,6 +91,19 @@ export async function startNodeServer(options: {
     }
     await node.holdWarm!(hold.functionName, hold.artifact, hold.keepWarmMs);
     sendJson(res, 200, { function: hold.functionName, held: hold.artifact !== undefined });
+  }
+
+  async function setWarmHolds(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let holds: readonly WarmHoldTarget[];
+    try {
+      holds = parseWarmHoldSet(await readBody(req));
+    } catch (error) {
+      if (!(error instanceof HoldWarmRequestError)) throw error;
+      return sendJson(res, 400, { error: { code: 'invalid_parameter', message: error.message } });
+    }
+    // Fetching held weights can take minutes: answer once the set is taken, and report failures here.
+    node.setWarmHolds!(holds).catch((error: Error) => options.log?.(`warm holds: ${error.message}`));
+    sendJson(res, 200, { holds: holds.map((h) => h.functionName) });
   }
 
   async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {

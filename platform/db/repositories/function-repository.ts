@@ -141,6 +141,22 @@ export async function getActiveVersion(db: Db, name: string): Promise<FunctionVe
   return row ? toVersionRecord(row) : null;
 }
 
+/**
+ * Active versions whose manifest sets `min_warm` above 0, by function name: the warm holds every node should
+ * have. A manifest without a numeric `min_warm` (stored before the field existed) asks for none.
+ */
+export async function listWarmHeldVersions(db: Db): Promise<FunctionVersionRecord[]> {
+  const rows = await db
+    .selectFrom('functions as f')
+    .innerJoin('function_versions as v', (join) => join.onRef('v.function_name', '=', 'f.name').onRef('v.version', '=', 'f.active_version'))
+    .selectAll('v')
+    // CASE, so the cast only ever sees numbers.
+    .where((eb) => eb(sql<boolean>`case when jsonb_typeof(v.manifest->'min_warm') = 'number' then (v.manifest->>'min_warm')::numeric > 0 else false end`, '=', true))
+    .orderBy('v.function_name')
+    .execute();
+  return rows.map(toVersionRecord);
+}
+
 /** Deletes the function and all its versions (blobs stay in the store). False when it did not exist. */
 export async function deleteFunction(db: Db, name: string): Promise<boolean> {
   const result = await db.deleteFrom('functions').where('name', '=', name).executeTakeFirst();

@@ -36,7 +36,7 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
   let node: StartedNode;
 
   const internal = (path: string) => fetch(`${node.address}${path}`, { headers: { Authorization: `Bearer ${CLUSTER_TOKEN}` } });
-  // Residency lists only functions the node has served, so a hold shows in the host pool's fill.
+  // A hold shows in the host pool's fill: the bytes that only the hold brought into host memory.
   const hostPoolUsedBytes = async () => ((await (await internal('/internal/stats')).json()) as { hostPool: { usedBytes: number } }).hostPool.usedBytes;
   const listed = async () => ((await (await fetch(`${plane}/v1/cluster/nodes`)).json()) as { data: NodeRow[] }).data;
 

@@ -8,6 +8,7 @@ import {
   isDigestReferenced,
   listFunctions,
   listVersions,
+  listWarmHeldVersions,
   setActiveVersion,
   type NewFunctionVersion,
 } from '../../../platform/db/repositories/function-repository.js';
@@ -109,5 +110,20 @@ withDatabases(({ database }) => {
     expect(await isDigestReferenced(db, fileDigest)).toBe(false);
     await createFunctionVersion(db, deploy('fn-files', { files: [{ name: 'config.json', digest: fileDigest, size: 10 }] }));
     expect(await isDigestReferenced(db, fileDigest)).toBe(true);
+  });
+
+  it('lists the active versions that ask for min_warm, and only those', async () => {
+    const { db } = database();
+    const withManifest = (name: string, fields: Record<string, unknown>) => deploy(name, { manifest: { name, model: { path: './model' }, ...fields } });
+    await createFunctionVersion(db, withManifest('warm-held', { min_warm: 1, keep_warm_ms: 5 }));
+    await createFunctionVersion(db, withManifest('warm-dropped', { min_warm: 2 }));
+    await createFunctionVersion(db, withManifest('warm-dropped', { min_warm: 0 }));
+    await createFunctionVersion(db, withManifest('warm-rolled-back', { min_warm: 0 }));
+    await createFunctionVersion(db, withManifest('warm-rolled-back', { min_warm: 3 }));
+    await createFunctionVersion(db, withManifest('warm-odd', { min_warm: 'lots' }));
+    const rows = await listWarmHeldVersions(db);
+    expect(rows.map((r) => [r.functionName, r.version])).toEqual([['warm-held', 1], ['warm-rolled-back', 2]]);
+    await setActiveVersion(db, 'warm-rolled-back', 1);
+    expect((await listWarmHeldVersions(db)).map((r) => r.functionName)).toEqual(['warm-held']);
   });
 });
