@@ -14,7 +14,7 @@ export interface ModelShape {
   readonly numHeads: number;
   readonly numKvHeads: number;
   readonly intermediateSize: number;
-  /** For `tiny`, 0: the vocabulary is the tokenizer's size, fixed when the tokenizer is built. */
+  /** For `tiny` and `small`, 0: the vocabulary is the tokenizer's size, fixed when the tokenizer is built. */
   readonly vocabSize: number;
   readonly maxPositionEmbeddings: number;
   readonly ropeTheta: number;
@@ -44,6 +44,12 @@ export const MODEL_SHAPES: Readonly<Record<string, ModelShape>> = Object.freeze(
     tieWordEmbeddings: false,
     defaultDtype: 'F32',
     withTokenizer: true,
+  },
+  // Eight times tiny's compute per token with tiny's tokenizer: steps of a few milliseconds on a CPU, long
+  // enough that scheduling shows (the end-to-end benchmark replays traffic on it).
+  small: {
+    name: 'small', ...qwen2, hiddenSize: 512, numLayers: 8, numHeads: 8, numKvHeads: 4, intermediateSize: 1408, vocabSize: 0,
+    maxPositionEmbeddings: 2048, rmsNormEps: 1e-6, tieWordEmbeddings: false, defaultDtype: 'F32', withTokenizer: true,
   },
   'qwen2.5-0.5b': { name: 'qwen2.5-0.5b', ...qwen2, hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, intermediateSize: 4864, vocabSize: 151_936, maxPositionEmbeddings: 32_768, rmsNormEps: 1e-6, tieWordEmbeddings: true },
   'qwen2.5-1.5b': { name: 'qwen2.5-1.5b', ...qwen2, hiddenSize: 1536, numLayers: 28, numHeads: 12, numKvHeads: 2, intermediateSize: 8960, vocabSize: 151_936, maxPositionEmbeddings: 32_768, rmsNormEps: 1e-6, tieWordEmbeddings: true },
