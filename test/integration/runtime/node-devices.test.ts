@@ -1,12 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
+import type { LocalNodeRuntime } from '../../../runtime/node.js';
 import type { Artifact } from '../../../runtime/node-runtime.js';
-import { collect, engineBin, eventually, fixtureArtifact, reference, request, skipReason, tokensOf, type Reference } from './node-engine-fixtures.js';
+import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
 
 if (skipReason) console.warn(`skipping multi-device node tests: ${skipReason}`);
 
@@ -15,7 +10,7 @@ if (skipReason) console.warn(`skipping multi-device node tests: ${skipReason}`);
 // popular one spills onto the second device, stats and the timeline show both, and a dead engine's device
 // is avoided while it restarts.
 describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
-  let root: string;
+  let fixture: FixtureNode;
   let node: LocalNodeRuntime;
   let llama: Artifact;
   let qwen: Artifact;
@@ -23,20 +18,10 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
   let qwenRef: Reference;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'tp-node-devices-'));
-    const store = new FsObjectStore(join(root, 'objects'));
-    [llama, qwen, llamaRef, qwenRef] = await Promise.all([
-      fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
-    ]);
-    node = await createLocalNodeRuntime({
-      store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', cpuEngines: 2,
-      engineMemoryBytes: 256 << 20, engineThreads: 1, queueLimit: 64, queueTimeoutMs: 30_000, registry: new Registry(),
-    });
+    fixture = await startFixtureNode('tp-node-devices-', { cpuEngines: 2, queueLimit: 64 });
+    ({ node, llama, qwen, llamaRef, qwenRef } = fixture);
   });
-  afterAll(async () => {
-    await node?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(async () => fixture?.close());
 
   const residentOn = async (device: number) =>
     (await node.engineStats(device)).models.filter((m) => m.state === 'resident').map((m) => m.model);

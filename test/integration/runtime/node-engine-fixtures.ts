@@ -2,11 +2,14 @@
 // fixture models: fixtures uploaded as blobs the way `tidepool deploy` stores them, their transformers
 // references, and small helpers for reading a generation.
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
 import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
-import type { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -59,4 +62,33 @@ export async function eventually(what: string, probe: () => Promise<boolean>, ms
     if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** A local node on the real CPU engine with both tiny fixtures uploaded to its store, in a fresh temp dir. */
+export interface FixtureNode {
+  readonly node: LocalNodeRuntime;
+  readonly llama: Artifact;
+  readonly qwen: Artifact;
+  readonly llamaRef: Reference;
+  readonly qwenRef: Reference;
+  close(): Promise<void>;
+}
+
+export async function startFixtureNode(prefix: string, options: Partial<LocalNodeRuntimeOptions> = {}): Promise<FixtureNode> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const store = new FsObjectStore(join(root, 'objects'));
+  const [llama, qwen, llamaRef, qwenRef] = await Promise.all([
+    fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
+  ]);
+  const node = await createLocalNodeRuntime({
+    store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
+    engineThreads: 1, queueLimit: 8, queueTimeoutMs: 30_000, registry: new Registry(), ...options,
+  });
+  return {
+    node, llama, qwen, llamaRef, qwenRef,
+    async close() {
+      await node.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
 }

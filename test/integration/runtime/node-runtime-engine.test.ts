@@ -1,12 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Registry } from 'prom-client';
-import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
+import type { LocalNodeRuntime } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent } from '../../../runtime/node-runtime.js';
-import { collect, engineBin, eventually, fixtureArtifact, reference, request, skipReason, tokensOf, type Reference } from './node-engine-fixtures.js';
+import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
 
 // The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy
 // output must match the transformers reference, two models interleave, cancel frees the sequence, and a
@@ -14,7 +9,7 @@ import { collect, engineBin, eventually, fixtureArtifact, reference, request, sk
 if (skipReason) console.warn(`skipping node runtime engine tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)('node runtime with the real engine', () => {
-  let root: string;
+  let fixture: FixtureNode;
   let node: LocalNodeRuntime;
   let llama: Artifact;
   let qwen: Artifact;
@@ -22,28 +17,10 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
   let qwenRef: Reference;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'tp-node-engine-'));
-    const store = new FsObjectStore(join(root, 'objects'));
-    [llama, qwen, llamaRef, qwenRef] = await Promise.all([
-      fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
-    ]);
-    node = await createLocalNodeRuntime({
-      store,
-      shmDir: join(root, 'shm'),
-      hostPoolBytes: 64 << 20,
-      engineBin,
-      backend: 'cpu',
-      engineMemoryBytes: 256 << 20,
-      engineThreads: 1,
-      queueLimit: 8,
-      queueTimeoutMs: 30_000,
-      registry: new Registry(),
-    });
+    fixture = await startFixtureNode('tp-node-engine-');
+    ({ node, llama, qwen, llamaRef, qwenRef } = fixture);
   });
-  afterAll(async () => {
-    await node?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(async () => fixture?.close());
 
   it('generates the reference greedy tokens for a fixture model', async () => {
     const events = await collect(node.generate(request('a', llama, llamaRef)));
@@ -74,11 +51,18 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
   });
 
   it('cancels mid-stream and frees the sequence for the next request', async () => {
-    const controller = new AbortController();
-    const events: NodeEvent[] = [];
-    for await (const event of node.generate(request('d', llama, llamaRef, { maxTokens: 200 }), controller.signal)) {
-      events.push(event);
-      if (events.length === 3) controller.abort();
+    // The engine is its own process: on a loaded machine the 200 tokens can all be produced before this
+    // process gets to the abort. Such a run says nothing about cancelling, so it is tried again.
+    let events: NodeEvent[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const controller = new AbortController();
+      events = [];
+      for await (const event of node.generate(request('d', llama, llamaRef, { maxTokens: 200 }), controller.signal)) {
+        events.push(event);
+        if (events.length === 3) controller.abort();
+      }
+      if ((events.at(-1) as { reason?: string }).reason !== 'length') break;
+      console.log(`attempt ${attempt}: the stream ended before the abort landed; trying again`);
     }
     expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'cancelled' });
     expect(events.length).toBeLessThan(50);
@@ -106,26 +90,17 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
 // mapping (a reload only copies), and the host pool's keep-warm expiry deletes the files and has the engine
 // drop that mapping too, so nothing of the model stays behind.
 describe.skipIf(skipReason !== undefined)('node runtime scale-to-zero with the real engine', () => {
-  let root: string;
+  let fixture: FixtureNode;
   let node: LocalNodeRuntime;
   let llama: Artifact;
   let llamaRef: Reference;
   const engineLog: string[] = [];
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'tp-node-zero-'));
-    const store = new FsObjectStore(join(root, 'objects'));
-    [llama, llamaRef] = await Promise.all([fixtureArtifact(store, 'tiny-llama'), reference('tiny-llama')]);
-    node = await createLocalNodeRuntime({
-      store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
-      engineThreads: 1, queueLimit: 8, queueTimeoutMs: 30_000, registry: new Registry(), gpuIdleEvictMs: 100,
-      onLog: (line) => engineLog.push(line),
-    });
+    fixture = await startFixtureNode('tp-node-zero-', { gpuIdleEvictMs: 100, onLog: (line) => engineLog.push(line) });
+    ({ node, llama, llamaRef } = fixture);
   });
-  afterAll(async () => {
-    await node?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(async () => fixture?.close());
 
   const engineState = async (key: string) => (await node.engineStats()).models.find((m) => m.model === key)?.state;
   const tier = async () => (await node.residency()).find((m) => m.functionName === 'fn-z')?.tier;
