@@ -15,19 +15,11 @@ export function App() {
   // Bumped when the key changes, which reconnects.
   const [keyVersion, setKeyVersion] = useState(0);
   const [view, setView] = useState<OpsView | undefined>(undefined);
-  const [windowMs, setWindowMs] = useState(120_000);
-  const [, setTick] = useState(0);
 
   useEffect(() => {
     const connection = connectOps(setView);
     return () => connection.stop();
   }, [keyVersion]);
-
-  // The chart scrolls with time even between events.
-  useEffect(() => {
-    const timer = setInterval(() => setTick((t) => t + 1), 250);
-    return () => clearInterval(timer);
-  }, []);
 
   const changeKey = (key: string | null) => {
     if (key) adminKey.set(key);
@@ -50,7 +42,7 @@ export function App() {
         <KeyForm problem={view?.problem} onKey={changeKey} />
       ) : (
         <main>
-          <TimelinePanel store={view.timeline} nowMs={view.timeline.now()} windowMs={windowMs} onWindow={setWindowMs} />
+          <TimelinePanel store={view.timeline} />
           <div class="columns">
             <FunctionsPanel functions={view.state?.functions} />
             <NodesPanel nodes={view.state?.nodes} />

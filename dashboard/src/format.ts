@@ -43,3 +43,8 @@ export function functionColor(name: string): string {
   registerFunctions([name]);
   return assigned.get(name)!;
 }
+
+/** Wall-clock time with milliseconds, for marks a few ms apart. */
+export function formatClockMs(epochMs: number): string {
+  return `${formatClock(epochMs)}.${String(Math.floor(epochMs % 1000)).padStart(3, '0')}`;
+}

@@ -8,6 +8,8 @@ export interface TimelineRow {
   readonly gpu: number;
   readonly label: string;
   readonly spans: TimelineSpan[];
+  /** The node's clock when it last answered: what ended before this has been sent; after it, not yet. */
+  reportedMs: number;
 }
 
 /** How much history the page keeps, whatever window the chart shows. */
@@ -22,13 +24,19 @@ export class TimelineStore {
   unavailable: ClusterTimeline['unavailable'] = [];
   /** Server time minus browser time, ms. */
   private offsetMs = 0;
+  /** Functions seen in runs; kept as spans arrive because the chart asks for them every frame. */
+  private readonly runNames = new Set<string>();
 
   add(event: ClusterTimeline): void {
     this.offsetMs = event.nowMs - Date.now();
     this.unavailable = event.unavailable;
     for (const node of event.nodes) {
       for (const gpu of node.gpus) this.row(node.nodeId, gpu.index, gpu.label);
-      for (const span of node.spans) this.row(node.nodeId, span.gpu, `gpu ${span.gpu}`).spans.push(span);
+      for (const span of node.spans) {
+        this.row(node.nodeId, span.gpu, `gpu ${span.gpu}`).spans.push(span);
+        if (span.kind === 'run') this.runNames.add(span.function);
+      }
+      for (const row of this.rows.values()) if (row.nodeId === node.nodeId) row.reportedMs = node.nowMs;
     }
     this.prune();
   }
@@ -40,20 +48,19 @@ export class TimelineStore {
 
   clear(): void {
     this.rows.clear();
+    this.runNames.clear();
   }
 
-  /** Function names seen in runs, sorted, for the legend. */
+  /** Function names seen in runs since the stream (re)opened, sorted, for the legend. */
   functions(): string[] {
-    const names = new Set<string>();
-    for (const row of this.rows.values()) for (const span of row.spans) if (span.kind === 'run') names.add(span.function);
-    return [...names].sort();
+    return [...this.runNames].sort();
   }
 
   private row(nodeId: string, gpu: number, label: string): TimelineRow {
     const key = `${nodeId}/${gpu}`;
     let row = this.rows.get(key);
     if (!row) {
-      row = { key, nodeId, gpu, label, spans: [] };
+      row = { key, nodeId, gpu, label, spans: [], reportedMs: 0 };
       this.rows.set(key, row);
     }
     return row;

@@ -1,88 +1,121 @@
-import type { TimelineSpan } from '../../../runtime/timeline/timeline-types.js';
-import { formatBytes, formatMs, functionColor } from '../format.js';
+import { formatBytes, functionColor } from '../format.js';
+import { describeInstant, describeRun, describeSpan } from '../timeline-details.js';
+import type { InstantMark, RunMark, SpanBar } from '../timeline-layout.js';
 
-/** Row geometry in px: the run lane on top, the copy lane (prefetch, load) and the KV lane below it. */
-export const ROW_HEIGHT = 56;
-const RUN = { y: 4, h: 24 };
-const COPY = { y: 31, h: 9 };
-const KV = { y: 43, h: 9 };
+/** Row geometry in px: switch markers on top, then the run lane, the copy lane (prefetch, load) and the KV lane. */
+export const ROW_HEIGHT = 64;
+const SWITCH = { y: 0, h: 7 };
+const RUN = { y: 9, h: 26 };
+const COPY = { y: 38, h: 11 };
+const KV = { y: 51, h: 11 };
+/** Rough width of one character of the 10 px label font, to decide whether a label fits its bar. */
+const CHAR_PX = 6;
 
-export interface Scale {
-  readonly startMs: number;
-  readonly endMs: number;
+/** Whole pixels, so the 1 px gap the layout keeps between marks is drawn as a clean white line. */
+function box(x0: number, x1: number): { x: number; width: number } {
+  const x = Math.round(x0);
+  return { x, width: Math.max(1, Math.round(x1) - x) };
 }
 
-/** A time as a percentage of the chart's width, clamped to the visible window. */
-function pct(scale: Scale, ms: number): number {
-  const x = ((ms - scale.startMs) / (scale.endMs - scale.startMs)) * 100;
-  return Math.min(100, Math.max(0, x));
+export type OnDetail = (text: string | undefined) => void;
+
+function hover(text: string, onDetail: OnDetail) {
+  return { onMouseEnter: () => onDetail(text), onMouseLeave: () => onDetail(undefined) };
 }
 
-function widthPct(scale: Scale, startMs: number, endMs: number): string {
-  return `${Math.max(0, pct(scale, endMs) - pct(scale, startMs)).toFixed(3)}%`;
+/** A label inside a bar, drawn only where it fits. */
+function Label({ x, width, y, h, text, class: cls }: { x: number; width: number; y: number; h: number; text: string; class: string }) {
+  if (text.length * CHAR_PX + 8 > width) return null;
+  return <text class={`mark-label ${cls}`} x={x + 4} y={y + h / 2} dominant-baseline="central">{text}</text>;
 }
 
 /**
- * Run spans of one function that nearly touch are drawn as one bar: on a CPU engine a turn may be a few ms,
- * and thousands of slivers would only cost the browser time. Token and step counts add up.
+ * A run mark. One function: a bar in its color with `data-kind="run"`. A pooled column (turns shorter than
+ * the window can draw one by one) is split top to bottom by each function's share of run time, in legend
+ * order, each part at least 3 px tall, with `data-kind="run-mix"`.
  */
-export function mergeRuns(spans: readonly TimelineSpan[], gapMs: number): TimelineSpan[] {
-  const out: TimelineSpan[] = [];
-  for (const span of spans) {
-    const last = out.at(-1);
-    if (span.kind === 'run' && last?.kind === 'run' && last.function === span.function && span.startMs - last.endMs <= gapMs) {
-      out[out.length - 1] = { ...last, endMs: span.endMs, tokens: last.tokens + span.tokens, steps: last.steps + span.steps };
-    } else {
-      out.push(span);
-    }
+export function RunBar({ mark, order, onDetail }: { mark: RunMark; order: readonly string[]; onDetail: OnDetail }) {
+  const { x, width } = box(mark.x0, mark.x1);
+  const text = describeRun(mark);
+  const end = Math.round(mark.endMs);
+  if (mark.shares.length === 1) {
+    const share = mark.shares[0]!;
+    const color = functionColor(share.function);
+    return (
+      <g class="mark run" data-kind="run" data-function={share.function} data-end={end} {...hover(text, onDetail)}>
+        <rect x={x} y={RUN.y} width={width} height={RUN.h} fill={color} shape-rendering="crispEdges"><title>{text}</title></rect>
+        <Label x={x} width={width} y={RUN.y} h={RUN.h} class="on-run" text={`${share.function} · ${share.tokens} tok`} />
+      </g>
+    );
   }
-  return out;
+  const shares = [...mark.shares].sort((a, b) => order.indexOf(a.function) - order.indexOf(b.function));
+  const total = shares.reduce((sum, s) => sum + s.ms, 0);
+  const minH = 3;
+  const spare = RUN.h - minH * shares.length;
+  let y = RUN.y;
+  return (
+    <g class="mark run-mix" data-kind="run-mix" data-functions={shares.map((s) => s.function).join(',')} data-end={end} {...hover(text, onDetail)}>
+      <title>{text}</title>
+      {shares.map((share, i) => {
+        const h = i === shares.length - 1 ? RUN.y + RUN.h - y : minH + Math.round((spare * share.ms) / total);
+        const part = <rect data-function={share.function} x={x} y={y} width={width} height={h} fill={functionColor(share.function)} shape-rendering="crispEdges" />;
+        y += h;
+        return part;
+      })}
+    </g>
+  );
 }
 
-/** One span as SVG. Every mark carries `data-kind`, `data-function`, `data-end` (epoch ms) and, for switches, `data-from`. */
-export function SpanMark({ span, scale }: { span: TimelineSpan; scale: Scale }) {
-  const x = `${pct(scale, span.startMs).toFixed(3)}%`;
-  const color = functionColor(span.function);
-  const ms = formatMs(span.endMs - span.startMs);
-  const common = { 'data-kind': span.kind, 'data-function': span.function, 'data-end': Math.round(span.endMs) };
-  switch (span.kind) {
-    case 'run':
-      return (
-        <rect {...common} class="mark run" x={x} y={RUN.y} height={RUN.h} width={widthPct(scale, span.startMs, span.endMs)} fill={color} stroke={color}>
-          <title>{`${span.function}: ran ${ms}, ${span.tokens} tokens in ${span.steps} steps`}</title>
-        </rect>
-      );
-    case 'prefetch':
-    case 'load':
-      return (
-        <rect {...common} class={`mark ${span.kind}`} x={x} y={COPY.y} height={COPY.h} width={widthPct(scale, span.startMs, span.endMs)} fill={color} stroke={color}>
-          <title>{`${span.function}: ${span.kind === 'prefetch' ? 'prefetched' : 'loaded (waiting)'} ${formatBytes(span.bytes)} of weights host → device in ${ms}`}</title>
-        </rect>
-      );
-    case 'park':
-    case 'restore':
-      return (
-        <rect {...common} class={`mark ${span.kind}`} x={x} y={KV.y} height={KV.h} width={widthPct(scale, span.startMs, span.endMs)}>
-          <title>{`${span.function}: ${span.kind === 'park' ? 'parked KV to host' : 'restored KV from host'}, ${span.sequences} sequence(s), ${formatBytes(span.bytes)} in ${ms}`}</title>
-        </rect>
-      );
-    case 'switch':
-      return (
-        <line {...common} data-from={span.from ?? ''} class="mark switch" x1={x} x2={x} y1={1} y2={RUN.y + RUN.h + 2}>
-          <title>{`switch ${span.from ?? '(idle)'} → ${span.function} at a token boundary`}</title>
-        </line>
-      );
-    case 'evict':
-      return (
-        <line {...common} class="mark evict" x1={x} x2={x} y1={COPY.y} y2={KV.y + KV.h}>
-          <title>{`${span.function}: weights evicted from the device`}</title>
-        </line>
-      );
-    case 'error':
-      return (
-        <line {...common} class="mark error" x1={x} x2={x} y1={0} y2={ROW_HEIGHT}>
-          <title>{`${span.function}: ${span.message}`}</title>
-        </line>
-      );
+/** A switch: a chevron above the run lane; several within one bin draw as one chevron widened to span them. */
+export function SwitchMark({ mark, onDetail }: { mark: InstantMark; onDetail: OnDetail }) {
+  const span = mark.span;
+  const text = describeInstant(mark);
+  const common = {
+    class: 'mark switch', 'data-kind': 'switch', 'data-count': mark.count, 'data-function': span.function,
+    'data-from': span.kind === 'switch' ? span.from ?? '' : '', ...hover(text, onDetail),
+  };
+  const x = Math.round(mark.x);
+  const spread = Math.round(mark.lastX) - x;
+  const d = `M${x - 3.5},${SWITCH.y} h${7 + spread} L${x + spread},${SWITCH.y + SWITCH.h} H${x} Z`;
+  return <path {...common} class={mark.count === 1 ? 'mark switch' : 'mark switch many'} d={d}><title>{text}</title></path>;
+}
+
+/** A weight copy (copy lane, in the function's color: hatched when the turn waited, outlined when prefetched) or a KV move (KV lane). */
+export function SpanBarMark({ bar, hatchId, onDetail }: { bar: SpanBar; hatchId: (fn: string) => string; onDetail: OnDetail }) {
+  const span = bar.span;
+  const { x, width } = box(bar.x0, bar.x1);
+  const text = describeSpan(span);
+  const common = { 'data-kind': span.kind, 'data-function': span.function, 'data-end': Math.round(span.endMs), ...hover(text, onDetail) };
+  if (span.kind === 'prefetch' || span.kind === 'load') {
+    const color = functionColor(span.function);
+    const fill = span.kind === 'load' ? `url(#${hatchId(span.function)})` : 'none';
+    return (
+      <g class={`mark ${span.kind}`} {...common}>
+        <rect x={x + 0.5} y={COPY.y + 0.5} width={Math.max(1, width - 1)} height={COPY.h - 1} fill={fill} stroke={color}><title>{text}</title></rect>
+        <Label x={x} width={width} y={COPY.y} h={COPY.h} class="on-copy" text={`${span.function} ${formatBytes(span.bytes)}`} />
+      </g>
+    );
   }
+  if (span.kind === 'park' || span.kind === 'restore') {
+    return (
+      <g class={`mark ${span.kind}`} {...common}>
+        <rect x={x + 0.5} y={KV.y + 0.5} width={Math.max(1, width - 1)} height={KV.h - 1}><title>{text}</title></rect>
+        <Label x={x} width={width} y={KV.y} h={KV.h} class="on-kv" text={`${span.kind} ${formatBytes(span.bytes)}`} />
+      </g>
+    );
+  }
+  return null;
+}
+
+/** An eviction (red line across the copy and KV lanes) or an error (thick red line through the row). */
+export function AlertMark({ mark, onDetail }: { mark: InstantMark; onDetail: OnDetail }) {
+  const span = mark.span;
+  const x = Math.round(mark.x) + 0.5;
+  const error = span.kind === 'error';
+  return (
+    <line class={`mark ${span.kind}`} data-kind={span.kind} data-function={span.function} data-count={mark.count}
+      x1={x} x2={x} y1={error ? 0 : COPY.y} y2={error ? ROW_HEIGHT : KV.y + KV.h} {...hover(describeInstant(mark), onDetail)}>
+      <title>{describeInstant(mark)}</title>
+    </line>
+  );
 }
