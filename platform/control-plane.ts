@@ -10,6 +10,7 @@ import { HttpError, errorBody } from './api/http-error.js';
 import { createApiKeyService, type ApiKeyService } from './auth/api-keys.js';
 import type { ChatMessage } from './api/request-params.js';
 import type { Database } from './db/database.js';
+import { createBlobCollector } from './functions/blob-gc.js';
 import { createDbCatalog } from './functions/db-catalog.js';
 import { createFunctionService, type FunctionService } from './functions/function-service.js';
 import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
@@ -97,11 +98,13 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     loadTokenizer,
   });
   const invoker = createInvoker({ router, recorder, metrics, quotas: createQuotaGate({ registry }) });
+  const blobGc = createBlobCollector({ db: options.database.db, blobs: options.blobs });
   const keys = createApiKeyService({ db: options.database.db, bootstrapKey: options.apiKey });
   const app = createApp({
     functions,
     invoker,
     blobs: options.blobs,
+    blobGc,
     router,
     registry,
     metrics,

@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { apiKeyAuth } from '../auth/api-key-auth.js';
 import type { ApiKeyService } from '../auth/api-keys.js';
+import type { BlobCollector } from '../functions/blob-gc.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { Invoker } from '../functions/invoker.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
@@ -19,6 +20,8 @@ export interface AppOptions {
   readonly functions: FunctionService;
   readonly invoker: Invoker;
   readonly blobs: BlobService;
+  /** Blob garbage collection (`POST /v1/blobs/gc`); absent, the route is not served. */
+  readonly blobGc?: BlobCollector;
   readonly router: NodeRouter;
   readonly registry: Registry;
   readonly metrics: ControlPlaneMetrics;
@@ -70,7 +73,7 @@ export function createApp(options: AppOptions): Express {
   app.use('/v1', apiKeyAuth(options.keys));
   if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
-  app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics }));
+  app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics, gc: options.blobGc }));
   app.use(express.json({ limit: options.maxBodyBytes, type: () => true }));
   app.use(keyRoutes(options.keys));
   if (options.ops) app.use(opsRoutes(options.ops));

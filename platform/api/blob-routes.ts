@@ -1,7 +1,10 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import { DIGEST_PATTERN } from '../functions/artifact.js';
+import type { BlobCollector } from '../functions/blob-gc.js';
 import type { BlobReader } from '../functions/model-check.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
+import type { StoredBlob } from '../storage/blob-store.js';
+import { gcReportBody, parseGcRequest } from './blob-gc-request.js';
 import { HttpError } from './http-error.js';
 
 /**
@@ -11,6 +14,10 @@ import { HttpError } from './http-error.js';
  */
 export interface BlobService extends BlobReader {
   put(digest: string, body: AsyncIterable<Buffer>, options?: BlobPutOptions): Promise<void>;
+  /** Every stored blob with its size and last write, for garbage collection. */
+  list(): Promise<readonly StoredBlob[]>;
+  /** Removes the blob; absent is not an error. */
+  delete(digest: string): Promise<void>;
 }
 
 export interface BlobPutOptions {
@@ -22,6 +29,8 @@ export interface BlobRoutesOptions {
   readonly blobs: BlobService;
   readonly maxUploadBytes: number;
   readonly metrics: ControlPlaneMetrics;
+  /** Deletes blobs no function version references (`POST /v1/blobs/gc`); absent, the route is not served. */
+  readonly gc?: BlobCollector;
 }
 
 function digestParam(value: string): string {
@@ -30,8 +39,9 @@ function digestParam(value: string): string {
 }
 
 /**
- * `HEAD /v1/blobs/:digest` (200 with Content-Length, or 404; the stored bytes are not re-read) and
- * `PUT /v1/blobs/:digest` (streamed, verified; 201 when new, 200 when it replaced a stored copy).
+ * `HEAD /v1/blobs/:digest` (200 with Content-Length, or 404; the stored bytes are not re-read),
+ * `PUT /v1/blobs/:digest` (streamed, verified; 201 when new, 200 when it replaced a stored copy) and
+ * `POST /v1/blobs/gc` (admin, like every route but invocations: deletes unreferenced blobs, see `blob-gc.ts`).
  */
 export function blobRoutes(options: BlobRoutesOptions): Router {
   const router = Router();
@@ -53,5 +63,11 @@ export function blobRoutes(options: BlobRoutesOptions): Router {
     await options.blobs.put(digest, req, { maxBytes: options.maxUploadBytes, onBytes: (n) => options.metrics.blobBytes.inc(n) });
     res.status(existed ? 200 : 201).json({ digest, size: await options.blobs.size(digest), created: !existed });
   });
+  const gc = options.gc;
+  if (gc) {
+    router.post('/v1/blobs/gc', express.json({ limit: 64 << 10, type: () => true }), async (req, res) => {
+      res.json(gcReportBody(await gc(parseGcRequest(req.body))));
+    });
+  }
   return router;
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerCluster } from './commands/cluster.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerGc } from './commands/gc.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogs } from './commands/logs.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerInvoke(program);
   registerRm(program);
   registerKeys(program);
+  registerGc(program);
   registerSynth(program);
   registerPlan(program);
   return program;

@@ -7,8 +7,11 @@ import type { FunctionManifest } from './manifest.js';
  * repositories (PGlite or PostgreSQL); the service and routes depend only on this shape.
  */
 export interface FunctionCatalog {
-  /** Registers a new version and makes it active, in one transaction. Versions count 1, 2, 3... per name. */
-  createVersion(input: NewFunctionVersion): Promise<{ readonly name: string; readonly version: number }>;
+  /**
+   * Registers a new version and makes it active, in one transaction. Versions count 1, 2, 3... per name.
+   * `beforeCommit` runs inside the transaction, after the insert; throwing from it registers nothing.
+   */
+  createVersion(input: NewFunctionVersion, beforeCommit?: () => Promise<void>): Promise<{ readonly name: string; readonly version: number }>;
   getActive(name: string): Promise<FunctionVersionRecord | undefined>;
   list(): Promise<readonly FunctionSummary[]>;
   /** Newest first; empty when the function does not exist. */

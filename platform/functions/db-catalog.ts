@@ -15,7 +15,7 @@ import { assertManifest } from './manifest.js';
 /** The catalog over the kysely repositories; the same code runs on PGlite (local) and PostgreSQL (cluster). */
 export function createDbCatalog(db: Db): FunctionCatalog {
   return {
-    createVersion: (input) => createFunctionVersion(db, input),
+    createVersion: (input, beforeCommit) => createFunctionVersion(db, input, beforeCommit),
     async getActive(name) {
       const row = await getActiveVersion(db, name);
       return row ? toRecord(row, true) : undefined;

@@ -160,9 +160,11 @@ async function deploy(options: FunctionServiceOptions, body: Parameters<Function
   }
   const digest = artifactDigest(files);
   const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const { version } = await options.catalog.createVersion({
-    name: manifest.name, description: manifest.description, manifest, artifactDigest: digest, files, sizeBytes,
-  });
+  const { version } = await options.catalog.createVersion(
+    { name: manifest.name, description: manifest.description, manifest, artifactDigest: digest, files, sizeBytes },
+    // Again inside the transaction: blob garbage collection may have deleted a reused blob since the check above.
+    () => checkBlobsPresent(options.blobs, files),
+  );
   return { name: manifest.name, version, artifactDigest: digest, sizeBytes };
 }
 

@@ -1,6 +1,6 @@
 import type { BlobService } from '../api/blob-routes.js';
 import { HttpError } from '../api/http-error.js';
-import { BlobDigestMismatchError, BlobTooLargeError, digestOf, getBlob, headBlob, putBlob } from '../storage/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, deleteBlob, digestOf, getBlob, headBlob, listBlobs, putBlob } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** Blob routes and deploy checks over the object store (filesystem in local mode, S3 in cluster mode). */
@@ -21,6 +21,8 @@ export function storeBlobs(store: ObjectStore): BlobService {
       }
       return bytes;
     },
+    list: () => listBlobs(store),
+    delete: (digest) => deleteBlob(store, digest),
     async put(digest, body, options = {}) {
       // putBlob verifies while streaming: a mismatch, an oversize body or a dropped client rejects the
       // store's write, which then keeps nothing.

@@ -139,6 +139,24 @@ export async function getBlob(store: ObjectStore, digest: string, range?: ByteRa
   return store.get(blobKey(digest), range);
 }
 
+/** A blob as the store lists it. */
+export interface StoredBlob {
+  readonly digest: string;
+  readonly size: number;
+  /** When its bytes were last written (uploaded, or uploaded again). */
+  readonly lastModified: Date;
+}
+
+/** Every blob in the store, by digest. Keys under the blob prefix that are not `<64 lowercase hex>` are left out. */
+export async function listBlobs(store: ObjectStore): Promise<StoredBlob[]> {
+  const blobs: StoredBlob[] = [];
+  for (const object of await store.list(BLOB_KEY_PREFIX)) {
+    const digest = `sha256:${object.key.slice(BLOB_KEY_PREFIX.length)}`;
+    if (DIGEST_PATTERN.test(digest)) blobs.push({ digest, size: object.size, lastModified: object.lastModified });
+  }
+  return blobs;
+}
+
 export async function deleteBlob(store: ObjectStore, digest: string): Promise<void> {
   await store.delete(blobKey(digest));
 }

@@ -87,7 +87,10 @@ export class FsObjectStore implements ObjectStore {
       const key = folder === '' ? entry.name : `${folder}/${entry.name}`;
       if (folder === '' && entry.name === INCOMING_DIR) continue;
       if (entry.isDirectory() && (key.startsWith(prefix) || prefix.startsWith(`${key}/`))) await this.walk(key, prefix, into);
-      else if (entry.isFile() && key.startsWith(prefix)) into.push({ key, size: (await stat(path.join(this.root, key))).size });
+      else if (entry.isFile() && key.startsWith(prefix)) {
+        const stats = await stat(path.join(this.root, key));
+        into.push({ key, size: stats.size, lastModified: stats.mtime });
+      }
     }
   }
 

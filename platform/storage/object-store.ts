@@ -47,6 +47,8 @@ export interface ObjectInfo {
 
 export interface ObjectListing extends ObjectInfo {
   readonly key: string;
+  /** When the object was last written (a put that replaced it counts); blob garbage collection ages by it. */
+  readonly lastModified: Date;
 }
 
 export interface PutOptions {

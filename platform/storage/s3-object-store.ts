@@ -131,7 +131,9 @@ export class S3ObjectStore implements ObjectStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
       );
       for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) listings.push({ key: object.Key.slice(this.prefix.length), size: object.Size ?? 0 });
+        if (object.Key === undefined) continue;
+        // A listing without a date (a nonconforming server) reads as new, so garbage collection keeps it.
+        listings.push({ key: object.Key.slice(this.prefix.length), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date() });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);

@@ -46,8 +46,15 @@ export interface FunctionSummary extends FunctionRecord {
  * Registers the next version of `name` and makes it active, in one transaction: upsert the function row, lock
  * it, take max(version)+1, insert, point `active_version` at it. Concurrent deploys of one name serialize on
  * the row lock, so they get consecutive versions and exactly one ends up active (the later commit).
+ * `beforeCommit` runs after the insert and before the commit; throwing from it registers nothing. Blob
+ * garbage collection cannot run between the two (see `withBlobReferencesLocked`), so a check of the blobs
+ * there holds at commit.
  */
-export async function createFunctionVersion(db: Db, input: NewFunctionVersion): Promise<{ name: string; version: number }> {
+export async function createFunctionVersion(
+  db: Db,
+  input: NewFunctionVersion,
+  beforeCommit?: () => Promise<void>,
+): Promise<{ name: string; version: number }> {
   return inTransaction(db, async (trx) => {
     await trx
       .insertInto('functions')
@@ -73,6 +80,7 @@ export async function createFunctionVersion(db: Db, input: NewFunctionVersion): 
       })
       .execute();
     await trx.updateTable('functions').set({ active_version: version, updated_at: sql`now()` }).where('name', '=', input.name).execute();
+    await beforeCommit?.();
     return { name: input.name, version };
   });
 }
@@ -172,6 +180,25 @@ export async function isDigestReferenced(db: Db, digest: string): Promise<boolea
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** Every blob digest that some version of some function lists among its files. */
+export async function listReferencedBlobDigests(db: Db): Promise<Set<string>> {
+  const { rows } = await sql<{ digest: string }>`select distinct f->>'digest' as digest from function_versions, jsonb_array_elements(files) as f`.execute(db);
+  return new Set(rows.map((r) => r.digest));
+}
+
+/**
+ * Runs `fn` with the referenced blob digests while no function version can be inserted: `function_versions` is
+ * locked in SHARE mode, which waits for deploys whose insert is under way and holds new inserts until `fn`
+ * returns. Garbage collection deletes inside `fn`, so a deploy either committed first (its blobs are in the
+ * set and kept) or checks its blobs after the deletions (and is refused, with nothing registered).
+ */
+export async function withBlobReferencesLocked<T>(db: Db, fn: (referenced: ReadonlySet<string>) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (trx) => {
+    await sql`lock table function_versions in share mode`.execute(trx);
+    return fn(await listReferencedBlobDigests(trx));
+  });
 }
 
 interface FunctionRow {

@@ -11,9 +11,15 @@ export const FIXTURE_QWEN = join(import.meta.dirname, '../../fixtures/models/tin
 /** Blobs in a Map, verifying digests like the real store does; for route tests that need no disk. */
 export function memoryBlobs(): BlobService & { readonly map: Map<string, Buffer> } {
   const map = new Map<string, Buffer>();
+  const written = new Map<string, Date>();
   return {
     map,
     size: async (digest) => map.get(digest)?.length,
+    list: async () => [...map].map(([digest, bytes]) => ({ digest, size: bytes.length, lastModified: written.get(digest) ?? new Date(0) })),
+    delete: async (digest) => {
+      map.delete(digest);
+      written.delete(digest);
+    },
     read: async (digest, range) => {
       const body = map.get(digest);
       if (!body) throw new Error(`no blob ${digest}`);
@@ -26,6 +32,7 @@ export function memoryBlobs(): BlobService & { readonly map: Map<string, Buffer>
       const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
       if (actual !== digest) throw new HttpError(400, 'digest_mismatch', `body hashes to ${actual}, not ${digest}`);
       map.set(digest, bytes);
+      written.set(digest, new Date());
     },
   };
 }

@@ -7,9 +7,11 @@ import {
   getVersion,
   isDigestReferenced,
   listFunctions,
+  listReferencedBlobDigests,
   listVersions,
   listWarmHeldVersions,
   setActiveVersion,
+  withBlobReferencesLocked,
   type NewFunctionVersion,
 } from '../../../platform/db/repositories/function-repository.js';
 import { withDatabases } from '../../helpers/databases.js';
@@ -110,6 +112,58 @@ withDatabases(({ database }) => {
     expect(await isDigestReferenced(db, fileDigest)).toBe(false);
     await createFunctionVersion(db, deploy('fn-files', { files: [{ name: 'config.json', digest: fileDigest, size: 10 }] }));
     expect(await isDigestReferenced(db, fileDigest)).toBe(true);
+  });
+
+  it('lists the blob digests of every version\'s files, not artifact digests', async () => {
+    const { db } = database();
+    const [one, two] = [`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`];
+    await createFunctionVersion(db, deploy('fn-refs', { files: [{ name: 'config.json', digest: one, size: 1 }] }));
+    await createFunctionVersion(db, deploy('fn-refs', { files: [{ name: 'config.json', digest: two, size: 1 }] }));
+    const referenced = await listReferencedBlobDigests(db);
+    expect(referenced.has(one) && referenced.has(two)).toBe(true);
+    expect(referenced.has(DIGEST_A)).toBe(false); // an artifact digest names a file list, never a blob
+  });
+
+  it('holds blob garbage collection until a deploy in progress commits, and then shows its blobs', async () => {
+    const { db } = database();
+    const digest = `sha256:${'3'.repeat(64)}`;
+    let commit!: () => void;
+    let inserted!: () => void;
+    const insertDone = new Promise<void>((resolve) => (inserted = resolve));
+    const deploying = createFunctionVersion(db, deploy('fn-gc-race', { files: [{ name: 'config.json', digest, size: 1 }] }), async () => {
+      inserted();
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    await insertDone;
+    let seen: boolean | undefined;
+    const collecting = withBlobReferencesLocked(db, async (referenced) => {
+      seen = referenced.has(digest);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen).toBeUndefined();
+    commit();
+    await Promise.all([deploying, collecting]);
+    expect(seen).toBe(true);
+  });
+
+  it('holds a deploy while blob garbage collection deletes, so its check after the insert sees the deletions', async () => {
+    const { db } = database();
+    const order: string[] = [];
+    let finish!: () => void;
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const collecting = withBlobReferencesLocked(db, async () => {
+      locked();
+      await new Promise<void>((resolve) => (finish = resolve));
+      order.push('gc done');
+    });
+    await lockTaken;
+    const deploying = createFunctionVersion(db, deploy('fn-gc-wait'), async () => void order.push('deploy checks blobs'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(order).toEqual([]);
+    finish();
+    await Promise.all([collecting, deploying]);
+    expect(order).toEqual(['gc done', 'deploy checks blobs']);
   });
 
   it('lists the active versions that ask for min_warm, and only those', async () => {

@@ -84,7 +84,11 @@ export function objectStoreBehaviour(open: () => Promise<StoreFixture>): void {
   it('lists by plain string prefix, sorted, and deletes idempotently', async () => {
     for (const key of ['list/b/2', 'list/a/1', 'list/ab', 'list/b/1', 'other/x']) await store().put(key, Buffer.from(key));
     expect((await store().list('list/')).map((o) => o.key)).toEqual(['list/a/1', 'list/ab', 'list/b/1', 'list/b/2']);
-    expect(await store().list('list/a')).toEqual([{ key: 'list/a/1', size: 8 }, { key: 'list/ab', size: 7 }]);
+    const written = Date.now();
+    const listed = await store().list('list/a');
+    expect(listed).toEqual([{ key: 'list/a/1', size: 8, lastModified: expect.any(Date) }, { key: 'list/ab', size: 7, lastModified: expect.any(Date) }]);
+    // S3 dates have whole seconds; either way the listing says when the object was written.
+    for (const { lastModified } of listed) expect(Math.abs(lastModified.getTime() - written)).toBeLessThan(5_000);
     expect(await store().list('nothing-here/')).toEqual([]);
     await store().delete('list/ab');
     await store().delete('list/ab');

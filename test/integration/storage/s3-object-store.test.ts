@@ -44,7 +44,7 @@ describe('S3ObjectStore on s3rver', () => {
       const b = new S3ObjectStore({ bucket: server.bucket, client: server.client, prefix: 'tenant-b/' });
       await a.put('blobs/one', Buffer.from('a'));
       expect(await b.head('blobs/one')).toBeNull();
-      expect(await a.list('blobs/')).toEqual([{ key: 'blobs/one', size: 1 }]);
+      expect(await a.list('blobs/')).toEqual([{ key: 'blobs/one', size: 1, lastModified: expect.any(Date) }]);
       expect(await b.list('')).toEqual([]);
     });
 
