@@ -245,12 +245,15 @@ describe('host pool', () => {
     expect(hostPool.snapshot().map((m) => m.digest)).not.toContain(pinned.digest);
   });
 
+  // Released models stay listed (with no lease) for a minute: the checks below read their lease counts.
+  const KEEP = 60_000;
+
   it('takes one lease for concurrent holds of one function, so a release lets the model go', async () => {
     const hostPool = await pool();
     const pinned = await artifactOf(blobs, 'p', 400);
     const holds = new WarmHolds(hostPool);
     // Both calls arrive while the weights are still being fetched (a deploy and a node re-registering).
-    await Promise.all([holds.hold('pinned-fn', pinned, 20), holds.hold('pinned-fn', pinned, 20)]);
+    await Promise.all([holds.hold('pinned-fn', pinned, KEEP), holds.hold('pinned-fn', pinned, KEEP)]);
     expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: pinned.digest, leases: 1 })]);
     await holds.hold('pinned-fn', undefined);
     expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: pinned.digest, leases: 0 })]);
@@ -260,7 +263,7 @@ describe('host pool', () => {
     const hostPool = await pool();
     const pinned = await artifactOf(blobs, 'p', 400);
     const holds = new WarmHolds(hostPool);
-    const holding = holds.hold('pinned-fn', pinned, 20);
+    const holding = holds.hold('pinned-fn', pinned, KEEP);
     await holds.hold('pinned-fn', undefined);
     await holding;
     expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: pinned.digest, leases: 0 })]);
@@ -271,8 +274,8 @@ describe('host pool', () => {
     const hostPool = await pool({ budgetBytes: 2000 });
     const [v1, v2, v3] = await Promise.all(['1', '2', '3'].map((s) => artifactOf(blobs, s, 400)));
     const holds = new WarmHolds(hostPool);
-    await holds.hold('pinned-fn', v1!, 20);
-    await Promise.all([holds.hold('pinned-fn', v2!, 20), holds.hold('pinned-fn', v3!, 20)]);
+    await holds.hold('pinned-fn', v1!, KEEP);
+    await Promise.all([holds.hold('pinned-fn', v2!, KEEP), holds.hold('pinned-fn', v3!, KEEP)]);
     const leases = Object.fromEntries(hostPool.snapshot().map((m) => [m.digest, m.leases]));
     expect(leases).toEqual({ [v1!.digest]: 0, [v2!.digest]: 0, [v3!.digest]: 1 });
     expect(holds.entries()).toEqual([{ functionName: 'pinned-fn', artifact: v3, state: 'held' }]);
@@ -282,9 +285,9 @@ describe('host pool', () => {
     const hostPool = await pool({ budgetBytes: 2000 });
     const [a, b] = await Promise.all(['a', 'b'].map((s) => artifactOf(blobs, s, 400)));
     const holds = new WarmHolds(hostPool);
-    await holds.hold('fn-a', a!, 20);
-    await holds.set([{ functionName: 'fn-b', artifact: b!, keepWarmMs: 20 }]);
-    await holds.set([{ functionName: 'fn-b', artifact: b!, keepWarmMs: 20 }]);
+    await holds.hold('fn-a', a!, KEEP);
+    await holds.set([{ functionName: 'fn-b', artifact: b!, keepWarmMs: KEEP }]);
+    await holds.set([{ functionName: 'fn-b', artifact: b!, keepWarmMs: KEEP }]);
     const leases = Object.fromEntries(hostPool.snapshot().map((m) => [m.digest, m.leases]));
     expect(leases).toEqual({ [a!.digest]: 0, [b!.digest]: 1 });
     expect(holds.entries().map((e) => e.functionName)).toEqual(['fn-b']);
