@@ -75,10 +75,12 @@ export function createApp(options: AppOptions): Express {
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
   app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics, gc: options.blobGc }));
   app.use(express.json({ limit: options.maxBodyBytes, type: () => true }));
+  // The OpenAI routes carry nearly all traffic: mounted first, a completion is not matched against every
+  // key, ops and function route on its way (no path is shared, so the order changes no answer).
+  app.use(openAiRoutes(options));
   app.use(keyRoutes(options.keys));
   if (options.ops) app.use(opsRoutes(options.ops));
   app.use(functionRoutes(options));
-  app.use(openAiRoutes(options));
   app.use(dashboardRoutes({ router: options.router, ops: options.ops }));
   app.use(notFoundHandler);
   app.use(errorMiddleware({ log: options.log }));

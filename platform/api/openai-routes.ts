@@ -7,6 +7,7 @@ import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { HttpError } from './http-error.js';
 import { parseMessages, parseSampling, requireObject, requireString, type ChatMessage } from './request-params.js';
 import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
+import { chunkEncoder } from './sse.js';
 
 export interface OpenAiRoutesOptions {
   readonly functions: FunctionService;
@@ -66,17 +67,17 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
     res.json({ ...base, choices: [choice], usage: usageBody(result.usage) });
     return;
   }
-  const chunkBase = { ...base, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion' };
+  const chunk = chunkEncoder({ ...base, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion' });
   const choice = (text: string | null, finish: string | null) =>
     kind === 'chat'
       ? { index: 0, delta: text === null ? {} : { content: text }, finish_reason: finish, logprobs: null }
       : { index: 0, text: text ?? '', finish_reason: finish, logprobs: null };
   const frame = (event: GenerationEvent): unknown[] => {
-    if (event.type === 'text') return [{ ...chunkBase, choices: [choice(event.text, null)] }];
-    const last = { ...chunkBase, choices: [choice(null, event.finishReason)] };
-    return includeUsage ? [last, { ...chunkBase, choices: [], usage: usageBody(event.usage) }] : [last];
+    if (event.type === 'text') return [chunk({ choices: [choice(event.text, null)] })];
+    const last = chunk({ choices: [choice(null, event.finishReason)] });
+    return includeUsage ? [last, chunk({ choices: [], usage: usageBody(event.usage) })] : [last];
   };
-  const preamble = kind === 'chat' ? [{ ...chunkBase, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }] }] : [];
+  const preamble = kind === 'chat' ? [chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }] })] : [];
   await streamGeneration(res, generation, frame, preamble);
 }
 

@@ -243,10 +243,13 @@ class GenerationRun {
     const eos = new Set(fn.tokenizer.stopTokenIds);
     let status = 'cancelled';
     let failure: unknown;
+    // Set once the node reported `done`: its sequence is over, so there is nothing left to cancel.
+    let nodeDone = false;
     try {
       for (let next = first; !next.done; next = await rest.next()) {
         const event = next.value;
         if (event.type === 'done') {
+          nodeDone = true;
           status = await this.onDone(event);
           const tail = stop.push(detok.flush());
           const text = tail.text + (tail.stopped ? '' : stop.flush());
@@ -272,8 +275,10 @@ class GenerationRun {
       throw error;
     } finally {
       cleanup();
-      // A consumer that stops early (client gone) lands here too; the node sequence must not run on.
-      cancel.abort();
+      // A consumer that stops early (client gone) lands here too; the node sequence must not run on. After
+      // `done` the abort is skipped: it would cancel nothing, and each abort builds a DOMException with a
+      // stack trace, a measurable share of a request's CPU (docs/api.md, control-plane overhead).
+      if (!nodeDone && !cancel.signal.aborted) cancel.abort();
       // Ends the node's iterator too (it also returns after `done`, or after a stop-string cut that never
       // reads on): its `finally` releases the host lease and the queue slot.
       void rest.return?.().catch(() => undefined);
