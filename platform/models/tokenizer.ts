@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { byteLevelDecode } from './byte-level-decode.js';
 
 /**
  * Text ↔ token ids for a model directory. Two kinds:
@@ -86,8 +87,11 @@ export function tokenizerFromJson(json: Record<string, unknown>, options: { eosT
   const hf = new HfTokenizer(json, {});
   const vocabSize = Math.max(...hf.get_vocab(true).values()) + 1;
   const stopTokenIds = Object.freeze([...(options.eosTokenIds ?? [])]);
+  // ByteLevel BPE (every synthesized and most real tokenizers) decodes from per-id bytes; others through the library.
+  const fast = byteLevelDecode(json);
   const decode = (ids: readonly number[]): string => {
     const known = ids.filter((id) => Number.isSafeInteger(id) && id >= 0 && id < vocabSize);
+    if (fast) return fast(known);
     // The library refuses an empty list; ids outside the vocabulary decode to nothing, as in byte-level.
     return known.length === 0 ? '' : hf.decode(known, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   };

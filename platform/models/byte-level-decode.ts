@@ -1,0 +1,66 @@
+import { byteToUnicodeTable } from './tiny-tokenizer.js';
+
+/**
+ * Decoding for a tokenizer.json whose model is BPE and whose decoder is ByteLevel (GPT-2, Qwen2, Llama 3 and
+ * the tiny word tokenizer): each id's bytes are looked up once, up front, and a decode is one UTF-8 pass over
+ * them. The Hugging Face library re-derives every token's bytes from its vocabulary string on every call, and
+ * streaming decodes a window of ids twice per token, which made it a large share of a request's CPU.
+ *
+ * The answer is exactly the library's `decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces:
+ * false })` for ids inside the vocabulary (test/unit/models/byte-level-decode.test.ts checks it against the
+ * library): tokens are found as the library finds them (vocabulary, then added tokens over it, a hole falls to
+ * `unk_token`); tokens whose text is a special token's are dropped before anything is joined; an added token's
+ * text is copied as it is and ends the byte run before it; each byte run decodes on its own, invalid UTF-8 as
+ * U+FFFD and a leading BOM kept; a character outside the byte alphabet counts as byte 0.
+ * Returns undefined for any other kind of tokenizer.json: the caller then decodes through the library.
+ */
+export function byteLevelDecode(json: Readonly<Record<string, unknown>>): ((ids: readonly number[]) => string) | undefined {
+  const model = json.model as { type?: unknown; vocab?: unknown; unk_token?: unknown; end_of_word_suffix?: unknown } | null | undefined;
+  const decoder = json.decoder as { type?: unknown } | null | undefined;
+  if (model?.type !== 'BPE' || decoder?.type !== 'ByteLevel' || model.end_of_word_suffix) return undefined;
+  if (typeof model.vocab !== 'object' || model.vocab === null || Array.isArray(model.vocab)) return undefined;
+  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as { id: number; content: string; special?: boolean }[]) : [];
+  const tokens: unknown[] = [];
+  for (const [token, id] of Object.entries(model.vocab as Record<string, number>)) tokens[id] = token;
+  for (const token of added) tokens[token.id] = token.content;
+  const specials = new Set(added.filter((t) => t.special).map((t) => t.content));
+  const verbatim = new Set(added.map((t) => t.content));
+  const unicodeToByte = new Map(byteToUnicodeTable().map((symbol, byte) => [symbol, byte]));
+  const unk = model.unk_token;
+
+  // Per id: its bytes, its text (an added token), or null (dropped: special, or no token at all).
+  const pieces: (Uint8Array | string | null)[] = [];
+  for (let id = 0; id < tokens.length; id++) {
+    const token = tokens[id] ?? unk;
+    if (typeof token !== 'string') pieces.push(null);
+    else if (specials.has(token)) pieces.push(null);
+    else if (verbatim.has(token)) pieces.push(token);
+    else pieces.push(Uint8Array.from([...token], (symbol) => unicodeToByte.get(symbol) ?? 0));
+  }
+
+  const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  let run = new Uint8Array(256);
+  return (ids) => {
+    let text = '';
+    let length = 0;
+    for (const id of ids) {
+      const piece = pieces[id];
+      if (piece === null || piece === undefined) continue;
+      if (typeof piece === 'string') {
+        if (length > 0) text += utf8.decode(run.subarray(0, length));
+        length = 0;
+        text += piece;
+        continue;
+      }
+      if (length + piece.length > run.length) {
+        const grown = new Uint8Array(Math.max(run.length * 2, length + piece.length));
+        grown.set(run.subarray(0, length));
+        run = grown;
+      }
+      run.set(piece, length);
+      length += piece.length;
+    }
+    if (length > 0) text += utf8.decode(run.subarray(0, length));
+    return text;
+  };
+}
