@@ -58,6 +58,18 @@ withDatabases(({ database }) => {
     expect(await countInvocations(db)).toBeGreaterThanOrEqual(4);
   });
 
+  it('stores odd values exactly as bound parameters did: NaN and infinities, quotes, backslashes, lone surrogates', async () => {
+    const { db } = database();
+    const text = 'quote " backslash \\ literal \\ud800 newline \n tab \t emoji 😀 é';
+    await insertInvocations(db, [
+      invocation('inv-odd', 1, { ttftMs: Number.NaN, tpotMs: Number.POSITIVE_INFINITY, sloAttainment: Number.NEGATIVE_INFINITY, error: text, status: 'stop' }),
+      invocation('inv-odd', 2, { error: 'lone \ud800 high, lone \udc00 low, pair \ud83d\ude00', ttftMs: 1e-9, tpotMs: 123456.789012345 }),
+    ]);
+    const [second, first] = await listInvocations(db, { functionName: 'inv-odd', limit: 2 });
+    expect(first).toMatchObject({ ttftMs: Number.NaN, tpotMs: Number.POSITIVE_INFINITY, sloAttainment: Number.NEGATIVE_INFINITY, error: text, status: 'stop' });
+    expect(second).toMatchObject({ error: 'lone \uFFFD high, lone \uFFFD low, pair 😀', ttftMs: 1e-9, tpotMs: 123456.789012345 });
+  });
+
   it('accepts an empty batch', async () => {
     await insertInvocations(database().db, []);
   });
