@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../platform/config.js';
-import { createControlPlane, type ControlPlane } from '../../platform/control-plane.js';
+import { createControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../platform/control-plane.js';
 import { openDatabase } from '../../platform/db/open-database.js';
 import type { Database } from '../../platform/db/database.js';
 import type { BlobService } from '../../platform/api/blob-routes.js';
@@ -24,23 +24,34 @@ export interface E2eServer {
   readonly node: NodeRuntime;
   readonly database: Database;
   readonly blobs: BlobService;
-  /** `cpu` when the real engine serves, `scripted` otherwise (say so in the test output). */
-  readonly engine: 'cpu' | 'scripted';
+  /** `cpu` when the real engine serves, `scripted` without it, `supplied` for the caller's node (say so in the output). */
+  readonly engine: 'cpu' | 'scripted' | 'supplied';
   close(): Promise<void>;
 }
 
 /**
  * A real listening control plane (PGlite on disk, filesystem store) with the real CPU engine when it is
- * built, or a scripted node otherwise, so the HTTP, SSE and CLI paths are exercised either way.
+ * built, or a scripted node otherwise, so the HTTP, SSE and CLI paths are exercised either way. `node`
+ * replaces both (the api bench's instant node measures the control plane alone); it is closed with the server.
  */
-export async function startE2eServer(options: { readonly requireEngine?: boolean } = {}): Promise<E2eServer> {
+export async function startE2eServer(
+  options: {
+    readonly requireEngine?: boolean;
+    readonly node?: NodeRuntime;
+    /** Invocation recorder batching; default a 20 ms flush, so tests see records at once (production: 250 ms). */
+    readonly recorder?: ControlPlaneOptions['recorder'];
+  } = {},
+): Promise<E2eServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tidepool-e2e-'));
   const database = await openDatabase({ dataDir });
   const store = new FsObjectStore(join(dataDir, 'objects'));
   const registry = new Registry();
   let node: NodeRuntime;
   let engine: E2eServer['engine'];
-  if (ENGINE_BUILT) {
+  if (options.node) {
+    node = options.node;
+    engine = 'supplied';
+  } else if (ENGINE_BUILT) {
     node = await createLocalNodeRuntime({
       store, shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
       engineMemoryBytes: 2 ** 30, engineThreads: 2, queueLimit: 64, queueTimeoutMs: 30_000, registry,
@@ -52,7 +63,7 @@ export async function startE2eServer(options: { readonly requireEngine?: boolean
     engine = 'scripted';
   }
   const blobs = storeBlobs(store);
-  const plane = createControlPlane({ database, blobs, nodes: [node], registry, recorder: { flushIntervalMs: 20 } });
+  const plane = createControlPlane({ database, blobs, nodes: [node], registry, recorder: options.recorder ?? { flushIntervalMs: 20 } });
   const url = await plane.listen(0, '127.0.0.1');
   return {
     url, dataDir, plane, node, database, blobs, engine,
