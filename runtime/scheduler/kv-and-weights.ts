@@ -19,16 +19,19 @@ export interface ResidencyDeps {
   readonly emit: (e: SchedulerEvent) => void;
   /** Arrival rates per model: the victim is the least asked-for model, so hot weights stay. */
   readonly demand: DemandTracker;
+  /** The model of the turn running now, if any: never pushed out by a prefetch planned before that turn. */
+  readonly runningModel: () => string | undefined;
 }
 
 export interface Residency {
   /**
    * Makes `model` resident, evicting per policy and on `out_of_memory`: the least asked-for model outside
    * `protect` goes first, least recently run among equals (idle ones before busy ones, whose KV is parked
-   * first). A prefetch gives up (false)
-   * when nothing can make room; a turn's load throws the engine's error. Mutates residency records.
+   * first). A prefetch pushes out only idle models, then those in `evictable` (in that order); it gives up
+   * (false) when that does not make room, and marks the model `prefetchBlocked` until its weights come in.
+   * A turn's load throws the engine's error. Mutates residency records.
    */
-  ensureResident(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean): Promise<boolean>;
+  ensureResident(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean, evictable?: readonly string[]): Promise<boolean>;
   /** Moves the KV of a model's decoding sequences to host memory. Never throws. */
   park(model: ModelState): Promise<void>;
   /** Brings a model's parked KV back. Sequences that do not fit stay parked. Never throws. */
@@ -38,7 +41,7 @@ export interface Residency {
 }
 
 export function createResidency(deps: ResidencyDeps): Residency {
-  const { engine, clock, policy, models, emit, demand } = deps;
+  const { engine, clock, policy, models, emit, demand, runningModel } = deps;
   const keepValue = (m: Readonly<ModelState>) => demand.ratePerS(m.ref.key, clock.now());
   let lock: Promise<unknown> = Promise.resolve();
 
@@ -91,7 +94,22 @@ export function createResidency(deps: ResidencyDeps): Residency {
     if (victim.requests.size === 0) models.delete(victim.ref.key);
   }
 
-  async function load(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean): Promise<boolean> {
+  /** The first model of `evictable` that may go now: resident, not protected, not running a turn. */
+  function listedVictim(evictable: readonly string[], guard: ReadonlySet<string>): ModelState | undefined {
+    for (const key of evictable) {
+      const m = models.get(key);
+      if (m && m.residency === 'resident' && !guard.has(key) && key !== runningModel()) return m;
+    }
+    return undefined;
+  }
+
+  /** A prefetch gave up: the policy learns that this model's weights only come in with its own turn. */
+  function blocked(model: ModelState): false {
+    model.prefetchBlocked = true;
+    return false;
+  }
+
+  async function load(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean, evictable: readonly string[]): Promise<boolean> {
     const guard = new Set(protect).add(model.ref.key);
     for (;;) {
       if (model.residency === 'resident') return true;
@@ -99,7 +117,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
       if (max !== undefined && residentCount(models.values()) >= max) {
         const victim = chooseVictim(models.values(), guard, true, keepValue);
         if (!victim) {
-          if (prefetch) return false;
+          if (prefetch) return blocked(model);
           throw new EngineError('out_of_memory', `no model can give up its slot for ${model.ref.key}`);
         }
         await evict(victim as ModelState);
@@ -109,16 +127,20 @@ export function createResidency(deps: ResidencyDeps): Residency {
       try {
         const res = await engine.load(model.ref);
         model.residency = 'resident';
+        model.prefetchBlocked = false;
         model.lastRunMs = clock.now();
         emit({ type: 'load', atMs: clock.now(), model: model.ref.key, ms: res.ms, cached: res.cached, prefetch });
         return true;
       } catch (err) {
         model.residency = 'absent';
-        // Out of arena: a turn's own load may push out a busy model (parking its KV); a prefetch only an idle
-        // one, since it must not hurt anyone (TurnPlan.prefetch).
-        const victim = err instanceof EngineError && err.code === 'out_of_memory' ? chooseVictim(models.values(), guard, !prefetch, keepValue) : undefined;
+        // Out of arena: a turn's own load may push out a busy model (parking its KV); a prefetch an idle one, or
+        // one the policy listed as not needed before the prefetched model (TurnPlan.prefetchEvictable).
+        const oom = err instanceof EngineError && err.code === 'out_of_memory';
+        const victim = !oom ? undefined : prefetch
+          ? (chooseVictim(models.values(), guard, false, keepValue) ?? listedVictim(evictable, guard))
+          : chooseVictim(models.values(), guard, true, keepValue);
         if (!victim) {
-          if (prefetch) return false;
+          if (prefetch) return blocked(model);
           throw err;
         }
         await evict(victim as ModelState);
@@ -134,8 +156,8 @@ export function createResidency(deps: ResidencyDeps): Residency {
 
   return {
     evictIfIdle,
-    ensureResident: (model, protect, prefetch) =>
-      model.residency === 'resident' ? Promise.resolve(true) : withLock(() => load(model, protect, prefetch)),
+    ensureResident: (model, protect, prefetch, evictable = []) =>
+      model.residency === 'resident' ? Promise.resolve(true) : withLock(() => load(model, protect, prefetch, evictable)),
     park,
     restore,
   };

@@ -29,9 +29,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const byId = new Map<number, ModelState>();
   const stalled = new Set<string>();
   const demand = createDemandTracker();
-  const residency = createResidency({ engine, clock, policy, models, emit, demand });
-  let current: string | undefined;
   let running: RunningTurn | undefined;
+  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.modelKey });
+  let current: string | undefined;
   let closed = false;
   let wakePending = false;
   let wakeWaiter: (() => void) | undefined;
@@ -180,10 +180,28 @@ export function createSchedulerLoop(deps: LoopDeps) {
       if (r && r.phase === 'queued') await addToEngine(r, takeSink(id));
     }
     const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
-    if (target && target.residency === 'absent') void residency.ensureResident(target, new Set([key]), true).catch(() => false);
+    // A queued call on weights already loading resolves once they are in (or tries again if that load gave up).
+    const fetching = target && (target.residency === 'absent' || (plan.whileLoading && target.residency === 'loading'))
+      ? residency.ensureResident(target, new Set([key]), true, plan.prefetchEvictable).catch(() => false)
+      : undefined;
     if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
     const turn: RunningTurn = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
     running = turn;
+    let cutForPrefetch: 'prefetched' | 'prefetch_failed' | undefined;
+    const whileLoading = plan.whileLoading;
+    if (whileLoading && fetching) {
+      const cut = (why: 'prefetched' | 'prefetch_failed') => {
+        if (running !== turn) return;
+        cutForPrefetch = why;
+        void engine.preempt().catch(() => undefined);
+      };
+      void fetching.then(async (loaded) => {
+        if (!loaded) return cut('prefetch_failed');
+        const leftMs = turn.startedMs + whileLoading.minMs - clock.now();
+        if (leftMs > 0) await clock.sleep(leftMs);
+        cut('prefetched');
+      });
+    }
     // The quota is a time: `maxSteps` converts it at the estimated step time, which is only a prior until the
     // model's first turn is observed (and an average after). When the steps run slower than estimated, the
     // turn is cut at the token boundary after `quotaMs`, so no turn outlasts its quota (the policies' caps).
@@ -197,7 +215,8 @@ export function createSchedulerLoop(deps: LoopDeps) {
     }
     const wakesBefore = wakes;
     const ran = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
-    const result = cutAtQuota && ran.reason === 'preempted' ? { ...ran, reason: 'quota' as const } : ran;
+    const cut = ran.reason !== 'preempted' ? undefined : cutForPrefetch ?? (cutAtQuota ? 'quota' : undefined);
+    const result = cut === undefined ? ran : { ...ran, reason: cut };
     model.lastRunMs = clock.now();
     if (result.reason === 'not_resident') model.residency = 'absent';
     // A turn that produced nothing marks its model stalled until the next wake, so the loop does not spin. But

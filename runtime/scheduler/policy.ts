@@ -30,8 +30,23 @@ export interface TurnPlan {
   readonly maxSteps: number;
   /** The turn's time budget in ms, for preemption decisions and the timeline. */
   readonly quotaMs: number;
-  /** A model to page in behind this turn on the copy stream, if room can be made without hurting anyone. */
+  /**
+   * A model to page in behind this turn on the copy stream. Room comes from idle models, then from the
+   * models in `prefetchEvictable`; a prefetch never pushes out any other model with live requests.
+   */
   readonly prefetch?: string;
+  /**
+   * Models with live requests the prefetch may push out (their KV parked first) when idle models do not free
+   * enough, first choice first: models the policy will not run before the prefetched one. Default none.
+   */
+  readonly prefetchEvictable?: readonly string[];
+  /**
+   * The turn only keeps the GPU busy while `prefetch` loads (also when an earlier turn started that load): it
+   * ends at the next token boundary once those weights are in and `minMs` have passed since it began, and at
+   * once if the prefetch finds no room, since that model's own turn (which may push out anyone) must not wait
+   * for it. `quotaMs` still bounds it.
+   */
+  readonly whileLoading?: { readonly minMs: number };
 }
 
 /** A turn in flight, as `shouldPreempt` sees it. */

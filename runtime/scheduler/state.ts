@@ -34,6 +34,8 @@ export interface ModelState {
   residency: Residency;
   /** Clock time the model last ran a turn (or was loaded), for LRU eviction. */
   lastRunMs: number;
+  /** Its latest prefetch found no room (nothing it may push out freed enough); cleared when its weights come in. */
+  prefetchBlocked: boolean;
 }
 
 export function countPhase(model: ModelState, phase: RequestPhase): number {
@@ -47,5 +49,5 @@ export function hasWork(model: ModelState): boolean {
 }
 
 export function newModelState(ref: ModelRef, functionName: string, nowMs: number): ModelState {
-  return { ref, functionName, requests: new Map(), residency: 'absent', lastRunMs: nowMs };
+  return { ref, functionName, requests: new Map(), residency: 'absent', lastRunMs: nowMs, prefetchBlocked: false };
 }

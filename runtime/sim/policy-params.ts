@@ -50,7 +50,9 @@ export function policyParameters(gpu: SimGpuSpec): { common: Record<string, unkn
         switchAmortization: TIDEPOOL_DEFAULTS.switchAmortization,
         weightsArena: `max(largest model, ${TIDEPOOL_ARENA_SHARE} × memory), at most ${MAX_ARENA_SHARE} × memory; the rest is KV`,
         residency: `evict idle before busy, least asked-for first (arrival rate, ${DEMAND_HALF_LIFE_MS / 1000} s half-life), then least recently run`,
-        prefetch: 'the next most urgent absent model, into room that idle models give up',
+        prefetch: 'the next most urgent absent model, into room that idle models give up, else models with work that run after it (the one needed last first)',
+        loadBehind: 'when the most urgent model is absent and a resident model has work, that model runs while the weights load: '
+          + 'for the load, or minTurnMs if the urgent model has the slack; cut if the prefetch finds no room, and then the own turn loads it',
         preemption: "an arrival cuts the turn only when its own first token cannot wait for the turn's end",
       },
       aegaeon: {

@@ -49,6 +49,10 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
   });
 }
 
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine', () => {
   let supervisor: EngineSupervisor;
   beforeAll(async () => {
@@ -66,6 +70,13 @@ describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine'
       // Token-level turns: no minimum turn, and a ~1 ms step prior so the first (load) turn is a few steps.
       costs: { minTurnMs: 0, switchOverheadMs: 1, decodeMsPerWeightByte: 1 / llama.ref.bytes },
     });
+    // Both weights resident first. Otherwise the second model's load runs behind the first model's work
+    // (tidepool keeps the GPU busy during a load), and on this fast engine the first model can finish its
+    // few tokens before the second's weights are in. Then wait for the loop to go idle, so that both requests
+    // below queue together (one joining a warm-up turn still in flight would skip its prefill in the ranking).
+    await Promise.all([generate(s, 3, llama.ref, llama.reference, []), generate(s, 4, qwen.ref, qwen.reference, [])]);
+    await until(() => events.at(-1)?.type === 'turn' && s.snapshot().models.every((m) => m.queued + m.running + m.parked === 0));
+    events.length = 0;
     const order: string[] = [];
     const [a, b] = await Promise.all([generate(s, 1, llama.ref, llama.reference, order), generate(s, 2, qwen.ref, qwen.reference, order)]);
     await s.close();

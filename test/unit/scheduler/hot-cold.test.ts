@@ -57,7 +57,7 @@ describe('hot and cold models on one GPU (tidepool)', () => {
     await s.close();
   });
 
-  it('prefetches only into room that idle models give up, never by pushing out a model with work', async () => {
+  it('never prefetches by pushing out a model with work that runs before the prefetched one', async () => {
     const { clock, engine } = fakeEngine({ arenaGb: 2 });
     const events: SchedulerEvent[] = [];
     const s = createGpuScheduler({ engine, clock, onEvent: (e) => events.push(e) });
@@ -72,8 +72,8 @@ describe('hot and cold models on one GPU (tidepool)', () => {
     s.submit(request(model('c'), 5, loose), c.sink);
     await clock.run();
     expect([...recs, c].map((r) => r.rec.done)).toEqual(['length', 'length', 'length']);
-    // c's own turn comes after a and b are done (its SLO is loose); a prefetch of c may only use room that
-    // a finished model left, so nothing is evicted while both still decode.
+    // c's own turn comes after a and b are done (its SLO is loose), so both run before it: a prefetch of c
+    // may only use room that a finished model left, and nothing is evicted while both still decode.
     const firstDone = Math.min(...recs.map((r) => r.rec.times[r.rec.times.length - 1]!));
     const evicts = events.filter((e) => e.type === 'evict');
     expect(evicts.length).toBeGreaterThan(0);
