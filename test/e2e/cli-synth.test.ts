@@ -42,7 +42,7 @@ describe('tidepool synth', () => {
   });
 
   it.each([
-    { args: '--shape nope --seed 1', line: /^tidepool: --shape: unknown shape nope \(known: tiny, qwen2\.5-0\.5b, / },
+    { args: '--shape nope --seed 1', line: /^tidepool: --shape: unknown shape nope \(known: tiny, small, qwen2\.5-0\.5b, / },
     { args: '--shape tiny --seed abc', line: /^tidepool: --seed: abc is not a non-negative integer$/ },
     { args: '--shape tiny --seed 1.5', line: /^tidepool: --seed: 1\.5 is not a non-negative integer$/ },
     { args: '--shape tiny --seed 0x10', line: /^tidepool: --seed: 0x10 is not a non-negative integer$/ },

@@ -97,7 +97,8 @@ describe('synthesizeModel', () => {
 });
 
 describe('model shapes', () => {
-  it.each(Object.keys(MODEL_SHAPES).filter((n) => n !== 'tiny'))('%s is a valid config with the expected size', (name) => {
+  // Shapes named after published models; tiny and small carry synth's own tokenizer and vocabulary instead.
+  it.each(Object.keys(MODEL_SHAPES).filter((n) => !MODEL_SHAPES[n]!.withTokenizer))('%s is a valid config with the expected size', (name) => {
     const shape = MODEL_SHAPES[name];
     const config = parseModelConfig(shapeConfigJson(shape, shape.vocabSize, shape.defaultDtype));
     const params = [...expectedTensors(config).values()].reduce((sum, dims) => sum + dims.reduce((a, b) => a * b, 1), 0);
@@ -105,6 +106,15 @@ describe('model shapes', () => {
     // Published sizes are rounded; random shapes must land within 25% of the name.
     expect(params / 1e9).toBeGreaterThan(billions * 0.75);
     expect(params / 1e9).toBeLessThan(billions * 1.25);
+  });
+
+  it('gives small about eight times tiny\'s weights per token with the same vocabulary', () => {
+    const paramsOf = (name: string) => {
+      const config = parseModelConfig(shapeConfigJson(MODEL_SHAPES[name]!, 2796, 'F32'));
+      return [...expectedTensors(config).values()].reduce((sum, dims) => sum + dims.reduce((a, b) => a * b, 1), 0);
+    };
+    expect(paramsOf('small') / 1e6).toBeCloseTo(26.5, 0);
+    expect(paramsOf('small') / paramsOf('tiny')).toBeGreaterThan(5);
   });
 
   it('plans shards in order without exceeding the limit unless a tensor is larger', () => {
