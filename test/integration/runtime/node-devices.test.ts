@@ -54,9 +54,9 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
     // the device that owes less (which then loads llama next to qwen).
     const runs = await Promise.all(Array.from({ length: 24 }, (_, i) => collect(node.generate(request(`hot${i}`, llama, llamaRef, { maxTokens: 200 })))));
     for (const events of runs) expect(tokensOf(events).slice(0, llamaRef.greedy.length)).toEqual(llamaRef.greedy);
+    // Whichever device test 2 gave llama, the spilled requests loaded it on the other: it is on both now.
+    expect(await residentOn(0)).toContain(llama.digest);
     expect(await residentOn(1)).toContain(llama.digest);
-    const spans = (await node.timeline()).spans.filter((s) => s.kind === 'run' && s.function.includes('fn-hot'));
-    expect(new Set(spans.map((s) => s.gpu))).toEqual(new Set([0, 1]));
   });
 
   it('serves from the other device while one engine restarts', async () => {
