@@ -60,8 +60,8 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
   const checking = new Set<Promise<void>>();
   let cached: { readonly at: number; readonly holds: Promise<readonly WarmHoldTarget[]> } | undefined;
 
-  function wanted(): Promise<readonly WarmHoldTarget[]> {
-    if (!cached || now() - cached.at >= cacheMs) {
+  function wanted(fresh = false): Promise<readonly WarmHoldTarget[]> {
+    if (fresh || !cached || now() - cached.at >= cacheMs) {
       const holds = readWanted(options.db);
       cached = { at: now(), holds };
       holds.catch(() => (cached = undefined));
@@ -88,7 +88,12 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
     if (sending.has(node.id)) return;
     const failed = failedAt.get(node.id);
     if (failed !== undefined && now() - failed < retryAfterMs) return;
-    const holds = await wanted();
+    let holds = await wanted();
+    if (signature(holds) === signature(reported)) return;
+    // The cached read may predate a deploy or remove the node has already been told of (its heartbeat says
+    // so); sending that stale set would undo it. A read made after this heartbeat arrived sees every change
+    // the node had seen.
+    holds = await wanted(true);
     if (signature(holds) === signature(reported)) return;
     if (sending.has(node.id)) return;
     await sendTo(node, holds, `it reported ${reported.length === 0 ? 'none' : reported.map((r) => r.functionName).join(', ')}`);

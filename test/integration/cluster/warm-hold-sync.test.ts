@@ -161,6 +161,20 @@ withDatabases(({ database }) => {
     expect(sent).toEqual([['live', ['sync-startup']]]);
   });
 
+  it('does not undo a hold the node already has when its cached read of the database predates the deploy', async () => {
+    await database().db.deleteFrom('functions').execute();
+    const sent: string[][] = [];
+    const replica = sync({ cacheMs: 60_000, send: async (_node, holds) => void sent.push(holds.map((h) => h.functionName)) });
+    const node = { id: 'sync-stale', address: 'http://127.0.0.1:9' };
+    replica.heartbeat(node, []); // reads (and caches) "no holds": the node agrees, nothing is sent
+    await replica.idle();
+    const artifact = await deploy('sync-fresh', { min_warm: 1 });
+    // The deploy's own hold reached the node, whose next heartbeat reports it while the cache is still warm.
+    replica.heartbeat(node, [{ functionName: 'sync-fresh', artifactDigest: artifact.digest }]);
+    await replica.idle();
+    expect(sent).toEqual([]);
+  });
+
   it('does not resend to a node whose last send failed until the retry time has passed', async () => {
     await database().db.deleteFrom('functions').execute();
     await deploy('sync-retry', { min_warm: 1 });
