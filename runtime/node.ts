@@ -3,14 +3,14 @@ import type { Registry } from 'prom-client';
 import { downloadBlobTo } from '../platform/storage/blob-store.js';
 import type { ObjectStore } from '../platform/storage/object-store.js';
 import type { EngineStats, SequenceSink } from './engine/engine.js';
-import { detectBackend } from './engine/detect-backend.js';
-import { startEngineSupervisor, type EngineSupervisor } from './engine/engine-supervisor.js';
-import { listDevices, type DeviceInfo } from './engine/list-devices.js';
+import type { EngineSupervisor } from './engine/engine-supervisor.js';
+import type { DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
 import { engineErrorCodeOf } from './engine/engine-wire.js';
 import { DeviceLane } from './device-lane.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
+import { startDeviceEngines } from './start-device-engines.js';
 import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from './node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
@@ -74,29 +74,14 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
     fetchBlob: options.fetchBlob ?? ((digest, path) => downloadBlobTo(options.store, digest, path)),
     registry: options.registry,
   });
-  const supervisors: EngineSupervisor[] = [];
-  let devices: readonly DeviceInfo[];
+  let started: Awaited<ReturnType<typeof startDeviceEngines>>;
   try {
-    const detected = await detectBackend({ engineBin: options.engineBin, requested: options.backend });
-    options.onLog?.(`engine backend ${detected.backend}: ${detected.reason}`);
-    devices = await listDevices({ backend: detected.backend, gpus: options.gpus ?? 'all', cpuEngines: options.cpuEngines ?? 1 });
-    // One after another: engines of one host sizing their reservations at the same moment would race.
-    for (const device of devices) {
-      supervisors.push(await startEngineSupervisor({
-        engineBin: options.engineBin,
-        backend: detected.backend,
-        device: device.ordinal,
-        memoryBudgetBytes: options.engineMemoryBytes,
-        kvBudgetBytes: options.kvBytes,
-        threads: options.engineThreads,
-        onLog: devices.length > 1 && options.onLog ? (line) => options.onLog!(`${device.label}: ${line}`) : options.onLog,
-      }));
-    }
+    started = await startDeviceEngines(options);
   } catch (error) {
-    await Promise.all(supervisors.map((s) => s.close()));
     hostPool.close();
     throw error;
   }
+  const { devices, supervisors } = started;
   for (const supervisor of supervisors) supervisor.onRestart(() => metrics.engineRestarts.inc());
   return new LocalNode(options, policy, metrics, hostPool, devices, supervisors);
 }
