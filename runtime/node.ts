@@ -179,10 +179,12 @@ class LocalNode implements LocalNodeRuntime {
       lease = await this.acquireHost(request, signal, deadline);
       if (!lease) return yield cancelledBefore(request);
       const key = request.artifact.digest;
+      // One snapshot per device per pick: the router may ask about each device more than once.
+      const resident = this.lanes.map((lane) => lane.residentKeys());
       const device = this.router.pick(key, request.maxTokens, {
-        resident: (d, model) => this.lanes[d]!.residentKeys().has(model),
+        resident: (d, model) => resident[d]!.has(model),
         up: (d) => this.lanes[d]!.up,
-        residentCount: (d) => this.lanes[d]!.residentKeys().size,
+        residentCount: (d) => resident[d]!.size,
       });
       const lane = this.lanes[device]!;
       let scheduler: GpuScheduler;
