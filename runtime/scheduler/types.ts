@@ -1,4 +1,5 @@
 import type { ModelRef, SequenceSink } from '../engine/engine.js';
+import { simulatorOnlyReason } from '../../protocol/policy-scope.js';
 import type { Slo } from './slo.js';
 
 /** One generation as the node runtime hands it to a GPU's scheduler. */
@@ -16,9 +17,11 @@ export interface GenerationRequest {
   readonly slo: Slo;
 }
 
+/** Every policy the simulator runs; `NODE_POLICY_NAMES` are those a node runs (protocol/policy-scope.ts). */
 export type PolicyName =
   | 'tidepool'
   | 'aegaeon'
+  | 'aegaeon-unified'
   | 'request-level'
   | 'request-level+srtf'
   | 'static-colocation'
@@ -27,11 +30,14 @@ export type PolicyName =
 export const POLICY_NAMES: readonly PolicyName[] = [
   'tidepool',
   'aegaeon',
+  'aegaeon-unified',
   'request-level',
   'request-level+srtf',
   'static-colocation',
   'dedicated',
 ];
+
+export const NODE_POLICY_NAMES: readonly PolicyName[] = POLICY_NAMES.filter((p) => simulatorOnlyReason(p) === undefined);
 
 export interface ModelSnapshot {
   readonly key: string;

@@ -121,7 +121,7 @@ describe('local node runtime over the stub engine', () => {
   });
 
   it('scales to zero: gpu, then host after the GPU idle timeout, then store after keep_warm_ms', async () => {
-    const runtime = await start({ gpuIdleEvictMs: 150, policy: 'aegaeon' });
+    const runtime = await start({ gpuIdleEvictMs: 150, policy: 'aegaeon-unified' });
     const model = await artifact('a');
     await collect(runtime.generate(request(model, { keepWarmMs: 300 })));
     const tierOf = async () => (await runtime.residency())[0]?.tier;
