@@ -1,3 +1,4 @@
+import type { DeviceRouterConfig } from '../device-router.js';
 import type { PolicyName, SchedulerEvent } from '../scheduler/types.js';
 import type { LatencySummary } from './metrics.js';
 import type { SimGpuSpec } from './sim-types.js';
@@ -13,6 +14,8 @@ export interface ClusterOptions {
   /** Virtual time after the last arrival for work in flight to finish, ms. Default 60 s (`DEFAULT_DRAIN_MS`). */
   readonly drainMs?: number;
   readonly onEvent?: (gpu: number, e: SchedulerEvent) => void;
+  /** How pooled policies route (runtime/device-router.ts); default a node's own settings, `NODE_ROUTING`. */
+  readonly routing?: DeviceRouterConfig;
 }
 
 export interface ClusterResult extends LatencySummary {

@@ -31,7 +31,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
   const clock = new VirtualClock();
   const costs = costsFor(gpu);
   const placement = placeFunctions(o.policy, o.workload.functions, o.gpus, gpu);
-  const router = createRouter(o.gpus, placement.gpusOf);
+  const router = createRouter(o.gpus, placement.gpusOf, o.routing);
   const counts = new EventCounts();
   const engines: SimulatedEngine[] = [];
   const schedulers: GpuScheduler[] = [];

@@ -68,8 +68,9 @@ export function createAegaeonDecodePolicy(options: Partial<AegaeonQuotaOptions> 
 
   function turnOf(view: SchedulerView, r: NonNullable<typeof round>, index: number, model: Readonly<ModelState>): TurnPlan {
     const batch = r.plan.batches[index]!;
+    // Named even when resident now: this turn's own load may push it out (the loop skips a resident one).
     const next = r.plan.batches.slice(index + 1).find((b) => b.modelKey !== batch.modelKey && (view.models.get(b.modelKey)?.requests.size ?? 0) > 0);
-    const prefetch = next && view.models.get(next.modelKey)?.residency === 'absent' ? next.modelKey : undefined;
+    const prefetch = next?.modelKey;
     return {
       modelKey: batch.modelKey,
       parkOthers: r.plan.batches.length > 1,
