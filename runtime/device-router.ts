@@ -14,8 +14,9 @@ import { chooseRoute, type RouteCandidate } from '../protocol/routing/route.js';
  * one, which is how a popular model spreads over several GPUs. Devices whose engine is down are avoided while
  * another is up.
  *
- * The simulator routes its GPUs with this same router (runtime/sim/router.ts). Mutated by `pick`, `progress`
- * and `finished`; single-threaded like the rest of the node.
+ * The simulator routes its GPUs with this same router (runtime/sim/router.ts), with homes it plans from every
+ * function's rate (`plannedHome`). Mutated by `pick`, `progress` and `finished`; single-threaded like the rest
+ * of the node.
  */
 export interface DeviceRouter {
   /** The device for a request of `modelKey` that owes `tokens` output tokens. */

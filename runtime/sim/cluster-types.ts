@@ -1,6 +1,7 @@
-import type { DeviceRouterConfig } from '../device-router.js';
+import type { TidepoolOptions } from '../scheduler/policies/tidepool.js';
 import type { PolicyName, SchedulerEvent } from '../scheduler/types.js';
 import type { LatencySummary } from './metrics.js';
+import type { SimRouting } from './router.js';
 import type { SimGpuSpec } from './sim-types.js';
 import type { Workload } from './workloads.js';
 
@@ -14,9 +15,14 @@ export interface ClusterOptions {
   /** Virtual time after the last arrival for work in flight to finish, ms. Default 60 s (`DEFAULT_DRAIN_MS`). */
   readonly drainMs?: number;
   readonly onEvent?: (gpu: number, e: SchedulerEvent) => void;
-  /** How pooled policies route (runtime/device-router.ts); default a node's own settings, `NODE_ROUTING`. */
-  readonly routing?: DeviceRouterConfig;
+  /** How pooled policies route (router.ts); default `planned`. */
+  readonly routing?: SimRouting;
+  /** Options of the `tidepool` policy, beyond its defaults (e.g. a TTFT target). */
+  readonly tidepool?: Partial<TidepoolOptions>;
 }
+
+/** What a capacity search may vary besides the workload, policy and GPU count. */
+export type ClusterSettings = Pick<ClusterOptions, 'routing' | 'tidepool' | 'drainMs'>;
 
 export interface ClusterResult extends LatencySummary {
   readonly policy: PolicyName;

@@ -1,6 +1,7 @@
 import type { SequenceSink } from '../engine/engine.js';
 import { VirtualClock } from '../scheduler/clock.js';
 import { createGpuScheduler } from '../scheduler/gpu-scheduler.js';
+import { createTidepoolPolicy } from '../scheduler/policies/tidepool.js';
 import type { GpuScheduler } from '../scheduler/gpu-scheduler.js';
 import { calibrationGaps, costsFor, shapeOfKey } from './catalogue.js';
 import { DEFAULT_DRAIN_MS, EventCounts } from './cluster-types.js';
@@ -15,7 +16,7 @@ import { GPUS } from './sim-types.js';
 import type { SimGpuSpec } from './sim-types.js';
 import type { Workload } from './workloads.js';
 
-export type { ClusterOptions, ClusterResult } from './cluster-types.js';
+export type { ClusterOptions, ClusterResult, ClusterSettings } from './cluster-types.js';
 
 /**
  * Runs a workload on `gpus` simulated GPUs, each driven by the production GpuScheduler with the named
@@ -31,7 +32,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
   const clock = new VirtualClock();
   const costs = costsFor(gpu);
   const placement = placeFunctions(o.policy, o.workload.functions, o.gpus, gpu);
-  const router = createRouter(o.gpus, placement.gpusOf, o.routing);
+  const router = createRouter(o.gpus, o.workload.functions, placement.gpusOf, o.routing);
   const counts = new EventCounts();
   const engines: SimulatedEngine[] = [];
   const schedulers: GpuScheduler[] = [];
@@ -39,7 +40,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
     const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.key), weightsArenaBytes: placement.arenaBytes[g]! });
     engines.push(engine);
     schedulers.push(createGpuScheduler({
-      engine, clock, policy: o.policy,
+      engine, clock, policy: o.policy === 'tidepool' && o.tidepool ? createTidepoolPolicy(o.tidepool) : o.policy,
       costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
       onEvent: (e) => {
         counts.count(e);

@@ -12,9 +12,10 @@ import type { Workload } from './workloads.js';
  * - A request's on-time tokens are produced inside its window, from its arrival to its last token's deadline
  *   (or the end of the run). Each GPU computes for at most the length of an interval within that interval.
  * - A step's cost splits exactly into per-sequence shares (the fitted decode step is d0 + Σ(d1 + d2·context),
- *   the prefill step at least p0 + p1·tokens). A step can hold at most as many on-time sequences of a model as
- *   that model has requests whose windows overlap, so no share is below d0 / (that overlap) — switches, KV
- *   moves, memory and every other constraint are free here, which only lowers the bound.
+ *   the prefill step at least p0 + p1·tokens). Every token of a request up to its last on-time one is made
+ *   inside its window, and a step holds at most as many such tokens of a model as that model has requests
+ *   whose windows overlap, so no share is below d0 / (that overlap) — switches, KV moves, memory and every
+ *   other constraint are free here, which only lowers the bound.
  * - Mean attainment ≥ target lets a schedule give up at most (1 − target) × requests of attainment, and each
  *   request's cost is at least its attainment times its full cost at the best batch (`fullCost`).
  * For every interval of a grid, the requests whose windows lie inside it must, taken together, deliver at

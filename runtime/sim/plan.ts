@@ -1,6 +1,6 @@
 import type { PolicyName } from '../scheduler/types.js';
 import { simulateCluster } from './cluster.js';
-import type { ClusterResult } from './cluster.js';
+import type { ClusterResult, ClusterSettings } from './cluster.js';
 import { gpuLowerBound } from './lower-bound.js';
 import type { RateRun } from './plan-charts.js';
 import { GPUS } from './sim-types.js';
@@ -26,6 +26,8 @@ export interface PlanOptions {
   /** Search range of GPU counts. Defaults: the lower bound and 4 × the function count. */
   readonly minGpus?: number;
   readonly maxGpus?: number;
+  /** Routing and policy options for every run. */
+  readonly settings?: ClusterSettings;
   /** Called after every simulation, e.g. for progress output. */
   readonly onRun?: (r: ClusterResult, seed: number) => void;
 }
@@ -97,7 +99,7 @@ export async function planCapacity(o: PlanOptions): Promise<PlanResult> {
       if (hit) return hit;
       const runs: ClusterResult[] = [];
       for (const [seed, wl] of o.workloads.entries()) {
-        const r = await simulateCluster({ workload: wl, policy, gpus, gpu });
+        const r = await simulateCluster({ ...o.settings, workload: wl, policy, gpus, gpu });
         checkBound(wl, r, gpu);
         runs.push(r);
         o.onRun?.(r, seed);
@@ -161,6 +163,8 @@ export interface GoodputOptions {
   readonly gpu?: SimGpuSpec;
   /** What is held to the target; default the token-deadline attainment (BENCHMARKS.md). */
   readonly metric?: (r: ClusterResult) => number;
+  /** Routing and policy options for every run. */
+  readonly settings?: ClusterSettings;
   readonly onRun?: (r: ClusterResult, rate: number) => void;
 }
 
@@ -190,7 +194,7 @@ export async function goodput(o: GoodputOptions): Promise<Record<string, Goodput
     const runs: RateRun[] = [];
     const passes = async (rate: number): Promise<boolean> => {
       const wl = o.workloadAt(rate);
-      const r = await simulateCluster({ workload: wl, policy, gpus: o.gpus, gpu });
+      const r = await simulateCluster({ ...o.settings, workload: wl, policy, gpus: o.gpus, gpu });
       checkBound(wl, r, gpu);
       o.onRun?.(r, rate);
       const seconds = wl.durationMs / 1000;

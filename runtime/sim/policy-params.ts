@@ -10,7 +10,9 @@ import { TIDEPOOL_DEFAULTS } from '../scheduler/policies/tidepool.js';
 import type { PolicyName } from '../scheduler/types.js';
 import { DERIVED, costsFor } from './catalogue.js';
 import { MAX_ARENA_SHARE, STATIC_MIN_KV_SHARE, TIDEPOOL_ARENA_SHARE } from './placement.js';
+import { SATURATION_RATE } from '../../protocol/routing/home-plan.js';
 import { AEGAEON_SPLIT, artifactPcieBytesPerMs } from './disaggregated-cluster.js';
+import { PLANNED_SPILL } from './router.js';
 import { GBPS } from './sim-types.js';
 import type { SimGpuSpec } from './sim-types.js';
 import { SIM_ENGINE_DEFAULTS } from './simulated-engine.js';
@@ -40,10 +42,12 @@ export function policyParameters(gpu: SimGpuSpec): { common: Record<string, unkn
       turnQuota: 'a turn is cut at the token boundary after its quota (ms), whatever the step estimate said',
       gpuIdleEvictMs: DEFAULT_COSTS.gpuIdleEvictMs,
       router: {
-        pooled: "the node's device router (runtime/device-router.ts), the GPUs as one node's devices: a GPU running the model's requests, "
-          + 'else one holding its weights, else its home (where it last went), else the GPU owing the fewest output tokens (fewest models among equals); '
-          + 'spill to the least loaded GPU when the choice owes more than the least loaded one + the slack',
-        spillSlackTokens: NODE_ROUTING.spillSlackTokens, spillMeanFactor: NODE_ROUTING.spillMeanFactor,
+        pooled: "the node's device router (runtime/device-router.ts), the GPUs as one node's devices, with homes planned from every function's rate: "
+          + 'a GPU running the model\'s requests, else its home, else the GPU owing the fewest output tokens; spill to the least loaded GPU when the choice '
+          + 'owes more than spillMeanFactor × the mean + the slack',
+        homePlan: 'heaviest expected load first (bytes × r / (1 + r / saturation)), each to the GPU with the least expected load so far',
+        saturationReqPerS: SATURATION_RATE, spillSlackTokens: PLANNED_SPILL.spillSlackTokens, spillMeanFactor: PLANNED_SPILL.spillMeanFactor,
+        nodeRouting: `a node learns homes (the last GPU used) and prefers a GPU holding the weights; spill past the least loaded GPU + ${NODE_ROUTING.spillSlackTokens} tokens`,
         placed: 'the least loaded of the function\'s placed GPUs',
       },
     },

@@ -1,14 +1,31 @@
+import { planHomes } from '../../protocol/routing/home-plan.js';
+import type { PlannedModel } from '../../protocol/routing/home-plan.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
 import { NODE_ROUTING, createDeviceRouter } from '../device-router.js';
 import type { DeviceRouterConfig } from '../device-router.js';
 
 /**
+ * How the simulator routes pooled policies: `planned` (the default) is the node's device router with homes
+ * planned from every function's mean rate (protocol/routing/home-plan.ts), no preference for a GPU merely
+ * holding the weights, and a spill past 2 × the mean owed tokens + 4000; `node` is the device router exactly
+ * as a node runs it (`NODE_ROUTING`); or any configuration. docs/scheduler.md measures both.
+ */
+export type SimRouting = 'planned' | 'node' | DeviceRouterConfig;
+
+export const PLANNED_SPILL = Object.freeze({ spillSlackTokens: 4000, spillMeanFactor: 2 });
+
+export function routingConfig(routing: SimRouting, gpus: number, functions: readonly PlannedModel[]): DeviceRouterConfig {
+  if (routing === 'node') return NODE_ROUTING;
+  if (routing !== 'planned') return routing;
+  const homes = planHomes(gpus, functions);
+  return { ...PLANNED_SPILL, preferResident: false, plannedHome: (key) => homes.get(key) };
+}
+
+/**
  * Which simulated GPU gets a request. Both cases are configurations of the routing core
  * (protocol/routing/route.ts):
- * - Pooled policies: the node's own device router (runtime/device-router.ts) with a node's settings, the
- *   simulated GPUs being one node's devices: join a GPU running the model's requests, else one holding its
- *   weights, else its home (where it last went), else the GPU owing the fewest tokens; spill past 4000 tokens
- *   over the least loaded GPU.
+ * - Pooled policies: the node's device router (runtime/device-router.ts), the simulated GPUs being one node's
+ *   devices, configured by `SimRouting`.
  * - Placed policies (static-colocation, dedicated): the least loaded of the function's placed GPUs.
  * Mutated by `pick`, `progress`, `finished` and the residency notes.
  */
@@ -25,13 +42,14 @@ export interface Router {
 
 export function createRouter(
   gpus: number,
+  functions: readonly PlannedModel[],
   gpusOf: ((key: string) => readonly number[]) | undefined,
-  config: DeviceRouterConfig = NODE_ROUTING,
+  routing: SimRouting = 'planned',
 ): Router {
   const resident = Array.from({ length: gpus }, () => new Set<string>());
   const noteResidency = (gpu: number, key: string, on: boolean) => void (on ? resident[gpu]!.add(key) : resident[gpu]!.delete(key));
   if (gpusOf) return placedRouter(gpus, gpusOf, noteResidency);
-  const devices = createDeviceRouter(gpus, config);
+  const devices = createDeviceRouter(gpus, routingConfig(routing, gpus, functions));
   const view = { resident: (d: number, key: string) => resident[d]!.has(key), up: () => true, residentCount: (d: number) => resident[d]!.size };
   return {
     pick: (key, tokens) => devices.pick(key, tokens, view),

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PolicyName } from '../../../runtime/scheduler/types.js';
-import type { ClusterResult } from '../../../runtime/sim/cluster.js';
+import type { ClusterResult, ClusterSettings } from '../../../runtime/sim/cluster.js';
 import { goodput } from '../../../runtime/sim/plan.js';
 import type { GoodputResult } from '../../../runtime/sim/plan.js';
 import { attainmentVsRateSvg, goodputSvg } from '../../../runtime/sim/plan-charts.js';
@@ -32,13 +32,14 @@ export async function runGoodput(
   ctx: BenchContext, label: string, gpus: number, policies: readonly PolicyName[],
   workloadAt: (rate: number, seed: number) => Workload, rates: readonly number[], refineSteps: number, xLabel: string,
   metric?: (r: ClusterResult) => number,
+  settings?: ClusterSettings,
 ): Promise<GoodputCell> {
   console.log(`\n## goodput: ${label}, ${gpus} GPUs fixed, highest rate with ≥ 90% attainment, per seed (${ctx.seeds.join(', ')})`);
   console.log(`grid ${rates.join(', ')}, then ${refineSteps} bisection steps between each policy's last pass and first miss (from 0 when the lowest rate misses)`);
   const perSeed: Record<string, GoodputResult[]> = Object.fromEntries(policies.map((p) => [p, []]));
   for (const seed of ctx.seeds) {
     const gp = await goodput({
-      policies, gpus, rates, refineSteps, gpu: ctx.gpu, workloadAt: (rate) => workloadAt(rate, seed), ...(metric ? { metric } : {}),
+      policies, gpus, rates, refineSteps, gpu: ctx.gpu, workloadAt: (rate) => workloadAt(rate, seed), ...(metric ? { metric } : {}), ...(settings ? { settings } : {}),
       onRun: () => void ctx.boundChecks++,
     });
     for (const p of policies) perSeed[p]!.push(gp[p]!);
