@@ -7,6 +7,7 @@ import type { GpuScheduler } from '../scheduler/gpu-scheduler.js';
 import { createAegaeonDecodePolicy } from '../scheduler/policies/aegaeon-decode.js';
 import { createAegaeonPrefillPolicy } from '../scheduler/policies/aegaeon-prefill.js';
 import type { AegaeonPrefillPolicy } from '../scheduler/policies/aegaeon-prefill.js';
+import type { SchedulerPolicy } from '../scheduler/policy.js';
 import { costsFor, shapeOfKey } from './catalogue.js';
 import { DEFAULT_DRAIN_MS, EventCounts } from './cluster-types.js';
 import type { ClusterOptions, ClusterResult } from './cluster-types.js';
@@ -43,6 +44,12 @@ interface Instance {
   readonly scheduler: GpuScheduler;
 }
 
+interface Instances {
+  readonly prefill: readonly Instance[];
+  readonly prefillPolicies: readonly AegaeonPrefillPolicy[];
+  readonly decode: readonly Instance[];
+}
+
 /**
  * The published Aegaeon on simulated GPUs: `gpus` split into prefill and decode instances, each one GPU
  * driven by the production scheduler loop with the artifact's instance policy (aegaeon-prefill.ts,
@@ -58,18 +65,34 @@ interface Instance {
 export async function simulateDisaggregated(o: ClusterOptions & { readonly gpu: SimGpuSpec }): Promise<ClusterResult> {
   const started = performance.now();
   const split = splitInstances(o.gpus);
-  const tallies: RequestTally[] = [];
   const base = { policy: o.policy, gpus: o.gpus, functions: o.workload.functions.length };
   if (!split) {
-    for (const r of o.workload.requests) tallies.push(new RequestTally(r.atMs, r.output, o.workload.slo));
-    return { ...summarize(tallies), ...base, unplaced: base.functions, busyMs: 0, loads: 0, switches: 0, switchOverruns: 0, wallMs: 0 };
+    const missed = o.workload.requests.map((r) => new RequestTally(r.atMs, r.output, o.workload.slo));
+    return { ...summarize(missed), ...base, unplaced: base.functions, busyMs: 0, loads: 0, switches: 0, switchOverruns: 0, wallMs: 0 };
   }
   const clock = new VirtualClock();
+  const counts = new EventCounts();
+  const instances = buildInstances(o, split, clock, counts);
+  const tallies: RequestTally[] = [];
+  const arrivals = replay(o, clock, instances, tallies);
+  await clock.run(o.workload.durationMs + (o.drainMs ?? DEFAULT_DRAIN_MS));
+  await Promise.race([arrivals, Promise.resolve()]);
+  const engines = [...instances.prefill, ...instances.decode].map((i) => i.engine);
+  return {
+    ...summarize(tallies), ...base, unplaced: 0,
+    busyMs: engines.reduce((s, e) => s + e.busyMs, 0),
+    ...counts.totals(),
+    wallMs: performance.now() - started,
+    instances: split,
+  };
+}
+
+/** Prefill instances on GPUs 0..P−1, decode instances after them; every instance has two weight slots. */
+function buildInstances(o: ClusterOptions & { readonly gpu: SimGpuSpec }, split: { prefill: number; decode: number }, clock: VirtualClock, counts: EventCounts): Instances {
   const gpu = o.gpu;
   const costs = costsFor(gpu);
   const arena = Math.min(2 * Math.max(...o.workload.functions.map((f) => f.bytes)), gpu.memoryBytes * MAX_ARENA_SHARE);
-  const counts = new EventCounts();
-  const instance = (index: number, policy: Parameters<typeof createGpuScheduler>[0]['policy'], decode: boolean): Instance => {
+  const instance = (index: number, policy: SchedulerPolicy, decode: boolean): Instance => {
     const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.key), weightsArenaBytes: arena, prefilledElsewhere: decode });
     const scheduler = createGpuScheduler({
       engine, clock, policy, costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
@@ -80,21 +103,24 @@ export async function simulateDisaggregated(o: ClusterOptions & { readonly gpu: 
     });
     return { engine, scheduler };
   };
-  const prefillPolicies: AegaeonPrefillPolicy[] = [];
-  const prefill = Array.from({ length: split.prefill }, (_, i) => {
-    const policy = createAegaeonPrefillPolicy();
-    prefillPolicies.push(policy);
-    return instance(i, policy, false);
-  });
+  const prefillPolicies = Array.from({ length: split.prefill }, () => createAegaeonPrefillPolicy());
   const pcie = artifactPcieBytesPerMs(gpu);
-  const decode = Array.from({ length: split.decode }, (_, i) => instance(split.prefill + i, createAegaeonDecodePolicy({
+  const decodePolicy = () => createAegaeonDecodePolicy({
     stepEstimateMs: (key, batch, context) => costs.decodeMs(shapeOfKey(key).shape, batch, context),
     switchEstimateMs: (_key, bytes) => aegaeonSwitchEstimateMs(bytes, pcie),
-  }), true));
-  /** Per decode instance: live requests per model (the artifact's decode batches). */
-  const batches = decode.map(() => new Map<string, number>());
-  let nextId = 1;
+  });
+  return {
+    prefill: prefillPolicies.map((policy, i) => instance(i, policy, false)),
+    prefillPolicies,
+    decode: Array.from({ length: split.decode }, (_, i) => instance(split.prefill + i, decodePolicy(), true)),
+  };
+}
 
+/** Feeds the workload's arrivals to the prefill dispatcher and hands each prefilled request to a decode instance. */
+async function replay(o: ClusterOptions, clock: VirtualClock, cluster: Instances, tallies: RequestTally[]): Promise<void> {
+  /** Per decode instance: live requests per model (the artifact's decode batches). */
+  const batches = cluster.decode.map(() => new Map<string, number>());
+  let nextId = 1;
   const decodeOn = (d: number, key: string, prompt: number, output: number, tally: RequestTally) => {
     batches[d]!.set(key, (batches[d]!.get(key) ?? 0) + 1);
     const sink: SequenceSink = {
@@ -107,41 +133,27 @@ export async function simulateDisaggregated(o: ClusterOptions & { readonly gpu: 
       },
     };
     // The prefill's first token is in the prompt handed over: its KV is the prompt's plus that token's.
-    decode[d]!.scheduler.submit(simGeneration(nextId++, key, prompt + 1, output - 1, o.workload.slo), sink);
+    cluster.decode[d]!.scheduler.submit(simGeneration(nextId++, key, prompt + 1, output - 1, o.workload.slo), sink);
   };
-
   const handOver = async (p: number, key: string, prompt: number, output: number, tally: RequestTally) => {
-    await prefill[p]!.engine.copyToHost((prompt + 1) * shapeOfKey(key).kvBytesPerToken);
+    await cluster.prefill[p]!.engine.copyToHost((prompt + 1) * shapeOfKey(key).kvBytesPerToken);
     const d = chooseRoute(batches.map((b) => ({ tier: b.has(key) ? 0 : 1, load: b.size })), { kind: 'none' })!.index;
     decodeOn(d, key, prompt, output, tally);
   };
-
-  const arrivals = (async () => {
-    for (const r of o.workload.requests) {
-      if (r.atMs > clock.now()) await clock.sleep(r.atMs - clock.now());
-      const tally = new RequestTally(clock.now(), r.output, o.workload.slo);
-      tallies.push(tally);
-      const p = chooseRoute(prefillPolicies.map((q) => ({ tier: q.hasOpenGroup(r.key) ? 0 : 1, load: q.waiting() })), { kind: 'none' })!.index;
-      const id = nextId++;
-      const sink: SequenceSink = {
-        onToken: () => tally.token(clock.now()),
-        onDone: (reason) => {
-          if (reason === 'length' && r.output > 1) void handOver(p, r.key, r.prompt, r.output, tally);
-          else tally.done = true;
-        },
-      };
-      prefillPolicies[p]!.enqueue(id, r.key);
-      prefill[p]!.scheduler.submit(simGeneration(id, r.key, r.prompt, 1, o.workload.slo), sink);
-    }
-  })();
-  await clock.run(o.workload.durationMs + (o.drainMs ?? DEFAULT_DRAIN_MS));
-  await Promise.race([arrivals, Promise.resolve()]);
-  const engines = [...prefill, ...decode].map((i) => i.engine);
-  return {
-    ...summarize(tallies), ...base, unplaced: 0,
-    busyMs: engines.reduce((s, e) => s + e.busyMs, 0),
-    ...counts.totals(),
-    wallMs: performance.now() - started,
-    instances: split,
-  };
+  for (const r of o.workload.requests) {
+    if (r.atMs > clock.now()) await clock.sleep(r.atMs - clock.now());
+    const tally = new RequestTally(clock.now(), r.output, o.workload.slo);
+    tallies.push(tally);
+    const p = chooseRoute(cluster.prefillPolicies.map((q) => ({ tier: q.hasOpenGroup(r.key) ? 0 : 1, load: q.waiting() })), { kind: 'none' })!.index;
+    const id = nextId++;
+    const sink: SequenceSink = {
+      onToken: () => tally.token(clock.now()),
+      onDone: (reason) => {
+        if (reason === 'length' && r.output > 1) void handOver(p, r.key, r.prompt, r.output, tally);
+        else tally.done = true;
+      },
+    };
+    cluster.prefillPolicies[p]!.enqueue(id, r.key);
+    cluster.prefill[p]!.scheduler.submit(simGeneration(id, r.key, r.prompt, 1, o.workload.slo), sink);
+  }
 }
