@@ -42,7 +42,7 @@ export function compileGrammar(grammar: Grammar, param: string, limits: Automato
   }
   const nfa = buildNfa(grammar);
   try {
-    const raw = determinize(nfa, limits);
+    const raw = determinize(nfa, { maxStates: limits.maxDfaStates, maxSubsetWork: limits.maxSubsetWork });
     if (raw.stateCount * raw.classes.count > limits.maxTableCells) throw new AutomatonLimitError('maxTableCells', limits.maxTableCells);
     if (raw.stateCount === 0) throw new StructuredOutputError('invalid_schema', param, 'schema is unsatisfiable: no JSON value is valid under it');
     const dfa = canonicalize(minimize(raw));

@@ -7,8 +7,10 @@
  * - `schema_too_large`: the schema, or the automaton it would need, exceeds a limit (docs/structured-outputs.md).
  * - `invalid_schema`: the input is not a schema at all (a keyword with a value of the wrong type, a dangling
  *   `$ref`, a schema that no JSON value satisfies).
+ * - `invalid_parameter`: the request field around the schema is malformed (`response_format` without a
+ *   known `type`, a `json_schema` without a `name`, a tool without a `function.name`).
  */
-export type StructuredOutputErrorCode = 'unsupported_schema' | 'schema_too_large' | 'invalid_schema';
+export type StructuredOutputErrorCode = 'unsupported_schema' | 'schema_too_large' | 'invalid_schema' | 'invalid_parameter';
 
 export class StructuredOutputError extends Error {
   constructor(
