@@ -22,7 +22,7 @@ export interface AutomatonLimits {
 
 export const DEFAULT_AUTOMATON_LIMITS: AutomatonLimits = Object.freeze({
   maxNfaStates: 200_000,
-  maxDfaStates: 50_000,
+  maxDfaStates: 30_000,
   maxSubsetWork: 4_000_000,
   maxTableCells: 4_000_000,
 });

@@ -13,6 +13,10 @@ const digitRange = (lo: string, hi: string): Grammar => byteRanges([lo.charCodeA
 
 /** Integers in [min, max] (either side open = the digit cap), by decimal prefix ranges. */
 export function jsonInteger(min?: bigint, max?: bigint): Grammar {
+  return min === undefined && max === undefined ? ANY_INTEGER : integerRange(min, max);
+}
+
+function integerRange(min?: bigint, max?: bigint): Grammar {
   const lo = min === undefined || min < -LARGEST ? -LARGEST : min;
   const hi = max === undefined || max > LARGEST ? LARGEST : max;
   const parts: Grammar[] = [];
@@ -24,6 +28,10 @@ export function jsonInteger(min?: bigint, max?: bigint): Grammar {
 
 /** Any JSON number: -?int(.frac)?([eE][+-]?exp)?, fraction unbounded, exponent 1-2 digits. */
 export function jsonNumber(): Grammar {
+  return ANY_NUMBER;
+}
+
+function anyNumber(): Grammar {
   const fraction = seq(byteOf('.'), repeat(DIGIT, 1, Infinity));
   const exponent = seq(byteRanges([0x45, 0x45], [0x65, 0x65]), optional(byteRanges([0x2b, 0x2b], [0x2d, 0x2d])), repeat(DIGIT, 1, 2));
   return seq(optional(byteOf('-')), naturalRange(0n, LARGEST), optional(fraction), optional(exponent));
@@ -41,6 +49,9 @@ function naturalRange(lo: bigint, hi: bigint): Grammar {
   }
   return alt(...parts);
 }
+
+const ANY_INTEGER = integerRange();
+const ANY_NUMBER = anyNumber();
 
 /** Strings of digits of one length between lo and hi, lexicographically (= numerically). */
 function sameLength(lo: string, hi: string): Grammar {

@@ -32,5 +32,7 @@ const QUOTE = literal('"');
 
 /** A JSON string of `minLength` to `maxLength` code points (maxLength may be Infinity). */
 export function jsonString(minLength = 0, maxLength = Infinity): Grammar {
-  return seq(QUOTE, repeat(JSON_STRING_CHAR, minLength, maxLength), QUOTE);
+  return minLength === 0 && maxLength === Infinity ? ANY_STRING : seq(QUOTE, repeat(JSON_STRING_CHAR, minLength, maxLength), QUOTE);
 }
+
+const ANY_STRING = seq(QUOTE, repeat(JSON_STRING_CHAR, 0, Infinity), QUOTE);

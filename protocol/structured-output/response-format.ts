@@ -4,7 +4,7 @@ import { DEFAULT_JSON_STYLE, type JsonStyle } from './json-style.js';
 import { anyJsonObject } from './json-value-grammar.js';
 import { isSchemaObject } from './schema-keywords.js';
 import { schemaToGrammar } from './schema-compiler.js';
-import { DEFAULT_SCHEMA_SHAPE_LIMITS, type SchemaShapeLimits } from './schema-shape.js';
+import { checkSchemaShape, DEFAULT_SCHEMA_SHAPE_LIMITS, type SchemaShapeLimits } from './schema-shape.js';
 import { StructuredOutputError } from './structured-output-error.js';
 
 export interface StructuredOutputOptions {
@@ -56,6 +56,8 @@ export function compileJsonSchema(schema: unknown, param: string, options: Struc
   const style = options.style ?? DEFAULT_JSON_STYLE;
   const limits = options.limits ?? DEFAULT_AUTOMATON_LIMITS;
   const shapeLimits = options.shapeLimits ?? DEFAULT_SCHEMA_SHAPE_LIMITS;
+  // Before the cache key: hashing a hostile nesting would overflow the stack in JSON.stringify.
+  checkSchemaShape(schema, param, shapeLimits);
   return cached(options, ['json_schema', schema, style, limits, shapeLimits, param], () =>
     compileGrammar(schemaToGrammar(schema, { param, style, shapeLimits }), param, limits),
   );

@@ -1,4 +1,4 @@
-import Ajv2020Module from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { accepts, denseTable } from '../../../protocol/structured-output/byte-dfa.js';
@@ -7,7 +7,6 @@ import { distanceToAccept, randomWalk, seededRandom } from './automaton-walk.js'
 import { SCHEMA_CASES } from './schema-cases.js';
 
 // ajv is the independent judge: it knows nothing of the automaton.
-const Ajv2020 = (Ajv2020Module as unknown as { default?: typeof Ajv2020Module }).default ?? Ajv2020Module;
 const ajv = new Ajv2020({ strict: false, validateSchema: false });
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
