@@ -3,7 +3,11 @@ import { accepts } from '../../../protocol/structured-output/byte-dfa.js';
 import { compileGrammar } from '../../../protocol/structured-output/compile-grammar.js';
 import { alt, byteRanges, list, literal, members, NOTHING, repeat, seq, type Grammar } from '../../../protocol/structured-output/grammar.js';
 import { StructuredOutputError } from '../../../protocol/structured-output/structured-output-error.js';
+import { grammarSize } from '../../../protocol/structured-output/grammar-size.js';
+import { buildNfa } from '../../../protocol/structured-output/nfa.js';
+import { schemaToGrammar } from '../../../protocol/structured-output/schema-compiler.js';
 import { distanceToAccept, randomWalk, seededRandom } from './automaton-walk.js';
+import { SCHEMA_CASES } from './schema-cases.js';
 
 const compile = (g: Grammar) => compileGrammar(g, 'test').dfa;
 const digit = byteRanges([0x30, 0x39]);
@@ -83,5 +87,15 @@ describe('compileGrammar', () => {
     const huge = repeat(repeat(repeat(digit, 0, 1000), 0, 1000), 0, 1000);
     // The message comes from the size prediction, which runs before any state is allocated.
     expect(() => compileGrammar(huge, 'p')).toThrow(/would need more than 200000 NFA states/);
+  });
+});
+
+describe('grammarSize', () => {
+  it('bounds the states the NFA builder really creates, for every test schema', () => {
+    for (const c of SCHEMA_CASES) {
+      const g = schemaToGrammar(c.schema, { param: 'p' });
+      // +1: the start state exists before the grammar is compiled into it.
+      expect(buildNfa(g).stateCount, c.name).toBeLessThanOrEqual(grammarSize(g, Infinity) + 1);
+    }
   });
 });
