@@ -21,6 +21,8 @@ function measure(g: Grammar, size: (g: Grammar) => number): number {
   switch (g.kind) {
     case 'bytes':
       return 1;
+    case 'literal':
+      return g.bytes.length;
     case 'seq':
       return g.items.reduce((sum, item) => sum + size(item), 0);
     case 'alt':

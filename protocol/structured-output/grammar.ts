@@ -4,6 +4,8 @@
  * expands each use, and `grammarSize` predicts that expansion before anything is built.
  *
  * - `bytes`: exactly one byte from the union of inclusive ranges.
+ * - `literal`: exactly these bytes (one node however long, so a huge `enum` string costs its bytes, not a
+ *   node per byte, until the size check refuses it).
  * - `seq`: the items one after another (`seq([])` is the empty string).
  * - `alt`: any one item (`alt([])` is the empty language: nothing matches).
  * - `repeat`: `item` between `min` and `max` times (`max` may be Infinity).
@@ -13,6 +15,7 @@
  */
 export type Grammar =
   | { readonly kind: 'bytes'; readonly ranges: readonly ByteRange[] }
+  | { readonly kind: 'literal'; readonly bytes: Uint8Array }
   | { readonly kind: 'seq'; readonly items: readonly Grammar[] }
   | { readonly kind: 'alt'; readonly items: readonly Grammar[] }
   | { readonly kind: 'repeat'; readonly item: Grammar; readonly min: number; readonly max: number }
@@ -47,7 +50,7 @@ const encoder = new TextEncoder();
 /** The UTF-8 bytes of `text`, in order. */
 export function literal(text: string | Uint8Array): Grammar {
   const bytes = typeof text === 'string' ? encoder.encode(text) : text;
-  return seq(...Array.from(bytes, (b) => byteRanges([b, b])));
+  return bytes.length === 0 ? EMPTY : { kind: 'literal', bytes };
 }
 
 export function seq(...items: Grammar[]): Grammar {

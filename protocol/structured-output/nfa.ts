@@ -44,6 +44,15 @@ class NfaBuilder {
         for (const [lo, hi] of g.ranges) this.edges[from].push(lo, hi, to);
         return to;
       }
+      case 'literal': {
+        let at = from;
+        for (const b of g.bytes) {
+          const to = this.newState();
+          this.edges[at].push(b, b, to);
+          at = to;
+        }
+        return at;
+      }
       case 'seq':
         return g.items.reduce((at, item) => this.compile(item, at), from);
       case 'alt': {
