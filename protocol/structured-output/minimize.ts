@@ -22,6 +22,7 @@ export function minimize(dfa: ClassDfa): ClassDfa {
     inPending[b] = 1;
   }
   const preimageSeen = new Uint32Array(total);
+  const preimage = new Int32Array(total);
   let stamp = 0;
   while (pending.length > 0) {
     const splitter = pending.pop()!;
@@ -29,17 +30,19 @@ export function minimize(dfa: ClassDfa): ClassDfa {
     const members = partition.members(splitter);
     for (let c = 0; c < k; c++) {
       stamp++;
-      const preimage: number[] = [];
-      for (const t of members) {
+      let count = 0;
+      for (let m = 0; m < members.length; m++) {
+        const t = members[m];
         for (let i = inverse.start[c * total + t]; i < inverse.start[c * total + t + 1]; i++) {
           const s = inverse.sources[i];
           if (preimageSeen[s] !== stamp) {
             preimageSeen[s] = stamp;
-            preimage.push(s);
+            preimage[count++] = s;
           }
         }
       }
-      for (const [kept, split] of partition.split(preimage)) {
+      if (count === 0) continue;
+      for (const [kept, split] of partition.split(preimage, count)) {
         if (inPending[kept]) {
           pending.push(split);
           inPending[split] = 1;
@@ -125,14 +128,16 @@ class Partition {
     return this.end[b] - this.first[b];
   }
 
-  members(b: number): number[] {
-    return Array.from(this.elements.subarray(this.first[b], this.end[b]));
+  /** A copy: blocks change as they split. */
+  members(b: number): Int32Array {
+    return this.elements.slice(this.first[b], this.end[b]);
   }
 
-  /** Splits every block that `states` cuts in two; returns [kept block, new block] pairs (new = the marked part). */
-  split(states: readonly number[]): [number, number][] {
+  /** Splits every block that states[0..count) cuts in two; returns [kept block, new block] pairs (new = the marked part). */
+  split(states: Int32Array, count: number): [number, number][] {
     const touched: number[] = [];
-    for (const s of states) {
+    for (let n = 0; n < count; n++) {
+      const s = states[n];
       const b = this.block[s];
       const target = this.first[b] + this.marked[b];
       const other = this.elements[target];
