@@ -72,33 +72,46 @@ export function parseToolChoice(raw: unknown, tools: readonly FunctionTool[], pa
 /**
  * Chat messages including tool calls: roles system (`developer` is read as system), user, assistant (content
  * may be null when it has `tool_calls`) and tool (with the `tool_call_id` of a call in the assistant message
- * just before). Content is a string or text parts. Content that holds one of the family's turn markers is
- * refused, so no message can forge another role's turn.
+ * just before). The legacy forms are read too: an assistant `function_call` is a call with the id
+ * `legacy-<index>`, and a `role: "function"` message (with the function's `name`) is its result. Content is a
+ * string or text parts. Content that holds one of the family's turn markers is refused, so no message can
+ * forge another role's turn.
  */
 export function parseToolChatMessages(raw: unknown, family: ChatFamily, param = 'messages'): ToolChatMessage[] {
   if (!Array.isArray(raw) || raw.length === 0) throw new ChatTemplateError(`${param}: must be a non-empty array`, param);
-  let openCallIds: ReadonlySet<string> = new Set();
+  let openCalls: readonly ToolCall[] = [];
   return raw.map((message: unknown, i) => {
-    const at = `${param}[${i}]`;
-    const fail = (what: string) => new ChatTemplateError(`${at}${what}`, param);
+    const fail = (what: string) => new ChatTemplateError(`${param}[${i}]${what}`, param);
     if (!isObject(message)) throw fail(': must be an object');
     const role = message.role === 'developer' ? 'system' : message.role;
-    if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'tool') throw fail('.role: must be system, developer, user, assistant or tool');
+    if (!['system', 'user', 'assistant', 'tool', 'function'].includes(role as string)) throw fail('.role: must be system, developer, user, assistant or tool');
     const content = readContent(message.content, role === 'assistant', fail);
     if (content !== null && TURN_MARKERS[family].test(content)) throw fail(`.content: must not contain a chat template marker such as ${markerExample(family)}`);
-    if (role === 'tool') {
-      if (typeof message.tool_call_id !== 'string' || !openCallIds.has(message.tool_call_id)) {
-        throw fail('.tool_call_id: must be the id of a tool call in the assistant message before it');
-      }
-      return { role, content: content ?? '', toolCallId: message.tool_call_id };
-    }
-    openCallIds = new Set();
+    if (role === 'tool' || role === 'function') return { role: 'tool' as const, content: content ?? '', toolCallId: answeredCall(message, openCalls, fail) };
+    openCalls = [];
     if (role === 'system' || role === 'user') return { role, content: content ?? '' };
-    const toolCalls = readToolCalls(message.tool_calls, fail);
+    const toolCalls = message.tool_calls === undefined && isObject(message.function_call) ? [legacyCall(message.function_call, i, fail)] : readToolCalls(message.tool_calls, fail);
     if (content === null && toolCalls.length === 0) throw fail('.content: may be null only with tool_calls');
-    openCallIds = new Set(toolCalls.map((c) => c.id));
-    return { role, content, toolCalls };
+    openCalls = toolCalls;
+    return { role: 'assistant' as const, content, toolCalls };
   });
+}
+
+/** The id of the open call a tool (or legacy function) message answers. */
+function answeredCall(message: Raw, openCalls: readonly ToolCall[], fail: (what: string) => Error): string {
+  if (message.role === 'function') {
+    const call = openCalls.find((c) => c.function.name === message.name);
+    if (!call) throw fail('.name: must name the function called in the assistant message before it');
+    return call.id;
+  }
+  if (typeof message.tool_call_id !== 'string' || !openCalls.some((c) => c.id === message.tool_call_id)) {
+    throw fail('.tool_call_id: must be the id of a tool call in the assistant message before it');
+  }
+  return message.tool_call_id;
+}
+
+function legacyCall(functionCall: Raw, index: number, fail: (what: string) => Error): ToolCall {
+  return readToolCalls([{ id: `legacy-${index}`, type: 'function', function: functionCall }], (what) => fail(what.replace('.tool_calls[0].function', '.function_call').replace('.tool_calls[0]', '.function_call')))[0];
 }
 
 function readContent(v: unknown, nullable: boolean, fail: (what: string) => Error): string | null {

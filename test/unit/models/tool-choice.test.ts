@@ -7,7 +7,7 @@ import { CHAT_FAMILIES } from '../../../platform/models/chat-family.js';
 import { parseLegacyFunctions, toLegacyDelta, toLegacyMessage } from '../../../platform/models/legacy-functions.js';
 import { parseToolCalls } from '../../../platform/models/tool-call-parser.js';
 import { compileToolChoice } from '../../../platform/models/tool-choice-automaton.js';
-import { parseTools } from '../../../platform/models/tool-messages.js';
+import { parseToolChatMessages, parseTools } from '../../../platform/models/tool-messages.js';
 import { distanceToAccept, randomWalk, seededRandom } from '../structured-output/automaton-walk.js';
 
 const ajv = new Ajv2020({ strict: false });
@@ -88,6 +88,23 @@ describe('legacy functions / function_call', () => {
     [{ functions: [{ nam: 'f' }] }, /functions\[0\]\.name: must be/],
   ])('refuses %j', (body, message) => {
     expect(() => parseLegacyFunctions(body)).toThrow(message);
+  });
+
+  it('histories in the legacy shape are read as tool calls and results', () => {
+    const messages = parseToolChatMessages(
+      [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: null, function_call: { name: 'f', arguments: '{"a":1}' } },
+        { role: 'function', name: 'f', content: '42' },
+      ],
+      'qwen2.5',
+    );
+    expect(messages[1]).toEqual({ role: 'assistant', content: null, toolCalls: [{ id: 'legacy-1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] });
+    expect(messages[2]).toEqual({ role: 'tool', content: '42', toolCallId: 'legacy-1' });
+    expect(() => parseToolChatMessages([{ role: 'assistant', content: null, function_call: { name: 'f', arguments: '{}' } }, { role: 'function', name: 'g', content: '1' }], 'qwen2.5')).toThrow(
+      /messages\[1\]\.name: must name the function called/,
+    );
+    expect(() => parseToolChatMessages([{ role: 'assistant', content: null, function_call: { name: 'f', arguments: 'x' } }], 'qwen2.5')).toThrow(/messages\[0\]\.function_call\.arguments/);
   });
 
   it('answer in the legacy shape', () => {
