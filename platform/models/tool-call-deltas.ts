@@ -60,7 +60,7 @@ export class DeltaLog {
   }
 
   result(incomplete: boolean): ParsedToolCalls {
-    const content = this.calls.length > 0 && this.content.trim() === '' ? null : this.content;
+    const content = this.calls.length > 0 && this.content === '' ? null : this.content;
     const toolCalls = this.calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } }));
     return { content, toolCalls, malformed: [...this.malformed], incomplete };
   }

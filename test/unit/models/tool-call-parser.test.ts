@@ -139,3 +139,22 @@ describe('ToolCallStreamParser', () => {
     expect(content).toBe('<tool_call>\n[1, 2]\n</tool_call> ok');
   });
 });
+
+describe('tool-call parsing on arbitrary text', () => {
+  const pieces = ['<tool_call>', '</tool_call>', '<tool', '{"name": "f", ', '"arguments": ', '"parameters": ', '{', '}', '[', ']', '"', '\\', ' ', '\n', 'x', ',', ':', ';', '<|python_tag|>', '1'];
+  const text = fc.array(fc.constantFrom(...pieces), { maxLength: 40 }).map((parts) => parts.join(''));
+
+  it('never throws or hangs, and what it streams is what it reports', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<ChatFamily>('tidepool', 'qwen2.5', 'llama3.1'), text, fc.array(fc.nat(200), { maxLength: 8 }), (family, input, cuts) => {
+        const points = [...new Set([0, ...cuts.map((c) => c % (input.length + 1)), input.length])].sort((a, b) => a - b);
+        const { content, calls, result } = streamed(family, points.slice(1).map((p, i) => input.slice(points[i], p)));
+        expect(result.content ?? '').toBe(content);
+        expect(result.toolCalls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }))).toEqual(calls);
+        const whole = parseToolCalls(family, input);
+        for (const call of whole.toolCalls) expect(typeof JSON.parse(call.function.arguments)).toBe('object');
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
