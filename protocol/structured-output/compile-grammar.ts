@@ -18,6 +18,8 @@ export interface AutomatonLimits {
   readonly maxSubsetWork: number;
   /** DFA states × byte classes: the size of the tables minimisation works on. */
   readonly maxTableCells: number;
+  /** Byte-range transitions of the result: the engine's `grammar` command takes at most 2^18. */
+  readonly maxTransitions: number;
 }
 
 export const DEFAULT_AUTOMATON_LIMITS: AutomatonLimits = Object.freeze({
@@ -25,6 +27,7 @@ export const DEFAULT_AUTOMATON_LIMITS: AutomatonLimits = Object.freeze({
   maxDfaStates: 30_000,
   maxSubsetWork: 4_000_000,
   maxTableCells: 4_000_000,
+  maxTransitions: 262_144,
 });
 
 export interface CompiledAutomaton {
@@ -46,6 +49,8 @@ export function compileGrammar(grammar: Grammar, param: string, limits: Automato
     if (raw.stateCount * raw.classes.count > limits.maxTableCells) throw new AutomatonLimitError('maxTableCells', limits.maxTableCells);
     if (raw.stateCount === 0) throw new StructuredOutputError('invalid_schema', param, 'schema is unsatisfiable: no JSON value is valid under it');
     const dfa = canonicalize(minimize(raw));
+    const transitions = dfa.transitions.reduce((sum, ranges) => sum + ranges.length, 0);
+    if (transitions > limits.maxTransitions) throw new AutomatonLimitError('maxTransitions', limits.maxTransitions);
     return { dfa, hash: automatonHash(dfa), stats: { nfaStates: nfa.stateCount, dfaStatesBeforeMinimizing: raw.stateCount, byteClasses: raw.classes.count } };
   } catch (error) {
     if (!(error instanceof AutomatonLimitError)) throw error;

@@ -30,6 +30,26 @@ export function toTransferForm(dfa: ByteDfa): ByteDfaTransferForm {
   };
 }
 
+/**
+ * The fields of the engine's `grammar` command (docs/engine-protocol.md): the same automaton with its
+ * transitions as one flat list of [from, lo, hi, to] quadruples. The caller adds `op`, `id` and the
+ * `grammar` name (the automaton's hash is a natural one: equal automata, one registration).
+ */
+export interface EngineGrammarFields {
+  readonly states: number;
+  readonly start: 0;
+  readonly accepting: readonly number[];
+  readonly transitions: readonly number[];
+}
+
+export function toEngineGrammar(dfa: ByteDfa): EngineGrammarFields {
+  const transitions: number[] = [];
+  dfa.transitions.forEach((ranges, from) => {
+    for (const [lo, hi, to] of ranges) transitions.push(from, lo, hi, to);
+  });
+  return { states: dfa.stateCount, start: 0, accepting: dfa.accepting, transitions };
+}
+
 /** sha256 (hex) of the transfer form's JSON: equal automata, equal hashes. */
 export function automatonHash(dfa: ByteDfa): string {
   return createHash('sha256').update(JSON.stringify(toTransferForm(dfa))).digest('hex');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accepts } from '../../../protocol/structured-output/byte-dfa.js';
-import { compileGrammar } from '../../../protocol/structured-output/compile-grammar.js';
+import { compileGrammar, DEFAULT_AUTOMATON_LIMITS } from '../../../protocol/structured-output/compile-grammar.js';
 import { alt, byteRanges, list, literal, members, NOTHING, repeat, seq, type Grammar } from '../../../protocol/structured-output/grammar.js';
 import { StructuredOutputError } from '../../../protocol/structured-output/structured-output-error.js';
 import { grammarSize } from '../../../protocol/structured-output/grammar-size.js';
@@ -81,6 +81,12 @@ describe('compileGrammar', () => {
       expect((error as StructuredOutputError).code).toBe('invalid_schema');
       expect((error as StructuredOutputError).param).toBe('response_format');
     }
+  });
+
+  it("refuses an automaton with more transitions than the engine's grammar command takes", () => {
+    const limits = { ...DEFAULT_AUTOMATON_LIMITS, maxTransitions: 3 };
+    expect(() => compileGrammar(literal('abcd'), 'p', limits)).toThrow(/exceeds maxTransitions \(3\)/);
+    expect(compileGrammar(literal('abc'), 'p', limits).dfa.stateCount).toBe(4);
   });
 
   it('refuses a grammar whose expansion is too large before building it', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accepts } from '../../../protocol/structured-output/byte-dfa.js';
 import { compileJsonSchema } from '../../../protocol/structured-output/response-format.js';
-import { automatonHash, fromTransferForm, toTransferForm } from '../../../protocol/structured-output/transfer-form.js';
+import { automatonHash, fromTransferForm, toEngineGrammar, toTransferForm } from '../../../protocol/structured-output/transfer-form.js';
 
 describe('automaton transfer form', () => {
   const compiled = compileJsonSchema({ enum: ['yes', 'no'] }, 'p');
@@ -16,6 +16,15 @@ describe('automaton transfer form', () => {
       transitions: [[0x22, 0x22, 1], [0x6e, 0x6e, 2, 0x79, 0x79, 3], [0x6f, 0x6f, 4], [0x65, 0x65, 5], [0x22, 0x22, 6], [0x73, 0x73, 4], []],
     });
     expect(automatonHash(compiled.dfa)).toBe(compiled.hash);
+  });
+
+  it("gives the engine's grammar command its flat [from, lo, hi, to] quadruples", () => {
+    expect(toEngineGrammar(compiled.dfa)).toEqual({
+      states: 7,
+      start: 0,
+      accepting: [6],
+      transitions: [0, 0x22, 0x22, 1, 1, 0x6e, 0x6e, 2, 1, 0x79, 0x79, 3, 2, 0x6f, 0x6f, 4, 3, 0x65, 0x65, 5, 4, 0x22, 0x22, 6, 5, 0x73, 0x73, 4],
+    });
   });
 
   it('round-trips through JSON', () => {
