@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { sql } from 'kysely';
 import { Registry } from 'prom-client';
-import type { NodeRuntime } from '../runtime/node-runtime.js';
+import type { NodeRuntime } from '../protocol/node-runtime.js';
 import { createApp, type AppOptions } from './api/app.js';
 import type { BlobService } from './api/blob-routes.js';
 import { HttpError, errorBody } from './api/http-error.js';

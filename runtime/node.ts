@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import { downloadBlobTo } from '../platform/storage/blob-store.js';
-import type { ObjectStore } from '../platform/storage/object-store.js';
+import type { BlobSource } from '../protocol/blob-source.js';
 import type { EngineStats, SequenceSink } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
 import type { DeviceInfo } from './engine/list-devices.js';
@@ -11,19 +10,18 @@ import { DeviceLane } from './device-lane.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { startDeviceEngines } from './start-device-engines.js';
-import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from './node-runtime.js';
+import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from '../protocol/node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
 import type { GpuScheduler, PolicyName, SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import { POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
-import type { NodeTimeline } from './timeline/timeline-types.js';
-import type { NodeStats } from './node-stats.js';
+import type { NodeTimeline } from '../protocol/timeline-types.js';
+import type { NodeStats } from '../protocol/node-stats.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
-  readonly store: ObjectStore;
   /** Shared-memory directory for warm weights, e.g. /dev/shm/tidepool. */
   readonly shmDir: string;
   readonly hostPoolBytes: number;
@@ -46,8 +44,8 @@ export interface LocalNodeRuntimeOptions {
   readonly registry: Registry;
   /** `Retry-After` hint for `queue_full`. */
   readonly retryAfterMs?: number;
-  /** How a blob reaches shared memory; `downloadBlobTo(store, ...)` (which verifies the digest) by default. */
-  readonly fetchBlob?: (digest: string, path: string) => Promise<void>;
+  /** How a blob reaches shared memory, verified against its digest (the object store, through the control plane's storage). */
+  readonly fetchBlob: BlobSource;
   /** Engine stderr and supervisor messages. */
   readonly onLog?: (line: string) => void;
   /**
@@ -71,7 +69,7 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
   const hostPool = await createHostPool({
     shmDir: options.shmDir,
     budgetBytes: options.hostPoolBytes,
-    fetchBlob: options.fetchBlob ?? ((digest, path) => downloadBlobTo(options.store, digest, path)),
+    fetchBlob: options.fetchBlob,
     registry: options.registry,
   });
   let started: Awaited<ReturnType<typeof startDeviceEngines>>;

@@ -1,6 +1,6 @@
 import express, { Router, type RequestHandler } from 'express';
-import { bearerMatches } from '../../runtime/cluster/cluster-token.js';
-import type { ModelResidency, WarmHoldReport } from '../../runtime/node-runtime.js';
+import { bearerMatches } from '../../protocol/cluster-token.js';
+import type { ModelResidency, WarmHoldReport } from '../../protocol/node-runtime.js';
 import { NODE_ID_PATTERN } from '../config.js';
 import type { Db } from '../db/database.js';
 import { listNodes, upsertNode } from '../db/repositories/node-repository.js';

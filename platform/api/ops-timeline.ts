@@ -1,5 +1,5 @@
-import type { NodeRuntime } from '../../runtime/node-runtime.js';
-import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
+import type { NodeRuntime } from '../../protocol/node-runtime.js';
+import type { NodeTimeline } from '../../protocol/timeline-types.js';
 import { HttpError } from './http-error.js';
 import type { ClusterTimeline } from './ops-timeline-types.js';
 

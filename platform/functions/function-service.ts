@@ -1,4 +1,4 @@
-import type { Artifact, ModelResidency } from '../../runtime/node-runtime.js';
+import type { Artifact, ModelResidency } from '../../protocol/node-runtime.js';
 import { HttpError } from '../api/http-error.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router } from '../router/router.js';

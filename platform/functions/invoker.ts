@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { NodeError, type Artifact, type NodeEvent } from '../../runtime/node-runtime.js';
-import { requestAttainment, tokenDeadline } from '../../runtime/scheduler/slo.js';
+import { NodeError, type Artifact, type NodeEvent } from '../../protocol/node-runtime.js';
+import { requestAttainment, tokenDeadline } from '../../protocol/slo.js';
 import { HttpError } from '../api/http-error.js';
 import { StopFilter } from '../api/text-stream.js';
 import type { ControlPlaneMetrics } from '../metrics.js';

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../runtime/node-runtime.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
 import type { Db } from '../db/database.js';
 import { deleteNode, listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
 import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';

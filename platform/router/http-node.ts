@@ -1,4 +1,4 @@
-import { bearer } from '../../runtime/cluster/cluster-token.js';
+import { bearer } from '../../protocol/cluster-token.js';
 import {
   NodeError,
   type Artifact,
@@ -8,9 +8,9 @@ import {
   type NodeGenerateRequest,
   type NodeRuntime,
   type WarmHoldTarget,
-} from '../../runtime/node-runtime.js';
-import type { NodeStats } from '../../runtime/node-stats.js';
-import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
+} from '../../protocol/node-runtime.js';
+import type { NodeStats } from '../../protocol/node-stats.js';
+import type { NodeTimeline } from '../../protocol/timeline-types.js';
 
 /** The node could not be reached, or hung up before answering: nothing ran there, another node may take it. */
 export class NodeUnreachableError extends NodeError {

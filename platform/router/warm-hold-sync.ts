@@ -1,4 +1,4 @@
-import type { WarmHoldReport, WarmHoldTarget } from '../../runtime/node-runtime.js';
+import type { WarmHoldReport, WarmHoldTarget } from '../../protocol/node-runtime.js';
 import type { Db } from '../db/database.js';
 import { listWarmHeldVersions } from '../db/repositories/function-repository.js';
 import { listNodes } from '../db/repositories/node-repository.js';

@@ -1,5 +1,5 @@
-import type { ModelResidency, NodeRuntime, WarmHoldReport } from '../node-runtime.js';
-import { bearer } from './cluster-token.js';
+import type { ModelResidency, NodeRuntime, WarmHoldReport } from '../../protocol/node-runtime.js';
+import { bearer } from '../../protocol/cluster-token.js';
 
 /** What a node tells the control plane about itself; every heartbeat carries all of it. */
 export interface NodeReport {

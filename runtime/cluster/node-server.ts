@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeError, type NodeGenerateRequest, type NodeRuntime, type WarmHoldTarget } from '../node-runtime.js';
-import { bearerMatches } from './cluster-token.js';
+import { NodeError, type NodeGenerateRequest, type NodeRuntime, type WarmHoldTarget } from '../../protocol/node-runtime.js';
+import { bearerMatches } from '../../protocol/cluster-token.js';
 import { createGenerationDrain } from './generation-drain.js';
 import { HoldWarmRequestError, parseHoldWarmRequest, parseWarmHoldSet, type HoldWarmRequest } from './hold-warm-request.js';
 

@@ -1,3 +1,5 @@
+import type { DoneReason } from '../../protocol/node-runtime.js';
+
 /**
  * The engine as the scheduler sees it: one device, several resident models, sequences that produce tokens
  * in turns. Two implementations exist: `EngineClient` (the real `tidepool-engine` process over its Unix
@@ -72,7 +74,7 @@ export interface SequenceSpec {
   readonly stopTokenIds: readonly number[];
 }
 
-export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
+export type { DoneReason };
 
 /** Receives a sequence's output. Calls arrive in token order; `onDone` is the last call. */
 export interface SequenceSink {

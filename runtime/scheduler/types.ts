@@ -1,5 +1,5 @@
 import type { ModelRef, SequenceSink } from '../engine/engine.js';
-import type { Slo } from './slo.js';
+import type { Slo } from '../../protocol/slo.js';
 
 /** One generation as the node runtime hands it to a GPU's scheduler. */
 export interface GenerationRequest {
@@ -16,22 +16,8 @@ export interface GenerationRequest {
   readonly slo: Slo;
 }
 
-export type PolicyName =
-  | 'tidepool'
-  | 'aegaeon'
-  | 'request-level'
-  | 'request-level+srtf'
-  | 'static-colocation'
-  | 'dedicated';
-
-export const POLICY_NAMES: readonly PolicyName[] = [
-  'tidepool',
-  'aegaeon',
-  'request-level',
-  'request-level+srtf',
-  'static-colocation',
-  'dedicated',
-];
+export type { PolicyName } from '../../protocol/policy-names.js';
+export { POLICY_NAMES } from '../../protocol/policy-names.js';
 
 export interface ModelSnapshot {
   readonly key: string;

@@ -1,7 +1,7 @@
 import type { SequenceSink } from '../engine/engine.js';
 import type { SchedulerEvent } from '../scheduler/types.js';
 import { SpanRing } from './span-ring.js';
-import type { NodeTimeline, TimelineGpu, TimelineSpan } from './timeline-types.js';
+import type { NodeTimeline, TimelineGpu, TimelineSpan } from '../../protocol/timeline-types.js';
 
 export interface TimelineRecorderOptions {
   readonly nodeId: string;

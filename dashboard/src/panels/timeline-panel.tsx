@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { TimelineSpan } from '../../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../../protocol/timeline-types.js';
 import type { TimelineRow, TimelineStore } from '../timeline-store.js';
 import { layoutBars, layoutInstants, layoutRuns, toPx, type PxScale } from '../timeline-layout.js';
 import { useChartClock, useWidth } from './timeline-hooks.js';

@@ -1,4 +1,4 @@
-import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 
 /**
  * A node that answers every generation at once: `maxTokens` tokens cycling through `tokenIds`, then `done`,

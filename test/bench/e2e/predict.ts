@@ -4,7 +4,7 @@
 // virtual clock.
 import type { SequenceSink } from '../../../runtime/engine/engine.js';
 import { createGpuScheduler, VirtualClock, type PolicyName } from '../../../runtime/scheduler/gpu-scheduler.js';
-import type { Slo } from '../../../runtime/scheduler/slo.js';
+import type { Slo } from '../../../protocol/slo.js';
 import { createCalibratedCosts, fitShape, type StepFit } from '../../../runtime/sim/cost-model.js';
 import { RequestTally } from '../../../runtime/sim/metrics.js';
 import { SimulatedEngine } from '../../../runtime/sim/simulated-engine.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BlobService } from '../../../platform/api/blob-routes.js';
 import { HttpError } from '../../../platform/api/http-error.js';
 import { collectModelFiles, type ArtifactFileEntry } from '../../../platform/functions/artifact.js';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../runtime/node-runtime.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../protocol/node-runtime.js';
 
 export const FIXTURE_QWEN = join(import.meta.dirname, '../../fixtures/models/tiny-qwen2');
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createControlPlane, type ControlPlane } from '../../../platform/control-plane.js';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import type { Database } from '../../../platform/db/database.js';
-import { NodeError } from '../../../runtime/node-runtime.js';
+import { NodeError } from '../../../protocol/node-runtime.js';
 import { FIXTURE_QWEN, memoryBlobs, putModelFiles, scriptedNode } from './api-helpers.js';
 
 // Routes against the real app and a real (in-memory) PGlite; the node is scripted so these run without an

@@ -6,7 +6,7 @@ import { chunkEncoder, endSse, sendSse, startSse } from '../../../platform/api/s
 import { createControlPlane, type ControlPlane } from '../../../platform/control-plane.js';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import type { Database } from '../../../platform/db/database.js';
-import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 import { FIXTURE_QWEN, memoryBlobs, putModelFiles } from './api-helpers.js';
 
 // The invoke path's cheap forms (docs/api.md, control-plane overhead) must answer exactly as before: these

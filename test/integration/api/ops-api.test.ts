@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../../platform/cli/api-client.js';
-import { deployFunction } from '../../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../../platform/cli/function-dir.js';
+import { createApiClient } from '../../../cli/api-client.js';
+import { deployFunction } from '../../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../../cli/function-dir.js';
 import type { OpsInvocation, OpsState } from '../../../platform/ops/ops-types.js';
 import { ENGINE_BIN, ENGINE_BUILT, startE2eServer, type E2eServer } from '../../e2e/e2e-server.js';
 

@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { upsertNode } from '../../../platform/db/repositories/node-repository.js';
 import { createClusterRouter } from '../../../platform/router/cluster-router.js';
 import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-server.js';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../runtime/node-runtime.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { scriptedNode } from '../api/api-helpers.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpNodeRuntime, NodeLostError } from '../../../platform/router/http-node.js';
 import { startNodeServer } from '../../../runtime/cluster/node-server.js';
-import type { NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { scriptedNode } from '../api/api-helpers.js';
 
 // The node API's graceful stop over real HTTP, with a scripted node (one token per tick) so the timing is

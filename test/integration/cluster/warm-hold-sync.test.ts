@@ -5,11 +5,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFunctionVersion, deleteFunction } from '../../../platform/db/repositories/function-repository.js';
 import { upsertNode } from '../../../platform/db/repositories/node-repository.js';
 import { createWarmHoldSync, type WarmHoldSyncOptions } from '../../../platform/router/warm-hold-sync.js';
-import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
+import { digestOf, putBlob, storeBlobSource } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-server.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
-import type { Artifact, WarmHoldTarget } from '../../../runtime/node-runtime.js';
+import type { Artifact, WarmHoldTarget } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 
@@ -40,7 +40,7 @@ withDatabases(({ database }) => {
 
   async function startNode(id: string): Promise<{ runtime: LocalNodeRuntime; url: string }> {
     const runtime = await createLocalNodeRuntime({
-      nodeId: id, store, shmDir: join(temp.dir, `shm-${id}`), hostPoolBytes: 1 << 20, engineBin: stubEngine, backend: 'cpu',
+      nodeId: id, fetchBlob: storeBlobSource(store), shmDir: join(temp.dir, `shm-${id}`), hostPoolBytes: 1 << 20, engineBin: stubEngine, backend: 'cpu',
       engineMemoryBytes: 1 << 20, queueLimit: 4, queueTimeoutMs: 5_000, registry: new Registry(),
     });
     const server = await startNodeServer({ node: runtime, token: TOKEN, host: '127.0.0.1', port: 0 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNodeRuntime } from '../../../runtime/node.js';
-import type { Artifact } from '../../../runtime/node-runtime.js';
+import type { Artifact } from '../../../protocol/node-runtime.js';
 import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
 
 if (skipReason) console.warn(`skipping multi-device node tests: ${skipReason}`);

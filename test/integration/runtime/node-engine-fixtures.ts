@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
+import { digestOf, putBlob, storeBlobSource } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
 export const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
@@ -81,7 +81,7 @@ export async function startFixtureNode(prefix: string, options: Partial<LocalNod
     fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
   ]);
   const node = await createLocalNodeRuntime({
-    store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
+    fetchBlob: storeBlobSource(store), shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
     engineThreads: 1, queueLimit: 8, queueTimeoutMs: 30_000, registry: new Registry(), ...options,
   });
   return {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNodeRuntime } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent } from '../../../protocol/node-runtime.js';
 import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
 
 // The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OpsInvocation } from '../../../platform/ops/ops-types.js';
-import { FollowCursor } from '../../../platform/cli/follow-cursor.js';
-import { logHeader, logLine } from '../../../platform/cli/logs-view.js';
+import { FollowCursor } from '../../../cli/follow-cursor.js';
+import { logHeader, logLine } from '../../../cli/logs-view.js';
 
 function row(id: string, finishedAt: string, overrides: Partial<OpsInvocation> = {}): OpsInvocation {
   return {

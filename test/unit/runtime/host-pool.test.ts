@@ -6,7 +6,7 @@ import { blobKey, digestOf, downloadBlobTo, putBlob } from '../../../platform/st
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import type { DownloadOptions, ObjectInfo } from '../../../platform/storage/object-store.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Artifact } from '../../../runtime/node-runtime.js';
+import type { Artifact } from '../../../protocol/node-runtime.js';
 import { createHostPool, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
 import { WarmHolds } from '../../../runtime/pool/warm-holds.js';
 

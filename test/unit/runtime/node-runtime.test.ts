@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 
 // The node's plumbing (queue, cold start, scheduler, supervisor) over the stub engine, which answers each
 // step with last token + 1. The real engine runs the same paths in test/integration/runtime/.
@@ -36,7 +36,6 @@ describe('local node runtime over the stub engine', () => {
 
   async function start(overrides: Partial<LocalNodeRuntimeOptions> = {}): Promise<LocalNodeRuntime> {
     node = await createLocalNodeRuntime({
-      store: undefined as never,
       fetchBlob,
       shmDir: join(root, 'shm'),
       hostPoolBytes: 1 << 20,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
 import { SpanRing } from '../../../runtime/timeline/span-ring.js';
 import { createTimelineRecorder } from '../../../runtime/timeline/timeline-recorder.js';
-import type { TimelineSpan } from '../../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../../protocol/timeline-types.js';
 import { fakeEngine, model, recorder, request } from '../scheduler/fake-engine.js';
 
 const EPOCH = 1_700_000_000_000;

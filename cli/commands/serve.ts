@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, type TidepoolConfig } from '../../config.js';
+import { ConfigError, loadConfig, type TidepoolConfig } from '../../platform/config.js';
 import { CliError } from '../cli-error.js';
 import { startServe } from '../cluster-mode.js';
 

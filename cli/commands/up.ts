@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../../config.js';
+import { ConfigError, loadConfig } from '../../platform/config.js';
 import { CliError } from '../cli-error.js';
 import { createApiClient, deployExamples, startLocalMode } from '../local-mode.js';
 

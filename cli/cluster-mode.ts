@@ -2,21 +2,22 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import { startNodeAgent, type NodeAgent } from '../../runtime/cluster/node-agent.js';
-import { startNodeServer, type NodeServer } from '../../runtime/cluster/node-server.js';
-import { detectBackend } from '../../runtime/engine/detect-backend.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
-import { clusterInternalRoutes, clusterPublicRoutes } from '../api/cluster-routes.js';
-import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
-import { createControlPlane, type ControlPlane } from '../control-plane.js';
-import type { Database } from '../db/database.js';
-import { openDatabase } from '../db/open-database.js';
-import { storeBlobs } from '../functions/store-blobs.js';
-import { createClusterRouter } from '../router/cluster-router.js';
-import { createWarmHoldSync } from '../router/warm-hold-sync.js';
-import { createObjectStore } from '../storage/create-object-store.js';
+import { startNodeAgent, type NodeAgent } from '../runtime/cluster/node-agent.js';
+import { startNodeServer, type NodeServer } from '../runtime/cluster/node-server.js';
+import { detectBackend } from '../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import { clusterInternalRoutes, clusterPublicRoutes } from '../platform/api/cluster-routes.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
+import type { Database } from '../platform/db/database.js';
+import { openDatabase } from '../platform/db/open-database.js';
+import { storeBlobs } from '../platform/functions/store-blobs.js';
+import { createClusterRouter } from '../platform/router/cluster-router.js';
+import { createWarmHoldSync } from '../platform/router/warm-hold-sync.js';
+import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { CliError } from './cli-error.js';
 import { nodeIdOf } from './node-id.js';
+import { storeBlobSource } from '../platform/storage/blob-store.js';
 
 export interface ServeMode {
   readonly url: string;
@@ -118,7 +119,7 @@ export async function startNode(
   const advertiseHost = config.nodeAdvertiseHost ?? hostname();
   const node = await createLocalNodeRuntime({
     nodeId: nodeIdOf(config),
-    store: createObjectStore(config), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+    fetchBlob: storeBlobSource(createObjectStore(config)), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),

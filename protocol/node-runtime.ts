@@ -1,6 +1,5 @@
-import type { DoneReason } from './engine/engine.js';
 import type { NodeStats } from './node-stats.js';
-import type { NodeTimeline } from './timeline/timeline-types.js';
+import type { NodeTimeline } from './timeline-types.js';
 
 /**
  * What the control plane asks of a node: run a generation for a function version, and report where models
@@ -99,6 +98,9 @@ export interface NodeGenerateRequest {
   /** How long this function's weights may stay in host memory after last use. */
   readonly keepWarmMs: number;
 }
+
+/** How a sequence ended: a stop token, its length limit, a cancel, or a failure (`message` says which). */
+export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
 
 export type NodeEvent =
   | { readonly type: 'token'; readonly token: number }

@@ -3,17 +3,18 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { detectBackend } from '../../runtime/engine/detect-backend.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
-import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
-import { createControlPlane, type ControlPlane } from '../control-plane.js';
-import { openDatabase } from '../db/open-database.js';
-import type { Database } from '../db/database.js';
-import { storeBlobs } from '../functions/store-blobs.js';
-import { createObjectStore } from '../storage/create-object-store.js';
+import { detectBackend } from '../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
+import { openDatabase } from '../platform/db/open-database.js';
+import type { Database } from '../platform/db/database.js';
+import { storeBlobs } from '../platform/functions/store-blobs.js';
+import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
+import { storeBlobSource } from '../platform/storage/blob-store.js';
 
 /** The example functions shipped in the repository's `functions/` folder. */
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../functions');
@@ -43,7 +44,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
     if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
     const node = await createLocalNodeRuntime({
-      store, shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+      fetchBlob: storeBlobSource(store), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
       engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
