@@ -1,4 +1,4 @@
-import type { BlobService } from '../api/blob-routes.js';
+import type { BlobService } from './blob-service.js';
 import { HttpError } from '../api/http-error.js';
 import type { Db } from '../db/database.js';
 import { listReferencedBlobDigests, withBlobReferencesLocked } from '../db/repositories/function-repository.js';

@@ -5,7 +5,7 @@ import type { Router } from '../router/router.js';
 import { createActiveVersionCache } from './active-version-cache.js';
 import { artifactDigest, sortFiles } from './artifact.js';
 import type { FunctionCatalog, FunctionSummary, FunctionVersionRecord } from './catalog.js';
-import type { FunctionTokenizer, ResolvedFunction } from './invoker.js';
+import type { FunctionTokenizer, ResolvedFunction } from './resolved-function.js';
 import { assertManifest, ManifestError } from './manifest.js';
 import { checkBlobsPresent, checkFileList, checkModel, type BlobReader, type ModelValidator } from './model-check.js';
 

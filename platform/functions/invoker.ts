@@ -5,50 +5,11 @@ import { HttpError } from '../api/http-error.js';
 import { StopFilter } from '../api/text-stream.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
-import type { QuotaLimits } from '../quota/quota-limits.js';
 import type { Router } from '../router/router.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
-import type { FunctionManifest } from './manifest.js';
+import type { InvokeParams } from './invoke-params.js';
+import type { ResolvedFunction } from './resolved-function.js';
 import { admitWithinQuota } from './quota-admission.js';
-
-/** What the invoke path needs of a tokenizer; `platform/models/tokenizer.ts` provides it. */
-export interface FunctionTokenizer {
-  encode(text: string): number[];
-  /** End-of-sequence ids: the engine stops on them and they never reach the text. */
-  readonly stopTokenIds: readonly number[];
-  /** Incremental ids → text that only ever emits whole characters. */
-  createDecoder(): { push(id: number): string; flush(): string };
-}
-
-/** A function's active version, resolved for the hot path. */
-export interface ResolvedFunction {
-  readonly name: string;
-  readonly version: number;
-  readonly manifest: FunctionManifest;
-  readonly artifact: Artifact;
-  /** min(manifest context_length, model max_position_embeddings). */
-  readonly contextLength: number;
-  readonly tokenizer: FunctionTokenizer;
-}
-
-export interface InvokeParams {
-  readonly promptTokens: readonly number[];
-  readonly maxTokens?: number;
-  readonly temperature?: number;
-  readonly topP?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
-  /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
-  readonly arrivalMs: number;
-  /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */
-  readonly caller?: InvocationCaller;
-}
-
-export interface InvocationCaller {
-  /** Null in open mode and for the bootstrap key: no key limits, no key on the record. */
-  readonly keyId: string | null;
-  readonly limits: QuotaLimits | null;
-}
 
 export type GenerationEvent =
   | { readonly type: 'text'; readonly text: string }

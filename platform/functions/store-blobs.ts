@@ -1,4 +1,4 @@
-import type { BlobService } from '../api/blob-routes.js';
+import type { BlobService } from './blob-service.js';
 import { HttpError } from '../api/http-error.js';
 import { BlobDigestMismatchError, BlobTooLargeError, deleteBlob, digestOf, getBlob, headBlob, listBlobs, putBlob } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';

@@ -7,7 +7,7 @@ import { loadConfig } from '../../platform/config.js';
 import { createControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../platform/control-plane.js';
 import { openDatabase } from '../../platform/db/open-database.js';
 import type { Database } from '../../platform/db/database.js';
-import type { BlobService } from '../../platform/api/blob-routes.js';
+import type { BlobService } from '../../platform/functions/blob-service.js';
 import { storeBlobs } from '../../platform/functions/store-blobs.js';
 import { FsObjectStore } from '../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime } from '../../runtime/node.js';

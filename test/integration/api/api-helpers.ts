@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobService } from '../../../platform/api/blob-routes.js';
+import type { BlobService } from '../../../platform/functions/blob-service.js';
 import { HttpError } from '../../../platform/api/http-error.js';
 import { collectModelFiles, type ArtifactFileEntry } from '../../../platform/functions/artifact.js';
 import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../protocol/node-runtime.js';

@@ -1,0 +1,20 @@
+import type { QuotaLimits } from '../quota/quota-limits.js';
+
+export interface InvokeParams {
+  readonly promptTokens: readonly number[];
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+  /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
+  readonly arrivalMs: number;
+  /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */
+  readonly caller?: InvocationCaller;
+}
+
+export interface InvocationCaller {
+  /** Null in open mode and for the bootstrap key: no key limits, no key on the record. */
+  readonly keyId: string | null;
+  readonly limits: QuotaLimits | null;
+}
