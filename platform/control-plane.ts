@@ -6,7 +6,8 @@ import { Registry } from 'prom-client';
 import type { NodeRuntime } from '../protocol/node-runtime.js';
 import { createApp, type AppOptions } from './api/app.js';
 import type { BlobService } from './functions/blob-service.js';
-import { HttpError, errorBody } from './api/http-error.js';
+import { errorBody } from './api/http-error.js';
+import { TidepoolError } from '../protocol/errors.js';
 import { createApiKeyService, type ApiKeyService } from './auth/api-keys.js';
 import type { ChatMessage } from './api/request-params.js';
 import type { Database } from './db/database.js';
@@ -130,7 +131,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     // The liveness probe keeps answering while draining, so an orchestrator does not restart a process that is
     // finishing its streams; readiness (`/readyz`) gets the 503 like everything else and takes it out of rotation.
     if (draining && !(req.method === 'GET' && req.url === '/healthz')) {
-      const refusal = new HttpError(503, 'shutting_down', 'the server is shutting down and takes no new requests; retry shortly');
+      const refusal = new TidepoolError('shutting_down', 'the server is shutting down and takes no new requests; retry shortly');
       res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1', Connection: 'close' });
       res.end(JSON.stringify(errorBody(refusal)));
       return;
@@ -229,7 +230,7 @@ function renderChatOr400(messages: readonly ChatMessage[]): string {
   try {
     return renderChat(messages as Parameters<typeof renderChat>[0]);
   } catch (error) {
-    if (error instanceof ChatTemplateError) throw new HttpError(400, 'invalid_parameter', error.message, 'messages');
+    if (error instanceof ChatTemplateError) throw new TidepoolError('invalid_parameter', error.message, { param: 'messages' });
     throw error;
   }
 }

@@ -4,7 +4,7 @@ import type { BlobCollector } from '../functions/blob-gc.js';
 import type { BlobService } from '../functions/blob-service.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import { gcReportBody, parseGcRequest } from './blob-gc-request.js';
-import { HttpError } from './http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 
 export interface BlobRoutesOptions {
   readonly blobs: BlobService;
@@ -15,7 +15,7 @@ export interface BlobRoutesOptions {
 }
 
 function digestParam(value: string): string {
-  if (!DIGEST_PATTERN.test(value)) throw new HttpError(400, 'invalid_digest', `digest ${value} is not sha256:<64 lowercase hex>`, 'digest');
+  if (!DIGEST_PATTERN.test(value)) throw new TidepoolError('invalid_digest', `digest ${value} is not sha256:<64 lowercase hex>`, { param: 'digest' });
   return value;
 }
 
@@ -35,7 +35,7 @@ export function blobRoutes(options: BlobRoutesOptions): Router {
     const digest = digestParam(req.params.digest);
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
     if (declared > options.maxUploadBytes) {
-      throw new HttpError(413, 'blob_too_large', `Content-Length ${declared} exceeds the ${options.maxUploadBytes}-byte upload limit`);
+      throw new TidepoolError('blob_too_large', `Content-Length ${declared} exceeds the ${options.maxUploadBytes}-byte upload limit`);
     }
     // Even when the digest is stored already, the upload is verified and replaces it: the stored copy may be
     // corrupt (the host pool reports `blob_corrupt`), and a verified re-upload is how it gets repaired.

@@ -3,7 +3,7 @@ import type { BlobReader } from './model-check.js';
 
 /**
  * The object store as blob routes need it. `put` stores `body` under `digest` only when the bytes hash to it
- * (HttpError 400 `digest_mismatch` otherwise) and fails with 413 past `maxBytes`; on failure the store keeps
+ * (`digest_mismatch` otherwise) and fails with 413 past `maxBytes`; on failure the store keeps
  * what it had, and on success the verified bytes replace any stored copy atomically.
  */
 export interface BlobService extends BlobReader {

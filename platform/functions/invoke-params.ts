@@ -1,12 +1,10 @@
+import type { SamplingRequest } from '../../protocol/sampling.js';
 import type { QuotaLimits } from '../quota/quota-limits.js';
 
 export interface InvokeParams {
   readonly promptTokens: readonly number[];
-  readonly maxTokens?: number;
-  readonly temperature?: number;
-  readonly topP?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
+  /** What the caller set, validated at the API edge; the function's defaults fill the rest. */
+  readonly sampling: SamplingRequest;
   /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
   readonly arrivalMs: number;
   /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */

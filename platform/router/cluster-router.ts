@@ -175,7 +175,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
             if (tokens > 0 || signal?.aborted) {
               if (error instanceof NodeLostError) suspect(node, error);
               const message = error instanceof Error ? error.message : String(error);
-              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, message };
+              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, error: { code: 'engine_down', message } };
               return;
             }
             if (!retryable(error)) throw error;

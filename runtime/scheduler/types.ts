@@ -1,4 +1,5 @@
 import type { ModelRef, SequenceSink } from '../engine/engine.js';
+import type { SamplingParams } from '../../protocol/sampling.js';
 import type { Slo } from '../../protocol/slo.js';
 
 /** One generation as the node runtime hands it to a GPU's scheduler. */
@@ -8,10 +9,7 @@ export interface GenerationRequest {
   readonly functionName: string;
   readonly model: ModelRef;
   readonly promptTokens: readonly number[];
-  readonly maxTokens: number;
-  readonly temperature: number;
-  readonly topP: number;
-  readonly seed: number;
+  readonly sampling: SamplingParams;
   readonly stopTokenIds: readonly number[];
   readonly slo: Slo;
 }

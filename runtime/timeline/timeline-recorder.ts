@@ -105,6 +105,6 @@ export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string,
       recorder.countToken(modelKey, gpu);
       sink.onToken(token);
     },
-    onDone: (reason, usage, message) => sink.onDone(reason, usage, message),
+    onDone: (reason, usage, error) => sink.onDone(reason, usage, error),
   };
 }

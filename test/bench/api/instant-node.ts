@@ -15,11 +15,11 @@ export function instantNode(tokenIds: readonly number[]): NodeRuntime & { readon
     async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
       generated++;
       let produced = 0;
-      for (; produced < request.maxTokens; produced++) {
+      for (; produced < request.sampling.max_tokens; produced++) {
         if (signal?.aborted) break;
         yield { type: 'token', token: tokenIds[produced % tokenIds.length]! };
       }
-      const reason = produced < request.maxTokens ? 'cancelled' : 'length';
+      const reason = produced < request.sampling.max_tokens ? 'cancelled' : 'length';
       yield { type: 'done', reason, promptTokens: request.promptTokens.length, completionTokens: produced };
     },
     residency: async () => [],

@@ -51,7 +51,7 @@ describe('control plane API (scripted node)', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.choices[0]).toMatchObject({ message: { role: 'assistant', content: ' hello' }, finish_reason: 'length' });
     expect(res.body.usage.completion_tokens).toBe(6);
-    expect(node.requests[0]!.temperature).toBe(0);
+    expect(node.requests[0]!.sampling.temperature).toBe(0);
   });
 
   it('cuts at a stop string, holds back partial matches and reports finish_reason stop', async () => {

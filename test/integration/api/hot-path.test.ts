@@ -22,7 +22,7 @@ function signalNode(text: string, delayMs: number): NodeRuntime & { readonly sig
       signals.push(signal!);
       const bytes = Buffer.from(text);
       let produced = 0;
-      for (; produced < request.maxTokens && !signal?.aborted; produced++) {
+      for (; produced < request.sampling.max_tokens && !signal?.aborted; produced++) {
         if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         yield { type: 'token', token: bytes[produced % bytes.length]! };
       }

@@ -11,7 +11,7 @@ const TOKEN = 'drain-test-token';
 function request(maxTokens: number): NodeGenerateRequest {
   return {
     id: `r-${maxTokens}`, functionName: 'fn', version: 1, artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
-    promptTokens: [1], maxTokens, temperature: 0, topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    promptTokens: [1], sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
   };
 }
 

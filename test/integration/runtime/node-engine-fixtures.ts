@@ -41,8 +41,7 @@ export async function reference(name: string): Promise<Reference> {
 
 export function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
   return {
-    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, maxTokens: ref.greedy.length, temperature: 0,
-    topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
+    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, sampling: { max_tokens: ref.greedy.length, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
   };
 }
 

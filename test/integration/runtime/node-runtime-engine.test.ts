@@ -32,7 +32,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     const arrivals: string[] = [];
     const run = async (id: string, artifact: Artifact, ref: Reference) => {
       const events: NodeEvent[] = [];
-      for await (const event of node.generate(request(id, artifact, ref, { maxTokens: 96 }))) {
+      for await (const event of node.generate(request(id, artifact, ref, { sampling: { max_tokens: 96, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
         events.push(event);
         arrivals.push(id);
       }
@@ -57,7 +57,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     for (let attempt = 1; attempt <= 3; attempt++) {
       const controller = new AbortController();
       events = [];
-      for await (const event of node.generate(request('d', llama, llamaRef, { maxTokens: 200 }), controller.signal)) {
+      for await (const event of node.generate(request('d', llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } }), controller.signal)) {
         events.push(event);
         if (events.length === 3) controller.abort();
       }
@@ -76,7 +76,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
 
   it('ends streams with a clear error when the engine is killed, then serves the next request', async () => {
     const events: NodeEvent[] = [];
-    for await (const event of node.generate(request('f', llama, llamaRef, { maxTokens: 200 }))) {
+    for await (const event of node.generate(request('f', llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
       events.push(event);
       if (events.length === 2) process.kill(node.enginePid()!, 'SIGKILL');
     }

@@ -43,8 +43,7 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
       onDone: (reason) => resolve({ tokens, reason }),
     };
     s.submit({
-      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, maxTokens: reference.greedy.length,
-      temperature: 0, topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
+      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, sampling: { max_tokens: reference.greedy.length, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
     }, sink);
   });
 }

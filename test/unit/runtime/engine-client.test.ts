@@ -50,12 +50,12 @@ function recordingSink() {
   const done = new Promise<{ reason: DoneReason; completionTokens: number; message?: string }>((r) => (resolveDone = r));
   const sink: SequenceSink = {
     onToken: (token) => tokens.push(token),
-    onDone: (reason, usage, message) => resolveDone({ reason, completionTokens: usage.completionTokens, message }),
+    onDone: (reason, usage, error) => resolveDone({ reason, completionTokens: usage.completionTokens, message: error?.message }),
   };
   return { sink, tokens, done };
 }
 
-const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], maxTokens: 4, temperature: 0, topP: 1, seed: 0, stopTokenIds: [] });
+const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: { max_tokens: 4, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] });
 
 describe('engine client', () => {
   let dir: string;

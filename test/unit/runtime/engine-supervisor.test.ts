@@ -42,8 +42,8 @@ describe('engine supervisor', () => {
     await engine.load({ key: 'm', dir: '/nowhere', bytes: 1 });
     const done = new Promise<{ reason: DoneReason; message?: string }>((resolve) =>
       engine.add(
-        { id: 1, modelKey: 'm', promptTokens: [1], maxTokens: 1000, temperature: 0, topP: 1, seed: 0, stopTokenIds: [] },
-        { onToken: () => {}, onDone: (reason, _usage, message) => resolve({ reason, message }) },
+        { id: 1, modelKey: 'm', promptTokens: [1], sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] },
+        { onToken: () => {}, onDone: (reason, _usage, error) => resolve({ reason, message: error?.message }) },
       ),
     );
     const turn = engine.runTurn('m', 1000);

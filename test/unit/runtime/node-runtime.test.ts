@@ -51,8 +51,7 @@ describe('local node runtime over the stub engine', () => {
   }
 
   const request = (model: Artifact, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest => ({
-    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], maxTokens: 3, temperature: 0, topP: 1,
-    seed: 0, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
+    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], sampling: { max_tokens: 3, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
   });
 
   async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
@@ -146,7 +145,7 @@ describe('local node runtime over the stub engine', () => {
     const arrivals: string[] = [];
     const run = async (name: string, model: Artifact, first: number) => {
       const tokens: number[] = [];
-      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], maxTokens: 30, slo: { ttftMs: 300, tpotMs: 40 } }))) {
+      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], sampling: { max_tokens: 30, temperature: 0, top_p: 1, seed: 0, stop: [] }, slo: { ttftMs: 300, tpotMs: 40 } }))) {
         if (event.type === 'token') tokens.push(event.token);
         arrivals.push(name);
       }
@@ -154,7 +153,7 @@ describe('local node runtime over the stub engine', () => {
     };
     // Warm both onto the GPU first: a turn that pays a load is stretched to amortise it, which is not
     // what this test is about.
-    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { maxTokens: 1 })));
+    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { sampling: { max_tokens: 1, temperature: 0, top_p: 1, seed: 0, stop: [] } })));
     arrivals.length = 0;
     const [tokensA, tokensB] = await Promise.all([run('fa', a!, 100), run('fb', b!, 500)]);
     expect(tokensA).toEqual(Array.from({ length: 30 }, (_, i) => 101 + i));
@@ -215,7 +214,7 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const controller = new AbortController();
     const events: NodeEvent[] = [];
-    for await (const event of runtime.generate(request(await artifact('a'), { maxTokens: 1000 }), controller.signal)) {
+    for await (const event of runtime.generate(request(await artifact('a'), { sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] } }), controller.signal)) {
       events.push(event);
       if (events.length === 2) controller.abort();
     }
@@ -228,14 +227,14 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const model = await artifact('a');
     const events: NodeEvent[] = [];
-    for await (const event of runtime.generate(request(model, { maxTokens: 1000 }))) {
+    for await (const event of runtime.generate(request(model, { sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
       events.push(event);
       if (events.length === 2) {
         process.kill(runtime.enginePid()!, 'SIGKILL');
       }
     }
-    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', message: expect.stringMatching(/engine process was killed by SIGKILL/) });
-    console.log(`engine death as the caller sees it: ${(events.at(-1) as { message?: string }).message}`);
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', error: { code: 'engine_down', message: expect.stringMatching(/engine process was killed by SIGKILL/) } });
+    console.log(`engine death as the caller sees it: ${(events.at(-1) as Extract<NodeEvent, { type: 'done' }>).error?.message}`);
     expect((await collect(runtime.generate(request(model)))).at(-1)).toMatchObject({ reason: 'length', completionTokens: 3 });
     expect(await registry.getSingleMetricAsString('tidepool_engine_restarts_total')).toMatch(/ 1$/m);
   });

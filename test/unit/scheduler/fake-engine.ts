@@ -36,7 +36,7 @@ let nextId = 1;
 export function request(m: ModelRef, maxTokens: number, slo = { ttftMs: 1000, tpotMs: 100 }, prompt = 16): GenerationRequest {
   return {
     id: nextId++, functionName: `fn-${m.key}`, model: m, promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
-    maxTokens, temperature: 0, topP: 1, seed: 7, stopTokenIds: [], slo,
+    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 7, stop: [] }, stopTokenIds: [], slo,
   };
 }
 
