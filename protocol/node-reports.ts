@@ -72,7 +72,9 @@ const SPAN_KINDS: ReadonlySet<unknown> = new Set(['run', 'switch', 'prefetch', '
 export function parseNodeTimeline(value: unknown): NodeTimeline {
   const t = record(value, 'timeline');
   fields(t, 'timeline', { nodeId: 'string', nowMs: 'number', windowMs: 'number' });
-  list(t.gpus, 'timeline.gpus').forEach((item, i) => fields(record(item, `timeline.gpus[${i}]`), `timeline.gpus[${i}]`, { index: 'number', label: 'string' }));
+  list(t.gpus, 'timeline.gpus').forEach((item, i) => {
+    fields(record(item, `timeline.gpus[${i}]`), `timeline.gpus[${i}]`, { index: 'number', label: 'string' });
+  });
   list(t.spans, 'timeline.spans').forEach((item, i) => {
     const span = record(item, `timeline.spans[${i}]`);
     fields(span, `timeline.spans[${i}]`, { seq: 'number', gpu: 'number', function: 'string', startMs: 'number', endMs: 'number' });

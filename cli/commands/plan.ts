@@ -80,7 +80,7 @@ export function registerPlan(program: Command): void {
         })),
         points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.attainment })),
       };
-      const svgPath = opts.svg ?? (opts.out ? opts.out.replace(/\.json$/, '') + '.svg' : undefined);
+      const svgPath = opts.svg ?? (opts.out ? `${opts.out.replace(/\.json$/, '')}.svg` : undefined);
       if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2));
       if (svgPath) {
         writeFileSync(svgPath, chart(result.points, policies, wl, gpu.name, target));

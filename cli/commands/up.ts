@@ -12,7 +12,7 @@ export function registerUp(program: Command): void {
     .option('--json', 'print the address and deployed examples as one JSON line when ready')
     .action(async (opts: { port?: string; examples: boolean; json?: boolean }) => {
       const env = { ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_PORT: opts.port } : {}) };
-      let config;
+      let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig(env);
       } catch (error) {

@@ -1,5 +1,5 @@
 import { HTTP_STATUS, retryAfterSeconds } from '../../protocol/error-status.js';
-import { type ErrorCode, TidepoolError } from '../../protocol/errors.js';
+import type { ErrorCode, TidepoolError } from '../../protocol/errors.js';
 
 /** OpenAI's `type` field, derived from the status so clients that branch on it behave as with OpenAI. */
 export function errorType(status: number): string {

@@ -141,7 +141,7 @@ function toArtifact(record: FunctionVersionRecord): Artifact {
 }
 
 async function deploy(options: FunctionServiceOptions, body: Parameters<FunctionService['deploy']>[0]): Promise<DeployResult> {
-  let manifest;
+  let manifest: ReturnType<typeof assertManifest>;
   try {
     manifest = assertManifest(body.manifest);
   } catch (error) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { NodeError, type Artifact, type NodeEvent } from '../../protocol/node-runtime.js';
+import { NodeError, type NodeEvent } from '../../protocol/node-runtime.js';
 import { requestAttainment, tokenDeadline } from '../../protocol/slo.js';
 import { TidepoolError } from '../../protocol/errors.js';
 import { StopFilter } from '../api/text-stream.js';

@@ -229,7 +229,7 @@ function noNode(): NodeRuntime {
     nodeId: 'none',
     residency: async () => [],
     close: async () => {},
-    // eslint-disable-next-line require-yield
+    // biome-ignore lint/correctness/useYield: a generator that refuses before its first event, as NodeRuntime.generate may
     async *generate(): AsyncGenerator<NodeEvent> {
       throw new NodeError('engine_down', 'no node is ready: start one with `tidepool node --control-plane <url>`');
     },

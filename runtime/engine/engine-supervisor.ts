@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EngineError } from './engine.js';
+import type { EngineError } from './engine.js';
 import { EngineClient } from './engine-client.js';
 import { engineError } from './engine-wire.js';
 

@@ -143,7 +143,7 @@ class Pool implements HostPool {
 
   holdIfWarm(digest: string): HostLease | undefined {
     const entry = this.entries.get(digest);
-    if (!entry || entry.state !== 'warm') return undefined;
+    if (entry?.state !== 'warm') return undefined;
     entry.softLeases++;
     this.timers.clearTimeout(entry.timer);
     entry.timer = undefined;

@@ -1,4 +1,4 @@
-import type { ModelRef, SequenceSink } from '../engine/engine.js';
+import type { ModelRef, } from '../engine/engine.js';
 import type { SamplingParams } from '../../protocol/sampling.js';
 import type { Slo } from '../../protocol/slo.js';
 

@@ -181,7 +181,7 @@ export class SimulatedEngine implements Engine {
   private async turn(modelKey: string, maxSteps: number, epoch: number): Promise<TurnResult> {
     const started = this.o.clock.now();
     const model = this.models.get(modelKey);
-    if (!model || model.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
+    if (model?.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
     let steps = 0;
     for (;;) {
       if (epoch !== this.preemptEpoch) return { steps, reason: 'preempted', ms: this.o.clock.now() - started };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BlobService } from '../../../platform/functions/blob-service.js';
 import { TidepoolError } from '../../../protocol/errors.js';
 import { collectModelFiles, type ArtifactFileEntry } from '../../../platform/functions/artifact.js';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../protocol/node-runtime.js';
+import type { NodeError, ModelResidency, NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 
 export const FIXTURE_QWEN = join(import.meta.dirname, '../../fixtures/models/tiny-qwen2');
 

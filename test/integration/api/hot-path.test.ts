@@ -123,8 +123,14 @@ describe('SSE framing', () => {
       const socket = req.socket as unknown as { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
       const writev = socket._writev.bind(socket);
       const write = socket._write.bind(socket);
-      socket._writev = (...a) => (writes.push(1), writev(...a));
-      socket._write = (...a) => (writes.push(1), write(...a));
+      socket._writev = (...a) => {
+        writes.push(1);
+        return writev(...a);
+      };
+      socket._write = (...a) => {
+        writes.push(1);
+        return write(...a);
+      };
       startSse(res);
       sendSse(res, { n: 1 });
       sendSse(res, { n: 2 });

@@ -46,7 +46,7 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
     expect(resident.map((keys) => keys.length)).toEqual([1, 1]);
     expect(resident.flat().sort()).toEqual([llama.digest, qwen.digest].sort());
     const stats = await node.stats();
-    expect(stats.gpus.map((g) => g.resident).flat().sort()).toEqual(['fn-a', 'fn-b']);
+    expect(stats.gpus.flatMap((g) => g.resident).sort()).toEqual(['fn-a', 'fn-b']);
   });
 
   it('spills a popular model onto the second device when the first owes too many tokens', async () => {

@@ -24,7 +24,7 @@ describe('tidepool logs lines', () => {
 
   it('mark TTFT and TPOT over the SLO with ! (and red on a terminal), and show errors on one line', () => {
     const slow = row('b', '2026-11-24T07:00:00.000Z', { ttft_ms: 1500, tpot_ms: 120, status: 'error', error: 'engine\nexploded', node: null });
-    expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, false)).toMatch(/error\s+12\/64\s+1500 ms !\s+120 ms !\s+-  engine exploded$/);
+    expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, false)).toMatch(/error\s+12\/64\s+1500 ms !\s+120 ms !\s+- {2}engine exploded$/);
     expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, true)).toContain('\x1b[31m1500 ms !');
     expect(logLine(slow, undefined, false)).not.toContain('!');
   });

@@ -187,7 +187,10 @@ describe('local node runtime over the stub engine', () => {
 
   it('refuses an artifact file name that could escape the model directory with bad_model, at once and without fetching', async () => {
     let fetches = 0;
-    const runtime = await start({ fetchBlob: async (digest, path) => void (fetches++, await fetchBlob(digest, path)) });
+    const runtime = await start({ fetchBlob: async (digest, path) => {
+      fetches++;
+      await fetchBlob(digest, path);
+    } });
     for (const name of ['../escape.safetensors', 'sub/model.safetensors', '..']) {
       const started = Date.now();
       await expect(collect(runtime.generate(request(await artifact(name, name))))).rejects.toMatchObject({

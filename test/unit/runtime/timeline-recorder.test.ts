@@ -38,7 +38,10 @@ describe('timeline recorder', () => {
     const s = createGpuScheduler({ engine, clock, onEvent: (e) => timeline.record(0, e) });
     const submit = (key: string) => {
       const r = recorder(clock);
-      const sink = { onToken: (t: number) => (timeline.countToken(key), r.sink.onToken(t)), onDone: r.sink.onDone };
+      const sink = { onToken: (t: number) => {
+        timeline.countToken(key);
+        r.sink.onToken(t);
+      }, onDone: r.sink.onDone };
       s.submit(request(model(key), 200, { ttftMs: 300, tpotMs: 30 }), sink);
     };
     // b arrives while a decodes; only one model fits the 1 GB arena, so serving b means a switch and back.

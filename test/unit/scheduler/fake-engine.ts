@@ -81,7 +81,7 @@ export type EngineCall =
 export function recordCalls(engine: SimulatedEngine, clock: VirtualClock): EngineCall[] {
   const calls: EngineCall[] = [];
   const e = engine as unknown as Record<string, (...args: never[]) => Promise<unknown>>;
-  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | void) => {
+  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | undefined) => {
     const original = (e[name] as unknown as (...args: A) => Promise<R>).bind(engine);
     e[name] = (async (...args: A) => {
       const after = before(...args);
