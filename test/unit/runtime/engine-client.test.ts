@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { letTimePass } from '../../helpers/wait-for.js';
 import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { EngineError, type DoneReason, type SequenceSink } from '../../../runtime/engine/engine.js';
 import { FrameDecoder, encodeFrame } from '../../../runtime/engine/frame-codec.js';
@@ -155,7 +156,7 @@ describe('engine client', () => {
     await engine.next();
     engine.socket!.destroy();
     await expect(add).rejects.toMatchObject({ code: 'engine_down' });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await letTimePass(10); // a late end would arrive within a tick or two
     expect(ended).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/wait-for.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 
@@ -124,11 +125,14 @@ describe('local node runtime over the stub engine', () => {
     await collect(runtime.generate(request(model, { keepWarmMs: 300 })));
     const tierOf = async () => (await runtime.residency())[0]?.tier;
     const tiers = [await tierOf()];
-    for (let waited = 0; waited < 3_000 && tiers.at(-1) !== 'store'; waited += 25) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const tier = await tierOf();
-      if (tier !== tiers.at(-1)) tiers.push(tier);
-    }
+    await waitFor(
+      async () => {
+        const tier = await tierOf();
+        if (tier !== tiers.at(-1)) tiers.push(tier);
+        return tier === 'store';
+      },
+      { timeoutMs: 3_000, intervalMs: 25, message: 'the model to scale down to the store tier' },
+    );
     expect(tiers).toEqual(['gpu', 'host', 'store']);
     const scrape = await registry.metrics();
     expect(scrape).toMatch(/tidepool_model_residency\{function="fn",tier="store"\} 1/);
@@ -167,7 +171,7 @@ describe('local node runtime over the stub engine', () => {
     blobDelayMs = 200;
     const model = await artifact('a');
     const first = collect(runtime.generate(request(model)));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(async () => (await runtime.residency())[0]?.queued === 1, { message: 'the first request to take the one queue slot' });
     await expect(collect(runtime.generate(request(model)))).rejects.toMatchObject({ code: 'queue_full', retryAfterMs: expect.any(Number) });
     expect(await collect(runtime.generate(request(model, { functionName: 'other' })))).toHaveLength(4);
     expect((await first).at(-1)).toMatchObject({ reason: 'length' });
