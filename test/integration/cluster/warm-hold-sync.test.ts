@@ -12,6 +12,7 @@ import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/
 import type { Artifact, WarmHoldTarget } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 /**
  * The replica side of min_warm convergence against a real node runtime (over the stub engine) behind the real
@@ -68,7 +69,7 @@ withDatabases(({ database }) => {
   const tierOf = async (runtime: LocalNodeRuntime, fn: string) => (await runtime.residency()).find((m) => m.functionName === fn)?.tier;
 
   async function warm(runtime: LocalNodeRuntime, fn: string): Promise<void> {
-    for (let waited = 0; waited < 5_000 && (await tierOf(runtime, fn)) !== 'host'; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(async () => (await tierOf(runtime, fn)) === 'host', { intervalMs: 20, message: `${fn} to be warm in host memory` }).catch(() => undefined);
   }
 
   it('sends a node that reports no holds the ones the database wants, and nothing more once they match', async () => {
@@ -122,8 +123,7 @@ withDatabases(({ database }) => {
     await node.runtime.setWarmHolds!([]);
     // keep_warm_ms 0 and never invoked: once its one lease is released, the model leaves host memory.
     const used = async () => (await node.runtime.stats()).hostPool.usedBytes;
-    for (let waited = 0; waited < 2_000 && (await used()) > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
-    expect(await used()).toBe(0);
+    await waitFor(async () => (await used()) === 0, { intervalMs: 20, message: 'the released model to leave host memory' });
     expect(await node.runtime.residency()).toEqual([]);
   });
 

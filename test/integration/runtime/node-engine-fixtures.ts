@@ -11,6 +11,7 @@ import { digestOf, putBlob, storeBlobSource } from '../../../platform/storage/bl
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
 export const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
@@ -54,13 +55,9 @@ export async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEve
 export const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.token] : []));
 
 
-/** Polls `probe` every 25 ms until it returns true; fails after `ms`. */
+/** Polls `probe` every 25 ms until it returns true; fails after `ms`, naming `what`. */
 export async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await probe())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitFor(probe, { timeoutMs: ms, intervalMs: 25, message: what });
 }
 
 /** A local node on the real CPU engine with both tiny fixtures uploaded to its store, in a fresh temp dir. */

@@ -8,6 +8,7 @@ import { startEngineSupervisor } from '../../../runtime/engine/engine-supervisor
 import type { EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
 import type { GpuScheduler, SchedulerEvent } from '../../../runtime/scheduler/gpu-scheduler.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 // The production GpuScheduler driving the real engine binary (CPU backend) with two fixture models submitted
 // at once. The SLO is so tight that both models are always late, and the minimum turn is lowered to 0 (a
@@ -49,7 +50,7 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
 }
 
 async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitFor(done, { timeoutMs: 30_000, intervalMs: 1, message: 'the scheduler to finish every request' });
 }
 
 describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine', () => {
