@@ -18,6 +18,7 @@ import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { CliError } from './cli-error.js';
 import { nodeIdOf } from './node-id.js';
 import { storeBlobSource } from '../platform/storage/blob-store.js';
+import type { Logger } from '../protocol/logger.js';
 
 export interface ServeMode {
   readonly url: string;
@@ -35,7 +36,7 @@ export interface ServeMode {
  * `tidepool serve`: the control plane alone. State lives in PostgreSQL (functions, nodes, invocations) and the
  * object store, so any number of replicas can run side by side; nodes register over HTTP.
  */
-export async function startServe(config: TidepoolConfig, log: (line: string) => void): Promise<ServeMode> {
+export async function startServe(config: TidepoolConfig, log: Logger): Promise<ServeMode> {
   if (!config.databaseUrl) {
     throw new CliError('serve needs PostgreSQL: set DATABASE_URL (the embedded PGlite database cannot be shared between processes, so it only serves `tidepool up`)');
   }
@@ -62,20 +63,20 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
     });
     const url = await plane.listen(config.port, config.host);
     replica = `${hostname()}:${new URL(url).port}`;
-    void warmHolds.syncAll().catch((error: Error) => log(`warm holds at start-up: ${error.message}`));
+    void warmHolds.syncAll().catch((error: Error) => log.warn(`warm holds at start-up: ${error.message}`));
     // Silent nodes are marked down (and long-down ones removed) even when no request arrives to trigger a read.
-    const sweep = setInterval(() => void router.refresh().catch((error: Error) => log(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
+    const sweep = setInterval(() => void router.refresh().catch((error: Error) => log.warn(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
     sweep.unref();
     return {
       url, plane, database,
       async close() {
         clearInterval(sweep);
-        await plane.close().catch((error: Error) => log(`shutdown: ${error.message}`));
+        await plane.close().catch((error: Error) => log.error(`shutdown: ${error.message}`));
         await database.close();
       },
       async shutdown(graceMs) {
         clearInterval(sweep);
-        await plane.shutdown(graceMs).catch((error: Error) => log(`shutdown: ${error.message}`));
+        await plane.shutdown(graceMs).catch((error: Error) => log.error(`shutdown: ${error.message}`));
         await database.close();
       },
     };
@@ -109,7 +110,7 @@ export interface NodeMode {
 export async function startNode(
   config: TidepoolConfig,
   controlPlaneUrl: string,
-  log: (line: string) => void,
+  log: Logger,
   onFatal: (error: Error) => void,
 ): Promise<NodeMode> {
   const token = requireToken(config);
@@ -123,7 +124,7 @@ export async function startNode(
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
-    onLog: config.logLevel === 'debug' ? log : undefined,
+    log,
   });
   let server: NodeServer | undefined;
   try {
@@ -155,7 +156,7 @@ export async function startNode(
         const drained = srv.drain(graceMs);
         await agent.stop();
         const { cut } = await drained;
-        if (cut > 0) log(`shutdown: ${cut} generation(s) still running after ${graceMs} ms; cut them`);
+        if (cut > 0) log.warn(`shutdown: ${cut} generation(s) still running after ${graceMs} ms; cut them`);
         await node.close();
         return { cut };
       },

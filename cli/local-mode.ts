@@ -15,6 +15,7 @@ import { createApiClient, type ApiClient } from './api-client.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
 import { storeBlobSource } from '../platform/storage/blob-store.js';
+import type { Logger } from '../protocol/logger.js';
 
 /** The example functions shipped in the repository's `functions/` folder. */
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../functions');
@@ -31,12 +32,12 @@ export interface LocalMode {
  * Local mode: control plane and one node runtime in this process, PGlite under the data directory, the
  * filesystem object store, the engine on CUDA when a GPU is present and on the CPU otherwise.
  */
-export async function startLocalMode(config: TidepoolConfig, log: (line: string) => void): Promise<LocalMode> {
+export async function startLocalMode(config: TidepoolConfig, log: Logger): Promise<LocalMode> {
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const closers: (() => Promise<void>)[] = [() => database.close()];
   const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((error: Error) => log(`shutdown: ${error.message}`));
+    for (const close of closers.reverse()) await close().catch((error: Error) => log.error(`shutdown: ${error.message}`));
   };
   try {
     const store = createObjectStore(config);
@@ -48,7 +49,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
       engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
-      onLog: config.logLevel === 'debug' ? log : undefined,
+      log,
     });
     closers.push(() => node.close());
     const plane = createControlPlane({

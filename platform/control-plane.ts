@@ -25,6 +25,7 @@ import { ChatTemplateError, renderChat } from './models/chat-template.js';
 import { byteLevelTokenizer, tokenizerFromJson } from './models/tokenizer.js';
 import { checkModelParts } from './models/validate-model.js';
 import { createRouter, type Router } from './router/router.js';
+import { type Logger, silentLogger } from '../protocol/logger.js';
 
 export interface ControlPlaneOptions {
   readonly database: Database;
@@ -44,7 +45,7 @@ export interface ControlPlaneOptions {
   readonly activeVersionTtlMs?: number;
   /** `TIDEPOOL_METRICS_PUBLIC`: serve `/metrics` without a key even when keys are in use. */
   readonly metricsPublic?: boolean;
-  readonly log?: (message: string) => void;
+  readonly log?: Logger;
 }
 
 export interface ControlPlane {
@@ -75,17 +76,17 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   const metrics = createControlPlaneMetrics(registry);
   const catalog = createDbCatalog(options.database.db);
   const router = options.router ?? createRouter({ nodes: options.nodes ?? [] });
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const recorder = createInvocationRecorder({
     write: (rows) => catalog.insertInvocations(rows),
     ...options.recorder,
     onDropped: (count, error) => {
       metrics.recorderDropped.inc(count);
-      log(`invocation records lost (${count})${error ? `: ${(error as Error).message}` : ''}`);
+      log.error(`invocation records lost (${count})${error ? `: ${(error as Error).message}` : ''}`);
     },
     onWriteError: (error, buffered, retryInMs) =>
-      log(`invocation records not written (${(error as Error).message}); ${buffered} kept, retrying in ${retryInMs} ms`),
-    onRecovered: (failures) => log(`invocation records written again after ${failures} failed attempt(s)`),
+      log.warn(`invocation records not written (${(error as Error).message}); ${buffered} kept, retrying in ${retryInMs} ms`),
+    onRecovered: (failures) => log.info(`invocation records written again after ${failures} failed attempt(s)`),
   });
   const functions = createFunctionService({
     catalog,
@@ -121,7 +122,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     clusterRoutes: options.clusterRoutes,
     metricsPublic: options.metricsPublic,
     ops: { state: createOpsStateReader({ db: options.database.db, router }), invocations: createInvocationLog(options.database.db) },
-    log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    log,
   });
   let server: Server | undefined;
   let draining = false;
@@ -155,7 +156,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
           `refusing to listen on ${host} without API keys: set TIDEPOOL_API_KEY (an admin key), or bind to 127.0.0.1 and create one with \`tidepool keys create --scope admin\``,
         );
       }
-      if (await keys.isOpen()) log('running open: no API keys; bound to loopback');
+      if (await keys.isOpen()) log.warn('running open: no API keys; bound to loopback');
       return new Promise((resolve, reject) => {
         const s = createServer(handle);
         s.once('error', reject);
@@ -204,7 +205,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
           clearTimeout(timer);
           if (!drained) {
             cut = inFlight;
-            log(`shutdown: ${cut} request(s) still running after ${graceMs} ms; cutting their connections`);
+            log.warn(`shutdown: ${cut} request(s) still running after ${graceMs} ms; cutting their connections`);
             s.closeAllConnections();
           }
         }
@@ -214,7 +215,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         await closed;
       }
       // A stream whose client left can close its socket before its generation notices and records it.
-      if (!(await invoker.idle(5000))) log('shutdown: some generations did not finish; their records are lost');
+      if (!(await invoker.idle(5000))) log.error('shutdown: some generations did not finish; their records are lost');
       await recorder.close();
       return { cut };
     },

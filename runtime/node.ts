@@ -18,6 +18,7 @@ import { POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from '../protocol/timeline-types.js';
 import type { NodeStats } from '../protocol/node-stats.js';
+import type { Logger } from '../protocol/logger.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -45,8 +46,8 @@ export interface LocalNodeRuntimeOptions {
   readonly retryAfterMs?: number;
   /** How a blob reaches shared memory, verified against its digest (the object store, through the control plane's storage). */
   readonly fetchBlob: BlobSource;
-  /** Engine stderr and supervisor messages. */
-  readonly onLog?: (line: string) => void;
+  /** Engine stderr (at `debug`) and supervisor messages. */
+  readonly log?: Logger;
   /**
    * A model with no requests leaves the GPU after this long without a turn, ms. Default 60 s: long enough
    * that a steady function never reloads, short enough that an idle one frees the GPU and its host copy's

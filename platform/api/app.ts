@@ -16,6 +16,7 @@ import { keyRoutes } from './key-routes.js';
 import { openAiRoutes } from './openai-routes.js';
 import { opsRoutes, type OpsSources } from './ops-routes.js';
 import type { ChatMessage } from './request-params.js';
+import type { Logger } from '../../protocol/logger.js';
 
 export interface AppOptions {
   readonly functions: FunctionService;
@@ -33,7 +34,8 @@ export interface AppOptions {
   readonly keys: ApiKeyService;
   /** Extra health facts (database kind, backend). */
   readonly health?: () => Promise<Record<string, unknown>>;
-  readonly log?: (error: unknown) => void;
+  /** Failures the API did not expect (a 500 from an error without a code). */
+  readonly log?: Logger;
   /** `/readyz`: resolves when the process can take traffic (database reachable); absent, ready once listening. */
   readonly ready?: () => Promise<void>;
   /** Cluster mode: `internal` (node traffic, cluster token) mounts before the API-key check, `public` after it. */

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { TidepoolError } from '../../protocol/errors.js';
 import { errorBody, errorHeaders, httpStatus } from './http-error.js';
+import type { Logger } from '../../protocol/logger.js';
 
 /** Maps body-parser and other library errors onto a coded error so every failure has one JSON shape. */
 export function toCodedError(error: unknown): TidepoolError {
@@ -15,11 +16,13 @@ export function toCodedError(error: unknown): TidepoolError {
 }
 
 /** The one error middleware: every error leaves as `{error:{message,type,code,param}}`, its status from the code. */
-export function errorMiddleware(options: { readonly log?: (error: unknown) => void } = {}): ErrorRequestHandler {
+export function errorMiddleware(options: { readonly log?: Logger } = {}): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     const coded = toCodedError(error);
     const status = httpStatus(coded.code);
-    if (status >= 500 && !(error instanceof TidepoolError)) options.log?.(error);
+    if (status >= 500 && !(error instanceof TidepoolError)) {
+      options.log?.error(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
     if (res.headersSent) {
       res.end();
       return;

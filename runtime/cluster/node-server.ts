@@ -7,6 +7,7 @@ import { NodeError, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, 
 import { bearerMatches } from '../../protocol/cluster-token.js';
 import { createGenerationDrain } from './generation-drain.js';
 import { HoldWarmRequestError, parseHoldWarmRequest, parseWarmHoldSet, type HoldWarmRequest } from './hold-warm-request.js';
+import type { Logger } from '../../protocol/logger.js';
 
 /**
  * The node runtime's internal HTTP API in cluster mode, for control-plane replicas only:
@@ -48,13 +49,13 @@ export async function startNodeServer(options: {
   readonly port: number;
   /** False until registered and while draining; `/readyz` answers 503 then. */
   readonly ready?: () => boolean;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }): Promise<NodeServer> {
   const { node, token } = options;
   const generations = createGenerationDrain();
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: Error) => {
-      options.log?.(`node api: ${error.message}`);
+      options.log?.error(`node api: ${error.message}`);
       if (!res.headersSent) sendJson(res, 500, { error: { code: 'internal', message: error.message } });
       else res.destroy();
     });
@@ -105,7 +106,7 @@ export async function startNodeServer(options: {
       return sendJson(res, 400, { error: { code: 'invalid_parameter', message: error.message } });
     }
     // Fetching held weights can take minutes: answer once the set is taken, and report failures here.
-    node.setWarmHolds!(holds).catch((error: Error) => options.log?.(`warm holds: ${error.message}`));
+    node.setWarmHolds!(holds).catch((error: Error) => options.log?.warn(`warm holds: ${error.message}`));
     sendJson(res, 200, { holds: holds.map((h) => h.functionName) });
   }
 

@@ -14,6 +14,7 @@ import type { ObjectStore } from '../../platform/storage/object-store.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../runtime/node.js';
 import { ENGINE_BIN } from '../e2e/e2e-server.js';
 import { storeBlobSource } from '../../platform/storage/blob-store.js';
+import { messageLogger } from '../helpers/message-logger.js';
 
 /** A listening control plane over one local node on the real CPU engine, with tiny-chat deployed. */
 export interface FaultPlane {
@@ -52,7 +53,7 @@ export async function startFaultPlane(options: FaultPlaneOptions = {}): Promise<
   });
   const log: string[] = [];
   const plane = createControlPlane({
-    database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 }, log: (line) => log.push(line),
+    database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 }, log: messageLogger(log),
   });
   const url = await plane.listen(0, '127.0.0.1');
   if (options.deploy !== false) await deployFunction(createApiClient({ baseUrl: url }), await prepareFunctionDir('functions/tiny-chat', dataDir), { progress: false });

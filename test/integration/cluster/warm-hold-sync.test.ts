@@ -13,6 +13,7 @@ import type { Artifact, WarmHoldTarget } from '../../../protocol/node-runtime.js
 import { withDatabases } from '../../helpers/databases.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { messageLogger } from '../../helpers/message-logger.js';
 
 /**
  * The replica side of min_warm convergence against a real node runtime (over the stub engine) behind the real
@@ -78,7 +79,7 @@ withDatabases(({ database }) => {
     await deploy('sync-cold', {});
     const node = await startNode('sync-a');
     const lines: string[] = [];
-    const replica = sync({ log: (line) => lines.push(line) });
+    const replica = sync({ log: messageLogger(lines) });
     replica.heartbeat({ id: 'sync-a', address: node.url }, reportOf(node.runtime));
     await replica.idle();
     expect(lines).toEqual(['warm holds: sent node sync-a its holds: sync-pinned (it reported none)']);
@@ -182,7 +183,7 @@ withDatabases(({ database }) => {
     const attempts: WarmHoldTarget[][] = [];
     const lines: string[] = [];
     const replica = sync({
-      now: () => clock, retryAfterMs: 30_000, log: (line) => lines.push(line),
+      now: () => clock, retryAfterMs: 30_000, log: messageLogger(lines),
       send: async (_node, holds) => {
         attempts.push([...holds]);
         throw new Error('connect ECONNREFUSED');

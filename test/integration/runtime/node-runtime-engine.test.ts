@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNodeRuntime } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent } from '../../../protocol/node-runtime.js';
 import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
+import { messageLogger } from '../../helpers/message-logger.js';
 
 // The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy
 // output must match the transformers reference, two models interleave, cancel frees the sequence, and a
@@ -97,7 +98,7 @@ describe.skipIf(skipReason !== undefined)('node runtime scale-to-zero with the r
   const engineLog: string[] = [];
 
   beforeAll(async () => {
-    fixture = await startFixtureNode('tp-node-zero-', { gpuIdleEvictMs: 100, onLog: (line) => engineLog.push(line) });
+    fixture = await startFixtureNode('tp-node-zero-', { gpuIdleEvictMs: 100, log: messageLogger(engineLog) });
     ({ node, llama, llamaRef } = fixture);
   });
   afterAll(async () => fixture?.close());
