@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { POLICY_NAMES } from '../protocol/policy-names.js';
+import { installRoot } from '../protocol/install-root.js';
 
 /**
  * The one place that reads `TIDEPOOL_*` variables and `DATABASE_URL`. Every variable is validated in one pass
@@ -13,7 +13,7 @@ import { POLICY_NAMES } from '../protocol/policy-names.js';
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 /** The repository root; relative defaults that point into the checkout resolve against it, not the cwd. */
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE_ROOT = installRoot();
 
 export type EngineBackendSetting = 'auto' | 'cpu' | 'cuda';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';

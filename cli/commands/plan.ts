@@ -24,10 +24,8 @@ const DEFAULT_RATE_STEPS = '1,1.25,1.5,1.75,2,2.5,3';
 /** Bisection steps between a policy's last passing and first failing rate (each halves the gap). */
 const GOODPUT_REFINE_STEPS = 3;
 
-export function registerPlan(program: Command): void {
-  program
-    .command('plan')
-    .description('capacity planning on the simulator: fewest GPUs per policy for an SLO, goodput, models per GPU')
+export function registerPlan(command: Command): void {
+  command
     .option('--workload <w>', 'generator: w1 (Poisson, Aegaeon mix), w2 (Alibaba market), w3 (ServeGen clients)')
     .option('--trace <file>', 'JSON lines: {"at_s","function","shape","prompt_tokens","output_tokens"} per request')
     .option('--models <n>', 'functions (w1, w3)', '16')
