@@ -16,6 +16,13 @@ export interface TidepoolOptions {
    * request with 10 s of slack force a switch). Infinity runs until idle.
    */
   readonly soloQuotaMs: number;
+  /**
+   * The TTFT the policy plans for, ms, when tighter than a request's SLO: a request's deadlines are planned as
+   * if its TTFT SLO were this (attainment is still judged on the SLO). Unset, a cold model's requests may wait
+   * out the whole TTFT slack so they reach its turn as one batch, which is the densest packing; a target trades
+   * some of that density for a shorter wait for the first token (docs/scheduler.md measures both).
+   */
+  readonly ttftTargetMs?: number;
 }
 
 export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 4000, soloQuotaMs: 4000, switchAmortization: 3 });
@@ -57,19 +64,19 @@ export function createTidepoolPolicy(options: Partial<TidepoolOptions> = {}): Sc
     maxResident: undefined,
     joinRunningTurn: true,
     planTurn: (view) => planTidepool(view, o),
-    shouldPreempt: (view, running, arrival) => arrivalPreempts(view, running, arrival),
+    shouldPreempt: (view, running, arrival) => arrivalPreempts(view, running, arrival, o.ttftTargetMs),
   };
 }
 
 /** Least-slack turn planning, shared by the policies that keep their models resident. */
 export function planLeastSlack(view: SchedulerView, o: TidepoolOptions, _name: string): TurnPlan | undefined {
-  const ranked = rankBySlack(view);
+  const ranked = rankBySlack(view, o.ttftTargetMs);
   if (ranked.length === 0) return undefined;
   return leastSlackTurn(view, o, ranked, pickBest(view, ranked), false);
 }
 
 function planTidepool(view: SchedulerView, o: TidepoolOptions): TurnPlan | undefined {
-  const ranked = rankBySlack(view);
+  const ranked = rankBySlack(view, o.ttftTargetMs);
   if (ranked.length === 0) return undefined;
   const best = pickBest(view, ranked);
   if (best.model.residency !== 'resident' && !best.model.prefetchBlocked) {
@@ -142,19 +149,19 @@ interface Candidate {
   readonly startBy: number;
 }
 
-function rankBySlack(view: SchedulerView): Candidate[] {
+function rankBySlack(view: SchedulerView, ttftTargetMs: number | undefined): Candidate[] {
   const out: Candidate[] = [];
   for (const m of view.models.values()) {
     if (m.requests.size === 0 || view.stalled.has(m.ref.key)) continue;
-    out.push({ model: m, startBy: latestStartMs(m, view.costs) });
+    out.push({ model: m, startBy: latestStartMs(m, view.costs, ttftTargetMs) });
   }
   return out.sort((a, b) => a.startBy - b.startBy || a.model.lastRunMs - b.model.lastRunMs);
 }
 
-function arrivalPreempts(view: SchedulerView, running: RunningTurn, arrival: Readonly<RequestState>): boolean {
+function arrivalPreempts(view: SchedulerView, running: RunningTurn, arrival: Readonly<RequestState>, ttftTargetMs: number | undefined): boolean {
   if (arrival.request.model.key === running.modelKey) return false;
   const model = view.models.get(arrival.request.model.key);
   if (!model) return false;
   const endsAt = running.startedMs + running.quotaMs;
-  return requestLatestStartMs(model, arrival, view.costs) < endsAt;
+  return requestLatestStartMs(model, arrival, view.costs, ttftTargetMs) < endsAt;
 }
