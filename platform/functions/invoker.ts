@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NodeError, type NodeEvent } from '../../protocol/node-runtime.js';
 import { requestAttainment, tokenDeadline } from '../../protocol/slo.js';
 import { TidepoolError } from '../../protocol/errors.js';
-import { StopFilter } from '../api/text-stream.js';
+import { StopFilter } from './stop-filter.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import type { Router } from '../router/router.js';
