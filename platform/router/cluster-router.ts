@@ -1,10 +1,12 @@
 import type { Registry } from 'prom-client';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../runtime/node-runtime.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
+import { chooseRoute } from '../../protocol/routing/route.js';
 import type { Db } from '../db/database.js';
 import { deleteNode, listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
 import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';
 import { createRouteDecisions, type RouteReason, type RoutingSummary } from './route-decisions.js';
 import type { Router } from './router.js';
+import { type Logger, silentLogger } from '../../protocol/logger.js';
 
 export type { RouteReason } from './route-decisions.js';
 
@@ -24,7 +26,7 @@ export interface ClusterRouterOptions {
   /** Requests for one function on its best node at which a popular function spreads to another node. */
   readonly spreadAt?: number;
   readonly now?: () => number;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }
 
 export interface ClusterRouter extends Router {
@@ -46,7 +48,8 @@ interface Candidate {
 const TIER_RANK = { gpu: 0, host: 1, store: 2 } as const;
 
 /**
- * Routing in cluster mode. Nodes come from the `nodes` table (registrations and heartbeats; no state lives in
+ * Routing in cluster mode, the control plane's configuration of the routing core (protocol/routing/route.ts).
+ * Nodes come from the `nodes` table (registrations and heartbeats; no state lives in
  * this replica beyond a short cache and its own in-flight counts). Preference: a node where the model is on a
  * GPU (`hot`), then in host memory (`warm`), then the least loaded (`least_loaded`); when the preferred node
  * already holds `spreadAt` requests for the function and another node is less loaded, the request goes there
@@ -56,9 +59,9 @@ const TIER_RANK = { gpu: 0, host: 1, store: 2 } as const;
 export function createClusterRouter(options: ClusterRouterOptions): ClusterRouter {
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 500;
-  const spreadAt = options.spreadAt ?? 4;
+  const spread = { kind: 'model-load', at: options.spreadAt ?? 4, belowTier: TIER_RANK.store } as const;
   const downRetentionMs = options.downRetentionMs ?? 3_600_000;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const decisions = createRouteDecisions(options.registry, now);
   const clients = new Map<string, HttpNodeRuntime>();
   /** This replica's in-flight requests per node and per node+model. */
@@ -72,7 +75,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   async function read(): Promise<void> {
     const cutoff = new Date(now() - options.downAfterMs);
     const marked = await markSilentNodesDown(options.db, cutoff);
-    if (marked > 0) log(`marked ${marked} silent node(s) down`);
+    if (marked > 0) log.warn(`marked ${marked} silent node(s) down`);
     records = await removeLongDown(await listNodes(options.db));
     readAt = now();
     for (const record of records) {
@@ -91,7 +94,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
       await deleteNode(options.db, record.id);
       clients.delete(record.id);
       suspects.delete(record.id);
-      log(`removed node ${record.id}: down and silent for over ${Math.round(downRetentionMs / 1000)} s`);
+      log.info(`removed node ${record.id}: down and silent for over ${Math.round(downRetentionMs / 1000)} s`);
     }
     return expired.length === 0 ? rows : rows.filter((r) => !expired.includes(r));
   }
@@ -125,15 +128,15 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
       });
   }
 
+  /** The control plane's configuration of the routing core: tiers hot, warm, store; load in requests; spread. */
   function choose(digest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
-    const scored = candidates(digest, exclude).sort((a, b) => a.tier - b.tier || a.load - b.load || a.record.id.localeCompare(b.record.id));
-    const best = scored[0];
-    if (!best) return undefined;
-    if (best.tier < TIER_RANK.store && best.fnLoad >= spreadAt) {
-      const other = scored.slice(1).sort((a, b) => a.load - b.load)[0];
-      if (other && other.load < best.load) return { candidate: other, reason: 'spread' };
-    }
-    return { candidate: best, reason: best.tier === TIER_RANK.gpu ? 'hot' : best.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
+    // Sorted by node id, so equal candidates resolve the same way on every replica.
+    const nodes = candidates(digest, exclude).sort((a, b) => a.record.id.localeCompare(b.record.id));
+    const choice = chooseRoute(nodes.map((c) => ({ tier: c.tier, load: c.load, modelLoad: c.fnLoad })), spread);
+    if (!choice) return undefined;
+    const candidate = nodes[choice.index]!;
+    if (choice.spilled) return { candidate, reason: 'spread' };
+    return { candidate, reason: candidate.tier === TIER_RANK.gpu ? 'hot' : candidate.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
   }
 
   function track(nodeId: string, digest: string, delta: number): void {
@@ -146,7 +149,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
 
   function suspect(node: Candidate, error: unknown): void {
     suspects.set(node.record.id, node.record.heartbeatAt.getTime());
-    log(`node ${node.record.id} failed (${(error as Error).message}); marked down until its next heartbeat`);
+    log.warn(`node ${node.record.id} failed (${(error as Error).message}); marked down until its next heartbeat`);
     void setNodeState(options.db, node.record.id, 'down').catch(() => {});
   }
 
@@ -175,7 +178,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
             if (tokens > 0 || signal?.aborted) {
               if (error instanceof NodeLostError) suspect(node, error);
               const message = error instanceof Error ? error.message : String(error);
-              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, message };
+              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, error: { code: 'engine_down', message } };
               return;
             }
             if (!retryable(error)) throw error;
@@ -229,7 +232,7 @@ function noNode(): NodeRuntime {
     nodeId: 'none',
     residency: async () => [],
     close: async () => {},
-    // eslint-disable-next-line require-yield
+    // biome-ignore lint/correctness/useYield: a generator that refuses before its first event, as NodeRuntime.generate may
     async *generate(): AsyncGenerator<NodeEvent> {
       throw new NodeError('engine_down', 'no node is ready: start one with `tidepool node --control-plane <url>`');
     },

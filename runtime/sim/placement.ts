@@ -28,7 +28,8 @@ export function placeFunctions(policy: PolicyName, functions: readonly SimFuncti
   switch (policy) {
     case 'tidepool':
       return pooled(Math.max(largest, gpu.memoryBytes * TIDEPOOL_ARENA_SHARE));
-    case 'aegaeon':
+    case 'aegaeon': // each prefill and decode instance (disaggregated-cluster.ts) has the same two slots
+    case 'aegaeon-unified':
       return pooled(2 * largest); // the active model and the prefetched next one
     case 'request-level':
     case 'request-level+srtf':
@@ -53,7 +54,7 @@ function dedicated(functions: readonly SimFunction[], gpus: number, gpu: SimGpuS
     replicas.set(best, replicas.get(best)! + 1);
   }
   const byKey = new Map<string, number[]>();
-  owners.forEach((k, i) => byKey.set(k, [...(byKey.get(k) ?? []), i]));
+  for (const [i, k] of owners.entries()) byKey.set(k, [...(byKey.get(k) ?? []), i]);
   const bytes = new Map(functions.map((f) => [f.key, f.bytes]));
   return {
     arenaBytes: Array.from({ length: gpus }, (_, i) => (owners[i] ? bytes.get(owners[i]!)! : gpu.memoryBytes * 0.5)),

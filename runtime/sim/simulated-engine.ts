@@ -17,6 +17,12 @@ export interface SimulatedEngineOptions {
   readonly maxBatch?: number;
   /** Most prompt tokens prefilled in one step (at least one sequence is always admitted if its KV fits). */
   readonly maxPrefillTokens?: number;
+  /**
+   * A decode instance of a disaggregated cluster: every sequence arrives with its prompt's KV already
+   * computed (by a prefill instance) and waiting in host memory. Admitting sequences then copies their KV in
+   * on the copy stream, and the step waits for that copy and decodes the batch, instead of prefilling.
+   */
+  readonly prefilledElsewhere?: boolean;
 }
 
 /** Batch and prefill limits when the options leave them out: at most 256 sequences a batch, 8192 prompt tokens a prefill step. */
@@ -151,6 +157,14 @@ export class SimulatedEngine implements Engine {
     return { bytes, ms };
   }
 
+  /**
+   * Moves `bytes` of KV to host memory on the copy stream (a prefill instance handing a sequence to a decode
+   * instance). Resolves when the copy is done.
+   */
+  copyToHost(bytes: number): Promise<void> {
+    return this.copy(bytes / this.o.gpu.h2dBytesPerMs);
+  }
+
   async stats(): Promise<EngineStats> {
     const count = (key: string, state: SimSequence['state']) =>
       [...this.seqs.values()].filter((s) => s.spec.modelKey === key && s.state === state).length;
@@ -170,7 +184,7 @@ export class SimulatedEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    for (const s of [...this.seqs.values()]) this.finish(s, 'error', 'engine closed');
+    for (const s of [...this.seqs.values()]) this.finish(s, 'error', new EngineError('engine_down', 'engine closed'));
   }
 
   /** Sequences the engine holds, by state, of one model or of all (for tests and invariants). */
@@ -181,7 +195,7 @@ export class SimulatedEngine implements Engine {
   private async turn(modelKey: string, maxSteps: number, epoch: number): Promise<TurnResult> {
     const started = this.o.clock.now();
     const model = this.models.get(modelKey);
-    if (!model || model.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
+    if (model?.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
     let steps = 0;
     for (;;) {
       if (epoch !== this.preemptEpoch) return { steps, reason: 'preempted', ms: this.o.clock.now() - started };
@@ -194,10 +208,12 @@ export class SimulatedEngine implements Engine {
   /** One forward pass; false when the model had nothing to run. */
   private async step(model: SimModel): Promise<boolean> {
     const admitted = this.admit(model);
-    const batch = admitted.length > 0 ? admitted : this.running(model.ref.key);
+    if (admitted.length > 0 && this.o.prefilledElsewhere) await this.copy(admitted.reduce((n, s) => n + this.kvBytes(s), 0) / this.o.gpu.h2dBytesPerMs);
+    const prefill = admitted.length > 0 && !this.o.prefilledElsewhere;
+    const batch = prefill ? admitted : this.running(model.ref.key);
     if (batch.length === 0) return false;
     let ms: number;
-    if (admitted.length > 0) {
+    if (prefill) {
       const tokens = admitted.reduce((n, s) => n + s.spec.promptTokens.length, 0);
       ms = this.o.costs.prefillMs(model.shape.shape, tokens, admitted.length);
     } else {
@@ -219,7 +235,7 @@ export class SimulatedEngine implements Engine {
       const need = this.reservation(s);
       const prompt = s.spec.promptTokens.length;
       if (batch >= this.maxBatch || this.kvUsed + need > this.kvBudget) break;
-      if (out.length > 0 && tokens + prompt > this.maxPrefillTokens) break;
+      if (out.length > 0 && tokens + prompt > this.maxPrefillTokens && !this.o.prefilledElsewhere) break;
       this.kvUsed += need;
       s.reserved = need;
       s.state = 'running';
@@ -232,18 +248,18 @@ export class SimulatedEngine implements Engine {
 
   private emit(s: SimSequence): void {
     s.generated++;
-    const token = 1000 + ((s.spec.seed * 7919 + s.generated * 104729) % 30000);
+    const token = 1000 + ((s.spec.sampling.seed * 7919 + s.generated * 104729) % 30000);
     s.sink.onToken(token);
     if (s.spec.stopTokenIds.includes(token)) this.finish(s, 'stop');
-    else if (s.generated >= s.spec.maxTokens) this.finish(s, 'length');
+    else if (s.generated >= s.spec.sampling.max_tokens) this.finish(s, 'length');
   }
 
-  private finish(s: SimSequence, reason: 'stop' | 'length' | 'cancelled' | 'error', message?: string): void {
+  private finish(s: SimSequence, reason: 'stop' | 'length' | 'cancelled' | 'error', error?: EngineError): void {
     if (this.seqs.get(s.spec.id) !== s) return;
     this.seqs.delete(s.spec.id);
     this.kvUsed -= s.reserved;
     s.reserved = 0;
-    s.sink.onDone(reason, { promptTokens: s.spec.promptTokens.length, completionTokens: s.generated }, message);
+    s.sink.onDone(reason, { promptTokens: s.spec.promptTokens.length, completionTokens: s.generated }, error);
   }
 
   private running(modelKey: string): SimSequence[] {
@@ -253,7 +269,7 @@ export class SimulatedEngine implements Engine {
   }
 
   private reservation(s: SimSequence): number {
-    return (s.spec.promptTokens.length + s.spec.maxTokens) * this.shapeOf(s).kvBytesPerToken;
+    return (s.spec.promptTokens.length + s.spec.sampling.max_tokens) * this.shapeOf(s).kvBytesPerToken;
   }
 
   private kvBytes(s: SimSequence): number {

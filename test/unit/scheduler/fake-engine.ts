@@ -15,7 +15,11 @@ export function model(key: string, gb = 1): ModelRef {
 }
 
 /** A simulated engine with flat costs on a virtual clock: the scheduler tests' fake engine. */
-export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number; h2dGbPerMs?: number; kvBytesPerToken?: number } = {}) {
+export function fakeEngine(options: {
+  arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number; h2dGbPerMs?: number; kvBytesPerToken?: number;
+  /** A decode instance: sequences arrive prefilled, their KV copied in at admission (SimulatedEngineOptions). */
+  prefilledElsewhere?: boolean;
+} = {}) {
   const clock = new VirtualClock();
   const arena = (options.arenaGb ?? 10) * GB;
   const engine = new SimulatedEngine({
@@ -27,6 +31,7 @@ export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: S
     costs: options.costs ?? FLAT_COSTS,
     weightsArenaBytes: arena,
     describe: (ref) => ({ shape: 'flat', weightBytes: ref.bytes || GB, kvBytesPerToken: options.kvBytesPerToken ?? 1000 }),
+    prefilledElsewhere: options.prefilledElsewhere ?? false,
   });
   return { clock, engine };
 }
@@ -36,7 +41,7 @@ let nextId = 1;
 export function request(m: ModelRef, maxTokens: number, slo = { ttftMs: 1000, tpotMs: 100 }, prompt = 16): GenerationRequest {
   return {
     id: nextId++, functionName: `fn-${m.key}`, model: m, promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
-    maxTokens, temperature: 0, topP: 1, seed: 7, stopTokenIds: [], slo,
+    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 7, stop: [] }, stopTokenIds: [], slo,
   };
 }
 
@@ -81,7 +86,7 @@ export type EngineCall =
 export function recordCalls(engine: SimulatedEngine, clock: VirtualClock): EngineCall[] {
   const calls: EngineCall[] = [];
   const e = engine as unknown as Record<string, (...args: never[]) => Promise<unknown>>;
-  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | void) => {
+  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | undefined) => {
     const original = (e[name] as unknown as (...args: A) => Promise<R>).bind(engine);
     e[name] = (async (...args: A) => {
       const after = before(...args);
