@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { installRoot } from '../protocol/install-root.js';
+import { NODE_POLICY_NAMES, POLICY_NAMES } from '../protocol/policy-names.js';
 import { simulatorOnlyReason } from '../protocol/policy-scope.js';
-import { NODE_POLICY_NAMES, POLICY_NAMES } from '../runtime/scheduler/types.js';
 
 /**
  * The one place that reads `TIDEPOOL_*` variables and `DATABASE_URL`. Every variable is validated in one pass
@@ -14,7 +14,7 @@ import { NODE_POLICY_NAMES, POLICY_NAMES } from '../runtime/scheduler/types.js';
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 /** The repository root; relative defaults that point into the checkout resolve against it, not the cwd. */
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE_ROOT = installRoot();
 
 export type EngineBackendSetting = 'auto' | 'cpu' | 'cuda';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';

@@ -18,13 +18,18 @@ export interface ChatMessage {
 }
 
 export class ChatTemplateError extends Error {
-  constructor(message: string) {
+  /** `param`: the request field at fault, for the 400 (tool templates also blame `tools`). */
+  constructor(
+    message: string,
+    readonly param: string = 'messages',
+  ) {
     super(message);
     this.name = 'ChatTemplateError';
   }
 }
 
-const MARKER = /<\|(system|user|assistant|end)\|>/;
+/** Tidepool's role and end markers; other families' markers are in chat-family.ts. */
+export const TIDEPOOL_MARKER = /<\|(system|user|assistant|end)\|>/;
 
 /** Checks messages; the index in each message names the offending entry for a 400 response. */
 export function validateChatMessages(messages: readonly unknown[]): asserts messages is readonly ChatMessage[] {
@@ -37,7 +42,7 @@ export function validateChatMessages(messages: readonly unknown[]): asserts mess
     }
     if (typeof message.content !== 'string') throw new ChatTemplateError(`messages[${index}].content must be a string`);
     // A user-supplied marker would let one message forge another role's turn.
-    if (MARKER.test(message.content)) {
+    if (TIDEPOOL_MARKER.test(message.content)) {
       throw new ChatTemplateError(`messages[${index}].content must not contain a template marker such as <|end|>`);
     }
   });

@@ -1,5 +1,5 @@
+import type { NodeRuntime, ResidencyTier } from '../../protocol/node-runtime.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
-import type { NodeRuntime, ResidencyTier } from '../../runtime/node-runtime.js';
 
 /**
  * Picks the node that serves a request for a model. Preference follows the invoke path in ARCHITECTURE.md:

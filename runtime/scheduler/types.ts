@@ -1,6 +1,6 @@
-import type { ModelRef, SequenceSink } from '../engine/engine.js';
-import { simulatorOnlyReason } from '../../protocol/policy-scope.js';
-import type { Slo } from './slo.js';
+import type { ModelRef } from '../engine/engine.js';
+import type { SamplingParams } from '../../protocol/sampling.js';
+import type { Slo } from '../../protocol/slo.js';
 
 /** One generation as the node runtime hands it to a GPU's scheduler. */
 export interface GenerationRequest {
@@ -9,35 +9,13 @@ export interface GenerationRequest {
   readonly functionName: string;
   readonly model: ModelRef;
   readonly promptTokens: readonly number[];
-  readonly maxTokens: number;
-  readonly temperature: number;
-  readonly topP: number;
-  readonly seed: number;
+  readonly sampling: SamplingParams;
   readonly stopTokenIds: readonly number[];
   readonly slo: Slo;
 }
 
-/** Every policy the simulator runs; `NODE_POLICY_NAMES` are those a node runs (protocol/policy-scope.ts). */
-export type PolicyName =
-  | 'tidepool'
-  | 'aegaeon'
-  | 'aegaeon-unified'
-  | 'request-level'
-  | 'request-level+srtf'
-  | 'static-colocation'
-  | 'dedicated';
-
-export const POLICY_NAMES: readonly PolicyName[] = [
-  'tidepool',
-  'aegaeon',
-  'aegaeon-unified',
-  'request-level',
-  'request-level+srtf',
-  'static-colocation',
-  'dedicated',
-];
-
-export const NODE_POLICY_NAMES: readonly PolicyName[] = POLICY_NAMES.filter((p) => simulatorOnlyReason(p) === undefined);
+export type { PolicyName } from '../../protocol/policy-names.js';
+export { NODE_POLICY_NAMES, POLICY_NAMES } from '../../protocol/policy-names.js';
 
 export interface ModelSnapshot {
   readonly key: string;

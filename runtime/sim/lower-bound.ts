@@ -107,7 +107,7 @@ function prepare(wl: Workload, gpu: SimGpuSpec, runEndMs: number, points: number
       const [fromMs, toMs] = [grid[i]!, grid[j]!];
       const inside = priced.filter((r) => r.startMs >= fromMs && r.endMs <= toMs);
       const prefix = new Float64Array(inside.length + 1);
-      inside.forEach((r, k) => (prefix[k + 1] = prefix[k]! + r.cost));
+      for (const [k, r] of inside.entries()) prefix[k + 1] = prefix[k]! + r.cost;
       intervals.push({ fromMs, toMs, prefix });
     }
   }
@@ -152,7 +152,7 @@ export function fullCost(fit: StepFit, prompt: number, output: number, batch: nu
  */
 function sameModelOverlap(wl: Workload, windows: readonly { startMs: number; endMs: number }[]): number[] {
   const byModel = new Map<string, number[]>();
-  wl.requests.forEach((r, i) => byModel.set(r.key, [...(byModel.get(r.key) ?? []), i]));
+  for (const [i, r] of wl.requests.entries()) byModel.set(r.key, [...(byModel.get(r.key) ?? []), i]);
   const out = Array<number>(windows.length).fill(1);
   for (const ids of byModel.values()) {
     // Concurrency just after each window start (a maximum is always reached at some start).

@@ -1,5 +1,5 @@
 import type { ModelRef } from '../engine/engine.js';
-import type { Slo } from '../scheduler/slo.js';
+import type { Slo } from '../../protocol/slo.js';
 import type { GenerationRequest } from '../scheduler/types.js';
 import { shapeOfKey } from './catalogue.js';
 
@@ -10,8 +10,8 @@ export function simModelRef(key: string): ModelRef {
 
 export function simGeneration(id: number, key: string, promptTokens: number, maxTokens: number, slo: Slo): GenerationRequest {
   return {
-    id, functionName: key, model: simModelRef(key), promptTokens: syntheticPrompt(promptTokens), maxTokens,
-    temperature: 0, topP: 1, seed: id, stopTokenIds: [], slo,
+    id, functionName: key, model: simModelRef(key), promptTokens: syntheticPrompt(promptTokens),
+    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: id, stop: [] }, stopTokenIds: [], slo,
   };
 }
 

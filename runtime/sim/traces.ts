@@ -1,10 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { installRoot } from '../../protocol/install-root.js';
 
 /** Readers for the traces under ../shared/traces (read in place, never copied). Cached per process. */
-const here = dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_TRACES_DIR = resolve(here, '../../../shared/traces');
+export const DEFAULT_TRACES_DIR = resolve(installRoot(), '../shared/traces');
 
 export interface RequestLength {
   readonly prompt: number;
@@ -43,8 +42,8 @@ export function alibabaModelArrivals(dir = DEFAULT_TRACES_DIR): readonly ModelAr
   const tCol = header.indexOf('gmt_create');
   const mCol = header.indexOf('checkpoint_model_version_id');
   const rows = lines.slice(1).filter((l) => l.length > 0).map((l) => l.split(','));
-  const t0 = Date.parse(rows[0]![tCol]!.replace(' ', 'T') + 'Z');
-  genAiCache = rows.map((c) => ({ atS: (Date.parse(c[tCol]!.replace(' ', 'T') + 'Z') - t0) / 1000, model: c[mCol]! }));
+  const t0 = Date.parse(`${rows[0]![tCol]!.replace(' ', 'T')}Z`);
+  genAiCache = rows.map((c) => ({ atS: (Date.parse(`${c[tCol]!.replace(' ', 'T')}Z`) - t0) / 1000, model: c[mCol]! }));
   return genAiCache;
 }
 

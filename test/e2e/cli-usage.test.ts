@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../platform/cli/program.js';
+import { buildProgram } from '../../cli/program.js';
 import { runCli, stderrLines } from './run-cli.js';
 
 /** Every command path the program registers, groups and their subcommands alike (`keys`, `keys create`). */
@@ -19,8 +19,9 @@ async function inPairs<T>(items: readonly T[], task: (item: T) => Promise<void>)
   }));
 }
 
+const program = await buildProgram();
+
 describe('tidepool usage', () => {
-  const program = buildProgram();
   const paths = commandPaths(program);
 
   it('finds the registered commands, nested ones included', () => {

@@ -45,7 +45,7 @@ export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 40
  *   give up, else that models with work give up which run only after it (the one needed last goes first:
  *   Belady's rule, with the slack ranking as the order of future use). When room had to come from idle
  *   models alone, most prefetches found none once every resident model had work, and each switch then
- *   stalled the GPU for a whole load (W1, 80 models at 0.1375 req/s on 10 simulated GPUs: 23% of GPU time).
+ *   stalled the GPU for a whole load (docs/scheduler.md, Policies, has the measurement).
  * - Loading behind: when the most urgent model's weights are absent or still loading and a resident model
  *   has work, the most urgent resident one runs while the weights load, and its turn ends when they are in
  *   (`fillWhileLoading`). Loading first and computing after left the GPU idle for every load; this way
@@ -55,7 +55,7 @@ export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 40
  * - Preemption: an arrival cuts the running turn at the next token only when *its own* first token cannot
  *   wait for the turn to end (a tight TTFT). An arrival for a model that was already behind does not: the
  *   planner chose the running turn knowing that model's deadlines, and re-deciding at every such arrival
- *   under load cut turns short and thrashed the weights (W2 on 3 simulated GPUs: 75% → 91% attainment).
+ *   under load cut turns short and thrashed the weights (docs/scheduler.md gives what each rule was worth).
  */
 export function createTidepoolPolicy(options: Partial<TidepoolOptions> = {}): SchedulerPolicy {
   const o: TidepoolOptions = { ...TIDEPOOL_DEFAULTS, ...options };
@@ -115,8 +115,8 @@ function leastSlackTurn(view: SchedulerView, o: TidepoolOptions, ranked: readonl
 /**
  * A turn for `filler` (resident, with work) while `best`'s weights load behind it. It ends once they are in,
  * but not before the shortest turn (`minTurnMs`, the turn granularity the engine is run at) while `best` has
- * the slack for that; in the simulator, where a turn costs nothing extra, that is worth under a point (W1 at
- * 0.25 req/s per model on 10 GPUs: 96.4% → 97.1%). It ends at once if the prefetch finds no room. Its quota,
+ * the slack for that (worth under a point in the simulator, where a turn costs nothing extra: docs/scheduler.md).
+ * It ends at once if the prefetch finds no room. Its quota,
  * the longer of the load's estimate and that minimum, bounds it if the copy runs late.
  */
 function fillWhileLoading(view: SchedulerView, ranked: readonly Candidate[], best: Candidate, filler: Candidate): TurnPlan {

@@ -37,7 +37,7 @@ describe('aegaeon decode quotas (the artifact\'s formula)', () => {
     for (const c0 of [100, 2953, 12_000, 90_000]) {
       const q = aegaeonQuotas(batches, c0);
       const expected = productForm(q.n, c0, q.alpha);
-      q.quotasMs.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+      for (const [i, v] of q.quotasMs.entries()) expect(v).toBeCloseTo(expected[i]!, 6);
       expect(Math.max(...q.quotasMs)).toBeLessThanOrEqual(AEGAEON_QUOTA_DEFAULTS.qmaxMs + 1e-9);
     }
   });

@@ -27,6 +27,7 @@ function burst(n: number, prompt: number, output: number): Workload {
 
 describe('GPU lower bound', () => {
   it('prices a request at its best batch: its prefill and output − 1 decode shares, or output × prefill when that is less', () => {
+    // biome-ignore lint/suspicious/noFocusedTests: fit is this file's step-cost fit, not a focused test
     const f = fit([6, 0.02, 0], [9, 0.07, 2e-5]);
     // prefill 6/3 + 0.02·1000 = 22; decode share 9/3 + 0.07 + 2e-5·1001 = 3.09002; 22 + 100 × 3.09002.
     expect(fullCost(f, 1000, 101, 3)).toBeCloseTo(22 + 100 * 3.09002, 9);

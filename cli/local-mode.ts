@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { detectBackend } from '../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
+import { openDatabase } from '../platform/db/open-database.js';
+import type { Database } from '../platform/db/database.js';
+import { storeBlobs } from '../platform/functions/store-blobs.js';
+import { createObjectStore } from '../platform/storage/create-object-store.js';
+import { createApiClient, type ApiClient } from './api-client.js';
+import { deployFunction } from './deploy-function.js';
+import { prepareFunctionDir } from './function-dir.js';
+import { storeBlobSource } from '../platform/storage/blob-store.js';
+import type { Logger } from '../protocol/logger.js';
+import { installRoot } from '../protocol/install-root.js';
+
+/** The example functions shipped in the repository's `functions/` folder. */
+export const EXAMPLES_DIR = join(installRoot(), 'functions');
+
+export interface LocalMode {
+  readonly url: string;
+  readonly plane: ControlPlane;
+  readonly node: LocalNodeRuntime;
+  readonly database: Database;
+  close(): Promise<void>;
+}
+
+/**
+ * Local mode: control plane and one node runtime in this process, PGlite under the data directory, the
+ * filesystem object store, the engine on CUDA when a GPU is present and on the CPU otherwise.
+ */
+export async function startLocalMode(config: TidepoolConfig, log: Logger): Promise<LocalMode> {
+  await mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const closers: (() => Promise<void>)[] = [() => database.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: Error) => log.error(`shutdown: ${error.message}`));
+  };
+  try {
+    const store = createObjectStore(config);
+    const registry = new Registry();
+    const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
+    if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
+    const node = await createLocalNodeRuntime({
+      fetchBlob: storeBlobSource(store), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+      engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+      gpus: config.gpus, cpuEngines: config.cpuEngines,
+      policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
+      log,
+    });
+    closers.push(() => node.close());
+    const plane = createControlPlane({
+      database, blobs: storeBlobs(store), nodes: [node], registry, maxBodyBytes: config.maxBodyBytes,
+      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
+    });
+    const url = await plane.listen(config.port, config.host);
+    // Runs first on close: drain requests and flush records, then the node (engine) and the database stop.
+    closers.push(async () => {
+      await plane.shutdown(config.shutdownGraceMs);
+    });
+    return { url, plane, node, database, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Deploys every example not deployed yet (first start), synthesizing weights when a manifest asks. */
+export async function deployExamples(api: ApiClient, cacheRoot: string, log: (line: string) => void): Promise<string[]> {
+  if (!existsSync(EXAMPLES_DIR)) return [];
+  const deployed: string[] = [];
+  for (const entry of (await readdir(EXAMPLES_DIR, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const fn = await prepareFunctionDir(join(EXAMPLES_DIR, entry.name), cacheRoot, log);
+    const exists = await api.raw('GET', `/v1/functions/${fn.manifest.name}`, { allow: [404] });
+    if (exists.status !== 404) continue;
+    const outcome = await deployFunction(api, fn, { progress: false });
+    log(`deployed example ${outcome.name} v${outcome.version}`);
+    deployed.push(outcome.name);
+  }
+  return deployed;
+}
+
+export { createApiClient };
