@@ -8,7 +8,7 @@ import type { SeedRuns } from '../../../runtime/sim/plan.js';
 import { attainmentVsGpusSvg, latencyVsGpusSvg } from '../../../runtime/sim/plan-charts.js';
 import type { LatencyPoint } from '../../../runtime/sim/plan-charts.js';
 import type { SimGpuSpec } from '../../../runtime/sim/sim-types.js';
-import type { Slo } from '../../../runtime/scheduler/slo.js';
+import type { Slo } from '../../../protocol/slo.js';
 import type { Workload } from '../../../runtime/sim/workloads.js';
 import { meanSpread, ms, pct, slim, table } from './report.js';
 import type { Spread } from './report.js';
