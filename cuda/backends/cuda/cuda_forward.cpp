@@ -1,7 +1,7 @@
 // CudaBackend::forward: upload the batch's metadata once, then run the layers over chunks of tokens
 // (each chunk writes its K/V into the pool before the next chunk attends to it), and compute logits only
 // for the wanted rows, kLogitRows at a time. Pure decode batches (one token per sequence, up to
-// kMaxGraphBatch) replay a CUDA graph captured per (slot, batch size); other shapes run eagerly.
+// kMaxGraphBatch) replay a CUDA graph (cuda_graphs.cpp); other shapes run eagerly.
 #include <cstring>
 
 #include "../../src/errors.h"
@@ -115,37 +115,6 @@ void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* 
   launch_rmsnorm(v.x, rows_dev, R, c.hidden_size, s.final_norm.data, s.final_norm.type, static_cast<float>(c.rms_norm_eps),
                  v.rows, compute_);
   linear(v, v.rows, s.lm_head, nullptr, v.logits, R, c.vocab_size, c.hidden_size);
-}
-
-bool CudaBackend::run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits) {
-  const auto key = std::make_pair(slot_id, T);
-  auto it = graphs_.find(key);
-  if (it == graphs_.end()) {
-    cudaGraph_t graph = nullptr;
-    CUDA_TRY(cudaStreamBeginCapture(compute_, cudaStreamCaptureModeThreadLocal));
-    try {
-      run_layers(s, v, 0, T);
-      run_logits(s, v, d_rows_, T);
-    } catch (...) {
-      cudaStreamEndCapture(compute_, &graph);
-      if (graph) cudaGraphDestroy(graph);
-      cudaGetLastError();
-      throw;
-    }
-    CUDA_TRY(cudaStreamEndCapture(compute_, &graph));
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      return false;  // eager fallback
-    }
-    it = graphs_.emplace(key, exec).first;
-  }
-  CUDA_TRY(cudaGraphLaunch(it->second, compute_));
-  CUDA_TRY(cudaMemcpyAsync(logits, v.logits, static_cast<size_t>(T) * s.model->config.vocab_size * sizeof(float),
-                           cudaMemcpyDeviceToHost, compute_));
-  return true;
 }
 
 void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
