@@ -22,8 +22,9 @@
 namespace tidepool {
 
 struct EngineOptions {
-  size_t memory_budget_bytes = size_t(4) << 30;
-  size_t kv_budget_bytes = 0;  // 0 = a quarter of the budget
+  size_t memory_budget_bytes = 0;  // 0 = sized from the backend's memory (memory_plan.h)
+  size_t kv_budget_bytes = 0;      // 0 = a quarter of the budget
+  size_t scratch_bytes = 0;        // 0 = a sixteenth of the budget, at most 512 MiB
   int block_tokens = 16;
   size_t kv_page_bytes = 64 << 10;
   int max_batch_tokens = 4096;  // prefill admission stops here (one sequence is always admitted)
@@ -73,6 +74,7 @@ class EngineCore {
 
   Backend& backend() { return *backend_; }
   const MemoryPlan& memory_plan() const { return memory_.plan(); }
+  const MemorySource& memory_source() const { return memory_source_; }
   int block_tokens() const { return options_.block_tokens; }
 
   bool is_resident(const std::string& key) const { return models_.count(key) > 0; }
@@ -139,6 +141,7 @@ class EngineCore {
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
+  const MemorySource memory_source_;  // as the backend reported it before the plan was made
   MemoryManager memory_;
   Scheduler scheduler_;
   std::map<std::string, std::unique_ptr<Model>> mapped_;  // every known model, resident or not

@@ -18,7 +18,8 @@ namespace {
 void usage() {
   std::cerr << "usage:\n"
                "  tidepool-engine serve --backend cpu|cuda --socket PATH [--memory-budget-bytes N]\n"
-               "                        [--kv-budget-bytes N] [--kv-block-tokens 16] [--threads N] [--device 0]\n"
+               "                        [--kv-budget-bytes N] [--scratch-bytes N] [--kv-block-tokens 16] [--threads N]\n"
+               "                        [--device 0]\n"
                "  tidepool-engine forward --backend cpu|cuda --model-dir DIR --tokens 1,2,3 [--generate N] [--threads N]\n"
                "  tidepool-engine info\n";
 }
@@ -45,11 +46,6 @@ long long int_flag(const std::map<std::string, std::string>& flags, const std::s
 std::string flag(const std::map<std::string, std::string>& flags, const std::string& name, const std::string& fallback) {
   auto it = flags.find(name);
   return it == flags.end() ? fallback : it->second;
-}
-
-size_t default_budget_bytes() {
-  const long long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) / 2 : size_t(4) << 30;
 }
 
 std::vector<int32_t> parse_tokens(const std::string& text) {
@@ -82,8 +78,9 @@ int cmd_serve(const std::map<std::string, std::string>& flags) {
   o.backend = flag(flags, "backend", "cpu");
   o.backend_options.threads = static_cast<int>(int_flag(flags, "threads", 0));
   o.backend_options.device = static_cast<int>(int_flag(flags, "device", 0));
-  o.engine.memory_budget_bytes = static_cast<size_t>(int_flag(flags, "memory-budget-bytes", default_budget_bytes()));
+  o.engine.memory_budget_bytes = static_cast<size_t>(int_flag(flags, "memory-budget-bytes", 0));  // 0: the backend's
   o.engine.kv_budget_bytes = static_cast<size_t>(int_flag(flags, "kv-budget-bytes", 0));
+  o.engine.scratch_bytes = static_cast<size_t>(int_flag(flags, "scratch-bytes", 0));
   o.engine.block_tokens = static_cast<int>(int_flag(flags, "kv-block-tokens", 16));
   Server server(o);
   return server.run();

@@ -117,7 +117,7 @@ void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* 
   linear(v, v.rows, s.lm_head, nullptr, v.logits, R, c.vocab_size, c.hidden_size);
 }
 
-void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
+void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
   CUDA_TRY(cudaSetDevice(device_));
   const std::shared_ptr<Slot> slot = get_slot(slot_id);
   const Slot& s = *slot;
