@@ -56,7 +56,7 @@ inline bool sync_launches() {
   // Without synchronous launches a device fault surfaces at the next launch or synchronisation, which is
   // not the kernel that raised it.
   if (sticky && !sync_launches()) message += "; raised by earlier device work, rerun with TIDEPOOL_CUDA_SYNC_LAUNCHES=1 to name the kernel";
-  throw EngineError(sticky ? "device_lost" : err == cudaErrorMemoryAllocation ? "out_of_memory" : "internal", message);
+  throw EngineError(sticky ? kDeviceLost : err == cudaErrorMemoryAllocation ? "out_of_memory" : "internal", message);
 }
 [[noreturn]] inline void fail_precondition(const char* file, int line, const char* cond) {
   throw EngineError("internal", std::string(file) + ":" + std::to_string(line) + ": precondition failed: " + cond);

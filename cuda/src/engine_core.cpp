@@ -209,6 +209,10 @@ void EngineCore::cancel_all(std::vector<DoneEvent>& done) {
   while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "cancelled", "", done);
 }
 
+void EngineCore::fail_all(const std::string& message, std::vector<DoneEvent>& done) {
+  while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "error", message, done);
+}
+
 KvMove EngineCore::park(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
@@ -288,6 +292,10 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
   std::vector<float> logits(rows * rm.model->config.vocab_size);
   try {
     backend_->forward(rm.slot, entries, logits.data());
+  } catch (const EngineError& e) {
+    if (e.code() == kDeviceLost) throw;  // not this batch's failure alone: the server ends every sequence and exits
+    for (Sequence* seq : batch.seqs) finish(seq, "error", "forward failed: " + e.code() + ": " + e.what(), out.done);
+    return;
   } catch (const std::exception& e) {
     for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
     return;

@@ -4,7 +4,8 @@
 //   step(model) = schedule -> run -> postprocess
 //
 // Errors are thrown as EngineError with a protocol code. A failure inside a step fails only the sequences
-// of that step (done with reason "error").
+// of that step (done with reason "error"), except device_lost, which step() throws: the device is unusable
+// for every sequence and the server exits.
 #pragma once
 
 #include <cstdint>
@@ -114,6 +115,7 @@ class EngineCore {
   void add(const SequenceSpec& spec);
   bool cancel(int64_t seq, DoneEvent* done);  // false for unknown ids
   void cancel_all(std::vector<DoneEvent>& done);
+  void fail_all(const std::string& message, std::vector<DoneEvent>& done);  // every sequence ends with "error"
   KvMove park(int64_t seq);
   KvMove restore(int64_t seq);
 
