@@ -13,11 +13,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <sstream>
 #include <string>
 
+#include "engine_process.h"
 #include "json.h"
 #include "process_guard.h"
 #include "test_support.h"
@@ -29,20 +27,6 @@ namespace {
 
 constexpr int kReadyTimeoutMs = 60'000;  // engine startup on a loaded machine
 constexpr int kExitBoundMs = 5'000;      // "within a few seconds" of the parent's death
-
-// Reads one line from fd, waiting at most until `deadline`; false on EOF or timeout.
-bool read_line(int fd, std::string& line, std::chrono::steady_clock::time_point deadline) {
-  line.clear();
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    pollfd p{fd, POLLIN, 0};
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-    char c;
-    if (::read(fd, &c, 1) != 1) return false;
-    if (c == '\n') return true;
-    line += c;
-  }
-}
 
 // True once fd reaches EOF before `bound_ms` passes (everything read is discarded).
 bool eof_within(int fd, int bound_ms) {
@@ -56,14 +40,6 @@ bool eof_within(int fd, int bound_ms) {
     if (n == 0) return true;
     if (n < 0 && errno != EINTR) return false;
   }
-}
-
-std::string last_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last;
 }
 
 // Starts parent -> engine; returns the parent's pid, the engine's pid (from the parent) and the engine's stdout.
@@ -101,7 +77,7 @@ void check_exit_after_parent_killed(bool pdeathsig) {
   int engine_stdout = -1;
   start_family(dir, pdeathsig, parent, engine, engine_stdout);
   std::string ready;
-  CHECK(read_line(engine_stdout, ready, std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadyTimeoutMs)));
+  CHECK(read_line_within(engine_stdout, ready, kReadyTimeoutMs));
   CHECK(Json::parse(ready).find("ready")->as_bool());
 
   const auto killed_at = std::chrono::steady_clock::now();
@@ -112,7 +88,7 @@ void check_exit_after_parent_killed(bool pdeathsig) {
   int status = 0;
   CHECK(::waitpid(engine, &status, 0) == engine);  // ours: the test is a child subreaper
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed_at).count();
-  const std::string line = last_line(dir + "/engine.stderr");
+  const std::string line = last_nonempty_line(dir + "/engine.stderr");
   std::printf("%s: engine exited %.0f ms after its parent was killed; status %d; last line: %s\n",
               pdeathsig ? "PR_SET_PDEATHSIG + watchdog" : "watchdog alone", ms,
               WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), line.c_str());

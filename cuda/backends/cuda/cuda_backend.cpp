@@ -46,6 +46,10 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_(options.device
   CUDA_TRY(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
   CUDA_TRY(cudaEventCreate(&ev_stop_));
   pager_.init(device_);
+  const char* inject = std::getenv("TIDEPOOL_CUDA_INJECT_FAULT");
+  inject_forward_fault_ = inject && std::string(inject) == "forward";
+  if (inject_forward_fault_)
+    std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_INJECT_FAULT=forward: the first forward reads an unmapped device address (a test of the device_lost path)\n");
   if (sync_launches()) {
     graphs_enabled_ = false;  // a synchronisation inside a capture would invalidate it
     std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_SYNC_LAUNCHES is set: every kernel launch synchronises, decode graphs are off\n");
@@ -142,7 +146,12 @@ void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, flo
                (decode ? "decode step of " + std::to_string(tokens) + " sequences"
                        : "step of " + std::to_string(tokens) + " tokens in " + std::to_string(batch.size()) + " sequences");
       },
-      [&] { forward_batch(slot_id, batch, logits); });
+      [&] {
+        if (inject_forward_fault_) {  // a kernel reads its page ids from address 64: an illegal address, sticky
+          launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_, activations_, compute_);
+        }
+        forward_batch(slot_id, batch, logits);
+      });
 }
 
 BackendMemory CudaBackend::memory() const {

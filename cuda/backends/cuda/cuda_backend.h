@@ -148,6 +148,7 @@ class CudaBackend : public Backend {
   // Decode graphs per (slot, batch size); step thread only. Off with TIDEPOOL_CUDA_SYNC_LAUNCHES.
   bool graphs_enabled_ = true;
   DecodeGraphs graphs_;
+  bool inject_forward_fault_ = false;  // TIDEPOOL_CUDA_INJECT_FAULT=forward (cuda_protocol_test)
   // Views of the current batch's metadata (device), set by upload_batch.
   int32_t* d_tokens_ = nullptr;
   TokenTables tables_;

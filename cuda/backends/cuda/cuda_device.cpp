@@ -23,30 +23,37 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 
 }  // namespace
 
-CudaProbe probe_cuda() {
+CudaProbe classify_cuda(int device_count_error, int devices, int driver_version, int runtime_version, bool nvidia_device_node) {
+  const cudaError_t err = static_cast<cudaError_t>(device_count_error);
   CudaProbe p;
-  cudaRuntimeGetVersion(&p.runtime_version);
-  cudaDriverGetVersion(&p.driver_version);  // 0 when libcuda is absent
-  const cudaError_t err = cudaGetDeviceCount(&p.devices);
-  cudaGetLastError();
-  if (err == cudaSuccess && p.devices > 0) {
+  p.devices = devices;
+  p.driver_version = driver_version;
+  p.runtime_version = runtime_version;
+  if (err == cudaSuccess && devices > 0) {
     p.state = CudaProbe::State::Ready;
-    return p;
-  }
-  if (err == cudaSuccess || err == cudaErrorNoDevice) {
+  } else if (err == cudaSuccess || err == cudaErrorNoDevice) {
     p.state = CudaProbe::State::NoDevice;
     p.message = "no CUDA device (cudaErrorNoDevice)";
-  } else if (err == cudaErrorInsufficientDriver && p.driver_version == 0 && !has_nvidia_device_node()) {
+  } else if (err == cudaErrorInsufficientDriver && driver_version == 0 && !nvidia_device_node) {
     p.state = CudaProbe::State::NoDriver;
     p.message = "no CUDA driver installed and no /dev/nvidia* device";
-  } else if (err == cudaErrorInsufficientDriver && p.driver_version > 0) {
-    p.message = "the CUDA driver (" + version_text(p.driver_version) + ") is older than the runtime this engine was built with (" +
-                version_text(p.runtime_version) + "); update the NVIDIA driver";
+  } else if (err == cudaErrorInsufficientDriver && driver_version > 0) {
+    p.message = "the CUDA driver (" + version_text(driver_version) + ") is older than the runtime this engine was built with (" +
+                version_text(runtime_version) + "); update the NVIDIA driver";
   } else {
     p.message = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
-    if (p.driver_version == 0) p.message += "; /dev/nvidia* exists but no CUDA driver library was found";
+    if (driver_version == 0) p.message += "; /dev/nvidia* exists but no CUDA driver library was found";
   }
   return p;
+}
+
+CudaProbe probe_cuda() {
+  int runtime = 0, driver = 0, devices = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);  // 0 when libcuda is absent
+  const cudaError_t err = cudaGetDeviceCount(&devices);
+  cudaGetLastError();
+  return classify_cuda(err, devices, driver, runtime, has_nvidia_device_node());
 }
 
 int gpu_test_gate(const char* test_name) {
