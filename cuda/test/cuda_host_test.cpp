@@ -5,16 +5,19 @@
 //   - the device probe's verdict: skip only on a machine without a GPU, fail on a broken one;
 //   - plan_weights on a real Hugging Face file whose tensors are not 16-byte aligned (per-tensor copies,
 //     every tensor on a 256-byte boundary) and on an aligned one (one span per file);
-//   - why a mapping would go through the staging ring.
+//   - why a mapping would go through the staging ring;
+//   - the benchmark's synthetic model in the real (sharded, unaligned) Hugging Face layout.
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "../bench/bench_synth.h"
 #include "cuda_device.h"
 #include "device_arena.h"
 #include "kernels.h"
@@ -148,6 +151,21 @@ void check_plan(const std::string& fixture, bool expect_per_tensor) {
               plan.bytes, m->weight_bytes);
 }
 
+// The benchmark's synthetic model has the layout real checkpoints have: several shards, data 8 bytes past a
+// 16-byte boundary, so the engine copies tensor by tensor.
+void bench_model_layout() {
+  const std::string dir = testing::make_temp_dir("bench-synth");
+  const bench::Shape shape{"test", 256, 512, 2, 4, 2, 1024, true, false, 1000000.0};
+  CHECK(bench::synthesize(dir, shape, 1, 400 << 10));
+  const std::unique_ptr<Model> m = load_model_dir(dir);
+  CHECK(m->files.size() >= 3 && m->layers.size() == 2);
+  for (const auto& f : m->files) CHECK(reinterpret_cast<uintptr_t>(f->tensors().front().data) % 16 != 0);
+  const WeightPlan plan = plan_weights(*m);
+  CHECK(plan.per_tensor && plan.ranges.size() == m->files.size());
+  std::printf("bench model layout: %zu shards, per-tensor copies (%zu)\n", m->files.size(), plan.copies.size());
+  std::filesystem::remove_all(dir);
+}
+
 void staging_reasons() {
   HostRegistration r;
   r.supported = r.read_only_supported = true;
@@ -170,6 +188,7 @@ int main() {
   check_plan("tiny-qwen2-f16", true);  // written by safetensors: data starts 8 bytes off a 16-byte boundary
   check_plan("tiny-qwen2", false);
   staging_reasons();
+  bench_model_layout();
   std::printf("cuda host logic: PASS\n");
   return 0;
 }

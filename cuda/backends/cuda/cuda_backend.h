@@ -73,6 +73,7 @@ class CudaBackend : public Backend {
   GraphStats graph_stats() const { return graphs_.stats(); }  // step thread
   const HostRegistration& host_registration() const { return pager_.registration(); }
   void set_graphs_enabled(bool on) { graphs_enabled_ = on; }
+  void set_host_pinning(bool on) { pager_.set_pinning(on); }  // see WeightPager::set_pinning
   cudaStream_t compute_stream() const { return compute_; }
 
  private:

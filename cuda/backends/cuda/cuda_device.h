@@ -27,6 +27,7 @@ CudaProbe classify_cuda(int device_count_error, int devices, int driver_version,
 
 // For the GPU test binaries: prints "SKIP: <reason>" and returns 77 where the machine has no GPU, prints
 // "FAIL: <reason>" and returns 1 where CUDA is broken, and returns 0 when a device is ready.
+// TIDEPOOL_REQUIRE_GPU=1 (cuda/bench/run-on-gpu.sh sets it) turns the skip into a failure too.
 int gpu_test_gate(const char* test_name);
 
 }  // namespace tidepool::cuda

@@ -82,6 +82,9 @@ class WeightPager {
   size_t pinned_bytes() const { return pinned_bytes_.load(); }
   size_t staged_bytes() const { return staged_bytes_.load(); }
   const HostRegistration& registration() const { return registration_; }
+  // Off: mappings pinned from now on go through the staging ring, as with TIDEPOOL_CUDA_NO_PIN (the
+  // benchmark measures the ring this way). Call between loads; pins already made stay.
+  void set_pinning(bool on) { registration_.disabled = !on; }
   cudaStream_t stream() const { return stream_; }
 
  private:
