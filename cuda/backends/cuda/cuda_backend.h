@@ -71,6 +71,7 @@ class CudaBackend : public Backend {
   MemoryStats memory_stats() const;
   LoadStats last_load() const;
   GraphStats graph_stats() const { return graphs_.stats(); }  // step thread
+  size_t last_graph_nodes() const { return graphs_.stats().last_nodes; }
   const HostRegistration& host_registration() const { return pager_.registration(); }
   void set_graphs_enabled(bool on) { graphs_enabled_ = on; }
   void set_host_pinning(bool on) { pager_.set_pinning(on); }  // see WeightPager::set_pinning

@@ -48,6 +48,8 @@ cudaGraphExec_t DecodeGraphs::capture(cudaStream_t stream, const std::function<v
     error = capture_error("cudaStreamEndCapture", err);
     return nullptr;
   }
+  size_t nodes = 0;
+  if (cudaGraphGetNodes(graph, nullptr, &nodes) == cudaSuccess) stats_.last_nodes = nodes;
   cudaGraphExec_t exec = nullptr;
   err = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);

@@ -28,6 +28,7 @@ struct GraphStats {
   int64_t eager_fallbacks = 0;  // (slot, batch size) pairs that failed to capture and run eagerly
   int64_t dropped = 0;          // graphs destroyed because their slot's geometry changed
   size_t held = 0;              // graphs held now
+  size_t last_nodes = 0;        // nodes (kernels, memsets) of the last captured graph: launches per step
 };
 
 class DecodeGraphs {
