@@ -187,6 +187,7 @@ void load_overlapping_decode(const std::string& small_dir, const std::string& bi
   }
   loader.join();
   expect(error.empty() && same, "decode of A during B's load (" + std::to_string(steps) + " steps): logits bit-identical " + error);
+  if (!error.empty()) return;
   auto cpu = open_backend("cpu", 2048 * MiB, 128 * MiB);
   Lane lb_cpu(*cpu, *b_cpu, 1, 64);
   Lane lb(*gpu, *b, 1, 64, 1024, slot_b);

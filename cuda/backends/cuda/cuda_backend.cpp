@@ -49,7 +49,7 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_(options.device
   const char* inject = std::getenv("TIDEPOOL_CUDA_INJECT_FAULT");
   inject_forward_fault_ = inject && std::string(inject) == "forward";
   if (inject_forward_fault_)
-    std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_INJECT_FAULT=forward: the first forward reads an unmapped device address (a test of the device_lost path)\n");
+    std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_INJECT_FAULT=forward: every forward reads an unmapped device address (a test of the device_lost path)\n");
   if (sync_launches()) {
     graphs_enabled_ = false;  // a synchronisation inside a capture would invalidate it
     std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_SYNC_LAUNCHES is set: every kernel launch synchronises, decode graphs are off\n");

@@ -17,7 +17,7 @@ int CudaBackend::chunk_tokens_for(const ModelConfig& c) const {
   const size_t per_token = chunk_views(c, 1, nullptr).bytes - fixed + 256 * 9;  // + alignment slack
   if (activation_bytes_ < fixed + per_token * kMaxGraphBatch)
     throw EngineError("out_of_memory", "scratch (" + std::to_string(scratch_bytes_) +
-                                           " bytes) is too small for this model; raise TIDEPOOL_CUDA_SCRATCH_BYTES");
+                                           " bytes) is too small for this model; raise --scratch-bytes");
   return static_cast<int>(std::min<size_t>(kMaxChunkTokens, (activation_bytes_ - fixed) / per_token));
 }
 
