@@ -128,7 +128,11 @@ WeightPager::Pin WeightPager::register_ranges(const Model& model, const WeightPl
   for (const auto& [ptr, bytes] : plan.ranges) {
     const cudaError_t err = cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterReadOnly);
     if (err != cudaSuccess) {
-      cudaGetLastError();  // registration errors are not sticky; clear it so the next call does not see it
+      if (is_sticky_cuda_error(err)) {  // an earlier device fault, not a registration problem
+        for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
+        throw_cuda_error(__FILE__, __LINE__, "cudaHostRegister", err);
+      }
+      cudaGetLastError();  // a registration error is not sticky; clear it so the next call does not see it
       for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
       pin.ranges.clear();
       pin.staging_reason = std::string("cudaHostRegister failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
@@ -152,7 +156,17 @@ double WeightPager::pin(const Model& model, const WeightPlan& plan) {
     pins_[model.mapping_id] = Pin{};  // not done: another pin of this mapping waits for this one
   }
   const auto t0 = std::chrono::steady_clock::now();
-  Pin pin = register_ranges(model, plan);
+  Pin pin;
+  try {
+    pin = register_ranges(model, plan);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      pins_.erase(model.mapping_id);  // a waiter for this pin registers it itself, or fails the same way
+    }
+    pinned_.notify_all();
+    throw;
+  }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   (pin.ranges.empty() ? staged_bytes_ : pinned_bytes_) += pin.bytes;
   {
