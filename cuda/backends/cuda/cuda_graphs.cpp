@@ -32,15 +32,21 @@ cudaGraphExec_t DecodeGraphs::capture(cudaStream_t stream, const std::function<v
     return nullptr;
   }
   cudaGraph_t graph = nullptr;
+  auto abandon = [&] {  // leaves capture mode whatever happened inside
+    cudaStreamEndCapture(stream, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+  };
   try {
     record();
   } catch (const EngineError& e) {
-    cudaStreamEndCapture(stream, &graph);  // leaves capture mode whatever happened inside
-    if (graph) cudaGraphDestroy(graph);
-    cudaGetLastError();
-    if (e.code() == "device_lost") throw;
+    abandon();
+    if (e.code() == kDeviceLost) throw;
     error = std::string("recording the step: ") + e.what();
     return nullptr;
+  } catch (...) {
+    abandon();
+    throw;
   }
   err = cudaStreamEndCapture(stream, &graph);
   if (err != cudaSuccess) {
