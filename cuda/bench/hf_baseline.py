@@ -73,9 +73,9 @@ def main():
             step = torch.randint(0, vocab, (batch, 1), device=args.device)
 
             def decode_one():
-                # Same cache every time: crop back to context - 1 so each step sees the same length.
+                # Same cache every time: drop the token just added so each step sees context - 1 before it.
                 model(step, past_key_values=cache, use_cache=True)
-                cache.crop(context - 1)
+                cache.crop(-1)
 
             out["decode"].append({"batch": batch, "context": context, "ms": timed(decode_one, args.device)})
             del cache
