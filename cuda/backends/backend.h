@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "../src/memory_plan.h"
+
 namespace tidepool {
 
 struct Model;
@@ -68,6 +70,8 @@ struct BackendMemory {
   size_t device_weights_used_bytes = 0;      // given to model slots
   size_t device_weights_largest_free_bytes = 0;
   size_t host_pinned_bytes = 0;              // host mappings page-locked for DMA
+  size_t host_staged_bytes = 0;              // host mappings that could not be page-locked: their loads go
+                                             // through a staging ring at a fraction of the DMA rate
 };
 
 class Backend {
@@ -77,8 +81,16 @@ class Backend {
   virtual std::string device_name() const = 0;  // human-readable device
   virtual size_t kv_element_bytes() const = 0;  // bytes per cached K/V element
 
+  // Where the engine's memory budget comes from (plan_memory): host memory unless the backend owns a device.
+  virtual MemorySource memory_source() const { return host_memory_source(); }
+  // Reserves what the plan sizes, once, before any forward. A device backend makes its one reservation of
+  // plan.budget_bytes here (KV pool, scratch, weights arena); a host backend only needs the KV pool.
+  virtual void init_memory(const MemoryPlan& plan) { init_kv_pool(plan.kv_pages, plan.kv_page_bytes); }
   // Reserves the paged KV pool once, before any forward: num_pages pages of page_bytes each.
   virtual void init_kv_pool(size_t num_pages, size_t page_bytes) = 0;
+  // Bytes of the weights budget a slot of this model takes: its `weight_bytes`, plus the alignment padding
+  // and per-slot tables of a device backend.
+  virtual size_t slot_bytes(const Model& model, size_t weight_bytes) const { return (void)model, weight_bytes; }
 
   // Readies a mapped model's host memory for fast copies (CUDA: page-locks the mapping, which costs about a
   // second per GB/s of pinning rate, so it is done once per mapping, not once per load). May run on the

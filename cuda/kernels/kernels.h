@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "../src/errors.h"
@@ -22,9 +23,40 @@ inline const char* weight_type_name(WeightType w) {
   return w == WeightType::F32 ? "f32" : w == WeightType::F16 ? "f16" : "bf16";
 }
 
+// Errors after which the CUDA context is unusable: every later call fails the same way until the process
+// exits (driver_types.h: "the process must be terminated and relaunched"), plus uncorrectable hardware
+// errors. They become the protocol's `device_lost`, on which the engine exits for its supervisor to restart.
+inline bool is_sticky_cuda_error(cudaError_t err) {
+  switch (err) {
+    case cudaErrorIllegalAddress: case cudaErrorLaunchTimeout: case cudaErrorAssert: case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress: case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc: case cudaErrorLaunchFailure: case cudaErrorTensorMemoryLeak: case cudaErrorContained:
+    case cudaErrorMpsClientTerminated: case cudaErrorExternalDevice: case cudaErrorECCUncorrectable:
+    case cudaErrorNvlinkUncorrectable: case cudaErrorContextIsDestroyed: case cudaErrorUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// TIDEPOOL_CUDA_SYNC_LAUNCHES=1: every launcher synchronises the device after its launch, so a fault is
+// reported by the launcher of the kernel that raised it (slow; decode graphs are off in this mode).
+inline bool sync_launches() {
+  static const bool on = [] {
+    const char* v = std::getenv("TIDEPOOL_CUDA_SYNC_LAUNCHES");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
 [[noreturn]] inline void throw_cuda_error(const char* file, int line, const char* what, cudaError_t err) {
-  throw EngineError(err == cudaErrorMemoryAllocation ? "out_of_memory" : "internal",
-                    std::string(file) + ":" + std::to_string(line) + ": " + what + ": " + cudaGetErrorString(err));
+  const bool sticky = is_sticky_cuda_error(err);
+  std::string message = std::string(file) + ":" + std::to_string(line) + ": " + what + ": " + cudaGetErrorName(err) +
+                        " (" + cudaGetErrorString(err) + ")";
+  // Without synchronous launches a device fault surfaces at the next launch or synchronisation, which is
+  // not the kernel that raised it.
+  if (sticky && !sync_launches()) message += "; raised by earlier device work, rerun with TIDEPOOL_CUDA_SYNC_LAUNCHES=1 to name the kernel";
+  throw EngineError(sticky ? kDeviceLost : err == cudaErrorMemoryAllocation ? "out_of_memory" : "internal", message);
 }
 [[noreturn]] inline void fail_precondition(const char* file, int line, const char* cond) {
   throw EngineError("internal", std::string(file) + ":" + std::to_string(line) + ": precondition failed: " + cond);

@@ -118,6 +118,7 @@ void Server::handle_command(const Json& cmd) {
     throw EngineError("bad_request", "unknown op " + op);
   } catch (const EngineError& e) {
     reply_error(id, e.code(), e.what());
+    if (e.code() == kDeviceLost) fail_device(e.what());
   } catch (const std::exception& e) {
     reply_error(id, "internal", e.what());
   }

@@ -13,14 +13,24 @@ double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+MemoryRequest memory_request(const EngineOptions& o) {
+  MemoryRequest r;
+  r.budget_bytes = o.memory_budget_bytes;
+  r.kv_budget_bytes = o.kv_budget_bytes;
+  r.scratch_bytes = o.scratch_bytes;
+  r.kv_page_bytes = o.kv_page_bytes;
+  return r;
+}
+
 }  // namespace
 
 EngineCore::EngineCore(std::unique_ptr<Backend> backend, const EngineOptions& options)
     : options_(options),
       backend_(std::move(backend)),
-      memory_(make_memory_plan(options.memory_budget_bytes, options.kv_budget_bytes, options.kv_page_bytes)),
+      memory_source_(backend_->memory_source()),
+      memory_(plan_memory(memory_request(options), memory_source_)),
       scheduler_(static_cast<int>(memory_.plan().kv_pages), options.block_tokens, options.max_batch_tokens) {
-  backend_->init_kv_pool(memory_.plan().kv_pages, memory_.plan().kv_page_bytes);
+  backend_->init_memory(memory_.plan());
 }
 
 size_t EngineCore::model_bytes(const std::string& key) const {
@@ -82,10 +92,11 @@ EngineCore::InstallPlan EngineCore::begin_install(const std::string& key) {
   InstallPlan plan;
   plan.model = &model;
   plan.layout = make_kv_layout(model.config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
-  if (!memory_.reserve_weights(key, model.weight_bytes))
+  const size_t bytes = backend_->slot_bytes(model, model.weight_bytes);
+  if (!memory_.reserve_weights(key, bytes))
     throw EngineError("out_of_memory", "weights arena has " +
                                            std::to_string(memory_.plan().weights_arena_bytes() - memory_.weights_used()) +
-                                           " bytes free, model needs " + std::to_string(model.weight_bytes));
+                                           " bytes free, model needs " + std::to_string(bytes));
   installing_[key] = plan.layout;
   return plan;
 }
@@ -198,6 +209,10 @@ void EngineCore::cancel_all(std::vector<DoneEvent>& done) {
   while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "cancelled", "", done);
 }
 
+void EngineCore::fail_all(const std::string& message, std::vector<DoneEvent>& done) {
+  while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "error", message, done);
+}
+
 KvMove EngineCore::park(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
@@ -277,6 +292,10 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
   std::vector<float> logits(rows * rm.model->config.vocab_size);
   try {
     backend_->forward(rm.slot, entries, logits.data());
+  } catch (const EngineError& e) {
+    if (e.code() == kDeviceLost) throw;  // not this batch's failure alone: the server ends every sequence and exits
+    for (Sequence* seq : batch.seqs) finish(seq, "error", "forward failed: " + e.code() + ": " + e.what(), out.done);
+    return;
   } catch (const std::exception& e) {
     for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
     return;
@@ -339,6 +358,7 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   mem.set("device_weights_used_bytes", static_cast<int64_t>(b.device_weights_used_bytes));
   mem.set("device_weights_largest_free_bytes", static_cast<int64_t>(b.device_weights_largest_free_bytes));
   mem.set("host_pinned_bytes", static_cast<int64_t>(b.host_pinned_bytes));
+  mem.set("host_staged_bytes", static_cast<int64_t>(b.host_staged_bytes));
   Json out = Json::object();
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));

@@ -4,7 +4,8 @@
 //   step(model) = schedule -> run -> postprocess
 //
 // Errors are thrown as EngineError with a protocol code. A failure inside a step fails only the sequences
-// of that step (done with reason "error").
+// of that step (done with reason "error"), except device_lost, which step() throws: the device is unusable
+// for every sequence and the server exits.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,9 @@
 namespace tidepool {
 
 struct EngineOptions {
-  size_t memory_budget_bytes = size_t(4) << 30;
-  size_t kv_budget_bytes = 0;  // 0 = a quarter of the budget
+  size_t memory_budget_bytes = 0;  // 0 = sized from the backend's memory (memory_plan.h)
+  size_t kv_budget_bytes = 0;      // 0 = a quarter of the budget
+  size_t scratch_bytes = 0;        // 0 = a sixteenth of the budget, at most 512 MiB
   int block_tokens = 16;
   size_t kv_page_bytes = 64 << 10;
   int max_batch_tokens = 4096;  // prefill admission stops here (one sequence is always admitted)
@@ -73,6 +75,7 @@ class EngineCore {
 
   Backend& backend() { return *backend_; }
   const MemoryPlan& memory_plan() const { return memory_.plan(); }
+  const MemorySource& memory_source() const { return memory_source_; }
   int block_tokens() const { return options_.block_tokens; }
 
   bool is_resident(const std::string& key) const { return models_.count(key) > 0; }
@@ -112,6 +115,7 @@ class EngineCore {
   void add(const SequenceSpec& spec);
   bool cancel(int64_t seq, DoneEvent* done);  // false for unknown ids
   void cancel_all(std::vector<DoneEvent>& done);
+  void fail_all(const std::string& message, std::vector<DoneEvent>& done);  // every sequence ends with "error"
   KvMove park(int64_t seq);
   KvMove restore(int64_t seq);
 
@@ -139,6 +143,7 @@ class EngineCore {
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
+  const MemorySource memory_source_;  // as the backend reported it before the plan was made
   MemoryManager memory_;
   Scheduler scheduler_;
   std::map<std::string, std::unique_ptr<Model>> mapped_;  // every known model, resident or not

@@ -2,7 +2,7 @@
 // printed), with outputs poisoned (NaN) before each launch so unwritten elements fail. Tolerances are
 // relative L2 errors: f32 paths 1e-4, tensor-core GEMM with bf16 operands 1e-2 and f16 5e-3 (f32
 // accumulate), attention over a bf16 cache 2e-3 against the same bf16 values.
-// Prints "SKIP: no CUDA device" and exits 77 without a GPU.
+// Prints "SKIP: <reason>" and exits 77 only on a machine without a GPU (cuda_device.h); a broken CUDA setup fails.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "../backends/cuda/cuda_device.h"
 #include "../kernels/common.cuh"
 #include "../kernels/kernels.h"
 
@@ -352,11 +353,7 @@ void test_argmax() {
 }  // namespace
 
 int main() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    std::printf("SKIP: no CUDA device\n");
-    return 77;
-  }
+  if (const int gate = gpu_test_gate("cuda_kernels_test")) return gate;  // skips only without a GPU
   const uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   rng.seed(seed);
   std::printf("seed %llu\n", static_cast<unsigned long long>(seed));

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 interface DecodeRow { readonly batch: number; readonly context: number; readonly ms: number; readonly roofline_ms: number; readonly fraction_of_roofline: number }
 interface PrefillRow { readonly tokens: number; readonly ms: number; readonly tflops: number }
-interface SwitchRow { readonly path: string; readonly first_load_of_mapping: boolean; readonly pin_ms: number; readonly bytes: number; readonly total_ms: number; readonly copy_ms: number; readonly fixed_ms: number; readonly gbps: number; readonly fraction_of_h2d: number }
+interface SwitchRow { readonly path: string; readonly staging_reason?: string; readonly copy_layout?: string; readonly first_load_of_mapping: boolean; readonly pin_ms: number; readonly bytes: number; readonly total_ms: number; readonly copy_ms: number; readonly fixed_ms: number; readonly gbps: number; readonly fraction_of_h2d: number }
 interface EngineResult {
   readonly device: string;
   readonly shape: string;
@@ -23,6 +23,7 @@ interface EngineResult {
   readonly kv_swap: { readonly bytes: number; readonly park_gbps: number; readonly restore_gbps: number };
   readonly prefetch_overlap: { readonly load_ms: number; readonly decode_ms_alone: number; readonly decode_ms_during_load: number; readonly decode_steps_during_load: number };
   readonly preempt: { readonly ms: number };
+  readonly graphs?: { readonly captures: number; readonly replays: number; readonly eager_fallbacks: number };
 }
 interface Profile { readonly model: string; readonly gpu: string; readonly input_len: number; readonly batch: number; readonly prefill_s_p50: number; readonly decode_s_p50: number }
 type HfResult = { readonly decode: readonly { batch: number; context: number; ms: number }[]; readonly prefill: readonly { tokens: number; ms: number }[] } | null;
@@ -78,8 +79,10 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   console.log(`device ${result.device}, shape ${shape}; vLLM anchors: qwen2_5_7b on ${gpu}${shape === 'qwen2.5-7b' ? '' : ' (other shape: context only)'}`);
   console.log(`ceilings: H2D pinned ${fmt(c.h2d_pinned_gbps, 1)} GB/s, D2H ${fmt(c.d2h_pinned_gbps, 1)} GB/s, D2D ${fmt(c.d2d_gbps, 0)} GB/s`);
   // A switch is a load of a mapping that is already pinned; the first load of a mapping also pins it.
+  // The path column says pinned DMA or the staging ring, and why the ring (a failed registration is loud here).
+  const pathOf = (s: SwitchRow): string => `${s.path}${s.staging_reason ? `: ${s.staging_reason}` : ''}${s.copy_layout ? `, ${s.copy_layout}` : ''}`;
   for (const s of result.switch)
-    console.log(`${s.first_load_of_mapping ? `first load (${s.path}, pin ${fmt(s.pin_ms, 1)} ms)` : `switch (${s.path})`}: ${fmt(s.total_ms, 1)} ms for ${fmt(s.bytes / 1e9)} GB = ${fmt(s.gbps, 1)} GB/s (${fmt(100 * s.fraction_of_h2d, 0)}% of H2D; bar 90%), fixed ${fmt(s.fixed_ms)} ms (bar 20 ms); bound ${fmt(s.bytes / c.h2d_pinned_gbps / 1e6, 1)} ms`);
+    console.log(`${s.first_load_of_mapping ? `first load (${pathOf(s)}, pin ${fmt(s.pin_ms, 1)} ms)` : `switch (${pathOf(s)})`}: ${fmt(s.total_ms, 1)} ms for ${fmt(s.bytes / 1e9)} GB = ${fmt(s.gbps, 1)} GB/s (${fmt(100 * s.fraction_of_h2d, 0)}% of H2D; bar 90%), fixed ${fmt(s.fixed_ms)} ms (bar 20 ms); bound ${fmt(s.bytes / c.h2d_pinned_gbps / 1e6, 1)} ms`);
   console.log('decode   batch ctx    ms   roofline  %roof   vLLM    HF');
   for (const d of result.decode) {
     const h = hf?.decode.find((r) => r.batch === d.batch && r.context === d.context);
@@ -94,6 +97,7 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   const o = result.prefetch_overlap;
   console.log(`prefetch overlap: a ${fmt(o.load_ms, 1)} ms copy into a free slot while the other model ran ${o.decode_steps_during_load} decode steps at ${fmt(o.decode_ms_during_load)} ms (alone ${fmt(o.decode_ms_alone)} ms)`);
   console.log(`preempt: ${fmt(result.preempt.ms)} ms to the other resident model's first token (bar: one decode step + 5 ms)`);
+  if (result.graphs) console.log(`decode graphs: ${result.graphs.captures} captured, ${result.graphs.replays} replays, ${result.graphs.eager_fallbacks} batch sizes run eagerly`);
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();

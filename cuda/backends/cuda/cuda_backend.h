@@ -1,12 +1,16 @@
-// The CUDA backend. At init_kv_pool it makes the engine's one device reservation (cudaMalloc once) and
-// splits it:
+// The CUDA backend. At init_memory it makes the engine's one device reservation (cudaMalloc once), of the
+// size the engine's memory plan gives (memory_plan.h: by default a fraction of the device memory free at
+// start, never host RAM), and splits it as the plan says:
 //   [ KV pool: num_pages x page_bytes ][ scratch: activations of one forward chunk ][ weights arena ]
-// The reservation is TIDEPOOL_CUDA_MEMORY_BYTES, else TIDEPOOL_CUDA_MEMORY_FRACTION (default 0.90) of the
-// device memory free at start; scratch is TIDEPOOL_CUDA_SCRATCH_BYTES (default 512 MiB). Model slots are
-// carved from the weights arena (DeviceArena); a model that does not fit throws out_of_memory.
+// Model slots are carved from the weights arena (DeviceArena); a model that does not fit throws
+// out_of_memory.
 //
 // Streams: compute (the step thread: forward, park, restore) and the pager's copy stream (load_slot,
 // which may run on the loader thread), so a prefetch overlaps decode of another model.
+//
+// Failures: CUDA errors become EngineError; a device fault that leaves the context unusable becomes
+// `device_lost` (the server then exits for its supervisor to restart it). Each public entry point names
+// its phase (which slot, which step) in the message, since an asynchronous fault surfaces at a later call.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -14,10 +18,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "../../kernels/kernels.h"
 #include "../backend.h"
+#include "cuda_graphs.h"
 #include "device_arena.h"
 #include "forward_plan.h"
 #include "weight_pager.h"
@@ -47,7 +53,11 @@ class CudaBackend : public Backend {
   std::string name() const override { return "cuda"; }
   std::string device_name() const override { return device_name_; }
   size_t kv_element_bytes() const override { return 2; }  // bf16
+  MemorySource memory_source() const override;
+  void init_memory(const MemoryPlan& plan) override;
+  // A KV pool of this size in the default budget (plan_memory with only the KV size given).
   void init_kv_pool(size_t num_pages, size_t page_bytes) override;
+  size_t slot_bytes(const Model& model, size_t weight_bytes) const override;
   int load_slot(const Model& model, const KvLayout& layout) override;
   void free_slot(int slot) override;
   void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override;
@@ -57,10 +67,14 @@ class CudaBackend : public Backend {
   void release_host(const Model& model) override;
   BackendMemory memory() const override;
 
-  // Beyond the interface: for the benchmark and the logs.
+  // Beyond the interface: for the benchmark, the tests and the logs.
   MemoryStats memory_stats() const;
   LoadStats last_load() const;
+  GraphStats graph_stats() const { return graphs_.stats(); }  // step thread
+  size_t last_graph_nodes() const { return graphs_.stats().last_nodes; }
+  const HostRegistration& host_registration() const { return pager_.registration(); }
   void set_graphs_enabled(bool on) { graphs_enabled_ = on; }
+  void set_host_pinning(bool on) { pager_.set_pinning(on); }  // see WeightPager::set_pinning
   cudaStream_t compute_stream() const { return compute_; }
 
  private:
@@ -71,28 +85,46 @@ class CudaBackend : public Backend {
     const Model* model = nullptr;
     KvLayout layout;
     WeightPlan plan;
-    uint8_t* weights = nullptr;  // (plan.bytes) in the arena
+    uint8_t* weights = nullptr;  // (bytes) in the arena: plan.bytes of weights, then inv_freq
+    size_t bytes = 0;
     float* inv_freq = nullptr;   // (head_dim/2) at the end of the slot
     DeviceTensor embed, final_norm, lm_head;
     std::vector<Layer> layers;
     int chunk_tokens = 0;        // tokens per forward chunk that fit the scratch
+    uint64_t shape = 0;          // geometry without the address (slot_shape)
+    uint64_t geometry = 0;       // shape + address: what a decode graph of this slot bakes in
+  };
+  // Where a slot id last held a model, kept after free_slot so a reload of the same shape lands at the same
+  // address and its decode graphs replay.
+  struct SlotHome {
+    uint8_t* weights = nullptr;
+    size_t bytes = 0;
+    uint64_t shape = 0;
+    uint64_t vacated = 0;  // free_slot order; 0: never held a model
   };
 
+  // cuda_slots.cpp
   std::shared_ptr<Slot> get_slot(int slot) const;
+  std::string slot_label(int slot) const;  // "slot 2 (/dev/shm/...)", never throws
   void build_views(Slot& s) const;
   int chunk_tokens_for(const ModelConfig& c) const;
-  // forward pieces (cuda_forward.cpp)
+  int place_slot(const std::shared_ptr<Slot>& slot);  // picks a slot id and arena region; slots_mutex_ held
+  void copy_weights(Slot& slot, LoadStats& st);
+  // cuda_forward.cpp
   void upload_batch(const Slot& s, const std::vector<BatchEntry>& batch, int& T, std::vector<int>& rows);
   void linear(const ChunkViews& v, const float* X, const DeviceTensor& W, const DeviceTensor* bias, float* Y, int T, int N, int K);
   void run_layers(const Slot& s, const ChunkViews& v, int t0, int n);
   void run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R);
+  void forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits);  // forward, unnamed phase
+  // cuda_graphs.cpp's DecodeGraphs around the layer loop: false when this batch size runs eagerly
   bool run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits);
+  // cuda_backend.cpp
   void move_pages(const std::vector<int32_t>& pages, uint8_t* host_out, const uint8_t* host_in);
 
   int device_ = 0;
   std::string device_name_;
   cudaStream_t compute_ = nullptr;
-  cudaEvent_t ev_start_ = nullptr, ev_stop_ = nullptr;
+  cudaEvent_t ev_stop_ = nullptr;
   WeightPager pager_;
   DeviceArena arena_;
 
@@ -110,12 +142,15 @@ class CudaBackend : public Backend {
   uint8_t* park_host_ = nullptr;    // pinned staging for KV park/restore
 
   mutable std::mutex slots_mutex_;
-  std::vector<std::shared_ptr<Slot>> slots_;
+  std::vector<std::shared_ptr<Slot>> slots_;  // by slot id; null when free
+  std::vector<SlotHome> homes_;               // by slot id
+  uint64_t vacated_count_ = 0;
   LoadStats last_load_;
 
-  // Decode graphs per (slot, batch size); step thread only.
+  // Decode graphs per (slot, batch size); step thread only. Off with TIDEPOOL_CUDA_SYNC_LAUNCHES.
   bool graphs_enabled_ = true;
-  std::map<std::pair<int, int>, cudaGraphExec_t> graphs_;
+  DecodeGraphs graphs_;
+  bool inject_forward_fault_ = false;  // TIDEPOOL_CUDA_INJECT_FAULT=forward (cuda_protocol_test)
   // Views of the current batch's metadata (device), set by upload_batch.
   int32_t* d_tokens_ = nullptr;
   TokenTables tables_;

@@ -1,7 +1,7 @@
 // CudaBackend::forward: upload the batch's metadata once, then run the layers over chunks of tokens
 // (each chunk writes its K/V into the pool before the next chunk attends to it), and compute logits only
 // for the wanted rows, kLogitRows at a time. Pure decode batches (one token per sequence, up to
-// kMaxGraphBatch) replay a CUDA graph captured per (slot, batch size); other shapes run eagerly.
+// kMaxGraphBatch) replay a CUDA graph (cuda_graphs.cpp); other shapes run eagerly.
 #include <cstring>
 
 #include "../../src/errors.h"
@@ -17,7 +17,7 @@ int CudaBackend::chunk_tokens_for(const ModelConfig& c) const {
   const size_t per_token = chunk_views(c, 1, nullptr).bytes - fixed + 256 * 9;  // + alignment slack
   if (activation_bytes_ < fixed + per_token * kMaxGraphBatch)
     throw EngineError("out_of_memory", "scratch (" + std::to_string(scratch_bytes_) +
-                                           " bytes) is too small for this model; raise TIDEPOOL_CUDA_SCRATCH_BYTES");
+                                           " bytes) is too small for this model; raise --scratch-bytes");
   return static_cast<int>(std::min<size_t>(kMaxChunkTokens, (activation_bytes_ - fixed) / per_token));
 }
 
@@ -117,38 +117,7 @@ void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* 
   linear(v, v.rows, s.lm_head, nullptr, v.logits, R, c.vocab_size, c.hidden_size);
 }
 
-bool CudaBackend::run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits) {
-  const auto key = std::make_pair(slot_id, T);
-  auto it = graphs_.find(key);
-  if (it == graphs_.end()) {
-    cudaGraph_t graph = nullptr;
-    CUDA_TRY(cudaStreamBeginCapture(compute_, cudaStreamCaptureModeThreadLocal));
-    try {
-      run_layers(s, v, 0, T);
-      run_logits(s, v, d_rows_, T);
-    } catch (...) {
-      cudaStreamEndCapture(compute_, &graph);
-      if (graph) cudaGraphDestroy(graph);
-      cudaGetLastError();
-      throw;
-    }
-    CUDA_TRY(cudaStreamEndCapture(compute_, &graph));
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      return false;  // eager fallback
-    }
-    it = graphs_.emplace(key, exec).first;
-  }
-  CUDA_TRY(cudaGraphLaunch(it->second, compute_));
-  CUDA_TRY(cudaMemcpyAsync(logits, v.logits, static_cast<size_t>(T) * s.model->config.vocab_size * sizeof(float),
-                           cudaMemcpyDeviceToHost, compute_));
-  return true;
-}
-
-void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
+void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
   CUDA_TRY(cudaSetDevice(device_));
   const std::shared_ptr<Slot> slot = get_slot(slot_id);
   const Slot& s = *slot;
