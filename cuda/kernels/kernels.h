@@ -62,6 +62,24 @@ void launch_bias_add(float* y, const void* bias, WeightType w, int T, int N, cud
 // once for up to 8 tokens; K % 8 == 0 and W 16-byte aligned.
 void launch_gemv(const float* X, const void* W, WeightType w, float* Y, int T, int N, int K, cudaStream_t s);
 
+// ---- skinny_gemm.cu ----
+// Decode GEMM for 1..32 tokens (tensor cores, each weight byte read once per launch): for a group of up
+// to 3 weight tensors W_i (n_i, K) with the same K, Y (T, ldy) f32 gets X (T, K) · W_i^T in columns
+// [n_0 + .. + n_{i-1}, + n_i). X and every W_i are F16, or all BF16; 16-byte aligned, K % 8 == 0. Row t of
+// X is X[x_rows[t]] when x_rows (T, device) is given. When the weights' shapes call for split-K,
+// `workspace` holds skinny_workspace_floats(n, count, K, T) floats and `counters`
+// (kSkinnyCounterInts, zero before the first launch) are left at zero by every launch.
+constexpr int kSkinnyMaxTokens = 32;
+constexpr int kSkinnyCounterInts = 1024;
+struct SkinnyGroup {
+  const void* w[3] = {};
+  int n[3] = {};
+  int count = 0;
+};
+size_t skinny_workspace_floats(const int* n, int count, int K, int T);
+void launch_skinny_gemm(const void* X, const int32_t* x_rows, int T, int K, const SkinnyGroup& g, WeightType w,
+                        float* Y, int ldy, float* workspace, int* counters, cudaStream_t s);
+
 // ---- gemm_tc.cu ----
 // out (n) = x (n) rounded to w (F16 or BF16): the A operand of the tensor-core GEMM.
 void launch_cast_half(const float* x, void* out, WeightType w, size_t n, cudaStream_t s);
