@@ -11,6 +11,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,8 @@ class CudaBackend : public Backend {
   MemoryStats memory_stats() const;
   LoadStats last_load() const;
   void set_graphs_enabled(bool on) { graphs_enabled_ = on; }
+  // Nodes (kernels and memsets) of the last captured decode graph: decode_step_launches() of its shape.
+  size_t last_graph_nodes() const { return last_graph_nodes_; }
   cudaStream_t compute_stream() const { return compute_; }
 
  private:
@@ -75,15 +78,27 @@ class CudaBackend : public Backend {
     float* inv_freq = nullptr;   // (head_dim/2) at the end of the slot
     DeviceTensor embed, final_norm, lm_head;
     std::vector<Layer> layers;
+    WeightType act = WeightType::F32;  // activation dtype: the linear weights' (backends/precision.h)
     int chunk_tokens = 0;        // tokens per forward chunk that fit the scratch
   };
 
   std::shared_ptr<Slot> get_slot(int slot) const;
   void build_views(Slot& s) const;
-  int chunk_tokens_for(const ModelConfig& c) const;
+  int chunk_tokens_for(const ModelConfig& c, WeightType act) const;
   // forward pieces (cuda_forward.cpp)
   void upload_batch(const Slot& s, const std::vector<BatchEntry>& batch, int& T, std::vector<int>& rows);
-  void linear(const ChunkViews& v, const float* X, const DeviceTensor& W, const DeviceTensor* bias, float* Y, int T, int N, int K);
+  struct LinearIn {
+    const DeviceTensor* w;
+    int n;  // output features (rows of w)
+  };
+  struct LinearOut {
+    float* y[3] = {};  // where each tensor's (T, n_i) outputs start
+    int ld[3] = {};    // and their row stride
+  };
+  LinearOut linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows, int T, int K,
+                   std::initializer_list<LinearIn> group, float* Y);
+  void attention_block(const Slot& s, const ChunkViews& v, const TokenTables& tt, int l, int n);
+  void mlp_block(const Slot& s, const ChunkViews& v, int l, int n);
   void run_layers(const Slot& s, const ChunkViews& v, int t0, int n);
   void run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R);
   bool run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits);
@@ -116,6 +131,7 @@ class CudaBackend : public Backend {
   // Decode graphs per (slot, batch size); step thread only.
   bool graphs_enabled_ = true;
   std::map<std::pair<int, int>, cudaGraphExec_t> graphs_;
+  size_t last_graph_nodes_ = 0;
   // Views of the current batch's metadata (device), set by upload_batch.
   int32_t* d_tokens_ = nullptr;
   TokenTables tables_;
