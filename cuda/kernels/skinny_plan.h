@@ -10,6 +10,7 @@
 //   2q + 8, 2q + 9), i.e. loaded elements 4h .. 4h + 3.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 
 #if defined(__CUDACC__)
@@ -61,15 +62,23 @@ struct Plan {
   }
 };
 
-// Fraction of the resident block slots that `blocks` blocks keep busy over their waves.
+// A last wave that fills at least this fraction of the resident block slots is taken to keep HBM busy:
+// 2 blocks per SM have 32 KB of weight loads in flight per SM, ~4 MB on 132 SMs, about an H100's
+// bandwidth x latency. A model constant, to be tuned on a GPU.
+constexpr double kSaturatingWave = 0.5;
+
+// Share of the time `blocks` blocks stream at full bandwidth: full waves do, a last wave below
+// kSaturatingWave of the slots runs proportionally slower.
 inline double wave_efficiency(long blocks, long resident) {
-  const long waves = (blocks + resident - 1) / resident;
-  return static_cast<double>(blocks) / static_cast<double>(waves * resident);
+  const long full = blocks / resident, tail = blocks % resident;
+  const double floor = kSaturatingWave * static_cast<double>(resident);
+  const double slots = static_cast<double>(full * resident) + (tail > 0 ? std::max(static_cast<double>(tail), floor) : 0.0);
+  return static_cast<double>(blocks) / slots;
 }
 
-// The split of K. A block streams at most kWarps x 4 KB at a time, so a last wave of few blocks runs far
-// below the memory bandwidth; splitting K fills the waves but writes and re-reads partial sums. The
-// choice minimises a model of the bytes moved: weight bytes / wave efficiency (a pessimistic tail) plus the
+// The split of K. A block streams at most kWarps x 4 KB at a time, so a step with few blocks (a last
+// wave of few blocks) runs below the memory bandwidth; splitting K adds blocks but writes and re-reads
+// partial sums. The choice minimises a model of the time: weight bytes / wave efficiency plus the
 // partial sums of 8 tokens written and read. It depends on the weights' shapes and the SM count only,
 // never on T, so a token's sums are added in the same order whatever its batch-mates. Splits are at most
 // kMaxSplits and at least kMinStepsPerSplit steps long.

@@ -79,7 +79,7 @@ inline int decode_step_launches(const ModelConfig& c, WeightType act, int T) {
   if (act != WeightType::F32)  // memset, embed+norm, per layer 10 (QKV, RoPE+KV, attention 2, O, residual+norm,
     return 3 + 10 * L;         // gate/up, SwiGLU, down, residual+norm), lm_head
   const int passes = (T + 7) / 8;  // gemv: one launch per tensor and 8 tokens
-  return 1 + L * (7 * passes + 5) + passes;  // embed+norm; 7 gemv, RoPE+KV, attention 2, SwiGLU, 2 norms; lm_head
+  return 1 + L * (7 * passes + 6) + passes;  // embed+norm; 7 gemv, RoPE+KV, attention 2, SwiGLU, 2 norms; lm_head
 }
 
 }  // namespace tidepool::cuda
