@@ -10,7 +10,6 @@
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
-#include "../precision.h"
 #include "cuda_check.h"
 #include "forward_plan.h"
 
@@ -27,20 +26,16 @@ size_t env_bytes(const char* name, size_t fallback) {
 
 size_t align256(size_t v) { return (v + 255) / 256 * 256; }
 
-WeightType weight_type(DType dtype, const std::string& name, const std::string& label) {
-  switch (dtype) {
-    case DType::F32: return WeightType::F32;
-    case DType::F16: return WeightType::F16;
-    case DType::BF16: return WeightType::BF16;
-    default: throw EngineError("unsupported", "tensor " + name + " has dtype " + label);
-  }
-}
-
 DeviceTensor view(const WeightPlan& plan, uint8_t* base, const TensorView* t) {
   DeviceTensor d;
   if (!t) return d;
   d.data = base + plan.offsets.at(t);
-  d.type = weight_type(t->dtype, t->name, t->dtype_label);
+  switch (t->dtype) {
+    case DType::F32: d.type = WeightType::F32; break;
+    case DType::F16: d.type = WeightType::F16; break;
+    case DType::BF16: d.type = WeightType::BF16; break;
+    default: throw EngineError("unsupported", "tensor " + t->name + " has dtype " + t->dtype_label);
+  }
   return d;
 }
 
@@ -146,14 +141,13 @@ int CudaBackend::load_slot(const Model& model, const KvLayout& layout) {
   for (int dim : {c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size})
     if (dim % 8 != 0) throw EngineError("unsupported", "CUDA backend needs model dimensions divisible by 8");
   if (c.head_dim % 2 != 0 || c.head_dim > 256) throw EngineError("unsupported", "CUDA backend needs an even head_dim <= 256");
-  if (c.hidden_size > 8192) throw EngineError("unsupported", "CUDA backend needs hidden_size <= 8192");
   if (layout.row_bytes != static_cast<size_t>(c.kv_dim()) * kv_element_bytes())
     throw EngineError("internal", "KV layout was not made for bf16 elements");
   auto slot = std::make_shared<Slot>();
   slot->model = &model;
   slot->layout = layout;
   slot->plan = plan_weights(model);
-  slot->act = weight_type(activation_dtype(model), model.lm_head->name, model.lm_head->dtype_label);
+  slot->act = activation_type(model);
   slot->chunk_tokens = chunk_tokens_for(c, slot->act);
   const size_t freq_offset = slot->plan.bytes;
   const size_t bytes = freq_offset + align256(static_cast<size_t>(c.head_dim / 2) * sizeof(float));

@@ -11,11 +11,22 @@
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
+#include "../precision.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "forward_plan.h"
 
 namespace tidepool::cuda {
+
+WeightType activation_type(const Model& model) {
+  if (model.config.hidden_size > 8192) throw EngineError("unsupported", "CUDA backend needs hidden_size <= 8192");
+  switch (activation_dtype(model)) {
+    case DType::F32: return WeightType::F32;
+    case DType::F16: return WeightType::F16;
+    case DType::BF16: return WeightType::BF16;
+    default: throw EngineError("unsupported", "tensor " + model.lm_head->name + " has dtype " + model.lm_head->dtype_label);
+  }
+}
 
 int CudaBackend::chunk_tokens_for(const ModelConfig& c, WeightType act) const {
   const size_t fixed = chunk_views(c, act, 0, nullptr).bytes;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../../kernels/kernels.h"
+#include "../../src/model.h"
 #include "../../src/model_config.h"
 
 namespace tidepool::cuda {
@@ -35,6 +36,11 @@ struct ChunkViews {
 };
 
 inline size_t align_256(size_t v) { return (v + 255) / 256 * 256; }
+
+// The dtype activations are stored in between layers (backends/precision.h). Throws
+// EngineError("unsupported") for models the forward pass cannot run: linear weights of mixed dtypes,
+// hidden sizes past the fused norms' 8192.
+WeightType activation_type(const Model& model);
 
 // Floats of skinny split-K workspace the model's largest projection needs (0 for f32 checkpoints).
 inline size_t split_partials_floats(const ModelConfig& c, WeightType act) {
