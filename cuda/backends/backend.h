@@ -23,6 +23,9 @@ struct ModelConfig;
 struct BackendOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
   int device = 0;   // CUDA device ordinal
+  // CPU backend: round where the CUDA backend rounds (backends/precision.h); also on with
+  // TIDEPOOL_CPU_PRECISION=cuda in the environment.
+  bool emulate_cuda_precision = false;
 };
 
 // How a model's KV cache maps onto pool pages. A logical block holds `block_tokens` tokens of K and V for

@@ -1,5 +1,6 @@
 // The CUDA backend on the paths cuda_backend_test leaves out, each against the CPU backend fed the same
-// tokens (bf16 KV on the GPU, f32 on the CPU: relative L2 <= 2e-2 on logits) or bit-exact against itself:
+// tokens (the CPU backend emulating the CUDA precision: relative L2 <= 2e-2 on logits) or bit-exact against
+// itself:
 //   - decode of many sequences at batch sizes 1..32 through captured graphs, after mixed prefills;
 //   - graphs kept across an evict and a reload into the same slot (no new capture, identical logits), and
 //     dropped when a model of another shape takes the slot;

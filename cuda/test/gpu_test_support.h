@@ -73,8 +73,12 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
 
+// The CPU backend emulates the CUDA backend's roundings (backends/precision.h), so the two differ by
+// summation order only.
 inline std::unique_ptr<Backend> open_backend(const std::string& name, size_t budget_bytes, size_t kv_bytes) {
-  std::unique_ptr<Backend> b = make_backend(name, BackendOptions{});
+  BackendOptions options;
+  options.emulate_cuda_precision = name == "cpu";
+  std::unique_ptr<Backend> b = make_backend(name, options);
   MemoryRequest r;
   r.budget_bytes = budget_bytes;
   r.kv_budget_bytes = kv_bytes;

@@ -15,6 +15,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,7 @@ class CudaBackend : public Backend {
     float* inv_freq = nullptr;   // (head_dim/2) at the end of the slot
     DeviceTensor embed, final_norm, lm_head;
     std::vector<Layer> layers;
+    WeightType act = WeightType::F32;  // activation dtype: the linear weights' (backends/precision.h)
     int chunk_tokens = 0;        // tokens per forward chunk that fit the scratch
     uint64_t shape = 0;          // geometry without the address (slot_shape)
     uint64_t geometry = 0;       // shape + address: what a decode graph of this slot bakes in
@@ -107,12 +109,23 @@ class CudaBackend : public Backend {
   std::shared_ptr<Slot> get_slot(int slot) const;
   std::string slot_label(int slot) const;  // "slot 2 (/dev/shm/...)", never throws
   void build_views(Slot& s) const;
-  int chunk_tokens_for(const ModelConfig& c) const;
   int place_slot(const std::shared_ptr<Slot>& slot);  // picks a slot id and arena region; slots_mutex_ held
   void copy_weights(Slot& slot, LoadStats& st);
   // cuda_forward.cpp
+  int chunk_tokens_for(const ModelConfig& c, WeightType act) const;
   void upload_batch(const Slot& s, const std::vector<BatchEntry>& batch, int& T, std::vector<int>& rows);
-  void linear(const ChunkViews& v, const float* X, const DeviceTensor& W, const DeviceTensor* bias, float* Y, int T, int N, int K);
+  struct LinearIn {
+    const DeviceTensor* w;
+    int n;  // output features (rows of w)
+  };
+  struct LinearOut {
+    float* y[3] = {};  // where each tensor's (T, n_i) outputs start
+    int ld[3] = {};    // and their row stride
+  };
+  LinearOut linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows, int T, int K,
+                   std::initializer_list<LinearIn> group, float* Y);
+  void attention_block(const Slot& s, const ChunkViews& v, const TokenTables& tt, int l, int n);
+  void mlp_block(const Slot& s, const ChunkViews& v, int l, int n);
   void run_layers(const Slot& s, const ChunkViews& v, int t0, int n);
   void run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R);
   void forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits);  // forward, unnamed phase

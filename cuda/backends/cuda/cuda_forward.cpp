@@ -2,19 +2,35 @@
 // (each chunk writes its K/V into the pool before the next chunk attends to it), and compute logits only
 // for the wanted rows, kLogitRows at a time. Pure decode batches (one token per sequence, up to
 // kMaxGraphBatch) replay a CUDA graph (cuda_graphs.cpp); other shapes run eagerly.
+//
+// A layer is 10 launches for a decode step of a half-precision model (decode_step_launches): the Q/K/V
+// group GEMM, bias + RoPE + KV write, attention (split and merge), the O GEMM, residual add + norm, the
+// gate/up group GEMM, SwiGLU, the down GEMM, residual add + the next norm. Activations are stored as
+// backends/precision.h says; the CPU backend can emulate exactly those roundings.
 #include <cstring>
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
+#include "../precision.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "forward_plan.h"
 
 namespace tidepool::cuda {
 
-int CudaBackend::chunk_tokens_for(const ModelConfig& c) const {
-  const size_t fixed = chunk_views(c, 0, nullptr).bytes;
-  const size_t per_token = chunk_views(c, 1, nullptr).bytes - fixed + 256 * 9;  // + alignment slack
+WeightType activation_type(const Model& model) {
+  if (model.config.hidden_size > 8192) throw EngineError("unsupported", "CUDA backend needs hidden_size <= 8192");
+  switch (activation_dtype(model)) {
+    case DType::F32: return WeightType::F32;
+    case DType::F16: return WeightType::F16;
+    case DType::BF16: return WeightType::BF16;
+    default: throw EngineError("unsupported", "tensor " + model.lm_head->name + " has dtype " + model.lm_head->dtype_label);
+  }
+}
+
+int CudaBackend::chunk_tokens_for(const ModelConfig& c, WeightType act) const {
+  const size_t fixed = chunk_views(c, act, 0, nullptr).bytes;
+  const size_t per_token = chunk_views(c, act, 1, nullptr).bytes - fixed + 256 * 6;  // + alignment slack
   if (activation_bytes_ < fixed + per_token * kMaxGraphBatch)
     throw EngineError("out_of_memory", "scratch (" + std::to_string(scratch_bytes_) +
                                            " bytes) is too small for this model; raise --scratch-bytes");
@@ -68,53 +84,110 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
   d_rows_ = meta_dev_ + 4 * T;
 }
 
-// Y (T, N) = X (T, K) · W^T (+ bias): the skinny kernel for decode-sized T or f32 weights, else tensor cores.
-void CudaBackend::linear(const ChunkViews& v, const float* X, const DeviceTensor& W, const DeviceTensor* bias, float* Y,
-                         int T, int N, int K) {
-  if (W.type == WeightType::F32 || T <= 8) {
-    launch_gemv(X, W.data, W.type, Y, T, N, K, compute_);
-  } else {
-    launch_cast_half(X, v.xh, W.type, static_cast<size_t>(T) * K, compute_);
-    launch_gemm_tc(v.xh, W.data, W.type, Y, T, N, K, compute_);
+// Outputs of W_i (N_i, K) applied to X (T, K), X in the slot's activation dtype, its rows x_rows[t] when
+// given. Decode-sized steps of half weights take the skinny GEMM, one launch for the whole group, outputs
+// side by side in each row of Y; the other paths write tensor i's (T, N_i) block after tensor i-1's.
+CudaBackend::LinearOut CudaBackend::linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows, int T,
+                                           int K, std::initializer_list<LinearIn> group, float* Y) {
+  LinearOut out;
+  const int count = static_cast<int>(group.size());
+  if (s.act != WeightType::F32 && T <= kSkinnyMaxTokens) {
+    SkinnyGroup g;
+    int cols = 0;
+    for (const LinearIn& in : group) {
+      if (in.w->type != s.act) throw EngineError("internal", "linear weight dtype differs from the activation dtype");
+      out.y[g.count] = Y + cols;
+      g.w[g.count] = in.w->data;
+      g.n[g.count++] = in.n;
+      cols += in.n;
+    }
+    for (int i = 0; i < count; i++) out.ld[i] = cols;
+    launch_skinny_gemm(X, x_rows, T, K, g, s.act, Y, cols, v.split_partials, v.split_counters, compute_);
+    return out;
   }
-  if (bias && bias->data) launch_bias_add(Y, bias->data, bias->type, T, N, compute_);
+  size_t at = 0;
+  int i = 0;
+  for (const LinearIn& in : group) {
+    out.y[i] = Y + at;
+    out.ld[i++] = in.n;
+    if (s.act == WeightType::F32) {
+      launch_gemv(static_cast<const float*>(X), in.w->data, in.w->type, Y + at, T, in.n, K, compute_, x_rows);
+    } else {
+      if (x_rows) throw EngineError("internal", "gathered rows reach the tensor-core GEMM");
+      launch_gemm_tc(X, in.w->data, in.w->type, Y + at, T, in.n, K, compute_);
+    }
+    at += static_cast<size_t>(T) * in.n;
+  }
+  return out;
 }
 
-// All layers for tokens [t0, t0 + n) of the uploaded batch; the residual stream ends in v.x.
-void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) {
+// Attention half of layer l for tokens [t0, t0 + n): v.h (normed) -> v.x += attention, v.h = post norm.
+void CudaBackend::attention_block(const Slot& s, const ChunkViews& v, const TokenTables& tt, int l, int n) {
   const ModelConfig& c = s.model->config;
-  const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
-  const float eps = static_cast<float>(c.rms_norm_eps);
+  const Layer& w = s.layers[l];
+  const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim();
   const KvGeometry g{s.layout.block_tokens, s.layout.pages_per_block, s.layout.rows_per_page, s.layout.kv_dim,
                      s.layout.row_bytes, s.layout.page_bytes};
+  const LinearOut qkv = linear(s, v, v.h, nullptr, n, H, {{&w.q, Q}, {&w.k, KV}, {&w.v, KV}}, v.y);
+  RopeKvArgs a;
+  a.q = qkv.y[0];
+  a.ld_q = qkv.ld[0];
+  a.k = qkv.y[1];
+  a.v = qkv.y[2];
+  a.ld_kv = qkv.ld[1];
+  a.q_bias = w.q_bias.data;
+  a.k_bias = w.k_bias.data;
+  a.v_bias = w.v_bias.data;
+  a.bias_type = w.q_bias.type;
+  a.inv_freq = s.inv_freq;
+  a.nq = c.num_heads;
+  a.nk = c.num_kv_heads;
+  a.hd = c.head_dim;
+  a.layer = l;
+  a.g = g;
+  a.tt = tt;
+  launch_rope_kv(a, v.q, s.act, kv_pool_, n, compute_);
+  launch_paged_attention(v.q, v.att, s.act, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
+                         v.attn_partials, compute_);
+  const LinearOut o = linear(s, v, v.att, nullptr, n, Q, {{&w.o, H}}, v.y);
+  launch_residual_rmsnorm(v.x, o.y[0], o.ld[0], n, H, w.post_norm.data, w.post_norm.type, static_cast<float>(c.rms_norm_eps),
+                          v.h, s.act, compute_);
+}
+
+// MLP half of layer l: v.h (post-normed) -> v.x += mlp, v.h = the next norm (the next layer's input norm,
+// or the final norm after the last layer).
+void CudaBackend::mlp_block(const Slot& s, const ChunkViews& v, int l, int n) {
+  const ModelConfig& c = s.model->config;
+  const Layer& w = s.layers[l];
+  const int H = c.hidden_size, I = c.intermediate_size;
+  const LinearOut gu = linear(s, v, v.h, nullptr, n, H, {{&w.gate, I}, {&w.up, I}}, v.y);
+  launch_swiglu(gu.y[0], gu.y[1], gu.ld[0], n, I, v.g, s.act, compute_);
+  const LinearOut down = linear(s, v, v.g, nullptr, n, I, {{&w.down, H}}, v.y);
+  const DeviceTensor& norm = l + 1 < c.num_layers ? s.layers[l + 1].input_norm : s.final_norm;
+  launch_residual_rmsnorm(v.x, down.y[0], down.ld[0], n, H, norm.data, norm.type, static_cast<float>(c.rms_norm_eps), v.h,
+                          s.act, compute_);
+}
+
+// All layers for tokens [t0, t0 + n) of the uploaded batch; ends with the final norm of every row in v.h.
+void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) {
+  const ModelConfig& c = s.model->config;
   const TokenTables tt{tables_.pos + t0, tables_.table_offset + t0, tables_.n_pages + t0, tables_.pages};
-  launch_embedding(s.embed.data, s.embed.type, d_tokens_ + t0, n, H, v.x, compute_);
+  if (s.act != WeightType::F32)  // the scratch is shared by every model: the skinny GEMM's counters may be stale
+    CUDA_TRY(cudaMemsetAsync(v.split_counters, 0, kSkinnyCounterInts * sizeof(int), compute_));
+  const DeviceTensor& norm = s.layers[0].input_norm;
+  launch_embed_rmsnorm(s.embed.data, s.embed.type, d_tokens_ + t0, n, c.hidden_size, norm.data, norm.type,
+                       static_cast<float>(c.rms_norm_eps), v.x, v.h, s.act, compute_);
   for (int l = 0; l < c.num_layers; l++) {
-    const Layer& w = s.layers[l];
-    launch_rmsnorm(v.x, nullptr, n, H, w.input_norm.data, w.input_norm.type, eps, v.h, compute_);
-    linear(v, v.h, w.q, &w.q_bias, v.q, n, Q, H);
-    linear(v, v.h, w.k, &w.k_bias, v.k, n, KV, H);
-    linear(v, v.h, w.v, &w.v_bias, v.v, n, KV, H);
-    launch_rope(v.q, v.k, tt.pos, s.inv_freq, n, c.num_heads, c.num_kv_heads, c.head_dim, compute_);
-    launch_kv_write(v.k, v.v, n, l, g, tt, kv_pool_, compute_);
-    launch_paged_attention(v.q, v.att, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim, v.attn_partials, compute_);
-    linear(v, v.att, w.o, nullptr, v.h, n, H, Q);
-    launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
-    launch_rmsnorm(v.x, nullptr, n, H, w.post_norm.data, w.post_norm.type, eps, v.h, compute_);
-    linear(v, v.h, w.gate, nullptr, v.gate, n, I, H);
-    linear(v, v.h, w.up, nullptr, v.up, n, I, H);
-    launch_swiglu(v.gate, v.up, static_cast<size_t>(n) * I, compute_);
-    linear(v, v.gate, w.down, nullptr, v.h, n, H, I);
-    launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
+    attention_block(s, v, tt, l, n);
+    mlp_block(s, v, l, n);
   }
 }
 
-// Final norm of R <= kLogitRows chosen rows of v.x (chunk-local indices on the device) and the lm_head.
+// The lm_head on R <= kLogitRows final-normed rows of v.h (chunk-local indices on the device).
 void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R) {
   const ModelConfig& c = s.model->config;
-  launch_rmsnorm(v.x, rows_dev, R, c.hidden_size, s.final_norm.data, s.final_norm.type, static_cast<float>(c.rms_norm_eps),
-                 v.rows, compute_);
-  linear(v, v.rows, s.lm_head, nullptr, v.logits, R, c.vocab_size, c.hidden_size);
+  if (R > kSkinnyMaxTokens) throw EngineError("internal", "too many logit rows for one lm_head pass");
+  linear(s, v, v.h, rows_dev, R, c.hidden_size, {{&s.lm_head, c.vocab_size}}, v.logits);
 }
 
 void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
@@ -126,7 +199,7 @@ void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batc
   std::vector<int> rows;
   upload_batch(s, batch, T, rows);
   if (T == 0) return;
-  const ChunkViews v = chunk_views(s.model->config, s.chunk_tokens, activations_);
+  const ChunkViews v = chunk_views(s.model->config, s.act, s.chunk_tokens, activations_);
   bool decode = T <= kMaxGraphBatch && static_cast<int>(rows.size()) == T;
   for (const BatchEntry& e : batch) decode = decode && e.n_tokens == 1;
   if (!(decode && graphs_enabled_ && run_decode_graph(slot_id, s, v, T, logits))) {

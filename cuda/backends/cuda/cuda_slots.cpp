@@ -174,7 +174,8 @@ int CudaBackend::load_slot(const Model& model, const KvLayout& layout) {
     slot->model = &model;
     slot->layout = layout;
     slot->plan = plan_weights(model);
-    slot->chunk_tokens = chunk_tokens_for(c);
+    slot->act = activation_type(model);
+    slot->chunk_tokens = chunk_tokens_for(c, slot->act);
     slot->bytes = align256(slot->plan.bytes + inv_freq_bytes(c));
     slot->shape = slot_shape(model, slot->plan, layout, slot->chunk_tokens);
     int id = -1;
