@@ -1,8 +1,12 @@
 // CudaBackend::forward: upload the batch's metadata once, then run the layers over chunks of tokens
 // (each chunk writes its K/V into the pool before the next chunk attends to it), and compute logits only
-// for the wanted rows, kLogitRows at a time. Pure decode batches (one token per sequence, up to
-// kMaxGraphBatch) replay a CUDA graph captured per (slot, batch size); other shapes run eagerly.
+// for the wanted rows, kLogitRows at a time. Steps of more than kAttentionSplitMaxTokens tokens (prefill)
+// run Q/K/V and gate/up as fused tensor-core GEMMs and attention as flash attention (flash_prefill.cu);
+// shorter ones keep the per-tensor linears and the split decode attention. Pure decode batches (one token
+// per sequence, up to kMaxGraphBatch) replay a CUDA graph captured per (slot, batch size); other shapes run
+// eagerly.
 #include <cstring>
+#include <initializer_list>
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
@@ -80,6 +84,36 @@ void CudaBackend::linear(const ChunkViews& v, const float* X, const DeviceTensor
   if (bias && bias->data) launch_bias_add(Y, bias->data, bias->type, T, N, compute_);
 }
 
+namespace {
+
+// One output of a fused projection: weight, optional bias, destination (T, n) f32.
+struct FusedOutput {
+  const DeviceTensor* weight;
+  const DeviceTensor* bias;
+  float* out;
+  int n;
+};
+
+// Prefill-sized steps (more tokens than a decode batch) with half weights of one type: the input is cast
+// once and the projections run as one tensor-core launch over the slot's weight tensors (fused Q/K/V,
+// gate/up). Returns false, having launched nothing, where that does not apply.
+bool linear_fused(cudaStream_t s, const ChunkViews& v, const float* X, int T, int K, std::initializer_list<FusedOutput> outs) {
+  const WeightType w = outs.begin()->weight->type;
+  if (T <= kAttentionSplitMaxTokens || w == WeightType::F32) return false;
+  LinearSegment segs[3];
+  int count = 0;
+  for (const FusedOutput& o : outs) {
+    if (o.weight->type != w) return false;
+    const bool has_bias = o.bias && o.bias->data;
+    segs[count++] = {o.weight->data, o.n, has_bias ? o.bias->data : nullptr, has_bias ? o.bias->type : WeightType::F32, o.out, o.n};
+  }
+  launch_cast_half(X, v.xh, w, static_cast<size_t>(T) * K, s);
+  launch_gemm_fused(v.xh, K, w, segs, count, T, K, WeightType::F32, s);
+  return true;
+}
+
+}  // namespace
+
 // All layers for tokens [t0, t0 + n) of the uploaded batch; the residual stream ends in v.x.
 void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) {
   const ModelConfig& c = s.model->config;
@@ -92,17 +126,25 @@ void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) 
   for (int l = 0; l < c.num_layers; l++) {
     const Layer& w = s.layers[l];
     launch_rmsnorm(v.x, nullptr, n, H, w.input_norm.data, w.input_norm.type, eps, v.h, compute_);
-    linear(v, v.h, w.q, &w.q_bias, v.q, n, Q, H);
-    linear(v, v.h, w.k, &w.k_bias, v.k, n, KV, H);
-    linear(v, v.h, w.v, &w.v_bias, v.v, n, KV, H);
+    if (!linear_fused(compute_, v, v.h, n, H, {{&w.q, &w.q_bias, v.q, Q}, {&w.k, &w.k_bias, v.k, KV}, {&w.v, &w.v_bias, v.v, KV}})) {
+      linear(v, v.h, w.q, &w.q_bias, v.q, n, Q, H);
+      linear(v, v.h, w.k, &w.k_bias, v.k, n, KV, H);
+      linear(v, v.h, w.v, &w.v_bias, v.v, n, KV, H);
+    }
     launch_rope(v.q, v.k, tt.pos, s.inv_freq, n, c.num_heads, c.num_kv_heads, c.head_dim, compute_);
     launch_kv_write(v.k, v.v, n, l, g, tt, kv_pool_, compute_);
-    launch_paged_attention(v.q, v.att, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim, v.attn_partials, compute_);
+    if (n > kAttentionSplitMaxTokens && flash_prefill_supported(c.num_heads, c.num_kv_heads, c.head_dim))
+      launch_flash_prefill(v.q, WeightType::F32, Q, v.att, WeightType::F32, Q, kv_pool_, l, g, tt, n, c.num_heads,
+                           c.num_kv_heads, c.head_dim, compute_);
+    else
+      launch_paged_attention(v.q, v.att, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim, v.attn_partials, compute_);
     linear(v, v.att, w.o, nullptr, v.h, n, H, Q);
     launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
     launch_rmsnorm(v.x, nullptr, n, H, w.post_norm.data, w.post_norm.type, eps, v.h, compute_);
-    linear(v, v.h, w.gate, nullptr, v.gate, n, I, H);
-    linear(v, v.h, w.up, nullptr, v.up, n, I, H);
+    if (!linear_fused(compute_, v, v.h, n, H, {{&w.gate, nullptr, v.gate, I}, {&w.up, nullptr, v.up, I}})) {
+      linear(v, v.h, w.gate, nullptr, v.gate, n, I, H);
+      linear(v, v.h, w.up, nullptr, v.up, n, I, H);
+    }
     launch_swiglu(v.gate, v.up, static_cast<size_t>(n) * I, compute_);
     linear(v, v.gate, w.down, nullptr, v.h, n, H, I);
     launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
