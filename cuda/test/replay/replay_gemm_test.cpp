@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "../../kernels/gemm_tc_body.h"
+#include "../../kernels/gemm_tc_pick.h"
 #include "replay_support.h"
 
 using namespace tidepool::replay;
@@ -115,9 +116,33 @@ template <class Cfg> void replay_config(const char* name, int M, int K, int n_si
   replay<Cfg, tc::F16, tc::F16>(name, {M, K, {16, n_single - 16}, {tc::Elem::F16, tc::Elem::F16}, {true, false}});
 }
 
+// The launcher's choice for the Qwen2.5-7B projections on an H100 (132 SMs): printed for the docs, and
+// checked for what must hold whatever the model (few rows -> the 64-row tile; a device that fits only the
+// small tile gets it).
+void pick_table() {
+  const bool all[tc::kGemmTiles] = {true, true, true}, small_only[tc::kGemmTiles] = {true, false, false};
+  const char* names[tc::kGemmTiles] = {"64x128", "128x128", "128x256"};
+  const struct {
+    const char* what;
+    int n;
+  } shapes[] = {{"qkv", 3584 + 2 * 512}, {"o", 3584}, {"gate+up", 2 * 18944}, {"down", 3584}};
+  bool ok = true;
+  for (int M : {33, 64, 128, 512, 1024, 2048, 8192}) {
+    std::string line = "  tile picks at M=" + std::to_string(M) + ":";
+    for (const auto& sh : shapes) {
+      const tc::GemmTileId id = tc::pick_gemm_tile(M, sh.n, 132, all);
+      line += std::string(" ") + sh.what + " " + names[static_cast<int>(id)];
+      ok = ok && (M > 64 || id == tc::GemmTileId::Small) && tc::pick_gemm_tile(M, sh.n, 132, small_only) == tc::GemmTileId::Small;
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  tally.check(ok, "tile pick: 64-row tiles for M <= 64, only fitting configurations");
+}
+
 }  // namespace
 
 int main() {
+  pick_table();
   // Odd shapes: partial tiles in every dimension (K % 64 == 8: a last k tile of one chunk), rows past M,
   // columns past N, segments that start inside a block tile.
   // More k tiles than stages, so every stage is refilled while the others are read.
