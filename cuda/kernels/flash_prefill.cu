@@ -3,7 +3,6 @@
 // for head_dim 64 and 128 and f32 / bf16 / f16 query and output rows, and launches it.
 
 #include <cmath>
-#include <mutex>
 
 #include "common.cuh"
 #include "flash_prefill_body.h"
@@ -25,11 +24,8 @@ __global__ void __launch_bounds__(Cfg::THREADS) flash_prefill_kernel(const __gri
 namespace {
 
 template <class Cfg, class QT, class OutT> void launch_config(const tc::FlashArgs& f, int nk, cudaStream_t s) {
-  static std::once_flag raised;  // above 48 KiB a kernel needs an explicit opt-in (one device per process)
-  std::call_once(raised, [] {
-    const cudaError_t err = cudaFuncSetAttribute(flash_prefill_kernel<Cfg, QT, OutT>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::SMEM_BYTES);
-    if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "cudaFuncSetAttribute", err);
-  });
+  const cudaError_t err = tc::raise_dynamic_smem_once<flash_prefill_kernel<Cfg, QT, OutT>>(Cfg::SMEM_BYTES);
+  if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "raising the dynamic shared memory limit", err);
   flash_prefill_kernel<Cfg, QT, OutT><<<dim3(tc::ceil_div(f.T, f.tile_tokens), nk), Cfg::THREADS, Cfg::SMEM_BYTES, s>>>(f);
 }
 

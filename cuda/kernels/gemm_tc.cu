@@ -7,7 +7,6 @@
 // replay (cuda/test/replay) runs on an emulator of the PTX ISA; which configuration a launch uses is
 // gemm_tc_pick.h's choice.
 
-#include <mutex>
 
 #include "common.cuh"
 #include "gemm_tc_body.h"
@@ -55,11 +54,8 @@ DeviceFacts device_facts() {
 }
 
 template <class Cfg, class H, class OutT> void launch_config(const tc::GemmArgs& g, cudaStream_t s) {
-  static std::once_flag raised;  // above 48 KiB a kernel needs an explicit opt-in (one device per process)
-  std::call_once(raised, [] {
-    const cudaError_t err = cudaFuncSetAttribute(gemm_tc_kernel<Cfg, H, OutT>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::SMEM_BYTES);
-    if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "cudaFuncSetAttribute", err);
-  });
+  const cudaError_t err = tc::raise_dynamic_smem_once<gemm_tc_kernel<Cfg, H, OutT>>(Cfg::SMEM_BYTES);
+  if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "raising the dynamic shared memory limit", err);
   const dim3 grid(tc::ceil_div(g.N, Cfg::BN), tc::ceil_div(g.M, Cfg::BM));
   gemm_tc_kernel<Cfg, H, OutT><<<grid, Cfg::THREADS, Cfg::SMEM_BYTES, s>>>(g);
 }

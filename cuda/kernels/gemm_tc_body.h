@@ -105,36 +105,79 @@ TP_BODY void gemm_store_pair(X& x, const GemmArgs& g, int row, int col, float v0
   if (col + 1 < g.N) gemm_store<H, OutT>(x, g, row, col + 1, v1);
 }
 
+// k tile kt of the block's A rows [m0, m0 + BM) and W rows [n0, n0 + BN) into `stage`; zeros past the edges.
+template <class Cfg, class X> TP_BODY void gemm_load_tile(X& x, const GemmArgs& g, int m0, int n0, int stage, int kt) {
+  const int tid = x.tid(), k0 = kt * Cfg::BK;
+  const uint16_t* A = static_cast<const uint16_t*>(g.a);
+  const uint32_t sa = stage * Cfg::STAGE_BYTES, sb = sa + Cfg::A_BYTES;
+  TP_UNROLL
+  for (int i = 0; i < Cfg::A_LOADS; i++) {
+    const int chunk = tid + i * Cfg::THREADS, r = chunk / Cfg::CHUNKS, c = chunk % Cfg::CHUNKS;
+    const bool ok = m0 + r < g.M && k0 + c * 8 < g.K;
+    x.cp_async16(sa + swizzled(r, c, Cfg::ROW_BYTES), ok ? A + static_cast<size_t>(m0 + r) * g.lda + k0 + c * 8 : A, ok);
+  }
+  TP_UNROLL
+  for (int i = 0; i < Cfg::B_LOADS; i++) {
+    const int chunk = tid + i * Cfg::THREADS, r = chunk / Cfg::CHUNKS, c = chunk % Cfg::CHUNKS, n = n0 + r;
+    const bool ok = n < g.N && k0 + c * 8 < g.K;
+    const int s = gemm_segment_of(g, n);
+    const uint16_t* w = static_cast<const uint16_t*>(g.seg[s].w);
+    x.cp_async16(sb + swizzled(r, c, Cfg::ROW_BYTES),
+                 ok ? w + static_cast<size_t>(n - gemm_segment_begin(g, s)) * g.K + k0 + c * 8 : w, ok);
+  }
+}
+
+// acc += this warp's A rows x B columns of the k tile in `stage`.
+template <class Cfg, class H, class X>
+TP_BODY void gemm_mma_tile(X& x, int stage, int warp_m, int warp_n, float (&acc)[Cfg::MI][Cfg::NI][4]) {
+  const int lane = x.tid() % 32;
+  const uint32_t sa = stage * Cfg::STAGE_BYTES, sb = sa + Cfg::A_BYTES;
+  TP_UNROLL
+  for (int kk = 0; kk < Cfg::BK / 16; kk++) {
+    uint32_t a[Cfg::MI][4], b[Cfg::NI][2];
+    // A: lanes 0-15 address rows 0-15 at k 0-7, lanes 16-31 the same rows at k 8-15 -> a0..a7.
+    TP_UNROLL
+    for (int mi = 0; mi < Cfg::MI; mi++)
+      x.ldsm_x4(a[mi], sa + swizzled(warp_m * Cfg::WM + mi * 16 + lane % 16, kk * 2 + lane / 16, Cfg::ROW_BYTES));
+    // B: matrices (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15) of an n16 pair.
+    TP_UNROLL
+    for (int p = 0; p < Cfg::NI / 2; p++) {
+      uint32_t r[4];
+      x.ldsm_x4(r, sb + swizzled(warp_n * Cfg::WN + p * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2, Cfg::ROW_BYTES));
+      b[2 * p][0] = r[0];
+      b[2 * p][1] = r[1];
+      b[2 * p + 1][0] = r[2];
+      b[2 * p + 1][1] = r[3];
+    }
+    TP_UNROLL
+    for (int mi = 0; mi < Cfg::MI; mi++)
+      TP_UNROLL
+      for (int ni = 0; ni < Cfg::NI; ni++) x.template mma<H>(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
+  }
+}
+
+// Accumulator c0,c1 is row lane/4, columns 2*(lane%4) + {0,1}; c2,c3 the same columns 8 rows down.
+template <class Cfg, class H, class OutT, class X>
+TP_BODY void gemm_epilogue(X& x, const GemmArgs& g, int row0, int col0, const float (&acc)[Cfg::MI][Cfg::NI][4]) {
+  const int lane = x.tid() % 32;
+  TP_UNROLL
+  for (int mi = 0; mi < Cfg::MI; mi++)
+    TP_UNROLL
+    for (int ni = 0; ni < Cfg::NI; ni++)
+      TP_UNROLL
+      for (int half = 0; half < 2; half++) {
+        const int row = row0 + mi * 16 + lane / 4 + half * 8, col = col0 + ni * 8 + (lane % 4) * 2;
+        if (row < g.M && col < g.N) gemm_store_pair<H, OutT>(x, g, row, col, acc[mi][ni][2 * half], acc[mi][ni][2 * half + 1]);
+      }
+}
+
 // One block's BM x BN output tile; grid (ceil(N / BN), ceil(M / BM)), Cfg::THREADS threads,
 // Cfg::SMEM_BYTES of dynamic shared memory. H is Bf16 or F16; OutT float or H.
 template <class Cfg, class H, class OutT, class X>
 TP_BODY void gemm_block(X& x, const GemmArgs& g) {
-  const int tid = x.tid(), lane = tid % 32, warp = tid / 32;
-  const int warp_m = warp / Cfg::WARPS_N, warp_n = warp % Cfg::WARPS_N;
+  const int warp = x.tid() / 32, warp_m = warp / Cfg::WARPS_N, warp_n = warp % Cfg::WARPS_N;
   const int m0 = x.block_y() * Cfg::BM, n0 = x.block_x() * Cfg::BN;
   const int ktiles = ceil_div(g.K, Cfg::BK);
-  const uint16_t* A = static_cast<const uint16_t*>(g.a);
-
-  auto load_tile = [&](int stage, int kt) {
-    const int k0 = kt * Cfg::BK;
-    const uint32_t sa = stage * Cfg::STAGE_BYTES, sb = sa + Cfg::A_BYTES;
-    TP_UNROLL
-    for (int i = 0; i < Cfg::A_LOADS; i++) {
-      const int chunk = tid + i * Cfg::THREADS, r = chunk / Cfg::CHUNKS, c = chunk % Cfg::CHUNKS;
-      const bool ok = m0 + r < g.M && k0 + c * 8 < g.K;
-      x.cp_async16(sa + swizzled(r, c, Cfg::ROW_BYTES), ok ? A + static_cast<size_t>(m0 + r) * g.lda + k0 + c * 8 : A, ok);
-    }
-    TP_UNROLL
-    for (int i = 0; i < Cfg::B_LOADS; i++) {
-      const int chunk = tid + i * Cfg::THREADS, r = chunk / Cfg::CHUNKS, c = chunk % Cfg::CHUNKS, n = n0 + r;
-      const bool ok = n < g.N && k0 + c * 8 < g.K;
-      const int s = gemm_segment_of(g, n);
-      const uint16_t* w = static_cast<const uint16_t*>(g.seg[s].w);
-      x.cp_async16(sb + swizzled(r, c, Cfg::ROW_BYTES),
-                   ok ? w + static_cast<size_t>(n - gemm_segment_begin(g, s)) * g.K + k0 + c * 8 : w, ok);
-    }
-  };
-
   float acc[Cfg::MI][Cfg::NI][4];
   TP_UNROLL
   for (int mi = 0; mi < Cfg::MI; mi++)
@@ -145,54 +188,19 @@ TP_BODY void gemm_block(X& x, const GemmArgs& g) {
 
   TP_UNROLL
   for (int st = 0; st < Cfg::STAGES - 1; st++) {
-    if (st < ktiles) load_tile(st, st);
+    if (st < ktiles) gemm_load_tile<Cfg>(x, g, m0, n0, st, st);
     x.cp_commit();
   }
   for (int kt = 0; kt < ktiles; kt++) {
     x.template cp_wait<Cfg::STAGES - 2>();
     x.sync();  // tile kt landed for every thread; stage (kt - 1) % STAGES is no longer read
     const int next = kt + Cfg::STAGES - 1;
-    if (next < ktiles) load_tile(next % Cfg::STAGES, next);
+    if (next < ktiles) gemm_load_tile<Cfg>(x, g, m0, n0, next % Cfg::STAGES, next);
     x.cp_commit();
-    const uint32_t sa = (kt % Cfg::STAGES) * Cfg::STAGE_BYTES, sb = sa + Cfg::A_BYTES;
-    TP_UNROLL
-    for (int kk = 0; kk < Cfg::BK / 16; kk++) {
-      uint32_t a[Cfg::MI][4], b[Cfg::NI][2];
-      // A: lanes 0-15 address rows 0-15 at k 0-7, lanes 16-31 the same rows at k 8-15 -> a0..a7.
-      TP_UNROLL
-      for (int mi = 0; mi < Cfg::MI; mi++)
-        x.ldsm_x4(a[mi], sa + swizzled(warp_m * Cfg::WM + mi * 16 + lane % 16, kk * 2 + lane / 16, Cfg::ROW_BYTES));
-      // B: matrices (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15) of an n16 pair.
-      TP_UNROLL
-      for (int p = 0; p < Cfg::NI / 2; p++) {
-        uint32_t r[4];
-        x.ldsm_x4(r, sb + swizzled(warp_n * Cfg::WN + p * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2,
-                                   Cfg::ROW_BYTES));
-        b[2 * p][0] = r[0];
-        b[2 * p][1] = r[1];
-        b[2 * p + 1][0] = r[2];
-        b[2 * p + 1][1] = r[3];
-      }
-      TP_UNROLL
-      for (int mi = 0; mi < Cfg::MI; mi++)
-        TP_UNROLL
-        for (int ni = 0; ni < Cfg::NI; ni++) x.template mma<H>(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
-    }
+    gemm_mma_tile<Cfg, H>(x, kt % Cfg::STAGES, warp_m, warp_n, acc);
   }
   x.template cp_wait<0>();
-
-  // Accumulator c0,c1 is row lane/4, columns 2*(lane%4) + {0,1}; c2,c3 the same columns 8 rows down.
-  TP_UNROLL
-  for (int mi = 0; mi < Cfg::MI; mi++)
-    TP_UNROLL
-    for (int ni = 0; ni < Cfg::NI; ni++)
-      TP_UNROLL
-      for (int half = 0; half < 2; half++) {
-        const int row = m0 + warp_m * Cfg::WM + mi * 16 + lane / 4 + half * 8;
-        const int col = n0 + warp_n * Cfg::WN + ni * 8 + (lane % 4) * 2;
-        if (row < g.M && col < g.N)
-          gemm_store_pair<H, OutT>(x, g, row, col, acc[mi][ni][2 * half], acc[mi][ni][2 * half + 1]);
-      }
+  gemm_epilogue<Cfg, H, OutT>(x, g, m0 + warp_m * Cfg::WM, n0 + warp_n * Cfg::WN, acc);
 }
 
 }  // namespace tidepool::cuda::tc

@@ -8,6 +8,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <mutex>
+
 #include "simt.h"
 
 namespace tidepool::cuda::tc {
@@ -94,5 +96,31 @@ struct DeviceExec {
     }
   }
 };
+
+// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KiB this needs an explicit opt-in). Called on
+// a kernel's first launch, which may happen while a decode graph is being captured on this thread, so the
+// call runs in relaxed capture mode and cannot invalidate that capture.
+template <class Kernel> cudaError_t raise_dynamic_smem(Kernel kernel, int bytes) {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  cudaError_t err = cudaThreadExchangeStreamCaptureMode(&mode);
+  if (err != cudaSuccess) return err;
+  err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  const cudaError_t restored = cudaThreadExchangeStreamCaptureMode(&mode);
+  return err != cudaSuccess ? err : restored;
+}
+
+// raise_dynamic_smem once per device for each kernel.
+template <auto kernel> cudaError_t raise_dynamic_smem_once(int bytes) {
+  static std::mutex mu;
+  static uint64_t done = 0;  // bit d: device d
+  int dev = 0;
+  cudaError_t err = cudaGetDevice(&dev);
+  if (err != cudaSuccess || dev >= 64) return err != cudaSuccess ? err : cudaErrorInvalidDevice;
+  std::lock_guard<std::mutex> lock(mu);
+  if (done >> dev & 1) return cudaSuccess;
+  err = raise_dynamic_smem(kernel, bytes);
+  if (err == cudaSuccess) done |= uint64_t{1} << dev;
+  return err;
+}
 
 }  // namespace tidepool::cuda::tc

@@ -7,8 +7,8 @@
 // Exact mode: Q has three +-1 entries per head, K entries in {-1, 0, 1}, V integers in [-8, 8] and the
 // score scale is 1 (log2 units), so every score is an integer in [-3, 3], every probability a power of two
 // in [2^-6, 1] and every sum exact in f32: the output must equal a plain causal softmax attention computed
-// in f64 bit for bit, in f32 and bf16 outputs. Random mode: normal Q/K/V and the real 1/sqrt(d) scale, the
-// f64 reference within a bf16 tolerance. The emulator also proves the K/V pipeline race-free, every
+// in f64 bit for bit, in f32, bf16 and f16 outputs. Random mode: normal Q/K/V and the real 1/sqrt(d)
+// scale, the f64 reference within a bf16 tolerance. The emulator also proves the K/V pipeline race-free, every
 // access in bounds and the swizzled tiles free of bank conflicts.
 #include <algorithm>
 #include <cmath>
@@ -142,7 +142,7 @@ void reference(const Batch& b, const Case& c, int t, int h, double scale_log2, s
 
 template <int HD, class QT, class OutT> void replay(const char* label, const Case& c, bool exact) {
   using Cfg = tc::FlashTile<HD>;
-  constexpr bool out_f32 = std::is_same_v<OutT, float>;
+  constexpr bool out_f32 = std::is_same_v<OutT, float>, out_f16 = std::is_same_v<OutT, tc::F16>;
   const tc::Elem q_type = std::is_same_v<QT, float> ? tc::Elem::F32 : std::is_same_v<QT, Bf16> ? tc::Elem::BF16 : tc::Elem::F16;
   Batch b = make_batch(c, exact, q_type);
   const int out_ld = b.nq * HD + 8;
@@ -181,7 +181,9 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
     for (int col = 0; col < out_ld; col++) {
       const size_t at = static_cast<size_t>(t) * out_ld + col;
       const uint32_t got = out_f32 ? out[at] : reinterpret_cast<const uint16_t*>(out.data())[at];
-      const float got_f = out_f32 ? ptx::bits_f32(got) : ptx::bf16_to_f32(static_cast<uint16_t>(got));
+      const float got_f = out_f32 ? ptx::bits_f32(got)
+                          : out_f16 ? ptx::f16_to_f32(static_cast<uint16_t>(got))
+                                    : ptx::bf16_to_f32(static_cast<uint16_t>(got));
       if (col >= b.nq * HD) {
         mismatches += got != (out_f32 ? kPoison32 : kPoison16);
         continue;
@@ -189,7 +191,7 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
       if (col % HD == 0) reference(b, c, t, col / HD, f.scale_log2, acc, l);
       const float want_f32 = static_cast<float>(acc[col % HD]) * (1.0f / static_cast<float>(l));  // the kernel's epilogue
       if (exact) {
-        const uint32_t want = out_f32 ? ptx::f32_bits(want_f32) : ptx::f32_to_bf16(want_f32);
+        const uint32_t want = out_f32 ? ptx::f32_bits(want_f32) : out_f16 ? ptx::f32_to_f16(want_f32) : ptx::f32_to_bf16(want_f32);
         mismatches += got != want;
       } else {
         const double ref = acc[col % HD] / l;
@@ -203,7 +205,7 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
   const bool clean = ran && conflict_free(em.stats(), banks);
   char name[200];
   std::snprintf(name, sizeof name, "flash %s hd=%d group=%d q=%s out=%s T=%d %s", label, HD, c.group,
-                q_type == tc::Elem::F32 ? "f32" : q_type == tc::Elem::BF16 ? "bf16" : "f16", out_f32 ? "f32" : "bf16", b.T,
+                q_type == tc::Elem::F32 ? "f32" : q_type == tc::Elem::BF16 ? "bf16" : "f16", out_f32 ? "f32" : out_f16 ? "f16" : "bf16", b.T,
                 exact ? "bit-exact" : "");
   std::string verdict = ran ? "" : std::string(": ") + em.error();
   if (mismatches) verdict += " (" + std::to_string(mismatches) + " wrong)";
@@ -231,6 +233,7 @@ int main() {
   replay<64, float, float>("mha", mha, true);
   replay<128, tc::F16, float>("ratio-8", ratio8, true);
   replay<64, Bf16, float>("ratio-2 chunk", ratio2, true);
+  replay<64, tc::F16, tc::F16>("ratio-2 chunk", ratio2, true);
   replay<128, float, float>("qwen-7b-like", qwen7b, false);
   replay<64, float, float>("mha", mha, false);
   return tally.exit_code();
