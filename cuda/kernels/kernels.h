@@ -65,8 +65,8 @@ void launch_gemv(const float* X, const void* W, WeightType w, float* Y, int T, i
 // ---- gemm_tc.cu ----
 // out (n) = x (n) rounded to w (F16 or BF16): the A operand of the tensor-core GEMM.
 void launch_cast_half(const float* x, void* out, WeightType w, size_t n, cudaStream_t s);
-// Tensor-core GEMM for prefill: Y (M, N) f32 = A (M, K) · W^T, A and W (N, K) both F16 or both BF16,
-// f32 accumulation (mma.sync m16n8k16, cp.async 3-stage pipeline). K % 8 == 0, A and W 16-byte aligned.
+// Tensor-core GEMM: Y (M, N) f32 = A (M, K) · W^T, A and W (N, K) both F16 or both BF16, f32 accumulation
+// (launch_gemm_fused with one segment). K % 8 == 0, A and W 16-byte aligned.
 void launch_gemm_tc(const void* A, const void* W, WeightType w, float* Y, int M, int N, int K, cudaStream_t s);
 // One weight tensor of a fused projection; its columns follow the previous segment's.
 struct LinearSegment {
