@@ -1,13 +1,15 @@
 // The CUDA backend's storage precision, written once so the CPU backend can emulate it
 // (BackendOptions::emulate_cuda_precision, env TIDEPOOL_CPU_PRECISION=cuda). Arithmetic is f32 on both
 // backends; what differs is where values are stored in a narrower type. The CUDA layer loop rounds at
-// exactly these points, and nowhere else:
+// exactly these points and, but for the one exception below, nowhere else:
 //   - the activation dtype (the model's linear-weight dtype: bf16 or f16, or f32 for f32 checkpoints)
 //     holds every input of a linear layer or of attention: the normed rows (input norm, post-attention
 //     norm, final norm), the roped queries, the attention output and the SwiGLU output;
 //   - K and V rows are stored as bf16, whatever the activation dtype;
 //   - the residual stream, every linear output (split-K partial sums included), the norms' statistics,
 //     RoPE, the softmax and the logits stay f32.
+// One exception the CPU cannot emulate: flash attention (prefill steps of more than 32 tokens) rounds q and
+// the softmax probabilities to bf16 inside the kernel, per K/V tile (docs/cuda.md, Precision).
 #pragma once
 
 #include <string>

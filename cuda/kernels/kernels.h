@@ -107,9 +107,23 @@ void launch_skinny_gemm(const void* X, const int32_t* x_rows, int T, int K, cons
 // ---- gemm_tc.cu ----
 // out (n) = x (n) rounded to w (F16 or BF16): the A operand of the tensor-core GEMM.
 void launch_cast_half(const float* x, void* out, WeightType w, size_t n, cudaStream_t s);
-// Tensor-core GEMM for prefill: Y (M, N) f32 = A (M, K) · W^T, A and W (N, K) both F16 or both BF16,
-// f32 accumulation (mma.sync m16n8k16, cp.async 3-stage pipeline). K % 8 == 0, A and W 16-byte aligned.
+// Tensor-core GEMM: Y (M, N) f32 = A (M, K) · W^T, A and W (N, K) both F16 or both BF16, f32 accumulation
+// (launch_gemm_fused with one segment). K % 8 == 0, A and W 16-byte aligned.
 void launch_gemm_tc(const void* A, const void* W, WeightType w, float* Y, int M, int N, int K, cudaStream_t s);
+// One weight tensor of a fused projection; its columns follow the previous segment's.
+struct LinearSegment {
+  const void* weight = nullptr;  // (n, K) in the GEMM's half type, as stored
+  int n = 0;
+  const void* bias = nullptr;    // (n) in bias_type, or null
+  WeightType bias_type = WeightType::F32;
+  void* out = nullptr;           // (M, ld_out) in the GEMM's out_type: columns [0, n) of each row
+  int ld_out = 0;
+};
+// Y_s = A (M, K) · W_s^T (+ bias_s) for 1..3 segments in one launch (fused Q/K/V or gate/up, weights read
+// where they lie). A (M, lda) in w (F16 or BF16) like every W_s; outputs f32 or w's type. K and lda
+// multiples of 8, A and weights 16-byte aligned. Tile shapes are chosen per launch (gemm_tc_pick.h).
+void launch_gemm_fused(const void* A, int lda, WeightType w, const LinearSegment* segs, int count, int M, int K,
+                       WeightType out_type, cudaStream_t s);
 
 // ---- kv_cache.cu and attention.cu ----
 // Where a KV row lives (mirrors tidepool::KvLayout; page tables are per token, on the device).
@@ -168,6 +182,16 @@ struct RopeKvArgs {
   TokenTables tt;
 };
 void launch_rope_kv(const RopeKvArgs& a, void* q_out, WeightType act, uint8_t* pool, int T, cudaStream_t s);
+
+// ---- flash_prefill.cu ----
+// Causal attention for prefill-sized steps on tensor cores (flash attention): out (T, out_ld) for q (T,
+// q_ld), head h of token t at [t * ld + h * hd] (q may sit inside a fused QKV buffer); the same pool,
+// tables and GQA mapping as launch_paged_attention. q and out f32, bf16 or f16 (WeightType names the
+// element type); arithmetic: bf16 operands, f32 accumulation and softmax. Needs flash_prefill_supported.
+bool flash_prefill_supported(int nq, int nk, int hd);  // hd 64 or 128, nq / nk <= 64
+void launch_flash_prefill(const void* q, WeightType q_type, int q_ld, void* out, WeightType out_type, int out_ld,
+                          const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt, int T, int nq, int nk,
+                          int hd, cudaStream_t s);
 
 // ---- argmax.cu ----
 // out (R) = argmax of each logits row (R, V); ties go to the lowest index, as the host sampler does.

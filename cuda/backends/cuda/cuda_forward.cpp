@@ -5,9 +5,12 @@
 //
 // A layer is 10 launches for a decode step of a half-precision model (decode_step_launches): the Q/K/V
 // group GEMM, bias + RoPE + KV write, attention (split and merge), the O GEMM, residual add + norm, the
-// gate/up group GEMM, SwiGLU, the down GEMM, residual add + the next norm. Activations are stored as
+// gate/up group GEMM, SwiGLU, the down GEMM, residual add + the next norm. Steps of more than 32 tokens
+// (prefill) run the same loop with the fused tensor-core GEMM (gemm_tc.cu) in place of the skinny one and
+// flash attention (flash_prefill.cu) in place of the split decode attention. Activations are stored as
 // backends/precision.h says; the CPU backend can emulate exactly those roundings.
 #include <cstring>
+#include <initializer_list>
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
@@ -85,38 +88,45 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
 }
 
 // Outputs of W_i (N_i, K) applied to X (T, K), X in the slot's activation dtype, its rows x_rows[t] when
-// given. Decode-sized steps of half weights take the skinny GEMM, one launch for the whole group, outputs
-// side by side in each row of Y; the other paths write tensor i's (T, N_i) block after tensor i-1's.
+// given. Half weights take one launch for the whole group, outputs side by side in each row of Y: the
+// skinny GEMM for decode-sized steps, the fused tensor-core GEMM for longer ones (no bias: rope_kv adds
+// it). f32 checkpoints take gemv per tensor, tensor i's (T, N_i) block after tensor i-1's.
 CudaBackend::LinearOut CudaBackend::linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows, int T,
                                            int K, std::initializer_list<LinearIn> group, float* Y) {
   LinearOut out;
   const int count = static_cast<int>(group.size());
-  if (s.act != WeightType::F32 && T <= kSkinnyMaxTokens) {
-    SkinnyGroup g;
-    int cols = 0;
+  if (s.act == WeightType::F32) {
+    size_t at = 0;
+    int i = 0;
     for (const LinearIn& in : group) {
-      if (in.w->type != s.act) throw EngineError("internal", "linear weight dtype differs from the activation dtype");
-      out.y[g.count] = Y + cols;
-      g.w[g.count] = in.w->data;
-      g.n[g.count++] = in.n;
-      cols += in.n;
+      out.y[i] = Y + at;
+      out.ld[i++] = in.n;
+      launch_gemv(static_cast<const float*>(X), in.w->data, in.w->type, Y + at, T, in.n, K, compute_, x_rows);
+      at += static_cast<size_t>(T) * in.n;
     }
-    for (int i = 0; i < count; i++) out.ld[i] = cols;
-    launch_skinny_gemm(X, x_rows, T, K, g, s.act, Y, cols, v.split_partials, v.split_counters, compute_);
     return out;
   }
-  size_t at = 0;
-  int i = 0;
+  int cols = 0;
   for (const LinearIn& in : group) {
-    out.y[i] = Y + at;
-    out.ld[i++] = in.n;
-    if (s.act == WeightType::F32) {
-      launch_gemv(static_cast<const float*>(X), in.w->data, in.w->type, Y + at, T, in.n, K, compute_, x_rows);
-    } else {
-      if (x_rows) throw EngineError("internal", "gathered rows reach the tensor-core GEMM");
-      launch_gemm_tc(X, in.w->data, in.w->type, Y + at, T, in.n, K, compute_);
-    }
-    at += static_cast<size_t>(T) * in.n;
+    if (in.w->type != s.act) throw EngineError("internal", "linear weight dtype differs from the activation dtype");
+    cols += in.n;
+  }
+  SkinnyGroup g;
+  LinearSegment segs[3];
+  int at = 0;  // first column of tensor i
+  for (const LinearIn& in : group) {
+    out.y[g.count] = Y + at;
+    out.ld[g.count] = cols;
+    segs[g.count] = LinearSegment{in.w->data, in.n, nullptr, WeightType::F32, Y + at, cols};
+    g.w[g.count] = in.w->data;
+    g.n[g.count++] = in.n;
+    at += in.n;
+  }
+  if (T <= kSkinnyMaxTokens) {
+    launch_skinny_gemm(X, x_rows, T, K, g, s.act, Y, cols, v.split_partials, v.split_counters, compute_);
+  } else {
+    if (x_rows) throw EngineError("internal", "gathered rows reach the tensor-core GEMM");
+    launch_gemm_fused(X, K, s.act, segs, count, T, K, WeightType::F32, compute_);
   }
   return out;
 }
@@ -147,8 +157,12 @@ void CudaBackend::attention_block(const Slot& s, const ChunkViews& v, const Toke
   a.g = g;
   a.tt = tt;
   launch_rope_kv(a, v.q, s.act, kv_pool_, n, compute_);
-  launch_paged_attention(v.q, v.att, s.act, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
-                         v.attn_partials, compute_);
+  if (n > kAttentionSplitMaxTokens && flash_prefill_supported(c.num_heads, c.num_kv_heads, c.head_dim))
+    launch_flash_prefill(v.q, s.act, Q, v.att, s.act, Q, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
+                         compute_);
+  else
+    launch_paged_attention(v.q, v.att, s.act, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
+                           v.attn_partials, compute_);
   const LinearOut o = linear(s, v, v.att, nullptr, n, Q, {{&w.o, H}}, v.y);
   launch_residual_rmsnorm(v.x, o.y[0], o.ld[0], n, H, w.post_norm.data, w.post_norm.type, static_cast<float>(c.rms_norm_eps),
                           v.h, s.act, compute_);
