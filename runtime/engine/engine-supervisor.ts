@@ -30,6 +30,12 @@ export interface EngineSupervisorOptions {
   readonly stableAfterMs?: number;
   /** Engine stderr lines; ignored by default (the last lines are kept for error messages). */
   readonly onLog?: (line: string) => void;
+  /**
+   * Engine stderr lines starting `tidepool-engine: warning:` or `tidepool-engine: fatal:` (a slow fallback, a
+   * device fault, the reason the engine exits). They go here instead of `onLog`, because an operator must
+   * see them whatever the log level; written to this process's stderr by default.
+   */
+  readonly onWarning?: (line: string) => void;
   readonly spawn?: typeof nodeSpawn;
 }
 
@@ -56,6 +62,7 @@ export interface EngineSupervisor {
 }
 
 const STDERR_TAIL_LINES = 20;
+const WARNING_LINE = /^tidepool-engine: (warning|fatal):/;
 
 /** Starts the engine and resolves once it is ready. A failed first start rejects: that is a setup problem. */
 export async function startEngineSupervisor(options: EngineSupervisorOptions): Promise<EngineSupervisor> {
@@ -219,7 +226,9 @@ class Supervisor implements EngineSupervisor {
   private onStderr(line: string): void {
     this.stderrTail.push(line);
     if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
-    this.options.onLog?.(line);
+    if (!WARNING_LINE.test(line)) this.options.onLog?.(line);
+    else if (this.options.onWarning) this.options.onWarning(line);
+    else process.stderr.write(`${line}\n`);
   }
 
   private lastError(): string {

@@ -27,6 +27,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
       scratchBytes: Number(memory.scratch_bytes ?? 0),
       mappedBytes: Number(memory.mapped_bytes ?? 0),
       hostPinnedBytes: Number(memory.host_pinned_bytes ?? 0),
+      hostStagedBytes: Number(memory.host_staged_bytes ?? 0),
       deviceReservedBytes: Number(memory.device_reserved_bytes ?? 0),
       deviceWeightsBytes: Number(memory.device_weights_bytes ?? 0),
       deviceWeightsUsedBytes: Number(memory.device_weights_used_bytes ?? 0),
@@ -36,7 +37,8 @@ export function toEngineStats(reply: WireRecord): EngineStats {
 }
 
 const CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
-  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'engine_down',
+  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'device_lost',
+  'engine_down',
 ]);
 
 /**

@@ -112,6 +112,8 @@ export interface EngineStats {
     readonly mappedBytes: number;
     /** Host mappings page-locked for DMA (CUDA). */
     readonly hostPinnedBytes: number;
+    /** Host mappings CUDA could not page-lock: their loads go through the slower staging ring (0 is healthy). */
+    readonly hostStagedBytes: number;
     /** The CUDA backend's one device reservation and its weights arena (0 on the CPU backend). */
     readonly deviceReservedBytes: number;
     readonly deviceWeightsBytes: number;
@@ -129,6 +131,8 @@ export type EngineErrorCode =
   | 'context_overflow'
   | 'unsupported'
   | 'internal'
+  /** The engine's device failed (a CUDA fault); it exits and its supervisor restarts it on a fresh context. */
+  | 'device_lost'
   | 'engine_down';
 
 export class EngineError extends Error {

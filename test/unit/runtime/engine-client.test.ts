@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { EngineError, type DoneReason, type SequenceSink } from '../../../runtime/engine/engine.js';
+import { engineErrorCodeOf } from '../../../runtime/engine/engine-wire.js';
 import { FrameDecoder, encodeFrame } from '../../../runtime/engine/frame-codec.js';
 
 type Command = Record<string, unknown> & { op: string; id: number };
@@ -101,6 +102,22 @@ describe('engine client', () => {
     const command = await engine.next();
     engine.send({ type: 'error', re: command.id, code: 'out_of_memory', message: 'weights arena full' });
     await expect(load).rejects.toMatchObject({ name: 'EngineError', code: 'out_of_memory', message: expect.stringContaining('weights arena full') });
+  });
+
+  it('keeps device_lost as its own code, so a device fault is not taken for an internal error', async () => {
+    const run = client.runTurn('a', 4);
+    const command = await engine.next();
+    engine.send({ type: 'error', re: command.id, code: 'device_lost', message: 'forward of slot 0: cudaErrorIllegalAddress' });
+    await expect(run).rejects.toMatchObject({ code: 'device_lost', message: expect.stringMatching(/^device_lost: run: forward of slot 0/) });
+    const error: unknown = await run.catch((e: unknown) => e);
+    expect(engineErrorCodeOf((error as EngineError).message)).toBe('device_lost');
+  });
+
+  it('reads the pinned and staged host bytes of a stats reply', async () => {
+    const stats = client.stats();
+    const command = await engine.next();
+    engine.send({ type: 'ok', re: command.id, models: [], memory: { host_pinned_bytes: 4096, host_staged_bytes: 1 << 30 } });
+    expect((await stats).memory).toMatchObject({ hostPinnedBytes: 4096, hostStagedBytes: 1 << 30 });
   });
 
   it('routes step tokens and done events to each sequence sink', async () => {

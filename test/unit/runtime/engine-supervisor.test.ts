@@ -28,6 +28,28 @@ describe('engine supervisor', () => {
     });
   });
 
+  it('forwards engine warning and fatal lines whatever the log level, other lines only to onLog', async () => {
+    process.env.STUB_ENGINE_MODE = 'warn';
+    const logged: string[] = [];
+    const warnings: string[] = [];
+    let sawWarning!: () => void;
+    const warned = new Promise<void>((resolve) => (sawWarning = resolve));
+    supervisor = await startEngineSupervisor({
+      engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1,
+      onLog: (line) => logged.push(line),
+      onWarning: (line) => { warnings.push(line); sawWarning(); },
+    });
+    await warned;
+    expect(warnings).toEqual(['tidepool-engine: warning: stub mappings go through the staging ring']);
+    expect(logged).toEqual(['stub engine: starting']);
+
+    process.env.STUB_ENGINE_MODE = 'crash';
+    const fatal: string[] = [];
+    await expect(startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, onWarning: (line) => fatal.push(line) }))
+      .rejects.toMatchObject({ code: 'engine_down' });
+    expect(fatal).toEqual(['tidepool-engine: fatal: internal: stub engine told to crash']);
+  });
+
   it('fails the first start clearly when the binary does not exist', async () => {
     await expect(startEngineSupervisor({ engineBin: '/nonexistent/tidepool-engine', backend: 'cpu', memoryBudgetBytes: 1 })).rejects.toMatchObject({
       code: 'engine_down',
