@@ -18,6 +18,7 @@
 #include "memory_manager.h"
 #include "model.h"
 #include "scheduler.h"
+#include "sequence_sampling.h"
 
 namespace tidepool {
 
@@ -36,6 +37,7 @@ struct SequenceSpec {
   int max_tokens = 16;
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;
+  std::vector<int32_t> eos_ids;
   bool want_logits = false;
   bool all_logits = false;
 };
@@ -44,6 +46,9 @@ struct TokenEvent {
   int64_t seq = 0;
   int32_t token = 0;
   std::vector<float> logits;  // last position, or (prompt positions, vocab) on an all_logits prefill
+  bool has_logprob = false;   // the sequence asked for logprobs
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
 };
 
 struct DoneEvent {
@@ -135,7 +140,7 @@ class EngineCore {
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
-  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out);
+  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
@@ -145,6 +150,8 @@ class EngineCore {
   std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
   std::map<std::string, ResidentModel> models_;            // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
+  SequenceSampler sampler_;
+  SampledToken sampled_;  // reused per token
 };
 
 }  // namespace tidepool
