@@ -1,5 +1,5 @@
 // Sampler stages in isolation: the fast exponent's error on both vector paths, the normaliser's error
-// bound on random rows, partial selection against a full sort (ties, masks, -inf), and the draw's
+// bound on random rows, partial selection against a full sort (ties, masks, -inf, floors), and the draw's
 // requests for more candidates or the exact normaliser when the fast values cannot settle it.
 #include <algorithm>
 #include <cmath>
@@ -18,16 +18,18 @@ using namespace tidepool::testing;
 
 namespace {
 
-// exp over [-87, 0] on one path, 16 equal lanes at a time through fast_normaliser (max = 0, T = 1).
+// exp over [-87, 0] on one path, 16 equal lanes at a time (max = 0, T = 1): within kFastExpRelError,
+// and each lane bit-equal to the scalar form of the same path (normaliser.cpp relies on it).
 void check_exponent(const char* path) {
   double worst = 0;
   std::vector<float> lanes(16);
   for (double x = -87.0; x <= 0; x += 0.00731) {
     std::fill(lanes.begin(), lanes.end(), static_cast<float>(x));
     const double exact = std::exp(static_cast<double>(static_cast<float>(x)));
-    const double vec = fast_normaliser(RowView{lanes.data(), 16, nullptr}, 0.0f, 1.0f).z / 16;
-    const double scalar = fast_exp(static_cast<float>(x));
-    worst = std::max({worst, std::fabs(vec / exact - 1), std::fabs(scalar / exact - 1)});
+    const ExpSums pass = fast_pass(RowView{lanes.data(), 16, nullptr}, 0.0f, 1.0f);
+    CHECK(pass.z == 16.0 * fast_exp(static_cast<float>(x), pass.form));
+    const double plain = fast_exp(static_cast<float>(x), ExpForm::Plain), fused = fast_exp(static_cast<float>(x), ExpForm::Fused);
+    worst = std::max({worst, std::fabs(pass.z / 16 / exact - 1), std::fabs(plain / exact - 1), std::fabs(fused / exact - 1)});
   }
   std::cout << "fast exp (" << path << "): worst relative error " << worst << " (bound " << kFastExpRelError << ")\n";
   CHECK(worst <= kFastExpRelError);
@@ -44,6 +46,7 @@ TokenMask random_mask(std::mt19937_64& rng, int32_t vocab, double density) {
 }
 
 void check_normaliser_bound(std::mt19937_64& rng) {
+  CandidateSelector selector;
   double worst_ratio = 0, worst_rel = 0;
   for (int i = 0; i < 400; i++) {
     const int32_t vocab = 1 + static_cast<int32_t>(rng() % 6000);
@@ -57,13 +60,18 @@ void check_normaliser_bound(std::mt19937_64& rng) {
       if (!view.mask || view.mask->allows(id)) max = std::max(max, row[id]);
     if (!(max > -std::numeric_limits<float>::infinity())) continue;
     const float t = std::vector<float>{0.05f, 0.7f, 1.0f, 3.0f}[i % 4];
-    const Normaliser fast = fast_normaliser(view, max, t);
     const double exact = exact_normaliser(view, max, t);
-    CHECK(std::fabs(fast.z - exact) <= fast.error);
-    worst_ratio = std::max(worst_ratio, std::fabs(fast.z - exact) / fast.error);
-    worst_rel = std::max(worst_rel, std::fabs(fast.z - exact) / exact);
+    const ExpSums pass = fast_pass(view, max, t);
+    std::vector<Candidate> top;
+    selector.select(view, std::vector<int32_t>{1, 64, 1000}[i % 3], INFINITY, top);
+    for (const Normaliser& n : {combine(pass, {}, max, t), combine(pass, top, max, t)}) {
+      CHECK(std::fabs(n.z - exact) <= n.error);
+      worst_ratio = std::max(worst_ratio, std::fabs(n.z - exact) / n.error);
+      worst_rel = std::max(worst_rel, std::fabs(n.z - exact) / exact);
+    }
   }
-  std::cout << "normaliser: 400 rows, worst |error| / bound " << worst_ratio << ", worst relative error " << worst_rel << "\n";
+  std::cout << "normaliser: 400 rows, with and without exact candidates, worst |error| / bound " << worst_ratio
+            << ", worst relative error " << worst_rel << "\n";
 }
 
 void check_selection(std::mt19937_64& rng) {
@@ -82,12 +90,19 @@ void check_selection(std::mt19937_64& rng) {
         if (!mask.allows(id)) reference[id] = -std::numeric_limits<float>::infinity();
     const std::vector<int32_t> order = reference_order(reference);
     const int32_t count = std::vector<int32_t>{1, 5, 64, 300, vocab}[rng() % 5];
-    const bool complete = selector.select(RowView{row.data(), vocab, masked ? &mask : nullptr}, count, out);
-    CHECK(out.size() == std::min<size_t>(count, order.size()));
-    CHECK(complete == (out.size() == order.size()));
+    // Half the time also a floor: every entry at or above the logit of a random rank must come too.
+    const size_t floor_rank = order.empty() ? 0 : rng() % order.size();
+    const float floor = i % 2 && !order.empty() ? reference[order[floor_rank]] : INFINITY;
+    size_t want = std::min<size_t>(count, order.size());
+    while (want < order.size() && reference[order[want]] >= floor) want++;
+    const bool complete = selector.select(RowView{row.data(), vocab, masked ? &mask : nullptr}, count, floor, out);
+    CHECK(out.size() == want);
+    // complete may be conservatively false (a floor can take every entry without knowing it)
+    CHECK(!complete || out.size() == order.size());
+    CHECK(complete || out.size() >= static_cast<size_t>(count));
     for (size_t k = 0; k < out.size(); k++) CHECK(out[k].id == order[k] && out[k].logit == row[order[k]]);
   }
-  std::cout << "selection: 600 rows (ties, sorted, -inf, dense and listed masks) equal a full sort\n";
+  std::cout << "selection: 600 rows (ties, sorted, -inf, dense and listed masks, floors) equal a full sort\n";
 }
 
 // A normaliser bound that straddles a bucket edge asks for the exact one; a draw past the last
@@ -97,6 +112,7 @@ void check_draw_requests() {
   p.temperature = 1;
   SamplingCandidates c;
   c.top = {{0, 0.0f, 0.0f}, {1, std::log(0.5f), std::log(0.5f)}};  // q = 1, 0.5
+  c.universe = 1000;
   c.z = 3.0;
   c.z_error = 0.1;
   std::vector<double> scratch;
@@ -110,7 +126,7 @@ void check_draw_requests() {
   CHECK(draw_token(p, c, o.next, 1.0 / 3.0 - 1e-9, scratch).index == 0);
   // u * z = 2.7: past both candidates (mass 1.5), not complete
   o = draw_token(p, c, asked, 0.9, scratch);
-  CHECK(o.status == DrawOutcome::Status::NeedCandidates && o.next.count > 2);
+  CHECK(o.status == DrawOutcome::Status::NeedCandidates && (o.next.count > 2 || o.next.floor < c.top[1].logit));
   c.complete = true;  // nothing beyond: rounding's edge case, the last kept entry
   CHECK(draw_token(p, c, asked, 0.9, scratch).index == 1);
   // top_p cut unprovable inside the bound

@@ -40,25 +40,36 @@ int32_t next_block_above(const float* l, int32_t i, int32_t n, float t) {
 
 }  // namespace
 
-void CandidateSelector::compact(int32_t count) {
-  if (static_cast<int32_t>(buffer_.size()) <= count) return;
-  std::nth_element(buffer_.begin(), buffer_.begin() + (count - 1), buffer_.end(), before);
-  threshold_ = buffer_[count - 1].logit;
-  // nth_element leaves the count best in front (unordered); entries tied with the threshold behind them
-  // have higher ids, so they are rightly dropped.
-  buffer_.resize(count);
+// Keeps the best count_ entries and every entry >= floor_; raises the threshold accordingly. When the
+// floor alone keeps more than fills the buffer, the buffer grows (once per size; it is reused).
+void CandidateSelector::compact() {
+  auto at_floor = std::partition(buffer_.begin(), buffer_.end(), [&](const Candidate& c) { return c.logit >= floor_; });
+  const int32_t floored = static_cast<int32_t>(at_floor - buffer_.begin());
+  if (floored >= count_) {
+    buffer_.erase(at_floor, buffer_.end());
+    threshold_ = std::nextafter(floor_, -std::numeric_limits<float>::infinity());
+    if (buffer_.size() * 2 > capacity_) capacity_ *= 2;
+    return;
+  }
+  if (static_cast<int32_t>(buffer_.size()) <= count_) return;
+  // The count_ best (floored entries are among them): nth_element leaves them in front, unordered;
+  // entries tied with the threshold behind them have higher ids, so they are rightly dropped.
+  std::nth_element(buffer_.begin(), buffer_.begin() + (count_ - 1), buffer_.end(), before);
+  threshold_ = buffer_[count_ - 1].logit;
+  buffer_.resize(count_);
 }
 
 void CandidateSelector::push(int32_t id, float logit) {
   buffer_.push_back({id, logit, logit});
-  if (buffer_.size() == capacity_) compact(count_);
+  if (buffer_.size() >= capacity_) compact();
 }
 
-bool CandidateSelector::select(const RowView& row, int32_t count, std::vector<Candidate>& out) {
+bool CandidateSelector::select(const RowView& row, int32_t count, float floor, std::vector<Candidate>& out) {
   count = std::max(count, 1);
   const int32_t universe = row.mask ? row.mask->count : row.vocab;
   count = std::min(count, std::max(universe, 1));
   count_ = count;
+  floor_ = floor;
   capacity_ = std::max<size_t>(4 * static_cast<size_t>(count), 256);
   buffer_.clear();
   buffer_.reserve(capacity_);
@@ -80,10 +91,10 @@ bool CandidateSelector::select(const RowView& row, int32_t count, std::vector<Ca
       i = end;
     }
   }
-  compact(count);
+  compact();
   std::sort(buffer_.begin(), buffer_.end(), before);
   out.assign(buffer_.begin(), buffer_.end());
-  return static_cast<int32_t>(out.size()) < count || count >= universe;
+  return static_cast<int32_t>(out.size()) < count || static_cast<int32_t>(out.size()) >= universe;
 }
 
 }  // namespace tidepool

@@ -13,19 +13,20 @@ namespace tidepool {
 
 class CandidateSelector {
  public:
-  // The best `count` unmasked entries of `row` in order (processed logit descending, lower id first).
-  // Writes out (its raw_logit fields copy logit; the caller patches edited ids). Returns out.size() <
-  // count or every id examined: whether `out` holds every unmasked entry.
-  bool select(const RowView& row, int32_t count, std::vector<Candidate>& out);
+  // The best `count` unmasked entries of `row`, and every unmasked entry whose logit is >= floor, in
+  // order (processed logit descending, lower id first); raw_logit copies logit. Returns whether `out`
+  // holds every unmasked entry.
+  bool select(const RowView& row, int32_t count, float floor, std::vector<Candidate>& out);
 
  private:
   void push(int32_t id, float logit);
-  void compact(int32_t count);
+  void compact();
 
   std::vector<Candidate> buffer_;  // (capacity_) pending entries above the threshold
   size_t capacity_ = 0;
   int32_t count_ = 1;
-  float threshold_ = 0;
+  float floor_ = 0;
+  float threshold_ = 0;  // entries not above it cannot be in the result
 };
 
 }  // namespace tidepool

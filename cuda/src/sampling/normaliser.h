@@ -1,36 +1,35 @@
-// The softmax normaliser of a processed row: z = sum over unmasked ids of exp((logit - max) / T).
+// The softmax normaliser of a processed row: z = sum over unmasked ids of q_i, q_i = exp((l_i - max) / T),
+// with a bound on |z - exact| (exact: the same sum in real numbers).
 //
-// fast_normaliser evaluates exp in float with a Cody-Waite reduction and a degree-7 polynomial (SSE2, or
-// AVX2 + FMA where the CPU has it), sums in double, and returns a bound on its distance to the exact
-// real-number sum built from three terms: the polynomial's relative error (kFastExpRelError, checked
-// by test_sampler over [-87, 0]), the float rounding of x = (logit - max) / T (which perturbs exp(x)
-// by at most |x| * kArgumentRelError, so the bound carries sum(|x| * exp(x))), and the double sums.
-// Terms below exp(-87) are dropped (each < 1.7e-38; the bound covers them). Stage 3 never trusts z
-// beyond that bound: a decision it cannot prove inside it asks for exact_normaliser, the same sum with
-// std::exp in double in id order.
+// The host computes it in two parts. One fast pass (fast_exp.h) sums every term in float precision; then
+// the terms of the candidates stage 2 selected, which hold most of the mass, are taken back out and put
+// in again computed exactly (std::exp in double, as stage 3 computes q). The bound therefore covers only
+// the tail's float error: the polynomial's relative error, the float rounding of x (at most
+// |x| * kArgumentRelError of each term), the double sums' rounding and the terms dropped under exp(-87).
+// Stage 3 never trusts z beyond that bound: a decision it cannot prove inside it asks for
+// exact_normaliser, the whole sum with std::exp in double in id order.
 #pragma once
 
+#include <vector>
+
+#include "fast_exp.h"
 #include "row_view.h"
+#include "sampling_candidates.h"
 
 namespace tidepool {
-
-constexpr double kFastExpRelError = 4e-7;    // |fast_exp(x) / exp(x) - 1| for x in [-87, 0], both paths
-constexpr double kArgumentRelError = 2.5e-7;  // relative error of x = fl(fl(logit - max) * fl(1 / T))
 
 struct Normaliser {
   double z = 0;
   double error = 0;  // |z - exact| <= error
 };
 
-// `max` must be >= every unmasked logit; temperature > 0.
-Normaliser fast_normaliser(const RowView& row, float max, float temperature);
+// The fast pass over every unmasked id; `max` must be >= each of their logits; temperature > 0.
+ExpSums fast_pass(const RowView& row, float max, float temperature);
+// z from a fast pass with the terms of `top` (unmasked, distinct ids of the same row) made exact.
+Normaliser combine(const ExpSums& pass, const std::vector<Candidate>& top, float max, float temperature);
+inline Normaliser fast_normaliser(const RowView& row, float max, float temperature) {
+  return combine(fast_pass(row, max, temperature), {}, max, temperature);
+}
 double exact_normaliser(const RowView& row, float max, float temperature);
-
-// The scalar form of the vector exponent, for tests and short lists; x <= 0, 0 below -87.
-float fast_exp(float x);
-
-// Which vector path fast_normaliser takes: the best the CPU has (default), or SSE2 even where AVX2 is
-// present (so tests check both on one machine). Returns the name of the path now in use.
-const char* use_vector_path(bool best);
 
 }  // namespace tidepool

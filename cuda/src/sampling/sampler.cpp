@@ -22,40 +22,44 @@ float logprob_of(float raw, double raw_log_z) { return static_cast<float>(static
 // The raw row's best `top_n` entries and log-normaliser, before stage 1 changes the row.
 void Sampler::raw_distribution(const float* row, int32_t vocab, int32_t top_n) {
   const RowView raw_view{row, vocab, nullptr};
-  selector_.select(raw_view, std::max(top_n, 1), raw_.top);
-  raw_.raw_log_z = log_z_of(raw_.top[0].logit, fast_normaliser(raw_view, raw_.top[0].logit, 1.0f).z);
+  selector_.select(raw_view, std::max(top_n, 1), INFINITY, raw_.top);
+  const float max = raw_.top[0].logit;
+  raw_.raw_log_z = log_z_of(max, combine(fast_pass(raw_view, max, 1.0f), raw_.top, max, 1.0f).z);
 }
 
 // Stages 2 and 3 until the draw is settled; returns an index into candidates_.top, or -1 if all masked.
 int32_t Sampler::draw(const SampleRequest& request, const RowView& view, double u) {
   const SamplingParams& p = *request.params;
-  asked_ = first_request(p, view.mask ? view.mask->count : view.vocab);
+  candidates_.universe = view.mask ? view.mask->count : view.vocab;
+  asked_ = first_request(p, candidates_.universe);
   if (p.logprobs) asked_.count = std::max(asked_.count, p.top_logprobs);
-  int32_t selected = 0;  // count the current candidates were selected for
-  bool have_z = false, have_exact = false;
+  CandidateRequest selected;  // what the current candidates answer
+  selected.count = 0;
+  bool have_pass = false, have_exact = false;
   for (int round = 0; round < kMaxRounds; round++) {
-    if (asked_.count != selected) {
-      if (selected) regrowths_++;
-      candidates_.complete = selector_.select(view, asked_.count, candidates_.top);
-      selected = asked_.count;
+    const bool reselect = asked_.count != selected.count || asked_.floor != selected.floor;
+    if (reselect) {
+      if (selected.count) regrowths_++;
+      candidates_.complete = selector_.select(view, asked_.count, asked_.floor, candidates_.top);
+      selected = asked_;
       if (candidates_.top.empty()) return -1;
     }
     const float max = candidates_.top[0].logit;
     if (asked_.exact_normaliser && !have_exact) {
       candidates_.z = exact_normaliser(view, max, asked_.temperature);
       candidates_.z_error = 0;
-      have_exact = have_z = true;
+      have_exact = true;
       exact_normalisers_++;
-    } else if (asked_.normaliser && !have_z) {
-      const Normaliser n = fast_normaliser(view, max, asked_.temperature);
+    } else if (asked_.normaliser && !have_exact && (!have_pass || reselect)) {
+      if (!have_pass) pass_ = fast_pass(view, max, asked_.temperature);
+      have_pass = true;
+      const Normaliser n = combine(pass_, candidates_.top, max, asked_.temperature);
       candidates_.z = n.z;
       candidates_.z_error = n.error;
-      have_z = true;
     }
     const DrawOutcome o = draw_token(p, candidates_, asked_, u, scratch_);
     if (o.status == DrawOutcome::Status::Done) return o.index;
     asked_ = o.next;
-    asked_.count = std::max(asked_.count, selected);
   }
   throw EngineError("internal", "sampler did not settle a draw");
 }
@@ -73,7 +77,9 @@ void Sampler::report_logprobs(const SamplingParams& p, bool raw_differs, const f
   }
   // The row is the raw row: its candidates and, at temperature 1, its normaliser serve directly.
   const float max = candidates_.top[0].logit;
-  const double z = (asked_.normaliser && asked_.temperature == 1.0f) ? candidates_.z : fast_normaliser(view, max, 1.0f).z;
+  const double z = (asked_.normaliser && asked_.temperature == 1.0f)
+                       ? candidates_.z
+                       : combine(fast_pass(view, max, 1.0f), candidates_.top, max, 1.0f).z;
   const double log_z = log_z_of(max, z);
   out.logprob = logprob_of(row[out.token], log_z);
   for (int32_t i = 0; i < p.top_logprobs && i < static_cast<int32_t>(candidates_.top.size()); i++)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "candidate_selection.h"
+#include "fast_exp.h"
 #include "logit_processing.h"
 #include "rng.h"
 #include "sampling_params.h"
@@ -56,6 +57,7 @@ class Sampler {
   SamplingCandidates candidates_;  // processed row
   SamplingCandidates raw_;         // raw row, when stage 1 changed it and logprobs are asked
   CandidateRequest asked_;
+  ExpSums pass_;  // the normaliser's fast pass for the current draw
   std::vector<LogitEdit> edits_;
   std::vector<double> scratch_;
   int64_t exact_normalisers_ = 0;

@@ -15,6 +15,7 @@
 // (see token_draw.h), and an implementation must answer them exactly, never approximately.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace tidepool {
 
 struct CandidateRequest {
   int32_t count = 1;          // the best `count` entries of the order (fewer when fewer are unmasked)
+  float floor = INFINITY;     // and every unmasked entry whose logit is >= floor, however many
   float temperature = 1;      // for the normaliser
   bool normaliser = false;    // z over the whole processed row at `temperature`, with an error bound
   bool exact_normaliser = false;  // the same, summed in double in id order with std::exp: z_error = 0
@@ -36,11 +38,13 @@ struct Candidate {
 };
 
 struct SamplingCandidates {
-  std::vector<Candidate> top;  // (min(count, unmasked)) in order; top[0] holds the max
+  std::vector<Candidate> top;  // (max(min(count, unmasked), entries >= floor)) in order; top[0] holds the max
   // True when `top` holds every unmasked entry of the row (so nothing lies beyond it).
   bool complete = false;
+  int32_t universe = 0;  // an upper bound on the unmasked entries (vocab, or the mask's count)
   // Sum over unmasked ids of q_i, and a bound on |z - exact| where exact is the same sum in real numbers
-  // (the host's fast pass: about 3e-7 * z). Only when requested; z_error is 0 for the exact normaliser.
+  // (the host's: about 4e-7 of the mass outside `top`, plus 1e-16 per id). Only when requested; z_error
+  // is 0 for the exact normaliser.
   double z = 0;
   double z_error = 0;
   // The model's own distribution, for logprobs: log of sum over all ids of exp(raw_i), and the raw row's

@@ -10,12 +10,26 @@ namespace {
 constexpr int32_t kFirstCount = 64;  // covers the draw for a peaked distribution most of the time
 constexpr int32_t kGrowth = 8;
 
-DrawOutcome need_more(const CandidateRequest& asked, int32_t count) {
+DrawOutcome need_more(const CandidateRequest& asked, int32_t count, double floor = INFINITY) {
   DrawOutcome o;
   o.status = DrawOutcome::Status::NeedCandidates;
   o.next = asked;
-  o.next.count = std::max(count, asked.count * kGrowth);
+  o.next.count = std::max(count, asked.count);
+  bool progress = count > asked.count;
+  if (std::isfinite(floor)) {
+    // Rounded down, so float rounding never leaves out an entry the bound promised.
+    o.next.floor = std::min(asked.floor, std::nextafter(static_cast<float>(floor), -INFINITY));
+    progress = progress || o.next.floor < asked.floor;
+  }
+  if (!progress) o.next.count = asked.count * kGrowth;
   return o;
+}
+
+// The logit above which entries hold all but `spare` of the mass: entries below q = spare / universe
+// sum to less than spare. Infinite (no floor) when spare is not positive.
+double floor_for(const SamplingCandidates& c, double spare, double t) {
+  if (!(spare > 0) || c.universe <= 0) return INFINITY;
+  return c.top[0].logit + t * std::log(spare / c.universe);
 }
 
 DrawOutcome need(const CandidateRequest& asked, bool exact) {
@@ -94,7 +108,7 @@ DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c
       kept = i;
       truncated = true;
     } else if (!truncated && !c.complete) {
-      return need_more(asked, 0);
+      return need_more(asked, 0, c.top[0].logit + t * std::log(static_cast<double>(params.min_p)) - 1e-3 * t);
     }
   }
   // 2. mass
@@ -112,7 +126,7 @@ DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c
     const int32_t k_lo = first_reaching(sums, kept, params.top_p * lo);
     int32_t k_hi = first_reaching(sums, kept, params.top_p * hi);
     if (k_hi < 0) {
-      if (!bounded) return need_more(asked, 0);
+      if (!bounded) return need_more(asked, 0, floor_for(c, lo - params.top_p * hi, t));
       k_hi = static_cast<int32_t>(kept) - 1;
     }
     if (k_lo != k_hi) return need(asked, true);
@@ -123,7 +137,7 @@ DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c
   // 4. draw
   int32_t i_lo = walk(q, kept, u * lo), i_hi = walk(q, kept, u * hi);
   if (i_lo < 0 || i_hi < 0) {
-    if (!bounded) return need_more(asked, 0);
+    if (!bounded) return need_more(asked, 0, floor_for(c, lo - u * hi, t));
     if (i_lo < 0) i_lo = static_cast<int32_t>(kept) - 1;
     if (i_hi < 0) i_hi = static_cast<int32_t>(kept) - 1;
   }
