@@ -125,6 +125,14 @@ SequenceSpec parse_add_command(const Json& cmd) {
   spec.stop_ids = ids_of(cmd, "stop_ids", false, SamplingLimits::kMaxStopIds);
   spec.eos_ids = ids_of(cmd, "eos_ids", false, SamplingLimits::kMaxStopIds);
   spec.want_logits = bool_of(cmd, "logits");
+  const Json* grammar = present(cmd, "grammar");
+  const Json* vocab = present(cmd, "vocab");
+  if (grammar || vocab) {
+    if (!grammar || !grammar->is_string() || grammar->as_string().empty() || !vocab || !vocab->is_string() || vocab->as_string().empty())
+      refuse("grammar and vocab must be given together, as registered names");
+    spec.grammar = grammar->as_string();
+    spec.vocab = vocab->as_string();
+  }
   return spec;
 }
 

@@ -61,6 +61,8 @@ void Server::handle_command(const Json& cmd) {
     if (op == "evict") return handle_evict(id, cmd);
     if (op == "unmap") return handle_unmap(id, cmd);
     if (op == "add") return handle_add(id, cmd);
+    if (op == "vocab") return reply_ok(id, core_->grammars().register_vocab(cmd));
+    if (op == "grammar") return reply_ok(id, core_->grammars().register_grammar(cmd));
     if (op == "cancel") {
       DoneEvent done;
       if (core_->cancel(int_field(cmd, "seq"), &done)) emit_done(done);

@@ -156,13 +156,30 @@ void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config)
                                               std::to_string(config.max_position_embeddings));
 }
 
+// The automaton and vocabulary a constrained sequence walks, resolved by name at add.
+GrammarCursor EngineCore::grammar_cursor(const SequenceSpec& spec) {
+  GrammarCursor cursor;
+  if (spec.grammar.empty()) return cursor;
+  cursor.grammar = grammars_.grammar(spec.grammar);
+  if (!cursor.grammar) throw EngineError("not_found", "grammar " + spec.grammar + " is not registered");
+  cursor.vocab = grammars_.vocab(spec.vocab);
+  if (!cursor.vocab) throw EngineError("not_found", "vocab " + spec.vocab + " is not registered");
+  if (spec.sampling.ignore_eos) throw EngineError("bad_request", "ignore_eos cannot be combined with grammar");
+  if (spec.eos_ids.empty() && spec.stop_ids.empty())
+    throw EngineError("bad_request", "grammar needs eos_ids or stop_ids: the ids that end the structure");
+  cursor.state = cursor.grammar->automaton.start();
+  return cursor;
+}
+
 void EngineCore::add(const SequenceSpec& spec) {
   if (seqs_.count(spec.id)) throw EngineError("bad_request", "sequence " + std::to_string(spec.id) + " already exists");
   if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
   if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
   auto it = models_.find(spec.model);
   if (it != models_.end()) check_spec(spec, it->second.model->config);
+  GrammarCursor cursor = grammar_cursor(spec);
   auto seq = std::make_unique<Sequence>();
+  seq->grammar = std::move(cursor);
   seq->id = spec.id;
   seq->model = spec.model;
   seq->tokens = spec.prompt;
@@ -313,7 +330,7 @@ void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batc
     seq->num_cached = seq->len();
     sampler_.sample(*seq, last, vocab, sampled_);
     if (sampled_.token < 0) {
-      finish(seq, "error", "every token was masked", out.done);
+      finish(seq, "error", sampler_.failure(), out.done);
       continue;
     }
     ev.token = sampled_.token;
@@ -364,6 +381,7 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   Json out = Json::object();
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));
+  out.set("grammar", grammars_.stats());
   return out;
 }
 

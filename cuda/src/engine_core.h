@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../backends/backend.h"
+#include "grammar/grammar_store.h"
 #include "json.h"
 #include "memory_manager.h"
 #include "model.h"
@@ -38,6 +39,7 @@ struct SequenceSpec {
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;
   std::vector<int32_t> eos_ids;
+  std::string grammar, vocab;  // registered names; both or neither
   bool want_logits = false;
   bool all_logits = false;
 };
@@ -126,6 +128,7 @@ class EngineCore {
   Json stats_json(const std::vector<std::string>& loading) const;
   const Sequence* find(int64_t seq) const;
   const Scheduler& scheduler() const { return scheduler_; }
+  GrammarStore& grammars() { return grammars_; }
 
  private:
   struct ResidentModel {
@@ -137,6 +140,7 @@ class EngineCore {
 
   Sequence& get(int64_t seq);
   void check_spec(const SequenceSpec& spec, const ModelConfig& config) const;
+  GrammarCursor grammar_cursor(const SequenceSpec& spec);
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
@@ -150,7 +154,8 @@ class EngineCore {
   std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
   std::map<std::string, ResidentModel> models_;            // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
-  SequenceSampler sampler_;
+  GrammarStore grammars_;
+  SequenceSampler sampler_{grammars_};
   SampledToken sampled_;  // reused per token
 };
 

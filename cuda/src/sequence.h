@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,16 @@
 namespace tidepool {
 
 enum class SeqStatus { Waiting, Running, Parked, Finished };
+
+struct RegisteredGrammar;
+struct RegisteredVocab;
+
+// Where a constrained sequence stands in its automaton (grammar/); null grammar = unconstrained.
+struct GrammarCursor {
+  std::shared_ptr<const RegisteredGrammar> grammar;
+  std::shared_ptr<const RegisteredVocab> vocab;
+  int32_t state = 0;  // after the completion so far
+};
 
 struct Sequence {
   int64_t id = 0;
@@ -34,6 +45,7 @@ struct Sequence {
   int parked_pages = 0;
   Rng rng;
   TokenCounts counts;  // prompt and output ids, kept only when sampling penalizes (sequence_sampling.cpp)
+  GrammarCursor grammar;
 
   int len() const { return static_cast<int>(tokens.size()); }
   int completion_tokens() const { return len() - prompt_len; }
