@@ -173,6 +173,12 @@ GrammarCursor EngineCore::grammar_cursor(const SequenceSpec& spec) {
 
 void EngineCore::add(const SequenceSpec& spec) {
   if (seqs_.count(spec.id)) throw EngineError("bad_request", "sequence " + std::to_string(spec.id) + " already exists");
+  for (size_t i = 0; i < spec.fork_ids.size(); i++) {
+    const int64_t id = spec.fork_ids[i];
+    const bool repeated = id == spec.id || std::find(spec.fork_ids.begin(), spec.fork_ids.begin() + i, id) != spec.fork_ids.begin() + i;
+    if (repeated) throw EngineError("bad_request", "seqs lists sequence " + std::to_string(id) + " twice");
+    if (seqs_.count(id)) throw EngineError("bad_request", "sequence " + std::to_string(id) + " already exists");
+  }
   if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
   if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
   auto it = models_.find(spec.model);
@@ -192,6 +198,7 @@ void EngineCore::add(const SequenceSpec& spec) {
   seq->all_logits = spec.all_logits;
   seq->rng = Rng(spec.sampling.seed);
   Sequence* raw = seq.get();
+  add_forks(spec, *raw);
   seqs_[spec.id] = std::move(seq);
   scheduler_.add(raw);
 }
@@ -208,6 +215,7 @@ const Sequence* EngineCore::find(int64_t id) const {
 }
 
 void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
+  release_forks(*seq);
   scheduler_.remove(seq);
   done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message});
   seqs_.erase(seq->id);
@@ -230,6 +238,9 @@ KvMove EngineCore::park(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
   if (seq.status == SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is already parked");
+  if (seq.fork_parent >= 0)
+    throw EngineError("bad_request", "sequence " + std::to_string(id) + " waits for the prefill of sequence " +
+                                         std::to_string(seq.fork_parent) + "; park that one");
   const size_t bytes = seq.pages.size() * memory_.plan().kv_page_bytes;
   seq.parked_kv.resize(bytes);
   backend_->kv_to_host(seq.pages, seq.parked_kv.data());
@@ -315,37 +326,6 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
   postprocess(rm, batch, logits, out);
 }
 
-void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out) {
-  const int vocab = rm.model->config.vocab_size;
-  size_t row = 0;
-  for (Sequence* seq : batch.seqs) {
-    const bool all = seq->all_logits && seq->num_cached == 0;
-    const size_t n_rows = all ? seq->len() : 1;
-    float* last = &logits[(row + n_rows - 1) * vocab];
-    TokenEvent ev;
-    ev.seq = seq->id;
-    if (all) ev.logits.assign(&logits[row * vocab], &logits[(row + n_rows) * vocab]);
-    else if (seq->want_logits) ev.logits.assign(last, last + vocab);
-    row += n_rows;
-    seq->num_cached = seq->len();
-    sampler_.sample(*seq, last, vocab, sampled_);
-    if (sampled_.token < 0) {
-      finish(seq, "error", sampler_.failure(), out.done);
-      continue;
-    }
-    ev.token = sampled_.token;
-    ev.has_logprob = sampled_.has_logprob;
-    ev.logprob = sampled_.logprob;
-    ev.top_logprobs = sampled_.top;
-    seq->tokens.push_back(ev.token);
-    out.tokens.push_back(std::move(ev));
-    const std::string stop = SequenceSampler::stop_reason(*seq, seq->last_token());
-    if (!stop.empty()) finish(seq, stop, "", out.done);
-    else if (seq->completion_tokens() >= seq->max_tokens || seq->len() >= rm.model->config.max_position_embeddings)
-      finish(seq, "length", "", out.done);
-  }
-}
-
 Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   Json models = Json::array();
   auto entry = [&](const std::string& key, size_t bytes, const char* state) {
@@ -382,6 +362,7 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));
   out.set("grammar", grammars_.stats());
+  out.set("prefill_tokens_saved", forked_prefill_tokens_saved_);
   return out;
 }
 
