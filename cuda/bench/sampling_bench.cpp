@@ -14,6 +14,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "bench_logits.h"
 #include "fork_bench.h"
@@ -40,6 +41,15 @@ std::string cpu_name() {
   while (std::getline(in, line))
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   return "unknown CPU";
+}
+
+// The 1-minute load average when the run ends: on a machine shared with other work, the context for
+// every wall-clock figure.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1;
+  in >> load;
+  return load;
 }
 
 Json stats_json(const std::vector<std::vector<float>>& rows) {
@@ -132,6 +142,8 @@ int main(int argc, char** argv) {
     rows_json.push(std::move(row));
   }
   result.set("sampling", std::move(rows_json));
+  result.set("load_average_1min", load_average());
+  result.set("cpus_online", static_cast<int64_t>(std::thread::hardware_concurrency()));
   const std::string dir = arg(argc, argv, "dir", "/tmp/tidepool-fork-bench");
   if (arg(argc, argv, "forks", "yes") == "yes") result.set("n", fork_bench(dir, 4, 512));
   const std::string text = result.dump();
