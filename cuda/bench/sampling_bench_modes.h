@@ -15,12 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "sampling/fast_exp.h"
 #include "sampling/sampler.h"
 
 namespace tidepool::bench {
 
 struct Mode {
   std::string name;
+  const char* vector_path = nullptr;  // the normaliser's vector path for this mode; null = the best
   SamplingParams params;
   std::vector<int32_t> history;  // ids whose logits stage 1 edits (prompt + output + bias), restored per call
   TokenCounts counts;
@@ -92,6 +94,15 @@ inline std::vector<Mode> sampling_modes(int32_t vocab, std::mt19937_64& rng) {
   modes[5].params.temperature = 1.0f;
   modes[5].params.logprobs = true;
   modes[5].params.top_logprobs = 20;
+  // The same draw on the narrower vector paths, for CPUs without AVX-512 (or AVX2).
+  for (const char* path : {"avx2", "sse2"}) {
+    if (!use_vector_path(path)) continue;
+    Mode m = modes[1];
+    m.name += std::string(", ") + path + " path";
+    m.vector_path = path;
+    modes.push_back(std::move(m));
+  }
+  use_vector_path("best");
   return modes;
 }
 
@@ -130,7 +141,9 @@ class ModeWorkload : public Workload {
         request_{&mode_.params, &rng_, &mode_.counts, nullptr, nullptr} {}
   void call(int i) override {
     std::vector<float>& row = rows_[i % rows_.size()];
+    if (mode_.vector_path) use_vector_path(mode_.vector_path);
     sampler_.sample(request_, row.data(), static_cast<int32_t>(row.size()), out_);
+    if (mode_.vector_path) use_vector_path("best");
   }
   void after(int i) override {
     for (int32_t id : mode_.history) rows_[i % rows_.size()][id] = pristine_[i % rows_.size()][id];
