@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "../backends/backend.h"
+#include "grammar/grammar_store.h"
 #include "json.h"
 #include "memory_manager.h"
 #include "model.h"
 #include "scheduler.h"
+#include "sequence_sampling.h"
 
 namespace tidepool {
 
@@ -38,6 +40,12 @@ struct SequenceSpec {
   int max_tokens = 16;
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;
+  std::vector<int32_t> eos_ids;
+  std::string grammar, vocab;  // registered names; both or neither
+  // More sequences on the same prompt and parameters (n > 1), each with its own seed: they share the
+  // first sequence's prefill and fork its KV pages (engine_forks.cpp).
+  std::vector<int64_t> fork_ids;
+  std::vector<uint64_t> fork_seeds;
   bool want_logits = false;
   bool all_logits = false;
 };
@@ -46,6 +54,9 @@ struct TokenEvent {
   int64_t seq = 0;
   int32_t token = 0;
   std::vector<float> logits;  // last position, or (prompt positions, vocab) on an all_logits prefill
+  bool has_logprob = false;   // the sequence asked for logprobs
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
 };
 
 struct DoneEvent {
@@ -125,6 +136,8 @@ class EngineCore {
   Json stats_json(const std::vector<std::string>& loading) const;
   const Sequence* find(int64_t seq) const;
   const Scheduler& scheduler() const { return scheduler_; }
+  GrammarStore& grammars() { return grammars_; }
+  int64_t prefill_tokens_saved() const { return forked_prefill_tokens_saved_; }  // by forks, since start
 
  private:
   struct ResidentModel {
@@ -136,10 +149,18 @@ class EngineCore {
 
   Sequence& get(int64_t seq);
   void check_spec(const SequenceSpec& spec, const ModelConfig& config) const;
+  GrammarCursor grammar_cursor(const SequenceSpec& spec);
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
-  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out);
+  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
+  bool take_token(Sequence* seq, float* row, int vocab, TokenEvent ev, StepResult& out);
+  void finish_if_done(Sequence* seq, const ResidentModel& rm, StepResult& out);
+  // n > 1 (engine_forks.cpp)
+  void add_forks(const SequenceSpec& spec, Sequence& parent);
+  void start_forks(Sequence* parent, const ResidentModel& rm, StepResult& out);
+  bool share_kv(Sequence& parent, Sequence& child, const ResidentModel& rm);
+  void release_forks(Sequence& parent);
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
@@ -150,6 +171,12 @@ class EngineCore {
   std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
   std::map<std::string, ResidentModel> models_;            // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
+  GrammarStore grammars_;
+  SequenceSampler sampler_{grammars_};
+  SampledToken sampled_;          // reused per token
+  std::vector<float> fork_row_;   // (vocab) a forking parent's raw row, for its children's first tokens
+  std::vector<uint8_t> kv_copy_;  // staging for copying a forked block's pages
+  int64_t forked_prefill_tokens_saved_ = 0;
 };
 
 }  // namespace tidepool
