@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../src/memory_plan.h"
+#include "device_sampling.h"
 
 namespace tidepool {
 
@@ -110,6 +111,16 @@ class Backend {
   // One forward pass. Writes K/V of the computed tokens into the pool and the logits, f32, as rows of
   // vocab_size in batch order (n_tokens rows for all_logits entries, one row otherwise).
   virtual void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) = 0;
+
+  // Sampling prepared on the device (device_sampling.h). prepared_rows() is how many logit rows one
+  // forward_prepared may have; 0 (the default) means the backend does not offer it. forward_prepared is
+  // forward() whose logit rows (one per entry, no all_logits) stay with the backend: `out` gets one answer
+  // per row, and fetch_row copies a row back (raw logits, and the processed row of an answered one; either
+  // pointer may be null) until the next forward.
+  virtual int prepared_rows() const { return 0; }
+  virtual void forward_prepared(int slot, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
+                                std::vector<RowCandidates>& out);
+  virtual void fetch_row(int row, float* raw, float* processed);
 
   // Copies whole pages between the pool and host memory (park / restore); bit-exact.
   virtual void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) = 0;

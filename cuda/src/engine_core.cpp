@@ -250,9 +250,9 @@ StepResult EngineCore::step(const std::string& model) {
   return out;
 }
 
-void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+std::vector<BatchEntry> EngineCore::batch_entries(const ScheduledBatch& batch, size_t& logit_rows) const {
   std::vector<BatchEntry> entries;
-  size_t rows = 0;
+  logit_rows = 0;
   for (Sequence* seq : batch.seqs) {
     BatchEntry e;
     e.start_pos = seq->num_cached;
@@ -261,18 +261,34 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
     e.pages = seq->pages.data();
     e.n_pages = static_cast<int>(seq->pages.size());
     e.all_logits = seq->all_logits && seq->num_cached == 0;
-    rows += e.all_logits ? e.n_tokens : 1;
+    logit_rows += e.all_logits ? e.n_tokens : 1;
     entries.push_back(e);
   }
+  return entries;
+}
+
+// Called inside a catch block: ends the batch's sequences with the forward's error, or rethrows a device
+// fault, which is not this batch's failure alone: the server ends every sequence and exits.
+void EngineCore::forward_failed(const ScheduledBatch& batch, StepResult& out) {
+  try {
+    throw;
+  } catch (const EngineError& e) {
+    if (e.code() == kDeviceLost) throw;
+    for (Sequence* seq : batch.seqs) finish(seq, "error", "forward failed: " + e.code() + ": " + e.what(), out.done);
+  } catch (const std::exception& e) {
+    for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
+  }
+}
+
+void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+  if (prepared_applies(batch)) return run_batch_prepared(rm, batch, out);
+  size_t rows = 0;
+  const std::vector<BatchEntry> entries = batch_entries(batch, rows);
   std::vector<float> logits(rows * rm.model->config.vocab_size);
   try {
     backend_->forward(rm.slot, entries, logits.data());
-  } catch (const EngineError& e) {
-    if (e.code() == kDeviceLost) throw;  // not this batch's failure alone: the server ends every sequence and exits
-    for (Sequence* seq : batch.seqs) finish(seq, "error", "forward failed: " + e.code() + ": " + e.what(), out.done);
-    return;
-  } catch (const std::exception& e) {
-    for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
+  } catch (...) {
+    forward_failed(batch, out);
     return;
   }
   postprocess(rm, batch, logits, out);

@@ -138,6 +138,14 @@ class EngineCore {
   const Scheduler& scheduler() const { return scheduler_; }
   GrammarStore& grammars() { return grammars_; }
   int64_t prefill_tokens_saved() const { return forked_prefill_tokens_saved_; }  // by forks, since start
+  // Steps whose sampling the backend prepared on its device, and rows the host then had to fetch whole
+  // (engine_prepared.cpp), since start.
+  struct PreparedSamplingStats {
+    int64_t steps = 0;
+    int64_t rows = 0;
+    int64_t rows_fetched = 0;
+  };
+  PreparedSamplingStats prepared_sampling() const { return prepared_stats_; }
 
  private:
   struct ResidentModel {
@@ -152,9 +160,15 @@ class EngineCore {
   GrammarCursor grammar_cursor(const SequenceSpec& spec);
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
+  std::vector<BatchEntry> batch_entries(const ScheduledBatch& batch, size_t& logit_rows) const;
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
   void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
   bool take_token(Sequence* seq, float* row, int vocab, TokenEvent ev, StepResult& out);
+  bool emit_sampled(Sequence* seq, TokenEvent ev, StepResult& out);  // sampled_ as seq's next token
+  // Sampling prepared on the device (engine_prepared.cpp)
+  bool prepared_applies(const ScheduledBatch& batch) const;
+  void run_batch_prepared(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
+  void forward_failed(const ScheduledBatch& batch, StepResult& out);  // in a catch block; rethrows device_lost
   void finish_if_done(Sequence* seq, const ResidentModel& rm, StepResult& out);
   // n > 1 (engine_forks.cpp)
   void add_forks(const SequenceSpec& spec, Sequence& parent);
@@ -177,6 +191,10 @@ class EngineCore {
   std::vector<float> fork_row_;   // (vocab) a forking parent's raw row, for its children's first tokens
   std::vector<uint8_t> kv_copy_;  // staging for copying a forked block's pages
   int64_t forked_prefill_tokens_saved_ = 0;
+  std::vector<SequenceRequest> prepared_requests_;  // (batch) the device path's per-sequence inputs
+  std::vector<RowSampling> prepared_rows_;          // (batch) what the backend gets of them
+  std::vector<RowCandidates> prepared_answers_;     // (batch)
+  PreparedSamplingStats prepared_stats_;
 };
 
 }  // namespace tidepool

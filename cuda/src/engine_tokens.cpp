@@ -9,6 +9,12 @@ namespace tidepool {
 // when no token could be chosen (the sequence has then finished with an error).
 bool EngineCore::take_token(Sequence* seq, float* row, int vocab, TokenEvent ev, StepResult& out) {
   sampler_.sample(*seq, row, vocab, sampled_);
+  return emit_sampled(seq, std::move(ev), out);
+}
+
+// sampled_ becomes seq's next token and `ev` is emitted; false when no token could be chosen (the
+// sequence has then finished with an error).
+bool EngineCore::emit_sampled(Sequence* seq, TokenEvent ev, StepResult& out) {
   if (sampled_.token < 0) {
     finish(seq, "error", sampler_.failure(), out.done);
     return false;

@@ -21,19 +21,19 @@ void SequenceSampler::prepare_counts(Sequence& seq, int32_t vocab) {
   }
 }
 
-std::shared_ptr<const GrammarMask> SequenceSampler::grammar_mask(const Sequence& seq, int32_t vocab) {
-  end_ids_ = seq.stop_ids;
-  end_ids_.insert(end_ids_.end(), seq.eos_ids.begin(), seq.eos_ids.end());
-  std::sort(end_ids_.begin(), end_ids_.end());
-  end_ids_.erase(std::unique(end_ids_.begin(), end_ids_.end()), end_ids_.end());
+std::shared_ptr<const GrammarMask> SequenceSampler::grammar_mask(const Sequence& seq, int32_t vocab, std::vector<int32_t>& end_ids) {
+  end_ids = seq.stop_ids;
+  end_ids.insert(end_ids.end(), seq.eos_ids.begin(), seq.eos_ids.end());
+  std::sort(end_ids.begin(), end_ids.end());
+  end_ids.erase(std::unique(end_ids.begin(), end_ids.end()), end_ids.end());
   const GrammarCursor& g = seq.grammar;
-  return grammars_.masks().get(g.grammar->key, g.grammar->automaton, g.vocab->key, g.vocab->vocab, g.state, end_ids_, vocab);
+  return grammars_.masks().get(g.grammar->key, g.grammar->automaton, g.vocab->key, g.vocab->vocab, g.state, end_ids, vocab);
 }
 
 // Walks the token's bytes; end ids (which finish the sequence) leave the state as it is.
-bool SequenceSampler::advance_grammar(Sequence& seq, int32_t token) {
+bool SequenceSampler::advance_grammar(Sequence& seq, const SequenceRequest& r, int32_t token) {
   GrammarCursor& g = seq.grammar;
-  if (std::binary_search(end_ids_.begin(), end_ids_.end(), token)) return true;
+  if (std::binary_search(r.end_ids.begin(), r.end_ids.end(), token)) return true;
   const TokenVocab& v = g.vocab->vocab;
   const int32_t next = token < v.size() ? g.grammar->automaton.walk(g.state, v.token_bytes(token), v.token_length(token)) : -1;
   if (next < 0) {
@@ -44,30 +44,53 @@ bool SequenceSampler::advance_grammar(Sequence& seq, int32_t token) {
   return true;
 }
 
-void SequenceSampler::sample(Sequence& seq, float* row, int32_t vocab, SampledToken& out) {
-  prepare_counts(seq, vocab);
-  const std::shared_ptr<const GrammarMask> mask = seq.grammar.grammar ? grammar_mask(seq, vocab) : nullptr;
-  masked_.clear();
-  if (seq.completion_tokens() < seq.sampling.min_tokens && (!mask || mask->byte_tokens > 0)) {
-    masked_ = seq.stop_ids;
-    if (!seq.sampling.ignore_eos) masked_.insert(masked_.end(), seq.eos_ids.begin(), seq.eos_ids.end());
-  }
+SampleRequest SequenceRequest::request(Sequence& seq) const {
   SampleRequest request;
   request.params = &seq.sampling;
   request.rng = &seq.rng;
   request.counts = &seq.counts;
-  request.masked = &masked_;
+  request.masked = &masked;
   request.allowed = mask ? &mask->mask : nullptr;
-  sampler_.sample(request, row, vocab, out);
+  return request;
+}
+
+void SequenceSampler::prepare(Sequence& seq, int32_t vocab, SequenceRequest& r) {
+  prepare_counts(seq, vocab);
+  r.mask = seq.grammar.grammar ? grammar_mask(seq, vocab, r.end_ids) : nullptr;
+  r.masked.clear();
+  if (seq.completion_tokens() < seq.sampling.min_tokens && (!r.mask || r.mask->byte_tokens > 0)) {
+    r.masked = seq.stop_ids;
+    if (!seq.sampling.ignore_eos) r.masked.insert(r.masked.end(), seq.eos_ids.begin(), seq.eos_ids.end());
+  }
+}
+
+void SequenceSampler::settle(Sequence& seq, const SequenceRequest& r, SampledToken& out) {
   if (out.token < 0) {
-    failure_ = mask ? "grammar: no token can continue from state " + std::to_string(seq.grammar.state) : "every token was masked";
+    failure_ = r.mask ? "grammar: no token can continue from state " + std::to_string(seq.grammar.state) : "every token was masked";
     return;
   }
-  if (mask && !advance_grammar(seq, out.token)) {
+  if (r.mask && !advance_grammar(seq, r, out.token)) {
     out.token = -1;
     return;
   }
   if (seq.counts.ready()) seq.counts.add_output(out.token);
+}
+
+void SequenceSampler::sample(Sequence& seq, float* row, int32_t vocab, SampledToken& out) {
+  prepare(seq, vocab, host_);
+  sampler_.sample(host_.request(seq), row, vocab, out);
+  settle(seq, host_, out);
+}
+
+void SequenceSampler::sample_prepared(Sequence& seq, const SequenceRequest& r, const SamplingCandidates* answer, RowSource& rows,
+                                      int32_t vocab, SampledToken& out) {
+  if (answer) {
+    sampler_.sample_prepared(r.request(seq), *answer, rows, out);
+  } else {
+    raw_row_.assign(rows.raw(), rows.raw() + vocab);
+    sampler_.sample(r.request(seq), raw_row_.data(), vocab, out);
+  }
+  settle(seq, r, out);
 }
 
 const char* SequenceSampler::stop_reason(const Sequence& seq, int32_t token) {

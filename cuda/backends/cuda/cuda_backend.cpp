@@ -50,6 +50,9 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_(options.device
   inject_forward_fault_ = inject && std::string(inject) == "forward";
   if (inject_forward_fault_)
     std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_INJECT_FAULT=forward: every forward reads an unmapped device address (a test of the device_lost path)\n");
+  const char* sampling = std::getenv("TIDEPOOL_CUDA_SAMPLING");
+  device_sampling_ = !(sampling && std::string(sampling) == "host");
+  if (!device_sampling_) std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_SAMPLING=host: logit rows are copied back and sampled on the host\n");
   if (sync_launches()) {
     graphs_enabled_ = false;  // a synchronisation inside a capture would invalidate it
     std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_SYNC_LAUNCHES is set: every kernel launch synchronises, decode graphs are off\n");
@@ -136,22 +139,24 @@ void CudaBackend::release_host(const Model& model) {
   });
 }
 
+std::string CudaBackend::forward_label(int slot_id, const std::vector<BatchEntry>& batch) const {
+  int tokens = 0;
+  for (const BatchEntry& e : batch) tokens += e.n_tokens;
+  const bool decode = tokens == static_cast<int>(batch.size());
+  return "forward of " + slot_label(slot_id) + ", " +
+         (decode ? "decode step of " + std::to_string(tokens) + " sequences"
+                 : "step of " + std::to_string(tokens) + " tokens in " + std::to_string(batch.size()) + " sequences");
+}
+
 void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
-  in_phase(
-      [&] {
-        int tokens = 0;
-        for (const BatchEntry& e : batch) tokens += e.n_tokens;
-        const bool decode = tokens == static_cast<int>(batch.size());
-        return "forward of " + slot_label(slot_id) + ", " +
-               (decode ? "decode step of " + std::to_string(tokens) + " sequences"
-                       : "step of " + std::to_string(tokens) + " tokens in " + std::to_string(batch.size()) + " sequences");
-      },
-      [&] {
-        if (inject_forward_fault_) {  // a kernel reads its page ids from address 64: an illegal address, sticky
-          launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_, activations_, compute_);
-        }
-        forward_batch(slot_id, batch, logits);
-      });
+  in_phase([&] { return forward_label(slot_id, batch); },
+           [&] {
+             if (inject_forward_fault_) {  // a kernel reads its page ids from address 64: an illegal address, sticky
+               launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_, activations_, compute_);
+             }
+             kept_rows_ = 0;  // the scratch is about to be overwritten
+             forward_batch(slot_id, batch, logits);
+           });
 }
 
 BackendMemory CudaBackend::memory() const {

@@ -8,6 +8,9 @@
 // Streams: compute (the step thread: forward, park, restore) and the pager's copy stream (load_slot,
 // which may run on the loader thread), so a prefetch overlaps decode of another model.
 //
+// Sampling: forward_prepared keeps a step's logit rows in the scratch and runs the sampler's stage 1 and
+// first stage 2 request there (sampling_prep.cu, cuda_sampling.cpp), so candidates come back, not rows.
+//
 // Failures: CUDA errors become EngineError; a device fault that leaves the context unusable becomes
 // `device_lost` (the server then exits for its supervisor to restart it). Each public entry point names
 // its phase (which slot, which step) in the message, since an asynchronous fault surfaces at a later call.
@@ -62,6 +65,12 @@ class CudaBackend : public Backend {
   int load_slot(const Model& model, const KvLayout& layout) override;
   void free_slot(int slot) override;
   void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override;
+  // Sampling prepared on the device (cuda_sampling.cpp): sampling_prep.cu on the logit rows of a step of
+  // at most kLogitRows rows; off with set_device_sampling(false) or TIDEPOOL_CUDA_SAMPLING=host.
+  int prepared_rows() const override { return device_sampling_ ? kLogitRows : 0; }
+  void forward_prepared(int slot, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
+                        std::vector<RowCandidates>& out) override;
+  void fetch_row(int row, float* raw, float* processed) override;
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override;
   void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override;
   void prepare_host(const Model& model) override;
@@ -76,6 +85,13 @@ class CudaBackend : public Backend {
   const HostRegistration& host_registration() const { return pager_.registration(); }
   void set_graphs_enabled(bool on) { graphs_enabled_ = on; }
   void set_host_pinning(bool on) { pager_.set_pinning(on); }  // see WeightPager::set_pinning
+  void set_device_sampling(bool on) { device_sampling_ = on; }  // tests: the host path on the same logits
+  struct DeviceSamplingStats {
+    int64_t rows = 0;             // logit rows prepared on the device
+    int64_t rows_unanswered = 0;  // of which the device could not answer (the host sampled the raw row)
+    int64_t rows_fetched = 0;     // rows copied back by fetch_row
+  };
+  DeviceSamplingStats device_sampling_stats() const { return sampling_stats_; }  // step thread
   cudaStream_t compute_stream() const { return compute_; }
 
  private:
@@ -127,8 +143,18 @@ class CudaBackend : public Backend {
   void attention_block(const Slot& s, const ChunkViews& v, const TokenTables& tt, int l, int n);
   void mlp_block(const Slot& s, const ChunkViews& v, int l, int n);
   void run_layers(const Slot& s, const ChunkViews& v, int t0, int n);
-  void run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R);
-  void forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits);  // forward, unnamed phase
+  void run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R, float* out);
+  // One step's device sampling: its rows' inputs in, their answers out (cuda_sampling.cpp).
+  struct PreparedStep {
+    const std::vector<RowSampling>* rows = nullptr;
+    std::vector<uint8_t> inputs;          // (prep_input_bytes) staged as uploaded to ChunkViews::prep_in
+    bool staged = false;                  // the inputs fit: the kernel ran and `answers` hold its records
+    std::vector<PrepCandidates> answers;  // (rows)
+  };
+  // forward and forward_prepared without their phase name; `prep` keeps the logit rows on the device.
+  void forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits, PreparedStep* prep = nullptr);
+  std::string forward_label(int slot_id, const std::vector<BatchEntry>& batch) const;
+  void run_sampling_prep(const ChunkViews& v, int vocab, int rows, PreparedStep& step);
   // cuda_graphs.cpp's DecodeGraphs around the layer loop: false when this batch size runs eagerly
   bool run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits);
   // cuda_backend.cpp
@@ -164,6 +190,14 @@ class CudaBackend : public Backend {
   bool graphs_enabled_ = true;
   DecodeGraphs graphs_;
   bool inject_forward_fault_ = false;  // TIDEPOOL_CUDA_INJECT_FAULT=forward (cuda_protocol_test)
+  // Device sampling (cuda_sampling.cpp); step thread only. The last forward_prepared's rows stay in the
+  // scratch (raw in ChunkViews::logits, processed in ::processed) until the next forward.
+  bool device_sampling_ = true;
+  PreparedStep prepared_;
+  const float* kept_raw_ = nullptr;  // (kept_rows_, kept_vocab_)
+  const float* kept_processed_ = nullptr;
+  int kept_rows_ = 0, kept_vocab_ = 0;
+  DeviceSamplingStats sampling_stats_;
   // Views of the current batch's metadata (device), set by upload_batch.
   int32_t* d_tokens_ = nullptr;
   TokenTables tables_;

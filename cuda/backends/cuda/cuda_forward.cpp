@@ -197,14 +197,17 @@ void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) 
   }
 }
 
-// The lm_head on R <= kLogitRows final-normed rows of v.h (chunk-local indices on the device).
-void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R) {
+// The lm_head on R <= kLogitRows final-normed rows of v.h (chunk-local indices on the device) into `out`
+// (R, vocab), inside v.logits.
+void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R, float* out) {
   const ModelConfig& c = s.model->config;
   if (R > kSkinnyMaxTokens) throw EngineError("internal", "too many logit rows for one lm_head pass");
-  linear(s, v, v.h, rows_dev, R, c.hidden_size, {{&s.lm_head, c.vocab_size}}, v.logits);
+  linear(s, v, v.h, rows_dev, R, c.hidden_size, {{&s.lm_head, c.vocab_size}}, out);
 }
 
-void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
+// With `prep` (forward_prepared), the logit rows (at most kLogitRows) stay in v.logits, each at its own
+// row, and the device sampling runs on them; else they are copied to `logits`.
+void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits, PreparedStep* prep) {
   CUDA_TRY(cudaSetDevice(device_));
   const std::shared_ptr<Slot> slot = get_slot(slot_id);
   const Slot& s = *slot;
@@ -213,10 +216,11 @@ void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batc
   std::vector<int> rows;
   upload_batch(s, batch, T, rows);
   if (T == 0) return;
+  if (prep && rows.size() > static_cast<size_t>(kLogitRows)) throw EngineError("internal", "too many logit rows to sample on the device");
   const ChunkViews v = chunk_views(s.model->config, s.act, s.chunk_tokens, activations_);
   bool decode = T <= kMaxGraphBatch && static_cast<int>(rows.size()) == T;
   for (const BatchEntry& e : batch) decode = decode && e.n_tokens == 1;
-  if (!(decode && graphs_enabled_ && run_decode_graph(slot_id, s, v, T, logits))) {
+  if (!(decode && graphs_enabled_ && run_decode_graph(slot_id, s, v, T, prep ? nullptr : logits))) {
     size_t r = 0;  // next logit row
     for (int t0 = 0; t0 < T; t0 += s.chunk_tokens) {
       const int n = std::min(s.chunk_tokens, T - t0);
@@ -225,13 +229,15 @@ void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batc
       while (end < rows.size() && rows[end] < t0 + n) end++;
       for (; r < end; r += kLogitRows) {
         const int R = static_cast<int>(std::min<size_t>(kLogitRows, end - r));
-        run_logits(s, v, d_rows_ + r, R);
+        run_logits(s, v, d_rows_ + r, R, prep ? v.logits + r * vocab : v.logits);
+        if (prep) continue;
         CUDA_TRY(cudaMemcpyAsync(logits + r * vocab, v.logits, static_cast<size_t>(R) * vocab * sizeof(float),
                                  cudaMemcpyDeviceToHost, compute_));
         CUDA_TRY(cudaStreamSynchronize(compute_));  // v.logits is reused by the next group
       }
     }
   }
+  if (prep) run_sampling_prep(v, vocab, static_cast<int>(rows.size()), *prep);
   CUDA_TRY(cudaStreamSynchronize(compute_));
 }
 

@@ -121,11 +121,12 @@ namespace tidepool::cuda {
 bool CudaBackend::run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits) {
   const bool launched = graphs_.launch(slot_id, s.geometry, T, compute_, [&] {
     run_layers(s, v, 0, T);
-    run_logits(s, v, d_rows_, T);
+    run_logits(s, v, d_rows_, T, v.logits);
   });
   if (!launched) return false;
-  CUDA_TRY(cudaMemcpyAsync(logits, v.logits, static_cast<size_t>(T) * s.model->config.vocab_size * sizeof(float),
-                           cudaMemcpyDeviceToHost, compute_));
+  if (logits)  // else the rows stay on the device (forward_prepared)
+    CUDA_TRY(cudaMemcpyAsync(logits, v.logits, static_cast<size_t>(T) * s.model->config.vocab_size * sizeof(float),
+                             cudaMemcpyDeviceToHost, compute_));
   return true;
 }
 

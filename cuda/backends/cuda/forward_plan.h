@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../../kernels/kernels.h"
+#include "../../kernels/sampling_prep.h"
 #include "../../src/model.h"
 #include "../../src/model_config.h"
 
@@ -16,6 +17,7 @@ constexpr int kMaxBatchTokens = 65536;  // tokens in one forward call (metadata 
 constexpr int kMaxChunkTokens = 2048;   // tokens per forward chunk (all layers) at most
 constexpr int kLogitRows = 32;          // logit rows computed per lm_head pass
 constexpr int kMaxGraphBatch = 32;      // decode batches up to this size are captured as graphs
+constexpr size_t kPrepListBytes = size_t(512) << 10;  // a step's logit_bias, penalty and mask id lists
 
 // One chunk's activations. Storage follows backends/precision.h: the residual stream and linear outputs
 // are f32; every input of a linear layer or of attention is in the activation dtype `act` (2 or 4 bytes).
@@ -32,6 +34,10 @@ struct ChunkViews {
   float* attn_partials = nullptr;   // split-attention state of a decode step (attention_partials_floats)
   float* split_partials = nullptr;  // skinny GEMM split-K partial sums (skinny_workspace_floats, 32 tokens)
   int* split_counters = nullptr;    // (kSkinnyCounterInts) zeroed at the start of every chunk
+  // Sampling prepared on the device (cuda_sampling.cpp); outside every captured graph.
+  float* processed = nullptr;          // (kLogitRows, vocab) stage 1's rows
+  PrepCandidates* prep_out = nullptr;  // (kLogitRows) stage 2's answers
+  uint8_t* prep_in = nullptr;          // (prep_input_bytes) the step's inputs: grammar masks, PrepRows, id lists
   size_t bytes = 0;
 };
 
@@ -51,6 +57,12 @@ inline size_t split_partials_floats(const ModelConfig& c, WeightType act) {
   return std::max({skinny_workspace_floats(qkv, 3, H, T), skinny_workspace_floats(o, 1, Q, T),
                    skinny_workspace_floats(gate_up, 2, H, T), skinny_workspace_floats(down, 1, I, T),
                    skinny_workspace_floats(lm_head, 1, H, T)});
+}
+
+// Bytes of one step's device-sampling inputs: a grammar mask and a PrepRow per logit row, and the lists.
+inline size_t prep_input_bytes(int vocab) {
+  const size_t mask_words = (static_cast<size_t>(vocab) + 63) / 64;
+  return kLogitRows * (mask_words * sizeof(uint64_t) + sizeof(PrepRow)) + kPrepListBytes;
 }
 
 // Lays out C tokens at `base` (may be null to just measure).
@@ -74,6 +86,9 @@ inline ChunkViews chunk_views(const ModelConfig& c, WeightType act, int C, uint8
   v.attn_partials = reinterpret_cast<float*>(take(attention_partials_floats(kAttentionSplitMaxTokens, c.num_heads, c.head_dim) * 4));
   v.split_partials = reinterpret_cast<float*>(take(split_partials_floats(c, act) * 4));
   v.split_counters = reinterpret_cast<int*>(take(kSkinnyCounterInts * sizeof(int)));
+  v.processed = reinterpret_cast<float*>(take(static_cast<size_t>(kLogitRows) * c.vocab_size * 4));
+  v.prep_out = reinterpret_cast<PrepCandidates*>(take(kLogitRows * sizeof(PrepCandidates)));
+  v.prep_in = take(prep_input_bytes(c.vocab_size));
   v.bytes = at;
   return v;
 }

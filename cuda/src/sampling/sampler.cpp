@@ -17,7 +17,24 @@ double log_z_of(float max, double z) { return static_cast<double>(max) + std::lo
 
 float logprob_of(float raw, double raw_log_z) { return static_cast<float>(static_cast<double>(raw) - raw_log_z); }
 
+// The host path's rows: the processed row is the caller's, edited in place by stage 1.
+class HostRows : public RowSource {
+ public:
+  explicit HostRows(const RowView& view) : view_(view) {}
+  RowView processed() override { return view_; }
+  const float* raw() override { throw EngineError("internal", "the host sampler has no raw row beside the processed one"); }
+
+ private:
+  RowView view_;
+};
+
 }  // namespace
+
+CandidateRequest first_ask(const SamplingParams& params, int32_t universe) {
+  CandidateRequest r = first_request(params, universe);
+  if (params.logprobs) r.count = std::max(r.count, params.top_logprobs);
+  return r;
+}
 
 // The raw row's best `top_n` entries and log-normaliser, before stage 1 changes the row.
 void Sampler::raw_distribution(const float* row, int32_t vocab, int32_t top_n) {
@@ -29,32 +46,42 @@ void Sampler::raw_distribution(const float* row, int32_t vocab, int32_t top_n) {
 }
 
 // Stages 2 and 3 until the draw is settled; returns an index into candidates_.top, or -1 if all masked.
-int32_t Sampler::draw(const SampleRequest& request, const RowView& view, double u) {
+int32_t Sampler::draw(const SampleRequest& request, RowSource& rows, int32_t universe, double u, const SamplingCandidates* first) {
   const SamplingParams& p = *request.params;
-  candidates_.universe = view.mask ? view.mask->count : view.vocab;
-  asked_ = first_request(p, candidates_.universe);
-  if (p.logprobs) asked_.count = std::max(asked_.count, p.top_logprobs);
+  candidates_.universe = universe;
+  asked_ = first_ask(p, universe);
   CandidateRequest selected;  // what the current candidates answer
   selected.count = 0;
-  bool have_pass = false, have_exact = false;
+  bool have_pass = false, have_exact = false, have_z = false;  // have_z: z matches the current candidates
+  if (first) {
+    candidates_.top = first->top;
+    candidates_.complete = first->complete;
+    candidates_.z = first->z;
+    candidates_.z_error = first->z_error;
+    selected = asked_;
+    if (candidates_.top.empty()) return -1;
+    candidate_weights(candidates_.top, asked_.temperature, weights_);
+    have_z = asked_.normaliser;
+  }
   for (int round = 0; round < kMaxRounds; round++) {
     const bool reselect = asked_.count != selected.count || asked_.floor != selected.floor;
     if (reselect) {
       if (selected.count) regrowths_++;
-      candidates_.complete = selector_.select(view, asked_.count, asked_.floor, candidates_.top);
+      candidates_.complete = selector_.select(rows.processed(), asked_.count, asked_.floor, candidates_.top);
       selected = asked_;
       if (candidates_.top.empty()) return -1;
       candidate_weights(candidates_.top, asked_.temperature, weights_);
+      have_z = false;
     }
     const float max = candidates_.top[0].logit;
     if (asked_.exact_normaliser && !have_exact) {
-      candidates_.z = exact_normaliser(view, max, asked_.temperature);
+      candidates_.z = exact_normaliser(rows.processed(), max, asked_.temperature);
       candidates_.z_error = 0;
-      have_exact = true;
+      have_exact = have_z = true;
       exact_normalisers_++;
-    } else if (asked_.normaliser && !have_exact && (!have_pass || reselect)) {
-      if (!have_pass) pass_ = fast_pass(view, max, asked_.temperature);
-      have_pass = true;
+    } else if (asked_.normaliser && !have_exact && !have_z) {
+      if (!have_pass) pass_ = fast_pass(rows.processed(), max, asked_.temperature);
+      have_pass = have_z = true;
       const Normaliser n = combine(pass_, candidates_.top, weights_, max, asked_.temperature);
       candidates_.z = n.z;
       candidates_.z_error = n.error;
@@ -102,7 +129,8 @@ void Sampler::sample(const SampleRequest& request, float* row, int32_t vocab, Sa
   if (masks) mask_ids(*request.masked, row, vocab, edits_);
   const RowView view{row, vocab, request.allowed};
   const double u = p.greedy() ? 0 : request.rng->uniform();
-  const int32_t index = draw(request, view, u);
+  HostRows rows(view);
+  const int32_t index = draw(request, rows, view.mask ? view.mask->count : vocab, u, nullptr);
   out.token = index < 0 ? -1 : candidates_.top[index].id;
   if (index >= 0 && p.logprobs) report_logprobs(p, raw_differs, row, view, out);
 }

@@ -40,18 +40,39 @@ struct SampledToken {
   std::vector<std::pair<int32_t, float>> top;  // (top_logprobs) best raw alternatives and their logprobs
 };
 
+// Where stage 2 reads a row when it needs one. On the host path the processed row is at hand; on the
+// device path (sample_prepared) the rows stay on the device until the draw asks for more than the device's
+// answer holds, so an implementation may fetch them on first call. Pointers stay valid for the call.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  virtual RowView processed() = 0;  // the processed row (vocab floats) with the grammar's mask
+  virtual const float* raw() = 0;   // the raw row (vocab floats)
+};
+
+// Stage 2's first request for a sequence's parameters: first_request (token_draw.h), widened to the
+// alternatives logprobs report. The device path asks the device exactly this.
+CandidateRequest first_ask(const SamplingParams& params, int32_t universe);
+
 class Sampler {
  public:
   // `row` holds `vocab` raw logits and is left processed (stage 1 works in place).
   void sample(const SampleRequest& request, float* row, int32_t vocab, SampledToken& out);
+  // The device ran stage 1 and answered first_ask(...) with `first` (its raw distribution included when
+  // logprobs are asked: raw_top of top_logprobs entries and raw_log_z). The draw starts from that answer
+  // and reads `rows` only for what it does not hold (more candidates, the exact normaliser, the raw logit
+  // of a chosen token outside it), so its token is the one sample() draws from the same raw row and seed.
+  void sample_prepared(const SampleRequest& request, const SamplingCandidates& first, RowSource& rows, SampledToken& out);
 
   int64_t exact_normalisers() const { return exact_normalisers_; }  // fallbacks taken (tests, bench)
   int64_t regrowths() const { return regrowths_; }
 
  private:
   void raw_distribution(const float* row, int32_t vocab, int32_t top_n);
-  int32_t draw(const SampleRequest& request, const RowView& view, double u);
+  // `first`, when given, answers first_ask(...) for the processed row `rows` holds.
+  int32_t draw(const SampleRequest& request, RowSource& rows, int32_t universe, double u, const SamplingCandidates* first);
   void report_logprobs(const SamplingParams& p, bool raw_differs, const float* row, const RowView& view, SampledToken& out);
+  void report_prepared_logprobs(const SamplingParams& p, const SamplingCandidates& first, RowSource& rows, SampledToken& out);
 
   CandidateSelector selector_;
   SamplingCandidates candidates_;  // processed row
