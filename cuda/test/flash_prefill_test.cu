@@ -66,13 +66,13 @@ uint16_t half_bits(float v, WeightType t) {
 }
 float half_value(uint16_t b, WeightType t) {
   if (t == WeightType::F16) {
-    __half h;
-    std::memcpy(&h, &b, 2);
-    return __half2float(h);
+    __half_raw raw;
+    raw.x = b;
+    return __half2float(__half(raw));
   }
-  __nv_bfloat16 h;
-  std::memcpy(&h, &b, 2);
-  return __bfloat162float(h);
+  __nv_bfloat16_raw raw;
+  raw.x = b;
+  return __bfloat162float(__nv_bfloat16(raw));
 }
 float bf16_round(float v) { return half_value(half_bits(v, WeightType::BF16), WeightType::BF16); }
 

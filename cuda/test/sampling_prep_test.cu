@@ -30,6 +30,12 @@ struct RowCase {
   bool expect_overflow = false;
 };
 
+RowCase row_case(const char* what) {
+  RowCase c;
+  c.what = what;
+  return c;
+}
+
 // Stage 1 as the host sampler does it (cuda/src/sampling/logit_processing.cpp on the sampler branch).
 std::vector<float> reference_stage1(const RowCase& c, std::vector<float> row) {
   const int vocab = static_cast<int>(row.size());
@@ -119,14 +125,14 @@ void check_row(const RowCase& c, int vocab, const std::vector<float>& raw, const
 
 std::vector<RowCase> cases(int vocab) {
   std::vector<RowCase> out;
-  RowCase greedy{"greedy"};
+  RowCase greedy = row_case("greedy");
   out.push_back(greedy);
-  RowCase top64{"count 64, normaliser at T 0.7"};
+  RowCase top64 = row_case("count 64, normaliser at T 0.7");
   top64.row.count = 64;
   top64.row.normaliser = true;
   top64.row.temperature = 0.7f;
   out.push_back(top64);
-  RowCase edits{"bias, penalties, min_tokens masks, raw top 5"};
+  RowCase edits = row_case("bias, penalties, min_tokens masks, raw top 5");
   edits.row.count = 20;
   edits.row.normaliser = true;
   edits.row.raw_top = 5;
@@ -137,26 +143,26 @@ std::vector<RowCase> cases(int vocab) {
   for (int32_t id = 5; id < vocab; id += vocab / 50) edits.seen.push_back({id, id % 3});
   edits.masked = {1, 2, vocab - 1};
   out.push_back(edits);
-  RowCase grammar{"grammar mask of 37 ids"};
+  RowCase grammar = row_case("grammar mask of 37 ids");
   grammar.row.count = 8;
   grammar.row.normaliser = true;
   for (int32_t i = 0; i < 37; i++) grammar.allowed.push_back((i * 7919) % vocab);
   std::sort(grammar.allowed.begin(), grammar.allowed.end());
   grammar.allowed.erase(std::unique(grammar.allowed.begin(), grammar.allowed.end()), grammar.allowed.end());
   out.push_back(grammar);
-  RowCase ties{"ties at the cut (logits in quarters)"};
+  RowCase ties = row_case("ties at the cut (logits in quarters)");
   ties.row.count = 100;
   ties.ties = true;
   out.push_back(ties);
-  RowCase floor{"floor at the median: overflow"};
+  RowCase floor = row_case("floor at the median: overflow");
   floor.row.floor = 0.0f;
   floor.expect_overflow = true;
   out.push_back(floor);
-  RowCase wide{"count above the device's capacity: overflow"};
+  RowCase wide = row_case("count above the device's capacity: overflow");
   wide.row.count = kPrepMaxCandidates + 1;
   wide.expect_overflow = true;
   out.push_back(wide);
-  RowCase none{"every id masked to -inf"};
+  RowCase none = row_case("every id masked to -inf");
   none.masked.resize(vocab);
   std::iota(none.masked.begin(), none.masked.end(), 0);
   out.push_back(none);
