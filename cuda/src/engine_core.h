@@ -167,6 +167,7 @@ class EngineCore {
   bool emit_sampled(Sequence* seq, TokenEvent ev, StepResult& out);  // sampled_ as seq's next token
   // Sampling prepared on the device (engine_prepared.cpp)
   bool prepared_applies(const ScheduledBatch& batch) const;
+  void prepare_sampling_rows(const ScheduledBatch& batch, int32_t vocab);
   void run_batch_prepared(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
   void forward_failed(const ScheduledBatch& batch, StepResult& out);  // in a catch block; rethrows device_lost
   void finish_if_done(Sequence* seq, const ResidentModel& rm, StepResult& out);

@@ -63,11 +63,10 @@ bool EngineCore::prepared_applies(const ScheduledBatch& batch) const {
   return true;
 }
 
-void EngineCore::run_batch_prepared(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
-  const int32_t vocab = rm.model->config.vocab_size;
+// Each sequence's sampling inputs for this step, before its forward: prepared_requests_ and what the
+// backend gets of them, prepared_rows_ (pointing into the former and the sequences).
+void EngineCore::prepare_sampling_rows(const ScheduledBatch& batch, int32_t vocab) {
   const size_t n = batch.seqs.size();
-  size_t rows = 0;
-  const std::vector<BatchEntry> entries = batch_entries(batch, rows);
   prepared_requests_.resize(n);
   prepared_rows_.resize(n);
   for (size_t i = 0; i < n; i++) {
@@ -83,6 +82,14 @@ void EngineCore::run_batch_prepared(const ResidentModel& rm, const ScheduledBatc
     row.masked = request.masked;
     row.allowed = request.allowed;
   }
+}
+
+void EngineCore::run_batch_prepared(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+  const int32_t vocab = rm.model->config.vocab_size;
+  const size_t n = batch.seqs.size();
+  size_t rows = 0;
+  const std::vector<BatchEntry> entries = batch_entries(batch, rows);
+  prepare_sampling_rows(batch, vocab);
   try {
     backend_->forward_prepared(rm.slot, entries, prepared_rows_, prepared_answers_);
   } catch (...) {
