@@ -121,7 +121,7 @@ export async function startNode(
   const node = await createLocalNodeRuntime({
     nodeId: nodeIdOf(config),
     fetchBlob: storeBlobSource(createObjectStore(config)), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
-    engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+    engineMemoryBytes: engineMemoryBytes(config, backend), kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
     log,

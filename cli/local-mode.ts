@@ -46,7 +46,7 @@ export async function startLocalMode(config: TidepoolConfig, log: Logger): Promi
     if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
     const node = await createLocalNodeRuntime({
       fetchBlob: storeBlobSource(store), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
-      engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
+      engineMemoryBytes: engineMemoryBytes(config, backend), kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
       log,

@@ -109,7 +109,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_GPUS', 'all', 'CUDA devices a node drives, one engine and scheduler each: all, or ordinals such as 0,1.'),
   v('TIDEPOOL_CPU_ENGINES', '1', 'Engine processes a node runs on the CPU backend, each scheduled as a device of its own.'),
   v('TIDEPOOL_GPU_MEMORY_BYTES', '(unset: 4GiB on the CPU backend, engine choice on CUDA)', 'Memory the engine reserves up front for weights, KV and scratch.'),
-  v('TIDEPOOL_KV_BYTES', '(unset: what the memory budget leaves after weights)', 'Size of the paged KV pool inside the engine budget.'),
+  v('TIDEPOOL_KV_BYTES', '(unset: a quarter of the engine memory budget)', 'Size of the paged KV pool inside the engine budget.'),
   v('TIDEPOOL_SCHEDULER_POLICY', 'tidepool', 'Token-level scheduling policy run on each GPU: tidepool, aegaeon-unified, request-level or request-level+srtf (aegaeon, static-colocation and dedicated are simulator-only).'),
   v('TIDEPOOL_QUEUE_LIMIT', '64', 'Requests held per function before new ones get 429.'),
   v('TIDEPOOL_QUEUE_TIMEOUT_MS', '30000', 'How long a request may wait for capacity (including a cold start) before it fails.'),

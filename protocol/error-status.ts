@@ -47,6 +47,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   cold_start_timeout: 503,
   store_unavailable: 503,
   engine_down: 503,
+  // The engine's device faulted; the engine restarts on a fresh context, so a retry may succeed.
+  device_lost: 503,
   shutting_down: 503,
 };
 

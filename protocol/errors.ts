@@ -18,7 +18,7 @@ export const ERROR_CODES = [
   // A node refusing a generation before its first token.
   'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'blob_corrupt', 'context_overflow',
   // The engine's own codes (docs/engine-protocol.md).
-  'bad_request', 'out_of_memory', 'busy', 'unsupported', 'internal',
+  'bad_request', 'out_of_memory', 'busy', 'unsupported', 'internal', 'device_lost',
   // The platform itself.
   'engine_error', 'shutting_down', 'internal_error',
 ] as const;

@@ -347,10 +347,12 @@ class LocalNode implements LocalNodeRuntime {
 /**
  * An end before any token, for a reason the caller should handle as a refusal rather than an empty answer:
  * the model cannot be loaded, the prompt does not fit, or the engine went away (another node may serve it).
+ * A device fault (`device_lost`) takes the engine down with it, so it counts as `engine_down`.
  */
 function refuseEarlyFailure(event: NodeEvent): NodeEvent {
   if (event.type !== 'done' || event.reason !== 'error' || event.completionTokens > 0 || !event.error) return event;
   const { code, message } = event.error;
+  if (code === 'device_lost') throw new NodeError('engine_down', message);
   if (code === 'bad_model' || code === 'context_overflow' || code === 'engine_down') throw new NodeError(code, message);
   return event;
 }

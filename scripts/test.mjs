@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The one test command (`npm test`): builds the engine if needed, runs the engine's ctest suite, the
-// TypeScript type check, the import-graph check, the linter, the Terraform checks and the vitest suite, then
-// prints one closing line that sums them: "Tests: N passed, N failed, N skipped".
+// offline CUDA checks (warnings, spills, tensor-core SASS), the TypeScript type check, the import-graph check,
+// the linter, the Terraform checks and the vitest suite, then prints one closing line that sums them:
+// "Tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,8 +92,17 @@ function runVitest() {
   }
 }
 
+// The CUDA sources offline: zero warnings for sm_80 and sm_90, no register spills, HMMA in the tensor-core
+// kernels (scripts/check-cuda-sass.mjs). Exit 77: skipped (no nvcc), with the reason printed.
+function checkCudaSass() {
+  const status = run(process.execPath, ['scripts/check-cuda-sass.mjs']).status;
+  if (status === 77) totals.skipped += 1;
+  else step('cuda sass check', () => status === 0);
+}
+
 step('engine build', buildEngine);
 runCtest();
+checkCudaSass();
 step('typecheck', () => run('npx', ['tsc', '--noEmit']).status === 0);
 // The import graph: no cycles, and each floor imports only the floors below it (docs/layout.md).
 step('import graph', () => run('npm', ['run', '--silent', 'deps']).status === 0);

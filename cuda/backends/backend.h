@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "../src/memory_plan.h"
+#include "device_sampling.h"
+
 namespace tidepool {
 
 struct Model;
@@ -21,6 +24,9 @@ struct ModelConfig;
 struct BackendOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
   int device = 0;   // CUDA device ordinal
+  // CPU backend: round where the CUDA backend rounds (backends/precision.h); also on with
+  // TIDEPOOL_CPU_PRECISION=cuda in the environment.
+  bool emulate_cuda_precision = false;
 };
 
 // How a model's KV cache maps onto pool pages. A logical block holds `block_tokens` tokens of K and V for
@@ -68,6 +74,8 @@ struct BackendMemory {
   size_t device_weights_used_bytes = 0;      // given to model slots
   size_t device_weights_largest_free_bytes = 0;
   size_t host_pinned_bytes = 0;              // host mappings page-locked for DMA
+  size_t host_staged_bytes = 0;              // host mappings that could not be page-locked: their loads go
+                                             // through a staging ring at a fraction of the DMA rate
 };
 
 class Backend {
@@ -77,8 +85,16 @@ class Backend {
   virtual std::string device_name() const = 0;  // human-readable device
   virtual size_t kv_element_bytes() const = 0;  // bytes per cached K/V element
 
+  // Where the engine's memory budget comes from (plan_memory): host memory unless the backend owns a device.
+  virtual MemorySource memory_source() const { return host_memory_source(); }
+  // Reserves what the plan sizes, once, before any forward. A device backend makes its one reservation of
+  // plan.budget_bytes here (KV pool, scratch, weights arena); a host backend only needs the KV pool.
+  virtual void init_memory(const MemoryPlan& plan) { init_kv_pool(plan.kv_pages, plan.kv_page_bytes); }
   // Reserves the paged KV pool once, before any forward: num_pages pages of page_bytes each.
   virtual void init_kv_pool(size_t num_pages, size_t page_bytes) = 0;
+  // Bytes of the weights budget a slot of this model takes: its `weight_bytes`, plus the alignment padding
+  // and per-slot tables of a device backend.
+  virtual size_t slot_bytes(const Model& model, size_t weight_bytes) const { return (void)model, weight_bytes; }
 
   // Readies a mapped model's host memory for fast copies (CUDA: page-locks the mapping, which costs about a
   // second per GB/s of pinning rate, so it is done once per mapping, not once per load). May run on the
@@ -95,6 +111,16 @@ class Backend {
   // One forward pass. Writes K/V of the computed tokens into the pool and the logits, f32, as rows of
   // vocab_size in batch order (n_tokens rows for all_logits entries, one row otherwise).
   virtual void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) = 0;
+
+  // Sampling prepared on the device (device_sampling.h). prepared_rows() is how many logit rows one
+  // forward_prepared may have; 0 (the default) means the backend does not offer it. forward_prepared is
+  // forward() whose logit rows (one per entry, no all_logits) stay with the backend: `out` gets one answer
+  // per row, and fetch_row copies a row back (raw logits, and the processed row of an answered one; either
+  // pointer may be null) until the next forward.
+  virtual int prepared_rows() const { return 0; }
+  virtual void forward_prepared(int slot, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
+                                std::vector<RowCandidates>& out);
+  virtual void fetch_row(int row, float* raw, float* processed);
 
   // Copies whole pages between the pool and host memory (park / restore); bit-exact.
   virtual void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) = 0;

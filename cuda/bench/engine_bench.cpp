@@ -1,13 +1,16 @@
 // tidepool-engine-bench: the engine against the hardware in one run (../shared/BENCHMARKS.md §2).
 //   ceilings  pinned host-to-device and device-to-device bandwidth
-//   switch    load a synthesized model from shared memory into a slot: first load (pins the mapping),
-//             later loads of the same mapping (copy only: a switch), and the staging ring
+//   switch    load a synthesized model (real Hugging Face layout: shards, unaligned tensors, so copied
+//             tensor by tensor) from shared memory into a slot: first load (pins the mapping), later loads
+//             of the same mapping (copy only: a switch), and the staging ring; each row names its path
+//             and, for the ring, why
 //   decode    step time, batch {1, 8, 32} x context {128, 1024}, with the bandwidth roofline
 //   prefill   1 x {128, 1024, 2048} tokens
 //   kv_swap   park / restore GB/s
 //   prefetch  a second model copied into a free slot by another thread while the first decodes
 //   preempt   a resident second model's first decode step right after a step of the first
-// Usage: tidepool-engine-bench [--shape qwen2.5-7b] [--dir /dev/shm/tidepool-bench] [--out result.json]
+//   graphs    decode graphs captured, replayed and run eagerly over the whole run
+// Usage: tidepool-engine-bench [--shape qwen2.5-7b] [--dir /dev/shm/tidepool-bench-<shape>-hf] [--out result.json]
 // Prints one JSON object (also written to --out). Needs a CUDA device.
 #include <cuda_runtime_api.h>
 
@@ -24,8 +27,10 @@
 
 #include "bench_synth.h"
 #include "cuda_backend.h"
+#include "cuda_device.h"
 #include "errors.h"
 #include "json.h"
+#include "memory_plan.h"
 #include "model.h"
 
 using namespace tidepool;
@@ -206,13 +211,9 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
 }  // namespace
 
 int main(int argc, char** argv) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    std::printf("SKIP: no CUDA device\n");
-    return 77;
-  }
+  if (const int gate = cuda::gpu_test_gate("tidepool-engine-bench")) return gate;  // 77 only without a GPU
   const bench::Shape shape = bench::shape_by_name(arg(argc, argv, "shape", "qwen2.5-7b"));
-  const std::string dir = arg(argc, argv, "dir", "/dev/shm/tidepool-bench-" + shape.name);
+  const std::string dir = arg(argc, argv, "dir", "/dev/shm/tidepool-bench-" + shape.name + "-hf");
   const std::string out_path = arg(argc, argv, "out", "");
   try {
     Json result = Json::object();
@@ -236,8 +237,11 @@ int main(int argc, char** argv) {
       for (const TensorView& t : f->tensors()) params += static_cast<size_t>(t.numel());
 
     cuda::CudaBackend be(BackendOptions{});
-    const size_t page_bytes = 64 << 10, kv_pages = (size_t(8) << 30) / page_bytes;
-    be.init_kv_pool(kv_pages, page_bytes);
+    MemoryRequest request;  // the engine's default budget (a share of the device's free memory), 8 GiB of KV
+    request.kv_budget_bytes = size_t(8) << 30;
+    const MemoryPlan plan = plan_memory(request, be.memory_source());
+    be.init_memory(plan);
+    const size_t page_bytes = plan.kv_page_bytes;
     const KvLayout layout = make_kv_layout(model->config, 16, page_bytes, be.kv_element_bytes());
 
     // switch: the first load of a mapping pins it (once per mapping, as the engine does at `map`); the
@@ -248,6 +252,8 @@ int main(int argc, char** argv) {
       const cuda::LoadStats st = be.last_load();
       Json j = Json::object();
       j.set("path", st.pinned ? "pinned_mapping" : "staging_ring");
+      j.set("staging_reason", st.staging_reason);
+      j.set("copy_layout", st.per_tensor ? "per_tensor" : "file_span");
       j.set("first_load_of_mapping", first_of_mapping);
       j.set("bytes", static_cast<double>(st.bytes));
       j.set("total_ms", st.total_ms);
@@ -265,14 +271,14 @@ int main(int argc, char** argv) {
       if (i < 3) be.free_slot(slot);
     }
     {
-      setenv("TIDEPOOL_CUDA_NO_PIN", "1", 1);
+      be.set_host_pinning(false);  // a fresh mapping that is never pinned: the staging ring
       std::unique_ptr<Model> staged = load_model_dir(dir);
       staged->prefault();
       const int staged_slot = be.load_slot(*staged, layout);
       record(true);
       be.free_slot(staged_slot);
       be.release_host(*staged);
-      unsetenv("TIDEPOOL_CUDA_NO_PIN");
+      be.set_host_pinning(true);
     }
     result.set("switch", std::move(switches));
 
@@ -326,6 +332,12 @@ int main(int argc, char** argv) {
     preempt.set("ms", median(pre));
     preempt.set("note", "in-process: A's step then B's first decode step (batch 1, context 128); excludes the socket");
     result.set("preempt", std::move(preempt));
+    const cuda::GraphStats g = be.graph_stats();
+    Json graphs = Json::object();
+    graphs.set("captures", static_cast<double>(g.captures));
+    graphs.set("replays", static_cast<double>(g.replays));
+    graphs.set("eager_fallbacks", static_cast<double>(g.eager_fallbacks));
+    result.set("graphs", std::move(graphs));
     const cuda::MemoryStats m = be.memory_stats();
     Json mem = Json::object();
     mem.set("reserved_bytes", static_cast<double>(m.reserved_bytes));

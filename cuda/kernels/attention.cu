@@ -3,7 +3,8 @@
 // the positions, merged by a second kernel. Within a block 4 warps split the positions round-robin. Each warp keeps an online softmax
 // (running max, running sum, f32 accumulator of head_dim spread over its lanes); the warps' partial
 // results are merged in shared memory at the end. GQA: query head h reads KV head h / (nq / nk).
-// Scores are scaled by 1/sqrt(head_dim); K and V are bf16 in the pool, arithmetic is f32.
+// Scores are scaled by 1/sqrt(head_dim); K and V are bf16 in the pool, q and the output are in the
+// activation dtype A (backends/precision.h), arithmetic is f32.
 
 #include "kv_cache.cuh"
 
@@ -19,7 +20,8 @@ constexpr int kMaxPerLane = 8;  // head_dim <= 256
 // Attends token t's query head h to positions [begin, end) of its sequence. Every thread returns the block's
 // combined softmax state over that range: running max `m`, normaliser `l`, and the unnormalised output
 // acc[d] = sum_j exp(score_j - m) * v_j[d] in s_out[d] (shared, hd floats). Empty ranges give m = -inf, l = 0.
-__device__ void attend_range(const float* qv, const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt,
+template <typename A>
+__device__ void attend_range(const A* qv, const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt,
                              int t, int kvh, int hd, float scale, int begin, int end, float& m, float& l, float* s_out) {
   __shared__ float s_max[kWarps], s_sum[kWarps];
   __shared__ float s_acc[kWarps][kMaxPerLane * 32];
@@ -28,7 +30,7 @@ __device__ void attend_range(const float* qv, const uint8_t* pool, int layer, co
 #pragma unroll
   for (int i = 0; i < kMaxPerLane; i++) {
     const int d = lane + 32 * i;
-    qr[i] = d < hd ? qv[d] * scale : 0.0f;
+    qr[i] = d < hd ? load_f32(qv, d) * scale : 0.0f;
     acc[i] = 0.0f;
   }
   float run_max = -INFINITY, run_sum = 0.0f;
@@ -85,29 +87,31 @@ __device__ void attend_range(const float* qv, const uint8_t* pool, int layer, co
 }
 
 // grid (T, nq), block (32 * kWarps): the whole of positions 0..pos per block (prefill, and wide batches).
+template <typename A>
 __global__ void __launch_bounds__(32 * kWarps)
-    paged_attention_kernel(const float* q, float* out, const uint8_t* pool, int layer, KvGeometry g, TokenTables tt,
+    paged_attention_kernel(const A* q, A* out, const uint8_t* pool, int layer, KvGeometry g, TokenTables tt,
                            int nq, int nk, int hd, float scale) {
   __shared__ float s_out[kMaxPerLane * 32];
   const int t = blockIdx.x, h = blockIdx.y, kvh = h / (nq / nk);
-  const float* qv = q + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
+  const A* qv = q + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
   float m, l;
   attend_range(qv, pool, layer, g, tt, t, kvh, hd, scale, 0, tt.pos[t] + 1, m, l, s_out);
-  float* o = out + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) o[d] = s_out[d] / l;
+  A* o = out + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) o[d] = from_f32<A>(s_out[d] / l);
 }
 
 // grid (T, nq, kAttentionSplits), block (32 * kWarps): split `split` of token t's positions, whose length
 // is read at run time, so a captured decode graph stays right as the context grows. Writes the split's
 // softmax state to partials ((T, nq, splits, hd + 2): m, l, acc[hd]).
+template <typename A>
 __global__ void __launch_bounds__(32 * kWarps)
-    paged_attention_split_kernel(const float* q, float* partials, const uint8_t* pool, int layer, KvGeometry g,
+    paged_attention_split_kernel(const A* q, float* partials, const uint8_t* pool, int layer, KvGeometry g,
                                  TokenTables tt, int nq, int nk, int hd, float scale) {
   __shared__ float s_out[kMaxPerLane * 32];
   const int t = blockIdx.x, h = blockIdx.y, split = blockIdx.z, kvh = h / (nq / nk);
   const int n = tt.pos[t] + 1, per = (n + kAttentionSplits - 1) / kAttentionSplits;
   const int begin = min(n, split * per), end = min(n, begin + per);
-  const float* qv = q + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
+  const A* qv = q + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
   float m, l;
   attend_range(qv, pool, layer, g, tt, t, kvh, hd, scale, begin, end, m, l, s_out);
   float* p = partials + ((static_cast<size_t>(t) * nq + h) * kAttentionSplits + split) * (hd + 2);  // (hd + 2)
@@ -119,7 +123,8 @@ __global__ void __launch_bounds__(32 * kWarps)
 }
 
 // grid (T, nq), block (128): combines a token head's kAttentionSplits partial states into its output.
-__global__ void attention_merge_kernel(const float* partials, float* out, int nq, int hd) {
+template <typename A>
+__global__ void attention_merge_kernel(const float* partials, A* out, int nq, int hd) {
   const int t = blockIdx.x, h = blockIdx.y;
   const float* p = partials + (static_cast<size_t>(t) * nq + h) * kAttentionSplits * (hd + 2);  // (splits, hd + 2)
   float m = -INFINITY;
@@ -132,12 +137,12 @@ __global__ void attention_merge_kernel(const float* partials, float* out, int nq
     weights[s] = l > 0.0f ? __expf(p[s * (hd + 2)] - m) : 0.0f;
     total += weights[s] * l;
   }
-  float* o = out + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
+  A* o = out + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float v = 0.0f;
 #pragma unroll
     for (int s = 0; s < kAttentionSplits; s++) v += weights[s] * p[s * (hd + 2) + 2 + d];
-    o[d] = v / total;
+    o[d] = from_f32<A>(v / total);
   }
 }
 
@@ -147,7 +152,7 @@ size_t attention_partials_floats(int T, int nq, int hd) {
   return static_cast<size_t>(T) * nq * kAttentionSplits * (hd + 2);
 }
 
-void launch_paged_attention(const float* q, float* out, const uint8_t* pool, int layer, const KvGeometry& g,
+void launch_paged_attention(const void* q, void* out, WeightType act, const uint8_t* pool, int layer, const KvGeometry& g,
                             const TokenTables& tt, int T, int nq, int nk, int hd, float* partials, cudaStream_t s) {
   KERNEL_ASSERT(q && out && pool && tt.pos && tt.pages && T >= 0);
   KERNEL_ASSERT(nq > 0 && nk > 0 && nq % nk == 0 && hd > 0 && hd <= 32 * kMaxPerLane);
@@ -155,13 +160,18 @@ void launch_paged_attention(const float* q, float* out, const uint8_t* pool, int
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
   // A decode step has one query per sequence: (T, nq) blocks leave most SMs idle while each block walks the
   // whole context, so the positions are split over kAttentionSplits blocks and merged (flash-decoding).
-  if (partials && T <= kAttentionSplitMaxTokens) {
-    paged_attention_split_kernel<<<dim3(T, nq, kAttentionSplits), 32 * kWarps, 0, s>>>(q, partials, pool, layer, g, tt, nq, nk, hd, scale);
-    LAUNCH_CHECK();
-    attention_merge_kernel<<<dim3(T, nq), 128, 0, s>>>(partials, out, nq, hd);
-  } else {
-    paged_attention_kernel<<<dim3(T, nq), 32 * kWarps, 0, s>>>(q, out, pool, layer, g, tt, nq, nk, hd, scale);
-  }
+  dispatch_weight(act, [&](auto tag) {
+    using A = decltype(tag);
+    const A* qa = static_cast<const A*>(q);
+    A* oa = static_cast<A*>(out);
+    if (partials && T <= kAttentionSplitMaxTokens) {
+      paged_attention_split_kernel<A><<<dim3(T, nq, kAttentionSplits), 32 * kWarps, 0, s>>>(qa, partials, pool, layer, g, tt, nq, nk, hd, scale);
+      LAUNCH_CHECK();
+      attention_merge_kernel<A><<<dim3(T, nq), 128, 0, s>>>(partials, oa, nq, hd);
+    } else {
+      paged_attention_kernel<A><<<dim3(T, nq), 32 * kWarps, 0, s>>>(qa, oa, pool, layer, g, tt, nq, nk, hd, scale);
+    }
+  });
   LAUNCH_CHECK();
 }
 

@@ -111,6 +111,7 @@ __device__ __forceinline__ float block_sum(float v) {
 inline void check_launch(const char* file, int line) {
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) throw_cuda_error(file, line, "kernel launch", err);
+  if (sync_launches() && (err = cudaDeviceSynchronize()) != cudaSuccess) throw_cuda_error(file, line, "kernel (synchronised)", err);
 }
 
 // Dispatches a runtime WeightType to a template functor call `f.template operator()<T>()`.

@@ -1,48 +1,19 @@
-// Tensor-core GEMM for prefill: Y (M, N) f32 = A (M, K) · W^T, where A is the activations rounded to the
-// weights' half type and W (N, K) is a weight matrix as stored (f16 or bf16). f32 accumulation.
+// Tensor-core GEMM for prefill: Y (M, N) = A (M, K) · W^T (+ bias), A the activations in the weights' half
+// type, W (N, K) weights as stored (f16 or bf16), f32 accumulation, f32 or half output; up to three weight
+// tensors side by side in one launch (fused Q/K/V, gate/up), each with its own bias and output.
 //
-// Block tile 64 x 128 x 32, 4 warps (2 x 2), each warp 32 x 64 = 2 x 8 mma.sync.m16n8k16 tiles. Tiles move
-// global -> shared with cp.async (16 bytes per copy, zero-filled past the matrix edges) through a 3-stage
-// pipeline; fragments come out of shared memory with ldmatrix. Shared rows are padded by 16 bytes so
-// the 8 rows one ldmatrix reads fall in distinct bank groups. Both operands are K-major ("row.col").
+// The block body, its tile configurations (64x128, 128x128, 128x256; 64-deep k tiles, 3-4 stage cp.async
+// pipelines, XOR-swizzled shared rows, ldmatrix, mma.sync m16n8k16) live in gemm_tc_body.h, which the host
+// replay (cuda/test/replay) runs on an emulator of the PTX ISA; which configuration a launch uses is
+// gemm_tc_pick.h's choice.
+
 
 #include "common.cuh"
+#include "gemm_tc_body.h"
+#include "gemm_tc_pick.h"
+#include "tc_device.cuh"
 
 namespace tidepool::cuda {
-
-namespace {
-constexpr int BM = 64, BN = 128, BK = 32, STAGES = 3, THREADS = 128;
-constexpr int LDS = BK + 8;  // shared row stride in elements (80 bytes)
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-template <typename T> __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, const uint32_t* b);
-template <> __device__ __forceinline__ void mma16816<__half>(float* c, const uint32_t* a, const uint32_t* b) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> __device__ __forceinline__ void mma16816<__nv_bfloat16>(float* c, const uint32_t* a, const uint32_t* b) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-}  // namespace
 
 // ---------------------------------------------------------------- kernels
 
@@ -52,90 +23,62 @@ __global__ void cast_half_kernel(const float* x, T* out, size_t n) {
     out[i] = from_f32<T>(x[i]);
 }
 
-// grid (ceil(N / BN), ceil(M / BM)), block (THREADS).
-template <typename T>
-__global__ void __launch_bounds__(THREADS) gemm_tc_kernel(const T* A, const T* W, float* Y, int M, int N, int K) {
-  __shared__ __align__(128) T sA[STAGES][BM][LDS];  // activations tile
-  __shared__ __align__(128) T sB[STAGES][BN][LDS];  // weight tile, rows are output features
-  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int warp_m = warp / 2, warp_n = warp % 2;
-  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-  const int ktiles = (K + BK - 1) / BK;
-
-  auto load_tile = [&](int stage, int kt) {
-    const int k0 = kt * BK;
-#pragma unroll
-    for (int i = 0; i < (BM * BK / 8) / THREADS; i++) {  // 2 chunks of 8 elements per thread
-      const int chunk = tid + i * THREADS, r = chunk / (BK / 8), c = (chunk % (BK / 8)) * 8;
-      const bool ok = m0 + r < M && k0 + c < K;
-      cp_async16(&sA[stage][r][c], ok ? A + static_cast<size_t>(m0 + r) * K + k0 + c : A, ok);
-    }
-#pragma unroll
-    for (int i = 0; i < (BN * BK / 8) / THREADS; i++) {  // 4 chunks per thread
-      const int chunk = tid + i * THREADS, r = chunk / (BK / 8), c = (chunk % (BK / 8)) * 8;
-      const bool ok = n0 + r < N && k0 + c < K;
-      cp_async16(&sB[stage][r][c], ok ? W + static_cast<size_t>(n0 + r) * K + k0 + c : W, ok);
-    }
-  };
-
-  float acc[2][8][4];
-#pragma unroll
-  for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-    for (int ni = 0; ni < 8; ni++)
-#pragma unroll
-      for (int j = 0; j < 4; j++) acc[mi][ni][j] = 0.0f;
-
-#pragma unroll
-  for (int st = 0; st < STAGES - 1; st++) {
-    if (st < ktiles) load_tile(st, st);
-    cp_async_commit();
-  }
-  for (int kt = 0; kt < ktiles; kt++) {
-    cp_async_wait<STAGES - 2>();
-    __syncthreads();  // tile kt landed for every thread; stage (kt-1) % STAGES is no longer read
-    const int next = kt + STAGES - 1;
-    if (next < ktiles) load_tile(next % STAGES, next);
-    cp_async_commit();
-    const int st = kt % STAGES;
-#pragma unroll
-    for (int kk = 0; kk < BK; kk += 16) {
-      uint32_t a[2][4], b[8][2];
-#pragma unroll
-      for (int mi = 0; mi < 2; mi++)
-        ldmatrix_x4(a[mi], &sA[st][warp_m * 32 + mi * 16 + lane % 16][kk + (lane / 16) * 8]);
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        uint32_t r[4];
-        ldmatrix_x4(r, &sB[st][warp_n * 64 + p * 16 + lane % 8 + (lane / 16) * 8][kk + ((lane / 8) % 2) * 8]);
-        b[2 * p][0] = r[0]; b[2 * p][1] = r[1]; b[2 * p + 1][0] = r[2]; b[2 * p + 1][1] = r[3];
-      }
-#pragma unroll
-      for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-        for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], a[mi], b[ni]);
-    }
-  }
-  cp_async_wait<0>();
-
-#pragma unroll
-  for (int mi = 0; mi < 2; mi++) {
-#pragma unroll
-    for (int ni = 0; ni < 8; ni++) {
-      const int row = m0 + warp_m * 32 + mi * 16 + lane / 4;
-      const int col = n0 + warp_n * 64 + ni * 8 + (lane % 4) * 2;
-#pragma unroll
-      for (int half = 0; half < 2; half++) {
-        const int r = row + half * 8;
-        if (r >= M) continue;
-        if (col < N) Y[static_cast<size_t>(r) * N + col] = acc[mi][ni][half * 2];
-        if (col + 1 < N) Y[static_cast<size_t>(r) * N + col + 1] = acc[mi][ni][half * 2 + 1];
-      }
-    }
-  }
+// grid (ceil(N / BN), ceil(M / BM)), block (Cfg::THREADS), Cfg::SMEM_BYTES of dynamic shared memory.
+template <class Cfg, class H, class OutT>
+__global__ void __launch_bounds__(Cfg::THREADS) gemm_tc_kernel(const __grid_constant__ tc::GemmArgs g) {
+  tc::DeviceExec x;
+  tc::gemm_block<Cfg, H, OutT>(x, g);
 }
 
 // ---------------------------------------------------------------- launchers
+
+namespace {
+
+struct DeviceFacts {
+  int sms = 0;
+  int smem_optin = 0;  // bytes of dynamic shared memory one block may opt into
+};
+
+DeviceFacts device_facts() {
+  static std::mutex mu;
+  static DeviceFacts facts[64];
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) throw_cuda_error(__FILE__, __LINE__, "cudaGetDevice", cudaGetLastError());
+  std::lock_guard<std::mutex> lock(mu);
+  if (facts[dev].sms == 0) {
+    cudaError_t err = cudaDeviceGetAttribute(&facts[dev].sms, cudaDevAttrMultiProcessorCount, dev);
+    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&facts[dev].smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "cudaDeviceGetAttribute", err);
+  }
+  return facts[dev];
+}
+
+template <class Cfg, class H, class OutT> void launch_config(const tc::GemmArgs& g, cudaStream_t s) {
+  const cudaError_t err = tc::raise_dynamic_smem_once<gemm_tc_kernel<Cfg, H, OutT>>(Cfg::SMEM_BYTES);
+  if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "raising the dynamic shared memory limit", err);
+  const dim3 grid(tc::ceil_div(g.N, Cfg::BN), tc::ceil_div(g.M, Cfg::BM));
+  gemm_tc_kernel<Cfg, H, OutT><<<grid, Cfg::THREADS, Cfg::SMEM_BYTES, s>>>(g);
+}
+
+template <class H, class OutT> void launch_typed(const tc::GemmArgs& g, cudaStream_t s) {
+  const DeviceFacts d = device_facts();
+  const bool fits[tc::kGemmTiles] = {tc::GemmTileSmall::SMEM_BYTES <= d.smem_optin, tc::GemmTileMedium::SMEM_BYTES <= d.smem_optin,
+                                     tc::GemmTileLarge::SMEM_BYTES <= d.smem_optin};
+  KERNEL_ASSERT(fits[0]);
+  switch (tc::pick_gemm_tile(g.M, g.N, d.sms, fits)) {
+    case tc::GemmTileId::Small: launch_config<tc::GemmTileSmall, H, OutT>(g, s); break;
+    case tc::GemmTileId::Medium: launch_config<tc::GemmTileMedium, H, OutT>(g, s); break;
+    case tc::GemmTileId::Large: launch_config<tc::GemmTileLarge, H, OutT>(g, s); break;
+  }
+}
+
+tc::Elem elem_of(WeightType t) {
+  return t == WeightType::F32 ? tc::Elem::F32 : t == WeightType::F16 ? tc::Elem::F16 : tc::Elem::BF16;
+}
+
+bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+}  // namespace
 
 void launch_cast_half(const float* x, void* out, WeightType w, size_t n, cudaStream_t s) {
   KERNEL_ASSERT(x && out && w != WeightType::F32);
@@ -146,18 +89,39 @@ void launch_cast_half(const float* x, void* out, WeightType w, size_t n, cudaStr
   LAUNCH_CHECK();
 }
 
-void launch_gemm_tc(const void* A, const void* W, WeightType w, float* Y, int M, int N, int K, cudaStream_t s) {
-  KERNEL_ASSERT(A && W && Y && M >= 0 && N > 0 && K > 0 && w != WeightType::F32);
-  KERNEL_ASSERT(K % 8 == 0);
-  KERNEL_ASSERT(reinterpret_cast<uintptr_t>(A) % 16 == 0 && reinterpret_cast<uintptr_t>(W) % 16 == 0);
+void launch_gemm_fused(const void* A, int lda, WeightType w, const LinearSegment* segs, int count, int M, int K,
+                       WeightType out_type, cudaStream_t s) {
+  KERNEL_ASSERT(A && segs && count >= 1 && count <= tc::kMaxGemmSegments && M >= 0 && K > 0 && w != WeightType::F32);
+  KERNEL_ASSERT(K % 8 == 0 && lda >= K && lda % 8 == 0 && aligned(A, 16));
+  KERNEL_ASSERT(out_type == WeightType::F32 || out_type == w);
+  tc::GemmArgs g;
+  g.a = A;
+  g.lda = lda;
+  g.M = M;
+  g.K = K;
+  g.segments = count;
+  for (int i = 0; i < count; i++) {
+    const LinearSegment& in = segs[i];
+    KERNEL_ASSERT(in.weight && aligned(in.weight, 16) && in.n > 0 && in.out && in.ld_out >= in.n);
+    KERNEL_ASSERT(aligned(in.out, weight_type_bytes(out_type)));
+    g.N += in.n;
+    g.seg[i] = tc::GemmSegment{in.weight, in.bias, elem_of(in.bias_type), g.N, in.out, in.ld_out};
+  }
   if (M == 0) return;
-  const dim3 grid((N + BN - 1) / BN, (M + BM - 1) / BM);
-  if (w == WeightType::F16)
-    gemm_tc_kernel<__half><<<grid, THREADS, 0, s>>>(static_cast<const __half*>(A), static_cast<const __half*>(W), Y, M, N, K);
-  else
-    gemm_tc_kernel<__nv_bfloat16><<<grid, THREADS, 0, s>>>(static_cast<const __nv_bfloat16*>(A),
-                                                            static_cast<const __nv_bfloat16*>(W), Y, M, N, K);
+  const bool f32_out = out_type == WeightType::F32;
+  if (w == WeightType::F16) {
+    if (f32_out) launch_typed<tc::F16, float>(g, s);
+    else launch_typed<tc::F16, tc::F16>(g, s);
+  } else {
+    if (f32_out) launch_typed<tc::Bf16, float>(g, s);
+    else launch_typed<tc::Bf16, tc::Bf16>(g, s);
+  }
   LAUNCH_CHECK();
+}
+
+void launch_gemm_tc(const void* A, const void* W, WeightType w, float* Y, int M, int N, int K, cudaStream_t s) {
+  const LinearSegment seg{W, N, nullptr, WeightType::F32, Y, N};
+  launch_gemm_fused(A, K, w, &seg, 1, M, K, WeightType::F32, s);
 }
 
 }  // namespace tidepool::cuda

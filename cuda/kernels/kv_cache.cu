@@ -1,4 +1,5 @@
-// The paged KV pool: writing a step's K/V rows (f32 -> bf16) at each token's position, and whole-page
+// The paged KV pool: writing K/V rows (f32 -> bf16) at each token's position (the forward pass writes
+// them fused with RoPE, rope_kv.cu; this plain write fills pools in the kernel tests), and whole-page
 // gather/scatter between the pool and a contiguous buffer (park / restore, bit-exact).
 
 #include "kv_cache.cuh"

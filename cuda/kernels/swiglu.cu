@@ -1,25 +1,38 @@
-// SwiGLU activation of the MLP: gate = silu(gate) * up, elementwise over (T, intermediate).
+// SwiGLU of the MLP, written straight as the down projection's input: out (T, I) in the activation dtype
+// A = silu(gate) * up, from the f32 gate and up projections (T rows of stride ld). silu(g) = g / (1 + e^-g)
+// in f32, rounded once to A (backends/precision.h).
 
-#include "common.cuh"
+#include "act_io.cuh"
 
 namespace tidepool::cuda {
 
 // ---------------------------------------------------------------- kernels
 
-__global__ void swiglu_kernel(float* gate, const float* up, size_t n) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + expf(-g)) * up[i];
+// Grid-stride over groups of 4 outputs; I % 4 == 0.
+template <typename A>
+__global__ void swiglu_kernel(const float* gate, const float* up, int ld, int I, size_t groups, A* out) {
+  const int per_row = I / 4;
+  for (size_t q = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; q < groups; q += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t t = q / per_row, c = (q % per_row) * 4;
+    const float4 g = load4_act(gate + t * ld, c), u = load4_act(up + t * ld, c);
+    store4(out + t * I, c,
+           make_float4(g.x / (1.0f + expf(-g.x)) * u.x, g.y / (1.0f + expf(-g.y)) * u.y, g.z / (1.0f + expf(-g.z)) * u.z,
+                       g.w / (1.0f + expf(-g.w)) * u.w));
   }
 }
 
 // ---------------------------------------------------------------- launchers
 
-void launch_swiglu(float* gate, const float* up, size_t n, cudaStream_t s) {
-  KERNEL_ASSERT(gate && up);
-  if (n == 0) return;
-  const int blocks = static_cast<int>(std::min<size_t>((n + 255) / 256, 65535));
-  swiglu_kernel<<<blocks, 256, 0, s>>>(gate, up, n);
+void launch_swiglu(const float* gate, const float* up, int ld, int T, int I, void* out, WeightType act, cudaStream_t s) {
+  KERNEL_ASSERT(gate && up && out && T >= 0 && I > 0 && I % 8 == 0 && ld >= I && ld % 4 == 0);
+  KERNEL_ASSERT(reinterpret_cast<uintptr_t>(gate) % 16 == 0 && reinterpret_cast<uintptr_t>(up) % 16 == 0);
+  const size_t groups = static_cast<size_t>(T) * (I / 4);
+  if (groups == 0) return;
+  const int blocks = static_cast<int>(std::min<size_t>((groups + 255) / 256, 65535));
+  dispatch_act(act, [&](auto tag) {
+    using A = decltype(tag);
+    swiglu_kernel<A><<<blocks, 256, 0, s>>>(gate, up, ld, I, groups, static_cast<A*>(out));
+  });
   LAUNCH_CHECK();
 }
 

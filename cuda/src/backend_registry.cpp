@@ -1,4 +1,4 @@
-// Backend construction and the KV page layout shared by every backend.
+// Backend construction, the KV page layout shared by every backend, and the defaults of optional entry points.
 #include "../backends/backend.h"
 
 #include "errors.h"
@@ -20,6 +20,17 @@ KvLayout make_kv_layout(const ModelConfig& config, int block_tokens, size_t page
   const int rows_per_block = l.layers * 2 * block_tokens;
   l.pages_per_block = (rows_per_block + l.rows_per_page - 1) / l.rows_per_page;
   return l;
+}
+
+void Backend::forward_prepared(int slot, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
+                               std::vector<RowCandidates>& out) {
+  (void)slot, (void)batch, (void)rows, (void)out;
+  throw EngineError("internal", "backend " + name() + " does not prepare sampling on its device");
+}
+
+void Backend::fetch_row(int row, float* raw, float* processed) {
+  (void)row, (void)raw, (void)processed;
+  throw EngineError("internal", "backend " + name() + " keeps no logit rows");
 }
 
 std::vector<std::string> built_backends() {

@@ -13,14 +13,24 @@ double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+MemoryRequest memory_request(const EngineOptions& o) {
+  MemoryRequest r;
+  r.budget_bytes = o.memory_budget_bytes;
+  r.kv_budget_bytes = o.kv_budget_bytes;
+  r.scratch_bytes = o.scratch_bytes;
+  r.kv_page_bytes = o.kv_page_bytes;
+  return r;
+}
+
 }  // namespace
 
 EngineCore::EngineCore(std::unique_ptr<Backend> backend, const EngineOptions& options)
     : options_(options),
       backend_(std::move(backend)),
-      memory_(make_memory_plan(options.memory_budget_bytes, options.kv_budget_bytes, options.kv_page_bytes)),
+      memory_source_(backend_->memory_source()),
+      memory_(plan_memory(memory_request(options), memory_source_)),
       scheduler_(static_cast<int>(memory_.plan().kv_pages), options.block_tokens, options.max_batch_tokens) {
-  backend_->init_kv_pool(memory_.plan().kv_pages, memory_.plan().kv_page_bytes);
+  backend_->init_memory(memory_.plan());
 }
 
 size_t EngineCore::model_bytes(const std::string& key) const {
@@ -82,10 +92,11 @@ EngineCore::InstallPlan EngineCore::begin_install(const std::string& key) {
   InstallPlan plan;
   plan.model = &model;
   plan.layout = make_kv_layout(model.config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
-  if (!memory_.reserve_weights(key, model.weight_bytes))
+  const size_t bytes = backend_->slot_bytes(model, model.weight_bytes);
+  if (!memory_.reserve_weights(key, bytes))
     throw EngineError("out_of_memory", "weights arena has " +
                                            std::to_string(memory_.plan().weights_arena_bytes() - memory_.weights_used()) +
-                                           " bytes free, model needs " + std::to_string(model.weight_bytes));
+                                           " bytes free, model needs " + std::to_string(bytes));
   installing_[key] = plan.layout;
   return plan;
 }
@@ -136,38 +147,6 @@ size_t EngineCore::evict_model(const std::string& key, bool force, std::vector<D
   return memory_.release_weights(key);
 }
 
-void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config) const {
-  for (int32_t t : spec.prompt)
-    if (t < 0 || t >= config.vocab_size)
-      throw EngineError("bad_request", "prompt token " + std::to_string(t) + " outside the vocabulary");
-  const int64_t total = static_cast<int64_t>(spec.prompt.size()) + spec.max_tokens;
-  if (total > config.max_position_embeddings)
-    throw EngineError("context_overflow", "prompt + max_tokens = " + std::to_string(total) + " exceeds the context of " +
-                                              std::to_string(config.max_position_embeddings));
-}
-
-void EngineCore::add(const SequenceSpec& spec) {
-  if (seqs_.count(spec.id)) throw EngineError("bad_request", "sequence " + std::to_string(spec.id) + " already exists");
-  if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
-  if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
-  auto it = models_.find(spec.model);
-  if (it != models_.end()) check_spec(spec, it->second.model->config);
-  auto seq = std::make_unique<Sequence>();
-  seq->id = spec.id;
-  seq->model = spec.model;
-  seq->tokens = spec.prompt;
-  seq->prompt_len = static_cast<int>(spec.prompt.size());
-  seq->max_tokens = spec.max_tokens;
-  seq->sampling = spec.sampling;
-  seq->stop_ids = spec.stop_ids;
-  seq->want_logits = spec.want_logits;
-  seq->all_logits = spec.all_logits;
-  seq->rng = Rng(spec.sampling.seed);
-  Sequence* raw = seq.get();
-  seqs_[spec.id] = std::move(seq);
-  scheduler_.add(raw);
-}
-
 Sequence& EngineCore::get(int64_t id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) throw EngineError("not_found", "no sequence " + std::to_string(id));
@@ -180,6 +159,7 @@ const Sequence* EngineCore::find(int64_t id) const {
 }
 
 void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
+  release_forks(*seq);
   scheduler_.remove(seq);
   done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message});
   seqs_.erase(seq->id);
@@ -198,10 +178,17 @@ void EngineCore::cancel_all(std::vector<DoneEvent>& done) {
   while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "cancelled", "", done);
 }
 
+void EngineCore::fail_all(const std::string& message, std::vector<DoneEvent>& done) {
+  while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "error", message, done);
+}
+
 KvMove EngineCore::park(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
   if (seq.status == SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is already parked");
+  if (seq.fork_parent >= 0)
+    throw EngineError("bad_request", "sequence " + std::to_string(id) + " waits for the prefill of sequence " +
+                                         std::to_string(seq.fork_parent) + "; park that one");
   const size_t bytes = seq.pages.size() * memory_.plan().kv_page_bytes;
   seq.parked_kv.resize(bytes);
   backend_->kv_to_host(seq.pages, seq.parked_kv.data());
@@ -234,6 +221,9 @@ void EngineCore::validate_waiting(const std::string& model, const ResidentModel&
     SequenceSpec spec;
     spec.prompt.assign(seq->tokens.begin(), seq->tokens.begin() + seq->prompt_len);
     spec.max_tokens = seq->max_tokens;
+    spec.stop_ids = seq->stop_ids;
+    spec.eos_ids = seq->eos_ids;
+    spec.sampling = seq->sampling;
     try {
       check_spec(spec, rm.model->config);
       if (scheduler_.blocks().pages_for(seq->len(), rm.layout.pages_per_block) > total_pages)
@@ -260,9 +250,9 @@ StepResult EngineCore::step(const std::string& model) {
   return out;
 }
 
-void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+std::vector<BatchEntry> EngineCore::batch_entries(const ScheduledBatch& batch, size_t& logit_rows) const {
   std::vector<BatchEntry> entries;
-  size_t rows = 0;
+  logit_rows = 0;
   for (Sequence* seq : batch.seqs) {
     BatchEntry e;
     e.start_pos = seq->num_cached;
@@ -271,40 +261,37 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
     e.pages = seq->pages.data();
     e.n_pages = static_cast<int>(seq->pages.size());
     e.all_logits = seq->all_logits && seq->num_cached == 0;
-    rows += e.all_logits ? e.n_tokens : 1;
+    logit_rows += e.all_logits ? e.n_tokens : 1;
     entries.push_back(e);
   }
+  return entries;
+}
+
+// Called inside a catch block: ends the batch's sequences with the forward's error, or rethrows a device
+// fault, which is not this batch's failure alone: the server ends every sequence and exits.
+void EngineCore::forward_failed(const ScheduledBatch& batch, StepResult& out) {
+  try {
+    throw;
+  } catch (const EngineError& e) {
+    if (e.code() == kDeviceLost) throw;
+    for (Sequence* seq : batch.seqs) finish(seq, "error", "forward failed: " + e.code() + ": " + e.what(), out.done);
+  } catch (const std::exception& e) {
+    for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
+  }
+}
+
+void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+  if (prepared_applies(batch)) return run_batch_prepared(rm, batch, out);
+  size_t rows = 0;
+  const std::vector<BatchEntry> entries = batch_entries(batch, rows);
   std::vector<float> logits(rows * rm.model->config.vocab_size);
   try {
     backend_->forward(rm.slot, entries, logits.data());
-  } catch (const std::exception& e) {
-    for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
+  } catch (...) {
+    forward_failed(batch, out);
     return;
   }
   postprocess(rm, batch, logits, out);
-}
-
-void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out) {
-  const int vocab = rm.model->config.vocab_size;
-  size_t row = 0;
-  for (Sequence* seq : batch.seqs) {
-    const bool all = seq->all_logits && seq->num_cached == 0;
-    const size_t n_rows = all ? seq->len() : 1;
-    const float* last = &logits[(row + n_rows - 1) * vocab];
-    TokenEvent ev;
-    ev.seq = seq->id;
-    if (all) ev.logits.assign(&logits[row * vocab], &logits[(row + n_rows) * vocab]);
-    else if (seq->want_logits) ev.logits.assign(last, last + vocab);
-    row += n_rows;
-    seq->num_cached = seq->len();
-    ev.token = sample_token(last, vocab, seq->sampling.temperature, seq->sampling.top_p, seq->rng);
-    seq->tokens.push_back(ev.token);
-    out.tokens.push_back(std::move(ev));
-    const bool stop = std::find(seq->stop_ids.begin(), seq->stop_ids.end(), seq->last_token()) != seq->stop_ids.end();
-    if (stop) finish(seq, "stop", "", out.done);
-    else if (seq->completion_tokens() >= seq->max_tokens || seq->len() >= rm.model->config.max_position_embeddings)
-      finish(seq, "length", "", out.done);
-  }
 }
 
 Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
@@ -339,9 +326,12 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   mem.set("device_weights_used_bytes", static_cast<int64_t>(b.device_weights_used_bytes));
   mem.set("device_weights_largest_free_bytes", static_cast<int64_t>(b.device_weights_largest_free_bytes));
   mem.set("host_pinned_bytes", static_cast<int64_t>(b.host_pinned_bytes));
+  mem.set("host_staged_bytes", static_cast<int64_t>(b.host_staged_bytes));
   Json out = Json::object();
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));
+  out.set("grammar", grammars_.stats());
+  out.set("prefill_tokens_saved", forked_prefill_tokens_saved_);
   return out;
 }
 

@@ -4,7 +4,8 @@
 //   step(model) = schedule -> run -> postprocess
 //
 // Errors are thrown as EngineError with a protocol code. A failure inside a step fails only the sequences
-// of that step (done with reason "error").
+// of that step (done with reason "error"), except device_lost, which step() throws: the device is unusable
+// for every sequence and the server exits.
 #pragma once
 
 #include <cstdint>
@@ -14,16 +15,19 @@
 #include <vector>
 
 #include "../backends/backend.h"
+#include "grammar/grammar_store.h"
 #include "json.h"
 #include "memory_manager.h"
 #include "model.h"
 #include "scheduler.h"
+#include "sequence_sampling.h"
 
 namespace tidepool {
 
 struct EngineOptions {
-  size_t memory_budget_bytes = size_t(4) << 30;
-  size_t kv_budget_bytes = 0;  // 0 = a quarter of the budget
+  size_t memory_budget_bytes = 0;  // 0 = sized from the backend's memory (memory_plan.h)
+  size_t kv_budget_bytes = 0;      // 0 = a quarter of the budget
+  size_t scratch_bytes = 0;        // 0 = a sixteenth of the budget, at most 512 MiB
   int block_tokens = 16;
   size_t kv_page_bytes = 64 << 10;
   int max_batch_tokens = 4096;  // prefill admission stops here (one sequence is always admitted)
@@ -36,6 +40,12 @@ struct SequenceSpec {
   int max_tokens = 16;
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;
+  std::vector<int32_t> eos_ids;
+  std::string grammar, vocab;  // registered names; both or neither
+  // More sequences on the same prompt and parameters (n > 1), each with its own seed: they share the
+  // first sequence's prefill and fork its KV pages (engine_forks.cpp).
+  std::vector<int64_t> fork_ids;
+  std::vector<uint64_t> fork_seeds;
   bool want_logits = false;
   bool all_logits = false;
 };
@@ -44,6 +54,9 @@ struct TokenEvent {
   int64_t seq = 0;
   int32_t token = 0;
   std::vector<float> logits;  // last position, or (prompt positions, vocab) on an all_logits prefill
+  bool has_logprob = false;   // the sequence asked for logprobs
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
 };
 
 struct DoneEvent {
@@ -73,6 +86,7 @@ class EngineCore {
 
   Backend& backend() { return *backend_; }
   const MemoryPlan& memory_plan() const { return memory_.plan(); }
+  const MemorySource& memory_source() const { return memory_source_; }
   int block_tokens() const { return options_.block_tokens; }
 
   bool is_resident(const std::string& key) const { return models_.count(key) > 0; }
@@ -112,6 +126,7 @@ class EngineCore {
   void add(const SequenceSpec& spec);
   bool cancel(int64_t seq, DoneEvent* done);  // false for unknown ids
   void cancel_all(std::vector<DoneEvent>& done);
+  void fail_all(const std::string& message, std::vector<DoneEvent>& done);  // every sequence ends with "error"
   KvMove park(int64_t seq);
   KvMove restore(int64_t seq);
 
@@ -121,6 +136,16 @@ class EngineCore {
   Json stats_json(const std::vector<std::string>& loading) const;
   const Sequence* find(int64_t seq) const;
   const Scheduler& scheduler() const { return scheduler_; }
+  GrammarStore& grammars() { return grammars_; }
+  int64_t prefill_tokens_saved() const { return forked_prefill_tokens_saved_; }  // by forks, since start
+  // Steps whose sampling the backend prepared on its device, and rows the host then had to fetch whole
+  // (engine_prepared.cpp), since start.
+  struct PreparedSamplingStats {
+    int64_t steps = 0;
+    int64_t rows = 0;
+    int64_t rows_fetched = 0;
+  };
+  PreparedSamplingStats prepared_sampling() const { return prepared_stats_; }
 
  private:
   struct ResidentModel {
@@ -132,19 +157,45 @@ class EngineCore {
 
   Sequence& get(int64_t seq);
   void check_spec(const SequenceSpec& spec, const ModelConfig& config) const;
+  GrammarCursor grammar_cursor(const SequenceSpec& spec);
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
+  std::vector<BatchEntry> batch_entries(const ScheduledBatch& batch, size_t& logit_rows) const;
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
-  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out);
+  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
+  bool take_token(Sequence* seq, float* row, int vocab, TokenEvent ev, StepResult& out);
+  bool emit_sampled(Sequence* seq, TokenEvent ev, StepResult& out);  // sampled_ as seq's next token
+  // Sampling prepared on the device (engine_prepared.cpp)
+  bool prepared_applies(const ScheduledBatch& batch) const;
+  void prepare_sampling_rows(const ScheduledBatch& batch, int32_t vocab);
+  void run_batch_prepared(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
+  void forward_failed(const ScheduledBatch& batch, StepResult& out);  // in a catch block; rethrows device_lost
+  void finish_if_done(Sequence* seq, const ResidentModel& rm, StepResult& out);
+  // n > 1 (engine_forks.cpp)
+  void add_forks(const SequenceSpec& spec, Sequence& parent);
+  void start_forks(Sequence* parent, const ResidentModel& rm, StepResult& out);
+  bool share_kv(Sequence& parent, Sequence& child, const ResidentModel& rm);
+  void release_forks(Sequence& parent);
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
+  const MemorySource memory_source_;  // as the backend reported it before the plan was made
   MemoryManager memory_;
   Scheduler scheduler_;
   std::map<std::string, std::unique_ptr<Model>> mapped_;  // every known model, resident or not
   std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
   std::map<std::string, ResidentModel> models_;            // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
+  GrammarStore grammars_;
+  SequenceSampler sampler_{grammars_};
+  SampledToken sampled_;          // reused per token
+  std::vector<float> fork_row_;   // (vocab) a forking parent's raw row, for its children's first tokens
+  std::vector<uint8_t> kv_copy_;  // staging for copying a forked block's pages
+  int64_t forked_prefill_tokens_saved_ = 0;
+  std::vector<SequenceRequest> prepared_requests_;  // (batch) the device path's per-sequence inputs
+  std::vector<RowSampling> prepared_rows_;          // (batch) what the backend gets of them
+  std::vector<RowCandidates> prepared_answers_;     // (batch)
+  PreparedSamplingStats prepared_stats_;
 };
 
 }  // namespace tidepool

@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "forward_command.h"
+#include "process_guard.h"
 #include "server.h"
 
 using namespace tidepool;
@@ -18,7 +19,8 @@ namespace {
 void usage() {
   std::cerr << "usage:\n"
                "  tidepool-engine serve --backend cpu|cuda --socket PATH [--memory-budget-bytes N]\n"
-               "                        [--kv-budget-bytes N] [--kv-block-tokens 16] [--threads N] [--device 0]\n"
+               "                        [--kv-budget-bytes N] [--scratch-bytes N] [--kv-block-tokens 16] [--threads N]\n"
+               "                        [--device 0] [--parent-pid PID]\n"
                "  tidepool-engine forward --backend cpu|cuda --model-dir DIR --tokens 1,2,3 [--generate N] [--threads N]\n"
                "  tidepool-engine info\n";
 }
@@ -45,11 +47,6 @@ long long int_flag(const std::map<std::string, std::string>& flags, const std::s
 std::string flag(const std::map<std::string, std::string>& flags, const std::string& name, const std::string& fallback) {
   auto it = flags.find(name);
   return it == flags.end() ? fallback : it->second;
-}
-
-size_t default_budget_bytes() {
-  const long long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) / 2 : size_t(4) << 30;
 }
 
 std::vector<int32_t> parse_tokens(const std::string& text) {
@@ -82,8 +79,9 @@ int cmd_serve(const std::map<std::string, std::string>& flags) {
   o.backend = flag(flags, "backend", "cpu");
   o.backend_options.threads = static_cast<int>(int_flag(flags, "threads", 0));
   o.backend_options.device = static_cast<int>(int_flag(flags, "device", 0));
-  o.engine.memory_budget_bytes = static_cast<size_t>(int_flag(flags, "memory-budget-bytes", default_budget_bytes()));
+  o.engine.memory_budget_bytes = static_cast<size_t>(int_flag(flags, "memory-budget-bytes", 0));  // 0: the backend's
   o.engine.kv_budget_bytes = static_cast<size_t>(int_flag(flags, "kv-budget-bytes", 0));
+  o.engine.scratch_bytes = static_cast<size_t>(int_flag(flags, "scratch-bytes", 0));
   o.engine.block_tokens = static_cast<int>(int_flag(flags, "kv-block-tokens", 16));
   Server server(o);
   return server.run();
@@ -107,23 +105,28 @@ int cmd_forward(const std::map<std::string, std::string>& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const pid_t parent = ::getppid();  // first thing: the parent-death race check compares against it
   if (argc < 2) {
     usage();
-    return 2;
+    return kExitUsage;
   }
   const std::string command = argv[1];
   try {
     if (command == "info") return cmd_info();
     const auto flags = parse_flags(argc, argv);
-    if (command == "serve") return cmd_serve(flags);
-    if (command == "forward") return cmd_forward(flags);
-    usage();
-    return 2;
+    if (command != "serve" && command != "forward") {
+      usage();
+      return kExitUsage;
+    }
+    install_exit_handlers();
+    watch_parent(static_cast<pid_t>(int_flag(flags, "parent-pid", parent)));
+    return command == "serve" ? cmd_serve(flags) : cmd_forward(flags);
   } catch (const EngineError& e) {
-    std::cerr << "tidepool-engine: " << e.code() << ": " << e.what() << "\n";
-    return 1;
+    if (e.code() == kDeviceLost) exit_fatal(kExitDeviceLost, e.code() + ": " + e.what());
+    std::cerr << "tidepool-engine: fatal: " << e.code() << ": " << e.what() << std::endl;
+    return kExitStartup;
   } catch (const std::exception& e) {
-    std::cerr << "tidepool-engine: internal: " << e.what() << "\n";
-    return 1;
+    std::cerr << "tidepool-engine: fatal: internal: " << e.what() << std::endl;
+    return kExitStartup;
   }
 }

@@ -1,4 +1,4 @@
-// The engine's memory budget, reserved once at startup and split three ways:
+// The engine's memory budget, sized and split once at startup (memory_plan.h):
 //   weights arena = budget - kv pool - scratch, accounted per model slot;
 //   kv pool       = kv_budget bytes of fixed-size pages (the block manager hands them out);
 //   scratch       = activations for one step.
@@ -10,19 +10,9 @@
 #include <mutex>
 #include <string>
 
+#include "memory_plan.h"
+
 namespace tidepool {
-
-struct MemoryPlan {
-  size_t budget_bytes = 0;
-  size_t kv_bytes = 0;
-  size_t scratch_bytes = 0;
-  size_t kv_page_bytes = 0;
-  size_t kv_pages = 0;
-  size_t weights_arena_bytes() const { return budget_bytes - kv_bytes - scratch_bytes; }
-};
-
-// Checks the split; throws EngineError("bad_request") when the parts do not fit the budget.
-MemoryPlan make_memory_plan(size_t budget_bytes, size_t kv_budget_bytes, size_t kv_page_bytes);
 
 class MemoryManager {
  public:

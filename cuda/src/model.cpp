@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
@@ -105,8 +106,10 @@ bool Model::unchanged_on_disk() const {
 }
 
 std::unique_ptr<Model> load_model_dir(const std::string& dir) {
+  static std::atomic<uint64_t> next_mapping_id{1};
   auto m = std::make_unique<Model>();
   m->dir = dir;
+  m->mapping_id = next_mapping_id++;
   m->config = parse_model_config(read_text_file(dir + "/config.json"));
   std::map<std::string, const TensorView*> index;
   for (const std::string& path : list_safetensors(dir)) {

@@ -3,6 +3,7 @@
 // config; a Model that exists is complete and consistent.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct LayerWeights {
 
 struct Model {
   std::string dir;
+  uint64_t mapping_id = 0;  // unique per load_model_dir call in this process, never reused: keys host pins
   ModelConfig config;
   std::vector<std::unique_ptr<SafetensorsFile>> files;
   const TensorView* embed = nullptr;       // (vocab, hidden)

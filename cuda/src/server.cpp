@@ -11,17 +11,11 @@
 
 #include "errors.h"
 #include "framing.h"
+#include "process_guard.h"
 
 namespace tidepool {
 
 namespace {
-
-char g_socket_path[sizeof(sockaddr_un::sun_path)] = {0};
-
-void on_sigterm(int) {
-  if (g_socket_path[0]) ::unlink(g_socket_path);
-  ::_exit(0);
-}
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -40,21 +34,20 @@ Server::~Server() {
 }
 
 int Server::run() {
-  if (options_.socket_path.size() >= sizeof(g_socket_path)) {
-    std::cerr << "tidepool-engine: socket path too long\n";
-    return 2;
+  sockaddr_un addr{};
+  if (options_.socket_path.size() >= sizeof(addr.sun_path)) {
+    std::cerr << "tidepool-engine: fatal: bad_request: socket path too long\n";
+    return kExitUsage;
   }
-  std::strcpy(g_socket_path, options_.socket_path.c_str());
-  ::signal(SIGTERM, on_sigterm);
+  set_socket_to_unlink(options_.socket_path);
   ::signal(SIGPIPE, SIG_IGN);
   int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, g_socket_path);
-  ::unlink(g_socket_path);
+  std::strcpy(addr.sun_path, options_.socket_path.c_str());
+  ::unlink(addr.sun_path);
   if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 4) != 0) {
-    std::cerr << "tidepool-engine: cannot listen on " << options_.socket_path << ": " << std::strerror(errno) << "\n";
-    return 1;
+    std::cerr << "tidepool-engine: fatal: cannot listen on " << options_.socket_path << ": " << std::strerror(errno) << "\n";
+    return kExitStartup;
   }
   Json ready = Json::object();
   ready.set("ready", true);
@@ -71,8 +64,8 @@ int Server::run() {
     serve_connection(fd);
   }
   ::close(listener);
-  ::unlink(g_socket_path);
-  return 0;
+  ::unlink(addr.sun_path);
+  return kExitOk;
 }
 
 void Server::serve_connection(int fd) {
@@ -171,14 +164,16 @@ void Server::handle(Inbound& item) {
       return;
     case Inbound::Kind::Mapped:
       handle_mapped(item);
-      return;
+      break;
     case Inbound::Kind::Copied:
       handle_copied(item);
-      return;
+      break;
     case Inbound::Kind::Command:
       if (item.connection == connection_) handle_command(item.command);
       return;
   }
+  // The loader's waiters have their answer; a fault on the loader thread ends the process like any other.
+  if (item.error_code == kDeviceLost) fail_device(item.error_message);
 }
 
 void Server::start_turn() {
@@ -196,6 +191,10 @@ void Server::run_turn_step() {
   StepResult result;
   try {
     result = core_->step(turn.model);
+  } catch (const EngineError& e) {
+    if (e.code() == kDeviceLost) fail_device(e.what());
+    std::cerr << "tidepool-engine: step failed: " << e.code() << ": " << e.what() << "\n";
+    return end_turn("idle");
   } catch (const std::exception& e) {
     std::cerr << "tidepool-engine: step failed: " << e.what() << "\n";
     return end_turn("idle");
@@ -237,6 +236,22 @@ int64_t Server::preempt_at_token_boundary() {
   return steps;
 }
 
+// Every client waiting on something hears device_lost, then the process exits for its supervisor to start
+// a fresh one: after a sticky fault every later call would fail the same way.
+void Server::fail_device(const std::string& message) {
+  for (Turn& turn : turns_) reply_error(turn.id, kDeviceLost, message);
+  turns_.clear();
+  turn_running_ = false;
+  for (auto& [key, pending] : loading_) {
+    answer(pending.map_waiters, kDeviceLost, message, Json());
+    answer(pending.load_waiters, kDeviceLost, message, Json());
+  }
+  std::vector<DoneEvent> done;
+  core_->fail_all(std::string(kDeviceLost) + ": " + message, done);
+  for (const DoneEvent& d : done) emit_done(d);
+  exit_fatal(kExitDeviceLost, std::string(kDeviceLost) + ": " + message + "; exiting so the engine is restarted on a fresh device context");
+}
+
 void Server::send(const Json& message) {
   std::lock_guard<std::mutex> lock(write_mutex_);
   if (client_fd_ < 0) return;
@@ -271,6 +286,21 @@ void Server::emit_done(const DoneEvent& d) {
   send(out);
 }
 
+// {"logprob": F, "top": [[id, F], ...]}: the chosen token's and the best alternatives' logprobs.
+static Json logprobs_json(const TokenEvent& t) {
+  Json top = Json::array();
+  for (const auto& [id, lp] : t.top_logprobs) {
+    Json pair = Json::array();
+    pair.push(static_cast<int64_t>(id));
+    pair.push(static_cast<double>(lp));
+    top.push(std::move(pair));
+  }
+  Json out = Json::object();
+  out.set("logprob", static_cast<double>(t.logprob));
+  out.set("top", std::move(top));
+  return out;
+}
+
 void Server::emit_step(const std::string& model, const StepResult& result) {
   Json tokens = Json::array();
   for (const TokenEvent& t : result.tokens) {
@@ -282,6 +312,7 @@ void Server::emit_step(const std::string& model, const StepResult& result) {
       for (float f : t.logits) logits.push(static_cast<double>(f));
       item.push(std::move(logits));
     }
+    if (t.has_logprob) item.push(logprobs_json(t));
     tokens.push(std::move(item));
   }
   Json out = Json::object();

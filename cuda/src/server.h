@@ -89,6 +89,7 @@ class Server {
   void sweep_stale_mappings();
   void handle_add(const Json& id, const Json& cmd);
   void handle_preempt(const Json& id);
+  [[noreturn]] void fail_device(const std::string& message);
   Json hello_reply() const;
 
   void start_turn();

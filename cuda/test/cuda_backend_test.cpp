@@ -1,12 +1,15 @@
-// The CUDA backend end to end, against the CPU backend through the same EngineCore step loop:
+// The CUDA backend end to end, against the CPU backend emulating its precision (bf16 KV, activations in the
+// weights' dtype: backends/precision.h) through the same EngineCore step loop:
 //   - logits of every prompt position for each fixture model (f32, bf16, f16; Llama and Qwen2) and for a
 //     synthesized qwen2.5-0.5b shape (real widths, 4 layers, bf16, QKV bias, tied embeddings), long enough
 //     that prefill takes the tensor-core path;
 //   - greedy tokens identical to the CPU backend for the tiny fixtures;
 //   - park/restore in the middle of generation: same tokens and bit-identical logits as without;
 //   - two models interleaved token by token: each equals its uninterrupted run;
-//   - sampled (temperature/top-p, seeded) generation repeats exactly.
-// Prints "SKIP: no CUDA device" and exits 77 without a GPU.
+//   - sampled (temperature/top-p, seeded) generation repeats exactly;
+//   - a captured decode graph has exactly decode_step_launches() nodes (launches per step, docs/cuda.md).
+// Each engine reserves 2 GiB of the device (its memory budget). Prints "SKIP: <reason>" and exits 77 only
+// on a machine without a GPU (cuda_device.h); a broken CUDA setup fails.
 #include <cuda_runtime_api.h>
 
 #include <cmath>
@@ -14,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cuda_backend.h"
+#include "cuda_device.h"
 #include "engine_core.h"
 #include "test_support.h"
 
@@ -39,13 +44,20 @@ double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(num / std::max(den, 1e-30));
 }
 
-std::unique_ptr<EngineCore> make_engine(const std::string& backend) {
+EngineOptions engine_options() {
   EngineOptions o;
   o.block_tokens = 16;
   o.kv_page_bytes = 64 << 10;
   o.kv_budget_bytes = size_t(256) << 20;
   o.memory_budget_bytes = size_t(2) << 30;
-  return std::make_unique<EngineCore>(make_backend(backend, BackendOptions{}), o);
+  return o;
+}
+
+// The cpu backend emulates the cuda backend's roundings, so the two differ by summation order only.
+std::unique_ptr<EngineCore> make_engine(const std::string& backend) {
+  BackendOptions b;
+  b.emulate_cuda_precision = backend == "cpu";
+  return std::make_unique<EngineCore>(make_backend(backend, b), engine_options());
 }
 
 SequenceSpec spec(int64_t id, const std::string& model, std::vector<int32_t> prompt, int n, float temperature = 0) {
@@ -168,6 +180,27 @@ void test_interleave() {
   expect(ta == a.tokens && tb == b.tokens, "two models interleaved token by token equal their solo runs");
 }
 
+// One decode step of a bf16 model and of an f32 one, captured as graphs: node counts vs the formula.
+void test_launches_per_step() {
+  const std::string root = std::string(TIDEPOOL_REPO_ROOT) + "/test/fixtures/models/";
+  for (const char* name : {"tiny-llama-bf16", "tiny-qwen2"}) {
+    auto backend = std::make_unique<cuda::CudaBackend>(BackendOptions{});
+    cuda::CudaBackend* cuda_backend = backend.get();
+    EngineCore engine(std::move(backend), engine_options());
+    auto model = load_model_dir(root + name);
+    const ModelConfig config = model->config;
+    const cuda::WeightType act = model->lm_head->dtype == DType::BF16 ? cuda::WeightType::BF16 : cuda::WeightType::F32;
+    engine.install_model("m", std::move(model));
+    engine.add(spec(1, "m", prompt_of(9, 256, 4), 3));
+    while (engine.has_sequences("m")) engine.step("m");
+    const int want = cuda::decode_step_launches(config, act, 1);
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: decode step graph has %zu nodes (decode_step_launches: %d)", name,
+                  cuda_backend->last_graph_nodes(), want);
+    expect(cuda_backend->last_graph_nodes() == static_cast<size_t>(want), line);
+  }
+}
+
 void test_sampling_repeats() {
   const std::string dir = std::string(TIDEPOOL_REPO_ROOT) + "/test/fixtures/models/tiny-qwen2";
   const std::vector<int32_t> prompt = prompt_of(11, 256, 9);
@@ -178,18 +211,14 @@ void test_sampling_repeats() {
 }  // namespace
 
 int main() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    std::printf("SKIP: no CUDA device\n");
-    return 77;
-  }
-  setenv("TIDEPOOL_CUDA_MEMORY_BYTES", "3221225472", 0);  // 3 GiB: tests share the GPU politely
+  if (const int gate = cuda::gpu_test_gate("cuda_backend_test")) return gate;  // skips only without a GPU
   for (const char* name : {"tiny-llama", "tiny-llama-bf16", "tiny-qwen2", "tiny-qwen2-f16"}) test_fixture(name);
   test_qwen_shape();
   test_park_restore("tiny-llama-bf16");
   test_park_restore("tiny-qwen2");
   test_interleave();
   test_sampling_repeats();
+  test_launches_per_step();
   std::printf(failures ? "%d FAILED\n" : "all cuda backend tests passed\n", failures);
   return failures ? 1 : 0;
 }

@@ -48,6 +48,7 @@ interface SequenceState {
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
   'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal',
+  'device_lost',
 ]);
 
 /**

@@ -31,6 +31,12 @@ export interface EngineSupervisorOptions {
   readonly stableAfterMs?: number;
   /** Engine stderr lines go to it at `debug` (the last lines are also kept for error messages). */
   readonly log?: Logger;
+  /**
+   * Engine stderr lines starting `tidepool-engine: warning:` or `tidepool-engine: fatal:` (a slow fallback, a
+   * device fault, the reason the engine exits). An operator must see them whatever the log level: by default
+   * they go to `log` at `warn`, or to this process's stderr when there is no logger.
+   */
+  readonly onWarning?: (line: string) => void;
   readonly spawn?: typeof nodeSpawn;
 }
 
@@ -57,6 +63,7 @@ export interface EngineSupervisor {
 }
 
 const STDERR_TAIL_LINES = 20;
+const WARNING_LINE = /^tidepool-engine: (warning|fatal):/;
 
 /** Starts the engine and resolves once it is ready. A failed first start rejects: that is a setup problem. */
 export async function startEngineSupervisor(options: EngineSupervisorOptions): Promise<EngineSupervisor> {
@@ -220,7 +227,10 @@ class Supervisor implements EngineSupervisor {
   private onStderr(line: string): void {
     this.stderrTail.push(line);
     if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
-    this.options.log?.debug(line, { source: 'engine stderr' });
+    if (!WARNING_LINE.test(line)) this.options.log?.debug(line, { source: 'engine stderr' });
+    else if (this.options.onWarning) this.options.onWarning(line);
+    else if (this.options.log) this.options.log.warn(line, { source: 'engine stderr' });
+    else process.stderr.write(`${line}\n`);
   }
 
   private lastError(): string {

@@ -27,6 +27,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
       scratchBytes: Number(memory.scratch_bytes ?? 0),
       mappedBytes: Number(memory.mapped_bytes ?? 0),
       hostPinnedBytes: Number(memory.host_pinned_bytes ?? 0),
+      hostStagedBytes: Number(memory.host_staged_bytes ?? 0),
       deviceReservedBytes: Number(memory.device_reserved_bytes ?? 0),
       deviceWeightsBytes: Number(memory.device_weights_bytes ?? 0),
       deviceWeightsUsedBytes: Number(memory.device_weights_used_bytes ?? 0),

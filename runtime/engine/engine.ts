@@ -114,6 +114,8 @@ export interface EngineStats {
     readonly mappedBytes: number;
     /** Host mappings page-locked for DMA (CUDA). */
     readonly hostPinnedBytes: number;
+    /** Host mappings CUDA could not page-lock: their loads go through the slower staging ring (0 is healthy). */
+    readonly hostStagedBytes: number;
     /** The CUDA backend's one device reservation and its weights arena (0 on the CPU backend). */
     readonly deviceReservedBytes: number;
     readonly deviceWeightsBytes: number;
@@ -125,11 +127,11 @@ export interface EngineStats {
 /** The engine protocol's error codes (docs/engine-protocol.md), and `engine_down` when its process is gone. */
 export type EngineErrorCode = Extract<
   ErrorCode,
-  'bad_request' | 'not_found' | 'bad_model' | 'out_of_memory' | 'busy' | 'context_overflow' | 'unsupported' | 'internal' | 'engine_down'
+  'bad_request' | 'not_found' | 'bad_model' | 'out_of_memory' | 'busy' | 'context_overflow' | 'unsupported' | 'internal' | 'device_lost' | 'engine_down'
 >;
 
 export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = [
-  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'engine_down',
+  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'device_lost', 'engine_down',
 ];
 
 export class EngineError extends TidepoolError<EngineErrorCode> {

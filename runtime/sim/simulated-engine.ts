@@ -177,7 +177,7 @@ export class SimulatedEngine implements Engine {
         budgetBytes: this.o.gpu.memoryBytes, weightsBytes: this.weightsBytes, kvBytes: this.kvBudget,
         kvBlocksTotal: Math.floor(this.kvBudget / 1e6), kvBlocksUsed: Math.ceil(this.kvUsed / 1e6), scratchBytes: 0,
         // Host mappings and the device arena are not modelled: switch cost comes from the cost model.
-        mappedBytes: this.weightsBytes, hostPinnedBytes: 0, deviceReservedBytes: 0, deviceWeightsBytes: 0,
+        mappedBytes: this.weightsBytes, hostPinnedBytes: 0, hostStagedBytes: 0, deviceReservedBytes: 0, deviceWeightsBytes: 0,
         deviceWeightsUsedBytes: 0, deviceWeightsLargestFreeBytes: 0,
       },
     };

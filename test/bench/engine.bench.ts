@@ -3,7 +3,9 @@
 // then prints every figure beside its roofline and the vLLM anchor from ../shared/calibration (qwen2_5_7b on
 // the same GPU kind when present, else H100). Hugging Face transformers numbers come from
 // cuda/bench/hf_baseline.py when python3 with torch and transformers is present. Without a CUDA device it
-// prints "engine bench: not measured (no CUDA device)" and writes nothing.
+// prints "engine bench: not measured (no CUDA device)" for those rows.
+// The host sampler's rows (`sampling`) need no GPU: tidepool-sampling-bench (always built into cuda/build)
+// measures one row per sampling mode at vocab 151,936 and they are written to engine-sampling-cpu.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 interface DecodeRow { readonly batch: number; readonly context: number; readonly ms: number; readonly roofline_ms: number; readonly fraction_of_roofline: number }
 interface PrefillRow { readonly tokens: number; readonly ms: number; readonly tflops: number }
-interface SwitchRow { readonly path: string; readonly first_load_of_mapping: boolean; readonly pin_ms: number; readonly bytes: number; readonly total_ms: number; readonly copy_ms: number; readonly fixed_ms: number; readonly gbps: number; readonly fraction_of_h2d: number }
+interface SwitchRow { readonly path: string; readonly staging_reason?: string; readonly copy_layout?: string; readonly first_load_of_mapping: boolean; readonly pin_ms: number; readonly bytes: number; readonly total_ms: number; readonly copy_ms: number; readonly fixed_ms: number; readonly gbps: number; readonly fraction_of_h2d: number }
 interface EngineResult {
   readonly device: string;
   readonly shape: string;
@@ -23,6 +25,7 @@ interface EngineResult {
   readonly kv_swap: { readonly bytes: number; readonly park_gbps: number; readonly restore_gbps: number };
   readonly prefetch_overlap: { readonly load_ms: number; readonly decode_ms_alone: number; readonly decode_ms_during_load: number; readonly decode_steps_during_load: number };
   readonly preempt: { readonly ms: number };
+  readonly graphs?: { readonly captures: number; readonly replays: number; readonly eager_fallbacks: number };
 }
 interface Profile { readonly model: string; readonly gpu: string; readonly input_len: number; readonly batch: number; readonly prefill_s_p50: number; readonly decode_s_p50: number }
 type HfResult = { readonly decode: readonly { batch: number; context: number; ms: number }[]; readonly prefill: readonly { tokens: number; ms: number }[] } | null;
@@ -30,6 +33,15 @@ type HfResult = { readonly decode: readonly { batch: number; context: number; ms
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const benchBinary = join(root, 'cuda', 'build', 'backends', 'cuda', 'tidepool-engine-bench');
+const samplingBinary = join(root, 'cuda', 'build', 'tidepool-sampling-bench');
+
+interface SamplingRow {
+  readonly mode: string; readonly vocab: number; readonly us_per_token: number; readonly mean_us: number; readonly p90_us: number;
+  readonly cpu_us_per_token: number; readonly floor_us: number; readonly anchor_previous_sampler_us: number;
+  readonly regrowths?: number; readonly exact_normalisers?: number; readonly cold_mask_build_ms?: number;
+}
+interface ForkRow { readonly mode: string; readonly n: number; readonly prompt_tokens: number; readonly prefill_tokens_computed: number; readonly first_tokens_ms: number; readonly total_ms: number }
+interface SamplingResult { readonly device: string; readonly vector_path: string; readonly vocab: number; readonly load_average_1min?: number; readonly floor_row_in_cache_us?: number; readonly logits: Readonly<Record<string, unknown>>; readonly sampling: readonly SamplingRow[]; readonly n?: readonly ForkRow[] }
 
 function hasCudaDevice(): boolean {
   const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
@@ -64,7 +76,39 @@ function runHf(shape: string): HfResult {
 
 const fmt = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? '—' : v.toFixed(digits));
 
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown'; // not a git checkout (e.g. a copied tree on the GPU machine)
+  }
+}
+
+// The host sampler per sequence-token, one row per mode, beside one read of the row (the floor) and the
+// previous full-sort sampler (the anchor). Bar: every mode <= 300 us, aim < 100 us.
+async function runSampling(args: { size: 'tiny' | 'full'; outDir: string }): Promise<void> {
+  if (!existsSync(samplingBinary)) {
+    console.log(`sampling: not measured (${samplingBinary} missing; run node scripts/build-engine.mjs)`);
+    return;
+  }
+  const calls = args.size === 'full' ? '3000' : '300';
+  const stdout = execFileSync(samplingBinary, ['--calls', calls], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as SamplingResult;
+  const first = result.sampling[0];
+  console.log(`sampling on ${result.device} (${result.vector_path}, load average ${fmt(result.load_average_1min, 1)}), vocab ${result.vocab}: floor (one read of the row) ${fmt(first?.floor_us, 1)} us from memory, ${fmt(result.floor_row_in_cache_us, 1)} us in cache, previous full-sort sampler ${fmt(first?.anchor_previous_sampler_us, 0)} us; bar 300 us, aim 100 us`);
+  console.log('mode                                                          us/token   mean    p90  cpu us  bar');
+  for (const r of result.sampling)
+    console.log(`${r.mode.padEnd(60)} ${fmt(r.us_per_token, 1).padStart(8)} ${fmt(r.mean_us, 0).padStart(6)} ${fmt(r.p90_us, 0).padStart(6)} ${fmt(r.cpu_us_per_token, 1).padStart(7)}  ${r.us_per_token <= 300 ? 'met' : 'missed'}`);
+  // n > 1: the prefill a fork saves (CPU backend, small random model; the anchor is the separate prefills)
+  for (const f of result.n ?? [])
+    console.log(`n=${f.n}, prompt ${f.prompt_tokens}: ${f.mode.padEnd(32)} prefill ${String(f.prefill_tokens_computed).padStart(5)} tokens, first tokens ${fmt(f.first_tokens_ms, 0)} ms, all done ${fmt(f.total_ms, 0)} ms`);
+  await mkdir(args.outDir, { recursive: true });
+  const out = { bench: 'engine-sampling', engine: 'cpu', size: args.size, device: result.device, date: new Date().toISOString(), commit: gitCommit(), result };
+  await writeFile(join(args.outDir, args.size === 'full' ? 'engine-sampling-cpu.json' : 'engine-sampling-cpu-tiny.json'), `${JSON.stringify(out, null, 2)}\n`);
+}
+
 export default async function run(args: { size: 'tiny' | 'full'; outDir: string }): Promise<void> {
+  await runSampling(args);
   if (!hasCudaDevice() || !existsSync(benchBinary)) {
     console.log('engine bench: not measured (no CUDA device)');
     return;
@@ -78,8 +122,10 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   console.log(`device ${result.device}, shape ${shape}; vLLM anchors: qwen2_5_7b on ${gpu}${shape === 'qwen2.5-7b' ? '' : ' (other shape: context only)'}`);
   console.log(`ceilings: H2D pinned ${fmt(c.h2d_pinned_gbps, 1)} GB/s, D2H ${fmt(c.d2h_pinned_gbps, 1)} GB/s, D2D ${fmt(c.d2d_gbps, 0)} GB/s`);
   // A switch is a load of a mapping that is already pinned; the first load of a mapping also pins it.
+  // The path column says pinned DMA or the staging ring, and why the ring (a failed registration is loud here).
+  const pathOf = (s: SwitchRow): string => `${s.path}${s.staging_reason ? `: ${s.staging_reason}` : ''}${s.copy_layout ? `, ${s.copy_layout}` : ''}`;
   for (const s of result.switch)
-    console.log(`${s.first_load_of_mapping ? `first load (${s.path}, pin ${fmt(s.pin_ms, 1)} ms)` : `switch (${s.path})`}: ${fmt(s.total_ms, 1)} ms for ${fmt(s.bytes / 1e9)} GB = ${fmt(s.gbps, 1)} GB/s (${fmt(100 * s.fraction_of_h2d, 0)}% of H2D; bar 90%), fixed ${fmt(s.fixed_ms)} ms (bar 20 ms); bound ${fmt(s.bytes / c.h2d_pinned_gbps / 1e6, 1)} ms`);
+    console.log(`${s.first_load_of_mapping ? `first load (${pathOf(s)}, pin ${fmt(s.pin_ms, 1)} ms)` : `switch (${pathOf(s)})`}: ${fmt(s.total_ms, 1)} ms for ${fmt(s.bytes / 1e9)} GB = ${fmt(s.gbps, 1)} GB/s (${fmt(100 * s.fraction_of_h2d, 0)}% of H2D; bar 90%), fixed ${fmt(s.fixed_ms)} ms (bar 20 ms); bound ${fmt(s.bytes / c.h2d_pinned_gbps / 1e6, 1)} ms`);
   console.log('decode   batch ctx    ms   roofline  %roof   vLLM    HF');
   for (const d of result.decode) {
     const h = hf?.decode.find((r) => r.batch === d.batch && r.context === d.context);
@@ -94,12 +140,8 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   const o = result.prefetch_overlap;
   console.log(`prefetch overlap: a ${fmt(o.load_ms, 1)} ms copy into a free slot while the other model ran ${o.decode_steps_during_load} decode steps at ${fmt(o.decode_ms_during_load)} ms (alone ${fmt(o.decode_ms_alone)} ms)`);
   console.log(`preempt: ${fmt(result.preempt.ms)} ms to the other resident model's first token (bar: one decode step + 5 ms)`);
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout (e.g. a copied tree on the GPU machine)
-  }
+  if (result.graphs) console.log(`decode graphs: ${result.graphs.captures} captured, ${result.graphs.replays} replays, ${result.graphs.eager_fallbacks} batch sizes run eagerly`);
+  const commit = gitCommit();
   await mkdir(args.outDir, { recursive: true });
   const out = { bench: 'engine', engine: 'cuda', size: args.size, device: result.device, date: new Date().toISOString(), commit, anchors_gpu: gpu, result, hf };
   await writeFile(join(args.outDir, `engine-${args.size}.json`), `${JSON.stringify(out, null, 2)}\n`);

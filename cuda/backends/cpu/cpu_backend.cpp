@@ -3,16 +3,32 @@
 #include <sys/mman.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
+#include "../precision.h"
 #include "cpu_ops.h"
+#include "precision_emulation.h"
 
 namespace tidepool {
 
-CpuBackend::CpuBackend(const BackendOptions& options) : pool_(options.threads) {}
+namespace {
+
+bool cuda_precision_requested(const BackendOptions& options) {
+  const char* env = std::getenv(kCpuPrecisionEnv);
+  const std::string mode = env ? env : "";
+  if (mode != "" && mode != "f32" && mode != "cuda")
+    throw EngineError("bad_request", std::string(kCpuPrecisionEnv) + " must be f32 or cuda, not '" + mode + "'");
+  return options.emulate_cuda_precision || mode == "cuda";
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(const BackendOptions& options)
+    : pool_(options.threads), emulate_cuda_(cuda_precision_requested(options)) {}
 
 CpuBackend::~CpuBackend() {
   if (kv_pool_) ::munmap(kv_pool_, kv_pool_bytes_);
@@ -24,10 +40,10 @@ std::string CpuBackend::device_name() const {
   while (std::getline(in, line)) {
     if (line.rfind("model name", 0) == 0) {
       auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2) + " x" + std::to_string(pool_.size()) + " threads";
+      if (colon != std::string::npos) return line.substr(colon + 2) + " x" + std::to_string(pool_.size()) + " threads" + precision_note();
     }
   }
-  return "cpu x" + std::to_string(pool_.size()) + " threads";
+  return "cpu x" + std::to_string(pool_.size()) + " threads" + precision_note();
 }
 
 void CpuBackend::init_kv_pool(size_t num_pages, size_t page_bytes) {
@@ -46,6 +62,7 @@ int CpuBackend::load_slot(const Model& model, const KvLayout& layout) {
   auto slot = std::make_unique<Slot>();
   slot->model = &model;
   slot->layout = layout;
+  if (emulate_cuda_) slot->act = activation_dtype(model);
   const int hd = model.config.head_dim;
   for (int i = 0; i < hd / 2; i++)  // as HF computes it: f32 pow of (2i / head_dim)
     slot->inv_freq.push_back(1.0f / std::pow(static_cast<float>(model.config.rope_theta), static_cast<float>(2 * i) / hd));
@@ -80,12 +97,18 @@ float* CpuBackend::kv_row(const Slot& s, const BatchEntry& e, int pos, int layer
   return reinterpret_cast<float*>(kv_pool_ + page * page_bytes_ + s.layout.row_offset(pos, layer, kv));
 }
 
+// K/V rows stay f32 in the pool; with emulation on they hold bf16-rounded values, as the CUDA pool does.
 void CpuBackend::write_kv(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* k, const float* v) {
   const int kv_dim = s.layout.kv_dim;
+  const DType kv_type = emulate_cuda_ ? DType::BF16 : DType::F32;
   for (size_t t = 0; t < tokens_.size(); t++) {
     const BatchEntry& e = batch[tokens_[t].entry];
-    std::memcpy(kv_row(s, e, tokens_[t].pos, layer, 0), k + t * kv_dim, kv_dim * sizeof(float));
-    std::memcpy(kv_row(s, e, tokens_[t].pos, layer, 1), v + t * kv_dim, kv_dim * sizeof(float));
+    float* krow = kv_row(s, e, tokens_[t].pos, layer, 0);
+    float* vrow = kv_row(s, e, tokens_[t].pos, layer, 1);
+    std::memcpy(krow, k + t * kv_dim, kv_dim * sizeof(float));
+    std::memcpy(vrow, v + t * kv_dim, kv_dim * sizeof(float));
+    round_in_place(kv_type, krow, kv_dim);
+    round_in_place(kv_type, vrow, kv_dim);
   }
 }
 
@@ -121,12 +144,54 @@ void CpuBackend::attention_layer(const Slot& s, const std::vector<BatchEntry>& b
   });
 }
 
+// Activations of one forward pass, all f32 (with emulation on, values are rounded where CUDA stores them
+// narrower, but kept in f32 arrays).
+struct CpuBackend::Activations {
+  std::vector<float> x, h;    // (T, H) residual stream, normed input / projection output
+  std::vector<float> q, att;  // (T, Q)
+  std::vector<float> k, v;    // (T, KV)
+  std::vector<float> gate, up;  // (T, I)
+  Activations(const ModelConfig& c, size_t T)
+      : x(T * c.hidden_size), h(x.size()), q(T * c.q_dim()), att(q.size()), k(T * c.kv_dim()), v(k.size()),
+        gate(T * c.intermediate_size), up(gate.size()) {}
+};
+
+void CpuBackend::run_layer(const Slot& s, const std::vector<BatchEntry>& batch, int l, Activations& a) {
+  const Model& m = *s.model;
+  const ModelConfig& c = m.config;
+  const LayerWeights& w = m.layers[l];
+  const int T = static_cast<int>(tokens_.size()), H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  rms_norm(a.x.data(), T, H, *w.input_norm, eps, a.h.data());
+  round_in_place(s.act, a.h.data(), a.h.size());
+  matmul(pool_, a.h.data(), T, H, *w.q, w.q_bias, a.q.data(), Q);
+  matmul(pool_, a.h.data(), T, H, *w.k, w.k_bias, a.k.data(), KV);
+  matmul(pool_, a.h.data(), T, H, *w.v, w.v_bias, a.v.data(), KV);
+  for (int t = 0; t < T; t++) {
+    rope(&a.q[static_cast<size_t>(t) * Q], c.num_heads, c.head_dim, tokens_[t].pos, s.inv_freq.data());
+    rope(&a.k[static_cast<size_t>(t) * KV], c.num_kv_heads, c.head_dim, tokens_[t].pos, s.inv_freq.data());
+  }
+  round_in_place(s.act, a.q.data(), a.q.size());
+  write_kv(s, batch, l, a.k.data(), a.v.data());
+  attention_layer(s, batch, l, a.q.data(), a.att.data());
+  round_in_place(s.act, a.att.data(), a.att.size());
+  matmul(pool_, a.att.data(), T, Q, *w.o, nullptr, a.h.data(), H);
+  for (size_t i = 0; i < a.x.size(); i++) a.x[i] += a.h[i];
+  rms_norm(a.x.data(), T, H, *w.post_norm, eps, a.h.data());
+  round_in_place(s.act, a.h.data(), a.h.size());
+  matmul(pool_, a.h.data(), T, H, *w.gate, nullptr, a.gate.data(), I);
+  matmul(pool_, a.h.data(), T, H, *w.up, nullptr, a.up.data(), I);
+  for (size_t i = 0; i < a.gate.size(); i++) a.gate[i] = silu(a.gate[i]) * a.up[i];
+  round_in_place(s.act, a.gate.data(), a.gate.size());
+  matmul(pool_, a.gate.data(), T, I, *w.down, nullptr, a.h.data(), H);
+  for (size_t i = 0; i < a.x.size(); i++) a.x[i] += a.h[i];
+}
+
 void CpuBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
   const Slot s = slot_copy(slot_id);
   const Model& m = *s.model;
   const ModelConfig& c = m.config;
-  const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
-  const float eps = static_cast<float>(c.rms_norm_eps);
+  const int H = c.hidden_size;
   tokens_.clear();
   std::vector<int> logit_rows;  // token indices whose logits are returned
   for (size_t i = 0; i < batch.size(); i++) {
@@ -138,43 +203,22 @@ void CpuBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, floa
   }
   const int T = static_cast<int>(tokens_.size());
   if (T == 0) return;
-  // Activations: x, h (T, H); q, att (T, Q); k, v (T, KV); gate, up (T, I).
-  std::vector<float> x(static_cast<size_t>(T) * H), h(x.size()), q(static_cast<size_t>(T) * Q), att(q.size());
-  std::vector<float> k(static_cast<size_t>(T) * KV), v(k.size()), gate(static_cast<size_t>(T) * I), up(gate.size());
+  Activations a(c, static_cast<size_t>(T));
   for (int t = 0; t < T; t++) {
     const BatchEntry& e = batch[tokens_[t].entry];
     const int32_t tok = e.tokens[tokens_[t].pos - e.start_pos];
     if (tok < 0 || tok >= c.vocab_size) throw EngineError("bad_request", "token id " + std::to_string(tok) + " out of range");
-    float* dst = &x[static_cast<size_t>(t) * H];
+    float* dst = &a.x[static_cast<size_t>(t) * H];
     const float* row = tensor_row_f32(*m.embed, tok, H, dst);
     if (row != dst) std::memcpy(dst, row, H * sizeof(float));
   }
-  for (int l = 0; l < c.num_layers; l++) {
-    const LayerWeights& w = m.layers[l];
-    rms_norm(x.data(), T, H, *w.input_norm, eps, h.data());
-    matmul(pool_, h.data(), T, H, *w.q, w.q_bias, q.data(), Q);
-    matmul(pool_, h.data(), T, H, *w.k, w.k_bias, k.data(), KV);
-    matmul(pool_, h.data(), T, H, *w.v, w.v_bias, v.data(), KV);
-    for (int t = 0; t < T; t++) {
-      rope(&q[static_cast<size_t>(t) * Q], c.num_heads, c.head_dim, tokens_[t].pos, s.inv_freq.data());
-      rope(&k[static_cast<size_t>(t) * KV], c.num_kv_heads, c.head_dim, tokens_[t].pos, s.inv_freq.data());
-    }
-    write_kv(s, batch, l, k.data(), v.data());
-    attention_layer(s, batch, l, q.data(), att.data());
-    matmul(pool_, att.data(), T, Q, *w.o, nullptr, h.data(), H);
-    for (size_t i = 0; i < x.size(); i++) x[i] += h[i];
-    rms_norm(x.data(), T, H, *w.post_norm, eps, h.data());
-    matmul(pool_, h.data(), T, H, *w.gate, nullptr, gate.data(), I);
-    matmul(pool_, h.data(), T, H, *w.up, nullptr, up.data(), I);
-    for (size_t i = 0; i < gate.size(); i++) gate[i] = silu(gate[i]) * up[i];
-    matmul(pool_, gate.data(), T, I, *w.down, nullptr, h.data(), H);
-    for (size_t i = 0; i < x.size(); i++) x[i] += h[i];
-  }
+  for (int l = 0; l < c.num_layers; l++) run_layer(s, batch, l, a);
   const int R = static_cast<int>(logit_rows.size());
   std::vector<float> rows(static_cast<size_t>(R) * H);
   for (int r = 0; r < R; r++)
-    std::memcpy(&rows[static_cast<size_t>(r) * H], &x[static_cast<size_t>(logit_rows[r]) * H], H * sizeof(float));
-  rms_norm(rows.data(), R, H, *m.final_norm, eps, rows.data());
+    std::memcpy(&rows[static_cast<size_t>(r) * H], &a.x[static_cast<size_t>(logit_rows[r]) * H], H * sizeof(float));
+  rms_norm(rows.data(), R, H, *m.final_norm, static_cast<float>(c.rms_norm_eps), rows.data());
+  round_in_place(s.act, rows.data(), rows.size());
   matmul(pool_, rows.data(), R, H, *m.lm_head, nullptr, logits, c.vocab_size);
 }
 

@@ -1,11 +1,14 @@
 // The CPU backend: weights are used in place from the mapped safetensors, the KV pool is one anonymous
-// mapping (pages are committed lazily by the OS), and the forward pass runs on a thread pool.
+// mapping (pages are committed lazily by the OS), and the forward pass runs on a thread pool. Arithmetic and
+// storage are f32; with CUDA precision emulation on, values are rounded where the CUDA backend stores them
+// narrower (backends/precision.h), so CPU and CUDA results differ only by summation order.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "../../src/safetensors.h"
 #include "../backend.h"
 #include "thread_pool.h"
 
@@ -31,7 +34,9 @@ class CpuBackend : public Backend {
     const Model* model = nullptr;
     KvLayout layout;
     std::vector<float> inv_freq;  // (head_dim/2) RoPE frequencies
+    DType act = DType::F32;       // where activations round: the model's activation dtype when emulating
   };
+  struct Activations;
   struct TokenRef {
     int entry;  // index into the batch
     int pos;    // absolute position in its sequence
@@ -41,8 +46,11 @@ class CpuBackend : public Backend {
   float* kv_row(const Slot& s, const BatchEntry& e, int pos, int layer, int kv);
   void attention_layer(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* q, float* out);
   void write_kv(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* k, const float* v);
+  void run_layer(const Slot& s, const std::vector<BatchEntry>& batch, int layer, Activations& a);
+  std::string precision_note() const { return emulate_cuda_ ? " (cuda precision)" : ""; }
 
   ThreadPool pool_;
+  const bool emulate_cuda_;  // round as the CUDA backend stores (bf16 KV, activations in the weights' dtype)
   std::mutex slots_mutex_;
   std::vector<std::unique_ptr<Slot>> slots_;
   uint8_t* kv_pool_ = nullptr;  // (num_pages, page_bytes)

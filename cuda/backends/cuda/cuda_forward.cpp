@@ -1,23 +1,42 @@
 // CudaBackend::forward: upload the batch's metadata once, then run the layers over chunks of tokens
 // (each chunk writes its K/V into the pool before the next chunk attends to it), and compute logits only
 // for the wanted rows, kLogitRows at a time. Pure decode batches (one token per sequence, up to
-// kMaxGraphBatch) replay a CUDA graph captured per (slot, batch size); other shapes run eagerly.
+// kMaxGraphBatch) replay a CUDA graph (cuda_graphs.cpp); other shapes run eagerly.
+//
+// A layer is 10 launches for a decode step of a half-precision model (decode_step_launches): the Q/K/V
+// group GEMM, bias + RoPE + KV write, attention (split and merge), the O GEMM, residual add + norm, the
+// gate/up group GEMM, SwiGLU, the down GEMM, residual add + the next norm. Steps of more than 32 tokens
+// (prefill) run the same loop with the fused tensor-core GEMM (gemm_tc.cu) in place of the skinny one and
+// flash attention (flash_prefill.cu) in place of the split decode attention. Activations are stored as
+// backends/precision.h says; the CPU backend can emulate exactly those roundings.
 #include <cstring>
+#include <initializer_list>
 
 #include "../../src/errors.h"
 #include "../../src/model.h"
+#include "../precision.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 #include "forward_plan.h"
 
 namespace tidepool::cuda {
 
-int CudaBackend::chunk_tokens_for(const ModelConfig& c) const {
-  const size_t fixed = chunk_views(c, 0, nullptr).bytes;
-  const size_t per_token = chunk_views(c, 1, nullptr).bytes - fixed + 256 * 9;  // + alignment slack
+WeightType activation_type(const Model& model) {
+  if (model.config.hidden_size > 8192) throw EngineError("unsupported", "CUDA backend needs hidden_size <= 8192");
+  switch (activation_dtype(model)) {
+    case DType::F32: return WeightType::F32;
+    case DType::F16: return WeightType::F16;
+    case DType::BF16: return WeightType::BF16;
+    default: throw EngineError("unsupported", "tensor " + model.lm_head->name + " has dtype " + model.lm_head->dtype_label);
+  }
+}
+
+int CudaBackend::chunk_tokens_for(const ModelConfig& c, WeightType act) const {
+  const size_t fixed = chunk_views(c, act, 0, nullptr).bytes;
+  const size_t per_token = chunk_views(c, act, 1, nullptr).bytes - fixed + 256 * 6;  // + alignment slack
   if (activation_bytes_ < fixed + per_token * kMaxGraphBatch)
     throw EngineError("out_of_memory", "scratch (" + std::to_string(scratch_bytes_) +
-                                           " bytes) is too small for this model; raise TIDEPOOL_CUDA_SCRATCH_BYTES");
+                                           " bytes) is too small for this model; raise --scratch-bytes");
   return static_cast<int>(std::min<size_t>(kMaxChunkTokens, (activation_bytes_ - fixed) / per_token));
 }
 
@@ -68,87 +87,127 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
   d_rows_ = meta_dev_ + 4 * T;
 }
 
-// Y (T, N) = X (T, K) · W^T (+ bias): the skinny kernel for decode-sized T or f32 weights, else tensor cores.
-void CudaBackend::linear(const ChunkViews& v, const float* X, const DeviceTensor& W, const DeviceTensor* bias, float* Y,
-                         int T, int N, int K) {
-  if (W.type == WeightType::F32 || T <= 8) {
-    launch_gemv(X, W.data, W.type, Y, T, N, K, compute_);
-  } else {
-    launch_cast_half(X, v.xh, W.type, static_cast<size_t>(T) * K, compute_);
-    launch_gemm_tc(v.xh, W.data, W.type, Y, T, N, K, compute_);
+// Outputs of W_i (N_i, K) applied to X (T, K), X in the slot's activation dtype, its rows x_rows[t] when
+// given. Half weights take one launch for the whole group, outputs side by side in each row of Y: the
+// skinny GEMM for decode-sized steps, the fused tensor-core GEMM for longer ones (no bias: rope_kv adds
+// it). f32 checkpoints take gemv per tensor, tensor i's (T, N_i) block after tensor i-1's.
+CudaBackend::LinearOut CudaBackend::linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows, int T,
+                                           int K, std::initializer_list<LinearIn> group, float* Y) {
+  LinearOut out;
+  const int count = static_cast<int>(group.size());
+  if (s.act == WeightType::F32) {
+    size_t at = 0;
+    int i = 0;
+    for (const LinearIn& in : group) {
+      out.y[i] = Y + at;
+      out.ld[i++] = in.n;
+      launch_gemv(static_cast<const float*>(X), in.w->data, in.w->type, Y + at, T, in.n, K, compute_, x_rows);
+      at += static_cast<size_t>(T) * in.n;
+    }
+    return out;
   }
-  if (bias && bias->data) launch_bias_add(Y, bias->data, bias->type, T, N, compute_);
+  int cols = 0;
+  for (const LinearIn& in : group) {
+    if (in.w->type != s.act) throw EngineError("internal", "linear weight dtype differs from the activation dtype");
+    cols += in.n;
+  }
+  SkinnyGroup g;
+  LinearSegment segs[3];
+  int at = 0;  // first column of tensor i
+  for (const LinearIn& in : group) {
+    out.y[g.count] = Y + at;
+    out.ld[g.count] = cols;
+    segs[g.count] = LinearSegment{in.w->data, in.n, nullptr, WeightType::F32, Y + at, cols};
+    g.w[g.count] = in.w->data;
+    g.n[g.count++] = in.n;
+    at += in.n;
+  }
+  if (T <= kSkinnyMaxTokens) {
+    launch_skinny_gemm(X, x_rows, T, K, g, s.act, Y, cols, v.split_partials, v.split_counters, compute_);
+  } else {
+    if (x_rows) throw EngineError("internal", "gathered rows reach the tensor-core GEMM");
+    launch_gemm_fused(X, K, s.act, segs, count, T, K, WeightType::F32, compute_);
+  }
+  return out;
 }
 
-// All layers for tokens [t0, t0 + n) of the uploaded batch; the residual stream ends in v.x.
-void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) {
+// Attention half of layer l for tokens [t0, t0 + n): v.h (normed) -> v.x += attention, v.h = post norm.
+void CudaBackend::attention_block(const Slot& s, const ChunkViews& v, const TokenTables& tt, int l, int n) {
   const ModelConfig& c = s.model->config;
-  const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
-  const float eps = static_cast<float>(c.rms_norm_eps);
+  const Layer& w = s.layers[l];
+  const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim();
   const KvGeometry g{s.layout.block_tokens, s.layout.pages_per_block, s.layout.rows_per_page, s.layout.kv_dim,
                      s.layout.row_bytes, s.layout.page_bytes};
-  const TokenTables tt{tables_.pos + t0, tables_.table_offset + t0, tables_.n_pages + t0, tables_.pages};
-  launch_embedding(s.embed.data, s.embed.type, d_tokens_ + t0, n, H, v.x, compute_);
-  for (int l = 0; l < c.num_layers; l++) {
-    const Layer& w = s.layers[l];
-    launch_rmsnorm(v.x, nullptr, n, H, w.input_norm.data, w.input_norm.type, eps, v.h, compute_);
-    linear(v, v.h, w.q, &w.q_bias, v.q, n, Q, H);
-    linear(v, v.h, w.k, &w.k_bias, v.k, n, KV, H);
-    linear(v, v.h, w.v, &w.v_bias, v.v, n, KV, H);
-    launch_rope(v.q, v.k, tt.pos, s.inv_freq, n, c.num_heads, c.num_kv_heads, c.head_dim, compute_);
-    launch_kv_write(v.k, v.v, n, l, g, tt, kv_pool_, compute_);
-    launch_paged_attention(v.q, v.att, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim, v.attn_partials, compute_);
-    linear(v, v.att, w.o, nullptr, v.h, n, H, Q);
-    launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
-    launch_rmsnorm(v.x, nullptr, n, H, w.post_norm.data, w.post_norm.type, eps, v.h, compute_);
-    linear(v, v.h, w.gate, nullptr, v.gate, n, I, H);
-    linear(v, v.h, w.up, nullptr, v.up, n, I, H);
-    launch_swiglu(v.gate, v.up, static_cast<size_t>(n) * I, compute_);
-    linear(v, v.gate, w.down, nullptr, v.h, n, H, I);
-    launch_residual_add(v.x, v.h, static_cast<size_t>(n) * H, compute_);
-  }
+  const LinearOut qkv = linear(s, v, v.h, nullptr, n, H, {{&w.q, Q}, {&w.k, KV}, {&w.v, KV}}, v.y);
+  RopeKvArgs a;
+  a.q = qkv.y[0];
+  a.ld_q = qkv.ld[0];
+  a.k = qkv.y[1];
+  a.v = qkv.y[2];
+  a.ld_kv = qkv.ld[1];
+  a.q_bias = w.q_bias.data;
+  a.k_bias = w.k_bias.data;
+  a.v_bias = w.v_bias.data;
+  a.bias_type = w.q_bias.type;
+  a.inv_freq = s.inv_freq;
+  a.nq = c.num_heads;
+  a.nk = c.num_kv_heads;
+  a.hd = c.head_dim;
+  a.layer = l;
+  a.g = g;
+  a.tt = tt;
+  launch_rope_kv(a, v.q, s.act, kv_pool_, n, compute_);
+  if (n > kAttentionSplitMaxTokens && flash_prefill_supported(c.num_heads, c.num_kv_heads, c.head_dim))
+    launch_flash_prefill(v.q, s.act, Q, v.att, s.act, Q, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
+                         compute_);
+  else
+    launch_paged_attention(v.q, v.att, s.act, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
+                           v.attn_partials, compute_);
+  const LinearOut o = linear(s, v, v.att, nullptr, n, Q, {{&w.o, H}}, v.y);
+  launch_residual_rmsnorm(v.x, o.y[0], o.ld[0], n, H, w.post_norm.data, w.post_norm.type, static_cast<float>(c.rms_norm_eps),
+                          v.h, s.act, compute_);
 }
 
-// Final norm of R <= kLogitRows chosen rows of v.x (chunk-local indices on the device) and the lm_head.
-void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R) {
+// MLP half of layer l: v.h (post-normed) -> v.x += mlp, v.h = the next norm (the next layer's input norm,
+// or the final norm after the last layer).
+void CudaBackend::mlp_block(const Slot& s, const ChunkViews& v, int l, int n) {
   const ModelConfig& c = s.model->config;
-  launch_rmsnorm(v.x, rows_dev, R, c.hidden_size, s.final_norm.data, s.final_norm.type, static_cast<float>(c.rms_norm_eps),
-                 v.rows, compute_);
-  linear(v, v.rows, s.lm_head, nullptr, v.logits, R, c.vocab_size, c.hidden_size);
+  const Layer& w = s.layers[l];
+  const int H = c.hidden_size, I = c.intermediate_size;
+  const LinearOut gu = linear(s, v, v.h, nullptr, n, H, {{&w.gate, I}, {&w.up, I}}, v.y);
+  launch_swiglu(gu.y[0], gu.y[1], gu.ld[0], n, I, v.g, s.act, compute_);
+  const LinearOut down = linear(s, v, v.g, nullptr, n, I, {{&w.down, H}}, v.y);
+  const DeviceTensor& norm = l + 1 < c.num_layers ? s.layers[l + 1].input_norm : s.final_norm;
+  launch_residual_rmsnorm(v.x, down.y[0], down.ld[0], n, H, norm.data, norm.type, static_cast<float>(c.rms_norm_eps), v.h,
+                          s.act, compute_);
 }
 
-bool CudaBackend::run_decode_graph(int slot_id, const Slot& s, const ChunkViews& v, int T, float* logits) {
-  const auto key = std::make_pair(slot_id, T);
-  auto it = graphs_.find(key);
-  if (it == graphs_.end()) {
-    cudaGraph_t graph = nullptr;
-    CUDA_TRY(cudaStreamBeginCapture(compute_, cudaStreamCaptureModeThreadLocal));
-    try {
-      run_layers(s, v, 0, T);
-      run_logits(s, v, d_rows_, T);
-    } catch (...) {
-      cudaStreamEndCapture(compute_, &graph);
-      if (graph) cudaGraphDestroy(graph);
-      cudaGetLastError();
-      throw;
-    }
-    CUDA_TRY(cudaStreamEndCapture(compute_, &graph));
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      return false;  // eager fallback
-    }
-    it = graphs_.emplace(key, exec).first;
+// All layers for tokens [t0, t0 + n) of the uploaded batch; ends with the final norm of every row in v.h.
+void CudaBackend::run_layers(const Slot& s, const ChunkViews& v, int t0, int n) {
+  const ModelConfig& c = s.model->config;
+  const TokenTables tt{tables_.pos + t0, tables_.table_offset + t0, tables_.n_pages + t0, tables_.pages};
+  if (s.act != WeightType::F32)  // the scratch is shared by every model: the skinny GEMM's counters may be stale
+    CUDA_TRY(cudaMemsetAsync(v.split_counters, 0, kSkinnyCounterInts * sizeof(int), compute_));
+  const DeviceTensor& norm = s.layers[0].input_norm;
+  launch_embed_rmsnorm(s.embed.data, s.embed.type, d_tokens_ + t0, n, c.hidden_size, norm.data, norm.type,
+                       static_cast<float>(c.rms_norm_eps), v.x, v.h, s.act, compute_);
+  for (int l = 0; l < c.num_layers; l++) {
+    attention_block(s, v, tt, l, n);
+    mlp_block(s, v, l, n);
   }
-  CUDA_TRY(cudaGraphLaunch(it->second, compute_));
-  CUDA_TRY(cudaMemcpyAsync(logits, v.logits, static_cast<size_t>(T) * s.model->config.vocab_size * sizeof(float),
-                           cudaMemcpyDeviceToHost, compute_));
-  return true;
 }
 
-void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
+// The lm_head on R <= kLogitRows final-normed rows of v.h (chunk-local indices on the device) into `out`
+// (R, vocab), inside v.logits.
+void CudaBackend::run_logits(const Slot& s, const ChunkViews& v, const int32_t* rows_dev, int R, float* out) {
+  const ModelConfig& c = s.model->config;
+  if (R > kSkinnyMaxTokens) throw EngineError("internal", "too many logit rows for one lm_head pass");
+  linear(s, v, v.h, rows_dev, R, c.hidden_size, {{&s.lm_head, c.vocab_size}}, out);
+}
+
+// With `prep` (forward_prepared), the logit rows (at most kLogitRows) stay in v.logits, each at its own
+// row, and the device sampling runs on them; else they are copied to `logits`.
+void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batch, float* logits, PreparedStep* prep) {
   CUDA_TRY(cudaSetDevice(device_));
   const std::shared_ptr<Slot> slot = get_slot(slot_id);
   const Slot& s = *slot;
@@ -157,10 +216,11 @@ void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, flo
   std::vector<int> rows;
   upload_batch(s, batch, T, rows);
   if (T == 0) return;
-  const ChunkViews v = chunk_views(s.model->config, s.chunk_tokens, activations_);
+  if (prep && rows.size() > static_cast<size_t>(kLogitRows)) throw EngineError("internal", "too many logit rows to sample on the device");
+  const ChunkViews v = chunk_views(s.model->config, s.act, s.chunk_tokens, activations_);
   bool decode = T <= kMaxGraphBatch && static_cast<int>(rows.size()) == T;
   for (const BatchEntry& e : batch) decode = decode && e.n_tokens == 1;
-  if (!(decode && graphs_enabled_ && run_decode_graph(slot_id, s, v, T, logits))) {
+  if (!(decode && graphs_enabled_ && run_decode_graph(slot_id, s, v, T, prep ? nullptr : logits))) {
     size_t r = 0;  // next logit row
     for (int t0 = 0; t0 < T; t0 += s.chunk_tokens) {
       const int n = std::min(s.chunk_tokens, T - t0);
@@ -169,13 +229,15 @@ void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, flo
       while (end < rows.size() && rows[end] < t0 + n) end++;
       for (; r < end; r += kLogitRows) {
         const int R = static_cast<int>(std::min<size_t>(kLogitRows, end - r));
-        run_logits(s, v, d_rows_ + r, R);
+        run_logits(s, v, d_rows_ + r, R, prep ? v.logits + r * vocab : v.logits);
+        if (prep) continue;
         CUDA_TRY(cudaMemcpyAsync(logits + r * vocab, v.logits, static_cast<size_t>(R) * vocab * sizeof(float),
                                  cudaMemcpyDeviceToHost, compute_));
         CUDA_TRY(cudaStreamSynchronize(compute_));  // v.logits is reused by the next group
       }
     }
   }
+  if (prep) run_sampling_prep(v, vocab, static_cast<int>(rows.size()), *prep);
   CUDA_TRY(cudaStreamSynchronize(compute_));
 }
 

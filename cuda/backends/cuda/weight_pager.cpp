@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 
+#include "../../src/errors.h"
 #include "cuda_check.h"
 #include "device_arena.h"
 
@@ -41,6 +43,7 @@ WeightPlan plan_weights(const Model& model) {
   bool aligned = true;
   for (const TensorView* t : used) aligned = aligned && reinterpret_cast<uintptr_t>(t->data) % 16 == 0;
   WeightPlan plan;
+  plan.per_tensor = !aligned;
   for (const auto& file : model.files) {
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     std::vector<const TensorView*> mine;
@@ -72,7 +75,26 @@ WeightPlan plan_weights(const Model& model) {
   return plan;
 }
 
-void WeightPager::init() {
+std::string HostRegistration::unavailable_reason() const {
+  if (disabled) return "TIDEPOOL_CUDA_NO_PIN is set";
+  if (!supported) return "the device cannot register host memory (cudaDevAttrHostRegisterSupported is 0)";
+  if (!read_only_supported)
+    return "the device cannot register read-only host memory (cudaDevAttrHostRegisterReadOnlySupported is 0)";
+  return "";
+}
+
+void WeightPager::init(int device) {
+  int supported = 0, read_only = 0;
+  CUDA_TRY(cudaDeviceGetAttribute(&supported, cudaDevAttrHostRegisterSupported, device));
+  CUDA_TRY(cudaDeviceGetAttribute(&read_only, cudaDevAttrHostRegisterReadOnlySupported, device));
+  registration_.supported = supported != 0;
+  registration_.read_only_supported = read_only != 0;
+  const char* no_pin = std::getenv("TIDEPOOL_CUDA_NO_PIN");
+  registration_.disabled = no_pin && *no_pin && std::string(no_pin) != "0";
+  const std::string reason = registration_.unavailable_reason();
+  if (!reason.empty())
+    std::fprintf(stderr, "tidepool-engine: warning: model loads go through the staging ring at a fraction of PCIe rate: %s\n",
+                 reason.c_str());
   CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUDA_TRY(cudaEventCreate(&start_));
   CUDA_TRY(cudaEventCreate(&stop_));
@@ -84,8 +106,8 @@ void WeightPager::init() {
 
 WeightPager::~WeightPager() {
   if (stream_) cudaStreamSynchronize(stream_);
-  for (auto& [model, pinned] : pinned_)
-    for (uint8_t* p : pinned.ranges) cudaHostUnregister(p);
+  for (auto& [id, pin] : pins_)
+    for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
   for (int i = 0; i < 2; i++) {
     if (ring_[i]) cudaFreeHost(ring_[i]);
     if (ring_free_[i]) cudaEventDestroy(ring_free_[i]);
@@ -95,44 +117,78 @@ WeightPager::~WeightPager() {
   if (stream_) cudaStreamDestroy(stream_);
 }
 
-double WeightPager::pin(const Model& model, const WeightPlan& plan) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return pin_locked(model, plan);
+// Registers every range of the mapping, or none: a model is either copied by DMA from its mapping or
+// entirely through the ring. Runs without the state mutex (it takes seconds for a large model).
+WeightPager::Pin WeightPager::register_ranges(const Model& model, const WeightPlan& plan) const {
+  Pin pin;
+  pin.done = true;
+  for (const auto& [ptr, bytes] : plan.ranges) pin.bytes += bytes;
+  pin.staging_reason = registration_.unavailable_reason();
+  if (!pin.staging_reason.empty()) return pin;
+  for (const auto& [ptr, bytes] : plan.ranges) {
+    const cudaError_t err = cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterReadOnly);
+    if (err != cudaSuccess) {
+      if (is_sticky_cuda_error(err)) {  // an earlier device fault, not a registration problem
+        for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
+        throw_cuda_error(__FILE__, __LINE__, "cudaHostRegister", err);
+      }
+      cudaGetLastError();  // a registration error is not sticky; clear it so the next call does not see it
+      for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
+      pin.ranges.clear();
+      pin.staging_reason = std::string("cudaHostRegister failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+      std::fprintf(stderr, "tidepool-engine: warning: %s: %s; its loads go through the staging ring at a fraction of PCIe rate\n",
+                   model.dir.c_str(), pin.staging_reason.c_str());
+      return pin;
+    }
+    pin.ranges.push_back(ptr);
+  }
+  return pin;
 }
 
-double WeightPager::pin_locked(const Model& model, const WeightPlan& plan) {
-  if (pinned_.count(&model)) return 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  Pinned pinned;
-  if (!std::getenv("TIDEPOOL_CUDA_NO_PIN")) {  // the variable forces the staging ring (benchmark comparison)
-    for (const auto& [ptr, bytes] : plan.ranges) {
-      if (cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterReadOnly) != cudaSuccess) {
-        cudaGetLastError();  // clear the error; the whole model goes through the staging ring
-        for (uint8_t* p : pinned.ranges) cudaHostUnregister(p);
-        pinned = Pinned{};
-        break;
-      }
-      pinned.ranges.push_back(ptr);
-      pinned.bytes += bytes;
+double WeightPager::pin(const Model& model, const WeightPlan& plan) {
+  {
+    std::unique_lock<std::mutex> lock(state_mutex_);
+    auto it = pins_.find(model.mapping_id);
+    if (it != pins_.end()) {
+      pinned_.wait(lock, [&] { return pins_.count(model.mapping_id) == 0 || pins_.at(model.mapping_id).done; });
+      if (pins_.count(model.mapping_id)) return 0;
     }
+    pins_[model.mapping_id] = Pin{};  // not done: another pin of this mapping waits for this one
   }
-  pinned_[&model] = std::move(pinned);
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto t0 = std::chrono::steady_clock::now();
+  Pin pin;
+  try {
+    pin = register_ranges(model, plan);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      pins_.erase(model.mapping_id);  // a waiter for this pin registers it itself, or fails the same way
+    }
+    pinned_.notify_all();
+    throw;
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  (pin.ranges.empty() ? staged_bytes_ : pinned_bytes_) += pin.bytes;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    pins_[model.mapping_id] = std::move(pin);
+  }
+  pinned_.notify_all();
+  return ms;
 }
 
 void WeightPager::unpin(const Model& model) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = pinned_.find(&model);
-  if (it == pinned_.end()) return;
-  for (uint8_t* p : it->second.ranges) cudaHostUnregister(p);
-  pinned_.erase(it);
-}
-
-size_t WeightPager::pinned_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  size_t bytes = 0;
-  for (const auto& [model, pinned] : pinned_) bytes += pinned.bytes;
-  return bytes;
+  Pin pin;
+  {
+    std::unique_lock<std::mutex> lock(state_mutex_);
+    pinned_.wait(lock, [&] { return pins_.count(model.mapping_id) == 0 || pins_.at(model.mapping_id).done; });
+    auto it = pins_.find(model.mapping_id);
+    if (it == pins_.end()) return;
+    pin = std::move(it->second);
+    pins_.erase(it);
+  }
+  (pin.ranges.empty() ? staged_bytes_ : pinned_bytes_) -= pin.bytes;
+  for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
 }
 
 void WeightPager::copy_staged(const WeightPlan::Copy& c, uint8_t* dst, int& copies) {
@@ -148,11 +204,18 @@ void WeightPager::copy_staged(const WeightPlan::Copy& c, uint8_t* dst, int& copi
 }
 
 LoadStats WeightPager::load(const Model& model, const WeightPlan& plan, uint8_t* dst) {
-  std::lock_guard<std::mutex> lock(mutex_);
   const auto t0 = std::chrono::steady_clock::now();
   LoadStats st;
-  st.pin_ms = pin_locked(model, plan);
-  st.pinned = !pinned_.at(&model).ranges.empty();
+  st.pin_ms = pin(model, plan);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    auto it = pins_.find(model.mapping_id);
+    if (it == pins_.end()) throw EngineError("internal", "the mapping of " + model.dir + " was released during its load");
+    st.pinned = !it->second.ranges.empty();
+    st.staging_reason = it->second.staging_reason;
+  }
+  st.per_tensor = plan.per_tensor;
+  std::lock_guard<std::mutex> copying(copy_mutex_);
   CUDA_TRY(cudaEventRecord(start_, stream_));
   for (const WeightPlan::Copy& c : plan.copies) {
     st.bytes += c.bytes;

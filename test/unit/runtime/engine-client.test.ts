@@ -104,6 +104,22 @@ describe('engine client', () => {
     await expect(load).rejects.toMatchObject({ name: 'EngineError', code: 'out_of_memory', message: expect.stringContaining('weights arena full') });
   });
 
+  it('keeps device_lost as its own code, so a device fault is not taken for an internal error', async () => {
+    const run = client.runTurn('a', 4);
+    const command = await engine.next();
+    engine.send({ type: 'error', re: command.id, code: 'device_lost', message: 'forward of slot 0: cudaErrorIllegalAddress' });
+    await expect(run).rejects.toMatchObject({ code: 'device_lost', message: expect.stringMatching(/^device_lost: run: forward of slot 0/) });
+    const error: unknown = await run.catch((e: unknown) => e);
+    expect((error as EngineError).code).toBe('device_lost');
+  });
+
+  it('reads the pinned and staged host bytes of a stats reply', async () => {
+    const stats = client.stats();
+    const command = await engine.next();
+    engine.send({ type: 'ok', re: command.id, models: [], memory: { host_pinned_bytes: 4096, host_staged_bytes: 1 << 30 } });
+    expect((await stats).memory).toMatchObject({ hostPinnedBytes: 4096, hostStagedBytes: 1 << 30 });
+  });
+
   it('routes step tokens and done events to each sequence sink', async () => {
     const first = recordingSink();
     const second = recordingSink();

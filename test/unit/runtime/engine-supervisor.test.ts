@@ -4,6 +4,7 @@ import { waitFor } from '../../helpers/wait-for.js';
 import type { DoneReason } from '../../../runtime/engine/engine.js';
 import type { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { startEngineSupervisor, type EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
+import { createLogger } from '../../../protocol/logger.js';
 
 const stubEngine = fileURLToPath(new URL('./stub-engine.mjs', import.meta.url));
 
@@ -27,6 +28,28 @@ describe('engine supervisor', () => {
       code: 'engine_down',
       message: expect.stringMatching(/exited with code 3.*told to crash/),
     });
+  });
+
+  it('forwards engine warning and fatal lines whatever the log level, other lines only to the debug log', async () => {
+    process.env.STUB_ENGINE_MODE = 'warn';
+    const logged: string[] = [];
+    const warnings: string[] = [];
+    let sawWarning!: () => void;
+    const warned = new Promise<void>((resolve) => (sawWarning = resolve));
+    supervisor = await startEngineSupervisor({
+      engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1,
+      log: createLogger({ level: 'debug', format: 'json', write: (line) => logged.push(JSON.parse(line).msg) }),
+      onWarning: (line) => { warnings.push(line); sawWarning(); },
+    });
+    await warned;
+    expect(warnings).toEqual(['tidepool-engine: warning: stub mappings go through the staging ring']);
+    expect(logged).toEqual(['stub engine: starting']);
+
+    process.env.STUB_ENGINE_MODE = 'crash';
+    const fatal: string[] = [];
+    await expect(startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, onWarning: (line) => fatal.push(line) }))
+      .rejects.toMatchObject({ code: 'engine_down' });
+    expect(fatal).toEqual(['tidepool-engine: fatal: internal: stub engine told to crash']);
   });
 
   it('fails the first start clearly when the binary does not exist', async () => {

@@ -216,6 +216,14 @@ describe('local node runtime over the stub engine', () => {
     expect((await collect(runtime.generate(request(await artifact('a'))))).at(-1)).toMatchObject({ reason: 'length' });
   });
 
+  it('refuses with engine_down when a device fault ends the request before its first token', async () => {
+    const runtime = await start();
+    await expect(collect(runtime.generate(request(await artifact('faulty', 'DEVICE_LOST'))))).rejects.toMatchObject({
+      code: 'engine_down',
+      message: expect.stringMatching(/^device_lost: forward of slot 0/),
+    });
+  });
+
   it('ends the stream with cancelled when the caller aborts mid-stream', async () => {
     process.env.STUB_ENGINE_STEP_MS = '20';
     const runtime = await start();

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // A stand-in for `tidepool-engine serve` that speaks protocol v1 with trivial arithmetic instead of a model:
 // each step, every running sequence emits (last token + 1). It lets the runtime's process supervision and
-// request plumbing be tested where the real engine is not built. STUB_ENGINE_MODE=crash exits before ready;
-// STUB_ENGINE_STEP_MS sets the time per step. A model directory holding a file named BAD_MODEL fails to load.
+// request plumbing be tested where the real engine is not built. STUB_ENGINE_MODE=crash exits before ready
+// (its last stderr line the engine's fatal line); STUB_ENGINE_MODE=warn writes a plain and a warning stderr line;
+// STUB_ENGINE_STEP_MS sets the time per step. A model directory holding a file named BAD_MODEL fails to load;
+// one holding DEVICE_LOST loads, then its first turn fails as a device fault does: every sequence ends with a
+// `device_lost:` message, the turn is answered device_lost and the process exits 3.
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -12,11 +15,16 @@ const socketPath = args[args.indexOf('--socket') + 1];
 const backend = args[args.indexOf('--backend') + 1];
 const stepMs = Number(process.env.STUB_ENGINE_STEP_MS ?? 5);
 if (process.env.STUB_ENGINE_MODE === 'crash') {
-  process.stderr.write('stub engine: told to crash\n');
+  process.stderr.write('tidepool-engine: fatal: internal: stub engine told to crash\n');
   process.exit(3);
+}
+if (process.env.STUB_ENGINE_MODE === 'warn') {
+  process.stderr.write('stub engine: starting\n');
+  process.stderr.write('tidepool-engine: warning: stub mappings go through the staging ring\n');
 }
 
 const models = new Map(); // key -> bytes
+const lostDevices = new Set(); // models whose first turn faults
 const sequences = new Map(); // seq -> { model, last, produced, max, prompt }
 let socket;
 let turns = Promise.resolve();
@@ -30,10 +38,18 @@ function send(message) {
   socket?.write(Buffer.concat([header, payload]));
 }
 
-function finish(seq, reason) {
+function finish(seq, reason, message) {
   const state = sequences.get(seq);
   sequences.delete(seq);
-  send({ type: 'done', seq, reason, prompt_tokens: state.prompt, completion_tokens: state.produced });
+  send({ type: 'done', seq, reason, prompt_tokens: state.prompt, completion_tokens: state.produced, ...(message ? { message } : {}) });
+}
+
+function loseDevice(command) {
+  const message = 'device_lost: forward of slot 0: cudaErrorIllegalAddress (stub)';
+  for (const seq of [...sequences.keys()]) finish(seq, 'error', message);
+  send({ type: 'error', re: command.id, code: 'device_lost', message });
+  process.stderr.write(`tidepool-engine: fatal: ${message}\n`);
+  socket?.end(() => process.exit(3));
 }
 
 async function runTurn(model, maxSteps, queuedAt) {
@@ -64,6 +80,7 @@ function handle(command) {
     case 'hello': return ok({ backend, version: 'stub', device: 'stub', kv_block_tokens: 16, memory: { budget_bytes: 1 } });
     case 'load':
       if (existsSync(join(command.dir, 'BAD_MODEL'))) return error('bad_model', 'unsupported architecture');
+      if (existsSync(join(command.dir, 'DEVICE_LOST'))) lostDevices.add(command.model);
       models.set(command.model, 1); return ok({ bytes: 1, ms: 0, cached: false });
     case 'evict': models.delete(command.model); return ok({ bytes: 1 });
     case 'add':
@@ -75,6 +92,7 @@ function handle(command) {
       return finish(command.seq, 'cancelled');
     case 'run':
       if (!models.has(command.model)) return ok({ steps: 0, reason: 'not_resident', ms: 0 });
+      if (lostDevices.has(command.model)) return loseDevice(command);
       {
         const queuedAt = epoch;
         turns = turns.then(() => runTurn(command.model, command.max_steps, queuedAt)).then((r) => ok({ ...r, ms: r.steps * stepMs }));
