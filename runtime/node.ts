@@ -4,6 +4,7 @@ import { downloadBlobTo } from '../platform/storage/blob-store.js';
 import type { ObjectStore } from '../platform/storage/object-store.js';
 import type { EngineStats, SequenceSink } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
+import { removeStaleSocketDirs } from './engine/engine-socket-dir.js';
 import type { DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
 import { engineErrorCodeOf } from './engine/engine-wire.js';
@@ -50,6 +51,8 @@ export interface LocalNodeRuntimeOptions {
   readonly fetchBlob?: (digest: string, path: string) => Promise<void>;
   /** Engine stderr and supervisor messages. */
   readonly onLog?: (line: string) => void;
+  /** Engine crashes (exit status, stderr tail), failed restarts and recoveries; log these at the default level. */
+  readonly onWarn?: (line: string) => void;
   /**
    * A model with no requests leaves the GPU after this long without a turn, ms. Default 60 s: long enough
    * that a steady function never reloads, short enough that an idle one frees the GPU and its host copy's
@@ -59,6 +62,19 @@ export interface LocalNodeRuntimeOptions {
 }
 
 export const DEFAULT_GPU_IDLE_EVICT_MS = 60_000;
+
+/**
+ * Tries a request gets when its engine dies before its first token: the first, and one on the restarted
+ * engine. A request that kills the engine itself must not crash it forever, so there is no third.
+ */
+const ENGINE_DOWN_ATTEMPTS = 2;
+
+/** A request queued on a device's scheduler: its sequence id there and the channel its events arrive on. */
+interface LiveSequence {
+  readonly scheduler: GpuScheduler;
+  readonly id: number;
+  readonly channel: SequenceChannel;
+}
 
 /**
  * A node runtime in this process: the host pool, and per device (each GPU, or each CPU engine) an engine
@@ -76,6 +92,8 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
   });
   let started: Awaited<ReturnType<typeof startDeviceEngines>>;
   try {
+    const stale = await removeStaleSocketDirs();
+    if (stale.length > 0) options.onWarn?.(`removed ${stale.length} engine socket director${stale.length === 1 ? 'y' : 'ies'} left by processes that died: ${stale.map((d) => d.path).join(', ')}`);
     started = await startDeviceEngines(options);
   } catch (error) {
     hostPool.close();
@@ -173,35 +191,24 @@ class LocalNode implements LocalNodeRuntime {
     const ticket = this.queues.admit(request, this.options.queueLimit, this.options.retryAfterMs ?? 1_000);
     const deadline = performance.now() + this.options.queueTimeoutMs;
     let lease: HostLease | undefined;
-    let live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel } | undefined;
+    let live: LiveSequence | undefined;
     const onAbort = () => live?.scheduler.cancel(live.id);
     try {
       lease = await this.acquireHost(request, signal, deadline);
       if (!lease) return yield cancelledBefore(request);
-      const key = request.artifact.digest;
-      // One snapshot per device per pick: the router may ask about each device more than once.
-      const resident = this.lanes.map((lane) => lane.residentKeys());
-      const device = this.router.pick(key, request.maxTokens, {
-        resident: (d, model) => resident[d]!.has(model),
-        up: (d) => this.lanes[d]!.up,
-        residentCount: (d) => resident[d]!.size,
-      });
-      const lane = this.lanes[device]!;
-      let scheduler: GpuScheduler;
-      try {
-        scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
-      } catch (error) {
-        this.router.finished(device, key, request.maxTokens);
-        throw error;
-      }
-      live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
-      this.modelBytes.set(key, request.artifact.bytes);
-      this.noteFunction(key, request.functionName);
-      const sink = sinkCountingTokens(this.gpuTimeline, key, this.routedSink(device, key, request.maxTokens, live.channel.sink), device);
-      scheduler.submit(this.toGeneration(request, live.id, lease), sink);
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-      let event = await this.firstEvent(live, deadline, request);
+      let event: SequenceEvent | undefined;
+      let current: LiveSequence;
+      // An engine that died before this request's first token takes nothing the caller saw: the request runs
+      // again on the restarted engine (or another device) within its deadline, once.
+      for (let attempt = 1; !event; attempt++) {
+        live = current = await this.submitToDevice(request, lease, deadline);
+        if (signal?.aborted) onAbort();
+        event = await this.firstEvent(current, deadline, request).catch((error: unknown) => {
+          if (this.shouldResubmit(error, attempt, deadline, signal)) return undefined;
+          throw error;
+        });
+      }
       ticket.started();
       for (;;) {
         // After an abort the caller wants the end, not the tokens that were already on their way.
@@ -212,7 +219,7 @@ class LocalNode implements LocalNodeRuntime {
           return yield event;
         }
         if (!signal?.aborted) yield event;
-        event = await live.channel.next();
+        event = await current!.channel.next();
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -221,6 +228,42 @@ class LocalNode implements LocalNodeRuntime {
       lease?.release();
       ticket.finished();
     }
+  }
+
+  /** Picks a device, waits for its engine within the deadline and queues the request on its scheduler. */
+  private async submitToDevice(request: NodeGenerateRequest, lease: HostLease, deadline: number): Promise<LiveSequence> {
+    const key = request.artifact.digest;
+    // One snapshot per device per pick: the router may ask about each device more than once.
+    const resident = this.lanes.map((lane) => lane.residentKeys());
+    const device = this.router.pick(key, request.maxTokens, {
+      resident: (d, model) => resident[d]!.has(model),
+      up: (d) => this.lanes[d]!.up,
+      residentCount: (d) => resident[d]!.size,
+    });
+    const lane = this.lanes[device]!;
+    let scheduler: GpuScheduler;
+    try {
+      scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
+    } catch (error) {
+      this.router.finished(device, key, request.maxTokens);
+      throw error;
+    }
+    const live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
+    this.modelBytes.set(key, request.artifact.bytes);
+    this.noteFunction(key, request.functionName);
+    const sink = sinkCountingTokens(this.gpuTimeline, key, this.routedSink(device, key, request.maxTokens, live.channel.sink), device);
+    scheduler.submit(this.toGeneration(request, live.id, lease), sink);
+    return live;
+  }
+
+  /** An `engine_down` before the first token is worth one more try while the request still has time. */
+  private shouldResubmit(error: unknown, attempt: number, deadline: number, signal: AbortSignal | undefined): boolean {
+    const retry = error instanceof NodeError && error.code === 'engine_down' && attempt < ENGINE_DOWN_ATTEMPTS && !this.closed && !signal?.aborted && performance.now() < deadline;
+    if (retry) {
+      this.metrics.engineResubmits.inc();
+      this.options.onLog?.(`resubmitting a request before its first token: ${(error as Error).message}`);
+    }
+    return retry;
   }
 
   async residency(): Promise<readonly ModelResidency[]> {
@@ -326,7 +369,7 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   /** The first token or end, or `cold_start_timeout` (and a cancel) if neither comes before the deadline. */
-  private async firstEvent(live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel }, deadline: number, request: NodeGenerateRequest): Promise<SequenceEvent> {
+  private async firstEvent(live: LiveSequence, deadline: number, request: NodeGenerateRequest): Promise<SequenceEvent> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), msUntil(deadline))));
     const event = await Promise.race([live.channel.next(), timedOut]);

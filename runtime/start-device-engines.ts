@@ -11,6 +11,8 @@ export interface DeviceEnginesOptions {
   readonly kvBytes?: number;
   readonly engineThreads?: number;
   readonly onLog?: (line: string) => void;
+  /** Engine crashes, failed restarts and recoveries, for the default log level. */
+  readonly onWarn?: (line: string) => void;
 }
 
 /**
@@ -33,6 +35,8 @@ export async function startDeviceEngines(o: DeviceEnginesOptions): Promise<{ dev
         kvBudgetBytes: o.kvBytes,
         threads: o.engineThreads,
         onLog: devices.length > 1 && o.onLog ? (line) => o.onLog!(`${device.label}: ${line}`) : o.onLog,
+        label: device.label,
+        onWarn: o.onWarn,
       }));
     }
   } catch (error) {

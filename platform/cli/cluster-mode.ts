@@ -122,7 +122,7 @@ export async function startNode(
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
-    onLog: config.logLevel === 'debug' ? log : undefined,
+    onLog: config.logLevel === 'debug' ? log : undefined, onWarn: log,
   });
   let server: NodeServer | undefined;
   try {

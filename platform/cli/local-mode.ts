@@ -47,7 +47,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
       engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
-      onLog: config.logLevel === 'debug' ? log : undefined,
+      onLog: config.logLevel === 'debug' ? log : undefined, onWarn: log,
     });
     closers.push(() => node.close());
     const plane = createControlPlane({

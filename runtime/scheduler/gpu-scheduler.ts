@@ -27,8 +27,12 @@ export interface GpuScheduler {
   cancel(id: number): void;
   /** Per model: key, functionName, resident, queued, running, parked; and the policy name. A copy. */
   snapshot(): SchedulerSnapshot;
-  /** Stops the loop after cutting the running turn; does not close the engine (the caller owns it). */
-  close(): Promise<void>;
+  /**
+   * Stops the loop after cutting the running turn; does not close the engine (the caller owns it). Requests
+   * still queued (never added to the engine) end at once with `reason` as their error message (by default
+   * `scheduler is closed`), as does any request submitted afterwards; those on the engine end as it says.
+   */
+  close(reason?: string): Promise<void>;
 }
 
 export interface GpuSchedulerOptions {

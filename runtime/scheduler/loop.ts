@@ -33,6 +33,8 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.modelKey });
   let current: string | undefined;
   let closed = false;
+  /** Why the scheduler closed: the message queued requests, and any submitted later, end with. */
+  let closedReason = 'scheduler is closed';
   let wakePending = false;
   let wakeWaiter: (() => void) | undefined;
   /** Counts wakes, so a turn can tell whether anything happened while it ran. */
@@ -103,7 +105,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   function submit(request: GenerationRequest, sink: SequenceSink): void {
     const usage = { promptTokens: request.promptTokens.length, completionTokens: 0 };
-    if (closed) return sink.onDone('error', usage, 'scheduler is closed');
+    if (closed) return sink.onDone('error', usage, closedReason);
     if (byId.has(request.id)) return sink.onDone('error', usage, `sequence id ${request.id} is already live`);
     let model = models.get(request.model.key);
     if (!model) {
@@ -287,7 +289,24 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   const done = run();
 
-  async function close(): Promise<void> {
+  /**
+   * Ends every request the engine never saw with `message`, at once: a closed loop would otherwise leave them
+   * waiting for a turn that never comes, until their queue timeout. The caller may resubmit them elsewhere.
+   */
+  function handBackQueued(message: string): void {
+    for (const model of [...models.values()]) {
+      for (const r of [...model.requests.values()]) {
+        if (r.phase !== 'queued') continue;
+        forget(model, r.request.id);
+        engineSinks.delete(r.request.id);
+        r.sink.onDone('error', { promptTokens: r.request.promptTokens.length, completionTokens: 0 }, message);
+      }
+    }
+  }
+
+  async function close(reason?: string): Promise<void> {
+    if (reason !== undefined) closedReason = reason;
+    if (!closed) handBackQueued(closedReason);
     closed = true;
     wake();
     if (running) await engine.preempt().catch(() => undefined);

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DoneReason } from '../../../runtime/engine/engine.js';
@@ -59,5 +61,38 @@ describe('engine supervisor', () => {
     expect(await supervisor.ready()).toBe(next);
     await expect(next.load({ key: 'm', dir: '/nowhere', bytes: 1 })).resolves.toMatchObject({ bytes: 1 });
     delete process.env.STUB_ENGINE_STEP_MS;
+  });
+
+  it('reports a crash at the default level with how it ended, its uptime and its last stderr, then the recovery', async () => {
+    process.env.STUB_ENGINE_SAY = 'stub engine: warming up';
+    const warnings: string[] = [];
+    let said: () => void = () => {};
+    const saidIt = new Promise<void>((resolve) => (said = resolve));
+    let recovered: () => void = () => {};
+    const back = new Promise<void>((resolve) => (recovered = resolve));
+    supervisor = await startEngineSupervisor({
+      engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, initialBackoffMs: 10, label: 'cpu engine 0',
+      onLog: (line) => line.includes('warming up') && said(),
+      onWarn: (line) => {
+        warnings.push(line);
+        if (line.includes('is back')) recovered();
+      },
+    });
+    await saidIt;
+    process.kill(supervisor.pid()!, 'SIGKILL');
+    await back;
+    delete process.env.STUB_ENGINE_SAY;
+    expect(warnings[0]).toMatch(/^cpu engine 0 crashed: engine process was killed by SIGKILL \(pid \d+\) after \d+\.\d s up; last stderr: stub engine: warming up; restarting in 10 ms$/);
+    expect(warnings[1]).toMatch(/^cpu engine 0 is back \(pid \d+\) \d+ ms after the crash$/);
+  });
+
+  it('puts its socket in a directory named for its own pid, removed on close', async () => {
+    supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1 });
+    const dirs = (await readdir(tmpdir())).filter((name) => name.startsWith(`tidepool-engine-${process.pid}-`));
+    expect(dirs.length).toBeGreaterThan(0);
+    await supervisor.close();
+    const after = (await readdir(tmpdir())).filter((name) => name.startsWith(`tidepool-engine-${process.pid}-`));
+    expect(after.length).toBe(dirs.length - 1);
+    supervisor = undefined;
   });
 });

@@ -80,4 +80,24 @@ describe('gpu scheduler loop', () => {
     expect(ok.rec.done).toBe('length');
     await s.close();
   });
+
+  it('ends the queued requests of every model at once with the reason it was closed for', async () => {
+    const { clock, engine } = fakeEngine({ arenaGb: 1 });
+    const s = createGpuScheduler({ engine, clock });
+    const ends: { model: string; reason: string; message?: string }[] = [];
+    const sinkFor = (name: string) => ({ onToken: () => {}, onDone: (reason: string, _usage: unknown, message?: string) => void ends.push({ model: name, reason, message }) });
+    const running = recorder(clock);
+    s.submit(request(model('a'), 400), running.sink);
+    await clock.run(200);
+    expect(running.rec.times.length).toBeGreaterThan(0);
+    for (const name of ['b', 'c', 'b']) s.submit(request(model(name), 3), sinkFor(name));
+    const closing = s.close('engine_down: engine connection closed');
+    // Before the loop has even stopped: nothing queued waits for a turn that will not come.
+    expect(ends).toEqual(['b', 'c', 'b'].map((name) => ({ model: name, reason: 'error', message: 'engine_down: engine connection closed' })).sort((x, y) => x.model.localeCompare(y.model)));
+    await clock.run();
+    await closing;
+    const late = { message: '' };
+    s.submit(request(model('d'), 3), { onToken: () => {}, onDone: (_r, _u, message) => void (late.message = message ?? '') });
+    expect(late.message).toBe('engine_down: engine connection closed');
+  });
 });
