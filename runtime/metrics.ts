@@ -13,6 +13,8 @@ export interface RuntimeMetrics {
   readonly hostFetchSeconds: Histogram;
   /** Blob fetches tried again after the object store failed them. */
   readonly hostFetchRetries: Counter;
+  /** Warm models whose files were found gone from shared memory at a lease, and fetched again. */
+  readonly hostFilesVanished: Counter;
   /** Requests waiting per function: admitted, not yet producing tokens. */
   readonly queueDepth: Gauge<'function'>;
   readonly engineRestarts: Counter;
@@ -46,6 +48,7 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
     hostFetchBytes: new Counter({ name: 'tidepool_host_pool_fetch_bytes_total', help: 'Bytes fetched from the object store into the host pool.', registers }),
     hostFetchSeconds: new Histogram({ name: 'tidepool_host_pool_fetch_seconds', help: 'Time to fetch one model from the object store into shared memory.', buckets: loadBuckets, registers }),
     hostFetchRetries: new Counter({ name: 'tidepool_host_pool_fetch_retries_total', help: 'Blob fetches retried after the object store failed them (unreachable, 5xx).', registers }),
+    hostFilesVanished: new Counter({ name: 'tidepool_host_pool_files_vanished_total', help: 'Warm models found with files missing from shared memory when leased (something cleaned it), fetched again.', registers }),
     queueDepth: new Gauge({ name: 'tidepool_node_queue_depth', help: 'Requests admitted on this node and waiting for their first token, per function.', labelNames: ['function'], registers }),
     engineRestarts: new Counter({ name: 'tidepool_engine_restarts_total', help: 'Times the engine process was restarted after it died.', registers }),
     engineResubmits: new Counter({ name: 'tidepool_engine_resubmits_total', help: 'Requests run again on a restarted engine because theirs died before their first token.', registers }),

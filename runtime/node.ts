@@ -96,7 +96,7 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
     if (stale.length > 0) options.onWarn?.(`removed ${stale.length} engine socket director${stale.length === 1 ? 'y' : 'ies'} left by processes that died: ${stale.map((d) => d.path).join(', ')}`);
     started = await startDeviceEngines(options);
   } catch (error) {
-    hostPool.close();
+    await hostPool.close();
     throw error;
   }
   const { devices, supervisors } = started;
@@ -347,7 +347,7 @@ class LocalNode implements LocalNodeRuntime {
     this.closed = true;
     this.warmHolds.releaseAll();
     await Promise.all(this.lanes.map((lane) => lane.close()));
-    this.hostPool.close();
+    await this.hostPool.close();
   }
 
   /** Waits for the model in shared memory; undefined when the caller aborted first. */

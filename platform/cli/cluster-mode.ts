@@ -17,6 +17,7 @@ import { createWarmHoldSync } from '../router/warm-hold-sync.js';
 import { createObjectStore } from '../storage/create-object-store.js';
 import { CliError } from './cli-error.js';
 import { nodeIdOf } from './node-id.js';
+import { instanceShmDir } from '../../runtime/pool/shm-namespace.js';
 
 export interface ServeMode {
   readonly url: string;
@@ -116,9 +117,10 @@ export async function startNode(
   const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
   if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
   const advertiseHost = config.nodeAdvertiseHost ?? hostname();
+  const nodeId = nodeIdOf(config);
   const node = await createLocalNodeRuntime({
-    nodeId: nodeIdOf(config),
-    store: createObjectStore(config), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+    nodeId,
+    store: createObjectStore(config), shmDir: instanceShmDir(config.shmDir, { nodeId }), hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),

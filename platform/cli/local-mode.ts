@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { detectBackend } from '../../runtime/engine/detect-backend.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
+import { instanceShmDir } from '../../runtime/pool/shm-namespace.js';
 import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
 import { createControlPlane, type ControlPlane } from '../control-plane.js';
 import { openDatabase } from '../db/open-database.js';
@@ -43,7 +44,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
     if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
     const node = await createLocalNodeRuntime({
-      store, shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+      store, shmDir: instanceShmDir(config.shmDir, { dataDir: config.dataDir }), hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
       engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
@@ -55,6 +56,8 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
       maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
     });
     const url = await plane.listen(config.port, config.host);
+    // The CLI reads it from the data directory's lock: `tidepool ls` finds a platform started on any port.
+    await database.lock?.update({ url });
     // Runs first on close: drain requests and flush records, then the node (engine) and the database stop.
     closers.push(async () => {
       await plane.shutdown(config.shutdownGraceMs);
