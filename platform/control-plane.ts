@@ -13,6 +13,8 @@ import type { Database } from './db/database.js';
 import { createBlobCollector } from './functions/blob-gc.js';
 import { createDbCatalog } from './functions/db-catalog.js';
 import { createFunctionService, type FunctionService } from './functions/function-service.js';
+import type { InflightJournal } from './functions/inflight-journal.js';
+import type { LeftoverFinder } from './storage/leftovers.js';
 import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
 import { createInvoker, type FunctionTokenizer } from './functions/invoker.js';
 import { createInvocationLog } from './ops/invocation-log.js';
@@ -43,6 +45,10 @@ export interface ControlPlaneOptions {
   /** `TIDEPOOL_METRICS_PUBLIC`: serve `/metrics` without a key even when keys are in use. */
   readonly metricsPublic?: boolean;
   readonly log?: (message: string) => void;
+  /** Local mode: invocations in flight on disk (`inflight-journal.ts`); closed after shutdown's last flush. */
+  readonly journal?: InflightJournal;
+  /** Local mode: where `POST /v1/blobs/gc` finds what crashed processes left (uploads, sockets, host pools). */
+  readonly leftovers?: LeftoverFinder;
 }
 
 export interface ControlPlane {
@@ -97,8 +103,8 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     },
     loadTokenizer,
   });
-  const invoker = createInvoker({ router, recorder, metrics, quotas: createQuotaGate({ registry }) });
-  const blobGc = createBlobCollector({ db: options.database.db, blobs: options.blobs });
+  const invoker = createInvoker({ router, recorder, metrics, quotas: createQuotaGate({ registry }), journal: options.journal });
+  const blobGc = createBlobCollector({ db: options.database.db, blobs: options.blobs, leftovers: options.leftovers });
   const keys = createApiKeyService({ db: options.database.db, bootstrapKey: options.apiKey });
   const app = createApp({
     functions,
@@ -180,6 +186,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         }).finally(() => clearInterval(sweep));
       }
       await recorder.close();
+      await options.journal?.close();
     },
     async shutdown(graceMs) {
       draining = true;
@@ -214,6 +221,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       // A stream whose client left can close its socket before its generation notices and records it.
       if (!(await invoker.idle(5000))) log('shutdown: some generations did not finish; their records are lost');
       await recorder.close();
+      await options.journal?.close();
       return { cut };
     },
   };

@@ -7,6 +7,7 @@ import type { ControlPlaneMetrics } from '../metrics.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import type { QuotaLimits } from '../quota/quota-limits.js';
 import type { Router } from '../router/router.js';
+import type { InflightJournal } from './inflight-journal.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
 import type { FunctionManifest } from './manifest.js';
 import { admitWithinQuota } from './quota-admission.js';
@@ -84,6 +85,8 @@ export interface InvokerOptions {
   readonly metrics: ControlPlaneMetrics;
   /** Per-key and per-function limits, checked after the request is validated; absent, nothing is limited. */
   readonly quotas?: QuotaGate;
+  /** Invocations in flight, on disk, so a crash's victims are recorded at the next start (local mode). */
+  readonly journal?: InflightJournal;
   readonly now?: () => number;
 }
 
@@ -135,6 +138,10 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const id = randomUUID();
       const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
       active.enter();
+      options.journal?.begin({
+        id, functionName: fn.name, version: fn.version, apiKeyId: params.caller?.keyId ?? null, nodeId: null,
+        promptTokens: params.promptTokens.length, startedMs: params.arrivalMs,
+      });
       const onFinished = (usedTokens: number): void => {
         quota?.settle(usedTokens);
         active.leave();
@@ -345,6 +352,7 @@ class GenerationRun {
       startedAt: new Date(arrival),
       finishedAt: new Date(now()),
     });
+    options.journal?.end(this.ctx.id);
     this.ctx.onFinished(status === 'rejected' ? 0 : params.promptTokens.length + this.completionTokens);
   }
 }

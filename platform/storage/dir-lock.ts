@@ -149,15 +149,21 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   }
 }
 
+/** A process with this pid exists on this host (signal 0 checks; EPERM means it runs as another user). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Alive when the pid exists (on this host) and, where /proc tells, started when the lock says. */
 export function isHolderAlive(holder: LockHolder): boolean {
   // A holder on another host (a data directory on a network filesystem) cannot be checked: assume alive.
   if (holder.host !== hostname()) return true;
-  try {
-    process.kill(holder.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!isPidAlive(holder.pid)) return false;
   const start = processStartOf(holder.pid);
   return holder.processStart === undefined || start === undefined || start === holder.processStart;
 }

@@ -3,6 +3,8 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isPidAlive } from '../../platform/storage/dir-lock.js';
+import { bytesUnder, type Leftover } from '../../platform/storage/leftovers.js';
 
 /**
  * Where engine sockets live: `<tmp>/tidepool-engine-<owner pid>-<random>/engine-<n>.sock`, one directory per
@@ -33,7 +35,7 @@ export async function findStaleSocketDirs(root = tmpdir()): Promise<readonly Sta
     const owner = /^tidepool-engine-(\d+)-/.exec(name);
     if (owner) {
       const ownerPid = Number(owner[1]);
-      if (ownerPid !== process.pid && !isAlive(ownerPid)) stale.push({ path, ownerPid });
+      if (ownerPid !== process.pid && !isPidAlive(ownerPid)) stale.push({ path, ownerPid });
     } else if (name.startsWith(LEGACY_PREFIX) && (await isDir(path)) && !(await anySocketAnswers(path))) {
       stale.push({ path });
     }
@@ -46,16 +48,6 @@ export async function removeStaleSocketDirs(root = tmpdir()): Promise<readonly S
   const stale = await findStaleSocketDirs(root);
   for (const dir of stale) await rm(dir.path, { recursive: true, force: true });
   return stale;
-}
-
-/** Signal 0 checks existence; EPERM means it exists under another user. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -79,4 +71,15 @@ function socketAnswers(path: string): Promise<boolean> {
     socket.once('error', () => done(false));
     setTimeout(() => done(false), 1000).unref();
   });
+}
+
+/** The stale socket directories as `tidepool gc` lists them. */
+export async function socketLeftovers(root = tmpdir()): Promise<readonly Leftover[]> {
+  const stale = await findStaleSocketDirs(root);
+  return Promise.all(stale.map(async (dir) => ({
+    kind: 'engine_socket' as const,
+    path: dir.path,
+    bytes: await bytesUnder(dir.path),
+    why: dir.ownerPid === undefined ? 'engine socket directory in which no engine answers' : `engine socket directory of process ${dir.ownerPid}, which is gone`,
+  })));
 }

@@ -12,12 +12,14 @@ interface GcBody {
   readonly unreferenced: readonly { digest: string; size: number; last_modified: string }[];
   readonly unreferenced_bytes: number;
   readonly deleted: number;
+  readonly leftovers?: readonly { kind: string; path: string; bytes: number; why: string }[];
+  readonly leftover_bytes?: number;
 }
 
 export function registerGc(program: Command): void {
   program
     .command('gc')
-    .description('delete stored blobs that no function version references and that are older than --min-age (admin key)')
+    .description('delete stored blobs that no function version references and that are older than --min-age, and files crashed processes left (admin key)')
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .option('--min-age <duration>', 'keep blobs written more recently than this, e.g. 24h, 30m, 0 (default 24h)')
     .option('--json', 'print the server\'s report as JSON')
@@ -29,5 +31,9 @@ export function registerGc(program: Command): void {
       const what = `${count} unreferenced blob(s), ${formatBytes(body.unreferenced_bytes)}`;
       console.log(`${body.dry_run ? `would delete ${what}` : `deleted ${what}`} (${body.scanned} stored: ${body.referenced} referenced, ${body.young} younger than ${formatDurationMs(body.min_age_ms)} kept)`);
       if (count > 0) console.log(table([['DIGEST', 'SIZE', 'WRITTEN'], ...body.unreferenced.map((b) => [b.digest, formatBytes(b.size), b.last_modified])]));
+      const leftovers = body.leftovers ?? [];
+      if (leftovers.length === 0) return;
+      console.log(`${body.dry_run ? 'would delete' : 'deleted'} ${leftovers.length} file(s) left by processes that died, ${formatBytes(body.leftover_bytes ?? 0)}`);
+      console.log(table([['KIND', 'SIZE', 'PATH', 'WHY'], ...leftovers.map((l) => [l.kind, formatBytes(l.bytes), l.path, l.why])]));
     });
 }
