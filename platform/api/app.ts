@@ -9,7 +9,9 @@ import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router as NodeRouter } from '../router/router.js';
 import { blobRoutes, type BlobService } from './blob-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { urlControlCharProblem } from './control-chars.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
+import { HttpError } from './http-error.js';
 import { functionRoutes } from './function-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { openAiRoutes } from './openai-routes.js';
@@ -70,6 +72,11 @@ export function createApp(options: AppOptions): Express {
     }
   });
   if (options.clusterRoutes) app.use(options.clusterRoutes.internal);
+  // Names and ids in paths and queries reach database queries; none holds a control character.
+  app.use('/v1', (req, _res, next) => {
+    const problem = urlControlCharProblem(req.originalUrl);
+    next(problem ? new HttpError(400, 'invalid_parameter', `the request URL ${problem}; no function name, id or query value holds one`) : undefined);
+  });
   app.use('/v1', apiKeyAuth(options.keys));
   if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.

@@ -1,3 +1,4 @@
+import { controlCharProblem } from './control-chars.js';
 import { HttpError } from './http-error.js';
 
 /** Sampling parameters shared by the native and OpenAI routes, validated with OpenAI's names and ranges. */
@@ -58,9 +59,12 @@ export function parseSampling(body: Body): SamplingParams {
   };
 }
 
+/** A name or id (a function, a key name, a scope): non-empty and free of control characters. */
 export function requireString(body: Body, key: string): string {
   const v = body[key];
   if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, 'invalid_parameter', `${key}: must be a non-empty string`, key);
+  const control = controlCharProblem(v);
+  if (control) throw new HttpError(400, 'invalid_parameter', `${key}: ${control}`, key);
   return v;
 }
 

@@ -35,6 +35,11 @@ export interface ResolvedFunction {
 }
 
 export interface InvokeParams {
+  /**
+   * The invocation id, recorded and returned as `Generation.id`; a fresh UUID when absent. The OpenAI routes
+   * pass their response id (`chatcmpl-…`), so what a client sees is what `tidepool logs` lists.
+   */
+  readonly id?: string;
   readonly promptTokens: readonly number[];
   readonly maxTokens?: number;
   readonly temperature?: number;
@@ -108,6 +113,15 @@ export function nodeErrorToHttp(error: NodeError): HttpError {
   }
 }
 
+/**
+ * The function's default `max_tokens`, clamped to what the context leaves after the prompt: a caller who
+ * sent no `max_tokens` gets as much as fits, never an error about a value they did not send.
+ */
+function defaultMaxTokens(fn: ResolvedFunction, promptTokens: number): number {
+  return Math.max(1, Math.min(fn.manifest.defaults.max_tokens, fn.contextLength - promptTokens));
+}
+
+/** `maxTokens` is what the caller sent, or the clamped default (which always fits once the prompt does). */
 function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
   if (promptTokens === 0) throw new HttpError(400, 'empty_prompt', 'the prompt encodes to no tokens', 'prompt');
   if (promptTokens >= fn.contextLength) {
@@ -133,9 +147,9 @@ export function createInvoker(options: InvokerOptions): Invoker {
   return {
     idle: (timeoutMs) => active.idle(timeoutMs),
     async start(fn, params, signal) {
-      const maxTokens = params.maxTokens ?? fn.manifest.defaults.max_tokens;
+      const maxTokens = params.maxTokens ?? defaultMaxTokens(fn, params.promptTokens.length);
       checkContext(fn, params.promptTokens.length, maxTokens);
-      const id = randomUUID();
+      const id = params.id ?? randomUUID();
       const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
       active.enter();
       options.journal?.begin({
