@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { engineErrorCodeOf } from '../../runtime/engine/engine-wire.js';
 import { NodeError, type Artifact, type NodeEvent } from '../../runtime/node-runtime.js';
 import { requestAttainment, tokenDeadline } from '../../runtime/scheduler/slo.js';
 import { HttpError } from '../api/http-error.js';
@@ -311,6 +312,10 @@ class GenerationRun {
 
   private async onDone(event: Extract<NodeEvent, { type: 'done' }>): Promise<string> {
     if (event.reason === 'error') {
+      // The engine process died under it: the same request can succeed on the restarted engine (retryable).
+      if (engineErrorCodeOf(event.message) === 'engine_down') {
+        throw new HttpError(503, 'engine_down', `generation failed: ${event.message}`, null, { 'Retry-After': '1' });
+      }
       throw new HttpError(500, 'engine_error', `generation failed: ${event.message ?? 'engine error'}`);
     }
     this.completionTokens = event.completionTokens;

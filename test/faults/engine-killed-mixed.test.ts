@@ -51,7 +51,7 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
     for (const text of ends) {
       if (text.trimEnd().endsWith('data: [DONE]')) continue; // finished before the kill landed
       const last = JSON.parse(text.trimEnd().split('\n').at(-1)!.slice('data: '.length)) as { error?: { code: string; message: string } };
-      expect(last.error).toMatchObject({ code: 'engine_error', message: expect.stringMatching(/engine_down: .*killed by SIGKILL/) });
+      expect(last.error).toMatchObject({ code: 'engine_down', message: expect.stringMatching(/engine_down: .*killed by SIGKILL/) });
     }
     for (const answer of answers) expect(answer, `${answer.model}: ${answer.body}`).toMatchObject({ status: 200 });
     expect(fault.node.enginePid()).not.toBe(pid);
@@ -59,7 +59,7 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
     expect(resubmits).toBeGreaterThan(0);
     console.log(
       `after the kill: ${answers.length} queued requests of two models all served, the last ${Math.max(...answers.map((a) => a.ms)).toFixed(0)} ms after it; ` +
-        `${resubmits} resubmitted; streams: ${ends.map((t) => (t.includes('engine_error') ? 'cut' : 'finished')).join(', ')}`,
+        `${resubmits} resubmitted; streams: ${ends.map((t) => (t.includes('"code":"engine_down"') ? 'cut' : 'finished')).join(', ')}`,
     );
     await fault.plane.recorder.flush();
     const rows = await fault.database.db.selectFrom('invocations').select(['function_name', 'status']).execute();

@@ -42,7 +42,7 @@ async function killMidStream(fault: FaultPlane): Promise<'checked' | 'late'> {
   for (const text of ends) {
     expect(text).not.toContain('data: [DONE]');
     const frames = text.split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)));
-    expect(frames.at(-1)).toMatchObject({ error: { code: 'engine_error', message: expect.stringMatching(/engine/) } });
+    expect(frames.at(-1)).toMatchObject({ error: { code: 'engine_down', message: expect.stringMatching(/engine/) } });
   }
   console.log(`stream error after SIGKILL: ${ends[0]!.trim().split('\n').at(-1)}`);
   // A request sent while the engine restarts waits for it; one that reached the dying connection before its
