@@ -1,5 +1,7 @@
 /** A streaming completion that has delivered its first chunk; `rest()` reads on until the end or a cut. */
 export interface OpenStream {
+  /** The response id from the first chunk: the invocation id. */
+  readonly id: string;
   /** Everything received, and whether the connection ended cleanly (false: reset, the server died). */
   rest(): Promise<{ readonly text: string; readonly clean: boolean }>;
 }
@@ -13,7 +15,9 @@ export async function openStream(url: string, body: Record<string, unknown>): Pr
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = decoder.decode((await reader.read()).value, { stream: true });
+  const id = String((JSON.parse(text.split('\n\n')[0]!.slice('data: '.length)) as { id: string }).id);
   return {
+    id,
     async rest() {
       try {
         for (;;) {
