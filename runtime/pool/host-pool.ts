@@ -1,4 +1,5 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Artifact } from '../node-runtime.js';
@@ -157,7 +158,7 @@ class Pool implements HostPool {
         this.unpin(entry, false);
         throw error;
       }
-      if (await filesPresent(entry)) return this.lease(entry, false);
+      if (filesPresent(entry)) return this.lease(entry, false);
       this.unpin(entry, false);
       this.dropVanished(entry);
       if (attempt === 2) throw new HostPoolError('store_unavailable', `the files of model ${artifact.digest} vanished from ${this.options.shmDir} twice, right after being fetched`);
@@ -357,13 +358,17 @@ class Pool implements HostPool {
   }
 }
 
-/** Every file of a warm entry is where the engine will look, at its recorded size (a few stat calls). */
-async function filesPresent(entry: Entry): Promise<boolean> {
-  for (const file of entry.artifact.files) {
-    const size = await stat(join(entry.dir, file.name)).then((s) => s.size, () => -1);
-    if (size !== file.size) return false;
+/**
+ * Every file of a warm entry is where the engine will look, at its recorded size. Synchronous on purpose:
+ * a few stat calls on shared memory cost microseconds, and an extra asynchronous hop per lease would let
+ * requests that arrive together reach the scheduler apart.
+ */
+function filesPresent(entry: Entry): boolean {
+  try {
+    return entry.artifact.files.every((file) => statSync(join(entry.dir, file.name), { throwIfNoEntry: false })?.size === file.size);
+  } catch {
+    return false; // ENOTDIR, EACCES: not a directory the engine could load either
   }
-  return true;
 }
 
 /** How long a model rediscovered at start stays without any request claiming it. */
