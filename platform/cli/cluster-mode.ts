@@ -16,6 +16,7 @@ import { createClusterRouter } from '../router/cluster-router.js';
 import { createWarmHoldSync } from '../router/warm-hold-sync.js';
 import { createObjectStore } from '../storage/create-object-store.js';
 import { CliError } from './cli-error.js';
+import { crashLeftovers, sweepPartialUploads } from './crash-leftovers.js';
 import { nodeIdOf } from './node-id.js';
 import { instanceShmDir } from '../../runtime/pool/shm-namespace.js';
 
@@ -55,10 +56,13 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
       db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs,
       routing: () => ({ replica, ...router.routing() }), warmHolds,
     };
+    const store = createObjectStore(config);
+    await sweepPartialUploads(store, log);
     const plane = createControlPlane({
-      database, blobs: storeBlobs(createObjectStore(config)), router, registry, maxBodyBytes: config.maxBodyBytes,
+      database, blobs: storeBlobs(store), router, registry, maxBodyBytes: config.maxBodyBytes,
       maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
       clusterRoutes: { internal: clusterInternalRoutes(routeOptions), public: clusterPublicRoutes(routeOptions) },
+      leftovers: crashLeftovers(store),
     });
     const url = await plane.listen(config.port, config.host);
     replica = `${hostname()}:${new URL(url).port}`;

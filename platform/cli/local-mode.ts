@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { detectBackend } from '../../runtime/engine/detect-backend.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
-import { idleHostPoolDirs, instanceShmDir } from '../../runtime/pool/shm-namespace.js';
-import { socketLeftovers } from '../../runtime/engine/engine-socket-dir.js';
+import { instanceShmDir } from '../../runtime/pool/shm-namespace.js';
 import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
 import { createControlPlane, type ControlPlane } from '../control-plane.js';
 import { openDatabase } from '../db/open-database.js';
@@ -14,10 +13,8 @@ import type { Database } from '../db/database.js';
 import { createInflightJournal, takeInterruptedInvocations } from '../functions/inflight-journal.js';
 import { storeBlobs } from '../functions/store-blobs.js';
 import { createObjectStore } from '../storage/create-object-store.js';
-import { FsObjectStore } from '../storage/fs-object-store.js';
-import { removeLeftovers, type LeftoverFinder } from '../storage/leftovers.js';
-import type { ObjectStore } from '../storage/object-store.js';
 import { createApiClient, type ApiClient } from './api-client.js';
+import { crashLeftovers, sweepPartialUploads } from './crash-leftovers.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
 
@@ -65,7 +62,7 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
       database, blobs: storeBlobs(store), nodes: [node], registry, maxBodyBytes: config.maxBodyBytes,
       maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
       journal: createInflightJournal({ path: journalPath }),
-      leftovers: localLeftovers(store, config.shmDir, shmDir),
+      leftovers: crashLeftovers(store, { root: config.shmDir, own: shmDir }),
     });
     for (const row of interrupted) plane.recorder.record(row);
     if (interrupted.length > 0) log(`recorded ${interrupted.length} invocation(s) the previous process left in flight as error (interrupted)`);
@@ -81,23 +78,6 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     await closeAll();
     throw error;
   }
-}
-
-/** Partial uploads a killed process left in the filesystem store (each may be gigabytes). */
-async function sweepPartialUploads(store: ObjectStore, log: (line: string) => void): Promise<void> {
-  if (!(store instanceof FsObjectStore)) return;
-  const parts = await store.leftoverParts();
-  await removeLeftovers(parts);
-  if (parts.length > 0) log(`removed ${parts.length} partial upload(s) left by processes that died (${parts.reduce((sum, p) => sum + p.bytes, 0)} bytes)`);
-}
-
-/** Everything a crashed local instance can leave on this host, for `tidepool gc`. */
-function localLeftovers(store: ObjectStore, shmRoot: string, ownShmDir: string): LeftoverFinder {
-  return async () => [
-    ...(store instanceof FsObjectStore ? await store.leftoverParts() : []),
-    ...(await socketLeftovers()),
-    ...(await idleHostPoolDirs(shmRoot, ownShmDir)),
-  ];
 }
 
 /** Deploys every example not deployed yet (first start), synthesizing weights when a manifest asks. */

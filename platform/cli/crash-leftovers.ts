@@ -1,0 +1,24 @@
+import { socketLeftovers } from '../../runtime/engine/engine-socket-dir.js';
+import { idleHostPoolDirs } from '../../runtime/pool/shm-namespace.js';
+import { FsObjectStore } from '../storage/fs-object-store.js';
+import { removeLeftovers, type LeftoverFinder } from '../storage/leftovers.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** Removes the partial uploads processes that died left in a filesystem store (each may be gigabytes). */
+export async function sweepPartialUploads(store: ObjectStore, log: (line: string) => void): Promise<void> {
+  if (!(store instanceof FsObjectStore)) return;
+  const parts = await store.leftoverParts();
+  await removeLeftovers(parts);
+  if (parts.length > 0) log(`removed ${parts.length} partial upload(s) left by processes that died (${parts.reduce((sum, p) => sum + p.bytes, 0)} bytes)`);
+}
+
+/**
+ * What `tidepool gc` lists as left by processes that died: partial uploads in a filesystem store, and with a
+ * node in this process (local mode) dead processes' engine socket directories and idle host pool directories.
+ */
+export function crashLeftovers(store: ObjectStore, shm?: { readonly root: string; readonly own: string }): LeftoverFinder {
+  return async () => [
+    ...(store instanceof FsObjectStore ? await store.leftoverParts() : []),
+    ...(shm ? [...(await socketLeftovers()), ...(await idleHostPoolDirs(shm.root, shm.own))] : []),
+  ];
+}
