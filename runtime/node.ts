@@ -9,6 +9,7 @@ import type { DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
 import { engineErrorCodeOf } from './engine/engine-wire.js';
 import { DeviceLane } from './device-lane.js';
+import { mayResubmit, type LiveSequence } from './engine-down-resubmit.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { startDeviceEngines } from './start-device-engines.js';
@@ -63,18 +64,6 @@ export interface LocalNodeRuntimeOptions {
 
 export const DEFAULT_GPU_IDLE_EVICT_MS = 60_000;
 
-/**
- * Tries a request gets when its engine dies before its first token: the first, and one on the restarted
- * engine. A request that kills the engine itself must not crash it forever, so there is no third.
- */
-const ENGINE_DOWN_ATTEMPTS = 2;
-
-/** A request queued on a device's scheduler: its sequence id there and the channel its events arrive on. */
-interface LiveSequence {
-  readonly scheduler: GpuScheduler;
-  readonly id: number;
-  readonly channel: SequenceChannel;
-}
 
 /**
  * A node runtime in this process: the host pool, and per device (each GPU, or each CPU engine) an engine
@@ -256,9 +245,8 @@ class LocalNode implements LocalNodeRuntime {
     return live;
   }
 
-  /** An `engine_down` before the first token is worth one more try while the request still has time. */
   private shouldResubmit(error: unknown, attempt: number, deadline: number, signal: AbortSignal | undefined): boolean {
-    const retry = error instanceof NodeError && error.code === 'engine_down' && attempt < ENGINE_DOWN_ATTEMPTS && !this.closed && !signal?.aborted && performance.now() < deadline;
+    const retry = mayResubmit(error, attempt, deadline, { closed: this.closed, signal });
     if (retry) {
       this.metrics.engineResubmits.inc();
       this.options.onLog?.(`resubmitting a request before its first token: ${(error as Error).message}`);

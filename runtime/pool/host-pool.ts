@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
@@ -8,7 +7,7 @@ import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
 import { HostPoolError } from './host-pool-error.js';
 import { DEFAULT_STORE_RETRY, withStoreRetry, type StoreRetryOptions } from './store-retry.js';
-import { isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
+import { filesPresent, isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
 import { acquireDirLock, type DirLock } from '../../platform/storage/dir-lock.js';
 
 export { HostPoolError } from './host-pool-error.js';
@@ -158,7 +157,7 @@ class Pool implements HostPool {
         this.unpin(entry, false);
         throw error;
       }
-      if (filesPresent(entry)) return this.lease(entry, false);
+      if (filesPresent(entry.dir, entry.artifact)) return this.lease(entry, false);
       this.unpin(entry, false);
       this.dropVanished(entry);
       if (attempt === 2) throw new HostPoolError('store_unavailable', `the files of model ${artifact.digest} vanished from ${this.options.shmDir} twice, right after being fetched`);
@@ -355,19 +354,6 @@ class Pool implements HostPool {
     let warm = 0;
     for (const entry of this.entries.values()) if (entry.state === 'warm') warm += entry.artifact.bytes;
     this.metrics.residencyBytes.set({ tier: 'host' }, warm);
-  }
-}
-
-/**
- * Every file of a warm entry is where the engine will look, at its recorded size. Synchronous on purpose:
- * a few stat calls on shared memory cost microseconds, and an extra asynchronous hop per lease would let
- * requests that arrive together reach the scheduler apart.
- */
-function filesPresent(entry: Entry): boolean {
-  try {
-    return entry.artifact.files.every((file) => statSync(join(entry.dir, file.name), { throwIfNoEntry: false })?.size === file.size);
-  } catch {
-    return false; // ENOTDIR, EACCES: not a directory the engine could load either
   }
 }
 
