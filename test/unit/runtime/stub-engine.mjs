@@ -2,7 +2,7 @@
 // A stand-in for `tidepool-engine serve` that speaks protocol v1 with trivial arithmetic instead of a model:
 // each step, every running sequence emits (last token + 1). It lets the runtime's process supervision and
 // request plumbing be tested where the real engine is not built. STUB_ENGINE_MODE=crash exits before ready;
-// STUB_ENGINE_STEP_MS sets the time per step. A model directory holding a file named BAD_MODEL fails to load.
+// STUB_ENGINE_STEP_MS sets the time per step; STUB_ENGINE_SAY is written to stderr at start. A model directory holding a file named BAD_MODEL fails to load.
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ if (process.env.STUB_ENGINE_MODE === 'crash') {
   process.stderr.write('stub engine: told to crash\n');
   process.exit(3);
 }
+// STUB_ENGINE_SAY: a line for stderr at start, so crash reports have a tail to quote.
+if (process.env.STUB_ENGINE_SAY) process.stderr.write(`${process.env.STUB_ENGINE_SAY}\n`);
 
 const models = new Map(); // key -> bytes
 const sequences = new Map(); // seq -> { model, last, produced, max, prompt }
