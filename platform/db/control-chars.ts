@@ -4,14 +4,22 @@
  * they are refused with a 400 naming the field. Free text (descriptions) may keep tab, line feed and
  * carriage return; names and ids may not.
  */
-const IN_NAMES = /[\u0000-\u001f\u007f]/;
-const IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const DEL = 0x7f;
+/** Tab, line feed and carriage return: the controls free text may hold. */
+const TEXT_WHITESPACE: ReadonlySet<number> = new Set([0x09, 0x0a, 0x0d]);
+
+function isRefused(code: number, kind: 'name' | 'text'): boolean {
+  if (code > 0x1f && code !== DEL) return false;
+  return kind === 'name' || !TEXT_WHITESPACE.has(code);
+}
 
 /** Why `value` cannot be stored, e.g. `contains the control character U+0000 at index 4`; undefined when fine. */
 export function controlCharProblem(value: string, kind: 'name' | 'text' = 'name'): string | undefined {
-  const match = (kind === 'name' ? IN_NAMES : IN_TEXT).exec(value);
-  if (!match) return undefined;
-  return `contains the control character U+${match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at index ${match.index}`;
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    if (isRefused(code, kind)) return `contains the control character U+${code.toString(16).toUpperCase().padStart(4, '0')} at index ${index}`;
+  }
+  return undefined;
 }
 
 /** A percent-encoded or raw control character in a URL's path or query (`%00`, `%0A`, `%7F`). */

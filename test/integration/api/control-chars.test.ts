@@ -24,8 +24,8 @@ describe('control characters at the API', () => {
     const name = await request(server.url).post('/v1/functions').send(manifest({ name: 'pla\u0000in' }));
     expect(name.status).toBe(400);
     expect(name.body.error.message).toContain('name: contains the control character U+0000');
-    const escape = await request(server.url).post('/v1/functions').send(manifest({ description: 'bell \u0007' }));
-    expect(escape.body.error.message).toContain('description: contains the control character U+0007');
+    const bell = await request(server.url).post('/v1/functions').send(manifest({ description: 'bell \u0007' }));
+    expect(bell.body.error.message).toContain('description: contains the control character U+0007');
     const path = await request(server.url).post('/v1/functions').send({ manifest: { name: 'plain', model: { path: 'a\u0000b' } }, files });
     expect(path.body.error.message).toContain('model.path: contains the control character U+0000');
     await request(server.url).post('/v1/functions').send(manifest({ description: 'two lines\nand a\ttab' })).expect(201);

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ModelConfigError, expectedTensors, parseModelConfig } from '../../../platform/models/model-config.js';
+import { ModelConfigError, expectedTensors, parseModelConfig, type ModelConfig } from '../../../platform/models/model-config.js';
 import { LIMITED_CONFIG_FIELDS, MAX_REPORTED_PROBLEMS, MODEL_LIMITS } from '../../../platform/models/model-limits.js';
-import { parseSafetensorsHeader, SafetensorsError } from '../../../platform/models/safetensors.js';
+import { parseSafetensorsHeader, SafetensorsError, type SafetensorsHeader } from '../../../platform/models/safetensors.js';
 import { tokenizerJsonProblems } from '../../../platform/models/tokenizer-check.js';
 import { checkModelParts } from '../../../platform/models/validate-model.js';
 
@@ -26,7 +26,7 @@ describe('hostile config.json (property)', () => {
   it('accepts only configs within every limit, and names each field past its limit', () => {
     fc.assert(
       fc.property(hostilePatch, (patch) => {
-        let config;
+        let config: ModelConfig;
         try {
           config = parseModelConfig({ ...validConfig, ...patch });
         } catch (error) {
@@ -82,7 +82,7 @@ describe('hostile safetensors headers (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), tensor, { maxKeys: 6 }), fc.integer({ min: 0, max: 64 }), (entries, dataBytes) => {
         const bytes = image(entries, dataBytes);
-        let header;
+        let header: SafetensorsHeader;
         try {
           header = parseSafetensorsHeader(bytes, bytes.length, 'hostile.safetensors');
         } catch (error) {
