@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { installRoot } from '../../protocol/install-root.js';
 
 /**
  * The largest model Tidepool accepts, read from `cuda/model-limits.json`: the one table the engine (through
@@ -19,8 +21,8 @@ export const LIMITED_CONFIG_FIELDS = [
 ] as const;
 export type LimitedConfigField = (typeof LIMITED_CONFIG_FIELDS)[number];
 
-/** Where the table lives, relative to this file. */
-export const MODEL_LIMITS_FILE = new URL('../../cuda/model-limits.json', import.meta.url);
+/** Where the table lives: in the installation's `cuda/`, found the same from the sources and the compiled CLI. */
+export const MODEL_LIMITS_FILE = join(installRoot(), 'cuda', 'model-limits.json');
 
 /** Parses the table's flat `"group.name": integer` form; throws naming a missing or malformed entry. */
 export function parseModelLimits(raw: unknown): ModelLimits {
