@@ -246,7 +246,7 @@ class LocalNode implements LocalNodeRuntime {
     const retry = mayResubmit(error, attempt, deadline, { closed: this.closed, signal });
     if (retry) {
       this.metrics.engineResubmits.inc();
-      this.options.log?.info('resubmitting a request before its first token', { function: request.functionName, reason: (error as Error).message });
+      this.options.log?.debug('resubmitting a request before its first token', { function: request.functionName, reason: (error as Error).message });
     }
     return retry;
   }
