@@ -79,7 +79,7 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
   let started: Awaited<ReturnType<typeof startDeviceEngines>>;
   try {
     const stale = await removeStaleSocketDirs();
-    if (stale.length > 0) options.log?.warn('removed engine socket directories left by processes that died', { count: stale.length, paths: stale.map((d) => d.path).join(', ') });
+    if (stale.length > 0) options.log?.warn(`removed ${stale.length} engine socket director${stale.length === 1 ? 'y' : 'ies'} left by processes that died: ${stale.map((d) => d.path).join(', ')}`);
     started = await startDeviceEngines(options);
   } catch (error) {
     await hostPool.close();

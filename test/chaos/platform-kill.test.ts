@@ -59,11 +59,12 @@ describe.skipIf(!ENGINE_BUILT)('chaos: the platform is killed with SIGKILL', () 
     const second = await startUp({ ...options, examples: false });
     ups.push(second);
     expect(JSON.parse(readFileSync(join(options.dataDir, 'tidepool.lock'), 'utf8'))).toMatchObject({ pid: second.pid });
+    // Each at warn, in the readable lines of `tidepool up` (`HH:MM:SS.mmm warn  <message>`).
     expect(second.log).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^removed 1 partial upload\(s\) left by processes that died \(\d+ bytes\)$/),
+      expect.stringMatching(/ warn {2}removed 1 partial upload\(s\) left by processes that died \(\d+ bytes\)$/),
       // Other dead processes' directories on this machine may be removed with it.
-      expect.stringMatching(new RegExp(`^removed \\d+ engine socket director(y|ies) left by processes that died: .*tidepool-engine-${killedPid}-`)),
-      'recorded 2 invocation(s) the previous process left in flight as error (interrupted)',
+      expect.stringMatching(new RegExp(` warn {2}removed \\d+ engine socket director(y|ies) left by processes that died: .*tidepool-engine-${killedPid}-`)),
+      expect.stringMatching(/ warn {2}recorded 2 invocation\(s\) the previous process left in flight as error \(interrupted\)$/),
     ]));
     expect(socketDirsOf(killedPid)).toEqual([]);
     expect(await readdir(incoming)).toEqual([]);
