@@ -92,9 +92,10 @@ export interface LatencyPoint {
 /**
  * TTFT or TPOT against GPUs per policy: p99 as a solid line, p50 dashed in the same colour, so policies are
  * compared at equal GPU counts beside their attainment. Points without a finite value (over 1% of requests
- * never got a first token) are left out. `unitMs` scales the axis (1000 for seconds).
+ * never got a first token) are left out. `unitMs` scales the axis (1000 for seconds); `capMs` ends the axis
+ * there when some p99 lies far above (request-level's TTFT at few GPUs), so the rest stays readable.
  */
-export function latencyVsGpusSvg(points: readonly LatencyPoint[], policies: readonly string[], title: string, yLabel: string, unitMs = 1): string {
+export function latencyVsGpusSvg(points: readonly LatencyPoint[], policies: readonly string[], title: string, yLabel: string, unitMs = 1, capMs = Number.POSITIVE_INFINITY): string {
   const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
   const finite = points.filter((p) => Number.isFinite(p.p99) && Number.isFinite(p.p50));
   const series: ChartSeries[] = policies.flatMap((name, i) => {
@@ -106,6 +107,8 @@ export function latencyVsGpusSvg(points: readonly LatencyPoint[], policies: read
       { name: `${name} p50`, color, dashed: true, points: mine.map((p) => [p.gpus, p.p50 / unitMs] as const) },
     ];
   });
-  const top = niceCeil(Math.max(0, ...finite.map((p) => p.p99 / unitMs)));
-  return lineChartSvg({ title, subtitle: 'solid: p99, dashed: p50 (mean over seeds)', xLabel: 'GPUs', yLabel, series, yMax: top, integerX: true, legendWidth: 210, width: 780 });
+  const highest = Math.max(0, ...finite.map((p) => p.p99));
+  const top = niceCeil(Math.min(highest, capMs) / unitMs);
+  const clipped = highest > capMs ? `; values above ${fmt(top)} drawn at the top` : '';
+  return lineChartSvg({ title, subtitle: `solid: p99, dashed: p50 (mean over seeds)${clipped}`, xLabel: 'GPUs', yLabel, series, yMax: top, integerX: true, legendWidth: 210, width: 780 });
 }

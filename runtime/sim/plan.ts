@@ -113,8 +113,10 @@ export async function planCapacity(o: PlanOptions): Promise<PlanResult> {
     const lowest = Math.max(o.minGpus ?? 1, policy === 'dedicated' ? first.functions.length : 1, bound.gpus);
     const hi = Math.max(lowest, o.maxGpus ?? 4 * first.functions.length);
     const ok = async (g: number) => meets(await run(g), target, seedFloor);
-    // The aegaeon split (3:5 rounded) makes attainment dip at some small counts, so it is scanned count by count.
-    const found = policy === 'aegaeon' ? await scanMin(ok, lowest, hi) : await searchMin(ok, lowest, hi);
+    let found = await searchMin(ok, lowest, hi);
+    // The aegaeon split (3:5, rounded) makes attainment dip at some counts: a few counts below the one found
+    // are tried as well, and the fewest that meets the target is kept.
+    if (policy === 'aegaeon' && found !== undefined) found = await lowerIfMet(ok, found, Math.max(lowest, found - AEGAEON_LOOKBACK));
     minGpus[policy] = found;
     atMin[policy] = await run(found ?? hi);
   }
@@ -141,10 +143,14 @@ async function searchMin(ok: (gpus: number) => Promise<boolean>, lo: number, hi:
   return good;
 }
 
-/** Every count from `lo` up until the target is met. */
-async function scanMin(ok: (gpus: number) => Promise<boolean>, lo: number, hi: number): Promise<number | undefined> {
-  for (let g = lo; g <= hi; g++) if (await ok(g)) return g;
-  return undefined;
+/** Counts below `found` that `aegaeon`'s search also tries (see `planCapacity`). */
+const AEGAEON_LOOKBACK = 3;
+
+/** The fewest of `found` and the counts from `found − 1` down to `lo` that meet the target. */
+async function lowerIfMet(ok: (gpus: number) => Promise<boolean>, found: number, lo: number): Promise<number> {
+  let best = found;
+  for (let g = found - 1; g >= lo; g--) if (await ok(g)) best = g;
+  return best;
 }
 
 export interface GoodputOptions {

@@ -62,7 +62,7 @@ export class SimulatedEngine implements Engine {
   private readonly kvBudget: number;
   private readonly maxBatch: number;
   private readonly maxPrefillTokens: number;
-  /** Total ms spent in steps, for utilisation and the free-switch bound. */
+  /** Total ms spent in steps, for utilisation. */
   busyMs = 0;
 
   constructor(private readonly o: SimulatedEngineOptions) {

@@ -47,7 +47,7 @@ const SIZES: Record<'tiny' | 'full', Size> = {
     goodputRates: [0.1, 0.15, 0.2],
     goodputRefineSteps: 2,
     sloScales: [1, 0.5],
-    paper: { settings: [{ models: 40, gpus: 8 }], durationS: 60, seeds: [1, 2, 3], rates: [0.05, 0.1, 0.2], refineSteps: 1 },
+    paper: { settings: [{ models: 16, gpus: 4 }], durationS: 60, seeds: [1, 2, 3], rates: [0.05, 0.1, 0.2], refineSteps: 1 },
   },
   full: {
     seeds: [1, 2, 3],

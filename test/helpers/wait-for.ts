@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 
 export interface WaitOptions {
-  /** Give up after this long, ms (default 5 s: generous for a loaded 2-core CI machine). */
+  /** Give up after this long, ms (default 30 s: a passing wait returns as soon as the event happens, so only a failure pays for the margin a loaded 2-core CI machine needs). */
   readonly timeoutMs?: number;
   /** Between two looks at the condition, ms (default 10). */
   readonly intervalMs?: number;
@@ -15,7 +15,7 @@ export interface WaitOptions {
  * carries the condition's last value or error, so a test that times out says what it saw.
  */
 export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitOptions): Promise<NonNullable<T>> {
-  const timeoutMs = options.timeoutMs ?? 5_000;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -36,7 +36,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitO
 
 /** The arguments of the next `event` on `emitter`, or a failure naming `message` after `timeoutMs`. */
 export function nextEvent<A extends unknown[] = unknown[]>(emitter: EventEmitter, event: string, options: WaitOptions): Promise<A> {
-  const timeoutMs = options.timeoutMs ?? 5_000;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise<A>((resolve, reject) => {
     const onEvent = (...args: unknown[]) => {
       clearTimeout(timer);

@@ -8,6 +8,7 @@ import type { SeedRuns } from '../../../runtime/sim/plan.js';
 import { attainmentVsGpusSvg, latencyVsGpusSvg } from '../../../runtime/sim/plan-charts.js';
 import type { LatencyPoint } from '../../../runtime/sim/plan-charts.js';
 import type { SimGpuSpec } from '../../../runtime/sim/sim-types.js';
+import type { Slo } from '../../../protocol/slo.js';
 import type { Workload } from '../../../runtime/sim/workloads.js';
 import { meanSpread, ms, pct, slim, table } from './report.js';
 import type { Spread } from './report.js';
@@ -63,7 +64,7 @@ export async function runCell(ctx: BenchContext, name: string, build: (seed: num
   });
   const latency = await latencyAtEqualGpus(ctx, workloads, plan.points, plan.minGpus);
   printCell(ctx, plan, wl, latency);
-  writeCharts(ctx, name, plan.points, latency);
+  writeCharts(ctx, name, wl.slo, plan.points, latency);
   return {
     workload: name, config: wl.config, functions: wl.functions.length, requests: workloads.map((w) => w.requests.length),
     minGpus: plan.minGpus, lowerBound: plan.lowerBound,
@@ -131,7 +132,7 @@ function printCell(ctx: BenchContext, plan: Awaited<ReturnType<typeof planCapaci
   }
 }
 
-function writeCharts(ctx: BenchContext, name: string, points: readonly SeedRuns[], latency: CellResult['latency']): void {
+function writeCharts(ctx: BenchContext, name: string, slo: Slo, points: readonly SeedRuns[], latency: CellResult['latency']): void {
   const file = (suffix: string) => join(ctx.outDir, `pool-${ctx.size}-${name.replace(/[^A-Za-z0-9.]+/g, '-')}${suffix}.svg`);
   const where = `(simulated ${ctx.gpu.name}, mean over seeds)`;
   writeFileSync(file(''), attainmentVsGpusSvg(points.map((p) => ({ policy: p.policy, gpus: p.gpus, attainment: p.meanAttainment })), ctx.policies, `${name}: SLO attainment vs GPUs ${where}`, 0.9));
@@ -148,6 +149,6 @@ function writeCharts(ctx: BenchContext, name: string, points: readonly SeedRuns[
     }
     return out;
   };
-  writeFileSync(file('-ttft'), latencyVsGpusSvg(series((l) => l.ttftP50, (l) => l.ttftP99), shared, `${name}: time to first token vs GPUs ${where}`, 'TTFT (s)', 1000));
-  writeFileSync(file('-tpot'), latencyVsGpusSvg(series((l) => l.tpotP50, (l) => l.tpotP99), shared, `${name}: time per output token vs GPUs ${where}`, 'TPOT, mean per request (ms)'));
+  writeFileSync(file('-ttft'), latencyVsGpusSvg(series((l) => l.ttftP50, (l) => l.ttftP99), shared, `${name}: time to first token vs GPUs ${where}`, 'TTFT (s)', 1000, 3 * slo.ttftMs));
+  writeFileSync(file('-tpot'), latencyVsGpusSvg(series((l) => l.tpotP50, (l) => l.tpotP99), shared, `${name}: time per output token vs GPUs ${where}`, 'TPOT, mean per request (ms)', 1, 20 * slo.tpotMs));
 }

@@ -108,7 +108,7 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
     const oldAddress = node.address;
     node.proc.child.kill('SIGKILL');
     await node.proc.exited;
-    const down = await waitFor('the killed node marked down', 10_000, async () => {
+    const down = await waitFor('the killed node marked down', 30_000, async () => {
       const row = (await listed()).find((n) => n.id === NODE_ID);
       return row?.state === 'down' ? row : undefined;
     });
@@ -116,7 +116,7 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
 
     node = await startNode(plane, nodeEnv, procs);
     expect(node.id).toBe(NODE_ID);
-    const back = await waitFor('the restarted node ready', 10_000, async () => {
+    const back = await waitFor('the restarted node ready', 30_000, async () => {
       const rows = await listed();
       return rows.find((n) => n.id === NODE_ID && n.state === 'ready') ? rows : undefined;
     });

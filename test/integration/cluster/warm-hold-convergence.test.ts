@@ -44,7 +44,7 @@ describe.skipIf(skipReason !== undefined)('min_warm holds in a cluster of proces
       const used = await hostPoolUsedBytes(node);
       return used > 0 ? used : undefined;
     });
-    await waitFor('cluster status listing the pinned function as host', 10_000, async () =>
+    await waitFor('cluster status listing the pinned function as host', 30_000, async () =>
       (await listed()).find((n) => n.id === NODE_ID && n.state === 'ready' && n.residency.host.includes(PINNED)));
     return bytes;
   }

@@ -56,7 +56,7 @@ export const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => 
 
 
 /** Polls `probe` every 25 ms until it returns true; fails after `ms`, naming `what`. */
-export async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
+export async function eventually(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
   await waitFor(probe, { timeoutMs: ms, intervalMs: 25, message: what });
 }
 

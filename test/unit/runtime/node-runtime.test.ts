@@ -131,7 +131,7 @@ describe('local node runtime over the stub engine', () => {
         if (tier !== tiers.at(-1)) tiers.push(tier);
         return tier === 'store';
       },
-      { timeoutMs: 3_000, intervalMs: 25, message: 'the model to scale down to the store tier' },
+      { timeoutMs: 30_000, intervalMs: 25, message: 'the model to scale down to the store tier' },
     );
     expect(tiers).toEqual(['gpu', 'host', 'store']);
     const scrape = await registry.metrics();
