@@ -1,8 +1,33 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { resolve } from 'node:path';
+import { dataDirLockPath, liveLockHolderSync } from '../protocol/dir-lock.js';
 import { CliError } from './cli-error.js';
 
-/** The control plane as the CLI reaches it: `TIDEPOOL_API_URL` (default http://127.0.0.1:8080), optional key. */
+/** Where the CLI sends its requests, and how it came to that address (for error messages). */
+export interface ApiTarget {
+  readonly url: string;
+  readonly source: string;
+}
+
+/**
+ * The control plane the CLI talks to, first match wins:
+ * 1. `TIDEPOOL_API_URL`;
+ * 2. the `tidepool up` running on the data directory (`TIDEPOOL_DATA_DIR`, default `.tidepool`), whose URL
+ *    its lock file records, whatever port it was given;
+ * 3. `TIDEPOOL_HOST` (0.0.0.0 and :: read as loopback) and `TIDEPOOL_PORT`, default 127.0.0.1:8080.
+ */
+export function resolveApiTarget(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ApiTarget {
+  if (env.TIDEPOOL_API_URL) return { url: env.TIDEPOOL_API_URL, source: 'TIDEPOOL_API_URL' };
+  const dataDir = resolve(cwd, env.TIDEPOOL_DATA_DIR || '.tidepool');
+  const running = liveLockHolderSync(dataDirLockPath(dataDir));
+  if (running && typeof running.url === 'string') return { url: running.url, source: `the tidepool up (pid ${running.pid}) on ${dataDir}` };
+  const host = !env.TIDEPOOL_HOST || env.TIDEPOOL_HOST === '0.0.0.0' || env.TIDEPOOL_HOST === '::' ? '127.0.0.1' : env.TIDEPOOL_HOST;
+  const port = env.TIDEPOOL_PORT || '8080';
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, source: env.TIDEPOOL_PORT ? 'TIDEPOOL_PORT' : 'the default address' };
+}
+
+/** The control plane as the CLI reaches it (see `resolveApiTarget`), with an optional key. */
 export interface ApiClient {
   readonly baseUrl: string;
   json<T>(method: string, path: string, body?: unknown): Promise<T>;
@@ -11,12 +36,13 @@ export interface ApiClient {
 }
 
 export function createApiClient(options: { readonly baseUrl?: string; readonly apiKey?: string } = {}): ApiClient {
-  const baseUrl = (options.baseUrl ?? process.env.TIDEPOOL_API_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const target = options.baseUrl !== undefined ? { url: options.baseUrl, source: 'the caller' } : resolveApiTarget();
+  const baseUrl = target.url.replace(/\/+$/, '');
   const apiKey = options.apiKey ?? process.env.TIDEPOOL_API_KEY;
   const auth: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
 
   const unreachable = (cause: string) =>
-    new CliError(`cannot reach the control plane at ${baseUrl} (${cause}); start it with \`tidepool up\` or set TIDEPOOL_API_URL`);
+    new CliError(`cannot reach the control plane at ${baseUrl} (${cause}; address from ${target.source}); start it with \`tidepool up\` or set TIDEPOOL_API_URL`);
 
   const raw: ApiClient['raw'] = async (method, path, init = {}) => {
     let res: Response;

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { inspectModelDir, type ModelSummary } from '../platform/models/validate-model.js';
 import { CliError } from './cli-error.js';
 import type { FunctionDir } from './function-dir.js';
@@ -7,7 +5,8 @@ import type { FunctionDir } from './function-dir.js';
 /**
  * Refuses a model the control plane would refuse, before anything is hashed or uploaded: the server checks
  * the same things only after the blobs are stored, so a bad model caught there leaves orphan blobs behind.
- * Uses the validators the server uses (config.json against every safetensors header, truncation included).
+ * Uses the validators the server uses (config.json against every safetensors header, truncation included,
+ * tokenizer.json against the vocabulary, every count within the shared model limits).
  */
 export async function checkModelDir(fn: FunctionDir): Promise<ModelSummary> {
   const check = await inspectModelDir(fn.modelDir);
@@ -17,22 +16,5 @@ export async function checkModelDir(fn: FunctionDir): Promise<ModelSummary> {
   if (limit !== null && limit > maxPositions) {
     throw new CliError(`context_length: ${limit} exceeds the model's max_position_embeddings ${maxPositions}`);
   }
-  await checkTokenizerJson(fn.modelDir);
   return check.summary;
-}
-
-async function checkTokenizerJson(modelDir: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(join(modelDir, 'tokenizer.json'), 'utf8');
-  } catch (error) {
-    // No tokenizer.json: the model speaks byte-level ids.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  try {
-    JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`invalid model in ${modelDir}: tokenizer.json: not valid JSON: ${(error as Error).message}`);
-  }
 }

@@ -16,9 +16,11 @@ import { createClusterRouter } from '../platform/router/cluster-router.js';
 import { createWarmHoldSync } from '../platform/router/warm-hold-sync.js';
 import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { CliError } from './cli-error.js';
+import { crashLeftovers, sweepPartialUploads } from './crash-leftovers.js';
 import { nodeIdOf } from './node-id.js';
 import { storeBlobSource } from '../platform/storage/blob-store.js';
 import type { Logger } from '../protocol/logger.js';
+import { instanceShmDir } from '../runtime/pool/shm-namespace.js';
 
 export interface ServeMode {
   readonly url: string;
@@ -56,10 +58,13 @@ export async function startServe(config: TidepoolConfig, log: Logger): Promise<S
       db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs,
       routing: () => ({ replica, ...router.routing() }), warmHolds,
     };
+    const store = createObjectStore(config);
+    await sweepPartialUploads(store, log);
     const plane = createControlPlane({
-      database, blobs: storeBlobs(createObjectStore(config)), router, registry, maxBodyBytes: config.maxBodyBytes,
+      database, blobs: storeBlobs(store), router, registry, maxBodyBytes: config.maxBodyBytes,
       maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
       clusterRoutes: { internal: clusterInternalRoutes(routeOptions), public: clusterPublicRoutes(routeOptions) },
+      leftovers: crashLeftovers(store),
     });
     const url = await plane.listen(config.port, config.host);
     replica = `${hostname()}:${new URL(url).port}`;
@@ -118,9 +123,10 @@ export async function startNode(
   const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
   if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
   const advertiseHost = config.nodeAdvertiseHost ?? hostname();
+  const nodeId = nodeIdOf(config);
   const node = await createLocalNodeRuntime({
-    nodeId: nodeIdOf(config),
-    fetchBlob: storeBlobSource(createObjectStore(config)), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+    nodeId,
+    fetchBlob: storeBlobSource(createObjectStore(config)), shmDir: instanceShmDir(config.shmDir, { nodeId }), hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
     engineMemoryBytes: engineMemoryBytes(config, backend), kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),

@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { detectBackend } from '../runtime/engine/detect-backend.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import { instanceShmDir } from '../runtime/pool/shm-namespace.js';
 import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
 import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
 import { openDatabase } from '../platform/db/open-database.js';
 import type { Database } from '../platform/db/database.js';
+import { createInflightJournal, takeInterruptedInvocations } from '../platform/functions/inflight-journal.js';
 import { storeBlobs } from '../platform/functions/store-blobs.js';
 import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { createApiClient, type ApiClient } from './api-client.js';
+import { crashLeftovers, sweepPartialUploads } from './crash-leftovers.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
 import { storeBlobSource } from '../platform/storage/blob-store.js';
@@ -41,22 +44,33 @@ export async function startLocalMode(config: TidepoolConfig, log: Logger): Promi
   };
   try {
     const store = createObjectStore(config);
+    await sweepPartialUploads(store, log);
     const registry = new Registry();
     const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
     if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
+    const shmDir = instanceShmDir(config.shmDir, { dataDir: config.dataDir });
     const node = await createLocalNodeRuntime({
-      fetchBlob: storeBlobSource(store), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+      fetchBlob: storeBlobSource(store), shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
       engineMemoryBytes: engineMemoryBytes(config, backend), kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
       log,
     });
     closers.push(() => node.close());
+    // Read before the new journal writes: what the previous process had in flight when it ended.
+    const journalPath = join(config.dataDir, 'inflight.json');
+    const interrupted = await takeInterruptedInvocations(journalPath);
     const plane = createControlPlane({
       database, blobs: storeBlobs(store), nodes: [node], registry, maxBodyBytes: config.maxBodyBytes,
       maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
+      journal: createInflightJournal({ path: journalPath }),
+      leftovers: crashLeftovers(store, { root: config.shmDir, own: shmDir }),
     });
+    for (const row of interrupted) plane.recorder.record(row);
+    if (interrupted.length > 0) log.warn(`recorded ${interrupted.length} invocation(s) the previous process left in flight as error (interrupted)`);
     const url = await plane.listen(config.port, config.host);
+    // The CLI reads it from the data directory's lock: `tidepool ls` finds a platform started on any port.
+    await database.lock?.update({ url });
     // Runs first on close: drain requests and flush records, then the node (engine) and the database stop.
     closers.push(async () => {
       await plane.shutdown(config.shutdownGraceMs);

@@ -17,6 +17,8 @@ const COLUMNS = [
   ['TOKENS', 11],
   ['TTFT', 11],
   ['TPOT', 11],
+  // The invocation id: the `id` of the API's answer (chatcmpl-… or a UUID), so a client finds its request.
+  ['ID', 41],
   ['NODE', 0],
 ] as const;
 
@@ -39,6 +41,7 @@ export function logLine(row: OpsInvocation, slo: LogSlo | undefined, color: bool
     { text: `${row.prompt_tokens}/${row.completion_tokens}` },
     { text: latency(row.ttft_ms, ttftOver), ...(ttftOver && { color: 'red' as const }) },
     { text: latency(row.tpot_ms, tpotOver), ...(tpotOver && { color: 'red' as const }) },
+    { text: row.id },
     { text: `${row.node ?? '-'}${row.error ? `  ${oneLine(row.error)}` : ''}` },
   ];
   return line(cells, color);

@@ -26,7 +26,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'invoke', term: 'invoke [options] <fn> <prompt>', description: 'run a function on a prompt, streaming tokens to the terminal', load: async () => (await import('./commands/invoke.js')).registerInvoke },
   { name: 'rm', term: 'rm [options] <fn>', description: 'delete a function and all its versions (blobs stay in the store)', load: async () => (await import('./commands/rm.js')).registerRm },
   { name: 'keys', term: 'keys', description: 'manage API keys (admin: deploy and manage; invoke: call functions)', load: async () => (await import('./commands/keys.js')).registerKeys },
-  { name: 'gc', term: 'gc [options]', description: 'delete stored blobs that no function version references and that are older than --min-age (admin key)', load: async () => (await import('./commands/gc.js')).registerGc },
+  { name: 'gc', term: 'gc [options]', description: 'delete stored blobs that no function version references and that are older than --min-age, and files crashed processes left (admin key)', load: async () => (await import('./commands/gc.js')).registerGc },
   { name: 'synth', term: 'synth [options]', description: 'write a random-weight model of a real shape (deterministic from the seed)', load: async () => (await import('./commands/synth.js')).registerSynth },
   { name: 'plan', term: 'plan [options]', description: 'capacity planning on the simulator: fewest GPUs per policy for an SLO, goodput, models per GPU', load: async () => (await import('./commands/plan.js')).registerPlan },
 ];

@@ -34,7 +34,7 @@ export interface TidepoolConfig {
   /** Empty, or ends with `/`; prepended to every object key. */
   readonly s3Prefix: string;
   readonly s3ForcePathStyle: boolean;
-  /** Absolute. */
+  /** Absolute: the host-wide root; an instance's host pool is a folder under it (runtime/pool/shm-namespace.ts). */
   readonly shmDir: string;
   readonly hostPoolBytes: number;
   readonly engineBackend: EngineBackendSetting;
@@ -101,7 +101,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_S3_REGION', 'us-east-1', 'Region of the S3 bucket (also used to sign requests to S3-compatible stores).'),
   v('TIDEPOOL_S3_PREFIX', '(empty)', 'Key prefix inside the bucket, so several installations can share one bucket.'),
   v('TIDEPOOL_S3_FORCE_PATH_STYLE', 'true when TIDEPOOL_S3_ENDPOINT is set, else false', 'Use path-style bucket addressing.'),
-  v('TIDEPOOL_SHM_DIR', '/dev/shm/tidepool', 'Host shared-memory directory holding warm weights.'),
+  v('TIDEPOOL_SHM_DIR', '/dev/shm/tidepool', 'Host shared-memory root for warm weights; each instance keeps its models in a folder of its own under it (local-<data dir hash>, node-<node id>).'),
   v('TIDEPOOL_HOST_POOL_BYTES', '8GiB', 'Host memory budget for warm weights per node; accepts units (512MiB, 64GiB).'),
   v('TIDEPOOL_ENGINE_BACKEND', 'auto', 'Engine backend: auto (CUDA when a GPU is present), cpu or cuda.'),
   v('TIDEPOOL_ENGINE_BIN', 'cuda/build/tidepool-engine (in the install)', 'Path of the engine executable.'),

@@ -14,6 +14,8 @@ import type { Database } from './db/database.js';
 import { createBlobCollector } from './functions/blob-gc.js';
 import { createDbCatalog } from './functions/db-catalog.js';
 import { createFunctionService, type FunctionService } from './functions/function-service.js';
+import type { InflightJournal } from './functions/inflight-journal.js';
+import type { LeftoverFinder } from '../protocol/leftovers.js';
 import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
 import { createInvoker } from './functions/invoker.js';
 import type { FunctionTokenizer } from './functions/resolved-function.js';
@@ -46,6 +48,10 @@ export interface ControlPlaneOptions {
   /** `TIDEPOOL_METRICS_PUBLIC`: serve `/metrics` without a key even when keys are in use. */
   readonly metricsPublic?: boolean;
   readonly log?: Logger;
+  /** Local mode: invocations in flight on disk (`inflight-journal.ts`); closed after shutdown's last flush. */
+  readonly journal?: InflightJournal;
+  /** Where `POST /v1/blobs/gc` finds what crashed processes left (uploads; in local mode also sockets and host pools). */
+  readonly leftovers?: LeftoverFinder;
 }
 
 export interface ControlPlane {
@@ -100,8 +106,8 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     },
     loadTokenizer,
   });
-  const invoker = createInvoker({ router, recorder, metrics, quotas: createQuotaGate({ registry }) });
-  const blobGc = createBlobCollector({ db: options.database.db, blobs: options.blobs });
+  const invoker = createInvoker({ router, recorder, metrics, quotas: createQuotaGate({ registry }), journal: options.journal });
+  const blobGc = createBlobCollector({ db: options.database.db, blobs: options.blobs, leftovers: options.leftovers });
   const keys = createApiKeyService({ db: options.database.db, bootstrapKey: options.apiKey });
   const app = createApp({
     functions,
@@ -183,6 +189,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         }).finally(() => clearInterval(sweep));
       }
       await recorder.close();
+      await options.journal?.close();
     },
     async shutdown(graceMs) {
       draining = true;
@@ -217,6 +224,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       // A stream whose client left can close its socket before its generation notices and records it.
       if (!(await invoker.idle(5000))) log.error('shutdown: some generations did not finish; their records are lost');
       await recorder.close();
+      await options.journal?.close();
       return { cut };
     },
   };

@@ -75,10 +75,11 @@ export class DeviceLane {
       costs: { gpuIdleEvictMs: this.options.gpuIdleEvictMs },
     });
     this.bound = { engine, scheduler };
-    // A dead connection's scheduler has nothing left to do; stop its loop instead of letting it retry.
-    engine.onClose(() => {
+    // A dead connection's scheduler has nothing left to do; stop its loop instead of letting it retry. Its
+    // queued requests of every model end with engine_down at once, so the node can resubmit them.
+    engine.onClose((reason) => {
       this.gpuPins.releaseAll();
-      void scheduler.close();
+      void scheduler.close(new NodeError('engine_down', `${reason} on ${this.label} before the request reached it`));
     });
     void old?.close();
     return scheduler;
@@ -119,7 +120,7 @@ export class DeviceLane {
   }
 
   async close(): Promise<void> {
-    await this.bound?.scheduler.close();
+    await this.bound?.scheduler.close(new NodeError('engine_down', `${this.label} is shutting down`));
     await this.options.supervisor.close();
   }
 

@@ -13,9 +13,13 @@ export interface RuntimeMetrics {
   readonly hostFetchSeconds: Histogram;
   /** Blob fetches tried again after the object store failed them. */
   readonly hostFetchRetries: Counter;
+  /** Warm models whose files were found gone from shared memory at a lease, and fetched again. */
+  readonly hostFilesVanished: Counter;
   /** Requests waiting per function: admitted, not yet producing tokens. */
   readonly queueDepth: Gauge<'function'>;
   readonly engineRestarts: Counter;
+  /** Requests run again because their engine died before their first token. */
+  readonly engineResubmits: Counter;
   /** 1 for the scheduling policy this node runs (TIDEPOOL_SCHEDULER_POLICY). */
   readonly schedulerPolicy: Gauge<'policy'>;
   /** 1 for the tier each function's model is in now (gpu, host or store; store = scaled to zero). */
@@ -44,8 +48,10 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
     hostFetchBytes: new Counter({ name: 'tidepool_host_pool_fetch_bytes_total', help: 'Bytes fetched from the object store into the host pool.', registers }),
     hostFetchSeconds: new Histogram({ name: 'tidepool_host_pool_fetch_seconds', help: 'Time to fetch one model from the object store into shared memory.', buckets: loadBuckets, registers }),
     hostFetchRetries: new Counter({ name: 'tidepool_host_pool_fetch_retries_total', help: 'Blob fetches retried after the object store failed them (unreachable, 5xx).', registers }),
+    hostFilesVanished: new Counter({ name: 'tidepool_host_pool_files_vanished_total', help: 'Warm models found with files missing from shared memory when leased (something cleaned it), fetched again.', registers }),
     queueDepth: new Gauge({ name: 'tidepool_node_queue_depth', help: 'Requests admitted on this node and waiting for their first token, per function.', labelNames: ['function'], registers }),
     engineRestarts: new Counter({ name: 'tidepool_engine_restarts_total', help: 'Times the engine process was restarted after it died.', registers }),
+    engineResubmits: new Counter({ name: 'tidepool_engine_resubmits_total', help: 'Requests run again on a restarted engine because theirs died before their first token.', registers }),
     schedulerPolicy: new Gauge({ name: 'tidepool_scheduler_policy_info', help: 'The token-level scheduling policy this node runs (value 1).', labelNames: ['policy'], registers }),
     modelResidency: new Gauge({ name: 'tidepool_model_residency', help: 'Where each function\'s weights are (value 1 for the current tier: gpu, host, or store when scaled to zero).', labelNames: ['function', 'tier'], registers, collect: () => residencySource.refresh?.() }),
     residencySource,

@@ -3,9 +3,11 @@ import type { Registry } from 'prom-client';
 import type { BlobSource } from '../protocol/blob-source.js';
 import type { EngineStats } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
+import { removeStaleSocketDirs } from './engine/engine-socket-dir.js';
 import type { DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel } from './engine/sequence-channel.js';
 import { DeviceLane } from './device-lane.js';
+import { mayResubmit, type LiveSequence } from './engine-down-resubmit.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { startDeviceEngines } from './start-device-engines.js';
@@ -48,7 +50,7 @@ export interface LocalNodeRuntimeOptions {
   readonly retryAfterMs?: number;
   /** How a blob reaches shared memory, verified against its digest (the object store, through the control plane's storage). */
   readonly fetchBlob: BlobSource;
-  /** Engine stderr (at `debug`) and supervisor messages. */
+  /** Engine stderr (at `debug`), supervisor messages, and engine crashes and recoveries (at `warn`/`info`). */
   readonly log?: Logger;
   /**
    * A model with no requests leaves the GPU after this long without a turn, ms. Default 60 s: long enough
@@ -76,9 +78,11 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
   });
   let started: Awaited<ReturnType<typeof startDeviceEngines>>;
   try {
+    const stale = await removeStaleSocketDirs();
+    if (stale.length > 0) options.log?.warn(`removed ${stale.length} engine socket director${stale.length === 1 ? 'y' : 'ies'} left by processes that died: ${stale.map((d) => d.path).join(', ')}`);
     started = await startDeviceEngines(options);
   } catch (error) {
-    hostPool.close();
+    await hostPool.close();
     throw error;
   }
   const { devices, supervisors } = started;
@@ -173,35 +177,24 @@ class LocalNode implements LocalNodeRuntime {
     const ticket = this.queues.admit(request, this.options.queueLimit, this.options.retryAfterMs ?? 1_000);
     const deadline = performance.now() + this.options.queueTimeoutMs;
     let lease: HostLease | undefined;
-    let live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel } | undefined;
+    let live: LiveSequence | undefined;
     const onAbort = () => live?.scheduler.cancel(live.id);
     try {
       lease = await this.acquireHost(request, signal, deadline);
       if (!lease) return yield cancelledBefore(request);
-      const key = request.artifact.digest;
-      // One snapshot per device per pick: the router may ask about each device more than once.
-      const resident = this.lanes.map((lane) => lane.residentKeys());
-      const device = this.router.pick(key, request.sampling.max_tokens, {
-        resident: (d, model) => resident[d]!.has(model),
-        up: (d) => this.lanes[d]!.up,
-        residentCount: (d) => resident[d]!.size,
-      });
-      const lane = this.lanes[device]!;
-      let scheduler: GpuScheduler;
-      try {
-        scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
-      } catch (error) {
-        this.router.finished(device, key, request.sampling.max_tokens);
-        throw error;
-      }
-      live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
-      this.modelBytes.set(key, request.artifact.bytes);
-      this.noteFunction(key, request.functionName);
-      const sink = sinkCountingTokens(this.gpuTimeline, key, owingSink(this.router, device, key, request.sampling.max_tokens, live.channel.sink), device);
-      scheduler.submit(this.toGeneration(request, live.id, lease), sink);
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-      let event = await this.firstEvent(live, deadline, request);
+      let event: NodeEvent | undefined;
+      let current: LiveSequence;
+      // An engine that died before this request's first token takes nothing the caller saw: the request runs
+      // again on the restarted engine (or another device) within its deadline, once.
+      for (let attempt = 1; !event; attempt++) {
+        live = current = await this.submitToDevice(request, lease, deadline);
+        if (signal?.aborted) onAbort();
+        event = await this.firstEvent(current, deadline, request).catch((error: unknown) => {
+          if (this.shouldResubmit(request, error, attempt, deadline, signal)) return undefined;
+          throw error;
+        });
+      }
       ticket.started();
       for (;;) {
         // After an abort the caller wants the end, not the tokens that were already on their way.
@@ -212,7 +205,7 @@ class LocalNode implements LocalNodeRuntime {
           return yield event;
         }
         if (!signal?.aborted) yield event;
-        event = await live.channel.next();
+        event = await current!.channel.next();
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -221,6 +214,41 @@ class LocalNode implements LocalNodeRuntime {
       lease?.release();
       ticket.finished();
     }
+  }
+
+  /** Picks a device, waits for its engine within the deadline and queues the request on its scheduler. */
+  private async submitToDevice(request: NodeGenerateRequest, lease: HostLease, deadline: number): Promise<LiveSequence> {
+    const key = request.artifact.digest;
+    // One snapshot per device per pick: the router may ask about each device more than once.
+    const resident = this.lanes.map((lane) => lane.residentKeys());
+    const device = this.router.pick(key, request.sampling.max_tokens, {
+      resident: (d, model) => resident[d]!.has(model),
+      up: (d) => this.lanes[d]!.up,
+      residentCount: (d) => resident[d]!.size,
+    });
+    const lane = this.lanes[device]!;
+    let scheduler: GpuScheduler;
+    try {
+      scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
+    } catch (error) {
+      this.router.finished(device, key, request.sampling.max_tokens);
+      throw error;
+    }
+    const live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
+    this.modelBytes.set(key, request.artifact.bytes);
+    this.noteFunction(key, request.functionName);
+    const sink = sinkCountingTokens(this.gpuTimeline, key, owingSink(this.router, device, key, request.sampling.max_tokens, live.channel.sink), device);
+    scheduler.submit(this.toGeneration(request, live.id, lease), sink);
+    return live;
+  }
+
+  private shouldResubmit(request: NodeGenerateRequest, error: unknown, attempt: number, deadline: number, signal: AbortSignal | undefined): boolean {
+    const retry = mayResubmit(error, attempt, deadline, { closed: this.closed, signal });
+    if (retry) {
+      this.metrics.engineResubmits.inc();
+      this.options.log?.debug('resubmitting a request before its first token', { function: request.functionName, reason: (error as Error).message });
+    }
+    return retry;
   }
 
   async residency(): Promise<readonly ModelResidency[]> {
@@ -288,7 +316,7 @@ class LocalNode implements LocalNodeRuntime {
     this.closed = true;
     this.warmHolds.releaseAll();
     await Promise.all(this.lanes.map((lane) => lane.close()));
-    this.hostPool.close();
+    await this.hostPool.close();
   }
 
   /** Waits for the model in shared memory; undefined when the caller aborted first. */
@@ -310,7 +338,7 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   /** The first token or end, or `cold_start_timeout` (and a cancel) if neither comes before the deadline. */
-  private async firstEvent(live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel }, deadline: number, request: NodeGenerateRequest): Promise<NodeEvent> {
+  private async firstEvent(live: LiveSequence, deadline: number, request: NodeGenerateRequest): Promise<NodeEvent> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), msUntil(deadline))));
     const event = await Promise.race([live.channel.next(), timedOut]);

@@ -12,6 +12,8 @@ interface GcBody {
   readonly unreferenced: readonly { digest: string; size: number; last_modified: string }[];
   readonly unreferenced_bytes: number;
   readonly deleted: number;
+  readonly leftovers?: readonly { kind: string; path: string; bytes: number; why: string }[];
+  readonly leftover_bytes?: number;
 }
 
 export function registerGc(command: Command): void {
@@ -27,5 +29,9 @@ export function registerGc(command: Command): void {
       const what = `${count} unreferenced blob(s), ${formatBytes(body.unreferenced_bytes)}`;
       console.log(`${body.dry_run ? `would delete ${what}` : `deleted ${what}`} (${body.scanned} stored: ${body.referenced} referenced, ${body.young} younger than ${formatDurationMs(body.min_age_ms)} kept)`);
       if (count > 0) console.log(table([['DIGEST', 'SIZE', 'WRITTEN'], ...body.unreferenced.map((b) => [b.digest, formatBytes(b.size), b.last_modified])]));
+      const leftovers = body.leftovers ?? [];
+      if (leftovers.length === 0) return;
+      console.log(`${body.dry_run ? 'would delete' : 'deleted'} ${leftovers.length} file(s) left by processes that died, ${formatBytes(body.leftover_bytes ?? 0)}`);
+      console.log(table([['KIND', 'SIZE', 'PATH', 'WHY'], ...leftovers.map((l) => [l.kind, formatBytes(l.bytes), l.path, l.why])]));
     });
 }

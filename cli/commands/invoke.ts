@@ -45,15 +45,28 @@ export function registerInvoke(command: Command): void {
       if (opts.json) return printJson(await api.json('POST', path, body(prompt, opts, false)));
       const res = await api.raw('POST', path, { body: JSON.stringify(body(prompt, opts, true)), headers: { 'Content-Type': 'application/json' } });
       let finish = '';
+      let printed = 0;
+      let completionTokens = 0;
       for await (const event of sseData(res)) {
         if (event.error) throw new CliError(`generation failed: ${(event.error as { message: string }).message}`);
+        if (event.type === 'token') printed += String(event.text).length;
         if (event.type === 'token') process.stdout.write(String(event.text));
         if (event.type === 'done') {
           const usage = event.usage as { prompt_tokens: number; completion_tokens: number };
+          completionTokens = usage.completion_tokens;
           finish = `[${String(event.finish_reason)}, ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens]`;
         }
       }
       process.stdout.write('\n');
       if (finish && process.stderr.isTTY) process.stderr.write(`${finish}\n`);
+      if (printed === 0 && completionTokens > 0) process.stderr.write(`${emptyTextNote(completionTokens)}\n`);
     });
+}
+
+/**
+ * Why an answer of tokens can print nothing: a model without tokenizer.json is byte-level, and ids of 256 and
+ * up (most of a random-weight model's vocabulary) decode to no text.
+ */
+export function emptyTextNote(completionTokens: number): string {
+  return `(${completionTokens} token(s) generated, none of them text: a model without tokenizer.json reads ids 0-255 as bytes and ids 256 and up as nothing, and random weights pick those often; deploy a tokenizer.json with the model for text, see docs/models.md, Tokenizers)`;
 }

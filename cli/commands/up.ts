@@ -38,23 +38,30 @@ export function registerUp(command: Command): void {
       const examples = config.deployExamples && opts.examples ? await deployExamples(api, config.dataDir, printProgress) : [];
       const functions = (await api.json<{ data: { name: string }[] }>('GET', '/v1/functions')).data.map((f) => f.name);
       if (opts.json) return console.log(JSON.stringify({ url: local.url, backend: local.node.backend, database: local.database.kind, examples, functions }));
-      printWelcome(local.url, local.node.backend, functions);
+      console.log(welcomeText(local.url, local.node.backend, functions, !(await local.plane.keys.isOpen())));
     });
 }
 
-function printWelcome(url: string, backend: string, functions: readonly string[]): void {
+/**
+ * What `up` prints once ready. With API keys in use (`TIDEPOOL_API_KEY`, or a stored key) the examples send
+ * `$TIDEPOOL_API_KEY`, since a request without a key then gets 401.
+ */
+export function welcomeText(url: string, backend: string, functions: readonly string[], keysInUse: boolean): string {
   const fn = functions.includes('tiny-chat') ? 'tiny-chat' : (functions[0] ?? '<function>');
-  console.log(`Tidepool is up at ${url} (engine: ${backend}); functions: ${functions.join(', ') || 'none'}
-
+  const auth = keysInUse ? ` -H "Authorization: Bearer $TIDEPOOL_API_KEY"` : '';
+  const apiKey = keysInUse ? 'process.env.TIDEPOOL_API_KEY' : `'unused'`;
+  const keyNote = keysInUse ? '\nAPI keys are in use: set TIDEPOOL_API_KEY to a key (tidepool keys create --scope invoke) for these.\n' : '';
+  return `Tidepool is up at ${url} (engine: ${backend}); functions: ${functions.join(', ') || 'none'}
+${keyNote}
 Try it:
-  curl ${url}/v1/chat/completions -H 'Content-Type: application/json' \\
+  curl ${url}/v1/chat/completions -H 'Content-Type: application/json'${auth} \\
     -d '{"model":"${fn}","messages":[{"role":"user","content":"Hello"}],"max_tokens":32}'
 
 Or with the OpenAI client (Node):
   import OpenAI from 'openai';
-  const client = new OpenAI({ baseURL: '${url}/v1', apiKey: 'unused' });
+  const client = new OpenAI({ baseURL: '${url}/v1', apiKey: ${apiKey} });
   const r = await client.chat.completions.create({ model: '${fn}', messages: [{ role: 'user', content: 'Hello' }] });
   console.log(r.choices[0].message.content);
 
-Press Ctrl-C to stop.`);
+Press Ctrl-C to stop.`;
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "model_limits.h"
 
 namespace tidepool {
 
@@ -36,6 +37,9 @@ std::vector<std::string> list_safetensors(const std::string& dir) {
   ::closedir(d);
   std::sort(out.begin(), out.end());
   if (out.empty()) throw EngineError("bad_model", dir + ": no *.safetensors files");
+  if (static_cast<int64_t>(out.size()) > limits::safetensors_files)
+    throw EngineError("bad_model", dir + ": " + std::to_string(out.size()) + " *.safetensors files exceed the limit of " +
+                                       std::to_string(limits::safetensors_files));
   return out;
 }
 

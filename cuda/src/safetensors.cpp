@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "json.h"
+#include "model_limits.h"
 
 namespace tidepool {
 
@@ -47,7 +48,9 @@ TensorView parse_entry(const std::string& name, const Json& entry, const uint8_t
   for (const auto& info : kDTypes)
     if (t.dtype_label == info.label) { t.dtype = info.dtype; elem = info.bytes; }
   if (elem == 0) bad(label, where + ": unknown dtype " + t.dtype_label);
-  constexpr uint64_t kMaxElements = uint64_t(1) << 40;
+  constexpr uint64_t kMaxElements = static_cast<uint64_t>(limits::safetensors_tensor_elements);
+  if (static_cast<int64_t>(shape->size()) > limits::safetensors_rank)
+    bad(label, where + ": rank " + std::to_string(shape->size()) + " exceeds the limit of " + std::to_string(limits::safetensors_rank));
   uint64_t numel = 1;
   for (const Json& d : shape->as_array()) {
     if (!d.is_int() || d.as_int() < 0 || d.as_int() > int64_t(kMaxElements)) bad(label, where + ": bad shape");
@@ -100,6 +103,9 @@ std::vector<TensorView> parse_safetensors(const uint8_t* data, size_t size, cons
   if (size < 8) bad(label, "truncated header (file has " + std::to_string(size) + " bytes)");
   uint64_t header_len = 0;
   for (int i = 0; i < 8; i++) header_len |= static_cast<uint64_t>(data[i]) << (8 * i);
+  if (header_len > static_cast<uint64_t>(limits::safetensors_header_bytes))
+    bad(label, "header length " + std::to_string(header_len) + " exceeds the limit of " +
+                   std::to_string(limits::safetensors_header_bytes));
   if (header_len > size - 8) bad(label, "truncated header (header length " + std::to_string(header_len) + ")");
   Json header;
   try {
@@ -108,6 +114,9 @@ std::vector<TensorView> parse_safetensors(const uint8_t* data, size_t size, cons
     bad(label, std::string("header: ") + e.what());
   }
   if (!header.is_object()) bad(label, "header is not a JSON object");
+  const int64_t tensors = static_cast<int64_t>(header.size()) - (header.find("__metadata__") ? 1 : 0);
+  if (tensors > limits::safetensors_tensors)
+    bad(label, std::to_string(tensors) + " tensors exceed the limit of " + std::to_string(limits::safetensors_tensors));
   const uint8_t* base = data + 8 + header_len;
   size_t data_size = size - 8 - header_len;
   std::vector<TensorView> out;

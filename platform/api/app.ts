@@ -10,6 +10,7 @@ import type { Router as NodeRouter } from '../router/router.js';
 import type { BlobService } from '../functions/blob-service.js';
 import { blobRoutes } from './blob-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { urlControlCharProblem } from '../db/control-chars.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { functionRoutes } from './function-routes.js';
 import { keyRoutes } from './key-routes.js';
@@ -17,6 +18,7 @@ import { openAiRoutes } from './openai-routes.js';
 import { opsRoutes, type OpsSources } from './ops-routes.js';
 import type { ChatMessage } from './request-params.js';
 import type { Logger } from '../../protocol/logger.js';
+import { TidepoolError } from '../../protocol/errors.js';
 
 export interface AppOptions {
   readonly functions: FunctionService;
@@ -73,6 +75,11 @@ export function createApp(options: AppOptions): Express {
     }
   });
   if (options.clusterRoutes) app.use(options.clusterRoutes.internal);
+  // Names and ids in paths and queries reach database queries; none holds a control character.
+  app.use('/v1', (req, _res, next) => {
+    const problem = urlControlCharProblem(req.originalUrl);
+    next(problem ? new TidepoolError('invalid_parameter', `the request URL ${problem}; no function name, id or query value holds one`) : undefined);
+  });
   app.use('/v1', apiKeyAuth(options.keys));
   if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.

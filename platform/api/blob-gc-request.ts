@@ -33,5 +33,7 @@ export function gcReportBody(report: BlobGcReport): Record<string, unknown> {
     unreferenced: report.unreferenced.map((b) => ({ digest: b.digest, size: b.size, last_modified: b.lastModified.toISOString() })),
     unreferenced_bytes: report.unreferenced.reduce((sum, b) => sum + b.size, 0),
     deleted: report.deleted,
+    leftovers: report.leftovers.map((l) => ({ kind: l.kind, path: l.path, bytes: l.bytes, why: l.why })),
+    leftover_bytes: report.leftovers.reduce((sum, l) => sum + l.bytes, 0),
   };
 }

@@ -50,9 +50,11 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const fn = await options.functions.resolve(model);
   const submittedAt = performance.now();
-  const generation = await options.invoker.start(fn, { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
+  // The response id is the invocation id: a client finds its request in the records (`tidepool logs`).
+  const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`;
+  const generation = await options.invoker.start(fn, { id, sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
   const base = {
-    id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
+    id: generation.id,
     object: kind === 'chat' ? 'chat.completion' : 'text_completion',
     created: Math.floor(arrivalMs / 1000),
     model: fn.name,

@@ -1,4 +1,5 @@
 import { TidepoolError } from '../../protocol/errors.js';
+import { controlCharProblem } from '../db/control-chars.js';
 
 type Body = Record<string, unknown>;
 
@@ -16,9 +17,12 @@ export function readStream(body: Body): boolean {
   return stream;
 }
 
+/** A name or id (a function, a key name, a scope): non-empty and free of control characters. */
 export function requireString(body: Body, key: string): string {
   const v = body[key];
   if (typeof v !== 'string' || v.length === 0) throw new TidepoolError('invalid_parameter', `${key}: must be a non-empty string`, { param: key });
+  const control = controlCharProblem(v);
+  if (control) throw new TidepoolError('invalid_parameter', `${key}: ${control}`, { param: key });
   return v;
 }
 

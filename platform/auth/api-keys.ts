@@ -3,6 +3,7 @@ import { TidepoolError } from '../../protocol/errors.js';
 import type { Db } from '../db/database.js';
 import { createApiKey, findApiKeyByHash, listApiKeys, revokeApiKey, hasAnyApiKey, type ApiKeyRecord } from '../db/repositories/api-key-repository.js';
 import { parseKeyLimits, type QuotaLimits } from '../quota/quota-limits.js';
+import { controlCharProblem } from '../db/control-chars.js';
 
 export type ApiKeyScope = 'admin' | 'invoke';
 
@@ -126,8 +127,8 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       const functions = key.functions ?? null;
       if (functions !== null) {
         if (key.scope === 'admin') throw new TidepoolError('invalid_parameter', 'functions: only invoke keys can be restricted to functions', { param: 'functions' });
-        if (!Array.isArray(functions) || functions.length === 0 || !functions.every((f) => typeof f === 'string' && f.length > 0)) {
-          throw new TidepoolError('invalid_parameter', 'functions: must be a non-empty array of function names', { param: 'functions' });
+        if (!Array.isArray(functions) || functions.length === 0 || !functions.every((f) => typeof f === 'string' && f.length > 0 && controlCharProblem(f) === undefined)) {
+          throw new TidepoolError('invalid_parameter', 'functions: must be a non-empty array of function names (no control characters)', { param: 'functions' });
         }
       }
       const limits = parseKeyLimits(key.limits ?? {});

@@ -7,11 +7,17 @@ import type { Database } from './database.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { migrationProvider } from './migrations/migration-provider.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import { acquireDirLock, dataDirLockPath, type DirLock } from '../../protocol/dir-lock.js';
 
 export interface OpenDatabaseOptions {
   /** `postgres://...`: use PostgreSQL. Unset: PGlite. */
   readonly databaseUrl?: string;
-  /** PGlite keeps its files in `<dataDir>/pglite`. Unset (tests): an in-memory PGlite that vanishes on close. */
+  /**
+   * PGlite keeps its files in `<dataDir>/pglite`, locked by `<dataDir>/tidepool.lock` for as long as it is
+   * open: a second process (or a second open in this one) is refused with the holder's pid, because two
+   * PGlite instances on one directory each see only their own writes and lose the other's. Unset (tests): an
+   * in-memory PGlite that vanishes on close.
+   */
   readonly dataDir?: string;
   /**
    * PostgreSQL only: a schema to create and put first on the search path, so parallel test runs sharing one
@@ -71,18 +77,35 @@ function checkMigration(resultSet: MigrationResultSet): MigrationResultSet {
 
 async function openPGlite(dataDir: string | undefined): Promise<Database> {
   let pglite: PGlite;
+  let lock: DirLock | undefined;
   if (dataDir === undefined) {
     pglite = await PGlite.create({ parsers: { [INT8_OID]: parseInt8 } });
   } else {
     const directory = path.join(dataDir, 'pglite');
     await mkdir(directory, { recursive: true });
-    pglite = await PGlite.create(directory, { parsers: { [INT8_OID]: parseInt8 } });
+    lock = await lockDataDir(dataDir);
+    try {
+      pglite = await PGlite.create(directory, { parsers: { [INT8_OID]: parseInt8 } });
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   }
   const db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
-  return { db, kind: 'pglite', close: once(async () => {
+  return { db, kind: 'pglite', lock, close: once(async () => {
     await db.destroy();
     await pglite.close();
+    await lock?.release();
   }) };
+}
+
+function lockDataDir(dataDir: string): Promise<DirLock> {
+  const absolute = path.resolve(dataDir);
+  return acquireDirLock(dataDirLockPath(absolute), {
+    what: `the data directory ${absolute}`,
+    // Two PGlite instances on one directory each see only their own writes, and one side's are lost.
+    hint: 'stop that process, or set TIDEPOOL_DATA_DIR to another directory',
+  });
 }
 
 async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<Database> {

@@ -3,6 +3,7 @@ import { TidepoolError } from '../../protocol/errors.js';
 import type { Db } from '../db/database.js';
 import { listReferencedBlobDigests, withBlobReferencesLocked } from '../db/repositories/function-repository.js';
 import type { StoredBlob } from '../storage/blob-store.js';
+import { removeLeftovers, type Leftover, type LeftoverFinder } from '../../protocol/leftovers.js';
 
 export interface BlobGcOptions {
   /** Report what would be deleted, delete nothing. */
@@ -12,6 +13,8 @@ export interface BlobGcOptions {
 }
 
 export interface BlobGcReport extends BlobGcOptions {
+  /** Files crashed processes left (partial uploads, engine sockets, idle host pool directories); deleted unless `dryRun`. */
+  readonly leftovers: readonly Leftover[];
   /** Blobs in the store. */
   readonly scanned: number;
   /** Kept: some version of some function lists them. */
@@ -44,15 +47,18 @@ export function createBlobCollector(options: {
   readonly db: Db;
   readonly blobs: Pick<BlobService, 'list' | 'delete'>;
   readonly now?: () => number;
+  /** Where this process can see leftovers of crashed ones (local mode); none by default. */
+  readonly leftovers?: LeftoverFinder;
 }): BlobCollector {
   const now = options.now ?? Date.now;
   return async ({ dryRun, minAgeMs }) => {
-    const [stored, referenced] = await Promise.all([options.blobs.list(), listReferencedBlobDigests(options.db)]);
+    const [stored, referenced, leftovers] = await Promise.all([options.blobs.list(), listReferencedBlobDigests(options.db), options.leftovers?.() ?? []]);
     const cutoff = now() - minAgeMs;
     const unreferenced = stored.filter((b) => !referenced.has(b.digest));
     const old = unreferenced.filter((b) => b.lastModified.getTime() <= cutoff);
-    const counts = { dryRun, minAgeMs, scanned: stored.length, referenced: stored.length - unreferenced.length, young: unreferenced.length - old.length };
+    const counts = { dryRun, minAgeMs, scanned: stored.length, referenced: stored.length - unreferenced.length, young: unreferenced.length - old.length, leftovers };
     if (dryRun) return { ...counts, unreferenced: old, deleted: 0 };
+    await removeLeftovers(leftovers);
     const deleted: StoredBlob[] = [];
     for (let start = 0; start < old.length; start += BATCH) {
       await withBlobReferencesLocked(options.db, async (current) => {

@@ -73,11 +73,11 @@ export function createFunctionService(options: FunctionServiceOptions): Function
   return {
     async deploy(body) {
       try {
-        const result = await deploy(options, body);
+        const { result, meta } = await deploy(options, body);
         active.invalidate(result.name);
+        // Deploy built the tokenizer to check it: the first invocation needs nothing from the store but weights.
+        if (!models.has(result.artifactDigest)) models.set(result.artifactDigest, Promise.resolve(meta));
         const record = await catalog.getActive(result.name);
-        // Read config and tokenizer now, so the first invocation needs nothing from the store but weights.
-        if (record) void loadMeta(record).catch(() => undefined);
         // Fetching a pinned model can take minutes; the deploy answers now and the hold lands in the background.
         if (record) void applyWarmHold(options.router, record).catch((error: unknown) => warnHold(result.name, error));
         options.metrics.deploys.inc({ status: 'ok' });
@@ -140,7 +140,7 @@ function toArtifact(record: FunctionVersionRecord): Artifact {
   return { digest: record.artifactDigest, files: record.files, bytes: record.sizeBytes };
 }
 
-async function deploy(options: FunctionServiceOptions, body: Parameters<FunctionService['deploy']>[0]): Promise<DeployResult> {
+async function deploy(options: FunctionServiceOptions, body: Parameters<FunctionService['deploy']>[0]): Promise<{ result: DeployResult; meta: ModelMeta }> {
   let manifest: ReturnType<typeof assertManifest>;
   try {
     manifest = assertManifest(body.manifest);
@@ -153,7 +153,9 @@ async function deploy(options: FunctionServiceOptions, body: Parameters<Function
   }
   const files = sortFiles(checkFileList(body.files));
   await checkBlobsPresent(options.blobs, files);
-  const config = await checkModel(options.blobs, files, options.validateModel);
+  const checked = await checkModel(options.blobs, files, options.validateModel);
+  const config = checked.config;
+  const meta = buildMeta(checked.tokenizerText, config, options.loadTokenizer);
   const maxPositions = Number(config.max_position_embeddings);
   if (manifest.context_length !== null && Number.isFinite(maxPositions) && manifest.context_length > maxPositions) {
     throw new TidepoolError('model_mismatch', `context_length: ${manifest.context_length} exceeds the model's max_position_embeddings ${maxPositions}`, { param: 'manifest' });
@@ -165,7 +167,22 @@ async function deploy(options: FunctionServiceOptions, body: Parameters<Function
     // Again inside the transaction: blob garbage collection may have deleted a reused blob since the check above.
     () => checkBlobsPresent(options.blobs, files),
   );
-  return { name: manifest.name, version, artifactDigest: digest, sizeBytes };
+  return { result: { name: manifest.name, version, artifactDigest: digest, sizeBytes }, meta };
+}
+
+/** Builds the tokenizer the invocations will use, refusing (422) one that fails to load or outgrows the vocabulary. */
+function buildMeta(tokenizerText: string | undefined, config: Record<string, unknown>, load: FunctionServiceOptions['loadTokenizer']): ModelMeta {
+  let tokenizer: FunctionTokenizer;
+  try {
+    tokenizer = load(tokenizerText, config);
+  } catch (error) {
+    throw new TidepoolError('invalid_model', `tokenizer.json: cannot be loaded: ${(error as Error).message}`, { param: 'tokenizer.json' });
+  }
+  const vocabSize = Number(config.vocab_size);
+  if (tokenizer.vocabSize !== undefined && tokenizer.vocabSize > vocabSize) {
+    throw new TidepoolError('invalid_model', `tokenizer.json: produces ids up to ${tokenizer.vocabSize - 1}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size)`, { param: 'tokenizer.json' });
+  }
+  return { tokenizer, maxPositions: Number(config.max_position_embeddings) };
 }
 
 async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: FunctionServiceOptions['loadTokenizer']): Promise<ModelMeta> {

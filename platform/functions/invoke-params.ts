@@ -2,6 +2,11 @@ import type { SamplingRequest } from '../../protocol/sampling.js';
 import type { QuotaLimits } from '../quota/quota-limits.js';
 
 export interface InvokeParams {
+  /**
+   * The invocation id, recorded and returned as `Generation.id`; a fresh UUID when absent. The OpenAI routes
+   * pass their response id (`chatcmpl-…`), so what a client sees is what `tidepool logs` lists.
+   */
+  readonly id?: string;
   readonly promptTokens: readonly number[];
   /** What the caller set, validated at the API edge; the function's defaults fill the rest. */
   readonly sampling: SamplingRequest;

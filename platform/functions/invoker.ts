@@ -6,6 +6,7 @@ import { StopFilter } from './stop-filter.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import type { Router } from '../router/router.js';
+import type { InflightJournal } from './inflight-journal.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
 import { resolveSampling, type SamplingParams } from '../../protocol/sampling.js';
 import type { InvokeParams } from './invoke-params.js';
@@ -44,6 +45,8 @@ export interface InvokerOptions {
   readonly metrics: ControlPlaneMetrics;
   /** Per-key and per-function limits, checked after the request is validated; absent, nothing is limited. */
   readonly quotas?: QuotaGate;
+  /** Invocations in flight, on disk, so a crash's victims are recorded at the next start (local mode). */
+  readonly journal?: InflightJournal;
   readonly now?: () => number;
 }
 
@@ -56,6 +59,15 @@ export function publicNodeError(error: NodeError): TidepoolError {
   return new TidepoolError('context_length_exceeded', error.message, { param: 'max_tokens' });
 }
 
+/**
+ * The function's default `max_tokens`, clamped to what the context leaves after the prompt: a caller who
+ * sent no `max_tokens` gets as much as fits, never an error about a value they did not send.
+ */
+function defaultMaxTokens(fn: ResolvedFunction, promptTokens: number): number {
+  return Math.max(1, Math.min(fn.manifest.defaults.max_tokens, fn.contextLength - promptTokens));
+}
+
+/** `maxTokens` is what the caller sent, or the clamped default (which always fits once the prompt does). */
 function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
   if (promptTokens === 0) throw new TidepoolError('empty_prompt', 'the prompt encodes to no tokens', { param: 'prompt' });
   if (promptTokens >= fn.contextLength) {
@@ -71,12 +83,17 @@ export function createInvoker(options: InvokerOptions): Invoker {
   return {
     idle: (timeoutMs) => active.idle(timeoutMs),
     async start(fn, params, signal) {
-      const sampling = resolveSampling(params.sampling, fn.manifest.defaults);
+      const defaults = { ...fn.manifest.defaults, max_tokens: defaultMaxTokens(fn, params.promptTokens.length) };
+      const sampling = resolveSampling(params.sampling, defaults);
       const maxTokens = sampling.max_tokens;
       checkContext(fn, params.promptTokens.length, maxTokens);
-      const id = randomUUID();
+      const id = params.id ?? randomUUID();
       const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
       active.enter();
+      options.journal?.begin({
+        id, functionName: fn.name, version: fn.version, apiKeyId: params.caller?.keyId ?? null, nodeId: null,
+        promptTokens: params.promptTokens.length, startedMs: params.arrivalMs,
+      });
       const onFinished = (usedTokens: number): void => {
         quota?.settle(usedTokens);
         active.leave();
@@ -229,6 +246,10 @@ class GenerationRun {
 
   private async onDone(event: Extract<NodeEvent, { type: 'done' }>): Promise<string> {
     if (event.reason === 'error') {
+      // The engine process died under it: the same request can succeed on the restarted engine (retryable).
+      if (event.error?.code === 'engine_down') {
+        throw new TidepoolError('engine_down', `generation failed: ${event.error.message}`, { retryAfterMs: 1_000 });
+      }
       throw new TidepoolError('engine_error', `generation failed: ${event.error?.message ?? 'engine error'}`);
     }
     this.completionTokens = event.completionTokens;
@@ -284,6 +305,7 @@ class GenerationRun {
       startedAt: new Date(arrival),
       finishedAt: new Date(now()),
     });
+    options.journal?.end(this.ctx.id);
     this.ctx.onFinished(status === 'rejected' ? 0 : params.promptTokens.length + this.completionTokens);
   }
 }

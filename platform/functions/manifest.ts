@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { QUOTA_LIMIT_NAMES, type QuotaLimits } from '../quota/quota-limits.js';
 import { yamlNestingDepth } from './yaml-depth.js';
+import { controlCharProblem } from '../db/control-chars.js';
 
 /**
  * `function.yaml`: what a function is. Every field but `name` and `model` has a default, written here and in
@@ -61,10 +62,13 @@ class FieldReader {
     return v;
   }
 
-  string(parent: Obj, key: string, path: string, fallback?: string): string | undefined {
+  /** `text` strings (descriptions) may hold tab and line breaks; other strings no control character at all. */
+  string(parent: Obj, key: string, path: string, fallback?: string, kind: 'name' | 'text' = 'name'): string | undefined {
     const v = parent[key];
     if (v === undefined || v === null) return fallback ?? this.fail(path, 'is required');
     if (typeof v !== 'string') return this.fail(path, 'must be a string');
+    const control = controlCharProblem(v, kind);
+    if (control) return this.fail(path, control);
     return v;
   }
 
@@ -150,7 +154,7 @@ export function parseManifest(input: unknown): ManifestResult {
   if (!isObject(input)) return { ok: false, problems: ['manifest: must be a mapping'] };
   r.unknownKeys(input, TOP_KEYS, '');
   const name = readName(r, input);
-  const description = r.string(input, 'description', 'description', '') ?? '';
+  const description = r.string(input, 'description', 'description', '', 'text') ?? '';
   const model = readModel(r, input);
   const context = input.context_length === undefined || input.context_length === null ? null : r.integer(input, 'context_length', 'context_length', undefined, 1);
   const d = r.object(input, 'defaults', 'defaults') ?? {};

@@ -8,6 +8,8 @@ export interface FunctionTokenizer {
   readonly stopTokenIds: readonly number[];
   /** Incremental ids → text that only ever emits whole characters. */
   createDecoder(): { push(id: number): string; flush(): string };
+  /** One past the largest id `encode` can produce; deploy refuses a tokenizer larger than the model's vocabulary. */
+  readonly vocabSize?: number;
 }
 
 /** A function's active version, resolved for the hot path. */

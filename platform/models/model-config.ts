@@ -1,4 +1,5 @@
 import { jsonPreview } from './json-preview.js';
+import { MODEL_LIMITS, type LimitedConfigField } from './model-limits.js';
 
 /**
  * Hugging Face `config.json` for the two architectures the engine runs. Both are decoder-only transformers
@@ -42,7 +43,8 @@ export class ModelConfigError extends Error {
 
 type Json = Record<string, unknown>;
 
-function positiveInt(json: Json, field: string, problems: string[], fallback?: number): number {
+/** A positive integer no larger than the shared limit for `field` (cuda/model-limits.json). */
+function positiveInt(json: Json, field: LimitedConfigField, problems: string[], fallback?: number): number {
   const value = json[field] ?? fallback;
   if (value === undefined) {
     problems.push(`${field} is required`);
@@ -50,6 +52,11 @@ function positiveInt(json: Json, field: string, problems: string[], fallback?: n
   }
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     problems.push(`${field} must be a positive integer, got ${jsonPreview(value)}`);
+    return 0;
+  }
+  const limit = MODEL_LIMITS.config[field];
+  if (value > limit) {
+    problems.push(`${field} ${value} exceeds the limit of ${limit}`);
     return 0;
   }
   return value;
@@ -102,9 +109,15 @@ function checkUnsupportedFeatures(json: Json, architecture: ModelArchitecture, p
   if (json.use_sliding_window === true) problems.push('use_sliding_window true is not supported');
 }
 
+/** The engine needs theta > 1 (its inverse frequencies are theta^(-2i/d)); 1 or less would not rotate. */
 function ropeThetaOf(json: Json, problems: string[]): number {
   const nested = (json.rope_parameters as Json | undefined)?.rope_theta;
-  return positiveNumber(json.rope_theta ?? nested ?? 10000, 'rope_theta', problems);
+  const theta = json.rope_theta ?? nested ?? 10000;
+  if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 1) {
+    problems.push(`rope_theta must be a number greater than 1, got ${jsonPreview(theta)}`);
+    return 0;
+  }
+  return theta;
 }
 
 /** Parses a config.json object; throws `ModelConfigError` listing every problem found. */
@@ -129,6 +142,7 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     problems.push(`num_key_value_heads ${numKvHeads} does not divide num_attention_heads ${numHeads}`);
   }
   if (headDim % 2 === 1) problems.push(`head dimension ${headDim} must be even for rotary embeddings`);
+  if (headDim > MODEL_LIMITS.config.head_dim) problems.push(`head dimension ${headDim} (hidden_size / num_attention_heads) exceeds the limit of ${MODEL_LIMITS.config.head_dim}`);
   if (json.head_dim !== undefined && json.head_dim !== null && headDim > 0 && json.head_dim !== headDim) {
     problems.push(`head_dim ${jsonPreview(json.head_dim)} differs from hidden_size / num_attention_heads = ${headDim}`);
   }

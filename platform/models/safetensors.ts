@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { jsonPreview } from './json-preview.js';
+import { MODEL_LIMITS } from './model-limits.js';
 
 /**
  * The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
@@ -43,8 +44,8 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** Larger headers are refused before allocation; real checkpoints stay far below this. */
-export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Larger headers are refused before allocation; real checkpoints stay far below this (cuda/model-limits.json). */
+export const MAX_HEADER_BYTES = MODEL_LIMITS.safetensors.headerBytes;
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, dim) => product * dim, 1);
@@ -93,6 +94,7 @@ function parseTensorEntry(file: string, name: string, raw: unknown): TensorInfo 
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) {
     throw new SafetensorsError(file, `tensor ${name}: shape ${jsonPreview(shape)} is not a list of non-negative integers`, name);
   }
+  checkShapeLimits(file, name, shape);
   const offsets = entry.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt) || offsets[0] > offsets[1]) {
     throw new SafetensorsError(file, `tensor ${name}: data_offsets ${jsonPreview(offsets)} is not [begin, end] with begin <= end`, name);
@@ -107,6 +109,19 @@ function parseTensorEntry(file: string, name: string, raw: unknown): TensorInfo 
     );
   }
   return { name, dtype: entry.dtype, shape: Object.freeze([...shape]), dataOffsets: [offsets[0], offsets[1]] };
+}
+
+/** Rank and element count within the shared limits, checked dimension by dimension so nothing overflows. */
+function checkShapeLimits(file: string, name: string, shape: readonly number[]): void {
+  const { rank, tensorElements } = MODEL_LIMITS.safetensors;
+  if (shape.length > rank) throw new SafetensorsError(file, `tensor ${name}: rank ${shape.length} exceeds the limit of ${rank}`, name);
+  let elements = 1;
+  for (const dim of shape) {
+    if (dim !== 0 && elements > tensorElements / dim) {
+      throw new SafetensorsError(file, `tensor ${name}: shape ${jsonPreview(shape)} exceeds the limit of ${tensorElements} elements`, name);
+    }
+    elements *= dim;
+  }
 }
 
 function parseMetadata(file: string, raw: unknown): Record<string, string> {
@@ -160,9 +175,14 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileBytes: number, fil
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new SafetensorsError(file, 'header JSON is not an object');
   }
+  const entries = Object.entries(json);
+  const tensorCount = entries.length - (Object.hasOwn(json, '__metadata__') ? 1 : 0);
+  if (tensorCount > MODEL_LIMITS.safetensors.tensors) {
+    throw new SafetensorsError(file, `${tensorCount} tensors exceed the limit of ${MODEL_LIMITS.safetensors.tensors}`);
+  }
   const tensors: TensorInfo[] = [];
   let metadata: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(json)) {
+  for (const [name, raw] of entries) {
     if (name === '__metadata__') metadata = parseMetadata(file, raw);
     else tensors.push(parseTensorEntry(file, name, raw));
   }

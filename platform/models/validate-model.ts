@@ -1,6 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expectedTensors, ModelConfigError, parseModelConfig, type ModelConfig } from './model-config.js';
+import { capProblems, MODEL_LIMITS } from './model-limits.js';
+import { byteLevelVocabProblems, tokenizerJsonProblems } from './tokenizer-check.js';
 import { readSafetensorsHeader, SafetensorsError, type SafetensorsDtype, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
 
 /**
@@ -18,7 +20,10 @@ export type ModelProblemCode =
   | 'bad_index'
   | 'missing_tensor'
   | 'unexpected_shape'
-  | 'duplicate_tensor';
+  | 'duplicate_tensor'
+  | 'bad_tokenizer'
+  /** Stands for the problems past the reported ones (`MAX_REPORTED_PROBLEMS`), counted in its message. */
+  | 'more_problems';
 
 export interface ModelProblem {
   readonly code: ModelProblemCode;
@@ -54,6 +59,11 @@ export type ModelCheck = { readonly ok: true; readonly summary: ModelSummary } |
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 
+/** The first problems and one line counting the rest: a hostile model can have millions. */
+export function capModelProblems(problems: readonly ModelProblem[]): ModelProblem[] {
+  return capProblems(problems, (omitted) => ({ code: 'more_problems', message: `and ${omitted} more problem(s)` }));
+}
+
 function configProblems(error: unknown): ModelProblem[] {
   if (!(error instanceof ModelConfigError)) throw error;
   return error.problems.map((message) => ({
@@ -87,6 +97,11 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * accepted when its shape is right (some checkpoints keep it); other extra tensors are listed, not refused.
  */
 export function checkModelParts(configJson: unknown, files: readonly SafetensorsFile[]): ModelCheck {
+  const check = checkPartsUncapped(configJson, files);
+  return check.ok ? check : { ok: false, problems: capModelProblems(check.problems) };
+}
+
+function checkPartsUncapped(configJson: unknown, files: readonly SafetensorsFile[]): ModelCheck {
   let config: ModelConfig;
   try {
     config = parseModelConfig(configJson);
@@ -125,7 +140,10 @@ export function checkModelParts(configJson: unknown, files: readonly Safetensors
   };
 }
 
-async function readJson(path: string): Promise<unknown> {
+/** Parses a JSON file no larger than `maxBytes`, checked before it is read. */
+async function readJson(path: string, maxBytes = Number.POSITIVE_INFINITY): Promise<unknown> {
+  const { size } = await stat(path);
+  if (size > maxBytes) throw new Error(`${size} bytes exceeds the limit of ${maxBytes}`);
   return JSON.parse(await readFile(path, 'utf8'));
 }
 
@@ -164,6 +182,31 @@ async function weightFiles(dir: string, problems: ModelProblem[]): Promise<Weigh
   const names = (await readdir(dir)).filter((name) => name.endsWith('.safetensors') && !name.startsWith('.')).sort();
   if (names.length === 0) problems.push({ code: 'missing_file', message: `no *.safetensors file in ${dir}` });
   return { names };
+}
+
+/** More weight files than the engine loads is refused before any header is read. */
+function checkFileCount(weights: WeightFiles, problems: ModelProblem[]): WeightFiles {
+  const limit = MODEL_LIMITS.safetensors.files;
+  if (weights.names.length <= limit) return weights;
+  problems.push({ code: 'bad_safetensors', message: `${weights.names.length} *.safetensors files exceed the limit of ${limit}` });
+  return { names: [] };
+}
+
+/** tokenizer.json (when present) within the limits and inside the model's vocabulary; else byte ids must fit. */
+async function checkTokenizer(dir: string, configJson: unknown, problems: ModelProblem[]): Promise<void> {
+  const vocabSize = (configJson as { vocab_size?: unknown } | null)?.vocab_size;
+  if (typeof vocabSize !== 'number' || !Number.isSafeInteger(vocabSize) || vocabSize <= 0) return; // config.json's own problem
+  const path = join(dir, 'tokenizer.json');
+  const messages: string[] = [];
+  if (!(await exists(path))) messages.push(...byteLevelVocabProblems(vocabSize));
+  else {
+    try {
+      messages.push(...tokenizerJsonProblems(await readJson(path, MODEL_LIMITS.tokenizer.jsonBytes), vocabSize));
+    } catch (error) {
+      messages.push(`tokenizer.json: ${error instanceof SyntaxError ? 'not valid JSON: ' : ''}${(error as Error).message}`);
+    }
+  }
+  for (const message of messages) problems.push({ code: 'bad_tokenizer', message, file: 'tokenizer.json' });
 }
 
 /** The index must say where each tensor really is, or a loader that trusts it reads the wrong file. */
@@ -213,7 +256,7 @@ export async function inspectModelDir(dir: string): Promise<ModelCheck> {
   const problems: ModelProblem[] = [];
   let configJson: unknown;
   try {
-    configJson = await readJson(join(dir, 'config.json'));
+    configJson = await readJson(join(dir, 'config.json'), MODEL_LIMITS.configJsonBytes);
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     problems.push({
@@ -222,14 +265,15 @@ export async function inspectModelDir(dir: string): Promise<ModelCheck> {
       file: 'config.json',
     });
   }
-  const weights = await weightFiles(dir, problems);
+  const weights = checkFileCount(await weightFiles(dir, problems), problems);
   const files = await readHeaders(dir, weights.names, problems);
   if (weights.weightMap) checkIndex(weights.weightMap, files, problems);
-  if (configJson === undefined) return { ok: false, problems };
-  const check = checkModelParts(configJson, files);
+  if (configJson === undefined) return { ok: false, problems: capModelProblems(problems) };
+  await checkTokenizer(dir, configJson, problems);
+  const check = checkPartsUncapped(configJson, files);
   // Missing tensors are mostly a consequence of unreadable files; report the file problems first.
-  if (problems.length > 0) return { ok: false, problems: [...problems, ...(check.ok ? [] : check.problems.filter((p) => p.code !== 'missing_tensor'))] };
-  return check;
+  if (problems.length > 0) return { ok: false, problems: capModelProblems([...problems, ...(check.ok ? [] : check.problems.filter((p) => p.code !== 'missing_tensor'))]) };
+  return check.ok ? check : { ok: false, problems: capModelProblems(check.problems) };
 }
 
 /** Like `inspectModelDir`, but throws `ModelValidationError` with every problem. */

@@ -6,10 +6,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix, resolveRange, sizeCheck } from './object-key.js';
 import { ObjectNotFoundError, ObjectSizeMismatchError, type ByteRange, type DownloadOptions, type ObjectInfo, type ObjectListing, type ObjectStore, type PutOptions } from './object-store.js';
+import { isPidAlive } from '../../protocol/dir-lock.js';
+import type { Leftover } from '../../protocol/leftovers.js';
 import { downloadObject } from './parallel-download.js';
 
 /** Uploads in progress live here, on the same filesystem as the objects, so the final rename is atomic. */
 const INCOMING_DIR = '.incoming';
+/** A part without its owner's pid in its name (older versions) is left over once it stops growing this long. */
+const UNOWNED_PART_IDLE_MS = 10 * 60_000;
 
 /**
  * Objects as files under `root` (local mode: `<dataDir>/objects`). Each put streams into a temp file in
@@ -35,7 +39,8 @@ export class FsObjectStore implements ObjectStore {
     }
     const incoming = path.join(this.root, INCOMING_DIR);
     await mkdir(incoming, { recursive: true });
-    const tempPath = path.join(incoming, `${randomBytes(8).toString('hex')}.part`);
+    // The writer's pid in the name tells a later start which parts a crashed process left (`leftoverParts`).
+    const tempPath = path.join(incoming, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
     try {
       if (Buffer.isBuffer(body)) await writeFile(tempPath, body, { signal: options.signal });
       else await pipeline(body, sizeCheck(key, options.size), createWriteStream(tempPath), { signal: options.signal });
@@ -45,6 +50,25 @@ export class FsObjectStore implements ObjectStore {
       await rm(tempPath, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * Partial uploads whose writer is gone: a process killed mid-upload cannot delete its `.part` file, which
+   * may be gigabytes. Parts of live processes (this one included) are uploads in progress.
+   */
+  async leftoverParts(now = Date.now()): Promise<readonly Leftover[]> {
+    const dir = path.join(this.root, INCOMING_DIR);
+    const out: Leftover[] = [];
+    for (const name of await readdir(dir).catch(ifMissing([] as string[]))) {
+      const info = await stat(path.join(dir, name)).catch(ifMissing(undefined));
+      if (!info?.isFile()) continue;
+      const owner = /^(\d+)-[0-9a-f]+\.part$/.exec(name);
+      const why = owner
+        ? isPidAlive(Number(owner[1])) ? undefined : `partial upload; its process ${owner[1]} is gone`
+        : now - info.mtimeMs > UNOWNED_PART_IDLE_MS ? `partial upload untouched for ${Math.round((now - info.mtimeMs) / 60_000)} min` : undefined;
+      if (why) out.push({ kind: 'upload', path: path.join(dir, name), bytes: info.size, why });
+    }
+    return out;
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

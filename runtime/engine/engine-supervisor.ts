@@ -1,10 +1,10 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { EngineError } from './engine.js';
 import { EngineClient } from './engine-client.js';
+import { makeSocketDir } from './engine-socket-dir.js';
 import { engineError } from './engine-wire.js';
 import type { Logger } from '../../protocol/logger.js';
 
@@ -20,7 +20,11 @@ export interface EngineSupervisorOptions {
   readonly threads?: number;
   /** `--device` for the CUDA backend. */
   readonly device?: number;
-  /** Where the socket lives; a fresh temp dir by default. Unix socket paths must stay under ~100 bytes. */
+  /**
+   * Where the socket lives; by default a fresh `<tmp>/tidepool-engine-<pid>-*` directory, which a later start
+   * removes if this process dies without doing so (`engine-socket-dir.ts`). Unix socket paths must stay
+   * under ~100 bytes.
+   */
   readonly socketDir?: string;
   /** How long a start may take before it counts as failed. */
   readonly startTimeoutMs?: number;
@@ -29,7 +33,11 @@ export interface EngineSupervisorOptions {
   readonly maxBackoffMs?: number;
   /** An engine that stayed up this long resets the backoff. */
   readonly stableAfterMs?: number;
-  /** Engine stderr lines go to it at `debug` (the last lines are also kept for error messages). */
+  /**
+   * Engine stderr lines go to it at `debug` (the last lines are also kept for error messages). Crashes (how
+   * the process ended, its uptime, the tail of its stderr) and failed restarts at `warn`, recoveries at
+   * `info`: what an operator must see at the default level. Give it a `device` field (a child logger).
+   */
   readonly log?: Logger;
   /**
    * Engine stderr lines starting `tidepool-engine: warning:` or `tidepool-engine: fatal:` (a slow fallback, a
@@ -64,6 +72,8 @@ export interface EngineSupervisor {
 
 const STDERR_TAIL_LINES = 20;
 const WARNING_LINE = /^tidepool-engine: (warning|fatal):/;
+/** Stderr lines a crash report quotes. */
+const CRASH_REPORT_LINES = 5;
 
 /** Starts the engine and resolves once it is ready. A failed first start rejects: that is a setup problem. */
 export async function startEngineSupervisor(options: EngineSupervisorOptions): Promise<EngineSupervisor> {
@@ -88,7 +98,7 @@ class Supervisor implements EngineSupervisor {
   constructor(private readonly options: EngineSupervisorOptions) {
     this.backoffMs = options.initialBackoffMs ?? 200;
     this.ownsSocketDir = options.socketDir === undefined;
-    this.socketDir = options.socketDir ?? mkdtempSync(join(tmpdir(), 'tp-engine-'));
+    this.socketDir = options.socketDir ?? makeSocketDir();
   }
 
   get backend(): 'cpu' | 'cuda' {
@@ -182,9 +192,10 @@ class Supervisor implements EngineSupervisor {
     });
     client.setCloseDetail(async () => `${await exited} (pid ${child.pid})${this.lastError()}; restarting it`);
     const startedAt = Date.now();
-    client.onClose(() => {
+    client.onClose((reason) => {
       if (generation !== this.generation || this.closed) return;
       if (Date.now() - startedAt >= (this.options.stableAfterMs ?? 30_000)) this.backoffMs = this.options.initialBackoffMs ?? 200;
+      void this.reportCrash(child, exited, reason, Date.now() - startedAt);
       // Whatever dropped the connection, the process is no longer trusted: end it and start afresh.
       void stopProcess(child).then(() => this.restartLoop());
     });
@@ -192,7 +203,19 @@ class Supervisor implements EngineSupervisor {
     for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(client);
   }
 
+  /** One line at the default level: how the engine ended, after how long, its last words, what next (the logger names the device). */
+  private async reportCrash(child: ChildProcess, exited: Promise<string>, reason: string, uptimeMs: number): Promise<void> {
+    const tail = this.stderrTail.slice(-CRASH_REPORT_LINES);
+    // The connection can drop a moment before the exit is reaped; a second is plenty for the status.
+    const how = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve(`${reason}; the process is being stopped`), 1_000).unref())]);
+    this.options.log?.warn(
+      `engine crashed: ${how} (pid ${child.pid}) after ${(uptimeMs / 1000).toFixed(1)} s up; ` +
+        `${tail.length > 0 ? `last stderr: ${tail.join(' | ')}` : 'no stderr'}; restarting in ${this.backoffMs} ms`,
+    );
+  }
+
   private async restartLoop(): Promise<void> {
+    const downSince = Date.now();
     while (!this.closed) {
       await new Promise((resolve) => setTimeout(resolve, this.backoffMs));
       if (this.closed) return;
@@ -206,10 +229,11 @@ class Supervisor implements EngineSupervisor {
         }
         this.restarts++;
         const client = this.client!;
+        this.options.log?.info(`engine is back (pid ${this.child?.pid}) ${Date.now() - downSince} ms after the crash`);
         for (const listener of this.restartListeners) listener(client);
         return;
       } catch (error) {
-        this.options.log?.warn(`engine restart failed: ${(error as Error).message}`);
+        this.options.log?.warn(`engine restart failed: ${(error as Error).message}; next try in ${Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000)} ms`);
         this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000);
       }
     }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact } from '../../protocol/node-runtime.js';
@@ -71,6 +71,19 @@ export async function verifyModelDir(dir: string, artifact: Artifact): Promise<b
     }
   }
   return true;
+}
+
+/**
+ * Every file of a warm model is where the engine will look, at its recorded size. Synchronous on purpose: a
+ * few stat calls on shared memory cost microseconds, and an asynchronous hop per lease would let requests
+ * that arrive together reach the scheduler apart.
+ */
+export function filesPresent(dir: string, artifact: Artifact): boolean {
+  try {
+    return artifact.files.every((file) => statSync(join(dir, file.name), { throwIfNoEntry: false })?.size === file.size);
+  } catch {
+    return false; // ENOTDIR, EACCES: not a directory the engine could load either
+  }
 }
 
 /** Deletes leftovers of fetches and evictions that a crash interrupted. */

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { BlobSource } from '../../protocol/blob-source.js';
@@ -8,15 +8,22 @@ import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
 import { HostPoolError } from './host-pool-error.js';
 import { DEFAULT_STORE_RETRY, withStoreRetry, type StoreRetryOptions } from './store-retry.js';
-import { isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
+import { filesPresent, isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
+import { acquireDirLock, type DirLock } from '../../protocol/dir-lock.js';
 
 export { HostPoolError } from './host-pool-error.js';
 
 /** Written into each published model directory so a restarted node can verify and reuse it. */
 export const ARTIFACT_MANIFEST = '.tidepool-artifact.json';
+/** Held in `shmDir` while a pool runs there: one pool per directory, so none deletes another's models. */
+export const HOST_POOL_LOCK = '.tidepool-host-pool.lock';
 
 export interface HostPoolOptions {
-  /** Directory in shared memory (e.g. /dev/shm/tidepool) that holds one directory per warm model. */
+  /**
+   * Directory in shared memory that holds one directory per warm model, this pool's alone: it is locked
+   * while the pool runs (a second pool there is refused naming the holder's pid), and rediscovery adopts or
+   * deletes only what is in it. Instances sharing a host each get their own (`instanceShmDir`).
+   */
   readonly shmDir: string;
   readonly budgetBytes: number;
   /** Writes one blob to `path`, rejecting when its bytes do not match `digest` (e.g. `downloadBlobTo`). */
@@ -71,8 +78,8 @@ export interface HostPool {
    * keeps the files mapped (and pinned) can let go of them. Returns an unsubscribe function.
    */
   onEvicted(listener: (digest: string) => void): () => void;
-  /** Cancels keep-warm timers; files stay in shared memory for the next start to rediscover. */
-  close(): void;
+  /** Cancels keep-warm timers and releases the directory lock; files stay for the next start to rediscover. */
+  close(): Promise<void>;
 }
 
 interface Entry {
@@ -91,10 +98,21 @@ interface Entry {
 }
 
 export async function createHostPool(options: HostPoolOptions): Promise<HostPool> {
-  await sweepLeftovers(options.shmDir);
-  const pool = new Pool(options, runtimeMetrics(options.registry));
-  for (const artifact of await rediscoverModels(options.shmDir, ARTIFACT_MANIFEST)) pool.adopt(artifact);
-  return pool;
+  await mkdir(options.shmDir, { recursive: true });
+  // Locked before anything in it is swept, adopted or deleted: those files may belong to a live pool.
+  const lock = await acquireDirLock(join(options.shmDir, HOST_POOL_LOCK), {
+    what: `the host pool directory ${options.shmDir}`,
+    hint: 'give each instance its own (another data directory, TIDEPOOL_NODE_ID or TIDEPOOL_SHM_DIR)',
+  });
+  try {
+    await sweepLeftovers(options.shmDir);
+    const pool = new Pool(options, runtimeMetrics(options.registry), lock);
+    for (const artifact of await rediscoverModels(options.shmDir, ARTIFACT_MANIFEST)) pool.adopt(artifact);
+    return pool;
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
 }
 
 class Pool implements HostPool {
@@ -108,7 +126,7 @@ class Pool implements HostPool {
   private readonly removals = new Map<string, Promise<void>>();
   private readonly evictedListeners = new Set<(digest: string) => void>();
 
-  constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics) {
+  constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics, private readonly lock: DirLock) {
     this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     this.now = options.now ?? (() => performance.now());
   }
@@ -129,16 +147,29 @@ class Pool implements HostPool {
     if (artifact.bytes > this.options.budgetBytes) {
       throw new HostPoolError('too_large', `model ${artifact.digest} needs ${artifact.bytes} bytes; the host pool holds ${this.options.budgetBytes}`);
     }
-    let entry = this.entries.get(artifact.digest);
-    if (!entry) entry = this.startFetch(artifact);
-    this.pin(entry, use.functionName, use.keepWarmMs);
-    try {
-      await abortable(entry.ready, use.signal);
-    } catch (error) {
+    // Files can vanish under a warm entry (something cleaned /dev/shm): the entry is dropped and fetched again.
+    for (let attempt = 1; ; attempt++) {
+      let entry = this.entries.get(artifact.digest);
+      if (!entry) entry = this.startFetch(artifact);
+      this.pin(entry, use.functionName, use.keepWarmMs);
+      try {
+        await abortable(entry.ready, use.signal);
+      } catch (error) {
+        this.unpin(entry, false);
+        throw error;
+      }
+      if (filesPresent(entry.dir, entry.artifact)) return this.lease(entry, false);
       this.unpin(entry, false);
-      throw error;
+      this.dropVanished(entry);
+      if (attempt === 2) throw new HostPoolError('store_unavailable', `the files of model ${artifact.digest} vanished from ${this.options.shmDir} twice, right after being fetched`);
     }
-    return this.lease(entry, false);
+  }
+
+  /** Forgets an entry whose files are gone, so the next acquire fetches it afresh; engines drop their mappings. */
+  private dropVanished(entry: Entry): void {
+    if (this.entries.get(entry.artifact.digest) !== entry) return;
+    this.metrics.hostFilesVanished.inc();
+    void this.evict(entry).then(() => this.wakeRoomWaiters());
   }
 
   holdIfWarm(digest: string): HostLease | undefined {
@@ -167,9 +198,10 @@ class Pool implements HostPool {
     return total;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const entry of this.entries.values()) this.timers.clearTimeout(entry.timer);
     for (const wake of this.roomWaiters.splice(0)) wake();
+    await this.lock.release();
   }
 
   private newEntry(artifact: Artifact, state: Entry['state'], ready: Promise<void>): Entry {

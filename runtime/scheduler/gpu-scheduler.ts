@@ -1,3 +1,4 @@
+import type { TidepoolError } from '../../protocol/errors.js';
 import type { Engine, SequenceSink } from '../engine/engine.js';
 import { realClock } from './clock.js';
 import type { Clock } from './clock.js';
@@ -27,8 +28,12 @@ export interface GpuScheduler {
   cancel(id: number): void;
   /** Per model: key, functionName, resident, queued, running, parked; and the policy name. A copy. */
   snapshot(): SchedulerSnapshot;
-  /** Stops the loop after cutting the running turn; does not close the engine (the caller owns it). */
-  close(): Promise<void>;
+  /**
+   * Stops the loop after cutting the running turn; does not close the engine (the caller owns it). Requests
+   * still queued (never added to the engine) end at once with `error` (by default `engine_down`, "scheduler
+   * is closed"), as does any request submitted afterwards; those on the engine end as it says.
+   */
+  close(error?: TidepoolError): Promise<void>;
 }
 
 export interface GpuSchedulerOptions {

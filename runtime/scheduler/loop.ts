@@ -39,6 +39,8 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.modelKey });
   let current: string | undefined;
   let closed = false;
+  /** Why the scheduler closed: the error queued requests, and any submitted later, end with. */
+  let closedError: TidepoolError = new TidepoolError('engine_down', 'scheduler is closed');
   const signal = createWakeSignal();
 
   const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs, demand });
@@ -91,7 +93,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   function submit(request: GenerationRequest, sink: SequenceSink): void {
     const usage = { promptTokens: request.promptTokens.length, completionTokens: 0 };
-    if (closed) return sink.onDone('error', usage, new TidepoolError('engine_down', 'scheduler is closed'));
+    if (closed) return sink.onDone('error', usage, closedError);
     if (byId.has(request.id)) return sink.onDone('error', usage, new TidepoolError('bad_request', `sequence id ${request.id} is already live`));
     let model = models.get(request.model.key);
     if (!model) {
@@ -131,17 +133,30 @@ export function createSchedulerLoop(deps: LoopDeps) {
     }
   }
 
+  /** Ends a request the engine never saw with `error`. */
+  function endQueued(model: ModelState, r: RequestState, error: TidepoolError): void {
+    forget(model, r.request.id);
+    engineSinks.delete(r.request.id);
+    r.sink.onDone('error', { promptTokens: r.request.promptTokens.length, completionTokens: 0 }, error);
+  }
+
   function failModel(model: ModelState, err: unknown): void {
     const error = coded(err);
     emit({ type: 'error', atMs: clock.now(), model: model.ref.key, message: error.message });
     for (const r of [...model.requests.values()]) {
-      if (r.phase === 'queued') {
-        forget(model, r.request.id);
-        engineSinks.delete(r.request.id);
-        r.sink.onDone('error', { promptTokens: r.request.promptTokens.length, completionTokens: 0 }, error);
-      } else {
-        void engine.cancel(r.request.id).catch(() => undefined);
-      }
+      if (r.phase === 'queued') endQueued(model, r, error);
+      else void engine.cancel(r.request.id).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Ends every request the engine never saw, of every model, with `error` at once: a closed loop would
+   * otherwise leave them waiting for a turn that never comes, until their queue timeout. The caller may
+   * resubmit them elsewhere. Those already on the engine end as the engine says.
+   */
+  function handBackQueued(error: TidepoolError): void {
+    for (const model of [...models.values()]) {
+      for (const r of [...model.requests.values()]) if (r.phase === 'queued') endQueued(model, r, error);
     }
   }
 
@@ -298,7 +313,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   const done = loop();
 
-  async function close(): Promise<void> {
+  async function close(error?: TidepoolError): Promise<void> {
+    if (error !== undefined) closedError = error;
+    if (!closed) handBackQueued(closedError);
     closed = true;
     wake();
     if (running) await engine.preempt().catch(() => undefined);

@@ -92,7 +92,9 @@ function number(value: number | null): number | string | null {
  * lowercase), and an escape is one only after an even number of backslashes.
  */
 function wellFormed(json: string): string {
-  return json.includes('\\ud') ? json.replace(/(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g, '$1\\ufffd') : json;
+  const surrogatesFixed = json.includes('\\ud') ? json.replace(/(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g, '$1\\ufffd') : json;
+  // NUL has no place in a Postgres text value (a bound parameter would fail the whole batch): U+FFFD instead.
+  return surrogatesFixed.includes('\\u0000') ? surrogatesFixed.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : surrogatesFixed;
 }
 
 export async function listInvocations(db: Db, options: ListInvocationsOptions): Promise<InvocationRecord[]> {

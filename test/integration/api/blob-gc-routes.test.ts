@@ -1,4 +1,6 @@
-import { utimes } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
@@ -10,6 +12,7 @@ import { openDatabase } from '../../../platform/db/open-database.js';
 import { storeBlobs } from '../../../platform/functions/store-blobs.js';
 import { blobKey, digestOf } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
+import { socketLeftovers } from '../../../runtime/engine/engine-socket-dir.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { FIXTURE_QWEN, putModelFiles, scriptedNode } from './api-helpers.js';
 
@@ -60,6 +63,7 @@ describe('blob garbage collection route', () => {
     expect(dry.body).toEqual({
       dry_run: true, min_age_ms: 86_400_000, scanned: files.length + 2, referenced: files.length, young: 1,
       unreferenced: [{ digest: old, size: 24, last_modified: expect.any(String) }], unreferenced_bytes: 24, deleted: 0,
+      leftovers: [], leftover_bytes: 0,
     });
     expect(await stored(old)).toBe(true);
 
@@ -73,6 +77,37 @@ describe('blob garbage collection route', () => {
 
     // A smaller minimum age takes the young one too.
     expect((await request(plane.app).post('/v1/blobs/gc').send({ min_age_ms: 1_000 })).body).toMatchObject({ deleted: 1, unreferenced: [{ digest: young }] });
+  });
+
+  it('lists the partial uploads and engine sockets of processes that died, and deletes them unless dry_run', async () => {
+    const store = new FsObjectStore(root());
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const incoming = join(root(), '.incoming');
+    await mkdir(incoming, { recursive: true });
+    const dead = join(incoming, `${deadPid}-00aa11bb22cc33dd.part`);
+    await writeFile(dead, Buffer.alloc(1000));
+    const live = join(incoming, `${process.pid}-44ee55ff66007788.part`);
+    await writeFile(live, Buffer.alloc(10));
+    const sockets = join(temp.dir, 'tmp');
+    await mkdir(join(sockets, `tidepool-engine-${deadPid}-x1`), { recursive: true });
+    plane = createControlPlane({
+      database, blobs, nodes: [scriptedNode()],
+      leftovers: async () => [...(await store.leftoverParts()), ...(await socketLeftovers(sockets))],
+    });
+    const dry = await request(plane.app).post('/v1/blobs/gc').send({ dry_run: true });
+    expect(dry.body).toMatchObject({
+      leftover_bytes: 1000,
+      leftovers: [
+        { kind: 'upload', path: dead, bytes: 1000, why: `partial upload; its process ${deadPid} is gone` },
+        { kind: 'engine_socket', path: join(sockets, `tidepool-engine-${deadPid}-x1`), bytes: 0, why: expect.stringContaining(`process ${deadPid}`) },
+      ],
+    });
+    expect(existsSync(dead)).toBe(true);
+    const run = await request(plane.app).post('/v1/blobs/gc').send({});
+    expect(run.body.leftovers).toHaveLength(2);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(join(sockets, `tidepool-engine-${deadPid}-x1`))).toBe(false);
+    expect(existsSync(live)).toBe(true);
   });
 
   it('refuses an invoke key with 403 and bad parameters with a 400 naming them', async () => {

@@ -25,6 +25,17 @@ it('keeps local-mode data under the data directory across restarts', async () =>
   await second.close();
 });
 
+it('refuses a second open of a data directory in use, naming the holder, and opens it again once closed', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'tidepool-db-'));
+  dirs.push(dataDir);
+  const first = await openDatabase({ dataDir });
+  await expect(openDatabase({ dataDir })).rejects.toThrow(
+    new RegExp(`^the data directory ${dataDir} is in use by this process \\(.*\\); stop that process, or set TIDEPOOL_DATA_DIR to another directory`),
+  );
+  await first.close();
+  await (await openDatabase({ dataDir })).close();
+});
+
 it('fails with a clear message when DATABASE_URL cannot be reached', async () => {
   await expect(openDatabase({ databaseUrl: 'postgres://nobody:x@127.0.0.1:1/none' })).rejects.toThrow(/cannot connect to DATABASE_URL/);
 });

@@ -53,7 +53,7 @@ describe('host pool on an S3-compatible store', () => {
     store = new S3ObjectStore({ bucket: server.bucket, prefix: 'weights/', client: server.client });
   });
   afterAll(async () => {
-    for (const p of pools) p.close();
+    for (const p of pools) await p.close();
     if (!stopped) await server?.stop();
     await rm(root, { recursive: true, force: true });
   });

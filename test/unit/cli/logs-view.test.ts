@@ -14,7 +14,10 @@ describe('tidepool logs lines', () => {
   it('keep fixed columns, so followed rows line up under the header', () => {
     const header = logHeader(false);
     const line = logLine(row('a', '2026-11-24T07:00:00.000Z'), { ttft_ms: 1000, tpot_ms: 100 }, false);
-    for (const column of ['STATUS', 'TOKENS', 'TTFT', 'TPOT', 'NODE']) expect(header.indexOf(column)).toBeGreaterThan(0);
+    for (const column of ['STATUS', 'TOKENS', 'TTFT', 'TPOT', 'ID', 'NODE']) expect(header.indexOf(column)).toBeGreaterThan(0);
+    const answered = logLine(row('chatcmpl-5f0c2a9d1b7e4c3a8f6d0e2b4a6c8e0f', '2026-11-24T07:00:00.000Z'), undefined, false);
+    expect(answered.indexOf('chatcmpl-5f0c2a9d1b7e4c3a8f6d0e2b4a6c8e0f')).toBe(header.indexOf('ID'));
+    expect(answered.indexOf('node-a')).toBe(header.indexOf('NODE'));
     expect(line.indexOf('stop')).toBe(header.indexOf('STATUS'));
     expect(line.indexOf('12/64')).toBe(header.indexOf('TOKENS'));
     expect(line.indexOf('250 ms')).toBe(header.indexOf('TTFT'));
@@ -24,7 +27,7 @@ describe('tidepool logs lines', () => {
 
   it('mark TTFT and TPOT over the SLO with ! (and red on a terminal), and show errors on one line', () => {
     const slow = row('b', '2026-11-24T07:00:00.000Z', { ttft_ms: 1500, tpot_ms: 120, status: 'error', error: 'engine\nexploded', node: null });
-    expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, false)).toMatch(/error\s+12\/64\s+1500 ms !\s+120 ms !\s+- {2}engine exploded$/);
+    expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, false)).toMatch(/error\s+12\/64\s+1500 ms !\s+120 ms !\s+b\s+- {2}engine exploded$/);
     expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, true)).toContain('\x1b[31m1500 ms !');
     expect(logLine(slow, undefined, false)).not.toContain('!');
   });

@@ -1,10 +1,12 @@
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../helpers/wait-for.js';
+import { createLogger } from '../../../protocol/logger.js';
 import type { DoneReason } from '../../../runtime/engine/engine.js';
 import type { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { startEngineSupervisor, type EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
-import { createLogger } from '../../../protocol/logger.js';
 
 const stubEngine = fileURLToPath(new URL('./stub-engine.mjs', import.meta.url));
 
@@ -84,5 +86,46 @@ describe('engine supervisor', () => {
     expect(await supervisor.ready()).toBe(next);
     await expect(next.load({ key: 'm', dir: '/nowhere', bytes: 1 })).resolves.toMatchObject({ bytes: 1 });
     delete process.env.STUB_ENGINE_STEP_MS;
+  });
+
+  it('reports a crash at the default level with how it ended, its uptime and its last stderr, then the recovery', async () => {
+    process.env.STUB_ENGINE_SAY = 'stub engine: warming up';
+    const lines: { level: string; msg: string; device?: string }[] = [];
+    let said: () => void = () => {};
+    const saidIt = new Promise<void>((resolve) => (said = resolve));
+    let recovered: () => void = () => {};
+    const back = new Promise<void>((resolve) => (recovered = resolve));
+    const log = createLogger({
+      level: 'debug',
+      format: 'json',
+      write: (text) => {
+        const line = JSON.parse(text) as { level: string; msg: string; device?: string };
+        lines.push(line);
+        if (line.msg.includes('warming up')) said();
+        if (line.msg.includes('is back')) recovered();
+      },
+    }).child({ device: 'cpu engine 0' });
+    supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, initialBackoffMs: 10, log });
+    await saidIt;
+    process.kill(supervisor.pid()!, 'SIGKILL');
+    await back;
+    delete process.env.STUB_ENGINE_SAY;
+    // Engine stderr is debug; the crash and the recovery are what the default level (info) shows.
+    const report = lines.filter((line) => line.level !== 'debug');
+    expect(report).toHaveLength(2);
+    expect(report[0]).toMatchObject({ level: 'warn', device: 'cpu engine 0' });
+    expect(report[0]!.msg).toMatch(/^engine crashed: engine process was killed by SIGKILL \(pid \d+\) after \d+\.\d s up; last stderr: stub engine: warming up; restarting in 10 ms$/);
+    expect(report[1]).toMatchObject({ level: 'info', device: 'cpu engine 0' });
+    expect(report[1]!.msg).toMatch(/^engine is back \(pid \d+\) \d+ ms after the crash$/);
+  });
+
+  it('puts its socket in a directory named for its own pid, removed on close', async () => {
+    supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1 });
+    const dirs = (await readdir(tmpdir())).filter((name) => name.startsWith(`tidepool-engine-${process.pid}-`));
+    expect(dirs.length).toBeGreaterThan(0);
+    await supervisor.close();
+    const after = (await readdir(tmpdir())).filter((name) => name.startsWith(`tidepool-engine-${process.pid}-`));
+    expect(after.length).toBe(dirs.length - 1);
+    supervisor = undefined;
   });
 });

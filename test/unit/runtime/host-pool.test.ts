@@ -1,5 +1,6 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { blobKey, digestOf, downloadBlobTo, putBlob } from '../../../platform/storage/blob-store.js';
@@ -8,7 +9,7 @@ import type { DownloadOptions, ObjectInfo } from '../../../platform/storage/obje
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { letTimePass, waitFor } from '../../helpers/wait-for.js';
 import type { Artifact } from '../../../protocol/node-runtime.js';
-import { createHostPool, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
+import { createHostPool, HOST_POOL_LOCK, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
 import { WarmHolds } from '../../../runtime/pool/warm-holds.js';
 
 /** The real filesystem object store, counting blob downloads (the reads a cold start costs). */
@@ -58,6 +59,11 @@ async function artifactOf(blobs: BlobDir, seed: string, size: number): Promise<A
   return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}:${f.digest}`).join('\n'))), files, bytes: size };
 }
 
+/** What a pool keeps in its directory besides its own lock file. */
+async function listed(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name !== HOST_POOL_LOCK);
+}
+
 describe('host pool', () => {
   let root: string;
   let shmDir: string;
@@ -77,7 +83,7 @@ describe('host pool', () => {
     blobs = new BlobDir(join(root, 'store'));
   });
   afterEach(async () => {
-    for (const p of pools.splice(0)) p.close();
+    for (const p of pools.splice(0)) await p.close();
     // An aborted fetch may still be finishing its temp files when the test ends.
     await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
@@ -160,7 +166,7 @@ describe('host pool', () => {
     const model = await artifactOf(blobs, 'x', 300);
     await writeFile(blobs.path(model.files[1]!.digest), Buffer.alloc(model.files[1]!.size, 'y'));
     await expect(hostPool.acquire(model, use)).rejects.toMatchObject({ name: 'HostPoolError', code: 'digest_mismatch' });
-    expect(await readdir(shmDir)).toEqual([]);
+    expect(await listed(shmDir)).toEqual([]);
     expect(hostPool.snapshot()).toEqual([]);
   });
 
@@ -200,16 +206,59 @@ describe('host pool', () => {
     (await first.acquire(good, use)).release();
     const badLease = await first.acquire(bad, use);
     badLease.release();
-    first.close();
+    await first.close();
     await writeFile(join(badLease.dir, 'model.safetensors'), 'tampered');
     await mkdir(join(shmDir, '.fetch-leftover'), { recursive: true });
     blobs.reads = 0;
 
     const second = await pool();
     expect(second.snapshot().map((m) => m.digest)).toEqual([good.digest]);
-    expect(await readdir(shmDir)).toEqual([good.digest.slice(7)]);
+    expect(await readdir(shmDir)).toEqual(expect.arrayContaining([good.digest.slice(7), HOST_POOL_LOCK]));
+    expect(await readdir(shmDir)).toHaveLength(2);
     await second.acquire(good, use);
     expect(blobs.reads).toBe(0);
+  });
+
+  it('refuses a second pool on its directory, naming the holder, and takes over the lock of a dead one', async () => {
+    await pool();
+    await expect(pool()).rejects.toThrow(/host pool directory .* is in use by this process .*give each instance its own/);
+    const other = join(root, 'other-shm');
+    await mkdir(other, { recursive: true });
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(join(other, HOST_POOL_LOCK), JSON.stringify({ pid: deadPid, host: hostname(), since: 'then', command: 'tidepool up', nonce: 'stale' }));
+    const survivor = await pool({ shmDir: other });
+    expect(survivor.snapshot()).toEqual([]);
+    expect(JSON.parse(await readFile(join(other, HOST_POOL_LOCK), 'utf8'))).toMatchObject({ pid: process.pid });
+  });
+
+  it('never adopts or deletes the models in another pool\'s directory', async () => {
+    const mine = await pool();
+    const model = await artifactOf(blobs, 'm', 300);
+    const lease = await mine.acquire(model, use);
+    // A second instance on the host has its own directory beside this one.
+    const neighbour = await pool({ shmDir: join(root, 'neighbour') });
+    const big = await artifactOf(blobs, 'n', 900);
+    (await neighbour.acquire(big, use)).release();
+    expect(await readdir(lease.dir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors']));
+    expect(neighbour.snapshot().map((m) => m.digest)).toEqual([big.digest]);
+  });
+
+  it('refetches a warm model whose files vanished from shared memory instead of handing out a dead lease', async () => {
+    const registry = new Registry();
+    const hostPool = await pool({ registry });
+    const model = await artifactOf(blobs, 'v', 300);
+    const first = await hostPool.acquire(model, use);
+    first.release();
+    const evicted: string[] = [];
+    hostPool.onEvicted((digest) => evicted.push(digest));
+    await rm(first.dir, { recursive: true, force: true }); // what a /dev/shm cleaner does
+    blobs.reads = 0;
+    const second = await hostPool.acquire(model, use);
+    expect(await readdir(second.dir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors']));
+    expect(blobs.reads).toBe(2);
+    expect(evicted).toEqual([model.digest]);
+    expect((await registry.getSingleMetric('tidepool_host_pool_files_vanished_total')!.get()).values[0]!.value).toBe(1);
+    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: model.digest, state: 'warm', leases: 1 })]);
   });
 
   it('evicts an idle model when its keep-warm window passes', async () => {
@@ -220,9 +269,9 @@ describe('host pool', () => {
     expect(hostPool.snapshot()).toHaveLength(1); // leased: the window has not started
     lease.release();
     // 20 ms after the release the window ends; the deletion then takes what a loaded machine gives it.
-    await waitFor(async () => (await readdir(shmDir)).length === 0, { message: 'the model files to leave shared memory' });
+    await waitFor(async () => (await listed(shmDir)).length === 0, { message: 'the model files to leave shared memory' });
     expect(hostPool.snapshot()).toEqual([]);
-    expect(await readdir(shmDir)).toEqual([]);
+    expect(await listed(shmDir)).toEqual([]);
   });
 
   it('gives up waiting for a fetch when the caller aborts', async () => {

@@ -3,7 +3,7 @@
 // each step, every running sequence emits (last token + 1). It lets the runtime's process supervision and
 // request plumbing be tested where the real engine is not built. STUB_ENGINE_MODE=crash exits before ready
 // (its last stderr line the engine's fatal line); STUB_ENGINE_MODE=warn writes a plain and a warning stderr line;
-// STUB_ENGINE_STEP_MS sets the time per step. A model directory holding a file named BAD_MODEL fails to load;
+// STUB_ENGINE_STEP_MS sets the time per step; STUB_ENGINE_SAY is written to stderr at start. A model directory holding a file named BAD_MODEL fails to load;
 // one holding DEVICE_LOST loads, then its first turn fails as a device fault does: every sequence ends with a
 // `device_lost:` message, the turn is answered device_lost and the process exits 3.
 import { existsSync } from 'node:fs';
@@ -22,6 +22,8 @@ if (process.env.STUB_ENGINE_MODE === 'warn') {
   process.stderr.write('stub engine: starting\n');
   process.stderr.write('tidepool-engine: warning: stub mappings go through the staging ring\n');
 }
+// STUB_ENGINE_SAY: a line for stderr at start, so crash reports have a tail to quote.
+if (process.env.STUB_ENGINE_SAY) process.stderr.write(`${process.env.STUB_ENGINE_SAY}\n`);
 
 const models = new Map(); // key -> bytes
 const lostDevices = new Set(); // models whose first turn faults

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { TidepoolError } from '../../../protocol/errors.js';
+import type { SequenceSink } from '../../../runtime/engine/engine.js';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
 import type { SchedulerEvent } from '../../../runtime/scheduler/types.js';
 import { fakeEngine, model, recorder, request } from './fake-engine.js';
@@ -79,5 +81,26 @@ describe('gpu scheduler loop', () => {
     expect(big.rec.done).toBe('error');
     expect(ok.rec.done).toBe('length');
     await s.close();
+  });
+
+  it('ends the queued requests of every model at once with the error it was closed with', async () => {
+    const { clock, engine } = fakeEngine({ arenaGb: 1 });
+    const s = createGpuScheduler({ engine, clock });
+    const ends: { model: string; reason: string; error?: TidepoolError }[] = [];
+    const sinkFor = (name: string): SequenceSink => ({ onToken: () => {}, onDone: (reason, _usage, error) => void ends.push({ model: name, reason, error }) });
+    const running = recorder(clock);
+    s.submit(request(model('a'), 400), running.sink);
+    await clock.run(200);
+    expect(running.rec.times.length).toBeGreaterThan(0);
+    for (const name of ['b', 'c', 'b']) s.submit(request(model(name), 3), sinkFor(name));
+    const closedWith = new TidepoolError('engine_down', 'engine connection closed');
+    const closing = s.close(closedWith);
+    // Before the loop has even stopped: nothing queued waits for a turn that will not come.
+    expect(ends).toEqual(['b', 'c', 'b'].map((name) => ({ model: name, reason: 'error', error: closedWith })).sort((x, y) => x.model.localeCompare(y.model)));
+    await clock.run();
+    await closing;
+    const late: { error?: TidepoolError } = {};
+    s.submit(request(model('d'), 3), { onToken: () => {}, onDone: (_r, _u, error) => void (late.error = error) });
+    expect(late.error).toBe(closedWith);
   });
 });
