@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { POLICY_NAMES } from '../runtime/scheduler/types.js';
+import { POLICY_NAMES } from '../protocol/policy-names.js';
 
 /**
  * The one place that reads `TIDEPOOL_*` variables and `DATABASE_URL`. Every variable is validated in one pass

@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { sql } from 'kysely';
 import { Registry } from 'prom-client';
-import type { NodeRuntime } from '../runtime/node-runtime.js';
+import type { NodeRuntime } from '../protocol/node-runtime.js';
 import { createApp, type AppOptions } from './api/app.js';
-import type { BlobService } from './api/blob-routes.js';
-import { HttpError, errorBody } from './api/http-error.js';
+import type { BlobService } from './functions/blob-service.js';
+import { errorBody } from './api/http-error.js';
+import { TidepoolError } from '../protocol/errors.js';
 import { createApiKeyService, type ApiKeyService } from './auth/api-keys.js';
 import type { ChatMessage } from './api/request-params.js';
 import type { Database } from './db/database.js';
@@ -14,7 +15,8 @@ import { createBlobCollector } from './functions/blob-gc.js';
 import { createDbCatalog } from './functions/db-catalog.js';
 import { createFunctionService, type FunctionService } from './functions/function-service.js';
 import { createInvocationRecorder, type InvocationRecorder } from './functions/invocation-recorder.js';
-import { createInvoker, type FunctionTokenizer } from './functions/invoker.js';
+import { createInvoker } from './functions/invoker.js';
+import type { FunctionTokenizer } from './functions/resolved-function.js';
 import { createInvocationLog } from './ops/invocation-log.js';
 import { createOpsStateReader } from './ops/ops-state.js';
 import { createControlPlaneMetrics } from './metrics.js';
@@ -23,6 +25,7 @@ import { ChatTemplateError, renderChat } from './models/chat-template.js';
 import { byteLevelTokenizer, tokenizerFromJson } from './models/tokenizer.js';
 import { checkModelParts } from './models/validate-model.js';
 import { createRouter, type Router } from './router/router.js';
+import { type Logger, silentLogger } from '../protocol/logger.js';
 
 export interface ControlPlaneOptions {
   readonly database: Database;
@@ -42,7 +45,7 @@ export interface ControlPlaneOptions {
   readonly activeVersionTtlMs?: number;
   /** `TIDEPOOL_METRICS_PUBLIC`: serve `/metrics` without a key even when keys are in use. */
   readonly metricsPublic?: boolean;
-  readonly log?: (message: string) => void;
+  readonly log?: Logger;
 }
 
 export interface ControlPlane {
@@ -73,17 +76,17 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   const metrics = createControlPlaneMetrics(registry);
   const catalog = createDbCatalog(options.database.db);
   const router = options.router ?? createRouter({ nodes: options.nodes ?? [] });
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const recorder = createInvocationRecorder({
     write: (rows) => catalog.insertInvocations(rows),
     ...options.recorder,
     onDropped: (count, error) => {
       metrics.recorderDropped.inc(count);
-      log(`invocation records lost (${count})${error ? `: ${(error as Error).message}` : ''}`);
+      log.error(`invocation records lost (${count})${error ? `: ${(error as Error).message}` : ''}`);
     },
     onWriteError: (error, buffered, retryInMs) =>
-      log(`invocation records not written (${(error as Error).message}); ${buffered} kept, retrying in ${retryInMs} ms`),
-    onRecovered: (failures) => log(`invocation records written again after ${failures} failed attempt(s)`),
+      log.warn(`invocation records not written (${(error as Error).message}); ${buffered} kept, retrying in ${retryInMs} ms`),
+    onRecovered: (failures) => log.info(`invocation records written again after ${failures} failed attempt(s)`),
   });
   const functions = createFunctionService({
     catalog,
@@ -119,7 +122,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     clusterRoutes: options.clusterRoutes,
     metricsPublic: options.metricsPublic,
     ops: { state: createOpsStateReader({ db: options.database.db, router }), invocations: createInvocationLog(options.database.db) },
-    log: (error) => log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    log,
   });
   let server: Server | undefined;
   let draining = false;
@@ -129,7 +132,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     // The liveness probe keeps answering while draining, so an orchestrator does not restart a process that is
     // finishing its streams; readiness (`/readyz`) gets the 503 like everything else and takes it out of rotation.
     if (draining && !(req.method === 'GET' && req.url === '/healthz')) {
-      const refusal = new HttpError(503, 'shutting_down', 'the server is shutting down and takes no new requests; retry shortly');
+      const refusal = new TidepoolError('shutting_down', 'the server is shutting down and takes no new requests; retry shortly');
       res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1', Connection: 'close' });
       res.end(JSON.stringify(errorBody(refusal)));
       return;
@@ -153,7 +156,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
           `refusing to listen on ${host} without API keys: set TIDEPOOL_API_KEY (an admin key), or bind to 127.0.0.1 and create one with \`tidepool keys create --scope admin\``,
         );
       }
-      if (await keys.isOpen()) log('running open: no API keys; bound to loopback');
+      if (await keys.isOpen()) log.warn('running open: no API keys; bound to loopback');
       return new Promise((resolve, reject) => {
         const s = createServer(handle);
         s.once('error', reject);
@@ -202,7 +205,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
           clearTimeout(timer);
           if (!drained) {
             cut = inFlight;
-            log(`shutdown: ${cut} request(s) still running after ${graceMs} ms; cutting their connections`);
+            log.warn(`shutdown: ${cut} request(s) still running after ${graceMs} ms; cutting their connections`);
             s.closeAllConnections();
           }
         }
@@ -212,7 +215,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
         await closed;
       }
       // A stream whose client left can close its socket before its generation notices and records it.
-      if (!(await invoker.idle(5000))) log('shutdown: some generations did not finish; their records are lost');
+      if (!(await invoker.idle(5000))) log.error('shutdown: some generations did not finish; their records are lost');
       await recorder.close();
       return { cut };
     },
@@ -228,7 +231,7 @@ function renderChatOr400(messages: readonly ChatMessage[]): string {
   try {
     return renderChat(messages as Parameters<typeof renderChat>[0]);
   } catch (error) {
-    if (error instanceof ChatTemplateError) throw new HttpError(400, 'invalid_parameter', error.message, 'messages');
+    if (error instanceof ChatTemplateError) throw new TidepoolError('invalid_parameter', error.message, { param: 'messages' });
     throw error;
   }
 }

@@ -1,8 +1,8 @@
 import type { EngineClient } from './engine/engine-client.js';
 import type { EngineStats } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
-import { NodeError } from './node-runtime.js';
-import type { NodeGpuStats } from './node-stats.js';
+import { NodeError } from '../protocol/node-runtime.js';
+import type { NodeGpuStats } from '../protocol/node-stats.js';
 import { GpuPins } from './pool/gpu-pins.js';
 import type { HostPool } from './pool/host-pool.js';
 import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';

@@ -86,7 +86,7 @@ export function createDeviceRouter(devices: number): DeviceRouter {
       owed[device]! -= Math.max(0, undelivered);
       const counts = live.get(modelKey);
       if (counts && counts[device]! > 0) counts[device]!--;
-      if (counts && counts.every((c) => c === 0)) live.delete(modelKey);
+      if (counts?.every((c) => c === 0)) live.delete(modelKey);
     },
     owed: () => owed,
   };

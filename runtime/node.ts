@@ -1,29 +1,27 @@
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import { downloadBlobTo } from '../platform/storage/blob-store.js';
-import type { ObjectStore } from '../platform/storage/object-store.js';
+import type { BlobSource } from '../protocol/blob-source.js';
 import type { EngineStats, SequenceSink } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
 import type { DeviceInfo } from './engine/list-devices.js';
-import { SequenceChannel, type SequenceEvent } from './engine/sequence-channel.js';
-import { engineErrorCodeOf } from './engine/engine-wire.js';
+import { SequenceChannel } from './engine/sequence-channel.js';
 import { DeviceLane } from './device-lane.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { startDeviceEngines } from './start-device-engines.js';
-import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from './node-runtime.js';
+import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from '../protocol/node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
 import type { GpuScheduler, PolicyName, SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import { POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
-import type { NodeTimeline } from './timeline/timeline-types.js';
-import type { NodeStats } from './node-stats.js';
+import type { NodeTimeline } from '../protocol/timeline-types.js';
+import type { NodeStats } from '../protocol/node-stats.js';
+import type { Logger } from '../protocol/logger.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
-  readonly store: ObjectStore;
   /** Shared-memory directory for warm weights, e.g. /dev/shm/tidepool. */
   readonly shmDir: string;
   readonly hostPoolBytes: number;
@@ -46,10 +44,10 @@ export interface LocalNodeRuntimeOptions {
   readonly registry: Registry;
   /** `Retry-After` hint for `queue_full`. */
   readonly retryAfterMs?: number;
-  /** How a blob reaches shared memory; `downloadBlobTo(store, ...)` (which verifies the digest) by default. */
-  readonly fetchBlob?: (digest: string, path: string) => Promise<void>;
-  /** Engine stderr and supervisor messages. */
-  readonly onLog?: (line: string) => void;
+  /** How a blob reaches shared memory, verified against its digest (the object store, through the control plane's storage). */
+  readonly fetchBlob: BlobSource;
+  /** Engine stderr (at `debug`) and supervisor messages. */
+  readonly log?: Logger;
   /**
    * A model with no requests leaves the GPU after this long without a turn, ms. Default 60 s: long enough
    * that a steady function never reloads, short enough that an idle one frees the GPU and its host copy's
@@ -71,7 +69,7 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
   const hostPool = await createHostPool({
     shmDir: options.shmDir,
     budgetBytes: options.hostPoolBytes,
-    fetchBlob: options.fetchBlob ?? ((digest, path) => downloadBlobTo(options.store, digest, path)),
+    fetchBlob: options.fetchBlob,
     registry: options.registry,
   });
   let started: Awaited<ReturnType<typeof startDeviceEngines>>;
@@ -181,7 +179,7 @@ class LocalNode implements LocalNodeRuntime {
       const key = request.artifact.digest;
       // One snapshot per device per pick: the router may ask about each device more than once.
       const resident = this.lanes.map((lane) => lane.residentKeys());
-      const device = this.router.pick(key, request.maxTokens, {
+      const device = this.router.pick(key, request.sampling.max_tokens, {
         resident: (d, model) => resident[d]!.has(model),
         up: (d) => this.lanes[d]!.up,
         residentCount: (d) => resident[d]!.size,
@@ -191,13 +189,13 @@ class LocalNode implements LocalNodeRuntime {
       try {
         scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
       } catch (error) {
-        this.router.finished(device, key, request.maxTokens);
+        this.router.finished(device, key, request.sampling.max_tokens);
         throw error;
       }
       live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
       this.modelBytes.set(key, request.artifact.bytes);
       this.noteFunction(key, request.functionName);
-      const sink = sinkCountingTokens(this.gpuTimeline, key, this.routedSink(device, key, request.maxTokens, live.channel.sink), device);
+      const sink = sinkCountingTokens(this.gpuTimeline, key, this.routedSink(device, key, request.sampling.max_tokens, live.channel.sink), device);
       scheduler.submit(this.toGeneration(request, live.id, lease), sink);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
@@ -274,9 +272,9 @@ class LocalNode implements LocalNodeRuntime {
         this.router.progress(device, 1);
         sink.onToken(token);
       },
-      onDone: (reason, usage, message) => {
+      onDone: (reason, usage, error) => {
         this.router.finished(device, key, maxTokens - delivered);
-        sink.onDone(reason, usage, message);
+        sink.onDone(reason, usage, error);
       },
     };
   }
@@ -326,7 +324,7 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   /** The first token or end, or `cold_start_timeout` (and a cancel) if neither comes before the deadline. */
-  private async firstEvent(live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel }, deadline: number, request: NodeGenerateRequest): Promise<SequenceEvent> {
+  private async firstEvent(live: { scheduler: GpuScheduler; id: number; channel: SequenceChannel }, deadline: number, request: NodeGenerateRequest): Promise<NodeEvent> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), msUntil(deadline))));
     const event = await Promise.race([live.channel.next(), timedOut]);
@@ -342,10 +340,7 @@ class LocalNode implements LocalNodeRuntime {
       functionName: request.functionName,
       model: { key: request.artifact.digest, dir: lease.dir, bytes: request.artifact.bytes },
       promptTokens: request.promptTokens,
-      maxTokens: request.maxTokens,
-      temperature: request.temperature,
-      topP: request.topP,
-      seed: request.seed,
+      sampling: request.sampling,
       stopTokenIds: request.stopTokenIds,
       slo: request.slo,
     };
@@ -367,10 +362,10 @@ class LocalNode implements LocalNodeRuntime {
  * An end before any token, for a reason the caller should handle as a refusal rather than an empty answer:
  * the model cannot be loaded, the prompt does not fit, or the engine went away (another node may serve it).
  */
-function refuseEarlyFailure(event: SequenceEvent): SequenceEvent {
-  if (event.type !== 'done' || event.reason !== 'error' || event.completionTokens > 0) return event;
-  const code = engineErrorCodeOf(event.message);
-  if (code === 'bad_model' || code === 'context_overflow' || code === 'engine_down') throw new NodeError(code, event.message ?? code);
+function refuseEarlyFailure(event: NodeEvent): NodeEvent {
+  if (event.type !== 'done' || event.reason !== 'error' || event.completionTokens > 0 || !event.error) return event;
+  const { code, message } = event.error;
+  if (code === 'bad_model' || code === 'context_overflow' || code === 'engine_down') throw new NodeError(code, message);
   return event;
 }
 

@@ -1,6 +1,7 @@
 import { detectBackend } from './engine/detect-backend.js';
 import { startEngineSupervisor, type EngineSupervisor } from './engine/engine-supervisor.js';
 import { listDevices, type DeviceInfo } from './engine/list-devices.js';
+import type { Logger } from '../protocol/logger.js';
 
 export interface DeviceEnginesOptions {
   readonly engineBin: string;
@@ -10,7 +11,7 @@ export interface DeviceEnginesOptions {
   readonly engineMemoryBytes?: number;
   readonly kvBytes?: number;
   readonly engineThreads?: number;
-  readonly onLog?: (line: string) => void;
+  readonly log?: Logger;
 }
 
 /**
@@ -19,7 +20,7 @@ export interface DeviceEnginesOptions {
  */
 export async function startDeviceEngines(o: DeviceEnginesOptions): Promise<{ devices: readonly DeviceInfo[]; supervisors: EngineSupervisor[] }> {
   const detected = await detectBackend({ engineBin: o.engineBin, requested: o.backend });
-  o.onLog?.(`engine backend ${detected.backend}: ${detected.reason}`);
+  o.log?.info(`engine backend ${detected.backend}: ${detected.reason}`);
   const devices = await listDevices({ backend: detected.backend, gpus: o.gpus ?? 'all', cpuEngines: o.cpuEngines ?? 1 });
   const supervisors: EngineSupervisor[] = [];
   try {
@@ -32,7 +33,7 @@ export async function startDeviceEngines(o: DeviceEnginesOptions): Promise<{ dev
         memoryBudgetBytes: o.engineMemoryBytes,
         kvBudgetBytes: o.kvBytes,
         threads: o.engineThreads,
-        onLog: devices.length > 1 && o.onLog ? (line) => o.onLog!(`${device.label}: ${line}`) : o.onLog,
+        log: o.log?.child({ device: device.label }),
       }));
     }
   } catch (error) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The one test command (`npm test`): builds the engine if needed, runs the engine's ctest suite, the
-// TypeScript type check, the Terraform checks and the vitest suite, then prints one closing line that sums
-// them: "Tests: N passed, N failed, N skipped".
+// TypeScript type check, the import-graph check, the linter, the Terraform checks and the vitest suite, then
+// prints one closing line that sums them: "Tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,9 @@ function runVitest() {
 step('engine build', buildEngine);
 runCtest();
 step('typecheck', () => run('npx', ['tsc', '--noEmit']).status === 0);
+// The import graph: no cycles, and each floor imports only the floors below it (docs/layout.md).
+step('import graph', () => run('npm', ['run', '--silent', 'deps']).status === 0);
+step('lint', () => run('npm', ['run', '--silent', 'lint']).status === 0);
 // The dashboard has its own tsconfig (DOM, JSX); its bundler strips types without checking them.
 if (existsSync(join(root, 'dashboard/tsconfig.json'))) {
   step('dashboard typecheck', () => run('npx', ['tsc', '-p', 'dashboard', '--noEmit']).status === 0);

@@ -1,4 +1,4 @@
-import type { TimelineSpan } from '../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../protocol/timeline-types.js';
 import { formatBytes, formatClockMs, formatMs } from './format.js';
 import type { InstantMark, RunMark, RunShare } from './timeline-layout.js';
 

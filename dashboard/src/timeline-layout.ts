@@ -1,4 +1,4 @@
-import type { TimelineSpan } from '../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../protocol/timeline-types.js';
 
 /**
  * Turns spans into marks measured in pixels, so that what is drawn stays legible at any zoom: a turn too

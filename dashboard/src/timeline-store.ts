@@ -1,5 +1,5 @@
 import type { ClusterTimeline } from '../../platform/api/ops-timeline-types.js';
-import type { TimelineSpan } from '../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../protocol/timeline-types.js';
 
 /** One Gantt row: one device slot of one node. */
 export interface TimelineRow {

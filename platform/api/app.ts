@@ -7,7 +7,8 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { Invoker } from '../functions/invoker.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router as NodeRouter } from '../router/router.js';
-import { blobRoutes, type BlobService } from './blob-routes.js';
+import type { BlobService } from '../functions/blob-service.js';
+import { blobRoutes } from './blob-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { functionRoutes } from './function-routes.js';
@@ -15,6 +16,7 @@ import { keyRoutes } from './key-routes.js';
 import { openAiRoutes } from './openai-routes.js';
 import { opsRoutes, type OpsSources } from './ops-routes.js';
 import type { ChatMessage } from './request-params.js';
+import type { Logger } from '../../protocol/logger.js';
 
 export interface AppOptions {
   readonly functions: FunctionService;
@@ -32,7 +34,8 @@ export interface AppOptions {
   readonly keys: ApiKeyService;
   /** Extra health facts (database kind, backend). */
   readonly health?: () => Promise<Record<string, unknown>>;
-  readonly log?: (error: unknown) => void;
+  /** Failures the API did not expect (a 500 from an error without a code). */
+  readonly log?: Logger;
   /** `/readyz`: resolves when the process can take traffic (database reachable); absent, ready once listening. */
   readonly ready?: () => Promise<void>;
   /** Cluster mode: `internal` (node traffic, cluster token) mounts before the API-key check, `public` after it. */

@@ -1,5 +1,5 @@
 import type { BlobGcOptions, BlobGcReport } from '../functions/blob-gc.js';
-import { HttpError } from './http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 
 /** Uploads younger than this are never collected by default: a deploy still uploading has not registered yet. */
 export const DEFAULT_GC_MIN_AGE_MS = 24 * 3_600_000;
@@ -9,15 +9,15 @@ const FIELDS = ['dry_run', 'min_age_ms'];
 /** The body of `POST /v1/blobs/gc`: `{dry_run?: boolean, min_age_ms?: integer ≥ 0}`, both optional. */
 export function parseGcRequest(body: unknown): BlobGcOptions {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError(400, 'invalid_parameter', 'body must be a JSON object: {"dry_run": true, "min_age_ms": 86400000}');
+    throw new TidepoolError('invalid_parameter', 'body must be a JSON object: {"dry_run": true, "min_age_ms": 86400000}');
   }
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).find((key) => !FIELDS.includes(key));
-  if (unknown !== undefined) throw new HttpError(400, 'invalid_parameter', `${JSON.stringify(unknown)} is not a field of a gc request (dry_run, min_age_ms)`, unknown);
+  if (unknown !== undefined) throw new TidepoolError('invalid_parameter', `${JSON.stringify(unknown)} is not a field of a gc request (dry_run, min_age_ms)`, { param: unknown });
   const { dry_run: dryRun = false, min_age_ms: minAgeMs = DEFAULT_GC_MIN_AGE_MS } = fields;
-  if (typeof dryRun !== 'boolean') throw new HttpError(400, 'invalid_parameter', `dry_run must be true or false, got ${JSON.stringify(dryRun)}`, 'dry_run');
+  if (typeof dryRun !== 'boolean') throw new TidepoolError('invalid_parameter', `dry_run must be true or false, got ${JSON.stringify(dryRun)}`, { param: 'dry_run' });
   if (typeof minAgeMs !== 'number' || !Number.isSafeInteger(minAgeMs) || minAgeMs < 0) {
-    throw new HttpError(400, 'invalid_parameter', `min_age_ms must be a non-negative integer (milliseconds), got ${JSON.stringify(minAgeMs)}`, 'min_age_ms');
+    throw new TidepoolError('invalid_parameter', `min_age_ms must be a non-negative integer (milliseconds), got ${JSON.stringify(minAgeMs)}`, { param: 'min_age_ms' });
   }
   return { dryRun, minAgeMs };
 }

@@ -1,29 +1,10 @@
 import express, { Router } from 'express';
 import { DIGEST_PATTERN } from '../functions/artifact.js';
 import type { BlobCollector } from '../functions/blob-gc.js';
-import type { BlobReader } from '../functions/model-check.js';
+import type { BlobService } from '../functions/blob-service.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
-import type { StoredBlob } from '../storage/blob-store.js';
 import { gcReportBody, parseGcRequest } from './blob-gc-request.js';
-import { HttpError } from './http-error.js';
-
-/**
- * The object store as blob routes need it. `put` stores `body` under `digest` only when the bytes hash to it
- * (HttpError 400 `digest_mismatch` otherwise) and fails with 413 past `maxBytes`; on failure the store keeps
- * what it had, and on success the verified bytes replace any stored copy atomically.
- */
-export interface BlobService extends BlobReader {
-  put(digest: string, body: AsyncIterable<Buffer>, options?: BlobPutOptions): Promise<void>;
-  /** Every stored blob with its size and last write, for garbage collection. */
-  list(): Promise<readonly StoredBlob[]>;
-  /** Removes the blob; absent is not an error. */
-  delete(digest: string): Promise<void>;
-}
-
-export interface BlobPutOptions {
-  readonly maxBytes?: number;
-  readonly onBytes?: (n: number) => void;
-}
+import { TidepoolError } from '../../protocol/errors.js';
 
 export interface BlobRoutesOptions {
   readonly blobs: BlobService;
@@ -34,7 +15,7 @@ export interface BlobRoutesOptions {
 }
 
 function digestParam(value: string): string {
-  if (!DIGEST_PATTERN.test(value)) throw new HttpError(400, 'invalid_digest', `digest ${value} is not sha256:<64 lowercase hex>`, 'digest');
+  if (!DIGEST_PATTERN.test(value)) throw new TidepoolError('invalid_digest', `digest ${value} is not sha256:<64 lowercase hex>`, { param: 'digest' });
   return value;
 }
 
@@ -54,7 +35,7 @@ export function blobRoutes(options: BlobRoutesOptions): Router {
     const digest = digestParam(req.params.digest);
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
     if (declared > options.maxUploadBytes) {
-      throw new HttpError(413, 'blob_too_large', `Content-Length ${declared} exceeds the ${options.maxUploadBytes}-byte upload limit`);
+      throw new TidepoolError('blob_too_large', `Content-Length ${declared} exceeds the ${options.maxUploadBytes}-byte upload limit`);
     }
     // Even when the digest is stored already, the upload is verified and replaces it: the stored copy may be
     // corrupt (the host pool reports `blob_corrupt`), and a verified re-upload is how it gets repaired.

@@ -1,12 +1,13 @@
 import express, { Router, type RequestHandler } from 'express';
-import { bearerMatches } from '../../runtime/cluster/cluster-token.js';
-import type { ModelResidency, WarmHoldReport } from '../../runtime/node-runtime.js';
+import { bearerMatches } from '../../protocol/cluster-token.js';
+import { parseResidencyList, parseWarmHoldReports } from '../../protocol/node-reports.js';
+import type { ModelResidency, WarmHoldReport } from '../../protocol/node-runtime.js';
 import { NODE_ID_PATTERN } from '../config.js';
 import type { Db } from '../db/database.js';
 import { listNodes, upsertNode } from '../db/repositories/node-repository.js';
 import type { RoutingSummary } from '../router/route-decisions.js';
 import type { WarmHoldSync } from '../router/warm-hold-sync.js';
-import { HttpError } from './http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 
 export interface ClusterRoutesOptions {
   readonly db: Db;
@@ -28,7 +29,7 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
   const router = Router();
   const auth: RequestHandler = (req, _res, next) => {
     if (!bearerMatches(req.headers.authorization, options.token)) {
-      next(new HttpError(401, 'invalid_cluster_token', 'missing or invalid cluster token (TIDEPOOL_CLUSTER_TOKEN)'));
+      next(new TidepoolError('invalid_cluster_token', 'missing or invalid cluster token (TIDEPOOL_CLUSTER_TOKEN)'));
       return;
     }
     next();
@@ -36,14 +37,15 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
   router.use('/internal', auth, express.json({ limit: 4 << 20, type: () => true }));
   router.put('/internal/cluster/nodes/:id', async (req, res) => {
     if (!NODE_ID_PATTERN.test(req.params.id!)) {
-      throw new HttpError(400, 'invalid_parameter', 'node id must be 1-128 letters, digits, dots, underscores, colons or hyphens (TIDEPOOL_NODE_ID)', 'id');
+      throw new TidepoolError('invalid_parameter', 'node id must be 1-128 letters, digits, dots, underscores, colons or hyphens (TIDEPOOL_NODE_ID)', { param: 'id' });
     }
     const body = (req.body ?? {}) as Record<string, unknown>;
     const address = body.address;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
-      throw new HttpError(400, 'invalid_parameter', 'address must be an http(s) URL', 'address');
+      throw new TidepoolError('invalid_parameter', 'address must be an http(s) URL', { param: 'address' });
     }
     const state = body.state === 'draining' ? 'draining' : 'ready';
+    const residency = body.residency === undefined ? [] : parseResidencyList(body.residency);
     const record = await upsertNode(options.db, {
       id: req.params.id!,
       address: address.replace(/\/+$/, ''),
@@ -51,7 +53,7 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
       gpus: Array.isArray(body.gpus) ? body.gpus : [],
       hostPoolBytes: typeof body.hostPoolBytes === 'number' ? body.hostPoolBytes : 0,
       state,
-      residency: Array.isArray(body.residency) ? body.residency : [],
+      residency,
       load: typeof body.load === 'number' && Number.isSafeInteger(body.load) ? body.load : 0,
     });
     const warmHolds = warmHoldReport(body.warmHolds);
@@ -62,10 +64,12 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
 }
 
 /** The heartbeat's `warmHolds`; undefined when absent or malformed (a node that keeps no holds sends none). */
-function warmHoldReport(value: unknown): WarmHoldReport[] | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const valid = value.every((h: unknown) => typeof (h as WarmHoldReport | null)?.functionName === 'string' && typeof (h as WarmHoldReport).artifactDigest === 'string');
-  return valid ? value.map((h: WarmHoldReport) => ({ functionName: h.functionName, artifactDigest: h.artifactDigest })) : undefined;
+function warmHoldReport(value: unknown): readonly WarmHoldReport[] | undefined {
+  try {
+    return value === undefined ? undefined : parseWarmHoldReports(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -86,6 +90,7 @@ export function clusterPublicRoutes(options: ClusterRoutesOptions): Router {
       }),
       data: nodes.map((node) => {
         const age = at - node.heartbeatAt.getTime();
+        // Checked when the heartbeat stored it.
         const models = Array.isArray(node.residency) ? (node.residency as ModelResidency[]) : [];
         const tier = (t: string) => models.filter((m) => m.tier === t);
         return {

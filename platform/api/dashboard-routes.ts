@@ -49,7 +49,7 @@ export function dashboardRoutes(options: DashboardRoutesOptions): Router {
   });
 
   const dir = options.dashboardDir ?? DEFAULT_DASHBOARD_DIR;
-  router.use('/dashboard', (req, res, next) => {
+  router.use('/dashboard', (_req, res, next) => {
     if (existsSync(dir)) return next();
     res.status(503).type('text/plain').send(`dashboard bundle not built (${dir} is missing): run \`node scripts/build-dashboard.mjs\` or \`npm install\`\n`);
   });

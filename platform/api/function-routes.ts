@@ -3,8 +3,9 @@ import { principalOf } from '../auth/api-key-auth.js';
 import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
-import { HttpError } from './http-error.js';
-import { parseMessages, parseSampling, requireObject, type ChatMessage } from './request-params.js';
+import { TidepoolError } from '../../protocol/errors.js';
+import { readSampling } from '../../protocol/sampling.js';
+import { parseMessages, readStream, requireObject, type ChatMessage } from './request-params.js';
 import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 
 export interface FunctionRoutesOptions {
@@ -59,12 +60,13 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const arrivalMs = Date.now();
     if (!mayUseFunction(principalOf(res), req.params.name)) throw functionNotFound(req.params.name);
     const body = requireObject(req.body);
-    const sampling = parseSampling(body);
+    const stream = readStream(body);
+    const sampling = readSampling(body);
     const prompt = readPrompt(body, options.renderChat);
     const fn = await functions.resolve(req.params.name);
     const submittedAt = performance.now();
-    const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
-    if (!sampling.stream) {
+    const generation = await options.invoker.start(fn, { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
+    if (!stream) {
       const r = await collect(generation);
       setEngineTiming(res, submittedAt);
       if (!res.destroyed) {
@@ -82,9 +84,9 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
 function readPrompt(body: Record<string, unknown>, renderChat: FunctionRoutesOptions['renderChat']): string {
   const hasPrompt = body.prompt !== undefined;
   if (hasPrompt === (body.messages !== undefined)) {
-    throw new HttpError(400, 'invalid_parameter', 'exactly one of prompt or messages is required', 'prompt');
+    throw new TidepoolError('invalid_parameter', 'exactly one of prompt or messages is required', { param: 'prompt' });
   }
   if (!hasPrompt) return renderChat(parseMessages(body.messages));
-  if (typeof body.prompt !== 'string' || body.prompt.length === 0) throw new HttpError(400, 'invalid_parameter', 'prompt: must be a non-empty string', 'prompt');
+  if (typeof body.prompt !== 'string' || body.prompt.length === 0) throw new TidepoolError('invalid_parameter', 'prompt: must be a non-empty string', { param: 'prompt' });
   return body.prompt;
 }

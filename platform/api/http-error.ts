@@ -1,19 +1,5 @@
-/**
- * The one error type routes throw. The error middleware turns it into the OpenAI error shape; `headers` carry
- * extras such as `Retry-After` on 429.
- */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly param: string | null = null,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
+import { HTTP_STATUS, retryAfterSeconds } from '../../protocol/error-status.js';
+import type { ErrorCode, TidepoolError } from '../../protocol/errors.js';
 
 /** OpenAI's `type` field, derived from the status so clients that branch on it behave as with OpenAI. */
 export function errorType(status: number): string {
@@ -25,10 +11,24 @@ export function errorType(status: number): string {
   return 'invalid_request_error';
 }
 
+export function httpStatus(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
 export interface ErrorBody {
   readonly error: { readonly message: string; readonly type: string; readonly code: string; readonly param: string | null };
 }
 
-export function errorBody(error: HttpError): ErrorBody {
-  return { error: { message: error.message, type: errorType(error.status), code: error.code, param: error.param } };
+/** The OpenAI error shape every failure leaves the API in. */
+export function errorBody(error: TidepoolError): ErrorBody {
+  return { error: { message: error.message, type: errorType(httpStatus(error.code)), code: error.code, param: error.param } };
+}
+
+/** `Retry-After` (seconds) and `X-RateLimit-Scope` where the error carries them. */
+export function errorHeaders(error: TidepoolError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.detail.limitScope) headers['X-RateLimit-Scope'] = error.detail.limitScope;
+  const retryAfter = retryAfterSeconds(error.code, error.retryAfterMs);
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  return headers;
 }

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { ApiKeyService, ApiKeyScope } from '../auth/api-keys.js';
 import type { ApiKeyRecord } from '../db/repositories/api-key-repository.js';
-import { HttpError } from './http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import { requireObject, requireString } from './request-params.js';
 
 /** `POST /v1/keys` (the key is in the answer once), `GET /v1/keys`, `DELETE /v1/keys/:id`; admin only (see auth). */
@@ -19,7 +19,7 @@ export function keyRoutes(keys: ApiKeyService): Router {
     res.json({ data: (await keys.list()).map(keyBody) });
   });
   router.delete('/v1/keys/:id', async (req, res) => {
-    if (!(await keys.revoke(req.params.id))) throw new HttpError(404, 'key_not_found', `no active API key ${req.params.id}`, 'id');
+    if (!(await keys.revoke(req.params.id))) throw new TidepoolError('key_not_found', `no active API key ${req.params.id}`, { param: 'id' });
     res.json({ id: req.params.id, revoked: true });
   });
   return router;

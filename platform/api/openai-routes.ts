@@ -4,8 +4,9 @@ import { principalOf } from '../auth/api-key-auth.js';
 import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
-import { HttpError } from './http-error.js';
-import { parseMessages, parseSampling, requireObject, requireString, type ChatMessage } from './request-params.js';
+import { TidepoolError } from '../../protocol/errors.js';
+import { readSampling } from '../../protocol/sampling.js';
+import { parseMessages, readStream, requireObject, requireString, type ChatMessage } from './request-params.js';
 import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 import { chunkEncoder } from './sse.js';
 
@@ -42,13 +43,14 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
   const body = requireObject(req.body);
   const model = requireString(body, 'model');
   if (!mayUseFunction(principalOf(res), model)) throw functionNotFound(model);
-  const sampling = parseSampling(body);
-  if (body.n !== undefined && body.n !== 1) throw new HttpError(400, 'unsupported_parameter', 'n: only 1 is supported', 'n');
+  const stream = readStream(body);
+  const sampling = readSampling(body);
+  if (body.n !== undefined && body.n !== 1) throw new TidepoolError('unsupported_parameter', 'n: only 1 is supported', { param: 'n' });
   const prompt = kind === 'chat' ? options.renderChat(parseMessages(body.messages)) : readPrompt(body.prompt);
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const fn = await options.functions.resolve(model);
   const submittedAt = performance.now();
-  const generation = await options.invoker.start(fn, { ...sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
+  const generation = await options.invoker.start(fn, { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
   const base = {
     id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
     object: kind === 'chat' ? 'chat.completion' : 'text_completion',
@@ -56,7 +58,7 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
     model: fn.name,
     system_fingerprint: `${fn.name}-v${fn.version}`,
   };
-  if (!sampling.stream) {
+  if (!stream) {
     const result = await collect(generation);
     if (res.destroyed) return;
     setEngineTiming(res, submittedAt);
@@ -84,5 +86,5 @@ async function complete(options: OpenAiRoutesOptions, req: Request, res: Respons
 function readPrompt(prompt: unknown): string {
   if (typeof prompt === 'string' && prompt.length > 0) return prompt;
   if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string' && prompt[0].length > 0) return prompt[0];
-  throw new HttpError(400, 'invalid_parameter', 'prompt: must be a non-empty string (batched prompts are not supported)', 'prompt');
+  throw new TidepoolError('invalid_parameter', 'prompt: must be a non-empty string (batched prompts are not supported)', { param: 'prompt' });
 }

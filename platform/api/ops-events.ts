@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { NodeRuntime } from '../../runtime/node-runtime.js';
+import type { NodeRuntime } from '../../protocol/node-runtime.js';
 import { TimelineCursor } from './ops-timeline.js';
 import { startSse } from './sse.js';
 

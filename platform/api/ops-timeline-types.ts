@@ -1,4 +1,4 @@
-import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
+import type { NodeTimeline } from '../../protocol/timeline-types.js';
 
 /**
  * `GET /v1/ops/timeline`'s body, and the data of each `timeline` event on `/v1/ops/events` (there, each

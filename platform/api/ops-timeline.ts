@@ -1,6 +1,6 @@
-import type { NodeRuntime } from '../../runtime/node-runtime.js';
-import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
-import { HttpError } from './http-error.js';
+import type { NodeRuntime } from '../../protocol/node-runtime.js';
+import type { NodeTimeline } from '../../protocol/timeline-types.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import type { ClusterTimeline } from './ops-timeline-types.js';
 
 export type { ClusterTimeline } from './ops-timeline-types.js';
@@ -13,7 +13,7 @@ export function parseSince(raw: unknown, nowMs: number): number {
   if (raw === undefined || raw === '') return nowMs - DEFAULT_TIMELINE_LOOKBACK_MS;
   const since = typeof raw === 'string' ? Number(raw) : Number.NaN;
   if (!Number.isFinite(since) || since < 0) {
-    throw new HttpError(400, 'invalid_parameter', `since: must be a time in epoch milliseconds (a non-negative number), got ${JSON.stringify(raw)}`, 'since');
+    throw new TidepoolError('invalid_parameter', `since: must be a time in epoch milliseconds (a non-negative number), got ${JSON.stringify(raw)}`, { param: 'since' });
   }
   return since;
 }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Generation, GenerationEvent, Usage } from '../functions/invoker.js';
-import { toHttpError } from './error-middleware.js';
+import { toCodedError } from './error-middleware.js';
 import { errorBody } from './http-error.js';
 import { disconnectSignal, endSse, sendSse, startSse } from './sse.js';
 
@@ -45,7 +45,7 @@ export async function streamGeneration(
       for (const chunk of frame(event)) sendSse(res, chunk);
     }
   } catch (error) {
-    sendSse(res, errorBody(toHttpError(error)));
+    sendSse(res, errorBody(toCodedError(error)));
     res.end();
     return;
   }

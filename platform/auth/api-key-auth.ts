@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from 'express';
-import { HttpError } from '../api/http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import { OPEN_PRINCIPAL, type ApiKeyService, type Principal } from './api-keys.js';
 
 /**
@@ -25,7 +25,7 @@ export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
     const token = /^bearer /i.test(header) ? header.slice(7).trim() : '';
     let principal: Principal;
     if (!token) {
-      if (!(await keys.isOpen())) throw new HttpError(401, 'invalid_api_key', 'missing API key (send Authorization: Bearer <key>)');
+      if (!(await keys.isOpen())) throw new TidepoolError('invalid_api_key', 'missing API key (send Authorization: Bearer <key>)');
       principal = OPEN_PRINCIPAL;
     } else {
       const result = await keys.authenticate(token);
@@ -36,12 +36,12 @@ export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
         return;
       }
       if (!result.ok) {
-        throw new HttpError(401, 'invalid_api_key', result.reason === 'revoked' ? 'API key revoked' : 'invalid API key');
+        throw new TidepoolError('invalid_api_key', result.reason === 'revoked' ? 'API key revoked' : 'invalid API key');
       }
       principal = result.principal;
     }
     if (!principal.admin && !INVOKE_ROUTES.some(([method, path]) => (req.method === method || (method === 'GET' && req.method === 'HEAD')) && path.test(req.path))) {
-      throw new HttpError(403, 'insufficient_scope', `this API key has the invoke scope; ${req.method} ${req.baseUrl}${req.path} needs admin`);
+      throw new TidepoolError('insufficient_scope', `this API key has the invoke scope; ${req.method} ${req.baseUrl}${req.path} needs admin`);
     }
     res.locals.principal = principal;
     next();

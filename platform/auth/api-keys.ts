@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { HttpError } from '../api/http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import type { Db } from '../db/database.js';
 import { createApiKey, findApiKeyByHash, listApiKeys, revokeApiKey, hasAnyApiKey, type ApiKeyRecord } from '../db/repositories/api-key-repository.js';
 import { parseKeyLimits, type QuotaLimits } from '../quota/quota-limits.js';
@@ -120,14 +120,14 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
     },
     async create(key) {
       if (!NAME_PATTERN.test(key.name)) {
-        throw new HttpError(400, 'invalid_parameter', 'name: must be 1-63 of A-Z, a-z, 0-9, ., _, - starting with a letter or digit', 'name');
+        throw new TidepoolError('invalid_parameter', 'name: must be 1-63 of A-Z, a-z, 0-9, ., _, - starting with a letter or digit', { param: 'name' });
       }
-      if (key.scope !== 'admin' && key.scope !== 'invoke') throw new HttpError(400, 'invalid_parameter', 'scope: must be admin or invoke', 'scope');
+      if (key.scope !== 'admin' && key.scope !== 'invoke') throw new TidepoolError('invalid_parameter', 'scope: must be admin or invoke', { param: 'scope' });
       const functions = key.functions ?? null;
       if (functions !== null) {
-        if (key.scope === 'admin') throw new HttpError(400, 'invalid_parameter', 'functions: only invoke keys can be restricted to functions', 'functions');
+        if (key.scope === 'admin') throw new TidepoolError('invalid_parameter', 'functions: only invoke keys can be restricted to functions', { param: 'functions' });
         if (!Array.isArray(functions) || functions.length === 0 || !functions.every((f) => typeof f === 'string' && f.length > 0)) {
-          throw new HttpError(400, 'invalid_parameter', 'functions: must be a non-empty array of function names', 'functions');
+          throw new TidepoolError('invalid_parameter', 'functions: must be a non-empty array of function names', { param: 'functions' });
         }
       }
       const limits = parseKeyLimits(key.limits ?? {});
@@ -154,6 +154,6 @@ export function mayUseFunction(principal: Principal, name: string): boolean {
  * The 404 a key gets for a function it was not granted: the same answer as for a function that does not
  * exist, so a restricted key learns nothing about other functions.
  */
-export function functionNotFound(name: string): HttpError {
-  return new HttpError(404, 'function_not_found', `function ${name} does not exist`, 'model');
+export function functionNotFound(name: string): TidepoolError {
+  return new TidepoolError('function_not_found', `function ${name} does not exist`, { param: 'model' });
 }

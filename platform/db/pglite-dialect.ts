@@ -37,6 +37,7 @@ export class PGliteDialect implements Dialect {
     return new PostgresQueryCompiler();
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: kysely's Dialect interface takes Kysely<any>
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new PostgresIntrospector(db);
   }

@@ -1,5 +1,5 @@
-import type { BlobService } from '../api/blob-routes.js';
-import { HttpError } from '../api/http-error.js';
+import type { BlobService } from './blob-service.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import type { Db } from '../db/database.js';
 import { listReferencedBlobDigests, withBlobReferencesLocked } from '../db/repositories/function-repository.js';
 import type { StoredBlob } from '../storage/blob-store.js';
@@ -61,7 +61,7 @@ export function createBlobCollector(options: {
         for (let i = 0; i < batch.length; i += PARALLEL) {
           const group = batch.slice(i, i + PARALLEL);
           await Promise.all(group.map((b) => options.blobs.delete(b.digest))).catch((error: Error) => {
-            throw new HttpError(503, 'store_unavailable', `the object store failed a deletion (${error.message}) after ${deleted.length} blob(s) were deleted; run gc again`);
+            throw new TidepoolError('store_unavailable', `the object store failed a deletion (${error.message}) after ${deleted.length} blob(s) were deleted; run gc again`);
           });
           deleted.push(...group);
         }

@@ -1,11 +1,11 @@
-import type { Artifact, ModelResidency } from '../../runtime/node-runtime.js';
-import { HttpError } from '../api/http-error.js';
+import type { Artifact, ModelResidency } from '../../protocol/node-runtime.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router } from '../router/router.js';
 import { createActiveVersionCache } from './active-version-cache.js';
 import { artifactDigest, sortFiles } from './artifact.js';
 import type { FunctionCatalog, FunctionSummary, FunctionVersionRecord } from './catalog.js';
-import type { FunctionTokenizer, ResolvedFunction } from './invoker.js';
+import type { FunctionTokenizer, ResolvedFunction } from './resolved-function.js';
 import { assertManifest, ManifestError } from './manifest.js';
 import { checkBlobsPresent, checkFileList, checkModel, type BlobReader, type ModelValidator } from './model-check.js';
 
@@ -105,9 +105,9 @@ export function createFunctionService(options: FunctionServiceOptions): Function
       const record = await active.get(name);
       if (!record) throw notFound(name);
       const meta = await loadMeta(record).catch((error: unknown) => {
-        if (error instanceof HttpError) throw error;
+        if (error instanceof TidepoolError) throw error;
         const detail = error instanceof Error ? error.message : String(error);
-        throw new HttpError(503, 'store_unavailable', `cannot read the model config of ${name} v${record.version} from the object store: ${detail}`);
+        throw new TidepoolError('store_unavailable', `cannot read the model config of ${name} v${record.version} from the object store: ${detail}`);
       });
       const contextLength = Math.min(record.manifest.context_length ?? meta.maxPositions, meta.maxPositions);
       return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, tokenizer: meta.tokenizer };
@@ -132,8 +132,8 @@ async function restoreWarmHolds(catalog: FunctionCatalog, router: Router): Promi
   }
 }
 
-function notFound(name: string): HttpError {
-  return new HttpError(404, 'function_not_found', `function ${name} does not exist`, 'model');
+function notFound(name: string): TidepoolError {
+  return new TidepoolError('function_not_found', `function ${name} does not exist`, { param: 'model' });
 }
 
 function toArtifact(record: FunctionVersionRecord): Artifact {
@@ -141,22 +141,22 @@ function toArtifact(record: FunctionVersionRecord): Artifact {
 }
 
 async function deploy(options: FunctionServiceOptions, body: Parameters<FunctionService['deploy']>[0]): Promise<DeployResult> {
-  let manifest;
+  let manifest: ReturnType<typeof assertManifest>;
   try {
     manifest = assertManifest(body.manifest);
   } catch (error) {
-    if (error instanceof ManifestError) throw new HttpError(400, 'invalid_manifest', error.message, 'manifest');
+    if (error instanceof ManifestError) throw new TidepoolError('invalid_manifest', error.message, { param: 'manifest' });
     throw error;
   }
   if (body.name !== undefined && body.name !== manifest.name) {
-    throw new HttpError(400, 'name_mismatch', `name ${String(body.name)} differs from manifest name ${manifest.name}`, 'name');
+    throw new TidepoolError('name_mismatch', `name ${String(body.name)} differs from manifest name ${manifest.name}`, { param: 'name' });
   }
   const files = sortFiles(checkFileList(body.files));
   await checkBlobsPresent(options.blobs, files);
   const config = await checkModel(options.blobs, files, options.validateModel);
   const maxPositions = Number(config.max_position_embeddings);
   if (manifest.context_length !== null && Number.isFinite(maxPositions) && manifest.context_length > maxPositions) {
-    throw new HttpError(422, 'invalid_manifest', `context_length: ${manifest.context_length} exceeds the model's max_position_embeddings ${maxPositions}`, 'manifest');
+    throw new TidepoolError('model_mismatch', `context_length: ${manifest.context_length} exceeds the model's max_position_embeddings ${maxPositions}`, { param: 'manifest' });
   }
   const digest = artifactDigest(files);
   const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
@@ -172,7 +172,7 @@ async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: 
   const file = (name: string) => record.files.find((f) => f.name === name);
   const configFile = file('config.json');
   const tokenizerFile = file('tokenizer.json');
-  if (!configFile) throw new HttpError(500, 'bad_model', `function ${record.name} v${record.version} lacks config.json`);
+  if (!configFile) throw new TidepoolError('bad_model', `function ${record.name} v${record.version} lacks config.json`);
   const config = JSON.parse((await blobs.read(configFile.digest)).toString('utf8')) as Record<string, unknown>;
   const tokenizerJson = tokenizerFile ? (await blobs.read(tokenizerFile.digest)).toString('utf8') : undefined;
   const tokenizer = load(tokenizerJson, config);

@@ -1,54 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { NodeError, type Artifact, type NodeEvent } from '../../runtime/node-runtime.js';
-import { requestAttainment, tokenDeadline } from '../../runtime/scheduler/slo.js';
-import { HttpError } from '../api/http-error.js';
+import { NodeError, type NodeEvent } from '../../protocol/node-runtime.js';
+import { requestAttainment, tokenDeadline } from '../../protocol/slo.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import { StopFilter } from '../api/text-stream.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
-import type { QuotaLimits } from '../quota/quota-limits.js';
 import type { Router } from '../router/router.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
-import type { FunctionManifest } from './manifest.js';
+import { resolveSampling, type SamplingParams } from '../../protocol/sampling.js';
+import type { InvokeParams } from './invoke-params.js';
+import type { ResolvedFunction } from './resolved-function.js';
 import { admitWithinQuota } from './quota-admission.js';
-
-/** What the invoke path needs of a tokenizer; `platform/models/tokenizer.ts` provides it. */
-export interface FunctionTokenizer {
-  encode(text: string): number[];
-  /** End-of-sequence ids: the engine stops on them and they never reach the text. */
-  readonly stopTokenIds: readonly number[];
-  /** Incremental ids → text that only ever emits whole characters. */
-  createDecoder(): { push(id: number): string; flush(): string };
-}
-
-/** A function's active version, resolved for the hot path. */
-export interface ResolvedFunction {
-  readonly name: string;
-  readonly version: number;
-  readonly manifest: FunctionManifest;
-  readonly artifact: Artifact;
-  /** min(manifest context_length, model max_position_embeddings). */
-  readonly contextLength: number;
-  readonly tokenizer: FunctionTokenizer;
-}
-
-export interface InvokeParams {
-  readonly promptTokens: readonly number[];
-  readonly maxTokens?: number;
-  readonly temperature?: number;
-  readonly topP?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
-  /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
-  readonly arrivalMs: number;
-  /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */
-  readonly caller?: InvocationCaller;
-}
-
-export interface InvocationCaller {
-  /** Null in open mode and for the bootstrap key: no key limits, no key on the record. */
-  readonly keyId: string | null;
-  readonly limits: QuotaLimits | null;
-}
 
 export type GenerationEvent =
   | { readonly type: 'text'; readonly text: string }
@@ -59,14 +21,14 @@ export interface Usage {
   readonly completionTokens: number;
 }
 
-/** A generation admitted by a node: events follow. Throws `HttpError(500|503)` if the engine fails mid-way. */
+/** A generation admitted by a node: events follow. Throws `engine_error` if the engine fails mid-way. */
 export interface Generation extends AsyncIterable<GenerationEvent> {
   readonly id: string;
   readonly maxTokens: number;
 }
 
 export interface Invoker {
-  /** Admits a generation; rejects with `HttpError` (400, 429, 503) before anything is sent to the client. */
+  /** Admits a generation; rejects with a `TidepoolError` (bad request, limit, node refusal) before anything is sent to the client. */
   start(fn: ResolvedFunction, params: InvokeParams, signal: AbortSignal): Promise<Generation>;
   /**
    * Resolves once every admitted generation has written its invocation record (or after `timeoutMs`). A
@@ -85,41 +47,22 @@ export interface InvokerOptions {
   readonly now?: () => number;
 }
 
-export function nodeErrorToHttp(error: NodeError): HttpError {
-  switch (error.code) {
-    case 'queue_full': {
-      const seconds = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)));
-      return new HttpError(429, 'queue_full', error.message, null, { 'Retry-After': seconds });
-    }
-    case 'context_overflow':
-      return new HttpError(400, 'context_length_exceeded', error.message, 'max_tokens');
-    case 'bad_model':
-      return new HttpError(500, 'bad_model', error.message);
-    case 'blob_corrupt':
-      // The object store handed back bytes that fail their digest: an upstream fault, repaired by a re-upload.
-      return new HttpError(502, 'blob_corrupt', error.message);
-    default:
-      return new HttpError(503, error.code, error.message);
-  }
+/**
+ * A node's refusal as the API reports it: the node's code, except an engine-detected context overflow, which
+ * the caller sees as the same `context_length_exceeded` the invoker's own check gives.
+ */
+export function publicNodeError(error: NodeError): TidepoolError {
+  if (error.code !== 'context_overflow') return error;
+  return new TidepoolError('context_length_exceeded', error.message, { param: 'max_tokens' });
 }
 
 function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
-  if (promptTokens === 0) throw new HttpError(400, 'empty_prompt', 'the prompt encodes to no tokens', 'prompt');
+  if (promptTokens === 0) throw new TidepoolError('empty_prompt', 'the prompt encodes to no tokens', { param: 'prompt' });
   if (promptTokens >= fn.contextLength) {
-    throw new HttpError(
-      400,
-      'context_length_exceeded',
-      `prompt (${promptTokens} tokens) leaves no room in the context length ${fn.contextLength} of function ${fn.name}`,
-      'prompt',
-    );
+    throw new TidepoolError('context_length_exceeded', `prompt (${promptTokens} tokens) leaves no room in the context length ${fn.contextLength} of function ${fn.name}`, { param: 'prompt' });
   }
   if (promptTokens + maxTokens <= fn.contextLength) return;
-  throw new HttpError(
-    400,
-    'context_length_exceeded',
-    `prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) = ${promptTokens + maxTokens} exceeds the context length ${fn.contextLength} of function ${fn.name}`,
-    'max_tokens',
-  );
+  throw new TidepoolError('context_length_exceeded', `prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) = ${promptTokens + maxTokens} exceeds the context length ${fn.contextLength} of function ${fn.name}`, { param: 'max_tokens' });
 }
 
 export function createInvoker(options: InvokerOptions): Invoker {
@@ -128,7 +71,8 @@ export function createInvoker(options: InvokerOptions): Invoker {
   return {
     idle: (timeoutMs) => active.idle(timeoutMs),
     async start(fn, params, signal) {
-      const maxTokens = params.maxTokens ?? fn.manifest.defaults.max_tokens;
+      const sampling = resolveSampling(params.sampling, fn.manifest.defaults);
+      const maxTokens = sampling.max_tokens;
       checkContext(fn, params.promptTokens.length, maxTokens);
       const id = randomUUID();
       const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
@@ -142,7 +86,7 @@ export function createInvoker(options: InvokerOptions): Invoker {
         node = await options.router.pick(fn.artifact.digest);
       } catch (error) {
         // No node could take it (none registered, all down): still one record per request, a miss for the SLO.
-        new GenerationRun({ id, fn, params, maxTokens, nodeId: null, options, now, onFinished }).finish('rejected', error);
+        new GenerationRun({ id, fn, params, sampling, nodeId: null, options, now, onFinished }).finish('rejected', error);
         throw error;
       }
       // The node's iterator is cancelled by the client's signal or by us when a stop string matches.
@@ -156,24 +100,21 @@ export function createInvoker(options: InvokerOptions): Invoker {
           version: fn.version,
           artifact: fn.artifact,
           promptTokens: params.promptTokens,
-          maxTokens,
-          temperature: params.temperature ?? fn.manifest.defaults.temperature,
-          topP: params.topP ?? fn.manifest.defaults.top_p,
-          seed: params.seed ?? Math.floor(Math.random() * 2 ** 31),
+          sampling,
           stopTokenIds: fn.tokenizer.stopTokenIds,
           slo: { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms },
           keepWarmMs: fn.manifest.keep_warm_ms,
         },
         cancel.signal,
       )[Symbol.asyncIterator]();
-      const run = new GenerationRun({ id, fn, params, maxTokens, nodeId: node.nodeId, options, now, onFinished });
+      const run = new GenerationRun({ id, fn, params, sampling, nodeId: node.nodeId, options, now, onFinished });
       let first: IteratorResult<NodeEvent>;
       try {
         first = await events.next();
       } catch (error) {
         signal.removeEventListener('abort', onAbort);
         run.finish(signal.aborted ? 'cancelled' : 'rejected', error);
-        throw error instanceof NodeError ? nodeErrorToHttp(error) : error;
+        throw error instanceof NodeError ? publicNodeError(error) : error;
       }
       return {
         id,
@@ -188,7 +129,7 @@ interface RunContext {
   readonly id: string;
   readonly fn: ResolvedFunction;
   readonly params: InvokeParams;
-  readonly maxTokens: number;
+  readonly sampling: SamplingParams;
   readonly nodeId: string | null;
   readonly options: InvokerOptions;
   readonly now: () => number;
@@ -239,7 +180,7 @@ class GenerationRun {
   ): AsyncGenerator<GenerationEvent> {
     const { fn, params } = this.ctx;
     const detok = fn.tokenizer.createDecoder();
-    const stop = new StopFilter(params.stop ?? []);
+    const stop = new StopFilter(this.ctx.sampling.stop);
     const eos = new Set(fn.tokenizer.stopTokenIds);
     let status = 'cancelled';
     let failure: unknown;
@@ -288,7 +229,7 @@ class GenerationRun {
 
   private async onDone(event: Extract<NodeEvent, { type: 'done' }>): Promise<string> {
     if (event.reason === 'error') {
-      throw new HttpError(500, 'engine_error', `generation failed: ${event.message ?? 'engine error'}`);
+      throw new TidepoolError('engine_error', `generation failed: ${event.error?.message ?? 'engine error'}`);
     }
     this.completionTokens = event.completionTokens;
     return event.reason;
@@ -313,7 +254,7 @@ class GenerationRun {
     const tpotMs = n > 1 ? (this.tokenTimes[n - 1]! - this.tokenTimes[0]!) / (n - 1) : null;
     // Failed or refused requests count every token they still owed as missed; finished ones are judged on
     // what they produced.
-    const expected = status === 'error' || status === 'rejected' ? Math.max(n, this.ctx.maxTokens) : n;
+    const expected = status === 'error' || status === 'rejected' ? Math.max(n, this.ctx.sampling.max_tokens) : n;
     const slo = { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms };
     const attainment = requestAttainment(arrival, this.tokenTimes, expected, slo);
     if (expected > 0) {

@@ -1,5 +1,5 @@
 import { parseSafetensorsHeader, readHeaderLength, SafetensorsError, type SafetensorsHeader } from '../models/safetensors.js';
-import { HttpError } from '../api/http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import type { ArtifactFileEntry } from './artifact.js';
 
 /** Reads blobs by digest; `read` with a range returns bytes [start, end). */
@@ -26,23 +26,23 @@ export function fileNameProblem(name: string): string | undefined {
 }
 
 export function checkFileList(files: unknown): ArtifactFileEntry[] {
-  if (!Array.isArray(files) || files.length === 0) throw new HttpError(400, 'invalid_files', 'files: must be a non-empty array', 'files');
+  if (!Array.isArray(files) || files.length === 0) throw new TidepoolError('invalid_files', 'files: must be a non-empty array', { param: 'files' });
   const seen = new Set<string>();
   const out: ArtifactFileEntry[] = [];
   files.forEach((f: unknown, i) => {
     const e = f as Partial<ArtifactFileEntry> | null;
     const at = `files[${i}]`;
-    if (typeof e?.name !== 'string') throw new HttpError(400, 'invalid_files', `${at}.name: must be a string`, 'files');
+    if (typeof e?.name !== 'string') throw new TidepoolError('invalid_files', `${at}.name: must be a string`, { param: 'files' });
     const nameProblem = fileNameProblem(e.name);
-    if (nameProblem) throw new HttpError(400, 'invalid_files', `${at}.name: ${JSON.stringify(e.name)} ${nameProblem}`, 'files');
-    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw new HttpError(400, 'invalid_files', `${at}.digest: must be sha256:<64 hex>`, 'files');
-    if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0) throw new HttpError(400, 'invalid_files', `${at}.size: must be a non-negative integer`, 'files');
-    if (seen.has(e.name)) throw new HttpError(400, 'invalid_files', `${at}.name: duplicate file ${e.name}`, 'files');
+    if (nameProblem) throw new TidepoolError('invalid_files', `${at}.name: ${JSON.stringify(e.name)} ${nameProblem}`, { param: 'files' });
+    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw new TidepoolError('invalid_files', `${at}.digest: must be sha256:<64 hex>`, { param: 'files' });
+    if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0) throw new TidepoolError('invalid_files', `${at}.size: must be a non-negative integer`, { param: 'files' });
+    if (seen.has(e.name)) throw new TidepoolError('invalid_files', `${at}.name: duplicate file ${e.name}`, { param: 'files' });
     seen.add(e.name);
     out.push({ name: e.name, digest: e.digest, size: e.size });
   });
-  if (!seen.has('config.json')) throw new HttpError(400, 'invalid_files', 'files: config.json is required', 'files');
-  if (!out.some((f) => f.name.endsWith('.safetensors'))) throw new HttpError(400, 'invalid_files', 'files: at least one .safetensors file is required', 'files');
+  if (!seen.has('config.json')) throw new TidepoolError('invalid_files', 'files: config.json is required', { param: 'files' });
+  if (!out.some((f) => f.name.endsWith('.safetensors'))) throw new TidepoolError('invalid_files', 'files: at least one .safetensors file is required', { param: 'files' });
   return out;
 }
 
@@ -50,17 +50,17 @@ export function checkFileList(files: unknown): ArtifactFileEntry[] {
 export async function checkBlobsPresent(blobs: BlobReader, files: readonly ArtifactFileEntry[]): Promise<void> {
   const sizes = await Promise.all(files.map((f) => blobs.size(f.digest)));
   const missing = files.filter((_, i) => sizes[i] === undefined).map((f) => `${f.name} (${f.digest})`);
-  if (missing.length > 0) throw new HttpError(400, 'missing_blobs', `blobs not uploaded: ${missing.join(', ')}`, 'files');
+  if (missing.length > 0) throw new TidepoolError('missing_blobs', `blobs not uploaded: ${missing.join(', ')}`, { param: 'files' });
   const wrong = files.flatMap((f, i) => (sizes[i] === f.size ? [] : [`${f.name}: declared ${f.size} bytes, stored ${sizes[i]}`]));
-  if (wrong.length > 0) throw new HttpError(422, 'size_mismatch', wrong.join('; '), 'files');
+  if (wrong.length > 0) throw new TidepoolError('size_mismatch', wrong.join('; '), { param: 'files' });
 }
 
 async function readJson(blobs: BlobReader, file: ArtifactFileEntry): Promise<unknown> {
-  if (file.size > MAX_JSON_BYTES) throw new HttpError(422, 'invalid_model', `${file.name}: ${file.size} bytes is too large`);
+  if (file.size > MAX_JSON_BYTES) throw new TidepoolError('invalid_model', `${file.name}: ${file.size} bytes is too large`);
   try {
     return JSON.parse((await blobs.read(file.digest)).toString('utf8'));
   } catch (error) {
-    throw new HttpError(422, 'invalid_model', `${file.name}: not valid JSON: ${(error as Error).message}`);
+    throw new TidepoolError('invalid_model', `${file.name}: not valid JSON: ${(error as Error).message}`);
   }
 }
 
@@ -80,7 +80,7 @@ export async function readStoredHeader(blobs: BlobReader, file: ArtifactFileEntr
 export async function checkModel(blobs: BlobReader, files: readonly ArtifactFileEntry[], validate: ModelValidator): Promise<Record<string, unknown>> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const config = await readJson(blobs, byName.get('config.json')!);
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new HttpError(422, 'invalid_model', 'config.json: must be a JSON object');
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new TidepoolError('invalid_model', 'config.json: must be a JSON object');
   // Without tokenizer.json the model speaks byte-level ids (platform/models/tokenizer.ts).
   const tokenizerFile = byName.get('tokenizer.json');
   if (tokenizerFile) await readJson(blobs, tokenizerFile);
@@ -89,11 +89,11 @@ export async function checkModel(blobs: BlobReader, files: readonly ArtifactFile
     try {
       shards.push({ file: file.name, header: await readStoredHeader(blobs, file) });
     } catch (error) {
-      if (error instanceof SafetensorsError) throw new HttpError(422, 'invalid_model', error.message);
+      if (error instanceof SafetensorsError) throw new TidepoolError('invalid_model', error.message);
       throw error;
     }
   }
   const problems = validate(config, shards);
-  if (problems.length > 0) throw new HttpError(422, 'invalid_model', problems.join('; '));
+  if (problems.length > 0) throw new TidepoolError('invalid_model', problems.join('; '));
   return config as Record<string, unknown>;
 }

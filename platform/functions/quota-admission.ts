@@ -2,7 +2,8 @@ import type { ControlPlaneMetrics } from '../metrics.js';
 import { QuotaExceededError } from '../quota/quota-exceeded.js';
 import type { QuotaGate, QuotaTicket } from '../quota/quota-gate.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
-import type { InvokeParams, ResolvedFunction } from './invoker.js';
+import type { InvokeParams } from './invoke-params.js';
+import type { ResolvedFunction } from './resolved-function.js';
 
 export interface AdmissionContext {
   readonly gate: QuotaGate | undefined;

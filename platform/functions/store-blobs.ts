@@ -1,5 +1,5 @@
-import type { BlobService } from '../api/blob-routes.js';
-import { HttpError } from '../api/http-error.js';
+import type { BlobService } from './blob-service.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import { BlobDigestMismatchError, BlobTooLargeError, deleteBlob, digestOf, getBlob, headBlob, listBlobs, putBlob } from '../storage/blob-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -30,9 +30,9 @@ export function storeBlobs(store: ObjectStore): BlobService {
         await putBlob(store, digest, body, { maxBytes: options.maxBytes, onBytes: options.onBytes });
       } catch (error) {
         if (error instanceof BlobDigestMismatchError) {
-          throw new HttpError(400, 'digest_mismatch', `uploaded bytes hash to ${error.actual}, not ${digest}`, 'digest');
+          throw new TidepoolError('digest_mismatch', `uploaded bytes hash to ${error.actual}, not ${digest}`, { param: 'digest' });
         }
-        if (error instanceof BlobTooLargeError) throw new HttpError(413, 'blob_too_large', error.message);
+        if (error instanceof BlobTooLargeError) throw new TidepoolError('blob_too_large', error.message);
         throw error;
       }
     },
@@ -40,6 +40,6 @@ export function storeBlobs(store: ObjectStore): BlobService {
 }
 
 /** 502: the object store returned bytes that fail their digest; the same wording as the host pool's report. */
-function blobCorrupt(digest: string, actual: string): HttpError {
-  return new HttpError(502, 'blob_corrupt', `stored blob ${digest} is corrupt: its bytes hash to ${actual}; upload the file again (PUT /v1/blobs/${digest}) to repair it`);
+function blobCorrupt(digest: string, actual: string): TidepoolError {
+  return new TidepoolError('blob_corrupt', `stored blob ${digest} is corrupt: its bytes hash to ${actual}; upload the file again (PUT /v1/blobs/${digest}) to repair it`);
 }

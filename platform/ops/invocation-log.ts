@@ -1,4 +1,4 @@
-import { HttpError } from '../api/http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 import type { Db } from '../db/database.js';
 import { getFunction } from '../db/repositories/function-repository.js';
 import {
@@ -35,13 +35,13 @@ export function createInvocationLog(db: Db): InvocationLog {
 /** A deleted function's history stays readable, so a name is known while the catalog or the records have it. */
 async function assertKnownFunction(db: Db, name: string): Promise<void> {
   const [fn, recorded] = await Promise.all([getFunction(db, name), functionHasInvocations(db, name)]);
-  if (!fn && !recorded) throw new HttpError(404, 'function_not_found', `function ${name} does not exist`, 'function');
+  if (!fn && !recorded) throw new TidepoolError('function_not_found', `function ${name} does not exist`, { param: 'function' });
 }
 
 async function assertKnownInvocation(db: Db, param: string, id: string): Promise<void> {
   if (!(await invocationExists(db, id))) {
     const hint = param === 'since' ? 'pass an ISO 8601 time or the id of a listed invocation' : "pass the previous page's next_cursor";
-    throw new HttpError(400, 'invalid_parameter', `${param}: no invocation ${id}; ${hint}`, param);
+    throw new TidepoolError('invalid_parameter', `${param}: no invocation ${id}; ${hint}`, { param: param });
   }
 }
 

@@ -1,4 +1,4 @@
-import { HttpError } from '../api/http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 
 /** The statuses an invocation record can have (docs/api.md, Invocation records). */
 export const INVOCATION_STATUSES = ['stop', 'length', 'cancelled', 'error', 'rejected'] as const;
@@ -73,6 +73,6 @@ function parseSince(raw: string): { at: Date } | { id: string } {
   return { at };
 }
 
-function invalid(param: string, message: string): HttpError {
-  return new HttpError(400, 'invalid_parameter', message, param);
+function invalid(param: string, message: string): TidepoolError {
+  return new TidepoolError('invalid_parameter', message, { param: param });
 }

@@ -1,5 +1,5 @@
-import type { ModelResidency, NodeRuntime } from '../../runtime/node-runtime.js';
-import type { NodeStats } from '../../runtime/node-stats.js';
+import type { ModelResidency, NodeRuntime } from '../../protocol/node-runtime.js';
+import type { NodeStats } from '../../protocol/node-stats.js';
 import type { NodeRecord } from '../db/repositories/node-repository.js';
 import type { OpsGpu, OpsNode, OpsNodeStatus } from './ops-types.js';
 

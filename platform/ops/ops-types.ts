@@ -3,7 +3,7 @@
  * The browser dashboard, `tidepool top` and `tidepool logs` read exactly these shapes; every field is plain
  * JSON (numbers in bytes or milliseconds as their names say, times as ISO 8601 strings).
  */
-import type { NodeGpuStats } from '../../runtime/node-stats.js';
+import type { NodeGpuStats } from '../../protocol/node-stats.js';
 
 /** `GET /v1/ops/state`: one snapshot of the pool, assembled on demand. */
 export interface OpsState {
@@ -31,7 +31,7 @@ export interface OpsNode {
 }
 
 /**
- * One engine's device memory, as the node reports it (`runtime/node-stats.ts`):
+ * One engine's device memory, as the node reports it (`protocol/node-stats.ts`):
  * `memoryBytes = weightsBytes + kvBytes + scratchBytes + freeBytes`. The CPU backend reports its engine as GPU 0.
  */
 export type OpsGpu = NodeGpuStats;

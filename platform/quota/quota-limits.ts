@@ -1,4 +1,4 @@
-import { HttpError } from '../api/http-error.js';
+import { TidepoolError } from '../../protocol/errors.js';
 
 /**
  * Limits of one scope (an API key, or a function for all its callers together). Null means unlimited.
@@ -32,7 +32,7 @@ export function parseKeyLimits(body: Readonly<Record<string, unknown>>): QuotaLi
     const value = body[name];
     if (value === undefined || value === null) return null;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_KEY_LIMIT) {
-      throw new HttpError(400, 'invalid_parameter', `${name}: must be a positive integer (at most ${MAX_KEY_LIMIT}) or null for unlimited`, name);
+      throw new TidepoolError('invalid_parameter', `${name}: must be a positive integer (at most ${MAX_KEY_LIMIT}) or null for unlimited`, { param: name });
     }
     return value;
   };

@@ -1,10 +1,11 @@
 import type { Registry } from 'prom-client';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../runtime/node-runtime.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
 import type { Db } from '../db/database.js';
 import { deleteNode, listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
 import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';
 import { createRouteDecisions, type RouteReason, type RoutingSummary } from './route-decisions.js';
 import type { Router } from './router.js';
+import { type Logger, silentLogger } from '../../protocol/logger.js';
 
 export type { RouteReason } from './route-decisions.js';
 
@@ -24,7 +25,7 @@ export interface ClusterRouterOptions {
   /** Requests for one function on its best node at which a popular function spreads to another node. */
   readonly spreadAt?: number;
   readonly now?: () => number;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }
 
 export interface ClusterRouter extends Router {
@@ -58,7 +59,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   const cacheMs = options.cacheMs ?? 500;
   const spreadAt = options.spreadAt ?? 4;
   const downRetentionMs = options.downRetentionMs ?? 3_600_000;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const decisions = createRouteDecisions(options.registry, now);
   const clients = new Map<string, HttpNodeRuntime>();
   /** This replica's in-flight requests per node and per node+model. */
@@ -72,7 +73,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   async function read(): Promise<void> {
     const cutoff = new Date(now() - options.downAfterMs);
     const marked = await markSilentNodesDown(options.db, cutoff);
-    if (marked > 0) log(`marked ${marked} silent node(s) down`);
+    if (marked > 0) log.warn(`marked ${marked} silent node(s) down`);
     records = await removeLongDown(await listNodes(options.db));
     readAt = now();
     for (const record of records) {
@@ -91,7 +92,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
       await deleteNode(options.db, record.id);
       clients.delete(record.id);
       suspects.delete(record.id);
-      log(`removed node ${record.id}: down and silent for over ${Math.round(downRetentionMs / 1000)} s`);
+      log.info(`removed node ${record.id}: down and silent for over ${Math.round(downRetentionMs / 1000)} s`);
     }
     return expired.length === 0 ? rows : rows.filter((r) => !expired.includes(r));
   }
@@ -146,7 +147,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
 
   function suspect(node: Candidate, error: unknown): void {
     suspects.set(node.record.id, node.record.heartbeatAt.getTime());
-    log(`node ${node.record.id} failed (${(error as Error).message}); marked down until its next heartbeat`);
+    log.warn(`node ${node.record.id} failed (${(error as Error).message}); marked down until its next heartbeat`);
     void setNodeState(options.db, node.record.id, 'down').catch(() => {});
   }
 
@@ -175,7 +176,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
             if (tokens > 0 || signal?.aborted) {
               if (error instanceof NodeLostError) suspect(node, error);
               const message = error instanceof Error ? error.message : String(error);
-              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, message };
+              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, error: { code: 'engine_down', message } };
               return;
             }
             if (!retryable(error)) throw error;
@@ -229,7 +230,7 @@ function noNode(): NodeRuntime {
     nodeId: 'none',
     residency: async () => [],
     close: async () => {},
-    // eslint-disable-next-line require-yield
+    // biome-ignore lint/correctness/useYield: a generator that refuses before its first event, as NodeRuntime.generate may
     async *generate(): AsyncGenerator<NodeEvent> {
       throw new NodeError('engine_down', 'no node is ready: start one with `tidepool node --control-plane <url>`');
     },

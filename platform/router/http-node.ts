@@ -1,5 +1,8 @@
-import { bearer } from '../../runtime/cluster/cluster-token.js';
+import { bearer } from '../../protocol/cluster-token.js';
+import { parseNodeEvent, parseRefusal } from '../../protocol/internal-generate.js';
+import { parseNodeStats, parseNodeTimeline, parseResidencyList } from '../../protocol/node-reports.js';
 import {
+  NODE_ERROR_CODES,
   NodeError,
   type Artifact,
   type ModelResidency,
@@ -8,9 +11,9 @@ import {
   type NodeGenerateRequest,
   type NodeRuntime,
   type WarmHoldTarget,
-} from '../../runtime/node-runtime.js';
-import type { NodeStats } from '../../runtime/node-stats.js';
-import type { NodeTimeline } from '../../runtime/timeline/timeline-types.js';
+} from '../../protocol/node-runtime.js';
+import type { NodeStats } from '../../protocol/node-stats.js';
+import type { NodeTimeline } from '../../protocol/timeline-types.js';
 
 /** The node could not be reached, or hung up before answering: nothing ran there, another node may take it. */
 export class NodeUnreachableError extends NodeError {
@@ -28,7 +31,6 @@ export class NodeLostError extends Error {
   }
 }
 
-const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['queue_full', 'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'blob_corrupt', 'context_overflow'];
 
 /**
  * A `NodeRuntime` reached over the node's internal HTTP API (`runtime/cluster/node-server.ts`): NDJSON
@@ -66,7 +68,7 @@ export class HttpNodeRuntime implements NodeRuntime {
           const line = buffered.slice(0, newline).trim();
           buffered = buffered.slice(newline + 1);
           if (!line) continue;
-          const event = JSON.parse(line) as NodeEvent;
+          const event = parseNodeEvent(JSON.parse(line));
           if (event.type === 'token') tokens++;
           yield event;
           if (event.type === 'done') return;
@@ -83,20 +85,20 @@ export class HttpNodeRuntime implements NodeRuntime {
   async residency(): Promise<readonly ModelResidency[]> {
     const res = await fetch(`${this.address}/internal/residency`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw await this.refusal(res);
-    return (await res.json()) as ModelResidency[];
+    return parseResidencyList(await res.json());
   }
 
   async timeline(sinceMs?: number): Promise<NodeTimeline> {
     const query = sinceMs === undefined ? '' : `?since=${sinceMs}`;
     const res = await fetch(`${this.address}/internal/timeline${query}`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw await this.refusal(res);
-    return (await res.json()) as NodeTimeline;
+    return parseNodeTimeline(await res.json());
   }
 
   async stats(): Promise<NodeStats> {
     const res = await fetch(`${this.address}/internal/stats`, { headers: bearer(this.token), signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw await this.refusal(res);
-    return (await res.json()) as NodeStats;
+    return parseNodeStats(await res.json());
   }
 
   /**
@@ -132,11 +134,10 @@ export class HttpNodeRuntime implements NodeRuntime {
   async close(): Promise<void> {}
 
   private async refusal(res: Response): Promise<NodeError> {
-    const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; retryAfterMs?: number } };
-    const code = body.error?.code as NodeErrorCode | undefined;
-    const message = body.error?.message ?? `node ${this.nodeId} answered ${res.status}`;
+    const refusal = parseRefusal(await res.json().catch(() => ({})), `node ${this.nodeId} answered ${res.status}`);
     if (res.status === 401) return new NodeError('engine_down', `node ${this.nodeId} refused the cluster token`);
-    return new NodeError(code && NODE_ERROR_CODES.includes(code) ? code : 'engine_down', message, body.error?.retryAfterMs);
+    const code = (NODE_ERROR_CODES as readonly string[]).includes(refusal.code) ? (refusal.code as NodeErrorCode) : 'engine_down';
+    return new NodeError(code, refusal.message, refusal.retryAfterMs);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { NodeRuntime, ResidencyTier } from '../../runtime/node-runtime.js';
+import type { NodeRuntime, ResidencyTier } from '../../protocol/node-runtime.js';
 
 /**
  * Picks the node that serves a request for a model. Preference follows the invoke path in ARCHITECTURE.md:

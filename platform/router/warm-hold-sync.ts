@@ -1,9 +1,10 @@
-import type { WarmHoldReport, WarmHoldTarget } from '../../runtime/node-runtime.js';
+import type { WarmHoldReport, WarmHoldTarget } from '../../protocol/node-runtime.js';
 import type { Db } from '../db/database.js';
 import { listWarmHeldVersions } from '../db/repositories/function-repository.js';
 import { listNodes } from '../db/repositories/node-repository.js';
 import { assertManifest } from '../functions/manifest.js';
 import { HttpNodeRuntime } from './http-node.js';
+import { type Logger, silentLogger } from '../../protocol/logger.js';
 
 /** Where a replica reaches a node. */
 export interface NodeAddress {
@@ -21,7 +22,7 @@ export interface WarmHoldSyncOptions {
   /** After a failed send to a node, how long before this replica tries that node again; default 30 s. */
   readonly retryAfterMs?: number;
   readonly now?: () => number;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
   /** How the set reaches a node; `HttpNodeRuntime.setWarmHolds` by default. */
   readonly send?: (node: NodeAddress, holds: readonly WarmHoldTarget[]) => Promise<void>;
 }
@@ -50,7 +51,7 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 1_000;
   const retryAfterMs = options.retryAfterMs ?? 30_000;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const send = options.send ?? ((node, holds) => new HttpNodeRuntime(node.id, node.address, options.token).setWarmHolds(holds));
   /** Nodes with a send in flight from this replica: a heartbeat meanwhile would only send the same set again. */
   const sending = new Map<string, Promise<void>>();
@@ -73,11 +74,11 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
     const done = send(node, holds)
       .then(() => {
         failedAt.delete(node.id);
-        log(`warm holds: sent node ${node.id} ${describe(holds)} (${why})`);
+        log.info(`warm holds: sent node ${node.id} ${describe(holds)} (${why})`);
       })
       .catch((error: Error) => {
         failedAt.set(node.id, now());
-        log(`warm holds: could not send node ${node.id} its holds (${error.message}); retrying after ${Math.round(retryAfterMs / 1000)} s`);
+        log.warn(`warm holds: could not send node ${node.id} its holds (${error.message}); retrying after ${Math.round(retryAfterMs / 1000)} s`);
       })
       .finally(() => sending.delete(node.id));
     sending.set(node.id, done);
@@ -102,7 +103,7 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
   return {
     heartbeat(node, reported) {
       const check = reconcile(node, reported)
-        .catch((error: Error) => log(`warm holds: cannot read the wanted holds: ${error.message}`))
+        .catch((error: Error) => log.warn(`warm holds: cannot read the wanted holds: ${error.message}`))
         .finally(() => checking.delete(check));
       checking.add(check);
     },

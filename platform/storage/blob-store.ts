@@ -1,7 +1,10 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { BlobDigestMismatchError, InvalidDigestError, type BlobSource } from '../../protocol/blob-source.js';
 import type { ByteRange, DownloadOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+
+export { BlobDigestMismatchError, InvalidDigestError };
 
 /**
  * Content addressing over any `ObjectStore`: a blob's key is `blobs/sha256/<hex>` of its bytes, so identical
@@ -13,22 +16,6 @@ import type { ByteRange, DownloadOptions, ObjectInfo, ObjectStore, PutOptions } 
 export const BLOB_KEY_PREFIX = 'blobs/sha256/';
 
 const DIGEST_PATTERN = /^sha256:([0-9a-f]{64})$/;
-
-export class BlobDigestMismatchError extends Error {
-  readonly code = 'blob_digest_mismatch';
-  constructor(readonly expected: string, readonly actual: string) {
-    super(`blob content hashes to ${actual}, not ${expected}`);
-    this.name = 'BlobDigestMismatchError';
-  }
-}
-
-export class InvalidDigestError extends Error {
-  readonly code = 'invalid_digest';
-  constructor(readonly digest: string) {
-    super(`invalid digest ${JSON.stringify(digest)}: expected sha256:<64 lowercase hex digits>`);
-    this.name = 'InvalidDigestError';
-  }
-}
 
 /** True for `sha256:<64 lowercase hex>`. */
 export function isDigest(value: string): boolean {
@@ -183,4 +170,9 @@ export async function downloadBlobTo(store: ObjectStore, digest: string, destPat
     throw new BlobDigestMismatchError(digest, actual);
   }
   await rename(verifyingPath, destPath);
+}
+
+/** The node's `BlobSource` over this store: each blob downloaded and verified with `downloadBlobTo`. */
+export function storeBlobSource(store: ObjectStore): BlobSource {
+  return (digest, path) => downloadBlobTo(store, digest, path);
 }

@@ -1,4 +1,7 @@
 import type { Readable } from 'node:stream';
+import { ObjectNotFoundError } from '../../protocol/blob-source.js';
+
+export { ObjectNotFoundError };
 
 /**
  * Where model bytes live when no node holds them: the cold tier. Keys are `/`-separated relative paths
@@ -74,14 +77,6 @@ export interface DownloadOptions {
   readonly onChunk?: (chunk: Buffer) => void;
   /** Bytes written so far and the total. */
   readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
-}
-
-export class ObjectNotFoundError extends Error {
-  readonly code = 'object_not_found';
-  constructor(readonly key: string) {
-    super(`object not found: ${key}`);
-    this.name = 'ObjectNotFoundError';
-  }
 }
 
 export class InvalidObjectKeyError extends Error {

@@ -1,4 +1,4 @@
-import type { Artifact, WarmHoldTarget } from '../node-runtime.js';
+import type { Artifact, WarmHoldTarget } from '../../protocol/node-runtime.js';
 
 /** The body of `POST /internal/hold-warm`: `artifact` null releases the function's hold. */
 export interface HoldWarmRequest {

@@ -1,5 +1,6 @@
-import type { ModelResidency, NodeRuntime, WarmHoldReport } from '../node-runtime.js';
-import { bearer } from './cluster-token.js';
+import type { ModelResidency, NodeRuntime, WarmHoldReport } from '../../protocol/node-runtime.js';
+import { bearer } from '../../protocol/cluster-token.js';
+import type { Logger } from '../../protocol/logger.js';
 
 /** What a node tells the control plane about itself; every heartbeat carries all of it. */
 export interface NodeReport {
@@ -48,7 +49,7 @@ export function startNodeAgent(options: {
   readonly heartbeatMs: number;
   readonly describe: () => Omit<NodeReport, 'residency' | 'load' | 'state' | 'warmHolds'>;
   readonly onFatal: (error: Error) => void;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }): NodeAgent {
   const base = options.controlPlaneUrl.replace(/\/+$/, '');
   let timer: NodeJS.Timeout | undefined;
@@ -86,7 +87,7 @@ export function startNodeAgent(options: {
   async function tick(): Promise<void> {
     try {
       await send('ready');
-      if (failures > 0) options.log?.(`heartbeat: control plane reachable again after ${failures} failure(s)`);
+      if (failures > 0) options.log?.info(`heartbeat: control plane reachable again after ${failures} failure(s)`);
       failures = 0;
       resolveRegistered();
     } catch (error) {
@@ -96,7 +97,7 @@ export function startNodeAgent(options: {
         options.onFatal(error);
         return;
       }
-      if (failures++ === 0) options.log?.(`heartbeat failed: ${(error as Error).message}`);
+      if (failures++ === 0) options.log?.warn(`heartbeat failed: ${(error as Error).message}`);
     }
     if (!stopped) timer = setTimeout(() => (ticking = tick()), options.heartbeatMs);
   }

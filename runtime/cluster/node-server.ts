@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeError, type NodeGenerateRequest, type NodeRuntime, type WarmHoldTarget } from '../node-runtime.js';
-import { bearerMatches } from './cluster-token.js';
+import { HTTP_STATUS } from '../../protocol/error-status.js';
+import { TidepoolError, coded, toWireError } from '../../protocol/errors.js';
+import { parseGenerateRequest } from '../../protocol/internal-generate.js';
+import { NodeError, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldTarget } from '../../protocol/node-runtime.js';
+import { bearerMatches } from '../../protocol/cluster-token.js';
 import { createGenerationDrain } from './generation-drain.js';
 import { HoldWarmRequestError, parseHoldWarmRequest, parseWarmHoldSet, type HoldWarmRequest } from './hold-warm-request.js';
+import type { Logger } from '../../protocol/logger.js';
 
 /**
  * The node runtime's internal HTTP API in cluster mode, for control-plane replicas only:
@@ -45,13 +49,13 @@ export async function startNodeServer(options: {
   readonly port: number;
   /** False until registered and while draining; `/readyz` answers 503 then. */
   readonly ready?: () => boolean;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }): Promise<NodeServer> {
   const { node, token } = options;
   const generations = createGenerationDrain();
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: Error) => {
-      options.log?.(`node api: ${error.message}`);
+      options.log?.error(`node api: ${error.message}`);
       if (!res.headersSent) sendJson(res, 500, { error: { code: 'internal', message: error.message } });
       else res.destroy();
     });
@@ -102,12 +106,19 @@ export async function startNodeServer(options: {
       return sendJson(res, 400, { error: { code: 'invalid_parameter', message: error.message } });
     }
     // Fetching held weights can take minutes: answer once the set is taken, and report failures here.
-    node.setWarmHolds!(holds).catch((error: Error) => options.log?.(`warm holds: ${error.message}`));
+    node.setWarmHolds!(holds).catch((error: Error) => options.log?.warn(`warm holds: ${error.message}`));
     sendJson(res, 200, { holds: holds.map((h) => h.functionName) });
   }
 
   async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const request = JSON.parse(await readBody(req)) as NodeGenerateRequest;
+    let request: NodeGenerateRequest;
+    try {
+      request = parseGenerateRequest(parseJson(await readBody(req)));
+    } catch (error: unknown) {
+      if (!(error instanceof TidepoolError)) throw error;
+      const refused: TidepoolError = error;
+      return sendJson(res, HTTP_STATUS[refused.code], { error: { code: refused.code, message: refused.message } });
+    }
     const abort = new AbortController();
     // The control plane hanging up (client gone, stop string matched) cancels the sequence.
     res.on('close', () => abort.abort());
@@ -117,8 +128,7 @@ export async function startNodeServer(options: {
       first = await events.next();
     } catch (error) {
       if (!(error instanceof NodeError)) throw error;
-      const status = error.code === 'queue_full' ? 429 : error.code === 'context_overflow' ? 400 : 503;
-      return sendJson(res, status, { error: { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs } });
+      return sendJson(res, HTTP_STATUS[error.code], { error: { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs } });
     }
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
     res.flushHeaders();
@@ -129,7 +139,8 @@ export async function startNodeServer(options: {
       }
     } catch (error) {
       // The runtime failed after admission: end with an error event rather than a torn stream.
-      res.write(`${JSON.stringify({ type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: 0, message: (error as Error).message })}\n`);
+      const failed: NodeEvent = { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: 0, error: toWireError(coded(error)) };
+      res.write(`${JSON.stringify(failed)}\n`);
     } finally {
       await events.return?.();
     }
@@ -164,6 +175,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new TidepoolError('invalid_json', `body is not JSON: ${(error as Error).message}`);
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

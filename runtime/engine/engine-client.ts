@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { checkSampling, engineSampling } from '../../protocol/sampling.js';
 import { EngineError } from './engine.js';
 import type {
   DoneReason,
@@ -13,7 +14,7 @@ import type {
   TurnResult,
 } from './engine.js';
 import { FrameDecoder, encodeFrame } from './frame-codec.js';
-import { engineError, toEngineStats, type WireMessage } from './engine-wire.js';
+import { engineError, sequenceError, toEngineStats, type WireMessage } from './engine-wire.js';
 
 /** What the engine says about itself in its `hello` reply. */
 export interface EngineHello {
@@ -80,7 +81,7 @@ export class EngineClient implements Engine {
     const client = new EngineClient(socket);
     const reply = await client.request({ op: 'hello' });
     client.hello = {
-      backend: reply.backend as 'cpu' | 'cuda',
+      backend: oneOf(reply.backend, ['cpu', 'cuda'] as const, 'hello.backend'),
       version: String(reply.version ?? ''),
       device: String(reply.device ?? ''),
       kvBlockTokens: Number(reply.kv_block_tokens ?? 0),
@@ -145,11 +146,8 @@ export class EngineClient implements Engine {
         seq: sequence.id,
         model: sequence.modelKey,
         prompt: sequence.promptTokens,
-        max_tokens: sequence.maxTokens,
-        temperature: sequence.temperature,
-        top_p: sequence.topP,
-        seed: sequence.seed,
         stop_ids: sequence.stopTokenIds,
+        ...engineSampling(checkSampling(sequence.sampling)),
       });
       state.accepted = true;
     } catch (error) {
@@ -169,7 +167,7 @@ export class EngineClient implements Engine {
 
   async runTurn(modelKey: string, maxSteps: number): Promise<TurnResult> {
     const reply = await this.request({ op: 'run', model: modelKey, max_steps: maxSteps });
-    return { steps: Number(reply.steps), reason: reply.reason as TurnResult['reason'], ms: Number(reply.ms) };
+    return { steps: Number(reply.steps), reason: oneOf(reply.reason, TURN_REASONS, 'run.reason'), ms: Number(reply.ms) };
   }
 
   async preempt(): Promise<void> {
@@ -218,11 +216,18 @@ export class EngineClient implements Engine {
     try {
       messages = this.decoder.push(chunk);
     } catch (error) {
-      this.onSocketGone(`engine sent a bad frame: ${(error as Error).message}`);
-      this.socket.destroy();
-      return;
+      return this.protocolError(`engine sent a bad frame: ${(error as Error).message}`);
     }
-    for (const message of messages) this.dispatch(message as WireMessage);
+    for (const message of messages) {
+      if (typeof message === 'object' && message !== null && !Array.isArray(message)) this.dispatch(message as WireMessage);
+      else return this.protocolError(`engine sent a frame that is not a JSON object: ${JSON.stringify(message).slice(0, 100)}`);
+    }
+  }
+
+  /** A frame this client cannot read: the connection is dropped like a crash, so the supervisor restarts. */
+  private protocolError(reason: string): void {
+    this.onSocketGone(reason);
+    this.socket.destroy();
   }
 
   private dispatch(message: WireMessage): void {
@@ -242,8 +247,9 @@ export class EngineClient implements Engine {
   }
 
   private onStep(message: WireMessage): void {
-    const tokens = Array.isArray(message.tokens) ? (message.tokens as unknown[][]) : [];
+    const tokens: readonly unknown[] = Array.isArray(message.tokens) ? message.tokens : [];
     for (const item of tokens) {
+      if (!Array.isArray(item)) continue;
       const state = this.sequences.get(Number(item[0]));
       if (!state) continue;
       state.completionTokens++;
@@ -260,8 +266,8 @@ export class EngineClient implements Engine {
       promptTokens: Number(message.prompt_tokens ?? state.promptTokens),
       completionTokens: Number(message.completion_tokens ?? state.completionTokens),
     };
-    const text = typeof message.message === 'string' ? message.message : undefined;
-    state.sink.onDone(message.reason as DoneReason, usage, text);
+    const reason = DONE_REASONS.includes(message.reason as DoneReason) ? (message.reason as DoneReason) : 'error';
+    state.sink.onDone(reason, usage, reason === 'error' ? sequenceError(message) : undefined);
   }
 
   private downMessage(): string {
@@ -287,10 +293,19 @@ export class EngineClient implements Engine {
     const live = [...this.sequences.values()].filter((state) => state.accepted);
     this.sequences.clear();
     for (const state of live) {
-      state.sink.onDone('error', { promptTokens: state.promptTokens, completionTokens: state.completionTokens }, `engine_down: ${message}`);
+      state.sink.onDone('error', { promptTokens: state.promptTokens, completionTokens: state.completionTokens }, engineError('engine_down', message));
     }
     for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
+}
+
+const TURN_REASONS = ['quota', 'idle', 'preempted', 'not_resident'] as const;
+const DONE_REASONS: readonly DoneReason[] = ['stop', 'length', 'cancelled', 'error'];
+
+/** `value` when it is one of `allowed`; otherwise the engine broke the protocol. */
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if ((allowed as readonly unknown[]).includes(value)) return value as T;
+  throw engineError('internal', `${field}: the engine sent ${JSON.stringify(value)}, expected one of ${allowed.join(', ')}`);
 }
 
 function openSocket(path: string, timeoutMs: number): Promise<Socket> {

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EngineError } from './engine.js';
+import type { EngineError } from './engine.js';
 import { EngineClient } from './engine-client.js';
 import { engineError } from './engine-wire.js';
+import type { Logger } from '../../protocol/logger.js';
 
 export interface EngineSupervisorOptions {
   /** Path of the `tidepool-engine` binary. */
@@ -28,8 +29,8 @@ export interface EngineSupervisorOptions {
   readonly maxBackoffMs?: number;
   /** An engine that stayed up this long resets the backoff. */
   readonly stableAfterMs?: number;
-  /** Engine stderr lines; ignored by default (the last lines are kept for error messages). */
-  readonly onLog?: (line: string) => void;
+  /** Engine stderr lines go to it at `debug` (the last lines are also kept for error messages). */
+  readonly log?: Logger;
   readonly spawn?: typeof nodeSpawn;
 }
 
@@ -201,7 +202,7 @@ class Supervisor implements EngineSupervisor {
         for (const listener of this.restartListeners) listener(client);
         return;
       } catch (error) {
-        this.options.onLog?.(`engine restart failed: ${(error as Error).message}`);
+        this.options.log?.warn(`engine restart failed: ${(error as Error).message}`);
         this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000);
       }
     }
@@ -219,7 +220,7 @@ class Supervisor implements EngineSupervisor {
   private onStderr(line: string): void {
     this.stderrTail.push(line);
     if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
-    this.options.onLog?.(line);
+    this.options.log?.debug(line, { source: 'engine stderr' });
   }
 
   private lastError(): string {

@@ -1,4 +1,4 @@
-import { EngineError, type EngineErrorCode, type EngineStats } from './engine.js';
+import { ENGINE_ERROR_CODES, EngineError, type EngineErrorCode, type EngineStats } from './engine.js';
 
 /** One decoded frame from the engine: a reply (`ok`/`error` with `re`) or an event (`step`/`done`). */
 export type WireMessage = { readonly type?: string } & Readonly<Record<string, unknown>>;
@@ -35,20 +35,26 @@ export function toEngineStats(reply: WireRecord): EngineStats {
   };
 }
 
-const CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
-  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'engine_down',
-]);
+const CODES: ReadonlySet<string> = new Set<string>(ENGINE_ERROR_CODES);
 
 /**
- * An `EngineError` whose message starts with its code (`bad_model: load: ...`). Sequence sinks receive only
- * a message string, so the prefix is how a caller above the scheduler can still tell the cause apart.
+ * An `EngineError` whose message starts with its code (`bad_model: load: ...`), the form the engine itself
+ * uses in the messages of failed sequences.
  */
 export function engineError(code: EngineErrorCode, text: string): EngineError {
   return new EngineError(code, `${code}: ${text}`);
 }
 
-/** The code at the start of a message made by `engineError` (or a drop), if any. */
-export function engineErrorCodeOf(message: string | undefined): EngineErrorCode | undefined {
-  const code = /^([a-z_]+): /.exec(message ?? '')?.[1];
-  return code !== undefined && CODES.has(code) ? (code as EngineErrorCode) : undefined;
+/**
+ * The error of a `done` event with `reason:"error"`, decoded once where the engine's frames arrive. The
+ * engine sends the code in a `code` field when it has one; protocol v1 engines send only `message`, which
+ * the step loop writes as `<code>: <text>`, so its leading word is taken when it is an engine code. Above
+ * this function every layer passes the coded error on, and none reads a code out of text.
+ */
+export function sequenceError(done: WireRecord): EngineError {
+  const message = typeof done.message === 'string' ? done.message : 'sequence failed';
+  if (typeof done.code === 'string' && CODES.has(done.code)) return new EngineError(done.code as EngineErrorCode, message);
+  const colon = message.indexOf(': ');
+  const lead = colon > 0 ? message.slice(0, colon) : '';
+  return new EngineError(CODES.has(lead) ? (lead as EngineErrorCode) : 'internal', message);
 }

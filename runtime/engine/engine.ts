@@ -1,3 +1,7 @@
+import { type ErrorCode, TidepoolError } from '../../protocol/errors.js';
+import type { DoneReason } from '../../protocol/node-runtime.js';
+import type { SamplingParams } from '../../protocol/sampling.js';
+
 /**
  * The engine as the scheduler sees it: one device, several resident models, sequences that produce tokens
  * in turns. Two implementations exist: `EngineClient` (the real `tidepool-engine` process over its Unix
@@ -64,20 +68,18 @@ export interface SequenceSpec {
   readonly id: number;
   readonly modelKey: string;
   readonly promptTokens: readonly number[];
-  readonly maxTokens: number;
-  /** 0 means greedy. */
-  readonly temperature: number;
-  readonly topP: number;
-  readonly seed: number;
+  /** The caller's record, unchanged; the client writes its engine fields into `add`. */
+  readonly sampling: SamplingParams;
   readonly stopTokenIds: readonly number[];
 }
 
-export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
+export type { DoneReason };
 
 /** Receives a sequence's output. Calls arrive in token order; `onDone` is the last call. */
 export interface SequenceSink {
   onToken(token: number): void;
-  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, message?: string): void;
+  /** `error` is set when `reason` is `error`: the code and message of what ended the sequence. */
+  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, error?: TidepoolError): void;
 }
 
 export interface TurnResult {
@@ -120,23 +122,19 @@ export interface EngineStats {
   };
 }
 
-export type EngineErrorCode =
-  | 'bad_request'
-  | 'not_found'
-  | 'bad_model'
-  | 'out_of_memory'
-  | 'busy'
-  | 'context_overflow'
-  | 'unsupported'
-  | 'internal'
-  | 'engine_down';
+/** The engine protocol's error codes (docs/engine-protocol.md), and `engine_down` when its process is gone. */
+export type EngineErrorCode = Extract<
+  ErrorCode,
+  'bad_request' | 'not_found' | 'bad_model' | 'out_of_memory' | 'busy' | 'context_overflow' | 'unsupported' | 'internal' | 'engine_down'
+>;
 
-export class EngineError extends Error {
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
+export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = [
+  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'engine_down',
+];
+
+export class EngineError extends TidepoolError<EngineErrorCode> {
+  constructor(code: EngineErrorCode, message: string) {
+    super(code, message);
     this.name = 'EngineError';
   }
 }

@@ -1,14 +1,6 @@
-import type { DoneReason, SequenceSink } from './engine.js';
-
-export type SequenceEvent =
-  | { readonly type: 'token'; readonly token: number }
-  | {
-      readonly type: 'done';
-      readonly reason: DoneReason;
-      readonly promptTokens: number;
-      readonly completionTokens: number;
-      readonly message?: string;
-    };
+import { toWireError } from '../../protocol/errors.js';
+import type { NodeEvent } from '../../protocol/node-runtime.js';
+import type { SequenceSink } from './engine.js';
 
 /**
  * Turns a `SequenceSink` (push, called by the engine client or scheduler) into events pulled one at a time
@@ -16,18 +8,18 @@ export type SequenceEvent =
  * Calls after `onDone` are ignored, so a late duplicate end cannot reorder the stream.
  */
 export class SequenceChannel {
-  private readonly buffer: SequenceEvent[] = [];
-  private waiter: ((event: SequenceEvent) => void) | undefined;
+  private readonly buffer: NodeEvent[] = [];
+  private waiter: ((event: NodeEvent) => void) | undefined;
   private ended = false;
 
   readonly sink: SequenceSink = {
     onToken: (token) => {
       if (!this.ended) this.push({ type: 'token', token });
     },
-    onDone: (reason, usage, message) => {
+    onDone: (reason, usage, error) => {
       if (this.ended) return;
       this.ended = true;
-      this.push({ type: 'done', reason, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, ...(message === undefined ? {} : { message }) });
+      this.push({ type: 'done', reason, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, ...(error === undefined ? {} : { error: toWireError(error) }) });
     },
   };
 
@@ -37,13 +29,13 @@ export class SequenceChannel {
   }
 
   /** The next event; waits for one when the buffer is empty. */
-  next(): Promise<SequenceEvent> {
+  next(): Promise<NodeEvent> {
     const event = this.buffer.shift();
     if (event) return Promise.resolve(event);
     return new Promise((resolve) => (this.waiter = resolve));
   }
 
-  private push(event: SequenceEvent): void {
+  private push(event: NodeEvent): void {
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = undefined;

@@ -1,5 +1,5 @@
 import type { Gauge } from 'prom-client';
-import { NodeError, type NodeGenerateRequest } from '../node-runtime.js';
+import { NodeError, type NodeGenerateRequest } from '../../protocol/node-runtime.js';
 
 /** A request's place in its function's queue: `started` at its first event, `finished` when it ends. */
 export interface QueueTicket {

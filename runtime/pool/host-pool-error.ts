@@ -1,4 +1,4 @@
-import { BlobDigestMismatchError, InvalidDigestError } from '../../platform/storage/blob-store.js';
+import { BlobDigestMismatchError, InvalidDigestError } from '../../protocol/blob-source.js';
 
 export type HostPoolErrorCode =
   /** The object store could not be read (unreachable, missing blob, I/O error). */

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Artifact } from '../node-runtime.js';
+import type { Artifact } from '../../protocol/node-runtime.js';
 
 /**
  * The host pool's on-disk layout under `shmDir`:

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Artifact } from '../node-runtime.js';
+import type { Artifact } from '../../protocol/node-runtime.js';
 import { digestHex, listModelDirs, removeDir, verifyModelDir } from './host-pool-files.js';
 
 /**

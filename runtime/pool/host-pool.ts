@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Artifact } from '../node-runtime.js';
+import type { BlobSource } from '../../protocol/blob-source.js';
+import type { Artifact } from '../../protocol/node-runtime.js';
 import { runtimeMetrics, type RuntimeMetrics } from '../metrics.js';
 import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
@@ -19,7 +20,7 @@ export interface HostPoolOptions {
   readonly shmDir: string;
   readonly budgetBytes: number;
   /** Writes one blob to `path`, rejecting when its bytes do not match `digest` (e.g. `downloadBlobTo`). */
-  readonly fetchBlob: (digest: string, path: string) => Promise<void>;
+  readonly fetchBlob: BlobSource;
   readonly registry: Registry;
   /** Timers for keep-warm expiry; real timers by default. */
   readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
@@ -142,7 +143,7 @@ class Pool implements HostPool {
 
   holdIfWarm(digest: string): HostLease | undefined {
     const entry = this.entries.get(digest);
-    if (!entry || entry.state !== 'warm') return undefined;
+    if (entry?.state !== 'warm') return undefined;
     entry.softLeases++;
     this.timers.clearTimeout(entry.timer);
     entry.timer = undefined;

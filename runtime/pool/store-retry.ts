@@ -1,5 +1,4 @@
-import { BlobDigestMismatchError, InvalidDigestError } from '../../platform/storage/blob-store.js';
-import { ObjectNotFoundError } from '../../platform/storage/object-store.js';
+import { BlobDigestMismatchError, InvalidDigestError, ObjectNotFoundError } from '../../protocol/blob-source.js';
 
 /** How the host pool retries a blob fetch the object store failed (unreachable, 5xx, reset connection). */
 export interface StoreRetryOptions {

@@ -1,4 +1,4 @@
-import type { Artifact, WarmHoldTarget } from '../node-runtime.js';
+import type { Artifact, WarmHoldTarget } from '../../protocol/node-runtime.js';
 import type { HostLease, HostPool } from './host-pool.js';
 
 /** One function's wanted hold; `state` says whether its weights are in (`held`), on the way, or failed. */

@@ -1,3 +1,4 @@
+import { TidepoolError, coded } from '../../protocol/errors.js';
 import type { DoneReason, Engine, SequenceSink } from '../engine/engine.js';
 import type { Clock } from './clock.js';
 import type { CostEstimator } from './cost-estimator.js';
@@ -74,9 +75,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
         r.lastTokenMs = clock.now();
         sink.onToken(token);
       },
-      onDone(reason: DoneReason, usage, message) {
+      onDone(reason: DoneReason, usage, error) {
         forget(model, r.request.id);
-        sink.onDone(reason, usage, message);
+        sink.onDone(reason, usage, error);
         wake();
       },
     };
@@ -86,15 +87,14 @@ export function createSchedulerLoop(deps: LoopDeps) {
     r.phase = 'added';
     const q = r.request;
     const spec = {
-      id: q.id, modelKey: q.model.key, promptTokens: q.promptTokens, maxTokens: q.maxTokens,
-      temperature: q.temperature, topP: q.topP, seed: q.seed, stopTokenIds: q.stopTokenIds,
+      id: q.id, modelKey: q.model.key, promptTokens: q.promptTokens, sampling: q.sampling, stopTokenIds: q.stopTokenIds,
     };
     try {
       await engine.add(spec, sink);
     } catch (err) {
       const model = byId.get(q.id);
       if (model) forget(model, q.id);
-      r.sink.onDone('error', { promptTokens: q.promptTokens.length, completionTokens: 0 }, (err as Error).message);
+      r.sink.onDone('error', { promptTokens: q.promptTokens.length, completionTokens: 0 }, coded(err));
       wake();
     }
   }
@@ -103,8 +103,8 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   function submit(request: GenerationRequest, sink: SequenceSink): void {
     const usage = { promptTokens: request.promptTokens.length, completionTokens: 0 };
-    if (closed) return sink.onDone('error', usage, 'scheduler is closed');
-    if (byId.has(request.id)) return sink.onDone('error', usage, `sequence id ${request.id} is already live`);
+    if (closed) return sink.onDone('error', usage, new TidepoolError('engine_down', 'scheduler is closed'));
+    if (byId.has(request.id)) return sink.onDone('error', usage, new TidepoolError('bad_request', `sequence id ${request.id} is already live`));
     let model = models.get(request.model.key);
     if (!model) {
       model = newModelState(request.model, request.functionName, clock.now());
@@ -144,13 +144,13 @@ export function createSchedulerLoop(deps: LoopDeps) {
   }
 
   function failModel(model: ModelState, err: unknown): void {
-    const message = (err as Error).message ?? String(err);
-    emit({ type: 'error', atMs: clock.now(), model: model.ref.key, message });
+    const error = coded(err);
+    emit({ type: 'error', atMs: clock.now(), model: model.ref.key, message: error.message });
     for (const r of [...model.requests.values()]) {
       if (r.phase === 'queued') {
         forget(model, r.request.id);
         engineSinks.delete(r.request.id);
-        r.sink.onDone('error', { promptTokens: r.request.promptTokens.length, completionTokens: 0 }, message);
+        r.sink.onDone('error', { promptTokens: r.request.promptTokens.length, completionTokens: 0 }, error);
       } else {
         void engine.cancel(r.request.id).catch(() => undefined);
       }

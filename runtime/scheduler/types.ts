@@ -1,5 +1,6 @@
-import type { ModelRef, SequenceSink } from '../engine/engine.js';
-import type { Slo } from './slo.js';
+import type { ModelRef, } from '../engine/engine.js';
+import type { SamplingParams } from '../../protocol/sampling.js';
+import type { Slo } from '../../protocol/slo.js';
 
 /** One generation as the node runtime hands it to a GPU's scheduler. */
 export interface GenerationRequest {
@@ -8,30 +9,13 @@ export interface GenerationRequest {
   readonly functionName: string;
   readonly model: ModelRef;
   readonly promptTokens: readonly number[];
-  readonly maxTokens: number;
-  readonly temperature: number;
-  readonly topP: number;
-  readonly seed: number;
+  readonly sampling: SamplingParams;
   readonly stopTokenIds: readonly number[];
   readonly slo: Slo;
 }
 
-export type PolicyName =
-  | 'tidepool'
-  | 'aegaeon'
-  | 'request-level'
-  | 'request-level+srtf'
-  | 'static-colocation'
-  | 'dedicated';
-
-export const POLICY_NAMES: readonly PolicyName[] = [
-  'tidepool',
-  'aegaeon',
-  'request-level',
-  'request-level+srtf',
-  'static-colocation',
-  'dedicated',
-];
+export type { PolicyName } from '../../protocol/policy-names.js';
+export { POLICY_NAMES } from '../../protocol/policy-names.js';
 
 export interface ModelSnapshot {
   readonly key: string;

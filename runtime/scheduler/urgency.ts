@@ -1,6 +1,6 @@
 import type { CostEstimator } from './cost-estimator.js';
 import type { ModelState, RequestState } from './state.js';
-import { tokenDeadline } from './slo.js';
+import { tokenDeadline } from '../../protocol/slo.js';
 
 /** Deadline of the next token a request owes, on the scheduler clock. */
 export function nextDeadline(r: Readonly<RequestState>): number {

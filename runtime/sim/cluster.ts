@@ -96,8 +96,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
       };
       const ref = { key: r.key, dir: `/sim/${r.key}`, bytes: shapeOfKey(r.key).weightBytes };
       schedulers[target]!.submit({
-        id: nextId++, functionName: r.key, model: ref, promptTokens: syntheticPrompt(r.prompt), maxTokens: r.output,
-        temperature: 0, topP: 1, seed: nextId, stopTokenIds: [], slo: o.workload.slo,
+        id: nextId++, functionName: r.key, model: ref, promptTokens: syntheticPrompt(r.prompt), sampling: { max_tokens: r.output, temperature: 0, top_p: 1, seed: nextId, stop: [] }, stopTokenIds: [], slo: o.workload.slo,
       }, sink);
     }
   })();

@@ -1,9 +1,9 @@
-import type { Slo } from '../scheduler/slo.js';
-import { tokenDeadline } from '../scheduler/slo.js';
+import type { Slo } from '../../protocol/slo.js';
+import { tokenDeadline } from '../../protocol/slo.js';
 
 /**
  * Per-request accounting on the fly (no per-token arrays: an hour of traffic is tens of millions of
- * tokens). Uses `tokenDeadline`, the one SLO convention (runtime/scheduler/slo.ts).
+ * tokens). Uses `tokenDeadline`, the one SLO convention (protocol/slo.ts).
  */
 export class RequestTally {
   tokens = 0;

@@ -53,7 +53,7 @@ function dedicated(functions: readonly SimFunction[], gpus: number, gpu: SimGpuS
     replicas.set(best, replicas.get(best)! + 1);
   }
   const byKey = new Map<string, number[]>();
-  owners.forEach((k, i) => byKey.set(k, [...(byKey.get(k) ?? []), i]));
+  for (const [i, k] of owners.entries()) byKey.set(k, [...(byKey.get(k) ?? []), i]);
   const bytes = new Map(functions.map((f) => [f.key, f.bytes]));
   return {
     arenaBytes: Array.from({ length: gpus }, (_, i) => (owners[i] ? bytes.get(owners[i]!)! : gpu.memoryBytes * 0.5)),

@@ -22,19 +22,19 @@ function normal(rng: Rng): number {
 
 /** Gamma(shape k, scale θ) by Marsaglia–Tsang (with the k < 1 boost). */
 export function gamma(rng: Rng, k: number, theta: number): number {
-  if (k < 1) return gamma(rng, k + 1, theta) * Math.pow(rng(), 1 / k);
+  if (k < 1) return gamma(rng, k + 1, theta) * rng() ** (1 / k);
   const d = k - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);
   for (;;) {
     const x = normal(rng);
-    const v = Math.pow(1 + c * x, 3);
+    const v = (1 + c * x) ** 3;
     if (v <= 0) continue;
     if (Math.log(rng()) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v * theta;
   }
 }
 
 export function weibull(rng: Rng, c: number, scale: number): number {
-  return scale * Math.pow(-Math.log(1 - rng()), 1 / c);
+  return scale * (-Math.log(1 - rng())) ** (1 / c);
 }
 
 /** Γ(x) by the Lanczos approximation (x > 0). */
@@ -47,5 +47,5 @@ export function gammaFn(x: number): number {
   let a = p[0]!;
   const t = z + g + 0.5;
   for (let i = 1; i < g + 2; i++) a += p[i]! / (z + i);
-  return Math.sqrt(2 * Math.PI) * Math.pow(t, z + 0.5) * Math.exp(-t) * a;
+  return Math.sqrt(2 * Math.PI) * t ** (z + 0.5) * Math.exp(-t) * a;
 }

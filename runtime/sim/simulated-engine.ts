@@ -170,7 +170,7 @@ export class SimulatedEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    for (const s of [...this.seqs.values()]) this.finish(s, 'error', 'engine closed');
+    for (const s of [...this.seqs.values()]) this.finish(s, 'error', new EngineError('engine_down', 'engine closed'));
   }
 
   /** Sequences the engine holds, by state, of one model or of all (for tests and invariants). */
@@ -181,7 +181,7 @@ export class SimulatedEngine implements Engine {
   private async turn(modelKey: string, maxSteps: number, epoch: number): Promise<TurnResult> {
     const started = this.o.clock.now();
     const model = this.models.get(modelKey);
-    if (!model || model.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
+    if (model?.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
     let steps = 0;
     for (;;) {
       if (epoch !== this.preemptEpoch) return { steps, reason: 'preempted', ms: this.o.clock.now() - started };
@@ -232,18 +232,18 @@ export class SimulatedEngine implements Engine {
 
   private emit(s: SimSequence): void {
     s.generated++;
-    const token = 1000 + ((s.spec.seed * 7919 + s.generated * 104729) % 30000);
+    const token = 1000 + ((s.spec.sampling.seed * 7919 + s.generated * 104729) % 30000);
     s.sink.onToken(token);
     if (s.spec.stopTokenIds.includes(token)) this.finish(s, 'stop');
-    else if (s.generated >= s.spec.maxTokens) this.finish(s, 'length');
+    else if (s.generated >= s.spec.sampling.max_tokens) this.finish(s, 'length');
   }
 
-  private finish(s: SimSequence, reason: 'stop' | 'length' | 'cancelled' | 'error', message?: string): void {
+  private finish(s: SimSequence, reason: 'stop' | 'length' | 'cancelled' | 'error', error?: EngineError): void {
     if (this.seqs.get(s.spec.id) !== s) return;
     this.seqs.delete(s.spec.id);
     this.kvUsed -= s.reserved;
     s.reserved = 0;
-    s.sink.onDone(reason, { promptTokens: s.spec.promptTokens.length, completionTokens: s.generated }, message);
+    s.sink.onDone(reason, { promptTokens: s.spec.promptTokens.length, completionTokens: s.generated }, error);
   }
 
   private running(modelKey: string): SimSequence[] {
@@ -253,7 +253,7 @@ export class SimulatedEngine implements Engine {
   }
 
   private reservation(s: SimSequence): number {
-    return (s.spec.promptTokens.length + s.spec.maxTokens) * this.shapeOf(s).kvBytesPerToken;
+    return (s.spec.promptTokens.length + s.spec.sampling.max_tokens) * this.shapeOf(s).kvBytesPerToken;
   }
 
   private kvBytes(s: SimSequence): number {

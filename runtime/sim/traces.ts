@@ -43,8 +43,8 @@ export function alibabaModelArrivals(dir = DEFAULT_TRACES_DIR): readonly ModelAr
   const tCol = header.indexOf('gmt_create');
   const mCol = header.indexOf('checkpoint_model_version_id');
   const rows = lines.slice(1).filter((l) => l.length > 0).map((l) => l.split(','));
-  const t0 = Date.parse(rows[0]![tCol]!.replace(' ', 'T') + 'Z');
-  genAiCache = rows.map((c) => ({ atS: (Date.parse(c[tCol]!.replace(' ', 'T') + 'Z') - t0) / 1000, model: c[mCol]! }));
+  const t0 = Date.parse(`${rows[0]![tCol]!.replace(' ', 'T')}Z`);
+  genAiCache = rows.map((c) => ({ atS: (Date.parse(`${c[tCol]!.replace(' ', 'T')}Z`) - t0) / 1000, model: c[mCol]! }));
   return genAiCache;
 }
 

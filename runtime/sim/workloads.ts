@@ -1,4 +1,4 @@
-import type { Slo } from '../scheduler/slo.js';
+import type { Slo } from '../../protocol/slo.js';
 import { SHAPES } from './catalogue.js';
 import { createRng, exponential, gamma, gammaFn, weibull } from './rng.js';
 import type { Rng } from './rng.js';

@@ -1,7 +1,7 @@
 import type { SequenceSink } from '../engine/engine.js';
 import type { SchedulerEvent } from '../scheduler/types.js';
 import { SpanRing } from './span-ring.js';
-import type { NodeTimeline, TimelineGpu, TimelineSpan } from './timeline-types.js';
+import type { NodeTimeline, TimelineGpu, TimelineSpan } from '../../protocol/timeline-types.js';
 
 export interface TimelineRecorderOptions {
   readonly nodeId: string;
@@ -105,6 +105,6 @@ export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string,
       recorder.countToken(modelKey, gpu);
       sink.onToken(token);
     },
-    onDone: (reason, usage, message) => sink.onDone(reason, usage, message),
+    onDone: (reason, usage, error) => sink.onDone(reason, usage, error),
   };
 }

@@ -15,7 +15,7 @@ import { synthesizeModel } from '../../platform/models/synth.js';
 import { detectBackend } from '../../runtime/engine/detect-backend.js';
 import { startEngineSupervisor } from '../../runtime/engine/engine-supervisor.js';
 import type { PolicyName } from '../../runtime/scheduler/gpu-scheduler.js';
-import type { Slo } from '../../runtime/scheduler/slo.js';
+import type { Slo } from '../../protocol/slo.js';
 import { createCalibratedCosts } from '../../runtime/sim/cost-model.js';
 import { profileEngine, type EngineProfile } from './e2e/engine-profile.js';
 import { startBenchPlatform } from './e2e/platform.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../platform/cli/program.js';
+import { buildProgram } from '../../cli/program.js';
 import { runCli, stderrLines } from './run-cli.js';
 
 /** Every command path the program registers, groups and their subcommands alike (`keys`, `keys create`). */

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DASHBOARD_DIR } from '../../platform/api/dashboard-routes.js';
-import { createApiClient } from '../../platform/cli/api-client.js';
-import { deployFunction } from '../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../platform/cli/function-dir.js';
+import { createApiClient } from '../../cli/api-client.js';
+import { deployFunction } from '../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../cli/function-dir.js';
 import { bothPainted, narrowestBar, readChart, turnTaking } from './dashboard-chart.js';
 import { ENGINE_BUILT, startE2eServer, type E2eServer } from './e2e-server.js';
 import { startTraffic, type Traffic } from './traffic.js';
+import { letTimePass } from '../helpers/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Where CI picks the screenshot up as an artifact. */
@@ -118,7 +119,7 @@ describe.skipIf(skipReason !== undefined)('dashboard in headless Chromium', () =
     const end = await bars.nth(Math.floor((await bars.count()) / 2)).getAttribute('data-end');
     const bar = page.locator(`[data-panel=timeline] [data-kind=run][data-function="${FUNCTIONS[1]}"][data-end="${end}"] > rect`);
     const at = (await bar.boundingBox())!;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await letTimePass(400); // several redraws would have moved the bar
     expect((await bar.boundingBox())!.x, 'the bar moved while the pointer was on the chart').toBe(at.x);
     await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
     await expect.poll(() => page.locator('[data-panel=timeline] [data-readout]').textContent(), { timeout: 5_000 })

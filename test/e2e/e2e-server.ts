@@ -7,12 +7,13 @@ import { loadConfig } from '../../platform/config.js';
 import { createControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../platform/control-plane.js';
 import { openDatabase } from '../../platform/db/open-database.js';
 import type { Database } from '../../platform/db/database.js';
-import type { BlobService } from '../../platform/api/blob-routes.js';
+import type { BlobService } from '../../platform/functions/blob-service.js';
 import { storeBlobs } from '../../platform/functions/store-blobs.js';
 import { FsObjectStore } from '../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime } from '../../runtime/node.js';
-import type { NodeRuntime } from '../../runtime/node-runtime.js';
+import type { NodeRuntime } from '../../protocol/node-runtime.js';
 import { scriptedNode } from '../integration/api/api-helpers.js';
+import { storeBlobSource } from '../../platform/storage/blob-store.js';
 
 export const ENGINE_BIN = loadConfig({}).engineBin;
 export const ENGINE_BUILT = existsSync(ENGINE_BIN);
@@ -53,7 +54,7 @@ export async function startE2eServer(
     engine = 'supplied';
   } else if (ENGINE_BUILT) {
     node = await createLocalNodeRuntime({
-      store, shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
+      fetchBlob: storeBlobSource(store), shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
       engineMemoryBytes: 2 ** 30, engineThreads: 2, queueLimit: 64, queueTimeoutMs: 30_000, registry,
     });
     engine = 'cpu';

@@ -2,7 +2,7 @@ import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobService } from '../../platform/api/blob-routes.js';
+import type { BlobService } from '../../platform/functions/blob-service.js';
 import { createControlPlane, type ControlPlane } from '../../platform/control-plane.js';
 import type { Database } from '../../platform/db/database.js';
 import { openDatabase } from '../../platform/db/open-database.js';

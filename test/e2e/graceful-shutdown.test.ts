@@ -56,9 +56,12 @@ describe.skipIf(!ENGINE_BUILT)('graceful shutdown of tidepool up', () => {
     const signalledAt = Date.now();
     child.kill('SIGTERM');
     // A new request while the stream drains gets 503 naming the reason.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const refused = await fetch(`${ready.url}/v1/models`);
-    expect(refused.status).toBe(503);
+    const refused = await waitFor('the server to refuse new requests while it drains', 5_000, async () => {
+      const res = await fetch(`${ready.url}/v1/models`);
+      if (res.status === 503) return res;
+      await res.body?.cancel();
+      return undefined;
+    });
     expect((await refused.json()).error).toMatchObject({ code: 'shutting_down', type: 'server_error' });
     for (;;) {
       const { value, done } = await reader.read();

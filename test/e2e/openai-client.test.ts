@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../platform/cli/api-client.js';
-import { deployFunction } from '../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../platform/cli/function-dir.js';
+import { createApiClient } from '../../cli/api-client.js';
+import { deployFunction } from '../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../cli/function-dir.js';
 import { startE2eServer, type E2eServer } from './e2e-server.js';
 
 // The official OpenAI client against a real listening server: what users' code will do.

@@ -2,9 +2,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../platform/cli/api-client.js';
-import { deployFunction } from '../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../platform/cli/function-dir.js';
+import { createApiClient } from '../../cli/api-client.js';
+import { deployFunction } from '../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../cli/function-dir.js';
 import { startE2eServer, type E2eServer } from './e2e-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_BIN, ENGINE_BUILT } from '../e2e/e2e-server.js';
 import { complete, recordedStatuses, startFaultPlane, total, type FaultPlane } from './fault-plane.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 if (!ENGINE_BUILT) console.log(`skip: client disconnect fault test needs the engine binary at ${ENGINE_BIN} (build it with npm install)`);
 
@@ -31,17 +32,18 @@ describe.skipIf(!ENGINE_BUILT)('fault: a client disconnects mid-stream', () => {
     const impatient = new AbortController();
     const unary = complete(fault.url, { max_tokens: 1500 }, impatient.signal);
     await Promise.all(streams);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => busy(await fault.node.engineStats()) > 0, { message: 'the non-streaming request to be generating' });
     impatient.abort();
     expect((await unary).status).toBe(0);
 
     // The engine drops the sequences at its next token boundary.
-    const deadline = Date.now() + 5000;
-    let stats = await fault.node.engineStats();
-    while ((stats.memory.kvBlocksUsed > 0 || busy(stats) > 0) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      stats = await fault.node.engineStats();
-    }
+    const stats = await waitFor(
+      async () => {
+        const now = await fault.node.engineStats();
+        return now.memory.kvBlocksUsed === 0 && busy(now) === 0 ? now : undefined;
+      },
+      { intervalMs: 50, message: 'the engine to drop every sequence and free their KV blocks' },
+    );
     expect(busy(stats)).toBe(0);
     expect(stats.memory.kvBlocksUsed).toBe(0);
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prepareFunctionDir } from '../../platform/cli/function-dir.js';
+import { prepareFunctionDir } from '../../cli/function-dir.js';
 import { collectModelFiles } from '../../platform/functions/artifact.js';
 import { blobKey } from '../../platform/storage/blob-store.js';
 import type { ObjectStore } from '../../platform/storage/object-store.js';

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { createApiClient } from '../../platform/cli/api-client.js';
-import { deployFunction } from '../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../platform/cli/function-dir.js';
+import { createApiClient } from '../../cli/api-client.js';
+import { deployFunction } from '../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../cli/function-dir.js';
 import { createControlPlane, type ControlPlane } from '../../platform/control-plane.js';
 import type { Database } from '../../platform/db/database.js';
 import { openDatabase } from '../../platform/db/open-database.js';
@@ -13,6 +13,8 @@ import { FsObjectStore } from '../../platform/storage/fs-object-store.js';
 import type { ObjectStore } from '../../platform/storage/object-store.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../runtime/node.js';
 import { ENGINE_BIN } from '../e2e/e2e-server.js';
+import { storeBlobSource } from '../../platform/storage/blob-store.js';
+import { messageLogger } from '../helpers/message-logger.js';
 
 /** A listening control plane over one local node on the real CPU engine, with tiny-chat deployed. */
 export interface FaultPlane {
@@ -45,13 +47,13 @@ export async function startFaultPlane(options: FaultPlaneOptions = {}): Promise<
   const store = options.store ?? new FsObjectStore(join(dataDir, 'objects'));
   const registry = new Registry();
   const node = await createLocalNodeRuntime({
-    store, shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
+    fetchBlob: storeBlobSource(store), shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
     engineMemoryBytes: 2 ** 30, engineThreads: 1, queueLimit: 64, queueTimeoutMs: 30_000, registry,
     ...options.node,
   });
   const log: string[] = [];
   const plane = createControlPlane({
-    database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 }, log: (line) => log.push(line),
+    database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 }, log: messageLogger(log),
   });
   const url = await plane.listen(0, '127.0.0.1');
   if (options.deploy !== false) await deployFunction(createApiClient({ baseUrl: url }), await prepareFunctionDir('functions/tiny-chat', dataDir), { progress: false });

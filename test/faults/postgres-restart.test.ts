@@ -4,6 +4,7 @@ import { openDatabase } from '../../platform/db/open-database.js';
 import { ENGINE_BIN, ENGINE_BUILT } from '../e2e/e2e-server.js';
 import { privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { complete, recordedStatuses, startFaultPlane, total, type Answer, type FaultPlane } from './fault-plane.js';
+import { letTimePass } from '../helpers/wait-for.js';
 
 const unavailable = ENGINE_BUILT ? await privatePostgresUnavailable() : `the engine binary ${ENGINE_BIN} is not built`;
 if (unavailable) console.log(`skip: PostgreSQL restart fault test: ${unavailable}`);
@@ -34,18 +35,18 @@ describe.skipIf(unavailable !== undefined)('fault: PostgreSQL restarts during tr
       while (!stopping) answers.push(await complete(fault.url, { max_tokens: 4, temperature: 0 }));
     };
     const workers = Array.from({ length: 4 }, worker);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await letTimePass(1000); // a second of traffic before the outage
     const before = answers.length;
     await postgres.stop();
     // The outage lasts past the active-version cache's TTL, so reloads fail and the stale answer serves.
     const outageStart = Date.now();
     while (Date.now() - outageStart < 3000) {
       buffering = Math.max(buffering, fault.plane.recorder.buffered());
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await letTimePass(50); // samples the recorder's buffer through the outage
     }
     const during = answers.length - before;
     await postgres.start();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await letTimePass(1000); // a second of traffic after it
     stopping = true;
     await Promise.all(workers);
 

@@ -3,6 +3,7 @@ import { S3ObjectStore } from '../../platform/storage/s3-object-store.js';
 import { ENGINE_BIN, ENGINE_BUILT } from '../e2e/e2e-server.js';
 import { startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
 import { complete, recordedStatuses, startFaultPlane, total, type FaultPlane } from './fault-plane.js';
+import { letTimePass } from '../helpers/wait-for.js';
 
 if (!ENGINE_BUILT) console.log(`skip: object store fault test needs the engine binary at ${ENGINE_BIN} (build it with npm install)`);
 
@@ -44,7 +45,7 @@ describe.skipIf(!ENGINE_BUILT)('fault: the object store is unreachable during a 
 
     // Down when the cold start begins, back 600 ms later: the retries carry the request through.
     const waiting = complete(fault.url, {});
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await letTimePass(600); // the outage's length is the scenario
     await s3.resume();
     const recovered = await waiting;
     expect(recovered.status, recovered.body).toBe(200);

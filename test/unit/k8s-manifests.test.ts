@@ -25,6 +25,7 @@ const PENDING_VARIABLES: string[] = [];
 /** Keys the Secret `tidepool-secrets` must hold (created by hand, see docs/cluster.md). */
 const SECRET_KEYS = ['DATABASE_URL', 'TIDEPOOL_CLUSTER_TOKEN', 'TIDEPOOL_API_KEY'];
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML of any shape, walked field by field
 type Obj = Record<string, any>;
 
 interface Manifest {

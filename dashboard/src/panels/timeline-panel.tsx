@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { TimelineSpan } from '../../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../../protocol/timeline-types.js';
 import type { TimelineRow, TimelineStore } from '../timeline-store.js';
 import { layoutBars, layoutInstants, layoutRuns, toPx, type PxScale } from '../timeline-layout.js';
 import { useChartClock, useWidth } from './timeline-hooks.js';
@@ -8,7 +8,7 @@ import { AlertMark, ROW_HEIGHT, RunBar, SpanBarMark, SwitchMark, type OnDetail }
 
 /** Windows the chart offers; the first is the default: short enough that single token-level turns show. */
 export const WINDOWS_MS = [2_000, 15_000, 60_000, 300_000] as const;
-const TICK_MS: Record<number, number> = { 2_000: 500, 15_000: 3_000, 60_000: 10_000, 300_000: 60_000 };
+const TICK_MS: Record<number, number> = { 2000: 500, 15000: 3_000, 60000: 10_000, 300000: 60_000 };
 /** Width of the row labels left of the lanes, px (kept in step with `.gantt-label` in styles.css). */
 const LABEL_PX = 170;
 /** A load or KV move is recorded when it ends, so spans a little out of order by end time are still scanned. */
@@ -47,6 +47,7 @@ export function TimelinePanel({ store }: { store: TimelineStore }) {
     <section class="panel timeline" data-panel="timeline">
       <header>
         <h2>Device timeline {frozen && <span class="paused">paused while the pointer is on the chart</span>}</h2>
+        {/* biome-ignore lint/a11y/useSemanticElements: a row of toggle buttons, not a form field set */}
         <div class="window-picker" role="group" aria-label="time window">
           {WINDOWS_MS.map((ms) => (
             <button type="button" class={ms === windowMs ? 'active' : ''} aria-pressed={ms === windowMs} onClick={() => setWindowMs(ms)}>{windowLabel(ms)}</button>
@@ -58,6 +59,7 @@ export function TimelinePanel({ store }: { store: TimelineStore }) {
       {rows.length === 0 ? (
         <p class="empty">No device activity recorded yet. Spans appear here as soon as a function runs.</p>
       ) : (
+        // biome-ignore lint/a11y/noStaticElementInteractions: hovering only pauses the redraw so a span can be read; nothing is activated
         <div class="gantt" ref={ganttRef} onMouseEnter={() => setFrozen(true)} onMouseLeave={() => { setFrozen(false); setDetail(undefined); }}>
           {rows.map((row) => (
             <DeviceRow row={row} spans={recentSpans(row, scale.startMs)} scale={scale} names={names} ticks={ticks} windowMs={windowMs} onDetail={setDetail} key={row.key} />

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 
 // Migrations take `Kysely<any>`: they describe the schema at their own date, not today's types.
 
+// biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema of its own date, not today's types
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('functions')
@@ -72,6 +73,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('invocations_function_created_at_idx').on('invocations').columns(['function_name', 'created_at']).execute();
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: as up
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of ['invocations', 'nodes', 'api_keys', 'function_versions', 'functions']) {
     await db.schema.dropTable(table).execute();

@@ -40,7 +40,7 @@ export function createAegaeonPolicy(options: Partial<AegaeonOptions> = {}): Sche
       .sort((a, b) => (a.ref.key < b.ref.key ? -1 : 1));
     if (batches.length === 0) return undefined;
     const idx = batches.findIndex((m) => m.ref.key > cursor);
-    const pick = idx < 0 ? 0 : idx;
+    const pick = Math.max(idx , 0);
     const model = batches[pick]!;
     const next = batches[(pick + 1) % batches.length]!;
     const quotas = roundRobinQuotas(

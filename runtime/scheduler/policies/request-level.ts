@@ -46,7 +46,7 @@ function oldestArrival(m: Readonly<ModelState>): number {
 function minRemaining(m: Readonly<ModelState>): number {
   let best = Number.POSITIVE_INFINITY;
   for (const r of m.requests.values()) {
-    best = Math.min(best, r.request.maxTokens - r.tokens + (r.tokens === 0 ? r.request.promptTokens.length / 100 : 0));
+    best = Math.min(best, r.request.sampling.max_tokens - r.tokens + (r.tokens === 0 ? r.request.promptTokens.length / 100 : 0));
   }
   return best;
 }

@@ -1,4 +1,4 @@
-import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 
 /**
  * A node that answers every generation at once: `maxTokens` tokens cycling through `tokenIds`, then `done`,
@@ -15,11 +15,11 @@ export function instantNode(tokenIds: readonly number[]): NodeRuntime & { readon
     async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
       generated++;
       let produced = 0;
-      for (; produced < request.maxTokens; produced++) {
+      for (; produced < request.sampling.max_tokens; produced++) {
         if (signal?.aborted) break;
         yield { type: 'token', token: tokenIds[produced % tokenIds.length]! };
       }
-      const reason = produced < request.maxTokens ? 'cancelled' : 'length';
+      const reason = produced < request.sampling.max_tokens ? 'cancelled' : 'length';
       yield { type: 'done', reason, promptTokens: request.promptTokens.length, completionTokens: produced };
     },
     residency: async () => [],

@@ -55,7 +55,7 @@ export async function profileEngine(o: ProfileOptions): Promise<EngineProfile> {
       for (let rep = 0; rep < 2; rep++) {
         for (let b = 0; b < batch; b++) {
           const prompt = Array.from({ length }, (_, i) => (i * 31 + b * 7 + rep) % o.vocabSize);
-          await o.engine.add({ id: id++, modelKey: target.key, promptTokens: prompt, maxTokens: o.decodeSteps + 1, temperature: 0, topP: 1, seed: 0, stopTokenIds: [] }, sink);
+          await o.engine.add({ id: id++, modelKey: target.key, promptTokens: prompt, sampling: { max_tokens: o.decodeSteps + 1, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] }, sink);
         }
         prefill.push((await o.engine.runTurn(target.key, 1)).ms);
         for (let s = 0; s < o.decodeSteps; s++) decode.push((await o.engine.runTurn(target.key, 1)).ms);

@@ -4,15 +4,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { createApiClient } from '../../../platform/cli/api-client.js';
-import { deployFunction } from '../../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../../platform/cli/function-dir.js';
+import { createApiClient } from '../../../cli/api-client.js';
+import { deployFunction } from '../../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../../cli/function-dir.js';
 import { createControlPlane } from '../../../platform/control-plane.js';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import { storeBlobs } from '../../../platform/functions/store-blobs.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime } from '../../../runtime/node.js';
 import type { PolicyName } from '../../../runtime/scheduler/gpu-scheduler.js';
+import { storeBlobSource } from '../../../platform/storage/blob-store.js';
 
 export interface BenchPlatform {
   readonly url: string;
@@ -35,7 +36,7 @@ export async function startBenchPlatform(o: BenchPlatformOptions): Promise<Bench
   const store = new FsObjectStore(join(dataDir, 'objects'));
   const registry = new Registry();
   const node = await createLocalNodeRuntime({
-    store, shmDir: join(dataDir, 'shm'), hostPoolBytes: 8 * 2 ** 30, engineBin: o.engineBin, backend: o.backend,
+    fetchBlob: storeBlobSource(store), shmDir: join(dataDir, 'shm'), hostPoolBytes: 8 * 2 ** 30, engineBin: o.engineBin, backend: o.backend,
     engineMemoryBytes: o.engineMemoryBytes, engineThreads: o.engineThreads, policy: o.policy,
     queueLimit: 1024, queueTimeoutMs: 120_000, registry,
   });

@@ -4,7 +4,7 @@
 // virtual clock.
 import type { SequenceSink } from '../../../runtime/engine/engine.js';
 import { createGpuScheduler, VirtualClock, type PolicyName } from '../../../runtime/scheduler/gpu-scheduler.js';
-import type { Slo } from '../../../runtime/scheduler/slo.js';
+import type { Slo } from '../../../protocol/slo.js';
 import { createCalibratedCosts, fitShape, type StepFit } from '../../../runtime/sim/cost-model.js';
 import { RequestTally } from '../../../runtime/sim/metrics.js';
 import { SimulatedEngine } from '../../../runtime/sim/simulated-engine.js';
@@ -50,8 +50,7 @@ export async function predict(served: readonly ServedRequest[], fit: StepFit, pr
       const sink: SequenceSink = { onToken: () => tally.token(clock.now()), onDone: () => void (tally.done = true) };
       scheduler.submit({
         id: id++, functionName: r.fn, model: { key: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
-        promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1), maxTokens: expectedTokens(r), temperature: 0, topP: 1,
-        seed: 0, stopTokenIds: [], slo,
+        promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1), sampling: { max_tokens: expectedTokens(r), temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo,
       }, sink);
     }
   })();

@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng, exponential } from '../../../runtime/sim/rng.js';
-import type { Slo } from '../../../runtime/scheduler/slo.js';
+import type { Slo } from '../../../protocol/slo.js';
 
 export interface PlannedRequest {
   readonly fn: string;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobService } from '../../../platform/api/blob-routes.js';
-import { HttpError } from '../../../platform/api/http-error.js';
+import type { BlobService } from '../../../platform/functions/blob-service.js';
+import { TidepoolError } from '../../../protocol/errors.js';
 import { collectModelFiles, type ArtifactFileEntry } from '../../../platform/functions/artifact.js';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeError, ModelResidency, NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 
 export const FIXTURE_QWEN = join(import.meta.dirname, '../../fixtures/models/tiny-qwen2');
 
@@ -30,7 +30,7 @@ export function memoryBlobs(): BlobService & { readonly map: Map<string, Buffer>
       for await (const chunk of body) chunks.push(chunk);
       const bytes = Buffer.concat(chunks);
       const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      if (actual !== digest) throw new HttpError(400, 'digest_mismatch', `body hashes to ${actual}, not ${digest}`);
+      if (actual !== digest) throw new TidepoolError('digest_mismatch', `body hashes to ${actual}, not ${digest}`);
       map.set(digest, bytes);
       written.set(digest, new Date());
     },
@@ -53,7 +53,7 @@ export function scriptedNode(options: { text?: string; failWith?: NodeError; fai
     async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
       node.requests.push(request);
       if (options.failWith) throw options.failWith;
-      for (let i = 0; i < request.maxTokens; i++) {
+      for (let i = 0; i < request.sampling.max_tokens; i++) {
         await new Promise((r) => setTimeout(r, options.tokenDelayMs ?? 0));
         if (signal?.aborted) {
           node.cancelled++;
@@ -61,12 +61,12 @@ export function scriptedNode(options: { text?: string; failWith?: NodeError; fai
           return;
         }
         if (options.failAfter !== undefined && i === options.failAfter) {
-          yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: i, message: 'engine exploded' };
+          yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: i, error: { code: 'internal', message: 'engine exploded' } };
           return;
         }
         yield { type: 'token', token: bytes[i % bytes.length]! };
       }
-      yield { type: 'done', reason: 'length', promptTokens: request.promptTokens.length, completionTokens: request.maxTokens };
+      yield { type: 'done', reason: 'length', promptTokens: request.promptTokens.length, completionTokens: request.sampling.max_tokens };
     },
     async residency(): Promise<readonly ModelResidency[]> {
       return [];

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createControlPlane, type ControlPlane } from '../../../platform/control-plane.js';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import type { Database } from '../../../platform/db/database.js';
-import { NodeError } from '../../../runtime/node-runtime.js';
+import { NodeError } from '../../../protocol/node-runtime.js';
 import { FIXTURE_QWEN, memoryBlobs, putModelFiles, scriptedNode } from './api-helpers.js';
 
 // Routes against the real app and a real (in-memory) PGlite; the node is scripted so these run without an
@@ -51,7 +51,7 @@ describe('control plane API (scripted node)', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.choices[0]).toMatchObject({ message: { role: 'assistant', content: ' hello' }, finish_reason: 'length' });
     expect(res.body.usage.completion_tokens).toBe(6);
-    expect(node.requests[0]!.temperature).toBe(0);
+    expect(node.requests[0]!.sampling.temperature).toBe(0);
   });
 
   it('cuts at a stop string, holds back partial matches and reports finish_reason stop', async () => {

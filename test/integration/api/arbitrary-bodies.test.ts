@@ -6,6 +6,7 @@ import { createControlPlane, type ControlPlane } from '../../../platform/control
 import { openDatabase } from '../../../platform/db/open-database.js';
 import type { Database } from '../../../platform/db/database.js';
 import { FIXTURE_QWEN, memoryBlobs, putModelFiles, scriptedNode } from './api-helpers.js';
+import { messageLogger } from '../../helpers/message-logger.js';
 
 // A few hundred arbitrary bodies through the real app (routes, JSON parser, error middleware, PGlite): every
 // answer is a success or a 4xx in the OpenAI error shape. A 500 or a malformed error means a validator let
@@ -19,7 +20,7 @@ describe('arbitrary request bodies', () => {
   beforeAll(async () => {
     database = await openDatabase({});
     const blobs = memoryBlobs();
-    plane = createControlPlane({ database, blobs, nodes: [scriptedNode()], maxBodyBytes: 16_384, log: (e) => serverErrors.push(e) });
+    plane = createControlPlane({ database, blobs, nodes: [scriptedNode()], maxBodyBytes: 16_384, log: messageLogger(serverErrors) });
     files = await putModelFiles(blobs, FIXTURE_QWEN);
     const res = await request(plane.app).post('/v1/functions').send({ manifest: { name: 'small', model: { path: '.' }, context_length: 64 }, files });
     expect(res.status, JSON.stringify(res.body)).toBe(201);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlobService } from '../../../platform/api/blob-routes.js';
+import type { BlobService } from '../../../platform/functions/blob-service.js';
 import { createControlPlane, type ControlPlane } from '../../../platform/control-plane.js';
 import type { Database } from '../../../platform/db/database.js';
 import { openDatabase } from '../../../platform/db/open-database.js';

@@ -1,9 +1,10 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../../platform/cli/api-client.js';
-import { deployFunction } from '../../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../../platform/cli/function-dir.js';
+import { createApiClient } from '../../../cli/api-client.js';
+import { deployFunction } from '../../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../../cli/function-dir.js';
 import { ENGINE_BIN, ENGINE_BUILT, startE2eServer, type E2eServer } from '../../e2e/e2e-server.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 /** The value of one sample in Prometheus text, e.g. `tidepool_ttft_seconds_count{function="tiny-chat"}`; 0 when absent. */
 function sample(metrics: string, series: string): number {
@@ -41,9 +42,14 @@ describe.skipIf(!ENGINE_BUILT)('API on the real CPU engine', () => {
     await reader.read();
     await reader.read();
     controller.abort();
-    await new Promise((r) => setTimeout(r, 500));
-    await server.plane.recorder.flush();
-    const rows = await server.database.db.selectFrom('invocations').selectAll().where('status', '=', 'cancelled').execute();
+    const rows = await waitFor(
+      async () => {
+        await server.plane.recorder.flush();
+        const cancelled = await server.database.db.selectFrom('invocations').selectAll().where('status', '=', 'cancelled').execute();
+        return cancelled.length > 0 ? cancelled : undefined;
+      },
+      { intervalMs: 25, message: 'the cancelled invocation to be recorded' },
+    );
     expect(rows.length).toBe(1);
     expect(rows[0]!.completion_tokens).toBeLessThan(1500);
   });

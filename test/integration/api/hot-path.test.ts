@@ -6,8 +6,9 @@ import { chunkEncoder, endSse, sendSse, startSse } from '../../../platform/api/s
 import { createControlPlane, type ControlPlane } from '../../../platform/control-plane.js';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import type { Database } from '../../../platform/db/database.js';
-import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 import { FIXTURE_QWEN, memoryBlobs, putModelFiles } from './api-helpers.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 // The invoke path's cheap forms (docs/api.md, control-plane overhead) must answer exactly as before: these
 // check what each saving could break.
@@ -22,7 +23,7 @@ function signalNode(text: string, delayMs: number): NodeRuntime & { readonly sig
       signals.push(signal!);
       const bytes = Buffer.from(text);
       let produced = 0;
-      for (; produced < request.maxTokens && !signal?.aborted; produced++) {
+      for (; produced < request.sampling.max_tokens && !signal?.aborted; produced++) {
         if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         yield { type: 'token', token: bytes[produced % bytes.length]! };
       }
@@ -71,16 +72,16 @@ describe('invoke hot path', () => {
     const reader = res.body!.getReader();
     await reader.read();
     client.abort();
-    const deadline = Date.now() + 5000;
-    while (!node.signals[2]?.aborted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(node.signals[2]?.aborted).toBe(true);
+    await waitFor(() => node.signals[2]?.aborted, { message: "the client's hang-up to reach the node" });
     // The generation notices at its next token, then records.
-    let statuses: string[] = [];
-    while (statuses.length < 3 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await plane.recorder.flush();
-      statuses = (await database.db.selectFrom('invocations').select('status').execute()).map((r) => r.status).sort();
-    }
+    const statuses = await waitFor(
+      async () => {
+        await plane.recorder.flush();
+        const recorded = (await database.db.selectFrom('invocations').select('status').execute()).map((r) => r.status).sort();
+        return recorded.length >= 3 ? recorded : undefined;
+      },
+      { intervalMs: 20, message: 'three invocation records' },
+    );
     expect(statuses).toEqual(['cancelled', 'length', 'length']);
   });
 
@@ -123,8 +124,14 @@ describe('SSE framing', () => {
       const socket = req.socket as unknown as { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void };
       const writev = socket._writev.bind(socket);
       const write = socket._write.bind(socket);
-      socket._writev = (...a) => (writes.push(1), writev(...a));
-      socket._write = (...a) => (writes.push(1), write(...a));
+      socket._writev = (...a) => {
+        writes.push(1);
+        return writev(...a);
+      };
+      socket._write = (...a) => {
+        writes.push(1);
+        return write(...a);
+      };
       startSse(res);
       sendSse(res, { n: 1 });
       sendSse(res, { n: 2 });

@@ -1,10 +1,11 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '../../../platform/cli/api-client.js';
-import { deployFunction } from '../../../platform/cli/deploy-function.js';
-import { prepareFunctionDir } from '../../../platform/cli/function-dir.js';
+import { createApiClient } from '../../../cli/api-client.js';
+import { deployFunction } from '../../../cli/deploy-function.js';
+import { prepareFunctionDir } from '../../../cli/function-dir.js';
 import type { OpsInvocation, OpsState } from '../../../platform/ops/ops-types.js';
 import { ENGINE_BIN, ENGINE_BUILT, startE2eServer, type E2eServer } from '../../e2e/e2e-server.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 if (!ENGINE_BUILT) console.log(`skip: operator API tests need the engine binary at ${ENGINE_BIN} (build it with npm install)`);
 
@@ -77,7 +78,7 @@ describe.skipIf(!ENGINE_BUILT)('operator API (/v1/ops/state, /v1/invocations)', 
     const running = (await state()).functions.find((f) => f.name === 'tiny-chat')!;
     controller.abort();
     expect(running.running + running.queueDepth).toBe(1);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await state()).functions.every((f) => f.running + f.queueDepth === 0), { message: 'the cancelled request to leave the node' });
     await server.plane.recorder.flush();
   });
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createControlPlane, type ControlPlane } from '../../../platform/control-plane.js';
 import type { Database } from '../../../platform/db/database.js';
 import { openDatabase } from '../../../platform/db/open-database.js';
-import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 import { FIXTURE_QWEN, memoryBlobs, putModelFiles, scriptedNode } from './api-helpers.js';
 
 // Per-key and per-function quotas on both APIs (429 + Retry-After naming the limit and whose it is), and the

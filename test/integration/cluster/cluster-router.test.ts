@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { upsertNode } from '../../../platform/db/repositories/node-repository.js';
 import { createClusterRouter } from '../../../platform/router/cluster-router.js';
 import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-server.js';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../runtime/node-runtime.js';
+import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { scriptedNode } from '../api/api-helpers.js';
 
@@ -12,8 +12,8 @@ const DIGEST = 'sha256:aaaa';
 
 function request(id: string, maxTokens = 4): NodeGenerateRequest {
   return {
-    id, functionName: 'fn', version: 1, artifact: { digest: DIGEST, files: [], bytes: 0 }, promptTokens: [1, 2], maxTokens,
-    temperature: 0, topP: 1, seed: 1, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 1000,
+    id, functionName: 'fn', version: 1, artifact: { digest: DIGEST, files: [], bytes: 0 }, promptTokens: [1, 2],
+    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 1, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 1000,
   };
 }
 
@@ -174,7 +174,7 @@ withDatabases(({ database }) => {
     }
     expect(events.slice(0, 2).map((e) => e.type)).toEqual(['token', 'token']);
     expect(events[2]).toMatchObject({ type: 'done', reason: 'error', completionTokens: 2 });
-    expect((events[2] as { message: string }).message).toMatch(/node a was lost after 2 token/);
+    expect((events[2] as Extract<NodeEvent, { type: 'done' }>).error?.message).toMatch(/node a was lost after 2 token/);
   });
 
   it('refuses through generate when no node is ready, and node servers refuse calls without the token', async () => {

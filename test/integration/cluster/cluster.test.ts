@@ -5,6 +5,7 @@ import {
   CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, deployFixture, invoke, runCli, startNode, startServe, stopProcesses,
   type ClusterDatabase, type Outcome, type Proc, type StartedNode,
 } from './cluster-processes.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 /**
  * Cluster mode on loopback: two `tidepool serve` replicas sharing one PostgreSQL database and one filesystem
@@ -102,11 +103,13 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
     expect(new Set(ids).size).toBe(REQUESTS);
     const db = await database.connect();
     try {
-      let rows: { id: string; status: string; node_id: string }[] = [];
-      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-        rows = (await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])).rows;
-        if (rows.length >= REQUESTS) break;
-      }
+      const rows = await waitFor(
+        async () => {
+          const found = (await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])).rows;
+          return found.length >= REQUESTS ? found : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 250, message: `${REQUESTS} invocation records` },
+      ).catch(async () => (await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])).rows);
       const recordsPerId = new Map<string, number>();
       for (const row of rows) recordsPerId.set(row.id, (recordsPerId.get(row.id) ?? 0) + 1);
       expect(ids.filter((id) => recordsPerId.get(id) !== 1), 'response ids without exactly one record').toEqual([]);
@@ -124,9 +127,13 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
     }
 
     // The killed node is down for both replicas; the survivors still serve.
-    await new Promise((r) => setTimeout(r, 1600));
-    const after = (await (await fetch(`${planes[1]}/v1/cluster/nodes`)).json()) as { data: { id: string; state: string }[] };
-    expect(after.data.find((n) => n.id === killed)?.state).toBe('down');
+    const after = await waitFor(
+      async () => {
+        const nodes = (await (await fetch(`${planes[1]}/v1/cluster/nodes`)).json()) as { data: { id: string; state: string }[] };
+        return nodes.data.find((n) => n.id === killed)?.state === 'down' ? nodes : undefined;
+      },
+      { intervalMs: 100, message: 'the killed node to read as down' },
+    );
     expect(after.data.filter((n) => n.state === 'ready')).toHaveLength(2);
     const metrics = (await Promise.all(planes.map(async (url) => (await fetch(`${url}/metrics`)).text()))).join('\n');
     console.log(`cluster: ${metrics.split('\n').filter((l) => l.startsWith('tidepool_route_decisions_total')).join('; ')}`);

@@ -6,6 +6,7 @@ import {
   CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, deployFixture, invoke, runCli, startNode, startServe, stopProcesses, waitFor,
   type ClusterDatabase, type Proc, type StartedNode,
 } from './cluster-processes.js';
+import { letTimePass } from '../../helpers/wait-for.js';
 
 /**
  * One `tidepool serve` and one `tidepool node` process with an explicit TIDEPOOL_NODE_ID: min_warm holds
@@ -78,7 +79,7 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
     });
     expect(held).toBeGreaterThan(400_000); // the tiny-llama fixture's safetensors and config
     // Still there well after its zero keep-warm window.
-    await new Promise((r) => setTimeout(r, 1000));
+    await letTimePass(1000); // well past the zero keep-warm window: the hold must keep it
     expect(await hostPoolUsedBytes()).toBe(held);
     const rm = await runCli(['rm', PINNED], { ...env, TIDEPOOL_API_URL: plane });
     expect(rm.code, rm.stderr).toBe(0);
@@ -124,7 +125,7 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
     expect(node.address).not.toBe(oldAddress);
 
     // A replica reuses its read of the node table for 0.5 s; past that, it must route to the node again.
-    await new Promise((r) => setTimeout(r, 600));
+    await letTimePass(600); // past the replicas' 0.5 s node-table cache: what is checked is what they read after it
     const after = await Promise.all([2, 3, 4].map((i) => invoke(plane, FN, i, 8)));
     expect(after.map((o) => [o.status, o.done])).toEqual([[200, true], [200, true], [200, true]]);
     const db = await database.connect();

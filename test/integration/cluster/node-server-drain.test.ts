@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpNodeRuntime, NodeLostError } from '../../../platform/router/http-node.js';
 import { startNodeServer } from '../../../runtime/cluster/node-server.js';
-import type { NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { scriptedNode } from '../api/api-helpers.js';
 
 // The node API's graceful stop over real HTTP, with a scripted node (one token per tick) so the timing is
@@ -11,7 +11,7 @@ const TOKEN = 'drain-test-token';
 function request(maxTokens: number): NodeGenerateRequest {
   return {
     id: `r-${maxTokens}`, functionName: 'fn', version: 1, artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
-    promptTokens: [1], maxTokens, temperature: 0, topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    promptTokens: [1], sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
   };
 }
 

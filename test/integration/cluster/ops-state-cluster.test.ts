@@ -5,8 +5,8 @@ import { upsertNode } from '../../../platform/db/repositories/node-repository.js
 import { createOpsStateReader } from '../../../platform/ops/ops-state.js';
 import { createClusterRouter } from '../../../platform/router/cluster-router.js';
 import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-server.js';
-import type { NodeStats } from '../../../runtime/node-stats.js';
-import type { ModelResidency, NodeRuntime } from '../../../runtime/node-runtime.js';
+import type { NodeStats } from '../../../protocol/node-stats.js';
+import type { ModelResidency, NodeRuntime } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { scriptedNode } from '../api/api-helpers.js';
 

@@ -5,13 +5,15 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFunctionVersion, deleteFunction } from '../../../platform/db/repositories/function-repository.js';
 import { upsertNode } from '../../../platform/db/repositories/node-repository.js';
 import { createWarmHoldSync, type WarmHoldSyncOptions } from '../../../platform/router/warm-hold-sync.js';
-import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
+import { digestOf, putBlob, storeBlobSource } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-server.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../../runtime/node.js';
-import type { Artifact, WarmHoldTarget } from '../../../runtime/node-runtime.js';
+import type { Artifact, WarmHoldTarget } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
+import { waitFor } from '../../helpers/wait-for.js';
+import { messageLogger } from '../../helpers/message-logger.js';
 
 /**
  * The replica side of min_warm convergence against a real node runtime (over the stub engine) behind the real
@@ -40,7 +42,7 @@ withDatabases(({ database }) => {
 
   async function startNode(id: string): Promise<{ runtime: LocalNodeRuntime; url: string }> {
     const runtime = await createLocalNodeRuntime({
-      nodeId: id, store, shmDir: join(temp.dir, `shm-${id}`), hostPoolBytes: 1 << 20, engineBin: stubEngine, backend: 'cpu',
+      nodeId: id, fetchBlob: storeBlobSource(store), shmDir: join(temp.dir, `shm-${id}`), hostPoolBytes: 1 << 20, engineBin: stubEngine, backend: 'cpu',
       engineMemoryBytes: 1 << 20, queueLimit: 4, queueTimeoutMs: 5_000, registry: new Registry(),
     });
     const server = await startNodeServer({ node: runtime, token: TOKEN, host: '127.0.0.1', port: 0 });
@@ -68,7 +70,7 @@ withDatabases(({ database }) => {
   const tierOf = async (runtime: LocalNodeRuntime, fn: string) => (await runtime.residency()).find((m) => m.functionName === fn)?.tier;
 
   async function warm(runtime: LocalNodeRuntime, fn: string): Promise<void> {
-    for (let waited = 0; waited < 5_000 && (await tierOf(runtime, fn)) !== 'host'; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(async () => (await tierOf(runtime, fn)) === 'host', { intervalMs: 20, message: `${fn} to be warm in host memory` }).catch(() => undefined);
   }
 
   it('sends a node that reports no holds the ones the database wants, and nothing more once they match', async () => {
@@ -77,7 +79,7 @@ withDatabases(({ database }) => {
     await deploy('sync-cold', {});
     const node = await startNode('sync-a');
     const lines: string[] = [];
-    const replica = sync({ log: (line) => lines.push(line) });
+    const replica = sync({ log: messageLogger(lines) });
     replica.heartbeat({ id: 'sync-a', address: node.url }, reportOf(node.runtime));
     await replica.idle();
     expect(lines).toEqual(['warm holds: sent node sync-a its holds: sync-pinned (it reported none)']);
@@ -122,8 +124,7 @@ withDatabases(({ database }) => {
     await node.runtime.setWarmHolds!([]);
     // keep_warm_ms 0 and never invoked: once its one lease is released, the model leaves host memory.
     const used = async () => (await node.runtime.stats()).hostPool.usedBytes;
-    for (let waited = 0; waited < 2_000 && (await used()) > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
-    expect(await used()).toBe(0);
+    await waitFor(async () => (await used()) === 0, { intervalMs: 20, message: 'the released model to leave host memory' });
     expect(await node.runtime.residency()).toEqual([]);
   });
 
@@ -182,7 +183,7 @@ withDatabases(({ database }) => {
     const attempts: WarmHoldTarget[][] = [];
     const lines: string[] = [];
     const replica = sync({
-      now: () => clock, retryAfterMs: 30_000, log: (line) => lines.push(line),
+      now: () => clock, retryAfterMs: 30_000, log: messageLogger(lines),
       send: async (_node, holds) => {
         attempts.push([...holds]);
         throw new Error('connect ECONNREFUSED');

@@ -15,6 +15,7 @@ import {
   type NewFunctionVersion,
 } from '../../../platform/db/repositories/function-repository.js';
 import { withDatabases } from '../../helpers/databases.js';
+import { letTimePass } from '../../helpers/wait-for.js';
 
 const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 const DIGEST_B = `sha256:${'b'.repeat(64)}`;
@@ -139,7 +140,7 @@ withDatabases(({ database }) => {
     const collecting = withBlobReferencesLocked(db, async (referenced) => {
       seen = referenced.has(digest);
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await letTimePass(200); // the collector must stay blocked behind the uncommitted deploy
     expect(seen).toBeUndefined();
     commit();
     await Promise.all([deploying, collecting]);
@@ -159,7 +160,7 @@ withDatabases(({ database }) => {
     });
     await lockTaken;
     const deploying = createFunctionVersion(db, deploy('fn-gc-wait'), async () => void order.push('deploy checks blobs'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await letTimePass(200); // the deploy must stay blocked behind the collector's lock
     expect(order).toEqual([]);
     finish();
     await Promise.all([collecting, deploying]);

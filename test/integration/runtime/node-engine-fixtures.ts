@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { digestOf, putBlob } from '../../../platform/storage/blob-store.js';
+import { digestOf, putBlob, storeBlobSource } from '../../../platform/storage/blob-store.js';
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
 export const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
@@ -41,8 +42,7 @@ export async function reference(name: string): Promise<Reference> {
 
 export function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
   return {
-    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, maxTokens: ref.greedy.length, temperature: 0,
-    topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
+    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, sampling: { max_tokens: ref.greedy.length, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
   };
 }
 
@@ -55,13 +55,9 @@ export async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEve
 export const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.token] : []));
 
 
-/** Polls `probe` every 25 ms until it returns true; fails after `ms`. */
+/** Polls `probe` every 25 ms until it returns true; fails after `ms`, naming `what`. */
 export async function eventually(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await probe())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitFor(probe, { timeoutMs: ms, intervalMs: 25, message: what });
 }
 
 /** A local node on the real CPU engine with both tiny fixtures uploaded to its store, in a fresh temp dir. */
@@ -81,7 +77,7 @@ export async function startFixtureNode(prefix: string, options: Partial<LocalNod
     fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
   ]);
   const node = await createLocalNodeRuntime({
-    store, shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
+    fetchBlob: storeBlobSource(store), shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
     engineThreads: 1, queueLimit: 8, queueTimeoutMs: 30_000, registry: new Registry(), ...options,
   });
   return {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNodeRuntime } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent } from '../../../protocol/node-runtime.js';
 import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
+import { messageLogger } from '../../helpers/message-logger.js';
 
 // The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy
 // output must match the transformers reference, two models interleave, cancel frees the sequence, and a
@@ -32,7 +33,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     const arrivals: string[] = [];
     const run = async (id: string, artifact: Artifact, ref: Reference) => {
       const events: NodeEvent[] = [];
-      for await (const event of node.generate(request(id, artifact, ref, { maxTokens: 96 }))) {
+      for await (const event of node.generate(request(id, artifact, ref, { sampling: { max_tokens: 96, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
         events.push(event);
         arrivals.push(id);
       }
@@ -57,7 +58,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     for (let attempt = 1; attempt <= 3; attempt++) {
       const controller = new AbortController();
       events = [];
-      for await (const event of node.generate(request('d', llama, llamaRef, { maxTokens: 200 }), controller.signal)) {
+      for await (const event of node.generate(request('d', llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } }), controller.signal)) {
         events.push(event);
         if (events.length === 3) controller.abort();
       }
@@ -76,7 +77,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
 
   it('ends streams with a clear error when the engine is killed, then serves the next request', async () => {
     const events: NodeEvent[] = [];
-    for await (const event of node.generate(request('f', llama, llamaRef, { maxTokens: 200 }))) {
+    for await (const event of node.generate(request('f', llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
       events.push(event);
       if (events.length === 2) process.kill(node.enginePid()!, 'SIGKILL');
     }
@@ -97,7 +98,7 @@ describe.skipIf(skipReason !== undefined)('node runtime scale-to-zero with the r
   const engineLog: string[] = [];
 
   beforeAll(async () => {
-    fixture = await startFixtureNode('tp-node-zero-', { gpuIdleEvictMs: 100, onLog: (line) => engineLog.push(line) });
+    fixture = await startFixtureNode('tp-node-zero-', { gpuIdleEvictMs: 100, log: messageLogger(engineLog) });
     ({ node, llama, llamaRef } = fixture);
   });
   afterAll(async () => fixture?.close());

@@ -8,6 +8,7 @@ import { startEngineSupervisor } from '../../../runtime/engine/engine-supervisor
 import type { EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
 import type { GpuScheduler, SchedulerEvent } from '../../../runtime/scheduler/gpu-scheduler.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 // The production GpuScheduler driving the real engine binary (CPU backend) with two fixture models submitted
 // at once. The SLO is so tight that both models are always late, and the minimum turn is lowered to 0 (a
@@ -43,14 +44,13 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
       onDone: (reason) => resolve({ tokens, reason }),
     };
     s.submit({
-      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, maxTokens: reference.greedy.length,
-      temperature: 0, topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
+      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, sampling: { max_tokens: reference.greedy.length, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
     }, sink);
   });
 }
 
 async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 1));
+  await waitFor(done, { timeoutMs: 30_000, intervalMs: 1, message: 'the scheduler to finish every request' });
 }
 
 describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine', () => {

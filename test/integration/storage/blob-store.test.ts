@@ -5,6 +5,7 @@ import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import type { ObjectStore } from '../../../platform/storage/object-store.js';
 import { storeBlobs } from '../../../platform/functions/store-blobs.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
+import { letTimePass } from '../../helpers/wait-for.js';
 
 // putBlob's failures reach the caller as one rejected promise and nothing else: no stray 'error' event
 // becomes an uncaught exception next to it.
@@ -25,7 +26,8 @@ describe('putBlob failures', () => {
     await temp.remove();
   });
 
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  // Gives a stray stream error the ticks it would need to surface as an uncaught exception (none may).
+  const settle = () => letTimePass(50);
 
   it('rejects a mismatching stream once, raises nothing uncaught and keeps nothing', async () => {
     const store = new FsObjectStore(temp.dir);

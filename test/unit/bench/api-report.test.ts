@@ -40,8 +40,7 @@ describe('api bench report', () => {
 
 describe('instant node', () => {
   const request = {
-    id: 'r', functionName: 'f', version: 1, artifact: { digest: 'sha256:x', files: [], bytes: 0 }, promptTokens: [1, 2, 3], maxTokens: 5,
-    temperature: 0, topP: 1, seed: 0, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    id: 'r', functionName: 'f', version: 1, artifact: { digest: 'sha256:x', files: [], bytes: 0 }, promptTokens: [1, 2, 3], sampling: { max_tokens: 5, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
   };
 
   it('answers the requested tokens at once, cycling through its ids, then done', async () => {

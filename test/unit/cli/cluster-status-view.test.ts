@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatClusterStatus, type ClusterNodesBody } from '../../../platform/cli/cluster-status-view.js';
+import { formatClusterStatus, type ClusterNodesBody } from '../../../cli/cluster-status-view.js';
 
 const NODE: ClusterNodesBody['data'][number] = {
   id: 'gpu7-8081', address: 'http://10.0.3.7:8081', backend: 'cuda', gpus: [{ index: 0 }], state: 'ready', heartbeat_age_ms: 1200, load: 3,

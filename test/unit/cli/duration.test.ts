@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CliError } from '../../../platform/cli/cli-error.js';
-import { formatDurationMs, parseDurationMs } from '../../../platform/cli/duration.js';
+import { CliError } from '../../../cli/cli-error.js';
+import { formatDurationMs, parseDurationMs } from '../../../cli/duration.js';
 
 describe('durations on the command line', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OpsInvocation } from '../../../platform/ops/ops-types.js';
-import { FollowCursor } from '../../../platform/cli/follow-cursor.js';
-import { logHeader, logLine } from '../../../platform/cli/logs-view.js';
+import { FollowCursor } from '../../../cli/follow-cursor.js';
+import { logHeader, logLine } from '../../../cli/logs-view.js';
 
 function row(id: string, finishedAt: string, overrides: Partial<OpsInvocation> = {}): OpsInvocation {
   return {
@@ -24,7 +24,7 @@ describe('tidepool logs lines', () => {
 
   it('mark TTFT and TPOT over the SLO with ! (and red on a terminal), and show errors on one line', () => {
     const slow = row('b', '2026-11-24T07:00:00.000Z', { ttft_ms: 1500, tpot_ms: 120, status: 'error', error: 'engine\nexploded', node: null });
-    expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, false)).toMatch(/error\s+12\/64\s+1500 ms !\s+120 ms !\s+-  engine exploded$/);
+    expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, false)).toMatch(/error\s+12\/64\s+1500 ms !\s+120 ms !\s+- {2}engine exploded$/);
     expect(logLine(slow, { ttft_ms: 1000, tpot_ms: 100 }, true)).toContain('\x1b[31m1500 ms !');
     expect(logLine(slow, undefined, false)).not.toContain('!');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeIdOf } from '../../../platform/cli/node-id.js';
+import { nodeIdOf } from '../../../cli/node-id.js';
 
 describe('nodeIdOf', () => {
   it('uses TIDEPOOL_NODE_ID when set, whatever the host or port', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OpsFunction, OpsState } from '../../../platform/ops/ops-types.js';
-import { bar, renderTop } from '../../../platform/cli/top-view.js';
+import { bar, renderTop } from '../../../cli/top-view.js';
 
 const MiB = 2 ** 20;
 

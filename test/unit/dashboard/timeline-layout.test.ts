@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LAYOUT, layoutInstants, layoutRuns, type PxScale } from '../../../dashboard/src/timeline-layout.js';
-import type { TimelineSpan } from '../../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../../protocol/timeline-types.js';
 
 // The dashboard's Gantt layout: what decides whether a person can see two functions taking turns.
 

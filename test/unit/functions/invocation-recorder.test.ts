@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/wait-for.js';
 import { createInvocationRecorder, type InvocationRecord } from '../../../platform/functions/invocation-recorder.js';
 
 function row(id: string): InvocationRecord {
@@ -37,7 +38,7 @@ describe('invocation recorder', () => {
     });
     table.state.down = true;
     for (let i = 0; i < 10; i++) recorder.record(row(`r${i}`));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => errors.length >= 4, { message: 'four failed writes' });
     expect(table.stored.size).toBe(0);
     expect(recorder.buffered()).toBe(10);
     // Backoff doubles between attempts instead of hammering the database every tick.
@@ -108,7 +109,7 @@ describe('invocation recorder', () => {
     table.state.down = true;
     const recorder = createInvocationRecorder({ write: table.write, flushIntervalMs: 1000, retryBackoffMs: 10, closeTimeoutMs: 2000 });
     recorder.record(row('a'));
-    setTimeout(() => (table.state.down = false), 60);
+    setTimeout(() => (table.state.down = false), 60); // the outage ends while close waits: part of the scenario
     await recorder.close();
     expect(table.stored.has('a')).toBe(true);
   });

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../../platform/api/http-error.js';
+import { httpStatus } from '../../../platform/api/http-error.js';
+import { TidepoolError } from '../../../protocol/errors.js';
 import { parseInvocationQuery } from '../../../platform/ops/invocation-query.js';
 
-function refusal(query: Record<string, unknown>): HttpError {
+function refusal(query: Record<string, unknown>): TidepoolError {
   try {
     parseInvocationQuery(query);
   } catch (error) {
-    return error as HttpError;
+    return error as TidepoolError;
   }
   throw new Error(`accepted ${JSON.stringify(query)}`);
 }
@@ -36,8 +37,8 @@ describe('GET /v1/invocations parameters', () => {
     ];
     for (const [query, param, message] of cases) {
       const error = refusal(query);
-      expect(error, JSON.stringify(query)).toBeInstanceOf(HttpError);
-      expect({ status: error.status, code: error.code, param: error.param }).toEqual({ status: 400, code: 'invalid_parameter', param });
+      expect(error, JSON.stringify(query)).toBeInstanceOf(TidepoolError);
+      expect({ status: httpStatus(error.code), code: error.code, param: error.param }).toEqual({ status: 400, code: 'invalid_parameter', param });
       expect(error.message).toMatch(message);
     }
   });

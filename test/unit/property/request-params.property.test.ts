@@ -1,21 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../../platform/api/http-error.js';
-import {
-  MAX_STOP_LENGTH, MAX_STOP_SEQUENCES, parseMessages, parseSampling, requireObject, requireString,
-} from '../../../platform/api/request-params.js';
+import { httpStatus } from '../../../platform/api/http-error.js';
+import { TidepoolError } from '../../../protocol/errors.js';
+import { parseMessages, readStream, requireObject, requireString } from '../../../platform/api/request-params.js';
+import { MAX_STOP_LENGTH, MAX_STOP_SEQUENCES, checkSampling, readSampling, resolveSampling } from '../../../protocol/sampling.js';
+
+/** The API edge's reading of a body: `stream`, then the sampling parameters. */
+function parseSampling(body: Record<string, unknown>) {
+  return { stream: readStream(body), ...readSampling(body) };
+}
 
 // Property tests of the request validators both APIs share: any body is either accepted with every value
-// inside its documented bounds, or refused with an HttpError 400 that names the parameter. Never a TypeError.
+// inside its documented bounds, or refused with a TidepoolError (400) that names the parameter. Never a TypeError.
 
-/** Runs `validate`; a throw must be a 400 HttpError whose param is one of `allowed` and is named in its message. */
+/** Runs `validate`; a throw must be a TidepoolError with a 400 code whose param is one of `allowed` and is named in its message. */
 function outcome<T>(validate: () => T, allowed: readonly string[]): T | undefined {
   try {
     return validate();
   } catch (error) {
-    expect(error).toBeInstanceOf(HttpError);
-    const e = error as HttpError;
-    expect(e.status).toBe(400);
+    expect(error).toBeInstanceOf(TidepoolError);
+    const e = error as TidepoolError;
+    expect(httpStatus(e.code)).toBe(400);
     if (e.param !== null) {
       expect(allowed).toContain(e.param);
       expect(e.message).toContain(e.param);
@@ -69,13 +74,17 @@ describe('request validators (property)', () => {
       fc.property(samplingBody, (body) => {
         const s = outcome(() => parseSampling(body), SAMPLING_KEYS);
         if (!s) return;
-        if (s.maxTokens !== undefined) expect(Number.isInteger(s.maxTokens) && s.maxTokens >= 1 && s.maxTokens <= 1_000_000).toBe(true);
+        if (s.max_tokens !== undefined) expect(Number.isInteger(s.max_tokens) && s.max_tokens >= 1 && s.max_tokens <= 1_000_000).toBe(true);
         if (s.temperature !== undefined) expect(s.temperature >= 0 && s.temperature <= 2).toBe(true);
-        if (s.topP !== undefined) expect(s.topP > 0 && s.topP <= 1).toBe(true);
+        if (s.top_p !== undefined) expect(s.top_p > 0 && s.top_p <= 1).toBe(true);
         if (s.seed !== undefined) expect(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= 2 ** 31 - 1).toBe(true);
-        expect(s.stop.length).toBeLessThanOrEqual(MAX_STOP_SEQUENCES);
-        for (const stop of s.stop) expect(typeof stop === 'string' && stop.length >= 1 && stop.length <= MAX_STOP_LENGTH).toBe(true);
+        const stops = s.stop ?? [];
+        expect(stops.length).toBeLessThanOrEqual(MAX_STOP_SEQUENCES);
+        for (const stop of stops) expect(typeof stop === 'string' && stop.length >= 1 && stop.length <= MAX_STOP_LENGTH).toBe(true);
         expect(typeof s.stream).toBe('boolean');
+        // What the edge accepts, completed with any defaults, passes the receiving side's check unchanged.
+        const complete = resolveSampling(s, { max_tokens: 16, temperature: 1, top_p: 1 });
+        expect(checkSampling(complete)).toBe(complete);
       }),
       { numRuns: 500 },
     );
@@ -89,10 +98,18 @@ describe('request validators (property)', () => {
     );
     fc.assert(
       fc.property(bad, ([key, value]) => {
-        expect(() => parseSampling({ [key]: value })).toThrow(expect.objectContaining({ status: 400, param: key }));
+        expect(() => parseSampling({ [key]: value })).toThrow(expect.objectContaining({ code: 'invalid_parameter', param: key }));
       }),
       { numRuns: 50 },
     );
+  });
+
+  it('checkSampling refuses an incomplete or out-of-range record on the receiving side, naming the field', () => {
+    const good = { max_tokens: 4, temperature: 0, top_p: 1, seed: 0, stop: [] };
+    expect(checkSampling(good)).toBe(good);
+    expect(() => checkSampling({ ...good, top_p: 0 })).toThrow(expect.objectContaining({ code: 'invalid_parameter', param: 'sampling.top_p' }));
+    expect(() => checkSampling({ ...good, seed: undefined })).toThrow(/sampling\.seed: required/);
+    expect(() => checkSampling('x')).toThrow(/sampling: must be an object/);
   });
 
   it('parseMessages returns only served roles with string content, or names messages', () => {

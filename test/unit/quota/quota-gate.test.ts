@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { errorHeaders, httpStatus } from '../../../platform/api/http-error.js';
 import { describe, expect, it } from 'vitest';
 import { QuotaExceededError } from '../../../platform/quota/quota-exceeded.js';
 import { createQuotaGate, type QuotaRequest } from '../../../platform/quota/quota-gate.js';
@@ -26,8 +27,9 @@ describe('quota gate', () => {
     clock = 30_000;
     gate.admit(r).settle(10);
     const e = refusal(() => gate.admit(r));
-    expect(e).toMatchObject({ status: 429, code: 'rate_limit_rpm', scope: 'key', limit: 'rpm' });
-    expect(e.headers).toEqual({ 'Retry-After': '36', 'X-RateLimit-Scope': 'key' });
+    expect(e).toMatchObject({ code: 'rate_limit_rpm', scope: 'key', limit: 'rpm' });
+    expect(httpStatus(e.code)).toBe(429);
+    expect(errorHeaders(e)).toEqual({ 'Retry-After': '36', 'X-RateLimit-Scope': 'key' });
     expect(e.message).toBe('rate limit reached: API key k1\'s limit is 2 requests per minute (rpm); retry in 36 s');
     // Another key is not affected; the same key is admitted once the first request left the window.
     gate.admit({ ...r, keyId: 'k2' });
@@ -46,12 +48,12 @@ describe('quota gate', () => {
     first.settle(15);
     first.settle(0); // only the first settle counts
     const second = gate.admit(r);
-    expect(refusal(() => gate.admit(req({ keyLimits: limits({ tpm: 100 }), tokens: 26 }))).headers['Retry-After']).toBe('59');
+    expect(errorHeaders(refusal(() => gate.admit(req({ keyLimits: limits({ tpm: 100 }), tokens: 26 }))))['Retry-After']).toBe('59');
     second.settle(60);
     const tooLarge = refusal(() => gate.admit(req({ keyLimits: limits({ tpm: 100 }), tokens: 101 })));
     expect(tooLarge.code).toBe('rate_limit_tpm');
     expect(tooLarge.message).toMatch(/needs 101 tokens .* whole limit is 100 tokens per minute/);
-    expect(tooLarge.headers['Retry-After']).toBeUndefined();
+    expect(errorHeaders(tooLarge)['Retry-After']).toBeUndefined();
   });
 
   it('holds a concurrency slot until settle', () => {
@@ -60,7 +62,7 @@ describe('quota gate', () => {
     const first = gate.admit(r);
     const e = refusal(() => gate.admit(r));
     expect(e).toMatchObject({ code: 'concurrency_limit', scope: 'key' });
-    expect(e.headers['Retry-After']).toBe('1');
+    expect(errorHeaders(e)['Retry-After']).toBe('1');
     first.settle(10);
     gate.admit(r);
   });
@@ -73,7 +75,7 @@ describe('quota gate', () => {
     const e = refusal(() => gate.admit(req({ keyId: 'other', keyLimits: limits({ rpm: 100 }), functionLimits: fnLimits })));
     expect(e).toMatchObject({ code: 'rate_limit_rpm', scope: 'function' });
     expect(e.message).toContain("function fn's limit is 1 requests per minute");
-    expect(e.headers['X-RateLimit-Scope']).toBe('function');
+    expect(errorHeaders(e)['X-RateLimit-Scope']).toBe('function');
     for (let i = 0; i < 50; i++) gate.admit(req({ keyId: null, keyLimits: limits({ rpm: 1 }), functionName: 'free' }));
     return registry.metrics().then((text) => expect(text).toContain('tidepool_quota_rejections_total{function="fn",scope="function",limit="rpm"} 1'));
   });

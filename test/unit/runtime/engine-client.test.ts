@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { letTimePass } from '../../helpers/wait-for.js';
 import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { EngineError, type DoneReason, type SequenceSink } from '../../../runtime/engine/engine.js';
 import { FrameDecoder, encodeFrame } from '../../../runtime/engine/frame-codec.js';
@@ -50,12 +51,12 @@ function recordingSink() {
   const done = new Promise<{ reason: DoneReason; completionTokens: number; message?: string }>((r) => (resolveDone = r));
   const sink: SequenceSink = {
     onToken: (token) => tokens.push(token),
-    onDone: (reason, usage, message) => resolveDone({ reason, completionTokens: usage.completionTokens, message }),
+    onDone: (reason, usage, error) => resolveDone({ reason, completionTokens: usage.completionTokens, message: error?.message }),
   };
   return { sink, tokens, done };
 }
 
-const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], maxTokens: 4, temperature: 0, topP: 1, seed: 0, stopTokenIds: [] });
+const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: { max_tokens: 4, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] });
 
 describe('engine client', () => {
   let dir: string;
@@ -155,7 +156,7 @@ describe('engine client', () => {
     await engine.next();
     engine.socket!.destroy();
     await expect(add).rejects.toMatchObject({ code: 'engine_down' });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await letTimePass(10); // a late end would arrive within a tick or two
     expect(ended).toBe(false);
   });
 });

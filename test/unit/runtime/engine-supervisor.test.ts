@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/wait-for.js';
 import type { DoneReason } from '../../../runtime/engine/engine.js';
 import type { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { startEngineSupervisor, type EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
@@ -40,15 +41,16 @@ describe('engine supervisor', () => {
     supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, initialBackoffMs: 10 });
     const engine = await supervisor.ready();
     await engine.load({ key: 'm', dir: '/nowhere', bytes: 1 });
+    let tokens = 0;
     const done = new Promise<{ reason: DoneReason; message?: string }>((resolve) =>
       engine.add(
-        { id: 1, modelKey: 'm', promptTokens: [1], maxTokens: 1000, temperature: 0, topP: 1, seed: 0, stopTokenIds: [] },
-        { onToken: () => {}, onDone: (reason, _usage, message) => resolve({ reason, message }) },
+        { id: 1, modelKey: 'm', promptTokens: [1], sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] },
+        { onToken: () => void tokens++, onDone: (reason, _usage, error) => resolve({ reason, message: error?.message }) },
       ),
     );
     const turn = engine.runTurn('m', 1000);
     const restarted = new Promise<EngineClient>((resolve) => supervisor!.onRestart(resolve));
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await waitFor(() => tokens > 0, { message: 'the turn to produce a token before the engine is killed' });
     process.kill(supervisor.pid()!, 'SIGKILL');
 
     expect(await done).toMatchObject({ reason: 'error', message: expect.stringMatching(/engine/) });

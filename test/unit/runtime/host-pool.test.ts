@@ -6,7 +6,8 @@ import { blobKey, digestOf, downloadBlobTo, putBlob } from '../../../platform/st
 import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import type { DownloadOptions, ObjectInfo } from '../../../platform/storage/object-store.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Artifact } from '../../../runtime/node-runtime.js';
+import { letTimePass, waitFor } from '../../helpers/wait-for.js';
+import type { Artifact } from '../../../protocol/node-runtime.js';
 import { createHostPool, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
 import { WarmHolds } from '../../../runtime/pool/warm-holds.js';
 
@@ -104,8 +105,10 @@ describe('host pool', () => {
     expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([a!.digest, c!.digest].sort());
     const leaseA2 = await hostPool.acquire(a!, use);
     const waiting = hostPool.acquire(d!, use); // c is leased and a is leased: d must wait
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(hostPool.snapshot().find((m) => m.digest === d!.digest)?.state).toBe('fetching');
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    await waitFor(() => hostPool.snapshot().find((m) => m.digest === d!.digest)?.state === 'fetching', { message: 'd to be registered as fetching' });
+    expect(settled).toBe(false);
     leaseA2.release();
     await waiting;
     expect(hostPool.usedBytes()).toBeLessThanOrEqual(1000);
@@ -130,7 +133,7 @@ describe('host pool', () => {
       lease.release();
     }
     (await hostPool.acquire(c!, use)).release(); // the least recently used (a) makes room
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => evicted.length > 0 && evicted.every((e) => e.filesLeft >= 0), { message: 'the eviction listener to read the evicted directory' });
     expect(evicted).toEqual([{ digest: a!.digest, filesLeft: 0 }]);
   });
 
@@ -140,7 +143,7 @@ describe('host pool', () => {
     (await hostPool.acquire(hot!, { functionName: 'fn', keepWarmMs: 10 })).release();
     const hold = hostPool.holdIfWarm(hot!.digest)!;
     (await hostPool.acquire(idle!, use)).release(); // more recent than hot, but not held
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await letTimePass(40); // past hot's 10 ms keep-warm window: the soft hold must keep it anyway
     expect(hostPool.snapshot().find((m) => m.digest === hot!.digest)).toMatchObject({ softLeases: 1 });
     await hostPool.acquire(next!, use);
     expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([hot!.digest, next!.digest].sort());
@@ -213,11 +216,11 @@ describe('host pool', () => {
     const hostPool = await pool();
     const model = await artifactOf(blobs, 'k', 300);
     const lease = await hostPool.acquire(model, { functionName: 'fn', keepWarmMs: 20 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await letTimePass(50); // past the 20 ms window: a lease must keep the model anyway
     expect(hostPool.snapshot()).toHaveLength(1); // leased: the window has not started
     lease.release();
     // 20 ms after the release the window ends; the deletion then takes what a loaded machine gives it.
-    for (let waited = 0; waited < 2_000 && (await readdir(shmDir)).length > 0; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(async () => (await readdir(shmDir)).length === 0, { message: 'the model files to leave shared memory' });
     expect(hostPool.snapshot()).toEqual([]);
     expect(await readdir(shmDir)).toEqual([]);
   });
@@ -234,15 +237,14 @@ describe('host pool', () => {
     const pinned = await artifactOf(blobs, 'p', 400);
     const holds = new WarmHolds(hostPool);
     await holds.hold('pinned-fn', pinned, 20);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    await letTimePass(80); // past the 20 ms keep-warm window: the hold must keep it
     // Budget pressure evicts idle models, never the held one.
     const [x, y] = await Promise.all(['x', 'y'].map((s) => artifactOf(blobs, s, 400)));
     (await hostPool.acquire(x!, use)).release();
     (await hostPool.acquire(y!, use)).release();
     expect(hostPool.snapshot().map((m) => m.digest)).toContain(pinned.digest);
     await holds.hold('pinned-fn', undefined);
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    expect(hostPool.snapshot().map((m) => m.digest)).not.toContain(pinned.digest);
+    await waitFor(() => !hostPool.snapshot().some((m) => m.digest === pinned.digest), { message: 'the released model to leave host memory' });
   });
 
   // Released models stay listed (with no lease) for a minute: the checks below read their lease counts.

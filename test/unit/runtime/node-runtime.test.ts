@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/wait-for.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
-import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../runtime/node-runtime.js';
+import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 
 // The node's plumbing (queue, cold start, scheduler, supervisor) over the stub engine, which answers each
 // step with last token + 1. The real engine runs the same paths in test/integration/runtime/.
@@ -36,7 +37,6 @@ describe('local node runtime over the stub engine', () => {
 
   async function start(overrides: Partial<LocalNodeRuntimeOptions> = {}): Promise<LocalNodeRuntime> {
     node = await createLocalNodeRuntime({
-      store: undefined as never,
       fetchBlob,
       shmDir: join(root, 'shm'),
       hostPoolBytes: 1 << 20,
@@ -52,8 +52,7 @@ describe('local node runtime over the stub engine', () => {
   }
 
   const request = (model: Artifact, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest => ({
-    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], maxTokens: 3, temperature: 0, topP: 1,
-    seed: 0, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
+    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], sampling: { max_tokens: 3, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
   });
 
   async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
@@ -126,11 +125,14 @@ describe('local node runtime over the stub engine', () => {
     await collect(runtime.generate(request(model, { keepWarmMs: 300 })));
     const tierOf = async () => (await runtime.residency())[0]?.tier;
     const tiers = [await tierOf()];
-    for (let waited = 0; waited < 3_000 && tiers.at(-1) !== 'store'; waited += 25) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const tier = await tierOf();
-      if (tier !== tiers.at(-1)) tiers.push(tier);
-    }
+    await waitFor(
+      async () => {
+        const tier = await tierOf();
+        if (tier !== tiers.at(-1)) tiers.push(tier);
+        return tier === 'store';
+      },
+      { timeoutMs: 3_000, intervalMs: 25, message: 'the model to scale down to the store tier' },
+    );
     expect(tiers).toEqual(['gpu', 'host', 'store']);
     const scrape = await registry.metrics();
     expect(scrape).toMatch(/tidepool_model_residency\{function="fn",tier="store"\} 1/);
@@ -147,7 +149,7 @@ describe('local node runtime over the stub engine', () => {
     const arrivals: string[] = [];
     const run = async (name: string, model: Artifact, first: number) => {
       const tokens: number[] = [];
-      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], maxTokens: 30, slo: { ttftMs: 300, tpotMs: 40 } }))) {
+      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], sampling: { max_tokens: 30, temperature: 0, top_p: 1, seed: 0, stop: [] }, slo: { ttftMs: 300, tpotMs: 40 } }))) {
         if (event.type === 'token') tokens.push(event.token);
         arrivals.push(name);
       }
@@ -155,7 +157,7 @@ describe('local node runtime over the stub engine', () => {
     };
     // Warm both onto the GPU first: a turn that pays a load is stretched to amortise it, which is not
     // what this test is about.
-    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { maxTokens: 1 })));
+    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { sampling: { max_tokens: 1, temperature: 0, top_p: 1, seed: 0, stop: [] } })));
     arrivals.length = 0;
     const [tokensA, tokensB] = await Promise.all([run('fa', a!, 100), run('fb', b!, 500)]);
     expect(tokensA).toEqual(Array.from({ length: 30 }, (_, i) => 101 + i));
@@ -169,7 +171,7 @@ describe('local node runtime over the stub engine', () => {
     blobDelayMs = 200;
     const model = await artifact('a');
     const first = collect(runtime.generate(request(model)));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(async () => (await runtime.residency())[0]?.queued === 1, { message: 'the first request to take the one queue slot' });
     await expect(collect(runtime.generate(request(model)))).rejects.toMatchObject({ code: 'queue_full', retryAfterMs: expect.any(Number) });
     expect(await collect(runtime.generate(request(model, { functionName: 'other' })))).toHaveLength(4);
     expect((await first).at(-1)).toMatchObject({ reason: 'length' });
@@ -189,7 +191,10 @@ describe('local node runtime over the stub engine', () => {
 
   it('refuses an artifact file name that could escape the model directory with bad_model, at once and without fetching', async () => {
     let fetches = 0;
-    const runtime = await start({ fetchBlob: async (digest, path) => void (fetches++, await fetchBlob(digest, path)) });
+    const runtime = await start({ fetchBlob: async (digest, path) => {
+      fetches++;
+      await fetchBlob(digest, path);
+    } });
     for (const name of ['../escape.safetensors', 'sub/model.safetensors', '..']) {
       const started = Date.now();
       await expect(collect(runtime.generate(request(await artifact(name, name))))).rejects.toMatchObject({
@@ -216,7 +221,7 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const controller = new AbortController();
     const events: NodeEvent[] = [];
-    for await (const event of runtime.generate(request(await artifact('a'), { maxTokens: 1000 }), controller.signal)) {
+    for await (const event of runtime.generate(request(await artifact('a'), { sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] } }), controller.signal)) {
       events.push(event);
       if (events.length === 2) controller.abort();
     }
@@ -229,14 +234,14 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const model = await artifact('a');
     const events: NodeEvent[] = [];
-    for await (const event of runtime.generate(request(model, { maxTokens: 1000 }))) {
+    for await (const event of runtime.generate(request(model, { sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
       events.push(event);
       if (events.length === 2) {
         process.kill(runtime.enginePid()!, 'SIGKILL');
       }
     }
-    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', message: expect.stringMatching(/engine process was killed by SIGKILL/) });
-    console.log(`engine death as the caller sees it: ${(events.at(-1) as { message?: string }).message}`);
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', error: { code: 'engine_down', message: expect.stringMatching(/engine process was killed by SIGKILL/) } });
+    console.log(`engine death as the caller sees it: ${(events.at(-1) as Extract<NodeEvent, { type: 'done' }>).error?.message}`);
     expect((await collect(runtime.generate(request(model)))).at(-1)).toMatchObject({ reason: 'length', completionTokens: 3 });
     expect(await registry.getSingleMetricAsString('tidepool_engine_restarts_total')).toMatch(/ 1$/m);
   });

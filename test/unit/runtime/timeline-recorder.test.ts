@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
 import { SpanRing } from '../../../runtime/timeline/span-ring.js';
 import { createTimelineRecorder } from '../../../runtime/timeline/timeline-recorder.js';
-import type { TimelineSpan } from '../../../runtime/timeline/timeline-types.js';
+import type { TimelineSpan } from '../../../protocol/timeline-types.js';
 import { fakeEngine, model, recorder, request } from '../scheduler/fake-engine.js';
 
 const EPOCH = 1_700_000_000_000;
@@ -38,7 +38,10 @@ describe('timeline recorder', () => {
     const s = createGpuScheduler({ engine, clock, onEvent: (e) => timeline.record(0, e) });
     const submit = (key: string) => {
       const r = recorder(clock);
-      const sink = { onToken: (t: number) => (timeline.countToken(key), r.sink.onToken(t)), onDone: r.sink.onDone };
+      const sink = { onToken: (t: number) => {
+        timeline.countToken(key);
+        r.sink.onToken(t);
+      }, onDone: r.sink.onDone };
       s.submit(request(model(key), 200, { ttftMs: 300, tpotMs: 30 }), sink);
     };
     // b arrives while a decodes; only one model fits the 1 GB arena, so serving b means a switch and back.

@@ -36,7 +36,7 @@ let nextId = 1;
 export function request(m: ModelRef, maxTokens: number, slo = { ttftMs: 1000, tpotMs: 100 }, prompt = 16): GenerationRequest {
   return {
     id: nextId++, functionName: `fn-${m.key}`, model: m, promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
-    maxTokens, temperature: 0, topP: 1, seed: 7, stopTokenIds: [], slo,
+    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 7, stop: [] }, stopTokenIds: [], slo,
   };
 }
 
@@ -81,7 +81,7 @@ export type EngineCall =
 export function recordCalls(engine: SimulatedEngine, clock: VirtualClock): EngineCall[] {
   const calls: EngineCall[] = [];
   const e = engine as unknown as Record<string, (...args: never[]) => Promise<unknown>>;
-  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | void) => {
+  const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => ((result: R) => void) | undefined) => {
     const original = (e[name] as unknown as (...args: A) => Promise<R>).bind(engine);
     e[name] = (async (...args: A) => {
       const after = before(...args);

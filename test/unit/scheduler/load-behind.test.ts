@@ -154,7 +154,7 @@ describe('loading behind a resident model with work (tidepool)', () => {
     const turnB = turnsOf(calls).find((c) => c.model === 'b')!;
     expect(turnB.at).toBeGreaterThanOrEqual(load.done!);
     expect(events.find((e) => e.type === 'switch' && e.to === 'b')).toMatchObject({ ms: 0 });
-    urgent.rec.times.forEach((t, i) => expect(t).toBeLessThanOrEqual(arrival + 300 + (i + 1) * 50));
+    for (const [i, t] of urgent.rec.times.entries()) expect(t).toBeLessThanOrEqual(arrival + 300 + (i + 1) * 50);
     expect([long.rec.done, urgent.rec.done]).toEqual(['length', 'length']);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestAttainment, slackMs, tokenDeadline } from '../../../runtime/scheduler/slo.js';
+import { requestAttainment, slackMs, tokenDeadline } from '../../../protocol/slo.js';
 
 const slo = { ttftMs: 1000, tpotMs: 100 };
 

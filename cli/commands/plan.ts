@@ -1,16 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { POLICY_NAMES } from '../../../runtime/scheduler/types.js';
-import type { PolicyName } from '../../../runtime/scheduler/types.js';
-import { SHAPES, calibrationGaps } from '../../../runtime/sim/catalogue.js';
-import { MAX_ARENA_SHARE } from '../../../runtime/sim/placement.js';
-import { goodput, planCapacity } from '../../../runtime/sim/plan.js';
-import { GBPS, GPUS } from '../../../runtime/sim/sim-types.js';
-import type { SimGpuSpec } from '../../../runtime/sim/sim-types.js';
-import { attainmentVsGpusSvg, attainmentVsRateSvg, goodputSvg } from '../../../runtime/sim/plan-charts.js';
-import { workloadFromTrace } from '../../../runtime/sim/trace-file.js';
-import { scaleRate, w1, w2, w3 } from '../../../runtime/sim/workloads.js';
-import type { Workload } from '../../../runtime/sim/workloads.js';
+import { POLICY_NAMES, type PolicyName } from '../../protocol/policy-names.js';
+import { SHAPES, calibrationGaps } from '../../runtime/sim/catalogue.js';
+import { MAX_ARENA_SHARE } from '../../runtime/sim/placement.js';
+import { goodput, planCapacity } from '../../runtime/sim/plan.js';
+import { GBPS, GPUS } from '../../runtime/sim/sim-types.js';
+import type { SimGpuSpec } from '../../runtime/sim/sim-types.js';
+import { attainmentVsGpusSvg, attainmentVsRateSvg, goodputSvg } from '../../runtime/sim/plan-charts.js';
+import { workloadFromTrace } from '../../runtime/sim/trace-file.js';
+import { scaleRate, w1, w2, w3 } from '../../runtime/sim/workloads.js';
+import type { Workload } from '../../runtime/sim/workloads.js';
 import { CliError } from '../cli-error.js';
 import { printJson, table } from '../output.js';
 
@@ -81,7 +80,7 @@ export function registerPlan(program: Command): void {
         })),
         points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.attainment })),
       };
-      const svgPath = opts.svg ?? (opts.out ? opts.out.replace(/\.json$/, '') + '.svg' : undefined);
+      const svgPath = opts.svg ?? (opts.out ? `${opts.out.replace(/\.json$/, '')}.svg` : undefined);
       if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2));
       if (svgPath) {
         writeFileSync(svgPath, chart(result.points, policies, wl, gpu.name, target));

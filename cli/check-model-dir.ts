@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inspectModelDir, type ModelSummary } from '../models/validate-model.js';
+import { inspectModelDir, type ModelSummary } from '../platform/models/validate-model.js';
 import { CliError } from './cli-error.js';
 import type { FunctionDir } from './function-dir.js';
 

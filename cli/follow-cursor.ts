@@ -1,4 +1,4 @@
-import type { OpsInvocation } from '../ops/ops-types.js';
+import type { OpsInvocation } from '../platform/ops/ops-types.js';
 
 /**
  * Where `tidepool logs --follow` asks from next. Records land in batches (every 250 ms per control-plane

@@ -1,4 +1,4 @@
-import type { OpsFunction, OpsGpu, OpsNode, OpsState, OpsTier } from '../ops/ops-types.js';
+import type { OpsFunction, OpsGpu, OpsNode, OpsState, OpsTier } from '../platform/ops/ops-types.js';
 import { formatMs, paint, styledTable, type Cell, type Color } from './ansi.js';
 import { formatBytes } from './output.js';
 

@@ -1,4 +1,4 @@
-import type { OpsInvocation } from '../ops/ops-types.js';
+import type { OpsInvocation } from '../platform/ops/ops-types.js';
 import { paint, type Color } from './ansi.js';
 
 /** A function's token-deadline SLO, for marking slow invocations; undefined when unknown (function deleted). */

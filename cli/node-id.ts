@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { TidepoolConfig } from '../config.js';
+import type { TidepoolConfig } from '../platform/config.js';
 
 /**
  * The id a node registers under. It must stay the same across restarts on one host, so the restarted node

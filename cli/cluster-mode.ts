@@ -2,21 +2,23 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import { startNodeAgent, type NodeAgent } from '../../runtime/cluster/node-agent.js';
-import { startNodeServer, type NodeServer } from '../../runtime/cluster/node-server.js';
-import { detectBackend } from '../../runtime/engine/detect-backend.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
-import { clusterInternalRoutes, clusterPublicRoutes } from '../api/cluster-routes.js';
-import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
-import { createControlPlane, type ControlPlane } from '../control-plane.js';
-import type { Database } from '../db/database.js';
-import { openDatabase } from '../db/open-database.js';
-import { storeBlobs } from '../functions/store-blobs.js';
-import { createClusterRouter } from '../router/cluster-router.js';
-import { createWarmHoldSync } from '../router/warm-hold-sync.js';
-import { createObjectStore } from '../storage/create-object-store.js';
+import { startNodeAgent, type NodeAgent } from '../runtime/cluster/node-agent.js';
+import { startNodeServer, type NodeServer } from '../runtime/cluster/node-server.js';
+import { detectBackend } from '../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import { clusterInternalRoutes, clusterPublicRoutes } from '../platform/api/cluster-routes.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
+import type { Database } from '../platform/db/database.js';
+import { openDatabase } from '../platform/db/open-database.js';
+import { storeBlobs } from '../platform/functions/store-blobs.js';
+import { createClusterRouter } from '../platform/router/cluster-router.js';
+import { createWarmHoldSync } from '../platform/router/warm-hold-sync.js';
+import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { CliError } from './cli-error.js';
 import { nodeIdOf } from './node-id.js';
+import { storeBlobSource } from '../platform/storage/blob-store.js';
+import type { Logger } from '../protocol/logger.js';
 
 export interface ServeMode {
   readonly url: string;
@@ -34,7 +36,7 @@ export interface ServeMode {
  * `tidepool serve`: the control plane alone. State lives in PostgreSQL (functions, nodes, invocations) and the
  * object store, so any number of replicas can run side by side; nodes register over HTTP.
  */
-export async function startServe(config: TidepoolConfig, log: (line: string) => void): Promise<ServeMode> {
+export async function startServe(config: TidepoolConfig, log: Logger): Promise<ServeMode> {
   if (!config.databaseUrl) {
     throw new CliError('serve needs PostgreSQL: set DATABASE_URL (the embedded PGlite database cannot be shared between processes, so it only serves `tidepool up`)');
   }
@@ -61,20 +63,20 @@ export async function startServe(config: TidepoolConfig, log: (line: string) => 
     });
     const url = await plane.listen(config.port, config.host);
     replica = `${hostname()}:${new URL(url).port}`;
-    void warmHolds.syncAll().catch((error: Error) => log(`warm holds at start-up: ${error.message}`));
+    void warmHolds.syncAll().catch((error: Error) => log.warn(`warm holds at start-up: ${error.message}`));
     // Silent nodes are marked down (and long-down ones removed) even when no request arrives to trigger a read.
-    const sweep = setInterval(() => void router.refresh().catch((error: Error) => log(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
+    const sweep = setInterval(() => void router.refresh().catch((error: Error) => log.warn(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
     sweep.unref();
     return {
       url, plane, database,
       async close() {
         clearInterval(sweep);
-        await plane.close().catch((error: Error) => log(`shutdown: ${error.message}`));
+        await plane.close().catch((error: Error) => log.error(`shutdown: ${error.message}`));
         await database.close();
       },
       async shutdown(graceMs) {
         clearInterval(sweep);
-        await plane.shutdown(graceMs).catch((error: Error) => log(`shutdown: ${error.message}`));
+        await plane.shutdown(graceMs).catch((error: Error) => log.error(`shutdown: ${error.message}`));
         await database.close();
       },
     };
@@ -108,7 +110,7 @@ export interface NodeMode {
 export async function startNode(
   config: TidepoolConfig,
   controlPlaneUrl: string,
-  log: (line: string) => void,
+  log: Logger,
   onFatal: (error: Error) => void,
 ): Promise<NodeMode> {
   const token = requireToken(config);
@@ -118,11 +120,11 @@ export async function startNode(
   const advertiseHost = config.nodeAdvertiseHost ?? hostname();
   const node = await createLocalNodeRuntime({
     nodeId: nodeIdOf(config),
-    store: createObjectStore(config), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+    fetchBlob: storeBlobSource(createObjectStore(config)), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
     engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
     gpus: config.gpus, cpuEngines: config.cpuEngines,
     policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
-    onLog: config.logLevel === 'debug' ? log : undefined,
+    log,
   });
   let server: NodeServer | undefined;
   try {
@@ -154,7 +156,7 @@ export async function startNode(
         const drained = srv.drain(graceMs);
         await agent.stop();
         const { cut } = await drained;
-        if (cut > 0) log(`shutdown: ${cut} generation(s) still running after ${graceMs} ms; cut them`);
+        if (cut > 0) log.warn(`shutdown: ${cut} generation(s) still running after ${graceMs} ms; cut them`);
         await node.close();
         return { cut };
       },

@@ -3,17 +3,19 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { detectBackend } from '../../runtime/engine/detect-backend.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../../runtime/node.js';
-import { engineMemoryBytes, type TidepoolConfig } from '../config.js';
-import { createControlPlane, type ControlPlane } from '../control-plane.js';
-import { openDatabase } from '../db/open-database.js';
-import type { Database } from '../db/database.js';
-import { storeBlobs } from '../functions/store-blobs.js';
-import { createObjectStore } from '../storage/create-object-store.js';
+import { detectBackend } from '../runtime/engine/detect-backend.js';
+import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
+import { openDatabase } from '../platform/db/open-database.js';
+import type { Database } from '../platform/db/database.js';
+import { storeBlobs } from '../platform/functions/store-blobs.js';
+import { createObjectStore } from '../platform/storage/create-object-store.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
+import { storeBlobSource } from '../platform/storage/blob-store.js';
+import type { Logger } from '../protocol/logger.js';
 
 /** The example functions shipped in the repository's `functions/` folder. */
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../functions');
@@ -30,12 +32,12 @@ export interface LocalMode {
  * Local mode: control plane and one node runtime in this process, PGlite under the data directory, the
  * filesystem object store, the engine on CUDA when a GPU is present and on the CPU otherwise.
  */
-export async function startLocalMode(config: TidepoolConfig, log: (line: string) => void): Promise<LocalMode> {
+export async function startLocalMode(config: TidepoolConfig, log: Logger): Promise<LocalMode> {
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const closers: (() => Promise<void>)[] = [() => database.close()];
   const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((error: Error) => log(`shutdown: ${error.message}`));
+    for (const close of closers.reverse()) await close().catch((error: Error) => log.error(`shutdown: ${error.message}`));
   };
   try {
     const store = createObjectStore(config);
@@ -43,11 +45,11 @@ export async function startLocalMode(config: TidepoolConfig, log: (line: string)
     const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
     if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
     const node = await createLocalNodeRuntime({
-      store, shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
+      fetchBlob: storeBlobSource(store), shmDir: config.shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
       engineMemoryBytes: engineMemoryBytes(config, backend) ?? 16 * 2 ** 30, kvBytes: config.kvBytes, engineThreads: config.engineThreads,
       gpus: config.gpus, cpuEngines: config.cpuEngines,
       policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
-      onLog: config.logLevel === 'debug' ? log : undefined,
+      log,
     });
     closers.push(() => node.close());
     const plane = createControlPlane({

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, type TidepoolConfig } from '../../config.js';
+import { ConfigError, loadConfig, type TidepoolConfig } from '../../platform/config.js';
 import { CliError } from '../cli-error.js';
 import { startServe } from '../cluster-mode.js';
+import { processLogger } from '../process-logger.js';
 
 export function registerServe(program: Command): void {
   program
@@ -11,16 +12,16 @@ export function registerServe(program: Command): void {
     .option('--json', 'print the address as one JSON line when ready')
     .action(async (opts: { port?: string; json?: boolean }) => {
       const config = configFrom({ ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_PORT: opts.port } : {}) });
-      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const log = processLogger(config, 'cluster');
       const serve = await startServe(config, log).catch((error: Error) => {
         throw error instanceof CliError ? error : new CliError(`could not start: ${error.message}`);
       });
       // As `tidepool up`: stop admission (503), drain in-flight streams up to TIDEPOOL_SHUTDOWN_GRACE_MS, flush
       // invocation records, close the database, exit 0. A second signal ends the process at once.
       const shutdown = (signal: NodeJS.Signals) => {
-        log(`${signal}: shutting down (draining in-flight requests for up to ${config.shutdownGraceMs} ms)`);
+        log.info(`${signal}: shutting down (draining in-flight requests for up to ${config.shutdownGraceMs} ms)`);
         void serve.shutdown(config.shutdownGraceMs).then(() => {
-          log('shutdown complete');
+          log.info('shutdown complete');
           process.exit(0);
         });
       };

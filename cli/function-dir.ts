@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseManifestYaml, type FunctionManifest } from '../functions/manifest.js';
-import { synthesizeModel } from '../models/synth.js';
+import { parseManifestYaml, type FunctionManifest } from '../platform/functions/manifest.js';
+import { synthesizeModel } from '../platform/models/synth.js';
 import { CliError } from './cli-error.js';
 
 /** A function folder read and validated: its manifest and the folder holding its model files. */

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import cliProgress from 'cli-progress';
-import { collectModelFiles, type ArtifactFileEntry } from '../functions/artifact.js';
+import { collectModelFiles, type ArtifactFileEntry } from '../platform/functions/artifact.js';
 import type { ApiClient } from './api-client.js';
 import { checkModelDir } from './check-model-dir.js';
 import type { FunctionDir } from './function-dir.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { OpsInvocation, OpsInvocationPage } from '../../ops/ops-types.js';
+import type { OpsInvocation, OpsInvocationPage } from '../../platform/ops/ops-types.js';
 import { colorWanted } from '../ansi.js';
 import { createApiClient, type ApiClient } from '../api-client.js';
 import { CliError } from '../cli-error.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { OpsState } from '../../ops/ops-types.js';
+import type { OpsState } from '../../platform/ops/ops-types.js';
 import { HIDE_CURSOR, HOME_AND_CLEAR, SHOW_CURSOR, colorWanted, paint } from '../ansi.js';
 import { createApiClient } from '../api-client.js';
 import { CliError } from '../cli-error.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = join(import.meta.dirname, '../../..');
+const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/tidepool.mjs');
 
 function tidepool(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -60,7 +60,7 @@ describe('tidepool plan', () => {
     // qwen2_5_14b is priced from qwen2_5_7b, which is profiled on an A10, but its weights exceed an A10's arena.
     const dir = await mkdtemp(join(tmpdir(), 'plan-'));
     const trace = join(dir, 'trace.jsonl');
-    await writeFile(trace, JSON.stringify({ at_s: 0, function: 'big', shape: 'qwen2_5_14b', prompt_tokens: 100, output_tokens: 10 }) + '\n');
+    await writeFile(trace, `${JSON.stringify({ at_s: 0, function: 'big', shape: 'qwen2_5_14b', prompt_tokens: 100, output_tokens: 10 })}\n`);
     const big = await tidepool(['plan', '--trace', trace, '--gpu', 'a10']);
     expect(big.code).toBe(1);
     expect(big.stderr.trim().split('\n')).toHaveLength(1);
@@ -110,7 +110,7 @@ describe('tidepool plan', () => {
     const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({
       at_s: i * 2.5, function: i % 2 ? 'chat' : 'code', shape: i % 2 ? 'qwen2_5_7b' : 'qwen2_5_1_5b', prompt_tokens: 300, output_tokens: 50,
     }));
-    await writeFile(trace, lines.join('\n') + '\n');
+    await writeFile(trace, `${lines.join('\n')}\n`);
     const r = await tidepool(['plan', '--trace', trace, '--policies', 'tidepool,aegaeon', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);

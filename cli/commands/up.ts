@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../../config.js';
+import { ConfigError, loadConfig } from '../../platform/config.js';
 import { CliError } from '../cli-error.js';
 import { createApiClient, deployExamples, startLocalMode } from '../local-mode.js';
+import { printProgress, processLogger } from '../process-logger.js';
 
 export function registerUp(program: Command): void {
   program
@@ -12,23 +13,23 @@ export function registerUp(program: Command): void {
     .option('--json', 'print the address and deployed examples as one JSON line when ready')
     .action(async (opts: { port?: string; examples: boolean; json?: boolean }) => {
       const env = { ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_PORT: opts.port } : {}) };
-      let config;
+      let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig(env);
       } catch (error) {
         if (error instanceof ConfigError) throw new CliError(error.problems.join('; '));
         throw error;
       }
-      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const log = processLogger(config, 'local');
       const local = await startLocalMode(config, log).catch((error: Error) => {
         throw new CliError(`could not start: ${error.message}`);
       });
       // Stop admission (503), drain in-flight streams up to TIDEPOOL_SHUTDOWN_GRACE_MS, flush invocation
       // records, stop the engine, close the database, exit 0. A second signal ends the process at once.
       const shutdown = (signal: NodeJS.Signals) => {
-        log(`${signal}: shutting down (draining in-flight requests for up to ${config.shutdownGraceMs} ms)`);
+        log.info(`${signal}: shutting down (draining in-flight requests for up to ${config.shutdownGraceMs} ms)`);
         void local.close().then(() => {
-          log('shutdown complete');
+          log.info('shutdown complete');
           process.exit(0);
         });
       };
@@ -36,7 +37,7 @@ export function registerUp(program: Command): void {
       process.once('SIGTERM', shutdown);
       // The process's own in-memory admin key: works whether or not keys exist.
       const api = createApiClient({ baseUrl: local.url, apiKey: local.plane.keys.processKey });
-      const examples = config.deployExamples && opts.examples ? await deployExamples(api, config.dataDir, log) : [];
+      const examples = config.deployExamples && opts.examples ? await deployExamples(api, config.dataDir, printProgress) : [];
       const functions = (await api.json<{ data: { name: string }[] }>('GET', '/v1/functions')).data.map((f) => f.name);
       if (opts.json) return console.log(JSON.stringify({ url: local.url, backend: local.node.backend, database: local.database.kind, examples, functions }));
       printWelcome(local.url, local.node.backend, functions);

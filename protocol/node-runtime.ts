@@ -1,6 +1,7 @@
-import type { DoneReason } from './engine/engine.js';
+import { type ErrorCode, TidepoolError, type WireError } from './errors.js';
+import type { SamplingParams } from './sampling.js';
 import type { NodeStats } from './node-stats.js';
-import type { NodeTimeline } from './timeline/timeline-types.js';
+import type { NodeTimeline } from './timeline-types.js';
 
 /**
  * What the control plane asks of a node: run a generation for a function version, and report where models
@@ -90,16 +91,22 @@ export interface NodeGenerateRequest {
   readonly version: number;
   readonly artifact: Artifact;
   readonly promptTokens: readonly number[];
-  readonly maxTokens: number;
-  readonly temperature: number;
-  readonly topP: number;
-  readonly seed: number;
+  readonly sampling: SamplingParams;
+  /** End-of-sequence token ids (the function's tokenizer's): the engine stops on them. */
   readonly stopTokenIds: readonly number[];
   readonly slo: { readonly ttftMs: number; readonly tpotMs: number };
   /** How long this function's weights may stay in host memory after last use. */
   readonly keepWarmMs: number;
 }
 
+/** How a sequence ended: a stop token, its length limit, a cancel, or a failure (`message` says which). */
+export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+/**
+ * What a generation streams: its tokens, then one `done`. The same type on every hop: the engine client's
+ * sink, the node's iterator, the NDJSON lines of `/internal/generate`. `error` is set when `reason` is
+ * `error`, with the code of what failed.
+ */
 export type NodeEvent =
   | { readonly type: 'token'; readonly token: number }
   | {
@@ -107,7 +114,7 @@ export type NodeEvent =
       readonly reason: DoneReason;
       readonly promptTokens: number;
       readonly completionTokens: number;
-      readonly message?: string;
+      readonly error?: WireError;
     };
 
 export type ResidencyTier = 'gpu' | 'host' | 'store';
@@ -121,17 +128,18 @@ export interface ModelResidency {
   readonly running: number;
 }
 
-/** `blob_corrupt`: a stored blob's bytes do not hash to its digest (every node shares the store: not retried elsewhere). */
-export type NodeErrorCode = 'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'blob_corrupt' | 'context_overflow';
+/**
+ * Why a node refused a generation before its first token. `blob_corrupt`: a stored blob's bytes do not hash
+ * to its digest (every node shares the store: not retried elsewhere).
+ */
+export type NodeErrorCode = Extract<ErrorCode, 'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'blob_corrupt' | 'context_overflow'>;
+
+export const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['queue_full', 'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'blob_corrupt', 'context_overflow'];
 
 /** A refusal before any token; `retryAfterMs` is set for `queue_full`. */
-export class NodeError extends Error {
-  constructor(
-    readonly code: NodeErrorCode,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
+export class NodeError extends TidepoolError<NodeErrorCode> {
+  constructor(code: NodeErrorCode, message: string, retryAfterMs?: number) {
+    super(code, message, retryAfterMs === undefined ? {} : { retryAfterMs });
     this.name = 'NodeError';
   }
 }

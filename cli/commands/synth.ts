@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { MODEL_SHAPES } from '../../models/shapes.js';
-import { synthesizeModel } from '../../models/synth.js';
+import { MODEL_SHAPES } from '../../platform/models/shapes.js';
+import { synthesizeModel } from '../../platform/models/synth.js';
 import { CliError } from '../cli-error.js';
 import { printJson } from '../output.js';
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
 import { startNode } from '../cluster-mode.js';
 import { configFrom } from './serve.js';
+import { processLogger } from '../process-logger.js';
 
 export function registerNode(program: Command): void {
   program
@@ -13,9 +14,9 @@ export function registerNode(program: Command): void {
     .action(async (opts: { controlPlane: string; port?: string; json?: boolean }) => {
       if (!/^https?:\/\//.test(opts.controlPlane)) throw new CliError(`--control-plane must be an http(s) URL, got "${opts.controlPlane}"`);
       const config = configFrom({ ...process.env, ...(opts.port !== undefined ? { TIDEPOOL_NODE_PORT: opts.port } : {}) });
-      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const log = processLogger(config, 'cluster');
       const fatal = (error: Error) => {
-        log(`tidepool: ${error.message}`);
+        log.error(`tidepool: ${error.message}`);
         void mode?.close().finally(() => process.exit(1));
       };
       let mode: Awaited<ReturnType<typeof startNode>> | undefined;
@@ -26,9 +27,9 @@ export function registerNode(program: Command): void {
       // Refuse new generations (the router retries them elsewhere), report `draining`, let in-flight ones
       // finish up to TIDEPOOL_SHUTDOWN_GRACE_MS, stop the engine, exit 0. A second signal ends it at once.
       const shutdown = (signal: NodeJS.Signals) => {
-        log(`${signal}: draining (in-flight generations get up to ${config.shutdownGraceMs} ms)`);
+        log.info(`${signal}: draining (in-flight generations get up to ${config.shutdownGraceMs} ms)`);
         void started.shutdown(config.shutdownGraceMs).then(() => {
-          log('shutdown complete');
+          log.info('shutdown complete');
           process.exit(0);
         });
       };

@@ -1,0 +1,18 @@
+import type { SamplingRequest } from '../../protocol/sampling.js';
+import type { QuotaLimits } from '../quota/quota-limits.js';
+
+export interface InvokeParams {
+  readonly promptTokens: readonly number[];
+  /** What the caller set, validated at the API edge; the function's defaults fill the rest. */
+  readonly sampling: SamplingRequest;
+  /** `Date.now()` when the request arrived; TTFT and SLO deadlines count from here. */
+  readonly arrivalMs: number;
+  /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */
+  readonly caller?: InvocationCaller;
+}
+
+export interface InvocationCaller {
+  /** Null in open mode and for the bootstrap key: no key limits, no key on the record. */
+  readonly keyId: string | null;
+  readonly limits: QuotaLimits | null;
+}

@@ -1,0 +1,112 @@
+import { type ErrorCode, TidepoolError, type WireError, isErrorCode } from './errors.js';
+import type { Artifact, DoneReason, NodeEvent, NodeGenerateRequest } from './node-runtime.js';
+import { checkSampling } from './sampling.js';
+
+/**
+ * The wire schema of a node's `POST /internal/generate`, read by both ends: the node server checks the
+ * request body with `parseGenerateRequest`, the control plane's HTTP client checks each NDJSON line of the
+ * answer with `parseNodeEvent` and a refusal body with `parseRefusal`. Nothing on either side casts JSON
+ * to these types unchecked. A check fails with `invalid_parameter` naming the field.
+ *
+ * - request: a `NodeGenerateRequest` as JSON;
+ * - 200: `application/x-ndjson`, one `NodeEvent` per line, the last one `done`;
+ * - refused before the first event: a non-2xx status with `{ "error": { "code", "message", "retryAfterMs"? } }`.
+ */
+
+type Json = Readonly<Record<string, unknown>>;
+
+function invalid(field: string, rule: string): TidepoolError {
+  return new TidepoolError('invalid_parameter', `${field}: ${rule}`, { param: field });
+}
+
+function object(value: unknown, field: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(field, 'must be an object');
+  return value as Json;
+}
+
+function string(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw invalid(field, 'must be a non-empty string');
+  return value;
+}
+
+function count(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalid(field, 'must be a non-negative integer');
+  return value;
+}
+
+function positive(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(field, 'must be a positive number');
+  return value;
+}
+
+function tokenIds(value: unknown, field: string): readonly number[] {
+  if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id) && id >= 0)) throw invalid(field, 'must be an array of token ids (non-negative integers)');
+  return value as number[];
+}
+
+
+/** An artifact as JSON: `{ digest: "sha256:<hex>", bytes, files: [{ name, digest, size }] }`. */
+export function parseArtifact(value: unknown, field = 'artifact'): Artifact {
+  const a = object(value, field);
+  if (typeof a.digest !== 'string' || !a.digest.startsWith('sha256:')) throw invalid(`${field}.digest`, 'must be a sha256:<hex> string');
+  count(a.bytes, `${field}.bytes`);
+  if (!Array.isArray(a.files)) throw invalid(`${field}.files`, 'must be an array');
+  a.files.forEach((file: unknown, i) => {
+    const f = object(file, `${field}.files[${i}]`);
+    string(f.name, `${field}.files[${i}].name`);
+    if (typeof f.digest !== 'string' || !f.digest.startsWith('sha256:')) throw invalid(`${field}.files[${i}].digest`, 'must be a sha256:<hex> string');
+    count(f.size, `${field}.files[${i}].size`);
+  });
+  return a as unknown as Artifact;
+}
+
+/** The request body, checked field by field; the sampling record against its own schema (`protocol/sampling.ts`). */
+export function parseGenerateRequest(value: unknown): NodeGenerateRequest {
+  const r = object(value, 'body');
+  string(r.id, 'id');
+  string(r.functionName, 'functionName');
+  count(r.version, 'version');
+  parseArtifact(r.artifact);
+  const prompt = tokenIds(r.promptTokens, 'promptTokens');
+  if (prompt.length === 0) throw invalid('promptTokens', 'must not be empty');
+  checkSampling(r.sampling);
+  tokenIds(r.stopTokenIds, 'stopTokenIds');
+  const slo = object(r.slo, 'slo');
+  positive(slo.ttftMs, 'slo.ttftMs');
+  positive(slo.tpotMs, 'slo.tpotMs');
+  count(r.keepWarmMs, 'keepWarmMs');
+  return r as unknown as NodeGenerateRequest;
+}
+
+const DONE_REASONS: ReadonlySet<string> = new Set<DoneReason>(['stop', 'length', 'cancelled', 'error']);
+
+function wireError(value: unknown, field: string): WireError {
+  const e = object(value, field);
+  if (!isErrorCode(e.code)) throw invalid(`${field}.code`, 'must be a Tidepool error code');
+  if (typeof e.message !== 'string') throw invalid(`${field}.message`, 'must be a string');
+  return { code: e.code, message: e.message };
+}
+
+/** One NDJSON line of the answer. */
+export function parseNodeEvent(value: unknown): NodeEvent {
+  const e = object(value, 'event');
+  if (e.type === 'token') return { type: 'token', token: count(e.token, 'event.token') };
+  if (e.type !== 'done') throw invalid('event.type', 'must be token or done');
+  if (typeof e.reason !== 'string' || !DONE_REASONS.has(e.reason)) throw invalid('event.reason', 'must be stop, length, cancelled or error');
+  const done = {
+    type: 'done' as const,
+    reason: e.reason as DoneReason,
+    promptTokens: count(e.promptTokens, 'event.promptTokens'),
+    completionTokens: count(e.completionTokens, 'event.completionTokens'),
+  };
+  return e.error === undefined ? done : { ...done, error: wireError(e.error, 'event.error') };
+}
+
+/** A refusal body's error; a body that is not one reads as `engine_down` with `fallback` as its message. */
+export function parseRefusal(value: unknown, fallback: string): { readonly code: ErrorCode; readonly message: string; readonly retryAfterMs?: number } {
+  const error = (typeof value === 'object' && value !== null ? (value as Json).error : undefined) as Json | undefined;
+  const code = isErrorCode(error?.code) ? error.code : 'engine_down';
+  const message = typeof error?.message === 'string' ? error.message : fallback;
+  const retry = error?.retryAfterMs;
+  return typeof retry === 'number' && Number.isFinite(retry) && retry >= 0 ? { code, message, retryAfterMs: retry } : { code, message };
+}

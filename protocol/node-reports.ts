@@ -1,0 +1,84 @@
+import { TidepoolError } from './errors.js';
+import type { ModelResidency, WarmHoldReport } from './node-runtime.js';
+import type { NodeStats } from './node-stats.js';
+import type { NodeTimeline } from './timeline-types.js';
+
+/**
+ * Checks for what a node reports as JSON (`GET /internal/residency`, `/internal/stats`, `/internal/timeline`,
+ * and the residency and holds in a heartbeat), so the control plane reads them as the types they claim to be.
+ * Each fails with `invalid_parameter` naming the first bad field.
+ */
+
+type Json = Readonly<Record<string, unknown>>;
+
+function fail(field: string, rule: string): never {
+  throw new TidepoolError('invalid_parameter', `${field}: ${rule}`, { param: field });
+}
+
+function record(value: unknown, field: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');
+  return value as Json;
+}
+
+function list(value: unknown, field: string): readonly unknown[] {
+  if (!Array.isArray(value)) fail(field, 'must be an array');
+  return value;
+}
+
+function fields(value: Json, field: string, kinds: Readonly<Record<string, 'string' | 'number' | 'boolean'>>): void {
+  for (const [key, kind] of Object.entries(kinds)) {
+    if (typeof value[key] !== kind || (kind === 'number' && !Number.isFinite(value[key]))) fail(`${field}.${key}`, `must be a ${kind}`);
+  }
+}
+
+const TIERS: ReadonlySet<unknown> = new Set(['gpu', 'host', 'store']);
+
+export function parseResidencyList(value: unknown, field = 'residency'): readonly ModelResidency[] {
+  return list(value, field).map((item, i) => {
+    const m = record(item, `${field}[${i}]`);
+    fields(m, `${field}[${i}]`, { artifactDigest: 'string', functionName: 'string', bytes: 'number', queued: 'number', running: 'number' });
+    if (!TIERS.has(m.tier)) fail(`${field}[${i}].tier`, 'must be gpu, host or store');
+    return m as unknown as ModelResidency;
+  });
+}
+
+export function parseWarmHoldReports(value: unknown, field = 'warmHolds'): readonly WarmHoldReport[] {
+  return list(value, field).map((item, i) => {
+    const h = record(item, `${field}[${i}]`);
+    fields(h, `${field}[${i}]`, { functionName: 'string', artifactDigest: 'string' });
+    return { functionName: h.functionName as string, artifactDigest: h.artifactDigest as string };
+  });
+}
+
+export function parseNodeStats(value: unknown): NodeStats {
+  const s = record(value, 'stats');
+  list(s.functions, 'stats.functions').forEach((item, i) => {
+    fields(record(item, `stats.functions[${i}]`), `stats.functions[${i}]`, { functionName: 'string', artifactDigest: 'string', queued: 'number', running: 'number' });
+  });
+  list(s.gpus, 'stats.gpus').forEach((item, i) => {
+    const g = record(item, `stats.gpus[${i}]`);
+    fields(g, `stats.gpus[${i}]`, {
+      index: 'number', name: 'string', memoryBytes: 'number', weightsBytes: 'number', kvBytes: 'number', kvUsedBytes: 'number',
+      scratchBytes: 'number', freeBytes: 'number', up: 'boolean',
+    });
+    list(g.resident, `stats.gpus[${i}].resident`);
+  });
+  fields(record(s.hostPool, 'stats.hostPool'), 'stats.hostPool', { capacityBytes: 'number', usedBytes: 'number' });
+  return s as unknown as NodeStats;
+}
+
+const SPAN_KINDS: ReadonlySet<unknown> = new Set(['run', 'switch', 'prefetch', 'load', 'park', 'restore', 'evict', 'error']);
+
+export function parseNodeTimeline(value: unknown): NodeTimeline {
+  const t = record(value, 'timeline');
+  fields(t, 'timeline', { nodeId: 'string', nowMs: 'number', windowMs: 'number' });
+  list(t.gpus, 'timeline.gpus').forEach((item, i) => {
+    fields(record(item, `timeline.gpus[${i}]`), `timeline.gpus[${i}]`, { index: 'number', label: 'string' });
+  });
+  list(t.spans, 'timeline.spans').forEach((item, i) => {
+    const span = record(item, `timeline.spans[${i}]`);
+    fields(span, `timeline.spans[${i}]`, { seq: 'number', gpu: 'number', function: 'string', startMs: 'number', endMs: 'number' });
+    if (!SPAN_KINDS.has(span.kind)) fail(`timeline.spans[${i}].kind`, 'must be a timeline span kind');
+  });
+  return t as unknown as NodeTimeline;
+}
