@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "add_command.h"
 #include "errors.h"
 #include "server.h"
 
@@ -30,28 +31,6 @@ int64_t int_field(const Json& cmd, const char* key) {
   const Json& v = field(cmd, key);
   if (!v.is_int()) throw EngineError("bad_request", std::string(key) + " must be an integer");
   return v.as_int();
-}
-
-double number_or(const Json& cmd, const char* key, double fallback) {
-  const Json* v = cmd.find(key);
-  if (!v || v->is_null()) return fallback;
-  if (!v->is_number()) throw EngineError("bad_request", std::string(key) + " must be a number");
-  return v->as_double();
-}
-
-std::vector<int32_t> token_list(const Json& cmd, const char* key, bool required) {
-  const Json* v = cmd.find(key);
-  std::vector<int32_t> out;
-  if (!v || v->is_null()) {
-    if (required) throw EngineError("bad_request", std::string("missing field ") + key);
-    return out;
-  }
-  if (!v->is_array()) throw EngineError("bad_request", std::string(key) + " must be an array of token ids");
-  for (const Json& t : v->as_array()) {
-    if (!t.is_int() || t.as_int() < 0 || t.as_int() > INT32_MAX) throw EngineError("bad_request", std::string(key) + " holds a bad token id");
-    out.push_back(static_cast<int32_t>(t.as_int()));
-  }
-  return out;
 }
 
 }  // namespace
@@ -82,6 +61,8 @@ void Server::handle_command(const Json& cmd) {
     if (op == "evict") return handle_evict(id, cmd);
     if (op == "unmap") return handle_unmap(id, cmd);
     if (op == "add") return handle_add(id, cmd);
+    if (op == "vocab") return reply_ok(id, core_->grammars().register_vocab(cmd));
+    if (op == "grammar") return reply_ok(id, core_->grammars().register_grammar(cmd));
     if (op == "cancel") {
       DoneEvent done;
       if (core_->cancel(int_field(cmd, "seq"), &done)) emit_done(done);
@@ -263,31 +244,7 @@ void Server::sweep_stale_mappings() {
 }
 
 void Server::handle_add(const Json& id, const Json& cmd) {
-  SequenceSpec spec;
-  spec.id = int_field(cmd, "seq");
-  spec.model = string_field(cmd, "model");
-  spec.prompt = token_list(cmd, "prompt", true);
-  const int64_t max_tokens = int_field(cmd, "max_tokens");
-  if (max_tokens < 0 || max_tokens > (int64_t{1} << 30)) throw EngineError("bad_request", "max_tokens must be in [0, 2^30]");
-  spec.max_tokens = static_cast<int>(max_tokens);
-  // Range checks come before the narrowing casts: a double outside float's or int64's range is undefined
-  // behaviour to cast, and the protocol's peer is not trusted to have bounded it.
-  const double temperature = number_or(cmd, "temperature", 0);
-  const double top_p = number_or(cmd, "top_p", 1);
-  if (!(temperature >= 0 && temperature <= 1e4) || !(top_p > 0 && top_p <= 1)) {
-    throw EngineError("bad_request", "temperature must be in [0, 1e4] and top_p in (0, 1]");
-  }
-  spec.sampling.temperature = static_cast<float>(temperature);
-  spec.sampling.top_p = static_cast<float>(top_p);
-  const Json* seed = cmd.find("seed");
-  if (seed && seed->is_number()) {
-    if (!seed->is_int()) throw EngineError("bad_request", "seed must be an integer");
-    spec.sampling.seed = static_cast<uint64_t>(seed->as_int());
-  }
-  spec.stop_ids = token_list(cmd, "stop_ids", false);
-  const Json* logits = cmd.find("logits");
-  spec.want_logits = logits && logits->is_bool() && logits->as_bool();
-  core_->add(spec);
+  core_->add(parse_add_command(cmd));
   reply_ok(id);
 }
 

@@ -137,13 +137,38 @@ size_t EngineCore::evict_model(const std::string& key, bool force, std::vector<D
 }
 
 void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config) const {
-  for (int32_t t : spec.prompt)
+  auto check_ids = [&](const char* field, const std::vector<int32_t>& ids) {
+    for (int32_t t : ids)
+      if (t < 0 || t >= config.vocab_size)
+        throw EngineError("bad_request", std::string(field) + " token " + std::to_string(t) + " outside the vocabulary of " +
+                                             std::to_string(config.vocab_size));
+  };
+  check_ids("prompt", spec.prompt);
+  check_ids("stop_ids", spec.stop_ids);
+  check_ids("eos_ids", spec.eos_ids);
+  for (const auto& [t, bias] : spec.sampling.logit_bias)
     if (t < 0 || t >= config.vocab_size)
-      throw EngineError("bad_request", "prompt token " + std::to_string(t) + " outside the vocabulary");
+      throw EngineError("bad_request", "logit_bias token " + std::to_string(t) + " outside the vocabulary of " +
+                                           std::to_string(config.vocab_size));
   const int64_t total = static_cast<int64_t>(spec.prompt.size()) + spec.max_tokens;
   if (total > config.max_position_embeddings)
     throw EngineError("context_overflow", "prompt + max_tokens = " + std::to_string(total) + " exceeds the context of " +
                                               std::to_string(config.max_position_embeddings));
+}
+
+// The automaton and vocabulary a constrained sequence walks, resolved by name at add.
+GrammarCursor EngineCore::grammar_cursor(const SequenceSpec& spec) {
+  GrammarCursor cursor;
+  if (spec.grammar.empty()) return cursor;
+  cursor.grammar = grammars_.grammar(spec.grammar);
+  if (!cursor.grammar) throw EngineError("not_found", "grammar " + spec.grammar + " is not registered");
+  cursor.vocab = grammars_.vocab(spec.vocab);
+  if (!cursor.vocab) throw EngineError("not_found", "vocab " + spec.vocab + " is not registered");
+  if (spec.sampling.ignore_eos) throw EngineError("bad_request", "ignore_eos cannot be combined with grammar");
+  if (spec.eos_ids.empty() && spec.stop_ids.empty())
+    throw EngineError("bad_request", "grammar needs eos_ids or stop_ids: the ids that end the structure");
+  cursor.state = cursor.grammar->automaton.start();
+  return cursor;
 }
 
 void EngineCore::add(const SequenceSpec& spec) {
@@ -152,7 +177,9 @@ void EngineCore::add(const SequenceSpec& spec) {
   if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
   auto it = models_.find(spec.model);
   if (it != models_.end()) check_spec(spec, it->second.model->config);
+  GrammarCursor cursor = grammar_cursor(spec);
   auto seq = std::make_unique<Sequence>();
+  seq->grammar = std::move(cursor);
   seq->id = spec.id;
   seq->model = spec.model;
   seq->tokens = spec.prompt;
@@ -160,6 +187,7 @@ void EngineCore::add(const SequenceSpec& spec) {
   seq->max_tokens = spec.max_tokens;
   seq->sampling = spec.sampling;
   seq->stop_ids = spec.stop_ids;
+  seq->eos_ids = spec.eos_ids;
   seq->want_logits = spec.want_logits;
   seq->all_logits = spec.all_logits;
   seq->rng = Rng(spec.sampling.seed);
@@ -234,6 +262,9 @@ void EngineCore::validate_waiting(const std::string& model, const ResidentModel&
     SequenceSpec spec;
     spec.prompt.assign(seq->tokens.begin(), seq->tokens.begin() + seq->prompt_len);
     spec.max_tokens = seq->max_tokens;
+    spec.stop_ids = seq->stop_ids;
+    spec.eos_ids = seq->eos_ids;
+    spec.sampling = seq->sampling;
     try {
       check_spec(spec, rm.model->config);
       if (scheduler_.blocks().pages_for(seq->len(), rm.layout.pages_per_block) > total_pages)
@@ -284,24 +315,32 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
   postprocess(rm, batch, logits, out);
 }
 
-void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out) {
+void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out) {
   const int vocab = rm.model->config.vocab_size;
   size_t row = 0;
   for (Sequence* seq : batch.seqs) {
     const bool all = seq->all_logits && seq->num_cached == 0;
     const size_t n_rows = all ? seq->len() : 1;
-    const float* last = &logits[(row + n_rows - 1) * vocab];
+    float* last = &logits[(row + n_rows - 1) * vocab];
     TokenEvent ev;
     ev.seq = seq->id;
     if (all) ev.logits.assign(&logits[row * vocab], &logits[(row + n_rows) * vocab]);
     else if (seq->want_logits) ev.logits.assign(last, last + vocab);
     row += n_rows;
     seq->num_cached = seq->len();
-    ev.token = sample_token(last, vocab, seq->sampling.temperature, seq->sampling.top_p, seq->rng);
+    sampler_.sample(*seq, last, vocab, sampled_);
+    if (sampled_.token < 0) {
+      finish(seq, "error", sampler_.failure(), out.done);
+      continue;
+    }
+    ev.token = sampled_.token;
+    ev.has_logprob = sampled_.has_logprob;
+    ev.logprob = sampled_.logprob;
+    ev.top_logprobs = sampled_.top;
     seq->tokens.push_back(ev.token);
     out.tokens.push_back(std::move(ev));
-    const bool stop = std::find(seq->stop_ids.begin(), seq->stop_ids.end(), seq->last_token()) != seq->stop_ids.end();
-    if (stop) finish(seq, "stop", "", out.done);
+    const std::string stop = SequenceSampler::stop_reason(*seq, seq->last_token());
+    if (!stop.empty()) finish(seq, stop, "", out.done);
     else if (seq->completion_tokens() >= seq->max_tokens || seq->len() >= rm.model->config.max_position_embeddings)
       finish(seq, "length", "", out.done);
   }
@@ -342,6 +381,7 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   Json out = Json::object();
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));
+  out.set("grammar", grammars_.stats());
   return out;
 }
 

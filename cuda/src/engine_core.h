@@ -14,10 +14,12 @@
 #include <vector>
 
 #include "../backends/backend.h"
+#include "grammar/grammar_store.h"
 #include "json.h"
 #include "memory_manager.h"
 #include "model.h"
 #include "scheduler.h"
+#include "sequence_sampling.h"
 
 namespace tidepool {
 
@@ -36,6 +38,8 @@ struct SequenceSpec {
   int max_tokens = 16;
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;
+  std::vector<int32_t> eos_ids;
+  std::string grammar, vocab;  // registered names; both or neither
   bool want_logits = false;
   bool all_logits = false;
 };
@@ -44,6 +48,9 @@ struct TokenEvent {
   int64_t seq = 0;
   int32_t token = 0;
   std::vector<float> logits;  // last position, or (prompt positions, vocab) on an all_logits prefill
+  bool has_logprob = false;   // the sequence asked for logprobs
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
 };
 
 struct DoneEvent {
@@ -121,6 +128,7 @@ class EngineCore {
   Json stats_json(const std::vector<std::string>& loading) const;
   const Sequence* find(int64_t seq) const;
   const Scheduler& scheduler() const { return scheduler_; }
+  GrammarStore& grammars() { return grammars_; }
 
  private:
   struct ResidentModel {
@@ -132,10 +140,11 @@ class EngineCore {
 
   Sequence& get(int64_t seq);
   void check_spec(const SequenceSpec& spec, const ModelConfig& config) const;
+  GrammarCursor grammar_cursor(const SequenceSpec& spec);
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
-  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, const std::vector<float>& logits, StepResult& out);
+  void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
@@ -145,6 +154,9 @@ class EngineCore {
   std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
   std::map<std::string, ResidentModel> models_;            // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
+  GrammarStore grammars_;
+  SequenceSampler sampler_{grammars_};
+  SampledToken sampled_;  // reused per token
 };
 
 }  // namespace tidepool

@@ -4,19 +4,26 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "sampler.h"
+#include "sampling/rng.h"
+#include "sampling/sampling_params.h"
+#include "sampling/token_counts.h"
 
 namespace tidepool {
 
 enum class SeqStatus { Waiting, Running, Parked, Finished };
 
-struct SamplingParams {
-  float temperature = 0;  // 0 = greedy
-  float top_p = 1;
-  uint64_t seed = 0;
+struct RegisteredGrammar;
+struct RegisteredVocab;
+
+// Where a constrained sequence stands in its automaton (grammar/); null grammar = unconstrained.
+struct GrammarCursor {
+  std::shared_ptr<const RegisteredGrammar> grammar;
+  std::shared_ptr<const RegisteredVocab> vocab;
+  int32_t state = 0;  // after the completion so far
 };
 
 struct Sequence {
@@ -26,7 +33,8 @@ struct Sequence {
   int prompt_len = 0;
   int max_tokens = 0;
   SamplingParams sampling;
-  std::vector<int32_t> stop_ids;
+  std::vector<int32_t> stop_ids;  // produced: the sequence ends with "stop"
+  std::vector<int32_t> eos_ids;   // the same unless sampling.ignore_eos
   bool want_logits = false;  // send last-position logits with each token
   bool all_logits = false;   // return logits for every prompt position on prefill (forward mode)
 
@@ -36,6 +44,8 @@ struct Sequence {
   std::vector<uint8_t> parked_kv;  // host copy of `pages` while Parked
   int parked_pages = 0;
   Rng rng;
+  TokenCounts counts;  // prompt and output ids, kept only when sampling penalizes (sequence_sampling.cpp)
+  GrammarCursor grammar;
 
   int len() const { return static_cast<int>(tokens.size()); }
   int completion_tokens() const { return len() - prompt_len; }

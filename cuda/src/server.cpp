@@ -271,6 +271,21 @@ void Server::emit_done(const DoneEvent& d) {
   send(out);
 }
 
+// {"logprob": F, "top": [[id, F], ...]}: the chosen token's and the best alternatives' logprobs.
+static Json logprobs_json(const TokenEvent& t) {
+  Json top = Json::array();
+  for (const auto& [id, lp] : t.top_logprobs) {
+    Json pair = Json::array();
+    pair.push(static_cast<int64_t>(id));
+    pair.push(static_cast<double>(lp));
+    top.push(std::move(pair));
+  }
+  Json out = Json::object();
+  out.set("logprob", static_cast<double>(t.logprob));
+  out.set("top", std::move(top));
+  return out;
+}
+
 void Server::emit_step(const std::string& model, const StepResult& result) {
   Json tokens = Json::array();
   for (const TokenEvent& t : result.tokens) {
@@ -282,6 +297,7 @@ void Server::emit_step(const std::string& model, const StepResult& result) {
       for (float f : t.logits) logits.push(static_cast<double>(f));
       item.push(std::move(logits));
     }
+    if (t.has_logprob) item.push(logprobs_json(t));
     tokens.push(std::move(item));
   }
   Json out = Json::object();

@@ -1,0 +1,102 @@
+// tidepool-sampling-bench: the host sampler's cost per sequence-token at a real vocabulary size, one row
+// per mode (greedy; temperature; top-p; top-k + top-p + penalties + logit_bias; min-p; logprobs with 20
+// alternatives; a JSON-schema mask), on language-model-shaped rows (bench_logits.h). Beside them: the
+// previous full-sort sampler (the anchor) and one vectorised read of the row (the floor: what any
+// sampler must at least do). Always built; needs no GPU.
+// Usage: tidepool-sampling-bench [--vocab 151936] [--calls 3000] [--out result.json]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "bench_logits.h"
+#include "json.h"
+#include "sampling/normaliser.h"
+#include "sampling/sampler.h"
+#include "sampling_bench_modes.h"
+
+using namespace tidepool;
+using namespace tidepool::bench;
+
+namespace {
+
+std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (argv[i] == "--" + name) return argv[i + 1];
+  return fallback;
+}
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+Json stats_json(const std::vector<std::vector<float>>& rows) {
+  RowStats sum;
+  for (const auto& r : rows) {
+    const RowStats s = stats_of(r);
+    sum.top1 += s.top1;
+    sum.top64 += s.top64;
+    sum.entropy_nats += s.entropy_nats;
+  }
+  const double n = static_cast<double>(rows.size());
+  Json j = Json::object();
+  j.set("rows", static_cast<int64_t>(rows.size()));
+  j.set("shape", "Gaussian bulk N(0, 2^2) + Zipf head of 2000 ids, top 17-23, per-row steepness");
+  j.set("mean_top1_probability", sum.top1 / n);
+  j.set("mean_top64_mass", sum.top64 / n);
+  j.set("mean_entropy_nats", sum.entropy_nats / n);
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int32_t vocab = std::stoi(arg(argc, argv, "vocab", "151936"));
+  const int calls = std::stoi(arg(argc, argv, "calls", "3000"));
+  const std::string out_path = arg(argc, argv, "out", "");
+  std::mt19937_64 rng(7);
+  std::vector<std::vector<float>> rows;
+  for (int i = 0; i < 64; i++) rows.push_back(lm_like_row(rng, vocab));
+
+  Json result = Json::object();
+  result.set("bench", "engine-sampling");
+  result.set("device", cpu_name());
+  result.set("vector_path", use_vector_path(true));
+  result.set("vocab", vocab);
+  result.set("logits", stats_json(rows));
+  const Timing floor = time_floor(rows, calls);
+  const Timing legacy = time_legacy(rows, 20);
+  std::fprintf(stderr, "vocab %d on %s (%s); floor (one read of the row) %.1f us; previous full-sort sampler %.0f us\n", vocab,
+               cpu_name().c_str(), use_vector_path(true), floor.median_us, legacy.median_us);
+  Json modes = Json::array();
+  for (const Mode& mode : sampling_modes(vocab, rng)) {
+    const Timing t = time_mode(mode, rows, calls);
+    Json row = Json::object();
+    row.set("mode", mode.name);
+    row.set("vocab", vocab);
+    row.set("us_per_token", t.median_us);
+    row.set("mean_us", t.mean_us);
+    row.set("p90_us", t.p90_us);
+    row.set("calls", t.calls);
+    row.set("exact_normalisers", t.exact_normalisers);
+    row.set("regrowths", t.regrowths);
+    row.set("floor_us", floor.median_us);
+    row.set("anchor_previous_sampler_us", legacy.median_us);
+    modes.push(std::move(row));
+    std::fprintf(stderr, "  %-34s %8.1f us/token (mean %.1f, p90 %.1f; %lld regrowths, %lld exact normalisers)\n", mode.name.c_str(),
+                 t.median_us, t.mean_us, t.p90_us, static_cast<long long>(t.regrowths), static_cast<long long>(t.exact_normalisers));
+  }
+  result.set("sampling", std::move(modes));
+  const std::string text = result.dump();
+  std::printf("%s\n", text.c_str());
+  if (!out_path.empty()) std::ofstream(out_path) << text << "\n";
+  return 0;
+}

@@ -1,0 +1,100 @@
+// Threshold selection: scan the row once in id order, keep entries above the current k-th best in a
+// buffer, and when the buffer fills keep its best `count` and raise the threshold to the k-th of them.
+// Because ids arrive in increasing order, an entry equal to the threshold ranks below every kept entry
+// of that value, so the strict comparison keeps the lowest-id tie-break exact. On a row in random order
+// the buffer is compacted O(log(vocab / count)) times; the scan itself is a vector compare per 16 ids.
+#include "candidate_selection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <emmintrin.h>
+#define TIDEPOOL_X86 1
+#endif
+
+namespace tidepool {
+
+namespace {
+
+bool before(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+
+// First index >= i of a block of 16 whose any entry exceeds t, or the largest multiple of 16 <= n.
+int32_t next_block_above(const float* l, int32_t i, int32_t n, float t) {
+#ifdef TIDEPOOL_X86
+  const __m128 vt = _mm_set1_ps(t);
+  for (; i + 16 <= n; i += 16) {
+    const __m128 a = _mm_cmpgt_ps(_mm_loadu_ps(l + i), vt), b = _mm_cmpgt_ps(_mm_loadu_ps(l + i + 4), vt);
+    const __m128 c = _mm_cmpgt_ps(_mm_loadu_ps(l + i + 8), vt), d = _mm_cmpgt_ps(_mm_loadu_ps(l + i + 12), vt);
+    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)))) return i;
+  }
+  return i;
+#else
+  for (; i + 16 <= n; i += 16)
+    for (int32_t j = 0; j < 16; j++)
+      if (l[i + j] > t) return i;
+  return i;
+#endif
+}
+
+}  // namespace
+
+// Keeps the best count_ entries and every entry >= floor_; raises the threshold accordingly. When the
+// floor alone keeps more than fills the buffer, the buffer grows (once per size; it is reused).
+void CandidateSelector::compact() {
+  auto at_floor = std::partition(buffer_.begin(), buffer_.end(), [&](const Candidate& c) { return c.logit >= floor_; });
+  const int32_t floored = static_cast<int32_t>(at_floor - buffer_.begin());
+  if (floored >= count_) {
+    buffer_.erase(at_floor, buffer_.end());
+    threshold_ = std::nextafter(floor_, -std::numeric_limits<float>::infinity());
+    if (buffer_.size() * 2 > capacity_) capacity_ *= 2;
+    return;
+  }
+  if (static_cast<int32_t>(buffer_.size()) <= count_) return;
+  // The count_ best (floored entries are among them): nth_element leaves them in front, unordered;
+  // entries tied with the threshold behind them have higher ids, so they are rightly dropped.
+  std::nth_element(buffer_.begin(), buffer_.begin() + (count_ - 1), buffer_.end(), before);
+  threshold_ = buffer_[count_ - 1].logit;
+  buffer_.resize(count_);
+}
+
+void CandidateSelector::push(int32_t id, float logit) {
+  buffer_.push_back({id, logit, logit});
+  if (buffer_.size() >= capacity_) compact();
+}
+
+bool CandidateSelector::select(const RowView& row, int32_t count, float floor, std::vector<Candidate>& out) {
+  count = std::max(count, 1);
+  const int32_t universe = row.mask ? row.mask->count : row.vocab;
+  count = std::min(count, std::max(universe, 1));
+  count_ = count;
+  floor_ = floor;
+  capacity_ = std::max<size_t>(4 * static_cast<size_t>(count), 256);
+  buffer_.clear();
+  buffer_.reserve(capacity_);
+  threshold_ = -std::numeric_limits<float>::infinity();
+  const float* l = row.logits;
+  if (row.mask && row.mask->listed) {
+    for (int32_t id : row.mask->ids)
+      if (l[id] > threshold_) push(id, l[id]);
+  } else {
+    const TokenMask* mask = row.mask;
+    int32_t i = 0;
+    const int32_t n = row.vocab;
+    for (;;) {
+      i = next_block_above(l, i, n, threshold_);
+      const int32_t end = std::min(i + 16, n);
+      if (i >= end) break;
+      for (int32_t j = i; j < end; j++)
+        if (l[j] > threshold_ && (!mask || mask->allows(j))) push(j, l[j]);
+      i = end;
+    }
+  }
+  compact();
+  std::sort(buffer_.begin(), buffer_.end(), before);
+  out.assign(buffer_.begin(), buffer_.end());
+  return static_cast<int32_t>(out.size()) < count || static_cast<int32_t>(out.size()) >= universe;
+}
+
+}  // namespace tidepool

@@ -1,0 +1,154 @@
+// Sampler stages in isolation: the fast exponent's error on both vector paths, the normaliser's error
+// bound on random rows, partial selection against a full sort (ties, masks, -inf, floors), and the draw's
+// requests for more candidates or the exact normaliser when the fast values cannot settle it.
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <random>
+
+#include "sampling/candidate_selection.h"
+#include "sampling/normaliser.h"
+#include "sampling/token_draw.h"
+#include "sampling_reference.h"
+#include "sampling_rows.h"
+#include "test_support.h"
+
+using namespace tidepool;
+using namespace tidepool::testing;
+
+namespace {
+
+// exp over [-87, 0] on one path, 16 equal lanes at a time (max = 0, T = 1): within kFastExpRelError,
+// and each lane bit-equal to the scalar form of the same path (normaliser.cpp relies on it).
+void check_exponent(const char* path) {
+  double worst = 0;
+  std::vector<float> lanes(16);
+  for (double x = -87.0; x <= 0; x += 0.00731) {
+    std::fill(lanes.begin(), lanes.end(), static_cast<float>(x));
+    const double exact = std::exp(static_cast<double>(static_cast<float>(x)));
+    const ExpSums pass = fast_pass(RowView{lanes.data(), 16, nullptr}, 0.0f, 1.0f);
+    CHECK(pass.z == 16.0 * fast_exp(static_cast<float>(x), pass.form));
+    const double plain = fast_exp(static_cast<float>(x), ExpForm::Plain), fused = fast_exp(static_cast<float>(x), ExpForm::Fused);
+    worst = std::max({worst, std::fabs(pass.z / 16 / exact - 1), std::fabs(plain / exact - 1), std::fabs(fused / exact - 1)});
+  }
+  std::cout << "fast exp (" << path << "): worst relative error " << worst << " (bound " << kFastExpRelError << ")\n";
+  CHECK(worst <= kFastExpRelError);
+}
+
+TokenMask random_mask(std::mt19937_64& rng, int32_t vocab, double density) {
+  TokenMask m;
+  m.reset(vocab);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int32_t id = 0; id < vocab; id++)
+    if (unit(rng) < density) m.allow(id);
+  m.finish();
+  return m;
+}
+
+void check_normaliser_bound(std::mt19937_64& rng) {
+  CandidateSelector selector;
+  double worst_ratio = 0, worst_rel = 0;
+  for (int i = 0; i < 400; i++) {
+    const int32_t vocab = 1 + static_cast<int32_t>(rng() % 6000);
+    std::vector<float> row = random_row(rng, vocab, kind_of(i));
+    if (i % 5 == 0) row[rng() % vocab] = -std::numeric_limits<float>::infinity();
+    const TokenMask mask = random_mask(rng, vocab, i % 3 == 0 ? 0.05 : 0.6);
+    const RowView view{row.data(), vocab, i % 2 ? &mask : nullptr};
+    if (view.mask && view.mask->count == 0) continue;
+    float max = -std::numeric_limits<float>::infinity();
+    for (int32_t id = 0; id < vocab; id++)
+      if (!view.mask || view.mask->allows(id)) max = std::max(max, row[id]);
+    if (!(max > -std::numeric_limits<float>::infinity())) continue;
+    const float t = std::vector<float>{0.05f, 0.7f, 1.0f, 3.0f}[i % 4];
+    const double exact = exact_normaliser(view, max, t);
+    const ExpSums pass = fast_pass(view, max, t);
+    std::vector<Candidate> top;
+    selector.select(view, std::vector<int32_t>{1, 64, 1000}[i % 3], INFINITY, top);
+    for (const Normaliser& n : {combine(pass, {}, max, t), combine(pass, top, max, t)}) {
+      CHECK(std::fabs(n.z - exact) <= n.error);
+      worst_ratio = std::max(worst_ratio, std::fabs(n.z - exact) / n.error);
+      worst_rel = std::max(worst_rel, std::fabs(n.z - exact) / exact);
+    }
+  }
+  std::cout << "normaliser: 400 rows, with and without exact candidates, worst |error| / bound " << worst_ratio
+            << ", worst relative error " << worst_rel << "\n";
+}
+
+void check_selection(std::mt19937_64& rng) {
+  CandidateSelector selector;
+  std::vector<Candidate> out;
+  for (int i = 0; i < 600; i++) {
+    const int32_t vocab = 1 + static_cast<int32_t>(rng() % (i < 20 ? 151936 : 5000));
+    std::vector<float> row = random_row(rng, vocab, kind_of(i));
+    if (i % 7 == 0) std::sort(row.begin(), row.end());  // ascending: every entry raises the threshold
+    for (int j = 0; j < (i % 4 == 1 ? vocab / 3 : 0); j++) row[rng() % vocab] = -std::numeric_limits<float>::infinity();
+    const TokenMask mask = random_mask(rng, vocab, i % 3 == 0 ? 0.02 : 0.5);
+    const bool masked = i % 2 == 0;
+    std::vector<float> reference = row;
+    if (masked)
+      for (int32_t id = 0; id < vocab; id++)
+        if (!mask.allows(id)) reference[id] = -std::numeric_limits<float>::infinity();
+    const std::vector<int32_t> order = reference_order(reference);
+    const int32_t count = std::vector<int32_t>{1, 5, 64, 300, vocab}[rng() % 5];
+    // Half the time also a floor: every entry at or above the logit of a random rank must come too.
+    const size_t floor_rank = order.empty() ? 0 : rng() % order.size();
+    const float floor = i % 2 && !order.empty() ? reference[order[floor_rank]] : INFINITY;
+    size_t want = std::min<size_t>(count, order.size());
+    while (want < order.size() && reference[order[want]] >= floor) want++;
+    const bool complete = selector.select(RowView{row.data(), vocab, masked ? &mask : nullptr}, count, floor, out);
+    CHECK(out.size() == want);
+    // complete may be conservatively false (a floor can take every entry without knowing it)
+    CHECK(!complete || out.size() == order.size());
+    CHECK(complete || out.size() >= static_cast<size_t>(count));
+    for (size_t k = 0; k < out.size(); k++) CHECK(out[k].id == order[k] && out[k].logit == row[order[k]]);
+  }
+  std::cout << "selection: 600 rows (ties, sorted, -inf, dense and listed masks, floors) equal a full sort\n";
+}
+
+// A normaliser bound that straddles a bucket edge asks for the exact one; a draw past the last
+// candidate asks for more; the exact values then settle it.
+void check_draw_requests() {
+  SamplingParams p;
+  p.temperature = 1;
+  SamplingCandidates c;
+  c.top = {{0, 0.0f, 0.0f}, {1, std::log(0.5f), std::log(0.5f)}};  // q = 1, 0.5
+  c.universe = 1000;
+  c.z = 3.0;
+  c.z_error = 0.1;
+  std::vector<double> scratch;
+  CandidateRequest asked;
+  asked.count = 2;
+  asked.normaliser = true;
+  // u * z = 1.0 +- 0.033: straddles the edge after q_0 = 1
+  DrawOutcome o = draw_token(p, c, asked, 1.0 / 3.0, scratch);
+  CHECK(o.status == DrawOutcome::Status::NeedExactNormaliser && o.next.exact_normaliser);
+  c.z_error = 0;
+  CHECK(draw_token(p, c, o.next, 1.0 / 3.0 - 1e-9, scratch).index == 0);
+  // u * z = 2.7: past both candidates (mass 1.5), not complete
+  o = draw_token(p, c, asked, 0.9, scratch);
+  CHECK(o.status == DrawOutcome::Status::NeedCandidates && (o.next.count > 2 || o.next.floor < c.top[1].logit));
+  c.complete = true;  // nothing beyond: rounding's edge case, the last kept entry
+  CHECK(draw_token(p, c, asked, 0.9, scratch).index == 1);
+  // top_p cut unprovable inside the bound
+  c.complete = false;
+  p.top_p = 0.5f;  // target 1.0 +- 0.05 against running sums 1, 1.5
+  c.z = 2.0;
+  c.z_error = 0.1;
+  CHECK(draw_token(p, c, asked, 0.5, scratch).status == DrawOutcome::Status::NeedExactNormaliser);
+  std::cout << "draw: unsettled draws ask for the exact normaliser or more candidates\n";
+}
+
+}  // namespace
+
+int main() {
+  check_exponent(use_vector_path(true));
+  check_exponent(use_vector_path(false));
+  std::mt19937_64 rng(2024);
+  check_normaliser_bound(rng);
+  use_vector_path(true);
+  check_normaliser_bound(rng);
+  check_selection(rng);
+  check_draw_requests();
+  std::cout << "PASS\n";
+  return 0;
+}
