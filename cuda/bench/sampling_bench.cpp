@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -17,6 +18,7 @@
 #include "json.h"
 #include "sampling/normaliser.h"
 #include "sampling/sampler.h"
+#include "sampling_bench_grammar.h"
 #include "sampling_bench_modes.h"
 
 using namespace tidepool;
@@ -56,6 +58,23 @@ Json stats_json(const std::vector<std::vector<float>>& rows) {
   return j;
 }
 
+Json mode_row(const std::string& name, int32_t vocab, const Timing& t, const Timing& floor, const Timing& legacy) {
+  Json row = Json::object();
+  row.set("mode", name);
+  row.set("vocab", vocab);
+  row.set("us_per_token", t.median_us);
+  row.set("mean_us", t.mean_us);
+  row.set("p90_us", t.p90_us);
+  row.set("cpu_us_per_token", t.cpu_median_us);
+  row.set("cpu_mean_us", t.cpu_mean_us);
+  row.set("calls", t.calls);
+  row.set("floor_us", floor.median_us);
+  row.set("anchor_previous_sampler_us", legacy.median_us);
+  std::fprintf(stderr, "  %-48s %7.1f us/token (mean %.1f, p90 %.1f; cpu %.1f, mean %.1f)", name.c_str(), t.median_us, t.mean_us,
+               t.p90_us, t.cpu_median_us, t.cpu_mean_us);
+  return row;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,29 +91,45 @@ int main(int argc, char** argv) {
   result.set("vector_path", use_vector_path(true));
   result.set("vocab", vocab);
   result.set("logits", stats_json(rows));
-  const Timing floor = time_floor(rows, calls);
-  const Timing legacy = time_legacy(rows, 20);
+  const std::vector<Mode> modes = sampling_modes(vocab, rng);
+  FloorWorkload floor_work(rows);
+  std::vector<std::unique_ptr<ModeWorkload>> mode_work;
+  std::vector<Workload*> work = {&floor_work};
+  for (const Mode& m : modes) {
+    mode_work.push_back(std::make_unique<ModeWorkload>(m, rows));
+    work.push_back(mode_work.back().get());
+  }
+  std::unique_ptr<JsonWorkload> json_work;
+  if (vocab == kJsonVocab) {
+    json_work = std::make_unique<JsonWorkload>(rows);
+    work.push_back(json_work.get());
+  }
+  run_interleaved(work, calls, 100, 25);
+  const Timing floor = floor_work.timing(), legacy = time_legacy(rows, 20);
   std::fprintf(stderr, "vocab %d on %s (%s); floor (one read of the row) %.1f us; previous full-sort sampler %.0f us\n", vocab,
                cpu_name().c_str(), use_vector_path(true), floor.median_us, legacy.median_us);
-  Json modes = Json::array();
-  for (const Mode& mode : sampling_modes(vocab, rng)) {
-    const Timing t = time_mode(mode, rows, calls);
-    Json row = Json::object();
-    row.set("mode", mode.name);
-    row.set("vocab", vocab);
-    row.set("us_per_token", t.median_us);
-    row.set("mean_us", t.mean_us);
-    row.set("p90_us", t.p90_us);
-    row.set("calls", t.calls);
+  Json rows_json = Json::array();
+  for (auto& w : mode_work) {
+    const Timing t = w->timing();
+    Json row = mode_row(w->mode().name, vocab, t, floor, legacy);
     row.set("exact_normalisers", t.exact_normalisers);
     row.set("regrowths", t.regrowths);
-    row.set("floor_us", floor.median_us);
-    row.set("anchor_previous_sampler_us", legacy.median_us);
-    modes.push(std::move(row));
-    std::fprintf(stderr, "  %-34s %8.1f us/token (mean %.1f, p90 %.1f; %lld regrowths, %lld exact normalisers)\n", mode.name.c_str(),
-                 t.median_us, t.mean_us, t.p90_us, static_cast<long long>(t.regrowths), static_cast<long long>(t.exact_normalisers));
+    std::fprintf(stderr, "; %lld regrowths, %lld exact\n", static_cast<long long>(t.regrowths), static_cast<long long>(t.exact_normalisers));
+    rows_json.push(std::move(row));
   }
-  result.set("sampling", std::move(modes));
+  if (json_work) {
+    const GrammarTiming g = json_work->grammar_timing();
+    Json row = mode_row("JSON-schema mask (object of 5 typed fields), temperature 0.7", vocab, g.warm, floor, legacy);
+    row.set("automaton_states", g.states);
+    row.set("vocab_trie_nodes", g.trie_nodes);
+    row.set("vocab_register_ms", g.vocab_register_ms);
+    row.set("cold_mask_build_ms", g.cold_mask_ms);
+    row.set("tokens_under_dense_masks", g.dense_fraction);
+    std::fprintf(stderr, "; %d states, cold mask build %.2f ms, %.0f%% of tokens under dense masks\n", g.states, g.cold_mask_ms,
+                 100 * g.dense_fraction);
+    rows_json.push(std::move(row));
+  }
+  result.set("sampling", std::move(rows_json));
   const std::string text = result.dump();
   std::printf("%s\n", text.c_str());
   if (!out_path.empty()) std::ofstream(out_path) << text << "\n";

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdint>
+#include <emmintrin.h>
 #include <numeric>
 #include <random>
 #include <string>
@@ -24,8 +26,11 @@ struct Mode {
   TokenCounts counts;
 };
 
+// Wall time per call, and the calling thread's CPU time: on a shared machine the wall time also counts
+// the moments another process held the core; the CPU time does not.
 struct Timing {
   double median_us = 0, mean_us = 0, p90_us = 0;
+  double cpu_median_us = 0, cpu_mean_us = 0;
   int64_t calls = 0, exact_normalisers = 0, regrowths = 0;
 };
 
@@ -33,13 +38,27 @@ inline double now_us() {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-inline Timing summarise(std::vector<double> us) {
+inline double cpu_now_us() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+inline double median_of(std::vector<double>& v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+inline Timing summarise(std::vector<double> us, std::vector<double> cpu = {}) {
   Timing t;
-  std::sort(us.begin(), us.end());
   t.calls = static_cast<int64_t>(us.size());
-  t.median_us = us[us.size() / 2];
-  t.p90_us = us[us.size() * 9 / 10];
   t.mean_us = std::accumulate(us.begin(), us.end(), 0.0) / us.size();
+  t.median_us = median_of(us);
+  t.p90_us = us[us.size() * 9 / 10];
+  if (!cpu.empty()) {
+    t.cpu_mean_us = std::accumulate(cpu.begin(), cpu.end(), 0.0) / cpu.size();
+    t.cpu_median_us = median_of(cpu);
+  }
   return t;
 }
 
@@ -76,48 +95,84 @@ inline std::vector<Mode> sampling_modes(int32_t vocab, std::mt19937_64& rng) {
   return modes;
 }
 
-inline Timing time_mode(const Mode& mode, std::vector<std::vector<float>>& rows, int calls) {
-  Sampler sampler;
-  Rng rng(1);
-  SampledToken out;
-  const std::vector<std::vector<float>> pristine = mode.history.empty() ? std::vector<std::vector<float>>{} : rows;
-  SampleRequest request{&mode.params, &rng, &mode.counts, nullptr, nullptr};
-  std::vector<double> us;
-  for (int i = 0; i < calls + 50; i++) {
-    std::vector<float>& row = rows[i % rows.size()];
-    const double t0 = now_us();
-    sampler.sample(request, row.data(), static_cast<int32_t>(row.size()), out);
-    const double dt = now_us() - t0;
-    if (i >= 50) us.push_back(dt);  // the first calls size the buffers
-    for (int32_t id : mode.history) row[id] = pristine[i % rows.size()][id];
-  }
-  Timing t = summarise(us);
-  t.exact_normalisers = sampler.exact_normalisers();
-  t.regrowths = sampler.regrowths();
-  return t;
+// A timed workload: call(i) does one unit (a sampled token, a read of the row); run_interleaved times it.
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual void call(int i) = 0;
+  virtual void after(int i) {}  // untimed, after each call
+  virtual Timing timing() { return summarise(us, cpu); }
+  std::vector<double> us, cpu;
+};
+
+// Every workload in turn, `block` calls at a time, so load from other processes on a shared machine
+// falls on all of them alike; the first `warm` calls of each (buffers sizing, caches filling) are not kept.
+inline void run_interleaved(const std::vector<Workload*>& work, int calls, int warm, int block) {
+  for (int done = -warm; done < calls; done += block)
+    for (Workload* w : work)
+      for (int k = 0; k < block; k++) {
+        const int i = done + k + warm;
+        const double c0 = cpu_now_us(), t0 = now_us();
+        w->call(i);
+        const double dt = now_us() - t0, dc = cpu_now_us() - c0;
+        w->after(i);
+        if (done + k >= 0) {
+          w->us.push_back(dt);
+          w->cpu.push_back(dc);
+        }
+      }
 }
 
-// One vectorisable read of the row (its max): the least any sampler must do.
-inline Timing time_floor(const std::vector<std::vector<float>>& rows, int calls) {
-  std::vector<double> us;
-  volatile float sink = 0;
-  for (int i = 0; i < calls; i++) {
-    const std::vector<float>& row = rows[i % rows.size()];
-    const double t0 = now_us();
-    float m0 = row[0], m1 = row[0], m2 = row[0], m3 = row[0];
-    size_t j = 0;
-    for (; j + 4 <= row.size(); j += 4) {
-      m0 = std::max(m0, row[j]);
-      m1 = std::max(m1, row[j + 1]);
-      m2 = std::max(m2, row[j + 2]);
-      m3 = std::max(m3, row[j + 3]);
-    }
-    sink = std::max(std::max(m0, m1), std::max(m2, m3));
-    us.push_back(now_us() - t0);
+class ModeWorkload : public Workload {
+ public:
+  ModeWorkload(const Mode& mode, std::vector<std::vector<float>>& rows)
+      : mode_(mode), rows_(rows), pristine_(mode.history.empty() ? std::vector<std::vector<float>>{} : rows), rng_(1),
+        request_{&mode_.params, &rng_, &mode_.counts, nullptr, nullptr} {}
+  void call(int i) override {
+    std::vector<float>& row = rows_[i % rows_.size()];
+    sampler_.sample(request_, row.data(), static_cast<int32_t>(row.size()), out_);
   }
-  (void)sink;
-  return summarise(us);
-}
+  void after(int i) override {
+    for (int32_t id : mode_.history) rows_[i % rows_.size()][id] = pristine_[i % rows_.size()][id];
+  }
+  Timing timing() override {
+    Timing t = summarise(us, cpu);
+    t.exact_normalisers = sampler_.exact_normalisers();
+    t.regrowths = sampler_.regrowths();
+    return t;
+  }
+  const Mode& mode() const { return mode_; }
+
+ private:
+  const Mode& mode_;
+  std::vector<std::vector<float>>& rows_;
+  std::vector<std::vector<float>> pristine_;
+  Rng rng_;
+  SampleRequest request_;
+  Sampler sampler_;
+  SampledToken out_;
+};
+
+// One vectorised read of the row (its max): the least any sampler must do.
+class FloorWorkload : public Workload {
+ public:
+  explicit FloorWorkload(const std::vector<std::vector<float>>& rows) : rows_(rows) {}
+  void call(int i) override {
+    const std::vector<float>& row = rows_[i % rows_.size()];
+    __m128 m0 = _mm_set1_ps(row[0]), m1 = m0;
+    for (size_t j = 0; j + 8 <= row.size(); j += 8) {
+      m0 = _mm_max_ps(m0, _mm_loadu_ps(&row[j]));
+      m1 = _mm_max_ps(m1, _mm_loadu_ps(&row[j + 4]));
+    }
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, _mm_max_ps(m0, m1));
+    sink_ = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  }
+
+ private:
+  const std::vector<std::vector<float>>& rows_;
+  volatile float sink_ = 0;
+};
 
 // The sampler this one replaced: probabilities for the whole row, then a stable_sort of all of them.
 inline Timing time_legacy(const std::vector<std::vector<float>>& rows, int calls) {

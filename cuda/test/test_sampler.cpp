@@ -64,7 +64,9 @@ void check_normaliser_bound(std::mt19937_64& rng) {
     const ExpSums pass = fast_pass(view, max, t);
     std::vector<Candidate> top;
     selector.select(view, std::vector<int32_t>{1, 64, 1000}[i % 3], INFINITY, top);
-    for (const Normaliser& n : {combine(pass, {}, max, t), combine(pass, top, max, t)}) {
+    std::vector<double> exact_terms;
+    candidate_weights(top, t, exact_terms);
+    for (const Normaliser& n : {combine(pass, {}, {}, max, t), combine(pass, top, exact_terms, max, t)}) {
       CHECK(std::fabs(n.z - exact) <= n.error);
       worst_ratio = std::max(worst_ratio, std::fabs(n.z - exact) / n.error);
       worst_rel = std::max(worst_rel, std::fabs(n.z - exact) / exact);
@@ -115,26 +117,27 @@ void check_draw_requests() {
   c.universe = 1000;
   c.z = 3.0;
   c.z_error = 0.1;
-  std::vector<double> scratch;
+  std::vector<double> scratch, q;
+  candidate_weights(c.top, 1.0f, q);
   CandidateRequest asked;
   asked.count = 2;
   asked.normaliser = true;
   // u * z = 1.0 +- 0.033: straddles the edge after q_0 = 1
-  DrawOutcome o = draw_token(p, c, asked, 1.0 / 3.0, scratch);
+  DrawOutcome o = draw_token(p, c, asked, 1.0 / 3.0, q, scratch);
   CHECK(o.status == DrawOutcome::Status::NeedExactNormaliser && o.next.exact_normaliser);
   c.z_error = 0;
-  CHECK(draw_token(p, c, o.next, 1.0 / 3.0 - 1e-9, scratch).index == 0);
+  CHECK(draw_token(p, c, o.next, 1.0 / 3.0 - 1e-9, q, scratch).index == 0);
   // u * z = 2.7: past both candidates (mass 1.5), not complete
-  o = draw_token(p, c, asked, 0.9, scratch);
+  o = draw_token(p, c, asked, 0.9, q, scratch);
   CHECK(o.status == DrawOutcome::Status::NeedCandidates && (o.next.count > 2 || o.next.floor < c.top[1].logit));
   c.complete = true;  // nothing beyond: rounding's edge case, the last kept entry
-  CHECK(draw_token(p, c, asked, 0.9, scratch).index == 1);
+  CHECK(draw_token(p, c, asked, 0.9, q, scratch).index == 1);
   // top_p cut unprovable inside the bound
   c.complete = false;
   p.top_p = 0.5f;  // target 1.0 +- 0.05 against running sums 1, 1.5
   c.z = 2.0;
   c.z_error = 0.1;
-  CHECK(draw_token(p, c, asked, 0.5, scratch).status == DrawOutcome::Status::NeedExactNormaliser);
+  CHECK(draw_token(p, c, asked, 0.5, q, scratch).status == DrawOutcome::Status::NeedExactNormaliser);
   std::cout << "draw: unsettled draws ask for the exact normaliser or more candidates\n";
 }
 

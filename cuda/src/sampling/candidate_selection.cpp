@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <limits>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -18,7 +20,26 @@ namespace tidepool {
 
 namespace {
 
-bool before(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+uint32_t ordered_bits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+float from_ordered_bits(uint32_t o) {
+  const uint32_t b = (o & 0x80000000u) ? (o & 0x7FFFFFFFu) : ~o;
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+// -0 and +0 are equal logits, so they get one key (the id then breaks the tie).
+uint64_t key_of(int32_t id, float logit) {
+  if (logit == 0) logit = 0.0f;
+  return (uint64_t{ordered_bits(logit)} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(id));
+}
+float logit_of(uint64_t key) { return from_ordered_bits(static_cast<uint32_t>(key >> 32)); }
+int32_t id_of(uint64_t key) { return static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(key)); }
 
 // First index >= i of a block of 16 whose any entry exceeds t, or the largest multiple of 16 <= n.
 int32_t next_block_above(const float* l, int32_t i, int32_t n, float t) {
@@ -43,7 +64,8 @@ int32_t next_block_above(const float* l, int32_t i, int32_t n, float t) {
 // Keeps the best count_ entries and every entry >= floor_; raises the threshold accordingly. When the
 // floor alone keeps more than fills the buffer, the buffer grows (once per size; it is reused).
 void CandidateSelector::compact() {
-  auto at_floor = std::partition(buffer_.begin(), buffer_.end(), [&](const Candidate& c) { return c.logit >= floor_; });
+  const uint64_t floor_key = uint64_t{ordered_bits(floor_)} << 32;  // the lowest key at the floor
+  auto at_floor = std::partition(buffer_.begin(), buffer_.end(), [&](uint64_t k) { return k >= floor_key; });
   const int32_t floored = static_cast<int32_t>(at_floor - buffer_.begin());
   if (floored >= count_) {
     buffer_.erase(at_floor, buffer_.end());
@@ -52,15 +74,15 @@ void CandidateSelector::compact() {
     return;
   }
   if (static_cast<int32_t>(buffer_.size()) <= count_) return;
-  // The count_ best (floored entries are among them): nth_element leaves them in front, unordered;
-  // entries tied with the threshold behind them have higher ids, so they are rightly dropped.
-  std::nth_element(buffer_.begin(), buffer_.begin() + (count_ - 1), buffer_.end(), before);
-  threshold_ = buffer_[count_ - 1].logit;
+  // The count_ best (floored entries are among them) to the front, unordered; entries tied with the
+  // threshold behind them have higher ids, so they are rightly dropped.
+  std::nth_element(buffer_.begin(), buffer_.begin() + (count_ - 1), buffer_.end(), std::greater<uint64_t>());
+  threshold_ = logit_of(buffer_[count_ - 1]);
   buffer_.resize(count_);
 }
 
 void CandidateSelector::push(int32_t id, float logit) {
-  buffer_.push_back({id, logit, logit});
+  buffer_.push_back(key_of(id, logit));
   if (buffer_.size() >= capacity_) compact();
 }
 
@@ -92,8 +114,12 @@ bool CandidateSelector::select(const RowView& row, int32_t count, float floor, s
     }
   }
   compact();
-  std::sort(buffer_.begin(), buffer_.end(), before);
-  out.assign(buffer_.begin(), buffer_.end());
+  std::sort(buffer_.begin(), buffer_.end(), std::greater<uint64_t>());
+  out.resize(buffer_.size());
+  for (size_t i = 0; i < buffer_.size(); i++) {
+    const float logit = logit_of(buffer_[i]);
+    out[i] = {id_of(buffer_[i]), logit, logit};
+  }
   return static_cast<int32_t>(out.size()) < count || static_cast<int32_t>(out.size()) >= universe;
 }
 

@@ -4,6 +4,7 @@
 // steady stream of requests allocates nothing.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "row_view.h"
@@ -22,7 +23,9 @@ class CandidateSelector {
   void push(int32_t id, float logit);
   void compact();
 
-  std::vector<Candidate> buffer_;  // (capacity_) pending entries above the threshold
+  // Pending entries above the threshold, as keys that sort in the order: the logit's bits made
+  // order-preserving in the high half, the complemented id in the low half (so larger = earlier).
+  std::vector<uint64_t> buffer_;
   size_t capacity_ = 0;
   int32_t count_ = 1;
   float floor_ = 0;

@@ -12,15 +12,16 @@ ExpSums fast_pass(const RowView& row, float max, float temperature) {
   return sum_exp_dense(row.logits, row.vocab, row.mask ? row.mask->bits.data() : nullptr, max, inv_t);
 }
 
-Normaliser combine(const ExpSums& pass, const std::vector<Candidate>& top, float max, float temperature) {
+Normaliser combine(const ExpSums& pass, const std::vector<Candidate>& top, const std::vector<double>& exact, float max,
+                   float temperature) {
   const float inv_t = 1.0f / temperature;
   double fast_top = 0, weighted_top = 0, exact_top = 0;
-  for (const Candidate& c : top) {
-    const float x = exp_argument(c.logit, max, inv_t);
+  for (size_t i = 0; i < top.size(); i++) {
+    const float x = exp_argument(top[i].logit, max, inv_t);
     const float e = fast_exp(x, pass.form);  // the very value the pass added for this id
     fast_top += e;
     weighted_top += static_cast<double>(-x) * e;
-    exact_top += std::exp((static_cast<double>(c.logit) - max) / temperature);
+    exact_top += exact[i];
   }
   const double tail = std::max(pass.z - fast_top, 0.0);
   const double tail_weighted = std::max(pass.weighted * (1 + kWeightedSlack) - weighted_top, 0.0);

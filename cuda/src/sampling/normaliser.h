@@ -25,10 +25,12 @@ struct Normaliser {
 
 // The fast pass over every unmasked id; `max` must be >= each of their logits; temperature > 0.
 ExpSums fast_pass(const RowView& row, float max, float temperature);
-// z from a fast pass with the terms of `top` (unmasked, distinct ids of the same row) made exact.
-Normaliser combine(const ExpSums& pass, const std::vector<Candidate>& top, float max, float temperature);
+// z from a fast pass with the terms of `top` (unmasked, distinct ids of the same row) replaced by their
+// exact values `exact[i]` = exp((double(top[i].logit) - max) / temperature).
+Normaliser combine(const ExpSums& pass, const std::vector<Candidate>& top, const std::vector<double>& exact, float max,
+                   float temperature);
 inline Normaliser fast_normaliser(const RowView& row, float max, float temperature) {
-  return combine(fast_pass(row, max, temperature), {}, max, temperature);
+  return combine(fast_pass(row, max, temperature), {}, {}, max, temperature);
 }
 double exact_normaliser(const RowView& row, float max, float temperature);
 

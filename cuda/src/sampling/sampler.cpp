@@ -24,7 +24,8 @@ void Sampler::raw_distribution(const float* row, int32_t vocab, int32_t top_n) {
   const RowView raw_view{row, vocab, nullptr};
   selector_.select(raw_view, std::max(top_n, 1), INFINITY, raw_.top);
   const float max = raw_.top[0].logit;
-  raw_.raw_log_z = log_z_of(max, combine(fast_pass(raw_view, max, 1.0f), raw_.top, max, 1.0f).z);
+  candidate_weights(raw_.top, 1.0f, raw_weights_);
+  raw_.raw_log_z = log_z_of(max, combine(fast_pass(raw_view, max, 1.0f), raw_.top, raw_weights_, max, 1.0f).z);
 }
 
 // Stages 2 and 3 until the draw is settled; returns an index into candidates_.top, or -1 if all masked.
@@ -43,6 +44,7 @@ int32_t Sampler::draw(const SampleRequest& request, const RowView& view, double 
       candidates_.complete = selector_.select(view, asked_.count, asked_.floor, candidates_.top);
       selected = asked_;
       if (candidates_.top.empty()) return -1;
+      candidate_weights(candidates_.top, asked_.temperature, weights_);
     }
     const float max = candidates_.top[0].logit;
     if (asked_.exact_normaliser && !have_exact) {
@@ -53,11 +55,11 @@ int32_t Sampler::draw(const SampleRequest& request, const RowView& view, double 
     } else if (asked_.normaliser && !have_exact && (!have_pass || reselect)) {
       if (!have_pass) pass_ = fast_pass(view, max, asked_.temperature);
       have_pass = true;
-      const Normaliser n = combine(pass_, candidates_.top, max, asked_.temperature);
+      const Normaliser n = combine(pass_, candidates_.top, weights_, max, asked_.temperature);
       candidates_.z = n.z;
       candidates_.z_error = n.error;
     }
-    const DrawOutcome o = draw_token(p, candidates_, asked_, u, scratch_);
+    const DrawOutcome o = draw_token(p, candidates_, asked_, u, weights_, scratch_);
     if (o.status == DrawOutcome::Status::Done) return o.index;
     asked_ = o.next;
   }
@@ -77,9 +79,10 @@ void Sampler::report_logprobs(const SamplingParams& p, bool raw_differs, const f
   }
   // The row is the raw row: its candidates and, at temperature 1, its normaliser serve directly.
   const float max = candidates_.top[0].logit;
+  if (asked_.temperature != 1.0f) candidate_weights(candidates_.top, 1.0f, weights_);
   const double z = (asked_.normaliser && asked_.temperature == 1.0f)
                        ? candidates_.z
-                       : combine(fast_pass(view, max, 1.0f), candidates_.top, max, 1.0f).z;
+                       : combine(fast_pass(view, max, 1.0f), candidates_.top, weights_, max, 1.0f).z;
   const double log_z = log_z_of(max, z);
   out.logprob = logprob_of(row[out.token], log_z);
   for (int32_t i = 0; i < p.top_logprobs && i < static_cast<int32_t>(candidates_.top.size()); i++)

@@ -59,6 +59,8 @@ class Sampler {
   CandidateRequest asked_;
   ExpSums pass_;  // the normaliser's fast pass for the current draw
   std::vector<LogitEdit> edits_;
+  std::vector<double> weights_;      // q of candidates_.top at the draw's temperature
+  std::vector<double> raw_weights_;  // q of raw_.top at temperature 1
   std::vector<double> scratch_;
   int64_t exact_normalisers_ = 0;
   int64_t regrowths_ = 0;

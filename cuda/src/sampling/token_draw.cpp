@@ -75,19 +75,23 @@ CandidateRequest first_request(const SamplingParams& params, int32_t universe) {
   return r;
 }
 
+void candidate_weights(const std::vector<Candidate>& top, float temperature, std::vector<double>& q) {
+  q.resize(top.size());
+  if (top.empty()) return;
+  const double max = top[0].logit, t = temperature;
+  for (size_t i = 0; i < top.size(); i++) q[i] = std::exp((static_cast<double>(top[i].logit) - max) / t);
+}
+
 DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c, const CandidateRequest& asked, double u,
-                       std::vector<double>& scratch) {
+                       const std::vector<double>& weights, std::vector<double>& scratch) {
   if (params.greedy()) return done(0);
   const size_t n = c.top.size();
-  scratch.resize(2 * n);
-  double* q = scratch.data();
-  double* sums = q + n;
-  const double max = c.top[0].logit, t = params.temperature;
+  const double* q = weights.data();
+  scratch.resize(n);
+  double* sums = scratch.data();
+  const double t = params.temperature;
   double running = 0;
-  for (size_t i = 0; i < n; i++) {
-    q[i] = std::exp((static_cast<double>(c.top[i].logit) - max) / t);
-    sums[i] = running += q[i];
-  }
+  for (size_t i = 0; i < n; i++) sums[i] = running += q[i];
 
   // 1. truncation (top_k set at or above the unmasked count, or min_p that keeps everything, is off)
   bool truncated = false;

@@ -35,8 +35,12 @@ struct DrawOutcome {
 // The first request for a sequence's parameters; `universe` = ids that may be chosen (vocab or mask).
 CandidateRequest first_request(const SamplingParams& params, int32_t universe);
 
-// `u` is the sequence's uniform in [0, 1) (ignored when greedy). `scratch` is reused between calls.
+// q_i = exp((l_i - max) / T) in double for each candidate, into `q` (reused).
+void candidate_weights(const std::vector<Candidate>& top, float temperature, std::vector<double>& q);
+
+// `u` is the sequence's uniform in [0, 1) (ignored when greedy); `q` the candidates' weights at the
+// params' temperature; `scratch` is reused between calls.
 DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& candidates, const CandidateRequest& asked,
-                       double u, std::vector<double>& scratch);
+                       double u, const std::vector<double>& q, std::vector<double>& scratch);
 
 }  // namespace tidepool
