@@ -267,10 +267,10 @@ class LocalNode implements LocalNodeRuntime {
   private routedSink(device: number, key: string, maxTokens: number, sink: SequenceSink): SequenceSink {
     let delivered = 0;
     return {
-      onToken: (token) => {
+      onToken: (token, logprob) => {
         delivered++;
         this.router.progress(device, 1);
-        sink.onToken(token);
+        sink.onToken(token, logprob);
       },
       onDone: (reason, usage, error) => {
         this.router.finished(device, key, maxTokens - delivered);

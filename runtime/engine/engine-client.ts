@@ -1,5 +1,7 @@
 import { connect, type Socket } from 'node:net';
-import { checkSampling, engineSampling } from '../../protocol/sampling.js';
+import { type SamplingGrammar, checkSampling, engineSampling } from '../../protocol/sampling.js';
+import { GrammarRegistrations } from './grammar-registrations.js';
+import { stepItemLogprob } from './engine-wire.js';
 import { EngineError } from './engine.js';
 import type {
   DoneReason,
@@ -68,6 +70,7 @@ export class EngineClient implements Engine {
   private closeDetail: (() => Promise<string>) | undefined;
   private downDetail = '';
   hello!: EngineHello;
+  private readonly registrations = new GrammarRegistrations((command) => this.request(command));
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -141,18 +144,41 @@ export class EngineClient implements Engine {
     const state: SequenceState = { sink, promptTokens: sequence.promptTokens.length, completionTokens: 0, accepted: false };
     this.sequences.set(sequence.id, state);
     try {
-      await this.request({
+      const sampling = checkSampling(sequence.sampling);
+      const add = {
         op: 'add',
         seq: sequence.id,
         model: sequence.modelKey,
         prompt: sequence.promptTokens,
-        stop_ids: sequence.stopTokenIds,
-        ...engineSampling(checkSampling(sequence.sampling)),
-      });
+        eos_ids: sequence.stopTokenIds,
+        ...engineSampling(sampling),
+      };
+      if (sampling.grammar) await this.addConstrained(add, sampling.grammar, sequence);
+      else await this.request(add);
       state.accepted = true;
     } catch (error) {
       if (this.sequences.get(sequence.id) === state) this.sequences.delete(sequence.id);
       throw error;
+    }
+  }
+
+  /**
+   * `add` naming its automaton and the model's vocabulary, each registered on this connection first, once
+   * (the engine keeps them by name). The engine drops least recently used automata under its budget and
+   * answers `not_found` for them: registered again, and `add` retried, once.
+   */
+  private async addConstrained(add: Record<string, unknown>, grammar: SamplingGrammar, sequence: SequenceSpec): Promise<void> {
+    const constrained = { ...add, grammar: grammar.hash, vocab: sequence.modelKey };
+    const dir = sequence.modelDir;
+    if (dir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
+    await this.registrations.ensure(grammar, sequence.modelKey, dir);
+    try {
+      await this.request(constrained);
+    } catch (error) {
+      if (!(error instanceof EngineError && error.code === 'not_found')) throw error;
+      this.registrations.forget(grammar.hash, sequence.modelKey);
+      await this.registrations.ensure(grammar, sequence.modelKey, dir);
+      await this.request(constrained);
     }
   }
 
@@ -253,7 +279,7 @@ export class EngineClient implements Engine {
       const state = this.sequences.get(Number(item[0]));
       if (!state) continue;
       state.completionTokens++;
-      state.sink.onToken(Number(item[1]));
+      state.sink.onToken(Number(item[1]), stepItemLogprob(item));
     }
   }
 

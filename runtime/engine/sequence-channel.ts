@@ -13,8 +13,8 @@ export class SequenceChannel {
   private ended = false;
 
   readonly sink: SequenceSink = {
-    onToken: (token) => {
-      if (!this.ended) this.push({ type: 'token', token });
+    onToken: (token, logprob) => {
+      if (!this.ended) this.push(logprob === undefined ? { type: 'token', token } : { type: 'token', token, logprob });
     },
     onDone: (reason, usage, error) => {
       if (this.ended) return;

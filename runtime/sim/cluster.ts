@@ -12,6 +12,7 @@ import { SimulatedEngine } from './simulated-engine.js';
 import { GPUS } from './sim-types.js';
 import type { SimGpuSpec } from './sim-types.js';
 import type { Workload } from './workloads.js';
+import { samplingWith } from '../../protocol/sampling.js';
 
 export interface ClusterOptions {
   readonly workload: Workload;
@@ -96,7 +97,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
       };
       const ref = { key: r.key, dir: `/sim/${r.key}`, bytes: shapeOfKey(r.key).weightBytes };
       schedulers[target]!.submit({
-        id: nextId++, functionName: r.key, model: ref, promptTokens: syntheticPrompt(r.prompt), sampling: { max_tokens: r.output, temperature: 0, top_p: 1, seed: nextId, stop: [] }, stopTokenIds: [], slo: o.workload.slo,
+        id: nextId++, functionName: r.key, model: ref, promptTokens: syntheticPrompt(r.prompt), sampling: samplingWith({ max_tokens: r.output, seed: nextId }), stopTokenIds: [], slo: o.workload.slo,
       }, sink);
     }
   })();

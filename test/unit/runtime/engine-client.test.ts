@@ -7,6 +7,7 @@ import { letTimePass } from '../../helpers/wait-for.js';
 import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { EngineError, type DoneReason, type SequenceSink } from '../../../runtime/engine/engine.js';
 import { FrameDecoder, encodeFrame } from '../../../runtime/engine/frame-codec.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 type Command = Record<string, unknown> & { op: string; id: number };
 
@@ -56,7 +57,7 @@ function recordingSink() {
   return { sink, tokens, done };
 }
 
-const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: { max_tokens: 4, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] });
+const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: samplingWith({ max_tokens: 4 }), stopTokenIds: [] });
 
 describe('engine client', () => {
   let dir: string;
