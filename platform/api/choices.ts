@@ -87,8 +87,10 @@ export interface ChoiceEvent {
 export async function* mergeChoices(generations: readonly Generation[]): AsyncGenerator<ChoiceEvent> {
   const iterators = generations.map((g) => g[Symbol.asyncIterator]());
   const pending = new Map<number, Promise<{ index: number; result: IteratorResult<GenerationEvent> }>>();
-  const pull = (index: number) => pending.set(index, iterators[index]!.next().then((result) => ({ index, result })));
-  iterators.forEach((_, index) => pull(index));
+  const pull = (index: number): void => {
+    pending.set(index, iterators[index]!.next().then((result) => ({ index, result })));
+  };
+  for (let index = 0; index < iterators.length; index++) pull(index);
   try {
     while (pending.size > 0) {
       const { index, result } = await Promise.race(pending.values());

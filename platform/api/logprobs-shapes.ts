@@ -21,7 +21,7 @@ export function tokenStrings(tokenizer: FunctionTokenizer): TokenStrings {
   return { text: (id) => utf8.decode(bytesOf(id)), bytes: (id) => [...bytesOf(id)] };
 }
 
-const clamp = (logprob: number): number => (logprob > FLOOR ? logprob : FLOOR);
+const clamp = (logprob: number): number => Math.max(logprob, FLOOR);
 
 /** Chat Completions: `choices[].logprobs.content[]` (and streamed chunks' `logprobs.content`). */
 export function chatLogprobs(tokens: readonly LoggedToken[], strings: TokenStrings): { content: unknown[]; refusal: null } {

@@ -67,7 +67,9 @@ export function determinize(nfa: Nfa, limits: DeterminizeLimits): ClassDfa {
   }
 
   const table = new Int32Array(subsets.length * k);
-  rows.forEach((row, d) => table.set(row, d * k));
+  rows.forEach((row, d) => {
+    table.set(row, d * k);
+  });
   const accepting = Uint8Array.from(subsets, (subset) => (subset.includes(nfa.final) ? 1 : 0));
   return { stateCount: subsets.length, classes, table, accepting };
 }

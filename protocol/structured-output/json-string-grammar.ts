@@ -24,8 +24,8 @@ export const JSON_STRING_CHAR: Grammar = (() => {
   const notD = byteRanges([0x30, 0x39], [0x41, 0x43], [0x45, 0x46], [0x61, 0x63], [0x65, 0x66]);
   const unicodeEscape = seq(byteOf('u'), alt(seq(notD, hex, hex, hex), seq(byteRanges([0x44, 0x44], [0x64, 0x64]), byteRanges([0x30, 0x37]), hex, hex)));
   const simpleEscape = byteRanges([0x22, 0x22], [0x2f, 0x2f], [0x5c, 0x5c], [0x62, 0x62], [0x66, 0x66], [0x6e, 0x6e], [0x72, 0x72], [0x74, 0x74]);
-  const escape = seq(byteOf('\\'), alt(simpleEscape, unicodeEscape));
-  return alt(ascii, twoByte, threeByte, fourByte, escape);
+  const escaped = seq(byteOf('\\'), alt(simpleEscape, unicodeEscape));
+  return alt(ascii, twoByte, threeByte, fourByte, escaped);
 })();
 
 const QUOTE = literal('"');

@@ -16,7 +16,9 @@ export function seededRandom(seed: number): () => number {
 export function distanceToAccept(dfa: ByteDfa): number[] {
   const distance = new Array<number>(dfa.stateCount).fill(Infinity);
   const reverse: number[][] = Array.from({ length: dfa.stateCount }, () => []);
-  dfa.transitions.forEach((ranges, s) => ranges.forEach(([, , next]) => reverse[next].push(s)));
+  dfa.transitions.forEach((ranges, s) => {
+    for (const [, , next] of ranges) reverse[next].push(s);
+  });
   const queue = [...dfa.accepting];
   for (const s of queue) distance[s] = 0;
   for (let i = 0; i < queue.length; i++) {

@@ -38,7 +38,7 @@ describe('random schemas', () => {
   it('compile to automata whose every walk is JSON that ajv validates', () => {
     fc.assert(
       fc.property(schema, fc.integer(), (s, seed) => {
-        let dfa;
+        let dfa: ReturnType<typeof compileJsonSchema>['dfa'];
         try {
           ({ dfa } = compileJsonSchema(s, 'p'));
         } catch (error) {
