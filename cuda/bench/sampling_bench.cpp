@@ -3,7 +3,8 @@
 // alternatives; a JSON-schema mask), on language-model-shaped rows (bench_logits.h). Beside them: the
 // previous full-sort sampler (the anchor) and one vectorised read of the row (the floor: what any
 // sampler must at least do). Always built; needs no GPU.
-// Usage: tidepool-sampling-bench [--vocab 151936] [--calls 3000] [--out result.json]
+// Also n > 1 (fork_bench.h): sequences forked from one prefill against separate prefills.
+// Usage: tidepool-sampling-bench [--vocab 151936] [--calls 3000] [--forks yes|no] [--dir /tmp/...] [--out result.json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "bench_logits.h"
+#include "fork_bench.h"
 #include "json.h"
 #include "sampling/normaliser.h"
 #include "sampling/sampler.h"
@@ -88,7 +90,7 @@ int main(int argc, char** argv) {
   Json result = Json::object();
   result.set("bench", "engine-sampling");
   result.set("device", cpu_name());
-  result.set("vector_path", use_vector_path(true));
+  result.set("vector_path", use_vector_path("best"));
   result.set("vocab", vocab);
   result.set("logits", stats_json(rows));
   const std::vector<Mode> modes = sampling_modes(vocab, rng);
@@ -107,7 +109,7 @@ int main(int argc, char** argv) {
   run_interleaved(work, calls, 100, 25);
   const Timing floor = floor_work.timing(), legacy = time_legacy(rows, 20);
   std::fprintf(stderr, "vocab %d on %s (%s); floor (one read of the row) %.1f us; previous full-sort sampler %.0f us\n", vocab,
-               cpu_name().c_str(), use_vector_path(true), floor.median_us, legacy.median_us);
+               cpu_name().c_str(), use_vector_path("best"), floor.median_us, legacy.median_us);
   Json rows_json = Json::array();
   for (auto& w : mode_work) {
     const Timing t = w->timing();
@@ -130,6 +132,8 @@ int main(int argc, char** argv) {
     rows_json.push(std::move(row));
   }
   result.set("sampling", std::move(rows_json));
+  const std::string dir = arg(argc, argv, "dir", "/tmp/tidepool-fork-bench");
+  if (arg(argc, argv, "forks", "yes") == "yes") result.set("n", fork_bench(dir, 4, 512));
   const std::string text = result.dump();
   std::printf("%s\n", text.c_str());
   if (!out_path.empty()) std::ofstream(out_path) << text << "\n";

@@ -106,13 +106,35 @@ SamplingParams sampling_of(const Json& cmd, int max_tokens) {
   return s;
 }
 
+// `seq`, or `seqs` (n > 1: every id, the first prefilled, the rest forked) with optional `seeds`.
+void ids_and_seeds(const Json& cmd, SequenceSpec& spec) {
+  const Json* seq = present(cmd, "seq");
+  const Json* seqs = present(cmd, "seqs");
+  if (seq && seqs) refuse("give seq or seqs, not both");
+  if (!seqs) {
+    if (!seq || !seq->is_int()) refuse("seq must be an integer");
+    spec.id = seq->as_int();
+    return;
+  }
+  if (!seqs->is_array() || seqs->size() == 0 || seqs->size() > static_cast<size_t>(kMaxSequencesPerAdd))
+    refuse("seqs must be an array of 1 to " + std::to_string(kMaxSequencesPerAdd) + " sequence ids");
+  for (const Json& id : seqs->as_array())
+    if (!id.is_int()) refuse("seqs must hold integer sequence ids");
+  spec.id = seqs->as_array()[0].as_int();
+  for (size_t i = 1; i < seqs->size(); i++) spec.fork_ids.push_back(seqs->as_array()[i].as_int());
+  const Json* seeds = present(cmd, "seeds");
+  if (!seeds) return;
+  if (!seeds->is_array() || seeds->size() != seqs->size()) refuse("seeds must be an array with one seed per id in seqs");
+  for (const Json& s : seeds->as_array())
+    if (!s.is_int()) refuse("seeds must hold integers");
+  spec.sampling.seed = static_cast<uint64_t>(seeds->as_array()[0].as_int());
+  for (size_t i = 1; i < seeds->size(); i++) spec.fork_seeds.push_back(static_cast<uint64_t>(seeds->as_array()[i].as_int()));
+}
+
 }  // namespace
 
 SequenceSpec parse_add_command(const Json& cmd) {
   SequenceSpec spec;
-  const Json* seq = cmd.find("seq");
-  if (!seq || !seq->is_int()) refuse("seq must be an integer");
-  spec.id = seq->as_int();
   const Json* model = cmd.find("model");
   if (!model || !model->is_string() || model->as_string().empty()) refuse("model must be a non-empty string");
   spec.model = model->as_string();
@@ -122,6 +144,7 @@ SequenceSpec parse_add_command(const Json& cmd) {
     refuse("max_tokens must be an integer in [0, 2^30]");
   spec.max_tokens = static_cast<int>(max_tokens->as_int());
   spec.sampling = sampling_of(cmd, spec.max_tokens);
+  ids_and_seeds(cmd, spec);
   spec.stop_ids = ids_of(cmd, "stop_ids", false, SamplingLimits::kMaxStopIds);
   spec.eos_ids = ids_of(cmd, "eos_ids", false, SamplingLimits::kMaxStopIds);
   spec.want_logits = bool_of(cmd, "logits");

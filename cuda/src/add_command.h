@@ -8,6 +8,8 @@
 
 namespace tidepool {
 
+constexpr int kMaxSequencesPerAdd = 16;  // n, as OpenAI's and the API's limit
+
 SequenceSpec parse_add_command(const Json& cmd);
 
 }  // namespace tidepool

@@ -41,6 +41,23 @@ void BlockManager::free(Sequence& seq) {
   seq.pages.clear();
 }
 
+bool BlockManager::fork(const Sequence& parent, Sequence& child, int pages_per_block, std::vector<int32_t>& copy_from,
+                        std::vector<int32_t>& copy_to) {
+  const int full_pages = parent.num_cached / block_tokens_ * pages_per_block;
+  const int partial_pages = static_cast<int>(parent.pages.size()) - full_pages;
+  if (!child.pages.empty() || partial_pages < 0 || partial_pages > free_count()) return false;
+  for (int i = 0; i < full_pages; i++) {
+    add_ref(parent.pages[i]);
+    child.pages.push_back(parent.pages[i]);
+  }
+  for (int i = full_pages; i < static_cast<int>(parent.pages.size()); i++) {
+    copy_from.push_back(parent.pages[i]);
+    copy_to.push_back(take_page());
+    child.pages.push_back(copy_to.back());
+  }
+  return true;
+}
+
 int32_t BlockManager::take_page() {
   if (free_list_.empty()) throw EngineError("out_of_memory", "KV pool exhausted");
   int32_t page = free_list_.back();

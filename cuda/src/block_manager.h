@@ -32,6 +32,11 @@ class BlockManager {
   void append_slot(Sequence& seq, int pages_per_block);  // throws if !can_append
   // Drops the sequence's references; pages whose count reaches zero return to the free list.
   void free(Sequence& seq);
+  // A child (no pages) shares the parent's KV: the pages of the parent's full blocks by reference, and
+  // fresh pages for its last, partial block, which the caller fills by copying copy_from -> copy_to.
+  // False (nothing changed) when the pool lacks those fresh pages.
+  bool fork(const Sequence& parent, Sequence& child, int pages_per_block, std::vector<int32_t>& copy_from,
+            std::vector<int32_t>& copy_to);
 
   // Page-level primitives (also used to share pages between sequences).
   int32_t take_page();

@@ -136,66 +136,6 @@ size_t EngineCore::evict_model(const std::string& key, bool force, std::vector<D
   return memory_.release_weights(key);
 }
 
-void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config) const {
-  auto check_ids = [&](const char* field, const std::vector<int32_t>& ids) {
-    for (int32_t t : ids)
-      if (t < 0 || t >= config.vocab_size)
-        throw EngineError("bad_request", std::string(field) + " token " + std::to_string(t) + " outside the vocabulary of " +
-                                             std::to_string(config.vocab_size));
-  };
-  check_ids("prompt", spec.prompt);
-  check_ids("stop_ids", spec.stop_ids);
-  check_ids("eos_ids", spec.eos_ids);
-  for (const auto& [t, bias] : spec.sampling.logit_bias)
-    if (t < 0 || t >= config.vocab_size)
-      throw EngineError("bad_request", "logit_bias token " + std::to_string(t) + " outside the vocabulary of " +
-                                           std::to_string(config.vocab_size));
-  const int64_t total = static_cast<int64_t>(spec.prompt.size()) + spec.max_tokens;
-  if (total > config.max_position_embeddings)
-    throw EngineError("context_overflow", "prompt + max_tokens = " + std::to_string(total) + " exceeds the context of " +
-                                              std::to_string(config.max_position_embeddings));
-}
-
-// The automaton and vocabulary a constrained sequence walks, resolved by name at add.
-GrammarCursor EngineCore::grammar_cursor(const SequenceSpec& spec) {
-  GrammarCursor cursor;
-  if (spec.grammar.empty()) return cursor;
-  cursor.grammar = grammars_.grammar(spec.grammar);
-  if (!cursor.grammar) throw EngineError("not_found", "grammar " + spec.grammar + " is not registered");
-  cursor.vocab = grammars_.vocab(spec.vocab);
-  if (!cursor.vocab) throw EngineError("not_found", "vocab " + spec.vocab + " is not registered");
-  if (spec.sampling.ignore_eos) throw EngineError("bad_request", "ignore_eos cannot be combined with grammar");
-  if (spec.eos_ids.empty() && spec.stop_ids.empty())
-    throw EngineError("bad_request", "grammar needs eos_ids or stop_ids: the ids that end the structure");
-  cursor.state = cursor.grammar->automaton.start();
-  return cursor;
-}
-
-void EngineCore::add(const SequenceSpec& spec) {
-  if (seqs_.count(spec.id)) throw EngineError("bad_request", "sequence " + std::to_string(spec.id) + " already exists");
-  if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
-  if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
-  auto it = models_.find(spec.model);
-  if (it != models_.end()) check_spec(spec, it->second.model->config);
-  GrammarCursor cursor = grammar_cursor(spec);
-  auto seq = std::make_unique<Sequence>();
-  seq->grammar = std::move(cursor);
-  seq->id = spec.id;
-  seq->model = spec.model;
-  seq->tokens = spec.prompt;
-  seq->prompt_len = static_cast<int>(spec.prompt.size());
-  seq->max_tokens = spec.max_tokens;
-  seq->sampling = spec.sampling;
-  seq->stop_ids = spec.stop_ids;
-  seq->eos_ids = spec.eos_ids;
-  seq->want_logits = spec.want_logits;
-  seq->all_logits = spec.all_logits;
-  seq->rng = Rng(spec.sampling.seed);
-  Sequence* raw = seq.get();
-  seqs_[spec.id] = std::move(seq);
-  scheduler_.add(raw);
-}
-
 Sequence& EngineCore::get(int64_t id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) throw EngineError("not_found", "no sequence " + std::to_string(id));
@@ -208,6 +148,7 @@ const Sequence* EngineCore::find(int64_t id) const {
 }
 
 void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
+  release_forks(*seq);
   scheduler_.remove(seq);
   done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message});
   seqs_.erase(seq->id);
@@ -230,6 +171,9 @@ KvMove EngineCore::park(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
   if (seq.status == SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is already parked");
+  if (seq.fork_parent >= 0)
+    throw EngineError("bad_request", "sequence " + std::to_string(id) + " waits for the prefill of sequence " +
+                                         std::to_string(seq.fork_parent) + "; park that one");
   const size_t bytes = seq.pages.size() * memory_.plan().kv_page_bytes;
   seq.parked_kv.resize(bytes);
   backend_->kv_to_host(seq.pages, seq.parked_kv.data());
@@ -315,37 +259,6 @@ void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch,
   postprocess(rm, batch, logits, out);
 }
 
-void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out) {
-  const int vocab = rm.model->config.vocab_size;
-  size_t row = 0;
-  for (Sequence* seq : batch.seqs) {
-    const bool all = seq->all_logits && seq->num_cached == 0;
-    const size_t n_rows = all ? seq->len() : 1;
-    float* last = &logits[(row + n_rows - 1) * vocab];
-    TokenEvent ev;
-    ev.seq = seq->id;
-    if (all) ev.logits.assign(&logits[row * vocab], &logits[(row + n_rows) * vocab]);
-    else if (seq->want_logits) ev.logits.assign(last, last + vocab);
-    row += n_rows;
-    seq->num_cached = seq->len();
-    sampler_.sample(*seq, last, vocab, sampled_);
-    if (sampled_.token < 0) {
-      finish(seq, "error", sampler_.failure(), out.done);
-      continue;
-    }
-    ev.token = sampled_.token;
-    ev.has_logprob = sampled_.has_logprob;
-    ev.logprob = sampled_.logprob;
-    ev.top_logprobs = sampled_.top;
-    seq->tokens.push_back(ev.token);
-    out.tokens.push_back(std::move(ev));
-    const std::string stop = SequenceSampler::stop_reason(*seq, seq->last_token());
-    if (!stop.empty()) finish(seq, stop, "", out.done);
-    else if (seq->completion_tokens() >= seq->max_tokens || seq->len() >= rm.model->config.max_position_embeddings)
-      finish(seq, "length", "", out.done);
-  }
-}
-
 Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   Json models = Json::array();
   auto entry = [&](const std::string& key, size_t bytes, const char* state) {
@@ -382,6 +295,7 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   out.set("models", std::move(models));
   out.set("memory", std::move(mem));
   out.set("grammar", grammars_.stats());
+  out.set("prefill_tokens_saved", forked_prefill_tokens_saved_);
   return out;
 }
 

@@ -40,6 +40,10 @@ struct SequenceSpec {
   std::vector<int32_t> stop_ids;
   std::vector<int32_t> eos_ids;
   std::string grammar, vocab;  // registered names; both or neither
+  // More sequences on the same prompt and parameters (n > 1), each with its own seed: they share the
+  // first sequence's prefill and fork its KV pages (engine_forks.cpp).
+  std::vector<int64_t> fork_ids;
+  std::vector<uint64_t> fork_seeds;
   bool want_logits = false;
   bool all_logits = false;
 };
@@ -129,6 +133,7 @@ class EngineCore {
   const Sequence* find(int64_t seq) const;
   const Scheduler& scheduler() const { return scheduler_; }
   GrammarStore& grammars() { return grammars_; }
+  int64_t prefill_tokens_saved() const { return forked_prefill_tokens_saved_; }  // by forks, since start
 
  private:
   struct ResidentModel {
@@ -145,6 +150,13 @@ class EngineCore {
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
   void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
+  bool take_token(Sequence* seq, float* row, int vocab, TokenEvent ev, StepResult& out);
+  void finish_if_done(Sequence* seq, const ResidentModel& rm, StepResult& out);
+  // n > 1 (engine_forks.cpp)
+  void add_forks(const SequenceSpec& spec, Sequence& parent);
+  void start_forks(Sequence* parent, const ResidentModel& rm, StepResult& out);
+  bool share_kv(Sequence& parent, Sequence& child, const ResidentModel& rm);
+  void release_forks(Sequence& parent);
 
   EngineOptions options_;
   std::unique_ptr<Backend> backend_;
@@ -156,7 +168,10 @@ class EngineCore {
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
   GrammarStore grammars_;
   SequenceSampler sampler_{grammars_};
-  SampledToken sampled_;  // reused per token
+  SampledToken sampled_;          // reused per token
+  std::vector<float> fork_row_;   // (vocab) a forking parent's raw row, for its children's first tokens
+  std::vector<uint8_t> kv_copy_;  // staging for copying a forked block's pages
+  int64_t forked_prefill_tokens_saved_ = 0;
 };
 
 }  // namespace tidepool

@@ -16,6 +16,11 @@ void Scheduler::add(Sequence* seq) {
   queues_[seq->model].waiting.push_back(seq);
 }
 
+void Scheduler::adopt_running(Sequence* seq) {
+  seq->status = SeqStatus::Running;
+  queues_[seq->model].running.push_back(seq);
+}
+
 void Scheduler::remove(Sequence* seq) {
   Queues& q = queues_[seq->model];
   q.waiting.erase(std::remove(q.waiting.begin(), q.waiting.end(), seq), q.waiting.end());

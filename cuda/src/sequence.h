@@ -46,6 +46,8 @@ struct Sequence {
   Rng rng;
   TokenCounts counts;  // prompt and output ids, kept only when sampling penalizes (sequence_sampling.cpp)
   GrammarCursor grammar;
+  std::vector<int64_t> pending_forks;  // children waiting for this sequence's prefill (n > 1)
+  int64_t fork_parent = -1;            // while a pending child: the parent whose prefill it waits for
 
   int len() const { return static_cast<int>(tokens.size()); }
   int completion_tokens() const { return len() - prompt_len; }

@@ -1,7 +1,7 @@
 // The sampling fields of `add` over the real socket: each bad value refused with a bad_request naming the
 // field and its range (ids checked against the resident model's vocabulary); step items stay [seq,
 // token] for sequences that ask for nothing new, and carry {"logprob", "top"} only for those that ask;
-// eos_ids, ignore_eos and min_tokens end sequences as documented.
+// eos_ids, ignore_eos and min_tokens end sequences as documented; seqs + seeds (n > 1) fork one prefill.
 #include <iostream>
 
 #include "protocol_client.h"
@@ -127,6 +127,49 @@ void check_ends(ProtocolClient& cl) {
   std::cout << "ends: eos_ids stop, ignore_eos runs to max_tokens, min_tokens holds eos back\n";
 }
 
+// n > 1: seqs + seeds fork one prefill; each sequence's tokens equal a solo run with its seed.
+void check_forks(ProtocolClient& cl) {
+  Json many = add_cmd(0, 6);
+  many.set("temperature", 1.0);
+  Json seqs = ids({40, 41, 42}), seeds = ids({7, 8, 9});
+  many.set("seqs", seqs);
+  many.set("seeds", seeds);
+  Json cmd = many;
+  cmd.set("seq", Json());  // null: absent
+  CHECK(is_ok(cl.call(cmd)));
+  for (int64_t k = 0; k < 3; k++) {
+    Json solo = add_cmd(50 + k, 6);
+    solo.set("temperature", 1.0);
+    solo.set("seed", 7 + k);
+    CHECK(is_ok(cl.call(solo)));
+  }
+  run_all(cl);
+  for (int64_t k = 0; k < 3; k++) {
+    const std::vector<Json> forked = items_of(cl.events, 40 + k), alone = items_of(cl.events, 50 + k);
+    CHECK(forked.size() == 6 && alone.size() == 6);
+    for (size_t i = 0; i < 6; i++) CHECK(forked[i].as_array()[1].as_int() == alone[i].as_array()[1].as_int());
+  }
+  CHECK(cl.call(op("stats")).find("prefill_tokens_saved")->as_int() == 2 * 9);
+  Json both = many;
+  both.set("seq", 60);
+  CHECK(message_of(cl.call(both)) == "give seq or seqs, not both");
+  Json short_seeds = add_cmd(0, 6);
+  short_seeds.set("seq", Json());
+  short_seeds.set("seqs", ids({61, 62}));
+  short_seeds.set("seeds", ids({1}));
+  CHECK(message_of(cl.call(short_seeds)) == "seeds must be an array with one seed per id in seqs");
+  Json twice = short_seeds;
+  twice.set("seeds", Json());
+  twice.set("seqs", ids({63, 63}));
+  CHECK(message_of(cl.call(twice)) == "seqs lists sequence 63 twice");
+  Json too_many = twice;
+  Json seventeen = Json::array();
+  for (int i = 0; i < 17; i++) seventeen.push(70 + i);
+  too_many.set("seqs", seventeen);
+  CHECK(message_of(cl.call(too_many)) == "seqs must be an array of 1 to 16 sequence ids");
+  std::cout << "forks: seqs + seeds share one prefill and give each seed's solo tokens; bad seqs refused by name\n";
+}
+
 }  // namespace
 
 int main() {
@@ -142,6 +185,7 @@ int main() {
   check_refusals(cl);
   check_events(cl);
   check_ends(cl);
+  check_forks(cl);
   CHECK(is_ok(cl.call(op("shutdown"))));
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -1,5 +1,5 @@
 // The whole sampler against the plain reference (sampling_reference.h) on random rows and random
-// parameters: every token equal, stage 1's processed row bit-equal, logprobs within 5e-7 (beyond f32
+// parameters, a third of them under a mask of allowed ids: every token equal, stage 1's processed row bit-equal, logprobs within 5e-7 (beyond f32
 // rounding) of a double log-softmax with the reference's alternatives in the reference's order, the
 // chosen token's logprob bit-equal to its own alternative entry, the same tokens for the same seed; and,
 // for callers that set only temperature and top_p, the tokens of the sampler this one replaced (kept
@@ -90,15 +90,28 @@ void check_case(Sampler& sampler, std::mt19937_64& rng, int i, Totals& t) {
   for (int32_t id : h.prompt) counts.add_prompt(id);
   for (int32_t id : h.output) counts.add_output(id);
   const std::vector<float> raw = random_row(rng, vocab, kind_of(i));
+  // A third of the cases under a grammar-like mask of allowed ids, dense or short enough to be listed.
+  TokenMask allowed;
+  std::vector<bool> allowed_bits(vocab, true);
+  if (i % 3 == 2) {
+    allowed.reset(vocab);
+    const uint64_t one_in = i % 2 ? 2 : 20;
+    for (int32_t id = 0; id < vocab; id++)
+      if (rng() % one_in == 0) allowed.allow(id);
+    allowed.finish();
+    for (int32_t id = 0; id < vocab; id++) allowed_bits[id] = allowed.allows(id);
+    h.allowed = &allowed_bits;
+  }
   const uint64_t seed = rng();
   Rng engine_rng(seed), reference_rng(seed);
   std::vector<float> row = raw;
-  SampleRequest request{&p, &engine_rng, &counts, &h.masked, nullptr};
+  SampleRequest request{&p, &engine_rng, &counts, &h.masked, i % 3 == 2 ? &allowed : nullptr};
   SampledToken got;
   sampler.sample(request, row.data(), vocab, got);
 
   const std::vector<float> processed = reference_processed(raw, p, h);
-  for (int32_t id = 0; id < vocab; id++) CHECK(row[id] == processed[id] || (std::isnan(row[id]) && std::isnan(processed[id])));
+  for (int32_t id = 0; id < vocab; id++)  // the grammar's mask is read beside the row, not written into it
+    if (allowed_bits[id]) CHECK(row[id] == processed[id] || (std::isnan(row[id]) && std::isnan(processed[id])));
   const int32_t want = reference_draw(processed, p, p.temperature > 0 ? reference_rng.uniform() : 0);
   if (got.token != want) std::cerr << "case " << i << ": token " << got.token << ", reference " << want << "\n";
   CHECK(got.token == want);

@@ -3,7 +3,9 @@
 // then prints every figure beside its roofline and the vLLM anchor from ../shared/calibration (qwen2_5_7b on
 // the same GPU kind when present, else H100). Hugging Face transformers numbers come from
 // cuda/bench/hf_baseline.py when python3 with torch and transformers is present. Without a CUDA device it
-// prints "engine bench: not measured (no CUDA device)" and writes nothing.
+// prints "engine bench: not measured (no CUDA device)" for those rows.
+// The host sampler's rows (`sampling`) need no GPU: tidepool-sampling-bench (always built into cuda/build)
+// measures one row per sampling mode at vocab 151,936 and they are written to engine-sampling-cpu.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -30,6 +32,15 @@ type HfResult = { readonly decode: readonly { batch: number; context: number; ms
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const benchBinary = join(root, 'cuda', 'build', 'backends', 'cuda', 'tidepool-engine-bench');
+const samplingBinary = join(root, 'cuda', 'build', 'tidepool-sampling-bench');
+
+interface SamplingRow {
+  readonly mode: string; readonly vocab: number; readonly us_per_token: number; readonly mean_us: number; readonly p90_us: number;
+  readonly cpu_us_per_token: number; readonly floor_us: number; readonly anchor_previous_sampler_us: number;
+  readonly regrowths?: number; readonly exact_normalisers?: number; readonly cold_mask_build_ms?: number;
+}
+interface ForkRow { readonly mode: string; readonly n: number; readonly prompt_tokens: number; readonly prefill_tokens_computed: number; readonly first_tokens_ms: number; readonly total_ms: number }
+interface SamplingResult { readonly device: string; readonly vector_path: string; readonly vocab: number; readonly logits: Readonly<Record<string, unknown>>; readonly sampling: readonly SamplingRow[]; readonly n?: readonly ForkRow[] }
 
 function hasCudaDevice(): boolean {
   const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
@@ -64,7 +75,39 @@ function runHf(shape: string): HfResult {
 
 const fmt = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? '—' : v.toFixed(digits));
 
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown'; // not a git checkout (e.g. a copied tree on the GPU machine)
+  }
+}
+
+// The host sampler per sequence-token, one row per mode, beside one read of the row (the floor) and the
+// previous full-sort sampler (the anchor). Bar: every mode <= 300 us, aim < 100 us.
+async function runSampling(args: { size: 'tiny' | 'full'; outDir: string }): Promise<void> {
+  if (!existsSync(samplingBinary)) {
+    console.log(`sampling: not measured (${samplingBinary} missing; run node scripts/build-engine.mjs)`);
+    return;
+  }
+  const calls = args.size === 'full' ? '3000' : '300';
+  const stdout = execFileSync(samplingBinary, ['--calls', calls], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as SamplingResult;
+  const first = result.sampling[0];
+  console.log(`sampling on ${result.device} (${result.vector_path}), vocab ${result.vocab}: floor (one read of the row) ${fmt(first?.floor_us, 1)} us, previous full-sort sampler ${fmt(first?.anchor_previous_sampler_us, 0)} us; bar 300 us, aim 100 us`);
+  console.log('mode                                                          us/token   mean    p90  cpu us  bar');
+  for (const r of result.sampling)
+    console.log(`${r.mode.padEnd(60)} ${fmt(r.us_per_token, 1).padStart(8)} ${fmt(r.mean_us, 0).padStart(6)} ${fmt(r.p90_us, 0).padStart(6)} ${fmt(r.cpu_us_per_token, 1).padStart(7)}  ${r.us_per_token <= 300 ? 'met' : 'missed'}`);
+  // n > 1: the prefill a fork saves (CPU backend, small random model; the anchor is the separate prefills)
+  for (const f of result.n ?? [])
+    console.log(`n=${f.n}, prompt ${f.prompt_tokens}: ${f.mode.padEnd(32)} prefill ${String(f.prefill_tokens_computed).padStart(5)} tokens, first tokens ${fmt(f.first_tokens_ms, 0)} ms, all done ${fmt(f.total_ms, 0)} ms`);
+  await mkdir(args.outDir, { recursive: true });
+  const out = { bench: 'engine-sampling', engine: 'cpu', size: args.size, device: result.device, date: new Date().toISOString(), commit: gitCommit(), result };
+  await writeFile(join(args.outDir, args.size === 'full' ? 'engine-sampling-cpu.json' : 'engine-sampling-cpu-tiny.json'), `${JSON.stringify(out, null, 2)}\n`);
+}
+
 export default async function run(args: { size: 'tiny' | 'full'; outDir: string }): Promise<void> {
+  await runSampling(args);
   if (!hasCudaDevice() || !existsSync(benchBinary)) {
     console.log('engine bench: not measured (no CUDA device)');
     return;
@@ -94,12 +137,7 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   const o = result.prefetch_overlap;
   console.log(`prefetch overlap: a ${fmt(o.load_ms, 1)} ms copy into a free slot while the other model ran ${o.decode_steps_during_load} decode steps at ${fmt(o.decode_ms_during_load)} ms (alone ${fmt(o.decode_ms_alone)} ms)`);
   console.log(`preempt: ${fmt(result.preempt.ms)} ms to the other resident model's first token (bar: one decode step + 5 ms)`);
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout (e.g. a copied tree on the GPU machine)
-  }
+  const commit = gitCommit();
   await mkdir(args.outDir, { recursive: true });
   const out = { bench: 'engine', engine: 'cuda', size: args.size, device: result.device, date: new Date().toISOString(), commit, anchors_gpu: gpu, result, hf };
   await writeFile(join(args.outDir, `engine-${args.size}.json`), `${JSON.stringify(out, null, 2)}\n`);

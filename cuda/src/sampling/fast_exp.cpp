@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -39,7 +40,11 @@ float exp_plain(float x) {
   return scale_by_power_of_two(p * (r * r) + (r + 1.0f), k);
 }
 
-// std::fma rounds once, as the vector FMA does.
+// std::fma rounds once, as the vector FMA does; the Fused form is only used where the CPU has FMA, so it
+// is compiled to the instruction rather than a libm call.
+#ifdef TIDEPOOL_X86
+__attribute__((target("fma")))
+#endif
 float exp_fused(float x) {
   const float k = std::nearbyint(x * kLog2e);
   float r = std::fma(-k, kLn2Hi, x);
@@ -49,9 +54,12 @@ float exp_fused(float x) {
   return scale_by_power_of_two(std::fma(p, r * r, r + 1.0f), k);
 }
 
+// Arguments below kMinExpArgument (and NaN, -inf) count as kMinExpArgument, as in the vector lanes: a
+// term of at most 1.7e-38, which the bound carries.
+float clamp_argument(float x) { return x >= kMinExpArgument ? x : kMinExpArgument; }
+
 void add_term(ExpSums& s, float logit, float max, float inv_t) {
-  const float x = exp_argument(logit, max, inv_t);
-  if (!(x >= kMinExpArgument)) return;  // also drops NaN and -inf
+  const float x = clamp_argument(exp_argument(logit, max, inv_t));
   const float e = fast_exp(x, s.form);
   s.z += e;
   s.weighted += static_cast<double>(-x) * e;
@@ -85,11 +93,9 @@ __attribute__((target("avx2,fma"))) ExpSums sum_avx2(const float* l, int32_t n, 
   const __m256 vmax = _mm256_set1_ps(max), vinv = _mm256_set1_ps(inv_t), lo = _mm256_set1_ps(kMinExpArgument);
   int32_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(l + i), vmax), vinv);
-    __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-    if (bits) keep = _mm256_and_ps(keep, lanes_of((bits[i >> 6] >> (i & 63)) & 0xFF));
-    const __m256 xc = _mm256_max_ps(x, lo);
-    const __m256 e = _mm256_and_ps(exp8(xc), keep);
+    const __m256 xc = _mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(l + i), vmax), vinv), lo);  // NaN -> lo
+    __m256 e = exp8(xc);
+    if (bits) e = _mm256_and_ps(e, lanes_of((bits[i >> 6] >> (i & 63)) & 0xFF));
     z0 = _mm256_add_pd(z0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
     z1 = _mm256_add_pd(z1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     w = _mm256_fnmadd_ps(xc, e, w);
@@ -109,6 +115,49 @@ __attribute__((target("avx2,fma"))) ExpSums sum_avx2(const float* l, int32_t n, 
     if (allowed(bits, i)) add_term(s, l[i], max, inv_t);
   return s;
 }
+
+// GCC 12's AVX-512 intrinsics pass an uninitialised "undefined" vector to their masked builtins, which
+// -Wmaybe-uninitialized reports once inlined here; the value is never read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), x);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kP0);
+  for (float c : {kP1, kP2, kP3, kP4, kP5}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i scale = _mm512_slli_epi32(_mm512_cvtps_epi32(k), 23);
+  return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), scale));
+}
+
+// 16 lanes with AVX-512: the AVX2 lanes' arithmetic (ExpForm::Fused), twice as wide; masks are the
+// bitset's own 16 bits.
+__attribute__((target("avx512f"))) ExpSums sum_avx512(const float* l, int32_t n, const uint64_t* bits, float max, float inv_t) {
+  __m512d z0 = _mm512_setzero_pd(), z1 = z0;
+  __m512 w = _mm512_setzero_ps();
+  const __m512 vmax = _mm512_set1_ps(max), vinv = _mm512_set1_ps(inv_t), lo = _mm512_set1_ps(kMinExpArgument);
+  int32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 xc = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(l + i), vmax), vinv), lo);  // NaN -> lo
+    __m512 e = exp16(xc);
+    if (bits) e = _mm512_maskz_mov_ps(static_cast<__mmask16>((bits[i >> 6] >> (i & 63)) & 0xFFFF), e);
+    z0 = _mm512_add_pd(z0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    z1 = _mm512_add_pd(z1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    w = _mm512_fnmadd_ps(xc, e, w);
+  }
+  ExpSums s;
+  s.form = ExpForm::Fused;
+  s.z = _mm512_reduce_add_pd(_mm512_add_pd(z0, z1));
+  s.weighted = _mm512_reduce_add_ps(w);
+  for (; i < n; i++)
+    if (allowed(bits, i)) add_term(s, l[i], max, inv_t);
+  return s;
+}
+
+#pragma GCC diagnostic pop
 
 inline __m128 exp4(__m128 x) {
   const __m128 k = _mm_cvtepi32_ps(_mm_cvtps_epi32(_mm_mul_ps(x, _mm_set1_ps(kLog2e))));
@@ -133,11 +182,9 @@ ExpSums sum_sse2(const float* l, int32_t n, const uint64_t* bits, float max, flo
   const __m128 vmax = _mm_set1_ps(max), vinv = _mm_set1_ps(inv_t), lo = _mm_set1_ps(kMinExpArgument);
   int32_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const __m128 x = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(l + i), vmax), vinv);
-    __m128 keep = _mm_cmpge_ps(x, lo);
-    if (bits) keep = _mm_and_ps(keep, lanes_of4((bits[i >> 6] >> (i & 63)) & 0xF));
-    const __m128 xc = _mm_max_ps(x, lo);
-    const __m128 e = _mm_and_ps(exp4(xc), keep);
+    const __m128 xc = _mm_max_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(l + i), vmax), vinv), lo);  // NaN -> lo
+    __m128 e = exp4(xc);
+    if (bits) e = _mm_and_ps(e, lanes_of4((bits[i >> 6] >> (i & 63)) & 0xF));
     z0 = _mm_add_pd(z0, _mm_cvtps_pd(e));
     z1 = _mm_add_pd(z1, _mm_cvtps_pd(_mm_movehl_ps(e, e)));
     w = _mm_sub_ps(w, _mm_mul_ps(xc, e));
@@ -157,27 +204,35 @@ ExpSums sum_sse2(const float* l, int32_t n, const uint64_t* bits, float max, flo
   return s;
 }
 
-bool cpu_has_avx2() {
+enum class VectorPath { Sse2, Avx2, Avx512 };
+
+VectorPath best_path() {
   __builtin_cpu_init();  // static initialisers may run before the runtime's own
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (__builtin_cpu_supports("avx512f")) return VectorPath::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return VectorPath::Avx2;
+  return VectorPath::Sse2;
 }
 
-const bool kCpuHasAvx2 = cpu_has_avx2();
-bool use_avx2 = kCpuHasAvx2;  // changed only by use_vector_path (tests, bench), before sampling starts
+const VectorPath kBestPath = best_path();
+VectorPath path = kBestPath;  // changed only by use_vector_path (tests, bench), before sampling starts
 
 #endif  // TIDEPOOL_X86
 
 }  // namespace
 
 float fast_exp(float x, ExpForm form) {
-  if (!(x >= kMinExpArgument)) return 0;
+  x = clamp_argument(x);
   return form == ExpForm::Fused ? exp_fused(x) : exp_plain(x);
 }
 
 ExpSums sum_exp_dense(const float* l, int32_t n, const uint64_t* bits, float max, float inv_t) {
   ExpSums s;
 #ifdef TIDEPOOL_X86
-  s = use_avx2 ? sum_avx2(l, n, bits, max, inv_t) : sum_sse2(l, n, bits, max, inv_t);
+  switch (path) {
+    case VectorPath::Avx512: s = sum_avx512(l, n, bits, max, inv_t); break;
+    case VectorPath::Avx2: s = sum_avx2(l, n, bits, max, inv_t); break;
+    case VectorPath::Sse2: s = sum_sse2(l, n, bits, max, inv_t); break;
+  }
 #else
   for (int32_t i = 0; i < n; i++)
     if (allowed(bits, i)) add_term(s, l[i], max, inv_t);
@@ -193,13 +248,17 @@ ExpSums sum_exp_listed(const float* l, const int32_t* ids, int32_t n, float max,
   return s;
 }
 
-const char* use_vector_path(bool best) {
+const char* use_vector_path(const char* name) {
 #ifdef TIDEPOOL_X86
-  use_avx2 = best && kCpuHasAvx2;
-  return use_avx2 ? "avx2" : "sse2";
+  const std::string want = name ? name : "best";
+  if (want == "best") path = kBestPath;
+  else if (want == "avx512" && kBestPath == VectorPath::Avx512) path = VectorPath::Avx512;
+  else if (want == "avx2" && kBestPath != VectorPath::Sse2) path = VectorPath::Avx2;
+  else if (want == "sse2") path = VectorPath::Sse2;
+  else return nullptr;
+  return path == VectorPath::Avx512 ? "avx512" : path == VectorPath::Avx2 ? "avx2" : "sse2";
 #else
-  (void)best;
-  return "scalar";
+  return std::string(name ? name : "best") == "best" ? "scalar" : nullptr;
 #endif
 }
 

@@ -9,6 +9,7 @@ namespace {
 
 constexpr int32_t kFirstCount = 64;  // covers the draw for a peaked distribution most of the time
 constexpr int32_t kGrowth = 8;
+constexpr int32_t kCheapCount = 512;
 
 DrawOutcome need_more(const CandidateRequest& asked, int32_t count, double floor = INFINITY) {
   DrawOutcome o;
@@ -82,6 +83,70 @@ void candidate_weights(const std::vector<Candidate>& top, float temperature, std
   for (size_t i = 0; i < top.size(); i++) q[i] = std::exp((static_cast<double>(top[i].logit) - max) / t);
 }
 
+namespace {
+
+// The draw's working state: the kept prefix of the candidates and the interval holding its mass R.
+struct Cut {
+  size_t kept = 0;
+  bool truncated = false;  // by top_k or min_p
+  bool bounded = false;    // the kept prefix is known to end inside the candidates
+  double lo = 0, hi = 0;
+};
+
+// Step 1: top_k and min_p. A top_k at or above the unmasked count, or a min_p that keeps everything, is off.
+bool truncate(const SamplingParams& p, const SamplingCandidates& c, const double* q, const CandidateRequest& asked, Cut& cut,
+              DrawOutcome& more) {
+  cut.kept = c.top.size();
+  if (p.top_k > 0) {
+    const size_t k = static_cast<size_t>(p.top_k);
+    if (k < cut.kept || (k == cut.kept && !c.complete)) {
+      cut.kept = k;
+      cut.truncated = true;
+    } else if (!c.complete) {
+      more = need_more(asked, p.top_k);
+      return false;
+    }
+  }
+  if (p.min_p > 0) {
+    size_t i = 0;
+    while (i < cut.kept && q[i] >= p.min_p) i++;
+    if (i < cut.kept) {
+      cut.kept = i;
+      cut.truncated = true;
+    } else if (!cut.truncated && !c.complete) {
+      const double t = p.temperature;
+      more = need_more(asked, 0, c.top[0].logit + t * std::log(static_cast<double>(p.min_p)) - 1e-3 * t);
+      return false;
+    }
+  }
+  cut.bounded = cut.truncated || c.complete;
+  return true;
+}
+
+// Step 3: the shortest prefix whose running sum reaches top_p * R, for every R in [lo, hi].
+bool cut_top_p(const SamplingParams& p, const SamplingCandidates& c, const double* sums, const CandidateRequest& asked, Cut& cut,
+               DrawOutcome& more) {
+  int32_t k_lo = first_reaching(sums, cut.kept, p.top_p * cut.lo), k_hi = first_reaching(sums, cut.kept, p.top_p * cut.hi);
+  if (k_hi < 0) {
+    if (!cut.bounded) {
+      more = need_more(asked, 0, floor_for(c, cut.lo - p.top_p * cut.hi, p.temperature));
+      return false;
+    }
+    k_hi = static_cast<int32_t>(cut.kept) - 1;  // only rounding keeps the target out of reach
+    if (k_lo < 0) k_lo = k_hi;
+  }
+  if (k_lo != k_hi) {
+    more = need(asked, true);
+    return false;
+  }
+  cut.kept = k_hi + 1;
+  cut.lo = cut.hi = sums[cut.kept - 1];
+  cut.bounded = true;
+  return true;
+}
+
+}  // namespace
+
 DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c, const CandidateRequest& asked, double u,
                        const std::vector<double>& weights, std::vector<double>& scratch) {
   if (params.greedy()) return done(0);
@@ -89,61 +154,29 @@ DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c
   const double* q = weights.data();
   scratch.resize(n);
   double* sums = scratch.data();
-  const double t = params.temperature;
   double running = 0;
   for (size_t i = 0; i < n; i++) sums[i] = running += q[i];
-
-  // 1. truncation (top_k set at or above the unmasked count, or min_p that keeps everything, is off)
-  bool truncated = false;
-  size_t kept = n;
-  if (params.top_k > 0) {
-    const size_t k = static_cast<size_t>(params.top_k);
-    if (k < n || (k == n && !c.complete)) {
-      kept = k;
-      truncated = true;
-    } else if (!c.complete) {
-      return need_more(asked, params.top_k);
-    }
-  }
-  if (params.min_p > 0) {
-    size_t i = 0;
-    while (i < kept && q[i] >= params.min_p) i++;
-    if (i < kept) {
-      kept = i;
-      truncated = true;
-    } else if (!truncated && !c.complete) {
-      return need_more(asked, 0, c.top[0].logit + t * std::log(static_cast<double>(params.min_p)) - 1e-3 * t);
-    }
-  }
-  // 2. mass
-  double lo, hi;
-  if (truncated) {
-    lo = hi = sums[kept - 1];
+  Cut cut;
+  DrawOutcome more;
+  if (!truncate(params, c, q, asked, cut, more)) return more;
+  // 2. the mass: exact when truncated, else the normaliser's interval (never below the candidates' sum)
+  if (cut.truncated) {
+    cut.lo = cut.hi = sums[cut.kept - 1];
   } else {
     if (!asked.normaliser) return need(asked, false);
-    lo = std::max(c.z - c.z_error, n ? sums[n - 1] : 0.0);
-    hi = c.z + c.z_error;
+    cut.hi = c.z + c.z_error;
+    cut.lo = std::min(std::max(c.z - c.z_error, sums[n - 1]), cut.hi);
   }
-  // 3. top_p
-  bool bounded = truncated || c.complete;  // the kept prefix ends inside the candidates
-  if (params.top_p < 1) {
-    const int32_t k_lo = first_reaching(sums, kept, params.top_p * lo);
-    int32_t k_hi = first_reaching(sums, kept, params.top_p * hi);
-    if (k_hi < 0) {
-      if (!bounded) return need_more(asked, 0, floor_for(c, lo - params.top_p * hi, t));
-      k_hi = static_cast<int32_t>(kept) - 1;
-    }
-    if (k_lo != k_hi) return need(asked, true);
-    kept = k_hi + 1;
-    lo = hi = sums[kept - 1];
-    bounded = true;
-  }
-  // 4. draw
-  int32_t i_lo = walk(q, kept, u * lo), i_hi = walk(q, kept, u * hi);
+  if (params.top_p < 1 && !cut_top_p(params, c, sums, asked, cut, more)) return more;
+  // 4. the walk, for both ends of the interval
+  int32_t i_lo = walk(q, cut.kept, u * cut.lo), i_hi = walk(q, cut.kept, u * cut.hi);
   if (i_lo < 0 || i_hi < 0) {
-    if (!bounded) return need_more(asked, 0, floor_for(c, lo - u * hi, t));
-    if (i_lo < 0) i_lo = static_cast<int32_t>(kept) - 1;
-    if (i_hi < 0) i_hi = static_cast<int32_t>(kept) - 1;
+    // Most draws past the first candidates land soon after them: a few hundred more settle them for
+    // less than the floor's sure but larger set.
+    if (!cut.bounded && asked.count < kCheapCount && !std::isfinite(asked.floor)) return need_more(asked, asked.count * kGrowth);
+    if (!cut.bounded) return need_more(asked, 0, floor_for(c, cut.lo - u * cut.hi, params.temperature));
+    if (i_lo < 0) i_lo = static_cast<int32_t>(cut.kept) - 1;
+    if (i_hi < 0) i_hi = static_cast<int32_t>(cut.kept) - 1;
   }
   if (i_lo != i_hi) return need(asked, true);
   return done(i_lo);
