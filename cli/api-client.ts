@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { CliError } from './cli-error.js';
 
 /** The control plane as the CLI reaches it: `TIDEPOOL_API_URL` (default http://127.0.0.1:8080), optional key. */
@@ -13,39 +15,60 @@ export function createApiClient(options: { readonly baseUrl?: string; readonly a
   const apiKey = options.apiKey ?? process.env.TIDEPOOL_API_KEY;
   const auth: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
 
+  const unreachable = (cause: string) =>
+    new CliError(`cannot reach the control plane at ${baseUrl} (${cause}); start it with \`tidepool up\` or set TIDEPOOL_API_URL`);
+
   const raw: ApiClient['raw'] = async (method, path, init = {}) => {
     let res: Response;
     try {
       res = await fetch(`${baseUrl}${path}`, { ...init, method, headers: { ...auth, ...(init.headers as Record<string, string>) } });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new CliError(`cannot reach the control plane at ${baseUrl} (${cause}); start it with \`tidepool up\` or set TIDEPOOL_API_URL`);
+      throw unreachable((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
     }
-    if (!res.ok && !(init.allow ?? []).includes(res.status)) throw new CliError(await errorMessage(res));
+    if (!res.ok && !(init.allow ?? []).includes(res.status)) throw new CliError(errorMessage(res.status, res.statusText, await res.text().catch(() => '')));
     return res;
   };
 
   return {
     baseUrl,
     raw,
+    // Over node:http rather than fetch: most commands make this one call, and loading fetch's HTTP client
+    // costs a command about as long as starting Node does (docs/cli.md, start-up).
     async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const init: RequestInit = body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } };
-      const res = await raw(method, path, init);
-      return (await res.json()) as T;
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers = { ...auth, ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }) };
+      const res = await sendJson(`${baseUrl}${path}`, method, headers, payload).catch((error: NodeJS.ErrnoException) => {
+        throw unreachable(error.code ?? error.message);
+      });
+      if (res.status < 200 || res.status > 299) throw new CliError(errorMessage(res.status, res.statusText, res.text));
+      return JSON.parse(res.text) as T;
     },
   };
 }
 
+/** One request with a small body, answered with its whole body as text. */
+function sendJson(url: string, method: string, headers: Record<string, string>, payload: string | undefined): Promise<{ status: number; statusText: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, headers }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
 /** The server's OpenAI-shaped error message, or the status line when the body is not one. */
-async function errorMessage(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
+function errorMessage(status: number, statusText: string, text: string): string {
   try {
     const body = JSON.parse(text) as { error?: { message?: string; code?: string } };
-    if (body.error?.message) return `${body.error.message} (HTTP ${res.status} ${body.error.code ?? ''})`.replace(' )', ')');
+    if (body.error?.message) return `${body.error.message} (HTTP ${status} ${body.error.code ?? ''})`.replace(' )', ')');
   } catch {
     // Not JSON: fall through to the status line.
   }
-  return `HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 200)}` : ''}`;
+  return `HTTP ${status} ${statusText}${text ? `: ${text.slice(0, 200)}` : ''}`;
 }
 
 /** Parses an SSE body into its `data:` payloads, yielding each JSON object until `[DONE]`. */

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { detectBackend } from '../runtime/engine/detect-backend.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
@@ -16,9 +15,10 @@ import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
 import { storeBlobSource } from '../platform/storage/blob-store.js';
 import type { Logger } from '../protocol/logger.js';
+import { installRoot } from '../protocol/install-root.js';
 
 /** The example functions shipped in the repository's `functions/` folder. */
-export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../functions');
+export const EXAMPLES_DIR = join(installRoot(), 'functions');
 
 export interface LocalMode {
   readonly url: string;

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { POLICY_NAMES } from '../protocol/policy-names.js';
+import { installRoot } from '../protocol/install-root.js';
+import { NODE_POLICY_NAMES, POLICY_NAMES } from '../protocol/policy-names.js';
+import { simulatorOnlyReason } from '../protocol/policy-scope.js';
 
 /**
  * The one place that reads `TIDEPOOL_*` variables and `DATABASE_URL`. Every variable is validated in one pass
@@ -13,7 +14,7 @@ import { POLICY_NAMES } from '../protocol/policy-names.js';
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 /** The repository root; relative defaults that point into the checkout resolve against it, not the cwd. */
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE_ROOT = installRoot();
 
 export type EngineBackendSetting = 'auto' | 'cpu' | 'cuda';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -109,7 +110,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_CPU_ENGINES', '1', 'Engine processes a node runs on the CPU backend, each scheduled as a device of its own.'),
   v('TIDEPOOL_GPU_MEMORY_BYTES', '(unset: 4GiB on the CPU backend, engine choice on CUDA)', 'Memory the engine reserves up front for weights, KV and scratch.'),
   v('TIDEPOOL_KV_BYTES', '(unset: what the memory budget leaves after weights)', 'Size of the paged KV pool inside the engine budget.'),
-  v('TIDEPOOL_SCHEDULER_POLICY', 'tidepool', 'Token-level scheduling policy run on each GPU.'),
+  v('TIDEPOOL_SCHEDULER_POLICY', 'tidepool', 'Token-level scheduling policy run on each GPU: tidepool, aegaeon-unified, request-level or request-level+srtf (aegaeon, static-colocation and dedicated are simulator-only).'),
   v('TIDEPOOL_QUEUE_LIMIT', '64', 'Requests held per function before new ones get 429.'),
   v('TIDEPOOL_QUEUE_TIMEOUT_MS', '30000', 'How long a request may wait for capacity (including a cold start) before it fails.'),
   v('TIDEPOOL_DEPLOY_EXAMPLES', 'true', 'Deploy the example functions on first start in local mode.'),
@@ -206,8 +207,12 @@ function checkCombinations(config: TidepoolConfig, read: EnvReader): void {
   if (config.s3Bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(config.s3Bucket)) {
     read.problem(`TIDEPOOL_S3_BUCKET must be a valid bucket name (3-63 lowercase letters, digits, dots, hyphens), got "${config.s3Bucket}"`);
   }
-  if (!(POLICY_NAMES as readonly string[]).includes(config.schedulerPolicy)) {
-    read.problem(`TIDEPOOL_SCHEDULER_POLICY must be one of ${POLICY_NAMES.join(', ')}, got "${config.schedulerPolicy}"`);
+  const simulatorOnly = simulatorOnlyReason(config.schedulerPolicy);
+  if (simulatorOnly !== undefined) {
+    read.problem(`TIDEPOOL_SCHEDULER_POLICY "${config.schedulerPolicy}" is simulator-only (${simulatorOnly}): `
+      + `try it with \`tidepool plan --policies ${config.schedulerPolicy}\`; a node runs one of ${NODE_POLICY_NAMES.join(', ')}`);
+  } else if (!(POLICY_NAMES as readonly string[]).includes(config.schedulerPolicy)) {
+    read.problem(`TIDEPOOL_SCHEDULER_POLICY must be one of ${NODE_POLICY_NAMES.join(', ')}, got "${config.schedulerPolicy}"`);
   }
   if (config.kvBytes !== undefined && config.gpuMemoryBytes !== undefined && config.kvBytes >= config.gpuMemoryBytes) {
     read.problem('TIDEPOOL_KV_BYTES must be smaller than TIDEPOOL_GPU_MEMORY_BYTES: the budget must also hold weights');

@@ -1,17 +1,22 @@
+import { chooseRoute, type RouteCandidate } from '../protocol/routing/route.js';
+
 /**
- * Which of a node's devices (its GPUs, or its CPU engines) serves a request. In order:
- * - a device already running requests of the model: its weights are hot there and the request joins the
+ * Which of a node's devices (its GPUs, or its CPU engines) serves a request: the node's configuration of the
+ * routing core (protocol/routing/route.ts). Tiers, in order:
+ * - 0: a device already running requests of the model: its weights are hot there and the request joins the
  *   batch (continuous batching beats a second copy of the weights);
- * - a device where the model's weights are resident;
- * - the model's home: the device it last ran on, whose host mapping is still warm;
- * - for a model seen for the first time, the device that owes the fewest output tokens, and among equals
- *   the one holding the fewest models, so idle GPUs fill before one of them has to switch.
- * A choice that owes far more tokens than the node's average spills to the least loaded device, which is how
- * a popular model spreads over several GPUs. Devices whose engine is down are avoided while another is up.
+ * - 1: a device where the model's weights are resident;
+ * - 2: the model's home: the device it last ran on, whose host mapping is still warm;
+ * - 3: any other device; for a model seen for the first time that is the device owing the fewest output
+ *   tokens, and among equals the one holding the fewest models, so idle GPUs fill before one has to switch.
+ * Load is the output tokens a device still owes. A choice that owes more than `spillSlackTokens` beyond the
+ * least loaded device (or beyond `spillMeanFactor` × the mean, when that is more) spills to the least loaded
+ * one, which is how a popular model spreads over several GPUs. Devices whose engine is down are avoided while
+ * another is up.
  *
- * The simulator's router (runtime/sim/router.ts) differs on purpose: it knows every function's rate up front
- * and assigns homes by expected load; a node learns its models as requests arrive. Mutated by `pick`,
- * `progress` and `finished`; single-threaded like the rest of the node.
+ * The simulator routes its GPUs with this same router (runtime/sim/router.ts), with homes it plans from every
+ * function's rate (`plannedHome`). Mutated by `pick`, `progress` and `finished`; single-threaded like the rest
+ * of the node.
  */
 export interface DeviceRouter {
   /** The device for a request of `modelKey` that owes `tokens` output tokens. */
@@ -34,48 +39,53 @@ export interface DeviceView {
   residentCount(device: number): number;
 }
 
-/**
- * Spill when the chosen device owes this many more output tokens than the least loaded one: about a second
- * of a 7B model's batched decode on an H100, several times what copying its weights from host memory costs.
- * (A multiple of the mean, as the simulator uses over 16+ GPUs, never fires on a node of two.)
- */
-const SPILL_SLACK_TOKENS = 4000;
+export interface DeviceRouterConfig {
+  /**
+   * Spill when the choice owes this many output tokens beyond the least loaded device: about a second of a
+   * 7B model's batched decode on an H100, several times what copying its weights from host memory costs.
+   */
+  readonly spillSlackTokens: number;
+  /** ... or beyond this multiple of the mean owed, when that is more (0: the least loaded device alone). */
+  readonly spillMeanFactor: number;
+  /** Tier 1 exists: a device holding the model's weights comes before its home. */
+  readonly preferResident: boolean;
+  /**
+   * Homes planned ahead (a caller that knows every model's rate up front may balance them); a planned home
+   * stays the model's home. Without one, a model's home is the device it was last sent to.
+   */
+  readonly plannedHome?: (modelKey: string) => number | undefined;
+}
 
-export function createDeviceRouter(devices: number): DeviceRouter {
+export const NODE_ROUTING: DeviceRouterConfig = Object.freeze({ spillSlackTokens: 4000, spillMeanFactor: 0, preferResident: true });
+
+export function createDeviceRouter(devices: number, config: DeviceRouterConfig = NODE_ROUTING): DeviceRouter {
   if (!Number.isInteger(devices) || devices < 1) throw new Error(`a node needs at least one device, got ${devices}`);
   const owed = Array<number>(devices).fill(0);
   /** Requests in flight per model per device. */
   const live = new Map<string, number[]>();
-  const homes = new Map<string, number>();
-  const all = Array.from({ length: devices }, (_, i) => i);
+  const learnedHomes = new Map<string, number>();
+  const spill = { kind: 'overloaded', slack: config.spillSlackTokens, meanFactor: config.spillMeanFactor } as const;
+  const homeOf = (modelKey: string) => config.plannedHome?.(modelKey) ?? learnedHomes.get(modelKey);
 
-  const leastLoaded = (choices: readonly number[]): number =>
-    choices.reduce((best, d) => (owed[d]! < owed[best]! ? d : best), choices[0]!);
-
-  function preferred(modelKey: string, candidates: readonly number[], view: DeviceView): number {
-    const inFlight = live.get(modelKey);
-    const running = candidates.filter((d) => (inFlight?.[d] ?? 0) > 0);
-    if (running.length > 0) return leastLoaded(running);
-    const resident = candidates.filter((d) => view.resident(d, modelKey));
-    if (resident.length > 0) return leastLoaded(resident);
-    const home = homes.get(modelKey);
-    if (home !== undefined && candidates.includes(home)) return home;
-    const least = Math.min(...candidates.map((d) => owed[d]!));
-    const idle = candidates.filter((d) => owed[d] === least);
-    return idle.reduce((best, d) => (view.residentCount(d) < view.residentCount(best) ? d : best), idle[0]!);
+  function tierOf(d: number, modelKey: string, home: number | undefined, view: DeviceView): number {
+    if ((live.get(modelKey)?.[d] ?? 0) > 0) return 0;
+    if (config.preferResident && view.resident(d, modelKey)) return 1;
+    return d === home ? 2 : 3;
   }
 
   return {
     pick(modelKey, tokens, view) {
-      const up = all.filter((d) => view.up(d));
-      const candidates = up.length > 0 ? up : all;
-      let device = preferred(modelKey, candidates, view);
-      const idlest = leastLoaded(candidates);
-      if (owed[device]! - owed[idlest]! > SPILL_SLACK_TOKENS) device = idlest;
+      const home = homeOf(modelKey);
+      const candidates: RouteCandidate[] = [];
+      for (let d = 0; d < devices; d++) {
+        const tier = tierOf(d, modelKey, home, view);
+        candidates.push({ tier, load: owed[d]!, up: view.up(d), tiebreak: tier === 3 ? view.residentCount(d) : 0 });
+      }
+      const device = chooseRoute(candidates, spill)!.index;
       const counts = live.get(modelKey) ?? Array<number>(devices).fill(0);
       counts[device]!++;
       live.set(modelKey, counts);
-      homes.set(modelKey, device);
+      learnedHomes.set(modelKey, device);
       owed[device]! += tokens;
       return device;
     },

@@ -14,7 +14,8 @@ import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
 import type { GpuScheduler, PolicyName, SchedulerEvent } from './scheduler/gpu-scheduler.js';
-import { POLICY_NAMES } from './scheduler/types.js';
+import { simulatorOnlyReason } from '../protocol/policy-scope.js';
+import { NODE_POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from '../protocol/timeline-types.js';
 import type { NodeStats } from '../protocol/node-stats.js';
@@ -380,6 +381,8 @@ function cancelledBefore(request: NodeGenerateRequest): NodeEvent {
 
 function parsePolicy(policy: string | undefined): PolicyName {
   if (policy === undefined) return 'tidepool';
-  if ((POLICY_NAMES as readonly string[]).includes(policy)) return policy as PolicyName;
-  throw new Error(`unknown scheduler policy "${policy}"; expected one of ${POLICY_NAMES.join(', ')}`);
+  const simulatorOnly = simulatorOnlyReason(policy);
+  if (simulatorOnly !== undefined) throw new Error(`scheduler policy "${policy}" is simulator-only: ${simulatorOnly}`);
+  if ((NODE_POLICY_NAMES as readonly string[]).includes(policy)) return policy as PolicyName;
+  throw new Error(`unknown scheduler policy "${policy}"; expected one of ${NODE_POLICY_NAMES.join(', ')}`);
 }

@@ -3,8 +3,7 @@ import { createApiClient } from '../api-client.js';
 import { formatClusterStatus, type ClusterNodesBody } from '../cluster-status-view.js';
 import { printJson } from '../output.js';
 
-export function registerCluster(program: Command): void {
-  const cluster = program.command('cluster').description('inspect a cluster-mode installation');
+export function registerCluster(cluster: Command): void {
   cluster
     .command('status')
     .description('list nodes (backend, GPUs, state, heartbeat age, residency per tier, load) and this replica\'s routing decisions')

@@ -10,10 +10,8 @@ export function cacheRoot(): string {
   return resolve(process.env.TIDEPOOL_DATA_DIR ?? '.tidepool');
 }
 
-export function registerDeploy(program: Command): void {
-  program
-    .command('deploy')
-    .description('validate a function folder, upload its missing blobs and register a new active version')
+export function registerDeploy(command: Command): void {
+  command
     .argument('<dir>', 'function folder holding function.yaml')
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, opts: { json?: boolean }) => {

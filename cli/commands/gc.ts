@@ -14,10 +14,8 @@ interface GcBody {
   readonly deleted: number;
 }
 
-export function registerGc(program: Command): void {
-  program
-    .command('gc')
-    .description('delete stored blobs that no function version references and that are older than --min-age (admin key)')
+export function registerGc(command: Command): void {
+  command
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .option('--min-age <duration>', 'keep blobs written more recently than this, e.g. 24h, 30m, 0 (default 24h)')
     .option('--json', 'print the server\'s report as JSON')

@@ -29,10 +29,8 @@ function body(prompt: string, opts: InvokeOptions, stream: boolean): Record<stri
   };
 }
 
-export function registerInvoke(program: Command): void {
-  program
-    .command('invoke')
-    .description('run a function on a prompt, streaming tokens to the terminal')
+export function registerInvoke(command: Command): void {
+  command
     .argument('<fn>', 'function name')
     .argument('<prompt>', 'prompt text')
     .option('--chat', 'send the prompt as a user chat message (applies the chat template)')

@@ -16,8 +16,7 @@ interface KeyBody {
 }
 
 /** `tidepool keys create|ls|revoke`: API keys (admin scope needed, or open local mode for the first one). */
-export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description('manage API keys (admin: deploy and manage; invoke: call functions)');
+export function registerKeys(keys: Command): void {
   keys
     .command('create')
     .description('create an API key; the key is printed once and cannot be shown again')

@@ -17,10 +17,8 @@ interface LogsOptions {
   readonly json?: boolean;
 }
 
-export function registerLogs(program: Command): void {
-  program
-    .command('logs')
-    .description("recent invocations of a function: time, status, tokens, TTFT and TPOT (marked ! when over the function's SLO), node")
+export function registerLogs(command: Command): void {
+  command
     .argument('<fn>', 'function name')
     .option('--limit <n>', 'how many recent invocations to show, 1-1000', '20')
     .option('-f, --follow', 'keep printing invocations as they are recorded, until Ctrl-C')

@@ -6,10 +6,8 @@ interface ListBody {
   readonly data: readonly { name: string; active_version: number | null; size_bytes: number; description: string; updated_at: string }[];
 }
 
-export function registerLs(program: Command): void {
-  program
-    .command('ls')
-    .description('list deployed functions')
+export function registerLs(command: Command): void {
+  command
     .option('--json', 'print the list as JSON')
     .action(async (opts: { json?: boolean }) => {
       const body = await createApiClient().json<ListBody>('GET', '/v1/functions');

@@ -4,10 +4,8 @@ import { startNode } from '../cluster-mode.js';
 import { configFrom } from './serve.js';
 import { processLogger } from '../process-logger.js';
 
-export function registerNode(program: Command): void {
-  program
-    .command('node')
-    .description('run a node runtime alone (cluster mode): engine and host pool behind an internal API, registered with a control plane')
+export function registerNode(command: Command): void {
+  command
     .requiredOption('--control-plane <url>', 'control plane URL the node registers with, e.g. http://10.0.0.5:8080')
     .option('--port <n>', 'port of the node API (overrides TIDEPOOL_NODE_PORT)')
     .option('--json', 'print the node id and address as one JSON line once registered')

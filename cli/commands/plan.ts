@@ -24,10 +24,8 @@ const DEFAULT_RATE_STEPS = '1,1.25,1.5,1.75,2,2.5,3';
 /** Bisection steps between a policy's last passing and first failing rate (each halves the gap). */
 const GOODPUT_REFINE_STEPS = 3;
 
-export function registerPlan(program: Command): void {
-  program
-    .command('plan')
-    .description('capacity planning on the simulator: fewest GPUs per policy for an SLO, goodput, models per GPU')
+export function registerPlan(command: Command): void {
+  command
     .option('--workload <w>', 'generator: w1 (Poisson, Aegaeon mix), w2 (Alibaba market), w3 (ServeGen clients)')
     .option('--trace <file>', 'JSON lines: {"at_s","function","shape","prompt_tokens","output_tokens"} per request')
     .option('--models <n>', 'functions (w1, w3)', '16')
@@ -54,7 +52,7 @@ export function registerPlan(program: Command): void {
       checkShapes(wl, gpu, opts.gpu);
       const progress = opts.json ? () => {} : (s: string) => process.stderr.write(s);
       const plan = await planCapacity({
-        workload: wl, policies, target, gpu, ...(opts.maxGpus ? { maxGpus: int('--max-gpus', opts.maxGpus) } : {}),
+        workloads: [wl], policies, target, gpu, ...(opts.maxGpus ? { maxGpus: int('--max-gpus', opts.maxGpus) } : {}),
         onRun: (r) => progress(`  ${r.policy} on ${r.gpus} GPUs: ${(100 * r.attainment).toFixed(1)}%\n`),
       });
       const found = policies.map((p) => plan.minGpus[p]).filter((g): g is number => g !== undefined);
@@ -66,11 +64,11 @@ export function registerPlan(program: Command): void {
         workload: wl.name, config: wl.config, functions: wl.functions.length, requests: wl.requests.length,
         rateReqPerS: total, slo: wl.slo, gpu: gpu.name,
         switchCost: { h2dGBps: gpu.h2dBytesPerMs / GBPS, overheadMs: gpu.loadOverheadMs, fromFlags: opts.h2dGbps !== undefined || opts.switchOverheadMs !== undefined },
-        target, freeSwitchBound: plan.freeSwitchBound, goodputGpus: gpus,
+        target, lowerBound: plan.lowerBound.gpus, goodputGpus: gpus,
         policies: policies.map((p) => ({
           policy: p, minGpus: plan.minGpus[p] ?? null,
           modelsPerGpu: plan.minGpus[p] ? wl.functions.length / plan.minGpus[p]! : null,
-          attainment: plan.atMin[p]!.attainment,
+          attainment: plan.atMin[p]!.meanAttainment,
           goodputReqPerS: gp[p]!.rate === undefined ? null : gp[p]!.rate! * total,
           // per goodput run: the multiple of the workload's rate tried, the req/s it offered, the attainment,
           // and the req/s that met the SLO (every token by its deadline): the goodput chart's y
@@ -78,7 +76,7 @@ export function registerPlan(program: Command): void {
             rateFactor: r.rate, reqPerS: r.rate * total, attainment: r.attainment, sloMetReqPerS: r.goodputReqPerS,
           })),
         })),
-        points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.attainment })),
+        points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.meanAttainment })),
       };
       const svgPath = opts.svg ?? (opts.out ? `${opts.out.replace(/\.json$/, '')}.svg` : undefined);
       if (opts.out) writeFileSync(opts.out, JSON.stringify(result, null, 2));
@@ -96,7 +94,7 @@ export function registerPlan(program: Command): void {
 
 function printHuman(r: {
   policies: { policy: string; minGpus: number | null; modelsPerGpu: number | null; attainment: number; goodputReqPerS: number | null }[];
-  freeSwitchBound: number; rateReqPerS: number; target: number; gpu: string; switchCost: { h2dGBps: number; overheadMs: number; fromFlags: boolean };
+  lowerBound: number; rateReqPerS: number; target: number; gpu: string; switchCost: { h2dGBps: number; overheadMs: number; fromFlags: boolean };
 },
   wl: Workload, gpus: number, out: string | undefined, svg: string | undefined): void {
   console.log(`${wl.name}: ${wl.functions.length} functions, ${wl.requests.length} requests over ${wl.durationMs / 1000}s (${r.rateReqPerS.toFixed(2)} req/s), SLO TTFT ${wl.slo.ttftMs}ms / TPOT ${wl.slo.tpotMs}ms, target ${(100 * r.target).toFixed(0)}%`);
@@ -107,7 +105,7 @@ function printHuman(r: {
       `${(100 * p.attainment).toFixed(1)}%`, p.goodputReqPerS === null ? '-' : `${p.goodputReqPerS.toFixed(2)} req/s`,
     ]),
   ]));
-  console.log(`free-switch lower bound: ${Number.isNaN(r.freeSwitchBound) ? '-' : r.freeSwitchBound} GPUs`);
+  console.log(`lower bound: ${r.lowerBound} GPUs (no schedule reaches the target on fewer, with free switches and KV moves; docs/scheduler.md)`);
   console.log(`switch cost: weight bytes / ${r.switchCost.h2dGBps} GB/s + ${r.switchCost.overheadMs} ms (${r.switchCost.fromFlags ? '--h2d-gbps / --switch-overhead-ms' : `simulated ${r.gpu}'s defaults`})`);
   const charts = svg ? `${svg}, ${chartPath(svg, 'goodput')} and ${chartPath(svg, 'attainment-vs-rate')}` : '';
   if (out) console.log(`wrote ${out}${svg ? `, ${charts}` : ''}`);

@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { createApiClient } from '../api-client.js';
 import { printJson } from '../output.js';
 
-export function registerRm(program: Command): void {
-  program
-    .command('rm')
-    .description('delete a function and all its versions (blobs stay in the store)')
+export function registerRm(command: Command): void {
+  command
     .argument('<fn>', 'function name')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: { json?: boolean }) => {

@@ -4,10 +4,8 @@ import { CliError } from '../cli-error.js';
 import { startServe } from '../cluster-mode.js';
 import { processLogger } from '../process-logger.js';
 
-export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('run the control plane alone (cluster mode): PostgreSQL via DATABASE_URL, S3 or filesystem store, nodes register with it')
+export function registerServe(command: Command): void {
+  command
     .option('--port <n>', 'port to listen on (overrides TIDEPOOL_PORT)')
     .option('--json', 'print the address as one JSON line when ready')
     .action(async (opts: { port?: string; json?: boolean }) => {

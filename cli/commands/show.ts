@@ -11,10 +11,8 @@ interface ShowBody {
   readonly residency: readonly { node: string | null; tier: string; queued: number; running: number }[];
 }
 
-export function registerShow(program: Command): void {
-  program
-    .command('show')
-    .description('show a function: versions, size and where its weights are resident')
+export function registerShow(command: Command): void {
+  command
     .argument('<fn>', 'function name')
     .option('--json', 'print the details as JSON')
     .action(async (name: string, opts: { json?: boolean }) => {

@@ -4,10 +4,8 @@ import { synthesizeModel } from '../../platform/models/synth.js';
 import { CliError } from '../cli-error.js';
 import { printJson } from '../output.js';
 
-export function registerSynth(program: Command): void {
-  program
-    .command('synth')
-    .description('write a random-weight model of a real shape (deterministic from the seed)')
+export function registerSynth(command: Command): void {
+  command
     .requiredOption('--shape <name>', `model shape: ${Object.keys(MODEL_SHAPES).join(', ')}`)
     .option('--seed <n>', 'random seed', '0')
     .option('--dtype <dtype>', 'F32, F16 or BF16 (default: the shape\'s own)')

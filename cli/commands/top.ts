@@ -12,10 +12,8 @@ interface TopOptions {
   readonly json?: boolean;
 }
 
-export function registerTop(program: Command): void {
-  program
-    .command('top')
-    .description('live view of the pool: per function tier, queue, running, SLO attainment and latency; per node and GPU the memory split')
+export function registerTop(command: Command): void {
+  command
     .option('--interval <ms>', 'refresh period in milliseconds, at least 200', '1000')
     .option('--once', 'print one frame and exit (also when stdout is not a terminal)')
     .option('--json', 'print one snapshot of GET /v1/ops/state as JSON and exit')

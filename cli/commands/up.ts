@@ -4,10 +4,8 @@ import { CliError } from '../cli-error.js';
 import { createApiClient, deployExamples, startLocalMode } from '../local-mode.js';
 import { printProgress, processLogger } from '../process-logger.js';
 
-export function registerUp(program: Command): void {
-  program
-    .command('up')
-    .description('run Tidepool locally: control plane and a node in one process (PGlite, filesystem store, CPU or CUDA engine)')
+export function registerUp(command: Command): void {
+  command
     .option('--port <n>', 'port to listen on (overrides TIDEPOOL_PORT)')
     .option('--no-examples', 'do not deploy the example functions')
     .option('--json', 'print the address and deployed examples as one JSON line when ready')

@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import express, { Router } from 'express';
 import type { Router as NodeRouter } from '../router/router.js';
 import type { OpsSources } from './ops-routes.js';
 import { streamOpsEvents } from './ops-events.js';
 import { parseSince, readClusterTimeline } from './ops-timeline.js';
+import { installRoot } from '../../protocol/install-root.js';
 
 /** How many invocations each `invocations` event carries (newest first). */
 export const RECENT_INVOCATIONS = 15;
 
 /** Where `scripts/build-dashboard.mjs` writes the bundle (`npm install` runs it). */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
+export const DEFAULT_DASHBOARD_DIR = join(installRoot(), 'dashboard', 'dist');
 
 export interface DashboardRoutesOptions {
   readonly router: NodeRouter;

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
+import { chooseRoute } from '../../protocol/routing/route.js';
 import type { Db } from '../db/database.js';
 import { deleteNode, listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
 import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';
@@ -47,7 +48,8 @@ interface Candidate {
 const TIER_RANK = { gpu: 0, host: 1, store: 2 } as const;
 
 /**
- * Routing in cluster mode. Nodes come from the `nodes` table (registrations and heartbeats; no state lives in
+ * Routing in cluster mode, the control plane's configuration of the routing core (protocol/routing/route.ts).
+ * Nodes come from the `nodes` table (registrations and heartbeats; no state lives in
  * this replica beyond a short cache and its own in-flight counts). Preference: a node where the model is on a
  * GPU (`hot`), then in host memory (`warm`), then the least loaded (`least_loaded`); when the preferred node
  * already holds `spreadAt` requests for the function and another node is less loaded, the request goes there
@@ -57,7 +59,7 @@ const TIER_RANK = { gpu: 0, host: 1, store: 2 } as const;
 export function createClusterRouter(options: ClusterRouterOptions): ClusterRouter {
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 500;
-  const spreadAt = options.spreadAt ?? 4;
+  const spread = { kind: 'model-load', at: options.spreadAt ?? 4, belowTier: TIER_RANK.store } as const;
   const downRetentionMs = options.downRetentionMs ?? 3_600_000;
   const log = options.log ?? silentLogger;
   const decisions = createRouteDecisions(options.registry, now);
@@ -126,15 +128,15 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
       });
   }
 
+  /** The control plane's configuration of the routing core: tiers hot, warm, store; load in requests; spread. */
   function choose(digest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
-    const scored = candidates(digest, exclude).sort((a, b) => a.tier - b.tier || a.load - b.load || a.record.id.localeCompare(b.record.id));
-    const best = scored[0];
-    if (!best) return undefined;
-    if (best.tier < TIER_RANK.store && best.fnLoad >= spreadAt) {
-      const other = scored.slice(1).sort((a, b) => a.load - b.load)[0];
-      if (other && other.load < best.load) return { candidate: other, reason: 'spread' };
-    }
-    return { candidate: best, reason: best.tier === TIER_RANK.gpu ? 'hot' : best.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
+    // Sorted by node id, so equal candidates resolve the same way on every replica.
+    const nodes = candidates(digest, exclude).sort((a, b) => a.record.id.localeCompare(b.record.id));
+    const choice = chooseRoute(nodes.map((c) => ({ tier: c.tier, load: c.load, modelLoad: c.fnLoad })), spread);
+    if (!choice) return undefined;
+    const candidate = nodes[choice.index]!;
+    if (choice.spilled) return { candidate, reason: 'spread' };
+    return { candidate, reason: candidate.tier === TIER_RANK.gpu ? 'hot' : candidate.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
   }
 
   function track(nodeId: string, digest: string, delta: number): void {

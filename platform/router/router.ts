@@ -1,8 +1,10 @@
 import type { NodeRuntime, ResidencyTier } from '../../protocol/node-runtime.js';
+import { chooseRoute } from '../../protocol/routing/route.js';
 
 /**
  * Picks the node that serves a request for a model. Preference follows the invoke path in ARCHITECTURE.md:
- * a node where the model is on a GPU, then one holding it in host memory, then the least loaded node.
+ * a node where the model is on a GPU, then one holding it in host memory, then the least loaded node (the
+ * routing core, protocol/routing/route.ts, without spreading). A node that does not answer comes last.
  */
 export interface Router {
   pick(artifactDigest: string): Promise<NodeRuntime>;
@@ -20,9 +22,8 @@ export function createRouter(options: { readonly nodes: readonly NodeRuntime[] }
     async pick(artifactDigest) {
       // One node (local mode) needs no residency round trip on the hot path.
       if (nodes.length === 1) return nodes[0]!;
-      const scored = await Promise.all(nodes.map(async (node) => ({ node, ...(await score(node, artifactDigest)) })));
-      scored.sort((a, b) => a.tier - b.tier || a.load - b.load);
-      return scored[0]!.node;
+      const scored = await Promise.all(nodes.map((node) => score(node, artifactDigest)));
+      return nodes[chooseRoute(scored, { kind: 'none' })!.index]!;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { TidepoolError, coded } from '../../protocol/errors.js';
-import type { DoneReason, Engine, SequenceSink } from '../engine/engine.js';
+import type { DoneReason, Engine, SequenceSink, TurnResult } from '../engine/engine.js';
 import type { Clock } from './clock.js';
 import type { CostEstimator } from './cost-estimator.js';
 import { createDemandTracker } from './demand.js';
@@ -7,6 +7,8 @@ import { createResidency } from './kv-and-weights.js';
 import type { RunningTurn, SchedulerPolicy, SchedulerView, TurnPlan } from './policy.js';
 import { countPhase, newModelState } from './state.js';
 import type { ModelState, RequestState } from './state.js';
+import { armTurnTimers, type TurnCut } from './turn-timers.js';
+import { createWakeSignal } from './wake-signal.js';
 import type { GenerationRequest, SchedulerEvent, SchedulerSnapshot } from './types.js';
 
 export interface LoopDeps {
@@ -17,13 +19,16 @@ export interface LoopDeps {
   readonly emit: (e: SchedulerEvent) => void;
 }
 
+/** How a turn ended: the engine's reason, or why the loop cut it. */
+type TurnOutcome = Omit<TurnResult, 'reason'> & { readonly reason: TurnResult['reason'] | TurnCut };
+
+/** How long a model whose turn produced nothing waits before it is tried again without any wake. */
+const STALL_RETRY_MS = 50;
+
 /**
  * The turn loop: ask the policy for a turn, make its model resident, move KV, admit, run, repeat. The loop
  * is the only writer of the scheduler's records. One loop per GPU.
  */
-/** How long a model whose turn produced nothing waits before it is tried again without any wake. */
-const STALL_RETRY_MS = 50;
-
 export function createSchedulerLoop(deps: LoopDeps) {
   const { engine, policy, clock, costs, emit } = deps;
   const models = new Map<string, ModelState>();
@@ -34,31 +39,14 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.modelKey });
   let current: string | undefined;
   let closed = false;
-  let wakePending = false;
-  let wakeWaiter: (() => void) | undefined;
-  /** Counts wakes, so a turn can tell whether anything happened while it ran. */
-  let wakes = 0;
+  const signal = createWakeSignal();
 
   const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs, demand });
 
+  /** Something changed: every stalled model may have work again. */
   function wake(): void {
-    wakes++;
     stalled.clear();
-    if (wakeWaiter) {
-      const w = wakeWaiter;
-      wakeWaiter = undefined;
-      w();
-    } else {
-      wakePending = true;
-    }
-  }
-
-  function waitForWake(): Promise<void> {
-    if (wakePending) {
-      wakePending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => (wakeWaiter = resolve));
+    signal.wake();
   }
 
   function forget(model: ModelState, id: number): void {
@@ -157,12 +145,24 @@ export function createSchedulerLoop(deps: LoopDeps) {
     }
   }
 
+  /** One turn, as named steps: plan → resident → park/restore → admit → run → observe. */
   async function executeTurn(plan: TurnPlan): Promise<void> {
     const model = models.get(plan.modelKey);
     if (!model) return;
+    await makeResident(model);
+    await moveKv(model, plan.parkOthers);
+    await admit(model, plan.admit);
+    const { ran, quiet } = await run(model, plan);
+    observe(model, plan, ran, quiet);
+  }
+
+  /**
+   * Brings the turn's model onto the GPU and records the switch: what the policy was told it would cost
+   * (weights absent: bytes / bandwidth + overhead) against what it took on the clock, from the plan to
+   * resident weights, queued copies, evictions and a prefetch in flight included.
+   */
+  async function makeResident(model: ModelState): Promise<void> {
     const key = model.ref.key;
-    // The switch as the policy priced it (weights absent: bytes / bandwidth + overhead) against what it took on
-    // the clock, from this plan to resident weights: queued copies, evictions and a prefetch in flight included.
     const plannedMs = clock.now();
     const estimateMs = model.residency === 'resident' ? 0 : costs.loadMs(model.ref.bytes);
     await residency.ensureResident(model, new Set([key]), false);
@@ -171,60 +171,72 @@ export function createSchedulerLoop(deps: LoopDeps) {
       emit({ type: 'switch', atMs: clock.now(), from: current, to: key, ms, estimateMs, overrun: ms > estimateMs + costs.options.switchSlackMs });
     }
     current = key;
-    if (plan.parkOthers) {
+  }
+
+  /** Parks the KV of every other model's running sequences when the plan says so, and restores this model's. */
+  async function moveKv(model: ModelState, parkOthers: boolean): Promise<void> {
+    if (parkOthers) {
       for (const other of models.values()) if (other !== model && countPhase(other, 'added') > 0) await residency.park(other);
     }
     if (countPhase(model, 'parked') > 0) await residency.restore(model);
-    for (const id of plan.admit) {
+  }
+
+  /** Hands the planned queued requests to the engine; they join the batch at the turn's first step. */
+  async function admit(model: ModelState, ids: readonly number[]): Promise<void> {
+    for (const id of ids) {
       const r = model.requests.get(id);
       if (r && r.phase === 'queued') await addToEngine(r, takeSink(id));
     }
-    const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
-    // A queued call on weights already loading resolves once they are in (or tries again if that load gave up).
-    const fetching = target && (target.residency === 'absent' || (plan.whileLoading && target.residency === 'loading'))
-      ? residency.ensureResident(target, new Set([key]), true, plan.prefetchEvictable).catch(() => false)
-      : undefined;
-    if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
+  }
+
+  /**
+   * Starts the planned prefetch, runs the turn on the engine under its timers (turn-timers.ts), and reports
+   * how it ended. `quiet`: nothing woke the loop while the turn ran.
+   */
+  async function run(model: ModelState, plan: TurnPlan): Promise<{ ran: TurnOutcome; quiet: boolean }> {
+    const key = model.ref.key;
+    const loaded = prefetch(plan, key);
     const turn: RunningTurn = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
     running = turn;
-    let cutForPrefetch: 'prefetched' | 'prefetch_failed' | undefined;
-    const whileLoading = plan.whileLoading;
-    if (whileLoading && fetching) {
-      const cut = (why: 'prefetched' | 'prefetch_failed') => {
-        if (running !== turn) return;
-        cutForPrefetch = why;
-        void engine.preempt().catch(() => undefined);
-      };
-      void fetching.then(async (loaded) => {
-        if (!loaded) return cut('prefetch_failed');
-        const leftMs = turn.startedMs + whileLoading.minMs - clock.now();
-        if (leftMs > 0) await clock.sleep(leftMs);
-        cut('prefetched');
-      });
-    }
-    // The quota is a time: `maxSteps` converts it at the estimated step time, which is only a prior until the
-    // model's first turn is observed (and an average after). When the steps run slower than estimated, the
-    // turn is cut at the token boundary after `quotaMs`, so no turn outlasts its quota (the policies' caps).
-    let cutAtQuota = false;
-    if (Number.isFinite(plan.quotaMs) && plan.quotaMs > 0) {
-      void clock.sleep(plan.quotaMs).then(() => {
-        if (running !== turn) return;
-        cutAtQuota = true;
-        void engine.preempt().catch(() => undefined);
-      });
-    }
-    const wakesBefore = wakes;
+    const timers = armTurnTimers({
+      clock, startedMs: turn.startedMs, quotaMs: plan.quotaMs,
+      preempt: () => void engine.preempt().catch(() => undefined),
+      stillRunning: () => running === turn,
+      whileLoading: plan.whileLoading && loaded ? { minMs: plan.whileLoading.minMs, loaded } : undefined,
+    });
+    const wakesBefore = signal.count;
     const ran = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
-    const cut = ran.reason !== 'preempted' ? undefined : cutForPrefetch ?? (cutAtQuota ? 'quota' : undefined);
-    const result = cut === undefined ? ran : { ...ran, reason: cut };
+    const quiet = signal.count === wakesBefore;
+    const cut = ran.reason !== 'preempted' ? undefined : timers.cut();
     model.lastRunMs = clock.now();
-    if (result.reason === 'not_resident') model.residency = 'absent';
-    // A turn that produced nothing marks its model stalled until the next wake, so the loop does not spin. But
-    // a wake during the turn (an arrival that joined it after the engine had already answered, a sequence
-    // ending) already carries news the turn did not see: stalling then would wait for a wake that came.
-    if (result.steps === 0 && model.requests.size > 0 && wakes === wakesBefore) stalled.add(key);
-    else costs.observeTurn(key, result.steps, result.ms);
-    emit({ type: 'turn', atMs: clock.now(), model: key, steps: result.steps, quotaSteps: plan.maxSteps, reason: result.reason, ms: result.ms });
+    return { ran: cut === undefined ? ran : { ...ran, reason: cut }, quiet };
+  }
+
+  /**
+   * Loads the model the plan prefetches, without waiting; resolves true once its weights are in. A queued
+   * call on weights already loading resolves once they are in (or tries again if that load gave up).
+   */
+  function prefetch(plan: TurnPlan, runningKey: string): Promise<boolean> | undefined {
+    const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
+    const loaded = target && (target.residency === 'absent' || (plan.whileLoading && target.residency === 'loading'))
+      ? residency.ensureResident(target, new Set([runningKey]), true, plan.prefetchEvictable).catch(() => false)
+      : undefined;
+    if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
+    return loaded;
+  }
+
+  /**
+   * Learns from the turn: a turn that produced nothing marks its model stalled until the next wake, so the
+   * loop does not spin; but a wake during the turn (an arrival that joined it after the engine had already
+   * answered, a sequence ending) already carries news the turn did not see, and stalling then would wait for
+   * a wake that came. A turn that ran steps refines the step-time estimate.
+   */
+  function observe(model: ModelState, plan: TurnPlan, ran: TurnOutcome, quiet: boolean): void {
+    const key = model.ref.key;
+    if (ran.reason === 'not_resident') model.residency = 'absent';
+    if (ran.steps === 0 && model.requests.size > 0 && quiet) stalled.add(key);
+    else costs.observeTurn(key, ran.steps, ran.ms);
+    emit({ type: 'turn', atMs: clock.now(), model: key, steps: ran.steps, quotaSteps: plan.maxSteps, reason: ran.reason, ms: ran.ms });
   }
 
   /** Waits for work; meanwhile evicts models idle on the GPU for `gpuIdleEvictMs` (when finite). */
@@ -242,22 +254,21 @@ export function createSchedulerLoop(deps: LoopDeps) {
     }
     if (!victim && stalled.size > 0) {
       // Belt and braces: a stalled model is retried after a short pause even if no wake comes.
-      await Promise.race([waitForWake(), clock.sleep(STALL_RETRY_MS)]);
-      wakeWaiter = undefined;
+      await Promise.race([signal.wait(), clock.sleep(STALL_RETRY_MS)]);
+      signal.abandonWait();
       stalled.clear();
       return;
     }
-    if (!victim) return waitForWake();
+    if (!victim) return signal.wait();
     if (due <= clock.now()) {
       await residency.evictIfIdle(victim).catch((err: unknown) => failModel(victim, err));
       return;
     }
-    await Promise.race([waitForWake(), clock.sleep(due - clock.now())]);
-    // The timeout won: drop the waiter so a wake from now on is kept as pending, not lost.
-    wakeWaiter = undefined;
+    await Promise.race([signal.wait(), clock.sleep(due - clock.now())]);
+    signal.abandonWait();
   }
 
-  async function run(): Promise<void> {
+  async function loop(): Promise<void> {
     while (!closed) {
       const plan = policy.planTurn(view());
       if (!plan) {
@@ -285,7 +296,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     };
   }
 
-  const done = run();
+  const done = loop();
 
   async function close(): Promise<void> {
     closed = true;

@@ -1,4 +1,4 @@
-import type { ModelRef, } from '../engine/engine.js';
+import type { ModelRef } from '../engine/engine.js';
 import type { SamplingParams } from '../../protocol/sampling.js';
 import type { Slo } from '../../protocol/slo.js';
 
@@ -15,7 +15,7 @@ export interface GenerationRequest {
 }
 
 export type { PolicyName } from '../../protocol/policy-names.js';
-export { POLICY_NAMES } from '../../protocol/policy-names.js';
+export { NODE_POLICY_NAMES, POLICY_NAMES } from '../../protocol/policy-names.js';
 
 export interface ModelSnapshot {
   readonly key: string;

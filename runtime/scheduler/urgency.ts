@@ -2,9 +2,13 @@ import type { CostEstimator } from './cost-estimator.js';
 import type { ModelState, RequestState } from './state.js';
 import { tokenDeadline } from '../../protocol/slo.js';
 
-/** Deadline of the next token a request owes, on the scheduler clock. */
-export function nextDeadline(r: Readonly<RequestState>): number {
-  return tokenDeadline(r.arrivalMs, r.tokens + 1, r.request.slo);
+/**
+ * Deadline of the next token a request owes, on the scheduler clock. `ttftTargetMs` plans as if the TTFT SLO
+ * were at most that (every later deadline moves with it); attainment is still judged on the request's SLO.
+ */
+export function nextDeadline(r: Readonly<RequestState>, ttftTargetMs = Number.POSITIVE_INFINITY): number {
+  const slo = r.request.slo;
+  return tokenDeadline(r.arrivalMs, r.tokens + 1, ttftTargetMs < slo.ttftMs ? { ttftMs: ttftTargetMs, tpotMs: slo.tpotMs } : slo);
 }
 
 /**
@@ -12,11 +16,11 @@ export function nextDeadline(r: Readonly<RequestState>): number {
  * earliest next-token deadline minus what must happen first (loading its weights when absent, a prefill
  * when it has queued requests, one decode step). Infinity for a model without requests.
  */
-export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator): number {
+export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator, ttftTargetMs?: number): number {
   let earliest = Number.POSITIVE_INFINITY;
   let queuedTokens = 0;
   for (const r of model.requests.values()) {
-    earliest = Math.min(earliest, nextDeadline(r));
+    earliest = Math.min(earliest, nextDeadline(r, ttftTargetMs));
     if (r.phase === 'queued') queuedTokens += r.request.promptTokens.length;
   }
   if (!Number.isFinite(earliest)) return earliest;
@@ -27,10 +31,10 @@ export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator)
 }
 
 /** Latest start for one queued request alone: its first-token deadline less load (if absent), its prefill, a step. */
-export function requestLatestStartMs(model: Readonly<ModelState>, r: Readonly<RequestState>, costs: CostEstimator): number {
+export function requestLatestStartMs(model: Readonly<ModelState>, r: Readonly<RequestState>, costs: CostEstimator, ttftTargetMs?: number): number {
   const bytes = model.ref.bytes;
   const load = model.residency === 'resident' ? 0 : costs.loadMs(bytes);
-  return nextDeadline(r) - load - costs.prefillMs(model.ref.key, bytes, r.request.promptTokens.length) - costs.decodeStepMs(model.ref.key, bytes);
+  return nextDeadline(r, ttftTargetMs) - load - costs.prefillMs(model.ref.key, bytes, r.request.promptTokens.length) - costs.decodeStepMs(model.ref.key, bytes);
 }
 
 /** Ids of a model's queued requests, oldest first. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { StepCostModel } from './sim-types.js';
+import { installRoot } from '../../protocol/install-root.js';
 
 /**
  * Step costs fitted to measured vLLM step times (../shared/calibration/vllm-step-profiles.jsonl), one fit
@@ -34,8 +34,7 @@ export interface StepFit {
   readonly points: number;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_CALIBRATION_PATH = resolve(here, '../../../shared/calibration/vllm-step-profiles.jsonl');
+export const DEFAULT_CALIBRATION_PATH = resolve(installRoot(), '../shared/calibration/vllm-step-profiles.jsonl');
 
 export function loadCalibration(path = DEFAULT_CALIBRATION_PATH): CalibrationRow[] {
   return readFileSync(path, 'utf8')

@@ -28,7 +28,8 @@ export function placeFunctions(policy: PolicyName, functions: readonly SimFuncti
   switch (policy) {
     case 'tidepool':
       return pooled(Math.max(largest, gpu.memoryBytes * TIDEPOOL_ARENA_SHARE));
-    case 'aegaeon':
+    case 'aegaeon': // each prefill and decode instance (disaggregated-cluster.ts) has the same two slots
+    case 'aegaeon-unified':
       return pooled(2 * largest); // the active model and the prefetched next one
     case 'request-level':
     case 'request-level+srtf':

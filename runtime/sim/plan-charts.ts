@@ -34,6 +34,11 @@ export interface RateRun {
   readonly offeredReqPerS: number;
   /** Requests per second that met the SLO (every token by its deadline), all functions together. */
   readonly goodputReqPerS: number;
+  /** Latency of the run, ms (TTFT: Infinity when over 1% of requests never got a first token). */
+  readonly ttftP50?: number;
+  readonly ttftP99?: number;
+  readonly tpotP50?: number;
+  readonly tpotP99?: number;
 }
 
 export interface GoodputRuns {
@@ -74,4 +79,33 @@ export function attainmentVsRateSvg(byPolicy: Readonly<Record<string, GoodputRun
 
 function fmt(v: number): string {
   return String(Number(v.toPrecision(3)));
+}
+
+/** Latency of one policy at one GPU count, ms (mean over seeds). */
+export interface LatencyPoint {
+  readonly policy: string;
+  readonly gpus: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/**
+ * TTFT or TPOT against GPUs per policy: p99 as a solid line, p50 dashed in the same colour, so policies are
+ * compared at equal GPU counts beside their attainment. Points without a finite value (over 1% of requests
+ * never got a first token) are left out. `unitMs` scales the axis (1000 for seconds).
+ */
+export function latencyVsGpusSvg(points: readonly LatencyPoint[], policies: readonly string[], title: string, yLabel: string, unitMs = 1): string {
+  const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+  const finite = points.filter((p) => Number.isFinite(p.p99) && Number.isFinite(p.p50));
+  const series: ChartSeries[] = policies.flatMap((name, i) => {
+    const mine = finite.filter((p) => p.policy === name).sort((a, b) => a.gpus - b.gpus);
+    if (mine.length === 0) return [];
+    const color = palette[i % palette.length]!;
+    return [
+      { name: `${name} p99`, color, points: mine.map((p) => [p.gpus, p.p99 / unitMs] as const) },
+      { name: `${name} p50`, color, dashed: true, points: mine.map((p) => [p.gpus, p.p50 / unitMs] as const) },
+    ];
+  });
+  const top = niceCeil(Math.max(0, ...finite.map((p) => p.p99 / unitMs)));
+  return lineChartSvg({ title, subtitle: 'solid: p99, dashed: p50 (mean over seeds)', xLabel: 'GPUs', yLabel, series, yMax: top, integerX: true, legendWidth: 210, width: 780 });
 }

@@ -1,13 +1,18 @@
 import { DEFAULT_COSTS } from '../scheduler/cost-estimator.js';
 import { DEMAND_HALF_LIFE_MS } from '../scheduler/demand.js';
-import { AEGAEON_DEFAULTS, createAegaeonPolicy } from '../scheduler/policies/aegaeon.js';
+import { AEGAEON_PCIE_EFFICIENCY, AEGAEON_QUOTA_DEFAULTS } from '../scheduler/aegaeon-quota.js';
+import { AEGAEON_PREFILL_DEFAULTS } from '../scheduler/policies/aegaeon-prefill.js';
+import { AEGAEON_UNIFIED_DEFAULTS, createAegaeonUnifiedPolicy } from '../scheduler/policies/aegaeon-unified.js';
+import { NODE_ROUTING } from '../device-router.js';
 import { PINNED_OPTIONS } from '../scheduler/policies/pinned.js';
 import { createRequestLevelPolicy } from '../scheduler/policies/request-level.js';
 import { TIDEPOOL_DEFAULTS } from '../scheduler/policies/tidepool.js';
 import type { PolicyName } from '../scheduler/types.js';
 import { DERIVED, costsFor } from './catalogue.js';
 import { MAX_ARENA_SHARE, STATIC_MIN_KV_SHARE, TIDEPOOL_ARENA_SHARE } from './placement.js';
-import { SATURATION_RATE, SPILL_FACTOR, SPILL_SLACK_TOKENS } from './router.js';
+import { SATURATION_RATE } from '../../protocol/routing/home-plan.js';
+import { AEGAEON_SPLIT, artifactPcieBytesPerMs } from './disaggregated-cluster.js';
+import { PLANNED_SPILL } from './router.js';
 import { GBPS } from './sim-types.js';
 import type { SimGpuSpec } from './sim-types.js';
 import { SIM_ENGINE_DEFAULTS } from './simulated-engine.js';
@@ -37,9 +42,12 @@ export function policyParameters(gpu: SimGpuSpec): { common: Record<string, unkn
       turnQuota: 'a turn is cut at the token boundary after its quota (ms), whatever the step estimate said',
       gpuIdleEvictMs: DEFAULT_COSTS.gpuIdleEvictMs,
       router: {
-        pooled: 'a home GPU per function, balanced by weight bytes × r / (1 + r / saturation); stay where requests are in flight; '
-          + 'spill to the least loaded GPU when the home owes too much',
-        saturationReqPerS: SATURATION_RATE, spillFactor: SPILL_FACTOR, spillSlackTokens: SPILL_SLACK_TOKENS,
+        pooled: "the node's device router (runtime/device-router.ts), the GPUs as one node's devices, with homes planned from every function's rate: "
+          + 'a GPU running the model\'s requests, else its home, else the GPU owing the fewest output tokens; spill to the least loaded GPU when the choice '
+          + 'owes more than spillMeanFactor × the mean + the slack',
+        homePlan: 'heaviest expected load first (bytes × r / (1 + r / saturation)), each to the GPU with the least expected load so far',
+        saturationReqPerS: SATURATION_RATE, spillSlackTokens: PLANNED_SPILL.spillSlackTokens, spillMeanFactor: PLANNED_SPILL.spillMeanFactor,
+        nodeRouting: `a node learns homes (the last GPU used) and prefers a GPU holding the weights; spill past the least loaded GPU + ${NODE_ROUTING.spillSlackTokens} tokens`,
         placed: 'the least loaded of the function\'s placed GPUs',
       },
     },
@@ -56,12 +64,27 @@ export function policyParameters(gpu: SimGpuSpec): { common: Record<string, unkn
         preemption: "an arrival cuts the turn only when its own first token cannot wait for the turn's end",
       },
       aegaeon: {
-        rule: 'grouped FCFS prefill; weighted round-robin decode in key order; q_i = C·(t_i/d_i) / (1 − Σ t_j/d_j), capped',
-        groupSize: AEGAEON_DEFAULTS.groupSize, capMs: AEGAEON_DEFAULTS.capMs,
+        rule: 'the published scheduler (SOSP\'25 artifact): disaggregated prefill and decode instances; grouped FCFS prefill, one request a batch; '
+          + 'decode rounds re-formed FCFS in a fixed model order, q_i = c0·(1/n_i) / (alpha − Σ 1/n_k), alpha = max(c0 / (min n · QMAX) + Σ 1/n, floor)',
+        split: { ...AEGAEON_SPLIT, rule: 'per 8 GPUs; round(GPUs × 3/8) prefill instances (at least one of each), the rest decode' },
+        pcieEfficiency: AEGAEON_PCIE_EFFICIENCY,
+        alphaFloor: AEGAEON_QUOTA_DEFAULTS.alphaFloor, qmaxMs: AEGAEON_QUOTA_DEFAULTS.qmaxMs,
+        switchEstimate: { rule: 'weight bytes / (PCIe bandwidth × efficiency), for every model of the round, resident or not', pcieGBps: artifactPcieBytesPerMs(gpu) / GBPS },
+        stepEstimate: 'the simulator\'s calibrated decode step at the batch\'s size and mean context (the artifact fits its estimator to the same profiles)',
+        turn: 'ends at the first token boundary after its quota, counted from the end of its first step',
+        prefillGroupSize: AEGAEON_PREFILL_DEFAULTS.groupSize,
+        prefillDispatch: 'an instance with an open group of the model, else the fewest waiting requests',
+        decodeDispatch: 'the instance with a batch of the model, else the fewest batches',
+        kv: 'prefill KV to host memory, then into a decode instance when the request joins its batch; a batch moved out when another batch of its round runs; all at the H2D bandwidth',
+        weightSlots: 2, weightsArena: `2 × largest model on every instance, at most ${MAX_ARENA_SHARE} × memory`,
+        prefetch: 'decode: the next different model of the round; prefill: at a switch, the model of the first later group of another model',
+      },
+      'aegaeon-unified': {
+        rule: 'one GPU prefills and decodes: grouped FCFS prefill groups between decode turns; weighted round-robin decode in key order; q_i = C·(t_i/d_i) / (1 − Σ t_j/d_j), capped',
+        groupSize: AEGAEON_UNIFIED_DEFAULTS.groupSize, capMs: AEGAEON_UNIFIED_DEFAULTS.capMs,
         switchEstimateInRound: 'bytes / bandwidth + overhead for every batch of the round, resident or not',
-        weightSlots: createAegaeonPolicy().maxResident, weightsArena: `2 × largest model, at most ${MAX_ARENA_SHARE} × memory`,
+        weightSlots: createAegaeonUnifiedPolicy().maxResident, weightsArena: `2 × largest model, at most ${MAX_ARENA_SHARE} × memory`,
         prefetch: 'the next batch of the round', kv: "every other model's KV parked for a turn",
-        onOneGpu: 'prefill groups alternate with decode turns; a decode turn admits up to a group of its own queued requests',
       },
       'request-level': {
         rule: 'serve one model until none of its requests is left, then load the one with the oldest waiting request',

@@ -1,13 +1,33 @@
-import type { SimFunction } from './workloads.js';
+import { planHomes } from '../../protocol/routing/home-plan.js';
+import type { PlannedModel } from '../../protocol/routing/home-plan.js';
+import { chooseRoute } from '../../protocol/routing/route.js';
+import { NODE_ROUTING, createDeviceRouter } from '../device-router.js';
+import type { DeviceRouterConfig } from '../device-router.js';
 
 /**
- * Which GPU gets a request.
- * - Pooled policies: every function has a home GPU, assigned once by balancing expected load (`homeCost`:
- *   weight bytes × a rate that saturates, heaviest first, to the least loaded GPU), so each GPU sees a stable
- *   subset of functions and their weights stay warm. A function with requests in flight keeps going where they are (its weights are hot
- *   there). When that GPU owes far more tokens than average, the request spills to the least loaded GPU.
- * - Placed policies: the least loaded of the function's GPUs.
- * Mutated by `pick`, `progress` and `finished`.
+ * How the simulator routes pooled policies: `planned` (the default) is the node's device router with homes
+ * planned from every function's mean rate (protocol/routing/home-plan.ts), no preference for a GPU merely
+ * holding the weights, and a spill past 2 × the mean owed tokens + 4000; `node` is the device router exactly
+ * as a node runs it (`NODE_ROUTING`); or any configuration. docs/scheduler.md measures both.
+ */
+export type SimRouting = 'planned' | 'node' | DeviceRouterConfig;
+
+export const PLANNED_SPILL = Object.freeze({ spillSlackTokens: 4000, spillMeanFactor: 2 });
+
+export function routingConfig(routing: SimRouting, gpus: number, functions: readonly PlannedModel[]): DeviceRouterConfig {
+  if (routing === 'node') return NODE_ROUTING;
+  if (routing !== 'planned') return routing;
+  const homes = planHomes(gpus, functions);
+  return { ...PLANNED_SPILL, preferResident: false, plannedHome: (key) => homes.get(key) };
+}
+
+/**
+ * Which simulated GPU gets a request. Both cases are configurations of the routing core
+ * (protocol/routing/route.ts):
+ * - Pooled policies: the node's device router (runtime/device-router.ts), the simulated GPUs being one node's
+ *   devices, configured by `SimRouting`.
+ * - Placed policies (static-colocation, dedicated): the least loaded of the function's placed GPUs.
+ * Mutated by `pick`, `progress`, `finished` and the residency notes.
  */
 export interface Router {
   /** The GPU for a request of `key` owing `tokens` output tokens; undefined when the function has no GPU. */
@@ -16,80 +36,42 @@ export interface Router {
   progress(gpu: number, tokens: number): void;
   /** A request of `key` on `gpu` ended with `undelivered` tokens never produced. */
   finished(gpu: number, key: string, undelivered: number): void;
+  /** The scheduler of `gpu` loaded (true) or evicted (false) `key`'s weights. */
+  noteResidency(gpu: number, key: string, resident: boolean): void;
 }
-
-/** Spill when the home owes more than this many times the mean, plus a constant of tokens. */
-export const SPILL_FACTOR = 2;
-export const SPILL_SLACK_TOKENS = 4000;
 
 export function createRouter(
   gpus: number,
-  functions: readonly SimFunction[],
+  functions: readonly PlannedModel[],
   gpusOf: ((key: string) => readonly number[]) | undefined,
+  routing: SimRouting = 'planned',
 ): Router {
+  const resident = Array.from({ length: gpus }, () => new Set<string>());
+  const noteResidency = (gpu: number, key: string, on: boolean) => void (on ? resident[gpu]!.add(key) : resident[gpu]!.delete(key));
+  if (gpusOf) return placedRouter(gpus, gpusOf, noteResidency);
+  const devices = createDeviceRouter(gpus, routingConfig(routing, gpus, functions));
+  const view = { resident: (d: number, key: string) => resident[d]!.has(key), up: () => true, residentCount: (d: number) => resident[d]!.size };
+  return {
+    pick: (key, tokens) => devices.pick(key, tokens, view),
+    progress: (gpu, tokens) => devices.progress(gpu, tokens),
+    finished: (gpu, key, undelivered) => devices.finished(gpu, key, undelivered),
+    noteResidency,
+  };
+}
+
+function placedRouter(gpus: number, gpusOf: (key: string) => readonly number[], noteResidency: Router['noteResidency']): Router {
   const owed = Array<number>(gpus).fill(0);
-  const live = new Map<string, { gpu: number; count: number }>();
-  const homes = assignHomes(gpus, functions);
-  const all = Array.from({ length: gpus }, (_, i) => i);
-  let totalOwed = 0;
-  const leastLoaded = (choices: readonly number[]): number | undefined => {
-    let best: number | undefined;
-    for (const g of choices) if (best === undefined || owed[g]! < owed[best]!) best = g;
-    return best;
-  };
-  const overloaded = (g: number) => owed[g]! > SPILL_FACTOR * (totalOwed / gpus) + SPILL_SLACK_TOKENS;
-  const pooledPick = (key: string): number => {
-    const l = live.get(key);
-    const preferred = l && l.count > 0 ? l.gpu : (homes.get(key) ?? 0);
-    return overloaded(preferred) ? leastLoaded(all)! : preferred;
-  };
   return {
     pick(key, tokens) {
-      const gpu = gpusOf ? leastLoaded(gpusOf(key)) : pooledPick(key);
-      if (gpu === undefined) return undefined;
-      const l = live.get(key);
-      if (l && l.gpu === gpu) l.count++;
-      else if (!l || l.count === 0) live.set(key, { gpu, count: 1 });
+      const allowed = gpusOf(key);
+      const choice = chooseRoute(allowed.map((g) => ({ tier: 0, load: owed[g]! })), { kind: 'none' });
+      if (!choice) return undefined;
+      const gpu = allowed[choice.index]!;
       owed[gpu]! += tokens;
-      totalOwed += tokens;
       return gpu;
     },
-    progress(gpu, tokens) {
-      owed[gpu]! -= tokens;
-      totalOwed -= tokens;
-    },
-    finished(gpu, key, undelivered) {
-      const rest = Math.max(0, undelivered);
-      owed[gpu]! -= rest;
-      totalOwed -= rest;
-      const l = live.get(key);
-      if (l && l.gpu === gpu) l.count--;
-    },
+    progress: (gpu, tokens) => void (owed[gpu]! -= tokens),
+    finished: (gpu, _key, undelivered) => void (owed[gpu]! -= Math.max(0, undelivered)),
+    noteResidency,
   };
-}
-
-function assignHomes(gpus: number, functions: readonly SimFunction[]): Map<string, number> {
-  const load = Array<number>(gpus).fill(0);
-  const homes = new Map<string, number>();
-  const order = [...functions].sort((a, b) => homeCost(b) - homeCost(a) || (a.key < b.key ? -1 : 1));
-  for (const f of order) {
-    let best = 0;
-    for (let g = 1; g < gpus; g++) if (load[g]! < load[best]!) best = g;
-    load[best]! += homeCost(f);
-    homes.set(f.key, best);
-  }
-  return homes;
-}
-
-/** Rate (req/s) at which a function's GPU time stops growing linearly with its rate: see `homeCost`. */
-export const SATURATION_RATE = 0.3;
-
-/**
- * Expected GPU load of a function, for home assignment. A cold function costs about its rate × weight bytes
- * (each request is a batch of one, often behind a load), but a hot one batches: its requests share decode
- * steps, so its cost grows far slower than its rate. Plain rate × bytes sent the hottest W2 model to a GPU of
- * its own (busy 58%) and every other model to the rest, which thrashed; the saturating rate spreads them.
- */
-export function homeCost(f: Pick<SimFunction, 'rate' | 'bytes'>): number {
-  return f.bytes * (f.rate / (1 + f.rate / SATURATION_RATE));
 }

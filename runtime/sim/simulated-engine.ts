@@ -17,6 +17,12 @@ export interface SimulatedEngineOptions {
   readonly maxBatch?: number;
   /** Most prompt tokens prefilled in one step (at least one sequence is always admitted if its KV fits). */
   readonly maxPrefillTokens?: number;
+  /**
+   * A decode instance of a disaggregated cluster: every sequence arrives with its prompt's KV already
+   * computed (by a prefill instance) and waiting in host memory. Admitting sequences then copies their KV in
+   * on the copy stream, and the step waits for that copy and decodes the batch, instead of prefilling.
+   */
+  readonly prefilledElsewhere?: boolean;
 }
 
 /** Batch and prefill limits when the options leave them out: at most 256 sequences a batch, 8192 prompt tokens a prefill step. */
@@ -151,6 +157,14 @@ export class SimulatedEngine implements Engine {
     return { bytes, ms };
   }
 
+  /**
+   * Moves `bytes` of KV to host memory on the copy stream (a prefill instance handing a sequence to a decode
+   * instance). Resolves when the copy is done.
+   */
+  copyToHost(bytes: number): Promise<void> {
+    return this.copy(bytes / this.o.gpu.h2dBytesPerMs);
+  }
+
   async stats(): Promise<EngineStats> {
     const count = (key: string, state: SimSequence['state']) =>
       [...this.seqs.values()].filter((s) => s.spec.modelKey === key && s.state === state).length;
@@ -194,10 +208,12 @@ export class SimulatedEngine implements Engine {
   /** One forward pass; false when the model had nothing to run. */
   private async step(model: SimModel): Promise<boolean> {
     const admitted = this.admit(model);
-    const batch = admitted.length > 0 ? admitted : this.running(model.ref.key);
+    if (admitted.length > 0 && this.o.prefilledElsewhere) await this.copy(admitted.reduce((n, s) => n + this.kvBytes(s), 0) / this.o.gpu.h2dBytesPerMs);
+    const prefill = admitted.length > 0 && !this.o.prefilledElsewhere;
+    const batch = prefill ? admitted : this.running(model.ref.key);
     if (batch.length === 0) return false;
     let ms: number;
-    if (admitted.length > 0) {
+    if (prefill) {
       const tokens = admitted.reduce((n, s) => n + s.spec.promptTokens.length, 0);
       ms = this.o.costs.prefillMs(model.shape.shape, tokens, admitted.length);
     } else {
@@ -219,7 +235,7 @@ export class SimulatedEngine implements Engine {
       const need = this.reservation(s);
       const prompt = s.spec.promptTokens.length;
       if (batch >= this.maxBatch || this.kvUsed + need > this.kvBudget) break;
-      if (out.length > 0 && tokens + prompt > this.maxPrefillTokens) break;
+      if (out.length > 0 && tokens + prompt > this.maxPrefillTokens && !this.o.prefilledElsewhere) break;
       this.kvUsed += need;
       s.reserved = need;
       s.state = 'running';

@@ -1,10 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { installRoot } from '../../protocol/install-root.js';
 
 /** Readers for the traces under ../shared/traces (read in place, never copied). Cached per process. */
-const here = dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_TRACES_DIR = resolve(here, '../../../shared/traces');
+export const DEFAULT_TRACES_DIR = resolve(installRoot(), '../shared/traces');
 
 export interface RequestLength {
   readonly prompt: number;

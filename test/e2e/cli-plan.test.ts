@@ -27,9 +27,9 @@ describe('tidepool plan', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/tidepool\s+1\s+4\.0\s+/);
     expect(r.stdout).toMatch(/dedicated\s+4\s+1\.0\s+/);
-    expect(r.stdout).toContain('free-switch lower bound: 1 GPUs');
+    expect(r.stdout).toContain('lower bound: 1 GPUs (no schedule reaches the target on fewer');
     const json = JSON.parse(await readFile(out, 'utf8'));
-    expect(json).toMatchObject({ workload: 'W1', functions: 4, slo: { ttftMs: 5000, tpotMs: 50 }, gpu: 'H100', freeSwitchBound: 1 });
+    expect(json).toMatchObject({ workload: 'W1', functions: 4, slo: { ttftMs: 5000, tpotMs: 50 }, gpu: 'H100', lowerBound: 1 });
     expect(json.policies.map((p: { policy: string }) => p.policy)).toEqual(['tidepool', 'dedicated']);
     expect(json.policies[0].goodputReqPerS).toBeGreaterThan(0);
     const svg = await readFile(join(dir, 'plan.svg'), 'utf8');

@@ -19,8 +19,9 @@ async function inPairs<T>(items: readonly T[], task: (item: T) => Promise<void>)
   }));
 }
 
+const program = await buildProgram();
+
 describe('tidepool usage', () => {
-  const program = buildProgram();
   const paths = commandPaths(program);
 
   it('finds the registered commands, nested ones included', () => {

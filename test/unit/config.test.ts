@@ -63,11 +63,14 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('info');
   });
 
-  it('accepts every scheduler policy by name and refuses others', () => {
-    for (const policy of ['tidepool', 'aegaeon', 'request-level', 'request-level+srtf', 'static-colocation', 'dedicated']) {
+  it('accepts every policy a node runs by name, refuses the simulator-only ones with the reason, and refuses others', () => {
+    for (const policy of ['tidepool', 'aegaeon-unified', 'request-level', 'request-level+srtf']) {
       expect(loadConfig({ TIDEPOOL_SCHEDULER_POLICY: policy }).schedulerPolicy).toBe(policy);
     }
-    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'fifo' })).toThrow(/TIDEPOOL_SCHEDULER_POLICY must be one of tidepool, aegaeon, .*got "fifo"/);
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'aegaeon' })).toThrow(/"aegaeon" is simulator-only \(the published Aegaeon runs disaggregated prefill and decode instances.*tidepool plan --policies aegaeon/);
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'static-colocation' })).toThrow(/"static-colocation" is simulator-only \(its placement/);
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'dedicated' })).toThrow(/"dedicated" is simulator-only .*a node runs one of tidepool, aegaeon-unified, request-level, request-level\+srtf/);
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'fifo' })).toThrow(/TIDEPOOL_SCHEDULER_POLICY must be one of tidepool, aegaeon-unified, request-level, request-level\+srtf, got "fifo"/);
   });
 
   it('reads a stable node id and a down-node retention, refusing ids that cannot travel in a URL path', () => {

@@ -16,6 +16,13 @@ export interface TidepoolOptions {
    * request with 10 s of slack force a switch). Infinity runs until idle.
    */
   readonly soloQuotaMs: number;
+  /**
+   * The TTFT the policy plans for, ms, when tighter than a request's SLO: a request's deadlines are planned as
+   * if its TTFT SLO were this (attainment is still judged on the SLO). Unset, a cold model's requests may wait
+   * out the whole TTFT slack so they reach its turn as one batch, which is the densest packing; a target trades
+   * some of that density for a shorter wait for the first token (docs/scheduler.md measures both).
+   */
+  readonly ttftTargetMs?: number;
 }
 
 export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 4000, soloQuotaMs: 4000, switchAmortization: 3 });
@@ -38,7 +45,7 @@ export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 40
  *   give up, else that models with work give up which run only after it (the one needed last goes first:
  *   Belady's rule, with the slack ranking as the order of future use). When room had to come from idle
  *   models alone, most prefetches found none once every resident model had work, and each switch then
- *   stalled the GPU for a whole load (W1, 80 models at 0.1375 req/s on 10 simulated GPUs: 23% of GPU time).
+ *   stalled the GPU for a whole load (docs/scheduler.md, Policies, has the measurement).
  * - Loading behind: when the most urgent model's weights are absent or still loading and a resident model
  *   has work, the most urgent resident one runs while the weights load, and its turn ends when they are in
  *   (`fillWhileLoading`). Loading first and computing after left the GPU idle for every load; this way
@@ -48,7 +55,7 @@ export const TIDEPOOL_DEFAULTS: TidepoolOptions = Object.freeze({ maxQuotaMs: 40
  * - Preemption: an arrival cuts the running turn at the next token only when *its own* first token cannot
  *   wait for the turn to end (a tight TTFT). An arrival for a model that was already behind does not: the
  *   planner chose the running turn knowing that model's deadlines, and re-deciding at every such arrival
- *   under load cut turns short and thrashed the weights (W2 on 3 simulated GPUs: 75% → 91% attainment).
+ *   under load cut turns short and thrashed the weights (docs/scheduler.md gives what each rule was worth).
  */
 export function createTidepoolPolicy(options: Partial<TidepoolOptions> = {}): SchedulerPolicy {
   const o: TidepoolOptions = { ...TIDEPOOL_DEFAULTS, ...options };
@@ -57,19 +64,19 @@ export function createTidepoolPolicy(options: Partial<TidepoolOptions> = {}): Sc
     maxResident: undefined,
     joinRunningTurn: true,
     planTurn: (view) => planTidepool(view, o),
-    shouldPreempt: (view, running, arrival) => arrivalPreempts(view, running, arrival),
+    shouldPreempt: (view, running, arrival) => arrivalPreempts(view, running, arrival, o.ttftTargetMs),
   };
 }
 
 /** Least-slack turn planning, shared by the policies that keep their models resident. */
 export function planLeastSlack(view: SchedulerView, o: TidepoolOptions, _name: string): TurnPlan | undefined {
-  const ranked = rankBySlack(view);
+  const ranked = rankBySlack(view, o.ttftTargetMs);
   if (ranked.length === 0) return undefined;
   return leastSlackTurn(view, o, ranked, pickBest(view, ranked), false);
 }
 
 function planTidepool(view: SchedulerView, o: TidepoolOptions): TurnPlan | undefined {
-  const ranked = rankBySlack(view);
+  const ranked = rankBySlack(view, o.ttftTargetMs);
   if (ranked.length === 0) return undefined;
   const best = pickBest(view, ranked);
   if (best.model.residency !== 'resident' && !best.model.prefetchBlocked) {
@@ -108,8 +115,8 @@ function leastSlackTurn(view: SchedulerView, o: TidepoolOptions, ranked: readonl
 /**
  * A turn for `filler` (resident, with work) while `best`'s weights load behind it. It ends once they are in,
  * but not before the shortest turn (`minTurnMs`, the turn granularity the engine is run at) while `best` has
- * the slack for that; in the simulator, where a turn costs nothing extra, that is worth under a point (W1 at
- * 0.25 req/s per model on 10 GPUs: 96.4% → 97.1%). It ends at once if the prefetch finds no room. Its quota,
+ * the slack for that (worth under a point in the simulator, where a turn costs nothing extra: docs/scheduler.md).
+ * It ends at once if the prefetch finds no room. Its quota,
  * the longer of the load's estimate and that minimum, bounds it if the copy runs late.
  */
 function fillWhileLoading(view: SchedulerView, ranked: readonly Candidate[], best: Candidate, filler: Candidate): TurnPlan {
@@ -142,19 +149,19 @@ interface Candidate {
   readonly startBy: number;
 }
 
-function rankBySlack(view: SchedulerView): Candidate[] {
+function rankBySlack(view: SchedulerView, ttftTargetMs: number | undefined): Candidate[] {
   const out: Candidate[] = [];
   for (const m of view.models.values()) {
     if (m.requests.size === 0 || view.stalled.has(m.ref.key)) continue;
-    out.push({ model: m, startBy: latestStartMs(m, view.costs) });
+    out.push({ model: m, startBy: latestStartMs(m, view.costs, ttftTargetMs) });
   }
   return out.sort((a, b) => a.startBy - b.startBy || a.model.lastRunMs - b.model.lastRunMs);
 }
 
-function arrivalPreempts(view: SchedulerView, running: RunningTurn, arrival: Readonly<RequestState>): boolean {
+function arrivalPreempts(view: SchedulerView, running: RunningTurn, arrival: Readonly<RequestState>, ttftTargetMs: number | undefined): boolean {
   if (arrival.request.model.key === running.modelKey) return false;
   const model = view.models.get(arrival.request.model.key);
   if (!model) return false;
   const endsAt = running.startedMs + running.quotaMs;
-  return requestLatestStartMs(model, arrival, view.costs) < endsAt;
+  return requestLatestStartMs(model, arrival, view.costs, ttftTargetMs) < endsAt;
 }

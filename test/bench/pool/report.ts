@@ -33,5 +33,25 @@ export function spread(values: readonly number[]): { min: number; median: number
 /** A result without fields that do not belong in a result file. */
 export function slim(r: ClusterResult): Record<string, unknown> {
   const { wallMs: _wall, ...rest } = r;
-  return Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]));
+  return Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, typeof v === 'number' ? finiteOrNull(v) : v]));
+}
+
+export function mean(values: readonly number[]): number {
+  return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
+}
+
+/** Mean with its spread, for a figure taken over seeds. */
+export interface Spread {
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function meanSpread(values: readonly number[]): Spread {
+  return { mean: mean(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** A JSON-safe copy: non-finite numbers (an unreached TTFT) become null. */
+export function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
 }

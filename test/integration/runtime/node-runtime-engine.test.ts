@@ -82,8 +82,8 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
       events.push(event);
       if (events.length === 2) process.kill(node.enginePid()!, 'SIGKILL');
     }
-    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', message: expect.stringMatching(/engine/) });
-    console.log(`engine death message: ${(events.at(-1) as { message?: string }).message}`);
+    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', error: { code: 'engine_down', message: expect.stringMatching(/engine/) } });
+    console.log(`engine death message: ${(events.at(-1) as Extract<NodeEvent, { type: 'done' }>).error?.message}`);
     expect(tokensOf(await collect(node.generate(request('g', qwen, qwenRef))))).toEqual(qwenRef.greedy);
   });
 });

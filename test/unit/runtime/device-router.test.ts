@@ -61,6 +61,20 @@ describe('device router', () => {
     expect(router.pick('b', 10, view({}, [0, 1]))).toBe(0);
   });
 
+  it('keeps a planned home ahead of a device holding the weights, and spills past a multiple of the mean when so configured', () => {
+    const homes: Record<string, number> = { a: 1, b: 0 };
+    const router = createDeviceRouter(4, { spillSlackTokens: 4000, spillMeanFactor: 2, preferResident: false, plannedHome: (key) => homes[key] });
+    expect(router.pick('a', 100, view({ 0: ['a'] }))).toBe(1);
+    router.finished(1, 'a', 100);
+    expect(router.pick('b', 100, view({ 2: ['b'] }))).toBe(0);
+    // b owes 100 on device 0; 2 × the mean (4 devices) + 4000 is far off until device 0 owes 8000 more.
+    for (let i = 0; i < 39; i++) expect(router.pick('b', 200, view())).toBe(0);
+    expect(router.owed()).toEqual([7900, 0, 0, 0]);
+    // 8100 > 2 × 8100/4 + 4000 = 8050: the next one spills to the least loaded device.
+    expect(router.pick('b', 200, view())).toBe(0);
+    expect(router.pick('b', 200, view())).toBe(1);
+  });
+
   it('refuses a node without devices', () => {
     expect(() => createDeviceRouter(0)).toThrow(/at least one device/);
   });

@@ -121,7 +121,7 @@ describe('local node runtime over the stub engine', () => {
   });
 
   it('scales to zero: gpu, then host after the GPU idle timeout, then store after keep_warm_ms', async () => {
-    const runtime = await start({ gpuIdleEvictMs: 150, policy: 'aegaeon' });
+    const runtime = await start({ gpuIdleEvictMs: 150, policy: 'aegaeon-unified' });
     const model = await artifact('a');
     await collect(runtime.generate(request(model, { keepWarmMs: 300 })));
     const tierOf = async () => (await runtime.residency())[0]?.tier;
@@ -138,7 +138,7 @@ describe('local node runtime over the stub engine', () => {
     const scrape = await registry.metrics();
     expect(scrape).toMatch(/tidepool_model_residency\{function="fn",tier="store"\} 1/);
     expect(scrape).toMatch(/tidepool_model_residency\{function="fn",tier="gpu"\} 0/);
-    expect(scrape).toMatch(/tidepool_scheduler_policy_info\{policy="aegaeon"\} 1/);
+    expect(scrape).toMatch(/tidepool_scheduler_policy_info\{policy="aegaeon-unified"\} 1/);
   });
 
   it('interleaves two models at token granularity on one engine', async () => {

@@ -16,7 +16,11 @@ export function model(key: string, gb = 1): ModelRef {
 }
 
 /** A simulated engine with flat costs on a virtual clock: the scheduler tests' fake engine. */
-export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number; h2dGbPerMs?: number; kvBytesPerToken?: number } = {}) {
+export function fakeEngine(options: {
+  arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number; h2dGbPerMs?: number; kvBytesPerToken?: number;
+  /** A decode instance: sequences arrive prefilled, their KV copied in at admission (SimulatedEngineOptions). */
+  prefilledElsewhere?: boolean;
+} = {}) {
   const clock = new VirtualClock();
   const arena = (options.arenaGb ?? 10) * GB;
   const engine = new SimulatedEngine({
@@ -28,6 +32,7 @@ export function fakeEngine(options: { arenaGb?: number; kvGb?: number; costs?: S
     costs: options.costs ?? FLAT_COSTS,
     weightsArenaBytes: arena,
     describe: (ref) => ({ shape: 'flat', weightBytes: ref.bytes || GB, kvBytesPerToken: options.kvBytesPerToken ?? 1000 }),
+    prefilledElsewhere: options.prefilledElsewhere ?? false,
   });
   return { clock, engine };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_COSTS, createCostEstimator } from '../../../runtime/scheduler/cost-estimator.js';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
-import { AEGAEON_DEFAULTS } from '../../../runtime/scheduler/policies/aegaeon.js';
+import { AEGAEON_UNIFIED_DEFAULTS } from '../../../runtime/scheduler/policies/aegaeon-unified.js';
 import { createPolicy } from '../../../runtime/scheduler/policies/index.js';
 import { PINNED_OPTIONS } from '../../../runtime/scheduler/policies/pinned.js';
 import { TIDEPOOL_DEFAULTS } from '../../../runtime/scheduler/policies/tidepool.js';
@@ -103,9 +103,9 @@ describe('no starvation under adversarial arrival', () => {
     // Prefill is FCFS in groups of 8, one group between decode turns of at most capMs. Ahead of the victim:
     // the decode turn in flight and, per group of hot requests queued before it, one prefill step and one
     // decode turn. Then its own switch and prefill.
-    aegaeon: {
+    'aegaeon-unified': {
       why: '(1 + queued-ahead groups) × (cap + a step) + the switch + two steps',
-      bound: (a) => (1 + Math.ceil(a.hotQueuedAtArrival / AEGAEON_DEFAULTS.groupSize)) * (AEGAEON_DEFAULTS.capMs + steps) + victimSwitchMs + steps,
+      bound: (a) => (1 + Math.ceil(a.hotQueuedAtArrival / AEGAEON_UNIFIED_DEFAULTS.groupSize)) * (AEGAEON_UNIFIED_DEFAULTS.capMs + steps) + victimSwitchMs + steps,
     },
     // Both models are resident. The hot solo turn has no cap, so the victim's arrival cuts it at the next token;
     // from then on a turn while others wait lasts at most maxQuotaMs. No switch cost.
@@ -142,7 +142,7 @@ describe('switch cost against its estimate', () => {
    * settings) plus the scheduler's `switchSlackMs`. Three models take turns in an arena that holds 2 GB, so
    * most turns switch; evictions park KV and prefetches share the copy stream with the turn's own load.
    */
-  for (const policy of ['tidepool', 'aegaeon'] as PolicyName[]) {
+  for (const policy of ['tidepool', 'aegaeon-unified'] as PolicyName[]) {
     it(`never takes longer than the estimate plus the configured slack (${policy})`, async () => {
       const engineOverheadMs = 20;
       const { clock, engine } = fakeEngine({ arenaGb: 2, loadOverheadMs: engineOverheadMs });

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
-import { AEGAEON_DEFAULTS } from '../../../runtime/scheduler/policies/aegaeon.js';
+import { AEGAEON_UNIFIED_DEFAULTS } from '../../../runtime/scheduler/policies/aegaeon-unified.js';
 import type { SchedulerEvent } from '../../../runtime/scheduler/types.js';
 import type { StepCostModel } from '../../../runtime/sim/sim-types.js';
 import { GB, fakeEngine, model, recordCalls, recorder, request, turnsOf } from './fake-engine.js';
 import type { EngineCall, Recorded, TurnCall } from './fake-engine.js';
 
 /**
- * The aegaeon policy, observed through what it makes the (simulated) engine do on the fake clock. Every
+ * The aegaeon-unified policy, observed through what it makes the (simulated) engine do on the fake clock. Every
  * step costs 10 ms, and the scheduler's step prior says so, so quotas can be worked out by hand: the
  * estimate of a step is exact from the first turn on, and the switch estimate is bytes / bandwidth.
  */
@@ -26,7 +26,7 @@ function aegaeonOn(options: { readonly steps?: StepCostModel; readonly exactPrio
     h2dBytesPerMs: h2dGbPerMs * GB, switchOverheadMs: 0,
     ...(options.exactPrior === false ? {} : { decodeMsPerWeightByte: STEP_MS / GB, prefillMsPerTokenWeightByte: 0 }),
   };
-  const s = createGpuScheduler({ engine, clock, policy: 'aegaeon', costs, onEvent: (e) => events.push(e) });
+  const s = createGpuScheduler({ engine, clock, policy: 'aegaeon-unified', costs, onEvent: (e) => events.push(e) });
   const submit = (key: string, maxTokens: number, slo = { ttftMs: 10_000, tpotMs: 100 }) => {
     const r = recorder(clock);
     s.submit(request(model(key), maxTokens, slo), r.sink);
@@ -60,7 +60,7 @@ function steadyWindow(turns: readonly TurnCall[], recs: Record<string, Recorded>
   return turns.filter((t) => t.at >= allStarted && t.end !== undefined && t.end < firstDone);
 }
 
-describe('aegaeon: grouped FCFS prefill', () => {
+describe('aegaeon-unified: grouped FCFS prefill', () => {
   it('prefills in groups of at most 8 same-model requests, the oldest queued request choosing the model', async () => {
     const { clock, calls, s, submit } = aegaeonOn();
     // z decodes alone (4 s turns) while the others arrive 1 ms apart, so they queue in a known arrival order.
@@ -85,7 +85,7 @@ describe('aegaeon: grouped FCFS prefill', () => {
       aIdx.slice(0, 8).map(idOf), aIdx.slice(8, 16).map(idOf), [11, 12, 13].map(idOf), [14, 15].map(idOf), aIdx.slice(16).map(idOf),
     ]);
     for (const g of groups) {
-      expect(g.ids.length).toBeLessThanOrEqual(AEGAEON_DEFAULTS.groupSize);
+      expect(g.ids.length).toBeLessThanOrEqual(AEGAEON_UNIFIED_DEFAULTS.groupSize);
       expect(new Set(g.models)).toEqual(new Set([g.turn.model]));
       expect(g.turn.maxSteps).toBe(1); // one prefill step per group
     }
@@ -98,7 +98,7 @@ describe('aegaeon: grouped FCFS prefill', () => {
   });
 });
 
-describe('aegaeon: weighted round-robin decode', () => {
+describe('aegaeon-unified: weighted round-robin decode', () => {
   // Three models, two weight slots. TPOT SLOs 50 / 100 / 100 ms → t/d = 0.2, 0.1, 0.1 (Σ 0.4); the round's
   // switch estimate C = 3 loads × 225 ms = 675 ms. q = C·(t/d) / (1 − Σ): 225 ms for a, 112.5 ms for b and c,
   // i.e. 22 and 11 whole steps of 10 ms.
@@ -160,10 +160,10 @@ describe('aegaeon: weighted round-robin decode', () => {
     const decode = turnsOf(calls).filter((t) => t.maxSteps > 1);
     expect(decode.length).toBeGreaterThanOrEqual(6);
     for (const t of decode) {
-      expect(t.maxSteps).toBe(AEGAEON_DEFAULTS.capMs / STEP_MS);
-      expect(t.end! - t.at).toBeLessThanOrEqual(AEGAEON_DEFAULTS.capMs);
+      expect(t.maxSteps).toBe(AEGAEON_UNIFIED_DEFAULTS.capMs / STEP_MS);
+      expect(t.end! - t.at).toBeLessThanOrEqual(AEGAEON_UNIFIED_DEFAULTS.capMs);
     }
-    expect(decode.filter((t) => t.steps === AEGAEON_DEFAULTS.capMs / STEP_MS).length).toBeGreaterThanOrEqual(4);
+    expect(decode.filter((t) => t.steps === AEGAEON_UNIFIED_DEFAULTS.capMs / STEP_MS).length).toBeGreaterThanOrEqual(4);
     expect(Object.values(recs).every((r) => r.done === 'length')).toBe(true);
   });
 
@@ -176,16 +176,16 @@ describe('aegaeon: weighted round-robin decode', () => {
     await clock.run();
     await s.close();
     const decode = turnsOf(calls).filter((t) => t.maxSteps > 1);
-    expect(decode[0]!.maxSteps * STEP_MS).toBeGreaterThan(5 * AEGAEON_DEFAULTS.capMs);
-    for (const t of decode) expect(t.end! - t.at).toBeLessThanOrEqual(AEGAEON_DEFAULTS.capMs + STEP_MS);
+    expect(decode[0]!.maxSteps * STEP_MS).toBeGreaterThan(5 * AEGAEON_UNIFIED_DEFAULTS.capMs);
+    for (const t of decode) expect(t.end! - t.at).toBeLessThanOrEqual(AEGAEON_UNIFIED_DEFAULTS.capMs + STEP_MS);
     // The engine saw a preemption; the scheduler reports the turn as ended by its quota.
     expect(decode[0]!.reason).toBe('preempted');
-    expect(events.find((e) => e.type === 'turn' && e.quotaSteps === decode[0]!.maxSteps)).toMatchObject({ reason: 'quota', steps: AEGAEON_DEFAULTS.capMs / STEP_MS });
+    expect(events.find((e) => e.type === 'turn' && e.quotaSteps === decode[0]!.maxSteps)).toMatchObject({ reason: 'quota', steps: AEGAEON_UNIFIED_DEFAULTS.capMs / STEP_MS });
     expect([rec.done, rec.times.length]).toEqual(['length', 2000]);
   });
 });
 
-describe('aegaeon: KV between turns', () => {
+describe('aegaeon-unified: KV between turns', () => {
   it("parks every other model's KV in host memory for a turn and restores the model's own, even with both resident", async () => {
     // Two 1 GB models in two slots: no weight loads after the first two, yet every turn moves KV. t/d = 0.25
     // each, C = 2 × 225 ms: the round's switch estimate counts every batch, resident or not, so

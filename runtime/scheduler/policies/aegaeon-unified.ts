@@ -4,17 +4,20 @@ import { roundRobinQuotas } from '../quota.js';
 import type { ModelState } from '../state.js';
 import { queuedIds } from '../urgency.js';
 
-export interface AegaeonOptions {
+export interface AegaeonUnifiedOptions {
   /** Most same-model requests prefilled together. */
   readonly groupSize: number;
   /** Longest decode turn, ms. */
   readonly capMs: number;
 }
 
-export const AEGAEON_DEFAULTS: AegaeonOptions = Object.freeze({ groupSize: 8, capMs: 4000 });
+export const AEGAEON_UNIFIED_DEFAULTS: AegaeonUnifiedOptions = Object.freeze({ groupSize: 8, capMs: 4000 });
 
 /**
- * Aegaeon's token-level policy, as ARCHITECTURE.md describes the published algorithm:
+ * `aegaeon-unified`: Aegaeon's token-level policy on one GPU that prefills and decodes, the variant a node can
+ * run (the published scheduler, `aegaeon`, disaggregates prefill and decode instances: see
+ * aegaeon-decode.ts, aegaeon-prefill.ts and runtime/sim/disaggregated-cluster.ts). It keeps an earlier reading
+ * of the algorithm's prose:
  * - prefill: grouped FCFS (nextPrefillGroup), groups of up to 8 same-model requests, one prefill step;
  * - decode: weighted round-robin over per-model batches in a fixed cyclic order, each turn sized by the
  *   quota formula (quota.ts) from its TPOT SLO, the round's estimated switch costs and the 4 s cap. The
@@ -29,8 +32,8 @@ export const AEGAEON_DEFAULTS: AegaeonOptions = Object.freeze({ groupSize: 8, ca
  * work waits; a decode turn also admits up to a group of its own model's queued requests (no extra switch
  * for them). Arrivals do not cut a running turn: the quota bounds the wait.
  */
-export function createAegaeonPolicy(options: Partial<AegaeonOptions> = {}): SchedulerPolicy {
-  const o = { ...AEGAEON_DEFAULTS, ...options };
+export function createAegaeonUnifiedPolicy(options: Partial<AegaeonUnifiedOptions> = {}): SchedulerPolicy {
+  const o = { ...AEGAEON_UNIFIED_DEFAULTS, ...options };
   let lastWasPrefill = false;
   let cursor = ''; // round-robin position: the key of the last decode batch served
 
@@ -61,7 +64,7 @@ export function createAegaeonPolicy(options: Partial<AegaeonOptions> = {}): Sche
   }
 
   return {
-    name: 'aegaeon',
+    name: 'aegaeon-unified',
     maxResident: 2,
     joinRunningTurn: false,
     planTurn(view) {
