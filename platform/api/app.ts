@@ -74,6 +74,8 @@ export function createApp(options: AppOptions): Express {
   });
   if (options.clusterRoutes) app.use(options.clusterRoutes.internal);
   app.use('/v1', apiKeyAuth(options.keys));
+  // vLLM's tokenizer routes sit outside /v1 and take the same keys.
+  app.use(['/tokenize', '/detokenize'], apiKeyAuth(options.keys));
   if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
   app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics, gc: options.blobGc }));

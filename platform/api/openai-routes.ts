@@ -6,8 +6,11 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { Invoker } from '../functions/invoker.js';
 import { chatCompletions } from './chat-completions.js';
 import { completions } from './completions.js';
-import { CHAT_FIELDS, COMPLETION_FIELDS, fieldChecker } from './openai-fields.js';
+import { CHAT_FIELDS, COMPLETION_FIELDS, RESPONSES_FIELDS, fieldChecker } from './openai-fields.js';
 import type { OpenAiContext } from './openai-context.js';
+import { responses } from './responses.js';
+import { ResponseItems } from './responses-items.js';
+import { detokenize, tokenize } from './tokenize-routes.js';
 
 export interface OpenAiRoutesOptions {
   readonly functions: FunctionService;
@@ -16,12 +19,17 @@ export interface OpenAiRoutesOptions {
   readonly log?: Logger;
 }
 
-/** `/v1/models`, `/v1/completions`, `/v1/chat/completions`: the OpenAI API with functions as models (docs/api.md). */
+/**
+ * `/v1/models`, `/v1/completions`, `/v1/chat/completions`, `/v1/responses`, and vLLM's `/tokenize` and
+ * `/detokenize`: the OpenAI API with functions as models (docs/api.md).
+ */
 export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   const router = Router();
   const ctx: OpenAiContext = { functions: options.functions, invoker: options.invoker, log: options.log ?? silentLogger };
   const checkChat = fieldChecker('/v1/chat/completions', CHAT_FIELDS, ctx.log);
   const checkCompletion = fieldChecker('/v1/completions', COMPLETION_FIELDS, ctx.log);
+  const checkResponses = fieldChecker('/v1/responses', RESPONSES_FIELDS, ctx.log);
+  const items = new ResponseItems();
   router.get('/v1/models', async (_req, res) => {
     const principal = principalOf(res);
     const functions = (await options.functions.list()).filter((f) => mayUseFunction(principal, f.name));
@@ -37,5 +45,8 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   });
   router.post('/v1/completions', (req, res) => completions(ctx, checkCompletion, req, res));
   router.post('/v1/chat/completions', (req, res) => chatCompletions(ctx, checkChat, req, res));
+  router.post('/v1/responses', (req, res) => responses({ ...ctx, items }, checkResponses, req, res));
+  router.post('/tokenize', (req, res) => tokenize(ctx, req, res));
+  router.post('/detokenize', (req, res) => detokenize(ctx, req, res));
   return router;
 }

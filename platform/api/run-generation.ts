@@ -51,6 +51,7 @@ export async function streamGeneration<E = GenerationEvent>(
   frame: (event: E) => readonly unknown[],
   preamble: readonly unknown[] = [],
   epilogue: () => readonly unknown[] = () => [],
+  options: { readonly doneMarker?: boolean } = {},
 ): Promise<void> {
   startSse(res);
   for (const chunk of preamble) sendSse(res, chunk);
@@ -65,7 +66,7 @@ export async function streamGeneration<E = GenerationEvent>(
     res.end();
     return;
   }
-  endSse(res);
+  endSse(res, options.doneMarker ?? true);
 }
 
 /** The abort signal a generation listens to: the client closing its connection. */
