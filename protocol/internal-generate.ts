@@ -95,6 +95,11 @@ function tokenLogprob(value: unknown): TokenLogprob {
   return { logprob, top };
 }
 
+function numbers(value: unknown, field: string): readonly number[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) throw invalid(field, 'must be an array of finite numbers');
+  return value as number[];
+}
+
 const DONE_REASONS: ReadonlySet<string> = new Set<DoneReason>(['stop', 'length', 'cancelled', 'error']);
 
 function wireError(value: unknown, field: string): WireError {
@@ -119,7 +124,8 @@ export function parseNodeEvent(value: unknown): NodeEvent {
     promptTokens: count(e.promptTokens, 'event.promptTokens'),
     completionTokens: count(e.completionTokens, 'event.completionTokens'),
   };
-  return e.error === undefined ? done : { ...done, error: wireError(e.error, 'event.error') };
+  const embedding = e.embedding === undefined ? {} : { embedding: numbers(e.embedding, 'event.embedding') };
+  return e.error === undefined ? { ...done, ...embedding } : { ...done, ...embedding, error: wireError(e.error, 'event.error') };
 }
 
 /** A refusal body's error; a body that is not one reads as `engine_down` with `fallback` as its message. */

@@ -125,6 +125,8 @@ export type NodeEvent =
       readonly promptTokens: number;
       readonly completionTokens: number;
       readonly error?: WireError;
+      /** An embedding sequence's result (`sampling.embed`): the pooled, L2-normalised final hidden states. */
+      readonly embedding?: readonly number[];
     };
 
 export type ResidencyTier = 'gpu' | 'host' | 'store';

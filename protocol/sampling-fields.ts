@@ -27,6 +27,9 @@ export const SAMPLING_FIELDS = {
   include_stop_str_in_output: { type: 'boolean', engine: false, default: false },
   logprobs: { type: 'boolean', engine: true, default: false },
   top_logprobs: { type: 'integer', min: 0, max: 20, engine: true, default: 0 },
+  // An embedding function's sequence: the engine pools the final hidden states this way instead of sampling
+  // (max_tokens is ignored); set by /v1/embeddings, never read from a body.
+  embed: { type: 'choice', values: ['mean', 'last'], engine: true, default: null },
 } as const satisfies Readonly<Record<string, FieldSpec>>;
 
 type Common = { readonly engine: boolean; readonly engineName?: string };
@@ -37,6 +40,7 @@ export type FieldSpec = Common &
     | { readonly type: 'strings'; readonly maxItems: number; readonly maxLength: number; readonly default: readonly [] }
     | { readonly type: 'token_ids'; readonly maxItems: number; readonly default: readonly [] }
     | { readonly type: 'logit_bias'; readonly maxItems: number; readonly min: number; readonly max: number; readonly default: readonly [] }
+    | { readonly type: 'choice'; readonly values: readonly string[]; readonly default: null }
   );
 
 export type SamplingField = keyof typeof SAMPLING_FIELDS;
@@ -49,7 +53,9 @@ type FieldValue<S> = S extends { readonly type: 'strings' }
       ? readonly (readonly [number, number])[]
       : S extends { readonly type: 'boolean' }
         ? boolean
-        : number;
+        : S extends { readonly type: 'choice'; readonly values: readonly (infer V)[] }
+          ? V | null
+          : number;
 
 export type FieldValues = { readonly [K in SamplingField]: FieldValue<(typeof SAMPLING_FIELDS)[K]> };
 
@@ -75,6 +81,9 @@ export function checkField(name: SamplingField, value: unknown, label: string): 
       return value;
     case 'logit_bias':
       return checkBiasPairs(spec, value, label);
+    case 'choice':
+      if (value !== null && !spec.values.includes(value as string)) throw invalidField(label, `must be null or one of ${spec.values.join(', ')}`);
+      return value;
     default:
       return checkNumber(spec, value, label);
   }

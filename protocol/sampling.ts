@@ -53,7 +53,7 @@ export function readSampling(body: Readonly<Record<string, unknown>>, dialect: S
     if (value !== undefined && value !== null) request[name] = checkField(name, value, key);
   };
   for (const name of FIELD_NAMES) {
-    if (name === 'logit_bias' || name === 'logprobs' || name === 'top_logprobs' || name === 'top_k') continue;
+    if (name === 'logit_bias' || name === 'logprobs' || name === 'top_logprobs' || name === 'top_k' || name === 'embed') continue;
     set(name, name === 'max_tokens' && isSet(body.max_completion_tokens) ? 'max_completion_tokens' : name);
   }
   if (body.top_k === -1) request.top_k = 0;

@@ -273,9 +273,9 @@ class LocalNode implements LocalNodeRuntime {
         this.router.progress(device, 1);
         sink.onToken(token, logprob);
       },
-      onDone: (reason, usage, error) => {
+      onDone: (reason, usage, error, embedding) => {
         this.router.finished(device, key, maxTokens - delivered);
-        sink.onDone(reason, usage, error);
+        sink.onDone(reason, usage, error, embedding);
       },
     };
   }

@@ -96,6 +96,10 @@ class Backend {
   // vocab_size in batch order (n_tokens rows for all_logits entries, one row otherwise).
   virtual void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) = 0;
 
+  // Embedding functions: one forward pass of a single entry that writes its K/V like forward, but returns
+  // the final hidden states (after the final norm), f32, (n_tokens, hidden_size), instead of logits.
+  virtual void forward_hidden(int slot, const BatchEntry& entry, float* hidden) = 0;
+
   // Copies whole pages between the pool and host memory (park / restore); bit-exact.
   virtual void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) = 0;
   virtual void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) = 0;

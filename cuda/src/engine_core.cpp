@@ -150,7 +150,7 @@ const Sequence* EngineCore::find(int64_t id) const {
 void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
   release_forks(*seq);
   scheduler_.remove(seq);
-  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message});
+  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message, {}});
   seqs_.erase(seq->id);
 }
 
@@ -235,7 +235,12 @@ StepResult EngineCore::step(const std::string& model) {
   return out;
 }
 
-void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& scheduled, StepResult& out) {
+  ScheduledBatch batch;
+  std::vector<Sequence*> embeddings;
+  for (Sequence* seq : scheduled.seqs) (seq->pooling == Pooling::None ? batch.seqs : embeddings).push_back(seq);
+  run_embeddings(rm, embeddings, out);
+  if (batch.empty()) return;
   std::vector<BatchEntry> entries;
   size_t rows = 0;
   for (Sequence* seq : batch.seqs) {

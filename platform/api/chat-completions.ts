@@ -6,6 +6,7 @@ import { renderChatWithTools } from '../models/render-chat-with-tools.js';
 import { parseToolChatMessages } from '../models/tool-messages.js';
 import { chatResponse } from './chat-response.js';
 import { chatStream } from './chat-stream.js';
+import { generatingFunction } from './completions.js';
 import { choiceSamplings, readN, startChoices } from './choices.js';
 import { asRequestError } from './constraint.js';
 import { type OpenAiContext, openAiRequest } from './openai-context.js';
@@ -26,7 +27,7 @@ export async function chatCompletions(ctx: OpenAiContext, check: (body: Readonly
   const includeUsage = readIncludeUsage(body);
   const sampling = readSampling(body, 'chat');
   const n = readN(body);
-  const fn = await ctx.functions.resolve(request.model);
+  const fn = generatingFunction(await ctx.functions.resolve(request.model));
   const tools = chatToolPlan(fn, body);
   const messages = asRequestError(() => parseToolChatMessages(body.messages, tools.family));
   const constraint = requestConstraint(fn, tools, body.response_format);

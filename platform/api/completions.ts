@@ -34,7 +34,7 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   const sampling = readSampling(body, 'completions');
   const n = readN(body);
   const echo = readEcho(body, sampling.logprobs === true);
-  const fn = await ctx.functions.resolve(request.model);
+  const fn = generatingFunction(await ctx.functions.resolve(request.model));
   const prompts = readPrompts(body.prompt, fn);
   if (prompts.length * n > MAX_CHOICES) {
     throw new TidepoolError('invalid_parameter', `n (${n}) × prompts (${prompts.length}) exceeds ${MAX_CHOICES} choices per request`, { param: 'n' });
@@ -65,6 +65,12 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   res.json({ ...base, object: 'text_completion', choices, usage: usageBody(usage) });
 }
 
+/** The function, unless it is an embedding function (`task: embed`), which only `/v1/embeddings` serves. */
+export function generatingFunction(fn: ResolvedFunction): ResolvedFunction {
+  if (fn.manifest.task !== 'embed') return fn;
+  throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} is an embedding function (task: embed); call /v1/embeddings`, { param: 'model' });
+}
+
 /** `echo`: false unless set; with logprobs it would need the prompt's own logprobs, which are not computed. */
 function readEcho(body: Readonly<Record<string, unknown>>, logprobs: boolean): boolean {
   const echo = body.echo ?? false;
@@ -74,8 +80,8 @@ function readEcho(body: Readonly<Record<string, unknown>>, logprobs: boolean): b
 }
 
 /** `prompt`: a text, a list of texts, a list of token ids, or a list of such lists; none may be empty. */
-export function readPrompts(raw: unknown, fn: ResolvedFunction): CompletionPrompt[] {
-  const fail = (what: string) => new TidepoolError('invalid_parameter', `prompt: ${what}`, { param: 'prompt' });
+export function readPrompts(raw: unknown, fn: ResolvedFunction, param = 'prompt'): CompletionPrompt[] {
+  const fail = (what: string) => new TidepoolError('invalid_parameter', `${param}: ${what}`, { param });
   const ids = (list: readonly unknown[], at: string): CompletionPrompt => {
     if (list.length === 0) throw fail(`${at}must not be an empty list of token ids`);
     const bad = list.find((id) => !Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= fn.vocabSize);

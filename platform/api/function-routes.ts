@@ -1,3 +1,4 @@
+import { generatingFunction } from './completions.js';
 import { Router } from 'express';
 import { principalOf } from '../auth/api-key-auth.js';
 import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
@@ -63,7 +64,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const stream = readStream(body);
     const sampling = readSampling(body);
     const prompt = readPrompt(body, options.renderChat);
-    const fn = await functions.resolve(req.params.name);
+    const fn = generatingFunction(await functions.resolve(req.params.name));
     const submittedAt = performance.now();
     const generation = await options.invoker.start(fn, { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
     if (!stream) {

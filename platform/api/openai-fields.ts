@@ -157,6 +157,17 @@ export const RESPONSES_FIELDS: FieldTable = {
   presence_penalty: works(),
 };
 
+export const EMBEDDING_FIELDS: FieldTable = {
+  model: works(),
+  input: works('works (text, list of texts, token ids, list of token-id lists)'),
+  encoding_format: works('works (float, base64)'),
+  dimensions: works('refused unless the model supports shortening (a 400 unless it is the hidden size)'),
+  user: noEffect('an end-user id for abuse monitoring'),
+  truncate_prompt_tokens: VLLM_REFUSED.truncate_prompt_tokens!,
+  add_special_tokens: VLLM_REFUSED.add_special_tokens!,
+  priority: VLLM_REFUSED.priority!,
+};
+
 /**
  * Checks a body's fields against `table`: refuses a `refused` one (400 `unsupported_parameter` naming it and
  * why) unless its value is null or one served anyway; any field the table lacks is ignored and logged the

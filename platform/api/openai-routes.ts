@@ -6,7 +6,8 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { Invoker } from '../functions/invoker.js';
 import { chatCompletions } from './chat-completions.js';
 import { completions } from './completions.js';
-import { CHAT_FIELDS, COMPLETION_FIELDS, RESPONSES_FIELDS, fieldChecker } from './openai-fields.js';
+import { embeddings } from './embeddings.js';
+import { CHAT_FIELDS, COMPLETION_FIELDS, EMBEDDING_FIELDS, RESPONSES_FIELDS, fieldChecker } from './openai-fields.js';
 import type { OpenAiContext } from './openai-context.js';
 import { responses } from './responses.js';
 import { ResponseItems } from './responses-items.js';
@@ -29,6 +30,7 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   const checkChat = fieldChecker('/v1/chat/completions', CHAT_FIELDS, ctx.log);
   const checkCompletion = fieldChecker('/v1/completions', COMPLETION_FIELDS, ctx.log);
   const checkResponses = fieldChecker('/v1/responses', RESPONSES_FIELDS, ctx.log);
+  const checkEmbeddings = fieldChecker('/v1/embeddings', EMBEDDING_FIELDS, ctx.log);
   const items = new ResponseItems();
   router.get('/v1/models', async (_req, res) => {
     const principal = principalOf(res);
@@ -46,6 +48,7 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   router.post('/v1/completions', (req, res) => completions(ctx, checkCompletion, req, res));
   router.post('/v1/chat/completions', (req, res) => chatCompletions(ctx, checkChat, req, res));
   router.post('/v1/responses', (req, res) => responses({ ...ctx, items }, checkResponses, req, res));
+  router.post('/v1/embeddings', (req, res) => embeddings(ctx, checkEmbeddings, req, res));
   router.post('/tokenize', (req, res) => tokenize(ctx, req, res));
   router.post('/detokenize', (req, res) => detokenize(ctx, req, res));
   return router;

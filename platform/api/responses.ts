@@ -3,6 +3,7 @@ import { TidepoolError } from '../../protocol/errors.js';
 import { renderChatWithTools } from '../models/render-chat-with-tools.js';
 import { parseToolChatMessages } from '../models/tool-messages.js';
 import { startChoices } from './choices.js';
+import { generatingFunction } from './completions.js';
 import { asRequestError } from './constraint.js';
 import { responseLogprobs, tokenStrings } from './logprobs-shapes.js';
 import { type OpenAiContext, openAiRequest } from './openai-context.js';
@@ -27,7 +28,7 @@ export async function responses(ctx: OpenAiContext & { readonly items: ResponseI
   const { body } = request;
   const stream = readStream(body);
   const chat = readResponsesRequest(body, (id) => ctx.items.lookup(id));
-  const fn = await ctx.functions.resolve(request.model);
+  const fn = generatingFunction(await ctx.functions.resolve(request.model));
   const tools = chatToolPlan(fn, { tools: chat.tools, tool_choice: chat.toolChoice, parallel_tool_calls: body.parallel_tool_calls });
   const messages = asRequestError(() => parseToolChatMessages(chat.messages, tools.family, 'input'));
   const constraint = requestConstraint(fn, tools, chat.responseFormat, 'text.format');

@@ -12,7 +12,8 @@ import type { ResolvedFunction } from './resolved-function.js';
 export type GenerationEvent =
   /** `tokens`: with `logprobs`, the tokens behind this text (possibly empty text). */
   | { readonly type: 'text'; readonly text: string; readonly tokens?: readonly LoggedToken[] }
-  | { readonly type: 'done'; readonly finishReason: 'stop' | 'length'; readonly usage: Usage };
+  /** `embedding`: an embedding function's result (`sampling.embed`). */
+  | { readonly type: 'done'; readonly finishReason: 'stop' | 'length'; readonly usage: Usage; readonly embedding?: readonly number[] };
 
 export interface Usage {
   readonly promptTokens: number;
@@ -56,7 +57,8 @@ export class GenerationRun {
           const tail = output.end();
           if (tail.text || tail.tokens.length > 0) yield textEvent(tail.text, tail.tokens, sampling);
           const finishReason = tail.stopped || event.reason === 'stop' ? 'stop' : 'length';
-          yield { type: 'done', finishReason, usage: this.usage(event.promptTokens) };
+          const embedding = event.embedding === undefined ? {} : { embedding: event.embedding };
+          yield { type: 'done', finishReason, usage: this.usage(event.promptTokens), ...embedding };
           return;
         }
         this.onToken();

@@ -293,7 +293,8 @@ export class EngineClient implements Engine {
       completionTokens: Number(message.completion_tokens ?? state.completionTokens),
     };
     const reason = DONE_REASONS.includes(message.reason as DoneReason) ? (message.reason as DoneReason) : 'error';
-    state.sink.onDone(reason, usage, reason === 'error' ? sequenceError(message) : undefined);
+    const embedding = Array.isArray(message.embedding) ? message.embedding.map(Number) : undefined;
+    state.sink.onDone(reason, usage, reason === 'error' ? sequenceError(message) : undefined, embedding);
   }
 
   private downMessage(): string {

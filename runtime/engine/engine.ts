@@ -82,8 +82,11 @@ export type { DoneReason };
 export interface SequenceSink {
   /** `logprob` is set when the sequence's sampling asked for `logprobs`. */
   onToken(token: number, logprob?: TokenLogprob): void;
-  /** `error` is set when `reason` is `error`: the code and message of what ended the sequence. */
-  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, error?: TidepoolError): void;
+  /**
+   * `error` is set when `reason` is `error`: the code and message of what ended the sequence; `embedding`
+   * for an embedding sequence (`sampling.embed`) that finished.
+   */
+  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, error?: TidepoolError, embedding?: readonly number[]): void;
 }
 
 export interface TurnResult {

@@ -63,9 +63,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
         r.lastTokenMs = clock.now();
         sink.onToken(token, logprob);
       },
-      onDone(reason: DoneReason, usage, error) {
+      onDone(reason: DoneReason, usage, error, embedding) {
         forget(model, r.request.id);
-        sink.onDone(reason, usage, error);
+        sink.onDone(reason, usage, error, embedding);
         wake();
       },
     };

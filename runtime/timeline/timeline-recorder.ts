@@ -105,6 +105,6 @@ export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string,
       recorder.countToken(modelKey, gpu);
       sink.onToken(token, logprob);
     },
-    onDone: (reason, usage, error) => sink.onDone(reason, usage, error),
+    onDone: (reason, usage, error, embedding) => sink.onDone(reason, usage, error, embedding),
   };
 }

@@ -51,6 +51,7 @@ class CudaBackend : public Backend {
   int load_slot(const Model& model, const KvLayout& layout) override;
   void free_slot(int slot) override;
   void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override;
+  void forward_hidden(int slot, const BatchEntry& entry, float* hidden) override;  // cuda_hidden.cpp
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override;
   void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override;
   void prepare_host(const Model& model) override;
