@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { TidepoolError } from '../../protocol/errors.js';
 import { readSampling } from '../../protocol/sampling.js';
 import { renderChatWithTools } from '../models/render-chat-with-tools.js';
 import { parseToolChatMessages } from '../models/tool-messages.js';
 import { chatResponse } from './chat-response.js';
 import { chatStream } from './chat-stream.js';
-import { generatingFunction } from './completions.js';
 import { choiceSamplings, readN, startChoices } from './choices.js';
 import { asRequestError } from './constraint.js';
 import { type OpenAiContext, openAiRequest } from './openai-context.js';
-import { readStream } from './request-params.js';
+import { generatingFunction, readIncludeUsage, readStream } from './request-params.js';
 import { requestConstraint } from './request-constraint.js';
 import { clientSignal, collect, setEngineTiming } from './run-generation.js';
 import { chatToolPlan, toolFeatures } from './tool-plan.js';
@@ -52,16 +50,4 @@ export async function chatCompletions(ctx: OpenAiContext, check: (body: Readonly
   if (res.destroyed) return;
   setEngineTiming(res, submittedAt);
   res.json(chatResponse({ base, fn, tools, results, promptTokens: promptTokens.length, logprobs }));
-}
-
-/** `stream_options.include_usage`: a last chunk with `choices: []` and the usage. */
-export function readIncludeUsage(body: Readonly<Record<string, unknown>>): boolean {
-  const options = body.stream_options;
-  if (options === undefined || options === null) return false;
-  if (typeof options !== 'object' || Array.isArray(options)) throw new TidepoolError('invalid_parameter', 'stream_options: must be an object', { param: 'stream_options' });
-  const include = (options as { include_usage?: unknown }).include_usage;
-  if (include !== undefined && include !== null && typeof include !== 'boolean') {
-    throw new TidepoolError('invalid_parameter', 'stream_options.include_usage: must be a boolean', { param: 'stream_options' });
-  }
-  return include === true;
 }

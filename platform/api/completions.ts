@@ -5,11 +5,10 @@ import { readSampling } from '../../protocol/sampling.js';
 import type { ResolvedFunction } from '../functions/resolved-function.js';
 import type { Generation, Usage } from '../functions/invoker.js';
 import type { LoggedToken } from '../functions/output-text.js';
-import { readIncludeUsage } from './chat-completions.js';
 import { type ChoiceEvent, MAX_CHOICES, choiceSamplings, mergeChoices, readN, startChoices } from './choices.js';
 import { type TokenStrings, completionLogprobs, tokenStrings } from './logprobs-shapes.js';
 import { type OpenAiContext, openAiRequest } from './openai-context.js';
-import { readStream } from './request-params.js';
+import { generatingFunction, readIncludeUsage, readStream } from './request-params.js';
 import { requestConstraint } from './request-constraint.js';
 import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 import { chunkEncoder } from './sse.js';
@@ -63,12 +62,6 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   }));
   const usage = { promptTokens, completionTokens: results.reduce((sum, r) => sum + r.usage.completionTokens, 0) };
   res.json({ ...base, object: 'text_completion', choices, usage: usageBody(usage) });
-}
-
-/** The function, unless it is an embedding function (`task: embed`), which only `/v1/embeddings` serves. */
-export function generatingFunction(fn: ResolvedFunction): ResolvedFunction {
-  if (fn.manifest.task !== 'embed') return fn;
-  throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} is an embedding function (task: embed); call /v1/embeddings`, { param: 'model' });
 }
 
 /** `echo`: false unless set; with logprobs it would need the prompt's own logprobs, which are not computed. */

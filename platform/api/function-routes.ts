@@ -1,4 +1,3 @@
-import { generatingFunction } from './completions.js';
 import { Router } from 'express';
 import { principalOf } from '../auth/api-key-auth.js';
 import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
@@ -6,7 +5,7 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { TidepoolError } from '../../protocol/errors.js';
 import { readSampling } from '../../protocol/sampling.js';
-import { parseMessages, readStream, requireObject, type ChatMessage } from './request-params.js';
+import { generatingFunction, parseMessages, readStream, requireObject, type ChatMessage } from './request-params.js';
 import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 
 export interface FunctionRoutesOptions {

@@ -48,10 +48,10 @@ describe.skipIf(!ENGINE_BUILT)('/v1/embeddings end to end (real CPU engine)', ()
     const texts = reference.prompts.map((ids) => Buffer.from(ids).toString('latin1'));
     const last = await client.embeddings.create({ model: 'embed-last', input: texts, encoding_format: 'float' });
     expect(last.data.map((d) => d.index)).toEqual([0, 1]);
-    last.data.forEach((d, i) => close(d.embedding, reference.last[i]!));
+    for (const [i, d] of last.data.entries()) close(d.embedding, reference.last[i]!);
     expect(last.usage).toEqual({ prompt_tokens: reference.prompts.flat().length, total_tokens: reference.prompts.flat().length });
     const mean = await client.embeddings.create({ model: 'embed-mean', input: reference.prompts });
-    mean.data.forEach((d, i) => close(d.embedding, reference.mean[i]!));
+    for (const [i, d] of mean.data.entries()) close(d.embedding, reference.mean[i]!);
     // The SDK asks for base64 by default and decodes it; asking for floats gives the same numbers.
     const single = await client.embeddings.create({ model: 'embed-mean', input: reference.prompts[0]! });
     close(single.data[0]!.embedding, reference.mean[0]!);
