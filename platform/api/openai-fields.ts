@@ -9,39 +9,39 @@ import type { Logger } from '../../protocol/logger.js';
  * name. docs/api.md's compatibility table is this data, with vLLM's behaviour beside each row.
  */
 export type FieldRule =
-  | { readonly kind: 'works'; readonly vllm: string }
+  | { readonly kind: 'works'; readonly vllm: string; readonly note?: string }
   | { readonly kind: 'no_effect'; readonly why: string; readonly vllm: string }
   | { readonly kind: 'refused'; readonly why: string; readonly vllm: string; readonly unless?: (value: unknown) => boolean };
 
 export type FieldTable = Readonly<Record<string, FieldRule>>;
 
-const works = (vllm = 'works'): FieldRule => ({ kind: 'works', vllm });
+const works = (vllm = 'works', note?: string): FieldRule => ({ kind: 'works', vllm, ...(note ? { note } : {}) });
 const noEffect = (why: string, vllm = 'accepted, no effect'): FieldRule => ({ kind: 'no_effect', why, vllm });
 const refused = (why: string, vllm: string, unless?: (value: unknown) => boolean): FieldRule => ({ kind: 'refused', why, vllm, ...(unless ? { unless } : {}) });
 const is = (expected: unknown) => (value: unknown) => JSON.stringify(value) === JSON.stringify(expected);
 
 /** Sampling fields both APIs share (OpenAI's and vLLM's). */
 const SAMPLING: FieldTable = {
-  max_tokens: works(),
+  max_tokens: works('works', '1 to 1,000,000, within the context'),
   temperature: works(),
   top_p: works(),
   seed: works(),
-  stop: works(),
-  n: works('works'),
+  stop: works('works', 'up to 4 strings of 1-256 characters, cut on the text'),
+  n: works('works', '1-16 (null: 1); choice i is sampled with seed + i'),
   frequency_penalty: works(),
   presence_penalty: works(),
-  logit_bias: works(),
+  logit_bias: works('works', 'up to 1024 ids, each checked against the vocabulary, biases in [-100, 100]'),
   stream: works(),
-  stream_options: works('works (`include_usage`, `continuous_usage_stats`)'),
-  top_k: works('works (vLLM extension)'),
+  stream_options: works('works (`include_usage`, `continuous_usage_stats`)', '`include_usage`'),
+  top_k: works('works (vLLM extension)', '0 or -1: off'),
   min_p: works('works (vLLM extension)'),
   repetition_penalty: works('works (vLLM extension)'),
   min_tokens: works('works (vLLM extension)'),
   ignore_eos: works('works (vLLM extension)'),
-  stop_token_ids: works('works (vLLM extension)'),
-  include_stop_str_in_output: works('works (vLLM extension)'),
+  stop_token_ids: works('works (vLLM extension)', 'the ending id is left out of the text'),
+  include_stop_str_in_output: works('works (vLLM extension)', 'keeps the stop string (and a stop_token_ids id) in the text'),
   user: noEffect('an end-user id for abuse monitoring'),
-  response_format: works('works (guided decoding)'),
+  response_format: works('works (guided decoding)', 'json_object and json_schema (strict or not), enforced by constrained decoding'),
 };
 
 /** vLLM-only fields that change the output and that Tidepool does not implement: refused rather than ignored. */
@@ -76,16 +76,16 @@ const VLLM_REFUSED: FieldTable = {
 
 export const CHAT_FIELDS: FieldTable = {
   model: works(),
-  messages: works(),
+  messages: works('works', 'roles system, developer, user, assistant (with tool_calls), tool, function; text content'),
   ...SAMPLING,
-  max_completion_tokens: works(),
-  logprobs: works(),
-  top_logprobs: works('works (up to `--max-logprobs`, default 20)'),
-  tools: works('works with a tool parser (`--tool-call-parser`)'),
-  tool_choice: works('works (`required` and named through guided decoding)'),
-  parallel_tool_calls: works('accepted'),
-  functions: works('ignored'),
-  function_call: works('ignored'),
+  max_completion_tokens: works('works', 'wins over max_tokens'),
+  logprobs: works('works', 'true: each token\'s logprob, bytes and top_logprobs'),
+  top_logprobs: works('works (up to `--max-logprobs`, default 20)', '0-20, needs logprobs: true'),
+  tools: works('works with a tool parser (`--tool-call-parser`)', 'function tools, rendered in the model family\'s template, calls read back into tool_calls'),
+  tool_choice: works('works (`required` and named through guided decoding)', 'auto, none, required, a named function (required and named enforced by constrained decoding)'),
+  parallel_tool_calls: works('accepted', 'false: at most one call per answer'),
+  functions: works('ignored', 'served as tools (legacy)'),
+  function_call: works('ignored', 'served as tool_choice; answers carry message.function_call'),
   metadata: noEffect('stored by OpenAI for its dashboard'),
   store: noEffect('asks OpenAI to keep the completion'),
   service_tier: noEffect('a billing tier'),
@@ -110,10 +110,10 @@ export const CHAT_FIELDS: FieldTable = {
 
 export const COMPLETION_FIELDS: FieldTable = {
   model: works(),
-  prompt: works('works (text, list of texts, token ids, list of token-id lists)'),
+  prompt: works('works (text, list of texts, token ids, list of token-id lists)', 'a text, a list of texts, token ids, or lists of token ids'),
   ...SAMPLING,
-  logprobs: works(),
-  echo: works(),
+  logprobs: works('works', 'a count of alternatives, 0-20'),
+  echo: works('works', 'refused together with logprobs'),
   best_of: refused('ranking server-side samples is not implemented (set n instead)', 'refused (V1 engine)', (v) => v === 1),
   suffix: refused('the served models have no fill-in-the-middle format', 'refused'),
   ...VLLM_REFUSED,
@@ -121,17 +121,17 @@ export const COMPLETION_FIELDS: FieldTable = {
 
 export const RESPONSES_FIELDS: FieldTable = {
   model: works(),
-  input: works('works'),
+  input: works('works', 'a text, or message, function_call, function_call_output and item_reference items'),
   instructions: works(),
   max_output_tokens: works(),
   temperature: works(),
   top_p: works(),
   top_logprobs: works(),
   stream: works(),
-  text: works('works (`format` json_schema / json_object)'),
-  tools: works('works (function tools)'),
+  text: works('works (`format` json_schema / json_object)', '`format` text, json_object, json_schema'),
+  tools: works('works (function tools)', 'function tools; other types refused'),
   tool_choice: works(),
-  parallel_tool_calls: works('accepted'),
+  parallel_tool_calls: works('accepted', 'false: at most one call per answer'),
   include: refused('only `message.output_text.logprobs` is available', 'partly', (v) => Array.isArray(v) && v.every((x) => x === 'message.output_text.logprobs')),
   metadata: noEffect('stored by OpenAI for its dashboard'),
   store: noEffect('responses are not stored (previous_response_id is refused)', 'works (in memory)'),
@@ -150,7 +150,7 @@ export const RESPONSES_FIELDS: FieldTable = {
   max_tool_calls: refused('not implemented', 'ignored'),
   prompt: refused('stored prompt templates are not available', 'refused'),
   seed: works('works'),
-  top_k: works('works (vLLM extension)'),
+  top_k: works('works (vLLM extension)', '0 or -1: off'),
   min_p: works('works (vLLM extension)'),
   repetition_penalty: works('works (vLLM extension)'),
   frequency_penalty: works(),
@@ -159,9 +159,9 @@ export const RESPONSES_FIELDS: FieldTable = {
 
 export const EMBEDDING_FIELDS: FieldTable = {
   model: works(),
-  input: works('works (text, list of texts, token ids, list of token-id lists)'),
-  encoding_format: works('works (float, base64)'),
-  dimensions: works('refused unless the model supports shortening (a 400 unless it is the hidden size)'),
+  input: works('works (text, list of texts, token ids, list of token-id lists)', 'a text, a list of texts, token ids, or lists of token ids'),
+  encoding_format: works('works (float, base64)', 'float or base64'),
+  dimensions: works('refused unless the model supports shortening', 'only the model\'s hidden size'),
   user: noEffect('an end-user id for abuse monitoring'),
   truncate_prompt_tokens: VLLM_REFUSED.truncate_prompt_tokens!,
   add_special_tokens: VLLM_REFUSED.add_special_tokens!,
@@ -188,4 +188,15 @@ export function fieldChecker(endpoint: string, table: FieldTable, log: Logger): 
       throw new TidepoolError('unsupported_parameter', `${key}: not supported: ${rule.why}`, { param: key });
     }
   };
+}
+
+/** The table as docs/api.md prints it (a test keeps the two equal). */
+export function fieldTableMarkdown(table: FieldTable): string {
+  const what = (rule: FieldRule): string => {
+    if (rule.kind === 'works') return rule.note ? `works: ${rule.note}` : 'works';
+    if (rule.kind === 'no_effect') return `accepted, no effect: ${rule.why}`;
+    return `refused (400${rule.unless ? ' unless the value changes nothing' : ''}): ${rule.why}`;
+  };
+  const rows = Object.entries(table).map(([field, rule]) => `| \`${field}\` | ${what(rule)} | ${rule.vllm} |`);
+  return ['| field | Tidepool | vLLM |', '|---|---|---|', ...rows].join('\n');
 }
