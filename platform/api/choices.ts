@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { TidepoolError } from '../../protocol/errors.js';
 import type { SamplingRequest } from '../../protocol/sampling.js';
 import type { InvocationCaller } from '../functions/invoke-params.js';
@@ -52,6 +53,8 @@ export async function startChoices(
     throw new TidepoolError('invalid_parameter', `n times the number of prompts is ${specs.length}; at most ${MAX_CHOICES} choices per request`, { param: 'n' });
   }
   const cancel = new AbortController();
+  // Every choice's generation listens to this one signal.
+  setMaxListeners(specs.length + 10, cancel.signal);
   const onAbort = (): void => cancel.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   const started = await Promise.allSettled(
