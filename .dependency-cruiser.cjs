@@ -46,6 +46,13 @@ module.exports = {
       to: { path: '^(platform|runtime|protocol|cli)/', pathNot: '^protocol/|-types[.]ts$' },
     },
     {
+      name: 'domain-below-the-edge',
+      severity: 'error',
+      comment: 'Control-plane domain modules throw coded errors and know nothing of HTTP; only api/ and the composition root see routes.',
+      from: { path: '^platform/(functions|db|storage|models|quota|ops|auth|router)/' },
+      to: { path: '^platform/api/' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       from: {},

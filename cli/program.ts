@@ -49,7 +49,9 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
       writeErr: (text) => process.stdout.write(text),
     })
     .exitOverride();
-  const wanted = argv === undefined ? undefined : argv.find((arg) => !arg.startsWith('-'));
+  // `tidepool help <command>` shows that command's help, so it is the one loaded.
+  const words = argv?.filter((arg) => !arg.startsWith('-')) ?? [];
+  const wanted = words[0] === 'help' ? words[1] : words[0];
   const loaded = await Promise.all(
     COMMANDS.map(async (entry) => (argv === undefined || entry.name === wanted ? await entry.load() : undefined)),
   );

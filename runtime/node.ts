@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { BlobSource } from '../protocol/blob-source.js';
-import type { EngineStats, SequenceSink } from './engine/engine.js';
+import type { EngineStats } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
 import type { DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel } from './engine/sequence-channel.js';
@@ -20,6 +20,7 @@ import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } fro
 import type { NodeTimeline } from '../protocol/timeline-types.js';
 import type { NodeStats } from '../protocol/node-stats.js';
 import type { Logger } from '../protocol/logger.js';
+import { owingSink } from './owed-tokens.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -196,7 +197,7 @@ class LocalNode implements LocalNodeRuntime {
       live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
       this.modelBytes.set(key, request.artifact.bytes);
       this.noteFunction(key, request.functionName);
-      const sink = sinkCountingTokens(this.gpuTimeline, key, this.routedSink(device, key, request.sampling.max_tokens, live.channel.sink), device);
+      const sink = sinkCountingTokens(this.gpuTimeline, key, owingSink(this.router, device, key, request.sampling.max_tokens, live.channel.sink), device);
       scheduler.submit(this.toGeneration(request, live.id, lease), sink);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort();
@@ -262,22 +263,6 @@ class LocalNode implements LocalNodeRuntime {
     const hostPool = { capacityBytes: this.options.hostPoolBytes, usedBytes: this.hostPool.usedBytes() };
     const functionsOf = (key: string) => [...(this.modelFunctions.get(key) ?? [])];
     return { functions, gpus: await Promise.all(this.lanes.map((lane) => lane.memory(functionsOf))), hostPool };
-  }
-
-  /** Keeps the device router's tally of owed tokens: delivered ones as they come, the rest at the end. */
-  private routedSink(device: number, key: string, maxTokens: number, sink: SequenceSink): SequenceSink {
-    let delivered = 0;
-    return {
-      onToken: (token, logprob) => {
-        delivered++;
-        this.router.progress(device, 1);
-        sink.onToken(token, logprob);
-      },
-      onDone: (reason, usage, error, embedding) => {
-        this.router.finished(device, key, maxTokens - delivered);
-        sink.onDone(reason, usage, error, embedding);
-      },
-    };
   }
 
   private noteFunction(modelKey: string, functionName: string): void {

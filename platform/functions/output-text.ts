@@ -1,6 +1,6 @@
 import type { TokenLogprob } from '../../protocol/node-runtime.js';
 import type { SamplingParams } from '../../protocol/sampling.js';
-import { StopFilter } from '../api/text-stream.js';
+import { StopFilter } from './stop-filter.js';
 import type { FunctionTokenizer } from './resolved-function.js';
 
 /** A generated token with its log-probability and best alternatives ([id, logprob], most likely first). */

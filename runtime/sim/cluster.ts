@@ -1,4 +1,3 @@
-import type { SequenceSink } from '../engine/engine.js';
 import { VirtualClock } from '../scheduler/clock.js';
 import { createGpuScheduler } from '../scheduler/gpu-scheduler.js';
 import { createTidepoolPolicy } from '../scheduler/policies/tidepool.js';
@@ -15,6 +14,7 @@ import { SimulatedEngine } from './simulated-engine.js';
 import { GPUS } from './sim-types.js';
 import type { SimGpuSpec } from './sim-types.js';
 import type { Workload } from './workloads.js';
+import { owingSink } from '../owed-tokens.js';
 
 export type { ClusterOptions, ClusterResult, ClusterSettings } from './cluster-types.js';
 
@@ -59,16 +59,12 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
       tallies.push(tally);
       const target = router.pick(r.key, r.output);
       if (target === undefined) continue; // not placed anywhere: every token missed
-      const sink: SequenceSink = {
-        onToken: () => {
-          tally.token(clock.now());
-          router.progress(target, 1);
-        },
+      const sink = owingSink(router, target, r.key, r.output, {
+        onToken: () => tally.token(clock.now()),
         onDone: () => {
           tally.done = true;
-          router.finished(target, r.key, r.output - tally.tokens);
         },
-      };
+      });
       schedulers[target]!.submit(simGeneration(nextId++, r.key, r.prompt, r.output, o.workload.slo), sink);
     }
   })();

@@ -17,5 +17,7 @@ describe('the CLI program', () => {
     const program = await buildProgram(['ls', '--json']);
     const withAction = program.commands.filter((c) => c.options.length > 0 || c.commands.length > 0).map((c) => c.name());
     expect(withAction).toEqual(['ls']);
+    const help = await buildProgram(['help', 'show']);
+    expect(help.commands.filter((c) => c.options.length > 0).map((c) => c.name())).toEqual(['show']);
   });
 });
