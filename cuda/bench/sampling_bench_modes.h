@@ -15,12 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "sampling/fast_exp.h"
 #include "sampling/sampler.h"
 
 namespace tidepool::bench {
 
 struct Mode {
   std::string name;
+  const char* vector_path = nullptr;  // the normaliser's vector path for this mode; null = the best
   SamplingParams params;
   std::vector<int32_t> history;  // ids whose logits stage 1 edits (prompt + output + bias), restored per call
   TokenCounts counts;
@@ -92,6 +94,15 @@ inline std::vector<Mode> sampling_modes(int32_t vocab, std::mt19937_64& rng) {
   modes[5].params.temperature = 1.0f;
   modes[5].params.logprobs = true;
   modes[5].params.top_logprobs = 20;
+  // The same draw on the narrower vector paths, for CPUs without AVX-512 (or AVX2).
+  for (const char* path : {"avx2", "sse2"}) {
+    if (!use_vector_path(path)) continue;
+    Mode m = modes[1];
+    m.name += std::string(", ") + path + " path";
+    m.vector_path = path;
+    modes.push_back(std::move(m));
+  }
+  use_vector_path("best");
   return modes;
 }
 
@@ -123,16 +134,27 @@ inline void run_interleaved(const std::vector<Workload*>& work, int calls, int w
       }
 }
 
+// One mode's draws over the rows in turn. `in_cache`: each row is first copied (untimed) into one buffer,
+// so it is in cache when sampled, as a batch of one's logits are on the CPU backend; otherwise rows are
+// sampled where they lie, and come from memory.
 class ModeWorkload : public Workload {
  public:
-  ModeWorkload(const Mode& mode, std::vector<std::vector<float>>& rows)
-      : mode_(mode), rows_(rows), pristine_(mode.history.empty() ? std::vector<std::vector<float>>{} : rows), rng_(1),
-        request_{&mode_.params, &rng_, &mode_.counts, nullptr, nullptr} {}
+  ModeWorkload(const Mode& mode, std::vector<std::vector<float>>& rows, bool in_cache = false)
+      : mode_(mode), rows_(rows), pristine_(mode.history.empty() || in_cache ? std::vector<std::vector<float>>{} : rows),
+        in_cache_(in_cache), rng_(1), request_{&mode_.params, &rng_, &mode_.counts, nullptr, nullptr} {
+    if (in_cache_) hot_ = rows_[0];
+  }
   void call(int i) override {
-    std::vector<float>& row = rows_[i % rows_.size()];
+    std::vector<float>& row = in_cache_ ? hot_ : rows_[i % rows_.size()];
+    if (mode_.vector_path) use_vector_path(mode_.vector_path);
     sampler_.sample(request_, row.data(), static_cast<int32_t>(row.size()), out_);
+    if (mode_.vector_path) use_vector_path("best");
   }
   void after(int i) override {
+    if (in_cache_) {
+      hot_ = rows_[(i + 1) % rows_.size()];
+      return;
+    }
     for (int32_t id : mode_.history) rows_[i % rows_.size()][id] = pristine_[i % rows_.size()][id];
   }
   Timing timing() override {
@@ -147,6 +169,8 @@ class ModeWorkload : public Workload {
   const Mode& mode_;
   std::vector<std::vector<float>>& rows_;
   std::vector<std::vector<float>> pristine_;
+  bool in_cache_;
+  std::vector<float> hot_;  // (vocab) the row in cache, when in_cache_
   Rng rng_;
   SampleRequest request_;
   Sampler sampler_;

@@ -3,10 +3,11 @@
 // blocks are counted (shared pages hold one reference per sequence, check_integrity after every step)
 // and only the partial block is copied; a pool without room for the copies falls back to separate
 // prefills, and so does every child when its parent is cancelled before prefill; a child cancelled while
-// pending just ends; KV pressure preempts forked sequences and recomputes them unchanged.
+// pending just ends, and one cannot be parked; KV pressure preempts forked sequences and recomputes them unchanged.
 #include <iostream>
 
 #include "engine_harness.h"
+#include "errors.h"
 
 using namespace tidepool;
 using namespace tidepool::testing;
@@ -101,6 +102,13 @@ void check_fallbacks(const std::string& dir) {
   auto engine = make_engine(64);
   engine->install_model("m", load_model_dir(dir));
   engine->add(forked(21));
+  bool refused = false;
+  try {
+    engine->park(2);  // a pending child has no KV of its own yet
+  } catch (const EngineError& e) {
+    refused = e.code() == "bad_request";
+  }
+  CHECK(refused);
   DoneEvent done;
   CHECK(engine->cancel(3, &done) && done.reason == "cancelled");  // a pending child
   CHECK(engine->cancel(1, &done));                                 // the parent, before its prefill

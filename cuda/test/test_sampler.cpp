@@ -1,12 +1,17 @@
-// Sampler stages in isolation: the fast exponent's error on both vector paths, the normaliser's error
-// bound on random rows, partial selection against a full sort (ties, masks, -inf, floors), and the draw's
-// requests for more candidates or the exact normaliser when the fast values cannot settle it.
+// Sampler stages in isolation: the fast exponent's error on every vector path the CPU has, the
+// normaliser's error bound on random rows, partial selection against a full sort (ties, masks, -inf,
+// floors), the draw's requests for more candidates or the exact normaliser when the fast values cannot
+// settle it, and no allocation per token once the sampler's buffers have grown.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
+#include <new>
 #include <random>
 
 #include "sampling/candidate_selection.h"
+#include "sampling/sampler.h"
 #include "sampling/normaliser.h"
 #include "sampling/token_draw.h"
 #include "sampling_reference.h"
@@ -15,6 +20,16 @@
 
 using namespace tidepool;
 using namespace tidepool::testing;
+
+// Every allocation in this binary is counted, so the steady-state check below can see none happen.
+static std::atomic<int64_t> g_allocations{0};
+void* operator new(size_t n) {
+  g_allocations++;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -141,6 +156,50 @@ void check_draw_requests() {
   std::cout << "draw: unsettled draws ask for the exact normaliser or more candidates\n";
 }
 
+// Once its buffers have grown for a set of rows, the sampler allocates nothing per token, in every mode.
+void check_no_allocation(std::mt19937_64& rng) {
+  std::vector<std::vector<float>> rows;
+  for (int i = 0; i < 8; i++) rows.push_back(random_row(rng, 20000, kind_of(i)));
+  std::vector<SamplingParams> modes(5);
+  modes[1].temperature = 0.8f;
+  modes[2].temperature = 0.8f;
+  modes[2].top_p = 0.9f;
+  modes[3].temperature = 1.0f;
+  modes[3].top_k = 40;
+  modes[3].repetition_penalty = 1.2f;
+  modes[3].logit_bias = {{5, 2.0f}};
+  modes[4].temperature = 1.0f;
+  modes[4].logprobs = true;
+  modes[4].top_logprobs = 20;
+  TokenCounts counts;
+  counts.reset(64);
+  for (int32_t id : {1, 2, 3, 500}) counts.add_output(id);
+  const std::vector<int32_t> masked = {7, 9};
+  TokenMask allowed;
+  allowed.reset(20000);
+  for (int32_t id = 0; id < 20000; id += 3) allowed.allow(id);
+  allowed.finish();
+  const std::vector<std::vector<float>> pristine = rows;
+  Sampler sampler;
+  SampledToken out;
+  int64_t before = 0;
+  for (int pass = 0; pass < 2; pass++) {  // the first pass grows the buffers, the second must not allocate
+    if (pass == 1) before = g_allocations.load();
+    for (size_t m = 0; m < modes.size(); m++)
+      for (int k = 0; k < 64; k++) {
+        std::vector<float>& row = rows[k % rows.size()];
+        Rng r(k);
+        const SampleRequest request{&modes[m], &r, &counts, &masked, k % 2 ? &allowed : nullptr};
+        const int64_t mark = g_allocations.load();
+        sampler.sample(request, row.data(), 20000, out);
+        if (pass == 1 && g_allocations.load() != mark) std::cerr << "mode " << m << " row " << k << " allocated\n";
+        if (pass == 1) CHECK(g_allocations.load() == mark);
+        row = pristine[k % rows.size()];  // undo stage 1, so the second pass sees the first pass's rows
+      }
+  }
+  std::cout << "allocation: " << g_allocations.load() - before << " allocations in 320 warm samples across 5 modes\n";
+}
+
 }  // namespace
 
 int main() {
@@ -156,6 +215,7 @@ int main() {
   use_vector_path("best");
   check_selection(rng);
   check_draw_requests();
+  check_no_allocation(rng);
   std::cout << "PASS\n";
   return 0;
 }

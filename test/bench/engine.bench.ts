@@ -40,7 +40,7 @@ interface SamplingRow {
   readonly regrowths?: number; readonly exact_normalisers?: number; readonly cold_mask_build_ms?: number;
 }
 interface ForkRow { readonly mode: string; readonly n: number; readonly prompt_tokens: number; readonly prefill_tokens_computed: number; readonly first_tokens_ms: number; readonly total_ms: number }
-interface SamplingResult { readonly device: string; readonly vector_path: string; readonly vocab: number; readonly logits: Readonly<Record<string, unknown>>; readonly sampling: readonly SamplingRow[]; readonly n?: readonly ForkRow[] }
+interface SamplingResult { readonly device: string; readonly vector_path: string; readonly vocab: number; readonly load_average_1min?: number; readonly floor_row_in_cache_us?: number; readonly logits: Readonly<Record<string, unknown>>; readonly sampling: readonly SamplingRow[]; readonly n?: readonly ForkRow[] }
 
 function hasCudaDevice(): boolean {
   const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
@@ -94,7 +94,7 @@ async function runSampling(args: { size: 'tiny' | 'full'; outDir: string }): Pro
   const stdout = execFileSync(samplingBinary, ['--calls', calls], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as SamplingResult;
   const first = result.sampling[0];
-  console.log(`sampling on ${result.device} (${result.vector_path}), vocab ${result.vocab}: floor (one read of the row) ${fmt(first?.floor_us, 1)} us, previous full-sort sampler ${fmt(first?.anchor_previous_sampler_us, 0)} us; bar 300 us, aim 100 us`);
+  console.log(`sampling on ${result.device} (${result.vector_path}, load average ${fmt(result.load_average_1min, 1)}), vocab ${result.vocab}: floor (one read of the row) ${fmt(first?.floor_us, 1)} us from memory, ${fmt(result.floor_row_in_cache_us, 1)} us in cache, previous full-sort sampler ${fmt(first?.anchor_previous_sampler_us, 0)} us; bar 300 us, aim 100 us`);
   console.log('mode                                                          us/token   mean    p90  cpu us  bar');
   for (const r of result.sampling)
     console.log(`${r.mode.padEnd(60)} ${fmt(r.us_per_token, 1).padStart(8)} ${fmt(r.mean_us, 0).padStart(6)} ${fmt(r.p90_us, 0).padStart(6)} ${fmt(r.cpu_us_per_token, 1).padStart(7)}  ${r.us_per_token <= 300 ? 'met' : 'missed'}`);

@@ -44,9 +44,14 @@ bool TokenMaskCache::Key::operator<(const Key& o) const {
 std::shared_ptr<const GrammarMask> TokenMaskCache::get(uint64_t automaton_key, const ByteAutomaton& automaton, uint64_t vocab_key,
                                                        const TokenVocab& vocab, int32_t state, const std::vector<int32_t>& end_ids,
                                                        int32_t row_vocab) {
-  Key key{automaton_key, vocab_key, state, row_vocab, {}};
-  if (automaton.accepting(state)) key.end_ids = end_ids;
-  auto it = entries_.find(key);
+  // The probe keeps its vector's capacity, so a hit allocates nothing.
+  probe_.automaton = automaton_key;
+  probe_.vocab = vocab_key;
+  probe_.state = state;
+  probe_.row_vocab = row_vocab;
+  if (automaton.accepting(state)) probe_.end_ids.assign(end_ids.begin(), end_ids.end());
+  else probe_.end_ids.clear();
+  auto it = entries_.find(probe_);
   if (it != entries_.end()) {
     hits_++;
     recency_.splice(recency_.begin(), recency_, it->second.recency);
@@ -54,8 +59,8 @@ std::shared_ptr<const GrammarMask> TokenMaskCache::get(uint64_t automaton_key, c
   }
   misses_++;
   auto mask = std::make_shared<GrammarMask>();
-  build_grammar_mask(automaton, vocab, state, key.end_ids, row_vocab, *mask);
-  auto [pos, inserted] = entries_.emplace(std::move(key), Entry{mask, {}});
+  build_grammar_mask(automaton, vocab, state, probe_.end_ids, row_vocab, *mask);
+  auto [pos, inserted] = entries_.emplace(probe_, Entry{mask, {}});
   recency_.push_front(&pos->first);
   pos->second.recency = recency_.begin();
   bytes_ += mask->mask.bytes();

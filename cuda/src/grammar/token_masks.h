@@ -58,6 +58,7 @@ class TokenMaskCache {
   size_t budget_bytes_;
   size_t bytes_ = 0;
   int64_t hits_ = 0, misses_ = 0;
+  Key probe_{};  // the key being looked up
   std::map<Key, Entry> entries_;
   std::list<const Key*> recency_;  // front = most recent
 };

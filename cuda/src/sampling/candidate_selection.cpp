@@ -41,22 +41,28 @@ uint64_t key_of(int32_t id, float logit) {
 float logit_of(uint64_t key) { return from_ordered_bits(static_cast<uint32_t>(key >> 32)); }
 int32_t id_of(uint64_t key) { return static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(key)); }
 
-// First index >= i of a block of 16 whose any entry exceeds t, or the largest multiple of 16 <= n.
-int32_t next_block_above(const float* l, int32_t i, int32_t n, float t) {
+// From index i on, the first block of 16 with an entry above t: its start, and in `lanes` bit j set for
+// each entry j above t. Returns the largest multiple of 16 <= n when no block qualifies (lanes = 0).
+int32_t next_block_above(const float* l, int32_t i, int32_t n, float t, uint32_t& lanes) {
 #ifdef TIDEPOOL_X86
   const __m128 vt = _mm_set1_ps(t);
   for (; i + 16 <= n; i += 16) {
-    const __m128 a = _mm_cmpgt_ps(_mm_loadu_ps(l + i), vt), b = _mm_cmpgt_ps(_mm_loadu_ps(l + i + 4), vt);
-    const __m128 c = _mm_cmpgt_ps(_mm_loadu_ps(l + i + 8), vt), d = _mm_cmpgt_ps(_mm_loadu_ps(l + i + 12), vt);
-    if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)))) return i;
+    const uint32_t a = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(l + i), vt));
+    const uint32_t b = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(l + i + 4), vt));
+    const uint32_t c = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(l + i + 8), vt));
+    const uint32_t d = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(l + i + 12), vt));
+    lanes = a | (b << 4) | (c << 8) | (d << 12);
+    if (lanes) return i;
   }
-  return i;
 #else
-  for (; i + 16 <= n; i += 16)
-    for (int32_t j = 0; j < 16; j++)
-      if (l[i + j] > t) return i;
-  return i;
+  for (; i + 16 <= n; i += 16) {
+    lanes = 0;
+    for (int32_t j = 0; j < 16; j++) lanes |= static_cast<uint32_t>(l[i + j] > t) << j;
+    if (lanes) return i;
+  }
 #endif
+  lanes = 0;
+  return i;
 }
 
 }  // namespace
@@ -86,6 +92,27 @@ void CandidateSelector::push(int32_t id, float logit) {
   if (buffer_.size() >= capacity_) compact();
 }
 
+// One pass over the row in id order, pushing each unmasked entry above the (rising) threshold.
+void CandidateSelector::scan(const RowView& row) {
+  const float* l = row.logits;
+  const TokenMask* mask = row.mask;
+  if (mask && mask->listed) {
+    for (int32_t id : mask->ids)
+      if (l[id] > threshold_) push(id, l[id]);
+    return;
+  }
+  const int32_t n = row.vocab;
+  uint32_t lanes = 0;
+  int32_t i = 0;
+  for (; (i = next_block_above(l, i, n, threshold_, lanes)) + 16 <= n; i += 16)
+    for (; lanes; lanes &= lanes - 1) {  // only the entries the compare flagged; the threshold may rise meanwhile
+      const int32_t j = i + __builtin_ctz(lanes);
+      if (l[j] > threshold_ && (!mask || mask->allows(j))) push(j, l[j]);
+    }
+  for (; i < n; i++)  // the tail past the last full block
+    if (l[i] > threshold_ && (!mask || mask->allows(i))) push(i, l[i]);
+}
+
 bool CandidateSelector::select(const RowView& row, int32_t count, float floor, std::vector<Candidate>& out) {
   count = std::max(count, 1);
   const int32_t universe = row.mask ? row.mask->count : row.vocab;
@@ -95,23 +122,15 @@ bool CandidateSelector::select(const RowView& row, int32_t count, float floor, s
   capacity_ = std::max<size_t>(4 * static_cast<size_t>(count), 256);
   buffer_.clear();
   buffer_.reserve(capacity_);
-  threshold_ = -std::numeric_limits<float>::infinity();
-  const float* l = row.logits;
-  if (row.mask && row.mask->listed) {
-    for (int32_t id : row.mask->ids)
-      if (l[id] > threshold_) push(id, l[id]);
-  } else {
-    const TokenMask* mask = row.mask;
-    int32_t i = 0;
-    const int32_t n = row.vocab;
-    for (;;) {
-      i = next_block_above(l, i, n, threshold_);
-      const int32_t end = std::min(i + 16, n);
-      if (i >= end) break;
-      for (int32_t j = i; j < end; j++)
-        if (l[j] > threshold_ && (!mask || mask->allows(j))) push(j, l[j]);
-      i = end;
-    }
+  // With a floor, entries below it matter only when fewer than `count` lie above it: start there, and
+  // scan again without it in that (rare) case.
+  const float none = -std::numeric_limits<float>::infinity();
+  threshold_ = std::isfinite(floor) ? std::nextafter(floor, none) : none;
+  scan(row);
+  if (threshold_ != none && static_cast<int32_t>(buffer_.size()) < count) {
+    buffer_.clear();
+    threshold_ = none;
+    scan(row);
   }
   compact();
   std::sort(buffer_.begin(), buffer_.end(), std::greater<uint64_t>());

@@ -20,6 +20,7 @@ class CandidateSelector {
   bool select(const RowView& row, int32_t count, float floor, std::vector<Candidate>& out);
 
  private:
+  void scan(const RowView& row);
   void push(int32_t id, float logit);
   void compact();
 

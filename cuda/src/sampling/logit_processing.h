@@ -21,6 +21,7 @@ namespace tidepool {
 struct LogitEdit {
   int32_t id;
   float raw;
+  int32_t order;  // position in the log, so sorting keeps each id's first (raw) value
 };
 
 // Steps 1-4. `counts` may be unready when the params set no penalty.

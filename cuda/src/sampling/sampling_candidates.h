@@ -13,6 +13,12 @@
 // Stage 3 asks with a CandidateRequest and gets a SamplingCandidates. When it cannot prove its answer
 // from what it got it asks again, for more candidates or for the exact normaliser; both are rare
 // (see token_draw.h), and an implementation must answer them exactly, never approximately.
+//
+// What a device needs per sequence to compute the processed row itself (stage 1, logit_processing.h),
+// all small: SamplingParams (bias list, penalty factors, temperature), TokenCounts::entries() (the
+// distinct ids of prompt and output with output counts; it grows by one entry per new token), the ids
+// masked this step (min_tokens), and under a grammar the TokenMask bitset (vocab / 8 bytes, 19 KB at
+// 151,936 ids; one per automaton state, so it can stay resident on the device across steps).
 #pragma once
 
 #include <cmath>
