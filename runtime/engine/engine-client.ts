@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { type SamplingGrammar, checkSampling, engineSampling } from '../../protocol/sampling.js';
+import { checkSampling, engineSampling } from '../../protocol/sampling.js';
 import { GrammarRegistrations } from './grammar-registrations.js';
 import { stepItemLogprob } from './engine-wire.js';
 import { EngineError } from './engine.js';
@@ -153,32 +153,13 @@ export class EngineClient implements Engine {
         eos_ids: sequence.stopTokenIds,
         ...engineSampling(sampling),
       };
-      if (sampling.grammar) await this.addConstrained(add, sampling.grammar, sequence);
-      else await this.request(add);
+      if (!sampling.grammar) await this.request(add);
+      else if (sequence.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
+      else await this.registrations.add(add, sampling.grammar, sequence.modelKey, sequence.modelDir);
       state.accepted = true;
     } catch (error) {
       if (this.sequences.get(sequence.id) === state) this.sequences.delete(sequence.id);
       throw error;
-    }
-  }
-
-  /**
-   * `add` naming its automaton and the model's vocabulary, each registered on this connection first, once
-   * (the engine keeps them by name). The engine drops least recently used automata under its budget and
-   * answers `not_found` for them: registered again, and `add` retried, once.
-   */
-  private async addConstrained(add: Record<string, unknown>, grammar: SamplingGrammar, sequence: SequenceSpec): Promise<void> {
-    const constrained = { ...add, grammar: grammar.hash, vocab: sequence.modelKey };
-    const dir = sequence.modelDir;
-    if (dir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
-    await this.registrations.ensure(grammar, sequence.modelKey, dir);
-    try {
-      await this.request(constrained);
-    } catch (error) {
-      if (!(error instanceof EngineError && error.code === 'not_found')) throw error;
-      this.registrations.forget(grammar.hash, sequence.modelKey);
-      await this.registrations.ensure(grammar, sequence.modelKey, dir);
-      await this.request(constrained);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { SamplingGrammar } from '../../protocol/sampling.js';
-import { toEngineGrammar } from '../../protocol/structured-output/transfer-form.js';
-import { fromTransferForm } from '../../protocol/structured-output/transfer-form.js';
+import { fromTransferForm, toEngineGrammar } from '../../protocol/structured-output/transfer-form.js';
+import { EngineError } from './engine.js';
 import { vocabTokens } from './engine-vocab.js';
 
 type Request = (command: Record<string, unknown>) => Promise<unknown>;
@@ -16,6 +16,24 @@ export class GrammarRegistrations {
   private readonly vocabs = new Map<string, Promise<unknown>>();
 
   constructor(private readonly request: Request) {}
+
+  /**
+   * `add` naming its automaton and the model's vocabulary, each registered first. The engine drops least
+   * recently used automata under its budget and answers `not_found` for them: registered again, and `add`
+   * retried, once.
+   */
+  async add(add: Record<string, unknown>, grammar: SamplingGrammar, modelKey: string, modelDir: string): Promise<void> {
+    const constrained = { ...add, grammar: grammar.hash, vocab: modelKey };
+    await this.ensure(grammar, modelKey, modelDir);
+    try {
+      await this.request(constrained);
+    } catch (error) {
+      if (!(error instanceof EngineError && error.code === 'not_found')) throw error;
+      this.forget(grammar.hash, modelKey);
+      await this.ensure(grammar, modelKey, modelDir);
+      await this.request(constrained);
+    }
+  }
 
   async ensure(grammar: SamplingGrammar, modelKey: string, modelDir: string): Promise<void> {
     await Promise.all([
