@@ -10,7 +10,7 @@ import { type TokenStrings, completionLogprobs, tokenStrings } from './logprobs-
 import { type OpenAiContext, openAiRequest } from './openai-context.js';
 import { generatingFunction, readIncludeUsage, readStream } from './request-params.js';
 import { requestConstraint } from './request-constraint.js';
-import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
+import { type CollectedGeneration, clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 import { chunkEncoder } from './sse.js';
 import { plan } from './tool-plan.js';
 
@@ -32,17 +32,19 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   const includeUsage = readIncludeUsage(body);
   const sampling = readSampling(body, 'completions');
   const n = readN(body);
+  const bestOf = readBestOf(body, n, stream);
   const echo = readEcho(body, sampling.logprobs === true);
   const fn = generatingFunction(await ctx.functions.resolve(request.model));
   const prompts = readPrompts(body.prompt, fn);
-  if (prompts.length * n > MAX_CHOICES) {
-    throw new TidepoolError('invalid_parameter', `n (${n}) × prompts (${prompts.length}) exceeds ${MAX_CHOICES} choices per request`, { param: 'n' });
+  if (prompts.length * bestOf > MAX_CHOICES) {
+    throw new TidepoolError('invalid_parameter', `${bestOf > n ? 'best_of' : 'n'} (${bestOf}) × prompts (${prompts.length}) exceeds ${MAX_CHOICES} choices per request`, { param: bestOf > n ? 'best_of' : 'n' });
   }
   const constraint = requestConstraint(fn, plan(fn.tokenizer.chatFamily ?? 'tidepool', [], 'none', false, true), body.response_format);
-  const features = { endpoint: 'completions', n, prompts: prompts.length, response_format: constraint.format, ...(echo ? { echo } : {}) };
-  const withGrammar = { ...sampling, ...(constraint.grammar ? { grammar: constraint.grammar } : {}) };
+  const features = { endpoint: 'completions', n, ...(bestOf > n ? { best_of: bestOf } : {}), prompts: prompts.length, response_format: constraint.format, ...(echo ? { echo } : {}) };
+  // Ranking candidates needs their logprobs, whether or not the caller asked to see them.
+  const withGrammar = { ...sampling, ...(constraint.grammar ? { grammar: constraint.grammar } : {}), ...(bestOf > n ? { logprobs: true } : {}) };
   const specs = prompts.flatMap((prompt, p) =>
-    choiceSamplings(withGrammar, n).map((s, j) => ({ promptTokens: prompt.tokens, sampling: s, features: { ...features, index: p * n + j } })),
+    choiceSamplings(withGrammar, bestOf).map((s, j) => ({ promptTokens: prompt.tokens, sampling: s, features: { ...features, index: p * bestOf + j } })),
   );
   const submittedAt = performance.now();
   const generations = await startChoices(ctx.invoker, fn, specs, request, clientSignal(req, res));
@@ -54,7 +56,8 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   const results = await Promise.all(generations.map(collect));
   if (res.destroyed) return;
   setEngineTiming(res, submittedAt);
-  const choices = results.map((r, index) => ({
+  const returned = prompts.flatMap((_, p) => bestOfEach(results.slice(p * bestOf, (p + 1) * bestOf), n));
+  const choices = returned.map((r, index) => ({
     index,
     text: echoed(index) + r.text,
     finish_reason: r.finishReason,
@@ -62,6 +65,36 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   }));
   const usage = { promptTokens, completionTokens: results.reduce((sum, r) => sum + r.usage.completionTokens, 0) };
   res.json({ ...base, object: 'text_completion', choices, usage: usageBody(usage) });
+}
+
+/**
+ * `best_of`: candidates generated per prompt, of which the `n` best are returned; absent or null is `n`. At
+ * least `n`, at most 20 (as OpenAI), and not streamed (the best is known only at the end).
+ */
+function readBestOf(body: Readonly<Record<string, unknown>>, n: number, stream: boolean): number {
+  const bestOf = body.best_of ?? n;
+  if (typeof bestOf !== 'number' || !Number.isInteger(bestOf) || bestOf < n || bestOf > MAX_BEST_OF) {
+    throw new TidepoolError('invalid_parameter', `best_of: must be an integer from n (${n}) to ${MAX_BEST_OF}`, { param: 'best_of' });
+  }
+  if (stream && bestOf > n) throw new TidepoolError('unsupported_parameter', 'best_of: cannot be streamed (the best candidates are known only when all have finished)', { param: 'best_of' });
+  return bestOf;
+}
+
+const MAX_BEST_OF = 20;
+
+/**
+ * The `n` candidates with the highest log-probability per token (OpenAI's rule), best first; ties keep
+ * generation order. A candidate without text tokens ranks last. With as many candidates as `n`, all of them
+ * in order.
+ */
+function bestOfEach(candidates: readonly CollectedGeneration[], n: number): CollectedGeneration[] {
+  if (candidates.length === n) return [...candidates];
+  const score = (c: CollectedGeneration) => (c.tokens.length === 0 ? -Infinity : c.tokens.reduce((sum, t) => sum + t.logprob, 0) / c.tokens.length);
+  return candidates
+    .map((candidate, order) => ({ candidate, order, score: score(candidate) }))
+    .sort((a, b) => b.score - a.score || a.order - b.order)
+    .slice(0, n)
+    .map((ranked) => ranked.candidate);
 }
 
 /** `echo`: false unless set; with logprobs it would need the prompt's own logprobs, which are not computed. */

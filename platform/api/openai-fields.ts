@@ -114,7 +114,7 @@ export const COMPLETION_FIELDS: FieldTable = {
   ...SAMPLING,
   logprobs: works('works', 'a count of alternatives, 0-20'),
   echo: works('works', 'refused together with logprobs'),
-  best_of: refused('ranking server-side samples is not implemented (set n instead)', 'refused (V1 engine)', (v) => v === 1),
+  best_of: works('refused (V1 engine)', 'n to 20 candidates, the n with the highest logprob per token returned; not streamed'),
   suffix: refused('the served models have no fill-in-the-middle format', 'refused'),
   ...VLLM_REFUSED,
 };

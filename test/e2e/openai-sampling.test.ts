@@ -124,6 +124,18 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
     expect(texts).toEqual([r.choices[0]!.text, r.choices[2]!.text]);
   });
 
+  it('best_of returns the candidates with the highest logprob per token, of the same seeds n would sample', async () => {
+    const request = { model: 'tiny-chat', prompt: 'The tide', max_tokens: 6, temperature: 1, seed: 21 };
+    const all = await client.completions.create({ ...request, n: 4, logprobs: 0 });
+    const mean = (c: (typeof all.choices)[number]) => c.logprobs!.token_logprobs!.reduce((a, b) => a + b, 0) / c.logprobs!.token_logprobs!.length;
+    const ranked = [...all.choices].sort((a, b) => mean(b) - mean(a) || a.index - b.index);
+    const best = await client.completions.create({ ...request, n: 2, best_of: 4 });
+    expect(best.choices.map((c) => c.text)).toEqual(ranked.slice(0, 2).map((c) => c.text));
+    expect(best.choices.map((c) => c.index)).toEqual([0, 1]);
+    expect(best.choices[0]!.logprobs).toBeNull();
+    expect(best.usage?.completion_tokens).toBe(all.usage?.completion_tokens);
+  });
+
   it('refuses bad values with a 400 naming the field, and keeps serving', async () => {
     const chat = (extra: Record<string, unknown>) => client.chat.completions.create({ model: 'tiny-qwen', messages: [{ role: 'user', content: 'x' }], max_tokens: 2, ...extra } as never);
     for (const [extra, param] of [
@@ -139,7 +151,8 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
       await expect(chat(extra)).rejects.toMatchObject({ status: 400, param });
     }
     await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', suffix: 'y' })).rejects.toMatchObject({ status: 400, param: 'suffix' });
-    await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', best_of: 2 })).rejects.toMatchObject({ status: 400, param: 'best_of' });
+    await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', n: 2, best_of: 1 })).rejects.toMatchObject({ status: 400, param: 'best_of' });
+    await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', best_of: 2, stream: true })).rejects.toMatchObject({ status: 400, param: 'best_of' });
     const ok = await chat({ user: 'u1', metadata: { a: 'b' }, store: false, service_tier: 'auto' });
     expect(ok.choices).toHaveLength(1);
   });
