@@ -157,6 +157,16 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
     expect(ok.choices).toHaveLength(1);
   });
 
+  it('the native invoke API takes the same sampling record and returns logprobs when asked', async () => {
+    const res = await fetch(`${server.url}/v1/functions/tiny-chat/invoke`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prompt: 'The tide', max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2, top_k: 5 }),
+    });
+    const body = (await res.json()) as { text: string; logprobs: { token: string; top_logprobs: unknown[] }[] };
+    expect(body.logprobs.map((t) => t.token).join('')).toBe(body.text);
+    expect(body.logprobs.every((t) => t.top_logprobs.length === 2)).toBe(true);
+  });
+
   it('records the parameters each invocation ran with', async () => {
     await client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'rec' }], max_tokens: 2, top_k: 7, logprobs: true, n: 2 } as never);
     const rows = await waitFor(
