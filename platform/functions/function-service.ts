@@ -49,6 +49,7 @@ export interface FunctionServiceOptions {
 interface ModelMeta {
   readonly tokenizer: FunctionTokenizer;
   readonly maxPositions: number;
+  readonly vocabSize: number;
 }
 
 export function createFunctionService(options: FunctionServiceOptions): FunctionService {
@@ -110,7 +111,7 @@ export function createFunctionService(options: FunctionServiceOptions): Function
         throw new TidepoolError('store_unavailable', `cannot read the model config of ${name} v${record.version} from the object store: ${detail}`);
       });
       const contextLength = Math.min(record.manifest.context_length ?? meta.maxPositions, meta.maxPositions);
-      return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, tokenizer: meta.tokenizer };
+      return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, vocabSize: meta.vocabSize, tokenizer: meta.tokenizer };
     },
   };
 }
@@ -194,7 +195,12 @@ async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: 
   const tokenizerJson = tokenizerFile ? (await blobs.read(tokenizerFile.digest)).toString('utf8') : undefined;
   const tokenizer = load(tokenizerJson, config);
   const maxPositions = Number(config.max_position_embeddings);
-  return { tokenizer, maxPositions: Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : 2048 };
+  const vocabSize = Number(config.vocab_size);
+  return {
+    tokenizer,
+    maxPositions: Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : 2048,
+    vocabSize: Number.isSafeInteger(vocabSize) && vocabSize > 0 ? vocabSize : (tokenizer.tokenBytes?.length ?? 256),
+  };
 }
 
 async function residencyOf(router: Router, digest: string): Promise<FunctionDetails['residency']> {
