@@ -183,7 +183,7 @@ function buildMeta(tokenizerText: string | undefined, config: Record<string, unk
   if (tokenizer.vocabSize !== undefined && tokenizer.vocabSize > vocabSize) {
     throw new TidepoolError('invalid_model', `tokenizer.json: produces ids up to ${tokenizer.vocabSize - 1}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size)`, { param: 'tokenizer.json' });
   }
-  return { tokenizer, maxPositions: Number(config.max_position_embeddings) };
+  return metaOf(tokenizer, config);
 }
 
 async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: FunctionServiceOptions['loadTokenizer']): Promise<ModelMeta> {
@@ -193,7 +193,11 @@ async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: 
   if (!configFile) throw new TidepoolError('bad_model', `function ${record.name} v${record.version} lacks config.json`);
   const config = JSON.parse((await blobs.read(configFile.digest)).toString('utf8')) as Record<string, unknown>;
   const tokenizerJson = tokenizerFile ? (await blobs.read(tokenizerFile.digest)).toString('utf8') : undefined;
-  const tokenizer = load(tokenizerJson, config);
+  return metaOf(load(tokenizerJson, config), config);
+}
+
+/** The model's limits from its config.json, with the defaults a config without them gets. */
+function metaOf(tokenizer: FunctionTokenizer, config: Record<string, unknown>): ModelMeta {
   const maxPositions = Number(config.max_position_embeddings);
   const vocabSize = Number(config.vocab_size);
   return {
