@@ -36,10 +36,12 @@ export async function chatCompletions(ctx: OpenAiContext, check: (body: Readonly
     sampling: s,
     features: { ...features, index },
   }));
+  // The response id is choice 0's invocation id: a client finds its request in the records (`tidepool logs`).
+  const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const submittedAt = performance.now();
-  const generations = await startChoices(ctx.invoker, fn, specs, request, clientSignal(req, res));
+  const generations = await startChoices(ctx.invoker, fn, specs, { ...request, responseId: id }, clientSignal(req, res));
   const base = {
-    id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
+    id,
     created: Math.floor(request.arrivalMs / 1000),
     model: fn.name,
     system_fingerprint: `${fn.name}-v${fn.version}`,

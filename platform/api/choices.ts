@@ -37,18 +37,26 @@ export function choiceSamplings(sampling: SamplingRequest, n: number, randomSeed
   return Array.from({ length: n }, (_, i) => ({ ...sampling, seed: (base + i) % 2 ** 31 }));
 }
 
+/** What every choice of one request shares. */
+export interface ChoicesRequest {
+  readonly arrivalMs: number;
+  readonly caller?: InvocationCaller;
+  /** The response id: choice 0's invocation id, and `<id>-<i>` choice i's; absent, each gets a UUID. */
+  readonly responseId?: string;
+}
+
+/** The invocation id of choice `index` of a response (docs/api.md: a client finds each choice in the records). */
+export function choiceInvocationId(responseId: string | undefined, index: number): string | undefined {
+  if (responseId === undefined) return undefined;
+  return index === 0 ? responseId : `${responseId}-${index}`;
+}
+
 /**
  * Starts every choice as its own generation (its own invocation record, quota charge and engine sequence).
  * All or nothing: when one is refused, the ones already admitted are cancelled (and recorded as such) and
  * the refusal is thrown, before anything reaches the client.
  */
-export async function startChoices(
-  invoker: Invoker,
-  fn: ResolvedFunction,
-  specs: readonly ChoiceSpec[],
-  request: { readonly arrivalMs: number; readonly caller?: InvocationCaller },
-  signal: AbortSignal,
-): Promise<Generation[]> {
+export async function startChoices(invoker: Invoker, fn: ResolvedFunction, specs: readonly ChoiceSpec[], request: ChoicesRequest, signal: AbortSignal): Promise<Generation[]> {
   if (specs.length > MAX_CHOICES) {
     throw new TidepoolError('invalid_parameter', `n times the number of prompts is ${specs.length}; at most ${MAX_CHOICES} choices per request`, { param: 'n' });
   }
@@ -58,7 +66,11 @@ export async function startChoices(
   const onAbort = (): void => cancel.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   const started = await Promise.allSettled(
-    specs.map((spec) => invoker.start(fn, { promptTokens: spec.promptTokens, sampling: spec.sampling, features: spec.features, arrivalMs: request.arrivalMs, caller: request.caller }, cancel.signal)),
+    specs.map((spec, index) => {
+      const id = choiceInvocationId(request.responseId, index);
+      const params = { promptTokens: spec.promptTokens, sampling: spec.sampling, features: spec.features, arrivalMs: request.arrivalMs, caller: request.caller };
+      return invoker.start(fn, id === undefined ? params : { ...params, id }, cancel.signal);
+    }),
   );
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (!failed) return started.map((s) => (s as PromiseFulfilledResult<Generation>).value);

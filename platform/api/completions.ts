@@ -46,9 +46,11 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   const specs = prompts.flatMap((prompt, p) =>
     choiceSamplings(withGrammar, bestOf).map((s, j) => ({ promptTokens: prompt.tokens, sampling: s, features: { ...features, index: p * bestOf + j } })),
   );
+  // The response id is choice 0's invocation id: a client finds its request in the records (`tidepool logs`).
+  const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
   const submittedAt = performance.now();
-  const generations = await startChoices(ctx.invoker, fn, specs, request, clientSignal(req, res));
-  const base = { id: `cmpl-${randomUUID().replaceAll('-', '')}`, created: Math.floor(request.arrivalMs / 1000), model: fn.name, system_fingerprint: `${fn.name}-v${fn.version}` };
+  const generations = await startChoices(ctx.invoker, fn, specs, { ...request, responseId: id }, clientSignal(req, res));
+  const base = { id, created: Math.floor(request.arrivalMs / 1000), model: fn.name, system_fingerprint: `${fn.name}-v${fn.version}` };
   const echoed = (index: number) => (echo ? prompts[Math.floor(index / n)]!.text : '');
   const strings = sampling.logprobs ? tokenStrings(fn.tokenizer) : undefined;
   const promptTokens = prompts.reduce((sum, p) => sum + p.tokens.length, 0);

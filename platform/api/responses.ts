@@ -34,10 +34,12 @@ export async function responses(ctx: OpenAiContext & { readonly items: ResponseI
   const promptTokens = fn.tokenizer.encode(renderChatWithTools(tools.family, messages, tools.tools));
   const sampling = { ...chat.sampling, ...(constraint.grammar ? { grammar: constraint.grammar } : {}) };
   const features = { endpoint: 'responses', response_format: constraint.format, ...toolFeatures(tools) };
+  // The response id is its invocation id: a client finds its request in the records (`tidepool logs`).
+  const id = newItemId('resp');
   const submittedAt = performance.now();
-  const [generation] = await startChoices(ctx.invoker, fn, [{ promptTokens, sampling, features }], request, clientSignal(req, res));
+  const [generation] = await startChoices(ctx.invoker, fn, [{ promptTokens, sampling, features }], { ...request, responseId: id }, clientSignal(req, res));
   if (!generation) throw new TidepoolError('internal_error', 'no generation started');
-  const head: ResponseHead = { id: newItemId('resp'), createdAt: Math.floor(request.arrivalMs / 1000), model: fn.name, body };
+  const head: ResponseHead = { id, createdAt: Math.floor(request.arrivalMs / 1000), model: fn.name, body };
   const strings = chat.sampling.logprobs ? tokenStrings(fn.tokenizer) : undefined;
   if (stream) {
     const writer = new ResponseEventWriter(head, tools, strings);
