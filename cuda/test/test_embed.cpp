@@ -1,7 +1,9 @@
 // Embedding sequences through the step loop on the CPU backend: for each reference in
 // test/fixtures/embeddings (Hugging Face transformers' final hidden states, pooled mean / last and
-// L2-normalised), the engine's embedding matches within 1e-5 per component; an embedding and a generating
-// sequence share a step without disturbing each other; an embedding frees its KV blocks when it ends.
+// L2-normalised), the engine's embedding matches within 1e-5 per component, and within 8u of the largest
+// component with the CUDA backend's precision emulated (test_reference's bound, there on logits); an
+// embedding and a generating sequence share a step without disturbing each other; an embedding frees its
+// KV blocks when it ends.
 #include <dirent.h>
 
 #include <cmath>
@@ -17,6 +19,10 @@ using namespace tidepool::testing;
 namespace {
 
 constexpr double kTolerance = 1e-5;
+// Emulated CUDA precision stores K/V (and a half model's activations) rounded to bf16 (u = 2^-9): the
+// pooled states move by a few u relative to the largest component, as the logits do in test_reference
+// (measured 1.2e-3 to 6.7e-3 on the two fixtures).
+constexpr double kEmulatedTolerance = 8.0 / 512;
 
 Json read_json(const std::string& path) {
   std::ifstream in(path);
@@ -40,17 +46,21 @@ std::vector<float> embed_one(EngineCore& engine, int64_t id, const std::vector<i
   return r.done[0].embedding;
 }
 
-double max_diff(const std::vector<float>& got, const Json& want) {
+// max |got - want|, relative to max |want| when `relative`.
+double max_diff(const std::vector<float>& got, const Json& want, bool relative) {
   CHECK(got.size() == want.size());
-  double diff = 0;
-  for (size_t i = 0; i < got.size(); i++) diff = std::max(diff, std::fabs(got[i] - want.as_array()[i].as_double()));
-  return diff;
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); i++) {
+    diff = std::max(diff, std::fabs(got[i] - want.as_array()[i].as_double()));
+    scale = std::max(scale, std::fabs(want.as_array()[i].as_double()));
+  }
+  return relative ? diff / scale : diff;
 }
 
-int check_reference(const std::string& file) {
+int check_reference(const std::string& file, bool emulate) {
   const Json ref = read_json(file);
   const std::string model = ref.find("model")->as_string();
-  auto engine = make_engine(64);
+  auto engine = make_engine(64, 16, emulate);
   engine->install_model("m", load_model_dir(TIDEPOOL_REPO_ROOT "/test/fixtures/models/" + model));
   const Json::Array& prompts = ref.find("prompts")->as_array();
   int64_t id = 1;
@@ -62,9 +72,12 @@ int check_reference(const std::string& file) {
       double norm = 0;
       for (float v : got) norm += double(v) * v;
       CHECK(std::fabs(std::sqrt(norm) - 1) < 1e-5);
-      const double diff = max_diff(got, ref.find(name)->as_array()[p]);
-      std::cout << model << " prompt " << p << " " << name << ": max |engine - transformers| = " << diff << "\n";
-      CHECK(diff <= kTolerance);
+      const double diff = max_diff(got, ref.find(name)->as_array()[p], emulate);
+      std::cout << model << " prompt " << p << " " << name
+                << (emulate ? " (cuda precision): max |engine - transformers| / max |transformers| = "
+                            : ": max |engine - transformers| = ")
+                << diff << "\n";
+      CHECK(diff <= (emulate ? kEmulatedTolerance : kTolerance));
     }
   }
   CHECK(engine->scheduler().blocks().used_count() == 0);
@@ -105,11 +118,12 @@ int main() {
     dirent* e = ::readdir(d);
     if (!e) break;
     const std::string file = e->d_name;
-    if (file.size() > 5 && file.substr(file.size() - 5) == ".json") checked += check_reference(dir + "/" + file);
+    if (file.size() > 5 && file.substr(file.size() - 5) == ".json")
+      checked += check_reference(dir + "/" + file, false) + check_reference(dir + "/" + file, true);
   }
   if (d) ::closedir(d);
-  CHECK(checked >= 2);
+  CHECK(checked >= 4);
   check_mixed_batch();
-  std::cout << "test_embed: " << checked << " references matched\n";
+  std::cout << "test_embed: " << checked / 2 << " references matched, exact and with cuda precision\n";
   return 0;
 }
