@@ -219,9 +219,11 @@ describe('local node runtime over the stub engine', () => {
 
   it('refuses with engine_down when a device fault ends the request before its first token', async () => {
     const runtime = await start();
+    // The node resubmits an engine_down refusal once to the restarted engine, where this model faults again
+    // (or finds the engine still restarting), so the message is the last attempt's; the code is what counts.
     await expect(collect(runtime.generate(request(await artifact('faulty', 'DEVICE_LOST'))))).rejects.toMatchObject({
       code: 'engine_down',
-      message: expect.stringMatching(/^device_lost: forward of slot 0/),
+      message: expect.stringMatching(/^(device_lost|engine_down): /),
     });
   });
 
