@@ -102,11 +102,19 @@ function checkNumber(spec: { readonly type: 'integer' | 'number'; readonly min: 
   return value;
 }
 
-/** A string, or an array of at most `maxItems` strings, each 1-`maxLength` characters (the record holds a list). */
+/**
+ * A string, or an array of at most `maxItems` strings, each 1-`maxLength` characters (the record holds a list).
+ * NUL is refused: the invocation record keeps the strings (`invocations.params`, jsonb), and PostgreSQL
+ * cannot store U+0000 in text; other control characters (a newline stop string) are fine.
+ */
 function checkStrings(spec: { readonly maxItems: number; readonly maxLength: number }, value: unknown, label: string): readonly string[] {
   if (Array.isArray(value) && value.length > spec.maxItems) throw invalidField(label, `at most ${spec.maxItems} stop sequences are allowed, got ${value.length}`);
   const list = typeof value === 'string' ? [value] : value;
-  if (Array.isArray(list) && list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= spec.maxLength)) return list as string[];
+  if (Array.isArray(list) && list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= spec.maxLength)) {
+    const nul = (list as string[]).findIndex((s) => s.includes('\u0000'));
+    if (nul >= 0) throw invalidField(label, `contains the control character U+0000 at index ${(list as string[])[nul]!.indexOf('\u0000')}${list.length > 1 ? ` of string ${nul}` : ''}`);
+    return list as string[];
+  }
   throw invalidField(label, `must be a string or an array of at most ${spec.maxItems} strings, each 1-${spec.maxLength} characters`);
 }
 
