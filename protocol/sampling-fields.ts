@@ -104,18 +104,37 @@ function checkNumber(spec: { readonly type: 'integer' | 'number'; readonly min: 
 
 /**
  * A string, or an array of at most `maxItems` strings, each 1-`maxLength` characters (the record holds a list).
- * NUL is refused: the invocation record keeps the strings (`invocations.params`, jsonb), and PostgreSQL
- * cannot store U+0000 in text; other control characters (a newline stop string) are fine.
+ * The invocation record keeps the strings (`invocations.params`, jsonb), which cannot hold NUL or a lone
+ * UTF-16 surrogate (neither can occur in decoded model output either), so both are refused; other control
+ * characters (a newline stop string) are fine.
  */
 function checkStrings(spec: { readonly maxItems: number; readonly maxLength: number }, value: unknown, label: string): readonly string[] {
   if (Array.isArray(value) && value.length > spec.maxItems) throw invalidField(label, `at most ${spec.maxItems} stop sequences are allowed, got ${value.length}`);
   const list = typeof value === 'string' ? [value] : value;
-  if (Array.isArray(list) && list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= spec.maxLength)) {
-    const nul = (list as string[]).findIndex((s) => s.includes('\u0000'));
-    if (nul >= 0) throw invalidField(label, `contains the control character U+0000 at index ${(list as string[])[nul]!.indexOf('\u0000')}${list.length > 1 ? ` of string ${nul}` : ''}`);
-    return list as string[];
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= spec.maxLength)) {
+    throw invalidField(label, `must be a string or an array of at most ${spec.maxItems} strings, each 1-${spec.maxLength} characters`);
   }
-  throw invalidField(label, `must be a string or an array of at most ${spec.maxItems} strings, each 1-${spec.maxLength} characters`);
+  list.forEach((s: string, i) => {
+    const problem = unstorableCharacter(s);
+    if (problem) throw invalidField(label, `${problem}${list.length > 1 ? ` of string ${i}` : ''}`);
+  });
+  return list as string[];
+}
+
+/** Why PostgreSQL's jsonb cannot store `s` (NUL, or a surrogate without its pair), e.g. `contains ... at index 3`. */
+function unstorableCharacter(s: string): string | undefined {
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    if (code === 0) return `contains the control character U+0000 at index ${i}`;
+    if (code < 0xd800 || code > 0xdfff) continue;
+    const next = s.charCodeAt(i + 1);
+    if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      i++;
+      continue;
+    }
+    return `contains an unpaired surrogate U+${code.toString(16).toUpperCase()} at index ${i}`;
+  }
+  return undefined;
 }
 
 function checkBiasPairs(spec: { readonly maxItems: number; readonly min: number; readonly max: number }, value: unknown, label: string): unknown {
