@@ -13,6 +13,11 @@ export interface ChatBase {
   readonly system_fingerprint: string;
 }
 
+/** A response's or chunk's leading fields in OpenAI's order: id, object, created, model, system_fingerprint. */
+export function completionHead(base: ChatBase, object: string): Record<string, unknown> {
+  return { id: base.id, object, created: base.created, model: base.model, system_fingerprint: base.system_fingerprint };
+}
+
 export type ChatFinishReason = FinishReason | 'tool_calls' | 'function_call';
 
 /**
@@ -52,5 +57,5 @@ export function chatResponse(o: {
     };
   });
   const usage = sumUsage(o.promptTokens, o.results.map((r) => r.usage));
-  return { ...o.base, object: 'chat.completion', choices, usage: usageBody(usage) };
+  return { ...completionHead(o.base, 'chat.completion'), choices, usage: usageBody(usage) };
 }

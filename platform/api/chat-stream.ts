@@ -5,7 +5,7 @@ import type { ResolvedFunction } from '../functions/resolved-function.js';
 import { toLegacyDelta } from '../models/legacy-functions.js';
 import type { ChatDelta } from '../models/tool-call-deltas.js';
 import { ToolCallStreamParser } from '../models/tool-call-stream-parser.js';
-import { type ChatBase, chatFinishReason } from './chat-response.js';
+import { type ChatBase, chatFinishReason, completionHead } from './chat-response.js';
 import { type ChoiceEvent, mergeChoices } from './choices.js';
 import { type TokenStrings, chatLogprobs, tokenStrings } from './logprobs-shapes.js';
 import { streamGeneration, sumUsage, usageBody } from './run-generation.js';
@@ -28,7 +28,7 @@ export interface ChatStreamOptions {
  * it, a finish chunk per choice, and with `include_usage` one last chunk with `choices: []` and the usage.
  */
 export async function chatStream(res: Response, o: ChatStreamOptions): Promise<void> {
-  const chunk = chunkEncoder({ ...o.base, object: 'chat.completion.chunk' });
+  const chunk = chunkEncoder(completionHead(o.base, 'chat.completion.chunk'));
   const strings = tokenStrings(o.fn.tokenizer);
   const choices = o.generations.map((_, index) => new ChoiceStream(index, o.tools, o.logprobs ? strings : undefined));
   const frame = ({ index, event }: ChoiceEvent): unknown[] => choices[index]!.frame(event).map((choice) => chunk({ choices: [choice] }));

@@ -6,6 +6,7 @@ import type { ResolvedFunction } from '../functions/resolved-function.js';
 import type { Generation, Usage } from '../functions/invoker.js';
 import type { LoggedToken } from '../functions/output-text.js';
 import { type ChoiceEvent, MAX_CHOICES, choiceSamplings, mergeChoices, readN, startChoices } from './choices.js';
+import { type ChatBase, completionHead } from './chat-response.js';
 import { type TokenStrings, completionLogprobs, tokenStrings } from './logprobs-shapes.js';
 import { type OpenAiContext, openAiRequest } from './openai-context.js';
 import { generatingFunction, readIncludeUsage, readStream } from './request-params.js';
@@ -66,7 +67,7 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
     logprobs: strings ? completionLogprobs(r.tokens, strings, echoed(index).length) : null,
   }));
   const usage = { promptTokens, completionTokens: results.reduce((sum, r) => sum + r.usage.completionTokens, 0) };
-  res.json({ ...base, object: 'text_completion', choices, usage: usageBody(usage) });
+  res.json({ ...completionHead(base, 'text_completion'), choices, usage: usageBody(usage) });
 }
 
 /**
@@ -132,7 +133,7 @@ export function readPrompts(raw: unknown, fn: ResolvedFunction, param = 'prompt'
 }
 
 interface CompletionStreamOptions {
-  readonly base: Record<string, unknown>;
+  readonly base: ChatBase;
   readonly generations: readonly Generation[];
   readonly echoed: (index: number) => string;
   readonly strings: TokenStrings | undefined;
@@ -142,7 +143,7 @@ interface CompletionStreamOptions {
 
 /** Text chunks per choice (the echoed prompt first), each with the logprobs of its tokens, then one finish chunk per choice. */
 async function completionStream(res: Response, o: CompletionStreamOptions): Promise<void> {
-  const chunk = chunkEncoder({ ...o.base, object: 'text_completion' });
+  const chunk = chunkEncoder(completionHead(o.base, 'text_completion'));
   const offsets = o.generations.map((_, i) => o.echoed(i).length);
   const usages: Usage[] = [];
   const logprobs = (index: number, tokens: readonly LoggedToken[] | undefined) => {
