@@ -25,6 +25,8 @@ import { createControlPlaneMetrics } from './metrics.js';
 import { createQuotaGate } from './quota/quota-gate.js';
 import { ChatTemplateError, renderChat } from './models/chat-template.js';
 import { byteLevelTokenizer, tokenizerFromJson } from './models/tokenizer.js';
+import { tokenBytes } from '../protocol/token-bytes.js';
+import { chatFamilyOfTokenizerJson } from './models/chat-family.js';
 import { checkModelParts } from './models/validate-model.js';
 import { createRouter, type Router } from './router/router.js';
 import { type Logger, silentLogger } from '../protocol/logger.js';
@@ -244,10 +246,13 @@ function renderChatOr400(messages: readonly ChatMessage[]): string {
   }
 }
 
+/** The function's tokenizer, with every id's bytes over the model's vocabulary (logprobs, constrained decoding). */
 function loadTokenizer(tokenizerJson: string | undefined, config: Record<string, unknown>): FunctionTokenizer {
   const raw = config.eos_token_id;
   const eosTokenIds = (Array.isArray(raw) ? raw : [raw]).filter((id): id is number => Number.isSafeInteger(id) && (id as number) >= 0);
-  if (tokenizerJson !== undefined) return tokenizerFromJson(JSON.parse(tokenizerJson) as Record<string, unknown>, { eosTokenIds });
   const vocabSize = typeof config.vocab_size === 'number' ? config.vocab_size : undefined;
-  return byteLevelTokenizer({ eosTokenIds, ...(vocabSize !== undefined ? { vocabSize } : {}) });
+  const json = tokenizerJson === undefined ? undefined : (JSON.parse(tokenizerJson) as Record<string, unknown>);
+  const tokenizer = json ? tokenizerFromJson(json, { eosTokenIds }) : byteLevelTokenizer({ eosTokenIds, ...(vocabSize !== undefined ? { vocabSize } : {}) });
+  const bytes = tokenBytes(json, vocabSize ?? tokenizer.vocabSize);
+  return { ...tokenizer, chatFamily: chatFamilyOfTokenizerJson(json), ...(bytes ? { tokenBytes: bytes } : {}) };
 }

@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   'empty_prompt', 'context_length_exceeded', 'invalid_manifest', 'invalid_files', 'name_mismatch',
   'missing_blobs', 'invalid_digest', 'digest_mismatch', 'blob_too_large', 'size_mismatch', 'invalid_model',
   'model_mismatch',
+  // Structured outputs and tools: a schema the compiler does not enforce, is not a schema, or is too large.
+  'unsupported_schema', 'invalid_schema', 'schema_too_large',
   // Who is asking (401, 403) and what they ask for (404).
   'invalid_api_key', 'insufficient_scope', 'invalid_cluster_token', 'function_not_found', 'key_not_found',
   'route_not_found', 'not_found',

@@ -1,5 +1,5 @@
 import { type ErrorCode, TidepoolError, type WireError, isErrorCode } from './errors.js';
-import type { Artifact, DoneReason, NodeEvent, NodeGenerateRequest } from './node-runtime.js';
+import type { Artifact, DoneReason, NodeEvent, NodeGenerateRequest, TokenLogprob } from './node-runtime.js';
 import { checkSampling } from './sampling.js';
 
 /**
@@ -78,6 +78,28 @@ export function parseGenerateRequest(value: unknown): NodeGenerateRequest {
   return r as unknown as NodeGenerateRequest;
 }
 
+/** `{logprob, top: [[id, logprob], ...]}`; logprobs are finite and at most 0 (or -Infinity, sent as null by JSON). */
+function tokenLogprob(value: unknown): TokenLogprob {
+  const l = object(value, 'event.logprob');
+  const logprobOf = (v: unknown, field: string): number => {
+    if (v === null) return -Infinity;
+    if (typeof v !== 'number' || Number.isNaN(v) || v > 0) throw invalid(field, 'must be a log-probability (a number <= 0)');
+    return v;
+  };
+  const logprob = logprobOf(l.logprob, 'event.logprob.logprob');
+  if (!Array.isArray(l.top)) throw invalid('event.logprob.top', 'must be an array of [token id, logprob] pairs');
+  const top = l.top.map((pair: unknown, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`event.logprob.top[${i}]`, 'must be a [token id, logprob] pair');
+    return [count(pair[0], `event.logprob.top[${i}][0]`), logprobOf(pair[1], `event.logprob.top[${i}][1]`)] as const;
+  });
+  return { logprob, top };
+}
+
+function numbers(value: unknown, field: string): readonly number[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) throw invalid(field, 'must be an array of finite numbers');
+  return value as number[];
+}
+
 const DONE_REASONS: ReadonlySet<string> = new Set<DoneReason>(['stop', 'length', 'cancelled', 'error']);
 
 function wireError(value: unknown, field: string): WireError {
@@ -90,7 +112,10 @@ function wireError(value: unknown, field: string): WireError {
 /** One NDJSON line of the answer. */
 export function parseNodeEvent(value: unknown): NodeEvent {
   const e = object(value, 'event');
-  if (e.type === 'token') return { type: 'token', token: count(e.token, 'event.token') };
+  if (e.type === 'token') {
+    const token = count(e.token, 'event.token');
+    return e.logprob === undefined ? { type: 'token', token } : { type: 'token', token, logprob: tokenLogprob(e.logprob) };
+  }
   if (e.type !== 'done') throw invalid('event.type', 'must be token or done');
   if (typeof e.reason !== 'string' || !DONE_REASONS.has(e.reason)) throw invalid('event.reason', 'must be stop, length, cancelled or error');
   const done = {
@@ -99,7 +124,8 @@ export function parseNodeEvent(value: unknown): NodeEvent {
     promptTokens: count(e.promptTokens, 'event.promptTokens'),
     completionTokens: count(e.completionTokens, 'event.completionTokens'),
   };
-  return e.error === undefined ? done : { ...done, error: wireError(e.error, 'event.error') };
+  const embedding = e.embedding === undefined ? {} : { embedding: numbers(e.embedding, 'event.embedding') };
+  return e.error === undefined ? { ...done, ...embedding } : { ...done, ...embedding, error: wireError(e.error, 'event.error') };
 }
 
 /** A refusal body's error; a body that is not one reads as `engine_down` with `fallback` as its message. */

@@ -99,6 +99,16 @@ export interface NodeGenerateRequest {
   readonly keepWarmMs: number;
 }
 
+/**
+ * A sampled token's log-probability under the model's distribution (before temperature, top-p and the other
+ * truncations; penalties, logit_bias and masks applied), and the best alternatives as [id, logprob], most
+ * likely first: present only when the request asked for `logprobs`.
+ */
+export interface TokenLogprob {
+  readonly logprob: number;
+  readonly top: readonly (readonly [number, number])[];
+}
+
 /** How a sequence ended: a stop token, its length limit, a cancel, or a failure (`message` says which). */
 export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
 
@@ -108,13 +118,15 @@ export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
  * `error`, with the code of what failed.
  */
 export type NodeEvent =
-  | { readonly type: 'token'; readonly token: number }
+  | { readonly type: 'token'; readonly token: number; readonly logprob?: TokenLogprob }
   | {
       readonly type: 'done';
       readonly reason: DoneReason;
       readonly promptTokens: number;
       readonly completionTokens: number;
       readonly error?: WireError;
+      /** An embedding sequence's result (`sampling.embed`): the pooled, L2-normalised final hidden states. */
+      readonly embedding?: readonly number[];
     };
 
 export type ResidencyTier = 'gpu' | 'host' | 'store';

@@ -1,56 +1,84 @@
 import { TidepoolError } from './errors.js';
+import { FIELD_NAMES, type FieldValues, SAMPLING_FIELDS, type SamplingField, checkField, invalidField, readLogitBias } from './sampling-fields.js';
+import { type ByteDfaTransferForm, fromTransferForm } from './structured-output/transfer-form.js';
 
 /**
  * The sampling parameters of one generation: one record, built once from the HTTP body, that travels
  * unchanged through the control plane, the node, the scheduler and the engine client into the engine's `add`
- * command. Field names are the wire names (OpenAI's request fields, which the engine protocol shares), so the
- * record crosses every boundary without renaming, and each receiving side checks it against the same table.
+ * command. Field names are the wire names (OpenAI's and vLLM's request fields, which the engine protocol
+ * shares), so the record crosses every boundary without renaming, and each receiving side checks it against
+ * the same table.
  *
- * Adding a parameter: a row in `SAMPLING_FIELDS` (its type, range and whether the engine applies it), the
- * engine protocol's `add` field (docs/engine-protocol.md) and the engine. Nothing in between changes.
+ * Adding a parameter: a row in `SAMPLING_FIELDS` (sampling-fields.ts: its type, range, default and whether
+ * the engine applies it), the engine protocol's `add` field (docs/engine-protocol.md) and the engine.
+ * Nothing in between changes.
  */
-export const SAMPLING_FIELDS = {
-  max_tokens: { type: 'integer', min: 1, max: 1_000_000, engine: true },
-  temperature: { type: 'number', min: 0, max: 2, engine: true },
-  top_p: { type: 'number', min: Number.MIN_VALUE, max: 1, engine: true },
-  seed: { type: 'integer', min: 0, max: 2 ** 31 - 1, engine: true },
-  // Cut by the control plane on text; the engine stops on token ids (`stop_ids`, from the tokenizer).
-  stop: { type: 'strings', maxItems: 4, maxLength: 256, engine: false },
-} as const satisfies Readonly<Record<string, FieldSpec>>;
+export type SamplingParams = FieldValues & {
+  /** The byte automaton the output must follow (structured outputs, forced tool calls); null: free text. */
+  readonly grammar: SamplingGrammar | null;
+};
 
-type FieldSpec =
-  | { readonly type: 'integer' | 'number'; readonly min: number; readonly max: number; readonly engine: boolean }
-  | { readonly type: 'strings'; readonly maxItems: number; readonly maxLength: number; readonly engine: boolean };
-
-type FieldValue<S> = S extends { readonly type: 'strings' } ? readonly string[] : number;
-
-export type SamplingField = keyof typeof SAMPLING_FIELDS;
-
-/** A generation's sampling parameters, every one set. */
-export type SamplingParams = { readonly [K in SamplingField]: FieldValue<(typeof SAMPLING_FIELDS)[K]> };
+/** A constraint as it travels: the automaton's transfer form and its hash (the engine registers it under that name). */
+export interface SamplingGrammar {
+  readonly hash: string;
+  readonly automaton: ByteDfaTransferForm;
+}
 
 /** What a caller asked for: the parameters it set. The rest come from the function's defaults. */
 export type SamplingRequest = Partial<SamplingParams>;
 
+export type { SamplingField } from './sampling-fields.js';
+export { SAMPLING_FIELDS } from './sampling-fields.js';
+
 /** As OpenAI: at most 4 stop sequences, each 1-256 characters. */
 export const MAX_STOP_SEQUENCES = SAMPLING_FIELDS.stop.maxItems;
 export const MAX_STOP_LENGTH = SAMPLING_FIELDS.stop.maxLength;
+export const MAX_TOP_LOGPROBS = SAMPLING_FIELDS.top_logprobs.max;
 
-const FIELD_NAMES = Object.keys(SAMPLING_FIELDS) as SamplingField[];
+/** Which API's spelling a body uses: Completions' `logprobs` is a count of alternatives, Chat's a boolean. */
+export type SamplingDialect = 'chat' | 'completions';
+
+/** Body fields `readSampling` reads, per dialect (beside `SAMPLING_FIELDS`' names). */
+export const SAMPLING_BODY_FIELDS: readonly string[] = [...FIELD_NAMES, 'max_completion_tokens'];
 
 /**
- * Reads the sampling parameters of an API body (OpenAI's names; `null` means unset). Each present field is
- * checked against its row; the first bad one is refused with `invalid_parameter` naming it. OpenAI's newer
- * `max_completion_tokens` is read as `max_tokens` when that is absent.
+ * Reads the sampling parameters of an API body (`null` means unset). Each present field is checked against
+ * its row; the first bad one is refused with `invalid_parameter` naming it. `max_completion_tokens` wins over
+ * `max_tokens` (OpenAI's newer name; vLLM reads it so too); `top_k: -1` is vLLM's "off", read as 0.
  */
-export function readSampling(body: Readonly<Record<string, unknown>>): SamplingRequest {
+export function readSampling(body: Readonly<Record<string, unknown>>, dialect: SamplingDialect = 'chat'): SamplingRequest {
   const request: Record<string, unknown> = {};
-  for (const name of FIELD_NAMES) {
-    const key = name === 'max_tokens' && body.max_tokens === undefined && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : name;
+  const set = (name: SamplingField, key: string = name) => {
     const value = body[key];
     if (value !== undefined && value !== null) request[name] = checkField(name, value, key);
+  };
+  for (const name of FIELD_NAMES) {
+    if (name === 'logit_bias' || name === 'logprobs' || name === 'top_logprobs' || name === 'top_k' || name === 'embed') continue;
+    set(name, name === 'max_tokens' && isSet(body.max_completion_tokens) ? 'max_completion_tokens' : name);
   }
+  if (body.top_k === -1) request.top_k = 0;
+  else set('top_k');
+  if (isSet(body.logit_bias)) request.logit_bias = readLogitBias(body.logit_bias);
+  Object.assign(request, dialect === 'chat' ? readChatLogprobs(body) : readCompletionLogprobs(body));
   return request as SamplingRequest;
+}
+
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
+function readChatLogprobs(body: Readonly<Record<string, unknown>>): Partial<FieldValues> {
+  const logprobs = isSet(body.logprobs) ? (checkField('logprobs', body.logprobs, 'logprobs') as boolean) : undefined;
+  const top = isSet(body.top_logprobs) ? (checkField('top_logprobs', body.top_logprobs, 'top_logprobs') as number) : undefined;
+  if (top !== undefined && top > 0 && logprobs !== true) throw invalidField('top_logprobs', 'needs logprobs: true');
+  return { ...(logprobs === undefined ? {} : { logprobs }), ...(top === undefined ? {} : { top_logprobs: top }) };
+}
+
+/** Completions' `logprobs: n`: the chosen token's logprob and n alternatives (0-20; OpenAI allows 5, vLLM 20). */
+function readCompletionLogprobs(body: Readonly<Record<string, unknown>>): Partial<FieldValues> {
+  if (!isSet(body.logprobs)) return {};
+  const top = checkField('top_logprobs', body.logprobs, 'logprobs') as number;
+  return { logprobs: true, top_logprobs: top };
 }
 
 /** Values for what a function's manifest leaves out; `seed` is drawn per request when the caller sets none. */
@@ -60,19 +88,33 @@ export interface SamplingDefaults {
   readonly top_p: number;
 }
 
-/** The complete record: what the caller set, else the function's defaults, else a random seed and no stop strings. */
+/** The complete record: what the caller set, else the function's defaults, else each row's default and a random seed. */
 export function resolveSampling(request: SamplingRequest, defaults: SamplingDefaults, randomSeed: () => number = randomSamplingSeed): SamplingParams {
-  return {
-    max_tokens: request.max_tokens ?? defaults.max_tokens,
-    temperature: request.temperature ?? defaults.temperature,
-    top_p: request.top_p ?? defaults.top_p,
-    seed: request.seed ?? randomSeed(),
-    stop: request.stop ?? [],
-  };
+  const out: Record<string, unknown> = {};
+  for (const name of FIELD_NAMES) {
+    const spec = SAMPLING_FIELDS[name];
+    out[name] = request[name] ?? ('default' in spec ? spec.default : undefined);
+  }
+  out.max_tokens = request.max_tokens ?? defaults.max_tokens;
+  out.temperature = request.temperature ?? defaults.temperature;
+  out.top_p = request.top_p ?? defaults.top_p;
+  out.seed = request.seed ?? randomSeed();
+  out.grammar = request.grammar ?? null;
+  const params = out as SamplingParams;
+  checkRelations(params, '');
+  return params;
 }
 
 export function randomSamplingSeed(): number {
   return Math.floor(Math.random() * 2 ** 31);
+}
+
+/** Rules between fields: min_tokens within max_tokens, alternatives only with logprobs. */
+function checkRelations(params: SamplingParams, prefix: string): void {
+  if (params.min_tokens > params.max_tokens) {
+    throw invalidField(`${prefix}min_tokens`, `must not exceed max_tokens (${params.max_tokens}), got ${params.min_tokens}`);
+  }
+  if (params.top_logprobs > 0 && !params.logprobs) throw invalidField(`${prefix}top_logprobs`, 'needs logprobs: true');
 }
 
 /**
@@ -86,35 +128,46 @@ export function checkSampling(value: unknown, where = 'sampling'): SamplingParam
   }
   const record = value as Record<string, unknown>;
   for (const name of FIELD_NAMES) {
-    if (record[name] === undefined) throw new TidepoolError('invalid_parameter', `${where}.${name}: required`, { param: `${where}.${name}` });
+    if (record[name] === undefined) throw invalidField(`${where}.${name}`, 'required');
     checkField(name, record[name], `${where}.${name}`);
   }
+  checkGrammar(record.grammar, `${where}.grammar`);
+  checkRelations(record as SamplingParams, `${where}.`);
   return record as SamplingParams;
 }
 
-/** The fields the engine applies, as its `add` command takes them. */
+function checkGrammar(value: unknown, label: string): void {
+  if (value === null) return;
+  const g = value as Partial<SamplingGrammar> | undefined;
+  if (typeof g !== 'object' || typeof g.hash !== 'string' || !/^[0-9a-f]{64}$/.test(g.hash)) throw invalidField(label, 'must be null or {hash: sha256 hex, automaton}');
+  try {
+    fromTransferForm(g.automaton);
+  } catch (error) {
+    throw invalidField(label, (error as Error).message);
+  }
+}
+
+/** Token ids in the record (`logit_bias`, `stop_token_ids`) must exist in the model's vocabulary of `vocabSize` ids. */
+export function checkSamplingIds(params: SamplingRequest, vocabSize: number): void {
+  for (const [id] of params.logit_bias ?? []) {
+    if (id >= vocabSize) throw invalidField('logit_bias', `token ${id} is outside the vocabulary (ids 0-${vocabSize - 1})`);
+  }
+  for (const id of params.stop_token_ids ?? []) {
+    if (id >= vocabSize) throw invalidField('stop_token_ids', `token ${id} is outside the vocabulary (ids 0-${vocabSize - 1})`);
+  }
+}
+
+/** The fields the engine applies, under the engine protocol's names; `grammar` is the engine client's to register. */
 export function engineSampling(params: SamplingParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of FIELD_NAMES) if (SAMPLING_FIELDS[name].engine) out[name] = params[name];
+  for (const name of FIELD_NAMES) {
+    const spec: { readonly engine: boolean; readonly engineName?: string } = SAMPLING_FIELDS[name];
+    if (spec.engine) out[spec.engineName ?? name] = params[name];
+  }
   return out;
 }
 
-function checkField(name: SamplingField, value: unknown, label: string): unknown {
-  const spec: FieldSpec = SAMPLING_FIELDS[name];
-  if (spec.type === 'strings') return checkStrings(spec, value, label);
-  const integer = spec.type === 'integer';
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < spec.min || value > spec.max || (integer && !Number.isInteger(value))) {
-    throw new TidepoolError('invalid_parameter', `${label}: must be ${integer ? 'an integer' : 'a number'} in [${spec.min}, ${spec.max}]`, { param: label });
-  }
-  return value;
-}
-
-/** A string, or an array of at most `maxItems` strings, each 1-`maxLength` characters; always a list after. */
-function checkStrings(spec: { readonly maxItems: number; readonly maxLength: number }, value: unknown, label: string): readonly string[] {
-  if (Array.isArray(value) && value.length > spec.maxItems) {
-    throw new TidepoolError('invalid_parameter', `${label}: at most ${spec.maxItems} stop sequences are allowed, got ${value.length}`, { param: label });
-  }
-  const list = typeof value === 'string' ? [value] : value;
-  if (Array.isArray(list) && list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= spec.maxLength)) return list as string[];
-  throw new TidepoolError('invalid_parameter', `${label}: must be a string or an array of at most ${spec.maxItems} strings, each 1-${spec.maxLength} characters`, { param: label });
+/** A complete record from a few fields, the rest at their defaults (greedy, top_p 1, seed 0): for the simulator, tests and benchmarks. */
+export function samplingWith(fields: SamplingRequest & { readonly max_tokens: number }): SamplingParams {
+  return resolveSampling(fields, { max_tokens: fields.max_tokens, temperature: 0, top_p: 1 }, () => 0);
 }

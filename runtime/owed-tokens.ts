@@ -15,14 +15,14 @@ export interface OwedTokens {
 export function owingSink(tally: OwedTokens, device: number, modelKey: string, owed: number, sink: SequenceSink): SequenceSink {
   let delivered = 0;
   return {
-    onToken: (token) => {
+    onToken: (token, logprob) => {
       delivered++;
       tally.progress(device, 1);
-      sink.onToken(token);
+      sink.onToken(token, logprob);
     },
-    onDone: (reason, usage, error) => {
+    onDone: (reason, usage, error, embedding) => {
       tally.finished(device, modelKey, owed - delivered);
-      sink.onDone(reason, usage, error);
+      sink.onDone(reason, usage, error, embedding);
     },
   };
 }

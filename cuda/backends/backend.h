@@ -122,6 +122,9 @@ class Backend {
                                 std::vector<RowCandidates>& out);
   virtual void fetch_row(int row, float* raw, float* processed);
 
+  // Embedding functions: one forward pass of a single entry that writes its K/V like forward, but returns
+  // the final hidden states (after the final norm), f32, (n_tokens, hidden_size), instead of logits.
+  virtual void forward_hidden(int slot, const BatchEntry& entry, float* hidden) = 0;
   // Copies whole pages between the pool and host memory (park / restore); bit-exact.
   virtual void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) = 0;
   virtual void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) = 0;

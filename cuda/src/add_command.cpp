@@ -148,6 +148,11 @@ SequenceSpec parse_add_command(const Json& cmd) {
   spec.stop_ids = ids_of(cmd, "stop_ids", false, SamplingLimits::kMaxStopIds);
   spec.eos_ids = ids_of(cmd, "eos_ids", false, SamplingLimits::kMaxStopIds);
   spec.want_logits = bool_of(cmd, "logits");
+  if (const Json* embed = present(cmd, "embed")) {
+    if (!embed->is_string() || (embed->as_string() != "mean" && embed->as_string() != "last"))
+      refuse("embed must be \"mean\" or \"last\" (the pooling of an embedding)");
+    spec.pooling = embed->as_string() == "mean" ? Pooling::Mean : Pooling::Last;
+  }
   const Json* grammar = present(cmd, "grammar");
   const Json* vocab = present(cmd, "vocab");
   if (grammar || vocab) {

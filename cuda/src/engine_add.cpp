@@ -51,7 +51,11 @@ void EngineCore::add(const SequenceSpec& spec) {
     if (seqs_.count(id)) throw EngineError("bad_request", "sequence " + std::to_string(id) + " already exists");
   }
   if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
-  if (spec.max_tokens <= 0) throw EngineError("bad_request", "max_tokens must be positive");
+  if (spec.pooling != Pooling::None) {
+    if (!spec.grammar.empty() || !spec.fork_ids.empty()) throw EngineError("bad_request", "an embedding (embed) takes no grammar and no seqs");
+  } else if (spec.max_tokens <= 0) {
+    throw EngineError("bad_request", "max_tokens must be positive");
+  }
   auto it = models_.find(spec.model);
   if (it != models_.end()) check_spec(spec, it->second.model->config);
   GrammarCursor cursor = grammar_cursor(spec);
@@ -61,12 +65,13 @@ void EngineCore::add(const SequenceSpec& spec) {
   seq->model = spec.model;
   seq->tokens = spec.prompt;
   seq->prompt_len = static_cast<int>(spec.prompt.size());
-  seq->max_tokens = spec.max_tokens;
+  seq->max_tokens = spec.pooling == Pooling::None ? spec.max_tokens : 0;  // an embedding samples nothing
   seq->sampling = spec.sampling;
   seq->stop_ids = spec.stop_ids;
   seq->eos_ids = spec.eos_ids;
   seq->want_logits = spec.want_logits;
   seq->all_logits = spec.all_logits;
+  seq->pooling = spec.pooling;
   seq->rng = Rng(spec.sampling.seed);
   Sequence* raw = seq.get();
   add_forks(spec, *raw);

@@ -161,7 +161,7 @@ const Sequence* EngineCore::find(int64_t id) const {
 void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
   release_forks(*seq);
   scheduler_.remove(seq);
-  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message});
+  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message, {}});
   seqs_.erase(seq->id);
 }
 
@@ -280,7 +280,12 @@ void EngineCore::forward_failed(const ScheduledBatch& batch, StepResult& out) {
   }
 }
 
-void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out) {
+void EngineCore::run_batch(const ResidentModel& rm, const ScheduledBatch& scheduled, StepResult& out) {
+  ScheduledBatch batch;
+  std::vector<Sequence*> embeddings;
+  for (Sequence* seq : scheduled.seqs) (seq->pooling == Pooling::None ? batch.seqs : embeddings).push_back(seq);
+  run_embeddings(rm, embeddings, out);
+  if (batch.empty()) return;
   if (prepared_applies(batch)) return run_batch_prepared(rm, batch, out);
   size_t rows = 0;
   const std::vector<BatchEntry> entries = batch_entries(batch, rows);

@@ -48,6 +48,7 @@ struct SequenceSpec {
   std::vector<uint64_t> fork_seeds;
   bool want_logits = false;
   bool all_logits = false;
+  Pooling pooling = Pooling::None;  // an embedding: max_tokens 0, no sampling
 };
 
 struct TokenEvent {
@@ -65,6 +66,7 @@ struct DoneEvent {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   std::string message;
+  std::vector<float> embedding;  // (hidden_size) an embedding sequence's result, L2-normalised
 };
 
 struct StepResult {
@@ -162,6 +164,8 @@ class EngineCore {
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
   std::vector<BatchEntry> batch_entries(const ScheduledBatch& batch, size_t& logit_rows) const;
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
+  // Embedding sequences of a batch (engine_embed.cpp): prefill, pool, finish.
+  void run_embeddings(const ResidentModel& rm, const std::vector<Sequence*>& seqs, StepResult& out);
   void postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out);
   bool take_token(Sequence* seq, float* row, int vocab, TokenEvent ev, StepResult& out);
   bool emit_sampled(Sequence* seq, TokenEvent ev, StepResult& out);  // sampled_ as seq's next token

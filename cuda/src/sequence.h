@@ -16,6 +16,10 @@ namespace tidepool {
 
 enum class SeqStatus { Waiting, Running, Parked, Finished };
 
+// An embedding sequence (Pooling other than None) is prefilled and ends there: its done event carries the
+// pooled, L2-normalised final hidden states instead of tokens (engine_embed.cpp).
+enum class Pooling { None, Mean, Last };
+
 struct RegisteredGrammar;
 struct RegisteredVocab;
 
@@ -46,6 +50,7 @@ struct Sequence {
   Rng rng;
   TokenCounts counts;  // prompt and output ids, kept only when sampling penalizes (sequence_sampling.cpp)
   GrammarCursor grammar;
+  Pooling pooling = Pooling::None;
   std::vector<int64_t> pending_forks;  // children waiting for this sequence's prefill (n > 1)
   int64_t fork_parent = -1;            // while a pending child: the parent whose prefill it waits for
 

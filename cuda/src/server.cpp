@@ -283,6 +283,11 @@ void Server::emit_done(const DoneEvent& d) {
   out.set("prompt_tokens", d.prompt_tokens);
   out.set("completion_tokens", d.completion_tokens);
   if (!d.message.empty()) out.set("message", d.message);
+  if (!d.embedding.empty()) {
+    Json embedding = Json::array();
+    for (float v : d.embedding) embedding.push(static_cast<double>(v));
+    out.set("embedding", std::move(embedding));
+  }
   send(out);
 }
 

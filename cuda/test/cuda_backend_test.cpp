@@ -7,7 +7,8 @@
 //   - park/restore in the middle of generation: same tokens and bit-identical logits as without;
 //   - two models interleaved token by token: each equals its uninterrupted run;
 //   - sampled (temperature/top-p, seeded) generation repeats exactly;
-//   - a captured decode graph has exactly decode_step_launches() nodes (launches per step, docs/cuda.md).
+//   - a captured decode graph has exactly decode_step_launches() nodes (launches per step, docs/cuda.md);
+//   - embeddings (forward_hidden), mean- and last-pooled, match the CPU backend's.
 // Each engine reserves 2 GiB of the device (its memory budget). Prints "SKIP: <reason>" and exits 77 only
 // on a machine without a GPU (cuda_device.h); a broken CUDA setup fails.
 #include <cuda_runtime_api.h>
@@ -120,6 +121,30 @@ void test_fixture(const std::string& name) {
   expect(gpu.tokens == cpu.tokens, name + ": 16 greedy tokens equal the cpu backend's");
 }
 
+// Embedding sequences (forward_hidden): a prompt longer than a KV block, pooled both ways, as the cpu backend pools it.
+std::vector<float> embedding(const std::string& backend, const std::string& dir, const std::vector<int32_t>& prompt, Pooling pooling) {
+  auto engine = make_engine(backend);
+  engine->install_model("m", load_model_dir(dir));
+  SequenceSpec s = spec(1, "m", prompt, 0);
+  s.want_logits = s.all_logits = false;
+  s.pooling = pooling;
+  engine->add(s);
+  StepResult r = engine->step("m");
+  CHECK(r.done.size() == 1 && r.done[0].reason == "stop");
+  return r.done[0].embedding;
+}
+
+void test_embeddings(const std::string& name) {
+  const std::string dir = std::string(TIDEPOOL_REPO_ROOT) + "/test/fixtures/models/" + name;
+  const std::vector<int32_t> prompt = prompt_of(70, 320, 3);
+  for (const auto& [label, pooling] : {std::pair{"mean", Pooling::Mean}, std::pair{"last", Pooling::Last}}) {
+    const double rel = rel_l2(embedding("cuda", dir, prompt, pooling), embedding("cpu", dir, prompt, pooling));
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: %s embedding vs cpu rel %.2e (<= 1e-2)", name.c_str(), label, rel);
+    expect(rel <= 1e-2, line);
+  }
+}
+
 void test_qwen_shape() {
   testing::SynthSpec s;
   s.architecture = "Qwen2ForCausalLM";
@@ -219,6 +244,8 @@ int main() {
   test_interleave();
   test_sampling_repeats();
   test_launches_per_step();
+  test_embeddings("tiny-qwen2");
+  test_embeddings("tiny-llama-bf16");
   std::printf(failures ? "%d FAILED\n" : "all cuda backend tests passed\n", failures);
   return failures ? 1 : 0;
 }

@@ -11,7 +11,8 @@
 
 namespace tidepool::testing {
 
-inline std::unique_ptr<EngineCore> make_engine(size_t kv_pages, int block_tokens = 16) {
+// `emulate_cuda`: the CPU backend rounds where the CUDA backend stores narrower (backends/precision.h).
+inline std::unique_ptr<EngineCore> make_engine(size_t kv_pages, int block_tokens = 16, bool emulate_cuda = false) {
   EngineOptions o;
   o.block_tokens = block_tokens;
   o.kv_page_bytes = 64 << 10;
@@ -19,6 +20,7 @@ inline std::unique_ptr<EngineCore> make_engine(size_t kv_pages, int block_tokens
   o.memory_budget_bytes = size_t(256) << 20;
   BackendOptions b;
   b.threads = 1;
+  b.emulate_cuda_precision = emulate_cuda;
   return std::make_unique<EngineCore>(make_cpu_backend(b), o);
 }
 

@@ -109,6 +109,7 @@ class PreparingBackend : public Backend {
   }
   void free_slot(int slot) override { inner_->free_slot(slot); }
   void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override { inner_->forward(slot, batch, logits); }
+  void forward_hidden(int slot, const BatchEntry& entry, float* hidden) override { inner_->forward_hidden(slot, entry, hidden); }
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override { inner_->kv_to_host(pages, host); }
   void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override { inner_->kv_from_host(pages, host); }
 

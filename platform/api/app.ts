@@ -81,6 +81,8 @@ export function createApp(options: AppOptions): Express {
     next(problem ? new TidepoolError('invalid_parameter', `the request URL ${problem}; no function name, id or query value holds one`) : undefined);
   });
   app.use('/v1', apiKeyAuth(options.keys));
+  // vLLM's tokenizer routes sit outside /v1 and take the same keys.
+  app.use(['/tokenize', '/detokenize'], apiKeyAuth(options.keys));
   if (options.clusterRoutes) app.use(options.clusterRoutes.public);
   // Blob bodies are raw streams; register before the JSON parser so it never buffers them.
   app.use(blobRoutes({ blobs: options.blobs, maxUploadBytes: options.maxUploadBytes, metrics: options.metrics, gc: options.blobGc }));

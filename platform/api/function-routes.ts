@@ -1,3 +1,4 @@
+import { chatLogprobs, tokenStrings } from './logprobs-shapes.js';
 import { Router } from 'express';
 import { principalOf } from '../auth/api-key-auth.js';
 import { functionNotFound, mayUseFunction } from '../auth/api-keys.js';
@@ -5,7 +6,7 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { GenerationEvent, Invoker } from '../functions/invoker.js';
 import { TidepoolError } from '../../protocol/errors.js';
 import { readSampling } from '../../protocol/sampling.js';
-import { parseMessages, readStream, requireObject, type ChatMessage } from './request-params.js';
+import { generatingFunction, parseMessages, readStream, requireObject, type ChatMessage } from './request-params.js';
 import { clientSignal, collect, setEngineTiming, streamGeneration, usageBody } from './run-generation.js';
 
 export interface FunctionRoutesOptions {
@@ -63,19 +64,22 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const stream = readStream(body);
     const sampling = readSampling(body);
     const prompt = readPrompt(body, options.renderChat);
-    const fn = await functions.resolve(req.params.name);
+    const fn = generatingFunction(await functions.resolve(req.params.name));
     const submittedAt = performance.now();
     const generation = await options.invoker.start(fn, { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
+    // With `logprobs`, each token's logprob, bytes and top alternatives, in the Chat Completions shape.
+    const strings = sampling.logprobs ? tokenStrings(fn.tokenizer) : undefined;
+    const logprobs = (tokens: Parameters<typeof chatLogprobs>[0] | undefined) => (strings ? { logprobs: chatLogprobs(tokens ?? [], strings).content } : {});
     if (!stream) {
       const r = await collect(generation);
       setEngineTiming(res, submittedAt);
       if (!res.destroyed) {
-        res.json({ id: generation.id, function: fn.name, version: fn.version, text: r.text, finish_reason: r.finishReason, usage: usageBody(r.usage) });
+        res.json({ id: generation.id, function: fn.name, version: fn.version, text: r.text, finish_reason: r.finishReason, usage: usageBody(r.usage), ...logprobs(r.tokens) });
       }
       return;
     }
     const frame = (e: GenerationEvent): unknown[] =>
-      e.type === 'text' ? [{ type: 'token', text: e.text }] : [{ type: 'done', finish_reason: e.finishReason, usage: usageBody(e.usage) }];
+      e.type === 'text' ? [{ type: 'token', text: e.text, ...logprobs(e.tokens) }] : [{ type: 'done', finish_reason: e.finishReason, usage: usageBody(e.usage) }];
     await streamGeneration(res, generation, frame, [{ type: 'start', id: generation.id, function: fn.name, version: fn.version }]);
   });
   return router;

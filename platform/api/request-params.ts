@@ -1,5 +1,6 @@
 import { TidepoolError } from '../../protocol/errors.js';
 import { controlCharProblem } from '../db/control-chars.js';
+import type { ResolvedFunction } from '../functions/resolved-function.js';
 
 type Body = Record<string, unknown>;
 
@@ -46,4 +47,22 @@ export function parseMessages(v: unknown): ChatMessage[] {
     }
     throw new TidepoolError('invalid_parameter', `messages[${i}].content: must be a string or text parts`, { param: 'messages' });
   });
+}
+
+/** `stream_options.include_usage`: a last chunk with `choices: []` and the usage. */
+export function readIncludeUsage(body: Readonly<Record<string, unknown>>): boolean {
+  const options = body.stream_options;
+  if (options === undefined || options === null) return false;
+  if (typeof options !== 'object' || Array.isArray(options)) throw new TidepoolError('invalid_parameter', 'stream_options: must be an object', { param: 'stream_options' });
+  const include = (options as { include_usage?: unknown }).include_usage;
+  if (include !== undefined && include !== null && typeof include !== 'boolean') {
+    throw new TidepoolError('invalid_parameter', 'stream_options.include_usage: must be a boolean', { param: 'stream_options' });
+  }
+  return include === true;
+}
+
+/** The function, unless it is an embedding function (`task: embed`), which only `/v1/embeddings` serves. */
+export function generatingFunction(fn: ResolvedFunction): ResolvedFunction {
+  if (fn.manifest.task !== 'embed') return fn;
+  throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} is an embedding function (task: embed); call /v1/embeddings`, { param: 'model' });
 }

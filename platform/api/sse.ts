@@ -52,17 +52,29 @@ export function chunkEncoder(base: Readonly<Record<string, unknown>>): (fields: 
   };
 }
 
-/** One `data: {...}\n\n` frame. */
+/** A frame with an event name (`event: <name>` before its data), as the Responses API streams. */
+export class NamedEvent {
+  constructor(
+    readonly name: string,
+    readonly data: unknown,
+  ) {}
+}
+
+/** One `data: {...}\n\n` frame (with its `event:` line for a `NamedEvent`). */
 export function sendSse(res: Response, data: unknown): void {
   if (res.writableEnded) return;
   coalesceWrites(res);
+  if (data instanceof NamedEvent) {
+    res.write(`event: ${data.name}\ndata: ${JSON.stringify(data.data)}\n\n`);
+    return;
+  }
   res.write(`data: ${data instanceof EncodedJson ? data.text : JSON.stringify(data)}\n\n`);
 }
 
-/** Ends the stream the way OpenAI clients expect: `data: [DONE]`. */
-export function endSse(res: Response): void {
+/** Ends the stream the way OpenAI clients expect: `data: [DONE]` (the Responses API ends without it). */
+export function endSse(res: Response, done = true): void {
   if (res.writableEnded) return;
-  res.write('data: [DONE]\n\n');
+  if (done) res.write('data: [DONE]\n\n');
   res.end();
 }
 

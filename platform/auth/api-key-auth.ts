@@ -3,14 +3,15 @@ import { TidepoolError } from '../../protocol/errors.js';
 import { OPEN_PRINCIPAL, type ApiKeyService, type Principal } from './api-keys.js';
 
 /**
- * Routes an `invoke` key may use (method and path under `/v1`); every other `/v1` route needs `admin`, so a
- * route added later is admin-only until it is listed here.
+ * Routes an `invoke` key may use (method and full path); every other route behind the key check needs
+ * `admin`, so a route added later is admin-only until it is listed here.
  */
 const INVOKE_ROUTES: readonly (readonly [string, RegExp])[] = [
-  ['GET', /^\/models(\/[^/]+)?\/?$/],
-  ['POST', /^\/(chat\/)?completions\/?$/],
-  ['POST', /^\/functions\/[^/]+\/invoke\/?$/],
-  ['GET', /^\/functions(\/[^/]+)?\/?$/],
+  ['GET', /^\/v1\/models(\/[^/]+)?\/?$/],
+  ['POST', /^\/v1\/((chat\/)?completions|responses|embeddings)\/?$/],
+  ['POST', /^\/v1\/functions\/[^/]+\/invoke\/?$/],
+  ['GET', /^\/v1\/functions(\/[^/]+)?\/?$/],
+  ['POST', /^\/(tokenize|detokenize)\/?$/],
 ];
 
 /**
@@ -40,7 +41,8 @@ export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
       }
       principal = result.principal;
     }
-    if (!principal.admin && !INVOKE_ROUTES.some(([method, path]) => (req.method === method || (method === 'GET' && req.method === 'HEAD')) && path.test(req.path))) {
+    const fullPath = `${req.baseUrl}${req.path}`.replace(/\/+$/, '') || '/';
+    if (!principal.admin && !INVOKE_ROUTES.some(([method, path]) => (req.method === method || (method === 'GET' && req.method === 'HEAD')) && path.test(fullPath))) {
       throw new TidepoolError('insufficient_scope', `this API key has the invoke scope; ${req.method} ${req.baseUrl}${req.path} needs admin`);
     }
     res.locals.principal = principal;

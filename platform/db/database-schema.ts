@@ -86,6 +86,8 @@ export interface InvocationsTable {
   slo_attainment: number | null;
   slo_met: boolean | null;
   error: string | null;
+  /** What it ran with (`recorded-params.ts`): endpoint, sampling record, n, response format, tools. */
+  params: ColumnType<unknown, string | null | undefined, string | null>;
   created_at: CreatedAt;
   finished_at: Date | null;
 }

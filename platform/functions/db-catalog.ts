@@ -54,6 +54,7 @@ export function createDbCatalog(db: Db): FunctionCatalog {
           sloAttainment: r.sloAttainment,
           sloMet: r.sloMet,
           error: r.error,
+          params: r.params ?? null,
           createdAt: r.startedAt,
           finishedAt: r.finishedAt,
         })),

@@ -49,6 +49,7 @@ export interface FunctionServiceOptions {
 interface ModelMeta {
   readonly tokenizer: FunctionTokenizer;
   readonly maxPositions: number;
+  readonly vocabSize: number;
 }
 
 export function createFunctionService(options: FunctionServiceOptions): FunctionService {
@@ -110,7 +111,7 @@ export function createFunctionService(options: FunctionServiceOptions): Function
         throw new TidepoolError('store_unavailable', `cannot read the model config of ${name} v${record.version} from the object store: ${detail}`);
       });
       const contextLength = Math.min(record.manifest.context_length ?? meta.maxPositions, meta.maxPositions);
-      return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, tokenizer: meta.tokenizer };
+      return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, vocabSize: meta.vocabSize, tokenizer: meta.tokenizer };
     },
   };
 }
@@ -182,7 +183,7 @@ function buildMeta(tokenizerText: string | undefined, config: Record<string, unk
   if (tokenizer.vocabSize !== undefined && tokenizer.vocabSize > vocabSize) {
     throw new TidepoolError('invalid_model', `tokenizer.json: produces ids up to ${tokenizer.vocabSize - 1}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size)`, { param: 'tokenizer.json' });
   }
-  return { tokenizer, maxPositions: Number(config.max_position_embeddings) };
+  return metaOf(tokenizer, config);
 }
 
 async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: FunctionServiceOptions['loadTokenizer']): Promise<ModelMeta> {
@@ -192,9 +193,18 @@ async function readMeta(blobs: BlobReader, record: FunctionVersionRecord, load: 
   if (!configFile) throw new TidepoolError('bad_model', `function ${record.name} v${record.version} lacks config.json`);
   const config = JSON.parse((await blobs.read(configFile.digest)).toString('utf8')) as Record<string, unknown>;
   const tokenizerJson = tokenizerFile ? (await blobs.read(tokenizerFile.digest)).toString('utf8') : undefined;
-  const tokenizer = load(tokenizerJson, config);
+  return metaOf(load(tokenizerJson, config), config);
+}
+
+/** The model's limits from its config.json, with the defaults a config without them gets. */
+function metaOf(tokenizer: FunctionTokenizer, config: Record<string, unknown>): ModelMeta {
   const maxPositions = Number(config.max_position_embeddings);
-  return { tokenizer, maxPositions: Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : 2048 };
+  const vocabSize = Number(config.vocab_size);
+  return {
+    tokenizer,
+    maxPositions: Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : 2048,
+    vocabSize: Number.isSafeInteger(vocabSize) && vocabSize > 0 ? vocabSize : (tokenizer.tokenBytes?.length ?? 256),
+  };
 }
 
 async function residencyOf(router: Router, digest: string): Promise<FunctionDetails['residency']> {

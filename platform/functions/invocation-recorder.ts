@@ -26,6 +26,8 @@ export interface InvocationRecord {
   readonly sloAttainment: number | null;
   readonly sloMet: boolean | null;
   readonly error: string | null;
+  /** What it ran with (`recorded-params.ts`); absent for refusals before the parameters were resolved. */
+  readonly params?: Readonly<Record<string, unknown>>;
   readonly startedAt: Date;
   readonly finishedAt: Date;
 }

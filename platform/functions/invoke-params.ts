@@ -14,6 +14,11 @@ export interface InvokeParams {
   readonly arrivalMs: number;
   /** Who calls (the auth principal): recorded as the invocation's key, and held to the key's limits. */
   readonly caller?: InvocationCaller;
+  /**
+   * What the request asked for beyond sampling, for the invocation record (`params`): the endpoint, `n` and
+   * this choice's index, `response_format`'s type, tool names, `tool_choice`, ...
+   */
+  readonly features?: Readonly<Record<string, unknown>>;
 }
 
 export interface InvocationCaller {

@@ -25,7 +25,17 @@ export interface FunctionManifest {
    * too); absent when the manifest has no `limits` block, and a null field is unlimited.
    */
   readonly limits?: QuotaLimits;
+  /**
+   * What the function serves: text generation (absent, `generate`) or embeddings (`embed`: `/v1/embeddings`,
+   * the final hidden states pooled and L2-normalised); the generating routes refuse an embedding function.
+   */
+  readonly task?: FunctionTask;
+  /** With `task: embed`: `last` (the last prompt position, vLLM's default for decoder models) or `mean`. */
+  readonly pooling?: EmbeddingPooling;
 }
+
+export type FunctionTask = 'generate' | 'embed';
+export type EmbeddingPooling = 'mean' | 'last';
 
 export type ModelSource =
   | { readonly path: string }
@@ -105,7 +115,17 @@ class FieldReader {
   }
 }
 
-const TOP_KEYS = ['name', 'description', 'model', 'context_length', 'defaults', 'slo', 'keep_warm_ms', 'min_warm', 'limits'];
+const TOP_KEYS = ['name', 'description', 'model', 'context_length', 'defaults', 'slo', 'keep_warm_ms', 'min_warm', 'limits', 'task', 'pooling'];
+
+/** `task` and `pooling`: pooling only for an embedding function, which pools `last` unless it says `mean`. */
+function readTask(r: FieldReader, root: Obj): { task?: FunctionTask; pooling?: EmbeddingPooling } {
+  const task = root.task ?? 'generate';
+  if (task !== 'generate' && task !== 'embed') return r.fail('task', 'must be generate or embed') ?? {};
+  const pooling = root.pooling;
+  if (pooling !== undefined && pooling !== null && task !== 'embed') return r.fail('pooling', 'is only for task: embed') ?? {};
+  if (pooling !== undefined && pooling !== null && pooling !== 'mean' && pooling !== 'last') return r.fail('pooling', 'must be mean or last') ?? {};
+  return task === 'embed' ? { task, pooling: (pooling as EmbeddingPooling | null | undefined) ?? 'last' } : {};
+}
 
 function readModel(r: FieldReader, root: Obj): ModelSource | undefined {
   const model = r.object(root, 'model', 'model');
@@ -173,12 +193,14 @@ export function parseManifest(input: unknown): ManifestResult {
   const keepWarm = r.integer(input, 'keep_warm_ms', 'keep_warm_ms', DEFAULT_KEEP_WARM_MS, 0) ?? 0;
   const minWarm = r.integer(input, 'min_warm', 'min_warm', 0, 0) ?? 0;
   const limits = readLimits(r, input);
+  const task = readTask(r, input);
   if (r.problems.length > 0 || name === undefined || model === undefined || context === undefined) {
     return { ok: false, problems: r.problems };
   }
   const manifest: FunctionManifest = {
     name, description, model, context_length: context, defaults, slo, keep_warm_ms: keepWarm, min_warm: minWarm,
     ...(limits ? { limits } : {}),
+    ...task,
   };
   return { ok: true, manifest: deepFreeze(manifest) };
 }

@@ -1,26 +1,39 @@
 /**
  * Cuts generated text at the first stop string. Text that could still become a stop string (a suffix that is
- * a prefix of one) is held back, so a client never sees part of a stop sequence.
+ * a prefix of one) is held back, so a client never sees part of a stop sequence. With `includeStop`
+ * (vLLM's `include_stop_str_in_output`) the cut falls after the stop string instead of before it.
  */
 export class StopFilter {
   private held = '';
   private readonly stops: readonly string[];
 
-  constructor(stops: readonly string[]) {
+  constructor(
+    stops: readonly string[],
+    private readonly includeStop = false,
+  ) {
     this.stops = stops.filter((s) => s.length > 0);
   }
 
-  push(text: string): { readonly text: string; readonly stopped: boolean } {
+  /** `armed` false (before `min_tokens` are out, as vLLM does): no stop string is looked for yet. */
+  push(text: string, armed = true): { readonly text: string; readonly stopped: boolean } {
     if (this.stops.length === 0) return { text, stopped: false };
     const buffer = this.held + text;
+    if (!armed) {
+      this.held = '';
+      return { text: buffer, stopped: false };
+    }
     let cut = -1;
+    let length = 0;
     for (const stop of this.stops) {
       const at = buffer.indexOf(stop);
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+      if (at >= 0 && (cut < 0 || at < cut)) {
+        cut = at;
+        length = stop.length;
+      }
     }
     if (cut >= 0) {
       this.held = '';
-      return { text: buffer.slice(0, cut), stopped: true };
+      return { text: buffer.slice(0, this.includeStop ? cut + length : cut), stopped: true };
     }
     const keep = this.holdLength(buffer);
     this.held = buffer.slice(buffer.length - keep);

@@ -1,4 +1,4 @@
-import { byteToUnicodeTable } from './tiny-tokenizer.js';
+import { byteLevelPieces } from '../../protocol/token-bytes.js';
 
 /**
  * Decoding for a tokenizer.json whose model is BPE and whose decoder is ByteLevel (GPT-2, Qwen2, Llama 3 and
@@ -15,28 +15,8 @@ import { byteToUnicodeTable } from './tiny-tokenizer.js';
  * Returns undefined for any other kind of tokenizer.json: the caller then decodes through the library.
  */
 export function byteLevelDecode(json: Readonly<Record<string, unknown>>): ((ids: readonly number[]) => string) | undefined {
-  const model = json.model as { type?: unknown; vocab?: unknown; unk_token?: unknown; end_of_word_suffix?: unknown } | null | undefined;
-  const decoder = json.decoder as { type?: unknown } | null | undefined;
-  if (model?.type !== 'BPE' || decoder?.type !== 'ByteLevel' || model.end_of_word_suffix) return undefined;
-  if (typeof model.vocab !== 'object' || model.vocab === null || Array.isArray(model.vocab)) return undefined;
-  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as { id: number; content: string; special?: boolean }[]) : [];
-  const tokens: unknown[] = [];
-  for (const [token, id] of Object.entries(model.vocab as Record<string, number>)) tokens[id] = token;
-  for (const token of added) tokens[token.id] = token.content;
-  const specials = new Set(added.filter((t) => t.special).map((t) => t.content));
-  const verbatim = new Set(added.map((t) => t.content));
-  const unicodeToByte = new Map(byteToUnicodeTable().map((symbol, byte) => [symbol, byte]));
-  const unk = model.unk_token;
-
-  // Per id: its bytes, its text (an added token), or null (dropped: special, or no token at all).
-  const pieces: (Uint8Array | string | null)[] = [];
-  for (let id = 0; id < tokens.length; id++) {
-    const token = tokens[id] ?? unk;
-    if (typeof token !== 'string') pieces.push(null);
-    else if (specials.has(token)) pieces.push(null);
-    else if (verbatim.has(token)) pieces.push(token);
-    else pieces.push(Uint8Array.from([...token], (symbol) => unicodeToByte.get(symbol) ?? 0));
-  }
+  const pieces = byteLevelPieces(json);
+  if (!pieces) return undefined;
 
   const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   let run = new Uint8Array(256);

@@ -1,5 +1,6 @@
 import { CHAT_ROLES } from './chat-template.js';
 import { TINY_WORDS } from './tiny-words.js';
+import { byteToUnicodeTable } from '../../protocol/token-bytes.js';
 
 /**
  * Builds the byte-level BPE tokenizer.json that `tidepool synth tiny` writes. Ids 0..255 are the 256 bytes
@@ -20,15 +21,7 @@ export interface TinyTokenizer {
 /** `<|end|>` closes every chat message, and is the model's end-of-sequence token. */
 export const END_TOKEN = '<|end|>';
 
-/** GPT-2's reversible byte → printable-character map, which byte-level BPE vocabularies are written in. */
-export function byteToUnicodeTable(): readonly string[] {
-  const printable = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-  const table: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) table.push(String.fromCodePoint(printable(b) ? b : next++));
-  return table;
-}
-
+/** Text in GPT-2's reversible byte → printable-character alphabet, which byte-level BPE vocabularies are written in. */
 function toByteLevel(text: string, table: readonly string[]): string {
   return [...new TextEncoder().encode(text)].map((b) => table[b]).join('');
 }

@@ -61,5 +61,6 @@ function toWire(row: InvocationRecord): OpsInvocation {
     started_at: row.createdAt.toISOString(),
     finished_at: row.finishedAt?.toISOString() ?? null,
     error: row.error,
+    params: row.params ?? null,
   };
 }

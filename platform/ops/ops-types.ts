@@ -85,6 +85,11 @@ export interface OpsInvocation {
   readonly started_at: string;
   readonly finished_at: string | null;
   readonly error: string | null;
+  /**
+   * What it ran with: `endpoint`, the complete `sampling` record (`grammar` as its automaton's hash), and the
+   * request's other features (`n`, `index`, `response_format`, `tools`, `tool_choice`); null when unknown.
+   */
+  readonly params: Readonly<Record<string, unknown>> | null;
 }
 
 /** `GET /v1/invocations`: newest first, or oldest first with `since`. */

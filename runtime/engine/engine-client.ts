@@ -1,5 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { checkSampling, engineSampling } from '../../protocol/sampling.js';
+import { GrammarRegistrations } from './grammar-registrations.js';
+import { stepItemLogprob } from './engine-wire.js';
 import { EngineError } from './engine.js';
 import type {
   DoneReason,
@@ -69,6 +71,7 @@ export class EngineClient implements Engine {
   private closeDetail: (() => Promise<string>) | undefined;
   private downDetail = '';
   hello!: EngineHello;
+  private readonly registrations = new GrammarRegistrations((command) => this.request(command));
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -142,14 +145,18 @@ export class EngineClient implements Engine {
     const state: SequenceState = { sink, promptTokens: sequence.promptTokens.length, completionTokens: 0, accepted: false };
     this.sequences.set(sequence.id, state);
     try {
-      await this.request({
+      const sampling = checkSampling(sequence.sampling);
+      const add = {
         op: 'add',
         seq: sequence.id,
         model: sequence.modelKey,
         prompt: sequence.promptTokens,
-        stop_ids: sequence.stopTokenIds,
-        ...engineSampling(checkSampling(sequence.sampling)),
-      });
+        eos_ids: sequence.stopTokenIds,
+        ...engineSampling(sampling),
+      };
+      if (!sampling.grammar) await this.request(add);
+      else if (sequence.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
+      else await this.registrations.add(add, sampling.grammar, sequence.modelKey, sequence.modelDir);
       state.accepted = true;
     } catch (error) {
       if (this.sequences.get(sequence.id) === state) this.sequences.delete(sequence.id);
@@ -254,7 +261,7 @@ export class EngineClient implements Engine {
       const state = this.sequences.get(Number(item[0]));
       if (!state) continue;
       state.completionTokens++;
-      state.sink.onToken(Number(item[1]));
+      state.sink.onToken(Number(item[1]), stepItemLogprob(item));
     }
   }
 
@@ -268,7 +275,8 @@ export class EngineClient implements Engine {
       completionTokens: Number(message.completion_tokens ?? state.completionTokens),
     };
     const reason = DONE_REASONS.includes(message.reason as DoneReason) ? (message.reason as DoneReason) : 'error';
-    state.sink.onDone(reason, usage, reason === 'error' ? sequenceError(message) : undefined);
+    const embedding = Array.isArray(message.embedding) ? message.embedding.map(Number) : undefined;
+    state.sink.onDone(reason, usage, reason === 'error' ? sequenceError(message) : undefined, embedding);
   }
 
   private downMessage(): string {

@@ -1,3 +1,4 @@
+import type { TokenLogprob } from '../../protocol/node-runtime.js';
 import { ENGINE_ERROR_CODES, EngineError, type EngineErrorCode, type EngineStats } from './engine.js';
 
 /** One decoded frame from the engine: a reply (`ok`/`error` with `re`) or an event (`step`/`done`). */
@@ -58,4 +59,15 @@ export function sequenceError(done: WireRecord): EngineError {
   const colon = message.indexOf(': ');
   const lead = colon > 0 ? message.slice(0, colon) : '';
   return new EngineError(CODES.has(lead) ? (lead as EngineErrorCode) : 'internal', message);
+}
+
+/**
+ * The logprob of one `step` item (`[seq, token, logits?, {logprob, top}]`): the object after the token, when
+ * the sequence asked for logprobs. A malformed one reads as absent rather than failing the sequence.
+ */
+export function stepItemLogprob(item: readonly unknown[]): TokenLogprob | undefined {
+  const extra = item.slice(2).find((x): x is WireRecord => typeof x === 'object' && x !== null && !Array.isArray(x));
+  if (!extra || typeof extra.logprob !== 'number' || !Array.isArray(extra.top)) return undefined;
+  const top = (extra.top as unknown[]).filter((p): p is [number, number] => Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number');
+  return { logprob: extra.logprob, top: top.map(([id, lp]) => [id, lp] as const) };
 }

@@ -1,5 +1,5 @@
 import { type ErrorCode, TidepoolError } from '../../protocol/errors.js';
-import type { DoneReason } from '../../protocol/node-runtime.js';
+import type { DoneReason, TokenLogprob } from '../../protocol/node-runtime.js';
 import type { SamplingParams } from '../../protocol/sampling.js';
 
 /**
@@ -70,16 +70,23 @@ export interface SequenceSpec {
   readonly promptTokens: readonly number[];
   /** The caller's record, unchanged; the client writes its engine fields into `add`. */
   readonly sampling: SamplingParams;
+  /** End-of-sequence ids of the model's tokenizer (the engine's `eos_ids`). */
   readonly stopTokenIds: readonly number[];
+  /** The model's files (`tokenizer.json` gives the token bytes a `grammar` needs); required with a grammar. */
+  readonly modelDir?: string;
 }
 
 export type { DoneReason };
 
 /** Receives a sequence's output. Calls arrive in token order; `onDone` is the last call. */
 export interface SequenceSink {
-  onToken(token: number): void;
-  /** `error` is set when `reason` is `error`: the code and message of what ended the sequence. */
-  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, error?: TidepoolError): void;
+  /** `logprob` is set when the sequence's sampling asked for `logprobs`. */
+  onToken(token: number, logprob?: TokenLogprob): void;
+  /**
+   * `error` is set when `reason` is `error`: the code and message of what ended the sequence; `embedding`
+   * for an embedding sequence (`sampling.embed`) that finished.
+   */
+  onDone(reason: DoneReason, usage: { promptTokens: number; completionTokens: number }, error?: TidepoolError, embedding?: readonly number[]): void;
 }
 
 export interface TurnResult {

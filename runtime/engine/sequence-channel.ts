@@ -13,13 +13,17 @@ export class SequenceChannel {
   private ended = false;
 
   readonly sink: SequenceSink = {
-    onToken: (token) => {
-      if (!this.ended) this.push({ type: 'token', token });
+    onToken: (token, logprob) => {
+      if (!this.ended) this.push(logprob === undefined ? { type: 'token', token } : { type: 'token', token, logprob });
     },
-    onDone: (reason, usage, error) => {
+    onDone: (reason, usage, error, embedding) => {
       if (this.ended) return;
       this.ended = true;
-      this.push({ type: 'done', reason, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, ...(error === undefined ? {} : { error: toWireError(error) }) });
+      this.push({
+        type: 'done', reason, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+        ...(error === undefined ? {} : { error: toWireError(error) }),
+        ...(embedding === undefined ? {} : { embedding }),
+      });
     },
   };
 

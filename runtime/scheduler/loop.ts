@@ -60,14 +60,14 @@ export function createSchedulerLoop(deps: LoopDeps) {
   /** The sink the engine writes to: it keeps the records current, then forwards. */
   function trackingSink(model: ModelState, r: RequestState, sink: SequenceSink): SequenceSink {
     return {
-      onToken(token) {
+      onToken(token, logprob) {
         r.tokens++;
         r.lastTokenMs = clock.now();
-        sink.onToken(token);
+        sink.onToken(token, logprob);
       },
-      onDone(reason: DoneReason, usage, error) {
+      onDone(reason: DoneReason, usage, error, embedding) {
         forget(model, r.request.id);
-        sink.onDone(reason, usage, error);
+        sink.onDone(reason, usage, error, embedding);
         wake();
       },
     };
@@ -77,7 +77,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     r.phase = 'added';
     const q = r.request;
     const spec = {
-      id: q.id, modelKey: q.model.key, promptTokens: q.promptTokens, sampling: q.sampling, stopTokenIds: q.stopTokenIds,
+      id: q.id, modelKey: q.model.key, modelDir: q.model.dir, promptTokens: q.promptTokens, sampling: q.sampling, stopTokenIds: q.stopTokenIds,
     };
     try {
       await engine.add(spec, sink);

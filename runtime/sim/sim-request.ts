@@ -2,6 +2,7 @@ import type { ModelRef } from '../engine/engine.js';
 import type { Slo } from '../../protocol/slo.js';
 import type { GenerationRequest } from '../scheduler/types.js';
 import { shapeOfKey } from './catalogue.js';
+import { samplingWith } from '../../protocol/sampling.js';
 
 /** What the simulated clusters hand their schedulers: a model ref priced by its shape, and a generation. */
 export function simModelRef(key: string): ModelRef {
@@ -11,7 +12,7 @@ export function simModelRef(key: string): ModelRef {
 export function simGeneration(id: number, key: string, promptTokens: number, maxTokens: number, slo: Slo): GenerationRequest {
   return {
     id, functionName: key, model: simModelRef(key), promptTokens: syntheticPrompt(promptTokens),
-    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: id, stop: [] }, stopTokenIds: [], slo,
+    sampling: samplingWith({ max_tokens: maxTokens, seed: id }), stopTokenIds: [], slo,
   };
 }
 

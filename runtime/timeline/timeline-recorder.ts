@@ -101,10 +101,10 @@ function tokenKey(gpu: number, modelKey: string): string {
 /** Wraps a sequence's sink so each token it receives is counted on the timeline for `modelKey` on `gpu`. */
 export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string, sink: SequenceSink, gpu = 0): SequenceSink {
   return {
-    onToken(token) {
+    onToken(token, logprob) {
       recorder.countToken(modelKey, gpu);
-      sink.onToken(token);
+      sink.onToken(token, logprob);
     },
-    onDone: (reason, usage, error) => sink.onDone(reason, usage, error),
+    onDone: (reason, usage, error, embedding) => sink.onDone(reason, usage, error, embedding),
   };
 }

@@ -189,20 +189,43 @@ void CpuBackend::run_layer(const Slot& s, const std::vector<BatchEntry>& batch, 
 
 void CpuBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, float* logits) {
   const Slot s = slot_copy(slot_id);
+  const ModelConfig& c = s.model->config;
+  const int H = c.hidden_size;
+  std::vector<float> x = run_layers(s, batch);
+  std::vector<int> logit_rows;  // token indices whose logits are returned
+  size_t t = 0;
+  for (const BatchEntry& e : batch)
+    for (int j = 0; j < e.n_tokens; j++, t++)
+      if (e.all_logits || j == e.n_tokens - 1) logit_rows.push_back(static_cast<int>(t));
+  const int R = static_cast<int>(logit_rows.size());
+  if (R == 0) return;
+  std::vector<float> rows(static_cast<size_t>(R) * H);
+  for (int r = 0; r < R; r++)
+    std::memcpy(&rows[static_cast<size_t>(r) * H], &x[static_cast<size_t>(logit_rows[r]) * H], H * sizeof(float));
+  rms_norm(rows.data(), R, H, *s.model->final_norm, static_cast<float>(c.rms_norm_eps), rows.data());
+  round_in_place(s.act, rows.data(), rows.size());
+  matmul(pool_, rows.data(), R, H, *s.model->lm_head, nullptr, logits, c.vocab_size);
+}
+
+void CpuBackend::forward_hidden(int slot_id, const BatchEntry& entry, float* hidden) {
+  const Slot s = slot_copy(slot_id);
+  const ModelConfig& c = s.model->config;
+  std::vector<float> x = run_layers(s, {entry});
+  if (entry.n_tokens == 0) return;
+  rms_norm(x.data(), entry.n_tokens, c.hidden_size, *s.model->final_norm, static_cast<float>(c.rms_norm_eps), hidden);
+  // the final norm's output is stored in the activation dtype on CUDA (backends/precision.h)
+  round_in_place(s.act, hidden, static_cast<size_t>(entry.n_tokens) * c.hidden_size);
+}
+
+std::vector<float> CpuBackend::run_layers(const Slot& s, const std::vector<BatchEntry>& batch) {
   const Model& m = *s.model;
   const ModelConfig& c = m.config;
   const int H = c.hidden_size;
   tokens_.clear();
-  std::vector<int> logit_rows;  // token indices whose logits are returned
-  for (size_t i = 0; i < batch.size(); i++) {
-    const BatchEntry& e = batch[i];
-    for (int j = 0; j < e.n_tokens; j++) {
-      if (e.all_logits || j == e.n_tokens - 1) logit_rows.push_back(static_cast<int>(tokens_.size()));
-      tokens_.push_back({static_cast<int>(i), e.start_pos + j});
-    }
-  }
+  for (size_t i = 0; i < batch.size(); i++)
+    for (int j = 0; j < batch[i].n_tokens; j++) tokens_.push_back({static_cast<int>(i), batch[i].start_pos + j});
   const int T = static_cast<int>(tokens_.size());
-  if (T == 0) return;
+  if (T == 0) return {};
   Activations a(c, static_cast<size_t>(T));
   for (int t = 0; t < T; t++) {
     const BatchEntry& e = batch[tokens_[t].entry];
@@ -213,13 +236,7 @@ void CpuBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, floa
     if (row != dst) std::memcpy(dst, row, H * sizeof(float));
   }
   for (int l = 0; l < c.num_layers; l++) run_layer(s, batch, l, a);
-  const int R = static_cast<int>(logit_rows.size());
-  std::vector<float> rows(static_cast<size_t>(R) * H);
-  for (int r = 0; r < R; r++)
-    std::memcpy(&rows[static_cast<size_t>(r) * H], &a.x[static_cast<size_t>(logit_rows[r]) * H], H * sizeof(float));
-  rms_norm(rows.data(), R, H, *m.final_norm, static_cast<float>(c.rms_norm_eps), rows.data());
-  round_in_place(s.act, rows.data(), rows.size());
-  matmul(pool_, rows.data(), R, H, *m.lm_head, nullptr, logits, c.vocab_size);
+  return std::move(a.x);
 }
 
 void CpuBackend::kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) {

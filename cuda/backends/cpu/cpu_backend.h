@@ -26,6 +26,7 @@ class CpuBackend : public Backend {
   int load_slot(const Model& model, const KvLayout& layout) override;
   void free_slot(int slot) override;
   void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override;
+  void forward_hidden(int slot, const BatchEntry& entry, float* hidden) override;
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override;
   void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override;
 
@@ -43,6 +44,8 @@ class CpuBackend : public Backend {
   };
 
   Slot slot_copy(int slot);
+  // Every layer over the batch's tokens (filling tokens_); returns the residual stream x, (T, hidden).
+  std::vector<float> run_layers(const Slot& s, const std::vector<BatchEntry>& batch);
   float* kv_row(const Slot& s, const BatchEntry& e, int pos, int layer, int kv);
   void attention_layer(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* q, float* out);
   void write_kv(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* k, const float* v);

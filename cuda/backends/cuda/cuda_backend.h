@@ -71,6 +71,7 @@ class CudaBackend : public Backend {
   void forward_prepared(int slot, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
                         std::vector<RowCandidates>& out) override;
   void fetch_row(int row, float* raw, float* processed) override;
+  void forward_hidden(int slot, const BatchEntry& entry, float* hidden) override;  // cuda_hidden.cpp
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override;
   void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override;
   void prepare_host(const Model& model) override;

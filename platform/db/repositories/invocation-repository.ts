@@ -20,6 +20,8 @@ export interface InvocationRecord {
   readonly sloAttainment: number | null;
   readonly sloMet: boolean | null;
   readonly error: string | null;
+  /** What it ran with (JSON); null when unknown (refused before its parameters were resolved, older rows). */
+  readonly params?: Readonly<Record<string, unknown>> | null;
   readonly createdAt: Date;
   readonly finishedAt: Date | null;
 }
@@ -41,7 +43,7 @@ const ROWS_PER_INSERT = 500;
 
 const INSERT_COLUMNS = [
   'id', 'function_name', 'version', 'api_key_id', 'node_id', 'status', 'prompt_tokens', 'completion_tokens',
-  'ttft_ms', 'tpot_ms', 'slo_attainment', 'slo_met', 'error', 'created_at', 'finished_at',
+  'ttft_ms', 'tpot_ms', 'slo_attainment', 'slo_met', 'error', 'params', 'created_at', 'finished_at',
 ] as const satisfies readonly (keyof InvocationsTable)[];
 
 /**
@@ -68,6 +70,7 @@ export async function insertInvocations(db: Db, rows: readonly InvocationRecord[
         slo_attainment: number(row.sloAttainment),
         slo_met: row.sloMet,
         error: row.error,
+        params: row.params ?? null,
         created_at: row.createdAt,
         finished_at: row.finishedAt,
       }),
@@ -207,6 +210,7 @@ function toInvocationRecord(row: Selectable<InvocationsTable>): InvocationRecord
     sloAttainment: row.slo_attainment,
     sloMet: row.slo_met,
     error: row.error,
+    params: (row.params ?? null) as InvocationRecord['params'],
     createdAt: row.created_at,
     finishedAt: row.finished_at,
   };

@@ -12,6 +12,7 @@ import type { SimGpuSpec } from '../../../runtime/sim/sim-types.js';
 import { DEFAULT_GPU_IDLE_EVICT_MS } from '../../../runtime/node.js';
 import type { EngineProfile } from './engine-profile.js';
 import type { ServedRequest } from './replay.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 export interface DeviceModel {
   readonly shape: string;
@@ -50,7 +51,7 @@ export async function predict(served: readonly ServedRequest[], fit: StepFit, pr
       const sink: SequenceSink = { onToken: () => tally.token(clock.now()), onDone: () => void (tally.done = true) };
       scheduler.submit({
         id: id++, functionName: r.fn, model: { key: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
-        promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1), sampling: { max_tokens: expectedTokens(r), temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo,
+        promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1), sampling: samplingWith({ max_tokens: expectedTokens(r) }), stopTokenIds: [], slo,
       }, sink);
     }
   })();

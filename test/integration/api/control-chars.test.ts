@@ -1,11 +1,12 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactFileEntry } from '../../../platform/functions/artifact.js';
-import { startE2eServer, type E2eServer } from '../../e2e/e2e-server.js';
+import { ENGINE_BIN, ENGINE_BUILT, startE2eServer, type E2eServer } from '../../e2e/e2e-server.js';
 import { FIXTURE_QWEN, putModelFiles } from './api-helpers.js';
 
 // NUL and other control characters in names, ids, descriptions and query values are refused with a 400
-// naming the field, over real PGlite, where they used to surface as a 500 with a database stack trace.
+// naming the field, over real PGlite, where they used to surface as a 500 with a database stack trace (or,
+// for a stop string, as an invocation record no database write could take).
 describe('control characters at the API', () => {
   let server: E2eServer;
   let files: ArtifactFileEntry[];
@@ -41,6 +42,25 @@ describe('control characters at the API', () => {
     const chat = await request(server.url).post('/v1/chat/completions').send({ model: 'pla\u0000in', messages: [{ role: 'user', content: 'hi' }] });
     expect(chat.status).toBe(400);
     expect(chat.body.error).toMatchObject({ code: 'invalid_parameter', param: 'model', message: 'model: contains the control character U+0000 at index 3' });
+  });
+
+  it('refuses a NUL or a lone surrogate in a stop string (the record keeps stop strings in jsonb), records the rest', async () => {
+    await request(server.url).post('/v1/functions').send(manifest({ name: 'stops' })).expect(201);
+    const messages = [{ role: 'user', content: 'hi' }];
+    const nul = await request(server.url).post('/v1/chat/completions').send({ model: 'stops', messages, max_tokens: 2, stop: ['x', 'a\u0000b'] });
+    expect(nul.status).toBe(400);
+    expect(nul.body.error).toMatchObject({ code: 'invalid_parameter', param: 'stop', message: 'stop: contains the control character U+0000 at index 1 of string 1' });
+    const native = await request(server.url).post('/v1/functions/stops/invoke').send({ prompt: 'hi', max_tokens: 2, stop: '\u0000' });
+    expect(native.body.error).toMatchObject({ code: 'invalid_parameter', param: 'stop' });
+    // A lone surrogate is as unstorable in jsonb; a pair (an emoji) is fine.
+    const lone = await request(server.url).post('/v1/completions').set('Content-Type', 'application/json').send('{"model":"stops","prompt":"hi","max_tokens":2,"stop":"a\\ud800"}');
+    expect(lone.body.error).toMatchObject({ code: 'invalid_parameter', param: 'stop', message: 'stop: contains an unpaired surrogate U+D800 at index 1' });
+    if (!ENGINE_BUILT) return console.log(`skip: the recorded stop string needs the engine binary at ${ENGINE_BIN}`);
+    const ok = await request(server.url).post('/v1/chat/completions').send({ model: 'stops', messages, max_tokens: 2, stop: ['\n', '\u{1F600}'] });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    await server.plane.recorder.flush();
+    const rows = (await request(server.url).get('/v1/invocations?function=stops').expect(200)).body.data as { id: string; params: { sampling: { stop: string[] } } }[];
+    expect(rows.find((r) => r.id === ok.body.id)?.params.sampling.stop).toEqual(['\n', '\u{1F600}']);
   });
 
   it('refuses a NUL in a key name and in the functions of a key', async () => {

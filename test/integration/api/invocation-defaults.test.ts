@@ -5,7 +5,7 @@ import { FIXTURE_QWEN, putModelFiles } from './api-helpers.js';
 
 // Regressions on the invoke path, over real HTTP and PGlite (and the CPU engine when built): a function
 // deployed without `defaults` on a 256-token model serves requests that omit max_tokens, and the id an
-// OpenAI client gets back is the invocation's id in the records.
+// OpenAI client gets back is the invocation's id in the records (each choice's, when there are several).
 describe('invocation defaults and ids', () => {
   let server: E2eServer;
 
@@ -41,5 +41,16 @@ describe('invocation defaults and ids', () => {
     await server.plane.recorder.flush();
     const ids = ((await request(server.url).get('/v1/invocations?function=short-context&limit=10').expect(200)).body.data as { id: string }[]).map((r) => r.id);
     expect(ids).toEqual(expect.arrayContaining([chat.body.id, text.body.id]));
+  });
+
+  it('records each choice under the response id, choice i as <id>-<i>', async () => {
+    const chat = await request(server.url).post('/v1/chat/completions').send({ model: 'short-context', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, n: 2 });
+    const batch = await request(server.url).post('/v1/completions').send({ model: 'short-context', prompt: ['a', 'b'], max_tokens: 2 });
+    const response = await request(server.url).post('/v1/responses').send({ model: 'short-context', input: 'hi', max_output_tokens: 2 });
+    for (const res of [chat, batch, response]) expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(response.body.id).toMatch(/^resp_[0-9a-f]{32}$/);
+    await server.plane.recorder.flush();
+    const ids = ((await request(server.url).get('/v1/invocations?function=short-context&limit=50').expect(200)).body.data as { id: string }[]).map((r) => r.id);
+    expect(ids).toEqual(expect.arrayContaining([chat.body.id, `${chat.body.id}-1`, batch.body.id, `${batch.body.id}-1`, response.body.id]));
   });
 });

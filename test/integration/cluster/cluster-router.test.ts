@@ -6,6 +6,7 @@ import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-
 import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { scriptedNode } from '../api/api-helpers.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 const TOKEN = 'router-test-token';
 const DIGEST = 'sha256:aaaa';
@@ -13,7 +14,7 @@ const DIGEST = 'sha256:aaaa';
 function request(id: string, maxTokens = 4): NodeGenerateRequest {
   return {
     id, functionName: 'fn', version: 1, artifact: { digest: DIGEST, files: [], bytes: 0 }, promptTokens: [1, 2],
-    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 1, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 1000,
+    sampling: samplingWith({ max_tokens: maxTokens, seed: 1 }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 1000,
   };
 }
 

@@ -3,6 +3,7 @@ import { HttpNodeRuntime, NodeLostError } from '../../../platform/router/http-no
 import { startNodeServer } from '../../../runtime/cluster/node-server.js';
 import type { NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { scriptedNode } from '../api/api-helpers.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 // The node API's graceful stop over real HTTP, with a scripted node (one token per tick) so the timing is
 // the test's: refusals during the drain, a stream that finishes inside the grace period, one cut after it.
@@ -11,7 +12,7 @@ const TOKEN = 'drain-test-token';
 function request(maxTokens: number): NodeGenerateRequest {
   return {
     id: `r-${maxTokens}`, functionName: 'fn', version: 1, artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
-    promptTokens: [1], sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    promptTokens: [1], sampling: samplingWith({ max_tokens: maxTokens }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
   };
 }
 

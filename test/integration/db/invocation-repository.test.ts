@@ -13,6 +13,7 @@ function invocation(functionName: string, index: number, overrides: Partial<Invo
     status: 'ok',
     promptTokens: 12,
     completionTokens: 34,
+    params: { endpoint: 'chat.completions', n: 2, index: index % 2, sampling: { top_k: 40, logit_bias: [[5, -100]], grammar: null } },
     ttftMs: 120.5,
     tpotMs: 21.25,
     sloAttainment: 0.97,

@@ -15,7 +15,10 @@ withDatabases(({ database }) => {
     const { db } = database();
     const tables = ['api_keys', 'function_versions', 'functions', 'invocations', 'nodes'];
     expect(await tableNames(db)).toEqual(tables);
-    // One step down per migration: the finished-at index, key limits, node status columns, then the initial schema.
+    // One step down per migration: invocation params, the finished-at index, key limits, node status columns,
+    // then the initial schema.
+    await migrateDown(db);
+    expect(await tableNames(db)).toEqual(tables);
     await migrateDown(db);
     expect(await tableNames(db)).toEqual(tables);
     await migrateDown(db);
@@ -25,7 +28,7 @@ withDatabases(({ database }) => {
     await migrateDown(db);
     expect(await tableNames(db)).toEqual([]);
     const result = await migrateToLatest(db);
-    expect(result.results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success', 'Success']);
+    expect(result.results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success', 'Success', 'Success']);
     expect(await tableNames(db)).toEqual(tables);
     expect((await migrateToLatest(db)).results).toEqual([]);
   });

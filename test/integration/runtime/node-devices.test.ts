@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalNodeRuntime } from '../../../runtime/node.js';
 import type { Artifact } from '../../../protocol/node-runtime.js';
 import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 if (skipReason) console.warn(`skipping multi-device node tests: ${skipReason}`);
 
@@ -52,7 +53,7 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
   it('spills a popular model onto the second device when the first owes too many tokens', async () => {
     // 24 requests of 200 tokens owe 4800 tokens: past the router's 4000-token slack, so the last ones go to
     // the device that owes less (which then loads llama next to qwen).
-    const runs = await Promise.all(Array.from({ length: 24 }, (_, i) => collect(node.generate(request(`hot${i}`, llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } })))));
+    const runs = await Promise.all(Array.from({ length: 24 }, (_, i) => collect(node.generate(request(`hot${i}`, llama, llamaRef, { sampling: samplingWith({ max_tokens: 200 }) })))));
     for (const events of runs) expect(tokensOf(events).slice(0, llamaRef.greedy.length)).toEqual(llamaRef.greedy);
     // Whichever device test 2 gave llama, the spilled requests loaded it on the other: it is on both now.
     expect(await residentOn(0)).toContain(llama.digest);

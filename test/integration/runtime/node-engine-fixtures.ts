@@ -12,6 +12,7 @@ import { FsObjectStore } from '../../../platform/storage/fs-object-store.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
 export const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
@@ -42,7 +43,7 @@ export async function reference(name: string): Promise<Reference> {
 
 export function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
   return {
-    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, sampling: { max_tokens: ref.greedy.length, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
+    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, sampling: samplingWith({ max_tokens: ref.greedy.length }), stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
   };
 }
 

@@ -3,6 +3,7 @@ import type { LocalNodeRuntime } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent } from '../../../protocol/node-runtime.js';
 import { collect, eventually, request, skipReason, startFixtureNode, tokensOf, type FixtureNode, type Reference } from './node-engine-fixtures.js';
 import { messageLogger } from '../../helpers/message-logger.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 // The node runtime with the real engine binary (CPU backend) on the committed tiny fixture models: greedy
 // output must match the transformers reference, two models interleave, cancel frees the sequence, and a
@@ -33,7 +34,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     const arrivals: string[] = [];
     const run = async (id: string, artifact: Artifact, ref: Reference) => {
       const events: NodeEvent[] = [];
-      for await (const event of node.generate(request(id, artifact, ref, { sampling: { max_tokens: 96, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
+      for await (const event of node.generate(request(id, artifact, ref, { sampling: samplingWith({ max_tokens: 96 }) }))) {
         events.push(event);
         arrivals.push(id);
       }
@@ -58,7 +59,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
     for (let attempt = 1; attempt <= 3; attempt++) {
       const controller = new AbortController();
       events = [];
-      for await (const event of node.generate(request('d', llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } }), controller.signal)) {
+      for await (const event of node.generate(request('d', llama, llamaRef, { sampling: samplingWith({ max_tokens: 200 }) }), controller.signal)) {
         events.push(event);
         if (events.length === 3) controller.abort();
       }
@@ -77,7 +78,7 @@ describe.skipIf(skipReason !== undefined)('node runtime with the real engine', (
 
   it('ends streams with a clear error when the engine is killed, then serves the next request', async () => {
     const events: NodeEvent[] = [];
-    for await (const event of node.generate(request('f', llama, llamaRef, { sampling: { max_tokens: 200, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
+    for await (const event of node.generate(request('f', llama, llamaRef, { sampling: samplingWith({ max_tokens: 200 }) }))) {
       events.push(event);
       if (events.length === 2) process.kill(node.enginePid()!, 'SIGKILL');
     }

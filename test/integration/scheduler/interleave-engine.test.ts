@@ -9,6 +9,7 @@ import type { EngineSupervisor } from '../../../runtime/engine/engine-supervisor
 import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js';
 import type { GpuScheduler, SchedulerEvent } from '../../../runtime/scheduler/gpu-scheduler.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 // The production GpuScheduler driving the real engine binary (CPU backend) with two fixture models submitted
 // at once. The SLO is so tight that both models are always late, and the minimum turn is lowered to 0 (a
@@ -44,7 +45,7 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
       onDone: (reason) => resolve({ tokens, reason }),
     };
     s.submit({
-      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, sampling: { max_tokens: reference.greedy.length, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
+      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, sampling: samplingWith({ max_tokens: reference.greedy.length }), stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
     }, sink);
   });
 }

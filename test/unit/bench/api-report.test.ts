@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { instantNode } from '../../bench/api/instant-node.js';
 import { judge, spread, summarize, type Row, type Target } from '../../bench/api/report.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 function row(target: Target, stream: boolean, repeat: number, requestsPerSec: number, addedP99Ms: number | null): Row {
   return {
@@ -40,7 +41,7 @@ describe('api bench report', () => {
 
 describe('instant node', () => {
   const request = {
-    id: 'r', functionName: 'f', version: 1, artifact: { digest: 'sha256:x', files: [], bytes: 0 }, promptTokens: [1, 2, 3], sampling: { max_tokens: 5, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    id: 'r', functionName: 'f', version: 1, artifact: { digest: 'sha256:x', files: [], bytes: 0 }, promptTokens: [1, 2, 3], sampling: samplingWith({ max_tokens: 5 }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
   };
 
   it('answers the requested tokens at once, cycling through its ids, then done', async () => {

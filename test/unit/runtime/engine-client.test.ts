@@ -1,49 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { letTimePass } from '../../helpers/wait-for.js';
 import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { EngineError, type DoneReason, type SequenceSink } from '../../../runtime/engine/engine.js';
-import { FrameDecoder, encodeFrame } from '../../../runtime/engine/frame-codec.js';
-
-type Command = Record<string, unknown> & { op: string; id: number };
-
-/** A scripted peer on a real Unix socket: the test decides how to answer each command. */
-class ScriptedEngine {
-  readonly commands: Command[] = [];
-  socket: Socket | undefined;
-  private waiters: ((command: Command) => void)[] = [];
-
-  constructor(readonly server: Server) {
-    server.on('connection', (socket) => {
-      this.socket = socket;
-      const decoder = new FrameDecoder();
-      socket.on('data', (chunk) => {
-        for (const message of decoder.push(chunk)) {
-          const command = message as Command;
-          if (command.op === 'hello') {
-            this.send({ type: 'ok', re: command.id, backend: 'cpu', version: 't', device: 'cpu', kv_block_tokens: 16, memory: { budget_bytes: 1024 } });
-            continue;
-          }
-          this.commands.push(command);
-          this.waiters.shift()?.(command);
-        }
-      });
-    });
-  }
-
-  next(): Promise<Command> {
-    const queued = this.commands.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => this.waiters.push((command) => resolve(this.commands.shift() ?? command)));
-  }
-
-  send(message: object): void {
-    this.socket!.write(encodeFrame(message));
-  }
-}
+import { samplingWith } from '../../../protocol/sampling.js';
+import { ScriptedEngine } from './scripted-engine.js';
 
 function recordingSink() {
   const tokens: number[] = [];
@@ -56,7 +20,7 @@ function recordingSink() {
   return { sink, tokens, done };
 }
 
-const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: { max_tokens: 4, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] });
+const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: samplingWith({ max_tokens: 4 }), stopTokenIds: [] });
 
 describe('engine client', () => {
   let dir: string;

@@ -7,6 +7,7 @@ import { createLogger } from '../../../protocol/logger.js';
 import type { DoneReason } from '../../../runtime/engine/engine.js';
 import type { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { startEngineSupervisor, type EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 const stubEngine = fileURLToPath(new URL('./stub-engine.mjs', import.meta.url));
 
@@ -69,7 +70,7 @@ describe('engine supervisor', () => {
     let tokens = 0;
     const done = new Promise<{ reason: DoneReason; message?: string }>((resolve) =>
       engine.add(
-        { id: 1, modelKey: 'm', promptTokens: [1], sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [] },
+        { id: 1, modelKey: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 1000 }), stopTokenIds: [] },
         { onToken: () => void tokens++, onDone: (reason, _usage, error) => resolve({ reason, message: error?.message }) },
       ),
     );

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../helpers/wait-for.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 // The node's plumbing (queue, cold start, scheduler, supervisor) over the stub engine, which answers each
 // step with last token + 1. The real engine runs the same paths in test/integration/runtime/.
@@ -52,7 +53,7 @@ describe('local node runtime over the stub engine', () => {
   }
 
   const request = (model: Artifact, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest => ({
-    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], sampling: { max_tokens: 3, temperature: 0, top_p: 1, seed: 0, stop: [] }, stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
+    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], sampling: samplingWith({ max_tokens: 3 }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
   });
 
   async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
@@ -149,7 +150,7 @@ describe('local node runtime over the stub engine', () => {
     const arrivals: string[] = [];
     const run = async (name: string, model: Artifact, first: number) => {
       const tokens: number[] = [];
-      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], sampling: { max_tokens: 30, temperature: 0, top_p: 1, seed: 0, stop: [] }, slo: { ttftMs: 300, tpotMs: 40 } }))) {
+      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], sampling: samplingWith({ max_tokens: 30 }), slo: { ttftMs: 300, tpotMs: 40 } }))) {
         if (event.type === 'token') tokens.push(event.token);
         arrivals.push(name);
       }
@@ -157,7 +158,7 @@ describe('local node runtime over the stub engine', () => {
     };
     // Warm both onto the GPU first: a turn that pays a load is stretched to amortise it, which is not
     // what this test is about.
-    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { sampling: { max_tokens: 1, temperature: 0, top_p: 1, seed: 0, stop: [] } })));
+    for (const model of [a!, b!]) await collect(runtime.generate(request(model, { sampling: samplingWith({ max_tokens: 1 }) })));
     arrivals.length = 0;
     const [tokensA, tokensB] = await Promise.all([run('fa', a!, 100), run('fb', b!, 500)]);
     expect(tokensA).toEqual(Array.from({ length: 30 }, (_, i) => 101 + i));
@@ -231,7 +232,7 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const controller = new AbortController();
     const events: NodeEvent[] = [];
-    for await (const event of runtime.generate(request(await artifact('a'), { sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] } }), controller.signal)) {
+    for await (const event of runtime.generate(request(await artifact('a'), { sampling: samplingWith({ max_tokens: 1000 }) }), controller.signal)) {
       events.push(event);
       if (events.length === 2) controller.abort();
     }
@@ -244,7 +245,7 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const model = await artifact('a');
     const events: NodeEvent[] = [];
-    for await (const event of runtime.generate(request(model, { sampling: { max_tokens: 1000, temperature: 0, top_p: 1, seed: 0, stop: [] } }))) {
+    for await (const event of runtime.generate(request(model, { sampling: samplingWith({ max_tokens: 1000 }) }))) {
       events.push(event);
       if (events.length === 2) {
         process.kill(runtime.enginePid()!, 'SIGKILL');

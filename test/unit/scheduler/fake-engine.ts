@@ -4,6 +4,7 @@ import { VirtualClock } from '../../../runtime/scheduler/clock.js';
 import type { GenerationRequest } from '../../../runtime/scheduler/types.js';
 import { SimulatedEngine } from '../../../runtime/sim/simulated-engine.js';
 import type { StepCostModel } from '../../../runtime/sim/sim-types.js';
+import { samplingWith } from '../../../protocol/sampling.js';
 
 /** Round numbers so expected times can be worked out by hand: prefill 20 ms, decode 10 ms, load 100 ms per GB. */
 export const FLAT_COSTS: StepCostModel = { prefillMs: () => 20, decodeMs: () => 10 };
@@ -41,7 +42,7 @@ let nextId = 1;
 export function request(m: ModelRef, maxTokens: number, slo = { ttftMs: 1000, tpotMs: 100 }, prompt = 16): GenerationRequest {
   return {
     id: nextId++, functionName: `fn-${m.key}`, model: m, promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
-    sampling: { max_tokens: maxTokens, temperature: 0, top_p: 1, seed: 7, stop: [] }, stopTokenIds: [], slo,
+    sampling: samplingWith({ max_tokens: maxTokens, seed: 7 }), stopTokenIds: [], slo,
   };
 }
 
