@@ -2,7 +2,14 @@
 export type Color = 'red' | 'yellow' | 'green' | 'blue' | 'magenta' | 'cyan' | 'dim' | 'bold';
 
 const CODES: Readonly<Record<Color, string>> = {
-  red: '31', yellow: '33', green: '32', blue: '34', magenta: '35', cyan: '36', dim: '2', bold: '1',
+  red: '31',
+  yellow: '33',
+  green: '32',
+  blue: '34',
+  magenta: '35',
+  cyan: '36',
+  dim: '2',
+  bold: '1',
 };
 
 export function paint(text: string, color: Color | undefined, enabled: boolean): string {
@@ -29,7 +36,10 @@ export interface Cell {
 export function styledTable(rows: readonly (readonly Cell[])[], color: boolean): string[] {
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col]?.text ?? '').length))) ?? [];
   return rows.map((row) =>
-    row.map((cell, col) => paint(col === row.length - 1 ? cell.text : cell.text.padEnd(widths[col]!), cell.color, color)).join('  ').trimEnd(),
+    row
+      .map((cell, col) => paint(col === row.length - 1 ? cell.text : cell.text.padEnd(widths[col]!), cell.color, color))
+      .join('  ')
+      .trimEnd(),
   );
 }
 

@@ -42,7 +42,9 @@ export function createApiClient(options: { readonly baseUrl?: string; readonly a
   const auth: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
 
   const unreachable = (cause: string) =>
-    new CliError(`cannot reach the control plane at ${baseUrl} (${cause}; address from ${target.source}); start it with \`tidepool up\` or set TIDEPOOL_API_URL`);
+    new CliError(
+      `cannot reach the control plane at ${baseUrl} (${cause}; address from ${target.source}); start it with \`tidepool up\` or set TIDEPOOL_API_URL`,
+    );
 
   const raw: ApiClient['raw'] = async (method, path, init = {}) => {
     let res: Response;
@@ -62,7 +64,10 @@ export function createApiClient(options: { readonly baseUrl?: string; readonly a
     // costs a command about as long as starting Node does (docs/cli.md, start-up).
     async json<T>(method: string, path: string, body?: unknown): Promise<T> {
       const payload = body === undefined ? undefined : JSON.stringify(body);
-      const headers = { ...auth, ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }) };
+      const headers = {
+        ...auth,
+        ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }),
+      };
       const res = await sendJson(`${baseUrl}${path}`, method, headers, payload).catch((error: NodeJS.ErrnoException) => {
         throw unreachable(error.code ?? error.message);
       });
@@ -73,7 +78,12 @@ export function createApiClient(options: { readonly baseUrl?: string; readonly a
 }
 
 /** One request with a small body, answered with its whole body as text. */
-function sendJson(url: string, method: string, headers: Record<string, string>, payload: string | undefined): Promise<{ status: number; statusText: string; text: string }> {
+function sendJson(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  payload: string | undefined,
+): Promise<{ status: number; statusText: string; text: string }> {
   return new Promise((resolve, reject) => {
     const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, headers }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];

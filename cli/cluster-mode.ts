@@ -40,7 +40,9 @@ export interface ServeMode {
  */
 export async function startServe(config: TidepoolConfig, log: Logger): Promise<ServeMode> {
   if (!config.databaseUrl) {
-    throw new CliError('serve needs PostgreSQL: set DATABASE_URL (the embedded PGlite database cannot be shared between processes, so it only serves `tidepool up`)');
+    throw new CliError(
+      'serve needs PostgreSQL: set DATABASE_URL (the embedded PGlite database cannot be shared between processes, so it only serves `tidepool up`)',
+    );
   }
   const token = requireToken(config);
   if (config.s3Bucket === undefined) await mkdir(config.dataDir, { recursive: true });
@@ -48,21 +50,37 @@ export async function startServe(config: TidepoolConfig, log: Logger): Promise<S
   try {
     const registry = new Registry();
     const router = createClusterRouter({
-      db: database.db, token, downAfterMs: config.nodeDownAfterMs, downRetentionMs: config.nodeDownRetentionMs, registry, log,
+      db: database.db,
+      token,
+      downAfterMs: config.nodeDownAfterMs,
+      downRetentionMs: config.nodeDownRetentionMs,
+      registry,
+      log,
     });
     // min_warm holds converge from the database: every heartbeat that reports other holds gets the wanted set.
     const warmHolds = createWarmHoldSync({ db: database.db, token, downAfterMs: config.nodeDownAfterMs, log });
     // Names the replica that answered `cluster status`: routing counts are per replica.
     let replica = hostname();
     const routeOptions = {
-      db: database.db, token, downAfterMs: config.nodeDownAfterMs, heartbeatMs: config.nodeHeartbeatMs,
-      routing: () => ({ replica, ...router.routing() }), warmHolds,
+      db: database.db,
+      token,
+      downAfterMs: config.nodeDownAfterMs,
+      heartbeatMs: config.nodeHeartbeatMs,
+      routing: () => ({ replica, ...router.routing() }),
+      warmHolds,
     };
     const store = createObjectStore(config);
     await sweepPartialUploads(store, log);
     const plane = createControlPlane({
-      database, blobs: storeBlobs(store), router, registry, maxBodyBytes: config.maxBodyBytes,
-      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
+      database,
+      blobs: storeBlobs(store),
+      router,
+      registry,
+      maxBodyBytes: config.maxBodyBytes,
+      maxUploadBytes: config.maxUploadBytes,
+      apiKey: config.apiKey,
+      metricsPublic: config.metricsPublic,
+      log,
       clusterRoutes: { internal: clusterInternalRoutes(routeOptions), public: clusterPublicRoutes(routeOptions) },
       leftovers: crashLeftovers(store),
     });
@@ -70,10 +88,15 @@ export async function startServe(config: TidepoolConfig, log: Logger): Promise<S
     replica = `${hostname()}:${new URL(url).port}`;
     void warmHolds.syncAll().catch((error: Error) => log.warn(`warm holds at start-up: ${error.message}`));
     // Silent nodes are marked down (and long-down ones removed) even when no request arrives to trigger a read.
-    const sweep = setInterval(() => void router.refresh().catch((error: Error) => log.warn(`node sweep: ${error.message}`)), Math.max(250, config.nodeHeartbeatMs));
+    const sweep = setInterval(
+      () => void router.refresh().catch((error: Error) => log.warn(`node sweep: ${error.message}`)),
+      Math.max(250, config.nodeHeartbeatMs),
+    );
     sweep.unref();
     return {
-      url, plane, database,
+      url,
+      plane,
+      database,
       async close() {
         clearInterval(sweep);
         await plane.close().catch((error: Error) => log.error(`shutdown: ${error.message}`));
@@ -112,12 +135,7 @@ export interface NodeMode {
  * HTTP API on `TIDEPOOL_NODE_PORT`, registered with the control plane and heartbeating every
  * `TIDEPOOL_NODE_HEARTBEAT_MS`.
  */
-export async function startNode(
-  config: TidepoolConfig,
-  controlPlaneUrl: string,
-  log: Logger,
-  onFatal: (error: Error) => void,
-): Promise<NodeMode> {
+export async function startNode(config: TidepoolConfig, controlPlaneUrl: string, log: Logger, onFatal: (error: Error) => void): Promise<NodeMode> {
   const token = requireToken(config);
   if (config.s3Bucket === undefined) await mkdir(config.dataDir, { recursive: true });
   const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
@@ -126,10 +144,20 @@ export async function startNode(
   const nodeId = nodeIdOf(config);
   const node = await createLocalNodeRuntime({
     nodeId,
-    fetchBlob: storeBlobSource(createObjectStore(config)), shmDir: instanceShmDir(config.shmDir, { nodeId }), hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
-    engineMemoryBytes: engineMemoryBytes(config, backend), kvBytes: config.kvBytes, engineThreads: config.engineThreads,
-    gpus: config.gpus, cpuEngines: config.cpuEngines,
-    policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry: new Registry(),
+    fetchBlob: storeBlobSource(createObjectStore(config)),
+    shmDir: instanceShmDir(config.shmDir, { nodeId }),
+    hostPoolBytes: config.hostPoolBytes,
+    engineBin: config.engineBin,
+    backend,
+    engineMemoryBytes: engineMemoryBytes(config, backend),
+    kvBytes: config.kvBytes,
+    engineThreads: config.engineThreads,
+    gpus: config.gpus,
+    cpuEngines: config.cpuEngines,
+    policy: config.schedulerPolicy,
+    queueLimit: config.queueLimit,
+    queueTimeoutMs: config.queueTimeoutMs,
+    registry: new Registry(),
     log,
   });
   let server: NodeServer | undefined;
@@ -143,13 +171,29 @@ export async function startNode(
     server = await startNodeServer({ node, token, host: config.host, port: config.nodePort, ready, log });
     const address = `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${server.port}`;
     const agent = startNodeAgent({
-      node, controlPlaneUrl, token, heartbeatMs: config.nodeHeartbeatMs, log, onFatal,
-      describe: () => ({ address, backend: node.backend, gpus: node.backend === 'cuda' ? node.devices.map((d, index) => ({ index, ordinal: d.ordinal, name: d.name, memoryBytes: d.memoryBytes })) : [], hostPoolBytes: config.hostPoolBytes }),
+      node,
+      controlPlaneUrl,
+      token,
+      heartbeatMs: config.nodeHeartbeatMs,
+      log,
+      onFatal,
+      describe: () => ({
+        address,
+        backend: node.backend,
+        gpus: node.backend === 'cuda' ? node.devices.map((d, index) => ({ index, ordinal: d.ordinal, name: d.name, memoryBytes: d.memoryBytes })) : [],
+        hostPoolBytes: config.hostPoolBytes,
+      }),
     });
-    void agent.registered.then(() => (registered = true), () => {});
+    void agent.registered.then(
+      () => (registered = true),
+      () => {},
+    );
     const srv = server;
     return {
-      node, server: srv, agent, address,
+      node,
+      server: srv,
+      agent,
+      address,
       async close() {
         draining = true;
         await agent.stop();

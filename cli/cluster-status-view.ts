@@ -30,10 +30,15 @@ export function formatClusterStatus(body: ClusterNodesBody): string {
 
 function nodeTable(nodes: ClusterNodesBody['data']): string {
   const rows = nodes.map((n) => [
-    n.id, n.backend, String(Array.isArray(n.gpus) ? n.gpus.length : 0), n.state, `${(n.heartbeat_age_ms / 1000).toFixed(1)}s`,
+    n.id,
+    n.backend,
+    String(Array.isArray(n.gpus) ? n.gpus.length : 0),
+    n.state,
+    `${(n.heartbeat_age_ms / 1000).toFixed(1)}s`,
     `${n.residency.gpu.join(',') || '-'} (${formatBytes(n.residency.gpu_bytes)})`,
     `${n.residency.host.join(',') || '-'} (${formatBytes(n.residency.host_bytes)} of ${formatBytes(n.host_pool_bytes)})`,
-    String(n.load), n.address,
+    String(n.load),
+    n.address,
   ]);
   return table([['NODE', 'BACKEND', 'GPUS', 'STATE', 'HEARTBEAT', 'GPU', 'HOST', 'LOAD', 'ADDRESS'], ...rows]);
 }

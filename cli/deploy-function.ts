@@ -31,7 +31,10 @@ export async function deployFunction(api: ApiClient, fn: FunctionDir, options: {
     if (head.status === 404) missing.push(f);
   }
   const total = missing.reduce((sum, f) => sum + f.size, 0);
-  const bar = options.progress && total > 0 ? new cliProgress.SingleBar({ format: 'upload [{bar}] {percentage}% {value}/{total} bytes {file}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar =
+    options.progress && total > 0
+      ? new cliProgress.SingleBar({ format: 'upload [{bar}] {percentage}% {value}/{total} bytes {file}', hideCursor: true }, cliProgress.Presets.shades_classic)
+      : undefined;
   bar?.start(total, 0, { file: '' });
   let done = 0;
   try {

@@ -18,7 +18,11 @@ export function parseDurationMs(option: string, text: string): number {
 export function formatDurationMs(ms: number): string {
   if (ms === 0) return '0';
   if (ms % 86_400_000 === 0 && ms >= 3 * 86_400_000) return `${ms / 86_400_000}d`;
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;

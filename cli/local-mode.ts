@@ -47,13 +47,24 @@ export async function startLocalMode(config: TidepoolConfig, log: Logger): Promi
     await sweepPartialUploads(store, log);
     const registry = new Registry();
     const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
-    if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
+    if (!existsSync(config.engineBin))
+      throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
     const shmDir = instanceShmDir(config.shmDir, { dataDir: config.dataDir });
     const node = await createLocalNodeRuntime({
-      fetchBlob: storeBlobSource(store), shmDir, hostPoolBytes: config.hostPoolBytes, engineBin: config.engineBin, backend,
-      engineMemoryBytes: engineMemoryBytes(config, backend), kvBytes: config.kvBytes, engineThreads: config.engineThreads,
-      gpus: config.gpus, cpuEngines: config.cpuEngines,
-      policy: config.schedulerPolicy, queueLimit: config.queueLimit, queueTimeoutMs: config.queueTimeoutMs, registry,
+      fetchBlob: storeBlobSource(store),
+      shmDir,
+      hostPoolBytes: config.hostPoolBytes,
+      engineBin: config.engineBin,
+      backend,
+      engineMemoryBytes: engineMemoryBytes(config, backend),
+      kvBytes: config.kvBytes,
+      engineThreads: config.engineThreads,
+      gpus: config.gpus,
+      cpuEngines: config.cpuEngines,
+      policy: config.schedulerPolicy,
+      queueLimit: config.queueLimit,
+      queueTimeoutMs: config.queueTimeoutMs,
+      registry,
       log,
     });
     closers.push(() => node.close());
@@ -61,8 +72,15 @@ export async function startLocalMode(config: TidepoolConfig, log: Logger): Promi
     const journalPath = join(config.dataDir, 'inflight.json');
     const interrupted = await takeInterruptedInvocations(journalPath);
     const plane = createControlPlane({
-      database, blobs: storeBlobs(store), nodes: [node], registry, maxBodyBytes: config.maxBodyBytes,
-      maxUploadBytes: config.maxUploadBytes, apiKey: config.apiKey, metricsPublic: config.metricsPublic, log,
+      database,
+      blobs: storeBlobs(store),
+      nodes: [node],
+      registry,
+      maxBodyBytes: config.maxBodyBytes,
+      maxUploadBytes: config.maxUploadBytes,
+      apiKey: config.apiKey,
+      metricsPublic: config.metricsPublic,
+      log,
       journal: createInflightJournal({ path: journalPath }),
       leftovers: crashLeftovers(store, { root: config.shmDir, own: shmDir }),
     });

@@ -7,7 +7,12 @@ import { buildProgram } from './program.js';
  * as one line without its `error: ` prefix, ending with where usage is found.
  */
 export function usageErrorLine(error: CommanderError): string {
-  const reason = error.message.replace(/^error: /, '').split('\n').map((part) => part.trim()).filter(Boolean).join(' ');
+  const reason = error.message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .join(' ');
   return `${reason} (add --help for usage)`;
 }
 

@@ -26,12 +26,22 @@ export function renderTop(state: OpsState, options: TopViewOptions): string[] {
   const { color } = options;
   const at = new Date(state.generatedAt).toLocaleTimeString('en-GB', { hour12: false });
   const title = `tidepool top${options.source ? `  ${options.source}` : ''}  ${at}  ${plural(state.nodes.length, 'node')}, ${plural(state.functions.length, 'function')}`;
-  return [paint(title, 'bold', color), '', ...functionLines(state.functions, color), '', ...state.nodes.flatMap((node) => nodeLines(node, options)), legend(color)];
+  return [
+    paint(title, 'bold', color),
+    '',
+    ...functionLines(state.functions, color),
+    '',
+    ...state.nodes.flatMap((node) => nodeLines(node, options)),
+    legend(color),
+  ];
 }
 
 function functionLines(functions: readonly OpsFunction[], color: boolean): string[] {
   if (functions.length === 0) return ['no functions deployed (tidepool deploy functions/<name>)'];
-  const header: Cell[] = ['FUNCTION', 'VER', 'TIER', 'QUEUE', 'RUN', 'SLO 5m', 'REQ 5m', 'TTFT p50 / SLO', 'TPOT p50 / SLO'].map((text) => ({ text, color: 'bold' as const }));
+  const header: Cell[] = ['FUNCTION', 'VER', 'TIER', 'QUEUE', 'RUN', 'SLO 5m', 'REQ 5m', 'TTFT p50 / SLO', 'TPOT p50 / SLO'].map((text) => ({
+    text,
+    color: 'bold' as const,
+  }));
   const rows = functions.map((fn): Cell[] => [
     { text: fn.name },
     { text: fn.version === null ? '-' : `v${fn.version}` },
@@ -62,7 +72,14 @@ function nodeLines(node: OpsNode, options: TopViewOptions): string[] {
   const { color } = options;
   const width = options.barWidth ?? 32;
   const pool = node.hostPool;
-  const poolBar = bar([[pool.usedBytes, BAR_GLYPHS.weights, 'cyan'], [Math.max(0, pool.capacityBytes - pool.usedBytes), BAR_GLYPHS.free, 'dim']], width, color);
+  const poolBar = bar(
+    [
+      [pool.usedBytes, BAR_GLYPHS.weights, 'cyan'],
+      [Math.max(0, pool.capacityBytes - pool.usedBytes), BAR_GLYPHS.free, 'dim'],
+    ],
+    width,
+    color,
+  );
   const head = [
     paint(`node ${node.id}`, 'bold', color),
     paint(node.status, STATUS_COLORS[node.status], color),

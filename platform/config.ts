@@ -101,7 +101,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_S3_REGION', 'us-east-1', 'Region of the S3 bucket (also used to sign requests to S3-compatible stores).'),
   v('TIDEPOOL_S3_PREFIX', '(empty)', 'Key prefix inside the bucket, so several installations can share one bucket.'),
   v('TIDEPOOL_S3_FORCE_PATH_STYLE', 'true when TIDEPOOL_S3_ENDPOINT is set, else false', 'Use path-style bucket addressing.'),
-  v('TIDEPOOL_SHM_DIR', '/dev/shm/tidepool', 'Host shared-memory root for warm weights; each instance keeps its models in a folder of its own under it (local-<data dir hash>, node-<node id>).'),
+  v(
+    'TIDEPOOL_SHM_DIR',
+    '/dev/shm/tidepool',
+    'Host shared-memory root for warm weights; each instance keeps its models in a folder of its own under it (local-<data dir hash>, node-<node id>).',
+  ),
   v('TIDEPOOL_HOST_POOL_BYTES', '8GiB', 'Host memory budget for warm weights per node; accepts units (512MiB, 64GiB).'),
   v('TIDEPOOL_ENGINE_BACKEND', 'auto', 'Engine backend: auto (CUDA when a GPU is present), cpu or cuda.'),
   v('TIDEPOOL_ENGINE_BIN', 'cuda/build/tidepool-engine (in the install)', 'Path of the engine executable.'),
@@ -110,20 +114,36 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   v('TIDEPOOL_CPU_ENGINES', '1', 'Engine processes a node runs on the CPU backend, each scheduled as a device of its own.'),
   v('TIDEPOOL_GPU_MEMORY_BYTES', '(unset: 4GiB on the CPU backend, engine choice on CUDA)', 'Memory the engine reserves up front for weights, KV and scratch.'),
   v('TIDEPOOL_KV_BYTES', '(unset: a quarter of the engine memory budget)', 'Size of the paged KV pool inside the engine budget.'),
-  v('TIDEPOOL_SCHEDULER_POLICY', 'tidepool', 'Token-level scheduling policy run on each GPU: tidepool, aegaeon-unified, request-level or request-level+srtf (aegaeon, static-colocation and dedicated are simulator-only).'),
+  v(
+    'TIDEPOOL_SCHEDULER_POLICY',
+    'tidepool',
+    'Token-level scheduling policy run on each GPU: tidepool, aegaeon-unified, request-level or request-level+srtf (aegaeon, static-colocation and dedicated are simulator-only).',
+  ),
   v('TIDEPOOL_QUEUE_LIMIT', '64', 'Requests held per function before new ones get 429.'),
   v('TIDEPOOL_QUEUE_TIMEOUT_MS', '30000', 'How long a request may wait for capacity (including a cold start) before it fails.'),
   v('TIDEPOOL_DEPLOY_EXAMPLES', 'true', 'Deploy the example functions on first start in local mode.'),
   v('TIDEPOOL_LOG_LEVEL', 'info', 'debug, info, warn, error or silent.'),
   v('TIDEPOOL_API_URL', 'http://127.0.0.1:8080', 'Control plane the CLI talks to.'),
-  v('TIDEPOOL_API_KEY', '(unset)', 'API key the CLI sends as a bearer token; the server accepts it as a bootstrap admin key (required off loopback until an admin key exists).'),
+  v(
+    'TIDEPOOL_API_KEY',
+    '(unset)',
+    'API key the CLI sends as a bearer token; the server accepts it as a bootstrap admin key (required off loopback until an admin key exists).',
+  ),
   v('TIDEPOOL_MAX_BODY_BYTES', '1MiB', 'Largest JSON request body the API accepts.'),
   v('TIDEPOOL_SHUTDOWN_GRACE_MS', '10000', 'On SIGTERM or SIGINT: new requests get 503 and in-flight ones (streams included) get this long to finish.'),
   v('TIDEPOOL_MAX_UPLOAD_BYTES', '64GiB', 'Largest single blob upload the API accepts.'),
-  v('TIDEPOOL_METRICS_PUBLIC', 'false', 'Serve /metrics without an API key even when keys are in use (by default it needs an admin key then, since its labels name every function).'),
+  v(
+    'TIDEPOOL_METRICS_PUBLIC',
+    'false',
+    'Serve /metrics without an API key even when keys are in use (by default it needs an admin key then, since its labels name every function).',
+  ),
   v('TIDEPOOL_CLUSTER_TOKEN', '(unset; required by serve and node)', 'Shared secret that nodes and control-plane replicas send each other as a bearer token.'),
   v('TIDEPOOL_NODE_ADVERTISE_HOST', '(unset: the machine host name)', 'Address the control plane uses to reach this node runtime (tidepool node).'),
-  v('TIDEPOOL_NODE_ID', '(unset: the host name and node port, e.g. gpu7-8081)', 'Stable id of this node runtime across restarts; the DaemonSet sets the Kubernetes node name.'),
+  v(
+    'TIDEPOOL_NODE_ID',
+    '(unset: the host name and node port, e.g. gpu7-8081)',
+    'Stable id of this node runtime across restarts; the DaemonSet sets the Kubernetes node name.',
+  ),
   v('TIDEPOOL_NODE_PORT', '8081', 'Port of the node runtime internal API (tidepool node); 0 picks a free port.'),
   v('TIDEPOOL_NODE_HEARTBEAT_MS', '2000', 'How often a node sends its residency and load to the control plane.'),
   v('TIDEPOOL_NODE_DOWN_AFTER_MS', '10000', 'A node silent for this long is marked down and gets no new requests.'),
@@ -182,12 +202,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     metricsPublic: read.boolean('TIDEPOOL_METRICS_PUBLIC', false),
     clusterToken: read.optionalString('TIDEPOOL_CLUSTER_TOKEN'),
     nodeAdvertiseHost: read.optionalString('TIDEPOOL_NODE_ADVERTISE_HOST'),
-    nodeId: read.optionalMatch('TIDEPOOL_NODE_ID', NODE_ID_PATTERN, '1-128 letters, digits, dots, underscores, colons or hyphens, starting with a letter or digit'),
+    nodeId: read.optionalMatch(
+      'TIDEPOOL_NODE_ID',
+      NODE_ID_PATTERN,
+      '1-128 letters, digits, dots, underscores, colons or hyphens, starting with a letter or digit',
+    ),
     nodePort: read.integer('TIDEPOOL_NODE_PORT', 8081, 0, 65_535),
     nodeHeartbeatMs: read.integer('TIDEPOOL_NODE_HEARTBEAT_MS', 2000, 50, 600_000),
     nodeDownAfterMs: read.integer('TIDEPOOL_NODE_DOWN_AFTER_MS', 10_000, 100, 3_600_000),
     nodeDownRetentionMs: read.integer('TIDEPOOL_NODE_DOWN_RETENTION_MS', 3_600_000, 1000, 30 * 86_400_000),
-    unknownVariables: Object.freeze(Object.keys(env).filter((name) => name.startsWith('TIDEPOOL_') && !KNOWN_NAMES.has(name)).sort()),
+    unknownVariables: Object.freeze(
+      Object.keys(env)
+        .filter((name) => name.startsWith('TIDEPOOL_') && !KNOWN_NAMES.has(name))
+        .sort(),
+    ),
   };
   checkCombinations(config, read);
   if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -209,8 +237,10 @@ function checkCombinations(config: TidepoolConfig, read: EnvReader): void {
   }
   const simulatorOnly = simulatorOnlyReason(config.schedulerPolicy);
   if (simulatorOnly !== undefined) {
-    read.problem(`TIDEPOOL_SCHEDULER_POLICY "${config.schedulerPolicy}" is simulator-only (${simulatorOnly}): `
-      + `try it with \`tidepool plan --policies ${config.schedulerPolicy}\`; a node runs one of ${NODE_POLICY_NAMES.join(', ')}`);
+    read.problem(
+      `TIDEPOOL_SCHEDULER_POLICY "${config.schedulerPolicy}" is simulator-only (${simulatorOnly}): ` +
+        `try it with \`tidepool plan --policies ${config.schedulerPolicy}\`; a node runs one of ${NODE_POLICY_NAMES.join(', ')}`,
+    );
   } else if (!(POLICY_NAMES as readonly string[]).includes(config.schedulerPolicy)) {
     read.problem(`TIDEPOOL_SCHEDULER_POLICY must be one of ${NODE_POLICY_NAMES.join(', ')}, got "${config.schedulerPolicy}"`);
   }
@@ -245,7 +275,16 @@ function v(name: string, defaultText: string, description: string): ConfigVariab
 }
 
 const BYTE_UNITS: Readonly<Record<string, number>> = {
-  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: MiB, gib: GiB, tib: 2 ** 40,
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: MiB,
+  gib: GiB,
+  tib: 2 ** 40,
 };
 
 /** Parses variables, recording a problem instead of throwing so one pass finds them all. */

@@ -103,7 +103,10 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     metrics,
     cacheTtlMs: options.activeVersionTtlMs,
     validateModel: (config, shards) => {
-      const check = checkModelParts(config, shards.map((s) => ({ name: s.file, header: s.header })));
+      const check = checkModelParts(
+        config,
+        shards.map((s) => ({ name: s.file, header: s.header })),
+      );
       return check.ok ? [] : check.problems.map((p) => p.message);
     },
     loadTokenizer,

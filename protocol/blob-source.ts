@@ -9,7 +9,10 @@ export type BlobSource = (digest: string, path: string) => Promise<void>;
 /** The bytes under a digest hash to something else: the stored copy is corrupt. */
 export class BlobDigestMismatchError extends Error {
   readonly code = 'blob_digest_mismatch';
-  constructor(readonly expected: string, readonly actual: string) {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
     super(`blob content hashes to ${actual}, not ${expected}`);
     this.name = 'BlobDigestMismatchError';
   }

@@ -46,8 +46,15 @@ export interface LockWording {
 }
 
 export class DirLockedError extends Error {
-  constructor(readonly lockPath: string, readonly holder: LockHolder, wording: LockWording) {
-    const who = holder.pid === process.pid && holder.host === hostname() ? 'this process' : `process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`}`;
+  constructor(
+    readonly lockPath: string,
+    readonly holder: LockHolder,
+    wording: LockWording,
+  ) {
+    const who =
+      holder.pid === process.pid && holder.host === hostname()
+        ? 'this process'
+        : `process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`}`;
     super(`${wording.what} is in use by ${who} (${holder.command}, since ${holder.since}); ${wording.hint ?? 'stop it first'} (lock file ${lockPath})`);
     this.name = 'DirLockedError';
   }
@@ -55,7 +62,15 @@ export class DirLockedError extends Error {
 
 /** Takes the lock at `path`, or throws `DirLockedError` naming the live holder. */
 export async function acquireDirLock(path: string, what: LockWording, fields: Readonly<Record<string, unknown>> = {}): Promise<DirLock> {
-  const mine: LockHolder = { ...fields, pid: process.pid, host: hostname(), processStart: processStartOf(process.pid), since: new Date().toISOString(), command: commandLine(), nonce: randomBytes(8).toString('hex') };
+  const mine: LockHolder = {
+    ...fields,
+    pid: process.pid,
+    host: hostname(),
+    processStart: processStartOf(process.pid),
+    since: new Date().toISOString(),
+    command: commandLine(),
+    nonce: randomBytes(8).toString('hex'),
+  };
   // Three tries: a stale lock taken away, then a race with another process taking over the same stale lock.
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await createExclusive(path, mine)) return heldLock(path, mine);
@@ -182,6 +197,9 @@ function processStartOf(pid: number): number | undefined {
 }
 
 function commandLine(): string {
-  const args = process.argv.slice(1).map((arg) => arg.split('/').pop() ?? arg).join(' ');
+  const args = process.argv
+    .slice(1)
+    .map((arg) => arg.split('/').pop() ?? arg)
+    .join(' ');
   return args.length > 120 ? `${args.slice(0, 117)}...` : args;
 }

@@ -6,23 +6,58 @@
  */
 export const ERROR_CODES = [
   // The request: body, parameters, files (400, 413, 422).
-  'invalid_json', 'invalid_body', 'invalid_parameter', 'unsupported_parameter', 'body_too_large',
-  'empty_prompt', 'context_length_exceeded', 'invalid_manifest', 'invalid_files', 'name_mismatch',
-  'missing_blobs', 'invalid_digest', 'digest_mismatch', 'blob_too_large', 'size_mismatch', 'invalid_model',
+  'invalid_json',
+  'invalid_body',
+  'invalid_parameter',
+  'unsupported_parameter',
+  'body_too_large',
+  'empty_prompt',
+  'context_length_exceeded',
+  'invalid_manifest',
+  'invalid_files',
+  'name_mismatch',
+  'missing_blobs',
+  'invalid_digest',
+  'digest_mismatch',
+  'blob_too_large',
+  'size_mismatch',
+  'invalid_model',
   'model_mismatch',
   // Structured outputs and tools: a schema the compiler does not enforce, is not a schema, or is too large.
-  'unsupported_schema', 'invalid_schema', 'schema_too_large',
+  'unsupported_schema',
+  'invalid_schema',
+  'schema_too_large',
   // Who is asking (401, 403) and what they ask for (404).
-  'invalid_api_key', 'insufficient_scope', 'invalid_cluster_token', 'function_not_found', 'key_not_found',
-  'route_not_found', 'not_found',
+  'invalid_api_key',
+  'insufficient_scope',
+  'invalid_cluster_token',
+  'function_not_found',
+  'key_not_found',
+  'route_not_found',
+  'not_found',
   // Limits (429).
-  'queue_full', 'rate_limit_rpm', 'rate_limit_tpm', 'concurrency_limit',
+  'queue_full',
+  'rate_limit_rpm',
+  'rate_limit_tpm',
+  'concurrency_limit',
   // A node refusing a generation before its first token.
-  'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'blob_corrupt', 'context_overflow',
+  'cold_start_timeout',
+  'store_unavailable',
+  'engine_down',
+  'bad_model',
+  'blob_corrupt',
+  'context_overflow',
   // The engine's own codes (docs/engine-protocol.md).
-  'bad_request', 'out_of_memory', 'busy', 'unsupported', 'internal', 'device_lost',
+  'bad_request',
+  'out_of_memory',
+  'busy',
+  'unsupported',
+  'internal',
+  'device_lost',
   // The platform itself.
-  'engine_error', 'shutting_down', 'internal_error',
+  'engine_error',
+  'shutting_down',
+  'internal_error',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -40,10 +40,10 @@ function positive(value: unknown, field: string): number {
 }
 
 function tokenIds(value: unknown, field: string): readonly number[] {
-  if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id) && id >= 0)) throw invalid(field, 'must be an array of token ids (non-negative integers)');
+  if (!Array.isArray(value) || !value.every((id) => Number.isSafeInteger(id) && id >= 0))
+    throw invalid(field, 'must be an array of token ids (non-negative integers)');
   return value as number[];
 }
-
 
 /** An artifact as JSON: `{ digest: "sha256:<hex>", bytes, files: [{ name, digest, size }] }`. */
 export function parseArtifact(value: unknown, field = 'artifact'): Artifact {

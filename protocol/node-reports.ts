@@ -53,13 +53,25 @@ export function parseWarmHoldReports(value: unknown, field = 'warmHolds'): reado
 export function parseNodeStats(value: unknown): NodeStats {
   const s = record(value, 'stats');
   list(s.functions, 'stats.functions').forEach((item, i) => {
-    fields(record(item, `stats.functions[${i}]`), `stats.functions[${i}]`, { functionName: 'string', artifactDigest: 'string', queued: 'number', running: 'number' });
+    fields(record(item, `stats.functions[${i}]`), `stats.functions[${i}]`, {
+      functionName: 'string',
+      artifactDigest: 'string',
+      queued: 'number',
+      running: 'number',
+    });
   });
   list(s.gpus, 'stats.gpus').forEach((item, i) => {
     const g = record(item, `stats.gpus[${i}]`);
     fields(g, `stats.gpus[${i}]`, {
-      index: 'number', name: 'string', memoryBytes: 'number', weightsBytes: 'number', kvBytes: 'number', kvUsedBytes: 'number',
-      scratchBytes: 'number', freeBytes: 'number', up: 'boolean',
+      index: 'number',
+      name: 'string',
+      memoryBytes: 'number',
+      weightsBytes: 'number',
+      kvBytes: 'number',
+      kvUsedBytes: 'number',
+      scratchBytes: 'number',
+      freeBytes: 'number',
+      up: 'boolean',
     });
     list(g.resident, `stats.gpus[${i}].resident`);
   });

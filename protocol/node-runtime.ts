@@ -144,9 +144,20 @@ export interface ModelResidency {
  * Why a node refused a generation before its first token. `blob_corrupt`: a stored blob's bytes do not hash
  * to its digest (every node shares the store: not retried elsewhere).
  */
-export type NodeErrorCode = Extract<ErrorCode, 'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'blob_corrupt' | 'context_overflow'>;
+export type NodeErrorCode = Extract<
+  ErrorCode,
+  'queue_full' | 'cold_start_timeout' | 'store_unavailable' | 'engine_down' | 'bad_model' | 'blob_corrupt' | 'context_overflow'
+>;
 
-export const NODE_ERROR_CODES: readonly NodeErrorCode[] = ['queue_full', 'cold_start_timeout', 'store_unavailable', 'engine_down', 'bad_model', 'blob_corrupt', 'context_overflow'];
+export const NODE_ERROR_CODES: readonly NodeErrorCode[] = [
+  'queue_full',
+  'cold_start_timeout',
+  'store_unavailable',
+  'engine_down',
+  'bad_model',
+  'blob_corrupt',
+  'context_overflow',
+];
 
 /** A refusal before any token; `retryAfterMs` is set for `queue_full`. */
 export class NodeError extends TidepoolError<NodeErrorCode> {

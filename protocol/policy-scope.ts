@@ -4,8 +4,9 @@
  * configuration refuses them with the reason given here. Pure data.
  */
 export const SIMULATOR_ONLY_POLICIES: Readonly<Record<string, string>> = Object.freeze({
-  aegaeon: 'the published Aegaeon runs disaggregated prefill and decode instances across GPUs, which only the simulator builds; a node runs its single-GPU variant, aegaeon-unified',
-  'static-colocation': 'its placement (which models share which GPU, planned from every function\'s rate) exists only in the simulator',
+  aegaeon:
+    'the published Aegaeon runs disaggregated prefill and decode instances across GPUs, which only the simulator builds; a node runs its single-GPU variant, aegaeon-unified',
+  'static-colocation': "its placement (which models share which GPU, planned from every function's rate) exists only in the simulator",
   dedicated: 'its placement (GPUs given to functions by rate) exists only in the simulator',
 });
 

@@ -93,7 +93,11 @@ function isTokenId(id: unknown): boolean {
   return Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) <= 2 ** 31 - 1;
 }
 
-function checkNumber(spec: { readonly type: 'integer' | 'number'; readonly min: number; readonly max: number; readonly minExclusive?: boolean }, value: unknown, label: string): number {
+function checkNumber(
+  spec: { readonly type: 'integer' | 'number'; readonly min: number; readonly max: number; readonly minExclusive?: boolean },
+  value: unknown,
+  label: string,
+): number {
   const integer = spec.type === 'integer';
   const low = spec.minExclusive ? (v: number) => v > spec.min : (v: number) => v >= spec.min;
   if (typeof value !== 'number' || !Number.isFinite(value) || !low(value) || value > spec.max || (integer && !Number.isInteger(value))) {
@@ -109,7 +113,8 @@ function checkNumber(spec: { readonly type: 'integer' | 'number'; readonly min: 
  * characters (a newline stop string) are fine.
  */
 function checkStrings(spec: { readonly maxItems: number; readonly maxLength: number }, value: unknown, label: string): readonly string[] {
-  if (Array.isArray(value) && value.length > spec.maxItems) throw invalidField(label, `at most ${spec.maxItems} stop sequences are allowed, got ${value.length}`);
+  if (Array.isArray(value) && value.length > spec.maxItems)
+    throw invalidField(label, `at most ${spec.maxItems} stop sequences are allowed, got ${value.length}`);
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= spec.maxLength)) {
     throw invalidField(label, `must be a string or an array of at most ${spec.maxItems} strings, each 1-${spec.maxLength} characters`);

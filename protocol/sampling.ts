@@ -139,7 +139,8 @@ export function checkSampling(value: unknown, where = 'sampling'): SamplingParam
 function checkGrammar(value: unknown, label: string): void {
   if (value === null) return;
   const g = value as Partial<SamplingGrammar> | undefined;
-  if (typeof g !== 'object' || typeof g.hash !== 'string' || !/^[0-9a-f]{64}$/.test(g.hash)) throw invalidField(label, 'must be null or {hash: sha256 hex, automaton}');
+  if (typeof g !== 'object' || typeof g.hash !== 'string' || !/^[0-9a-f]{64}$/.test(g.hash))
+    throw invalidField(label, 'must be null or {hash: sha256 hex, automaton}');
   try {
     fromTransferForm(g.automaton);
   } catch (error) {

@@ -21,12 +21,7 @@ export function tokenDeadline(arrivalMs: number, k: number, slo: Slo): number {
  * Share in [0, 1] of `expectedTokens` tokens delivered on time. `tokenTimesMs[i]` is when token i+1 was
  * delivered. Extra tokens beyond `expectedTokens` are ignored; a request expecting no tokens scores 1.
  */
-export function requestAttainment(
-  arrivalMs: number,
-  tokenTimesMs: readonly number[],
-  expectedTokens: number,
-  slo: Slo,
-): number {
+export function requestAttainment(arrivalMs: number, tokenTimesMs: readonly number[], expectedTokens: number, slo: Slo): number {
   if (expectedTokens <= 0) return 1;
   const n = Math.min(tokenTimesMs.length, expectedTokens);
   let met = 0;

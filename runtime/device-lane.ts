@@ -71,7 +71,9 @@ export class DeviceLane {
     if (this.bound?.engine === engine) return this.bound.scheduler;
     const old = this.bound?.scheduler;
     const scheduler = createGpuScheduler({
-      engine, policy: this.options.policy, onEvent: (event) => this.onSchedulerEvent(event),
+      engine,
+      policy: this.options.policy,
+      onEvent: (event) => this.onSchedulerEvent(event),
       costs: { gpuIdleEvictMs: this.options.gpuIdleEvictMs },
     });
     this.bound = { engine, scheduler };
@@ -95,7 +97,18 @@ export class DeviceLane {
     const engine = this.options.supervisor.current();
     const stats = await engine?.stats().catch(() => undefined);
     if (!engine || !stats) {
-      return { index: this.index, name: engine?.hello.device ?? '', memoryBytes: 0, weightsBytes: 0, kvBytes: 0, kvUsedBytes: 0, scratchBytes: 0, freeBytes: 0, resident: [], up: false };
+      return {
+        index: this.index,
+        name: engine?.hello.device ?? '',
+        memoryBytes: 0,
+        weightsBytes: 0,
+        kvBytes: 0,
+        kvUsedBytes: 0,
+        scratchBytes: 0,
+        freeBytes: 0,
+        resident: [],
+        up: false,
+      };
     }
     const m = stats.memory;
     const kvUsedBytes = m.kvBlocksTotal > 0 ? Math.round((m.kvBytes * m.kvBlocksUsed) / m.kvBlocksTotal) : 0;
@@ -116,7 +129,10 @@ export class DeviceLane {
 
   /** The host pool deleted a model's files: the engine may drop its mapping of them. */
   unmap(modelKey: string): void {
-    void this.options.supervisor.current()?.unmap(modelKey).catch(() => undefined);
+    void this.options.supervisor
+      .current()
+      ?.unmap(modelKey)
+      .catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -20,5 +20,12 @@ export const ENGINE_DOWN_ATTEMPTS = 2;
  * while it still has time, the caller still wants it and the node is not closing.
  */
 export function mayResubmit(error: unknown, attempt: number, deadline: number, state: { readonly closed: boolean; readonly signal?: AbortSignal }): boolean {
-  return error instanceof NodeError && error.code === 'engine_down' && attempt < ENGINE_DOWN_ATTEMPTS && !state.closed && !state.signal?.aborted && performance.now() < deadline;
+  return (
+    error instanceof NodeError &&
+    error.code === 'engine_down' &&
+    attempt < ENGINE_DOWN_ATTEMPTS &&
+    !state.closed &&
+    !state.signal?.aborted &&
+    performance.now() < deadline
+  );
 }

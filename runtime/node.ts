@@ -11,7 +11,16 @@ import { mayResubmit, type LiveSequence } from './engine-down-resubmit.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { startDeviceEngines } from './start-device-engines.js';
-import { NodeError, type Artifact, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldReport, type WarmHoldTarget } from '../protocol/node-runtime.js';
+import {
+  NodeError,
+  type Artifact,
+  type ModelResidency,
+  type NodeEvent,
+  type NodeGenerateRequest,
+  type NodeRuntime,
+  type WarmHoldReport,
+  type WarmHoldTarget,
+} from '../protocol/node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
 import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
@@ -79,7 +88,10 @@ export async function createLocalNodeRuntime(options: LocalNodeRuntimeOptions): 
   let started: Awaited<ReturnType<typeof startDeviceEngines>>;
   try {
     const stale = await removeStaleSocketDirs();
-    if (stale.length > 0) options.log?.warn(`removed ${stale.length} engine socket director${stale.length === 1 ? 'y' : 'ies'} left by processes that died: ${stale.map((d) => d.path).join(', ')}`);
+    if (stale.length > 0)
+      options.log?.warn(
+        `removed ${stale.length} engine socket director${stale.length === 1 ? 'y' : 'ies'} left by processes that died: ${stale.map((d) => d.path).join(', ')}`,
+      );
     started = await startDeviceEngines(options);
   } catch (error) {
     await hostPool.close();
@@ -128,11 +140,18 @@ class LocalNode implements LocalNodeRuntime {
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}`;
     this.queues = new FunctionQueues(metrics.queueDepth);
     this.warmHolds = new WarmHolds(hostPool);
-    this.lanes = supervisors.map((supervisor, index) => new DeviceLane({
-      index, label: devices[index]!.label, supervisor, hostPool, policy,
-      gpuIdleEvictMs: options.gpuIdleEvictMs ?? DEFAULT_GPU_IDLE_EVICT_MS,
-      onEvent: (lane, event) => this.onSchedulerEvent(lane, event),
-    }));
+    this.lanes = supervisors.map(
+      (supervisor, index) =>
+        new DeviceLane({
+          index,
+          label: devices[index]!.label,
+          supervisor,
+          hostPool,
+          policy,
+          gpuIdleEvictMs: options.gpuIdleEvictMs ?? DEFAULT_GPU_IDLE_EVICT_MS,
+          onEvent: (lane, event) => this.onSchedulerEvent(lane, event),
+        }),
+    );
     this.router = createDeviceRouter(this.lanes.length);
     metrics.schedulerPolicy.reset();
     metrics.schedulerPolicy.set({ policy }, 1);
@@ -259,19 +278,25 @@ class LocalNode implements LocalNodeRuntime {
   private residencyNow(): readonly ModelResidency[] {
     const perLane = this.lanes.map((lane) => lane.residentKeys());
     const gpu = new Set(perLane.flatMap((keys) => [...keys]));
-    const host = new Set(this.hostPool.snapshot().filter((m) => m.state === 'warm').map((m) => m.digest));
+    const host = new Set(
+      this.hostPool
+        .snapshot()
+        .filter((m) => m.state === 'warm')
+        .map((m) => m.digest),
+    );
     let gpuBytes = 0;
     for (const keys of perLane) for (const key of keys) gpuBytes += this.modelBytes.get(key) ?? 0;
     this.metrics.residencyBytes.set({ tier: 'gpu' }, gpuBytes);
     // A function held warm (min_warm) is listed even before its first request, so it shows as host or gpu.
     const served = this.queues.known();
-    const heldOnly = this.warmHolds.entries()
+    const heldOnly = this.warmHolds
+      .entries()
       .filter((h) => !served.some((m) => m.functionName === h.functionName && m.artifactDigest === h.artifact.digest))
       .map((h) => ({ functionName: h.functionName, artifactDigest: h.artifact.digest, bytes: h.artifact.bytes, queued: 0, running: 0 }));
     const out = [...served, ...heldOnly].map((model) => ({
       artifactDigest: model.artifactDigest,
       functionName: model.functionName,
-      tier: gpu.has(model.artifactDigest) ? 'gpu' as const : host.has(model.artifactDigest) ? 'host' as const : 'store' as const,
+      tier: gpu.has(model.artifactDigest) ? ('gpu' as const) : host.has(model.artifactDigest) ? ('host' as const) : ('store' as const),
       bytes: model.bytes,
       queued: model.queued,
       running: model.running,
@@ -329,7 +354,10 @@ class LocalNode implements LocalNodeRuntime {
       if (!(error instanceof HostPoolError)) throw error;
       if (error.code === 'cancelled' && signal?.aborted) return undefined;
       if (error.code === 'cancelled') {
-        throw new NodeError('cold_start_timeout', `model ${request.artifact.digest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`);
+        throw new NodeError(
+          'cold_start_timeout',
+          `model ${request.artifact.digest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`,
+        );
       }
       if (error.code === 'store_unavailable') throw new NodeError('store_unavailable', error.message);
       if (error.code === 'digest_mismatch') throw new NodeError('blob_corrupt', error.message);
@@ -345,7 +373,10 @@ class LocalNode implements LocalNodeRuntime {
     clearTimeout(timer);
     if (event) return refuseEarlyFailure(event);
     live.scheduler.cancel(live.id);
-    throw new NodeError('cold_start_timeout', `no first token for ${request.functionName} within ${this.options.queueTimeoutMs} ms (model loading or GPU busy)`);
+    throw new NodeError(
+      'cold_start_timeout',
+      `no first token for ${request.functionName} within ${this.options.queueTimeoutMs} ms (model loading or GPU busy)`,
+    );
   }
 
   private toGeneration(request: NodeGenerateRequest, id: number, lease: HostLease) {

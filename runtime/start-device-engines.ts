@@ -26,15 +26,17 @@ export async function startDeviceEngines(o: DeviceEnginesOptions): Promise<{ dev
   try {
     // One after another: engines of one host sizing their reservations at the same moment would race.
     for (const device of devices) {
-      supervisors.push(await startEngineSupervisor({
-        engineBin: o.engineBin,
-        backend: detected.backend,
-        device: device.ordinal,
-        memoryBudgetBytes: o.engineMemoryBytes,
-        kvBudgetBytes: o.kvBytes,
-        threads: o.engineThreads,
-        log: o.log?.child({ device: device.label }),
-      }));
+      supervisors.push(
+        await startEngineSupervisor({
+          engineBin: o.engineBin,
+          backend: detected.backend,
+          device: device.ordinal,
+          memoryBudgetBytes: o.engineMemoryBytes,
+          kvBudgetBytes: o.kvBytes,
+          threads: o.engineThreads,
+          log: o.log?.child({ device: device.label }),
+        }),
+      );
     }
   } catch (error) {
     await Promise.all(supervisors.map((s) => s.close()));

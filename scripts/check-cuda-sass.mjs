@@ -23,9 +23,21 @@ const toolsDir = join(root, '.whl', 'cuda-tools');
 const archs = ['80', '90'];
 const jobs = Number(process.env.TIDEPOOL_BUILD_JOBS ?? 2);
 const nvccFlags = [
-  '-std=c++17', '-O3', '-lineinfo', '-c', ...archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]),
-  '--Werror', 'all-warnings', '-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror', '-Xptxas=-v',
-  '-I', join(cudaDir, 'kernels'), '-I', join(cudaDir, 'src'), '-I', join(cudaDir, 'backends'),
+  '-std=c++17',
+  '-O3',
+  '-lineinfo',
+  '-c',
+  ...archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]),
+  '--Werror',
+  'all-warnings',
+  '-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-Werror',
+  '-Xptxas=-v',
+  '-I',
+  join(cudaDir, 'kernels'),
+  '-I',
+  join(cudaDir, 'src'),
+  '-I',
+  join(cudaDir, 'backends'),
 ];
 const failures = [];
 
@@ -41,7 +53,7 @@ function which(command) {
 function walk(dir, keep) {
   const out = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('build')) continue;  // cuda/build, cuda/build-fuzz
+    if (entry.name.startsWith('build')) continue; // cuda/build, cuda/build-fuzz
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...walk(path, keep));
     else if (keep(entry.name)) out.push(path);
@@ -67,14 +79,23 @@ function findCuobjdump() {
     }
   }
   mkdirSync(toolsDir, { recursive: true });
-  const unpack = spawnSync('python3', ['-c', [
-    'import sys, zipfile, os',
-    'z = zipfile.ZipFile(sys.argv[1])',
-    'for tool in ("cuobjdump", "nvdisasm"):',
-    '    path = os.path.join(sys.argv[2], tool)',
-    '    open(path, "wb").write(z.read("triton/backends/nvidia/bin/" + tool))',
-    '    os.chmod(path, 0o755)',
-  ].join('\n'), join(wheelDir, wheel), toolsDir], { encoding: 'utf8' });
+  const unpack = spawnSync(
+    'python3',
+    [
+      '-c',
+      [
+        'import sys, zipfile, os',
+        'z = zipfile.ZipFile(sys.argv[1])',
+        'for tool in ("cuobjdump", "nvdisasm"):',
+        '    path = os.path.join(sys.argv[2], tool)',
+        '    open(path, "wb").write(z.read("triton/backends/nvidia/bin/" + tool))',
+        '    os.chmod(path, 0o755)',
+      ].join('\n'),
+      join(wheelDir, wheel),
+      toolsDir,
+    ],
+    { encoding: 'utf8' },
+  );
   if (unpack.status !== 0) {
     say(`SKIP tensor-core check: cannot unpack cuobjdump from ${wheel}: ${unpack.stderr.trim().split('\n').pop()}`);
     return null;
@@ -99,7 +120,8 @@ function sourceHash(file, flags) {
 function compile(file) {
   mkdirSync(cacheDir, { recursive: true });
   const key = sourceHash(file, nvccFlags);
-  const object = join(cacheDir, `${key}.o`), log = join(cacheDir, `${key}.log`);
+  const object = join(cacheDir, `${key}.o`),
+    log = join(cacheDir, `${key}.log`);
   if (existsSync(object) && existsSync(log)) return { file, object, log: readFileSync(log, 'utf8') };
   return spawnAsync('nvcc', [...nvccFlags, file, '-o', object]).then(({ status, output }) => {
     if (status !== 0) {
@@ -115,8 +137,12 @@ function spawnAsync(command, args) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root });
     let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
     child.on('close', (status) => resolve({ status, output }));
     child.on('error', (error) => resolve({ status: 1, output: error.message }));
   });
@@ -139,7 +165,8 @@ async function compileAll(files) {
 // frame, S bytes spill stores, L bytes spill loads".
 function spills(log) {
   const rows = [];
-  let arch = '?', fn = null;
+  let arch = '?',
+    fn = null;
   for (const line of log.split('\n')) {
     const entry = /Compiling entry function '([^']+)' for 'sm_(\d+)'/.exec(line);
     if (entry) arch = entry[2];
@@ -156,7 +183,8 @@ function tensorOps(cuobjdump, object) {
   const out = spawnSync(cuobjdump, ['-sass', object], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (out.status !== 0) throw new Error(`cuobjdump -sass ${object}: ${out.stderr}`);
   const counts = new Map();
-  let arch = '?', fn = null;
+  let arch = '?',
+    fn = null;
   for (const line of out.stdout.split('\n')) {
     const code = /code for sm_(\d+)/.exec(line);
     if (code) arch = code[1];
@@ -180,8 +208,21 @@ function demangle(names) {
 // is remembered by hash.
 function hostWarnings() {
   const include = existsSync('/usr/local/cuda/include') ? ['-I', '/usr/local/cuda/include'] : [];
-  const flags = ['-std=c++17', '-fsyntax-only', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', ...include,
-    '-I', join(cudaDir, 'src'), '-I', join(cudaDir, 'backends'), '-I', join(cudaDir, 'kernels')];
+  const flags = [
+    '-std=c++17',
+    '-fsyntax-only',
+    '-Wall',
+    '-Wextra',
+    '-Wno-unused-parameter',
+    '-Werror',
+    ...include,
+    '-I',
+    join(cudaDir, 'src'),
+    '-I',
+    join(cudaDir, 'backends'),
+    '-I',
+    join(cudaDir, 'kernels'),
+  ];
   const files = walk(join(cudaDir, 'backends', 'cuda'), (n) => n.endsWith('.cpp'));
   for (const file of files) {
     const clean = join(cacheDir, `${sourceHash(file, flags)}.clean`);
@@ -202,9 +243,11 @@ async function main() {
   const otherFiles = walk(cudaDir, (n) => n.endsWith('.cu')).filter((f) => !kernelFiles.includes(f));
   const started = Date.now();
   const kernels = await compileAll(kernelFiles);
-  await compileAll(otherFiles);  // tests: warnings only
+  await compileAll(otherFiles); // tests: warnings only
   const hostFiles = hostWarnings();
-  say(`${kernelFiles.length + otherFiles.length} .cu files compiled for sm_${archs.join(' and sm_')} and ${hostFiles} host sources of the CUDA backend checked, warnings as errors (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  say(
+    `${kernelFiles.length + otherFiles.length} .cu files compiled for sm_${archs.join(' and sm_')} and ${hostFiles} host sources of the CUDA backend checked, warnings as errors (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  );
 
   const rows = kernels.flatMap((k) => spills(k.log).map((r) => ({ ...r, file: relative(root, k.file) })));
   const names = demangle([...new Set(rows.map((r) => r.fn))]);
@@ -215,7 +258,10 @@ async function main() {
   const cuobjdump = findCuobjdump();
   if (cuobjdump) {
     const listFile = join(cudaDir, 'kernels', 'tensor-core-kernels.txt');
-    const patterns = readFileSync(listFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const patterns = readFileSync(listFile, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     const counts = new Map();
     for (const k of kernels) for (const [key, n] of tensorOps(cuobjdump, k.object)) counts.set(key, n);
     const demangled = demangle([...new Set([...counts.keys()].map((key) => key.split(' ')[0]))]);

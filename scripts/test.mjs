@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The one test command (`npm test`): builds the engine if needed, runs the engine's ctest suite, the
 // offline CUDA checks (warnings, spills, tensor-core SASS), the TypeScript type check, the import-graph check,
-// the linter, the Terraform checks and the vitest suite, then prints one closing line that sums them:
+// the linter, the format check, the Terraform checks and the vitest suite, then prints one closing line that sums them:
 // "Tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -107,6 +107,8 @@ step('typecheck', () => run('npx', ['tsc', '--noEmit']).status === 0);
 // The import graph: no cycles, and each floor imports only the floors below it (docs/layout.md).
 step('import graph', () => run('npm', ['run', '--silent', 'deps']).status === 0);
 step('lint', () => run('npm', ['run', '--silent', 'lint']).status === 0);
+// Formatting: biome over the TypeScript, clang-format over cuda/ (scripts/format-check.sh; `npm run format` fixes).
+step('format', () => run('npm', ['run', '--silent', 'format:check']).status === 0);
 // The dashboard has its own tsconfig (DOM, JSX); its bundler strips types without checking them.
 if (existsSync(join(root, 'dashboard/tsconfig.json'))) {
   step('dashboard typecheck', () => run('npx', ['tsc', '-p', 'dashboard', '--noEmit']).status === 0);

@@ -29,11 +29,16 @@ export function registerKeys(keys: Command): void {
     .option('--json', 'print the key and its record as JSON')
     .action(async (opts: { name: string; scope: string; functions?: string; rpm?: string; tpm?: string; concurrency?: string; json?: boolean }) => {
       if (opts.scope !== 'admin' && opts.scope !== 'invoke') throw new CliError(`--scope must be admin or invoke, not ${opts.scope}`);
-      const functions = opts.functions?.split(',').map((f) => f.trim()).filter(Boolean);
+      const functions = opts.functions
+        ?.split(',')
+        .map((f) => f.trim())
+        .filter(Boolean);
       const limits = { rpm: limitOption('--rpm', opts.rpm), tpm: limitOption('--tpm', opts.tpm), concurrency: limitOption('--concurrency', opts.concurrency) };
       const body = await createApiClient().json<KeyBody & { key: string }>('POST', '/v1/keys', { name: opts.name, scope: opts.scope, functions, ...limits });
       if (opts.json) return printJson(body);
-      console.log(`created ${body.scopes.join(',')} key ${body.name} (id ${body.id})${body.functions ? ` for ${body.functions.join(', ')}` : ''}; limits: ${limitsText(body)}`);
+      console.log(
+        `created ${body.scopes.join(',')} key ${body.name} (id ${body.id})${body.functions ? ` for ${body.functions.join(', ')}` : ''}; limits: ${limitsText(body)}`,
+      );
       console.log(`key: ${body.key}`);
       console.log('This is the only time the key is shown; store it now (send it as Authorization: Bearer <key>).');
     });
@@ -47,7 +52,15 @@ export function registerKeys(keys: Command): void {
       if (body.data.length === 0) return console.log('no API keys (create one: tidepool keys create --name admin --scope admin)');
       const limit = (n: number | null) => (n === null ? '-' : String(n));
       const rows = body.data.map((k) => [
-        k.id, k.name, k.scopes.join(','), k.functions?.join(',') ?? '*', limit(k.rpm), limit(k.tpm), limit(k.concurrency), k.created_at, k.revoked_at ?? '-',
+        k.id,
+        k.name,
+        k.scopes.join(','),
+        k.functions?.join(',') ?? '*',
+        limit(k.rpm),
+        limit(k.tpm),
+        limit(k.concurrency),
+        k.created_at,
+        k.revoked_at ?? '-',
       ]);
       console.log(table([['ID', 'NAME', 'SCOPE', 'FUNCTIONS', 'RPM', 'TPM', 'CONCURRENCY', 'CREATED', 'REVOKED'], ...rows]));
     });
@@ -71,6 +84,10 @@ function limitOption(flag: string, value: string | undefined): number | undefine
 }
 
 function limitsText(key: Pick<KeyBody, 'rpm' | 'tpm' | 'concurrency'>): string {
-  const parts = [key.rpm !== null ? `${key.rpm} rpm` : '', key.tpm !== null ? `${key.tpm} tpm` : '', key.concurrency !== null ? `${key.concurrency} concurrent` : ''];
+  const parts = [
+    key.rpm !== null ? `${key.rpm} rpm` : '',
+    key.tpm !== null ? `${key.tpm} tpm` : '',
+    key.concurrency !== null ? `${key.concurrency} concurrent` : '',
+  ];
   return parts.filter(Boolean).join(', ') || 'none';
 }

@@ -14,9 +14,24 @@ import { CliError } from '../cli-error.js';
 import { printJson, table } from '../output.js';
 
 interface PlanOpts {
-  workload?: string; trace?: string; models: string; rate: string; durationS: string; seed: string;
-  ttftMs: string; tpotMs: string; gpu: string; h2dGbps?: string; switchOverheadMs?: string; policies?: string;
-  target: string; maxGpus?: string; rateSteps: string; out?: string; svg?: string; json?: boolean;
+  workload?: string;
+  trace?: string;
+  models: string;
+  rate: string;
+  durationS: string;
+  seed: string;
+  ttftMs: string;
+  tpotMs: string;
+  gpu: string;
+  h2dGbps?: string;
+  switchOverheadMs?: string;
+  policies?: string;
+  target: string;
+  maxGpus?: string;
+  rateSteps: string;
+  out?: string;
+  svg?: string;
+  json?: boolean;
 }
 
 /** Multiples of the workload's own rate tried for goodput, ascending; the first miss stops a policy. */
@@ -34,9 +49,15 @@ export function registerPlan(command: Command): void {
     .option('--seed <n>', 'generator seed', '1')
     .option('--ttft-ms <ms>', 'time-to-first-token SLO', '10000')
     .option('--tpot-ms <ms>', 'time-per-output-token SLO', '100')
-    .option('--gpu <type>', `GPU type: ${Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ')}`, 'h100')
-    .option('--h2d-gbps <GB/s>', 'host-to-device bandwidth of a weight load (default: the GPU type\'s)')
-    .option('--switch-overhead-ms <ms>', 'fixed cost of a weight load beyond the copy (default: the GPU type\'s)')
+    .option(
+      '--gpu <type>',
+      `GPU type: ${Object.keys(GPUS)
+        .map((g) => g.toLowerCase())
+        .join(', ')}`,
+      'h100',
+    )
+    .option('--h2d-gbps <GB/s>', "host-to-device bandwidth of a weight load (default: the GPU type's)")
+    .option('--switch-overhead-ms <ms>', "fixed cost of a weight load beyond the copy (default: the GPU type's)")
     .option('--policies <list>', `comma-separated (default all: ${POLICY_NAMES.join(', ')})`)
     .option('--target <ratio>', 'attainment to reach, 0..1', '0.9')
     .option('--max-gpus <n>', 'largest GPU count tried (default 4 × functions)')
@@ -52,7 +73,11 @@ export function registerPlan(command: Command): void {
       checkShapes(wl, gpu, opts.gpu);
       const progress = opts.json ? () => {} : (s: string) => process.stderr.write(s);
       const plan = await planCapacity({
-        workloads: [wl], policies, target, gpu, ...(opts.maxGpus ? { maxGpus: int('--max-gpus', opts.maxGpus) } : {}),
+        workloads: [wl],
+        policies,
+        target,
+        gpu,
+        ...(opts.maxGpus ? { maxGpus: int('--max-gpus', opts.maxGpus) } : {}),
         onRun: (r) => progress(`  ${r.policy} on ${r.gpus} GPUs: ${(100 * r.attainment).toFixed(1)}%\n`),
       });
       const found = policies.map((p) => plan.minGpus[p]).filter((g): g is number => g !== undefined);
@@ -61,19 +86,34 @@ export function registerPlan(command: Command): void {
       const total = wl.requests.length / (wl.durationMs / 1000);
       const gp = await goodput({ policies, gpus, gpu, target, rates: steps, refineSteps: GOODPUT_REFINE_STEPS, workloadAt: (f) => scaleRate(wl, f) });
       const result = {
-        workload: wl.name, config: wl.config, functions: wl.functions.length, requests: wl.requests.length,
-        rateReqPerS: total, slo: wl.slo, gpu: gpu.name,
-        switchCost: { h2dGBps: gpu.h2dBytesPerMs / GBPS, overheadMs: gpu.loadOverheadMs, fromFlags: opts.h2dGbps !== undefined || opts.switchOverheadMs !== undefined },
-        target, lowerBound: plan.lowerBound.gpus, goodputGpus: gpus,
+        workload: wl.name,
+        config: wl.config,
+        functions: wl.functions.length,
+        requests: wl.requests.length,
+        rateReqPerS: total,
+        slo: wl.slo,
+        gpu: gpu.name,
+        switchCost: {
+          h2dGBps: gpu.h2dBytesPerMs / GBPS,
+          overheadMs: gpu.loadOverheadMs,
+          fromFlags: opts.h2dGbps !== undefined || opts.switchOverheadMs !== undefined,
+        },
+        target,
+        lowerBound: plan.lowerBound.gpus,
+        goodputGpus: gpus,
         policies: policies.map((p) => ({
-          policy: p, minGpus: plan.minGpus[p] ?? null,
+          policy: p,
+          minGpus: plan.minGpus[p] ?? null,
           modelsPerGpu: plan.minGpus[p] ? wl.functions.length / plan.minGpus[p]! : null,
           attainment: plan.atMin[p]!.meanAttainment,
           goodputReqPerS: gp[p]!.rate === undefined ? null : gp[p]!.rate! * total,
           // per goodput run: the multiple of the workload's rate tried, the req/s it offered, the attainment,
           // and the req/s that met the SLO (every token by its deadline): the goodput chart's y
           goodputRuns: gp[p]!.runs.map((r) => ({
-            rateFactor: r.rate, reqPerS: r.rate * total, attainment: r.attainment, sloMetReqPerS: r.goodputReqPerS,
+            rateFactor: r.rate,
+            reqPerS: r.rate * total,
+            attainment: r.attainment,
+            sloMetReqPerS: r.goodputReqPerS,
           })),
         })),
         points: plan.points.map((r) => ({ policy: r.policy, gpus: r.gpus, attainment: r.meanAttainment })),
@@ -92,21 +132,39 @@ export function registerPlan(command: Command): void {
     });
 }
 
-function printHuman(r: {
-  policies: { policy: string; minGpus: number | null; modelsPerGpu: number | null; attainment: number; goodputReqPerS: number | null }[];
-  lowerBound: number; rateReqPerS: number; target: number; gpu: string; switchCost: { h2dGBps: number; overheadMs: number; fromFlags: boolean };
-},
-  wl: Workload, gpus: number, out: string | undefined, svg: string | undefined): void {
-  console.log(`${wl.name}: ${wl.functions.length} functions, ${wl.requests.length} requests over ${wl.durationMs / 1000}s (${r.rateReqPerS.toFixed(2)} req/s), SLO TTFT ${wl.slo.ttftMs}ms / TPOT ${wl.slo.tpotMs}ms, target ${(100 * r.target).toFixed(0)}%`);
-  console.log(table([
-    ['POLICY', 'MIN GPUS', 'MODELS/GPU', 'ATTAINMENT', `GOODPUT @${gpus} GPUS`],
-    ...r.policies.map((p) => [
-      p.policy, p.minGpus === null ? 'not reached' : String(p.minGpus), p.modelsPerGpu === null ? '-' : p.modelsPerGpu.toFixed(1),
-      `${(100 * p.attainment).toFixed(1)}%`, p.goodputReqPerS === null ? '-' : `${p.goodputReqPerS.toFixed(2)} req/s`,
+function printHuman(
+  r: {
+    policies: { policy: string; minGpus: number | null; modelsPerGpu: number | null; attainment: number; goodputReqPerS: number | null }[];
+    lowerBound: number;
+    rateReqPerS: number;
+    target: number;
+    gpu: string;
+    switchCost: { h2dGBps: number; overheadMs: number; fromFlags: boolean };
+  },
+  wl: Workload,
+  gpus: number,
+  out: string | undefined,
+  svg: string | undefined,
+): void {
+  console.log(
+    `${wl.name}: ${wl.functions.length} functions, ${wl.requests.length} requests over ${wl.durationMs / 1000}s (${r.rateReqPerS.toFixed(2)} req/s), SLO TTFT ${wl.slo.ttftMs}ms / TPOT ${wl.slo.tpotMs}ms, target ${(100 * r.target).toFixed(0)}%`,
+  );
+  console.log(
+    table([
+      ['POLICY', 'MIN GPUS', 'MODELS/GPU', 'ATTAINMENT', `GOODPUT @${gpus} GPUS`],
+      ...r.policies.map((p) => [
+        p.policy,
+        p.minGpus === null ? 'not reached' : String(p.minGpus),
+        p.modelsPerGpu === null ? '-' : p.modelsPerGpu.toFixed(1),
+        `${(100 * p.attainment).toFixed(1)}%`,
+        p.goodputReqPerS === null ? '-' : `${p.goodputReqPerS.toFixed(2)} req/s`,
+      ]),
     ]),
-  ]));
+  );
   console.log(`lower bound: ${r.lowerBound} GPUs (no schedule reaches the target on fewer, with free switches and KV moves; docs/scheduler.md)`);
-  console.log(`switch cost: weight bytes / ${r.switchCost.h2dGBps} GB/s + ${r.switchCost.overheadMs} ms (${r.switchCost.fromFlags ? '--h2d-gbps / --switch-overhead-ms' : `simulated ${r.gpu}'s defaults`})`);
+  console.log(
+    `switch cost: weight bytes / ${r.switchCost.h2dGBps} GB/s + ${r.switchCost.overheadMs} ms (${r.switchCost.fromFlags ? '--h2d-gbps / --switch-overhead-ms' : `simulated ${r.gpu}'s defaults`})`,
+  );
   const charts = svg ? `${svg}, ${chartPath(svg, 'goodput')} and ${chartPath(svg, 'attainment-vs-rate')}` : '';
   if (out) console.log(`wrote ${out}${svg ? `, ${charts}` : ''}`);
   else if (svg) console.log(`wrote ${charts}`);
@@ -119,7 +177,9 @@ function chartPath(svgPath: string, name: string): string {
 
 /** The GPU type, with the switch cost's two terms overridden by their flags. */
 function gpuSpec(o: PlanOpts): SimGpuSpec {
-  const known = Object.keys(GPUS).map((g) => g.toLowerCase()).join(', ');
+  const known = Object.keys(GPUS)
+    .map((g) => g.toLowerCase())
+    .join(', ');
   const gpu = GPUS[o.gpu.toUpperCase()];
   if (!gpu) throw new CliError(`--gpu: unknown GPU ${o.gpu} (known: ${known})`);
   return {
@@ -138,15 +198,21 @@ function checkShapes(wl: Workload, gpu: SimGpuSpec, flag: string): void {
   const shapes = [...new Set(wl.functions.map((f) => f.shape))].sort();
   const gaps = calibrationGaps(gpu, shapes);
   if (gaps.length > 0) {
-    const covered = Object.values(GPUS).filter((g) => calibrationGaps(g, shapes).length === 0).map((g) => g.name.toLowerCase());
-    throw new CliError(`--gpu ${flag}: no step-time calibration on ${gpu.name} for ${gaps.join(', ')} (used by this workload); `
-      + `GPU types calibrated for all its shapes: ${covered.join(', ') || 'none'}`);
+    const covered = Object.values(GPUS)
+      .filter((g) => calibrationGaps(g, shapes).length === 0)
+      .map((g) => g.name.toLowerCase());
+    throw new CliError(
+      `--gpu ${flag}: no step-time calibration on ${gpu.name} for ${gaps.join(', ')} (used by this workload); ` +
+        `GPU types calibrated for all its shapes: ${covered.join(', ') || 'none'}`,
+    );
   }
   const arena = gpu.memoryBytes * MAX_ARENA_SHARE;
   const big = shapes.filter((s) => SHAPES[s]!.weightBytes > arena);
   if (big.length > 0) {
-    throw new CliError(`--gpu ${flag}: ${big.map((s) => `${s} (${gb(SHAPES[s]!.weightBytes)} GB)`).join(', ')} cannot load on ${gpu.name}: `
-      + `its weights arena is at most ${Math.round(100 * MAX_ARENA_SHARE)}% of ${gb(gpu.memoryBytes)} GB`);
+    throw new CliError(
+      `--gpu ${flag}: ${big.map((s) => `${s} (${gb(SHAPES[s]!.weightBytes)} GB)`).join(', ')} cannot load on ${gpu.name}: ` +
+        `its weights arena is at most ${Math.round(100 * MAX_ARENA_SHARE)}% of ${gb(gpu.memoryBytes)} GB`,
+    );
   }
 }
 
@@ -175,7 +241,10 @@ function buildWorkload(o: PlanOpts): Workload {
 
 function parsePolicies(list: string | undefined): PolicyName[] {
   if (list === undefined) return [...POLICY_NAMES];
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = names.filter((n) => !(POLICY_NAMES as readonly string[]).includes(n));
   if (bad.length > 0 || names.length === 0) throw new CliError(`--policies: unknown ${bad.join(', ') || '(empty)'} (known: ${POLICY_NAMES.join(', ')})`);
   return names as PolicyName[];

@@ -19,7 +19,9 @@ export function registerShow(command: Command): void {
       const d = await createApiClient().json<ShowBody>('GET', `/v1/functions/${encodeURIComponent(name)}`);
       if (opts.json) return printJson(d);
       console.log(`${d.name}  v${d.active_version ?? '-'}  ${formatBytes(d.size_bytes)}${d.description ? `  ${d.description}` : ''}`);
-      const where = d.residency.map((r) => `${r.tier}${r.node ? ` on ${r.node}` : ''}${r.running + r.queued > 0 ? ` (${r.running} running, ${r.queued} queued)` : ''}`);
+      const where = d.residency.map(
+        (r) => `${r.tier}${r.node ? ` on ${r.node}` : ''}${r.running + r.queued > 0 ? ` (${r.running} running, ${r.queued} queued)` : ''}`,
+      );
       console.log(`resident: ${where.join(', ')}`);
       const rows = d.versions.map((v) => [`${v.active ? '*' : ' '}v${v.version}`, formatBytes(v.size_bytes), v.created_at, v.artifact_digest]);
       console.log(table([['VERSION', 'SIZE', 'CREATED', 'ARTIFACT'], ...rows]));

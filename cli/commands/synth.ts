@@ -8,7 +8,7 @@ export function registerSynth(command: Command): void {
   command
     .requiredOption('--shape <name>', `model shape: ${Object.keys(MODEL_SHAPES).join(', ')}`)
     .option('--seed <n>', 'random seed', '0')
-    .option('--dtype <dtype>', 'F32, F16 or BF16 (default: the shape\'s own)')
+    .option('--dtype <dtype>', "F32, F16 or BF16 (default: the shape's own)")
     .requiredOption('--out <dir>', 'output folder')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { shape: string; seed: string; dtype?: string; out: string; json?: boolean }) => {

@@ -4,7 +4,8 @@
 // a CUDA backend implements the same class in backends/cuda and is created by make_cuda_backend.
 //
 // Threading: load_slot and prepare_host run on the loader thread while forward runs on the step thread for
-// another slot (that is how a prefetch overlaps decode). Every other call comes from the step thread. Errors are thrown as tidepool::EngineError.
+// another slot (that is how a prefetch overlaps decode). Every other call comes from the step thread. Errors are thrown
+// as tidepool::EngineError.
 #pragma once
 
 #include <cstddef>
@@ -60,22 +61,22 @@ KvLayout make_kv_layout(const ModelConfig& config, int block_tokens, size_t page
 struct BatchEntry {
   const int32_t* tokens = nullptr;  // the tokens to compute, positions start_pos .. start_pos+n_tokens-1
   int n_tokens = 0;
-  int start_pos = 0;                // tokens before it already have K/V in the pool
-  const int32_t* pages = nullptr;   // block table: page ids covering positions 0 .. start_pos+n_tokens-1
+  int start_pos = 0;               // tokens before it already have K/V in the pool
+  const int32_t* pages = nullptr;  // block table: page ids covering positions 0 .. start_pos+n_tokens-1
   int n_pages = 0;
-  bool all_logits = false;          // logits for every computed token, else for the last one only
+  bool all_logits = false;  // logits for every computed token, else for the last one only
 };
 
 // What the backend itself holds, for the protocol's stats; 0 where it does not apply (the CPU backend reads
 // weights in place and owns no device memory).
 struct BackendMemory {
-  size_t device_reserved_bytes = 0;          // the one device reservation
-  size_t device_weights_bytes = 0;           // the weights arena inside it
-  size_t device_weights_used_bytes = 0;      // given to model slots
+  size_t device_reserved_bytes = 0;      // the one device reservation
+  size_t device_weights_bytes = 0;       // the weights arena inside it
+  size_t device_weights_used_bytes = 0;  // given to model slots
   size_t device_weights_largest_free_bytes = 0;
-  size_t host_pinned_bytes = 0;              // host mappings page-locked for DMA
-  size_t host_staged_bytes = 0;              // host mappings that could not be page-locked: their loads go
-                                             // through a staging ring at a fraction of the DMA rate
+  size_t host_pinned_bytes = 0;  // host mappings page-locked for DMA
+  size_t host_staged_bytes = 0;  // host mappings that could not be page-locked: their loads go
+                                 // through a staging ring at a fraction of the DMA rate
 };
 
 class Backend {

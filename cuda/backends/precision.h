@@ -29,8 +29,9 @@ inline DType activation_dtype(const Model& m) {
   const TensorView* first = m.lm_head;
   auto same = [&](const TensorView* t) {
     if (t && t->dtype != first->dtype)
-      throw EngineError("unsupported", "linear weights mix dtypes (" + first->name + " is " + first->dtype_label + ", " +
-                                           t->name + " is " + t->dtype_label + "); the engine needs one dtype for them");
+      throw EngineError("unsupported", "linear weights mix dtypes (" + first->name + " is " + first->dtype_label +
+                                           ", " + t->name + " is " + t->dtype_label +
+                                           "); the engine needs one dtype for them");
   };
   for (const LayerWeights& w : m.layers)
     for (const TensorView* t : {w.q, w.k, w.v, w.o, w.gate, w.up, w.down}) same(t);

@@ -83,7 +83,8 @@ inline std::vector<std::vector<SynthTensor>> shard_tensors(const std::vector<Syn
     shards.back().push_back(t);
     bytes += t.bytes();
   }
-  for (auto& shard : shards) std::sort(shard.begin(), shard.end(), [](const SynthTensor& a, const SynthTensor& b) { return a.name < b.name; });
+  for (auto& shard : shards)
+    std::sort(shard.begin(), shard.end(), [](const SynthTensor& a, const SynthTensor& b) { return a.name < b.name; });
   return shards;
 }
 
@@ -102,8 +103,8 @@ inline std::string shard_header(const std::vector<SynthTensor>& tensors) {
   for (const SynthTensor& t : tensors) {
     std::string shape;
     for (size_t d = 0; d < t.shape.size(); d++) shape += (d ? "," : "") + std::to_string(t.shape[d]);
-    header += ",\"" + t.name + "\":{\"dtype\":\"BF16\",\"shape\":[" + shape + "],\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + t.bytes()) + "]}";
+    header += ",\"" + t.name + "\":{\"dtype\":\"BF16\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+              std::to_string(offset) + "," + std::to_string(offset + t.bytes()) + "]}";
     offset += t.bytes();
   }
   header += "}";
@@ -123,7 +124,9 @@ inline bool write_shard(const std::string& path, const std::vector<SynthTensor>&
     for (size_t left = t.bytes() / 2; ok && left > 0;) {
       const size_t n = std::min(left, buf.size());
       for (size_t i = 0; i < n; i++) {
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17;  // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;  // xorshift64
         const uint16_t r = static_cast<uint16_t>(x >> 32);
         buf[i] = t.kind == 1 ? 0x3F80 : static_cast<uint16_t>((r & 0x807F) | ((118 + ((r >> 8) & 3)) << 7));
       }

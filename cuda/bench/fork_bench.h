@@ -65,7 +65,8 @@ inline Json fork_bench(const std::string& dir, int n, int prompt_len) {
   for (bool fork : {true, false}) {
     std::vector<ForkRun> runs;
     for (int k = 0; k < 3; k++) runs.push_back(fork_run(dir, n, prompt_len, fork));
-    std::sort(runs.begin(), runs.end(), [](const ForkRun& a, const ForkRun& b) { return a.first_tokens_ms < b.first_tokens_ms; });
+    std::sort(runs.begin(), runs.end(),
+              [](const ForkRun& a, const ForkRun& b) { return a.first_tokens_ms < b.first_tokens_ms; });
     Json row = Json::object();
     row.set("mode", fork ? "forked from one prefill (seqs)" : "separate prefills, one batch");
     row.set("n", n);
@@ -74,9 +75,9 @@ inline Json fork_bench(const std::string& dir, int n, int prompt_len) {
     row.set("first_tokens_ms", runs[1].first_tokens_ms);
     row.set("total_ms", runs[1].total_ms);
     out.push(std::move(row));
-    std::fprintf(stderr, "  n=%d, prompt %d, %-32s prefill %5lld tokens, first tokens %.0f ms, all 8 tokens %.0f ms\n", n, prompt_len,
-                 fork ? "forked from one prefill:" : "separate prefills, one batch:", static_cast<long long>(runs[1].prefill_tokens),
-                 runs[1].first_tokens_ms, runs[1].total_ms);
+    std::fprintf(stderr, "  n=%d, prompt %d, %-32s prefill %5lld tokens, first tokens %.0f ms, all 8 tokens %.0f ms\n",
+                 n, prompt_len, fork ? "forked from one prefill:" : "separate prefills, one batch:",
+                 static_cast<long long>(runs[1].prefill_tokens), runs[1].first_tokens_ms, runs[1].total_ms);
   }
   return out;
 }

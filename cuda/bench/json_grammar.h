@@ -28,13 +28,15 @@ inline std::vector<std::string> bpe_like_vocab() {
   };
   for (int b = 0; b < 256; b++) tokens.push_back(std::string(1, static_cast<char>(b)));
   for (int b = 0; b < 256; b++) seen.insert(std::string(1, static_cast<char>(b)));
-  for (const char* s : {"\":", "\",", "{\"", "\"}", "\":\"", "\": ", "\", \"", "},", "],", "[\"", "\"]", "{\n", "\n}", "  ", "    ",
-                        "\n", "\n\n", " \"", "true", "false", "null", " true", " false"})
+  for (const char* s :
+       {"\":", "\",", "{\"",  "\"}", "\":\"", "\": ", "\", \"", "},",    "],",   "[\"",   "\"]",   "{\n",
+        "\n}", "  ",  "    ", "\n",  "\n\n",  " \"",  "true",   "false", "null", " true", " false"})
     add(s);
   for (int n = 0; n < 1000; n++) add(std::to_string(n));
   std::mt19937_64 rng(42);
-  const std::vector<std::string> onsets = {"", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
-                                           "st", "tr", "pr", "ch", "sh", "th", "gr", "pl", "bl", "cl", "sp", "str"};
+  const std::vector<std::string> onsets = {"",   "b",  "c",  "d",  "f",  "g",  "h",  "j",  "k",  "l",
+                                           "m",  "n",  "p",  "r",  "s",  "t",  "v",  "w",  "st", "tr",
+                                           "pr", "ch", "sh", "th", "gr", "pl", "bl", "cl", "sp", "str"};
   const std::vector<std::string> nuclei = {"a", "e", "i", "o", "u", "ai", "ea", "ou", "io", "ee", "oo"};
   const std::vector<std::string> codas = {"", "", "n", "r", "s", "t", "l", "m", "nd", "ng", "st", "ck", "ght", "tion"};
   while (static_cast<int32_t>(tokens.size()) < kJsonEos) {

@@ -64,7 +64,8 @@ Json stats_json(const std::vector<std::vector<float>>& rows) {
   Json j = Json::object();
   j.set("rows", static_cast<int64_t>(rows.size()));
   j.set("shape", "Gaussian bulk N(0, 2^2) + Zipf head of 2000 ids, top 17-23, per-row steepness");
-  j.set("note", "each call takes the next of these rows (38 MB in all), so a row comes from memory, as in a large batch");
+  j.set("note",
+        "each call takes the next of these rows (38 MB in all), so a row comes from memory, as in a large batch");
   j.set("mean_top1_probability", sum.top1 / n);
   j.set("mean_top64_mass", sum.top64 / n);
   j.set("mean_entropy_nats", sum.entropy_nats / n);
@@ -83,8 +84,8 @@ Json mode_row(const std::string& name, int32_t vocab, const Timing& t, const Tim
   row.set("calls", t.calls);
   row.set("floor_us", floor.median_us);
   row.set("anchor_previous_sampler_us", legacy.median_us);
-  std::fprintf(stderr, "  %-48s %7.1f us/token (mean %.1f, p90 %.1f; cpu %.1f, mean %.1f)", name.c_str(), t.median_us, t.mean_us,
-               t.p90_us, t.cpu_median_us, t.cpu_mean_us);
+  std::fprintf(stderr, "  %-48s %7.1f us/token (mean %.1f, p90 %.1f; cpu %.1f, mean %.1f)", name.c_str(), t.median_us,
+               t.mean_us, t.p90_us, t.cpu_median_us, t.cpu_mean_us);
   return row;
 }
 
@@ -130,15 +131,16 @@ int main(int argc, char** argv) {
   run_interleaved(work, calls, 100, 25);
   const Timing floor = floor_work.timing(), legacy = time_legacy(rows, 20);
   result.set("floor_row_in_cache_us", hot_floor.timing().median_us);
-  std::fprintf(stderr, "vocab %d on %s (%s); floor (one read of the row) %.1f us; previous full-sort sampler %.0f us\n", vocab,
-               cpu_name().c_str(), use_vector_path("best"), floor.median_us, legacy.median_us);
+  std::fprintf(stderr, "vocab %d on %s (%s); floor (one read of the row) %.1f us; previous full-sort sampler %.0f us\n",
+               vocab, cpu_name().c_str(), use_vector_path("best"), floor.median_us, legacy.median_us);
   Json rows_json = Json::array();
   for (auto& w : mode_work) {
     const Timing t = w->timing();
     Json row = mode_row(w->mode().name, vocab, t, floor, legacy);
     row.set("exact_normalisers", t.exact_normalisers);
     row.set("regrowths", t.regrowths);
-    std::fprintf(stderr, "; %lld regrowths, %lld exact\n", static_cast<long long>(t.regrowths), static_cast<long long>(t.exact_normalisers));
+    std::fprintf(stderr, "; %lld regrowths, %lld exact\n", static_cast<long long>(t.regrowths),
+                 static_cast<long long>(t.exact_normalisers));
     rows_json.push(std::move(row));
   }
   if (json_work) {
@@ -149,8 +151,8 @@ int main(int argc, char** argv) {
     row.set("vocab_register_ms", g.vocab_register_ms);
     row.set("cold_mask_build_ms", g.cold_mask_ms);
     row.set("tokens_under_dense_masks", g.dense_fraction);
-    std::fprintf(stderr, "; %d states, cold mask build %.2f ms, %.0f%% of tokens under dense masks\n", g.states, g.cold_mask_ms,
-                 100 * g.dense_fraction);
+    std::fprintf(stderr, "; %d states, cold mask build %.2f ms, %.0f%% of tokens under dense masks\n", g.states,
+                 g.cold_mask_ms, 100 * g.dense_fraction);
     rows_json.push(std::move(row));
   }
   result.set("sampling", std::move(rows_json));

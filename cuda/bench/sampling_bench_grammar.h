@@ -95,8 +95,11 @@ class JsonWorkload : public Workload {
   }
   void after(int i) override {
     sampled_++;
-    dense_ += !store_.masks().get(grammar_->key, grammar_->automaton, vocab_->key, vocab_->vocab, state_, {kJsonEos}, kJsonVocab)->mask.listed;
-    if (out_.token < 0 || out_.token == kJsonEos || seq_.completion_tokens() >= 48) restart(seq_, grammar_->automaton.start());
+    dense_ += !store_.masks()
+                   .get(grammar_->key, grammar_->automaton, vocab_->key, vocab_->vocab, state_, {kJsonEos}, kJsonVocab)
+                   ->mask.listed;
+    if (out_.token < 0 || out_.token == kJsonEos || seq_.completion_tokens() >= 48)
+      restart(seq_, grammar_->automaton.start());
     else seq_.tokens.push_back(out_.token);
   }
   GrammarTiming grammar_timing() {

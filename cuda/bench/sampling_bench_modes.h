@@ -4,12 +4,12 @@
 // restored id by id between calls, so the timing holds sampling only.
 #pragma once
 
+#include <emmintrin.h>
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdint>
-#include <emmintrin.h>
+#include <ctime>
 #include <numeric>
 #include <random>
 #include <string>
@@ -80,7 +80,8 @@ inline std::vector<Mode> sampling_modes(int32_t vocab, std::mt19937_64& rng) {
   full.params.repetition_penalty = 1.1f;
   full.params.presence_penalty = 0.4f;
   full.params.frequency_penalty = 0.3f;
-  for (int i = 0; i < 20; i++) full.params.logit_bias.push_back({static_cast<int32_t>(rng() % vocab), (i % 2 ? 5.0f : -5.0f)});
+  for (int i = 0; i < 20; i++)
+    full.params.logit_bias.push_back({static_cast<int32_t>(rng() % vocab), (i % 2 ? 5.0f : -5.0f)});
   std::sort(full.params.logit_bias.begin(), full.params.logit_bias.end());
   full.counts.reset(640);
   for (int i = 0; i < 512; i++) full.counts.add_prompt(static_cast<int32_t>(rng() % vocab));
@@ -140,8 +141,12 @@ inline void run_interleaved(const std::vector<Workload*>& work, int calls, int w
 class ModeWorkload : public Workload {
  public:
   ModeWorkload(const Mode& mode, std::vector<std::vector<float>>& rows, bool in_cache = false)
-      : mode_(mode), rows_(rows), pristine_(mode.history.empty() || in_cache ? std::vector<std::vector<float>>{} : rows),
-        in_cache_(in_cache), rng_(1), request_{&mode_.params, &rng_, &mode_.counts, nullptr, nullptr} {
+      : mode_(mode),
+        rows_(rows),
+        pristine_(mode.history.empty() || in_cache ? std::vector<std::vector<float>>{} : rows),
+        in_cache_(in_cache),
+        rng_(1),
+        request_{&mode_.params, &rng_, &mode_.counts, nullptr, nullptr} {
     if (in_cache_) hot_ = rows_[0];
   }
   void call(int i) override {

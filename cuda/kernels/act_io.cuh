@@ -22,18 +22,22 @@ __device__ __forceinline__ float4 load4_weight(const void* p, WeightType w, size
   return make_float4(lo.x, lo.y, hi.x, hi.y);
 }
 
-template <typename A> __device__ __forceinline__ void store4(A* p, size_t i, float4 v);
-template <> __device__ __forceinline__ void store4<float>(float* p, size_t i, float4 v) {
+template <typename A>
+__device__ __forceinline__ void store4(A* p, size_t i, float4 v);
+template <>
+__device__ __forceinline__ void store4<float>(float* p, size_t i, float4 v) {
   *reinterpret_cast<float4*>(p + i) = v;
 }
-template <> __device__ __forceinline__ void store4<__half>(__half* p, size_t i, float4 v) {
+template <>
+__device__ __forceinline__ void store4<__half>(__half* p, size_t i, float4 v) {
   const __half2 lo = __floats2half2_rn(v.x, v.y), hi = __floats2half2_rn(v.z, v.w);
   uint2 raw;
   raw.x = *reinterpret_cast<const uint32_t*>(&lo);
   raw.y = *reinterpret_cast<const uint32_t*>(&hi);
   *reinterpret_cast<uint2*>(p + i) = raw;
 }
-template <> __device__ __forceinline__ void store4<__nv_bfloat16>(__nv_bfloat16* p, size_t i, float4 v) {
+template <>
+__device__ __forceinline__ void store4<__nv_bfloat16>(__nv_bfloat16* p, size_t i, float4 v) {
   const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
   uint2 raw;
   raw.x = *reinterpret_cast<const uint32_t*>(&lo);
@@ -41,18 +45,25 @@ template <> __device__ __forceinline__ void store4<__nv_bfloat16>(__nv_bfloat16*
   *reinterpret_cast<uint2*>(p + i) = raw;
 }
 
-template <typename A> __device__ __forceinline__ float4 load4_act(const A* p, size_t i);
-template <> __device__ __forceinline__ float4 load4_act<float>(const float* p, size_t i) {
+template <typename A>
+__device__ __forceinline__ float4 load4_act(const A* p, size_t i);
+template <>
+__device__ __forceinline__ float4 load4_act<float>(const float* p, size_t i) {
   return *reinterpret_cast<const float4*>(p + i);
 }
-template <> __device__ __forceinline__ float4 load4_act<__half>(const __half* p, size_t i) {
+template <>
+__device__ __forceinline__ float4 load4_act<__half>(const __half* p, size_t i) {
   return load4_weight(p, WeightType::F16, i);
 }
-template <> __device__ __forceinline__ float4 load4_act<__nv_bfloat16>(const __nv_bfloat16* p, size_t i) {
+template <>
+__device__ __forceinline__ float4 load4_act<__nv_bfloat16>(const __nv_bfloat16* p, size_t i) {
   return load4_weight(p, WeightType::BF16, i);
 }
 
 // The activation dtype's C++ type for a run-time WeightType: f(A{}) with A = float, __half or __nv_bfloat16.
-template <typename F> void dispatch_act(WeightType act, F&& f) { dispatch_weight(act, static_cast<F&&>(f)); }
+template <typename F>
+void dispatch_act(WeightType act, F&& f) {
+  dispatch_weight(act, static_cast<F&&>(f));
+}
 
 }  // namespace tidepool::cuda

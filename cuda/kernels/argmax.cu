@@ -15,7 +15,10 @@ __global__ void argmax_kernel(const float* logits, int V, int32_t* out) {
   float best = -INFINITY;
   int best_i = V;
   for (int i = threadIdx.x; i < V; i += blockDim.x)
-    if (row[i] > best) { best = row[i]; best_i = i; }  // strided ascending: the first max per thread wins
+    if (row[i] > best) {
+      best = row[i];
+      best_i = i;
+    }  // strided ascending: the first max per thread wins
   s_val[threadIdx.x] = best;
   s_idx[threadIdx.x] = best_i;
   __syncthreads();

@@ -1,7 +1,7 @@
 // Causal attention over the paged KV cache, for prefill and decode alike: one block per (token, query
 // head), or for decode-sized steps kAttentionSplits blocks per (token, query head) each taking a slice of
-// the positions, merged by a second kernel. Within a block 4 warps split the positions round-robin. Each warp keeps an online softmax
-// (running max, running sum, f32 accumulator of head_dim spread over its lanes); the warps' partial
+// the positions, merged by a second kernel. Within a block 4 warps split the positions round-robin. Each warp keeps an
+// online softmax (running max, running sum, f32 accumulator of head_dim spread over its lanes); the warps' partial
 // results are merged in shared memory at the end. GQA: query head h reads KV head h / (nq / nk).
 // Scores are scaled by 1/sqrt(head_dim); K and V are bf16 in the pool, q and the output are in the
 // activation dtype A (backends/precision.h), arithmetic is f32.
@@ -22,7 +22,8 @@ constexpr int kMaxPerLane = 8;  // head_dim <= 256
 // acc[d] = sum_j exp(score_j - m) * v_j[d] in s_out[d] (shared, hd floats). Empty ranges give m = -inf, l = 0.
 template <typename A>
 __device__ void attend_range(const A* qv, const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt,
-                             int t, int kvh, int hd, float scale, int begin, int end, float& m, float& l, float* s_out) {
+                             int t, int kvh, int hd, float scale, int begin, int end, float& m, float& l,
+                             float* s_out) {
   __shared__ float s_max[kWarps], s_sum[kWarps];
   __shared__ float s_acc[kWarps][kMaxPerLane * 32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -89,8 +90,8 @@ __device__ void attend_range(const A* qv, const uint8_t* pool, int layer, const 
 // grid (T, nq), block (32 * kWarps): the whole of positions 0..pos per block (prefill, and wide batches).
 template <typename A>
 __global__ void __launch_bounds__(32 * kWarps)
-    paged_attention_kernel(const A* q, A* out, const uint8_t* pool, int layer, KvGeometry g, TokenTables tt,
-                           int nq, int nk, int hd, float scale) {
+    paged_attention_kernel(const A* q, A* out, const uint8_t* pool, int layer, KvGeometry g, TokenTables tt, int nq,
+                           int nk, int hd, float scale) {
   __shared__ float s_out[kMaxPerLane * 32];
   const int t = blockIdx.x, h = blockIdx.y, kvh = h / (nq / nk);
   const A* qv = q + (static_cast<size_t>(t) * nq + h) * hd;  // (hd)
@@ -152,8 +153,9 @@ size_t attention_partials_floats(int T, int nq, int hd) {
   return static_cast<size_t>(T) * nq * kAttentionSplits * (hd + 2);
 }
 
-void launch_paged_attention(const void* q, void* out, WeightType act, const uint8_t* pool, int layer, const KvGeometry& g,
-                            const TokenTables& tt, int T, int nq, int nk, int hd, float* partials, cudaStream_t s) {
+void launch_paged_attention(const void* q, void* out, WeightType act, const uint8_t* pool, int layer,
+                            const KvGeometry& g, const TokenTables& tt, int T, int nq, int nk, int hd, float* partials,
+                            cudaStream_t s) {
   KERNEL_ASSERT(q && out && pool && tt.pos && tt.pages && T >= 0);
   KERNEL_ASSERT(nq > 0 && nk > 0 && nq % nk == 0 && hd > 0 && hd <= 32 * kMaxPerLane);
   if (T == 0) return;
@@ -165,7 +167,8 @@ void launch_paged_attention(const void* q, void* out, WeightType act, const uint
     const A* qa = static_cast<const A*>(q);
     A* oa = static_cast<A*>(out);
     if (partials && T <= kAttentionSplitMaxTokens) {
-      paged_attention_split_kernel<A><<<dim3(T, nq, kAttentionSplits), 32 * kWarps, 0, s>>>(qa, partials, pool, layer, g, tt, nq, nk, hd, scale);
+      paged_attention_split_kernel<A>
+          <<<dim3(T, nq, kAttentionSplits), 32 * kWarps, 0, s>>>(qa, partials, pool, layer, g, tt, nq, nk, hd, scale);
       LAUNCH_CHECK();
       attention_merge_kernel<A><<<dim3(T, nq), 128, 0, s>>>(partials, oa, nq, hd);
     } else {

@@ -23,25 +23,41 @@ __global__ void __launch_bounds__(Cfg::THREADS) flash_prefill_kernel(const __gri
 
 namespace {
 
-template <class Cfg, class QT, class OutT> void launch_config(const tc::FlashArgs& f, int nk, cudaStream_t s) {
+template <class Cfg, class QT, class OutT>
+void launch_config(const tc::FlashArgs& f, int nk, cudaStream_t s) {
   const cudaError_t err = tc::raise_dynamic_smem_once<flash_prefill_kernel<Cfg, QT, OutT>>(Cfg::SMEM_BYTES);
   if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "raising the dynamic shared memory limit", err);
-  flash_prefill_kernel<Cfg, QT, OutT><<<dim3(tc::ceil_div(f.T, f.tile_tokens), nk), Cfg::THREADS, Cfg::SMEM_BYTES, s>>>(f);
+  flash_prefill_kernel<Cfg, QT, OutT>
+      <<<dim3(tc::ceil_div(f.T, f.tile_tokens), nk), Cfg::THREADS, Cfg::SMEM_BYTES, s>>>(f);
 }
 
-template <class Cfg, class QT> void launch_out(const tc::FlashArgs& f, WeightType out_type, int nk, cudaStream_t s) {
+template <class Cfg, class QT>
+void launch_out(const tc::FlashArgs& f, WeightType out_type, int nk, cudaStream_t s) {
   switch (out_type) {
-    case WeightType::F32: launch_config<Cfg, QT, float>(f, nk, s); break;
-    case WeightType::F16: launch_config<Cfg, QT, tc::F16>(f, nk, s); break;
-    case WeightType::BF16: launch_config<Cfg, QT, tc::Bf16>(f, nk, s); break;
+    case WeightType::F32:
+      launch_config<Cfg, QT, float>(f, nk, s);
+      break;
+    case WeightType::F16:
+      launch_config<Cfg, QT, tc::F16>(f, nk, s);
+      break;
+    case WeightType::BF16:
+      launch_config<Cfg, QT, tc::Bf16>(f, nk, s);
+      break;
   }
 }
 
-template <class Cfg> void launch_head_dim(const tc::FlashArgs& f, WeightType q_type, WeightType out_type, int nk, cudaStream_t s) {
+template <class Cfg>
+void launch_head_dim(const tc::FlashArgs& f, WeightType q_type, WeightType out_type, int nk, cudaStream_t s) {
   switch (q_type) {
-    case WeightType::F32: launch_out<Cfg, float>(f, out_type, nk, s); break;
-    case WeightType::F16: launch_out<Cfg, tc::F16>(f, out_type, nk, s); break;
-    case WeightType::BF16: launch_out<Cfg, tc::Bf16>(f, out_type, nk, s); break;
+    case WeightType::F32:
+      launch_out<Cfg, float>(f, out_type, nk, s);
+      break;
+    case WeightType::F16:
+      launch_out<Cfg, tc::F16>(f, out_type, nk, s);
+      break;
+    case WeightType::BF16:
+      launch_out<Cfg, tc::Bf16>(f, out_type, nk, s);
+      break;
   }
 }
 
@@ -54,12 +70,14 @@ bool flash_prefill_supported(int nq, int nk, int hd) {
 }
 
 void launch_flash_prefill(const void* q, WeightType q_type, int q_ld, void* out, WeightType out_type, int out_ld,
-                          const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt, int T, int nq, int nk,
-                          int hd, cudaStream_t s) {
+                          const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt, int T, int nq,
+                          int nk, int hd, cudaStream_t s) {
   KERNEL_ASSERT(q && out && pool && tt.pos && tt.table_offset && tt.n_pages && tt.pages && T >= 0 && layer >= 0);
   KERNEL_ASSERT(flash_prefill_supported(nq, nk, hd));
-  KERNEL_ASSERT(q_ld >= nq * hd && q_ld % 8 == 0 && out_ld >= nq * hd && out_ld % 2 == 0 && aligned16(q) && aligned16(out));
-  KERNEL_ASSERT(g.kv_dim == nk * hd && g.row_bytes == static_cast<size_t>(g.kv_dim) * sizeof(kv_t) && g.rows_per_page > 0);
+  KERNEL_ASSERT(q_ld >= nq * hd && q_ld % 8 == 0 && out_ld >= nq * hd && out_ld % 2 == 0 && aligned16(q) &&
+                aligned16(out));
+  KERNEL_ASSERT(g.kv_dim == nk * hd && g.row_bytes == static_cast<size_t>(g.kv_dim) * sizeof(kv_t) &&
+                g.rows_per_page > 0);
   KERNEL_ASSERT(g.row_bytes % 16 == 0 && g.page_bytes % 16 == 0 && aligned16(pool));
   if (T == 0) return;
   tc::FlashArgs f;

@@ -39,7 +39,8 @@ struct FlashArgs {
   float scale_log2 = 0.0f;                // log2(e) / sqrt(head_dim)
 };
 
-template <int HD_> struct FlashTile {
+template <int HD_>
+struct FlashTile {
   static constexpr int HD = HD_, BM = 64, BN = 64, WARPS = 4, THREADS = 32 * WARPS;
   static constexpr int ROW_BYTES = HD * 2, CHUNKS = HD / 8;
   static constexpr int Q_BYTES = BM * ROW_BYTES, KV_BYTES = BN * ROW_BYTES, STAGE_BYTES = 2 * KV_BYTES;
@@ -56,7 +57,8 @@ TP_HD int imin(int a, int b) { return a < b ? a : b; }
 TP_HD float fmax2(float a, float b) { return a > b ? a : b; }
 
 // Eight query elements from global memory as four bf16 pairs.
-template <class QT, class X> TP_BODY void load_q8(X& x, const QT* src, uint32_t (&v)[4]) {
+template <class QT, class X>
+TP_BODY void load_q8(X& x, const QT* src, uint32_t (&v)[4]) {
   if constexpr (std::is_same_v<QT, float>) {
     uint32_t lo[4], hi[4];
     x.ld_global16(src, lo);
@@ -70,7 +72,8 @@ template <class QT, class X> TP_BODY void load_q8(X& x, const QT* src, uint32_t 
     if constexpr (std::is_same_v<QT, F16>) {
       TP_UNROLL
       for (int i = 0; i < 4; i++)
-        v[i] = x.template pack<Bf16>(x.to_f32(F16{static_cast<uint16_t>(v[i] & 0xFFFF)}), x.to_f32(F16{static_cast<uint16_t>(v[i] >> 16)}));
+        v[i] = x.template pack<Bf16>(x.to_f32(F16{static_cast<uint16_t>(v[i] & 0xFFFF)}),
+                                     x.to_f32(F16{static_cast<uint16_t>(v[i] >> 16)}));
     }
   }
 }
@@ -83,10 +86,12 @@ struct FlashRun {
 };
 
 // Shared memory: the Q tile at 0, then two stages of (K tile, V tile).
-template <class Cfg> constexpr uint32_t kFlashStages = Cfg::Q_BYTES;
+template <class Cfg>
+constexpr uint32_t kFlashStages = Cfg::Q_BYTES;
 
 // K and V rows of positions tile*BN .. +BN into `stage`; rows past last_pos (or the table) read as zeros.
-template <class Cfg, class X> TP_BODY void flash_load_kv(X& x, const FlashArgs& f, const FlashRun& run, int stage, int tile) {
+template <class Cfg, class X>
+TP_BODY void flash_load_kv(X& x, const FlashArgs& f, const FlashRun& run, int stage, int tile) {
   const int tid = x.tid();
   const uint32_t sk = kFlashStages<Cfg> + stage * Cfg::STAGE_BYTES, sv = sk + Cfg::KV_BYTES;
   TP_UNROLL
@@ -113,7 +118,8 @@ template <class Cfg, class X> TP_BODY void flash_load_kv(X& x, const FlashArgs& 
 }
 
 // The run's query rows as bf16 into the Q tile (rows past `rows` zero).
-template <class Cfg, class QT, class X> TP_BODY void flash_store_q(X& x, const FlashArgs& f, const FlashRun& run) {
+template <class Cfg, class QT, class X>
+TP_BODY void flash_store_q(X& x, const FlashArgs& f, const FlashRun& run) {
   TP_UNROLL
   for (int i = 0; i < Cfg::Q_LOADS; i++) {
     const int chunk = x.tid() + i * Cfg::THREADS, r = chunk / Cfg::CHUNKS, c = chunk % Cfg::CHUNKS;
@@ -132,18 +138,16 @@ template <class Cfg, class X>
 TP_BODY void flash_scores(X& x, uint32_t sk, const uint32_t (&qf)[Cfg::KSTEPS][4], float (&s)[Cfg::NS][4]) {
   const int lane = x.tid() % 32;
   TP_UNROLL
-  for (int nt = 0; nt < Cfg::NS; nt++)
-    TP_UNROLL
-    for (int e = 0; e < 4; e++) s[nt][e] = 0.0f;
+  for (int nt = 0; nt < Cfg::NS; nt++) TP_UNROLL
+  for (int e = 0; e < 4; e++) s[nt][e] = 0.0f;
   TP_UNROLL
-  for (int ks = 0; ks < Cfg::KSTEPS; ks++)
-    TP_UNROLL
-    for (int p = 0; p < Cfg::NS / 2; p++) {
-      uint32_t r[4];
-      x.ldsm_x4(r, sk + swizzled(p * 16 + lane % 8 + (lane / 16) * 8, ks * 2 + (lane / 8) % 2, Cfg::ROW_BYTES));
-      x.template mma<Bf16>(s[2 * p], qf[ks], r[0], r[1]);
-      x.template mma<Bf16>(s[2 * p + 1], qf[ks], r[2], r[3]);
-    }
+  for (int ks = 0; ks < Cfg::KSTEPS; ks++) TP_UNROLL
+  for (int p = 0; p < Cfg::NS / 2; p++) {
+    uint32_t r[4];
+    x.ldsm_x4(r, sk + swizzled(p * 16 + lane % 8 + (lane / 16) * 8, ks * 2 + (lane / 8) % 2, Cfg::ROW_BYTES));
+    x.template mma<Bf16>(s[2 * p], qf[ks], r[0], r[1]);
+    x.template mma<Bf16>(s[2 * p + 1], qf[ks], r[2], r[3]);
+  }
 }
 
 // Online softmax over K/V tile j: masks positions past each row's own (causal), scales to log2 units,
@@ -151,18 +155,17 @@ TP_BODY void flash_scores(X& x, uint32_t sk, const uint32_t (&qf)[Cfg::KSTEPS][4
 // probabilities in s. Accumulator elements 0,1 are row lane/4, 2,3 row lane/4 + 8; a row's columns are
 // spread over the 4 lanes of its group.
 template <class Cfg, class X>
-TP_BODY void flash_softmax(X& x, const FlashArgs& f, int j, const int (&row_pos)[2], float (&s)[Cfg::NS][4], float (&m)[2],
-                           float (&l)[2], float (&o)[Cfg::NO][4]) {
+TP_BODY void flash_softmax(X& x, const FlashArgs& f, int j, const int (&row_pos)[2], float (&s)[Cfg::NS][4],
+                           float (&m)[2], float (&l)[2], float (&o)[Cfg::NO][4]) {
   const int lane = x.tid() % 32;
   float mx[2] = {kNegInf, kNegInf}, corr[2];
   TP_UNROLL
-  for (int nt = 0; nt < Cfg::NS; nt++)
-    TP_UNROLL
-    for (int e = 0; e < 4; e++) {
-      const int col = j * Cfg::BN + nt * 8 + (lane % 4) * 2 + (e & 1);
-      s[nt][e] = col <= row_pos[e >> 1] ? s[nt][e] * f.scale_log2 : kNegInf;
-      mx[e >> 1] = fmax2(mx[e >> 1], s[nt][e]);
-    }
+  for (int nt = 0; nt < Cfg::NS; nt++) TP_UNROLL
+  for (int e = 0; e < 4; e++) {
+    const int col = j * Cfg::BN + nt * 8 + (lane % 4) * 2 + (e & 1);
+    s[nt][e] = col <= row_pos[e >> 1] ? s[nt][e] * f.scale_log2 : kNegInf;
+    mx[e >> 1] = fmax2(mx[e >> 1], s[nt][e]);
+  }
   TP_UNROLL
   for (int hh = 0; hh < 2; hh++) {
     mx[hh] = fmax2(mx[hh], x.shfl_xor(mx[hh], 1));
@@ -173,26 +176,26 @@ TP_BODY void flash_softmax(X& x, const FlashArgs& f, int j, const int (&row_pos)
     l[hh] *= corr[hh];
   }
   TP_UNROLL
-  for (int nt = 0; nt < Cfg::NS; nt++)
-    TP_UNROLL
-    for (int e = 0; e < 4; e++) {
-      s[nt][e] = x.exp2(s[nt][e] - m[e >> 1]);
-      l[e >> 1] += s[nt][e];
-    }
+  for (int nt = 0; nt < Cfg::NS; nt++) TP_UNROLL
+  for (int e = 0; e < 4; e++) {
+    s[nt][e] = x.exp2(s[nt][e] - m[e >> 1]);
+    l[e >> 1] += s[nt][e];
+  }
   TP_UNROLL
-  for (int nt = 0; nt < Cfg::NO; nt++)
-    TP_UNROLL
-    for (int e = 0; e < 4; e++) o[nt][e] *= corr[e >> 1];
+  for (int nt = 0; nt < Cfg::NO; nt++) TP_UNROLL
+  for (int e = 0; e < 4; e++) o[nt][e] *= corr[e >> 1];
 }
 
 // o += P V for the V tile at sv. P's accumulator layout for n8 tiles 2t, 2t+1 is the A layout of k16 step
 // t; V (rows = positions = k) is read transposed so each lane gets its two k-adjacent elements: matrices
 // (k 0-7, n 0-7), (k 8-15, n 0-7), (k 0-7, n 8-15), (k 8-15, n 8-15).
-template <class Cfg, class X> TP_BODY void flash_pv(X& x, uint32_t sv, const float (&s)[Cfg::NS][4], float (&o)[Cfg::NO][4]) {
+template <class Cfg, class X>
+TP_BODY void flash_pv(X& x, uint32_t sv, const float (&s)[Cfg::NS][4], float (&o)[Cfg::NO][4]) {
   const int lane = x.tid() % 32;
   TP_UNROLL
   for (int t = 0; t < Cfg::BN / 16; t++) {
-    const uint32_t a[4] = {x.template pack<Bf16>(s[2 * t][0], s[2 * t][1]), x.template pack<Bf16>(s[2 * t][2], s[2 * t][3]),
+    const uint32_t a[4] = {x.template pack<Bf16>(s[2 * t][0], s[2 * t][1]),
+                           x.template pack<Bf16>(s[2 * t][2], s[2 * t][3]),
                            x.template pack<Bf16>(s[2 * t + 1][0], s[2 * t + 1][1]),
                            x.template pack<Bf16>(s[2 * t + 1][2], s[2 * t + 1][3])};
     TP_UNROLL
@@ -228,25 +231,27 @@ TP_BODY void flash_store(X& x, const FlashArgs& f, const FlashRun& run, const fl
 }
 
 // Attends one run: K/V tiles 0 .. last_pos / BN through two stages, Q fragments held in registers.
-template <class Cfg, class QT, class OutT, class X> TP_BODY void flash_run(X& x, const FlashArgs& f, const FlashRun& run) {
+template <class Cfg, class QT, class OutT, class X>
+TP_BODY void flash_run(X& x, const FlashArgs& f, const FlashRun& run) {
   const int lane = x.tid() % 32, warp = x.tid() / 32;
   x.sync();  // the previous run's reads of the Q tile and both stages are done
   flash_load_kv<Cfg>(x, f, run, 0, 0);
   x.cp_commit();
   flash_store_q<Cfg, QT>(x, f, run);
-  x.sync();  // the Q tile is complete
+  x.sync();                     // the Q tile is complete
   uint32_t qf[Cfg::KSTEPS][4];  // lanes 0-15: rows 0-15 at k 0-7, lanes 16-31: the same rows at k 8-15
   TP_UNROLL
-  for (int ks = 0; ks < Cfg::KSTEPS; ks++) x.ldsm_x4(qf[ks], swizzled(warp * 16 + lane % 16, ks * 2 + lane / 16, Cfg::ROW_BYTES));
+  for (int ks = 0; ks < Cfg::KSTEPS; ks++)
+    x.ldsm_x4(qf[ks], swizzled(warp * 16 + lane % 16, ks * 2 + lane / 16, Cfg::ROW_BYTES));
   int row_pos[2];  // padding rows repeat the last token's position
   TP_UNROLL
-  for (int hh = 0; hh < 2; hh++) row_pos[hh] = run.first_pos + imin(warp * 16 + lane / 4 + hh * 8, run.rows - 1) / f.group;
+  for (int hh = 0; hh < 2; hh++)
+    row_pos[hh] = run.first_pos + imin(warp * 16 + lane / 4 + hh * 8, run.rows - 1) / f.group;
 
   float o[Cfg::NO][4], s[Cfg::NS][4], m[2] = {kNegInf, kNegInf}, l[2] = {0.0f, 0.0f};
   TP_UNROLL
-  for (int nt = 0; nt < Cfg::NO; nt++)
-    TP_UNROLL
-    for (int e = 0; e < 4; e++) o[nt][e] = 0.0f;
+  for (int nt = 0; nt < Cfg::NO; nt++) TP_UNROLL
+  for (int e = 0; e < 4; e++) o[nt][e] = 0.0f;
   const int tiles = run.last_pos / Cfg::BN + 1;
   for (int j = 0; j < tiles; j++) {
     x.template cp_wait<0>();
@@ -272,7 +277,8 @@ TP_BODY void flash_block(X& x, const FlashArgs& f) {
   for (int s0 = t_begin; s0 < t_end;) {
     int s1 = s0 + 1;
     while (s1 < t_end && f.table_offset[s1] == f.table_offset[s0] && f.pos[s1] == f.pos[s1 - 1] + 1) s1++;
-    const FlashRun run{kvh, s0, (s1 - s0) * f.group, f.pos[s0], f.pos[s1 - 1], f.pages + f.table_offset[s0], f.n_pages[s0]};
+    const FlashRun run{kvh,          s0, (s1 - s0) * f.group, f.pos[s0], f.pos[s1 - 1], f.pages + f.table_offset[s0],
+                       f.n_pages[s0]};
     flash_run<Cfg, QT, OutT>(x, f, run);
     s0 = s1;
   }

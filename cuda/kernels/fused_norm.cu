@@ -18,7 +18,8 @@ constexpr int kVecs = 8;  // float4 per thread: rows of up to 8192
 
 // v[j] holds elements 4 * (threadIdx.x + j * kThreads) .. + 3 of the row (zeros past H). Writes h's row.
 template <typename A>
-__device__ __forceinline__ void norm_row(const float4 (&v)[kVecs], int H, const void* w, WeightType wt, float eps, A* h) {
+__device__ __forceinline__ void norm_row(const float4 (&v)[kVecs], int H, const void* w, WeightType wt, float eps,
+                                         A* h) {
   float ss = 0.0f;
 #pragma unroll
   for (int j = 0; j < kVecs; j++) ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
@@ -81,7 +82,8 @@ void launch_embed_rmsnorm(const void* table, WeightType table_type, const int32_
   if (T == 0) return;
   dispatch_act(act, [&](auto tag) {
     using A = decltype(tag);
-    embed_rmsnorm_kernel<A><<<T, kThreads, 0, s>>>(table, table_type, tokens, H, norm, norm_type, eps, x, static_cast<A*>(h));
+    embed_rmsnorm_kernel<A>
+        <<<T, kThreads, 0, s>>>(table, table_type, tokens, H, norm, norm_type, eps, x, static_cast<A*>(h));
   });
   LAUNCH_CHECK();
 }

@@ -7,7 +7,6 @@
 // replay (cuda/test/replay) runs on an emulator of the PTX ISA; which configuration a launch uses is
 // gemm_tc_pick.h's choice.
 
-
 #include "common.cuh"
 #include "gemm_tc_body.h"
 #include "gemm_tc_pick.h"
@@ -19,7 +18,8 @@ namespace tidepool::cuda {
 
 template <typename T>
 __global__ void cast_half_kernel(const float* x, T* out, size_t n) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x)
     out[i] = from_f32<T>(x[i]);
 }
 
@@ -43,32 +43,43 @@ DeviceFacts device_facts() {
   static std::mutex mu;
   static DeviceFacts facts[64];
   int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) throw_cuda_error(__FILE__, __LINE__, "cudaGetDevice", cudaGetLastError());
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64)
+    throw_cuda_error(__FILE__, __LINE__, "cudaGetDevice", cudaGetLastError());
   std::lock_guard<std::mutex> lock(mu);
   if (facts[dev].sms == 0) {
     cudaError_t err = cudaDeviceGetAttribute(&facts[dev].sms, cudaDevAttrMultiProcessorCount, dev);
-    if (err == cudaSuccess) err = cudaDeviceGetAttribute(&facts[dev].smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    if (err == cudaSuccess)
+      err = cudaDeviceGetAttribute(&facts[dev].smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
     if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "cudaDeviceGetAttribute", err);
   }
   return facts[dev];
 }
 
-template <class Cfg, class H, class OutT> void launch_config(const tc::GemmArgs& g, cudaStream_t s) {
+template <class Cfg, class H, class OutT>
+void launch_config(const tc::GemmArgs& g, cudaStream_t s) {
   const cudaError_t err = tc::raise_dynamic_smem_once<gemm_tc_kernel<Cfg, H, OutT>>(Cfg::SMEM_BYTES);
   if (err != cudaSuccess) throw_cuda_error(__FILE__, __LINE__, "raising the dynamic shared memory limit", err);
   const dim3 grid(tc::ceil_div(g.N, Cfg::BN), tc::ceil_div(g.M, Cfg::BM));
   gemm_tc_kernel<Cfg, H, OutT><<<grid, Cfg::THREADS, Cfg::SMEM_BYTES, s>>>(g);
 }
 
-template <class H, class OutT> void launch_typed(const tc::GemmArgs& g, cudaStream_t s) {
+template <class H, class OutT>
+void launch_typed(const tc::GemmArgs& g, cudaStream_t s) {
   const DeviceFacts d = device_facts();
-  const bool fits[tc::kGemmTiles] = {tc::GemmTileSmall::SMEM_BYTES <= d.smem_optin, tc::GemmTileMedium::SMEM_BYTES <= d.smem_optin,
+  const bool fits[tc::kGemmTiles] = {tc::GemmTileSmall::SMEM_BYTES <= d.smem_optin,
+                                     tc::GemmTileMedium::SMEM_BYTES <= d.smem_optin,
                                      tc::GemmTileLarge::SMEM_BYTES <= d.smem_optin};
   KERNEL_ASSERT(fits[0]);
   switch (tc::pick_gemm_tile(g.M, g.N, d.sms, fits)) {
-    case tc::GemmTileId::Small: launch_config<tc::GemmTileSmall, H, OutT>(g, s); break;
-    case tc::GemmTileId::Medium: launch_config<tc::GemmTileMedium, H, OutT>(g, s); break;
-    case tc::GemmTileId::Large: launch_config<tc::GemmTileLarge, H, OutT>(g, s); break;
+    case tc::GemmTileId::Small:
+      launch_config<tc::GemmTileSmall, H, OutT>(g, s);
+      break;
+    case tc::GemmTileId::Medium:
+      launch_config<tc::GemmTileMedium, H, OutT>(g, s);
+      break;
+    case tc::GemmTileId::Large:
+      launch_config<tc::GemmTileLarge, H, OutT>(g, s);
+      break;
   }
 }
 

@@ -26,9 +26,9 @@ struct GemmSegment {
   const void* w = nullptr;     // (n, K) weights in H, row-major
   const void* bias = nullptr;  // (n) or null
   Elem bias_type = Elem::F32;
-  int n_end = 0;               // end of this segment's columns in the fused N (exclusive)
-  void* y = nullptr;           // (M, ldy): this segment's columns [0, n) of each row
-  int ldy = 0;                 // elements
+  int n_end = 0;      // end of this segment's columns in the fused N (exclusive)
+  void* y = nullptr;  // (M, ldy): this segment's columns [0, n) of each row
+  int ldy = 0;        // elements
 };
 
 struct GemmArgs {
@@ -57,9 +57,9 @@ struct GemmTile {
 };
 
 // The configurations the launcher picks from (gemm_tc.cu: pick_gemm_tile).
-using GemmTileSmall = GemmTile<64, 128, 2, 2, 4>;   // 96 KiB shared; few rows (M <= 64 per tile)
-using GemmTileMedium = GemmTile<128, 128, 2, 2, 3>; // 96 KiB; warp tile 64x64
-using GemmTileLarge = GemmTile<128, 256, 2, 4, 3>;  // 144 KiB; warp tile 64x64, 8 warps
+using GemmTileSmall = GemmTile<64, 128, 2, 2, 4>;    // 96 KiB shared; few rows (M <= 64 per tile)
+using GemmTileMedium = GemmTile<128, 128, 2, 2, 3>;  // 96 KiB; warp tile 64x64
+using GemmTileLarge = GemmTile<128, 256, 2, 4, 3>;   // 144 KiB; warp tile 64x64, 8 warps
 
 TP_HD int gemm_segment_of(const GemmArgs& g, int n) {
   int s = 0;
@@ -69,14 +69,16 @@ TP_HD int gemm_segment_of(const GemmArgs& g, int n) {
 }
 TP_HD int gemm_segment_begin(const GemmArgs& g, int s) { return s == 0 ? 0 : g.seg[s - 1].n_end; }
 
-template <class X> TP_BODY float load_elem(X& x, const void* p, Elem t, int i) {
+template <class X>
+TP_BODY float load_elem(X& x, const void* p, Elem t, int i) {
   if (t == Elem::F32) return static_cast<const float*>(p)[i];
   const uint16_t bits = static_cast<const uint16_t*>(p)[i];
   return t == Elem::F16 ? x.to_f32(F16{bits}) : x.to_f32(Bf16{bits});
 }
 
 // Column `col` of row `row` of the fused output, plus its segment's bias.
-template <class H, class OutT, class X> TP_BODY void gemm_store(X& x, const GemmArgs& g, int row, int col, float v) {
+template <class H, class OutT, class X>
+TP_BODY void gemm_store(X& x, const GemmArgs& g, int row, int col, float v) {
   const int s = gemm_segment_of(g, col), local = col - gemm_segment_begin(g, s);
   const GemmSegment& seg = g.seg[s];
   if (seg.bias) v += load_elem(x, seg.bias, seg.bias_type, local);
@@ -106,7 +108,8 @@ TP_BODY void gemm_store_pair(X& x, const GemmArgs& g, int row, int col, float v0
 }
 
 // k tile kt of the block's A rows [m0, m0 + BM) and W rows [n0, n0 + BN) into `stage`; zeros past the edges.
-template <class Cfg, class X> TP_BODY void gemm_load_tile(X& x, const GemmArgs& g, int m0, int n0, int stage, int kt) {
+template <class Cfg, class X>
+TP_BODY void gemm_load_tile(X& x, const GemmArgs& g, int m0, int n0, int stage, int kt) {
   const int tid = x.tid(), k0 = kt * Cfg::BK;
   const uint16_t* A = static_cast<const uint16_t*>(g.a);
   const uint32_t sa = stage * Cfg::STAGE_BYTES, sb = sa + Cfg::A_BYTES;
@@ -114,7 +117,8 @@ template <class Cfg, class X> TP_BODY void gemm_load_tile(X& x, const GemmArgs& 
   for (int i = 0; i < Cfg::A_LOADS; i++) {
     const int chunk = tid + i * Cfg::THREADS, r = chunk / Cfg::CHUNKS, c = chunk % Cfg::CHUNKS;
     const bool ok = m0 + r < g.M && k0 + c * 8 < g.K;
-    x.cp_async16(sa + swizzled(r, c, Cfg::ROW_BYTES), ok ? A + static_cast<size_t>(m0 + r) * g.lda + k0 + c * 8 : A, ok);
+    x.cp_async16(sa + swizzled(r, c, Cfg::ROW_BYTES), ok ? A + static_cast<size_t>(m0 + r) * g.lda + k0 + c * 8 : A,
+                 ok);
   }
   TP_UNROLL
   for (int i = 0; i < Cfg::B_LOADS; i++) {
@@ -143,16 +147,16 @@ TP_BODY void gemm_mma_tile(X& x, int stage, int warp_m, int warp_n, float (&acc)
     TP_UNROLL
     for (int p = 0; p < Cfg::NI / 2; p++) {
       uint32_t r[4];
-      x.ldsm_x4(r, sb + swizzled(warp_n * Cfg::WN + p * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2, Cfg::ROW_BYTES));
+      x.ldsm_x4(r, sb + swizzled(warp_n * Cfg::WN + p * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2,
+                                 Cfg::ROW_BYTES));
       b[2 * p][0] = r[0];
       b[2 * p][1] = r[1];
       b[2 * p + 1][0] = r[2];
       b[2 * p + 1][1] = r[3];
     }
     TP_UNROLL
-    for (int mi = 0; mi < Cfg::MI; mi++)
-      TP_UNROLL
-      for (int ni = 0; ni < Cfg::NI; ni++) x.template mma<H>(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
+    for (int mi = 0; mi < Cfg::MI; mi++) TP_UNROLL
+    for (int ni = 0; ni < Cfg::NI; ni++) x.template mma<H>(acc[mi][ni], a[mi], b[ni][0], b[ni][1]);
   }
 }
 
@@ -161,14 +165,13 @@ template <class Cfg, class H, class OutT, class X>
 TP_BODY void gemm_epilogue(X& x, const GemmArgs& g, int row0, int col0, const float (&acc)[Cfg::MI][Cfg::NI][4]) {
   const int lane = x.tid() % 32;
   TP_UNROLL
-  for (int mi = 0; mi < Cfg::MI; mi++)
-    TP_UNROLL
-    for (int ni = 0; ni < Cfg::NI; ni++)
-      TP_UNROLL
-      for (int half = 0; half < 2; half++) {
-        const int row = row0 + mi * 16 + lane / 4 + half * 8, col = col0 + ni * 8 + (lane % 4) * 2;
-        if (row < g.M && col < g.N) gemm_store_pair<H, OutT>(x, g, row, col, acc[mi][ni][2 * half], acc[mi][ni][2 * half + 1]);
-      }
+  for (int mi = 0; mi < Cfg::MI; mi++) TP_UNROLL
+  for (int ni = 0; ni < Cfg::NI; ni++) TP_UNROLL
+  for (int half = 0; half < 2; half++) {
+    const int row = row0 + mi * 16 + lane / 4 + half * 8, col = col0 + ni * 8 + (lane % 4) * 2;
+    if (row < g.M && col < g.N)
+      gemm_store_pair<H, OutT>(x, g, row, col, acc[mi][ni][2 * half], acc[mi][ni][2 * half + 1]);
+  }
 }
 
 // One block's BM x BN output tile; grid (ceil(N / BN), ceil(M / BM)), Cfg::THREADS threads,
@@ -180,11 +183,9 @@ TP_BODY void gemm_block(X& x, const GemmArgs& g) {
   const int ktiles = ceil_div(g.K, Cfg::BK);
   float acc[Cfg::MI][Cfg::NI][4];
   TP_UNROLL
-  for (int mi = 0; mi < Cfg::MI; mi++)
-    TP_UNROLL
-    for (int ni = 0; ni < Cfg::NI; ni++)
-      TP_UNROLL
-      for (int j = 0; j < 4; j++) acc[mi][ni][j] = 0.0f;
+  for (int mi = 0; mi < Cfg::MI; mi++) TP_UNROLL
+  for (int ni = 0; ni < Cfg::NI; ni++) TP_UNROLL
+  for (int j = 0; j < 4; j++) acc[mi][ni][j] = 0.0f;
 
   TP_UNROLL
   for (int st = 0; st < Cfg::STAGES - 1; st++) {

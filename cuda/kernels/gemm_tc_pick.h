@@ -14,7 +14,8 @@ namespace tidepool::cuda::tc {
 enum class GemmTileId { Small = 0, Medium = 1, Large = 2 };
 constexpr int kGemmTiles = 3;
 
-template <class Cfg> constexpr double gemm_tile_cost_factor() {
+template <class Cfg>
+constexpr double gemm_tile_cost_factor() {
   const double bytes_per_mma = (Cfg::MI * 16.0 * 16 * 2 + Cfg::NI * 8.0 * 16 * 2) / (Cfg::MI * Cfg::NI);
   return bytes_per_mma > 128.0 ? bytes_per_mma / 128.0 : 1.0;
 }

@@ -11,8 +11,8 @@
 namespace tidepool::cuda {
 
 namespace {
-constexpr int kWarps = 8;    // warps per block, one weight row per warp at a time
-constexpr int kUnroll = 2;   // 16-byte weight loads in flight per lane
+constexpr int kWarps = 8;   // warps per block, one weight row per warp at a time
+constexpr int kUnroll = 2;  // 16-byte weight loads in flight per lane
 }  // namespace
 
 // ---------------------------------------------------------------- kernels
@@ -75,17 +75,34 @@ __global__ void __launch_bounds__(32 * kWarps)
 // ---------------------------------------------------------------- launchers
 
 template <typename W>
-static void gemv_pass(const float* X, const int32_t* x_rows, const W* Wt, float* Y, int T, int N, int K, cudaStream_t s) {
+static void gemv_pass(const float* X, const int32_t* x_rows, const W* Wt, float* Y, int T, int N, int K,
+                      cudaStream_t s) {
   const dim3 grid((N + kWarps - 1) / kWarps), block(32 * kWarps);
   switch (T) {
-    case 1: gemv_kernel<W, 1><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    case 2: gemv_kernel<W, 2><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    case 3: gemv_kernel<W, 3><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    case 4: gemv_kernel<W, 4><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    case 5: gemv_kernel<W, 5><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    case 6: gemv_kernel<W, 6><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    case 7: gemv_kernel<W, 7><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
-    default: gemv_kernel<W, 8><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K); break;
+    case 1:
+      gemv_kernel<W, 1><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    case 2:
+      gemv_kernel<W, 2><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    case 3:
+      gemv_kernel<W, 3><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    case 4:
+      gemv_kernel<W, 4><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    case 5:
+      gemv_kernel<W, 5><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    case 6:
+      gemv_kernel<W, 6><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    case 7:
+      gemv_kernel<W, 7><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
+    default:
+      gemv_kernel<W, 8><<<grid, block, 0, s>>>(X, x_rows, Wt, Y, N, K);
+      break;
   }
 }
 
@@ -99,7 +116,8 @@ void launch_gemv(const float* X, const void* W, WeightType w, float* Y, int T, i
     for (int t0 = 0; t0 < T; t0 += 8) {  // passes of up to 8 tokens
       const int tt = std::min(8, T - t0);
       const float* xp = x_rows ? X : X + static_cast<size_t>(t0) * K;
-      gemv_pass<Wt>(xp, x_rows ? x_rows + t0 : nullptr, static_cast<const Wt*>(W), Y + static_cast<size_t>(t0) * N, tt, N, K, s);
+      gemv_pass<Wt>(xp, x_rows ? x_rows + t0 : nullptr, static_cast<const Wt*>(W), Y + static_cast<size_t>(t0) * N, tt,
+                    N, K, s);
     }
   });
   LAUNCH_CHECK();

@@ -30,11 +30,23 @@ inline const char* weight_type_name(WeightType w) {
 // errors. They become the protocol's `device_lost`, on which the engine exits for its supervisor to restart.
 inline bool is_sticky_cuda_error(cudaError_t err) {
   switch (err) {
-    case cudaErrorIllegalAddress: case cudaErrorLaunchTimeout: case cudaErrorAssert: case cudaErrorHardwareStackError:
-    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress: case cudaErrorInvalidAddressSpace:
-    case cudaErrorInvalidPc: case cudaErrorLaunchFailure: case cudaErrorTensorMemoryLeak: case cudaErrorContained:
-    case cudaErrorMpsClientTerminated: case cudaErrorExternalDevice: case cudaErrorECCUncorrectable:
-    case cudaErrorNvlinkUncorrectable: case cudaErrorContextIsDestroyed: case cudaErrorUnknown:
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorLaunchFailure:
+    case cudaErrorTensorMemoryLeak:
+    case cudaErrorContained:
+    case cudaErrorMpsClientTerminated:
+    case cudaErrorExternalDevice:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorNvlinkUncorrectable:
+    case cudaErrorContextIsDestroyed:
+    case cudaErrorUnknown:
       return true;
     default:
       return false;
@@ -57,7 +69,8 @@ inline bool sync_launches() {
                         " (" + cudaGetErrorString(err) + ")";
   // Without synchronous launches a device fault surfaces at the next launch or synchronisation, which is
   // not the kernel that raised it.
-  if (sticky && !sync_launches()) message += "; raised by earlier device work, rerun with TIDEPOOL_CUDA_SYNC_LAUNCHES=1 to name the kernel";
+  if (sticky && !sync_launches())
+    message += "; raised by earlier device work, rerun with TIDEPOOL_CUDA_SYNC_LAUNCHES=1 to name the kernel";
   throw EngineError(sticky ? kDeviceLost : err == cudaErrorMemoryAllocation ? "out_of_memory" : "internal", message);
 }
 [[noreturn]] inline void fail_precondition(const char* file, int line, const char* cond) {
@@ -114,9 +127,9 @@ void launch_gemm_tc(const void* A, const void* W, WeightType w, float* Y, int M,
 struct LinearSegment {
   const void* weight = nullptr;  // (n, K) in the GEMM's half type, as stored
   int n = 0;
-  const void* bias = nullptr;    // (n) in bias_type, or null
+  const void* bias = nullptr;  // (n) in bias_type, or null
   WeightType bias_type = WeightType::F32;
-  void* out = nullptr;           // (M, ld_out) in the GEMM's out_type: columns [0, n) of each row
+  void* out = nullptr;  // (M, ld_out) in the GEMM's out_type: columns [0, n) of each row
   int ld_out = 0;
 };
 // Y_s = A (M, K) · W_s^T (+ bias_s) for 1..3 segments in one launch (fused Q/K/V or gate/up, weights read
@@ -148,8 +161,10 @@ struct TokenTables {
 void launch_kv_write(const float* k, const float* v, int T, int layer, const KvGeometry& g, const TokenTables& tt,
                      uint8_t* pool, cudaStream_t s);
 // Copies whole pages: out (n, page_bytes) = pool[pages[i]] (gather) and back (scatter); bit-exact.
-void launch_gather_pages(const uint8_t* pool, const int32_t* pages, int n, size_t page_bytes, uint8_t* out, cudaStream_t s);
-void launch_scatter_pages(const uint8_t* in, const int32_t* pages, int n, size_t page_bytes, uint8_t* pool, cudaStream_t s);
+void launch_gather_pages(const uint8_t* pool, const int32_t* pages, int n, size_t page_bytes, uint8_t* out,
+                         cudaStream_t s);
+void launch_scatter_pages(const uint8_t* in, const int32_t* pages, int n, size_t page_bytes, uint8_t* pool,
+                          cudaStream_t s);
 
 // Causal attention over the paged cache: out (T, nq*hd) for q (T, nq*hd); token t attends to positions
 // 0..pos[t] of its own sequence. GQA: query head h reads KV head h / (nq / nk). Serves prefill and decode.
@@ -159,8 +174,9 @@ constexpr int kAttentionSplits = 16;
 constexpr int kAttentionSplitMaxTokens = 32;
 size_t attention_partials_floats(int T, int nq, int hd);
 // q and out are in the activation dtype `act`.
-void launch_paged_attention(const void* q, void* out, WeightType act, const uint8_t* pool, int layer, const KvGeometry& g,
-                            const TokenTables& tt, int T, int nq, int nk, int hd, float* partials, cudaStream_t s);
+void launch_paged_attention(const void* q, void* out, WeightType act, const uint8_t* pool, int layer,
+                            const KvGeometry& g, const TokenTables& tt, int T, int nq, int nk, int hd, float* partials,
+                            cudaStream_t s);
 
 // ---- rope_kv.cu ----
 // Between the Q/K/V projections and attention, per token t: q, k, v (+ bias) from f32 rows, RoPE on q and
@@ -190,8 +206,8 @@ void launch_rope_kv(const RopeKvArgs& a, void* q_out, WeightType act, uint8_t* p
 // element type); arithmetic: bf16 operands, f32 accumulation and softmax. Needs flash_prefill_supported.
 bool flash_prefill_supported(int nq, int nk, int hd);  // hd 64 or 128, nq / nk <= 64
 void launch_flash_prefill(const void* q, WeightType q_type, int q_ld, void* out, WeightType out_type, int out_ld,
-                          const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt, int T, int nq, int nk,
-                          int hd, cudaStream_t s);
+                          const uint8_t* pool, int layer, const KvGeometry& g, const TokenTables& tt, int T, int nq,
+                          int nk, int hd, cudaStream_t s);
 
 // ---- argmax.cu ----
 // out (R) = argmax of each logits row (R, V); ties go to the lowest index, as the host sampler does.

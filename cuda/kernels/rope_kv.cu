@@ -14,9 +14,12 @@ constexpr int kThreads = 128;
 
 __device__ __forceinline__ float load1_weight(const void* p, WeightType w, int i) {
   switch (w) {
-    case WeightType::F32: return static_cast<const float*>(p)[i];
-    case WeightType::F16: return __half2float(static_cast<const __half*>(p)[i]);
-    default: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case WeightType::F32:
+      return static_cast<const float*>(p)[i];
+    case WeightType::F16:
+      return __half2float(static_cast<const __half*>(p)[i]);
+    default:
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
   }
 }
 }  // namespace
@@ -26,8 +29,7 @@ __device__ __forceinline__ float load1_weight(const void* p, WeightType w, int i
 // grid (T, ceil((nq + 2 nk) * hd/2 / kThreads)), block (kThreads). An item is one (head, i < hd/2) pair
 // of elements i and i + hd/2: q heads first, then k heads, then v heads.
 template <typename A>
-__global__ void __launch_bounds__(kThreads)
-    rope_kv_kernel(RopeKvArgs a, A* q_out, uint8_t* pool) {
+__global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a, A* q_out, uint8_t* pool) {
   const int t = blockIdx.x, half = a.hd / 2;
   const int item = blockIdx.y * kThreads + threadIdx.x;
   if (item >= (a.nq + 2 * a.nk) * half) return;
@@ -49,7 +51,8 @@ __global__ void __launch_bounds__(kThreads)
     sincos(static_cast<double>(static_cast<float>(pos) * a.inv_freq[i]), &sd, &cd);
     const float c = static_cast<float>(cd), sn = static_cast<float>(sd);
     // Unfused multiplies and adds, as the CPU backend rounds them.
-    const float r0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, sn)), r1 = __fadd_rn(__fmul_rn(x1, c), __fmul_rn(x0, sn));
+    const float r0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, sn)),
+                r1 = __fadd_rn(__fmul_rn(x1, c), __fmul_rn(x0, sn));
     x0 = r0;
     x1 = r1;
   }
@@ -60,7 +63,7 @@ __global__ void __launch_bounds__(kThreads)
     return;
   }
   kv_t* row = kv_row(pool, a.g, a.tt, t, pos, a.layer, kind - 1);  // (kv_dim)
-  if (!row) return;  // the host checks table lengths before launching
+  if (!row) return;                                                // the host checks table lengths before launching
   row[e0] = from_f32<kv_t>(x0);
   row[e1] = from_f32<kv_t>(x1);
 }

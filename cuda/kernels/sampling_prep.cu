@@ -20,7 +20,7 @@ namespace {
 using namespace sampling_select;
 
 constexpr int kThreads = 1024;
-constexpr int kSort = 2 * kPrepMaxCandidates;  // sort buffer: the candidates and the ties that complete them
+constexpr int kSort = 2 * kPrepMaxCandidates;     // sort buffer: the candidates and the ties that complete them
 constexpr double kUnit = 1.1102230246251565e-16;  // 2^-53, double's unit roundoff
 
 struct SelectShared {
@@ -141,7 +141,8 @@ __device__ void apply_edits(const PrepInputs& in, const PrepRow& p, const float*
     const int32_t id = in.seen_ids[e], output_count = in.seen_output_counts[e];
     if (id < 0 || id >= vocab || (p.repetition_penalty == 1.0f && output_count == 0)) continue;
     float v = row[id];
-    if (p.repetition_penalty != 1.0f) v = v > 0 ? __fdiv_rn(v, p.repetition_penalty) : __fmul_rn(v, p.repetition_penalty);
+    if (p.repetition_penalty != 1.0f)
+      v = v > 0 ? __fdiv_rn(v, p.repetition_penalty) : __fmul_rn(v, p.repetition_penalty);
     if (output_count > 0) {
       v = __fsub_rn(v, __fmul_rn(p.frequency_penalty, static_cast<float>(output_count)));
       v = __fsub_rn(v, p.presence_penalty);
@@ -158,8 +159,8 @@ __device__ void apply_edits(const PrepInputs& in, const PrepRow& p, const float*
 
 // z over the eligible entries of `row` at temperature t from `max`, and its error bound.
 template <typename Eligible>
-__device__ void normaliser(const float* row, int vocab, Eligible eligible, float max, float t, double& z, double& z_error,
-                           double* scratch) {
+__device__ void normaliser(const float* row, int vocab, Eligible eligible, float max, float t, double& z,
+                           double& z_error, double* scratch) {
   double sum = 0, terms = 0, widest = 0;
   for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
     if (!eligible(i)) continue;
@@ -198,14 +199,17 @@ __global__ void __launch_bounds__(kThreads) sampling_prep_kernel(const PrepInput
   auto unmasked = [&](int i) { return row[i] > -INFINITY && (!allowed || ((allowed[i >> 6] >> (i & 63)) & 1)); };
   const int universe = allowed ? p.allowed_count : vocab;
   const int count = min(max(p.count, 1), max(universe, 1));
-  int n = count > kPrepMaxCandidates ? -1 : select_best(row, raw, vocab, unmasked, count, p.floor, kPrepMaxCandidates, o.top, sh);
+  int n = count > kPrepMaxCandidates
+              ? -1
+              : select_best(row, raw, vocab, unmasked, count, p.floor, kPrepMaxCandidates, o.top, sh);
   double z = 0, z_error = 0, raw_log_z = 0;
   if (n > 0 && p.normaliser) normaliser(row, vocab, unmasked, o.top[0].logit, p.temperature, z, z_error, scratch);
   int raw_n = 0;
   if (n >= 0 && p.raw_top >= 0) {
     auto finite = [&](int i) { return raw[i] > -INFINITY; };
     const int want = max(p.raw_top, 1);
-    raw_n = want > kPrepMaxRawTop ? -1 : select_best(raw, raw, vocab, finite, want, INFINITY, kPrepMaxRawTop, o.raw_top, sh);
+    raw_n = want > kPrepMaxRawTop ? -1
+                                  : select_best(raw, raw, vocab, finite, want, INFINITY, kPrepMaxRawTop, o.raw_top, sh);
     if (raw_n > 0) {
       double e = 0;
       const float raw_max = o.raw_top[0].logit;

@@ -30,13 +30,13 @@ struct SkinnyArgs {
   const void* w[kMaxGroup];  // (n_i, K) each
   int n[kMaxGroup];
   Plan plan;
-  const void* x;             // (*, K) token rows
-  const int32_t* x_rows;     // (T) rows of x, or null: row t
+  const void* x;          // (*, K) token rows
+  const int32_t* x_rows;  // (T) rows of x, or null: row t
   int T, K;
-  float* y;                  // (T, ldy) outputs, columns [0, plan.columns())
+  float* y;  // (T, ldy) outputs, columns [0, plan.columns())
   int ldy;
-  float* workspace;          // (plan.splits, T, plan.columns()) when plan.splits > 1
-  int* counters;             // (plan.blocks_x) zero between launches
+  float* workspace;  // (plan.splits, T, plan.columns()) when plan.splits > 1
+  int* counters;     // (plan.blocks_x) zero between launches
 };
 
 __device__ __forceinline__ int rows_of(const SkinnyArgs& a, int tensor) {
@@ -45,24 +45,32 @@ __device__ __forceinline__ int rows_of(const SkinnyArgs& a, int tensor) {
 
 __device__ __forceinline__ void load16_stream(uint32_t* r, const void* p) {
   const uint4 v = __ldcs(reinterpret_cast<const uint4*>(p));  // weights are read once: evict first
-  r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
+  r[0] = v.x;
+  r[1] = v.y;
+  r[2] = v.z;
+  r[3] = v.w;
 }
 __device__ __forceinline__ void load16_cached(uint32_t* r, const void* p) {
   const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-  r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
+  r[0] = v.x;
+  r[1] = v.y;
+  r[2] = v.z;
+  r[3] = v.w;
 }
 __device__ __forceinline__ void zero4(uint32_t* r) { r[0] = r[1] = r[2] = r[3] = 0u; }
 
 // Weight registers of steps [s0, s0 + kUnroll) for rows a and b (zeros past the split, K or the rows).
 template <typename H>
-__device__ __forceinline__ void load_weights(const H* wa, const H* wb, bool va, bool vb, int s0, int s_end, int kl, int K,
-                                             uint32_t (&ua)[kUnroll][4], uint32_t (&ub)[kUnroll][4]) {
+__device__ __forceinline__ void load_weights(const H* wa, const H* wb, bool va, bool vb, int s0, int s_end, int kl,
+                                             int K, uint32_t (&ua)[kUnroll][4], uint32_t (&ub)[kUnroll][4]) {
 #pragma unroll
   for (int u = 0; u < kUnroll; u++) {
     const int k = (s0 + u) * kStepK;
     const bool ok = s0 + u < s_end && k + kl < K;
-    if (ok && va) load16_stream(ua[u], wa + k); else zero4(ua[u]);
-    if (ok && vb) load16_stream(ub[u], wb + k); else zero4(ub[u]);
+    if (ok && va) load16_stream(ua[u], wa + k);
+    else zero4(ua[u]);
+    if (ok && vb) load16_stream(ub[u], wb + k);
+    else zero4(ub[u]);
   }
 }
 
@@ -93,7 +101,8 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_gemm_kernel(const SkinnyAr
   const Plan& p = a.plan;
   const int lane = threadIdx.x % 32, mt = blockIdx.x * kWarps + threadIdx.x / 32, split = blockIdx.y;
   const bool active = mt < p.m_tiles();
-  const int tensor = active ? p.tensor_of(mt) : 0, row0 = active ? (mt - Plan::entry(p.tile_start, tensor)) * kTileRows : 0;
+  const int tensor = active ? p.tensor_of(mt) : 0,
+            row0 = active ? (mt - Plan::entry(p.tile_start, tensor)) * kTileRows : 0;
   const int n = rows_of(a, tensor), kl = lane_k(lane), col0 = Plan::entry(p.col_start, tensor);
   float acc[NT][4];
 #pragma unroll
@@ -104,7 +113,7 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_gemm_kernel(const SkinnyAr
     const H* W = static_cast<const H*>(tensor == 0 ? a.w[0] : tensor == 1 ? a.w[1] : a.w[2]);
     const H* wa = W + static_cast<size_t>(ra < n ? ra : 0) * a.K + kl;  // (K) this lane's weight rows
     const H* wb = W + static_cast<size_t>(rb < n ? rb : 0) * a.K + kl;
-    const H* xr[NT];                                                     // (K) this lane's token rows
+    const H* xr[NT];  // (K) this lane's token rows
     bool xv[NT];
 #pragma unroll
     for (int j = 0; j < NT; j++) {
@@ -128,7 +137,8 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_gemm_kernel(const SkinnyAr
 #pragma unroll
         for (int j = 0; j < NT; j++) {
           uint32_t xb[4];
-          if (ok && xv[j]) load16_cached(xb, xr[j] + k); else zero4(xb);
+          if (ok && xv[j]) load16_cached(xb, xr[j] + k);
+          else zero4(xb);
 #pragma unroll
           for (int h = 0; h < 2; h++) {
             const uint32_t af[4] = {ua[u][load_register(h, 0)], ub[u][load_register(h, 0)], ua[u][load_register(h, 1)],
@@ -200,10 +210,18 @@ template <typename H>
 static void skinny_launch(const SkinnyArgs& a, cudaStream_t s) {
   const dim3 grid(a.plan.blocks_x, a.plan.splits), block(32 * kWarps);
   switch ((a.T + 7) / 8) {
-    case 1: skinny_gemm_kernel<H, 1><<<grid, block, 0, s>>>(a); break;
-    case 2: skinny_gemm_kernel<H, 2><<<grid, block, 0, s>>>(a); break;
-    case 3: skinny_gemm_kernel<H, 3><<<grid, block, 0, s>>>(a); break;
-    default: skinny_gemm_kernel<H, 4><<<grid, block, 0, s>>>(a); break;
+    case 1:
+      skinny_gemm_kernel<H, 1><<<grid, block, 0, s>>>(a);
+      break;
+    case 2:
+      skinny_gemm_kernel<H, 2><<<grid, block, 0, s>>>(a);
+      break;
+    case 3:
+      skinny_gemm_kernel<H, 3><<<grid, block, 0, s>>>(a);
+      break;
+    default:
+      skinny_gemm_kernel<H, 4><<<grid, block, 0, s>>>(a);
+      break;
   }
 }
 

@@ -21,24 +21,24 @@
 
 namespace tidepool::cuda::skinny {
 
-constexpr int kMaxTokens = 32;       // tokens per launch: up to 4 n-tiles of 8
-constexpr int kMaxGroup = 3;         // weight tensors per launch (Q/K/V, gate/up)
-constexpr int kTileRows = 16;        // weight rows per warp: the mma's M
-constexpr int kWarps = 4;            // warps per block, one m-tile each
-constexpr int kStepK = 32;           // k elements per step: 4 lanes x 8 elements (one 16-byte load)
-constexpr int kUnroll = 4;           // steps whose weight loads are issued together (8 x 16 B per lane)
-constexpr int kBlocksPerSm = 4;      // resident blocks per SM: <= 128 registers a thread (ptxas -v: 80..114)
-constexpr int kMaxSplits = 16;       // split-K parts at most
-constexpr int kMinStepsPerSplit = 2; // 64 elements of k per warp at least
+constexpr int kMaxTokens = 32;        // tokens per launch: up to 4 n-tiles of 8
+constexpr int kMaxGroup = 3;          // weight tensors per launch (Q/K/V, gate/up)
+constexpr int kTileRows = 16;         // weight rows per warp: the mma's M
+constexpr int kWarps = 4;             // warps per block, one m-tile each
+constexpr int kStepK = 32;            // k elements per step: 4 lanes x 8 elements (one 16-byte load)
+constexpr int kUnroll = 4;            // steps whose weight loads are issued together (8 x 16 B per lane)
+constexpr int kBlocksPerSm = 4;       // resident blocks per SM: <= 128 registers a thread (ptxas -v: 80..114)
+constexpr int kMaxSplits = 16;        // split-K parts at most
+constexpr int kMinStepsPerSplit = 2;  // 64 elements of k per warp at least
 
 struct Plan {
-  int count = 0;                            // weight tensors in the group
-  int tile_start[kMaxGroup + 1] = {};       // first m-tile of each tensor; [count] = all m-tiles
-  int col_start[kMaxGroup + 1] = {};        // first output column of each tensor; [count] = all columns
-  int k_steps = 0;                          // ceil(K / kStepK)
-  int splits = 1;                           // split-K parts (grid.y)
+  int count = 0;                       // weight tensors in the group
+  int tile_start[kMaxGroup + 1] = {};  // first m-tile of each tensor; [count] = all m-tiles
+  int col_start[kMaxGroup + 1] = {};   // first output column of each tensor; [count] = all columns
+  int k_steps = 0;                     // ceil(K / kStepK)
+  int splits = 1;                      // split-K parts (grid.y)
   int steps_per_split = 0;
-  int blocks_x = 0;                         // ceil(m_tiles / kWarps) (grid.x)
+  int blocks_x = 0;  // ceil(m_tiles / kWarps) (grid.x)
 
   TP_HOST_DEVICE int m_tiles() const { return entry(tile_start, count); }
   TP_HOST_DEVICE int columns() const { return entry(col_start, count); }
@@ -57,9 +57,7 @@ struct Plan {
     return e < k_steps ? e : k_steps;
   }
   // f32 scratch for the split partial sums of T tokens: (splits, T, columns()); 0 without splitting.
-  size_t workspace_floats(int T) const {
-    return splits > 1 ? static_cast<size_t>(splits) * T * columns() : 0;
-  }
+  size_t workspace_floats(int T) const { return splits > 1 ? static_cast<size_t>(splits) * T * columns() : 0; }
 };
 
 // A last wave that fills at least this fraction of the resident block slots is taken to keep HBM busy:
@@ -72,7 +70,8 @@ constexpr double kSaturatingWave = 0.5;
 inline double wave_efficiency(long blocks, long resident) {
   const long full = blocks / resident, tail = blocks % resident;
   const double floor = kSaturatingWave * static_cast<double>(resident);
-  const double slots = static_cast<double>(full * resident) + (tail > 0 ? std::max(static_cast<double>(tail), floor) : 0.0);
+  const double slots =
+      static_cast<double>(full * resident) + (tail > 0 ? std::max(static_cast<double>(tail), floor) : 0.0);
   return static_cast<double>(blocks) / slots;
 }
 
@@ -99,8 +98,8 @@ inline Plan make_plan(const int* n, int count, int K, int sms) {
   for (int s = 1; s <= most; s++) {
     const int per = (p.k_steps + s - 1) / s, splits = (p.k_steps + per - 1) / per;
     if (splits != s) continue;  // the same split as a smaller s
-    const double cost = weight_bytes / wave_efficiency(static_cast<long>(p.blocks_x) * s, resident) +
-                        (s > 1 ? partial_bytes * s : 0.0);
+    const double cost =
+        weight_bytes / wave_efficiency(static_cast<long>(p.blocks_x) * s, resident) + (s > 1 ? partial_bytes * s : 0.0);
     if (s == 1 || cost < best) {
       best = cost;
       p.splits = s;
@@ -111,8 +110,8 @@ inline Plan make_plan(const int* n, int count, int K, int sms) {
 }
 
 // ---- one lane's share of a step (see the header comment)
-TP_HOST_DEVICE inline int lane_group(int lane) { return lane / 4; }      // weight rows g, g + 8; token g
-TP_HOST_DEVICE inline int lane_k(int lane) { return (lane % 4) * 8; }    // first of its 8 elements of k
+TP_HOST_DEVICE inline int lane_group(int lane) { return lane / 4; }    // weight rows g, g + 8; token g
+TP_HOST_DEVICE inline int lane_k(int lane) { return (lane % 4) * 8; }  // first of its 8 elements of k
 // The 32-bit register (0..3) of the lane's 16-byte load that feeds mma half h (0, 1), ISA k pair p
 // (0: k = 2q, 2q + 1; 1: k = 2q + 8, 2q + 9).
 TP_HOST_DEVICE inline int load_register(int half, int pair) { return 2 * half + pair; }

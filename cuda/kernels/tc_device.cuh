@@ -33,11 +33,15 @@ struct DeviceExec {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem + off), "l"(src), "r"(valid ? 16 : 0));
   }
   __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-  template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+  template <int N>
+  __device__ __forceinline__ void cp_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+  }
   __device__ __forceinline__ void sync() { __syncthreads(); }
 
   __device__ __forceinline__ void st_shared16(uint32_t off, const uint32_t (&v)[4]) {
-    asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(smem + off), "r"(v[0]), "r"(v[1]), "r"(v[2]), "r"(v[3]));
+    asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(smem + off), "r"(v[0]), "r"(v[1]), "r"(v[2]),
+                 "r"(v[3]));
   }
   __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t off) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -50,7 +54,8 @@ struct DeviceExec {
                  : "r"(smem + off));
   }
 
-  template <class H> __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  template <class H>
+  __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     if constexpr (std::is_same_v<H, Bf16>)
       asm volatile(
           "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
@@ -77,7 +82,9 @@ struct DeviceExec {
     v[2] = t.z;
     v[3] = t.w;
   }
-  __device__ __forceinline__ void st_f32x2(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
+  __device__ __forceinline__ void st_f32x2(float* p, float a, float b) {
+    *reinterpret_cast<float2*>(p) = make_float2(a, b);
+  }
   __device__ __forceinline__ void st_u32(void* p, uint32_t v) { *static_cast<uint32_t*>(p) = v; }
   __device__ __forceinline__ void st_f32(float* p, float v) { *p = v; }
   __device__ __forceinline__ void st_u16(void* p, uint16_t v) { *static_cast<uint16_t*>(p) = v; }
@@ -86,7 +93,8 @@ struct DeviceExec {
   __device__ __forceinline__ float to_f32(Bf16 h) const { return __bfloat162float(__ushort_as_bfloat16(h.bits)); }
   __device__ __forceinline__ float to_f32(F16 h) const { return __half2float(__ushort_as_half(h.bits)); }
   // (lo, hi) rounded to nearest even, lo in the low 16 bits (the element with the lower index).
-  template <class H> __device__ __forceinline__ uint32_t pack(float lo, float hi) const {
+  template <class H>
+  __device__ __forceinline__ uint32_t pack(float lo, float hi) const {
     if constexpr (std::is_same_v<H, Bf16>) {
       const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
       return *reinterpret_cast<const uint32_t*>(&v);
@@ -100,7 +108,8 @@ struct DeviceExec {
 // Lets `kernel` use `bytes` of dynamic shared memory (above 48 KiB this needs an explicit opt-in). Called on
 // a kernel's first launch, which may happen while a decode graph is being captured on this thread, so the
 // call runs in relaxed capture mode and cannot invalidate that capture.
-template <class Kernel> cudaError_t raise_dynamic_smem(Kernel kernel, int bytes) {
+template <class Kernel>
+cudaError_t raise_dynamic_smem(Kernel kernel, int bytes) {
   cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
   cudaError_t err = cudaThreadExchangeStreamCaptureMode(&mode);
   if (err != cudaSuccess) return err;
@@ -110,7 +119,8 @@ template <class Kernel> cudaError_t raise_dynamic_smem(Kernel kernel, int bytes)
 }
 
 // raise_dynamic_smem once per device for each kernel.
-template <auto kernel> cudaError_t raise_dynamic_smem_once(int bytes) {
+template <auto kernel>
+cudaError_t raise_dynamic_smem_once(int bytes) {
   static std::mutex mu;
   static uint64_t done = 0;  // bit d: device d
   int dev = 0;

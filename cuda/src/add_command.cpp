@@ -19,7 +19,8 @@ const Json* present(const Json& cmd, const char* key) {
 
 // A number in [lo, hi] (inclusive unless open_lo), or the fallback when absent. Range checks come before
 // any narrowing cast: a double outside float's range is undefined behaviour to cast.
-double number_in(const Json& cmd, const char* key, double fallback, double lo, double hi, bool open_lo, const char* range) {
+double number_in(const Json& cmd, const char* key, double fallback, double lo, double hi, bool open_lo,
+                 const char* range) {
   const Json* v = present(cmd, key);
   if (!v) return fallback;
   const double x = v->is_number() ? v->as_double() : NAN;
@@ -65,9 +66,11 @@ std::vector<std::pair<int32_t, float>> logit_bias_of(const Json& cmd) {
   if (!v) return out;
   const double limit = SamplingLimits::kMaxAbsBias;
   if (!v->is_array() || v->size() > static_cast<size_t>(SamplingLimits::kMaxBiasEntries))
-    refuse("logit_bias must be an array of at most " + std::to_string(SamplingLimits::kMaxBiasEntries) + " [token id, bias] pairs");
+    refuse("logit_bias must be an array of at most " + std::to_string(SamplingLimits::kMaxBiasEntries) +
+           " [token id, bias] pairs");
   for (const Json& pair : v->as_array()) {
-    const bool shaped = pair.is_array() && pair.size() == 2 && pair.as_array()[0].is_int() && pair.as_array()[1].is_number();
+    const bool shaped =
+        pair.is_array() && pair.size() == 2 && pair.as_array()[0].is_int() && pair.as_array()[1].is_number();
     if (!shaped) refuse("logit_bias entries must be [token id, bias] pairs");
     const int64_t id = pair.as_array()[0].as_int();
     const double bias = pair.as_array()[1].as_double();
@@ -84,7 +87,8 @@ std::vector<std::pair<int32_t, float>> logit_bias_of(const Json& cmd) {
 
 SamplingParams sampling_of(const Json& cmd, int max_tokens) {
   SamplingParams s;
-  s.temperature = static_cast<float>(number_in(cmd, "temperature", 0, 0, SamplingLimits::kMaxTemperature, false, "[0, 1e4]"));
+  s.temperature =
+      static_cast<float>(number_in(cmd, "temperature", 0, 0, SamplingLimits::kMaxTemperature, false, "[0, 1e4]"));
   s.top_p = static_cast<float>(number_in(cmd, "top_p", 1, 0, 1, true, "(0, 1]"));
   s.top_k = static_cast<int32_t>(int_in(cmd, "top_k", 0, 0, SamplingLimits::kMaxTopK));
   s.min_p = static_cast<float>(number_in(cmd, "min_p", 0, 0, 1, false, "[0, 1]"));
@@ -124,11 +128,13 @@ void ids_and_seeds(const Json& cmd, SequenceSpec& spec) {
   for (size_t i = 1; i < seqs->size(); i++) spec.fork_ids.push_back(seqs->as_array()[i].as_int());
   const Json* seeds = present(cmd, "seeds");
   if (!seeds) return;
-  if (!seeds->is_array() || seeds->size() != seqs->size()) refuse("seeds must be an array with one seed per id in seqs");
+  if (!seeds->is_array() || seeds->size() != seqs->size())
+    refuse("seeds must be an array with one seed per id in seqs");
   for (const Json& s : seeds->as_array())
     if (!s.is_int()) refuse("seeds must hold integers");
   spec.sampling.seed = static_cast<uint64_t>(seeds->as_array()[0].as_int());
-  for (size_t i = 1; i < seeds->size(); i++) spec.fork_seeds.push_back(static_cast<uint64_t>(seeds->as_array()[i].as_int()));
+  for (size_t i = 1; i < seeds->size(); i++)
+    spec.fork_seeds.push_back(static_cast<uint64_t>(seeds->as_array()[i].as_int()));
 }
 
 }  // namespace
@@ -156,7 +162,8 @@ SequenceSpec parse_add_command(const Json& cmd) {
   const Json* grammar = present(cmd, "grammar");
   const Json* vocab = present(cmd, "vocab");
   if (grammar || vocab) {
-    if (!grammar || !grammar->is_string() || grammar->as_string().empty() || !vocab || !vocab->is_string() || vocab->as_string().empty())
+    if (!grammar || !grammar->is_string() || grammar->as_string().empty() || !vocab || !vocab->is_string() ||
+        vocab->as_string().empty())
       refuse("grammar and vocab must be given together, as registered names");
     spec.grammar = grammar->as_string();
     spec.vocab = vocab->as_string();

@@ -20,7 +20,8 @@ bool BlockManager::can_allocate(const Sequence& seq, int pages_per_block) const 
 }
 
 void BlockManager::allocate(Sequence& seq, int pages_per_block) {
-  if (!can_allocate(seq, pages_per_block)) throw EngineError("out_of_memory", "KV pool has no room for sequence " + std::to_string(seq.id));
+  if (!can_allocate(seq, pages_per_block))
+    throw EngineError("out_of_memory", "KV pool has no room for sequence " + std::to_string(seq.id));
   const int n = pages_for(seq.len(), pages_per_block);
   for (int i = 0; i < n; i++) seq.pages.push_back(take_page());
 }
@@ -31,7 +32,8 @@ bool BlockManager::can_append(const Sequence& seq, int pages_per_block) const {
 }
 
 void BlockManager::append_slot(Sequence& seq, int pages_per_block) {
-  if (!can_append(seq, pages_per_block)) throw EngineError("out_of_memory", "KV pool has no room for sequence " + std::to_string(seq.id));
+  if (!can_append(seq, pages_per_block))
+    throw EngineError("out_of_memory", "KV pool has no room for sequence " + std::to_string(seq.id));
   const int need = pages_for(seq.len(), pages_per_block);
   while (static_cast<int>(seq.pages.size()) < need) seq.pages.push_back(take_page());
 }

@@ -23,7 +23,8 @@ const Json& field(const Json& cmd, const char* key) {
 
 std::string string_field(const Json& cmd, const char* key) {
   const Json& v = field(cmd, key);
-  if (!v.is_string() || v.as_string().empty()) throw EngineError("bad_request", std::string(key) + " must be a non-empty string");
+  if (!v.is_string() || v.as_string().empty())
+    throw EngineError("bad_request", std::string(key) + " must be a non-empty string");
   return v.as_string();
 }
 
@@ -119,7 +120,8 @@ void Server::handle_load(const Json& id, const Json& cmd, bool to_slot) {
   const std::string key = string_field(cmd, "model");
   const std::string dir = string_field(cmd, "dir");
   const bool done = to_slot ? core_->is_resident(key) : core_->is_resident(key) || core_->has_mapping(key, dir);
-  if (done) return reply_ok(id, load_fields(to_slot ? core_->model_bytes(key) : core_->mapping(key)->weight_bytes, 0, true));
+  if (done)
+    return reply_ok(id, load_fields(to_slot ? core_->model_bytes(key) : core_->mapping(key)->weight_bytes, 0, true));
   auto it = loading_.find(key);
   if (it != loading_.end()) {
     if (!to_slot && it->second.copying) return reply_ok(id, load_fields(core_->mapping(key)->weight_bytes, 0, true));

@@ -11,8 +11,8 @@ void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config)
   auto check_ids = [&](const char* field, const std::vector<int32_t>& ids) {
     for (int32_t t : ids)
       if (t < 0 || t >= config.vocab_size)
-        throw EngineError("bad_request", std::string(field) + " token " + std::to_string(t) + " outside the vocabulary of " +
-                                             std::to_string(config.vocab_size));
+        throw EngineError("bad_request", std::string(field) + " token " + std::to_string(t) +
+                                             " outside the vocabulary of " + std::to_string(config.vocab_size));
   };
   check_ids("prompt", spec.prompt);
   check_ids("stop_ids", spec.stop_ids);
@@ -23,7 +23,8 @@ void EngineCore::check_spec(const SequenceSpec& spec, const ModelConfig& config)
                                            std::to_string(config.vocab_size));
   const int64_t total = static_cast<int64_t>(spec.prompt.size()) + spec.max_tokens;
   if (total > config.max_position_embeddings)
-    throw EngineError("context_overflow", "prompt + max_tokens = " + std::to_string(total) + " exceeds the context of " +
+    throw EngineError("context_overflow", "prompt + max_tokens = " + std::to_string(total) +
+                                              " exceeds the context of " +
                                               std::to_string(config.max_position_embeddings));
 }
 
@@ -46,13 +47,15 @@ void EngineCore::add(const SequenceSpec& spec) {
   if (seqs_.count(spec.id)) throw EngineError("bad_request", "sequence " + std::to_string(spec.id) + " already exists");
   for (size_t i = 0; i < spec.fork_ids.size(); i++) {
     const int64_t id = spec.fork_ids[i];
-    const bool repeated = id == spec.id || std::find(spec.fork_ids.begin(), spec.fork_ids.begin() + i, id) != spec.fork_ids.begin() + i;
+    const bool repeated =
+        id == spec.id || std::find(spec.fork_ids.begin(), spec.fork_ids.begin() + i, id) != spec.fork_ids.begin() + i;
     if (repeated) throw EngineError("bad_request", "seqs lists sequence " + std::to_string(id) + " twice");
     if (seqs_.count(id)) throw EngineError("bad_request", "sequence " + std::to_string(id) + " already exists");
   }
   if (spec.prompt.empty()) throw EngineError("bad_request", "prompt is empty");
   if (spec.pooling != Pooling::None) {
-    if (!spec.grammar.empty() || !spec.fork_ids.empty()) throw EngineError("bad_request", "an embedding (embed) takes no grammar and no seqs");
+    if (!spec.grammar.empty() || !spec.fork_ids.empty())
+      throw EngineError("bad_request", "an embedding (embed) takes no grammar and no seqs");
   } else if (spec.max_tokens <= 0) {
     throw EngineError("bad_request", "max_tokens must be positive");
   }

@@ -55,7 +55,8 @@ const Model* EngineCore::mapping(const std::string& key) const {
 }
 
 void EngineCore::adopt_mapping(const std::string& key, std::unique_ptr<Model> model) {
-  if (models_.count(key) || installing_.count(key)) throw EngineError("busy", "model " + key + " is resident; evict it first");
+  if (models_.count(key) || installing_.count(key))
+    throw EngineError("busy", "model " + key + " is resident; evict it first");
   auto it = mapped_.find(key);
   if (it != mapped_.end()) backend_->release_host(*it->second);
   mapped_[key] = std::move(model);
@@ -64,7 +65,8 @@ void EngineCore::adopt_mapping(const std::string& key, std::unique_ptr<Model> mo
 bool EngineCore::drop_mapping(const std::string& key) {
   auto it = mapped_.find(key);
   if (it == mapped_.end()) return false;
-  if (models_.count(key) || installing_.count(key)) throw EngineError("busy", "model " + key + " is resident; evict it first");
+  if (models_.count(key) || installing_.count(key))
+    throw EngineError("busy", "model " + key + " is resident; evict it first");
   backend_->release_host(*it->second);
   mapped_.erase(it);
   return true;
@@ -87,16 +89,19 @@ size_t EngineCore::mapped_bytes() const {
 EngineCore::InstallPlan EngineCore::begin_install(const std::string& key) {
   auto it = mapped_.find(key);
   if (it == mapped_.end()) throw EngineError("internal", "model " + key + " is not mapped");
-  if (models_.count(key) || installing_.count(key)) throw EngineError("internal", "model " + key + " is already resident or installing");
+  if (models_.count(key) || installing_.count(key))
+    throw EngineError("internal", "model " + key + " is already resident or installing");
   const Model& model = *it->second;
   InstallPlan plan;
   plan.model = &model;
-  plan.layout = make_kv_layout(model.config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
+  plan.layout =
+      make_kv_layout(model.config, options_.block_tokens, memory_.plan().kv_page_bytes, backend_->kv_element_bytes());
   const size_t bytes = backend_->slot_bytes(model, model.weight_bytes);
   if (!memory_.reserve_weights(key, bytes))
-    throw EngineError("out_of_memory", "weights arena has " +
-                                           std::to_string(memory_.plan().weights_arena_bytes() - memory_.weights_used()) +
-                                           " bytes free, model needs " + std::to_string(bytes));
+    throw EngineError("out_of_memory",
+                      "weights arena has " +
+                          std::to_string(memory_.plan().weights_arena_bytes() - memory_.weights_used()) +
+                          " bytes free, model needs " + std::to_string(bytes));
   installing_[key] = plan.layout;
   return plan;
 }
@@ -158,7 +163,8 @@ const Sequence* EngineCore::find(int64_t id) const {
   return it == seqs_.end() ? nullptr : it->second.get();
 }
 
-void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done) {
+void EngineCore::finish(Sequence* seq, const std::string& reason, const std::string& message,
+                        std::vector<DoneEvent>& done) {
   release_forks(*seq);
   scheduler_.remove(seq);
   done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message, {}});
@@ -185,7 +191,8 @@ void EngineCore::fail_all(const std::string& message, std::vector<DoneEvent>& do
 KvMove EngineCore::park(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
-  if (seq.status == SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is already parked");
+  if (seq.status == SeqStatus::Parked)
+    throw EngineError("bad_request", "sequence " + std::to_string(id) + " is already parked");
   if (seq.fork_parent >= 0)
     throw EngineError("bad_request", "sequence " + std::to_string(id) + " waits for the prefill of sequence " +
                                          std::to_string(seq.fork_parent) + "; park that one");
@@ -199,7 +206,8 @@ KvMove EngineCore::park(int64_t id) {
 KvMove EngineCore::restore(int64_t id) {
   auto start = std::chrono::steady_clock::now();
   Sequence& seq = get(id);
-  if (seq.status != SeqStatus::Parked) throw EngineError("bad_request", "sequence " + std::to_string(id) + " is not parked");
+  if (seq.status != SeqStatus::Parked)
+    throw EngineError("bad_request", "sequence " + std::to_string(id) + " is not parked");
   if (!scheduler_.restore(&seq, seq.parked_pages))
     throw EngineError("out_of_memory", "KV pool has no room to restore sequence " + std::to_string(id));
   backend_->kv_from_host(seq.pages, seq.parked_kv.data());
@@ -315,7 +323,8 @@ Json EngineCore::stats_json(const std::vector<std::string>& loading) const {
   for (const auto& [key, rm] : models_) entry(key, rm.bytes, "resident");
   for (const std::string& key : loading) entry(key, 0, "loading");
   for (const auto& [key, model] : mapped_)
-    if (!models_.count(key) && std::find(loading.begin(), loading.end(), key) == loading.end()) entry(key, model->weight_bytes, "mapped");
+    if (!models_.count(key) && std::find(loading.begin(), loading.end(), key) == loading.end())
+      entry(key, model->weight_bytes, "mapped");
   const MemoryPlan& p = memory_.plan();
   Json mem = Json::object();
   mem.set("budget_bytes", static_cast<int64_t>(p.budget_bytes));

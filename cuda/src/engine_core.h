@@ -99,7 +99,7 @@ class EngineCore {
   // Evict keeps the mapping, so the next load of that model only copies bytes; drop_mapping (the
   // runtime's `unmap`, once its host pool has let the files go) ends it.
   bool has_mapping(const std::string& key, const std::string& dir) const;  // same dir, files unchanged
-  const Model* mapping(const std::string& key) const;                       // null when not mapped
+  const Model* mapping(const std::string& key) const;                      // null when not mapped
   // Takes a freshly mapped model, replacing a stale mapping of the key (which must not be resident).
   void adopt_mapping(const std::string& key, std::unique_ptr<Model> model);
   // False when there is none; busy while the model is resident or installing.
@@ -187,8 +187,8 @@ class EngineCore {
   MemoryManager memory_;
   Scheduler scheduler_;
   std::map<std::string, std::unique_ptr<Model>> mapped_;  // every known model, resident or not
-  std::map<std::string, KvLayout> installing_;             // weights reserved, copy under way
-  std::map<std::string, ResidentModel> models_;            // in a slot
+  std::map<std::string, KvLayout> installing_;            // weights reserved, copy under way
+  std::map<std::string, ResidentModel> models_;           // in a slot
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;
   GrammarStore grammars_;
   SequenceSampler sampler_{grammars_};

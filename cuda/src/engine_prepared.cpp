@@ -16,9 +16,15 @@ namespace {
 // One sequence's rows, fetched from the backend on first need.
 class BackendRows : public RowSource {
  public:
-  BackendRows(Backend& backend, int row, int32_t vocab, const TokenMask* allowed, bool answered, std::vector<float>& raw,
-              std::vector<float>& processed, int64_t& fetched)
-      : backend_(backend), row_(row), vocab_(vocab), allowed_(allowed), answered_(answered), raw_(raw), processed_(processed),
+  BackendRows(Backend& backend, int row, int32_t vocab, const TokenMask* allowed, bool answered,
+              std::vector<float>& raw, std::vector<float>& processed, int64_t& fetched)
+      : backend_(backend),
+        row_(row),
+        vocab_(vocab),
+        allowed_(allowed),
+        answered_(answered),
+        raw_(raw),
+        processed_(processed),
         fetched_(fetched) {}
 
   RowView processed() override {
@@ -102,8 +108,8 @@ void EngineCore::run_batch_prepared(const ResidentModel& rm, const ScheduledBatc
     Sequence* seq = batch.seqs[i];
     seq->num_cached = seq->len();
     const RowCandidates& answer = prepared_answers_[i];
-    BackendRows source(*backend_, static_cast<int>(i), vocab, prepared_rows_[i].allowed, answer.answered, raw, processed,
-                       prepared_stats_.rows_fetched);
+    BackendRows source(*backend_, static_cast<int>(i), vocab, prepared_rows_[i].allowed, answer.answered, raw,
+                       processed, prepared_stats_.rows_fetched);
     sampler_.sample_prepared(*seq, prepared_requests_[i], answer.answered ? &answer.candidates : nullptr, source, vocab,
                              sampled_);
     prepared_stats_.rows++;

@@ -35,7 +35,8 @@ void EngineCore::finish_if_done(Sequence* seq, const ResidentModel& rm, StepResu
     finish(seq, "length", "", out.done);
 }
 
-void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits, StepResult& out) {
+void EngineCore::postprocess(const ResidentModel& rm, const ScheduledBatch& batch, std::vector<float>& logits,
+                             StepResult& out) {
   const int vocab = rm.model->config.vocab_size;
   size_t row = 0;
   for (Sequence* seq : batch.seqs) {

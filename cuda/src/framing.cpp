@@ -1,9 +1,9 @@
 #include "framing.h"
 
-#include <cerrno>
-#include <cstdint>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdint>
 
 namespace tidepool {
 

@@ -63,11 +63,21 @@ void json_append_string(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -97,13 +107,19 @@ void json_append_number(std::string& out, double v) {
 
 void Json::dump_to(std::string& out) const {
   switch (kind_) {
-    case Kind::Null: out += "null"; break;
-    case Kind::Bool: out += bool_ ? "true" : "false"; break;
+    case Kind::Null:
+      out += "null";
+      break;
+    case Kind::Bool:
+      out += bool_ ? "true" : "false";
+      break;
     case Kind::Number:
       if (is_int_) out += std::to_string(int_);
       else json_append_number(out, num_);
       break;
-    case Kind::String: json_append_string(out, str_); break;
+    case Kind::String:
+      json_append_string(out, str_);
+      break;
     case Kind::Array:
       out += '[';
       for (size_t i = 0; i < arr_.size(); i++) {
@@ -177,7 +193,10 @@ class JsonParser {
     Json obj = Json::object();
     p_++;
     skip_ws();
-    if (p_ < end_ && *p_ == '}') { p_++; return obj; }
+    if (p_ < end_ && *p_ == '}') {
+      p_++;
+      return obj;
+    }
     for (;;) {
       skip_ws();
       if (p_ == end_ || *p_ != '"') fail("expected a key");
@@ -188,8 +207,14 @@ class JsonParser {
       obj.obj_.emplace_back(std::move(key), parse_value(depth + 1));
       skip_ws();
       if (p_ == end_) fail("unexpected end in object");
-      if (*p_ == ',') { p_++; continue; }
-      if (*p_ == '}') { p_++; return obj; }
+      if (*p_ == ',') {
+        p_++;
+        continue;
+      }
+      if (*p_ == '}') {
+        p_++;
+        return obj;
+      }
       fail("expected ',' or '}'");
     }
   }
@@ -198,21 +223,32 @@ class JsonParser {
     Json arr = Json::array();
     p_++;
     skip_ws();
-    if (p_ < end_ && *p_ == ']') { p_++; return arr; }
+    if (p_ < end_ && *p_ == ']') {
+      p_++;
+      return arr;
+    }
     for (;;) {
       arr.arr_.push_back(parse_value(depth + 1));
       skip_ws();
       if (p_ == end_) fail("unexpected end in array");
-      if (*p_ == ',') { p_++; continue; }
-      if (*p_ == ']') { p_++; return arr; }
+      if (*p_ == ',') {
+        p_++;
+        continue;
+      }
+      if (*p_ == ']') {
+        p_++;
+        return arr;
+      }
       fail("expected ',' or ']'");
     }
   }
 
   static void append_utf8(std::string& out, uint32_t cp) {
     if (cp < 0x80) out += static_cast<char>(cp);
-    else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-    else if (cp < 0x10000) {
+    else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
       out += static_cast<char>(0xE0 | (cp >> 12));
       out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
       out += static_cast<char>(0x80 | (cp & 0x3F));
@@ -246,18 +282,37 @@ class JsonParser {
       char c = *p_++;
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
-      if (c != '\\') { out += c; continue; }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
       if (p_ == end_) fail("unterminated escape");
       char e = *p_++;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = parse_hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
@@ -269,7 +324,8 @@ class JsonParser {
           append_utf8(out, cp);
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }
@@ -279,7 +335,8 @@ class JsonParser {
     bool integral = true;
     if (*p_ == '-') p_++;
     if (p_ == end_ || !(*p_ >= '0' && *p_ <= '9')) fail("bad number");
-    while (p_ < end_ && ((*p_ >= '0' && *p_ <= '9') || *p_ == '.' || *p_ == 'e' || *p_ == 'E' || *p_ == '+' || *p_ == '-')) {
+    while (p_ < end_ &&
+           ((*p_ >= '0' && *p_ <= '9') || *p_ == '.' || *p_ == 'e' || *p_ == 'E' || *p_ == '+' || *p_ == '-')) {
       if (*p_ == '.' || *p_ == 'e' || *p_ == 'E') integral = false;
       p_++;
     }

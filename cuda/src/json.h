@@ -33,8 +33,16 @@ class Json {
   Json(const char* s) : kind_(Kind::String), str_(s) {}
   Json(std::string s) : kind_(Kind::String), str_(std::move(s)) {}
   Json(Array a) : kind_(Kind::Array), arr_(std::move(a)) {}
-  static Json object() { Json j; j.kind_ = Kind::Object; return j; }
-  static Json array() { Json j; j.kind_ = Kind::Array; return j; }
+  static Json object() {
+    Json j;
+    j.kind_ = Kind::Object;
+    return j;
+  }
+  static Json array() {
+    Json j;
+    j.kind_ = Kind::Array;
+    return j;
+  }
 
   Kind kind() const { return kind_; }
   bool is_null() const { return kind_ == Kind::Null; }

@@ -17,12 +17,13 @@ using namespace tidepool;
 namespace {
 
 void usage() {
-  std::cerr << "usage:\n"
-               "  tidepool-engine serve --backend cpu|cuda --socket PATH [--memory-budget-bytes N]\n"
-               "                        [--kv-budget-bytes N] [--scratch-bytes N] [--kv-block-tokens 16] [--threads N]\n"
-               "                        [--device 0] [--parent-pid PID]\n"
-               "  tidepool-engine forward --backend cpu|cuda --model-dir DIR --tokens 1,2,3 [--generate N] [--threads N]\n"
-               "  tidepool-engine info\n";
+  std::cerr
+      << "usage:\n"
+         "  tidepool-engine serve --backend cpu|cuda --socket PATH [--memory-budget-bytes N]\n"
+         "                        [--kv-budget-bytes N] [--scratch-bytes N] [--kv-block-tokens 16] [--threads N]\n"
+         "                        [--device 0] [--parent-pid PID]\n"
+         "  tidepool-engine forward --backend cpu|cuda --model-dir DIR --tokens 1,2,3 [--generate N] [--threads N]\n"
+         "  tidepool-engine info\n";
 }
 
 std::map<std::string, std::string> parse_flags(int argc, char** argv) {
@@ -44,7 +45,8 @@ long long int_flag(const std::map<std::string, std::string>& flags, const std::s
   return v;
 }
 
-std::string flag(const std::map<std::string, std::string>& flags, const std::string& name, const std::string& fallback) {
+std::string flag(const std::map<std::string, std::string>& flags, const std::string& name,
+                 const std::string& fallback) {
   auto it = flags.find(name);
   return it == flags.end() ? fallback : it->second;
 }

@@ -43,15 +43,17 @@ MemoryPlan plan_memory(const MemoryRequest& request, const MemorySource& source)
   const size_t kv_budget = request.kv_budget_bytes > 0 ? request.kv_budget_bytes : p.budget_bytes / 4;
   p.kv_pages = kv_budget / p.kv_page_bytes;
   p.kv_bytes = p.kv_pages * p.kv_page_bytes;
-  const size_t scratch = request.scratch_bytes > 0 ? request.scratch_bytes
-                                                   : std::min(p.budget_bytes / 16, kMaxDefaultScratchBytes);
+  const size_t scratch =
+      request.scratch_bytes > 0 ? request.scratch_bytes : std::min(p.budget_bytes / 16, kMaxDefaultScratchBytes);
   p.scratch_bytes = (scratch + 255) / 256 * 256;
   if (p.kv_pages == 0)
-    throw EngineError("bad_request", "KV budget of " + std::to_string(kv_budget) + " bytes is smaller than one KV page (" +
-                                         std::to_string(p.kv_page_bytes) + " bytes)");
+    throw EngineError("bad_request", "KV budget of " + std::to_string(kv_budget) +
+                                         " bytes is smaller than one KV page (" + std::to_string(p.kv_page_bytes) +
+                                         " bytes)");
   if (p.kv_bytes + p.scratch_bytes >= p.budget_bytes)
-    throw EngineError("bad_request", "KV pool " + bytes_and_gib(p.kv_bytes) + " plus scratch " + bytes_and_gib(p.scratch_bytes) +
-                                         " leave no room for weights in the memory budget of " + bytes_and_gib(p.budget_bytes));
+    throw EngineError("bad_request",
+                      "KV pool " + bytes_and_gib(p.kv_bytes) + " plus scratch " + bytes_and_gib(p.scratch_bytes) +
+                          " leave no room for weights in the memory budget of " + bytes_and_gib(p.budget_bytes));
   return p;
 }
 
@@ -65,8 +67,9 @@ MemorySource host_memory_source() {
 
 std::string describe_plan(const MemoryPlan& p, const MemorySource& source) {
   return "memory budget " + gib(p.budget_bytes) + " of " + source.name + " (" + gib(source.available_bytes) +
-         (source.device ? " free" : " physical") + ") = KV pool " + gib(p.kv_bytes) + " (" + std::to_string(p.kv_pages) +
-         " pages) + scratch " + gib(p.scratch_bytes) + " + weights arena " + gib(p.weights_arena_bytes());
+         (source.device ? " free" : " physical") + ") = KV pool " + gib(p.kv_bytes) + " (" +
+         std::to_string(p.kv_pages) + " pages) + scratch " + gib(p.scratch_bytes) + " + weights arena " +
+         gib(p.weights_arena_bytes());
 }
 
 }  // namespace tidepool

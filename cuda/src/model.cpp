@@ -38,7 +38,8 @@ std::vector<std::string> list_safetensors(const std::string& dir) {
   std::sort(out.begin(), out.end());
   if (out.empty()) throw EngineError("bad_model", dir + ": no *.safetensors files");
   if (static_cast<int64_t>(out.size()) > limits::safetensors_files)
-    throw EngineError("bad_model", dir + ": " + std::to_string(out.size()) + " *.safetensors files exceed the limit of " +
+    throw EngineError("bad_model", dir + ": " + std::to_string(out.size()) +
+                                       " *.safetensors files exceed the limit of " +
                                        std::to_string(limits::safetensors_files));
   return out;
 }
@@ -60,11 +61,12 @@ class TensorBinder {
     if (t->shape != shape) {
       TensorView expected;
       expected.shape = shape;
-      throw EngineError("bad_model", "tensor " + name + " has shape " + t->shape_string() + ", expected " +
-                                         expected.shape_string());
+      throw EngineError("bad_model",
+                        "tensor " + name + " has shape " + t->shape_string() + ", expected " + expected.shape_string());
     }
     if (t->dtype == DType::Other)
-      throw EngineError("bad_model", "tensor " + name + " has unsupported dtype " + t->dtype_label + " (F32, F16, BF16)");
+      throw EngineError("bad_model",
+                        "tensor " + name + " has unsupported dtype " + t->dtype_label + " (F32, F16, BF16)");
     if (bound_.insert(t).second) bytes_ += t->bytes;
     return t;
   }
@@ -119,7 +121,8 @@ std::unique_ptr<Model> load_model_dir(const std::string& dir) {
   for (const std::string& path : list_safetensors(dir)) {
     m->files.push_back(SafetensorsFile::open(path));
     for (const TensorView& t : m->files.back()->tensors()) {
-      if (!index.emplace(t.name, &t).second) throw EngineError("bad_model", "tensor " + t.name + " appears in two files");
+      if (!index.emplace(t.name, &t).second)
+        throw EngineError("bad_model", "tensor " + t.name + " appears in two files");
     }
   }
   const ModelConfig& c = m->config;

@@ -19,7 +19,11 @@ int get_int(const Json& cfg, const char* key, int fallback, bool required, int64
   }
   if (!v->is_number()) bad(std::string(key) + " must be an integer");
   int64_t n = 0;
-  try { n = v->as_int(); } catch (const JsonError&) { bad(std::string(key) + " must be an integer"); }
+  try {
+    n = v->as_int();
+  } catch (const JsonError&) {
+    bad(std::string(key) + " must be an integer");
+  }
   if (n <= 0) bad(std::string(key) + " out of range");
   if (n > max) bad(std::string(key) + " " + std::to_string(n) + " exceeds the limit of " + std::to_string(max));
   return static_cast<int>(n);
@@ -59,8 +63,10 @@ ModelConfig parse_model_config(const std::string& json_text) {
   c.num_heads = get_int(cfg, "num_attention_heads", 0, true, limits::config_num_attention_heads);
   c.num_kv_heads = get_int(cfg, "num_key_value_heads", c.num_heads, false, limits::config_num_key_value_heads);
   c.vocab_size = get_int(cfg, "vocab_size", 0, true, limits::config_vocab_size);
-  c.max_position_embeddings = get_int(cfg, "max_position_embeddings", 2048, false, limits::config_max_position_embeddings);
-  if (c.hidden_size % c.num_heads != 0 && !cfg.find("head_dim")) bad("hidden_size not divisible by num_attention_heads");
+  c.max_position_embeddings =
+      get_int(cfg, "max_position_embeddings", 2048, false, limits::config_max_position_embeddings);
+  if (c.hidden_size % c.num_heads != 0 && !cfg.find("head_dim"))
+    bad("hidden_size not divisible by num_attention_heads");
   c.head_dim = get_int(cfg, "head_dim", c.hidden_size / c.num_heads, false, limits::config_head_dim);
   if (c.head_dim % 2 != 0) bad("head_dim must be even for RoPE");
   // q_dim() and kv_dim() are int products; an explicit head_dim could push them past INT_MAX.

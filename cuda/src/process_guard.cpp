@@ -45,12 +45,18 @@ void on_parent_gone(int) {
 
 const char* signal_line(int sig) {
   switch (sig) {
-    case SIGSEGV: return "tidepool-engine: fatal: signal SIGSEGV (segmentation fault)\n";
-    case SIGBUS: return "tidepool-engine: fatal: signal SIGBUS (bus error)\n";
-    case SIGILL: return "tidepool-engine: fatal: signal SIGILL (illegal instruction)\n";
-    case SIGFPE: return "tidepool-engine: fatal: signal SIGFPE (arithmetic exception)\n";
-    case SIGABRT: return "tidepool-engine: fatal: signal SIGABRT (aborted)\n";
-    default: return "tidepool-engine: fatal: signal\n";
+    case SIGSEGV:
+      return "tidepool-engine: fatal: signal SIGSEGV (segmentation fault)\n";
+    case SIGBUS:
+      return "tidepool-engine: fatal: signal SIGBUS (bus error)\n";
+    case SIGILL:
+      return "tidepool-engine: fatal: signal SIGILL (illegal instruction)\n";
+    case SIGFPE:
+      return "tidepool-engine: fatal: signal SIGFPE (arithmetic exception)\n";
+    case SIGABRT:
+      return "tidepool-engine: fatal: signal SIGABRT (aborted)\n";
+    default:
+      return "tidepool-engine: fatal: signal\n";
   }
 }
 
@@ -110,7 +116,8 @@ void install_exit_handlers() {
 
 void watch_parent(pid_t parent) {
   std::snprintf(g_orphan_line, sizeof g_orphan_line,
-                "tidepool-engine: fatal: parent process %d is gone; exiting so no engine outlives its node\n", static_cast<int>(parent));
+                "tidepool-engine: fatal: parent process %d is gone; exiting so no engine outlives its node\n",
+                static_cast<int>(parent));
   const char* pdeathsig = std::getenv("TIDEPOOL_ENGINE_PDEATHSIG");
   if (!(pdeathsig && std::strcmp(pdeathsig, "0") == 0)) {
     ::signal(SIGHUP, on_parent_gone);

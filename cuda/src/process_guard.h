@@ -14,8 +14,8 @@
 // unavailable). Both re-check getppid() after arming, so a parent that died before that is caught too.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 namespace tidepool {
 

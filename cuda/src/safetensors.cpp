@@ -26,8 +26,8 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {"F32", DType::F32, 4},  {"F16", DType::F16, 2},  {"BF16", DType::BF16, 2}, {"F64", DType::Other, 8},
-    {"I64", DType::Other, 8}, {"I32", DType::Other, 4}, {"I16", DType::Other, 2}, {"I8", DType::Other, 1},
+    {"F32", DType::F32, 4},   {"F16", DType::F16, 2},    {"BF16", DType::BF16, 2},     {"F64", DType::Other, 8},
+    {"I64", DType::Other, 8}, {"I32", DType::Other, 4},  {"I16", DType::Other, 2},     {"I8", DType::Other, 1},
     {"U8", DType::Other, 1},  {"BOOL", DType::Other, 1}, {"F8_E4M3", DType::Other, 1}, {"F8_E5M2", DType::Other, 1},
 };
 
@@ -46,11 +46,15 @@ TensorView parse_entry(const std::string& name, const Json& entry, const uint8_t
   t.dtype_label = dtype->as_string();
   size_t elem = 0;
   for (const auto& info : kDTypes)
-    if (t.dtype_label == info.label) { t.dtype = info.dtype; elem = info.bytes; }
+    if (t.dtype_label == info.label) {
+      t.dtype = info.dtype;
+      elem = info.bytes;
+    }
   if (elem == 0) bad(label, where + ": unknown dtype " + t.dtype_label);
   constexpr uint64_t kMaxElements = static_cast<uint64_t>(limits::safetensors_tensor_elements);
   if (static_cast<int64_t>(shape->size()) > limits::safetensors_rank)
-    bad(label, where + ": rank " + std::to_string(shape->size()) + " exceeds the limit of " + std::to_string(limits::safetensors_rank));
+    bad(label, where + ": rank " + std::to_string(shape->size()) + " exceeds the limit of " +
+                   std::to_string(limits::safetensors_rank));
   uint64_t numel = 1;
   for (const Json& d : shape->as_array()) {
     if (!d.is_int() || d.as_int() < 0 || d.as_int() > int64_t(kMaxElements)) bad(label, where + ": bad shape");
@@ -79,13 +83,16 @@ TensorView parse_entry(const std::string& name, const Json& entry, const uint8_t
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    default: return "other";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    default:
+      return "other";
   }
 }
-
 
 int64_t TensorView::numel() const {
   int64_t n = 1;

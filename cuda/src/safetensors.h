@@ -19,7 +19,7 @@ inline size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? 4 : dtype 
 struct TensorView {
   std::string name;
   DType dtype = DType::Other;
-  std::string dtype_label;      // as written in the header, e.g. "BF16"
+  std::string dtype_label;  // as written in the header, e.g. "BF16"
   std::vector<int64_t> shape;
   const uint8_t* data = nullptr;  // inside the mapping; lives as long as the SafetensorsFile
   size_t bytes = 0;

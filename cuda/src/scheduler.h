@@ -33,9 +33,9 @@ class Scheduler {
   BlockManager& blocks() { return blocks_; }
   const BlockManager& blocks() const { return blocks_; }
 
-  void add(Sequence* seq);                   // joins its model's waiting queue
-  void remove(Sequence* seq);                // leaves every queue; its pages are freed
-  void adopt_running(Sequence* seq);         // a sequence that already holds its KV (a fork) joins the batch
+  void add(Sequence* seq);            // joins its model's waiting queue
+  void remove(Sequence* seq);         // leaves every queue; its pages are freed
+  void adopt_running(Sequence* seq);  // a sequence that already holds its KV (a fork) joins the batch
   ScheduledBatch schedule(const std::string& model, int pages_per_block);
   // Token-level KV preemption: frees the sequence's pages, marks it waiting and puts it at the front of its
   // model's queue; it is recomputed from its tokens when readmitted, so its output does not change.

@@ -39,8 +39,8 @@ struct Sequence {
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;  // produced: the sequence ends with "stop"
   std::vector<int32_t> eos_ids;   // the same unless sampling.ignore_eos
-  bool want_logits = false;  // send last-position logits with each token
-  bool all_logits = false;   // return logits for every prompt position on prefill (forward mode)
+  bool want_logits = false;       // send last-position logits with each token
+  bool all_logits = false;        // return logits for every prompt position on prefill (forward mode)
 
   SeqStatus status = SeqStatus::Waiting;
   int num_cached = 0;              // tokens whose K/V are in the pool (or in parked_kv)

@@ -6,7 +6,9 @@ namespace tidepool {
 
 namespace {
 
-bool contains(const std::vector<int32_t>& ids, int32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
+bool contains(const std::vector<int32_t>& ids, int32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
 
 }  // namespace
 
@@ -21,13 +23,15 @@ void SequenceSampler::prepare_counts(Sequence& seq, int32_t vocab) {
   }
 }
 
-std::shared_ptr<const GrammarMask> SequenceSampler::grammar_mask(const Sequence& seq, int32_t vocab, std::vector<int32_t>& end_ids) {
+std::shared_ptr<const GrammarMask> SequenceSampler::grammar_mask(const Sequence& seq, int32_t vocab,
+                                                                 std::vector<int32_t>& end_ids) {
   end_ids = seq.stop_ids;
   end_ids.insert(end_ids.end(), seq.eos_ids.begin(), seq.eos_ids.end());
   std::sort(end_ids.begin(), end_ids.end());
   end_ids.erase(std::unique(end_ids.begin(), end_ids.end()), end_ids.end());
   const GrammarCursor& g = seq.grammar;
-  return grammars_.masks().get(g.grammar->key, g.grammar->automaton, g.vocab->key, g.vocab->vocab, g.state, end_ids, vocab);
+  return grammars_.masks().get(g.grammar->key, g.grammar->automaton, g.vocab->key, g.vocab->vocab, g.state, end_ids,
+                               vocab);
 }
 
 // Walks the token's bytes; end ids (which finish the sequence) leave the state as it is.
@@ -35,7 +39,8 @@ bool SequenceSampler::advance_grammar(Sequence& seq, const SequenceRequest& r, i
   GrammarCursor& g = seq.grammar;
   if (std::binary_search(r.end_ids.begin(), r.end_ids.end(), token)) return true;
   const TokenVocab& v = g.vocab->vocab;
-  const int32_t next = token < v.size() ? g.grammar->automaton.walk(g.state, v.token_bytes(token), v.token_length(token)) : -1;
+  const int32_t next =
+      token < v.size() ? g.grammar->automaton.walk(g.state, v.token_bytes(token), v.token_length(token)) : -1;
   if (next < 0) {
     failure_ = "grammar: token " + std::to_string(token) + " leaves the automaton at state " + std::to_string(g.state);
     return false;
@@ -66,7 +71,8 @@ void SequenceSampler::prepare(Sequence& seq, int32_t vocab, SequenceRequest& r) 
 
 void SequenceSampler::settle(Sequence& seq, const SequenceRequest& r, SampledToken& out) {
   if (out.token < 0) {
-    failure_ = r.mask ? "grammar: no token can continue from state " + std::to_string(seq.grammar.state) : "every token was masked";
+    failure_ = r.mask ? "grammar: no token can continue from state " + std::to_string(seq.grammar.state)
+                      : "every token was masked";
     return;
   }
   if (r.mask && !advance_grammar(seq, r, out.token)) {
@@ -82,8 +88,8 @@ void SequenceSampler::sample(Sequence& seq, float* row, int32_t vocab, SampledTo
   settle(seq, host_, out);
 }
 
-void SequenceSampler::sample_prepared(Sequence& seq, const SequenceRequest& r, const SamplingCandidates* answer, RowSource& rows,
-                                      int32_t vocab, SampledToken& out) {
+void SequenceSampler::sample_prepared(Sequence& seq, const SequenceRequest& r, const SamplingCandidates* answer,
+                                      RowSource& rows, int32_t vocab, SampledToken& out) {
   if (answer) {
     sampler_.sample_prepared(r.request(seq), *answer, rows, out);
   } else {

@@ -45,8 +45,10 @@ int Server::run() {
   addr.sun_family = AF_UNIX;
   std::strcpy(addr.sun_path, options_.socket_path.c_str());
   ::unlink(addr.sun_path);
-  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 4) != 0) {
-    std::cerr << "tidepool-engine: fatal: cannot listen on " << options_.socket_path << ": " << std::strerror(errno) << "\n";
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 4) != 0) {
+    std::cerr << "tidepool-engine: fatal: cannot listen on " << options_.socket_path << ": " << std::strerror(errno)
+              << "\n";
     return kExitStartup;
   }
   Json ready = Json::object();
@@ -249,7 +251,8 @@ void Server::fail_device(const std::string& message) {
   std::vector<DoneEvent> done;
   core_->fail_all(std::string(kDeviceLost) + ": " + message, done);
   for (const DoneEvent& d : done) emit_done(d);
-  exit_fatal(kExitDeviceLost, std::string(kDeviceLost) + ": " + message + "; exiting so the engine is restarted on a fresh device context");
+  exit_fatal(kExitDeviceLost, std::string(kDeviceLost) + ": " + message +
+                                  "; exiting so the engine is restarted on a fresh device context");
 }
 
 void Server::send(const Json& message) {

@@ -41,16 +41,16 @@ class Server {
     enum class Kind { Command, Mapped, Copied, Disconnect } kind = Kind::Command;
     uint64_t connection = 0;
     Json command;
-    std::string key;                 // Mapped, Copied
-    std::unique_ptr<Model> model;    // Mapped, on success
-    int slot = -1;                   // Copied, on success
+    std::string key;               // Mapped, Copied
+    std::unique_ptr<Model> model;  // Mapped, on success
+    int slot = -1;                 // Copied, on success
     std::string error_code, error_message;
   };
   // Loader work: map a directory (then prepare it for copies), or copy a mapped model into a slot.
   struct LoadJob {
     enum class Kind { Map, Copy } kind = Kind::Map;
-    std::string key, dir;            // Map
-    EngineCore::InstallPlan plan;    // Copy: weights already reserved on the step thread
+    std::string key, dir;          // Map
+    EngineCore::InstallPlan plan;  // Copy: weights already reserved on the step thread
   };
   struct Waiter {
     uint64_t connection;
@@ -110,7 +110,7 @@ class Server {
   WorkQueue<std::optional<LoadJob>> load_jobs_;
   std::thread loader_;
   std::map<std::string, PendingLoad> loading_;
-  std::deque<Turn> turns_;            // front is running once started
+  std::deque<Turn> turns_;  // front is running once started
   bool turn_running_ = false;
   std::mutex write_mutex_;
   int client_fd_ = -1;

@@ -76,9 +76,9 @@ SequenceSpec spec(int64_t id, const std::string& model, std::vector<int32_t> pro
 }
 
 struct Run {
-  std::vector<float> prompt_logits;            // (prompt, vocab)
+  std::vector<float> prompt_logits;  // (prompt, vocab)
   std::vector<int32_t> tokens;
-  std::vector<std::vector<float>> step_logits; // last-position logits of each decode step
+  std::vector<std::vector<float>> step_logits;  // last-position logits of each decode step
 };
 
 // Generates n tokens; parks and restores the sequence after `park_after` tokens when >= 0.
@@ -122,7 +122,8 @@ void test_fixture(const std::string& name) {
 }
 
 // Embedding sequences (forward_hidden): a prompt longer than a KV block, pooled both ways, as the cpu backend pools it.
-std::vector<float> embedding(const std::string& backend, const std::string& dir, const std::vector<int32_t>& prompt, Pooling pooling) {
+std::vector<float> embedding(const std::string& backend, const std::string& dir, const std::vector<int32_t>& prompt,
+                             Pooling pooling) {
   auto engine = make_engine(backend);
   engine->install_model("m", load_model_dir(dir));
   SequenceSpec s = spec(1, "m", prompt, 0);
@@ -189,7 +190,8 @@ void test_park_restore(const std::string& name) {
 void test_interleave() {
   const std::string root = std::string(TIDEPOOL_REPO_ROOT) + "/test/fixtures/models/";
   const std::vector<int32_t> pa = prompt_of(13, 256, 2), pb = prompt_of(30, 256, 5);
-  const Run a = generate("cuda", root + "tiny-llama-bf16", pa, 20), b = generate("cuda", root + "tiny-qwen2-f16", pb, 20);
+  const Run a = generate("cuda", root + "tiny-llama-bf16", pa, 20),
+            b = generate("cuda", root + "tiny-qwen2-f16", pb, 20);
   auto engine = make_engine("cuda");
   engine->install_model("a", load_model_dir(root + "tiny-llama-bf16"));
   engine->install_model("b", load_model_dir(root + "tiny-qwen2-f16"));

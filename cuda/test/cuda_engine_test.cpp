@@ -98,7 +98,8 @@ void decode_graphs(const std::string& dir, const std::string& other_dir) {
   std::vector<int> lens;
   for (int B : {1, 3, 8, 9, 17, 32}) {
     const double rel = run_batch(lc, lg, B, 4, lens);
-    expect(rel <= kTolerance, "batch " + std::to_string(B) + ": mixed prefill + 4 decode steps vs cpu" + fmt(", rel %.2e", rel));
+    expect(rel <= kTolerance,
+           "batch " + std::to_string(B) + ": mixed prefill + 4 decode steps vs cpu" + fmt(", rel %.2e", rel));
   }
   const cuda::GraphStats g = cuda_of(*gpu).graph_stats();
   if (!cuda::sync_launches())
@@ -112,14 +113,18 @@ void decode_graphs(const std::string& dir, const std::string& other_dir) {
   const cuda::GraphStats r = cuda_of(*gpu).graph_stats();
   expect(reloaded == lg.slot && same_bits(before, after), "evict + reload: same slot, bit-identical decode logits");
   if (!cuda::sync_launches())
-    expect(r.captures == g.captures && r.dropped == 0 && r.replays == g.replays + 2, "evict + reload: graphs replayed, none recaptured");
+    expect(r.captures == g.captures && r.dropped == 0 && r.replays == g.replays + 2,
+           "evict + reload: graphs replayed, none recaptured");
 
   gpu->free_slot(lg.slot);
   Lane oc(*cpu, *other, 8, 64), og(*gpu, *other, 8, 64, 1024);
   const double rel = run_batch(oc, og, 8, 3, lens);
   const cuda::GraphStats o = cuda_of(*gpu).graph_stats();
-  expect(og.slot == lg.slot && rel <= kTolerance, "another shape in the same slot: decode vs cpu" + fmt(", rel %.2e", rel));
-  if (!cuda::sync_launches()) expect(o.dropped == static_cast<int64_t>(r.held) && o.captures == r.captures + 1, "its geometry differs: the slot's graphs were dropped");
+  expect(og.slot == lg.slot && rel <= kTolerance,
+         "another shape in the same slot: decode vs cpu" + fmt(", rel %.2e", rel));
+  if (!cuda::sync_launches())
+    expect(o.dropped == static_cast<int64_t>(r.held) && o.captures == r.captures + 1,
+           "its geometry differs: the slot's graphs were dropped");
 }
 
 void long_prefill(const std::string& dir) {
@@ -149,13 +154,15 @@ void unaligned_file_pinned_and_staged(const std::string& dir) {
   const cuda::LoadStats p = cuda_of(*pinned).last_load(), s = cuda_of(*staged).last_load();
   expect(p.per_tensor && s.per_tensor, "unaligned Hugging Face layout: copied tensor by tensor");
   expect(p.pinned && p.staging_reason.empty(), "default: the /dev/shm mapping is pinned (" + p.staging_reason + ")");
-  expect(!s.pinned && s.staging_reason.find("TIDEPOOL_CUDA_NO_PIN") != std::string::npos, "TIDEPOOL_CUDA_NO_PIN=1: staging ring, reason given");
+  expect(!s.pinned && s.staging_reason.find("TIDEPOOL_CUDA_NO_PIN") != std::string::npos,
+         "TIDEPOOL_CUDA_NO_PIN=1: staging ring, reason given");
   const BackendMemory mp = pinned->memory(), ms = staged->memory();
   expect(mp.host_pinned_bytes > 0 && mp.host_staged_bytes == 0 && ms.host_staged_bytes > 0 && ms.host_pinned_bytes == 0,
          "stats: host_pinned_bytes / host_staged_bytes tell the two apart");
   const std::vector<std::vector<int32_t>> prompts = {prompt_tokens(19, 1024, 1), prompt_tokens(7, 1024, 2)};
   const std::vector<float> c = lc.step(prompts, {0, 0}), a = lp.step(prompts, {0, 0}), b = ls.step(prompts, {0, 0});
-  expect(same_bits(a, b) && rel_l2(a, c) <= kTolerance, "pinned and staged logits bit-identical, vs cpu" + fmt(" rel %.2e", rel_l2(a, c)));
+  expect(same_bits(a, b) && rel_l2(a, c) <= kTolerance,
+         "pinned and staged logits bit-identical, vs cpu" + fmt(" rel %.2e", rel_l2(a, c)));
 }
 
 void load_overlapping_decode(const std::string& small_dir, const std::string& big_dir) {
@@ -187,7 +194,8 @@ void load_overlapping_decode(const std::string& small_dir, const std::string& bi
     steps++;
   }
   loader.join();
-  expect(error.empty() && same, "decode of A during B's load (" + std::to_string(steps) + " steps): logits bit-identical " + error);
+  expect(error.empty() && same,
+         "decode of A during B's load (" + std::to_string(steps) + " steps): logits bit-identical " + error);
   if (!error.empty()) return;
   auto cpu = open_backend("cpu", 2048 * MiB, 128 * MiB);
   Lane lb_cpu(*cpu, *b_cpu, 1, 64);
@@ -209,7 +217,8 @@ void arena_out_of_memory(const std::string& small_dir, const std::string& big_di
   expect(code == "out_of_memory", "a model larger than the weights arena: out_of_memory (" + code + ")");
   Lane ls(*gpu, *small, 1, 64);
   const std::vector<float> logits = ls.step({prompt_tokens(9, 1024, 4)}, {0});
-  expect(std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); }), "the arena still serves the next load");
+  expect(std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); }),
+         "the arena still serves the next load");
 }
 
 }  // namespace

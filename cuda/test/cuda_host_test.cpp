@@ -37,13 +37,13 @@ void arena_basics() {
   uint8_t* x = a.allocate(1000);  // rounds to 1024
   uint8_t* y = a.allocate(256);
   CHECK(x == backing.data() && y == backing.data() + 1024 && a.used() == 1280);
-  a.release(nullptr);                // ignored, no arithmetic on null
-  a.release(backing.data() + 7);     // not a block start: ignored
+  a.release(nullptr);             // ignored, no arithmetic on null
+  a.release(backing.data() + 7);  // not a block start: ignored
   uint8_t outside = 0;
-  a.release(&outside);               // not in the arena: ignored
+  a.release(&outside);  // not in the arena: ignored
   CHECK(a.used() == 1280 && a.check_integrity());
   a.release(x);
-  CHECK(!a.allocate_at(y, 256));                 // taken
+  CHECK(!a.allocate_at(y, 256));                  // taken
   CHECK(!a.allocate_at(backing.data() + 8, 64));  // not aligned
   CHECK(!a.allocate_at(nullptr, 256) && !a.allocate_at(&outside, 256));
   CHECK(a.allocate_at(backing.data() + 256, 512));  // inside the freed run, splitting it in three
@@ -87,15 +87,16 @@ void sticky_errors() {
                         cudaErrorMisalignedAddress, cudaErrorIllegalInstruction, cudaErrorLaunchTimeout})
     CHECK(is_sticky_cuda_error(e));
   for (cudaError_t e : {cudaSuccess, cudaErrorMemoryAllocation, cudaErrorInvalidValue, cudaErrorInvalidConfiguration,
-                        cudaErrorLaunchOutOfResources, cudaErrorStreamCaptureInvalidated, cudaErrorHostMemoryAlreadyRegistered,
-                        cudaErrorNotSupported})
+                        cudaErrorLaunchOutOfResources, cudaErrorStreamCaptureInvalidated,
+                        cudaErrorHostMemoryAlreadyRegistered, cudaErrorNotSupported})
     CHECK(!is_sticky_cuda_error(e));
   try {
     throw_cuda_error("here.cu", 12, "cudaMemcpyAsync", cudaErrorIllegalAddress);
   } catch (const EngineError& e) {
     CHECK(e.code() == "device_lost");
     CHECK(std::string(e.what()).find("cudaErrorIllegalAddress") != std::string::npos);
-    CHECK(std::string(e.what()).find("TIDEPOOL_CUDA_SYNC_LAUNCHES") != std::string::npos);  // the site may not be the kernel
+    CHECK(std::string(e.what()).find("TIDEPOOL_CUDA_SYNC_LAUNCHES") !=
+          std::string::npos);  // the site may not be the kernel
   }
   try {
     throw_cuda_error("here.cu", 12, "cudaMalloc", cudaErrorMemoryAllocation);
@@ -107,14 +108,16 @@ void sticky_errors() {
 void probe_verdicts() {
   CHECK(classify_cuda(cudaSuccess, 1, 12080, 13000, true).state == CudaProbe::State::Ready);
   CHECK(classify_cuda(cudaErrorNoDevice, 0, 12080, 13000, false).absent());
-  CHECK(classify_cuda(cudaErrorInsufficientDriver, 0, 0, 13000, false).absent());  // no driver, no GPU
+  CHECK(classify_cuda(cudaErrorInsufficientDriver, 0, 0, 13000, false).absent());           // no driver, no GPU
   const CudaProbe old = classify_cuda(cudaErrorInsufficientDriver, 0, 12020, 13000, true);  // driver too old
-  CHECK(!old.absent() && old.message.find("12.2") != std::string::npos && old.message.find("13.0") != std::string::npos);
+  CHECK(!old.absent() && old.message.find("12.2") != std::string::npos &&
+        old.message.find("13.0") != std::string::npos);
   CHECK(!classify_cuda(cudaErrorInsufficientDriver, 0, 0, 13000, true).absent());  // a GPU node without libcuda
   CHECK(!classify_cuda(cudaErrorUnknown, 0, 12080, 13000, true).absent());
   CHECK(!classify_cuda(cudaErrorDevicesUnavailable, 0, 12080, 13000, true).absent());
   const CudaProbe here = probe_cuda();
-  std::printf("this machine: %s\n", here.state == CudaProbe::State::Ready ? "a CUDA device is ready" : here.message.c_str());
+  std::printf("this machine: %s\n",
+              here.state == CudaProbe::State::Ready ? "a CUDA device is ready" : here.message.c_str());
 }
 
 void check_plan(const std::string& fixture, bool expect_per_tensor) {
@@ -143,12 +146,13 @@ void check_plan(const std::string& fixture, bool expect_per_tensor) {
   for (const auto& [t, offset] : plan.offsets) {  // the copy that carries t puts its first byte at `offset`
     bool found = false;
     for (const WeightPlan::Copy& c : plan.copies)
-      found = found || (t->data >= c.src && t->data + t->bytes <= c.src + c.bytes && c.dst_offset + (t->data - c.src) == offset);
+      found = found ||
+              (t->data >= c.src && t->data + t->bytes <= c.src + c.bytes && c.dst_offset + (t->data - c.src) == offset);
     CHECK(found);
   }
   std::printf("%s: %s, %zu copies, slot %zu bytes for %zu bytes of weights\n", fixture.c_str(),
-              expect_per_tensor ? "per tensor (unaligned Hugging Face layout)" : "one span per file", plan.copies.size(),
-              plan.bytes, m->weight_bytes);
+              expect_per_tensor ? "per tensor (unaligned Hugging Face layout)" : "one span per file",
+              plan.copies.size(), plan.bytes, m->weight_bytes);
 }
 
 // The benchmark's synthetic model has the layout real checkpoints have: several shards, data 8 bytes past a

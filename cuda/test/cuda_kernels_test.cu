@@ -29,14 +29,17 @@ std::vector<float> randn(size_t n, float scale = 1.0f) {
   return v;
 }
 
-template <typename T> struct Dev {
+template <typename T>
+struct Dev {
   T* p = nullptr;
   size_t n = 0;
   explicit Dev(size_t count) : n(count) {
     CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T)));
     CUDA_CHECK(cudaMemset(p, 0xFF, std::max<size_t>(1, n) * sizeof(T)));  // NaN poison for floats
   }
-  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) {
+    CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+  }
   ~Dev() { cudaFree(p); }
   std::vector<T> get() const {
     std::vector<T> h(n);
@@ -102,7 +105,8 @@ std::vector<double> ref_matmul(const std::vector<float>& X, const std::vector<fl
   for (int t = 0; t < T; t++)
     for (int j = 0; j < N; j++) {
       double s = 0;
-      for (int k = 0; k < K; k++) s += static_cast<double>(X[static_cast<size_t>(t) * K + k]) * W[static_cast<size_t>(j) * K + k];
+      for (int k = 0; k < K; k++)
+        s += static_cast<double>(X[static_cast<size_t>(t) * K + k]) * W[static_cast<size_t>(j) * K + k];
       y[static_cast<size_t>(t) * N + j] = s;
     }
   return y;
@@ -189,10 +193,12 @@ void test_attention(int nq, int nk, int hd, int len0, int len1, int new_tokens) 
   Dev<float> dpq(pq), dpout(pq.size());
   TokenTables pt{dppos.p, dpoff.p, dpn.p, dpages.p};
   const int P = static_cast<int>(picked.size());
-  launch_paged_attention(dpq.p, dpout.p, WeightType::F32, pool.p, layer, g, pt, P, nq, nk, hd, nullptr, nullptr);  // one block per head
+  launch_paged_attention(dpq.p, dpout.p, WeightType::F32, pool.p, layer, g, pt, P, nq, nk, hd, nullptr,
+                         nullptr);  // one block per head
   Dev<float> dsplit(pq.size()), partials(attention_partials_floats(P, nq, hd));
   const bool split = P <= kAttentionSplitMaxTokens;
-  if (split) launch_paged_attention(dpq.p, dsplit.p, WeightType::F32, pool.p, layer, g, pt, P, nq, nk, hd, partials.p, nullptr);
+  if (split)
+    launch_paged_attention(dpq.p, dsplit.p, WeightType::F32, pool.p, layer, g, pt, P, nq, nk, hd, partials.p, nullptr);
   std::vector<double> ref;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   for (size_t i = 0; i < picked.size(); i++) {
@@ -204,7 +210,8 @@ void test_attention(int nq, int nk, int hd, int len0, int len1, int new_tokens) 
       for (int j = 0; j <= pos[t]; j++) {
         double s = 0;
         for (int d = 0; d < hd; d++)
-          s += static_cast<double>(pq[(i * nq + h) * hd + d]) * bf16_round(k[static_cast<size_t>(first + j) * g.kv_dim + kvh * hd + d]);
+          s += static_cast<double>(pq[(i * nq + h) * hd + d]) *
+               bf16_round(k[static_cast<size_t>(first + j) * g.kv_dim + kvh * hd + d]);
         sc[j] = s * scale;
         mx = std::max(mx, sc[j]);
       }
@@ -212,16 +219,19 @@ void test_attention(int nq, int nk, int hd, int len0, int len1, int new_tokens) 
       for (auto& s : sc) sum += s = std::exp(s - mx);
       for (int d = 0; d < hd; d++) {
         double o = 0;
-        for (int j = 0; j <= pos[t]; j++) o += sc[j] / sum * bf16_round(v[static_cast<size_t>(first + j) * g.kv_dim + kvh * hd + d]);
+        for (int j = 0; j <= pos[t]; j++)
+          o += sc[j] / sum * bf16_round(v[static_cast<size_t>(first + j) * g.kv_dim + kvh * hd + d]);
         ref.push_back(o);
       }
     }
   }
   char name[112];
-  std::snprintf(name, sizeof name, "paged attention nq=%d nk=%d hd=%d len=%d,%d new=%d", nq, nk, hd, len0, len1, new_tokens);
+  std::snprintf(name, sizeof name, "paged attention nq=%d nk=%d hd=%d len=%d,%d new=%d", nq, nk, hd, len0, len1,
+                new_tokens);
   expect_close(name, dpout.get(), ref, 2e-3);
   if (split) {
-    std::snprintf(name, sizeof name, "paged attention, %d-way split, nq=%d nk=%d hd=%d len=%d,%d new=%d", kAttentionSplits, nq, nk, hd, len0, len1, new_tokens);
+    std::snprintf(name, sizeof name, "paged attention, %d-way split, nq=%d nk=%d hd=%d len=%d,%d new=%d",
+                  kAttentionSplits, nq, nk, hd, len0, len1, new_tokens);
     expect_close(name, dsplit.get(), ref, 2e-3);
   }
 }
@@ -259,8 +269,9 @@ void test_argmax() {
   std::vector<int32_t> got = out.get();
   bool ok = true;
   for (int r = 0; r < R; r++) {
-    const int ref = static_cast<int>(std::max_element(logits.begin() + static_cast<size_t>(r) * V, logits.begin() + static_cast<size_t>(r + 1) * V) -
-                                     (logits.begin() + static_cast<size_t>(r) * V));
+    const int ref = static_cast<int>(
+        std::max_element(logits.begin() + static_cast<size_t>(r) * V, logits.begin() + static_cast<size_t>(r + 1) * V) -
+        (logits.begin() + static_cast<size_t>(r) * V));
     ok = ok && got[r] == ref;
   }
   std::printf("%-44s %s\n", "argmax (ties to the lowest index)", ok ? "ok" : "FAIL");
@@ -282,11 +293,11 @@ int main() {
     test_gemm_tc(w, 130, 384, 1024);
     test_gemm_tc(w, 513, 1000, 896);
   }
-  test_attention(4, 2, 16, 9, 30, 9);     // tiny fixture shape, whole prompts
-  test_attention(14, 2, 64, 100, 37, 1);  // qwen2.5-0.5b heads, decode
-  test_attention(28, 4, 128, 300, 64, 5); // qwen2.5-7b heads
-  test_attention(8, 8, 256, 40, 17, 3);   // MHA, the largest head_dim
-  test_attention(28, 4, 128, 1500, 7, 1); // decode at a long context next to a context shorter than the splits
+  test_attention(4, 2, 16, 9, 30, 9);      // tiny fixture shape, whole prompts
+  test_attention(14, 2, 64, 100, 37, 1);   // qwen2.5-0.5b heads, decode
+  test_attention(28, 4, 128, 300, 64, 5);  // qwen2.5-7b heads
+  test_attention(8, 8, 256, 40, 17, 3);    // MHA, the largest head_dim
+  test_attention(28, 4, 128, 1500, 7, 1);  // decode at a long context next to a context shorter than the splits
   test_pages();
   test_argmax();
   CUDA_CHECK(cudaDeviceSynchronize());

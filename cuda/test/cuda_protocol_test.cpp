@@ -56,13 +56,15 @@ const Json* done_event(const std::vector<Json>& events, int64_t seq) {
 bool is_ok(const Json& reply) { return reply.find("type")->as_string() == "ok"; }
 
 void out_of_memory_replies(const TempDir& tmp) {
-  EngineProcess engine(tmp.path, {"--backend", "cuda", "--memory-budget-bytes", kBudget, "--kv-budget-bytes", kKvBudget});
+  EngineProcess engine(tmp.path,
+                       {"--backend", "cuda", "--memory-budget-bytes", kBudget, "--kv-budget-bytes", kKvBudget});
   expect(!engine.ready.is_null(), "cuda engine with a 96 MiB budget starts");
   if (engine.ready.is_null()) return;
   ProtocolClient cl(engine.socket);
   expect(is_ok(cl.call(command("hello"))), "hello");
   const Json big = cl.call(load_cmd("big", tmp / "big"));
-  expect(code_of(big) == "out_of_memory", "load of a model larger than the weights arena: out_of_memory (" + code_of(big) + ")");
+  expect(code_of(big) == "out_of_memory",
+         "load of a model larger than the weights arena: out_of_memory (" + code_of(big) + ")");
   expect(is_ok(cl.call(load_cmd("small", tmp / "small"))), "a model that fits still loads");
   const Json stats = cl.call(command("stats"));
   const Json& mem = *stats.find("memory");
@@ -83,32 +85,43 @@ void budget_past_the_device(const TempDir& tmp) {
   EngineProcess engine(tmp.path, {"--backend", "cuda", "--memory-budget-bytes", "1125899906842624"});  // 1 PiB
   const int status = engine.wait_exit();
   const std::string line = engine.last_stderr_line();
-  expect(engine.ready.is_null() && WIFEXITED(status) && WEXITSTATUS(status) == kExitStartup, "a 1 PiB budget: no ready line, exit 1");
-  expect(line.find("out_of_memory") != std::string::npos && line.find("exceeds") != std::string::npos, "last line: " + line);
+  expect(engine.ready.is_null() && WIFEXITED(status) && WEXITSTATUS(status) == kExitStartup,
+         "a 1 PiB budget: no ready line, exit 1");
+  expect(line.find("out_of_memory") != std::string::npos && line.find("exceeds") != std::string::npos,
+         "last line: " + line);
 }
 
 void device_fault(const TempDir& tmp, bool sync_launches) {
   std::vector<std::pair<std::string, std::string>> env = {{"TIDEPOOL_CUDA_INJECT_FAULT", "forward"}};
   if (sync_launches) env.push_back({"TIDEPOOL_CUDA_SYNC_LAUNCHES", "1"});
   const std::string mode = sync_launches ? "synchronous launches" : "default";
-  EngineProcess engine(tmp.path, {"--backend", "cuda", "--memory-budget-bytes", kBudget, "--kv-budget-bytes", kKvBudget}, env);
+  EngineProcess engine(tmp.path,
+                       {"--backend", "cuda", "--memory-budget-bytes", kBudget, "--kv-budget-bytes", kKvBudget}, env);
   expect(!engine.ready.is_null(), mode + ": engine with the fault hook starts");
   if (engine.ready.is_null()) return;
   ProtocolClient cl(engine.socket);
-  expect(is_ok(cl.call(load_cmd("small", tmp / "small"))) && is_ok(cl.call(add_cmd(7, "small", 4))), mode + ": load and add");
+  expect(is_ok(cl.call(load_cmd("small", tmp / "small"))) && is_ok(cl.call(add_cmd(7, "small", 4))),
+         mode + ": load and add");
   const Json run = cl.call(run_cmd("small", 4));
   expect(code_of(run) == "device_lost", mode + ": the running turn is answered device_lost (" + code_of(run) + ")");
   cl.drain();
   const Json* done = done_event(cl.events, 7);
-  expect(done && done->find("reason")->as_string() == "error" && done->find("message")->as_string().rfind("device_lost:", 0) == 0,
+  expect(done && done->find("reason")->as_string() == "error" &&
+             done->find("message")->as_string().rfind("device_lost:", 0) == 0,
          mode + ": the sequence ends with reason error, message device_lost: ...");
   const int status = engine.wait_exit();
   const std::string line = engine.last_stderr_line();
-  expect(WIFEXITED(status) && WEXITSTATUS(status) == kExitDeviceLost, mode + ": the engine exits 3 for its supervisor to restart it");
-  expect(line.rfind("tidepool-engine: fatal: device_lost:", 0) == 0 && line.find("forward of slot") != std::string::npos,
-         mode + ": last line names the forward: " + line);
-  if (sync_launches) expect(line.find("kv_cache.cu") != std::string::npos, "synchronous launches: the line names the faulting kernel's launcher");
-  else expect(line.find("TIDEPOOL_CUDA_SYNC_LAUNCHES") != std::string::npos, "default: the line says how to find the faulting kernel");
+  expect(WIFEXITED(status) && WEXITSTATUS(status) == kExitDeviceLost,
+         mode + ": the engine exits 3 for its supervisor to restart it");
+  expect(
+      line.rfind("tidepool-engine: fatal: device_lost:", 0) == 0 && line.find("forward of slot") != std::string::npos,
+      mode + ": last line names the forward: " + line);
+  if (sync_launches)
+    expect(line.find("kv_cache.cu") != std::string::npos,
+           "synchronous launches: the line names the faulting kernel's launcher");
+  else
+    expect(line.find("TIDEPOOL_CUDA_SYNC_LAUNCHES") != std::string::npos,
+           "default: the line says how to find the faulting kernel");
 }
 
 }  // namespace

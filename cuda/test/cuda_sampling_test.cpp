@@ -66,7 +66,8 @@ std::vector<SequenceSpec> wide_batch(int n, int prompt_len) {
   return specs;
 }
 
-void compare(const std::string& dir, const std::string& name, const std::vector<SequenceSpec>& specs, bool expect_device) {
+void compare(const std::string& dir, const std::string& name, const std::vector<SequenceSpec>& specs,
+             bool expect_device) {
   Engine host = engine_on(false, dir), device = engine_on(true, dir);
   const Outcome want = run_batch(*host.core, specs), got = run_batch(*device.core, specs);
   const auto st = device.backend->device_sampling_stats();
@@ -74,7 +75,8 @@ void compare(const std::string& dir, const std::string& name, const std::vector<
             << st.rows_fetched << " fetched\n";
   expect(same_outcome(want, got), name + ": tokens, ends and logprobs equal the host sampler's");
   expect(host.backend->device_sampling_stats().rows == 0, name + ": the host engine prepared nothing");
-  expect(expect_device ? st.rows > 0 : st.rows == 0, name + (expect_device ? ": the device path ran" : ": full rows, as before"));
+  expect(expect_device ? st.rows > 0 : st.rows == 0,
+         name + (expect_device ? ": the device path ran" : ": full rows, as before"));
 }
 
 }  // namespace

@@ -25,8 +25,8 @@ struct SkinnyRun {
   std::vector<int> counters;  // after the launch
 };
 
-SkinnyRun run_skinny(const std::vector<Stored>& W, const std::vector<int>& n, const Stored& X, const std::vector<int32_t>& rows,
-                     int T, int K, int ldy) {
+SkinnyRun run_skinny(const std::vector<Stored>& W, const std::vector<int>& n, const Stored& X,
+                     const std::vector<int32_t>& rows, int T, int K, int ldy) {
   std::vector<std::unique_ptr<Dev<uint8_t>>> dw;
   SkinnyGroup g;
   for (size_t i = 0; i < W.size(); i++) {
@@ -62,7 +62,8 @@ void test_skinny(WeightType type, const std::vector<int>& n, int K, int T, bool 
     for (size_t i = 0, col = 0; i < W.size(); col += n[i], i++)
       for (int r = 0; r < n[i]; r++) {
         double s = 0;
-        for (int k = 0; k < K; k++) s += static_cast<double>(X.f32[static_cast<size_t>(xr) * K + k]) * W[i].f32[static_cast<size_t>(r) * K + k];
+        for (int k = 0; k < K; k++)
+          s += static_cast<double>(X.f32[static_cast<size_t>(xr) * K + k]) * W[i].f32[static_cast<size_t>(r) * K + k];
         ref.push_back(s);
         got.push_back(a.y[static_cast<size_t>(t) * ldy + col + r]);
       }
@@ -114,7 +115,8 @@ void test_embed_rmsnorm(WeightType act, WeightType table_type, WeightType norm_t
     const std::vector<double> normed = ref_norm(row, H, norm.f32, 1e-5);
     rh.insert(rh.end(), normed.begin(), normed.end());
   }
-  const std::string types = std::string(name_of(table_type)) + " table, " + name_of(norm_type) + " norm -> " + name_of(act);
+  const std::string types =
+      std::string(name_of(table_type)) + " table, " + name_of(norm_type) + " norm -> " + name_of(act);
   expect_close("embed+rmsnorm x, " + types, x.get(), rx, 0.0);
   expect_close("embed+rmsnorm h, " + types, widen(h.get(), act), rh, rounding_tolerance(act));
 }

@@ -56,7 +56,8 @@ struct PagedPool {
 };
 
 // Rotates pairs (i, i + hd/2) of every head of `v` (heads * hd) at position p, in double.
-std::vector<double> ref_rope(const std::vector<double>& v, int heads, int hd, int p, const std::vector<float>& inv_freq) {
+std::vector<double> ref_rope(const std::vector<double>& v, int heads, int hd, int p,
+                             const std::vector<float>& inv_freq) {
   std::vector<double> out(v);
   for (int h = 0; h < heads; h++)
     for (int i = 0; i < hd / 2; i++) {
@@ -81,7 +82,8 @@ void test_rope_kv(WeightType act, bool bias, int nq, int nk, int hd) {
   const int T = static_cast<int>(positions.size()), Q = nq * hd, KV = nk * hd, ld = Q + 2 * KV + 3, layer = 1;
   PagedPool pp(KV, positions, 3);
   const std::vector<float> y = randn(static_cast<size_t>(T) * ld, 2.0f), inv_freq = inv_freqs(hd, 1e6f);
-  const Stored qb = random_stored(Q, WeightType::BF16), kb = random_stored(KV, WeightType::BF16), vb = random_stored(KV, WeightType::BF16);
+  const Stored qb = random_stored(Q, WeightType::BF16), kb = random_stored(KV, WeightType::BF16),
+               vb = random_stored(KV, WeightType::BF16);
   Dev<float> dy(y), df(inv_freq);
   Dev<uint8_t> dqb(qb.bytes), dkb(kb.bytes), dvb(vb.bytes), q_out(static_cast<size_t>(T) * Q * weight_type_bytes(act));
   RopeKvArgs a;
@@ -110,7 +112,8 @@ void test_rope_kv(WeightType act, bool bias, int nq, int nk, int hd) {
   for (int t = 0; t < T; t++) {
     auto part = [&](int offset, int n, const Stored& b) {
       std::vector<double> v(n);
-      for (int i = 0; i < n; i++) v[i] = static_cast<double>(y[static_cast<size_t>(t) * ld + offset + i]) + (bias ? b.f32[i] : 0.0f);
+      for (int i = 0; i < n; i++)
+        v[i] = static_cast<double>(y[static_cast<size_t>(t) * ld + offset + i]) + (bias ? b.f32[i] : 0.0f);
       return v;
     };
     const std::vector<double> q = ref_rope(part(0, Q, qb), nq, hd, positions[t], inv_freq);
@@ -118,12 +121,14 @@ void test_rope_kv(WeightType act, bool bias, int nq, int nk, int hd) {
     rq.insert(rq.end(), q.begin(), q.end());
     rk.insert(rk.end(), k.begin(), k.end());
     rv.insert(rv.end(), v.begin(), v.end());
-    const std::vector<float> krow = pp.row(pool, t, positions[t], layer, 0), vrow = pp.row(pool, t, positions[t], layer, 1);
+    const std::vector<float> krow = pp.row(pool, t, positions[t], layer, 0),
+                             vrow = pp.row(pool, t, positions[t], layer, 1);
     gk.insert(gk.end(), krow.begin(), krow.end());
     gv.insert(gv.end(), vrow.begin(), vrow.end());
   }
   char label[96];
-  std::snprintf(label, sizeof label, "rope+kv nq=%d nk=%d hd=%d%s: q -> %s", nq, nk, hd, bias ? " +bias" : "", weight_type_name(act));
+  std::snprintf(label, sizeof label, "rope+kv nq=%d nk=%d hd=%d%s: q -> %s", nq, nk, hd, bias ? " +bias" : "",
+                weight_type_name(act));
   expect_close(label, widen(q_out.get(), act), rq, rounding_tolerance(act));
   expect_close("  k rows in the pool (bf16)", gk, rk, rounding_tolerance(WeightType::BF16));
   expect_close("  v rows in the pool (bf16)", gv, rv, rounding_tolerance(WeightType::BF16));
@@ -148,12 +153,13 @@ void test_attention_act(WeightType act) {
   v = randn(all_pos.size() * KV);
   Dev<int32_t> dpos(all_pos), doff(all_off), dn(all_n);
   Dev<float> dk(k), dv(v);
-  launch_kv_write(dk.p, dv.p, static_cast<int>(all_pos.size()), layer, pp.g, TokenTables{dpos.p, doff.p, dn.p, pp.d_pages->p},
-                  pp.pool->p, nullptr);
+  launch_kv_write(dk.p, dv.p, static_cast<int>(all_pos.size()), layer, pp.g,
+                  TokenTables{dpos.p, doff.p, dn.p, pp.d_pages->p}, pp.pool->p, nullptr);
   const Stored q = random_stored(static_cast<size_t>(T) * nq * hd, act);
   Dev<uint8_t> dq(q.bytes), out_split(q.bytes.size()), out_whole(q.bytes.size());
   Dev<float> partials(attention_partials_floats(T, nq, hd));
-  launch_paged_attention(dq.p, out_split.p, act, pp.pool->p, layer, pp.g, pp.tables(), T, nq, nk, hd, partials.p, nullptr);
+  launch_paged_attention(dq.p, out_split.p, act, pp.pool->p, layer, pp.g, pp.tables(), T, nq, nk, hd, partials.p,
+                         nullptr);
   launch_paged_attention(dq.p, out_whole.p, act, pp.pool->p, layer, pp.g, pp.tables(), T, nq, nk, hd, nullptr, nullptr);
   std::vector<double> ref;
   for (int t = 0, first = 0; t < T; first += positions[t] + 1, t++)
@@ -164,17 +170,21 @@ void test_attention_act(WeightType act) {
       for (int j = 0; j < n; j++) {
         double s = 0;
         for (int d = 0; d < hd; d++)
-          s += q.f32[(static_cast<size_t>(t) * nq + h) * hd + d] * round_to(WeightType::BF16, k[static_cast<size_t>(first + j) * KV + kvh * hd + d]);
+          s += q.f32[(static_cast<size_t>(t) * nq + h) * hd + d] *
+               round_to(WeightType::BF16, k[static_cast<size_t>(first + j) * KV + kvh * hd + d]);
         mx = std::max(mx, sc[j] = s / std::sqrt(static_cast<double>(hd)));
       }
       for (double& s : sc) sum += s = std::exp(s - mx);
       for (int d = 0; d < hd; d++) {
         double o = 0;
-        for (int j = 0; j < n; j++) o += sc[j] / sum * round_to(WeightType::BF16, v[static_cast<size_t>(first + j) * KV + kvh * hd + d]);
+        for (int j = 0; j < n; j++)
+          o += sc[j] / sum * round_to(WeightType::BF16, v[static_cast<size_t>(first + j) * KV + kvh * hd + d]);
         ref.push_back(o);
       }
     }
   const double tol = 2e-3 + rounding_tolerance(act);
-  expect_close(std::string("paged attention, q/out ") + weight_type_name(act) + ", split", widen(out_split.get(), act), ref, tol);
-  expect_close(std::string("paged attention, q/out ") + weight_type_name(act) + ", whole", widen(out_whole.get(), act), ref, tol);
+  expect_close(std::string("paged attention, q/out ") + weight_type_name(act) + ", split", widen(out_split.get(), act),
+               ref, tol);
+  expect_close(std::string("paged attention, q/out ") + weight_type_name(act) + ", whole", widen(out_whole.get(), act),
+               ref, tol);
 }

@@ -27,9 +27,9 @@ struct Shape {
 
 // From platform/models/shapes.ts.
 const Shape kShapes[] = {
-    {"qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, true},   {"qwen2.5-1.5b", 1536, 28, 12, 2, 8960, 151936, true},
-    {"qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, true},   {"qwen2.5-14b", 5120, 48, 40, 8, 13824, 152064, true},
-    {"yi-1.5-9b", 4096, 48, 32, 4, 11008, 64000, false},    {"llama2-7b", 4096, 32, 32, 32, 11008, 32000, false},
+    {"qwen2.5-0.5b", 896, 24, 14, 2, 4864, 151936, true},  {"qwen2.5-1.5b", 1536, 28, 12, 2, 8960, 151936, true},
+    {"qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, true},  {"qwen2.5-14b", 5120, 48, 40, 8, 13824, 152064, true},
+    {"yi-1.5-9b", 4096, 48, 32, 4, 11008, 64000, false},   {"llama2-7b", 4096, 32, 32, 32, 11008, 32000, false},
     {"llama2-13b", 5120, 40, 40, 40, 13824, 32000, false},
 };
 
@@ -59,7 +59,8 @@ int check_projections(const Shape& s, int sms) {
     const char* name;
     std::vector<int> n;
     int K;
-  } projections[] = {{"qkv", {Q, KV, KV}, H}, {"o", {H}, Q}, {"gate_up", {I, I}, H}, {"down", {H}, I}, {"lm_head", {c.vocab_size}, H}};
+  } projections[] = {
+      {"qkv", {Q, KV, KV}, H}, {"o", {H}, Q}, {"gate_up", {I, I}, H}, {"down", {H}, I}, {"lm_head", {c.vocab_size}, H}};
   int bad = 0;
   for (const Projection& p : projections) {
     const skinny::Plan plan = skinny::make_plan(p.n.data(), static_cast<int>(p.n.size()), p.K, sms);
@@ -67,7 +68,8 @@ int check_projections(const Shape& s, int sms) {
     const double efficiency = skinny::wave_efficiency(blocks, static_cast<long>(sms) * skinny::kBlocksPerSm);
     const bool ok = blocks >= sms;
     std::printf("  %-8s %-8s %5d m-tiles x %2d splits = %5ld blocks on %3d SMs, wave efficiency %.2f%s\n", s.name,
-                p.name, plan.m_tiles(), plan.splits, blocks, sms, efficiency, ok ? "" : "  FAIL: an SM without a block");
+                p.name, plan.m_tiles(), plan.splits, blocks, sms, efficiency,
+                ok ? "" : "  FAIL: an SM without a block");
     bad += ok ? 0 : 1;
   }
   return bad;

@@ -30,7 +30,8 @@ inline bool read_line_within(int fd, std::string& line, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   line.clear();
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     pollfd p{fd, POLLIN, 0};
     if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
     char c;
@@ -52,11 +53,11 @@ struct EngineProcess {
   pid_t pid = -1;
   int out = -1;  // the engine's stdout
   std::string socket, stderr_path;
-  Json ready;    // the ready line, null when the engine exited first
+  Json ready;  // the ready line, null when the engine exited first
 
   // Starts the engine with `args` after "serve --socket <dir>/engine.sock" and `env` set; waits for ready.
-  EngineProcess(const std::string& dir, const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env = {},
-                int ready_timeout_ms = 120'000)
+  EngineProcess(const std::string& dir, const std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& env = {}, int ready_timeout_ms = 120'000)
       : socket(dir + "/engine.sock"), stderr_path(dir + "/engine.stderr") {
     int pipe_fds[2];
     CHECK(::pipe(pipe_fds) == 0);
@@ -94,7 +95,8 @@ struct EngineProcess {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     char buf[256];
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       pollfd p{out, POLLIN, 0};
       if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
       if (::read(out, buf, sizeof buf) <= 0) break;

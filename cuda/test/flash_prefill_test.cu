@@ -30,14 +30,17 @@ namespace {
 std::mt19937_64 rng;
 int failures = 0;
 
-template <typename T> struct Dev {
+template <typename T>
+struct Dev {
   T* p = nullptr;
   size_t n = 0;
   explicit Dev(size_t count) : n(count) {
     CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T)));
     CUDA_CHECK(cudaMemset(p, 0xFF, std::max<size_t>(1, n) * sizeof(T)));  // NaN poison
   }
-  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) {
+    CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+  }
   ~Dev() { cudaFree(p); }
   std::vector<T> get() const {
     std::vector<T> h(n);
@@ -169,12 +172,14 @@ void test_flash(int hd, int nk, int group, const std::vector<Entry>& entries, We
   launch_flash_prefill(dq.p, q_type, q_ld, dout.p, out_type, out_ld, pool.p, layer, g, tt, T, nq, nk, hd, nullptr);
   std::vector<float> got_all = decode(dout.get(), out_type), got, qf;
   for (int t = 0; t < T; t++) {
-    got.insert(got.end(), got_all.begin() + static_cast<size_t>(t) * out_ld, got_all.begin() + static_cast<size_t>(t) * out_ld + nq * hd);
+    got.insert(got.end(), got_all.begin() + static_cast<size_t>(t) * out_ld,
+               got_all.begin() + static_cast<size_t>(t) * out_ld + nq * hd);
     for (int i = 0; i < nq * hd; i++) qf.push_back(q[static_cast<size_t>(t) * q_ld + i]);
   }
   bool padding_untouched = true;  // NaN poison must survive past nq * hd
   for (int t = 0; t < T; t++)
-    for (int i = nq * hd; i < out_ld; i++) padding_untouched = padding_untouched && std::isnan(got_all[static_cast<size_t>(t) * out_ld + i]);
+    for (int i = nq * hd; i < out_ld; i++)
+      padding_untouched = padding_untouched && std::isnan(got_all[static_cast<size_t>(t) * out_ld + i]);
 
   std::vector<double> ref;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
@@ -186,7 +191,8 @@ void test_flash(int hd, int nk, int group, const std::vector<Entry>& entries, We
       for (int j = 0; j <= pos[t]; j++) {
         double s = 0;
         for (int d = 0; d < hd; d++)
-          s += static_cast<double>(half_value(half_bits(qf[(static_cast<size_t>(t) * nq + h) * hd + d], WeightType::BF16), WeightType::BF16)) *
+          s += static_cast<double>(half_value(
+                   half_bits(qf[(static_cast<size_t>(t) * nq + h) * hd + d], WeightType::BF16), WeightType::BF16)) *
                bf16_round(k[static_cast<size_t>(first[t] + j) * g.kv_dim + kvh * hd + d]);
         sc[j] = s * scale;
         mx = std::max(mx, sc[j]);
@@ -195,14 +201,17 @@ void test_flash(int hd, int nk, int group, const std::vector<Entry>& entries, We
       for (auto& s : sc) sum += s = std::exp(s - mx);
       for (int d = 0; d < hd; d++) {
         double o = 0;
-        for (int j = 0; j <= pos[t]; j++) o += sc[j] / sum * bf16_round(v[static_cast<size_t>(first[t] + j) * g.kv_dim + kvh * hd + d]);
+        for (int j = 0; j <= pos[t]; j++)
+          o += sc[j] / sum * bf16_round(v[static_cast<size_t>(first[t] + j) * g.kv_dim + kvh * hd + d]);
         ref.push_back(o);
       }
     }
   std::string shape;
-  for (const Entry& e : entries) shape += (shape.empty() ? "" : ",") + std::to_string(e.start) + "+" + std::to_string(e.n);
-  const std::string name = "flash hd=" + std::to_string(hd) + " nq=" + std::to_string(nq) + " nk=" + std::to_string(nk) + " q=" +
-                           weight_type_name(q_type) + " out=" + weight_type_name(out_type) + " seqs " + shape;
+  for (const Entry& e : entries)
+    shape += (shape.empty() ? "" : ",") + std::to_string(e.start) + "+" + std::to_string(e.n);
+  const std::string name = "flash hd=" + std::to_string(hd) + " nq=" + std::to_string(nq) +
+                           " nk=" + std::to_string(nk) + " q=" + weight_type_name(q_type) +
+                           " out=" + weight_type_name(out_type) + " seqs " + shape;
   expect_close(name, got, ref, out_type == WeightType::F32 ? 2e-3 : 1e-2);
   std::printf("%-72s %s\n", "  output padding untouched", padding_untouched ? "ok" : "FAIL");
   if (!padding_untouched) failures++;
@@ -221,7 +230,8 @@ std::vector<double> ref_matmul(const std::vector<float>& X, const std::vector<fl
   for (int m = 0; m < M; m++)
     for (int j = 0; j < N; j++) {
       double s = 0;
-      for (int k = 0; k < K; k++) s += static_cast<double>(X[static_cast<size_t>(m) * K + k]) * W[static_cast<size_t>(j) * K + k];
+      for (int k = 0; k < K; k++)
+        s += static_cast<double>(X[static_cast<size_t>(m) * K + k]) * W[static_cast<size_t>(j) * K + k];
       y[static_cast<size_t>(m) * N + j] = s;
     }
   return y;
@@ -283,20 +293,20 @@ int main() {
   std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
   const std::vector<Entry> mixed = {{0, 37}, {50, 29}, {0, 1}, {130, 70}};
   for (WeightType q : {WeightType::F32, WeightType::BF16}) {
-    test_flash(128, 4, 7, mixed, q, q);                        // qwen2.5-7b heads
+    test_flash(128, 4, 7, mixed, q, q);                              // qwen2.5-7b heads
     test_flash(64, 2, 7, {{0, 300}, {17, 40}}, q, WeightType::F32);  // qwen2.5-0.5b heads
   }
-  test_flash(128, 2, 1, {{0, 130}, {3, 5}}, WeightType::F32, WeightType::F32);    // MHA
+  test_flash(128, 2, 1, {{0, 130}, {3, 5}}, WeightType::F32, WeightType::F32);  // MHA
   test_flash(64, 2, 2, {{33, 100}, {0, 2}, {7, 1}}, WeightType::F32, WeightType::F32);
-  test_flash(128, 1, 8, {{1000, 64}, {0, 65}}, WeightType::F16, WeightType::F32);   // ratio 8, long context
-  test_flash(128, 4, 7, {{0, 2048}}, WeightType::F32, WeightType::F32);           // one whole chunk
+  test_flash(128, 1, 8, {{1000, 64}, {0, 65}}, WeightType::F16, WeightType::F32);  // ratio 8, long context
+  test_flash(128, 4, 7, {{0, 2048}}, WeightType::F32, WeightType::F32);            // one whole chunk
   for (WeightType w : {WeightType::BF16, WeightType::F16}) {
     test_gemm_fused(w, WeightType::F32, 37, 264, {200});
     test_gemm_fused(w, WeightType::F32, 130, 1024, {384, 64, 64});
     test_gemm_fused(w, w, 513, 896, {1000, 24});
     test_gemm_fused(w, WeightType::F32, 1024, 256, {3584, 512, 512});  // qwen2.5-7b Q/K/V widths
     test_gemm_fused(w, WeightType::F32, 1024, 128, {3584});
-    test_gemm_fused(w, WeightType::F32, 256, 64, {18944, 18944});       // gate/up widths
+    test_gemm_fused(w, WeightType::F32, 256, 64, {18944, 18944});  // gate/up widths
   }
   CUDA_CHECK(cudaDeviceSynchronize());
   std::printf(failures ? "%d FAILED\n" : "all prefill kernel tests passed\n", failures);

@@ -108,7 +108,8 @@ struct Lane {
 
   // One forward: sequence s computes tokens[s] at positions start[s]..; logits of every token when
   // all_logits, else of each sequence's last token. Sequences with no tokens sit out.
-  std::vector<float> step(const std::vector<std::vector<int32_t>>& tokens, const std::vector<int>& start, bool all_logits = false) {
+  std::vector<float> step(const std::vector<std::vector<int32_t>>& tokens, const std::vector<int>& start,
+                          bool all_logits = false) {
     std::vector<BatchEntry> batch;
     size_t rows = 0;
     for (size_t s = 0; s < tokens.size(); s++) {

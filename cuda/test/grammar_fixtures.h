@@ -18,7 +18,8 @@ struct Quad {
   int from, lo, hi, to;
 };
 
-inline Json automaton_json(const std::string& name, int states, int start, std::vector<int> accepting, const std::vector<Quad>& quads) {
+inline Json automaton_json(const std::string& name, int states, int start, std::vector<int> accepting,
+                           const std::vector<Quad>& quads) {
   Json j = Json::object();
   j.set("op", "grammar");
   j.set("grammar", name);
@@ -54,13 +55,15 @@ inline Json vocab_json(const std::string& name, const std::vector<std::string>& 
   j.set("op", "vocab");
   j.set("vocab", name);
   Json list = Json::array();
-  for (size_t id = 0; id < tokens.size(); id++) list.push(special.count(static_cast<int>(id)) ? Json() : Json(base64(tokens[id])));
+  for (size_t id = 0; id < tokens.size(); id++)
+    list.push(special.count(static_cast<int>(id)) ? Json() : Json(base64(tokens[id])));
   j.set("tokens", std::move(list));
   return j;
 }
 
 // The plain reference: allowed[id] for one state.
-inline std::vector<bool> reference_allowed(int states, const std::vector<int>& accepting, const std::vector<Quad>& quads, int state,
+inline std::vector<bool> reference_allowed(int states, const std::vector<int>& accepting,
+                                           const std::vector<Quad>& quads, int state,
                                            const std::vector<std::string>& tokens, const std::set<int>& special,
                                            const std::vector<int>& end_ids) {
   std::map<std::pair<int, int>, int> delta;

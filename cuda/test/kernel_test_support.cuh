@@ -32,14 +32,17 @@ inline std::vector<float> randn(size_t n, float scale = 1.0f) {
   return v;
 }
 
-template <typename T> struct Dev {
+template <typename T>
+struct Dev {
   T* p = nullptr;
   size_t n = 0;
   explicit Dev(size_t count) : n(count) {
     CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T)));
     CUDA_CHECK(cudaMemset(p, 0xFF, std::max<size_t>(1, n) * sizeof(T)));  // NaN poison for floats and halves
   }
-  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) {
+    CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+  }
   ~Dev() { cudaFree(p); }
   Dev(const Dev&) = delete;
   Dev& operator=(const Dev&) = delete;
@@ -102,7 +105,8 @@ inline std::vector<float> widen(const std::vector<uint8_t>& bytes, WeightType ty
   return out;
 }
 
-inline void expect_close(const std::string& what, const std::vector<float>& out, const std::vector<double>& ref, double tol) {
+inline void expect_close(const std::string& what, const std::vector<float>& out, const std::vector<double>& ref,
+                         double tol) {
   double num = 0, den = 0;
   bool finite = out.size() == ref.size();
   for (size_t i = 0; i < ref.size() && finite; i++) {

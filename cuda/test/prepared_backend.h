@@ -44,23 +44,25 @@ inline std::vector<float> reference_stage1(const float* raw, int vocab, const Ro
 }
 
 // Ids of `row` that `keep` admits, by value descending, lower id first on ties.
-template <typename Keep> std::vector<int32_t> reference_order(const std::vector<float>& row, Keep keep) {
+template <typename Keep>
+std::vector<int32_t> reference_order(const std::vector<float>& row, Keep keep) {
   std::vector<int32_t> ids;
   for (int32_t i = 0; i < static_cast<int32_t>(row.size()); i++)
     if (keep(i)) ids.push_back(i);
-  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::sort(ids.begin(), ids.end(),
+            [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
   return ids;
 }
 
-inline RowCandidates reference_prepare(const float* raw, int vocab, const RowSampling& r, std::vector<float>& processed) {
+inline RowCandidates reference_prepare(const float* raw, int vocab, const RowSampling& r,
+                                       std::vector<float>& processed) {
   processed = reference_stage1(raw, vocab, r);
   const std::vector<float> raw_row(raw, raw + vocab);
   RowCandidates out;
   SamplingCandidates& c = out.candidates;
   c.universe = r.allowed ? r.allowed->count : vocab;
-  const std::vector<int32_t> order = reference_order(processed, [&](int32_t i) {
-    return processed[i] > -INFINITY && (!r.allowed || r.allowed->allows(i));
-  });
+  const std::vector<int32_t> order = reference_order(
+      processed, [&](int32_t i) { return processed[i] > -INFINITY && (!r.allowed || r.allowed->allows(i)); });
   size_t n = std::min<size_t>(std::max(r.ask.count, 1), order.size());
   while (n < order.size() && processed[order[n]] >= r.ask.floor) n++;
   if (n > static_cast<size_t>(kMaxCandidates)) return out;
@@ -98,7 +100,9 @@ class PreparingBackend : public Backend {
   MemorySource memory_source() const override { return inner_->memory_source(); }
   void init_memory(const MemoryPlan& plan) override { inner_->init_memory(plan); }
   void init_kv_pool(size_t num_pages, size_t page_bytes) override { inner_->init_kv_pool(num_pages, page_bytes); }
-  size_t slot_bytes(const Model& model, size_t weight_bytes) const override { return inner_->slot_bytes(model, weight_bytes); }
+  size_t slot_bytes(const Model& model, size_t weight_bytes) const override {
+    return inner_->slot_bytes(model, weight_bytes);
+  }
   void prepare_host(const Model& model) override { inner_->prepare_host(model); }
   void release_host(const Model& model) override { inner_->release_host(model); }
   BackendMemory memory() const override { return inner_->memory(); }
@@ -108,10 +112,16 @@ class PreparingBackend : public Backend {
     return slot;
   }
   void free_slot(int slot) override { inner_->free_slot(slot); }
-  void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override { inner_->forward(slot, batch, logits); }
-  void forward_hidden(int slot, const BatchEntry& entry, float* hidden) override { inner_->forward_hidden(slot, entry, hidden); }
+  void forward(int slot, const std::vector<BatchEntry>& batch, float* logits) override {
+    inner_->forward(slot, batch, logits);
+  }
+  void forward_hidden(int slot, const BatchEntry& entry, float* hidden) override {
+    inner_->forward_hidden(slot, entry, hidden);
+  }
   void kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) override { inner_->kv_to_host(pages, host); }
-  void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override { inner_->kv_from_host(pages, host); }
+  void kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) override {
+    inner_->kv_from_host(pages, host);
+  }
 
   int prepared_rows() const override { return 32; }
   void forward_prepared(int slot, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
@@ -121,7 +131,8 @@ class PreparingBackend : public Backend {
     inner_->forward(slot, batch, raw_.data());
     processed_.assign(rows.size(), {});
     out.assign(rows.size(), RowCandidates{});
-    for (size_t i = 0; i < rows.size() && answering_; i++) out[i] = reference_prepare(&raw_[i * vocab_], vocab_, rows[i], processed_[i]);
+    for (size_t i = 0; i < rows.size() && answering_; i++)
+      out[i] = reference_prepare(&raw_[i * vocab_], vocab_, rows[i], processed_[i]);
   }
   void fetch_row(int row, float* raw, float* processed) override {
     fetched_++;
@@ -133,7 +144,7 @@ class PreparingBackend : public Backend {
   std::unique_ptr<Backend> inner_;
   std::map<int, int> slot_vocab_;
   bool answering_ = true;
-  int vocab_ = 0;  // of the last forward_prepared's model
+  int vocab_ = 0;                              // of the last forward_prepared's model
   std::vector<float> raw_;                     // (rows, vocab) of the last forward_prepared
   std::vector<std::vector<float>> processed_;  // (rows) (vocab)
   int64_t fetched_ = 0;

@@ -63,7 +63,7 @@ inline std::vector<SequenceSpec> batch_specs() {
     s.stop_ids = {9};
   });
   add(1.0f, [](SequenceSpec& s) { s.sampling.top_k = 300; });  // past what the device answers
-  add(4.0f, [](SequenceSpec&) {});                              // flat: the draw goes past the first candidates
+  add(4.0f, [](SequenceSpec&) {});                             // flat: the draw goes past the first candidates
   add(1.5f, [](SequenceSpec& s) {
     s.grammar = "json";
     s.vocab = "v";
@@ -95,10 +95,11 @@ inline bool same_outcome(const Outcome& host, const Outcome& device) {
     ok = ok && events.size() == other.size();
     for (size_t i = 0; ok && i < events.size(); i++) {
       const TokenEvent &a = events[i], &b = other[i];
-      ok = a.token == b.token && a.has_logprob == b.has_logprob && (!a.has_logprob || close_logprob(a.logprob, b.logprob)) &&
-           a.top_logprobs.size() == b.top_logprobs.size();
+      ok = a.token == b.token && a.has_logprob == b.has_logprob &&
+           (!a.has_logprob || close_logprob(a.logprob, b.logprob)) && a.top_logprobs.size() == b.top_logprobs.size();
       for (size_t k = 0; ok && k < a.top_logprobs.size(); k++)
-        ok = a.top_logprobs[k].first == b.top_logprobs[k].first && close_logprob(a.top_logprobs[k].second, b.top_logprobs[k].second);
+        ok = a.top_logprobs[k].first == b.top_logprobs[k].first &&
+             close_logprob(a.top_logprobs[k].second, b.top_logprobs[k].second);
     }
   }
   return ok;

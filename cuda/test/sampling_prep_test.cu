@@ -69,7 +69,8 @@ std::vector<int32_t> best(const std::vector<float>& row, const std::vector<bool>
   std::vector<int32_t> ids;
   for (int32_t i = 0; i < static_cast<int32_t>(row.size()); i++)
     if (ok[i] && row[i] > -INFINITY) ids.push_back(i);
-  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::sort(ids.begin(), ids.end(),
+            [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
   size_t n = std::min(ids.size(), static_cast<size_t>(count));
   while (n < ids.size() && row[ids[n]] >= floor) n++;
   ids.resize(n);
@@ -88,7 +89,8 @@ Reference reference_stage2(const RowCase& c, const std::vector<float>& processed
   if (!r.ids.empty() && c.row.normaliser) {
     const double max = processed[r.ids[0]];
     for (int32_t i = 0; i < vocab; i++)
-      if (ok[i] && processed[i] > -INFINITY) r.z += std::exp((static_cast<double>(processed[i]) - max) / c.row.temperature);
+      if (ok[i] && processed[i] > -INFINITY)
+        r.z += std::exp((static_cast<double>(processed[i]) - max) / c.row.temperature);
   }
   if (c.row.raw_top >= 0) {
     r.raw_ids = best(raw, std::vector<bool>(vocab, true), std::max(c.row.raw_top, 1), INFINITY);
@@ -100,7 +102,8 @@ Reference reference_stage2(const RowCase& c, const std::vector<float>& processed
   return r;
 }
 
-void check_row(const RowCase& c, int vocab, const std::vector<float>& raw, const std::vector<float>& processed, const PrepCandidates& got) {
+void check_row(const RowCase& c, int vocab, const std::vector<float>& raw, const std::vector<float>& processed,
+               const PrepCandidates& got) {
   const std::vector<float> want_processed = reference_stage1(c, raw);
   const bool same_row = std::memcmp(want_processed.data(), processed.data(), vocab * sizeof(float)) == 0;
   const std::string label = "sampling prep, vocab " + std::to_string(vocab) + ", " + c.what;
@@ -109,14 +112,18 @@ void check_row(const RowCase& c, int vocab, const std::vector<float>& raw, const
     return;
   }
   const Reference r = reference_stage2(c, want_processed, raw);
-  bool ok = same_row && got.overflow == 0 && got.n == static_cast<int>(r.ids.size()) && (got.complete != 0) == r.complete &&
-            got.universe == r.universe;
+  bool ok = same_row && got.overflow == 0 && got.n == static_cast<int>(r.ids.size()) &&
+            (got.complete != 0) == r.complete && got.universe == r.universe;
   for (int j = 0; ok && j < got.n; j++)
-    ok = got.top[j].id == r.ids[j] && got.top[j].logit == want_processed[r.ids[j]] && got.top[j].raw_logit == raw[r.ids[j]];
-  if (ok && c.row.normaliser && got.n > 0) ok = std::fabs(got.z - r.z) <= got.z_error + 1e-13 * r.z && got.z_error < 1e-9 * r.z;
+    ok = got.top[j].id == r.ids[j] && got.top[j].logit == want_processed[r.ids[j]] &&
+         got.top[j].raw_logit == raw[r.ids[j]];
+  if (ok && c.row.normaliser && got.n > 0)
+    ok = std::fabs(got.z - r.z) <= got.z_error + 1e-13 * r.z && got.z_error < 1e-9 * r.z;
   if (ok && c.row.raw_top >= 0) {
-    ok = got.raw_n == static_cast<int>(r.raw_ids.size()) && std::fabs(got.raw_log_z - r.raw_log_z) <= 1e-12 * std::fabs(r.raw_log_z) + 1e-12;
-    for (int j = 0; ok && j < got.raw_n; j++) ok = got.raw_top[j].id == r.raw_ids[j] && got.raw_top[j].logit == raw[r.raw_ids[j]];
+    ok = got.raw_n == static_cast<int>(r.raw_ids.size()) &&
+         std::fabs(got.raw_log_z - r.raw_log_z) <= 1e-12 * std::fabs(r.raw_log_z) + 1e-12;
+    for (int j = 0; ok && j < got.raw_n; j++)
+      ok = got.raw_top[j].id == r.raw_ids[j] && got.raw_top[j].logit == raw[r.raw_ids[j]];
   }
   char detail[96];
   std::snprintf(detail, sizeof detail, " (%d candidates%s)", got.n, c.row.normaliser ? ", z within its bound" : "");
@@ -204,13 +211,18 @@ void test_vocab(int vocab) {
   Dev<uint64_t> d_bits(bits);
   Dev<PrepRow> d_rows(params);
   Dev<PrepCandidates> d_out(R);
-  PrepInputs in{d_raw.p, d_processed.p, d_rows.p, d_bias_ids.p, d_bias_values.p, d_seen_ids.p, d_seen_counts.p, d_masked.p, d_bits.p, vocab};
+  PrepInputs in{d_raw.p,      d_processed.p,   d_rows.p,   d_bias_ids.p, d_bias_values.p,
+                d_seen_ids.p, d_seen_counts.p, d_masked.p, d_bits.p,     vocab};
   launch_sampling_prep(in, R, d_out.p, nullptr);
   const std::vector<float> processed = d_processed.get();
   const std::vector<PrepCandidates> got = d_out.get();
   for (int r = 0; r < R; r++)
-    check_row(rows[r], vocab, std::vector<float>(raw.begin() + static_cast<size_t>(r) * vocab, raw.begin() + static_cast<size_t>(r + 1) * vocab),
-              std::vector<float>(processed.begin() + static_cast<size_t>(r) * vocab, processed.begin() + static_cast<size_t>(r + 1) * vocab), got[r]);
+    check_row(rows[r], vocab,
+              std::vector<float>(raw.begin() + static_cast<size_t>(r) * vocab,
+                                 raw.begin() + static_cast<size_t>(r + 1) * vocab),
+              std::vector<float>(processed.begin() + static_cast<size_t>(r) * vocab,
+                                 processed.begin() + static_cast<size_t>(r + 1) * vocab),
+              got[r]);
 }
 
 }  // namespace

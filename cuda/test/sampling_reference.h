@@ -19,21 +19,24 @@ namespace tidepool::testing {
 struct ReferenceHistory {
   std::vector<int32_t> prompt;
   std::vector<int32_t> output;
-  std::vector<int32_t> masked;         // ids masked this step (min_tokens)
+  std::vector<int32_t> masked;                 // ids masked this step (min_tokens)
   const std::vector<bool>* allowed = nullptr;  // grammar mask, null = all
 };
 
 // Stage 1, one id at a time, in the documented order and in float.
-inline std::vector<float> reference_processed(const std::vector<float>& raw, const SamplingParams& p, const ReferenceHistory& h) {
+inline std::vector<float> reference_processed(const std::vector<float>& raw, const SamplingParams& p,
+                                              const ReferenceHistory& h) {
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> out(raw.size());
   for (size_t id = 0; id < raw.size(); id++) {
     float v = raw[id];
     for (const auto& [bias_id, bias] : p.logit_bias)
       if (bias_id == static_cast<int32_t>(id)) v += bias;
-    const int32_t in_output = static_cast<int32_t>(std::count(h.output.begin(), h.output.end(), static_cast<int32_t>(id)));
+    const int32_t in_output =
+        static_cast<int32_t>(std::count(h.output.begin(), h.output.end(), static_cast<int32_t>(id)));
     const bool in_prompt = std::find(h.prompt.begin(), h.prompt.end(), static_cast<int32_t>(id)) != h.prompt.end();
-    if ((in_prompt || in_output > 0) && p.repetition_penalty != 1) v = v > 0 ? v / p.repetition_penalty : v * p.repetition_penalty;
+    if ((in_prompt || in_output > 0) && p.repetition_penalty != 1)
+      v = v > 0 ? v / p.repetition_penalty : v * p.repetition_penalty;
     if (in_output > 0) {
       v -= p.frequency_penalty * static_cast<float>(in_output);
       v -= p.presence_penalty;
@@ -50,7 +53,8 @@ inline std::vector<int32_t> reference_order(const std::vector<float>& logits) {
   std::vector<int32_t> order;
   for (size_t i = 0; i < logits.size(); i++)
     if (logits[i] > -std::numeric_limits<float>::infinity()) order.push_back(static_cast<int32_t>(i));
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
   return order;
 }
 

@@ -51,7 +51,8 @@ std::vector<int32_t> replay_select(const std::vector<float>& row, const std::vec
     else if (k == kth) ties.push_back(i);
   }
   const int n_above = static_cast<int>(above.size()), need = total > count ? std::max(0, count - n_above) : 0;
-  if (n_above + need > kPrepMaxCandidates || (need > 0 && static_cast<int>(ties.size()) > kPrepMaxCandidates)) return {-1};
+  if (n_above + need > kPrepMaxCandidates || (need > 0 && static_cast<int>(ties.size()) > kPrepMaxCandidates))
+    return {-1};
   if (need > 0)
     for (int32_t id : ties) above.push_back(entry_key(kth, id));
   std::sort(above.begin(), above.end(), [](uint64_t a, uint64_t b) { return a > b; });
@@ -64,7 +65,8 @@ std::vector<int32_t> sorted_best(const std::vector<float>& row, const std::vecto
   std::vector<int32_t> ids;
   for (int32_t i = 0; i < static_cast<int32_t>(row.size()); i++)
     if (ok[i] && row[i] > -INFINITY) ids.push_back(i);
-  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::sort(ids.begin(), ids.end(),
+            [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
   size_t n = std::min(ids.size(), static_cast<size_t>(count));
   while (n < ids.size() && row[ids[n]] >= floor) n++;
   ids.resize(n);
@@ -75,7 +77,8 @@ std::vector<int32_t> sorted_best(const std::vector<float>& row, const std::vecto
 
 int main() {
   std::mt19937_64 rng(5);
-  for (float a : {-3.5f, -0.0f, 0.0f, 1e-30f, 2.0f, INFINITY}) CHECK(order_key(std::nextafter(a, -INFINITY)) < order_key(a));
+  for (float a : {-3.5f, -0.0f, 0.0f, 1e-30f, 2.0f, INFINITY})
+    CHECK(order_key(std::nextafter(a, -INFINITY)) < order_key(a));
   int checked = 0, overflows = 0, bad = 0;
   for (int trial = 0; trial < 300; trial++) {
     const int vocab = 1 + static_cast<int>(rng() % 5000);
@@ -107,11 +110,13 @@ int main() {
     checked++;
     if (got != want) {
       bad++;
-      std::printf("mismatch: vocab %d count %d floor %g quantum %d: %zu vs %zu ids\n", vocab, count, floor, quantum, got.size(), want.size());
+      std::printf("mismatch: vocab %d count %d floor %g quantum %d: %zu vs %zu ids\n", vocab, count, floor, quantum,
+                  got.size(), want.size());
     }
   }
-  std::printf("selection replay: %d rows identical to a full sort, %d overflows (answer too large for the device), %d bad\n",
-              checked, overflows, bad);
+  std::printf(
+      "selection replay: %d rows identical to a full sort, %d overflows (answer too large for the device), %d bad\n",
+      checked, overflows, bad);
   CHECK(bad == 0 && checked > 200);
   std::printf("PASS\n");
   return 0;

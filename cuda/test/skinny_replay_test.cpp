@@ -22,7 +22,7 @@ std::mt19937_64 rng(7);
 struct Case {
   std::vector<int> n;  // rows of each weight tensor
   int K, T, sms;
-  bool gather;         // token rows through x_rows
+  bool gather;  // token rows through x_rows
 };
 
 // ---- the PTX ISA's fragment layout for mma.m16n8k16 with 16-bit A/B (.row.col) and f32 C/D.
@@ -135,16 +135,18 @@ int replay(const Case& c) {
     for (int i = 0; i < count; i++)
       for (int r = 0; r < c.n[i]; r++) {
         float want = 0;
-        for (int k = 0; k < c.K; k++) want += X[static_cast<size_t>(x_rows[t]) * c.K + k] * W[i][static_cast<size_t>(r) * c.K + k];
+        for (int k = 0; k < c.K; k++)
+          want += X[static_cast<size_t>(x_rows[t]) * c.K + k] * W[i][static_cast<size_t>(r) * c.K + k];
         const float got = Y[static_cast<size_t>(t) * ldy + Plan::entry(p.col_start, i) + r];
         if (std::memcmp(&got, &want, 4) != 0) bad++;
       }
     for (int col = cols; col < ldy; col++) bad += std::isnan(Y[static_cast<size_t>(t) * ldy + col]) ? 0 : 1;
   }
   for (float v : ws) bad += std::isnan(v) ? 1 : 0;  // every partial was written
-  std::printf("replay n=[%d%s%s] K=%d T=%d%s sms=%d: %d m-tiles, %d split(s), %d blocks: %s\n", c.n[0],
-              count > 1 ? "," : "", count > 1 ? (std::to_string(c.n[1]) + (count > 2 ? "," + std::to_string(c.n[2]) : "")).c_str() : "",
-              c.K, c.T, c.gather ? " gathered" : "", c.sms, p.m_tiles(), p.splits, p.blocks_x * p.splits, bad ? "MISMATCH" : "bit-exact");
+  std::printf(
+      "replay n=[%d%s%s] K=%d T=%d%s sms=%d: %d m-tiles, %d split(s), %d blocks: %s\n", c.n[0], count > 1 ? "," : "",
+      count > 1 ? (std::to_string(c.n[1]) + (count > 2 ? "," + std::to_string(c.n[2]) : "")).c_str() : "", c.K, c.T,
+      c.gather ? " gathered" : "", c.sms, p.m_tiles(), p.splits, p.blocks_x * p.splits, bad ? "MISMATCH" : "bit-exact");
   return bad;
 }
 
@@ -152,13 +154,13 @@ int replay(const Case& c) {
 
 int main() {
   const std::vector<Case> cases = {
-      {{1}, 8, 1, 132, false},                 // the smallest: one row, one 8-element piece of k
-      {{37}, 520, 5, 132, false},              // odd rows, K % 32 != 0, one partial n-tile
-      {{200, 40, 40}, 264, 13, 132, true},     // a Q/K/V-like group, gathered rows
-      {{301, 301}, 1000, 32, 132, false},      // a gate/up-like pair, four full n-tiles
-      {{17}, 4104, 9, 8, false},               // few SMs, long K: split-K kicks in
-      {{64, 32, 32}, 64, 24, 132, false},      // the tiny fixtures' Q/K/V
-      {{1152}, 896, 3, 132, true},             // qwen2.5-0.5b Q/K/V rows, lm_head-like gather
+      {{1}, 8, 1, 132, false},              // the smallest: one row, one 8-element piece of k
+      {{37}, 520, 5, 132, false},           // odd rows, K % 32 != 0, one partial n-tile
+      {{200, 40, 40}, 264, 13, 132, true},  // a Q/K/V-like group, gathered rows
+      {{301, 301}, 1000, 32, 132, false},   // a gate/up-like pair, four full n-tiles
+      {{17}, 4104, 9, 8, false},            // few SMs, long K: split-K kicks in
+      {{64, 32, 32}, 64, 24, 132, false},   // the tiny fixtures' Q/K/V
+      {{1152}, 896, 3, 132, true},          // qwen2.5-0.5b Q/K/V rows, lm_head-like gather
   };
   int bad = 0, split_cases = 0;
   for (const Case& c : cases) {

@@ -70,6 +70,7 @@ int main() {
     threw = true;
   }
   CHECK(threw && bm.check_integrity());
-  std::cout << "block manager: " << ops << " random operations, " << refused << " refused for space, integrity held\nPASS\n";
+  std::cout << "block manager: " << ops << " random operations, " << refused
+            << " refused for space, integrity held\nPASS\n";
   return 0;
 }

@@ -28,7 +28,8 @@ SequenceSpec spec_of(int64_t id, int prompt_len, uint64_t seed, int max_tokens =
 }
 
 // Each id's tokens when it runs alone (its own prefill).
-TokenLog solo(const std::string& dir, int prompt_len, const std::vector<std::pair<int64_t, uint64_t>>& ids, int max_tokens = 12) {
+TokenLog solo(const std::string& dir, int prompt_len, const std::vector<std::pair<int64_t, uint64_t>>& ids,
+              int max_tokens = 12) {
   TokenLog log;
   for (const auto& [id, seed] : ids) {
     auto engine = make_engine(64);
@@ -97,7 +98,8 @@ void check_fallbacks(const std::string& dir) {
   TokenLog got2;
   run_checked(*pressed, got2);
   CHECK(got2 == longer && pressed->scheduler().preemptions() > 0 && pressed->prefill_tokens_saved() == 63);
-  std::cout << "kv pressure: " << pressed->scheduler().preemptions() << " preemptions of forked sequences, tokens unchanged\n";
+  std::cout << "kv pressure: " << pressed->scheduler().preemptions()
+            << " preemptions of forked sequences, tokens unchanged\n";
 
   auto engine = make_engine(64);
   engine->install_model("m", load_model_dir(dir));
@@ -111,7 +113,7 @@ void check_fallbacks(const std::string& dir) {
   CHECK(refused);
   DoneEvent done;
   CHECK(engine->cancel(3, &done) && done.reason == "cancelled");  // a pending child
-  CHECK(engine->cancel(1, &done));                                 // the parent, before its prefill
+  CHECK(engine->cancel(1, &done));                                // the parent, before its prefill
   TokenLog rest;
   run_checked(*engine, rest);
   CHECK(rest.size() == 2 && rest[2] == want.at(2) && rest[4] == want.at(4) && engine->prefill_tokens_saved() == 0);

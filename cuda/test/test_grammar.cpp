@@ -30,18 +30,22 @@ void check_refusals() {
   CHECK(refusal(automaton_json("g", 0, 0, {}, {})) == "grammar: states must be an integer in [1, 262144]");
   CHECK(refusal(automaton_json("g", 2, 2, {1}, {})) == "grammar: start must be an integer in [0, 1]");
   CHECK(refusal(automaton_json("g", 2, 0, {5}, {})) == "grammar: accepting names a state outside [0, states)");
-  CHECK(refusal(automaton_json("g", 2, 0, {1}, {{0, 97, 96, 1}})) == "grammar: transition 0 needs 0 <= byte_lo <= byte_hi <= 255");
-  CHECK(refusal(automaton_json("g", 2, 0, {1}, {{0, 97, 97, 2}})) == "grammar: transition 0 names a state outside [0, states)");
+  CHECK(refusal(automaton_json("g", 2, 0, {1}, {{0, 97, 96, 1}})) ==
+        "grammar: transition 0 needs 0 <= byte_lo <= byte_hi <= 255");
+  CHECK(refusal(automaton_json("g", 2, 0, {1}, {{0, 97, 97, 2}})) ==
+        "grammar: transition 0 names a state outside [0, states)");
   CHECK(refusal(automaton_json("g", 3, 0, {1, 2}, {{0, 97, 99, 1}, {0, 99, 99, 2}})) ==
         "grammar: state 0 has two transitions on byte 99 (not deterministic)");
-  CHECK(refusal(automaton_json("g", 2, 0, {}, {{0, 97, 97, 1}})) == "grammar: no accepting state is reachable from the start state");
+  CHECK(refusal(automaton_json("g", 2, 0, {}, {{0, 97, 97, 1}})) ==
+        "grammar: no accepting state is reachable from the start state");
   Json odd = automaton_json("g", 2, 0, {1}, {});
   Json three = Json::array();
   for (int v : {0, 97, 97}) three.push(v);
   odd.set("transitions", three);
   CHECK(refusal(odd) == "grammar: transitions must hold [from, byte_lo, byte_hi, to] quadruples, flattened");
   // 0 -a-> 1 (accepting), 0 -b-> 2 (a trap with no way out): b is not allowed from 0
-  const ByteAutomaton a = ByteAutomaton::from_json(automaton_json("g", 3, 0, {1}, {{0, 'a', 'a', 1}, {0, 'b', 'b', 2}, {2, 'c', 'c', 2}}));
+  const ByteAutomaton a =
+      ByteAutomaton::from_json(automaton_json("g", 3, 0, {1}, {{0, 'a', 'a', 1}, {0, 'b', 'b', 2}, {2, 'c', 'c', 2}}));
   CHECK(a.step(0, 'a') == 1 && a.step(0, 'b') == -1 && a.step(1, 'a') == -1);
   std::cout << "automaton: malformed inputs refused by name, states that cannot accept pruned\n";
 }
@@ -55,7 +59,7 @@ std::vector<std::string> random_vocab(std::mt19937_64& rng, int n) {
     for (int k = 0; k < len; k++) t += alphabet[rng() % alphabet.size()];
     tokens.push_back(t);
   }
-  tokens[1] = tokens[0];             // duplicate bytes
+  tokens[1] = tokens[0];               // duplicate bytes
   tokens[2] = tokens[3].substr(0, 1);  // a prefix of another token
   return tokens;
 }
@@ -97,14 +101,15 @@ void check_masks(std::mt19937_64& rng) {
       allowed_total += got.mask.count;
     }
   }
-  std::cout << "masks: " << masks << " states of random automata over random vocabularies equal the reference (" << allowed_total
-            << " allowed ids)\n";
+  std::cout << "masks: " << masks << " states of random automata over random vocabularies equal the reference ("
+            << allowed_total << " allowed ids)\n";
 }
 
 void check_cache() {
   const std::vector<std::string> tokens = {"a", "b", "ab", "ba", "x"};
   const TokenVocab vocab = TokenVocab::from_json(vocab_json("v", tokens, {4}));
-  const ByteAutomaton a = ByteAutomaton::from_json(automaton_json("g", 3, 0, {2}, {{0, 'a', 'a', 1}, {1, 'b', 'b', 2}, {2, 'a', 'a', 1}}));
+  const ByteAutomaton a =
+      ByteAutomaton::from_json(automaton_json("g", 3, 0, {2}, {{0, 'a', 'a', 1}, {1, 'b', 'b', 2}, {2, 'a', 'a', 1}}));
   TokenMaskCache cache(1);  // every new entry pushes the older ones out
   auto m0 = cache.get(1, a, 1, vocab, 0, {4}, 5);
   CHECK(m0->mask.allows(0) && m0->mask.allows(2) && !m0->mask.allows(1) && !m0->mask.allows(4));  // a, ab

@@ -106,7 +106,8 @@ void bad_splits_are_refused() {
   std::string message;
   CHECK(error_code(r, device(10 * GiB), &message) == "bad_request" && message.find("one KV page") != std::string::npos);
   r.kv_budget_bytes = 1 * GiB;  // nothing left for weights
-  CHECK(error_code(r, device(10 * GiB), &message) == "bad_request" && message.find("no room for weights") != std::string::npos);
+  CHECK(error_code(r, device(10 * GiB), &message) == "bad_request" &&
+        message.find("no room for weights") != std::string::npos);
   r.kv_budget_bytes = 0;
   r.kv_page_bytes = 1000;  // not a multiple of 256
   CHECK(error_code(r, device(10 * GiB)) == "bad_request");

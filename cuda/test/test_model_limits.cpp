@@ -22,9 +22,24 @@ namespace {
 std::string config_with(const std::string& field, int64_t value) {
   int64_t hidden = 64, heads = 4, kv = 2, head_dim = 16;
   if (field == "hidden_size") hidden = value;
-  if (field == "num_attention_heads") { heads = value; kv = value; hidden = 2 * value; head_dim = 2; }
-  if (field == "num_key_value_heads") { heads = limits::config_num_attention_heads; kv = value; hidden = 2 * heads; head_dim = 2; }
-  if (field == "head_dim") { head_dim = value; hidden = 2 * value; heads = 2; kv = 2; }
+  if (field == "num_attention_heads") {
+    heads = value;
+    kv = value;
+    hidden = 2 * value;
+    head_dim = 2;
+  }
+  if (field == "num_key_value_heads") {
+    heads = limits::config_num_attention_heads;
+    kv = value;
+    hidden = 2 * heads;
+    head_dim = 2;
+  }
+  if (field == "head_dim") {
+    head_dim = value;
+    hidden = 2 * value;
+    heads = 2;
+    kv = 2;
+  }
   auto num = [&](const char* key, int64_t fallback) {
     return std::string("\"") + key + "\":" + std::to_string(field == key ? value : fallback) + ",";
   };
@@ -74,7 +89,8 @@ int main() {
     // An odd value over an even limit would also trip the divisibility checks; one above the limit, rounded
     // up to even, keeps the refusal about the limit.
     const int64_t over = (limit + 2) / 2 * 2;
-    CHECK(refused([&] { parse_model_config(config_with(field, over)); }, std::string(field) + " " + std::to_string(over) + " exceeds the limit"));
+    CHECK(refused([&] { parse_model_config(config_with(field, over)); },
+                  std::string(field) + " " + std::to_string(over) + " exceeds the limit"));
     std::cout << "  " << field << ": " << limit << " accepted, " << over << " refused\n";
   }
   CHECK(refused([] { parse_model_config(std::string(limits::config_json_bytes + 1, ' ')); }, "exceeds the limit"));
@@ -88,7 +104,8 @@ int main() {
   CHECK(refused([&] { parse(image(ranked, ranked.size()) + std::string(4, '\0')); }, "rank"));
   std::string many = "{";
   for (int64_t i = 0; i <= limits::safetensors_tensors; i++)
-    many += (i ? "," : "") + std::string("\"t") + std::to_string(i) + R"(":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
+    many += (i ? "," : "") + std::string("\"t") + std::to_string(i) +
+            R"(":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
   many += "}";
   CHECK(refused([&] { parse(image(many, many.size())); }, "exceed the limit"));
   std::cout << "test_model_limits: ok\n";

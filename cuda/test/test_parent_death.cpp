@@ -33,7 +33,8 @@ bool eof_within(int fd, int bound_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(bound_ms);
   char buf[256];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     pollfd p{fd, POLLIN, 0};
     if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
     const ssize_t n = ::read(fd, buf, sizeof buf);

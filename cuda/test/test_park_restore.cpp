@@ -46,8 +46,8 @@ int main() {
   CHECK(parked_run[1] == baseline[1]);
   CHECK(parked_run[2] == baseline[2]);
   CHECK(baseline[1] != baseline[2]);  // sampling really differs from greedy
-  std::cout << "park/restore: 2 sequences parked after 9 tokens (" << p1.bytes << " + " << p2.bytes
-            << " bytes, " << p1.ms << " ms), restored into new pages, " << parked_run[1].size()
+  std::cout << "park/restore: 2 sequences parked after 9 tokens (" << p1.bytes << " + " << p2.bytes << " bytes, "
+            << p1.ms << " ms), restored into new pages, " << parked_run[1].size()
             << " tokens each identical to the uninterrupted run\nPASS\n";
   return 0;
 }

@@ -60,7 +60,7 @@ void check_special_values() {
   CHECK(float_to_half_bits(65520.0f) == 0x7c00);    // the midpoint ties to even: infinity
   CHECK(float_to_half_bits(-1e9f) == 0xfc00);
   CHECK(float_to_half_bits(INFINITY) == 0x7c00);
-  CHECK(float_to_half_bits(std::ldexp(1.0f, -25)) == 0x0000);                  // tie between 0 and 2^-24: zero
+  CHECK(float_to_half_bits(std::ldexp(1.0f, -25)) == 0x0000);                   // tie between 0 and 2^-24: zero
   CHECK(float_to_half_bits(std::nextafter(std::ldexp(1.0f, -25), 1.0f)) == 1);  // just above: smallest subnormal
   CHECK(float_to_half_bits(std::ldexp(1.0f, -24) * 3) == 3);
   CHECK(std::isnan(round_to(DType::F16, NAN)) && std::isnan(round_to(DType::BF16, NAN)));

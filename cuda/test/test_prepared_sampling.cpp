@@ -85,7 +85,9 @@ void check_sampler_rows() {
     const SamplingParams p = random_params(rng, vocab);
     TokenCounts counts;
     counts.reset(64);
-    for (int k = 0; k < 20; k++) (k < 10 ? counts.add_prompt(static_cast<int32_t>(rng() % vocab)) : counts.add_output(static_cast<int32_t>(rng() % vocab)));
+    for (int k = 0; k < 20; k++)
+      (k < 10 ? counts.add_prompt(static_cast<int32_t>(rng() % vocab))
+              : counts.add_output(static_cast<int32_t>(rng() % vocab)));
     const std::vector<int32_t> masked = {static_cast<int32_t>(rng() % vocab), static_cast<int32_t>(rng() % vocab)};
     const TokenMask mask = random_mask(rng, vocab, i % 2 == 0);
     SampleRequest request;
@@ -112,7 +114,8 @@ void check_sampler_rows() {
     else device.sample(request, scratch.data(), vocab, b);
     bool ok = a.token == b.token && a.has_logprob == b.has_logprob && a.top.size() == b.top.size();
     if (ok && a.has_logprob) ok = close_logprob(a.logprob, b.logprob);
-    for (size_t k = 0; ok && k < a.top.size(); k++) ok = a.top[k].first == b.top[k].first && close_logprob(a.top[k].second, b.top[k].second);
+    for (size_t k = 0; ok && k < a.top.size(); k++)
+      ok = a.top[k].first == b.top[k].first && close_logprob(a.top[k].second, b.top[k].second);
     if (!ok) std::cout << "case " << i << ": host token " << a.token << ", device path " << b.token << "\n";
     same += ok;
     with_reads += answer.answered && rows.reads > 0;

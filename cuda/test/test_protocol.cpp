@@ -1,6 +1,7 @@
 // The real binary over its Unix socket: ready line, hello, load (two models, cached reload, bad model,
 // out of memory), add/run with step and done events, preempt of a long turn, park/restore, cancel, stats,
-// evict busy/force, host mappings kept across evict (map, unmap, stale files), a malformed frame closing the connection, reconnect, and shutdown exiting 0.
+// evict busy/force, host mappings kept across evict (map, unmap, stale files), a malformed frame closing the
+// connection, reconnect, and shutdown exiting 0.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>

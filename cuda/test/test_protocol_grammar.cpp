@@ -19,9 +19,10 @@ constexpr int kEos = 300;
 std::vector<std::string> test_tokens() {
   std::vector<std::string> t;
   for (int b = 0; b < 256; b++) t.push_back(std::string(1, static_cast<char>(b)));
-  for (const char* s : {"{\"", "\":", "hi", "h", "12", "345", "0}", "}", "\"n", "n\"", "true", "false", "null", "ab", "abc",
-                        "{\"n\":", "99", "7}", "\"", "::", "{{", "}}", "hii", "i", "00", "01", "1", "2", "3", "4",
-                        "5", "6", "7", "8", "9", "\"n\":1", "x", "y", "z", "ok", "no", "yes", "{", ":"})
+  for (const char* s :
+       {"{\"",     "\":", "hi", "h",  "12", "345",     "0}", "}",   "\"n", "n\"", "true", "false", "null", "ab", "abc",
+        "{\"n\":", "99",  "7}", "\"", "::", "{{",      "}}", "hii", "i",   "00",  "01",   "1",     "2",    "3",  "4",
+        "5",       "6",   "7",  "8",  "9",  "\"n\":1", "x",  "y",   "z",   "ok",  "no",   "yes",   "{",    ":"})
     t.push_back(s);
   while (t.size() < 320) t.push_back("");
   return t;
@@ -107,13 +108,15 @@ void check_generation(ProtocolClient& cl) {
     CHECK(done_of(cl.events, seed)->find("reason")->as_string() == "stop");
     const std::string json = text_of(cl, 100 + seed, &eos);
     const std::string reason = done_of(cl.events, 100 + seed)->find("reason")->as_string();
-    CHECK((reason == "stop" && eos && json_prefix(json, true)) || (reason == "length" && !eos && json_prefix(json, false)));
+    CHECK((reason == "stop" && eos && json_prefix(json, true)) ||
+          (reason == "length" && !eos && json_prefix(json, false)));
     finished += reason == "stop";
   }
   bool eos = false;
   CHECK(text_of(cl, 200, &eos) == "hi" && eos);  // min_tokens could not hold the finished structure open
   CHECK(done_of(cl.events, 201)->find("reason")->as_string() == "length" && json_prefix(text_of(cl, 201, &eos), false));
-  std::cout << "generation: the literal automaton always gives \"hi\" then eos; the JSON automaton's outputs are in its language ("
+  std::cout << "generation: the literal automaton always gives \"hi\" then eos; the JSON automaton's outputs are in "
+               "its language ("
             << finished << " of 6 finished, the rest prefixes cut by max_tokens)\n";
 }
 
@@ -136,7 +139,8 @@ void check_refusals(ProtocolClient& cl) {
   Json bad_vocab = vocab_json("w", {"a"}, {});
   bad_vocab.set("tokens", Json(Json::Array{Json("a$==")}));
   CHECK(message_of(cl.call(bad_vocab)) == "vocab: token 0 is not a base64 string or null");
-  std::cout << "refusals: unknown grammar or vocab, half a reference, ignore_eos, no end ids, bad automata and vocabularies\n";
+  std::cout << "refusals: unknown grammar or vocab, half a reference, ignore_eos, no end ids, bad automata and "
+               "vocabularies\n";
 }
 
 }  // namespace
@@ -159,7 +163,8 @@ int main() {
   check_generation(cl);
   check_refusals(cl);
   const Json stats = *cl.call(op("stats")).find("grammar");
-  CHECK(stats.find("grammars")->as_int() == 2 && stats.find("mask_hits")->as_int() > 0 && stats.find("masks")->as_int() > 0);
+  CHECK(stats.find("grammars")->as_int() == 2 && stats.find("mask_hits")->as_int() > 0 &&
+        stats.find("masks")->as_int() > 0);
   std::cout << "stats: " << stats.dump() << "\n";
   CHECK(is_ok(cl.call(op("shutdown"))));
   int status = 0;

@@ -81,8 +81,9 @@ int check_fixtures(bool emulate) {
     const double err = relative_error(*got.find("logits"), want);
     const bool greedy_ok = ids(*got.find("greedy")) == ids(*ref.find("greedy"));
     const double tolerance = emulate ? kEmulatedTolerance : kTolerance;
-    std::cout << "fixture " << name << (emulate ? " (cuda precision)" : "") << ": logits rel err " << err << " (<= "
-              << tolerance << "), greedy " << (greedy_ok ? "identical" : "DIFFERENT") << " (" << req.generate << " tokens)\n";
+    std::cout << "fixture " << name << (emulate ? " (cuda precision)" : "") << ": logits rel err " << err
+              << " (<= " << tolerance << "), greedy " << (greedy_ok ? "identical" : "DIFFERENT") << " (" << req.generate
+              << " tokens)\n";
     CHECK(err <= tolerance);
     CHECK(greedy_ok);
     checked++;
@@ -108,8 +109,8 @@ void check_synthetic(const SynthSpec& spec, const std::string& label, bool emula
   const double err = relative_error(*got.find("logits"), reference_logits(*model, prompt));
   const bool greedy_ok = ids(*got.find("greedy")) == reference_greedy(*model, prompt, 8);
   const double tolerance = emulate ? kEmulatedTolerance : kTolerance;
-  std::cout << "synthetic " << label << (emulate ? " (cuda precision)" : "") << ": logits rel err " << err << " (<= "
-            << tolerance << "), greedy " << (greedy_ok ? "identical" : "DIFFERENT") << "\n";
+  std::cout << "synthetic " << label << (emulate ? " (cuda precision)" : "") << ": logits rel err " << err
+            << " (<= " << tolerance << "), greedy " << (greedy_ok ? "identical" : "DIFFERENT") << "\n";
   CHECK(err <= tolerance);
   CHECK(greedy_ok);
 }

@@ -64,7 +64,8 @@ std::string read_all(const std::string& path) {
 int main() {
   const std::string good_header = R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
   const std::string data(16, '\0');
-  auto ok = parse_safetensors(reinterpret_cast<const uint8_t*>(image(good_header, data).data()), 8 + good_header.size() + 16, "ok");
+  auto ok = parse_safetensors(reinterpret_cast<const uint8_t*>(image(good_header, data).data()),
+                              8 + good_header.size() + 16, "ok");
   CHECK(ok.size() == 1 && ok[0].numel() == 4);
   std::cout << "parser:\n";
   expect_error("abc", "truncated header");

@@ -11,8 +11,8 @@
 #include <random>
 
 #include "sampling/candidate_selection.h"
-#include "sampling/sampler.h"
 #include "sampling/normaliser.h"
+#include "sampling/sampler.h"
 #include "sampling/token_draw.h"
 #include "sampling_reference.h"
 #include "sampling_rows.h"
@@ -43,8 +43,10 @@ void check_exponent(const char* path) {
     const double exact = std::exp(static_cast<double>(static_cast<float>(x)));
     const ExpSums pass = fast_pass(RowView{lanes.data(), 16, nullptr}, 0.0f, 1.0f);
     CHECK(pass.z == 16.0 * fast_exp(static_cast<float>(x), pass.form));
-    const double plain = fast_exp(static_cast<float>(x), ExpForm::Plain), fused = fast_exp(static_cast<float>(x), ExpForm::Fused);
-    worst = std::max({worst, std::fabs(pass.z / 16 / exact - 1), std::fabs(plain / exact - 1), std::fabs(fused / exact - 1)});
+    const double plain = fast_exp(static_cast<float>(x), ExpForm::Plain),
+                 fused = fast_exp(static_cast<float>(x), ExpForm::Fused);
+    worst = std::max(
+        {worst, std::fabs(pass.z / 16 / exact - 1), std::fabs(plain / exact - 1), std::fabs(fused / exact - 1)});
   }
   std::cout << "fast exp (" << path << "): worst relative error " << worst << " (bound " << kFastExpRelError << ")\n";
   CHECK(worst <= kFastExpRelError);

@@ -1,8 +1,8 @@
 // The whole sampler against the plain reference (sampling_reference.h) on random rows and random
-// parameters, a third of them under a mask of allowed ids: every token equal, stage 1's processed row bit-equal, logprobs within 5e-7 (beyond f32
-// rounding) of a double log-softmax with the reference's alternatives in the reference's order, the
-// chosen token's logprob bit-equal to its own alternative entry, the same tokens for the same seed; and,
-// for callers that set only temperature and top_p, the tokens of the sampler this one replaced (kept
+// parameters, a third of them under a mask of allowed ids: every token equal, stage 1's processed row bit-equal,
+// logprobs within 5e-7 (beyond f32 rounding) of a double log-softmax with the reference's alternatives in the
+// reference's order, the chosen token's logprob bit-equal to its own alternative entry, the same tokens for the same
+// seed; and, for callers that set only temperature and top_p, the tokens of the sampler this one replaced (kept
 // verbatim below).
 #include <algorithm>
 #include <cmath>
@@ -47,7 +47,9 @@ int32_t legacy_sample_token(const float* logits, int n, float temperature, float
 }
 
 template <typename T>
-T pick(std::mt19937_64& rng, std::vector<T> options) { return options[rng() % options.size()]; }
+T pick(std::mt19937_64& rng, std::vector<T> options) {
+  return options[rng() % options.size()];
+}
 
 SamplingParams random_params(std::mt19937_64& rng, int32_t vocab) {
   SamplingParams p;
@@ -58,9 +60,12 @@ SamplingParams random_params(std::mt19937_64& rng, int32_t vocab) {
   p.repetition_penalty = pick<float>(rng, {1, 1, 1.3f, 0.8f});
   p.frequency_penalty = pick<float>(rng, {0, 0, 0.5f, -0.4f});
   p.presence_penalty = pick<float>(rng, {0, 0, 1.2f, -2});
-  for (int i = 0; i < pick<int>(rng, {0, 0, 3, 40}); i++) p.logit_bias.push_back({static_cast<int32_t>(rng() % vocab), pick<float>(rng, {-100, -3, 5, 100})});
+  for (int i = 0; i < pick<int>(rng, {0, 0, 3, 40}); i++)
+    p.logit_bias.push_back({static_cast<int32_t>(rng() % vocab), pick<float>(rng, {-100, -3, 5, 100})});
   std::sort(p.logit_bias.begin(), p.logit_bias.end());
-  p.logit_bias.erase(std::unique(p.logit_bias.begin(), p.logit_bias.end(), [](auto& a, auto& b) { return a.first == b.first; }), p.logit_bias.end());
+  p.logit_bias.erase(
+      std::unique(p.logit_bias.begin(), p.logit_bias.end(), [](auto& a, auto& b) { return a.first == b.first; }),
+      p.logit_bias.end());
   p.logprobs = rng() % 2;
   p.top_logprobs = p.logprobs ? pick<int32_t>(rng, {0, 1, 5, 20}) : 0;
   return p;
@@ -83,7 +88,8 @@ void check_case(Sampler& sampler, std::mt19937_64& rng, int i, Totals& t) {
   const SamplingParams p = random_params(rng, vocab);
   ReferenceHistory h;
   for (int k = 0; k < static_cast<int>(rng() % 30); k++) h.prompt.push_back(static_cast<int32_t>(rng() % vocab));
-  for (int k = 0; k < static_cast<int>(rng() % 30); k++) h.output.push_back(static_cast<int32_t>(rng() % std::min(vocab, 64)));
+  for (int k = 0; k < static_cast<int>(rng() % 30); k++)
+    h.output.push_back(static_cast<int32_t>(rng() % std::min(vocab, 64)));
   for (int k = 0; k < (i % 3 == 0 ? 3 : 0); k++) h.masked.push_back(static_cast<int32_t>(rng() % vocab));
   TokenCounts counts;
   counts.reset(std::min<int32_t>(vocab, 60));
@@ -145,7 +151,8 @@ void check_legacy(std::mt19937_64& rng) {
     SampleRequest request{&p, &b, nullptr, nullptr, nullptr};
     SampledToken got;
     sampler.sample(request, row.data(), vocab, got);
-    if (got.token != old) std::cerr << "legacy case " << i << ": token " << got.token << ", previous sampler " << old << "\n";
+    if (got.token != old)
+      std::cerr << "legacy case " << i << ": token " << got.token << ", previous sampler " << old << "\n";
     CHECK(got.token == old);
     same++;
   }
@@ -180,9 +187,9 @@ int main() {
   Sampler sampler;
   Totals t;
   for (int i = 0; i < 4000; i++) check_case(sampler, rng, i, t);
-  std::cout << "reference: " << t.tokens << " tokens equal, " << t.logprobs << " logprob sets, worst logprob error past f32 rounding "
-            << t.worst_logprob_error << "; " << sampler.regrowths() << " candidate regrowths, " << sampler.exact_normalisers()
-            << " exact normalisers\n";
+  std::cout << "reference: " << t.tokens << " tokens equal, " << t.logprobs
+            << " logprob sets, worst logprob error past f32 rounding " << t.worst_logprob_error << "; "
+            << sampler.regrowths() << " candidate regrowths, " << sampler.exact_normalisers() << " exact normalisers\n";
   CHECK(t.worst_logprob_error < 5e-7);
   check_legacy(rng);
   check_determinism(rng);

@@ -194,7 +194,8 @@ std::vector<std::vector<double>> reference_logits(const Model& m, const std::vec
   const int T = static_cast<int>(tokens.size()), hd = c.head_dim, group = c.num_heads / c.num_kv_heads;
   std::vector<std::vector<double>> x(T, std::vector<double>(c.hidden_size));
   for (int t = 0; t < T; t++)
-    for (int i = 0; i < c.hidden_size; i++) x[t][i] = element(*m.embed, static_cast<int64_t>(tokens[t]) * c.hidden_size + i);
+    for (int i = 0; i < c.hidden_size; i++)
+      x[t][i] = element(*m.embed, static_cast<int64_t>(tokens[t]) * c.hidden_size + i);
   for (const LayerWeights& w : m.layers) {
     std::vector<std::vector<double>> q(T), k(T), v(T);
     for (int t = 0; t < T; t++) {

@@ -11,12 +11,12 @@
 #include "../backends/backend.h"
 #include "model.h"
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::exit(1);                                                              \
-    }                                                                            \
+      std::exit(1);                                                                 \
+    }                                                                               \
   } while (0)
 
 namespace tidepool::testing {

@@ -4,7 +4,11 @@ const KEY_STORAGE = 'tidepool.adminKey';
 
 /** A refusal from the control plane, with its error code (`invalid_api_key`, `insufficient_scope`, ...). */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ApiError';
   }

@@ -33,10 +33,16 @@ export function App() {
     <div class="page">
       <header class="top">
         <h1>Tidepool</h1>
-        <span class={`conn conn-${status}`} data-status={status}>{STATUS_TEXT[status]}</span>
+        <span class={`conn conn-${status}`} data-status={status}>
+          {STATUS_TEXT[status]}
+        </span>
         {view?.problem && status !== 'needs-key' && <span class="problem">{view.problem}</span>}
         <span class="spacer" />
-        {adminKey.get() && <button type="button" class="link" onClick={() => changeKey(null)}>forget key</button>}
+        {adminKey.get() && (
+          <button type="button" class="link" onClick={() => changeKey(null)}>
+            forget key
+          </button>
+        )}
       </header>
       {status === 'needs-key' || !view ? (
         <KeyForm problem={view?.problem} onKey={changeKey} />

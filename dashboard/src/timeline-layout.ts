@@ -129,11 +129,14 @@ export interface InstantMark {
 }
 
 /** Instants of the given kinds, one mark per `binPx`: dense switching shows as a band, not a smear of lines. */
-export function layoutInstants(spans: readonly TimelineSpan[], kinds: readonly TimelineSpan['kind'][], scale: PxScale, options: LayoutOptions = LAYOUT): InstantMark[] {
+export function layoutInstants(
+  spans: readonly TimelineSpan[],
+  kinds: readonly TimelineSpan['kind'][],
+  scale: PxScale,
+  options: LayoutOptions = LAYOUT,
+): InstantMark[] {
   const marks: InstantMark[] = [];
-  const instants = spans
-    .filter((s) => kinds.includes(s.kind) && s.startMs >= scale.startMs && s.startMs <= scale.endMs)
-    .sort((a, b) => a.startMs - b.startMs);
+  const instants = spans.filter((s) => kinds.includes(s.kind) && s.startMs >= scale.startMs && s.startMs <= scale.endMs).sort((a, b) => a.startMs - b.startMs);
   for (const span of instants) {
     const x = toPx(scale, span.startMs);
     const last = marks.at(-1);

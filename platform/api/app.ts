@@ -54,9 +54,7 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get('/healthz', async (_req, res) => {
-    const nodes = await Promise.all(
-      options.router.nodes.map(async (node) => ({ id: node.nodeId, models: (await node.residency().catch(() => [])).length })),
-    );
+    const nodes = await Promise.all(options.router.nodes.map(async (node) => ({ id: node.nodeId, models: (await node.residency().catch(() => [])).length })));
     res.json({ status: 'ok', nodes, ...(await options.health?.()) });
   });
   // Metric labels name every function, which /v1/models hides from keys not granted them: once keys are in

@@ -13,11 +13,15 @@ export function parseGcRequest(body: unknown): BlobGcOptions {
   }
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).find((key) => !FIELDS.includes(key));
-  if (unknown !== undefined) throw new TidepoolError('invalid_parameter', `${JSON.stringify(unknown)} is not a field of a gc request (dry_run, min_age_ms)`, { param: unknown });
+  if (unknown !== undefined)
+    throw new TidepoolError('invalid_parameter', `${JSON.stringify(unknown)} is not a field of a gc request (dry_run, min_age_ms)`, { param: unknown });
   const { dry_run: dryRun = false, min_age_ms: minAgeMs = DEFAULT_GC_MIN_AGE_MS } = fields;
-  if (typeof dryRun !== 'boolean') throw new TidepoolError('invalid_parameter', `dry_run must be true or false, got ${JSON.stringify(dryRun)}`, { param: 'dry_run' });
+  if (typeof dryRun !== 'boolean')
+    throw new TidepoolError('invalid_parameter', `dry_run must be true or false, got ${JSON.stringify(dryRun)}`, { param: 'dry_run' });
   if (typeof minAgeMs !== 'number' || !Number.isSafeInteger(minAgeMs) || minAgeMs < 0) {
-    throw new TidepoolError('invalid_parameter', `min_age_ms must be a non-negative integer (milliseconds), got ${JSON.stringify(minAgeMs)}`, { param: 'min_age_ms' });
+    throw new TidepoolError('invalid_parameter', `min_age_ms must be a non-negative integer (milliseconds), got ${JSON.stringify(minAgeMs)}`, {
+      param: 'min_age_ms',
+    });
   }
   return { dryRun, minAgeMs };
 }

@@ -18,7 +18,12 @@ import { chatToolPlan, toolFeatures } from './tool-plan.js';
  * family format, `n` choices sampled independently, output constrained by `response_format` or a forcing
  * `tool_choice`, answers read back into `tool_calls`, logprobs in OpenAI's shape, streamed or whole.
  */
-export async function chatCompletions(ctx: OpenAiContext, check: (body: Readonly<Record<string, unknown>>) => void, req: Request, res: Response): Promise<void> {
+export async function chatCompletions(
+  ctx: OpenAiContext,
+  check: (body: Readonly<Record<string, unknown>>) => void,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const request = openAiRequest(req, res, check);
   const { body } = request;
   const stream = readStream(body);

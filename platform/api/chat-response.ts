@@ -56,6 +56,9 @@ export function chatResponse(o: {
       logprobs: o.logprobs ? chatLogprobs(result.tokens, strings) : null,
     };
   });
-  const usage = sumUsage(o.promptTokens, o.results.map((r) => r.usage));
+  const usage = sumUsage(
+    o.promptTokens,
+    o.results.map((r) => r.usage),
+  );
   return { ...completionHead(o.base, 'chat.completion'), choices, usage: usageBody(usage) };
 }

@@ -35,7 +35,10 @@ export async function chatStream(res: Response, o: ChatStreamOptions): Promise<v
   const preamble = choices.map((c) => chunk({ choices: [{ index: c.index, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }] }));
   const epilogue = () => {
     if (!o.includeUsage) return [];
-    const usage = sumUsage(o.promptTokens, choices.map((c) => c.usage ?? { promptTokens: 0, completionTokens: 0 }));
+    const usage = sumUsage(
+      o.promptTokens,
+      choices.map((c) => c.usage ?? { promptTokens: 0, completionTokens: 0 }),
+    );
     return [chunk({ choices: [], usage: usageBody(usage) })];
   };
   await streamGeneration(res, mergeChoices(o.generations), frame, preamble, epilogue);

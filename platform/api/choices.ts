@@ -56,9 +56,17 @@ export function choiceInvocationId(responseId: string | undefined, index: number
  * All or nothing: when one is refused, the ones already admitted are cancelled (and recorded as such) and
  * the refusal is thrown, before anything reaches the client.
  */
-export async function startChoices(invoker: Invoker, fn: ResolvedFunction, specs: readonly ChoiceSpec[], request: ChoicesRequest, signal: AbortSignal): Promise<Generation[]> {
+export async function startChoices(
+  invoker: Invoker,
+  fn: ResolvedFunction,
+  specs: readonly ChoiceSpec[],
+  request: ChoicesRequest,
+  signal: AbortSignal,
+): Promise<Generation[]> {
   if (specs.length > MAX_CHOICES) {
-    throw new TidepoolError('invalid_parameter', `n times the number of prompts is ${specs.length}; at most ${MAX_CHOICES} choices per request`, { param: 'n' });
+    throw new TidepoolError('invalid_parameter', `n times the number of prompts is ${specs.length}; at most ${MAX_CHOICES} choices per request`, {
+      param: 'n',
+    });
   }
   const cancel = new AbortController();
   // Every choice's generation listens to this one signal.
@@ -68,7 +76,13 @@ export async function startChoices(invoker: Invoker, fn: ResolvedFunction, specs
   const started = await Promise.allSettled(
     specs.map((spec, index) => {
       const id = choiceInvocationId(request.responseId, index);
-      const params = { promptTokens: spec.promptTokens, sampling: spec.sampling, features: spec.features, arrivalMs: request.arrivalMs, caller: request.caller };
+      const params = {
+        promptTokens: spec.promptTokens,
+        sampling: spec.sampling,
+        features: spec.features,
+        arrivalMs: request.arrivalMs,
+        caller: request.caller,
+      };
       return invoker.start(fn, id === undefined ? params : { ...params, id }, cancel.signal);
     }),
   );
@@ -103,7 +117,10 @@ export async function* mergeChoices(generations: readonly Generation[]): AsyncGe
   const iterators = generations.map((g) => g[Symbol.asyncIterator]());
   const pending = new Map<number, Promise<{ index: number; result: IteratorResult<GenerationEvent> }>>();
   const pull = (index: number): void => {
-    pending.set(index, iterators[index]!.next().then((result) => ({ index, result })));
+    pending.set(
+      index,
+      iterators[index]!.next().then((result) => ({ index, result })),
+    );
   };
   for (let index = 0; index < iterators.length; index++) pull(index);
   try {

@@ -37,7 +37,9 @@ export function clusterInternalRoutes(options: ClusterRoutesOptions): Router {
   router.use('/internal', auth, express.json({ limit: 4 << 20, type: () => true }));
   router.put('/internal/cluster/nodes/:id', async (req, res) => {
     if (!NODE_ID_PATTERN.test(req.params.id!)) {
-      throw new TidepoolError('invalid_parameter', 'node id must be 1-128 letters, digits, dots, underscores, colons or hyphens (TIDEPOOL_NODE_ID)', { param: 'id' });
+      throw new TidepoolError('invalid_parameter', 'node id must be 1-128 letters, digits, dots, underscores, colons or hyphens (TIDEPOOL_NODE_ID)', {
+        param: 'id',
+      });
     }
     const body = (req.body ?? {}) as Record<string, unknown>;
     const address = body.address;

@@ -38,10 +38,21 @@ export async function completions(ctx: OpenAiContext, check: (body: Readonly<Rec
   const fn = generatingFunction(await ctx.functions.resolve(request.model));
   const prompts = readPrompts(body.prompt, fn);
   if (prompts.length * bestOf > MAX_CHOICES) {
-    throw new TidepoolError('invalid_parameter', `${bestOf > n ? 'best_of' : 'n'} (${bestOf}) × prompts (${prompts.length}) exceeds ${MAX_CHOICES} choices per request`, { param: bestOf > n ? 'best_of' : 'n' });
+    throw new TidepoolError(
+      'invalid_parameter',
+      `${bestOf > n ? 'best_of' : 'n'} (${bestOf}) × prompts (${prompts.length}) exceeds ${MAX_CHOICES} choices per request`,
+      { param: bestOf > n ? 'best_of' : 'n' },
+    );
   }
   const constraint = requestConstraint(fn, plan(fn.tokenizer.chatFamily ?? 'tidepool', [], 'none', false, true), body.response_format);
-  const features = { endpoint: 'completions', n, ...(bestOf > n ? { best_of: bestOf } : {}), prompts: prompts.length, response_format: constraint.format, ...(echo ? { echo } : {}) };
+  const features = {
+    endpoint: 'completions',
+    n,
+    ...(bestOf > n ? { best_of: bestOf } : {}),
+    prompts: prompts.length,
+    response_format: constraint.format,
+    ...(echo ? { echo } : {}),
+  };
   // Ranking candidates needs their logprobs, whether or not the caller asked to see them.
   const withGrammar = { ...sampling, ...(constraint.grammar ? { grammar: constraint.grammar } : {}), ...(bestOf > n ? { logprobs: true } : {}) };
   const specs = prompts.flatMap((prompt, p) =>
@@ -79,7 +90,10 @@ function readBestOf(body: Readonly<Record<string, unknown>>, n: number, stream: 
   if (typeof bestOf !== 'number' || !Number.isInteger(bestOf) || bestOf < n || bestOf > MAX_BEST_OF) {
     throw new TidepoolError('invalid_parameter', `best_of: must be an integer from n (${n}) to ${MAX_BEST_OF}`, { param: 'best_of' });
   }
-  if (stream && bestOf > n) throw new TidepoolError('unsupported_parameter', 'best_of: cannot be streamed (the best candidates are known only when all have finished)', { param: 'best_of' });
+  if (stream && bestOf > n)
+    throw new TidepoolError('unsupported_parameter', 'best_of: cannot be streamed (the best candidates are known only when all have finished)', {
+      param: 'best_of',
+    });
   return bestOf;
 }
 
@@ -104,7 +118,10 @@ function bestOfEach(candidates: readonly CollectedGeneration[], n: number): Coll
 function readEcho(body: Readonly<Record<string, unknown>>, logprobs: boolean): boolean {
   const echo = body.echo ?? false;
   if (typeof echo !== 'boolean') throw new TidepoolError('invalid_parameter', 'echo: must be a boolean', { param: 'echo' });
-  if (echo && logprobs) throw new TidepoolError('unsupported_parameter', 'echo: not supported together with logprobs (the prompt tokens\' logprobs are not computed)', { param: 'echo' });
+  if (echo && logprobs)
+    throw new TidepoolError('unsupported_parameter', "echo: not supported together with logprobs (the prompt tokens' logprobs are not computed)", {
+      param: 'echo',
+    });
   return echo;
 }
 
@@ -157,7 +174,9 @@ async function completionStream(res: Response, o: CompletionStreamOptions): Prom
     usages.push(event.usage);
     return [chunk({ choices: [{ index, text: '', finish_reason: event.finishReason, logprobs: null }] })];
   };
-  const preamble = o.generations.flatMap((_, index) => (o.echoed(index) ? [chunk({ choices: [{ index, text: o.echoed(index), finish_reason: null, logprobs: null }] })] : []));
+  const preamble = o.generations.flatMap((_, index) =>
+    o.echoed(index) ? [chunk({ choices: [{ index, text: o.echoed(index), finish_reason: null, logprobs: null }] })] : [],
+  );
   const epilogue = () => {
     if (!o.includeUsage) return [];
     const usage = { promptTokens: o.promptTokens, completionTokens: usages.reduce((sum, u) => sum + u.completionTokens, 0) };

@@ -18,10 +18,16 @@ export const automatonCache = new AutomatonCache();
 /** The record's `grammar` for a compiled automaton, after checking the function can be constrained at all. */
 export function samplingGrammar(fn: ResolvedFunction, compiled: CompiledAutomaton, param: string): SamplingGrammar {
   if (!fn.tokenizer.tokenBytes) {
-    throw new TidepoolError('unsupported_parameter', `${param}: function ${fn.name}'s tokenizer is not byte-level BPE, so its output cannot be constrained`, { param });
+    throw new TidepoolError('unsupported_parameter', `${param}: function ${fn.name}'s tokenizer is not byte-level BPE, so its output cannot be constrained`, {
+      param,
+    });
   }
   if (fn.tokenizer.stopTokenIds.length === 0) {
-    throw new TidepoolError('unsupported_parameter', `${param}: function ${fn.name}'s model has no end-of-sequence token (config.json eos_token_id), so a constrained output could not end`, { param });
+    throw new TidepoolError(
+      'unsupported_parameter',
+      `${param}: function ${fn.name}'s model has no end-of-sequence token (config.json eos_token_id), so a constrained output could not end`,
+      { param },
+    );
   }
   return { hash: compiled.hash, automaton: transferForms.get(compiled) ?? remember(compiled) };
 }

@@ -17,10 +17,13 @@ export async function embeddings(ctx: OpenAiContext, check: (body: Readonly<Reco
   const request = openAiRequest(req, res, check);
   const { body } = request;
   const format = body.encoding_format ?? 'float';
-  if (format !== 'float' && format !== 'base64') throw new TidepoolError('invalid_parameter', 'encoding_format: must be float or base64', { param: 'encoding_format' });
+  if (format !== 'float' && format !== 'base64')
+    throw new TidepoolError('invalid_parameter', 'encoding_format: must be float or base64', { param: 'encoding_format' });
   const fn = await ctx.functions.resolve(request.model);
   if (fn.manifest.task !== 'embed') {
-    throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} generates text; embeddings need a function deployed with task: embed`, { param: 'model' });
+    throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} generates text; embeddings need a function deployed with task: embed`, {
+      param: 'model',
+    });
   }
   const inputs = readPrompts(body.input, fn, 'input');
   const pooling = fn.manifest.pooling ?? 'last';
@@ -54,7 +57,9 @@ async function embeddingOf(generation: Generation, fn: ResolvedFunction): Promis
 /** OpenAI's `dimensions` shortens an embedding; these are the model's own size or nothing. */
 function checkDimensions(dimensions: unknown, size: number): void {
   if (dimensions === undefined || dimensions === null || dimensions === size) return;
-  throw new TidepoolError('unsupported_parameter', `dimensions: the model's embeddings have ${size} dimensions and cannot be shortened`, { param: 'dimensions' });
+  throw new TidepoolError('unsupported_parameter', `dimensions: the model's embeddings have ${size} dimensions and cannot be shortened`, {
+    param: 'dimensions',
+  });
 }
 
 function base64Floats(vector: readonly number[]): string {

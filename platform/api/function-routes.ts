@@ -28,8 +28,13 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const list = (await functions.list()).filter((f) => mayUseFunction(principal, f.name));
     res.json({
       data: list.map((f) => ({
-        name: f.name, description: f.description, active_version: f.activeVersion, artifact_digest: f.artifactDigest,
-        size_bytes: f.sizeBytes, created_at: f.createdAt.toISOString(), updated_at: f.updatedAt.toISOString(),
+        name: f.name,
+        description: f.description,
+        active_version: f.activeVersion,
+        artifact_digest: f.artifactDigest,
+        size_bytes: f.sizeBytes,
+        created_at: f.createdAt.toISOString(),
+        updated_at: f.updatedAt.toISOString(),
       })),
     });
   });
@@ -44,13 +49,18 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
       size_bytes: active?.sizeBytes ?? 0,
       manifest: active?.manifest ?? null,
       versions: d.versions.map((v) => ({
-        version: v.version, active: v.active, artifact_digest: v.artifactDigest, size_bytes: v.sizeBytes,
-        created_at: v.createdAt.toISOString(), files: v.files,
+        version: v.version,
+        active: v.active,
+        artifact_digest: v.artifactDigest,
+        size_bytes: v.sizeBytes,
+        created_at: v.createdAt.toISOString(),
+        files: v.files,
       })),
       // No entry on any node means the weights are only in the object store (cold).
-      residency: d.residency.length > 0
-        ? d.residency.map((r) => ({ node: r.nodeId, tier: r.tier, bytes: r.bytes, queued: r.queued, running: r.running }))
-        : [{ node: null, tier: 'store', bytes: active?.sizeBytes ?? 0, queued: 0, running: 0 }],
+      residency:
+        d.residency.length > 0
+          ? d.residency.map((r) => ({ node: r.nodeId, tier: r.tier, bytes: r.bytes, queued: r.queued, running: r.running }))
+          : [{ node: null, tier: 'store', bytes: active?.sizeBytes ?? 0, queued: 0, running: 0 }],
     });
   });
   router.delete('/v1/functions/:name', async (req, res) => {
@@ -66,7 +76,11 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
     const prompt = readPrompt(body, options.renderChat);
     const fn = generatingFunction(await functions.resolve(req.params.name));
     const submittedAt = performance.now();
-    const generation = await options.invoker.start(fn, { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) }, clientSignal(req, res));
+    const generation = await options.invoker.start(
+      fn,
+      { sampling, promptTokens: fn.tokenizer.encode(prompt), arrivalMs, caller: principalOf(res) },
+      clientSignal(req, res),
+    );
     // With `logprobs`, each token's logprob, bytes and top alternatives, in the Chat Completions shape.
     const strings = sampling.logprobs ? tokenStrings(fn.tokenizer) : undefined;
     const logprobs = (tokens: Parameters<typeof chatLogprobs>[0] | undefined) => (strings ? { logprobs: chatLogprobs(tokens ?? [], strings).content } : {});
@@ -74,12 +88,22 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
       const r = await collect(generation);
       setEngineTiming(res, submittedAt);
       if (!res.destroyed) {
-        res.json({ id: generation.id, function: fn.name, version: fn.version, text: r.text, finish_reason: r.finishReason, usage: usageBody(r.usage), ...logprobs(r.tokens) });
+        res.json({
+          id: generation.id,
+          function: fn.name,
+          version: fn.version,
+          text: r.text,
+          finish_reason: r.finishReason,
+          usage: usageBody(r.usage),
+          ...logprobs(r.tokens),
+        });
       }
       return;
     }
     const frame = (e: GenerationEvent): unknown[] =>
-      e.type === 'text' ? [{ type: 'token', text: e.text, ...logprobs(e.tokens) }] : [{ type: 'done', finish_reason: e.finishReason, usage: usageBody(e.usage) }];
+      e.type === 'text'
+        ? [{ type: 'token', text: e.text, ...logprobs(e.tokens) }]
+        : [{ type: 'done', finish_reason: e.finishReason, usage: usageBody(e.usage) }];
     await streamGeneration(res, generation, frame, [{ type: 'start', id: generation.id, function: fn.name, version: fn.version }]);
   });
   return router;
@@ -91,6 +115,7 @@ function readPrompt(body: Record<string, unknown>, renderChat: FunctionRoutesOpt
     throw new TidepoolError('invalid_parameter', 'exactly one of prompt or messages is required', { param: 'prompt' });
   }
   if (!hasPrompt) return renderChat(parseMessages(body.messages));
-  if (typeof body.prompt !== 'string' || body.prompt.length === 0) throw new TidepoolError('invalid_parameter', 'prompt: must be a non-empty string', { param: 'prompt' });
+  if (typeof body.prompt !== 'string' || body.prompt.length === 0)
+    throw new TidepoolError('invalid_parameter', 'prompt: must be a non-empty string', { param: 'prompt' });
   return body.prompt;
 }

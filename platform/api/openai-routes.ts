@@ -53,4 +53,3 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   router.post('/detokenize', (req, res) => detokenize(ctx, req, res));
   return router;
 }
-

@@ -13,7 +13,9 @@ export function parseSince(raw: unknown, nowMs: number): number {
   if (raw === undefined || raw === '') return nowMs - DEFAULT_TIMELINE_LOOKBACK_MS;
   const since = typeof raw === 'string' ? Number(raw) : Number.NaN;
   if (!Number.isFinite(since) || since < 0) {
-    throw new TidepoolError('invalid_parameter', `since: must be a time in epoch milliseconds (a non-negative number), got ${JSON.stringify(raw)}`, { param: 'since' });
+    throw new TidepoolError('invalid_parameter', `since: must be a time in epoch milliseconds (a non-negative number), got ${JSON.stringify(raw)}`, {
+      param: 'since',
+    });
   }
   return since;
 }

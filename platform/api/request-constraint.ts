@@ -53,7 +53,10 @@ function compileEither(tools: ToolPlan, responseFormat: unknown, param: string) 
   const style = DEFAULT_JSON_STYLE;
   const key = cacheKey('tools_or_format', syntax.envelope, specs, maxCalls === Infinity ? 'unbounded' : maxCalls, format, param);
   return automatonCache.getOrCompile(key, () => {
-    const document = format.type === 'json_schema' ? schemaToGrammar(format.schema, { param: `${param}.json_schema.schema`, style }) : anyJsonObject(style, style.anyValueDepth);
+    const document =
+      format.type === 'json_schema'
+        ? schemaToGrammar(format.schema, { param: `${param}.json_schema.schema`, style })
+        : anyJsonObject(style, style.anyValueDepth);
     return compileGrammar(alt(toolCallGrammar(syntax.envelope, specs, maxCalls), document), param, DEFAULT_AUTOMATON_LIMITS);
   });
 }

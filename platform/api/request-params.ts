@@ -53,7 +53,8 @@ export function parseMessages(v: unknown): ChatMessage[] {
 export function readIncludeUsage(body: Readonly<Record<string, unknown>>): boolean {
   const options = body.stream_options;
   if (options === undefined || options === null) return false;
-  if (typeof options !== 'object' || Array.isArray(options)) throw new TidepoolError('invalid_parameter', 'stream_options: must be an object', { param: 'stream_options' });
+  if (typeof options !== 'object' || Array.isArray(options))
+    throw new TidepoolError('invalid_parameter', 'stream_options: must be an object', { param: 'stream_options' });
   const include = (options as { include_usage?: unknown }).include_usage;
   if (include !== undefined && include !== null && typeof include !== 'boolean') {
     throw new TidepoolError('invalid_parameter', 'stream_options.include_usage: must be a boolean', { param: 'stream_options' });
@@ -64,5 +65,7 @@ export function readIncludeUsage(body: Readonly<Record<string, unknown>>): boole
 /** The function, unless it is an embedding function (`task: embed`), which only `/v1/embeddings` serves. */
 export function generatingFunction(fn: ResolvedFunction): ResolvedFunction {
   if (fn.manifest.task !== 'embed') return fn;
-  throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} is an embedding function (task: embed); call /v1/embeddings`, { param: 'model' });
+  throw new TidepoolError('unsupported_parameter', `model: function ${fn.name} is an embedding function (task: embed); call /v1/embeddings`, {
+    param: 'model',
+  });
 }

@@ -66,7 +66,8 @@ function readInput(input: unknown, lookup: ItemLookup): Raw[] {
     const item = isObject(raw) && raw.type === 'item_reference' ? referenced(raw, at, lookup) : raw;
     if (!isObject(item)) throw fail(at, 'must be an object');
     if (item.type === 'function_call') addCall(messages, item, at);
-    else if (item.type === 'function_call_output') messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output, `${at}.output`) });
+    else if (item.type === 'function_call_output')
+      messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output, `${at}.output`) });
     else if (item.type === undefined || item.type === 'message') messages.push({ role: item.role, content: messageText(item.content, `${at}.content`) });
     else throw refuse(`${at}.type`, `"${String(item.type)}" items are not supported (messages, function_call and function_call_output are)`);
   });
@@ -75,7 +76,8 @@ function readInput(input: unknown, lookup: ItemLookup): Raw[] {
 
 function referenced(item: Raw, at: string, lookup: ItemLookup): Raw {
   const found = typeof item.id === 'string' ? lookup(item.id) : undefined;
-  if (!found) throw fail(`${at}.id`, 'unknown item: only items this server produced in the last hour can be referenced; send the item itself (or store: false)');
+  if (!found)
+    throw fail(`${at}.id`, 'unknown item: only items this server produced in the last hour can be referenced; send the item itself (or store: false)');
   return found;
 }
 
@@ -111,7 +113,10 @@ function readTools(tools: unknown): unknown[] {
   return tools.map((tool: unknown, i) => {
     if (!isObject(tool) || tool.type !== 'function') throw refuse(`tools[${i}].type`, 'only function tools are served');
     const { name, description, parameters, strict } = tool;
-    return { type: 'function', function: { name, ...(description == null ? {} : { description }), ...(parameters == null ? {} : { parameters }), ...(strict == null ? {} : { strict }) } };
+    return {
+      type: 'function',
+      function: { name, ...(description == null ? {} : { description }), ...(parameters == null ? {} : { parameters }), ...(strict == null ? {} : { strict }) },
+    };
   });
 }
 

@@ -32,8 +32,10 @@ export function callItem(id: string, status: ResponseStatus, call: { readonly ca
 export function wholeOutput(text: string, tools: ToolPlan, status: ResponseStatus, logprobs: readonly unknown[] | undefined): Raw[] {
   const parsed = tools.parse ? parseToolCalls(tools.family, text) : { content: text, toolCalls: [] as readonly ToolCall[] };
   const items: Raw[] = [];
-  if ((parsed.content ?? '') !== '' || parsed.toolCalls.length === 0) items.push(messageItem(newItemId('msg'), status, [textPart(parsed.content ?? '', logprobs)]));
-  for (const call of parsed.toolCalls) items.push(callItem(newItemId('fc'), status, { callId: call.id, name: call.function.name, arguments: call.function.arguments }));
+  if ((parsed.content ?? '') !== '' || parsed.toolCalls.length === 0)
+    items.push(messageItem(newItemId('msg'), status, [textPart(parsed.content ?? '', logprobs)]));
+  for (const call of parsed.toolCalls)
+    items.push(callItem(newItemId('fc'), status, { callId: call.id, name: call.function.name, arguments: call.function.arguments }));
   return items;
 }
 

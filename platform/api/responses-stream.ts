@@ -74,7 +74,12 @@ export class ResponseEventWriter {
         out.push(...this.close('completed'));
         const opened: OpenItem = { kind: 'call', id: newItemId('fc'), index: this.done.length, callId: call.id, name: call.function.name ?? '', args: '' };
         this.open = opened;
-        out.push(this.event('response.output_item.added', { output_index: opened.index, item: callItem(opened.id, 'in_progress', { callId: opened.callId, name: opened.name, arguments: '' }) }));
+        out.push(
+          this.event('response.output_item.added', {
+            output_index: opened.index,
+            item: callItem(opened.id, 'in_progress', { callId: opened.callId, name: opened.name, arguments: '' }),
+          }),
+        );
       }
       const item = this.open;
       if (item?.kind === 'call' && call.function.arguments !== '') {
@@ -90,7 +95,12 @@ export class ResponseEventWriter {
     this.open = item;
     return [
       this.event('response.output_item.added', { output_index: item.index, item: messageItem(item.id, 'in_progress', []) }),
-      this.event('response.content_part.added', { item_id: item.id, output_index: item.index, content_index: 0, part: textPart('', this.strings ? [] : undefined) }),
+      this.event('response.content_part.added', {
+        item_id: item.id,
+        output_index: item.index,
+        content_index: 0,
+        part: textPart('', this.strings ? [] : undefined),
+      }),
     ];
   }
 
@@ -110,7 +120,13 @@ export class ResponseEventWriter {
     const done = messageItem(item.id, status, [part]);
     this.done.push(done);
     return [
-      this.event('response.output_text.done', { item_id: item.id, output_index: item.index, content_index: 0, text: item.text, logprobs: this.strings ? item.logprobs : [] }),
+      this.event('response.output_text.done', {
+        item_id: item.id,
+        output_index: item.index,
+        content_index: 0,
+        text: item.text,
+        logprobs: this.strings ? item.logprobs : [],
+      }),
       this.event('response.content_part.done', { item_id: item.id, output_index: item.index, content_index: 0, part }),
       this.event('response.output_item.done', { output_index: item.index, item: done }),
     ];

@@ -22,7 +22,12 @@ import { chatToolPlan, toolFeatures } from './tool-plan.js';
  * Responses API's events. One answer per request (the API has no `n`); responses are not stored, but their
  * output items can be referenced for an hour (`responses-items.ts`).
  */
-export async function responses(ctx: OpenAiContext & { readonly items: ResponseItems }, check: (body: Readonly<Record<string, unknown>>) => void, req: Request, res: Response): Promise<void> {
+export async function responses(
+  ctx: OpenAiContext & { readonly items: ResponseItems },
+  check: (body: Readonly<Record<string, unknown>>) => void,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const request = openAiRequest(req, res, check);
   const { body } = request;
   const stream = readStream(body);
@@ -44,7 +49,14 @@ export async function responses(ctx: OpenAiContext & { readonly items: ResponseI
   if (stream) {
     const writer = new ResponseEventWriter(head, tools, strings);
     const named = (events: readonly Record<string, unknown>[]) => events.map((e) => new NamedEvent(String(e.type), e));
-    await streamGeneration(res, generation, (event) => named(writer.frame(event)), named(writer.start()), () => [], { doneMarker: false });
+    await streamGeneration(
+      res,
+      generation,
+      (event) => named(writer.frame(event)),
+      named(writer.start()),
+      () => [],
+      { doneMarker: false },
+    );
     ctx.items.remember(writer.items);
     return;
   }

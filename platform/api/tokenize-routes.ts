@@ -26,7 +26,11 @@ export async function tokenize(ctx: OpenAiContext, req: Request, res: Response):
     text = body.prompt;
   } else {
     const tools = chatToolPlan(fn, body);
-    text = renderChatWithTools(tools.family, asRequestError(() => parseToolChatMessages(body.messages, tools.family)), tools.tools);
+    text = renderChatWithTools(
+      tools.family,
+      asRequestError(() => parseToolChatMessages(body.messages, tools.family)),
+      tools.tools,
+    );
   }
   const tokens = fn.tokenizer.encode(text);
   const strings = body.return_token_strs === true ? tokenStrings(fn.tokenizer) : undefined;

@@ -42,7 +42,10 @@ export function apiKeyAuth(keys: ApiKeyService): RequestHandler {
       principal = result.principal;
     }
     const fullPath = `${req.baseUrl}${req.path}`.replace(/\/+$/, '') || '/';
-    if (!principal.admin && !INVOKE_ROUTES.some(([method, path]) => (req.method === method || (method === 'GET' && req.method === 'HEAD')) && path.test(fullPath))) {
+    if (
+      !principal.admin &&
+      !INVOKE_ROUTES.some(([method, path]) => (req.method === method || (method === 'GET' && req.method === 'HEAD')) && path.test(fullPath))
+    ) {
       throw new TidepoolError('insufficient_scope', `this API key has the invoke scope; ${req.method} ${req.baseUrl}${req.path} needs admin`);
     }
     res.locals.principal = principal;

@@ -126,14 +126,27 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       if (key.scope !== 'admin' && key.scope !== 'invoke') throw new TidepoolError('invalid_parameter', 'scope: must be admin or invoke', { param: 'scope' });
       const functions = key.functions ?? null;
       if (functions !== null) {
-        if (key.scope === 'admin') throw new TidepoolError('invalid_parameter', 'functions: only invoke keys can be restricted to functions', { param: 'functions' });
-        if (!Array.isArray(functions) || functions.length === 0 || !functions.every((f) => typeof f === 'string' && f.length > 0 && controlCharProblem(f) === undefined)) {
-          throw new TidepoolError('invalid_parameter', 'functions: must be a non-empty array of function names (no control characters)', { param: 'functions' });
+        if (key.scope === 'admin')
+          throw new TidepoolError('invalid_parameter', 'functions: only invoke keys can be restricted to functions', { param: 'functions' });
+        if (
+          !Array.isArray(functions) ||
+          functions.length === 0 ||
+          !functions.every((f) => typeof f === 'string' && f.length > 0 && controlCharProblem(f) === undefined)
+        ) {
+          throw new TidepoolError('invalid_parameter', 'functions: must be a non-empty array of function names (no control characters)', {
+            param: 'functions',
+          });
         }
       }
       const limits = parseKeyLimits(key.limits ?? {});
       const secret = generateApiKey();
-      const record = await createApiKey(db, { name: key.name, keyHash: hashApiKey(secret), scopes: [key.scope], functions: functions ? [...new Set(functions)] : null, limits });
+      const record = await createApiKey(db, {
+        name: key.name,
+        keyHash: hashApiKey(secret),
+        scopes: [key.scope],
+        functions: functions ? [...new Set(functions)] : null,
+        limits,
+      });
       anyKeys = { at: now(), value: true };
       return { record, key: secret };
     },

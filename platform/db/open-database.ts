@@ -92,11 +92,16 @@ async function openPGlite(dataDir: string | undefined): Promise<Database> {
     }
   }
   const db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
-  return { db, kind: 'pglite', lock, close: once(async () => {
-    await db.destroy();
-    await pglite.close();
-    await lock?.release();
-  }) };
+  return {
+    db,
+    kind: 'pglite',
+    lock,
+    close: once(async () => {
+      await db.destroy();
+      await pglite.close();
+      await lock?.release();
+    }),
+  };
 }
 
 function lockDataDir(dataDir: string): Promise<DirLock> {
@@ -109,7 +114,10 @@ function lockDataDir(dataDir: string): Promise<DirLock> {
 }
 
 async function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Promise<Database> {
-  const types = { getTypeParser: ((oid: number, format?: string) => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
+  const types = {
+    getTypeParser: ((oid: number, format?: string) =>
+      oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  };
   const schema = options.schema;
   if (schema !== undefined) await createSchema(databaseUrl, schema);
   const pool = new pg.Pool({

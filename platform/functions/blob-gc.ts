@@ -56,7 +56,14 @@ export function createBlobCollector(options: {
     const cutoff = now() - minAgeMs;
     const unreferenced = stored.filter((b) => !referenced.has(b.digest));
     const old = unreferenced.filter((b) => b.lastModified.getTime() <= cutoff);
-    const counts = { dryRun, minAgeMs, scanned: stored.length, referenced: stored.length - unreferenced.length, young: unreferenced.length - old.length, leftovers };
+    const counts = {
+      dryRun,
+      minAgeMs,
+      scanned: stored.length,
+      referenced: stored.length - unreferenced.length,
+      young: unreferenced.length - old.length,
+      leftovers,
+    };
     if (dryRun) return { ...counts, unreferenced: old, deleted: 0 };
     await removeLeftovers(leftovers);
     const deleted: StoredBlob[] = [];
@@ -67,7 +74,10 @@ export function createBlobCollector(options: {
         for (let i = 0; i < batch.length; i += PARALLEL) {
           const group = batch.slice(i, i + PARALLEL);
           await Promise.all(group.map((b) => options.blobs.delete(b.digest))).catch((error: Error) => {
-            throw new TidepoolError('store_unavailable', `the object store failed a deletion (${error.message}) after ${deleted.length} blob(s) were deleted; run gc again`);
+            throw new TidepoolError(
+              'store_unavailable',
+              `the object store failed a deletion (${error.message}) after ${deleted.length} blob(s) were deleted; run gc again`,
+            );
           });
           deleted.push(...group);
         }

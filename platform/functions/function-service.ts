@@ -111,7 +111,15 @@ export function createFunctionService(options: FunctionServiceOptions): Function
         throw new TidepoolError('store_unavailable', `cannot read the model config of ${name} v${record.version} from the object store: ${detail}`);
       });
       const contextLength = Math.min(record.manifest.context_length ?? meta.maxPositions, meta.maxPositions);
-      return { name, version: record.version, manifest: record.manifest, artifact: toArtifact(record), contextLength, vocabSize: meta.vocabSize, tokenizer: meta.tokenizer };
+      return {
+        name,
+        version: record.version,
+        manifest: record.manifest,
+        artifact: toArtifact(record),
+        contextLength,
+        vocabSize: meta.vocabSize,
+        tokenizer: meta.tokenizer,
+      };
     },
   };
 }
@@ -159,7 +167,9 @@ async function deploy(options: FunctionServiceOptions, body: Parameters<Function
   const meta = buildMeta(checked.tokenizerText, config, options.loadTokenizer);
   const maxPositions = Number(config.max_position_embeddings);
   if (manifest.context_length !== null && Number.isFinite(maxPositions) && manifest.context_length > maxPositions) {
-    throw new TidepoolError('model_mismatch', `context_length: ${manifest.context_length} exceeds the model's max_position_embeddings ${maxPositions}`, { param: 'manifest' });
+    throw new TidepoolError('model_mismatch', `context_length: ${manifest.context_length} exceeds the model's max_position_embeddings ${maxPositions}`, {
+      param: 'manifest',
+    });
   }
   const digest = artifactDigest(files);
   const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
@@ -181,7 +191,11 @@ function buildMeta(tokenizerText: string | undefined, config: Record<string, unk
   }
   const vocabSize = Number(config.vocab_size);
   if (tokenizer.vocabSize !== undefined && tokenizer.vocabSize > vocabSize) {
-    throw new TidepoolError('invalid_model', `tokenizer.json: produces ids up to ${tokenizer.vocabSize - 1}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size)`, { param: 'tokenizer.json' });
+    throw new TidepoolError(
+      'invalid_model',
+      `tokenizer.json: produces ids up to ${tokenizer.vocabSize - 1}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size)`,
+      { param: 'tokenizer.json' },
+    );
   }
   return metaOf(tokenizer, config);
 }

@@ -44,7 +44,12 @@ export class GenerationRun {
 
   constructor(private readonly ctx: RunContext) {}
 
-  async *events(first: IteratorResult<NodeEvent>, rest: AsyncIterator<NodeEvent>, cancel: AbortController, cleanup: () => void): AsyncGenerator<GenerationEvent> {
+  async *events(
+    first: IteratorResult<NodeEvent>,
+    rest: AsyncIterator<NodeEvent>,
+    cancel: AbortController,
+    cleanup: () => void,
+  ): AsyncGenerator<GenerationEvent> {
     const { fn, params, sampling } = this.ctx;
     const output = new OutputText(fn.tokenizer, sampling);
     let status = 'cancelled';

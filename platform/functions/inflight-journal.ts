@@ -38,15 +38,17 @@ export function createInflightJournal(options: { readonly path: string; readonly
   let dirty = false;
   let writing: Promise<void> = Promise.resolve();
   const write = (): Promise<void> =>
-    (writing = writing.then(async () => {
-      if (!dirty) return;
-      dirty = false;
-      if (inflight.size === 0) return rm(options.path, { force: true });
-      // Beside and renamed over: a crash mid-write leaves the previous list, never half of one.
-      const temp = `${options.path}.tmp`;
-      await writeFile(temp, JSON.stringify([...inflight.values()]));
-      await rename(temp, options.path);
-    }).catch(() => undefined));
+    (writing = writing
+      .then(async () => {
+        if (!dirty) return;
+        dirty = false;
+        if (inflight.size === 0) return rm(options.path, { force: true });
+        // Beside and renamed over: a crash mid-write leaves the previous list, never half of one.
+        const temp = `${options.path}.tmp`;
+        await writeFile(temp, JSON.stringify([...inflight.values()]));
+        await rename(temp, options.path);
+      })
+      .catch(() => undefined));
   const timer = setInterval(() => void write(), options.intervalMs ?? 250);
   timer.unref();
   return {
@@ -105,5 +107,11 @@ export async function takeInterruptedInvocations(path: string): Promise<Invocati
 
 function isEntry(value: unknown): value is InflightEntry {
   const e = value as Partial<InflightEntry> | null;
-  return typeof e?.id === 'string' && typeof e.functionName === 'string' && Number.isSafeInteger(e.version) && Number.isSafeInteger(e.promptTokens) && Number.isFinite(e.startedMs);
+  return (
+    typeof e?.id === 'string' &&
+    typeof e.functionName === 'string' &&
+    Number.isSafeInteger(e.version) &&
+    Number.isSafeInteger(e.promptTokens) &&
+    Number.isFinite(e.startedMs)
+  );
 }

@@ -63,10 +63,18 @@ function defaultMaxTokens(fn: ResolvedFunction, promptTokens: number): number {
 function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
   if (promptTokens === 0) throw new TidepoolError('empty_prompt', 'the prompt encodes to no tokens', { param: 'prompt' });
   if (promptTokens >= fn.contextLength) {
-    throw new TidepoolError('context_length_exceeded', `prompt (${promptTokens} tokens) leaves no room in the context length ${fn.contextLength} of function ${fn.name}`, { param: 'prompt' });
+    throw new TidepoolError(
+      'context_length_exceeded',
+      `prompt (${promptTokens} tokens) leaves no room in the context length ${fn.contextLength} of function ${fn.name}`,
+      { param: 'prompt' },
+    );
   }
   if (promptTokens + maxTokens <= fn.contextLength) return;
-  throw new TidepoolError('context_length_exceeded', `prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) = ${promptTokens + maxTokens} exceeds the context length ${fn.contextLength} of function ${fn.name}`, { param: 'max_tokens' });
+  throw new TidepoolError(
+    'context_length_exceeded',
+    `prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) = ${promptTokens + maxTokens} exceeds the context length ${fn.contextLength} of function ${fn.name}`,
+    { param: 'max_tokens' },
+  );
 }
 
 export function createInvoker(options: InvokerOptions): Invoker {
@@ -84,8 +92,13 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
       active.enter();
       options.journal?.begin({
-        id, functionName: fn.name, version: fn.version, apiKeyId: params.caller?.keyId ?? null, nodeId: null,
-        promptTokens: params.promptTokens.length, startedMs: params.arrivalMs,
+        id,
+        functionName: fn.name,
+        version: fn.version,
+        apiKeyId: params.caller?.keyId ?? null,
+        nodeId: null,
+        promptTokens: params.promptTokens.length,
+        startedMs: params.arrivalMs,
       });
       const onFinished = (usedTokens: number): void => {
         quota?.settle(usedTokens);
@@ -104,20 +117,22 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const cancel = new AbortController();
       const onAbort = (): void => cancel.abort();
       signal.addEventListener('abort', onAbort, { once: true });
-      const events = node.generate(
-        {
-          id,
-          functionName: fn.name,
-          version: fn.version,
-          artifact: fn.artifact,
-          promptTokens: params.promptTokens,
-          sampling,
-          stopTokenIds: fn.tokenizer.stopTokenIds,
-          slo: { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms },
-          keepWarmMs: fn.manifest.keep_warm_ms,
-        },
-        cancel.signal,
-      )[Symbol.asyncIterator]();
+      const events = node
+        .generate(
+          {
+            id,
+            functionName: fn.name,
+            version: fn.version,
+            artifact: fn.artifact,
+            promptTokens: params.promptTokens,
+            sampling,
+            stopTokenIds: fn.tokenizer.stopTokenIds,
+            slo: { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms },
+            keepWarmMs: fn.manifest.keep_warm_ms,
+          },
+          cancel.signal,
+        )
+        [Symbol.asyncIterator]();
       const run = new GenerationRun({ ...runContext, nodeId: node.nodeId });
       let first: IteratorResult<NodeEvent>;
       try {
@@ -162,4 +177,3 @@ class ActiveCount {
     });
   }
 }
-

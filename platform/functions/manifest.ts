@@ -47,9 +47,7 @@ export const DEFAULT_GENERATION = Object.freeze({ max_tokens: 256, temperature: 
 export const DEFAULT_KEEP_WARM_MS = 300_000;
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export type ManifestResult =
-  | { readonly ok: true; readonly manifest: FunctionManifest }
-  | { readonly ok: false; readonly problems: readonly string[] };
+export type ManifestResult = { readonly ok: true; readonly manifest: FunctionManifest } | { readonly ok: false; readonly problems: readonly string[] };
 
 export class ManifestError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -176,7 +174,8 @@ export function parseManifest(input: unknown): ManifestResult {
   const name = readName(r, input);
   const description = r.string(input, 'description', 'description', '', 'text') ?? '';
   const model = readModel(r, input);
-  const context = input.context_length === undefined || input.context_length === null ? null : r.integer(input, 'context_length', 'context_length', undefined, 1);
+  const context =
+    input.context_length === undefined || input.context_length === null ? null : r.integer(input, 'context_length', 'context_length', undefined, 1);
   const d = r.object(input, 'defaults', 'defaults') ?? {};
   r.unknownKeys(d, ['max_tokens', 'temperature', 'top_p'], 'defaults.');
   const defaults = {
@@ -198,7 +197,14 @@ export function parseManifest(input: unknown): ManifestResult {
     return { ok: false, problems: r.problems };
   }
   const manifest: FunctionManifest = {
-    name, description, model, context_length: context, defaults, slo, keep_warm_ms: keepWarm, min_warm: minWarm,
+    name,
+    description,
+    model,
+    context_length: context,
+    defaults,
+    slo,
+    keep_warm_ms: keepWarm,
+    min_warm: minWarm,
     ...(limits ? { limits } : {}),
     ...task,
   };

@@ -41,8 +41,10 @@ export function checkFileList(files: unknown): ArtifactFileEntry[] {
     if (typeof e?.name !== 'string') throw new TidepoolError('invalid_files', `${at}.name: must be a string`, { param: 'files' });
     const nameProblem = fileNameProblem(e.name);
     if (nameProblem) throw new TidepoolError('invalid_files', `${at}.name: ${JSON.stringify(e.name)} ${nameProblem}`, { param: 'files' });
-    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw new TidepoolError('invalid_files', `${at}.digest: must be sha256:<64 hex>`, { param: 'files' });
-    if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0) throw new TidepoolError('invalid_files', `${at}.size: must be a non-negative integer`, { param: 'files' });
+    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest))
+      throw new TidepoolError('invalid_files', `${at}.digest: must be sha256:<64 hex>`, { param: 'files' });
+    if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0)
+      throw new TidepoolError('invalid_files', `${at}.size: must be a non-negative integer`, { param: 'files' });
     if (seen.has(e.name)) throw new TidepoolError('invalid_files', `${at}.name: duplicate file ${e.name}`, { param: 'files' });
     seen.add(e.name);
     out.push({ name: e.name, digest: e.digest, size: e.size });
@@ -104,7 +106,8 @@ export interface CheckedModel {
 export async function checkModel(blobs: BlobReader, files: readonly ArtifactFileEntry[], validate: ModelValidator): Promise<CheckedModel> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const config = await readJson(blobs, byName.get('config.json')!);
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new TidepoolError('invalid_model', 'config.json: must be a JSON object', { param: 'config.json' });
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new TidepoolError('invalid_model', 'config.json: must be a JSON object', { param: 'config.json' });
   const shards = [];
   for (const file of files.filter((f) => f.name.endsWith('.safetensors'))) {
     try {
@@ -115,13 +118,15 @@ export async function checkModel(blobs: BlobReader, files: readonly ArtifactFile
     }
   }
   const problems = validate(config, shards);
-  if (problems.length > 0) throw new TidepoolError('invalid_model', capProblems(problems, (n) => `and ${n} more problem(s)`).join('; '), { param: 'config.json' });
+  if (problems.length > 0)
+    throw new TidepoolError('invalid_model', capProblems(problems, (n) => `and ${n} more problem(s)`).join('; '), { param: 'config.json' });
   const vocabSize = Number((config as Record<string, unknown>).vocab_size);
   // Without tokenizer.json the model speaks byte-level ids (platform/models/tokenizer.ts).
   const tokenizerFile = byName.get('tokenizer.json');
   const tokenizerText = tokenizerFile ? await readText(blobs, tokenizerFile) : undefined;
   const tokenizerProblems = tokenizerText === undefined ? byteLevelVocabProblems(vocabSize) : tokenizerJsonProblems(parseTokenizer(tokenizerText), vocabSize);
-  if (tokenizerProblems.length > 0) throw new TidepoolError('invalid_model', tokenizerProblems.join('; '), { param: tokenizerText === undefined ? 'config.json' : 'tokenizer.json' });
+  if (tokenizerProblems.length > 0)
+    throw new TidepoolError('invalid_model', tokenizerProblems.join('; '), { param: tokenizerText === undefined ? 'config.json' : 'tokenizer.json' });
   return { config: config as Record<string, unknown>, ...(tokenizerText !== undefined && { tokenizerText }) };
 }
 

@@ -41,5 +41,8 @@ export function storeBlobs(store: ObjectStore): BlobService {
 
 /** 502: the object store returned bytes that fail their digest; the same wording as the host pool's report. */
 function blobCorrupt(digest: string, actual: string): TidepoolError {
-  return new TidepoolError('blob_corrupt', `stored blob ${digest} is corrupt: its bytes hash to ${actual}; upload the file again (PUT /v1/blobs/${digest}) to repair it`);
+  return new TidepoolError(
+    'blob_corrupt',
+    `stored blob ${digest} is corrupt: its bytes hash to ${actual}; upload the file again (PUT /v1/blobs/${digest}) to repair it`,
+  );
 }

@@ -32,7 +32,11 @@ function parseFunctionCall(raw: unknown, tools: readonly FunctionTool[]): ToolCh
   const names = tools.map((t) => t.function.name);
   if (typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string') {
     const name = (raw as { name: string }).name;
-    if (!names.includes(name)) throw new ChatTemplateError(`function_call: function "${name}" is not among functions (${names.length > 0 ? names.join(', ') : 'none given'})`, 'function_call');
+    if (!names.includes(name))
+      throw new ChatTemplateError(
+        `function_call: function "${name}" is not among functions (${names.length > 0 ? names.join(', ') : 'none given'})`,
+        'function_call',
+      );
     return { type: 'function', function: { name } };
   }
   throw new ChatTemplateError('function_call: must be "none", "auto" or {"name": ...}', 'function_call');
@@ -49,5 +53,7 @@ export function toLegacyDelta(delta: ChatDelta): { content: string } | { functio
   if ('content' in delta) return delta;
   const call = delta.tool_calls.find((c) => c.index === 0);
   if (!call) return undefined;
-  return { function_call: call.function.name !== undefined ? { name: call.function.name, arguments: call.function.arguments } : { arguments: call.function.arguments } };
+  return {
+    function_call: call.function.name !== undefined ? { name: call.function.name, arguments: call.function.arguments } : { arguments: call.function.arguments },
+  };
 }

@@ -32,7 +32,9 @@ export function renderLlama31Chat(messages: readonly ToolChatMessage[], tools: r
   if (tools.length > 0) {
     const firstUser = rest[0];
     if (firstUser?.role !== 'user') {
-      throw new ChatTemplateError(`messages[${messages.length - rest.length}]: Llama 3.1's template puts the tools into the first user message, so the first message after the system message must be a user message`);
+      throw new ChatTemplateError(
+        `messages[${messages.length - rest.length}]: Llama 3.1's template puts the tools into the first user message, so the first message after the system message must be a user message`,
+      );
     }
     text += '<|start_header_id|>user<|end_header_id|>\n\n';
     text += 'Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\n\n';
@@ -47,7 +49,9 @@ export function renderLlama31Chat(messages: readonly ToolChatMessage[], tools: r
       text += `<|start_header_id|>ipython<|end_header_id|>\n\n${toJson(message.content)}<|eot_id|>`;
     } else if (message.role === 'assistant' && message.toolCalls.length > 0) {
       if (message.toolCalls.length > 1) {
-        throw new ChatTemplateError(`messages[${offset + i}].tool_calls: Llama 3.1's template allows one tool call per assistant message, got ${message.toolCalls.length}`);
+        throw new ChatTemplateError(
+          `messages[${offset + i}].tool_calls: Llama 3.1's template allows one tool call per assistant message, got ${message.toolCalls.length}`,
+        );
       }
       const call = message.toolCalls[0].function;
       text += `<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "${call.name}", "parameters": ${toJson(JSON.parse(call.arguments))}}<|eot_id|>`;

@@ -142,7 +142,8 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     problems.push(`num_key_value_heads ${numKvHeads} does not divide num_attention_heads ${numHeads}`);
   }
   if (headDim % 2 === 1) problems.push(`head dimension ${headDim} must be even for rotary embeddings`);
-  if (headDim > MODEL_LIMITS.config.head_dim) problems.push(`head dimension ${headDim} (hidden_size / num_attention_heads) exceeds the limit of ${MODEL_LIMITS.config.head_dim}`);
+  if (headDim > MODEL_LIMITS.config.head_dim)
+    problems.push(`head dimension ${headDim} (hidden_size / num_attention_heads) exceeds the limit of ${MODEL_LIMITS.config.head_dim}`);
   if (json.head_dim !== undefined && json.head_dim !== null && headDim > 0 && json.head_dim !== headDim) {
     problems.push(`head_dim ${jsonPreview(json.head_dim)} differs from hidden_size / num_attention_heads = ${headDim}`);
   }

@@ -12,12 +12,25 @@ export interface ModelLimits {
   /** config.json dimensions, inclusive maxima, by field name. */
   readonly config: Readonly<Record<LimitedConfigField, number>>;
   readonly configJsonBytes: number;
-  readonly safetensors: { readonly headerBytes: number; readonly tensors: number; readonly rank: number; readonly tensorElements: number; readonly files: number };
+  readonly safetensors: {
+    readonly headerBytes: number;
+    readonly tensors: number;
+    readonly rank: number;
+    readonly tensorElements: number;
+    readonly files: number;
+  };
   readonly tokenizer: { readonly jsonBytes: number; readonly vocab: number; readonly merges: number; readonly addedTokens: number };
 }
 
 export const LIMITED_CONFIG_FIELDS = [
-  'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'vocab_size', 'max_position_embeddings',
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'vocab_size',
+  'max_position_embeddings',
 ] as const;
 export type LimitedConfigField = (typeof LIMITED_CONFIG_FIELDS)[number];
 
@@ -29,7 +42,8 @@ export function parseModelLimits(raw: unknown): ModelLimits {
   const table = raw as Record<string, unknown>;
   const get = (key: string): number => {
     const value = table?.[key];
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new Error(`model limits: ${key} must be a positive integer, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
+      throw new Error(`model limits: ${key} must be a positive integer, got ${String(value)}`);
     return value;
   };
   const config = Object.fromEntries(LIMITED_CONFIG_FIELDS.map((field) => [field, get(`config.${field}`)])) as Record<LimitedConfigField, number>;
@@ -37,11 +51,17 @@ export function parseModelLimits(raw: unknown): ModelLimits {
     config: Object.freeze(config),
     configJsonBytes: get('config.json_bytes'),
     safetensors: Object.freeze({
-      headerBytes: get('safetensors.header_bytes'), tensors: get('safetensors.tensors'), rank: get('safetensors.rank'),
-      tensorElements: get('safetensors.tensor_elements'), files: get('safetensors.files'),
+      headerBytes: get('safetensors.header_bytes'),
+      tensors: get('safetensors.tensors'),
+      rank: get('safetensors.rank'),
+      tensorElements: get('safetensors.tensor_elements'),
+      files: get('safetensors.files'),
     }),
     tokenizer: Object.freeze({
-      jsonBytes: get('tokenizer.json_bytes'), vocab: get('tokenizer.vocab'), merges: get('tokenizer.merges'), addedTokens: get('tokenizer.added_tokens'),
+      jsonBytes: get('tokenizer.json_bytes'),
+      vocab: get('tokenizer.vocab'),
+      merges: get('tokenizer.merges'),
+      addedTokens: get('tokenizer.added_tokens'),
     }),
   });
 }

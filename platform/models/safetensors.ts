@@ -84,11 +84,7 @@ function parseTensorEntry(file: string, name: string, raw: unknown): TensorInfo 
   }
   const entry = raw as Record<string, unknown>;
   if (!isDtype(entry.dtype)) {
-    throw new SafetensorsError(
-      file,
-      `tensor ${name}: unsupported dtype ${jsonPreview(entry.dtype)} (supported: F32, F16, BF16)`,
-      name,
-    );
+    throw new SafetensorsError(file, `tensor ${name}: unsupported dtype ${jsonPreview(entry.dtype)} (supported: F32, F16, BF16)`, name);
   }
   const shape = entry.shape;
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) {
@@ -102,11 +98,7 @@ function parseTensorEntry(file: string, name: string, raw: unknown): TensorInfo 
   const expected = tensorByteLength(entry.dtype, shape);
   const actual = offsets[1] - offsets[0];
   if (actual !== expected) {
-    throw new SafetensorsError(
-      file,
-      `tensor ${name}: data_offsets span ${actual} bytes but ${entry.dtype} ${jsonPreview(shape)} needs ${expected}`,
-      name,
-    );
+    throw new SafetensorsError(file, `tensor ${name}: data_offsets span ${actual} bytes but ${entry.dtype} ${jsonPreview(shape)} needs ${expected}`, name);
   }
   return { name, dtype: entry.dtype, shape: Object.freeze([...shape]), dataOffsets: [offsets[0], offsets[1]] };
 }

@@ -111,7 +111,12 @@ function wordRowScale(tokenizer: TinyTokenizer | undefined): ((row: number) => n
   return (row) => (words.has(row) ? 1 : NON_WORD_ROW_SCALE);
 }
 
-async function writeShards(outDir: string, specs: readonly TensorSpec[], options: Required<Pick<SynthOptions, 'seed' | 'shardBytes'>>, tokenizer?: TinyTokenizer): Promise<{ files: string[]; bytes: number }> {
+async function writeShards(
+  outDir: string,
+  specs: readonly TensorSpec[],
+  options: Required<Pick<SynthOptions, 'seed' | 'shardBytes'>>,
+  tokenizer?: TinyTokenizer,
+): Promise<{ files: string[]; bytes: number }> {
   const shards = planShards(specs, options.shardBytes);
   const files: string[] = [];
   const weightMap: Record<string, string> = {};

@@ -21,13 +21,18 @@ export function tokenizerJsonProblems(json: unknown, vocabSize: number): string[
   if (!Array.isArray(added)) problems.push(`tokenizer.json: added_tokens must be a list, got ${jsonPreview(added)}`);
   else if (added.length > limits.addedTokens) problems.push(`tokenizer.json: ${added.length} added tokens exceed the limit of ${limits.addedTokens}`);
   if (problems.length > 0 || !Array.isArray(added)) return problems;
-  const ids: [string, unknown][] = [...vocab, ...added.map((token: unknown, i): [string, unknown] => [`added_tokens[${i}]`, (token as { id?: unknown } | null)?.id])];
+  const ids: [string, unknown][] = [
+    ...vocab,
+    ...added.map((token: unknown, i): [string, unknown] => [`added_tokens[${i}]`, (token as { id?: unknown } | null)?.id]),
+  ];
   return idProblems(ids, vocabSize);
 }
 
 /** Problems when the byte-level tokenizer (no tokenizer.json) would produce ids the model does not have. */
 export function byteLevelVocabProblems(vocabSize: number): string[] {
-  return vocabSize < 256 ? [`config.json: vocab_size ${vocabSize} is smaller than the 256 byte ids of the byte-level tokenizer used without tokenizer.json`] : [];
+  return vocabSize < 256
+    ? [`config.json: vocab_size ${vocabSize} is smaller than the 256 byte ids of the byte-level tokenizer used without tokenizer.json`]
+    : [];
 }
 
 /** `[label, id]` pairs of the model's vocabulary: an object (BPE, WordPiece, WordLevel) or a Unigram list. */
@@ -51,11 +56,14 @@ function vocabEntries(vocab: unknown, problems: string[]): [string, unknown][] {
 function idProblems(ids: readonly [string, unknown][], vocabSize: number): string[] {
   let largest: [string, number] | undefined;
   for (const [label, id] of ids) {
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return [`tokenizer.json: ${label} has id ${jsonPreview(id)}, not a non-negative integer`];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0)
+      return [`tokenizer.json: ${label} has id ${jsonPreview(id)}, not a non-negative integer`];
     if (!largest || id > largest[1]) largest = [label, id];
   }
   if (largest && largest[1] >= vocabSize) {
-    return [`tokenizer.json: ${largest[0]} has id ${largest[1]}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size): the tokenizer does not belong to this model`];
+    return [
+      `tokenizer.json: ${largest[0]} has id ${largest[1]}, outside the model's vocabulary of ${vocabSize} (config.json vocab_size): the tokenizer does not belong to this model`,
+    ];
   }
   return [];
 }

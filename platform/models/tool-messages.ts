@@ -86,11 +86,15 @@ export function parseToolChatMessages(raw: unknown, family: ChatFamily, param = 
     const role = message.role === 'developer' ? 'system' : message.role;
     if (!['system', 'user', 'assistant', 'tool', 'function'].includes(role as string)) throw fail('.role: must be system, developer, user, assistant or tool');
     const content = readContent(message.content, role === 'assistant', fail);
-    if (content !== null && TURN_MARKERS[family].test(content)) throw fail(`.content: must not contain a chat template marker such as ${markerExample(family)}`);
+    if (content !== null && TURN_MARKERS[family].test(content))
+      throw fail(`.content: must not contain a chat template marker such as ${markerExample(family)}`);
     if (role === 'tool' || role === 'function') return { role: 'tool' as const, content: content ?? '', toolCallId: answeredCall(message, openCalls, fail) };
     openCalls = [];
     if (role === 'system' || role === 'user') return { role, content: content ?? '' };
-    const toolCalls = message.tool_calls === undefined && isObject(message.function_call) ? [legacyCall(message.function_call, i, fail)] : readToolCalls(message.tool_calls, fail);
+    const toolCalls =
+      message.tool_calls === undefined && isObject(message.function_call)
+        ? [legacyCall(message.function_call, i, fail)]
+        : readToolCalls(message.tool_calls, fail);
     if (content === null && toolCalls.length === 0) throw fail('.content: may be null only with tool_calls');
     openCalls = toolCalls;
     return { role: 'assistant' as const, content, toolCalls };
@@ -111,13 +115,16 @@ function answeredCall(message: Raw, openCalls: readonly ToolCall[], fail: (what:
 }
 
 function legacyCall(functionCall: Raw, index: number, fail: (what: string) => Error): ToolCall {
-  return readToolCalls([{ id: `legacy-${index}`, type: 'function', function: functionCall }], (what) => fail(what.replace('.tool_calls[0].function', '.function_call').replace('.tool_calls[0]', '.function_call')))[0];
+  return readToolCalls([{ id: `legacy-${index}`, type: 'function', function: functionCall }], (what) =>
+    fail(what.replace('.tool_calls[0].function', '.function_call').replace('.tool_calls[0]', '.function_call')),
+  )[0];
 }
 
 function readContent(v: unknown, nullable: boolean, fail: (what: string) => Error): string | null {
   if (typeof v === 'string') return v;
   if ((v === null || v === undefined) && nullable) return null;
-  if (Array.isArray(v) && v.every((p) => isObject(p) && p.type === 'text' && typeof p.text === 'string')) return v.map((p) => (p as { text: string }).text).join('');
+  if (Array.isArray(v) && v.every((p) => isObject(p) && p.type === 'text' && typeof p.text === 'string'))
+    return v.map((p) => (p as { text: string }).text).join('');
   throw fail('.content: must be a string or text parts');
 }
 

@@ -79,7 +79,12 @@ function indexTensors(files: readonly SafetensorsFile[], problems: ModelProblem[
     for (const info of file.header.tensors) {
       const previous = byName.get(info.name);
       if (previous) {
-        problems.push({ code: 'duplicate_tensor', message: `tensor ${info.name} is in both ${previous.file} and ${file.name}`, tensor: info.name, file: file.name });
+        problems.push({
+          code: 'duplicate_tensor',
+          message: `tensor ${info.name} is in both ${previous.file} and ${file.name}`,
+          tensor: info.name,
+          file: file.name,
+        });
       } else {
         byName.set(info.name, { file: file.name, info });
       }
@@ -251,7 +256,10 @@ async function readHeaders(dir: string, names: readonly string[], problems: Mode
 
 /** Inspects a model directory; never throws for a bad model, only for I/O errors other than missing files. */
 export async function inspectModelDir(dir: string): Promise<ModelCheck> {
-  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!isDir) return { ok: false, problems: [{ code: 'missing_file', message: `model directory ${dir} does not exist` }] };
   const problems: ModelProblem[] = [];
   let configJson: unknown;
@@ -272,7 +280,8 @@ export async function inspectModelDir(dir: string): Promise<ModelCheck> {
   await checkTokenizer(dir, configJson, problems);
   const check = checkPartsUncapped(configJson, files);
   // Missing tensors are mostly a consequence of unreadable files; report the file problems first.
-  if (problems.length > 0) return { ok: false, problems: capModelProblems([...problems, ...(check.ok ? [] : check.problems.filter((p) => p.code !== 'missing_tensor'))]) };
+  if (problems.length > 0)
+    return { ok: false, problems: capModelProblems([...problems, ...(check.ok ? [] : check.problems.filter((p) => p.code !== 'missing_tensor'))]) };
   return check.ok ? check : { ok: false, problems: capModelProblems(check.problems) };
 }
 

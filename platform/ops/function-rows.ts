@@ -12,11 +12,7 @@ const DEFAULT_SLO = { ttft_ms: 10_000, tpot_ms: 100 };
  * live load summed over nodes, and the recent window's SLO attainment and median latencies. Pure: the
  * inputs are read by the caller.
  */
-export function functionRows(
-  catalog: readonly FunctionSummary[],
-  nodes: readonly NodeSnapshot[],
-  recent: readonly InvocationWindowStats[],
-): OpsFunction[] {
+export function functionRows(catalog: readonly FunctionSummary[], nodes: readonly NodeSnapshot[], recent: readonly InvocationWindowStats[]): OpsFunction[] {
   const windowByName = new Map(recent.map((row) => [row.functionName, row]));
   return catalog.map((fn) => {
     const digest = fn.active?.artifactDigest;

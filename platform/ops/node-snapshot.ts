@@ -17,11 +17,7 @@ export interface NodeSnapshot {
  * cannot stall the view. Registered nodes that are not live (cluster mode: draining, down) are listed from
  * their registration, without a call. Local mode has no registrations: its in-process node is the only one.
  */
-export async function snapshotNodes(
-  live: readonly NodeRuntime[],
-  registered: readonly NodeRecord[],
-  timeoutMs: number,
-): Promise<NodeSnapshot[]> {
+export async function snapshotNodes(live: readonly NodeRuntime[], registered: readonly NodeRecord[], timeoutMs: number): Promise<NodeSnapshot[]> {
   const records = new Map(registered.map((record) => [record.id, record]));
   const answered = await Promise.all(live.map((node) => askNode(node, records.get(node.nodeId), timeoutMs)));
   const liveIds = new Set(live.map((node) => node.nodeId));

@@ -95,7 +95,12 @@ export function createQuotaGate(options: QuotaGateOptions = {}): QuotaGate {
         applied.push({ scope: 'key', label: `API key ${request.keyId}`, limits: request.keyLimits, usage: usageOf(`key:${request.keyId}`, at) });
       }
       if (hasLimits(request.functionLimits)) {
-        applied.push({ scope: 'function', label: `function ${request.functionName}`, limits: request.functionLimits, usage: usageOf(`fn:${request.functionName}`, at) });
+        applied.push({
+          scope: 'function',
+          label: `function ${request.functionName}`,
+          limits: request.functionLimits,
+          usage: usageOf(`fn:${request.functionName}`, at),
+        });
       }
       const refusals = applied.flatMap((a) => check(a, request.tokens, at));
       if (refusals.length > 0) {

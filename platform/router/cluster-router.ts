@@ -132,7 +132,10 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   function choose(digest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
     // Sorted by node id, so equal candidates resolve the same way on every replica.
     const nodes = candidates(digest, exclude).sort((a, b) => a.record.id.localeCompare(b.record.id));
-    const choice = chooseRoute(nodes.map((c) => ({ tier: c.tier, load: c.load, modelLoad: c.fnLoad })), spread);
+    const choice = chooseRoute(
+      nodes.map((c) => ({ tier: c.tier, load: c.load, modelLoad: c.fnLoad })),
+      spread,
+    );
     if (!choice) return undefined;
     const candidate = nodes[choice.index]!;
     if (choice.spilled) return { candidate, reason: 'spread' };
@@ -178,7 +181,13 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
             if (tokens > 0 || signal?.aborted) {
               if (error instanceof NodeLostError) suspect(node, error);
               const message = error instanceof Error ? error.message : String(error);
-              yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: tokens, error: { code: 'engine_down', message } };
+              yield {
+                type: 'done',
+                reason: 'error',
+                promptTokens: request.promptTokens.length,
+                completionTokens: tokens,
+                error: { code: 'engine_down', message },
+              };
               return;
             }
             if (!retryable(error)) throw error;

@@ -17,7 +17,10 @@ import type { NodeTimeline } from '../../protocol/timeline-types.js';
 
 /** The node could not be reached, or hung up before answering: nothing ran there, another node may take it. */
 export class NodeUnreachableError extends NodeError {
-  constructor(readonly nodeId: string, cause: string) {
+  constructor(
+    readonly nodeId: string,
+    cause: string,
+  ) {
     super('engine_down', `node ${nodeId} unreachable: ${cause}`);
     this.name = 'NodeUnreachableError';
   }
@@ -25,12 +28,15 @@ export class NodeUnreachableError extends NodeError {
 
 /** The node's stream broke after it admitted the request (process killed, network cut). */
 export class NodeLostError extends Error {
-  constructor(readonly nodeId: string, readonly tokens: number, cause: string) {
+  constructor(
+    readonly nodeId: string,
+    readonly tokens: number,
+    cause: string,
+  ) {
     super(`node ${nodeId} was lost after ${tokens} token(s): ${cause}`);
     this.name = 'NodeLostError';
   }
 }
-
 
 /**
  * A `NodeRuntime` reached over the node's internal HTTP API (`runtime/cluster/node-server.ts`): NDJSON

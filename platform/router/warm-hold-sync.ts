@@ -108,10 +108,7 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
       checking.add(check);
     },
     async syncAll() {
-      const [holds, nodes] = await Promise.all([
-        wanted(),
-        listNodes(options.db, { state: 'ready', heartbeatSince: new Date(now() - options.downAfterMs) }),
-      ]);
+      const [holds, nodes] = await Promise.all([wanted(), listNodes(options.db, { state: 'ready', heartbeatSince: new Date(now() - options.downAfterMs) })]);
       await Promise.all(nodes.map((node) => sending.get(node.id) ?? sendTo(node, holds, 'control plane start-up')));
     },
     async idle() {

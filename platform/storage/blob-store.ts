@@ -56,12 +56,7 @@ export interface PutBlobOptions extends PutOptions {
  * rejection is the only report: the stream handed to the store always has an 'error' listener, so a store
  * that ignores stream errors cannot turn one into an uncaught exception.
  */
-export async function putBlob(
-  store: ObjectStore,
-  digest: string,
-  body: AsyncIterable<Buffer> | Buffer,
-  options: PutBlobOptions = {},
-): Promise<ObjectInfo> {
+export async function putBlob(store: ObjectStore, digest: string, body: AsyncIterable<Buffer> | Buffer, options: PutBlobOptions = {}): Promise<ObjectInfo> {
   const key = blobKey(digest);
   const { maxBytes, onBytes, ...putOptions } = options;
   if (Buffer.isBuffer(body)) {

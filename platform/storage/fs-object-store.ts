@@ -5,7 +5,16 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix, resolveRange, sizeCheck } from './object-key.js';
-import { ObjectNotFoundError, ObjectSizeMismatchError, type ByteRange, type DownloadOptions, type ObjectInfo, type ObjectListing, type ObjectStore, type PutOptions } from './object-store.js';
+import {
+  ObjectNotFoundError,
+  ObjectSizeMismatchError,
+  type ByteRange,
+  type DownloadOptions,
+  type ObjectInfo,
+  type ObjectListing,
+  type ObjectStore,
+  type PutOptions,
+} from './object-store.js';
 import { isPidAlive } from '../../protocol/dir-lock.js';
 import type { Leftover } from '../../protocol/leftovers.js';
 import { downloadObject } from './parallel-download.js';
@@ -64,8 +73,12 @@ export class FsObjectStore implements ObjectStore {
       if (!info?.isFile()) continue;
       const owner = /^(\d+)-[0-9a-f]+\.part$/.exec(name);
       const why = owner
-        ? isPidAlive(Number(owner[1])) ? undefined : `partial upload; its process ${owner[1]} is gone`
-        : now - info.mtimeMs > UNOWNED_PART_IDLE_MS ? `partial upload untouched for ${Math.round((now - info.mtimeMs) / 60_000)} min` : undefined;
+        ? isPidAlive(Number(owner[1]))
+          ? undefined
+          : `partial upload; its process ${owner[1]} is gone`
+        : now - info.mtimeMs > UNOWNED_PART_IDLE_MS
+          ? `partial upload untouched for ${Math.round((now - info.mtimeMs) / 60_000)} min`
+          : undefined;
       if (why) out.push({ kind: 'upload', path: path.join(dir, name), bytes: info.size, why });
     }
     return out;

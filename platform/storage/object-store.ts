@@ -81,7 +81,10 @@ export interface DownloadOptions {
 
 export class InvalidObjectKeyError extends Error {
   readonly code = 'invalid_object_key';
-  constructor(readonly key: string, reason: string) {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
     super(`invalid object key ${JSON.stringify(key)}: ${reason}`);
     this.name = 'InvalidObjectKeyError';
   }
@@ -90,7 +93,11 @@ export class InvalidObjectKeyError extends Error {
 /** The body's byte count differed from the `size` promised in `PutOptions`. */
 export class ObjectSizeMismatchError extends Error {
   readonly code = 'object_size_mismatch';
-  constructor(readonly key: string, readonly expected: number, readonly actual: number) {
+  constructor(
+    readonly key: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
     super(`object ${key}: expected ${expected} bytes, got ${actual}`);
     this.name = 'ObjectSizeMismatchError';
   }

@@ -1,15 +1,17 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { assertValidKey, assertValidPrefix, sizeCheck } from './object-key.js';
-import { ObjectNotFoundError, ObjectSizeMismatchError, type ByteRange, type DownloadOptions, type ObjectInfo, type ObjectListing, type ObjectStore, type PutOptions } from './object-store.js';
+import {
+  ObjectNotFoundError,
+  ObjectSizeMismatchError,
+  type ByteRange,
+  type DownloadOptions,
+  type ObjectInfo,
+  type ObjectListing,
+  type ObjectStore,
+  type PutOptions,
+} from './object-store.js';
 import { downloadObject } from './parallel-download.js';
 
 export interface S3ObjectStoreOptions {
@@ -127,9 +129,7 @@ export class S3ObjectStore implements ObjectStore {
     const listings: ObjectListing[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
-      );
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
         // A listing without a date (a nonconforming server) reads as new, so garbage collection keeps it.

@@ -41,7 +41,11 @@ export interface CompiledAutomaton {
 export function compileGrammar(grammar: Grammar, param: string, limits: AutomatonLimits = DEFAULT_AUTOMATON_LIMITS): CompiledAutomaton {
   const predicted = grammarSize(grammar, limits.maxNfaStates);
   if (predicted === Infinity) {
-    throw new StructuredOutputError('schema_too_large', param, `schema too large: its automaton would need more than ${limits.maxNfaStates} NFA states; lower maxLength, maxItems, enum sizes or nesting`);
+    throw new StructuredOutputError(
+      'schema_too_large',
+      param,
+      `schema too large: its automaton would need more than ${limits.maxNfaStates} NFA states; lower maxLength, maxItems, enum sizes or nesting`,
+    );
   }
   const nfa = buildNfa(grammar);
   try {

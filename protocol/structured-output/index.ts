@@ -8,7 +8,15 @@ export { compileToolCalls, toolCallGrammar, type ToolCallEnvelope, type ToolSpec
 export { compileGrammar, DEFAULT_AUTOMATON_LIMITS, type AutomatonLimits, type CompiledAutomaton } from './compile-grammar.js';
 export { AutomatonCache } from './automaton-cache.js';
 export { accepts, walk, denseTable, type ByteDfa, type ByteTransition } from './byte-dfa.js';
-export { toTransferForm, fromTransferForm, toEngineGrammar, automatonHash, TRANSFER_FORMAT, type ByteDfaTransferForm, type EngineGrammarFields } from './transfer-form.js';
+export {
+  toTransferForm,
+  fromTransferForm,
+  toEngineGrammar,
+  automatonHash,
+  TRANSFER_FORMAT,
+  type ByteDfaTransferForm,
+  type EngineGrammarFields,
+} from './transfer-form.js';
 export { DEFAULT_JSON_STYLE, jsonText, type JsonStyle, type JsonWhitespace } from './json-style.js';
 export { DEFAULT_SCHEMA_SHAPE_LIMITS, type SchemaShapeLimits } from './schema-shape.js';
 export { schemaToGrammar } from './schema-compiler.js';

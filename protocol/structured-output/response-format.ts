@@ -46,7 +46,9 @@ export function compileResponseFormat(raw: unknown, options: StructuredOutputOpt
   if (format.type === 'text') return undefined;
   const style = options.style ?? DEFAULT_JSON_STYLE;
   if (format.type === 'json_object') {
-    return cached(options, ['json_object', style, options.limits ?? DEFAULT_AUTOMATON_LIMITS], () => compileGrammar(anyJsonObject(style, style.anyValueDepth), param, options.limits ?? DEFAULT_AUTOMATON_LIMITS));
+    return cached(options, ['json_object', style, options.limits ?? DEFAULT_AUTOMATON_LIMITS], () =>
+      compileGrammar(anyJsonObject(style, style.anyValueDepth), param, options.limits ?? DEFAULT_AUTOMATON_LIMITS),
+    );
   }
   return compileJsonSchema(format.schema, `${param}.json_schema.schema`, options);
 }

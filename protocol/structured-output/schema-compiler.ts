@@ -4,7 +4,17 @@ import { anyJsonValue, JSON_BOOLEAN, JSON_NULL } from './json-value-grammar.js';
 import { arrayGrammar } from './schema-array.js';
 import type { SchemaContext } from './schema-context.js';
 import { enumGrammar } from './schema-enum.js';
-import { checkAlone, checkKeywords, invalid, isSchemaObject, readTypes, unsupported, type JsonType, type SchemaObject, type SchemaPath } from './schema-keywords.js';
+import {
+  checkAlone,
+  checkKeywords,
+  invalid,
+  isSchemaObject,
+  readTypes,
+  unsupported,
+  type JsonType,
+  type SchemaObject,
+  type SchemaPath,
+} from './schema-keywords.js';
 import { objectGrammar } from './schema-object.js';
 import { integerGrammar, numberGrammar, stringGrammar } from './schema-scalars.js';
 import { checkSchemaShape, DEFAULT_SCHEMA_SHAPE_LIMITS, type SchemaShapeLimits } from './schema-shape.js';
@@ -56,7 +66,11 @@ class SchemaCompiler implements SchemaContext {
     if ('anyOf' in node) return this.anyOf(node, path);
     if ('allOf' in node) return this.allOf(node, path);
     if ('enum' in node || 'const' in node) return enumGrammar(this, node, path);
-    return alt(...readTypes(node, path, this.param).filter((t) => !(t === 'integer' && includesNumber(node))).map((t) => this.typed(t, node, path)));
+    return alt(
+      ...readTypes(node, path, this.param)
+        .filter((t) => !(t === 'integer' && includesNumber(node)))
+        .map((t) => this.typed(t, node, path)),
+    );
   }
 
   private typed(type: JsonType, schema: SchemaObject, path: SchemaPath): Grammar {
@@ -82,7 +96,11 @@ class SchemaCompiler implements SchemaContext {
     checkAlone(schema, '$ref', [], path, this.param);
     const target = resolveRef(this.root, schema.$ref, [...path, '$ref'], this.param);
     if (this.open.has(jsonPointer(target.path))) {
-      throw unsupported(this.param, [...path, '$ref'], `recursive schema: "${String(schema.$ref)}" refers back to a schema that contains it; recursion cannot be bounded by a finite automaton`);
+      throw unsupported(
+        this.param,
+        [...path, '$ref'],
+        `recursive schema: "${String(schema.$ref)}" refers back to a schema that contains it; recursion cannot be bounded by a finite automaton`,
+      );
     }
     return this.compile(target.schema, target.path);
   }
@@ -108,4 +126,3 @@ class SchemaCompiler implements SchemaContext {
 function includesNumber(schema: SchemaObject): boolean {
   return Array.isArray(schema.type) && schema.type.includes('number');
 }
-

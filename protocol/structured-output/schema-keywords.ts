@@ -6,16 +6,42 @@ export type SchemaObject = Readonly<Record<string, unknown>>;
 
 /** Keywords that change nothing about which values are valid; accepted and ignored. */
 export const ANNOTATION_KEYWORDS: ReadonlySet<string> = new Set([
-  'title', 'description', 'default', 'examples', '$comment', 'deprecated', 'readOnly', 'writeOnly', '$schema', '$id',
+  'title',
+  'description',
+  'default',
+  'examples',
+  '$comment',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  '$schema',
+  '$id',
 ]);
 
 /** Everything the compiler enforces (docs/structured-outputs.md says how); any other keyword is refused. */
 export const ENFORCED_KEYWORDS: ReadonlySet<string> = new Set([
-  '$defs', 'definitions', '$ref', 'anyOf', 'allOf', 'enum', 'const', 'type',
-  'properties', 'required', 'additionalProperties',
-  'items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems',
-  'minLength', 'maxLength',
-  'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum',
+  '$defs',
+  'definitions',
+  '$ref',
+  'anyOf',
+  'allOf',
+  'enum',
+  'const',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'prefixItems',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
 ]);
 
 export const JSON_TYPES = ['null', 'boolean', 'object', 'array', 'number', 'integer', 'string'] as const;

@@ -36,7 +36,8 @@ export function toolCallGrammar(envelope: ToolCallEnvelope, tools: readonly Tool
   const style = options.style ?? DEFAULT_JSON_STYLE;
   const bodies = tools.map((tool) => {
     const head = `{${JSON.stringify(envelope.nameKey)}${keySeparator(style)}${JSON.stringify(tool.name)}${itemSeparator(style)}${JSON.stringify(envelope.argumentsKey)}${keySeparator(style)}`;
-    const args = tool.parameters === undefined ? literal('{}') : schemaToGrammar(tool.parameters, { param: tool.param, style, shapeLimits: options.shapeLimits });
+    const args =
+      tool.parameters === undefined ? literal('{}') : schemaToGrammar(tool.parameters, { param: tool.param, style, shapeLimits: options.shapeLimits });
     return seq(literal(head), args, literal('}'));
   });
   const call = seq(literal(envelope.prefix), alt(...bodies), literal(envelope.suffix));
@@ -44,12 +45,27 @@ export function toolCallGrammar(envelope: ToolCallEnvelope, tools: readonly Tool
 }
 
 /** `toolCallGrammar` compiled (and cached when options carry a cache). `param` names the field for size errors. */
-export function compileToolCalls(envelope: ToolCallEnvelope, tools: readonly ToolSpec[], maxCalls: number, param: string, options: StructuredOutputOptions = {}): CompiledAutomaton {
+export function compileToolCalls(
+  envelope: ToolCallEnvelope,
+  tools: readonly ToolSpec[],
+  maxCalls: number,
+  param: string,
+  options: StructuredOutputOptions = {},
+): CompiledAutomaton {
   const shapeLimits = options.shapeLimits ?? DEFAULT_SCHEMA_SHAPE_LIMITS;
   for (const tool of tools) if (tool.parameters !== undefined) checkSchemaShape(tool.parameters, tool.param, shapeLimits);
   const limits = options.limits ?? DEFAULT_AUTOMATON_LIMITS;
   const compile = () => compileGrammar(toolCallGrammar(envelope, tools, maxCalls, options), param, limits);
   if (!options.cache) return compile();
-  const key = cacheKey('tool_calls', envelope, tools, maxCalls === Infinity ? 'unbounded' : maxCalls, options.style ?? DEFAULT_JSON_STYLE, limits, shapeLimits, param);
+  const key = cacheKey(
+    'tool_calls',
+    envelope,
+    tools,
+    maxCalls === Infinity ? 'unbounded' : maxCalls,
+    options.style ?? DEFAULT_JSON_STYLE,
+    limits,
+    shapeLimits,
+    param,
+  );
   return options.cache.getOrCompile(key, compile);
 }

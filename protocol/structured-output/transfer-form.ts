@@ -52,7 +52,9 @@ export function toEngineGrammar(dfa: ByteDfa): EngineGrammarFields {
 
 /** sha256 (hex) of the transfer form's JSON: equal automata, equal hashes. */
 export function automatonHash(dfa: ByteDfa): string {
-  return createHash('sha256').update(JSON.stringify(toTransferForm(dfa))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(toTransferForm(dfa)))
+    .digest('hex');
 }
 
 /** Reads a transfer form received from elsewhere, checking every invariant; throws a TypeError naming the first problem. */

@@ -32,10 +32,7 @@ export function createGenerationDrain(): GenerationDrain {
       draining = true;
       if (running === 0) return { unfinished: 0 };
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => (onIdle = resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
-      ]);
+      await Promise.race([new Promise<void>((resolve) => (onIdle = resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
       onIdle = undefined;
       return { unfinished: running };

@@ -70,7 +70,8 @@ function parseArtifact(value: unknown): Artifact {
   if (typeof value !== 'object' || typeof a.digest !== 'string' || !a.digest.startsWith('sha256:')) {
     throw new HoldWarmRequestError('artifact.digest must be a sha256:<hex> string (or artifact null to release)');
   }
-  if (typeof a.bytes !== 'number' || !Number.isSafeInteger(a.bytes) || a.bytes < 0) throw new HoldWarmRequestError('artifact.bytes must be a non-negative integer');
+  if (typeof a.bytes !== 'number' || !Number.isSafeInteger(a.bytes) || a.bytes < 0)
+    throw new HoldWarmRequestError('artifact.bytes must be a non-negative integer');
   if (!Array.isArray(a.files)) throw new HoldWarmRequestError('artifact.files must be an array');
   a.files.forEach((file: unknown, i) => {
     const f = file as Record<string, unknown> | null;

@@ -139,7 +139,13 @@ export async function startNodeServer(options: {
       }
     } catch (error) {
       // The runtime failed after admission: end with an error event rather than a torn stream.
-      const failed: NodeEvent = { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: 0, error: toWireError(coded(error)) };
+      const failed: NodeEvent = {
+        type: 'done',
+        reason: 'error',
+        promptTokens: request.promptTokens.length,
+        completionTokens: 0,
+        error: toWireError(coded(error)),
+      };
       res.write(`${JSON.stringify(failed)}\n`);
     } finally {
       await events.return?.();

@@ -20,8 +20,7 @@ export interface DetectedBackend {
   readonly reason: string;
 }
 
-const runProgram = async (file: string, args: readonly string[]): Promise<string> =>
-  (await execFileAsync(file, [...args], { timeout: 10_000 })).stdout;
+const runProgram = async (file: string, args: readonly string[]): Promise<string> => (await execFileAsync(file, [...args], { timeout: 10_000 })).stdout;
 
 /**
  * Resolves `auto` to `cuda` when the binary was built with the CUDA backend (its `info` lists it) and this
@@ -44,10 +43,7 @@ export async function detectBackend(options: DetectBackendOptions): Promise<Dete
   return { backend: 'cpu', reason: 'cuda backend built but no GPU found (no /dev/nvidia0, nvidia-smi lists none)' };
 }
 
-async function hasNvidiaGpu(
-  run: (file: string, args: readonly string[]) => Promise<string>,
-  pathExists: (path: string) => boolean,
-): Promise<boolean> {
+async function hasNvidiaGpu(run: (file: string, args: readonly string[]) => Promise<string>, pathExists: (path: string) => boolean): Promise<boolean> {
   if (pathExists('/dev/nvidia0')) return true;
   try {
     return /^GPU \d+:/m.test(await run('nvidia-smi', ['-L']));

@@ -3,18 +3,7 @@ import { checkSampling, engineSampling } from '../../protocol/sampling.js';
 import { GrammarRegistrations } from './grammar-registrations.js';
 import { stepItemLogprob } from './engine-wire.js';
 import { EngineError } from './engine.js';
-import type {
-  DoneReason,
-  Engine,
-  EngineErrorCode,
-  EngineStats,
-  KvMoveResult,
-  LoadResult,
-  ModelRef,
-  SequenceSink,
-  SequenceSpec,
-  TurnResult,
-} from './engine.js';
+import type { DoneReason, Engine, EngineErrorCode, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceSink, SequenceSpec, TurnResult } from './engine.js';
 import { FrameDecoder, encodeFrame } from './frame-codec.js';
 import { engineError, sequenceError, toEngineStats, type WireMessage } from './engine-wire.js';
 
@@ -49,7 +38,14 @@ interface SequenceState {
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
-  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal',
+  'bad_request',
+  'not_found',
+  'bad_model',
+  'out_of_memory',
+  'busy',
+  'context_overflow',
+  'unsupported',
+  'internal',
   'device_lost',
 ]);
 
@@ -289,7 +285,10 @@ export class EngineClient implements Engine {
     this.closing = true;
     const timeout = new Promise<string>((resolve) => setTimeout(() => resolve(''), 1_000).unref());
     const detail = this.closeDetail ? Promise.race([this.closeDetail(), timeout]) : Promise.resolve('');
-    void detail.then((text) => this.markDown(reason, text), () => this.markDown(reason, ''));
+    void detail.then(
+      (text) => this.markDown(reason, text),
+      () => this.markDown(reason, ''),
+    );
   }
 
   private markDown(reason: string, detail = ''): void {

@@ -51,7 +51,10 @@ export async function removeStaleSocketDirs(root = tmpdir()): Promise<readonly S
 }
 
 async function isDir(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 async function anySocketAnswers(dir: string): Promise<boolean> {
@@ -76,10 +79,13 @@ function socketAnswers(path: string): Promise<boolean> {
 /** The stale socket directories as `tidepool gc` lists them. */
 export async function socketLeftovers(root = tmpdir()): Promise<readonly Leftover[]> {
   const stale = await findStaleSocketDirs(root);
-  return Promise.all(stale.map(async (dir) => ({
-    kind: 'engine_socket' as const,
-    path: dir.path,
-    bytes: await bytesUnder(dir.path),
-    why: dir.ownerPid === undefined ? 'engine socket directory in which no engine answers' : `engine socket directory of process ${dir.ownerPid}, which is gone`,
-  })));
+  return Promise.all(
+    stale.map(async (dir) => ({
+      kind: 'engine_socket' as const,
+      path: dir.path,
+      bytes: await bytesUnder(dir.path),
+      why:
+        dir.ownerPid === undefined ? 'engine socket directory in which no engine answers' : `engine socket directory of process ${dir.ownerPid}, which is gone`,
+    })),
+  );
 }

@@ -207,7 +207,10 @@ class Supervisor implements EngineSupervisor {
   private async reportCrash(child: ChildProcess, exited: Promise<string>, reason: string, uptimeMs: number): Promise<void> {
     const tail = this.stderrTail.slice(-CRASH_REPORT_LINES);
     // The connection can drop a moment before the exit is reaped; a second is plenty for the status.
-    const how = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve(`${reason}; the process is being stopped`), 1_000).unref())]);
+    const how = await Promise.race([
+      exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve(`${reason}; the process is being stopped`), 1_000).unref()),
+    ]);
     this.options.log?.warn(
       `engine crashed: ${how} (pid ${child.pid}) after ${(uptimeMs / 1000).toFixed(1)} s up; ` +
         `${tail.length > 0 ? `last stderr: ${tail.join(' | ')}` : 'no stderr'}; restarting in ${this.backoffMs} ms`,
@@ -233,7 +236,9 @@ class Supervisor implements EngineSupervisor {
         for (const listener of this.restartListeners) listener(client);
         return;
       } catch (error) {
-        this.options.log?.warn(`engine restart failed: ${(error as Error).message}; next try in ${Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000)} ms`);
+        this.options.log?.warn(
+          `engine restart failed: ${(error as Error).message}; next try in ${Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000)} ms`,
+        );
         this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 10_000);
       }
     }

@@ -138,7 +138,16 @@ export type EngineErrorCode = Extract<
 >;
 
 export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = [
-  'bad_request', 'not_found', 'bad_model', 'out_of_memory', 'busy', 'context_overflow', 'unsupported', 'internal', 'device_lost', 'engine_down',
+  'bad_request',
+  'not_found',
+  'bad_model',
+  'out_of_memory',
+  'busy',
+  'context_overflow',
+  'unsupported',
+  'internal',
+  'device_lost',
+  'engine_down',
 ];
 
 export class EngineError extends TidepoolError<EngineErrorCode> {

@@ -37,7 +37,9 @@ export class GrammarRegistrations {
 
   async ensure(grammar: SamplingGrammar, modelKey: string, modelDir: string): Promise<void> {
     await Promise.all([
-      this.once(this.grammars, grammar.hash, () => this.request({ op: 'grammar', grammar: grammar.hash, ...toEngineGrammar(fromTransferForm(grammar.automaton)) })),
+      this.once(this.grammars, grammar.hash, () =>
+        this.request({ op: 'grammar', grammar: grammar.hash, ...toEngineGrammar(fromTransferForm(grammar.automaton)) }),
+      ),
       this.once(this.vocabs, modelKey, async () => this.request({ op: 'vocab', vocab: modelKey, tokens: await vocabTokens(modelDir) })),
     ]);
   }

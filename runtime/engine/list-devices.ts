@@ -28,8 +28,7 @@ export interface ListDevicesOptions {
   readonly visibleDevices?: string;
 }
 
-const runProgram = async (file: string, args: readonly string[]): Promise<string> =>
-  (await execFileAsync(file, [...args], { timeout: 10_000 })).stdout;
+const runProgram = async (file: string, args: readonly string[]): Promise<string> => (await execFileAsync(file, [...args], { timeout: 10_000 })).stdout;
 
 /**
  * The devices a node runs engines on. CUDA: every GPU `nvidia-smi` lists (name and memory), renumbered as
@@ -58,7 +57,10 @@ async function cudaDevices(run: NonNullable<ListDevicesOptions['run']>, visible:
   } catch {
     return [];
   }
-  const physical = csv.split('\n').map((line) => line.split(',').map((f) => f.trim())).filter((f) => f.length === 3 && /^\d+$/.test(f[0]!))
+  const physical = csv
+    .split('\n')
+    .map((line) => line.split(',').map((f) => f.trim()))
+    .filter((f) => f.length === 3 && /^\d+$/.test(f[0]!))
     .map(([index, name, mib]) => ({ index: Number(index), name: name!, memoryBytes: Math.round(Number(mib) * 2 ** 20) || 0 }));
   // CUDA numbers the visible devices 0..n-1 in the order CUDA_VISIBLE_DEVICES lists them.
   const order = visible === undefined || visible.trim() === '' ? physical.map((d) => String(d.index)) : visible.split(',').map((v) => v.trim());

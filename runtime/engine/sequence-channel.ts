@@ -20,7 +20,10 @@ export class SequenceChannel {
       if (this.ended) return;
       this.ended = true;
       this.push({
-        type: 'done', reason, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+        type: 'done',
+        reason,
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
         ...(error === undefined ? {} : { error: toWireError(error) }),
         ...(embedding === undefined ? {} : { embedding }),
       });

@@ -36,6 +36,9 @@ export class HostPoolError extends Error {
 
   /** An artifact file name that could escape the model directory: refused before any fetch, never retried. */
   static unsafeFileName(artifactDigest: string, fileName: string): HostPoolError {
-    return new HostPoolError('bad_artifact', `model ${artifactDigest} lists the file name ${JSON.stringify(fileName)}, which is not a plain file name; nothing was fetched`);
+    return new HostPoolError(
+      'bad_artifact',
+      `model ${artifactDigest} lists the file name ${JSON.stringify(fileName)}, which is not a plain file name; nothing was fetched`,
+    );
   }
 }

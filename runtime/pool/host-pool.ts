@@ -126,7 +126,11 @@ class Pool implements HostPool {
   private readonly removals = new Map<string, Promise<void>>();
   private readonly evictedListeners = new Set<(digest: string) => void>();
 
-  constructor(private readonly options: HostPoolOptions, private readonly metrics: RuntimeMetrics, private readonly lock: DirLock) {
+  constructor(
+    private readonly options: HostPoolOptions,
+    private readonly metrics: RuntimeMetrics,
+    private readonly lock: DirLock,
+  ) {
     this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     this.now = options.now ?? (() => performance.now());
   }
@@ -161,7 +165,11 @@ class Pool implements HostPool {
       if (filesPresent(entry.dir, entry.artifact)) return this.lease(entry, false);
       this.unpin(entry, false);
       this.dropVanished(entry);
-      if (attempt === 2) throw new HostPoolError('store_unavailable', `the files of model ${artifact.digest} vanished from ${this.options.shmDir} twice, right after being fetched`);
+      if (attempt === 2)
+        throw new HostPoolError(
+          'store_unavailable',
+          `the files of model ${artifact.digest} vanished from ${this.options.shmDir} twice, right after being fetched`,
+        );
     }
   }
 
@@ -206,7 +214,18 @@ class Pool implements HostPool {
 
   private newEntry(artifact: Artifact, state: Entry['state'], ready: Promise<void>): Entry {
     const dir = modelDir(this.options.shmDir, artifact.digest);
-    return { artifact, dir, state, reserved: state === 'warm', ready, leases: 0, softLeases: 0, lastUse: ++this.useCounter, keepWarmMs: new Map(), timer: undefined };
+    return {
+      artifact,
+      dir,
+      state,
+      reserved: state === 'warm',
+      ready,
+      leases: 0,
+      softLeases: 0,
+      lastUse: ++this.useCounter,
+      keepWarmMs: new Map(),
+      timer: undefined,
+    };
   }
 
   /** Registers the entry first, so every concurrent caller for the same digest shares this one fetch. */
@@ -343,7 +362,8 @@ class Pool implements HostPool {
     const ms = windows.length > 0 ? Math.max(...windows) : DEFAULT_UNCLAIMED_KEEP_WARM_MS;
     this.timers.clearTimeout(entry.timer);
     entry.timer = this.timers.setTimeout(() => {
-      if (entry.leases === 0 && entry.softLeases === 0 && this.entries.get(entry.artifact.digest) === entry) void this.evict(entry).then(() => this.wakeRoomWaiters());
+      if (entry.leases === 0 && entry.softLeases === 0 && this.entries.get(entry.artifact.digest) === entry)
+        void this.evict(entry).then(() => this.wakeRoomWaiters());
     }, ms);
   }
 

@@ -21,7 +21,7 @@ export function createDemandTracker(halfLifeMs = DEMAND_HALF_LIFE_MS): DemandTra
   const entries = new Map<string, { count: number; atMs: number }>();
   const decay = (count: number, fromMs: number, toMs: number) => count * 0.5 ** (Math.max(0, toMs - fromMs) / halfLifeMs);
   // The decayed count of a steady stream of r per ms settles at r · halfLife / ln 2.
-  const perS = 1000 * Math.LN2 / halfLifeMs;
+  const perS = (1000 * Math.LN2) / halfLifeMs;
   let sweepAt = 0;
   return {
     arrive(key, nowMs) {

@@ -55,7 +55,14 @@ export function createResidency(deps: ResidencyDeps): Residency {
     const ids = [...model.requests.values()].filter((r) => r.phase === 'added' && r.tokens > 0).map((r) => r.request.id);
     if (ids.length === 0) return;
     const started = clock.now();
-    const moved = await Promise.all(ids.map((id) => engine.park(id).then((res) => res.bytes, () => -1)));
+    const moved = await Promise.all(
+      ids.map((id) =>
+        engine.park(id).then(
+          (res) => res.bytes,
+          () => -1,
+        ),
+      ),
+    );
     let bytes = 0;
     let sequences = 0;
     moved.forEach((b, i) => {
@@ -136,9 +143,11 @@ export function createResidency(deps: ResidencyDeps): Residency {
         // Out of arena: a turn's own load may push out a busy model (parking its KV); a prefetch an idle one, or
         // one the policy listed as not needed before the prefetched model (TurnPlan.prefetchEvictable).
         const oom = err instanceof EngineError && err.code === 'out_of_memory';
-        const victim = !oom ? undefined : prefetch
-          ? (chooseVictim(models.values(), guard, false, keepValue) ?? listedVictim(evictable, guard))
-          : chooseVictim(models.values(), guard, true, keepValue);
+        const victim = !oom
+          ? undefined
+          : prefetch
+            ? (chooseVictim(models.values(), guard, false, keepValue) ?? listedVictim(evictable, guard))
+            : chooseVictim(models.values(), guard, true, keepValue);
         if (!victim) {
           if (prefetch) return blocked(model);
           throw err;

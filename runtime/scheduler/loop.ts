@@ -77,7 +77,12 @@ export function createSchedulerLoop(deps: LoopDeps) {
     r.phase = 'added';
     const q = r.request;
     const spec = {
-      id: q.id, modelKey: q.model.key, modelDir: q.model.dir, promptTokens: q.promptTokens, sampling: q.sampling, stopTokenIds: q.stopTokenIds,
+      id: q.id,
+      modelKey: q.model.key,
+      modelDir: q.model.dir,
+      promptTokens: q.promptTokens,
+      sampling: q.sampling,
+      stopTokenIds: q.stopTokenIds,
     };
     try {
       await engine.add(spec, sink);
@@ -214,7 +219,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
     const turn: RunningTurn = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
     running = turn;
     const timers = armTurnTimers({
-      clock, startedMs: turn.startedMs, quotaMs: plan.quotaMs,
+      clock,
+      startedMs: turn.startedMs,
+      quotaMs: plan.quotaMs,
       preempt: () => void engine.preempt().catch(() => undefined),
       stillRunning: () => running === turn,
       whileLoading: plan.whileLoading && loaded ? { minMs: plan.whileLoading.minMs, loaded } : undefined,
@@ -233,9 +240,10 @@ export function createSchedulerLoop(deps: LoopDeps) {
    */
   function prefetch(plan: TurnPlan, runningKey: string): Promise<boolean> | undefined {
     const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
-    const loaded = target && (target.residency === 'absent' || (plan.whileLoading && target.residency === 'loading'))
-      ? residency.ensureResident(target, new Set([runningKey]), true, plan.prefetchEvictable).catch(() => false)
-      : undefined;
+    const loaded =
+      target && (target.residency === 'absent' || (plan.whileLoading && target.residency === 'loading'))
+        ? residency.ensureResident(target, new Set([runningKey]), true, plan.prefetchEvictable).catch(() => false)
+        : undefined;
     if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
     return loaded;
   }

@@ -9,11 +9,7 @@ export interface PrefillGroup {
   readonly ids: readonly number[];
 }
 
-export function nextPrefillGroup(
-  models: Iterable<Readonly<ModelState>>,
-  stalled: ReadonlySet<string>,
-  groupSize: number,
-): PrefillGroup | undefined {
+export function nextPrefillGroup(models: Iterable<Readonly<ModelState>>, stalled: ReadonlySet<string>, groupSize: number): PrefillGroup | undefined {
   let oldest: { model: Readonly<ModelState>; arrival: number; id: number } | undefined;
   for (const m of models) {
     if (stalled.has(m.ref.key)) continue;

@@ -44,8 +44,24 @@ export type SchedulerEvent =
    * already were); `estimateMs`: what the policy was told it would cost (`costs.loadMs` when the weights were
    * absent, else 0); `overrun`: `ms` exceeded the estimate by more than `costs.switchSlackMs`.
    */
-  | { readonly type: 'switch'; readonly atMs: number; readonly from: string | undefined; readonly to: string; readonly ms: number; readonly estimateMs: number; readonly overrun: boolean }
+  | {
+      readonly type: 'switch';
+      readonly atMs: number;
+      readonly from: string | undefined;
+      readonly to: string;
+      readonly ms: number;
+      readonly estimateMs: number;
+      readonly overrun: boolean;
+    }
   | { readonly type: 'park'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
   | { readonly type: 'restore'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
-  | { readonly type: 'turn'; readonly atMs: number; readonly model: string; readonly steps: number; readonly quotaSteps: number; readonly reason: string; readonly ms: number }
+  | {
+      readonly type: 'turn';
+      readonly atMs: number;
+      readonly model: string;
+      readonly steps: number;
+      readonly quotaSteps: number;
+      readonly reason: string;
+      readonly ms: number;
+    }
   | { readonly type: 'error'; readonly atMs: number; readonly model: string; readonly message: string };

@@ -39,16 +39,20 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
   for (let g = 0; g < o.gpus; g++) {
     const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.key), weightsArenaBytes: placement.arenaBytes[g]! });
     engines.push(engine);
-    schedulers.push(createGpuScheduler({
-      engine, clock, policy: o.policy === 'tidepool' && o.tidepool ? createTidepoolPolicy(o.tidepool) : o.policy,
-      costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
-      onEvent: (e) => {
-        counts.count(e);
-        if (e.type === 'load') router.noteResidency(g, e.model, true);
-        if (e.type === 'evict') router.noteResidency(g, e.model, false);
-        o.onEvent?.(g, e);
-      },
-    }));
+    schedulers.push(
+      createGpuScheduler({
+        engine,
+        clock,
+        policy: o.policy === 'tidepool' && o.tidepool ? createTidepoolPolicy(o.tidepool) : o.policy,
+        costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
+        onEvent: (e) => {
+          counts.count(e);
+          if (e.type === 'load') router.noteResidency(g, e.model, true);
+          if (e.type === 'evict') router.noteResidency(g, e.model, false);
+          o.onEvent?.(g, e);
+        },
+      }),
+    );
   }
   const tallies: RequestTally[] = [];
   let nextId = 1;
@@ -73,7 +77,9 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
   const placed = placement.gpusOf;
   return {
     ...summarize(tallies),
-    policy: o.policy, gpus: o.gpus, functions: o.workload.functions.length,
+    policy: o.policy,
+    gpus: o.gpus,
+    functions: o.workload.functions.length,
     unplaced: placed ? o.workload.functions.filter((f) => placed(f.key).length === 0).length : 0,
     busyMs: engines.reduce((s, e) => s + e.busyMs, 0),
     ...counts.totals(),
@@ -82,7 +88,10 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
 }
 
 function checkCalibration(workload: Workload, gpu: SimGpuSpec): void {
-  const gaps = calibrationGaps(gpu, workload.functions.map((f) => f.shape));
+  const gaps = calibrationGaps(
+    gpu,
+    workload.functions.map((f) => f.shape),
+  );
   if (gaps.length === 0) return;
   const calibrated = [...costsFor(gpu).calibrated].sort().join(', ') || 'none';
   throw new Error(`no step-time calibration for ${gaps.join(', ')} on ${gpu.name} (calibrated there: ${calibrated})`);

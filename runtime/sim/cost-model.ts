@@ -61,7 +61,10 @@ export function fitShape(rows: readonly CalibrationRow[], shape: string, gpu: st
   const prefill = fitWithFloor(preX, preY, 0);
   const decode = fitWithFloor(decX, decY, kvReadMsPerToken);
   return {
-    shape, gpu, prefill, decode,
+    shape,
+    gpu,
+    prefill,
+    decode,
     prefillError: meanRelError(preX, preY, prefill),
     decodeError: meanRelError(decX, decY, decode),
     points: pre.length,
@@ -75,7 +78,10 @@ export interface DerivedShape {
   readonly factor: number;
 }
 
-export function createCalibratedCosts(fits: readonly StepFit[], derived: readonly DerivedShape[] = []): StepCostModel & {
+export function createCalibratedCosts(
+  fits: readonly StepFit[],
+  derived: readonly DerivedShape[] = [],
+): StepCostModel & {
   readonly fits: ReadonlyMap<string, StepFit>;
 } {
   const byShape = new Map(fits.map((f) => [f.shape, f]));
@@ -84,7 +90,8 @@ export function createCalibratedCosts(fits: readonly StepFit[], derived: readonl
     if (!base) throw new Error(`derived shape ${d.shape}: no fit for ${d.base}`);
     const k = d.factor;
     byShape.set(d.shape, {
-      ...base, shape: d.shape,
+      ...base,
+      shape: d.shape,
       // Fixed per-step costs (kernel launches, scheduling) shrink slower than the weights: scale by √k.
       prefill: [base.prefill[0] * Math.sqrt(k), base.prefill[1] * k, base.prefill[2] * k],
       decode: [base.decode[0] * Math.sqrt(k), base.decode[1] * k, base.decode[2] * k],
@@ -115,7 +122,10 @@ function fitWithFloor(x: readonly number[][], y: readonly number[], floor: numbe
   const free = leastSquares(x, y);
   if (free[2] >= floor) return free;
   const rest = y.map((v, i) => v - floor * x[i]![2]!);
-  const pinned = leastSquares(x.map((r) => [r[0]!, r[1]!, 0]), rest);
+  const pinned = leastSquares(
+    x.map((r) => [r[0]!, r[1]!, 0]),
+    rest,
+  );
   return [pinned[0], pinned[1], floor];
 }
 

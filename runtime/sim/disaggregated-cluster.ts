@@ -79,7 +79,9 @@ export async function simulateDisaggregated(o: ClusterOptions & { readonly gpu: 
   await Promise.race([arrivals, Promise.resolve()]);
   const engines = [...instances.prefill, ...instances.decode].map((i) => i.engine);
   return {
-    ...summarize(tallies), ...base, unplaced: 0,
+    ...summarize(tallies),
+    ...base,
+    unplaced: 0,
     busyMs: engines.reduce((s, e) => s + e.busyMs, 0),
     ...counts.totals(),
     wallMs: performance.now() - started,
@@ -88,14 +90,22 @@ export async function simulateDisaggregated(o: ClusterOptions & { readonly gpu: 
 }
 
 /** Prefill instances on GPUs 0..P−1, decode instances after them; every instance has two weight slots. */
-function buildInstances(o: ClusterOptions & { readonly gpu: SimGpuSpec }, split: { prefill: number; decode: number }, clock: VirtualClock, counts: EventCounts): Instances {
+function buildInstances(
+  o: ClusterOptions & { readonly gpu: SimGpuSpec },
+  split: { prefill: number; decode: number },
+  clock: VirtualClock,
+  counts: EventCounts,
+): Instances {
   const gpu = o.gpu;
   const costs = costsFor(gpu);
   const arena = Math.min(2 * Math.max(...o.workload.functions.map((f) => f.bytes)), gpu.memoryBytes * MAX_ARENA_SHARE);
   const instance = (index: number, policy: SchedulerPolicy, decode: boolean): Instance => {
     const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.key), weightsArenaBytes: arena, prefilledElsewhere: decode });
     const scheduler = createGpuScheduler({
-      engine, clock, policy, costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
+      engine,
+      clock,
+      policy,
+      costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
       onEvent: (e) => {
         counts.count(e);
         o.onEvent?.(index, e);
@@ -105,10 +115,11 @@ function buildInstances(o: ClusterOptions & { readonly gpu: SimGpuSpec }, split:
   };
   const prefillPolicies = Array.from({ length: split.prefill }, () => createAegaeonPrefillPolicy());
   const pcie = artifactPcieBytesPerMs(gpu);
-  const decodePolicy = () => createAegaeonDecodePolicy({
-    stepEstimateMs: (key, batch, context) => costs.decodeMs(shapeOfKey(key).shape, batch, context),
-    switchEstimateMs: (_key, bytes) => aegaeonSwitchEstimateMs(bytes, pcie),
-  });
+  const decodePolicy = () =>
+    createAegaeonDecodePolicy({
+      stepEstimateMs: (key, batch, context) => costs.decodeMs(shapeOfKey(key).shape, batch, context),
+      switchEstimateMs: (_key, bytes) => aegaeonSwitchEstimateMs(bytes, pcie),
+    });
   return {
     prefill: prefillPolicies.map((policy, i) => instance(i, policy, false)),
     prefillPolicies,
@@ -137,14 +148,20 @@ async function replay(o: ClusterOptions, clock: VirtualClock, cluster: Instances
   };
   const handOver = async (p: number, key: string, prompt: number, output: number, tally: RequestTally) => {
     await cluster.prefill[p]!.engine.copyToHost((prompt + 1) * shapeOfKey(key).kvBytesPerToken);
-    const d = chooseRoute(batches.map((b) => ({ tier: b.has(key) ? 0 : 1, load: b.size })), { kind: 'none' })!.index;
+    const d = chooseRoute(
+      batches.map((b) => ({ tier: b.has(key) ? 0 : 1, load: b.size })),
+      { kind: 'none' },
+    )!.index;
     decodeOn(d, key, prompt, output, tally);
   };
   for (const r of o.workload.requests) {
     if (r.atMs > clock.now()) await clock.sleep(r.atMs - clock.now());
     const tally = new RequestTally(clock.now(), r.output, o.workload.slo);
     tallies.push(tally);
-    const p = chooseRoute(cluster.prefillPolicies.map((q) => ({ tier: q.hasOpenGroup(r.key) ? 0 : 1, load: q.waiting() })), { kind: 'none' })!.index;
+    const p = chooseRoute(
+      cluster.prefillPolicies.map((q) => ({ tier: q.hasOpenGroup(r.key) ? 0 : 1, load: q.waiting() })),
+      { kind: 'none' },
+    )!.index;
     const id = nextId++;
     const sink: SequenceSink = {
       onToken: () => tally.token(clock.now()),

@@ -20,7 +20,12 @@ export function attainmentVsGpusSvg(points: readonly GpuPoint[], policies: reado
   const shared = points.filter((p) => p.policy !== 'dedicated').map((p) => p.gpus);
   const series = policies.map((name) => ({ name, points: points.filter((x) => x.policy === name).map((x) => [x.gpus, x.attainment] as const) }));
   return lineChartSvg({
-    title, xLabel: 'GPUs', yLabel: 'token-deadline attainment', series, targetY: target, integerX: true,
+    title,
+    xLabel: 'GPUs',
+    yLabel: 'token-deadline attainment',
+    series,
+    targetY: target,
+    integerX: true,
     ...(shared.length > 0 ? { xMax: Math.max(...shared) } : {}),
   });
 }
@@ -64,15 +69,34 @@ export function goodputSvg(byPolicy: Readonly<Record<string, GoodputRuns>>, titl
       ...(at ? { marks: [[at.offeredReqPerS, at.goodputReqPerS] as const] } : {}),
     };
   });
-  series.push({ name: 'every request on time', points: [[0, 0], [top, top]], color: '#999', dashed: true });
+  series.push({
+    name: 'every request on time',
+    points: [
+      [0, 0],
+      [top, top],
+    ],
+    color: '#999',
+    dashed: true,
+  });
   return lineChartSvg({
-    title, subtitle: `ring: the policy's goodput, the highest offered rate with ≥ ${Math.round(100 * target)}% token-deadline attainment`,
-    xLabel, yLabel: 'goodput: requests/s meeting the SLO', series, yMax: top, legendWidth: 250, width: 820,
+    title,
+    subtitle: `ring: the policy's goodput, the highest offered rate with ≥ ${Math.round(100 * target)}% token-deadline attainment`,
+    xLabel,
+    yLabel: 'goodput: requests/s meeting the SLO',
+    series,
+    yMax: top,
+    legendWidth: 250,
+    width: 820,
   });
 }
 
 /** Attainment vs offered load per policy on a fixed GPU count; where each line crosses the target is its goodput. */
-export function attainmentVsRateSvg(byPolicy: Readonly<Record<string, GoodputRuns>>, title: string, target: number, xLabel = 'offered load (requests/s)'): string {
+export function attainmentVsRateSvg(
+  byPolicy: Readonly<Record<string, GoodputRuns>>,
+  title: string,
+  target: number,
+  xLabel = 'offered load (requests/s)',
+): string {
   const series = Object.entries(byPolicy).map(([name, g]) => ({ name, points: g.runs.map((r) => [r.offeredReqPerS, r.attainment] as const) }));
   return lineChartSvg({ title, xLabel, yLabel: 'token-deadline attainment', series, targetY: target });
 }
@@ -95,7 +119,14 @@ export interface LatencyPoint {
  * never got a first token) are left out. `unitMs` scales the axis (1000 for seconds); `capMs` ends the axis
  * there when some p99 lies far above (request-level's TTFT at few GPUs), so the rest stays readable.
  */
-export function latencyVsGpusSvg(points: readonly LatencyPoint[], policies: readonly string[], title: string, yLabel: string, unitMs = 1, capMs = Number.POSITIVE_INFINITY): string {
+export function latencyVsGpusSvg(
+  points: readonly LatencyPoint[],
+  policies: readonly string[],
+  title: string,
+  yLabel: string,
+  unitMs = 1,
+  capMs = Number.POSITIVE_INFINITY,
+): string {
   const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
   const finite = points.filter((p) => Number.isFinite(p.p99) && Number.isFinite(p.p50));
   const series: ChartSeries[] = policies.flatMap((name, i) => {
@@ -110,5 +141,15 @@ export function latencyVsGpusSvg(points: readonly LatencyPoint[], policies: read
   const highest = Math.max(0, ...finite.map((p) => p.p99));
   const top = niceCeil(Math.min(highest, capMs) / unitMs);
   const clipped = highest > capMs ? `; values above ${fmt(top)} drawn at the top` : '';
-  return lineChartSvg({ title, subtitle: `solid: p99, dashed: p50 (mean over seeds)${clipped}`, xLabel: 'GPUs', yLabel, series, yMax: top, integerX: true, legendWidth: 210, width: 780 });
+  return lineChartSvg({
+    title,
+    subtitle: `solid: p99, dashed: p50 (mean over seeds)${clipped}`,
+    xLabel: 'GPUs',
+    yLabel,
+    series,
+    yMax: top,
+    integerX: true,
+    legendWidth: 210,
+    width: 780,
+  });
 }

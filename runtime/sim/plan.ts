@@ -79,7 +79,9 @@ export function cellLowerBound(workloads: readonly Workload[], gpu: SimGpuSpec, 
 export function checkBound(wl: Workload, r: ClusterResult, gpu: SimGpuSpec): void {
   const bound = gpuLowerBound(wl, { gpu, target: r.attainment });
   if (r.gpus < bound.gpus) {
-    throw new Error(`${r.policy} reached ${(100 * r.attainment).toFixed(2)}% of ${wl.name} on ${r.gpus} GPUs, below the lower bound of ${bound.gpus} GPUs for that attainment`);
+    throw new Error(
+      `${r.policy} reached ${(100 * r.attainment).toFixed(2)}% of ${wl.name} on ${r.gpus} GPUs, below the lower bound of ${bound.gpus} GPUs for that attainment`,
+    );
   }
 }
 
@@ -205,8 +207,14 @@ export async function goodput(o: GoodputOptions): Promise<Record<string, Goodput
       o.onRun?.(r, rate);
       const seconds = wl.durationMs / 1000;
       runs.push({
-        rate, attainment: metric(r), offeredReqPerS: r.requests / seconds, goodputReqPerS: r.onTime / seconds,
-        ttftP50: r.ttftP50, ttftP99: r.ttftP99, tpotP50: r.tpotP50, tpotP99: r.tpotP99,
+        rate,
+        attainment: metric(r),
+        offeredReqPerS: r.requests / seconds,
+        goodputReqPerS: r.onTime / seconds,
+        ttftP50: r.ttftP50,
+        ttftP99: r.ttftP99,
+        tpotP50: r.tpotP50,
+        tpotP99: r.tpotP99,
       });
       return metric(r) >= target;
     };

@@ -64,7 +64,10 @@ function placedRouter(gpus: number, gpusOf: (key: string) => readonly number[], 
   return {
     pick(key, tokens) {
       const allowed = gpusOf(key);
-      const choice = chooseRoute(allowed.map((g) => ({ tier: 0, load: owed[g]! })), { kind: 'none' });
+      const choice = chooseRoute(
+        allowed.map((g) => ({ tier: 0, load: owed[g]! })),
+        { kind: 'none' },
+      );
       if (!choice) return undefined;
       const gpu = allowed[choice.index]!;
       owed[gpu]! += tokens;

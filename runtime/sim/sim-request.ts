@@ -11,8 +11,13 @@ export function simModelRef(key: string): ModelRef {
 
 export function simGeneration(id: number, key: string, promptTokens: number, maxTokens: number, slo: Slo): GenerationRequest {
   return {
-    id, functionName: key, model: simModelRef(key), promptTokens: syntheticPrompt(promptTokens),
-    sampling: samplingWith({ max_tokens: maxTokens, seed: id }), stopTokenIds: [], slo,
+    id,
+    functionName: key,
+    model: simModelRef(key),
+    promptTokens: syntheticPrompt(promptTokens),
+    sampling: samplingWith({ max_tokens: maxTokens, seed: id }),
+    stopTokenIds: [],
+    slo,
   };
 }
 

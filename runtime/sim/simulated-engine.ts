@@ -1,7 +1,5 @@
 import { EngineError } from '../engine/engine.js';
-import type {
-  Engine, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceSink, SequenceSpec, TurnResult,
-} from '../engine/engine.js';
+import type { Engine, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceSink, SequenceSpec, TurnResult } from '../engine/engine.js';
 import type { Clock } from '../scheduler/clock.js';
 import type { SimGpuSpec, SimModelShape, StepCostModel } from './sim-types.js';
 
@@ -166,19 +164,31 @@ export class SimulatedEngine implements Engine {
   }
 
   async stats(): Promise<EngineStats> {
-    const count = (key: string, state: SimSequence['state']) =>
-      [...this.seqs.values()].filter((s) => s.spec.modelKey === key && s.state === state).length;
+    const count = (key: string, state: SimSequence['state']) => [...this.seqs.values()].filter((s) => s.spec.modelKey === key && s.state === state).length;
     return {
       models: [...this.models.values()].map((m) => ({
-        model: m.ref.key, bytes: m.shape.weightBytes, state: m.state,
-        running: count(m.ref.key, 'running'), waiting: count(m.ref.key, 'waiting'), parked: count(m.ref.key, 'parked'),
+        model: m.ref.key,
+        bytes: m.shape.weightBytes,
+        state: m.state,
+        running: count(m.ref.key, 'running'),
+        waiting: count(m.ref.key, 'waiting'),
+        parked: count(m.ref.key, 'parked'),
       })),
       memory: {
-        budgetBytes: this.o.gpu.memoryBytes, weightsBytes: this.weightsBytes, kvBytes: this.kvBudget,
-        kvBlocksTotal: Math.floor(this.kvBudget / 1e6), kvBlocksUsed: Math.ceil(this.kvUsed / 1e6), scratchBytes: 0,
+        budgetBytes: this.o.gpu.memoryBytes,
+        weightsBytes: this.weightsBytes,
+        kvBytes: this.kvBudget,
+        kvBlocksTotal: Math.floor(this.kvBudget / 1e6),
+        kvBlocksUsed: Math.ceil(this.kvUsed / 1e6),
+        scratchBytes: 0,
         // Host mappings and the device arena are not modelled: switch cost comes from the cost model.
-        mappedBytes: this.weightsBytes, hostPinnedBytes: 0, hostStagedBytes: 0, deviceReservedBytes: 0, deviceWeightsBytes: 0,
-        deviceWeightsUsedBytes: 0, deviceWeightsLargestFreeBytes: 0,
+        mappedBytes: this.weightsBytes,
+        hostPinnedBytes: 0,
+        hostStagedBytes: 0,
+        deviceReservedBytes: 0,
+        deviceWeightsBytes: 0,
+        deviceWeightsUsedBytes: 0,
+        deviceWeightsLargestFreeBytes: 0,
       },
     };
   }

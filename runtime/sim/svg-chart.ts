@@ -89,7 +89,9 @@ export function lineChartSvg(o: ChartOptions): string {
       parts.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="7" fill="none" stroke="${color}" stroke-width="2"/>`);
     }
     const ly = m.top + 10 + i * 18;
-    parts.push(`<line x1="${w - m.right + 12}" y1="${ly}" x2="${w - m.right + 32}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6,4"' : ''}/>`);
+    parts.push(
+      `<line x1="${w - m.right + 12}" y1="${ly}" x2="${w - m.right + 32}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6,4"' : ''}/>`,
+    );
     parts.push(`<text x="${w - m.right + 38}" y="${ly + 4}">${esc(s.name + offScale)}</text>`);
   });
   parts.push('</svg>');
@@ -104,7 +106,12 @@ function fmt(v: number): string {
 export function niceCeil(v: number): number {
   if (!(v > 0)) return 1;
   const magnitude = 10 ** Math.floor(Math.log10(v));
-  return Number([1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((k) => k * magnitude).find((k) => k >= v * (1 - 1e-12))!.toPrecision(12));
+  return Number(
+    [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]
+      .map((k) => k * magnitude)
+      .find((k) => k >= v * (1 - 1e-12))!
+      .toPrecision(12),
+  );
 }
 
 /** About six ticks on a 1-2-5 step inside [min, max]; whole steps only when `integer`. */
@@ -112,7 +119,7 @@ export function niceTicks(min: number, max: number, integer: boolean): number[] 
   if (!(max > min)) return [min];
   const raw = (max - min) / 6;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
-  let step = ([1, 2, 5, 10].map((k) => k * magnitude).find((k) => k >= raw) ?? 10 * magnitude);
+  let step = [1, 2, 5, 10].map((k) => k * magnitude).find((k) => k >= raw) ?? 10 * magnitude;
   if (integer) step = Math.max(1, Math.round(step));
   const ticks: number[] = [];
   for (let t = Math.ceil(min / step - 1e-9) * step; t <= max + 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));

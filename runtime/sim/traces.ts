@@ -17,7 +17,10 @@ export function azureLengths(service: 'conv' | 'code' = 'conv', dir = DEFAULT_TR
   const path = join(dir, 'azure_llm_2023', `AzureLLMInferenceTrace_${service}.csv`);
   const hit = lengthCache.get(path);
   if (hit) return hit;
-  const rows = readFileSync(path, 'utf8').split('\n').slice(1).filter((l) => l.length > 0);
+  const rows = readFileSync(path, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.length > 0);
   const out = rows.map((l) => {
     const [, ctx, gen] = l.split(',');
     return { prompt: Math.max(1, Number(ctx)), output: Math.max(1, Number(gen)) };
@@ -41,7 +44,10 @@ export function alibabaModelArrivals(dir = DEFAULT_TRACES_DIR): readonly ModelAr
   const header = lines[0]!.split(',');
   const tCol = header.indexOf('gmt_create');
   const mCol = header.indexOf('checkpoint_model_version_id');
-  const rows = lines.slice(1).filter((l) => l.length > 0).map((l) => l.split(','));
+  const rows = lines
+    .slice(1)
+    .filter((l) => l.length > 0)
+    .map((l) => l.split(','));
   const t0 = Date.parse(`${rows[0]![tCol]!.replace(' ', 'T')}Z`);
   genAiCache = rows.map((c) => ({ atS: (Date.parse(`${c[tCol]!.replace(' ', 'T')}Z`) - t0) / 1000, model: c[mCol]! }));
   return genAiCache;
@@ -71,12 +77,17 @@ export function serveGenClients(modelDir: string, dir = DEFAULT_TRACES_DIR): rea
   const hit = serveGenCache.get(modelDir);
   if (hit) return hit;
   const base = join(dir, 'alibaba_servegen', modelDir);
-  const files = readdirSync(base).filter((f) => f.endsWith('-trace.csv')).sort();
+  const files = readdirSync(base)
+    .filter((f) => f.endsWith('-trace.csv'))
+    .sort();
   const out = files.map((f) => {
-    const windows = readFileSync(join(base, f), 'utf8').split('\n').filter((l) => l.length > 0).map((l) => {
-      const [t, rate, cv, pattern, p1, p2] = l.split(',');
-      return { startS: Number(t), rate: Number(rate), cv: Number(cv), pattern: (pattern ?? '') as ServeGenWindow['pattern'], p1: Number(p1), p2: Number(p2) };
-    });
+    const windows = readFileSync(join(base, f), 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => {
+        const [t, rate, cv, pattern, p1, p2] = l.split(',');
+        return { startS: Number(t), rate: Number(rate), cv: Number(cv), pattern: (pattern ?? '') as ServeGenWindow['pattern'], p1: Number(p1), p2: Number(p2) };
+      });
     const meanRate = windows.reduce((s, w) => s + w.rate, 0) / Math.max(1, windows.length);
     return { id: `${modelDir}/${f.replace('chunk-', '').replace('-trace.csv', '')}`, modelDir, windows, meanRate };
   });

@@ -84,7 +84,10 @@ export interface W2Options {
 }
 
 const W2_SIZES: readonly [string, number][] = [
-  ['qwen2_5_1_5b', 0.3], ['qwen2_5_3b', 0.2], ['qwen2_5_7b', 0.35], ['qwen2_5_14b', 0.15],
+  ['qwen2_5_1_5b', 0.3],
+  ['qwen2_5_3b', 0.2],
+  ['qwen2_5_7b', 0.35],
+  ['qwen2_5_14b', 0.15],
 ];
 
 /**
@@ -125,7 +128,9 @@ export interface W3Options {
 }
 
 const W3_DIRS: readonly [string, string][] = [
-  ['language/m-large', 'qwen2_5_14b'], ['language/m-mid', 'qwen2_5_7b'], ['language/m-small', 'qwen2_5_1_5b'],
+  ['language/m-large', 'qwen2_5_14b'],
+  ['language/m-mid', 'qwen2_5_7b'],
+  ['language/m-small', 'qwen2_5_1_5b'],
 ];
 
 /**
@@ -165,7 +170,7 @@ export function w3(o: W3Options): Workload {
 
 /** One inter-arrival gap (s) of a window at its own rate, shaped by the fitted distribution. */
 function interArrival(rng: Rng, w: ServeGenWindow): number {
-  if (w.pattern === 'Gamma' && w.p1 > 0) return (gamma(rng, w.p1, 1) / w.p1) / w.rate;
+  if (w.pattern === 'Gamma' && w.p1 > 0) return gamma(rng, w.p1, 1) / w.p1 / w.rate;
   if (w.pattern === 'Weibull' && w.p1 > 0) return weibull(rng, w.p1, 1) / gammaFn(1 + 1 / w.p1) / w.rate;
   return exponential(rng, w.rate);
 }
@@ -177,7 +182,11 @@ function pick(rng: Rng, weighted: readonly [string, number][]): string {
 }
 
 function finish(
-  name: string, functions: SimFunction[], requests: SimRequest[], durationS: number, sloScale: number | undefined,
+  name: string,
+  functions: SimFunction[],
+  requests: SimRequest[],
+  durationS: number,
+  sloScale: number | undefined,
   config: Record<string, unknown>,
 ): Workload {
   requests.sort((a, b) => a.atMs - b.atMs || (a.key < b.key ? -1 : 1));

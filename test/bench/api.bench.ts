@@ -26,7 +26,8 @@ import { BARS, judge, percentile, summarize, tableRows, verdictLines, type Row, 
 
 const MAX_TOKENS = 8;
 const CONCURRENCIES = [1, 16, 64] as const;
-const BODY = (stream: boolean) => JSON.stringify({ model: 'tiny-chat', messages: [{ role: 'user', content: 'Hello' }], max_tokens: MAX_TOKENS, temperature: 0, stream });
+const BODY = (stream: boolean) =>
+  JSON.stringify({ model: 'tiny-chat', messages: [{ role: 'user', content: 'Hello' }], max_tokens: MAX_TOKENS, temperature: 0, stream });
 
 /**
  * Wraps a node so every generate() that runs to its end records its duration (call to `done`) in `times`.
@@ -119,7 +120,16 @@ async function measureRound(t: Targets, concurrency: number, repeat: number, sec
   const rows = [toRow('bare express', false, concurrency, repeat, await cell(t.bareUrl, false), null)];
   for (const stream of [false, true]) {
     const result = await cell(`${t.engine.url}/v1/chat/completions`, stream);
-    rows.push(toRow('tidepool', stream, concurrency, repeat, result, [...t.engineTimes].sort((a, b) => a - b)));
+    rows.push(
+      toRow(
+        'tidepool',
+        stream,
+        concurrency,
+        repeat,
+        result,
+        [...t.engineTimes].sort((a, b) => a - b),
+      ),
+    );
   }
   for (const stream of [false, true]) {
     rows.push(toRow('tidepool (instant node)', stream, concurrency, repeat, await cell(`${t.instant.url}/v1/chat/completions`, stream), 'instant'));
@@ -136,10 +146,16 @@ function toRow(target: Target, stream: boolean, concurrency: number, repeat: num
   const latencyP50Ms = percentile(latencies, 50);
   const latencyP99Ms = percentile(latencies, 99);
   const base = {
-    target, stream, concurrency, repeat,
-    requests: r.requests, errors: r.errors, requestsPerSec: r.requestsPerSec,
+    target,
+    stream,
+    concurrency,
+    repeat,
+    requests: r.requests,
+    errors: r.errors,
+    requestsPerSec: r.requestsPerSec,
     tokensPerSec: engine === null ? null : r.requestsPerSec * MAX_TOKENS,
-    latencyP50Ms, latencyP99Ms,
+    latencyP50Ms,
+    latencyP99Ms,
   };
   if (engine === null) return { ...base, engineP50Ms: null, engineP99Ms: null, addedP50Ms: null, addedP99Ms: null };
   if (engine === 'instant') return { ...base, engineP50Ms: 0, engineP99Ms: 0, addedP50Ms: latencyP50Ms, addedP99Ms: latencyP99Ms };
@@ -148,7 +164,9 @@ function toRow(target: Target, stream: boolean, concurrency: number, repeat: num
   const added = [...r.addedMs].sort((a, b) => a - b);
   const perRequest = !stream && added.length > 0;
   return {
-    ...base, engineP50Ms, engineP99Ms,
+    ...base,
+    engineP50Ms,
+    engineP99Ms,
     addedP50Ms: perRequest ? percentile(added, 50) : latencyP50Ms - engineP50Ms,
     addedP99Ms: perRequest ? percentile(added, 99) : latencyP99Ms - engineP99Ms,
   };
@@ -164,8 +182,15 @@ async function writeResults(args: { size: string; outDir: string }, body: Record
   await mkdir(args.outDir, { recursive: true });
   const file = join(args.outDir, `api-${args.size}.json`);
   const result = {
-    bench: 'api', size: args.size, device: cpus()[0]?.model ?? 'unknown cpu', cores: cpus().length, engine: 'cpu',
-    date: new Date().toISOString(), commit, maxTokens: MAX_TOKENS, bars: BARS,
+    bench: 'api',
+    size: args.size,
+    device: cpus()[0]?.model ?? 'unknown cpu',
+    cores: cpus().length,
+    engine: 'cpu',
+    date: new Date().toISOString(),
+    commit,
+    maxTokens: MAX_TOKENS,
+    bars: BARS,
     note:
       'server, CPU engine and load generator (its own process) share this machine. target "tidepool": over the real CPU engine; ' +
       '"tidepool (instant node)": over an in-process node that returns the requested tokens at once (no engine), so its rows measure the control plane alone. ' +

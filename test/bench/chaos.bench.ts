@@ -36,12 +36,28 @@ export default async function run({ size, outDir }: { size: 'tiny' | 'full'; out
   try {
     await served(up.url, 'tiny-chat');
     await served(up.url, 'tiny-qwen');
-    rows.push({ fault: 'none (anchor)', measured: 'warm request, tiny-chat, 4 tokens', samplesMs: await repeat(repeats, () => timed(() => served(up.url, 'tiny-chat'))) });
+    rows.push({
+      fault: 'none (anchor)',
+      measured: 'warm request, tiny-chat, 4 tokens',
+      samplesMs: await repeat(repeats, () => timed(() => served(up.url, 'tiny-chat'))),
+    });
     rows.push({ fault: 'none (anchor)', measured: 'bare engine process: spawn to ready line', samplesMs: await repeat(repeats, engineStartMs) });
     rows.push({ fault: 'engine killed (SIGKILL)', measured: 'kill to the next request served', samplesMs: await repeat(repeats, () => engineKill(up)) });
-    rows.push({ fault: 'shared memory wiped', measured: 'wipe to the next request served (refetch)', samplesMs: await repeat(repeats, () => shmWipe(up, options.shmRoot)) });
-    rows.push({ fault: 'hostile model deployed', measured: 'POST /v1/functions to its 422', samplesMs: await repeat(repeats, () => hostileDeploy(up.url, root)) });
-    rows.push({ fault: 'second up on a data dir in use', measured: 'start to its refusal (exit 1)', samplesMs: await repeat(repeats, () => timed(async () => void (await upRefused(options)))) });
+    rows.push({
+      fault: 'shared memory wiped',
+      measured: 'wipe to the next request served (refetch)',
+      samplesMs: await repeat(repeats, () => shmWipe(up, options.shmRoot)),
+    });
+    rows.push({
+      fault: 'hostile model deployed',
+      measured: 'POST /v1/functions to its 422',
+      samplesMs: await repeat(repeats, () => hostileDeploy(up.url, root)),
+    });
+    rows.push({
+      fault: 'second up on a data dir in use',
+      measured: 'start to its refusal (exit 1)',
+      samplesMs: await repeat(repeats, () => timed(async () => void (await upRefused(options)))),
+    });
     const restarts: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const [ms, next] = await platformKill(up, options);
@@ -55,11 +71,18 @@ export default async function run({ size, outDir }: { size: 'tiny' | 'full'; out
   }
   report(rows, size, outDir);
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, `chaos-${size}.json`), `${JSON.stringify({ device: device(), date: new Date().toISOString(), size, rows: rows.map(summary) }, null, 2)}\n`);
+  await writeFile(
+    join(outDir, `chaos-${size}.json`),
+    `${JSON.stringify({ device: device(), date: new Date().toISOString(), size, rows: rows.map(summary) }, null, 2)}\n`,
+  );
 }
 
 async function served(url: string, model: string): Promise<void> {
-  const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model, prompt: 'The tide', max_tokens: 4 }) });
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model, prompt: 'The tide', max_tokens: 4 }),
+  });
   if (res.status !== 200) throw new Error(`${model}: ${res.status} ${await res.text()}`);
   await res.text();
 }
@@ -100,7 +123,11 @@ async function hostileDeploy(url: string, root: string): Promise<number> {
   const files = await collectModelFiles(dir);
   for (const f of files) await fetch(`${url}/v1/blobs/${f.digest}`, { method: 'PUT', body: await readFile(join(dir, f.name)) });
   return timed(async () => {
-    const res = await fetch(`${url}/v1/functions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ manifest: { name: 'hostile', model: { path: '.' } }, files }) });
+    const res = await fetch(`${url}/v1/functions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ manifest: { name: 'hostile', model: { path: '.' } }, files }),
+    });
     if (res.status !== 422) throw new Error(`hostile deploy answered ${res.status}`);
     await res.text();
   });
@@ -121,7 +148,9 @@ async function engineStartMs(): Promise<number> {
   const dir = join(tmpdir(), `tidepool-bench-engine-${process.pid}`);
   await mkdir(dir, { recursive: true });
   const started = performance.now();
-  const child = spawn(ENGINE_BIN, ['serve', '--backend', 'cpu', '--socket', join(dir, 'e.sock'), '--memory-budget-bytes', String(2 ** 30), '--threads', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(ENGINE_BIN, ['serve', '--backend', 'cpu', '--socket', join(dir, 'e.sock'), '--memory-budget-bytes', String(2 ** 30), '--threads', '1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   await new Promise<void>((resolve) => createInterface({ input: child.stdout! }).on('line', (line) => line.includes('"ready":true') && resolve()));
   const ms = performance.now() - started;
   child.kill('SIGKILL');
@@ -132,7 +161,14 @@ async function engineStartMs(): Promise<number> {
 
 function summary(row: Row) {
   const sorted = [...row.samplesMs].sort((a, b) => a - b);
-  return { fault: row.fault, measured: row.measured, samples: sorted.length, min_ms: round(sorted[0]!), median_ms: round(sorted[Math.floor(sorted.length / 2)]!), max_ms: round(sorted.at(-1)!) };
+  return {
+    fault: row.fault,
+    measured: row.measured,
+    samples: sorted.length,
+    min_ms: round(sorted[0]!),
+    median_ms: round(sorted[Math.floor(sorted.length / 2)]!),
+    max_ms: round(sorted.at(-1)!),
+  };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -53,7 +53,9 @@ export default async function choicesBench({ size, outDir }: { size: 'tiny' | 'f
     console.log(`device: ${device}; tiny-chat, max_tokens 8, median of ${reps}`);
     console.log('n   prompt  ms/request  anchor n×(n=1) ms  prefill tokens computed  with the engine fork');
     for (const r of rows) {
-      console.log(`${String(r.n).padEnd(4)}${String(r.promptTokens).padEnd(8)}${r.medianMs.toFixed(1).padEnd(12)}${r.linearAnchorMs.toFixed(1).padEnd(19)}${String(r.prefillTokensComputed).padEnd(25)}${r.prefillTokensWithFork}`);
+      console.log(
+        `${String(r.n).padEnd(4)}${String(r.promptTokens).padEnd(8)}${r.medianMs.toFixed(1).padEnd(12)}${r.linearAnchorMs.toFixed(1).padEnd(19)}${String(r.prefillTokensComputed).padEnd(25)}${r.prefillTokensWithFork}`,
+      );
     }
     await mkdir(outDir, { recursive: true });
     await writeFile(join(outDir, `choices-${size}.json`), `${JSON.stringify({ date: new Date().toISOString(), device, reps, rows }, null, 2)}\n`);

@@ -69,9 +69,16 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
     await rm(synthDir, { recursive: true, force: true });
   }
   const result = {
-    bench: 'cli', size: args.size, date: new Date().toISOString(), device: `${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores)`,
-    node: process.version, repeats, loadAverage: { before: loadBefore, after: loadavg()[0]! },
-    bare: stats(samples.bare), help: stats(samples.help), ls: stats(samples.ls),
+    bench: 'cli',
+    size: args.size,
+    date: new Date().toISOString(),
+    device: `${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores)`,
+    node: process.version,
+    repeats,
+    loadAverage: { before: loadBefore, after: loadavg()[0]! },
+    bare: stats(samples.bare),
+    help: stats(samples.help),
+    ls: stats(samples.ls),
   };
   const helpRatio = result.help.medianMs / result.bare.medianMs;
   const verdicts = {
@@ -80,7 +87,9 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   };
   console.log(`device: ${result.device}, node ${result.node}, load average ${loadBefore.toFixed(1)} -> ${result.loadAverage.after.toFixed(1)}`);
   console.table({ 'node -e 0 (anchor, the floor)': result.bare, 'tidepool --help': result.help, 'tidepool ls': result.ls });
-  console.log(`--help / bare node: ${verdicts.help.ratio}x (bar ${BARS.helpOverBare}x: ${verdicts.help.met ? 'met' : 'missed'}); ls median ${result.ls.medianMs} ms (bar ${BARS.lsMs} ms: ${verdicts.ls.met ? 'met' : 'missed'})`);
+  console.log(
+    `--help / bare node: ${verdicts.help.ratio}x (bar ${BARS.helpOverBare}x: ${verdicts.help.met ? 'met' : 'missed'}); ls median ${result.ls.medianMs} ms (bar ${BARS.lsMs} ms: ${verdicts.ls.met ? 'met' : 'missed'})`,
+  );
   await mkdir(args.outDir, { recursive: true });
   await writeFile(join(args.outDir, `cli-${args.size}.json`), `${JSON.stringify({ ...result, verdicts }, null, 2)}\n`);
 }

@@ -39,13 +39,24 @@ interface Setup {
 function setupFor(size: 'tiny' | 'full', backend: 'cpu' | 'cuda'): Setup {
   if (size === 'tiny') {
     return {
-      shape: 'tiny', functions: 3, durationMs: 8_000, policies: ['tidepool'], loads: [0.7], promptWords: [8, 48], outputTokens: [8, 48],
+      shape: 'tiny',
+      functions: 3,
+      durationMs: 8_000,
+      policies: ['tidepool'],
+      loads: [0.7],
+      promptWords: [8, 48],
+      outputTokens: [8, 48],
       profile: { batches: [1, 4], lengths: [16, 64], decodeSteps: 4 },
     };
   }
   return {
-    shape: backend === 'cuda' ? 'qwen2.5-1.5b' : 'small', functions: 4, durationMs: 45_000, policies: ['request-level', 'tidepool'],
-    loads: [0.6, 1.2], promptWords: [16, 160], outputTokens: [16, 96],
+    shape: backend === 'cuda' ? 'qwen2.5-1.5b' : 'small',
+    functions: 4,
+    durationMs: 45_000,
+    policies: ['request-level', 'tidepool'],
+    loads: [0.6, 1.2],
+    promptWords: [16, 160],
+    outputTokens: [16, 96],
     profile: { batches: [1, 2, 4, 8, 16], lengths: [32, 128, 512], decodeSteps: 6 },
   };
 }
@@ -86,7 +97,10 @@ export default async function e2eBench(args: { size: 'tiny' | 'full'; outDir: st
     const profile = await measureProfile(config.engineBin, backend, threads, engineMemoryBytes, setup, modelDirs, names, bytes, device, vocabSize);
     const headDim = shape.hiddenSize / shape.numHeads;
     const d: DeviceModel = {
-      shape: setup.shape, device, memoryBytes: engineMemoryBytes, weightsArenaBytes: engineMemoryBytes * 0.75,
+      shape: setup.shape,
+      device,
+      memoryBytes: engineMemoryBytes,
+      weightsArenaBytes: engineMemoryBytes * 0.75,
       kvBytesPerToken: shape.numLayers * 2 * shape.numKvHeads * headDim * (backend === 'cpu' ? 4 : 2),
     };
     const fit = fitProfile(profile, d);
@@ -99,7 +113,9 @@ export default async function e2eBench(args: { size: 'tiny' | 'full'; outDir: st
       tpotMs: Math.max(20, 3 * costs.decodeMs(setup.shape, 4, meanPrompt + meanOutput / 2)),
     };
     console.log(`device ${device}, engine ${backend}; ${setup.functions} × ${setup.shape} (${(bytes / 2 ** 20).toFixed(1)} MiB each)`);
-    console.log(`engine profile fit (${fit.points} points): prefill error ${(100 * fit.prefillError).toFixed(1)}%, decode error ${(100 * fit.decodeError).toFixed(1)}%; first load ${profile.firstLoadMs.toFixed(1)} ms, reload ${profile.reloadMs.toFixed(1)} ms`);
+    console.log(
+      `engine profile fit (${fit.points} points): prefill error ${(100 * fit.prefillError).toFixed(1)}%, decode error ${(100 * fit.decodeError).toFixed(1)}%; first load ${profile.firstLoadMs.toFixed(1)} ms, reload ${profile.reloadMs.toFixed(1)} ms`,
+    );
     console.log(`one request alone ≈ ${soloServiceMs.toFixed(0)} ms; SLO TTFT ${slo.ttftMs.toFixed(0)} ms, TPOT ${slo.tpotMs.toFixed(0)} ms`);
     const functionDirs = await Promise.all(names.map((name, i) => writeFunctionDir(root, name, modelDirs[i]!, slo)));
     const runs: Run[] = [];
@@ -107,12 +123,20 @@ export default async function e2eBench(args: { size: 'tiny' | 'full'; outDir: st
       for (const load of setup.loads) {
         const ratePerFunction = (load * 1000) / soloServiceMs / setup.functions;
         const plan = planWorkload({
-          functions: names, rate: ratePerFunction, durationMs: setup.durationMs, promptWords: setup.promptWords, outputTokens: setup.outputTokens, seed: 7,
+          functions: names,
+          rate: ratePerFunction,
+          durationMs: setup.durationMs,
+          promptWords: setup.promptWords,
+          outputTokens: setup.outputTokens,
+          seed: 7,
         });
         const platform = await startBenchPlatform({ engineBin: config.engineBin, backend, engineThreads: threads, engineMemoryBytes, policy, functionDirs });
         let served: ServedRequest[];
         try {
-          await replay(platform.url, names.map((fn) => ({ fn, atMs: 0, promptWords: 4, maxTokens: 2 })));  // cold starts out of the way
+          await replay(
+            platform.url,
+            names.map((fn) => ({ fn, atMs: 0, promptWords: 4, maxTokens: 2 })),
+          ); // cold starts out of the way
           served = await replay(platform.url, plan);
         } finally {
           await platform.close();
@@ -130,8 +154,16 @@ export default async function e2eBench(args: { size: 'tiny' | 'full'; outDir: st
 }
 
 async function measureProfile(
-  engineBin: string, backend: 'cpu' | 'cuda', threads: number, memoryBudgetBytes: number, setup: Setup, dirs: readonly string[],
-  names: readonly string[], bytes: number, device: string, vocabSize: number,
+  engineBin: string,
+  backend: 'cpu' | 'cuda',
+  threads: number,
+  memoryBudgetBytes: number,
+  setup: Setup,
+  dirs: readonly string[],
+  names: readonly string[],
+  bytes: number,
+  device: string,
+  vocabSize: number,
 ): Promise<EngineProfile> {
   const supervisor = await startEngineSupervisor({ engineBin, backend, threads, memoryBudgetBytes });
   try {
@@ -144,8 +176,13 @@ async function measureProfile(
 }
 
 function summarize(
-  policy: PolicyName, load: number, ratePerFunction: number, served: readonly ServedRequest[], measured: readonly number[],
-  predicted: readonly number[], durationMs: number,
+  policy: PolicyName,
+  load: number,
+  ratePerFunction: number,
+  served: readonly ServedRequest[],
+  measured: readonly number[],
+  predicted: readonly number[],
+  durationMs: number,
 ): Run {
   const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
   const onTime = (v: readonly number[]) => v.filter((a) => a >= 1 - 1e-9).length / Math.max(1, v.length);
@@ -153,8 +190,13 @@ function summarize(
   const m = side(measured);
   const p = side(predicted);
   return {
-    policy, load, ratePerFunction, requests: served.length, refused: served.filter((r) => r.status !== 200).length,
-    measured: m, predicted: p,
+    policy,
+    load,
+    ratePerFunction,
+    requests: served.length,
+    refused: served.filter((r) => r.status !== 200).length,
+    measured: m,
+    predicted: p,
     attainmentError: Math.abs(p.attainment - m.attainment) / Math.max(1e-9, m.attainment),
     goodputError: Math.abs(p.goodput - m.goodput) / Math.max(1e-9, m.goodput),
   };
@@ -162,11 +204,21 @@ function summarize(
 
 function report(runs: readonly Run[]): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  console.table(runs.map((r) => ({
-    policy: r.policy, load: r.load, 'req/s per fn': r.ratePerFunction.toFixed(3), requests: r.requests, refused: r.refused,
-    'attainment measured': pct(r.measured.attainment), 'attainment sim': pct(r.predicted.attainment), 'sim error': pct(r.attainmentError),
-    'goodput measured': r.measured.goodput.toFixed(2), 'goodput sim': r.predicted.goodput.toFixed(2), 'goodput error': pct(r.goodputError),
-  })));
+  console.table(
+    runs.map((r) => ({
+      policy: r.policy,
+      load: r.load,
+      'req/s per fn': r.ratePerFunction.toFixed(3),
+      requests: r.requests,
+      refused: r.refused,
+      'attainment measured': pct(r.measured.attainment),
+      'attainment sim': pct(r.predicted.attainment),
+      'sim error': pct(r.attainmentError),
+      'goodput measured': r.measured.goodput.toFixed(2),
+      'goodput sim': r.predicted.goodput.toFixed(2),
+      'goodput error': pct(r.goodputError),
+    })),
+  );
   // Judged on attainment, what `tidepool plan` sizes clusters by; goodput (requests wholly on time) is shown
   // too, but near zero a relative error of it says little.
   const worst = Math.max(...runs.map((r) => r.attainmentError));
@@ -182,8 +234,12 @@ async function writeResults(args: { size: string; outDir: string }, figures: Rec
     // not a git checkout
   }
   const file = join(args.outDir, `e2e-${args.size}.json`);
-  const note = 'server, engine and client share this machine over loopback; measured = client-side token times of streamed native invokes; '
-    + 'predicted = the simulator on the same requests (arrival, prompt and output tokens as served) with the production scheduler and step costs fitted to this engine\'s profile from the same run';
-  await writeFile(file, `${JSON.stringify({ bench: 'e2e', size: args.size, date: new Date().toISOString(), commit, cores: cpus().length, note, ...figures }, null, 2)}\n`);
+  const note =
+    'server, engine and client share this machine over loopback; measured = client-side token times of streamed native invokes; ' +
+    "predicted = the simulator on the same requests (arrival, prompt and output tokens as served) with the production scheduler and step costs fitted to this engine's profile from the same run";
+  await writeFile(
+    file,
+    `${JSON.stringify({ bench: 'e2e', size: args.size, date: new Date().toISOString(), commit, cores: cpus().length, note, ...figures }, null, 2)}\n`,
+  );
   console.log(`wrote ${file}`);
 }

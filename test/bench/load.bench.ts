@@ -35,9 +35,17 @@ interface Upness {
 
 async function startUp(dataDir: string): Promise<Upness> {
   const env: NodeJS.ProcessEnv = {
-    ...process.env, TIDEPOOL_DATA_DIR: dataDir, TIDEPOOL_SHM_DIR: join(dataDir, 'shm'), TIDEPOOL_HOST_POOL_BYTES: '1GiB',
-    TIDEPOOL_ENGINE_BACKEND: 'cpu', TIDEPOOL_ENGINE_THREADS: String(ENGINE_THREADS), TIDEPOOL_GPU_MEMORY_BYTES: '1GiB',
-    TIDEPOOL_QUEUE_LIMIT: String(QUEUE_LIMIT), TIDEPOOL_SHUTDOWN_GRACE_MS: '30000', TIDEPOOL_HOST: '127.0.0.1', TIDEPOOL_API_KEY: '',
+    ...process.env,
+    TIDEPOOL_DATA_DIR: dataDir,
+    TIDEPOOL_SHM_DIR: join(dataDir, 'shm'),
+    TIDEPOOL_HOST_POOL_BYTES: '1GiB',
+    TIDEPOOL_ENGINE_BACKEND: 'cpu',
+    TIDEPOOL_ENGINE_THREADS: String(ENGINE_THREADS),
+    TIDEPOOL_GPU_MEMORY_BYTES: '1GiB',
+    TIDEPOOL_QUEUE_LIMIT: String(QUEUE_LIMIT),
+    TIDEPOOL_SHUTDOWN_GRACE_MS: '30000',
+    TIDEPOOL_HOST: '127.0.0.1',
+    TIDEPOOL_API_KEY: '',
     // The records are counted in the embedded database afterwards, whatever the caller's environment says.
     DATABASE_URL: '',
   };
@@ -101,8 +109,13 @@ async function sampleMemory(up: Upness, answered: number): Promise<MemorySample>
   const memory = await reply;
   const timeline = (await (await fetch(new URL('/v1/ops/timeline', up.url))).json()) as { nodes: { spans: unknown[] }[] };
   return {
-    answered, rssBytes: before, rssAfterGcBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external,
-    wasmRssBytes: wasmRssBytes(child.pid!), timelineSpans: timeline.nodes.reduce((sum, node) => sum + node.spans.length, 0),
+    answered,
+    rssBytes: before,
+    rssAfterGcBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    externalBytes: memory.external,
+    wasmRssBytes: wasmRssBytes(child.pid!),
+    timelineSpans: timeline.nodes.reduce((sum, node) => sum + node.spans.length, 0),
   };
 }
 
@@ -215,7 +228,11 @@ export default async function loadBench(args: { size: 'tiny' | 'full'; outDir: s
     const recordStatuses: Record<string, number> = {};
     try {
       const rows = await database.db
-        .selectFrom('invocations').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).where('function_name', '=', 'tiny-chat').groupBy('status').execute();
+        .selectFrom('invocations')
+        .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+        .where('function_name', '=', 'tiny-chat')
+        .groupBy('status')
+        .execute();
       for (const row of rows) recordStatuses[row.status] = Number(row.n);
     } finally {
       await database.close();
@@ -242,12 +259,27 @@ async function report(
   }
   const otherCodes: Record<string, number> = {};
   for (const o of run.outcomes) if (o.status !== 200 && o.status !== 0) otherCodes[`${o.status} ${o.code}`] = (otherCodes[`${o.status} ${o.code}`] ?? 0) + 1;
-  const latencies = run.outcomes.filter((o) => o.status !== 0).map((o) => o.ms).sort((a, b) => a - b);
-  const okLatencies = run.outcomes.filter((o) => o.status === 200).map((o) => o.ms).sort((a, b) => a - b);
+  const latencies = run.outcomes
+    .filter((o) => o.status !== 0)
+    .map((o) => o.ms)
+    .sort((a, b) => a - b);
+  const okLatencies = run.outcomes
+    .filter((o) => o.status === 200)
+    .map((o) => o.ms)
+    .sort((a, b) => a - b);
   const memory = memoryFigures(run.memory, total);
   const figures = {
-    requests: total, concurrency: CONCURRENCY, maxTokens: MAX_TOKENS, queueLimit: QUEUE_LIMIT, engineThreads: ENGINE_THREADS,
-    answered: byStatus, refusals: otherCodes, records, recordStatuses, seconds: Number(run.seconds.toFixed(2)), requestsPerSec: Number((total / run.seconds).toFixed(1)),
+    requests: total,
+    concurrency: CONCURRENCY,
+    maxTokens: MAX_TOKENS,
+    queueLimit: QUEUE_LIMIT,
+    engineThreads: ENGINE_THREADS,
+    answered: byStatus,
+    refusals: otherCodes,
+    records,
+    recordStatuses,
+    seconds: Number(run.seconds.toFixed(2)),
+    requestsPerSec: Number((total / run.seconds).toFixed(1)),
     latencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1) ?? Number.NaN) },
     latency200Ms: { p50: round(percentile(okLatencies, 50)), p99: round(percentile(okLatencies, 99)) },
     memoryMiB: memory.table,
@@ -259,14 +291,32 @@ async function report(
     // The same bar on the JS live set: ~40 MiB against ~550 MiB of RSS, so a leak of JS objects shows here long before it moves RSS.
     heapGrowthMet: memory.growth.heapUsed === null ? null : memory.growth.heapUsed < RSS_GROWTH_BAR,
   };
-  console.log(`tidepool up (PGlite, CPU engine, ${ENGINE_THREADS} engine threads, TIDEPOOL_QUEUE_LIMIT=${QUEUE_LIMIT}); ${total} requests, concurrency ${CONCURRENCY}, max_tokens ${MAX_TOKENS}`);
-  console.table([{ ...byStatus, records, 'req/s': figures.requestsPerSec, 'p50 ms': figures.latencyMs.p50, 'p99 ms': figures.latencyMs.p99, 'max ms': figures.latencyMs.max }]);
+  console.log(
+    `tidepool up (PGlite, CPU engine, ${ENGINE_THREADS} engine threads, TIDEPOOL_QUEUE_LIMIT=${QUEUE_LIMIT}); ${total} requests, concurrency ${CONCURRENCY}, max_tokens ${MAX_TOKENS}`,
+  );
+  console.table([
+    {
+      ...byStatus,
+      records,
+      'req/s': figures.requestsPerSec,
+      'p50 ms': figures.latencyMs.p50,
+      'p99 ms': figures.latencyMs.p99,
+      'max ms': figures.latencyMs.max,
+    },
+  ]);
   console.log(`invocation records by status: ${JSON.stringify(recordStatuses)}`);
   if (Object.keys(otherCodes).length > 0) console.log(`non-200 answers by status and code: ${JSON.stringify(otherCodes)}`);
-  console.table(memory.table.map((m) => ({
-    answered: m.answered, 'RSS MiB': m.rss, 'RSS after GC': m.rssAfterGc, 'JS heap after GC': m.heapUsed, 'external after GC': m.external,
-    'PGlite WASM': m.wasm, 'timeline spans': m.timelineSpans,
-  })));
+  console.table(
+    memory.table.map((m) => ({
+      answered: m.answered,
+      'RSS MiB': m.rss,
+      'RSS after GC': m.rssAfterGc,
+      'JS heap after GC': m.heapUsed,
+      'external after GC': m.external,
+      'PGlite WASM': m.wasm,
+      'timeline spans': m.timelineSpans,
+    })),
+  );
   const percent = (g: number | null) => (g === null ? 'n/a' : `${(g * 100).toFixed(1)}%`);
   const g = memory.growth;
   const verdict = (met: boolean | null) => (met ? 'met' : 'MISSED');
@@ -278,7 +328,9 @@ async function report(
           `JS heap after GC ${percent(g.heapUsed)} (same bar: ${verdict(figures.heapGrowthMet)}); ` +
           `RSS as found ${percent(g.rss)}, external ${percent(g.external)}, PGlite WASM ${percent(g.wasm)}`,
   );
-  console.log(`timeline ring: ${memory.table.at(-1)?.timelineSpans ?? 0} spans at the end (bounded at 10 minutes or 50,000 spans; still filling during this run, part of the JS heap)`);
+  console.log(
+    `timeline ring: ${memory.table.at(-1)?.timelineSpans ?? 0} spans at the end (bounded at 10 minutes or 50,000 spans; still filling during this run, part of the JS heap)`,
+  );
   await writeResults(args, figures);
   if (byStatus.unanswered > 0) throw new Error(`${byStatus.unanswered} of ${total} requests got no answer (first errors: ${run.errors.join('; ')})`);
   if (records !== total) throw new Error(`${records} invocation records for ${total} requests`);
@@ -288,8 +340,13 @@ async function report(
 function memoryFigures(samples: readonly MemorySample[], total: number) {
   const mib = (bytes: number) => round(bytes / 2 ** 20);
   const table = samples.map((s) => ({
-    answered: s.answered, rss: mib(s.rssBytes), rssAfterGc: mib(s.rssAfterGcBytes), heapUsed: mib(s.heapUsedBytes), external: mib(s.externalBytes),
-    wasm: mib(s.wasmRssBytes), timelineSpans: s.timelineSpans,
+    answered: s.answered,
+    rss: mib(s.rssBytes),
+    rssAfterGc: mib(s.rssAfterGcBytes),
+    heapUsed: mib(s.heapUsedBytes),
+    external: mib(s.externalBytes),
+    wasm: mib(s.wasmRssBytes),
+    timelineSpans: s.timelineSpans,
   }));
   // The final sample is taken with nothing in flight, and 256 requests in flight hold a few MiB: compare like
   // with like, the 2nd thousand with the last sample taken while every connection still had a request out.
@@ -298,8 +355,11 @@ function memoryFigures(samples: readonly MemorySample[], total: number) {
   const growthOf = (pick: (s: MemorySample) => number) =>
     second && last && last.answered > second.answered ? Math.round(((pick(last) - pick(second)) / pick(second)) * 1000) / 1000 : null;
   const growth = {
-    rssAfterGc: growthOf((s) => s.rssAfterGcBytes), rss: growthOf((s) => s.rssBytes), heapUsed: growthOf((s) => s.heapUsedBytes),
-    external: growthOf((s) => s.externalBytes), wasm: growthOf((s) => s.wasmRssBytes),
+    rssAfterGc: growthOf((s) => s.rssAfterGcBytes),
+    rss: growthOf((s) => s.rssBytes),
+    heapUsed: growthOf((s) => s.heapUsedBytes),
+    external: growthOf((s) => s.externalBytes),
+    wasm: growthOf((s) => s.wasmRssBytes),
   };
   return { table, growth, from: second?.answered ?? null, to: last?.answered ?? null };
 }
@@ -318,7 +378,13 @@ async function writeResults(args: { size: string; outDir: string }, figures: Rec
   await mkdir(args.outDir, { recursive: true });
   const file = join(args.outDir, `load-${args.size}.json`);
   const result = {
-    bench: 'load', size: args.size, device: cpus()[0]?.model ?? 'unknown cpu', cores: cpus().length, engine: 'cpu', date: new Date().toISOString(), commit,
+    bench: 'load',
+    size: args.size,
+    device: cpus()[0]?.model ?? 'unknown cpu',
+    cores: cpus().length,
+    engine: 'cpu',
+    date: new Date().toISOString(),
+    commit,
     note:
       'server (tidepool up), its engine and the load generator share this machine over loopback; RSS is the up process (control plane + node runtime), not the engine; ' +
       'every 1000 answers the bench reads VmRSS, then has the up process run a full GC (--expose-gc, bench only) and reads RSS, V8 heap and external memory again',

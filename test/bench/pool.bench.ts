@@ -60,8 +60,14 @@ const SIZES: Record<'tiny' | 'full', Size> = {
     goodputRefineSteps: 4,
     sloScales: [1, 0.5, 0.3],
     paper: {
-      settings: [{ models: 40, gpus: 8 }, { models: 80, gpus: 16 }], durationS: 60, seeds: [1, 2, 3, 4, 5],
-      rates: [0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1], refineSteps: 3,
+      settings: [
+        { models: 40, gpus: 8 },
+        { models: 80, gpus: 16 },
+      ],
+      durationS: 60,
+      seeds: [1, 2, 3, 4, 5],
+      rates: [0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1],
+      refineSteps: 3,
     },
   },
 };
@@ -86,21 +92,61 @@ export default async function run(args: { size: 'tiny' | 'full'; outDir: string 
   const ttftTarget = await runTtftTarget(ctx, cells[0]!, builders.W1!, TTFT_TARGET_MS);
   const w1Min = cells[0]!.minGpus;
   const gpus = w1Min.tidepool ?? w1Min.aegaeon ?? 8;
-  const gp = await runGoodput(ctx, 'W1', gpus, GOODPUT_POLICIES, (rate, seed) => w1({ ...size.w1, ratePerModel: rate, seed }),
-    size.goodputRates, size.goodputRefineSteps, `offered load, requests/s (all ${size.w1.models} models)`);
+  const gp = await runGoodput(
+    ctx,
+    'W1',
+    gpus,
+    GOODPUT_POLICIES,
+    (rate, seed) => w1({ ...size.w1, ratePerModel: rate, seed }),
+    size.goodputRates,
+    size.goodputRefineSteps,
+    `offered load, requests/s (all ${size.w1.models} models)`,
+  );
   console.log('bars: tidepool ≥ 1.25× aegaeon, ≥ 2.5× request-level. Anchor (paper): Aegaeon 2–2.5× the rate of ServerlessLLM.');
-  const gpTarget = await runGoodput(ctx, `W1-tidepool-ttft-target-${TTFT_TARGET_MS}ms`, gpus, ['tidepool'], (rate, seed) => w1({ ...size.w1, ratePerModel: rate, seed }),
-    size.goodputRates, size.goodputRefineSteps, `offered load, requests/s (all ${size.w1.models} models)`, undefined, { tidepool: { ttftTargetMs: TTFT_TARGET_MS } });
+  const gpTarget = await runGoodput(
+    ctx,
+    `W1-tidepool-ttft-target-${TTFT_TARGET_MS}ms`,
+    gpus,
+    ['tidepool'],
+    (rate, seed) => w1({ ...size.w1, ratePerModel: rate, seed }),
+    size.goodputRates,
+    size.goodputRefineSteps,
+    `offered load, requests/s (all ${size.w1.models} models)`,
+    undefined,
+    { tidepool: { ttftTargetMs: TTFT_TARGET_MS } },
+  );
   const paperCheck = await runPaperCheck(ctx, size.paper);
   const barList = bars(cells, gp);
   printBars(barList);
   console.log(`\nlower-bound check: ${ctx.boundChecks} runs, none reached an attainment on fewer GPUs than the bound for it allows`);
   const file = join(args.outDir, `pool-${args.size}.json`);
-  writeFileSync(file, JSON.stringify({
-    bench: 'pool', device: `simulated ${GPU.name}`, engine: 'sim', date: new Date().toISOString(), commit: gitCommit(),
-    size: args.size, gpu: GPU, target: 0.9, seedFloor: 0.85, seeds: size.seeds, costModel: costModelReport(GPU), parameters,
-    workloads: cells.map(cellJson), goodput: gp, ttftTarget: { ...ttftTarget, goodput: gpTarget }, paperCheck, bars: barList, lowerBoundCheck: { runs: ctx.boundChecks, violations: 0 },
-  }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        bench: 'pool',
+        device: `simulated ${GPU.name}`,
+        engine: 'sim',
+        date: new Date().toISOString(),
+        commit: gitCommit(),
+        size: args.size,
+        gpu: GPU,
+        target: 0.9,
+        seedFloor: 0.85,
+        seeds: size.seeds,
+        costModel: costModelReport(GPU),
+        parameters,
+        workloads: cells.map(cellJson),
+        goodput: gp,
+        ttftTarget: { ...ttftTarget, goodput: gpTarget },
+        paperCheck,
+        bars: barList,
+        lowerBoundCheck: { runs: ctx.boundChecks, violations: 0 },
+      },
+      (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+      2,
+    ),
+  );
   console.log(`\nwrote ${file} and pool-${args.size}-*.svg`);
 }
 
@@ -109,9 +155,15 @@ function cellJson(c: CellResult): Record<string, unknown> {
   return {
     ...c,
     points: c.points.map((p) => ({
-      policy: p.policy, gpus: p.gpus, meanAttainment: p.meanAttainment, minAttainment: p.minAttainment,
+      policy: p.policy,
+      gpus: p.gpus,
+      meanAttainment: p.meanAttainment,
+      minAttainment: p.minAttainment,
       seedAttainment: p.runs.map((r) => r.attainment),
-      ttftP50: p.runs.map((r) => r.ttftP50), ttftP99: p.runs.map((r) => r.ttftP99), tpotP50: p.runs.map((r) => r.tpotP50), tpotP99: p.runs.map((r) => r.tpotP99),
+      ttftP50: p.runs.map((r) => r.ttftP50),
+      ttftP99: p.runs.map((r) => r.ttftP99),
+      tpotP50: p.runs.map((r) => r.tpotP50),
+      tpotP99: p.runs.map((r) => r.tpotP99),
     })),
   };
 }
@@ -125,8 +177,10 @@ function printFits(): void {
 
 /** The policies' parameters as the simulator runs them (also in the result file under `parameters`). */
 function printParameters(p: ReturnType<typeof policyParameters>): void {
-  const flat = (o: Record<string, unknown>, prefix = ''): string[] => Object.entries(o).flatMap(([k, v]) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? flat(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}: ${String(v)}`]);
+  const flat = (o: Record<string, unknown>, prefix = ''): string[] =>
+    Object.entries(o).flatMap(([k, v]) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? flat(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}: ${String(v)}`],
+    );
   console.log('\npolicy parameters (simulated; read from the code):');
   for (const [name, params] of [['common', p.common], ...Object.entries(p.policies)] as const) {
     console.log(`  ${name}`);

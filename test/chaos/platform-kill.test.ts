@@ -40,15 +40,21 @@ describe.skipIf(!ENGINE_BUILT)('chaos: the platform is killed with SIGKILL', () 
     const streams = await Promise.all([0, 1].map(() => openStream(first.url, { model: 'tiny-chat', max_tokens: 1500 })));
     const upload = startSlowUpload(first.url);
     const incoming = join(options.dataDir, 'objects', '.incoming');
-    await waitFor(async () => {
-      const parts = await readdir(incoming).catch(() => []);
-      return parts.length === 1 && (await stat(join(incoming, parts[0]!))).size > 0;
-    }, { message: 'the upload writing its part file', timeoutMs: 30_000 });
+    await waitFor(
+      async () => {
+        const parts = await readdir(incoming).catch(() => []);
+        return parts.length === 1 && (await stat(join(incoming, parts[0]!))).size > 0;
+      },
+      { message: 'the upload writing its part file', timeoutMs: 30_000 },
+    );
     const streamIds = streams.map((s) => s.id);
-    await waitFor(() => {
-      const journal = join(options.dataDir, 'inflight.json');
-      return existsSync(journal) && streamIds.every((id) => readFileSync(journal, 'utf8').includes(id));
-    }, { message: 'both streams in the in-flight journal', timeoutMs: 30_000 });
+    await waitFor(
+      () => {
+        const journal = join(options.dataDir, 'inflight.json');
+        return existsSync(journal) && streamIds.every((id) => readFileSync(journal, 'utf8').includes(id));
+      },
+      { message: 'both streams in the in-flight journal', timeoutMs: 30_000 },
+    );
     await first.kill9();
 
     // What the clients saw: connections cut, nothing hangs.
@@ -60,32 +66,48 @@ describe.skipIf(!ENGINE_BUILT)('chaos: the platform is killed with SIGKILL', () 
     ups.push(second);
     expect(JSON.parse(readFileSync(join(options.dataDir, 'tidepool.lock'), 'utf8'))).toMatchObject({ pid: second.pid });
     // Each at warn, in the readable lines of `tidepool up` (`HH:MM:SS.mmm warn  <message>`).
-    expect(second.log).toEqual(expect.arrayContaining([
-      expect.stringMatching(/ warn {2}removed 1 partial upload\(s\) left by processes that died \(\d+ bytes\)$/),
-      // Other dead processes' directories on this machine may be removed with it.
-      expect.stringMatching(new RegExp(` warn {2}removed \\d+ engine socket director(y|ies) left by processes that died: .*tidepool-engine-${killedPid}-`)),
-      expect.stringMatching(/ warn {2}recorded 2 invocation\(s\) the previous process left in flight as error \(interrupted\)$/),
-    ]));
+    expect(second.log).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/ warn {2}removed 1 partial upload\(s\) left by processes that died \(\d+ bytes\)$/),
+        // Other dead processes' directories on this machine may be removed with it.
+        expect.stringMatching(new RegExp(` warn {2}removed \\d+ engine socket director(y|ies) left by processes that died: .*tidepool-engine-${killedPid}-`)),
+        expect.stringMatching(/ warn {2}recorded 2 invocation\(s\) the previous process left in flight as error \(interrupted\)$/),
+      ]),
+    );
     expect(socketDirsOf(killedPid)).toEqual([]);
     expect(await readdir(incoming)).toEqual([]);
-    const rows = await waitFor(async () => {
-      const data = ((await (await fetch(`${second.url}/v1/invocations?function=tiny-chat&limit=100`)).json()) as { data: { id: string; status: string; error: string | null }[] }).data;
-      const cut = data.filter((r) => streamIds.includes(r.id));
-      return cut.length === 2 ? cut : undefined;
-    }, { message: 'the interrupted streams recorded', timeoutMs: 30_000 });
+    const rows = await waitFor(
+      async () => {
+        const data = (
+          (await (await fetch(`${second.url}/v1/invocations?function=tiny-chat&limit=100`)).json()) as {
+            data: { id: string; status: string; error: string | null }[];
+          }
+        ).data;
+        const cut = data.filter((r) => streamIds.includes(r.id));
+        return cut.length === 2 ? cut : undefined;
+      },
+      { message: 'the interrupted streams recorded', timeoutMs: 30_000 },
+    );
     for (const row of rows) expect(row).toMatchObject({ status: 'error', error: INTERRUPTED_MESSAGE });
     expect((await complete(second.url, { max_tokens: 4 })).status).toBe(200);
     expect(await second.stop()).toBe(0);
     expect(leftoversOf(second.pid, options.dataDir)).toEqual([]);
-    console.log(`platform ${killedPid} killed mid-upload and mid-stream: clients cut at once; the restart took over its lock, removed its partial upload and socket directory, recorded 2 interrupted invocations`);
+    console.log(
+      `platform ${killedPid} killed mid-upload and mid-stream: clients cut at once; the restart took over its lock, removed its partial upload and socket directory, recorded 2 interrupted invocations`,
+    );
   });
 
   // The engine's half: an engine whose platform died exits by itself (a parent-death signal and a socket
   // watchdog in the engine process), so no engine holds a GPU for a platform that is gone.
   it('leaves no engine of the killed platform running', { timeout: 60_000 }, async () => {
     expect(killedPid, 'the kill scenario above did not run').toBeGreaterThan(0);
-    const gone = await waitFor(() => enginesOf(killedPid).length === 0, { message: 'the dead platform\'s engines to exit', timeoutMs: ORPHAN_GRACE_MS }).catch(() => false);
-    expect(gone ? [] : enginesOf(killedPid), `engine process(es) of the killed platform ${killedPid} still running ${ORPHAN_GRACE_MS} ms after it died`).toEqual([]);
+    const gone = await waitFor(() => enginesOf(killedPid).length === 0, { message: "the dead platform's engines to exit", timeoutMs: ORPHAN_GRACE_MS }).catch(
+      () => false,
+    );
+    expect(
+      gone ? [] : enginesOf(killedPid),
+      `engine process(es) of the killed platform ${killedPid} still running ${ORPHAN_GRACE_MS} ms after it died`,
+    ).toEqual([]);
   });
 });
 
@@ -101,7 +123,10 @@ async function startSlowUpload(url: string): Promise<string> {
   });
   try {
     const res = await fetch(`${url}/v1/blobs/sha256:${'ab'.repeat(32)}`, {
-      method: 'PUT', body, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(64 << 20) }, duplex: 'half',
+      method: 'PUT',
+      body,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(64 << 20) },
+      duplex: 'half',
     } as RequestInit);
     return `answered ${res.status}`;
   } catch (error) {

@@ -35,14 +35,19 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a running instance', () => {
   });
 
   it('refuses a hostile model at once while streams and other calls keep going', { timeout: 120_000 }, async () => {
-    const streams = await Promise.all([openStream(up.url, { model: 'tiny-chat', max_tokens: 120 }), openStream(up.url, { model: 'tiny-qwen', max_tokens: 120 })]);
+    const streams = await Promise.all([
+      openStream(up.url, { model: 'tiny-chat', max_tokens: 120 }),
+      openStream(up.url, { model: 'tiny-qwen', max_tokens: 120 }),
+    ]);
     const dir = join(work.dir, 'hostile');
     await rm(dir, { recursive: true, force: true });
     await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
-    await import('node:fs/promises').then((fs) => Promise.all([
-      fs.copyFile(join(FIXTURES, 'hostile/config.json'), join(dir, 'config.json')),
-      fs.copyFile(join(FIXTURES, 'models/tiny-qwen2/model.safetensors'), join(dir, 'model.safetensors')),
-    ]));
+    await import('node:fs/promises').then((fs) =>
+      Promise.all([
+        fs.copyFile(join(FIXTURES, 'hostile/config.json'), join(dir, 'config.json')),
+        fs.copyFile(join(FIXTURES, 'models/tiny-qwen2/model.safetensors'), join(dir, 'model.safetensors')),
+      ]),
+    );
     const files = await collectModelFiles(dir);
     for (const f of files) await fetch(`${up.url}/v1/blobs/${f.digest}`, { method: 'PUT', body: await readFile(join(dir, f.name)) });
     let deploying = true;
@@ -58,7 +63,9 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a running instance', () => {
     })();
     const started = performance.now();
     const res = await fetch(`${up.url}/v1/functions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ manifest: { name: 'hostile', model: { path: '.' } }, files }),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ manifest: { name: 'hostile', model: { path: '.' } }, files }),
     });
     const refusedMs = performance.now() - started;
     deploying = false;
@@ -78,11 +85,14 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a running instance', () => {
       queued.push(complete(up.url, { model: 'tiny-qwen', max_tokens: 32 }), complete(up.url, { model: 'tiny-chat', max_tokens: 32 }));
     }
     // One read of the node's queue gauge shows requests of both models waiting for their first token.
-    await waitFor(async () => {
-      const metrics = await (await fetch(`${up.url}/metrics`)).text();
-      const depth = (name: string) => Number(new RegExp(`^tidepool_node_queue_depth\\{function="${name}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
-      return depth('tiny-qwen') > 0 && depth('tiny-chat') > 0;
-    }, { message: 'requests of both models queued', timeoutMs: 30_000 });
+    await waitFor(
+      async () => {
+        const metrics = await (await fetch(`${up.url}/metrics`)).text();
+        const depth = (name: string) => Number(new RegExp(`^tidepool_node_queue_depth\\{function="${name}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+        return depth('tiny-qwen') > 0 && depth('tiny-chat') > 0;
+      },
+      { message: 'requests of both models queued', timeoutMs: 30_000 },
+    );
     const [engine] = up.enginePids();
     const killedAt = performance.now();
     process.kill(engine!, 'SIGKILL');
@@ -101,13 +111,20 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a running instance', () => {
       expect(lastFrame(end.text)).toMatchObject({ error: { code: 'engine_down', message: expect.stringMatching(/killed by SIGKILL/) } });
     }
     // Logged at the default level: which engine, how it ended, and that it came back.
-    await waitFor(() => up.log.some((l) => / info +engine is back .* device="cpu engine 0"$/.test(l)), { message: 'the crash and recovery in the log', timeoutMs: 30_000 });
-    expect(up.log.find((l) => l.includes('engine crashed'))).toMatch(/ warn +engine crashed: engine process was killed by SIGKILL \(pid \d+\) after [\d.]+ s up; .*restarting in \d+ ms device="cpu engine 0"$/);
+    await waitFor(() => up.log.some((l) => / info +engine is back .* device="cpu engine 0"$/.test(l)), {
+      message: 'the crash and recovery in the log',
+      timeoutMs: 30_000,
+    });
+    expect(up.log.find((l) => l.includes('engine crashed'))).toMatch(
+      / warn +engine crashed: engine process was killed by SIGKILL \(pid \d+\) after [\d.]+ s up; .*restarting in \d+ ms device="cpu engine 0"$/,
+    );
     expect(up.enginePids()).toHaveLength(1);
     expect(up.enginePids()).not.toContain(engine);
     const served = answers.filter((a) => a.status === 200).length;
     expect(served).toBeGreaterThan(0);
-    console.log(`engine killed: of ${answers.length} requests of two models, ${served} served (resubmitted), ${answers.length - served} refused with 503 engine_down mid-generation; the last answer ${lastAnswerMs.toFixed(0)} ms after the kill`);
+    console.log(
+      `engine killed: of ${answers.length} requests of two models, ${served} served (resubmitted), ${answers.length - served} refused with 503 engine_down mid-generation; the last answer ${lastAnswerMs.toFixed(0)} ms after the kill`,
+    );
   });
 
   it('refetches models whose shared memory was wiped under it, with no failed request', { timeout: 120_000 }, async () => {
@@ -122,13 +139,17 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a running instance', () => {
   });
 
   it('records every request, then stops and leaves nothing behind', { timeout: 120_000 }, async () => {
-    const recorded = async () => ((await (await fetch(`${up.url}/v1/invocations?limit=1000`)).json()) as { data: { status: string; error: string | null }[] }).data;
+    const recorded = async () =>
+      ((await (await fetch(`${up.url}/v1/invocations?limit=1000`)).json()) as { data: { status: string; error: string | null }[] }).data;
     // 2 warm-up + 2 hostile-phase streams + 2 killed streams + the queued ones + 2 after the wipe; records land in batches.
     const total = 2 + 2 + 2 + 2 * QUEUED_PER_MODEL + 2;
-    const rows = await waitFor(async () => {
-      const now = await recorded();
-      return now.length >= total ? now : undefined;
-    }, { message: 'every request recorded', timeoutMs: 30_000 });
+    const rows = await waitFor(
+      async () => {
+        const now = await recorded();
+        return now.length >= total ? now : undefined;
+      },
+      { message: 'every request recorded', timeoutMs: 30_000 },
+    );
     expect(rows).toHaveLength(total);
     for (const row of rows.filter((r) => r.status === 'rejected' || r.status === 'error')) expect(row.error).toMatch(/engine_down/);
     const pid = up.pid;

@@ -24,7 +24,8 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a second instance on one host', () => {
     await work?.remove();
   });
 
-  const hostLoads = async (url: string) => Number(/^tidepool_model_loads_total\{tier="host"\} (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+  const hostLoads = async (url: string) =>
+    Number(/^tidepool_model_loads_total\{tier="host"\} (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
   const deploy = async (url: string, name: string, fixture: string, cacheRoot: string) => {
     const dir = join(cacheRoot, name);
     await import('node:fs/promises').then(async (fs) => {
@@ -44,14 +45,16 @@ describe.skipIf(!ENGINE_BUILT)('chaos: a second instance on one host', () => {
 
     const refused = await upRefused({ dataDir: join(work.dir, 'a'), shmRoot, examples: false });
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim()).toMatch(new RegExp(
-      `^tidepool: could not start: the data directory ${resolve(work.dir, 'a')} is in use by process ${first.pid} \\(tidepool\\.mjs up --json, since [^)]+\\); stop that process, or set TIDEPOOL_DATA_DIR to another directory`,
-    ));
+    expect(refused.stderr.trim()).toMatch(
+      new RegExp(
+        `^tidepool: could not start: the data directory ${resolve(work.dir, 'a')} is in use by process ${first.pid} \\(tidepool\\.mjs up --json, since [^)]+\\); stop that process, or set TIDEPOOL_DATA_DIR to another directory`,
+      ),
+    );
     expect((await complete(first.url, { model: 'qwen-a' })).status).toBe(200);
     console.log(`second up refused: ${refused.stderr.trim()}`);
   });
 
-  it('keeps the instances\' warm models apart in one shared-memory root, under budget pressure too', { timeout: 180_000 }, async () => {
+  it("keeps the instances' warm models apart in one shared-memory root, under budget pressure too", { timeout: 180_000 }, async () => {
     const [first] = ups;
     const shmRoot = join(work.dir, 'shm');
     const before = await listTree(shmRoot);

@@ -8,7 +8,8 @@ export interface OpenStream {
 
 export async function openStream(url: string, body: Record<string, unknown>): Promise<OpenStream> {
   const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ prompt: 'The tide', temperature: 0, ...body, stream: true }),
   });
   if (res.status !== 200) throw new Error(`stream refused: ${res.status} ${await res.text()}`);
@@ -34,7 +35,10 @@ export async function openStream(url: string, body: Record<string, unknown>): Pr
 
 /** The last `data:` frame of an SSE text, parsed; undefined for `[DONE]` or none. */
 export function lastFrame(text: string): Record<string, unknown> | undefined {
-  const frames = text.split('\n\n').map((f) => f.trim()).filter((f) => f.startsWith('data: '));
+  const frames = text
+    .split('\n\n')
+    .map((f) => f.trim())
+    .filter((f) => f.startsWith('data: '));
   const last = frames.at(-1)?.slice('data: '.length);
   return last === undefined || last === '[DONE]' ? undefined : (JSON.parse(last) as Record<string, unknown>);
 }

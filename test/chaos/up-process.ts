@@ -38,10 +38,22 @@ export interface UpProcess {
 export function upEnv(options: UpOptions): Record<string, string> {
   return {
     ...(process.env as Record<string, string>),
-    TIDEPOOL_DATA_DIR: options.dataDir, TIDEPOOL_SHM_DIR: options.shmRoot, TIDEPOOL_PORT: '0', TIDEPOOL_HOST: '127.0.0.1',
-    TIDEPOOL_ENGINE_BACKEND: 'cpu', TIDEPOOL_ENGINE_BIN: ENGINE_BIN, TIDEPOOL_ENGINE_THREADS: '1', TIDEPOOL_GPU_MEMORY_BYTES: '1GiB',
-    TIDEPOOL_HOST_POOL_BYTES: '1GiB', TIDEPOOL_API_KEY: '', TIDEPOOL_API_URL: '', DATABASE_URL: '', TIDEPOOL_S3_BUCKET: '',
-    TIDEPOOL_S3_ENDPOINT: '', TIDEPOOL_SHUTDOWN_GRACE_MS: '5000', TIDEPOOL_DEPLOY_EXAMPLES: options.examples === false ? 'false' : 'true',
+    TIDEPOOL_DATA_DIR: options.dataDir,
+    TIDEPOOL_SHM_DIR: options.shmRoot,
+    TIDEPOOL_PORT: '0',
+    TIDEPOOL_HOST: '127.0.0.1',
+    TIDEPOOL_ENGINE_BACKEND: 'cpu',
+    TIDEPOOL_ENGINE_BIN: ENGINE_BIN,
+    TIDEPOOL_ENGINE_THREADS: '1',
+    TIDEPOOL_GPU_MEMORY_BYTES: '1GiB',
+    TIDEPOOL_HOST_POOL_BYTES: '1GiB',
+    TIDEPOOL_API_KEY: '',
+    TIDEPOOL_API_URL: '',
+    DATABASE_URL: '',
+    TIDEPOOL_S3_BUCKET: '',
+    TIDEPOOL_S3_ENDPOINT: '',
+    TIDEPOOL_SHUTDOWN_GRACE_MS: '5000',
+    TIDEPOOL_DEPLOY_EXAMPLES: options.examples === false ? 'false' : 'true',
     ...options.env,
   };
 }
@@ -58,7 +70,11 @@ export async function startUp(options: UpOptions): Promise<UpProcess> {
   });
   const pid = child.pid!;
   return {
-    pid, url: ready.url, dataDir: options.dataDir, log, exited,
+    pid,
+    url: ready.url,
+    dataDir: options.dataDir,
+    log,
+    exited,
     enginePids: () => childrenOf(pid).filter((p) => commOf(p) === 'tidepool-engine'),
     async stop() {
       child.kill('SIGTERM');
@@ -122,7 +138,9 @@ export function leftoversOf(platformPid: number, dataDir: string): string[] {
 }
 
 function pids(): number[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
 }
 
 function parentOf(pid: number): number | undefined {

@@ -22,8 +22,25 @@ describe('tidepool plan', () => {
   it('prints min GPUs, goodput and models per GPU per policy and writes JSON and SVG', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'plan-'));
     const out = join(dir, 'plan.json');
-    const r = await tidepool(['plan', '--workload', 'w1', '--models', '4', '--rate', '0.05', '--duration-s', '60',
-      '--policies', 'tidepool,dedicated', '--ttft-ms', '5000', '--tpot-ms', '50', '--out', out]);
+    const r = await tidepool([
+      'plan',
+      '--workload',
+      'w1',
+      '--models',
+      '4',
+      '--rate',
+      '0.05',
+      '--duration-s',
+      '60',
+      '--policies',
+      'tidepool,dedicated',
+      '--ttft-ms',
+      '5000',
+      '--tpot-ms',
+      '50',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/tidepool\s+1\s+4\.0\s+/);
     expect(r.stdout).toMatch(/dedicated\s+4\s+1\.0\s+/);
@@ -70,7 +87,10 @@ describe('tidepool plan', () => {
   it('plans on an A10 a trace whose shapes are calibrated there', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'plan-'));
     const trace = join(dir, 'trace.jsonl');
-    await writeFile(trace, [0, 1.5, 3].map((t) => JSON.stringify({ at_s: t, function: 'chat', shape: 'qwen2_5_7b', prompt_tokens: 200, output_tokens: 20 })).join('\n'));
+    await writeFile(
+      trace,
+      [0, 1.5, 3].map((t) => JSON.stringify({ at_s: t, function: 'chat', shape: 'qwen2_5_7b', prompt_tokens: 200, output_tokens: 20 })).join('\n'),
+    );
     const r = await tidepool(['plan', '--trace', trace, '--gpu', 'a10', '--policies', 'tidepool', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ gpu: 'A10', switchCost: { h2dGBps: 25, overheadMs: 20 }, policies: [{ policy: 'tidepool', minGpus: 1 }] });
@@ -107,9 +127,15 @@ describe('tidepool plan', () => {
   it('plans a JSON-lines trace file and prints --json', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'plan-'));
     const trace = join(dir, 'trace.jsonl');
-    const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({
-      at_s: i * 2.5, function: i % 2 ? 'chat' : 'code', shape: i % 2 ? 'qwen2_5_7b' : 'qwen2_5_1_5b', prompt_tokens: 300, output_tokens: 50,
-    }));
+    const lines = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify({
+        at_s: i * 2.5,
+        function: i % 2 ? 'chat' : 'code',
+        shape: i % 2 ? 'qwen2_5_7b' : 'qwen2_5_1_5b',
+        prompt_tokens: 300,
+        output_tokens: 50,
+      }),
+    );
     await writeFile(trace, `${lines.join('\n')}\n`);
     const r = await tidepool(['plan', '--trace', trace, '--policies', 'tidepool,aegaeon', '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -14,9 +14,11 @@ function commandPaths(command: Command, prefix: readonly string[] = []): string[
 /** Runs `tasks` two at a time: each spawns a CLI process, and the machine has few cores. */
 async function inPairs<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all([0, 1].map(async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
-  }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
+    }),
+  );
 }
 
 const program = await buildProgram();

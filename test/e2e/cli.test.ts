@@ -42,7 +42,14 @@ describe('tidepool CLI end to end', () => {
     const ls = await tidepool(server, ['ls']);
     expect(ls.stdout).toMatch(/tiny-qwen\s+v2/);
     const show = await tidepool(server, ['show', 'tiny-qwen', '--json']);
-    expect(JSON.parse(show.stdout)).toMatchObject({ name: 'tiny-qwen', active_version: 2, versions: [{ version: 2, active: true }, { version: 1, active: false }] });
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      name: 'tiny-qwen',
+      active_version: 2,
+      versions: [
+        { version: 2, active: true },
+        { version: 1, active: false },
+      ],
+    });
 
     const invoke = await tidepool(server, ['invoke', 'tiny-qwen', 'abc', '--max-tokens', '5']);
     expect(invoke.code, invoke.stderr).toBe(0);
@@ -64,7 +71,13 @@ describe('tidepool CLI end to end', () => {
     expect(ls.code, ls.stderr).toBe(0);
     const listed = (JSON.parse(ls.stdout) as { name: string; updated_at: string }[]).find((f) => f.name === 'json-fn');
     const modelBytes = (await readFile(join(dir, 'model/config.json'))).length + (await readFile(join(dir, 'model/model.safetensors'))).length;
-    expect(listed).toMatchObject({ name: 'json-fn', active_version: 1, size_bytes: modelBytes, description: '', artifact_digest: expect.stringMatching(/^sha256:/) });
+    expect(listed).toMatchObject({
+      name: 'json-fn',
+      active_version: 1,
+      size_bytes: modelBytes,
+      description: '',
+      artifact_digest: expect.stringMatching(/^sha256:/),
+    });
     expect(Number.isNaN(Date.parse(listed!.updated_at))).toBe(false);
 
     const rm = await tidepool(server, ['rm', 'json-fn', '--json']);

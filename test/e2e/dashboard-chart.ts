@@ -58,7 +58,9 @@ export const readChart = (): DrawnChart => {
       label: row.querySelector('.gantt-label strong')?.textContent ?? '',
       lines,
       switches: [...row.querySelectorAll('[data-kind=switch]')].map((el) => ({
-        from: el.getAttribute('data-from') ?? '', to: el.getAttribute('data-function') ?? '', visible: seen(el.getBoundingClientRect()),
+        from: el.getAttribute('data-from') ?? '',
+        to: el.getAttribute('data-function') ?? '',
+        visible: seen(el.getBoundingClientRect()),
       })),
     };
   });
@@ -66,7 +68,13 @@ export const readChart = (): DrawnChart => {
 };
 
 /** Runs of equal cells along a line, without the empty stretches: what a person reads left to right. */
-interface Segment { fn: string; fill: string; startPx: number; widthPx: number; gapBefore: number }
+interface Segment {
+  fn: string;
+  fill: string;
+  startPx: number;
+  widthPx: number;
+  gapBefore: number;
+}
 
 function segments(line: readonly string[]): Segment[] {
   const out: Segment[] = [];

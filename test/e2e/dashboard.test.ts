@@ -21,8 +21,13 @@ const SCREENSHOT = join('test', 'artifacts', 'dashboard.png');
 const SCREENSHOT_MINUTE = join('test', 'artifacts', 'dashboard-1min.png');
 /** Flags for Debian's Chromium as root in a sandbox without network: no sandbox, no GPU, no phoning home. */
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const FUNCTIONS: readonly [string, string] = ['tiny-chat', 'tiny-qwen'];
 
@@ -58,7 +63,10 @@ describe.skipIf(skipReason !== undefined)('dashboard in headless Chromium', () =
     traffic = startTraffic({ url: server.url, key: adminKey, functions: FUNCTIONS, workersPerFunction: 2, maxTokens: 24, maxMs: 150_000 });
     profileDir = await mkdtemp(join(tmpdir(), 'tidepool-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 },
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1400, height: 1000 },
     });
     page = context.pages()[0] ?? (await context.newPage());
   });
@@ -105,7 +113,8 @@ describe.skipIf(skipReason !== undefined)('dashboard in headless Chromium', () =
     // Even the shortest turn is a bar a person can see, not a sliver.
     for (const name of FUNCTIONS) expect(narrowestBar(chart, name), `${name}'s narrowest bar, px`).toBeGreaterThanOrEqual(2);
     // Live: spans that end after this instant keep arriving without a reload.
-    const newestEnd = () => page.evaluate(() => Math.max(...[...document.querySelectorAll('[data-panel=timeline] [data-end]')].map((e) => Number(e.getAttribute('data-end')))));
+    const newestEnd = () =>
+      page.evaluate(() => Math.max(...[...document.querySelectorAll('[data-panel=timeline] [data-end]')].map((e) => Number(e.getAttribute('data-end')))));
     const before = await newestEnd();
     await expect.poll(newestEnd, { timeout: 30_000, interval: 500 }).toBeGreaterThan(before);
   }, 150_000);
@@ -122,7 +131,8 @@ describe.skipIf(skipReason !== undefined)('dashboard in headless Chromium', () =
     await letTimePass(400); // several redraws would have moved the bar
     expect((await bar.boundingBox())!.x, 'the bar moved while the pointer was on the chart').toBe(at.x);
     await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
-    await expect.poll(() => page.locator('[data-panel=timeline] [data-readout]').textContent(), { timeout: 5_000 })
+    await expect
+      .poll(() => page.locator('[data-panel=timeline] [data-readout]').textContent(), { timeout: 5_000 })
       .toMatch(new RegExp(`^${FUNCTIONS[1]} ran [0-9.]+ ms, \\d+ tokens in \\d+ steps`));
     await page.mouse.move(5, 5);
     await page.locator('[data-panel=timeline] .paused').waitFor({ state: 'detached', timeout: 5_000 });
@@ -135,7 +145,11 @@ describe.skipIf(skipReason !== undefined)('dashboard in headless Chromium', () =
       expect(await row.locator('.tier').textContent()).toMatch(/^(gpu|host|store)$/);
     }
     await expect.poll(() => page.locator('[data-panel=functions] tr[data-function="tiny-chat"] td').nth(4).textContent(), { timeout: 15_000 }).not.toBe('0');
-    const weightsPercent = () => page.locator('[data-panel=nodes] .membar-part.weights').first().evaluate((e) => parseFloat((e as HTMLElement).style.width));
+    const weightsPercent = () =>
+      page
+        .locator('[data-panel=nodes] .membar-part.weights')
+        .first()
+        .evaluate((e) => parseFloat((e as HTMLElement).style.width));
     await expect.poll(weightsPercent, { timeout: 15_000 }).toBeGreaterThan(0);
     await page.locator('[data-panel=invocations] tr[data-invocation]').first().waitFor({ timeout: 15_000 });
     await mkdir(join('test', 'artifacts'), { recursive: true });

@@ -54,8 +54,16 @@ export async function startE2eServer(
     engine = 'supplied';
   } else if (ENGINE_BUILT) {
     node = await createLocalNodeRuntime({
-      fetchBlob: storeBlobSource(store), shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
-      engineMemoryBytes: 2 ** 30, engineThreads: 2, queueLimit: 64, queueTimeoutMs: 30_000, registry,
+      fetchBlob: storeBlobSource(store),
+      shmDir: join(dataDir, 'shm'),
+      hostPoolBytes: 2 ** 30,
+      engineBin: ENGINE_BIN,
+      backend: 'cpu',
+      engineMemoryBytes: 2 ** 30,
+      engineThreads: 2,
+      queueLimit: 64,
+      queueTimeoutMs: 30_000,
+      registry,
     });
     engine = 'cpu';
   } else {
@@ -67,7 +75,13 @@ export async function startE2eServer(
   const plane = createControlPlane({ database, blobs, nodes: [node], registry, recorder: options.recorder ?? { flushIntervalMs: 20 } });
   const url = await plane.listen(0, '127.0.0.1');
   return {
-    url, dataDir, plane, node, database, blobs, engine,
+    url,
+    dataDir,
+    plane,
+    node,
+    database,
+    blobs,
+    engine,
     async close() {
       await plane.close();
       await node.close();

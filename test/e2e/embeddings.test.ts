@@ -26,7 +26,10 @@ describe.skipIf(!ENGINE_BUILT)('/v1/embeddings end to end (real CPU engine)', ()
   const deployEmbedder = async (name: string, pooling: string) => {
     const dir = join(server.dataDir, name);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'function.yaml'), `name: ${name}\ntask: embed\npooling: ${pooling}\nmodel: {path: ${join(ROOT, 'test/fixtures/models/tiny-qwen2')}}\n`);
+    await writeFile(
+      join(dir, 'function.yaml'),
+      `name: ${name}\ntask: embed\npooling: ${pooling}\nmodel: {path: ${join(ROOT, 'test/fixtures/models/tiny-qwen2')}}\n`,
+    );
     await deployFunction(createApiClient({ baseUrl: server.url }), await prepareFunctionDir(dir, server.dataDir), { progress: false });
   };
   beforeAll(async () => {
@@ -58,7 +61,11 @@ describe.skipIf(!ENGINE_BUILT)('/v1/embeddings end to end (real CPU engine)', ()
   });
 
   it('refuses generating functions here, embedding functions elsewhere, and dimensions it cannot give', async () => {
-    await expect(client.embeddings.create({ model: 'tiny-qwen', input: 'x' })).rejects.toMatchObject({ status: 400, param: 'model', message: expect.stringContaining('task: embed') });
+    await expect(client.embeddings.create({ model: 'tiny-qwen', input: 'x' })).rejects.toMatchObject({
+      status: 400,
+      param: 'model',
+      message: expect.stringContaining('task: embed'),
+    });
     await expect(client.completions.create({ model: 'embed-last', prompt: 'x', max_tokens: 2 })).rejects.toMatchObject({ status: 400, param: 'model' });
     await expect(client.embeddings.create({ model: 'embed-last', input: 'x', dimensions: 8 })).rejects.toMatchObject({ status: 400, param: 'dimensions' });
     await expect(client.embeddings.create({ model: 'embed-last', input: [] })).rejects.toMatchObject({ status: 400, param: 'input' });

@@ -42,7 +42,9 @@ describe('tidepool gc', () => {
     url = await plane.listen(0, '127.0.0.1');
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
     const res = await fetch(`${url}/v1/functions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ manifest: { name: 'kept', model: { path: '.' } }, files }),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ manifest: { name: 'kept', model: { path: '.' } }, files }),
     });
     expect(res.status).toBe(201);
     old = await blob('left behind', 3 * 86_400_000);

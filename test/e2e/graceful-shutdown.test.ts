@@ -7,8 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../platform/db/open-database.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import {
-  CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, invoke, isRunning, runCli, startNode, startServe, stopProcesses, waitFor,
-  type ClusterDatabase, type Proc, type StartedNode,
+  CLUSTER_TOKEN,
+  clusterEnv,
+  clusterSkipReason,
+  createClusterDatabase,
+  invoke,
+  isRunning,
+  runCli,
+  startNode,
+  startServe,
+  stopProcesses,
+  waitFor,
+  type ClusterDatabase,
+  type Proc,
+  type StartedNode,
 } from '../integration/cluster/cluster-processes.js';
 import { ENGINE_BUILT } from './e2e-server.js';
 
@@ -26,9 +38,16 @@ describe.skipIf(!ENGINE_BUILT)('graceful shutdown of tidepool up', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tidepool-shutdown-'));
     const child = spawn(process.execPath, [BIN, 'up', '--port', '0', '--json'], {
       env: {
-        ...process.env, TIDEPOOL_DATA_DIR: dataDir, TIDEPOOL_SHM_DIR: join(dataDir, 'shm'), TIDEPOOL_HOST_POOL_BYTES: '1GiB',
-        TIDEPOOL_ENGINE_BACKEND: 'cpu', TIDEPOOL_ENGINE_THREADS: '2', TIDEPOOL_GPU_MEMORY_BYTES: '1GiB', TIDEPOOL_SHUTDOWN_GRACE_MS: '60000',
-        TIDEPOOL_HOST: '127.0.0.1', TIDEPOOL_API_KEY: '',
+        ...process.env,
+        TIDEPOOL_DATA_DIR: dataDir,
+        TIDEPOOL_SHM_DIR: join(dataDir, 'shm'),
+        TIDEPOOL_HOST_POOL_BYTES: '1GiB',
+        TIDEPOOL_ENGINE_BACKEND: 'cpu',
+        TIDEPOOL_ENGINE_THREADS: '2',
+        TIDEPOOL_GPU_MEMORY_BYTES: '1GiB',
+        TIDEPOOL_SHUTDOWN_GRACE_MS: '60000',
+        TIDEPOOL_HOST: '127.0.0.1',
+        TIDEPOOL_API_KEY: '',
         // The records are read back from the embedded database below, whatever database the suite runs on.
         DATABASE_URL: '',
       },
@@ -70,7 +89,10 @@ describe.skipIf(!ENGINE_BUILT)('graceful shutdown of tidepool up', () => {
     }
     const drainedMs = Date.now() - signalledAt;
     expect(text.trimEnd().endsWith('data: [DONE]'), text.slice(-300)).toBe(true);
-    const chunks = text.split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)));
+    const chunks = text
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)));
     const finish = chunks.at(-1).choices[0].finish_reason;
     expect(['length', 'stop']).toContain(finish);
     expect(await exited, stderr).toBe(0);
@@ -111,10 +133,11 @@ describe.skipIf(clusterSkip !== undefined)('graceful shutdown of tidepool serve 
     const res = await fetch(`${node.address}/internal/residency`, { headers: { Authorization: `Bearer ${CLUSTER_TOKEN}` } });
     return ((await res.json()) as { running: number }[]).reduce((sum, m) => sum + m.running, 0);
   };
-  const busyNode = () => waitFor('a node running the long stream', 20_000, async () => {
-    for (const node of nodes) if (isRunning(node.proc) && (await running(node)) > 0) return node;
-    return undefined;
-  });
+  const busyNode = () =>
+    waitFor('a node running the long stream', 20_000, async () => {
+      for (const node of nodes) if (isRunning(node.proc) && (await running(node)) > 0) return node;
+      return undefined;
+    });
 
   beforeAll(async () => {
     temp = await makeTempDir('tidepool-cluster-shutdown');

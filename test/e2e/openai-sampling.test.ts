@@ -19,7 +19,8 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
   beforeAll(async () => {
     server = await startE2eServer({ requireEngine: true });
     const api = createApiClient({ baseUrl: server.url });
-    for (const name of ['tiny-qwen', 'tiny-chat']) await deployFunction(api, await prepareFunctionDir(`functions/${name}`, server.dataDir), { progress: false });
+    for (const name of ['tiny-qwen', 'tiny-chat'])
+      await deployFunction(api, await prepareFunctionDir(`functions/${name}`, server.dataDir), { progress: false });
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   }, 300_000);
   afterAll(async () => server?.close());
@@ -28,10 +29,23 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
     // tiny-qwen is byte-level: id 97 is "a". A +100 bias outweighs any logit of the random model.
     const forced = await client.completions.create({ model: 'tiny-qwen', prompt: 'xyz', max_tokens: 5, temperature: 1, seed: 3, logit_bias: { 97: 100 } });
     expect(forced.choices[0]!.text).toBe('aaaaa');
-    const stopped = await client.completions.create({ model: 'tiny-qwen', prompt: 'xyz', max_tokens: 5, logit_bias: { 97: 100 }, stop_token_ids: [97] } as never);
+    const stopped = await client.completions.create({
+      model: 'tiny-qwen',
+      prompt: 'xyz',
+      max_tokens: 5,
+      logit_bias: { 97: 100 },
+      stop_token_ids: [97],
+    } as never);
     expect(stopped.choices[0]).toMatchObject({ text: '', finish_reason: 'stop' });
     expect(stopped.usage?.completion_tokens).toBe(1);
-    const kept = await client.completions.create({ model: 'tiny-qwen', prompt: 'xyz', max_tokens: 5, logit_bias: { 97: 100 }, stop_token_ids: [97], include_stop_str_in_output: true } as never);
+    const kept = await client.completions.create({
+      model: 'tiny-qwen',
+      prompt: 'xyz',
+      max_tokens: 5,
+      logit_bias: { 97: 100 },
+      stop_token_ids: [97],
+      include_stop_str_in_output: true,
+    } as never);
     expect(kept.choices[0]!.text).toBe('a');
   });
 
@@ -43,10 +57,23 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
     const held = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 20, logit_bias: { [eos]: 100 }, min_tokens: 6 } as never);
     expect(held.choices[0]!.finish_reason).toBe('stop');
     expect(held.usage?.completion_tokens).toBe(7);
-    const ignored = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 9, logit_bias: { [eos]: 100 }, ignore_eos: true } as never);
+    const ignored = await client.chat.completions.create({
+      model: 'tiny-chat',
+      messages,
+      max_tokens: 9,
+      logit_bias: { [eos]: 100 },
+      ignore_eos: true,
+    } as never);
     expect(ignored.choices[0]!.finish_reason).toBe('length');
     expect(ignored.usage?.completion_tokens).toBe(9);
-    const free = await client.completions.create({ model: 'tiny-qwen', prompt: 'xyz', max_tokens: 6, logit_bias: { 97: 100 }, stop: ['a'], min_tokens: 3 } as never);
+    const free = await client.completions.create({
+      model: 'tiny-qwen',
+      prompt: 'xyz',
+      max_tokens: 6,
+      logit_bias: { 97: 100 },
+      stop: ['a'],
+      min_tokens: 3,
+    } as never);
     expect(free.choices[0]).toMatchObject({ text: 'aa', finish_reason: 'stop' });
   });
 
@@ -65,7 +92,14 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
   });
 
   it('chat logprobs: one entry per token with its bytes, greedy picks the top alternative, streamed the same', async () => {
-    const request = { model: 'tiny-chat', messages: [{ role: 'user' as const, content: 'tide' }], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 };
+    const request = {
+      model: 'tiny-chat',
+      messages: [{ role: 'user' as const, content: 'tide' }],
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    };
     const whole = await client.chat.completions.create(request);
     const content = whole.choices[0]!.logprobs!.content!;
     expect(content.length).toBeGreaterThan(0);
@@ -116,7 +150,15 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
     expect(r.choices.map((c) => c.index)).toEqual([0, 1, 2, 3]);
     expect(r.choices.map((c) => c.text.slice(0, 2))).toEqual(['ab', 'ab', 'cd', 'cd']);
     expect(r.usage).toMatchObject({ prompt_tokens: 4, completion_tokens: 12 });
-    const ids = await client.completions.create({ model: 'tiny-qwen', prompt: [[97, 98], [99, 100]], max_tokens: 3, temperature: 0 });
+    const ids = await client.completions.create({
+      model: 'tiny-qwen',
+      prompt: [
+        [97, 98],
+        [99, 100],
+      ],
+      max_tokens: 3,
+      temperature: 0,
+    });
     expect(ids.choices.map((c) => c.text)).toEqual([r.choices[0]!.text.slice(2), r.choices[2]!.text.slice(2)]);
     const stream = await client.completions.create({ model: 'tiny-qwen', prompt: ['ab', 'cd'], max_tokens: 3, temperature: 0, echo: true, stream: true });
     const texts = ['', ''];
@@ -137,7 +179,8 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
   });
 
   it('refuses bad values with a 400 naming the field, and keeps serving', async () => {
-    const chat = (extra: Record<string, unknown>) => client.chat.completions.create({ model: 'tiny-qwen', messages: [{ role: 'user', content: 'x' }], max_tokens: 2, ...extra } as never);
+    const chat = (extra: Record<string, unknown>) =>
+      client.chat.completions.create({ model: 'tiny-qwen', messages: [{ role: 'user', content: 'x' }], max_tokens: 2, ...extra } as never);
     for (const [extra, param] of [
       [{ logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
       [{ logit_bias: { 320: 1 } }, 'logit_bias'],
@@ -152,14 +195,18 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
     }
     await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', suffix: 'y' })).rejects.toMatchObject({ status: 400, param: 'suffix' });
     await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', n: 2, best_of: 1 })).rejects.toMatchObject({ status: 400, param: 'best_of' });
-    await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', best_of: 2, stream: true })).rejects.toMatchObject({ status: 400, param: 'best_of' });
+    await expect(client.completions.create({ model: 'tiny-qwen', prompt: 'x', best_of: 2, stream: true })).rejects.toMatchObject({
+      status: 400,
+      param: 'best_of',
+    });
     const ok = await chat({ user: 'u1', metadata: { a: 'b' }, store: false, service_tier: 'auto' });
     expect(ok.choices).toHaveLength(1);
   });
 
   it('the native invoke API takes the same sampling record and returns logprobs when asked', async () => {
     const res = await fetch(`${server.url}/v1/functions/tiny-chat/invoke`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ prompt: 'The tide', max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2, top_k: 5 }),
     });
     const body = (await res.json()) as { text: string; logprobs: { token: string; top_logprobs: unknown[] }[] };
@@ -168,15 +215,29 @@ describe.skipIf(!ENGINE_BUILT)('OpenAI sampling parameters end to end (real CPU 
   });
 
   it('records the parameters each invocation ran with', async () => {
-    await client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'rec' }], max_tokens: 2, top_k: 7, logprobs: true, n: 2 } as never);
+    await client.chat.completions.create({
+      model: 'tiny-chat',
+      messages: [{ role: 'user', content: 'rec' }],
+      max_tokens: 2,
+      top_k: 7,
+      logprobs: true,
+      n: 2,
+    } as never);
     const rows = await waitFor(
       async () => {
-        const found = (await listInvocations(server.database.db, { functionName: 'tiny-chat', limit: 20 })).filter((r) => (r.params?.sampling as { top_k?: number } | undefined)?.top_k === 7);
+        const found = (await listInvocations(server.database.db, { functionName: 'tiny-chat', limit: 20 })).filter(
+          (r) => (r.params?.sampling as { top_k?: number } | undefined)?.top_k === 7,
+        );
         return found.length === 2 ? found : undefined;
       },
       { message: 'two records with top_k 7' },
     );
     expect(rows.map((r) => r.params?.index).sort()).toEqual([0, 1]);
-    expect(rows[0]!.params).toMatchObject({ endpoint: 'chat.completions', n: 2, response_format: 'text', sampling: { top_k: 7, logprobs: true, max_tokens: 2, grammar: null } });
+    expect(rows[0]!.params).toMatchObject({
+      endpoint: 'chat.completions',
+      n: 2,
+      response_format: 'text',
+      sampling: { top_k: 7, logprobs: true, max_tokens: 2, grammar: null },
+    });
   });
 });

@@ -64,7 +64,9 @@ describe('tidepool logs and top', () => {
     const lines = res.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^STARTED\s+STATUS\s+TOKENS\s+TTFT\s+TPOT\s+ID\s+NODE$/);
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} length\\s+\\d+/3\\s+[\\d.]+ ms\\s+.* [0-9a-z-]{36,41}\\s+${server.node.nodeId}$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} length\\s+\\d+/3\\s+[\\d.]+ ms\\s+.* [0-9a-z-]{36,41}\\s+${server.node.nodeId}$`),
+    );
     expect(lines[2]).toMatch(/length\s+\d+\/4\s/);
     // tiny-chat's SLO is 10 s / 100 ms: nothing here is slow enough to be marked.
     expect(res.stdout).not.toContain(' !');

@@ -15,7 +15,16 @@ import { ENGINE_BUILT, startE2eServer, type E2eServer } from './e2e-server.js';
 if (!ENGINE_BUILT) console.log('responses e2e: skipped, the engine binary is not built (node scripts/build-engine.mjs)');
 
 const ajv = new Ajv2020({ strict: false });
-const ADD = { type: 'function' as const, name: 'add', strict: false, parameters: { type: 'object', properties: { a: { type: 'integer', minimum: 0, maximum: 9 }, b: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['a', 'b'] } };
+const ADD = {
+  type: 'function' as const,
+  name: 'add',
+  strict: false,
+  parameters: {
+    type: 'object',
+    properties: { a: { type: 'integer', minimum: 0, maximum: 9 }, b: { type: 'integer', minimum: 0, maximum: 9 } },
+    required: ['a', 'b'],
+  },
+};
 
 describe.skipIf(!ENGINE_BUILT)('Responses API end to end (real CPU engine)', () => {
   let server: E2eServer;
@@ -49,29 +58,71 @@ describe.skipIf(!ENGINE_BUILT)('Responses API end to end (real CPU engine)', () 
 
   it('text.format json_schema through responses.parse; function tools forced, streamed as argument deltas; message and tool-result input', async () => {
     const Shape = z.object({ ok: z.boolean(), n: z.int().min(0).max(5) });
-    const parsed = await client.responses.parse({ model: 'tiny-chat', input: 'json please', max_output_tokens: 60, temperature: 1, text: { format: zodTextFormat(Shape, 'shape') } });
+    const parsed = await client.responses.parse({
+      model: 'tiny-chat',
+      input: 'json please',
+      max_output_tokens: 60,
+      temperature: 1,
+      text: { format: zodTextFormat(Shape, 'shape') },
+    });
     expect(Shape.parse(parsed.output_parsed)).toEqual(parsed.output_parsed);
-    const forced = await client.responses.create({ model: 'tiny-chat', input: 'add', tools: [ADD], tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 60, temperature: 0 });
+    const forced = await client.responses.create({
+      model: 'tiny-chat',
+      input: 'add',
+      tools: [ADD],
+      tool_choice: 'required',
+      parallel_tool_calls: false,
+      max_output_tokens: 60,
+      temperature: 0,
+    });
     const call = forced.output.find((item) => item.type === 'function_call');
     if (call?.type !== 'function_call') throw new Error('expected a function_call item');
     expect(ajv.validate(ADD.parameters, JSON.parse(call.arguments))).toBe(true);
-    const stream = await client.responses.create({ model: 'tiny-chat', input: 'add', tools: [ADD], tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 60, temperature: 0, stream: true });
+    const stream = await client.responses.create({
+      model: 'tiny-chat',
+      input: 'add',
+      tools: [ADD],
+      tool_choice: 'required',
+      parallel_tool_calls: false,
+      max_output_tokens: 60,
+      temperature: 0,
+      stream: true,
+    });
     let args = '';
     for await (const event of stream) if (event.type === 'response.function_call_arguments.delta') args += event.delta;
     expect(args).toBe(call.arguments);
     const next = await client.responses.create({
-      model: 'tiny-chat', max_output_tokens: 4,
-      input: [{ role: 'user', content: [{ type: 'input_text', text: 'add 1 and 2' }] }, { type: 'function_call', call_id: call.call_id, name: 'add', arguments: call.arguments }, { type: 'function_call_output', call_id: call.call_id, output: '3' }],
+      model: 'tiny-chat',
+      max_output_tokens: 4,
+      input: [
+        { role: 'user', content: [{ type: 'input_text', text: 'add 1 and 2' }] },
+        { type: 'function_call', call_id: call.call_id, name: 'add', arguments: call.arguments },
+        { type: 'function_call_output', call_id: call.call_id, output: '3' },
+      ],
     });
     expect(next.status).toMatch(/^(completed|incomplete)$/);
     const referenced = await client.responses.create({
-      model: 'tiny-chat', max_output_tokens: 4,
-      input: [{ role: 'user', content: 'add 1 and 2' }, { type: 'item_reference', id: call.id! }, { type: 'function_call_output', call_id: call.call_id, output: '3' }],
+      model: 'tiny-chat',
+      max_output_tokens: 4,
+      input: [
+        { role: 'user', content: 'add 1 and 2' },
+        { type: 'item_reference', id: call.id! },
+        { type: 'function_call_output', call_id: call.call_id, output: '3' },
+      ],
     });
     expect(referenced.status).toMatch(/^(completed|incomplete)$/);
-    await expect(client.responses.create({ model: 'tiny-chat', input: [{ type: 'item_reference', id: 'fc_unknown' }] })).rejects.toMatchObject({ status: 400, param: 'input[0].id' });
-    await expect(client.responses.create({ model: 'tiny-chat', input: 'x', previous_response_id: forced.id })).rejects.toMatchObject({ status: 400, param: 'previous_response_id' });
-    await expect(client.responses.create({ model: 'tiny-chat', input: 'x', tools: [{ type: 'web_search' }] })).rejects.toMatchObject({ status: 400, param: 'tools[0].type' });
+    await expect(client.responses.create({ model: 'tiny-chat', input: [{ type: 'item_reference', id: 'fc_unknown' }] })).rejects.toMatchObject({
+      status: 400,
+      param: 'input[0].id',
+    });
+    await expect(client.responses.create({ model: 'tiny-chat', input: 'x', previous_response_id: forced.id })).rejects.toMatchObject({
+      status: 400,
+      param: 'previous_response_id',
+    });
+    await expect(client.responses.create({ model: 'tiny-chat', input: 'x', tools: [{ type: 'web_search' }] })).rejects.toMatchObject({
+      status: 400,
+      param: 'tools[0].type',
+    });
   });
 
   it('the Vercel AI SDK default provider: generateText, streamText, generateObject and a two-step tool loop', async () => {
@@ -85,9 +136,16 @@ describe.skipIf(!ENGINE_BUILT)('Responses API end to end (real CPU engine)', () 
     const object = await generateObject({ model, schema, prompt: 'Plan a trip', temperature: 1 });
     expect(schema.parse(object.object)).toEqual(object.object);
     const looped = await generateText({
-      model, prompt: 'Add two numbers', toolChoice: 'required', stopWhen: stepCountIs(2), temperature: 0, maxOutputTokens: 100,
+      model,
+      prompt: 'Add two numbers',
+      toolChoice: 'required',
+      stopWhen: stepCountIs(2),
+      temperature: 0,
+      maxOutputTokens: 100,
       providerOptions: { openai: { parallelToolCalls: false } },
-      tools: { add: tool({ description: 'Adds', inputSchema: jsonSchema<{ a: number; b: number }>(ADD.parameters as never), execute: async ({ a, b }) => a + b }) },
+      tools: {
+        add: tool({ description: 'Adds', inputSchema: jsonSchema<{ a: number; b: number }>(ADD.parameters as never), execute: async ({ a, b }) => a + b }),
+      },
     });
     // Step 2 sends step 1's call back with its result.
     expect(looped.steps).toHaveLength(2);

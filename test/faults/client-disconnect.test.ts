@@ -20,7 +20,9 @@ describe.skipIf(!ENGINE_BUILT)('fault: a client disconnects mid-stream', () => {
     const streams = [1, 2, 3].map(async (chunks) => {
       const controller = new AbortController();
       const res = await fetch(`${fault.url}/v1/completions`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: controller.signal,
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        signal: controller.signal,
         body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, stream: true }),
       });
       expect(res.status).toBe(200);

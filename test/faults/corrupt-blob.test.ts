@@ -62,7 +62,11 @@ describe.skipIf(!ENGINE_BUILT)('fault: a stored blob is corrupt', () => {
       expect(refused.status, refused.body).toBe(502);
       const error = JSON.parse(refused.body).error;
       expect(error.code).toBe('blob_corrupt');
-      expect(error.message).toMatch(new RegExp(`^stored blob ${weights.digest} \\(${weights.name} of model sha256:[0-9a-f]{64}\\) is corrupt: its bytes hash to sha256:[0-9a-f]{64}; upload the file again`));
+      expect(error.message).toMatch(
+        new RegExp(
+          `^stored blob ${weights.digest} \\(${weights.name} of model sha256:[0-9a-f]{64}\\) is corrupt: its bytes hash to sha256:[0-9a-f]{64}; upload the file again`,
+        ),
+      );
       expect(error.message).not.toContain(`hash to ${weights.digest}`);
       console.log(`${kind}: ${refused.status} ${error.message}`);
 

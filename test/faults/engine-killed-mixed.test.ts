@@ -19,7 +19,9 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
   let fault: FaultPlane | undefined;
   afterAll(async () => fault?.close());
 
-  it('strands no request: cut streams end with an error, every queued request of every model is served or, if it had started, cut with a retryable error', { timeout: 120_000 }, async () => {
+  it('strands no request: cut streams end with an error, every queued request of every model is served or, if it had started, cut with a retryable error', {
+    timeout: 120_000,
+  }, async () => {
     fault = await startFaultPlane({ node: { queueTimeoutMs: 60_000 } });
     await deployFunction(createApiClient({ baseUrl: fault.url }), await prepareFunctionDir('functions/tiny-qwen', fault.dataDir), { progress: false });
     expect((await complete(fault.url, { model: 'tiny-qwen' })).status).toBe(200);
@@ -35,10 +37,13 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
       queued.push(timed('tiny-chat', { max_tokens: 8, prompt: `request ${i}` }));
     }
     // Kill once both models have requests admitted that have not produced a token yet.
-    await waitFor(async () => {
-      const models = await fault!.node.residency();
-      return ['tiny-qwen', 'tiny-chat'].every((name) => models.some((m) => m.functionName === name && m.queued > 0));
-    }, { message: 'requests of both models admitted and waiting for their first token', timeoutMs: 30_000, intervalMs: 1 });
+    await waitFor(
+      async () => {
+        const models = await fault!.node.residency();
+        return ['tiny-qwen', 'tiny-chat'].every((name) => models.some((m) => m.functionName === name && m.queued > 0));
+      },
+      { message: 'requests of both models admitted and waiting for their first token', timeoutMs: 30_000, intervalMs: 1 },
+    );
     const pid = fault.node.enginePid()!;
     killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
@@ -61,7 +66,10 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
       if (answer.status === 200) continue;
       expect(answer, `${answer.model}: ${answer.body}`).toMatchObject({ status: 503 });
       const { error } = JSON.parse(answer.body) as { error: { code: string; message: string } };
-      expect(error, answer.model).toMatchObject({ code: 'engine_down', message: expect.stringMatching(/^generation failed: engine_down: .*killed by SIGKILL/) });
+      expect(error, answer.model).toMatchObject({
+        code: 'engine_down',
+        message: expect.stringMatching(/^generation failed: engine_down: .*killed by SIGKILL/),
+      });
     }
     expect(answers.filter((a) => a.status === 200).length, 'queued requests served after the restart').toBeGreaterThan(0);
     expect(fault.node.enginePid()).not.toBe(pid);
@@ -82,7 +90,8 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
 /** A tiny-chat stream that has delivered its first chunk; `rest()` reads it to the end. */
 async function openStream(url: string): Promise<{ rest(): Promise<string> }> {
   const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, stream: true }),
   });
   expect(res.status).toBe(200);

@@ -41,7 +41,10 @@ async function killMidStream(fault: FaultPlane): Promise<'checked' | 'late'> {
   if (ends.some((text) => text.includes('"finish_reason":"length"') && text.trimEnd().endsWith('data: [DONE]'))) return 'late';
   for (const text of ends) {
     expect(text).not.toContain('data: [DONE]');
-    const frames = text.split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)));
+    const frames = text
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)));
     expect(frames.at(-1)).toMatchObject({ error: { code: 'engine_down', message: expect.stringMatching(/engine/) } });
   }
   console.log(`stream error after SIGKILL: ${ends[0]!.trim().split('\n').at(-1)}`);
@@ -67,7 +70,8 @@ async function killMidStream(fault: FaultPlane): Promise<'checked' | 'late'> {
 /** A stream that has delivered its first chunk; `rest()` reads it to the end and returns everything. */
 async function openStream(url: string): Promise<{ rest(): Promise<string> }> {
   const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, stream: true }),
   });
   expect(res.status).toBe(200);

@@ -47,18 +47,39 @@ export async function startFaultPlane(options: FaultPlaneOptions = {}): Promise<
   const store = options.store ?? new FsObjectStore(join(dataDir, 'objects'));
   const registry = new Registry();
   const node = await createLocalNodeRuntime({
-    fetchBlob: storeBlobSource(store), shmDir: join(dataDir, 'shm'), hostPoolBytes: 2 ** 30, engineBin: ENGINE_BIN, backend: 'cpu',
-    engineMemoryBytes: 2 ** 30, engineThreads: 1, queueLimit: 64, queueTimeoutMs: 30_000, registry,
+    fetchBlob: storeBlobSource(store),
+    shmDir: join(dataDir, 'shm'),
+    hostPoolBytes: 2 ** 30,
+    engineBin: ENGINE_BIN,
+    backend: 'cpu',
+    engineMemoryBytes: 2 ** 30,
+    engineThreads: 1,
+    queueLimit: 64,
+    queueTimeoutMs: 30_000,
+    registry,
     ...options.node,
   });
   const log: string[] = [];
   const plane = createControlPlane({
-    database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 20 }, log: messageLogger(log),
+    database,
+    blobs: storeBlobs(store),
+    nodes: [node],
+    registry,
+    recorder: { flushIntervalMs: 20 },
+    log: messageLogger(log),
   });
   const url = await plane.listen(0, '127.0.0.1');
-  if (options.deploy !== false) await deployFunction(createApiClient({ baseUrl: url }), await prepareFunctionDir('functions/tiny-chat', dataDir), { progress: false });
+  if (options.deploy !== false)
+    await deployFunction(createApiClient({ baseUrl: url }), await prepareFunctionDir('functions/tiny-chat', dataDir), { progress: false });
   return {
-    url, dataDir, plane, node, database, store, registry, log,
+    url,
+    dataDir,
+    plane,
+    node,
+    database,
+    store,
+    registry,
+    log,
     async close() {
       await plane.close();
       await node.close();
@@ -78,7 +99,9 @@ export interface Answer {
 export async function complete(url: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Answer> {
   try {
     const res = await fetch(`${url}/v1/completions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      signal,
       body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 4, ...body }),
     });
     return { status: res.status, body: await res.text() };

@@ -23,7 +23,9 @@ describe.skipIf(!ENGINE_BUILT)('fault: the node runtime restarts', () => {
 
   const start = (deploy: boolean) =>
     startFaultPlane({
-      database, store, deploy,
+      database,
+      store,
+      deploy,
       node: {
         shmDir: join(root.dir, 'shm'),
         fetchBlob: async (digest, path) => {

@@ -67,10 +67,16 @@ describe('loadConfig', () => {
     for (const policy of ['tidepool', 'aegaeon-unified', 'request-level', 'request-level+srtf']) {
       expect(loadConfig({ TIDEPOOL_SCHEDULER_POLICY: policy }).schedulerPolicy).toBe(policy);
     }
-    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'aegaeon' })).toThrow(/"aegaeon" is simulator-only \(the published Aegaeon runs disaggregated prefill and decode instances.*tidepool plan --policies aegaeon/);
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'aegaeon' })).toThrow(
+      /"aegaeon" is simulator-only \(the published Aegaeon runs disaggregated prefill and decode instances.*tidepool plan --policies aegaeon/,
+    );
     expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'static-colocation' })).toThrow(/"static-colocation" is simulator-only \(its placement/);
-    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'dedicated' })).toThrow(/"dedicated" is simulator-only .*a node runs one of tidepool, aegaeon-unified, request-level, request-level\+srtf/);
-    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'fifo' })).toThrow(/TIDEPOOL_SCHEDULER_POLICY must be one of tidepool, aegaeon-unified, request-level, request-level\+srtf, got "fifo"/);
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'dedicated' })).toThrow(
+      /"dedicated" is simulator-only .*a node runs one of tidepool, aegaeon-unified, request-level, request-level\+srtf/,
+    );
+    expect(() => loadConfig({ TIDEPOOL_SCHEDULER_POLICY: 'fifo' })).toThrow(
+      /TIDEPOOL_SCHEDULER_POLICY must be one of tidepool, aegaeon-unified, request-level, request-level\+srtf, got "fifo"/,
+    );
   });
 
   it('reads a stable node id and a down-node retention, refusing ids that cannot travel in a URL path', () => {
@@ -78,7 +84,9 @@ describe('loadConfig', () => {
     expect(loadConfig({}).nodeDownRetentionMs).toBe(3_600_000);
     expect(loadConfig({ TIDEPOOL_NODE_ID: 'ip-10-0-3-7.ec2.internal' }).nodeId).toBe('ip-10-0-3-7.ec2.internal');
     expect(() => loadConfig({ TIDEPOOL_NODE_ID: 'gpu/7' })).toThrow(/TIDEPOOL_NODE_ID must be 1-128 letters, .*got "gpu\/7"/);
-    expect(() => loadConfig({ TIDEPOOL_NODE_DOWN_RETENTION_MS: '5000' })).toThrow(/TIDEPOOL_NODE_DOWN_RETENTION_MS must be larger than TIDEPOOL_NODE_DOWN_AFTER_MS/);
+    expect(() => loadConfig({ TIDEPOOL_NODE_DOWN_RETENTION_MS: '5000' })).toThrow(
+      /TIDEPOOL_NODE_DOWN_RETENTION_MS must be larger than TIDEPOOL_NODE_DOWN_AFTER_MS/,
+    );
   });
 
   it('reads the devices a node drives', () => {
@@ -108,8 +116,19 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    for (const name of ['TIDEPOOL_PORT', 'TIDEPOOL_HOST_POOL_BYTES', 'TIDEPOOL_ENGINE_BACKEND', 'TIDEPOOL_QUEUE_LIMIT', 'TIDEPOOL_DEPLOY_EXAMPLES', 'DATABASE_URL', 'TIDEPOOL_S3_BUCKET']) {
-      expect(problems.some((problem) => problem.includes(name)), name).toBe(true);
+    for (const name of [
+      'TIDEPOOL_PORT',
+      'TIDEPOOL_HOST_POOL_BYTES',
+      'TIDEPOOL_ENGINE_BACKEND',
+      'TIDEPOOL_QUEUE_LIMIT',
+      'TIDEPOOL_DEPLOY_EXAMPLES',
+      'DATABASE_URL',
+      'TIDEPOOL_S3_BUCKET',
+    ]) {
+      expect(
+        problems.some((problem) => problem.includes(name)),
+        name,
+      ).toBe(true);
     }
     expect(problems).toHaveLength(7);
     expect((error as ConfigError).message).not.toContain('hunter2');

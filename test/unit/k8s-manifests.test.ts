@@ -34,7 +34,9 @@ interface Manifest {
 }
 
 function loadManifests(): Manifest[] {
-  const files = readdirSync(MANIFEST_DIR).filter((name) => /\.ya?ml$/.test(name)).sort();
+  const files = readdirSync(MANIFEST_DIR)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort();
   return files.flatMap((file) =>
     parseAllDocuments(readFileSync(path.join(MANIFEST_DIR, file), 'utf8')).map((document) => {
       if (document.errors.length > 0) throw new Error(`${file}: ${document.errors[0]!.message}`);
@@ -56,8 +58,24 @@ async function configVariableNames(): Promise<Set<string>> {
 }
 
 const UNITS: Record<string, number> = {
-  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
 /** Kubernetes quantities (`22Gi`) and Tidepool byte sizes (`20GiB`) in bytes. */
@@ -84,11 +102,21 @@ function sizingTable(markdown: string): SizingRow[] {
   const section = markdown.split(/^### Sizing the node runtime$/m)[1]?.split(/^#{2,3} /m)[0] ?? '';
   const lines = section.split('\n').filter((line) => line.startsWith('|'));
   return lines.slice(2).map((line) => {
-    const cells = line.split('|').slice(1, -1).map((cell) => cell.trim().replaceAll('`', ''));
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim().replaceAll('`', ''));
     if (cells.length !== 7) throw new Error(`sizing row with ${cells.length} cells: ${line}`);
     const [instance, gpus, ram, pool, shm, limit, gpuResource] = cells as [string, string, string, string, string, string, string];
     return {
-      instance, isDefault: instance.includes('(default)'), gpus: Number.parseInt(gpus, 10), ram, pool, shm, limit, gpuResource: Number(gpuResource),
+      instance,
+      isDefault: instance.includes('(default)'),
+      gpus: Number.parseInt(gpus, 10),
+      ram,
+      pool,
+      shm,
+      limit,
+      gpuResource: Number(gpuResource),
     };
   });
 }
@@ -258,7 +286,10 @@ describe('kubernetes manifests', () => {
     const defaultRow = rows.find((row) => row.isDefault);
     expect(defaultRow, 'a row marked (default)').toBeDefined();
     expect({
-      pool: bytes(defaultRow!.pool), shm: bytes(defaultRow!.shm), limit: bytes(defaultRow!.limit), gpus: defaultRow!.gpuResource,
+      pool: bytes(defaultRow!.pool),
+      shm: bytes(defaultRow!.shm),
+      limit: bytes(defaultRow!.limit),
+      gpus: defaultRow!.gpuResource,
     }).toEqual({
       pool: bytes(container.env.find((e: Obj) => e.name === 'TIDEPOOL_HOST_POOL_BYTES').value),
       shm: bytes((spec.volumes as Obj[]).find((v) => v.emptyDir?.medium === 'Memory')!.emptyDir.sizeLimit),
@@ -285,7 +316,10 @@ describe('kubernetes manifests', () => {
         const graceSeconds = loadConfig(env).shutdownGraceMs / 1000;
         const preStopSeconds = Number(container.lifecycle?.preStop?.sleep?.seconds ?? 0);
         const needed = preStopSeconds + graceSeconds + marginSeconds;
-        expect(spec.terminationGracePeriodSeconds, `${workload.kind}/${container.name}: ${preStopSeconds} + ${graceSeconds} + ${marginSeconds} s`).toBeGreaterThanOrEqual(needed);
+        expect(
+          spec.terminationGracePeriodSeconds,
+          `${workload.kind}/${container.name}: ${preStopSeconds} + ${graceSeconds} + ${marginSeconds} s`,
+        ).toBeGreaterThanOrEqual(needed);
         // A grace far below the pod's budget would cut streams the pod had time to finish.
         expect(needed, `${workload.kind}/${container.name}: drain uses the pod's grace period`).toBeGreaterThan(spec.terminationGracePeriodSeconds / 2);
       }

@@ -40,7 +40,8 @@ std::string CpuBackend::device_name() const {
   while (std::getline(in, line)) {
     if (line.rfind("model name", 0) == 0) {
       auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2) + " x" + std::to_string(pool_.size()) + " threads" + precision_note();
+      if (colon != std::string::npos)
+        return line.substr(colon + 2) + " x" + std::to_string(pool_.size()) + " threads" + precision_note();
     }
   }
   return "cpu x" + std::to_string(pool_.size()) + " threads" + precision_note();
@@ -50,7 +51,8 @@ void CpuBackend::init_kv_pool(size_t num_pages, size_t page_bytes) {
   if (kv_pool_) throw EngineError("internal", "KV pool already initialized");
   kv_pool_bytes_ = num_pages * page_bytes;
   if (kv_pool_bytes_ > 0) {
-    void* p = ::mmap(nullptr, kv_pool_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p =
+        ::mmap(nullptr, kv_pool_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw EngineError("out_of_memory", "cannot reserve the KV pool");
     kv_pool_ = static_cast<uint8_t*>(p);
   }
@@ -65,7 +67,8 @@ int CpuBackend::load_slot(const Model& model, const KvLayout& layout) {
   if (emulate_cuda_) slot->act = activation_dtype(model);
   const int hd = model.config.head_dim;
   for (int i = 0; i < hd / 2; i++)  // as HF computes it: f32 pow of (2i / head_dim)
-    slot->inv_freq.push_back(1.0f / std::pow(static_cast<float>(model.config.rope_theta), static_cast<float>(2 * i) / hd));
+    slot->inv_freq.push_back(1.0f /
+                             std::pow(static_cast<float>(model.config.rope_theta), static_cast<float>(2 * i) / hd));
   std::lock_guard<std::mutex> lock(slots_mutex_);
   for (size_t i = 0; i < slots_.size(); i++) {
     if (!slots_[i]) {
@@ -98,7 +101,8 @@ float* CpuBackend::kv_row(const Slot& s, const BatchEntry& e, int pos, int layer
 }
 
 // K/V rows stay f32 in the pool; with emulation on they hold bf16-rounded values, as the CUDA pool does.
-void CpuBackend::write_kv(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* k, const float* v) {
+void CpuBackend::write_kv(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* k,
+                          const float* v) {
   const int kv_dim = s.layout.kv_dim;
   const DType kv_type = emulate_cuda_ ? DType::BF16 : DType::F32;
   for (size_t t = 0; t < tokens_.size(); t++) {
@@ -113,7 +117,8 @@ void CpuBackend::write_kv(const Slot& s, const std::vector<BatchEntry>& batch, i
 }
 
 // q (T, heads*head_dim) -> out (T, heads*head_dim), causal over each sequence's cached positions.
-void CpuBackend::attention_layer(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* q, float* out) {
+void CpuBackend::attention_layer(const Slot& s, const std::vector<BatchEntry>& batch, int layer, const float* q,
+                                 float* out) {
   const ModelConfig& c = s.model->config;
   const int hd = c.head_dim, heads = c.num_heads, group = c.num_heads / c.num_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -147,20 +152,27 @@ void CpuBackend::attention_layer(const Slot& s, const std::vector<BatchEntry>& b
 // Activations of one forward pass, all f32 (with emulation on, values are rounded where CUDA stores them
 // narrower, but kept in f32 arrays).
 struct CpuBackend::Activations {
-  std::vector<float> x, h;    // (T, H) residual stream, normed input / projection output
-  std::vector<float> q, att;  // (T, Q)
-  std::vector<float> k, v;    // (T, KV)
+  std::vector<float> x, h;      // (T, H) residual stream, normed input / projection output
+  std::vector<float> q, att;    // (T, Q)
+  std::vector<float> k, v;      // (T, KV)
   std::vector<float> gate, up;  // (T, I)
   Activations(const ModelConfig& c, size_t T)
-      : x(T * c.hidden_size), h(x.size()), q(T * c.q_dim()), att(q.size()), k(T * c.kv_dim()), v(k.size()),
-        gate(T * c.intermediate_size), up(gate.size()) {}
+      : x(T * c.hidden_size),
+        h(x.size()),
+        q(T * c.q_dim()),
+        att(q.size()),
+        k(T * c.kv_dim()),
+        v(k.size()),
+        gate(T * c.intermediate_size),
+        up(gate.size()) {}
 };
 
 void CpuBackend::run_layer(const Slot& s, const std::vector<BatchEntry>& batch, int l, Activations& a) {
   const Model& m = *s.model;
   const ModelConfig& c = m.config;
   const LayerWeights& w = m.layers[l];
-  const int T = static_cast<int>(tokens_.size()), H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
+  const int T = static_cast<int>(tokens_.size()), H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(),
+            I = c.intermediate_size;
   const float eps = static_cast<float>(c.rms_norm_eps);
   rms_norm(a.x.data(), T, H, *w.input_norm, eps, a.h.data());
   round_in_place(s.act, a.h.data(), a.h.size());
@@ -230,7 +242,8 @@ std::vector<float> CpuBackend::run_layers(const Slot& s, const std::vector<Batch
   for (int t = 0; t < T; t++) {
     const BatchEntry& e = batch[tokens_[t].entry];
     const int32_t tok = e.tokens[tokens_[t].pos - e.start_pos];
-    if (tok < 0 || tok >= c.vocab_size) throw EngineError("bad_request", "token id " + std::to_string(tok) + " out of range");
+    if (tok < 0 || tok >= c.vocab_size)
+      throw EngineError("bad_request", "token id " + std::to_string(tok) + " out of range");
     float* dst = &a.x[static_cast<size_t>(t) * H];
     const float* row = tensor_row_f32(*m.embed, tok, H, dst);
     if (row != dst) std::memcpy(dst, row, H * sizeof(float));
@@ -249,6 +262,8 @@ void CpuBackend::kv_from_host(const std::vector<int32_t>& pages, const uint8_t* 
     std::memcpy(kv_pool_ + static_cast<size_t>(pages[i]) * page_bytes_, host + i * page_bytes_, page_bytes_);
 }
 
-std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) { return std::make_unique<CpuBackend>(options); }
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
 
 }  // namespace tidepool

@@ -17,7 +17,10 @@ uint32_t half_bits_to_float_bits(uint16_t h) {
   if (exp == 0) {
     if (mant == 0) return sign;
     int e = 113;  // subnormal: normalize the mantissa
-    while (!(mant & 0x400)) { mant <<= 1; e--; }
+    while (!(mant & 0x400)) {
+      mant <<= 1;
+      e--;
+    }
     return sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3FF) << 13);
   }
   if (exp == 31) return sign | 0x7F800000 | (mant << 13);
@@ -91,8 +94,8 @@ void rms_norm(const float* x, int T, int n, const TensorView& weight, float eps,
   }
 }
 
-void matmul(ThreadPool& pool, const float* X, int T, int in_dim, const TensorView& W, const TensorView* bias,
-            float* Y, int out_dim) {
+void matmul(ThreadPool& pool, const float* X, int T, int in_dim, const TensorView& W, const TensorView* bias, float* Y,
+            int out_dim) {
   std::vector<float> bias_buf;
   const float* b = nullptr;
   if (bias) {
@@ -105,7 +108,8 @@ void matmul(ThreadPool& pool, const float* X, int T, int in_dim, const TensorVie
     for (size_t j = begin; j < end; j++) {
       const float* w = tensor_row_f32(W, static_cast<int64_t>(j), in_dim, row_buf.data());
       const float bj = b ? b[j] : 0.0f;
-      for (int t = 0; t < T; t++) Y[static_cast<size_t>(t) * out_dim + j] = dot_f32(X + static_cast<size_t>(t) * in_dim, w, in_dim) + bj;
+      for (int t = 0; t < T; t++)
+        Y[static_cast<size_t>(t) * out_dim + j] = dot_f32(X + static_cast<size_t>(t) * in_dim, w, in_dim) + bj;
     }
   });
 }

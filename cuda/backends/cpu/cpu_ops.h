@@ -26,8 +26,8 @@ float dot_f32(const float* a, const float* b, int n);
 void rms_norm(const float* x, int T, int n, const TensorView& weight, float eps, float* out);
 
 // Y (T, out_dim) = X (T, in_dim) · W^T (+ bias); W is (out_dim, in_dim). Parallel over output rows.
-void matmul(ThreadPool& pool, const float* X, int T, int in_dim, const TensorView& W, const TensorView* bias,
-            float* Y, int out_dim);
+void matmul(ThreadPool& pool, const float* X, int T, int in_dim, const TensorView& W, const TensorView* bias, float* Y,
+            int out_dim);
 
 // HF "rotate_half" RoPE on n_heads vectors of head_dim at one position; inv_freq has head_dim/2 entries.
 void rope(float* v, int n_heads, int head_dim, int pos, const float* inv_freq);

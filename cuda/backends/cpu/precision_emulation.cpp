@@ -30,10 +30,10 @@ uint16_t float_to_bf16_bits(float v) {
 
 uint16_t float_to_half_bits(float v) {
   const uint32_t x = bits_of(v), sign = (x >> 16) & 0x8000u, mag = x & 0x7fffffffu;
-  if (mag > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (mag > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
   if (mag >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 (and inf): infinity
-  if (mag < 0x38800000u) {                                                // below 2^-14: subnormal or zero
-    if (mag <= 0x33000000u) return static_cast<uint16_t>(sign);           // <= 2^-25 rounds to zero (tie to even)
+  if (mag < 0x38800000u) {                                               // below 2^-14: subnormal or zero
+    if (mag <= 0x33000000u) return static_cast<uint16_t>(sign);          // <= 2^-25 rounds to zero (tie to even)
     const uint32_t exponent = mag >> 23, mantissa = (mag & 0x7fffffu) | 0x800000u;
     // value = mantissa * 2^(exponent - 150); in units of 2^-24 that is mantissa >> (126 - exponent).
     return static_cast<uint16_t>(sign | shift_round_even(mantissa, static_cast<int>(126 - exponent)));
@@ -44,9 +44,12 @@ uint16_t float_to_half_bits(float v) {
 
 float round_to(DType dtype, float v) {
   switch (dtype) {
-    case DType::BF16: return bf16_to_float(float_to_bf16_bits(v));
-    case DType::F16: return half_to_float(float_to_half_bits(v));
-    default: return v;
+    case DType::BF16:
+      return bf16_to_float(float_to_bf16_bits(v));
+    case DType::F16:
+      return half_to_float(float_to_half_bits(v));
+    default:
+      return v;
   }
 }
 

@@ -26,7 +26,8 @@ double memory_fraction() {
   if (!v || !*v) return kDefaultMemoryFraction;
   char* end = nullptr;
   const double f = std::strtod(v, &end);
-  if (*end || !(f > 0 && f <= 1)) throw EngineError("bad_request", std::string("TIDEPOOL_CUDA_MEMORY_FRACTION must be in (0, 1], got ") + v);
+  if (*end || !(f > 0 && f <= 1))
+    throw EngineError("bad_request", std::string("TIDEPOOL_CUDA_MEMORY_FRACTION must be in (0, 1], got ") + v);
   return f;
 }
 
@@ -37,7 +38,8 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_(options.device
   if (probe.absent()) throw EngineError("unsupported", probe.message + " (try --backend cpu)");
   if (probe.state != CudaProbe::State::Ready) throw EngineError("unsupported", probe.message);
   if (device_ < 0 || device_ >= probe.devices)
-    throw EngineError("bad_request", "CUDA device " + std::to_string(device_) + " does not exist (" + std::to_string(probe.devices) + " found)");
+    throw EngineError("bad_request", "CUDA device " + std::to_string(device_) + " does not exist (" +
+                                         std::to_string(probe.devices) + " found)");
   CUDA_TRY(cudaSetDevice(device_));
   cudaDeviceProp prop{};
   CUDA_TRY(cudaGetDeviceProperties(&prop, device_));
@@ -49,13 +51,19 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_(options.device
   const char* inject = std::getenv("TIDEPOOL_CUDA_INJECT_FAULT");
   inject_forward_fault_ = inject && std::string(inject) == "forward";
   if (inject_forward_fault_)
-    std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_INJECT_FAULT=forward: every forward reads an unmapped device address (a test of the device_lost path)\n");
+    std::fprintf(stderr,
+                 "tidepool-engine: TIDEPOOL_CUDA_INJECT_FAULT=forward: every forward reads an unmapped device address "
+                 "(a test of the device_lost path)\n");
   const char* sampling = std::getenv("TIDEPOOL_CUDA_SAMPLING");
   device_sampling_ = !(sampling && std::string(sampling) == "host");
-  if (!device_sampling_) std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_SAMPLING=host: logit rows are copied back and sampled on the host\n");
+  if (!device_sampling_)
+    std::fprintf(stderr,
+                 "tidepool-engine: TIDEPOOL_CUDA_SAMPLING=host: logit rows are copied back and sampled on the host\n");
   if (sync_launches()) {
     graphs_enabled_ = false;  // a synchronisation inside a capture would invalidate it
-    std::fprintf(stderr, "tidepool-engine: TIDEPOOL_CUDA_SYNC_LAUNCHES is set: every kernel launch synchronises, decode graphs are off\n");
+    std::fprintf(stderr,
+                 "tidepool-engine: TIDEPOOL_CUDA_SYNC_LAUNCHES is set: every kernel launch synchronises, decode graphs "
+                 "are off\n");
   }
 }
 
@@ -100,15 +108,16 @@ void CudaBackend::init_memory(const MemoryPlan& plan) {
   // Batch metadata: 5 ints per token (token, pos, table offset, table length, logit row) + every page id.
   meta_ints_ = 5 * kMaxBatchTokens + num_pages_ + 64;
   if (align256(meta_ints_ * 4) * 2 > scratch_bytes_)
-    throw EngineError("bad_request", "scratch of " + std::to_string(scratch_bytes_) + " bytes is too small for the batch metadata (" +
-                                         std::to_string(meta_ints_ * 4) + " bytes); raise --scratch-bytes or the memory budget");
+    throw EngineError("bad_request",
+                      "scratch of " + std::to_string(scratch_bytes_) + " bytes is too small for the batch metadata (" +
+                          std::to_string(meta_ints_ * 4) + " bytes); raise --scratch-bytes or the memory budget");
   cudaError_t err = cudaMalloc(reinterpret_cast<void**>(&reservation_), reserved_bytes_);  // the one reservation
   if (err != cudaSuccess) {
     if (is_sticky_cuda_error(err)) throw_cuda_error(__FILE__, __LINE__, "cudaMalloc", err);
     cudaGetLastError();
     reservation_ = nullptr;
-    throw EngineError("out_of_memory", "cannot reserve " + std::to_string(reserved_bytes_) + " bytes on " + device_name_ + ": " +
-                                           cudaGetErrorName(err));
+    throw EngineError("out_of_memory", "cannot reserve " + std::to_string(reserved_bytes_) + " bytes on " +
+                                           device_name_ + ": " + cudaGetErrorName(err));
   }
   kv_pool_ = reservation_;
   scratch_ = reservation_ + align256(num_pages_ * page_bytes_);
@@ -125,18 +134,20 @@ void CudaBackend::init_memory(const MemoryPlan& plan) {
 }
 
 void CudaBackend::prepare_host(const Model& model) {
-  in_phase([&] { return "pinning the mapping of " + model.dir; }, [&] {
-    CUDA_TRY(cudaSetDevice(device_));
-    const double ms = pager_.pin(model, plan_weights(model));
-    if (ms > 0) std::fprintf(stderr, "cuda: pinned %s in %.1f ms\n", model.dir.c_str(), ms);
-  });
+  in_phase([&] { return "pinning the mapping of " + model.dir; },
+           [&] {
+             CUDA_TRY(cudaSetDevice(device_));
+             const double ms = pager_.pin(model, plan_weights(model));
+             if (ms > 0) std::fprintf(stderr, "cuda: pinned %s in %.1f ms\n", model.dir.c_str(), ms);
+           });
 }
 
 void CudaBackend::release_host(const Model& model) {
-  in_phase([&] { return "unpinning the mapping of " + model.dir; }, [&] {
-    CUDA_TRY(cudaSetDevice(device_));
-    pager_.unpin(model);
-  });
+  in_phase([&] { return "unpinning the mapping of " + model.dir; },
+           [&] {
+             CUDA_TRY(cudaSetDevice(device_));
+             pager_.unpin(model);
+           });
 }
 
 std::string CudaBackend::forward_label(int slot_id, const std::vector<BatchEntry>& batch) const {
@@ -152,7 +163,8 @@ void CudaBackend::forward(int slot_id, const std::vector<BatchEntry>& batch, flo
   in_phase([&] { return forward_label(slot_id, batch); },
            [&] {
              if (inject_forward_fault_) {  // a kernel reads its page ids from address 64: an illegal address, sticky
-               launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_, activations_, compute_);
+               launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_,
+                                   activations_, compute_);
              }
              kept_rows_ = 0;  // the scratch is about to be overwritten
              forward_batch(slot_id, batch, logits);
@@ -201,11 +213,13 @@ void CudaBackend::move_pages(const std::vector<int32_t>& pages, uint8_t* host_ou
 }
 
 void CudaBackend::kv_to_host(const std::vector<int32_t>& pages, uint8_t* host) {
-  in_phase([&] { return "parking " + std::to_string(pages.size()) + " KV pages"; }, [&] { move_pages(pages, host, nullptr); });
+  in_phase([&] { return "parking " + std::to_string(pages.size()) + " KV pages"; },
+           [&] { move_pages(pages, host, nullptr); });
 }
 
 void CudaBackend::kv_from_host(const std::vector<int32_t>& pages, const uint8_t* host) {
-  in_phase([&] { return "restoring " + std::to_string(pages.size()) + " KV pages"; }, [&] { move_pages(pages, nullptr, host); });
+  in_phase([&] { return "restoring " + std::to_string(pages.size()) + " KV pages"; },
+           [&] { move_pages(pages, nullptr, host); });
 }
 
 MemoryStats CudaBackend::memory_stats() const {

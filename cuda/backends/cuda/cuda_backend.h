@@ -85,7 +85,7 @@ class CudaBackend : public Backend {
   size_t last_graph_nodes() const { return graphs_.stats().last_nodes; }
   const HostRegistration& host_registration() const { return pager_.registration(); }
   void set_graphs_enabled(bool on) { graphs_enabled_ = on; }
-  void set_host_pinning(bool on) { pager_.set_pinning(on); }  // see WeightPager::set_pinning
+  void set_host_pinning(bool on) { pager_.set_pinning(on); }    // see WeightPager::set_pinning
   void set_device_sampling(bool on) { device_sampling_ = on; }  // tests: the host path on the same logits
   struct DeviceSamplingStats {
     int64_t rows = 0;             // logit rows prepared on the device
@@ -105,13 +105,13 @@ class CudaBackend : public Backend {
     WeightPlan plan;
     uint8_t* weights = nullptr;  // (bytes) in the arena: plan.bytes of weights, then inv_freq
     size_t bytes = 0;
-    float* inv_freq = nullptr;   // (head_dim/2) at the end of the slot
+    float* inv_freq = nullptr;  // (head_dim/2) at the end of the slot
     DeviceTensor embed, final_norm, lm_head;
     std::vector<Layer> layers;
     WeightType act = WeightType::F32;  // activation dtype: the linear weights' (backends/precision.h)
-    int chunk_tokens = 0;        // tokens per forward chunk that fit the scratch
-    uint64_t shape = 0;          // geometry without the address (slot_shape)
-    uint64_t geometry = 0;       // shape + address: what a decode graph of this slot bakes in
+    int chunk_tokens = 0;              // tokens per forward chunk that fit the scratch
+    uint64_t shape = 0;                // geometry without the address (slot_shape)
+    uint64_t geometry = 0;             // shape + address: what a decode graph of this slot bakes in
   };
   // Where a slot id last held a model, kept after free_slot so a reload of the same shape lands at the same
   // address and its decode graphs replay.
@@ -170,16 +170,16 @@ class CudaBackend : public Backend {
 
   uint8_t* reservation_ = nullptr;  // the one cudaMalloc
   size_t reserved_bytes_ = 0;
-  uint8_t* kv_pool_ = nullptr;      // (num_pages, page_bytes)
+  uint8_t* kv_pool_ = nullptr;  // (num_pages, page_bytes)
   size_t num_pages_ = 0, page_bytes_ = 0;
-  uint8_t* scratch_ = nullptr;      // (scratch_bytes_)
+  uint8_t* scratch_ = nullptr;  // (scratch_bytes_)
   size_t scratch_bytes_ = 0;
-  int32_t* meta_dev_ = nullptr;     // (meta_ints_) batch metadata on the device, inside scratch
-  int32_t* meta_host_ = nullptr;    // (meta_ints_) pinned mirror
+  int32_t* meta_dev_ = nullptr;   // (meta_ints_) batch metadata on the device, inside scratch
+  int32_t* meta_host_ = nullptr;  // (meta_ints_) pinned mirror
   size_t meta_ints_ = 0;
   uint8_t* activations_ = nullptr;  // (activation_bytes_) the rest of scratch: one chunk's activations
   size_t activation_bytes_ = 0;
-  uint8_t* park_host_ = nullptr;    // pinned staging for KV park/restore
+  uint8_t* park_host_ = nullptr;  // pinned staging for KV park/restore
 
   mutable std::mutex slots_mutex_;
   std::vector<std::shared_ptr<Slot>> slots_;  // by slot id; null when free

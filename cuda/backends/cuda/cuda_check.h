@@ -9,9 +9,9 @@
 
 #include "../../kernels/kernels.h"
 
-#define CUDA_TRY(call)                                                          \
-  do {                                                                          \
-    cudaError_t err_ = (call);                                                  \
+#define CUDA_TRY(call)                                                                            \
+  do {                                                                                            \
+    cudaError_t err_ = (call);                                                                    \
     if (err_ != cudaSuccess) ::tidepool::cuda::throw_cuda_error(__FILE__, __LINE__, #call, err_); \
   } while (0)
 

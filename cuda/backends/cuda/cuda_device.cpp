@@ -24,7 +24,8 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 
 }  // namespace
 
-CudaProbe classify_cuda(int device_count_error, int devices, int driver_version, int runtime_version, bool nvidia_device_node) {
+CudaProbe classify_cuda(int device_count_error, int devices, int driver_version, int runtime_version,
+                        bool nvidia_device_node) {
   const cudaError_t err = static_cast<cudaError_t>(device_count_error);
   CudaProbe p;
   p.devices = devices;
@@ -39,10 +40,12 @@ CudaProbe classify_cuda(int device_count_error, int devices, int driver_version,
     p.state = CudaProbe::State::NoDriver;
     p.message = "no CUDA driver installed and no /dev/nvidia* device";
   } else if (err == cudaErrorInsufficientDriver && driver_version > 0) {
-    p.message = "the CUDA driver (" + version_text(driver_version) + ") is older than the runtime this engine was built with (" +
-                version_text(runtime_version) + "); update the NVIDIA driver";
+    p.message = "the CUDA driver (" + version_text(driver_version) +
+                ") is older than the runtime this engine was built with (" + version_text(runtime_version) +
+                "); update the NVIDIA driver";
   } else {
-    p.message = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+    p.message =
+        std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
     if (driver_version == 0) p.message += "; /dev/nvidia* exists but no CUDA driver library was found";
   }
   return p;

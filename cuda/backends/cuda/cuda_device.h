@@ -23,7 +23,8 @@ struct CudaProbe {
 
 CudaProbe probe_cuda();
 // The decision itself, from what the runtime reported (unit-tested without a GPU).
-CudaProbe classify_cuda(int device_count_error, int devices, int driver_version, int runtime_version, bool nvidia_device_node);
+CudaProbe classify_cuda(int device_count_error, int devices, int driver_version, int runtime_version,
+                        bool nvidia_device_node);
 
 // For the GPU test binaries: prints "SKIP: <reason>" and returns 77 where the machine has no GPU, prints
 // "FAIL: <reason>" and returns 1 where CUDA is broken, and returns 0 when a device is ready.

@@ -24,10 +24,14 @@ namespace tidepool::cuda {
 WeightType activation_type(const Model& model) {
   if (model.config.hidden_size > 8192) throw EngineError("unsupported", "CUDA backend needs hidden_size <= 8192");
   switch (activation_dtype(model)) {
-    case DType::F32: return WeightType::F32;
-    case DType::F16: return WeightType::F16;
-    case DType::BF16: return WeightType::BF16;
-    default: throw EngineError("unsupported", "tensor " + model.lm_head->name + " has dtype " + model.lm_head->dtype_label);
+    case DType::F32:
+      return WeightType::F32;
+    case DType::F16:
+      return WeightType::F16;
+    case DType::BF16:
+      return WeightType::BF16;
+    default:
+      throw EngineError("unsupported", "tensor " + model.lm_head->name + " has dtype " + model.lm_head->dtype_label);
   }
 }
 
@@ -51,7 +55,9 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
     T += e.n_tokens;
     P += static_cast<size_t>(e.n_pages);
   }
-  if (T > kMaxBatchTokens) throw EngineError("bad_request", "batch of " + std::to_string(T) + " tokens exceeds " + std::to_string(kMaxBatchTokens));
+  if (T > kMaxBatchTokens)
+    throw EngineError("bad_request",
+                      "batch of " + std::to_string(T) + " tokens exceeds " + std::to_string(kMaxBatchTokens));
   if (5 * static_cast<size_t>(T) + P > meta_ints_) throw EngineError("internal", "batch metadata exceeds its buffer");
   CUDA_TRY(cudaStreamSynchronize(compute_));  // the previous upload has been read
   int32_t* m = meta_host_;
@@ -63,12 +69,14 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
     if (e.n_tokens > 0 && s.layout.table_index(last, c.num_layers - 1, 1) >= static_cast<size_t>(e.n_pages))
       throw EngineError("internal", "block table too short");
     for (int i = 0; i < e.n_pages; i++) {
-      if (e.pages[i] < 0 || static_cast<size_t>(e.pages[i]) >= num_pages_) throw EngineError("internal", "page id out of range");
+      if (e.pages[i] < 0 || static_cast<size_t>(e.pages[i]) >= num_pages_)
+        throw EngineError("internal", "page id out of range");
       m[5 * T + page_at + i] = e.pages[i];
     }
     for (int j = 0; j < e.n_tokens; j++, t++) {
       const int32_t tok = e.tokens[j];
-      if (tok < 0 || tok >= c.vocab_size) throw EngineError("bad_request", "token id " + std::to_string(tok) + " out of range");
+      if (tok < 0 || tok >= c.vocab_size)
+        throw EngineError("bad_request", "token id " + std::to_string(tok) + " out of range");
       m[t] = tok;
       m[T + t] = e.start_pos + j;
       m[2 * T + t] = static_cast<int32_t>(page_at);  // offset into the pages array
@@ -78,7 +86,8 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
     page_at += static_cast<size_t>(e.n_pages);
   }
   for (size_t r = 0; r < rows.size(); r++) m[4 * T + r] = rows[r] % s.chunk_tokens;
-  CUDA_TRY(cudaMemcpyAsync(meta_dev_, m, (5 * static_cast<size_t>(T) + P) * sizeof(int32_t), cudaMemcpyHostToDevice, compute_));
+  CUDA_TRY(cudaMemcpyAsync(meta_dev_, m, (5 * static_cast<size_t>(T) + P) * sizeof(int32_t), cudaMemcpyHostToDevice,
+                           compute_));
   d_tokens_ = meta_dev_;
   tables_.pos = meta_dev_ + T;
   tables_.table_offset = meta_dev_ + 2 * T;
@@ -91,8 +100,8 @@ void CudaBackend::upload_batch(const Slot& s, const std::vector<BatchEntry>& bat
 // given. Half weights take one launch for the whole group, outputs side by side in each row of Y: the
 // skinny GEMM for decode-sized steps, the fused tensor-core GEMM for longer ones (no bias: rope_kv adds
 // it). f32 checkpoints take gemv per tensor, tensor i's (T, N_i) block after tensor i-1's.
-CudaBackend::LinearOut CudaBackend::linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows, int T,
-                                           int K, std::initializer_list<LinearIn> group, float* Y) {
+CudaBackend::LinearOut CudaBackend::linear(const Slot& s, const ChunkViews& v, const void* X, const int32_t* x_rows,
+                                           int T, int K, std::initializer_list<LinearIn> group, float* Y) {
   LinearOut out;
   const int count = static_cast<int>(group.size());
   if (s.act == WeightType::F32) {
@@ -136,8 +145,8 @@ void CudaBackend::attention_block(const Slot& s, const ChunkViews& v, const Toke
   const ModelConfig& c = s.model->config;
   const Layer& w = s.layers[l];
   const int H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim();
-  const KvGeometry g{s.layout.block_tokens, s.layout.pages_per_block, s.layout.rows_per_page, s.layout.kv_dim,
-                     s.layout.row_bytes, s.layout.page_bytes};
+  const KvGeometry g{s.layout.block_tokens, s.layout.pages_per_block, s.layout.rows_per_page,
+                     s.layout.kv_dim,       s.layout.row_bytes,       s.layout.page_bytes};
   const LinearOut qkv = linear(s, v, v.h, nullptr, n, H, {{&w.q, Q}, {&w.k, KV}, {&w.v, KV}}, v.y);
   RopeKvArgs a;
   a.q = qkv.y[0];
@@ -164,8 +173,8 @@ void CudaBackend::attention_block(const Slot& s, const ChunkViews& v, const Toke
     launch_paged_attention(v.q, v.att, s.act, kv_pool_, l, g, tt, n, c.num_heads, c.num_kv_heads, c.head_dim,
                            v.attn_partials, compute_);
   const LinearOut o = linear(s, v, v.att, nullptr, n, Q, {{&w.o, H}}, v.y);
-  launch_residual_rmsnorm(v.x, o.y[0], o.ld[0], n, H, w.post_norm.data, w.post_norm.type, static_cast<float>(c.rms_norm_eps),
-                          v.h, s.act, compute_);
+  launch_residual_rmsnorm(v.x, o.y[0], o.ld[0], n, H, w.post_norm.data, w.post_norm.type,
+                          static_cast<float>(c.rms_norm_eps), v.h, s.act, compute_);
 }
 
 // MLP half of layer l: v.h (post-normed) -> v.x += mlp, v.h = the next norm (the next layer's input norm,
@@ -178,8 +187,8 @@ void CudaBackend::mlp_block(const Slot& s, const ChunkViews& v, int l, int n) {
   launch_swiglu(gu.y[0], gu.y[1], gu.ld[0], n, I, v.g, s.act, compute_);
   const LinearOut down = linear(s, v, v.g, nullptr, n, I, {{&w.down, H}}, v.y);
   const DeviceTensor& norm = l + 1 < c.num_layers ? s.layers[l + 1].input_norm : s.final_norm;
-  launch_residual_rmsnorm(v.x, down.y[0], down.ld[0], n, H, norm.data, norm.type, static_cast<float>(c.rms_norm_eps), v.h,
-                          s.act, compute_);
+  launch_residual_rmsnorm(v.x, down.y[0], down.ld[0], n, H, norm.data, norm.type, static_cast<float>(c.rms_norm_eps),
+                          v.h, s.act, compute_);
 }
 
 // All layers for tokens [t0, t0 + n) of the uploaded batch; ends with the final norm of every row in v.h.
@@ -216,7 +225,8 @@ void CudaBackend::forward_batch(int slot_id, const std::vector<BatchEntry>& batc
   std::vector<int> rows;
   upload_batch(s, batch, T, rows);
   if (T == 0) return;
-  if (prep && rows.size() > static_cast<size_t>(kLogitRows)) throw EngineError("internal", "too many logit rows to sample on the device");
+  if (prep && rows.size() > static_cast<size_t>(kLogitRows))
+    throw EngineError("internal", "too many logit rows to sample on the device");
   const ChunkViews v = chunk_views(s.model->config, s.act, s.chunk_tokens, activations_);
   bool decode = T <= kMaxGraphBatch && static_cast<int>(rows.size()) == T;
   for (const BatchEntry& e : batch) decode = decode && e.n_tokens == 1;

@@ -76,7 +76,8 @@ void DecodeGraphs::drop_slot(int slot) {
   }
 }
 
-bool DecodeGraphs::launch(int slot, uint64_t geometry, int batch, cudaStream_t stream, const std::function<void()>& record) {
+bool DecodeGraphs::launch(int slot, uint64_t geometry, int batch, cudaStream_t stream,
+                          const std::function<void()>& record) {
   auto home = geometry_.find(slot);
   if (home == geometry_.end() || home->second != geometry) {
     drop_slot(slot);
@@ -92,8 +93,10 @@ bool DecodeGraphs::launch(int slot, uint64_t geometry, int batch, cudaStream_t s
     } else {
       stats_.eager_fallbacks++;
       if (!failure_logged_) {
-        std::fprintf(stderr, "tidepool-engine: warning: decode graph for slot %d, batch %d: %s; that batch size runs "
-                             "eagerly (later failures are counted in the graph stats only)\n", slot, batch, error.c_str());
+        std::fprintf(stderr,
+                     "tidepool-engine: warning: decode graph for slot %d, batch %d: %s; that batch size runs "
+                     "eagerly (later failures are counted in the graph stats only)\n",
+                     slot, batch, error.c_str());
         failure_logged_ = true;
       }
     }

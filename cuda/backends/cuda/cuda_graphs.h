@@ -50,7 +50,7 @@ class DecodeGraphs {
   void drop_slot(int slot);
 
   std::map<std::pair<int, int>, cudaGraphExec_t> graphs_;  // (slot, batch) -> exec; null: runs eagerly
-  std::map<int, uint64_t> geometry_;                        // slot -> geometry its graphs were captured for
+  std::map<int, uint64_t> geometry_;                       // slot -> geometry its graphs were captured for
   GraphStats stats_;
   bool failure_logged_ = false;
 };

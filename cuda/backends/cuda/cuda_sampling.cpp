@@ -37,7 +37,8 @@ InputCounts count_inputs(const std::vector<RowSampling>& rows) {
 }
 
 // Appends `count` values of T at `at` (bytes) of `out`, returns where they start.
-template <typename T> size_t place(std::vector<uint8_t>& out, size_t& at, size_t count) {
+template <typename T>
+size_t place(std::vector<uint8_t>& out, size_t& at, size_t count) {
   const size_t start = at;
   at += count * sizeof(T);
   if (at > out.size()) out.resize(at);
@@ -118,7 +119,8 @@ RowCandidates to_row_candidates(const PrepCandidates& c) {
   if (!out.answered) return out;
   SamplingCandidates& s = out.candidates;
   for (int i = 0; i < c.n; i++) s.top.push_back(Candidate{c.top[i].id, c.top[i].logit, c.top[i].raw_logit});
-  for (int i = 0; i < c.raw_n; i++) s.raw_top.push_back(Candidate{c.raw_top[i].id, c.raw_top[i].logit, c.raw_top[i].raw_logit});
+  for (int i = 0; i < c.raw_n; i++)
+    s.raw_top.push_back(Candidate{c.raw_top[i].id, c.raw_top[i].logit, c.raw_top[i].raw_logit});
   s.complete = c.complete != 0;
   s.universe = c.universe;
   s.z = c.z;
@@ -145,24 +147,28 @@ void CudaBackend::run_sampling_prep(const ChunkViews& v, int vocab, int rows, Pr
   CUDA_TRY(cudaMemcpyAsync(v.prep_in, step.inputs.data(), step.inputs.size(), cudaMemcpyHostToDevice, compute_));
   launch_sampling_prep(in, rows, v.prep_out, compute_);
   step.answers.resize(rows);
-  CUDA_TRY(cudaMemcpyAsync(step.answers.data(), v.prep_out, rows * sizeof(PrepCandidates), cudaMemcpyDeviceToHost, compute_));
+  CUDA_TRY(cudaMemcpyAsync(step.answers.data(), v.prep_out, rows * sizeof(PrepCandidates), cudaMemcpyDeviceToHost,
+                           compute_));
 }
 
-void CudaBackend::forward_prepared(int slot_id, const std::vector<BatchEntry>& batch, const std::vector<RowSampling>& rows,
-                                   std::vector<RowCandidates>& out) {
+void CudaBackend::forward_prepared(int slot_id, const std::vector<BatchEntry>& batch,
+                                   const std::vector<RowSampling>& rows, std::vector<RowCandidates>& out) {
   in_phase([&] { return forward_label(slot_id, batch) + " (sampling on the device)"; },
            [&] {
-             if (rows.size() != batch.size()) throw EngineError("internal", "forward_prepared takes one sampling row per entry");
+             if (rows.size() != batch.size())
+               throw EngineError("internal", "forward_prepared takes one sampling row per entry");
              for (const BatchEntry& e : batch)
                if (e.all_logits) throw EngineError("internal", "forward_prepared has no all_logits entries");
              if (inject_forward_fault_)
-               launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_, activations_, compute_);
+               launch_gather_pages(kv_pool_, reinterpret_cast<const int32_t*>(uintptr_t{64}), 1, page_bytes_,
+                                   activations_, compute_);
              kept_rows_ = 0;
              prepared_.rows = &rows;
              prepared_.staged = false;
              forward_batch(slot_id, batch, nullptr, &prepared_);
              out.assign(rows.size(), RowCandidates{});
-             for (size_t i = 0; prepared_.staged && i < rows.size(); i++) out[i] = to_row_candidates(prepared_.answers[i]);
+             for (size_t i = 0; prepared_.staged && i < rows.size(); i++)
+               out[i] = to_row_candidates(prepared_.answers[i]);
              sampling_stats_.rows += static_cast<int64_t>(rows.size());
              for (const RowCandidates& r : out) sampling_stats_.rows_unanswered += r.answered ? 0 : 1;
            });
@@ -171,11 +177,15 @@ void CudaBackend::forward_prepared(int slot_id, const std::vector<BatchEntry>& b
 void CudaBackend::fetch_row(int row, float* raw, float* processed) {
   in_phase([&] { return "copying logit row " + std::to_string(row) + " back for the host sampler"; },
            [&] {
-             if (row < 0 || row >= kept_rows_) throw EngineError("internal", "no kept logit row " + std::to_string(row));
-             if (processed && !kept_processed_) throw EngineError("internal", "the device kept no processed rows this step");
-             const size_t bytes = static_cast<size_t>(kept_vocab_) * sizeof(float), at = static_cast<size_t>(row) * kept_vocab_;
+             if (row < 0 || row >= kept_rows_)
+               throw EngineError("internal", "no kept logit row " + std::to_string(row));
+             if (processed && !kept_processed_)
+               throw EngineError("internal", "the device kept no processed rows this step");
+             const size_t bytes = static_cast<size_t>(kept_vocab_) * sizeof(float),
+                          at = static_cast<size_t>(row) * kept_vocab_;
              if (raw) CUDA_TRY(cudaMemcpyAsync(raw, kept_raw_ + at, bytes, cudaMemcpyDeviceToHost, compute_));
-             if (processed) CUDA_TRY(cudaMemcpyAsync(processed, kept_processed_ + at, bytes, cudaMemcpyDeviceToHost, compute_));
+             if (processed)
+               CUDA_TRY(cudaMemcpyAsync(processed, kept_processed_ + at, bytes, cudaMemcpyDeviceToHost, compute_));
              CUDA_TRY(cudaStreamSynchronize(compute_));
              sampling_stats_.rows_fetched++;
            });

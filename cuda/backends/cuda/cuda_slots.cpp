@@ -25,10 +25,17 @@ DeviceTensor view(const WeightPlan& plan, uint8_t* base, const TensorView* t) {
   if (!t) return d;
   d.data = base + plan.offsets.at(t);
   switch (t->dtype) {
-    case DType::F32: d.type = WeightType::F32; break;
-    case DType::F16: d.type = WeightType::F16; break;
-    case DType::BF16: d.type = WeightType::BF16; break;
-    default: throw EngineError("unsupported", "tensor " + t->name + " has dtype " + t->dtype_label);
+    case DType::F32:
+      d.type = WeightType::F32;
+      break;
+    case DType::F16:
+      d.type = WeightType::F16;
+      break;
+    case DType::BF16:
+      d.type = WeightType::BF16;
+      break;
+    default:
+      throw EngineError("unsupported", "tensor " + t->name + " has dtype " + t->dtype_label);
   }
   return d;
 }
@@ -59,11 +66,12 @@ uint64_t slot_shape(const Model& m, const WeightPlan& plan, const KvLayout& l, i
   tensor(m.final_norm);
   tensor(m.lm_head);
   for (const LayerWeights& w : m.layers)
-    for (const TensorView* t : {w.input_norm, w.q, w.k, w.v, w.q_bias, w.k_bias, w.v_bias, w.o, w.post_norm, w.gate, w.up, w.down})
+    for (const TensorView* t :
+         {w.input_norm, w.q, w.k, w.v, w.q_bias, w.k_bias, w.v_bias, w.o, w.post_norm, w.gate, w.up, w.down})
       tensor(t);
   const ModelConfig& c = m.config;
-  for (int64_t v : {c.hidden_size, c.intermediate_size, c.num_layers, c.num_heads, c.num_kv_heads, c.head_dim, c.vocab_size,
-                    l.block_tokens, l.pages_per_block, l.rows_per_page, l.kv_dim, chunk_tokens})
+  for (int64_t v : {c.hidden_size, c.intermediate_size, c.num_layers, c.num_heads, c.num_kv_heads, c.head_dim,
+                    c.vocab_size, l.block_tokens, l.pages_per_block, l.rows_per_page, l.kv_dim, chunk_tokens})
     h.add(static_cast<uint64_t>(v));
   h.add(plan.bytes);
   h.add(l.row_bytes);
@@ -122,7 +130,8 @@ int CudaBackend::place_slot(const std::shared_ptr<Slot>& slot) {
   int id = -1;
   for (size_t i = 0; i < slots_.size() && id < 0; i++) {
     const SlotHome& home = homes_[i];
-    if (!slots_[i] && home.shape == slot->shape && home.bytes == slot->bytes && arena_.allocate_at(home.weights, slot->bytes)) {
+    if (!slots_[i] && home.shape == slot->shape && home.bytes == slot->bytes &&
+        arena_.allocate_at(home.weights, slot->bytes)) {
       slot->weights = home.weights;
       id = static_cast<int>(i);
     }
@@ -154,73 +163,82 @@ void CudaBackend::copy_weights(Slot& slot, LoadStats& st) {
   for (int i = 0; i < c.head_dim / 2; i++)  // as the CPU backend (and HF) computes it: f32 pow
     inv_freq[i] = 1.0f / std::pow(static_cast<float>(c.rope_theta), static_cast<float>(2 * i) / c.head_dim);
   slot.inv_freq = reinterpret_cast<float*>(slot.weights + slot.plan.bytes);
-  CUDA_TRY(cudaMemcpyAsync(slot.inv_freq, inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice, pager_.stream()));
+  CUDA_TRY(cudaMemcpyAsync(slot.inv_freq, inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice,
+                           pager_.stream()));
   CUDA_TRY(cudaStreamSynchronize(pager_.stream()));
   build_views(slot);
 }
 
 int CudaBackend::load_slot(const Model& model, const KvLayout& layout) {
-  return in_phase([&] { return "loading " + model.dir + " into the weights arena"; }, [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    CUDA_TRY(cudaSetDevice(device_));
-    if (!reservation_) throw EngineError("internal", "init_memory must come before load_slot");
-    const ModelConfig& c = model.config;
-    for (int dim : {c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size})
-      if (dim % 8 != 0) throw EngineError("unsupported", "CUDA backend needs model dimensions divisible by 8");
-    if (c.head_dim % 2 != 0 || c.head_dim > 256) throw EngineError("unsupported", "CUDA backend needs an even head_dim <= 256");
-    if (layout.row_bytes != static_cast<size_t>(c.kv_dim()) * kv_element_bytes())
-      throw EngineError("internal", "KV layout was not made for bf16 elements");
-    auto slot = std::make_shared<Slot>();
-    slot->model = &model;
-    slot->layout = layout;
-    slot->plan = plan_weights(model);
-    slot->act = activation_type(model);
-    slot->chunk_tokens = chunk_tokens_for(c, slot->act);
-    slot->bytes = align256(slot->plan.bytes + inv_freq_bytes(c));
-    slot->shape = slot_shape(model, slot->plan, layout, slot->chunk_tokens);
-    int id = -1;
-    {
-      std::lock_guard<std::mutex> lock(slots_mutex_);
-      id = place_slot(slot);
-    }
-    if (id < 0)
-      throw EngineError("out_of_memory", "weights arena: model needs " + std::to_string(slot->bytes) + " bytes, largest free run is " +
-                                             std::to_string(arena_.largest_free()) + " of " + std::to_string(arena_.capacity()));
-    LoadStats st;
-    try {
-      copy_weights(*slot, st);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(slots_mutex_);
-      slots_[id] = nullptr;
-      arena_.release(slot->weights);  // the mapping stays pinned until release_host
-      throw;
-    }
-    st.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    st.fixed_ms = std::max(0.0, st.total_ms - st.copy_ms);
-    std::fprintf(stderr, "cuda: load %s into slot %d: %.1f MiB in %.1f ms (copy %.1f ms, %.1f GB/s, %s%s, %s, %d copies); "
-                         "fixed overhead %.2f ms (pin %.2f ms)\n",
-                 model.dir.c_str(), id, st.bytes / 1048576.0, st.total_ms, st.copy_ms, st.gbps(), st.pinned ? "pinned mapping" : "staging ring: ",
-                 st.staging_reason.c_str(), st.per_tensor ? "per tensor" : "one span per file", st.copies, st.fixed_ms, st.pin_ms);
-    std::lock_guard<std::mutex> lock(slots_mutex_);
-    homes_[id] = SlotHome{slot->weights, slot->bytes, slot->shape, 0};
-    last_load_ = st;
-    return id;
-  });
+  return in_phase(
+      [&] { return "loading " + model.dir + " into the weights arena"; },
+      [&] {
+        const auto t0 = std::chrono::steady_clock::now();
+        CUDA_TRY(cudaSetDevice(device_));
+        if (!reservation_) throw EngineError("internal", "init_memory must come before load_slot");
+        const ModelConfig& c = model.config;
+        for (int dim : {c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size})
+          if (dim % 8 != 0) throw EngineError("unsupported", "CUDA backend needs model dimensions divisible by 8");
+        if (c.head_dim % 2 != 0 || c.head_dim > 256)
+          throw EngineError("unsupported", "CUDA backend needs an even head_dim <= 256");
+        if (layout.row_bytes != static_cast<size_t>(c.kv_dim()) * kv_element_bytes())
+          throw EngineError("internal", "KV layout was not made for bf16 elements");
+        auto slot = std::make_shared<Slot>();
+        slot->model = &model;
+        slot->layout = layout;
+        slot->plan = plan_weights(model);
+        slot->act = activation_type(model);
+        slot->chunk_tokens = chunk_tokens_for(c, slot->act);
+        slot->bytes = align256(slot->plan.bytes + inv_freq_bytes(c));
+        slot->shape = slot_shape(model, slot->plan, layout, slot->chunk_tokens);
+        int id = -1;
+        {
+          std::lock_guard<std::mutex> lock(slots_mutex_);
+          id = place_slot(slot);
+        }
+        if (id < 0)
+          throw EngineError("out_of_memory", "weights arena: model needs " + std::to_string(slot->bytes) +
+                                                 " bytes, largest free run is " +
+                                                 std::to_string(arena_.largest_free()) + " of " +
+                                                 std::to_string(arena_.capacity()));
+        LoadStats st;
+        try {
+          copy_weights(*slot, st);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(slots_mutex_);
+          slots_[id] = nullptr;
+          arena_.release(slot->weights);  // the mapping stays pinned until release_host
+          throw;
+        }
+        st.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        st.fixed_ms = std::max(0.0, st.total_ms - st.copy_ms);
+        std::fprintf(stderr,
+                     "cuda: load %s into slot %d: %.1f MiB in %.1f ms (copy %.1f ms, %.1f GB/s, %s%s, %s, %d copies); "
+                     "fixed overhead %.2f ms (pin %.2f ms)\n",
+                     model.dir.c_str(), id, st.bytes / 1048576.0, st.total_ms, st.copy_ms, st.gbps(),
+                     st.pinned ? "pinned mapping" : "staging ring: ", st.staging_reason.c_str(),
+                     st.per_tensor ? "per tensor" : "one span per file", st.copies, st.fixed_ms, st.pin_ms);
+        std::lock_guard<std::mutex> lock(slots_mutex_);
+        homes_[id] = SlotHome{slot->weights, slot->bytes, slot->shape, 0};
+        last_load_ = st;
+        return id;
+      });
 }
 
 void CudaBackend::free_slot(int slot_id) {
-  in_phase([&] { return "freeing " + slot_label(slot_id); }, [&] {
-    CUDA_TRY(cudaSetDevice(device_));
-    std::shared_ptr<Slot> slot;
-    {
-      std::lock_guard<std::mutex> lock(slots_mutex_);
-      if (slot_id < 0 || static_cast<size_t>(slot_id) >= slots_.size() || !slots_[slot_id]) return;
-      slot = std::move(slots_[slot_id]);
-      homes_[slot_id].vacated = ++vacated_count_;
-    }
-    CUDA_TRY(cudaStreamSynchronize(compute_));  // no kernel still reads these weights
-    arena_.release(slot->weights);  // graphs stay; the host mapping stays pinned for the next load
-  });
+  in_phase([&] { return "freeing " + slot_label(slot_id); },
+           [&] {
+             CUDA_TRY(cudaSetDevice(device_));
+             std::shared_ptr<Slot> slot;
+             {
+               std::lock_guard<std::mutex> lock(slots_mutex_);
+               if (slot_id < 0 || static_cast<size_t>(slot_id) >= slots_.size() || !slots_[slot_id]) return;
+               slot = std::move(slots_[slot_id]);
+               homes_[slot_id].vacated = ++vacated_count_;
+             }
+             CUDA_TRY(cudaStreamSynchronize(compute_));  // no kernel still reads these weights
+             arena_.release(slot->weights);              // graphs stay; the host mapping stays pinned for the next load
+           });
 }
 
 }  // namespace tidepool::cuda

@@ -13,24 +13,24 @@
 
 namespace tidepool::cuda {
 
-constexpr int kMaxBatchTokens = 65536;  // tokens in one forward call (metadata capacity)
-constexpr int kMaxChunkTokens = 2048;   // tokens per forward chunk (all layers) at most
-constexpr int kLogitRows = 32;          // logit rows computed per lm_head pass
-constexpr int kMaxGraphBatch = 32;      // decode batches up to this size are captured as graphs
+constexpr int kMaxBatchTokens = 65536;                // tokens in one forward call (metadata capacity)
+constexpr int kMaxChunkTokens = 2048;                 // tokens per forward chunk (all layers) at most
+constexpr int kLogitRows = 32;                        // logit rows computed per lm_head pass
+constexpr int kMaxGraphBatch = 32;                    // decode batches up to this size are captured as graphs
 constexpr size_t kPrepListBytes = size_t(512) << 10;  // a step's logit_bias, penalty and mask id lists
 
 // One chunk's activations. Storage follows backends/precision.h: the residual stream and linear outputs
 // are f32; every input of a linear layer or of attention is in the activation dtype `act` (2 or 4 bytes).
 struct ChunkViews {
-  float* x = nullptr;       // (C, hidden) residual stream
-  void* h = nullptr;        // (C, hidden) act: a norm's output, the next linear's input; after the last
-                            //   layer the final norm's output, the lm_head's input
-  float* y = nullptr;       // (C, max(q_dim + 2 kv_dim, 2 intermediate, hidden)) linear outputs; a group's
-                            //   outputs side by side in each row, or one (C, N_i) block after another
-  void* q = nullptr;        // (C, heads*head_dim) act: roped queries
-  void* att = nullptr;      // (C, heads*head_dim) act: attention output
-  void* g = nullptr;        // (C, intermediate) act: SwiGLU output, the down projection's input
-  float* logits = nullptr;  // (kLogitRows, vocab)
+  float* x = nullptr;               // (C, hidden) residual stream
+  void* h = nullptr;                // (C, hidden) act: a norm's output, the next linear's input; after the last
+                                    //   layer the final norm's output, the lm_head's input
+  float* y = nullptr;               // (C, max(q_dim + 2 kv_dim, 2 intermediate, hidden)) linear outputs; a group's
+                                    //   outputs side by side in each row, or one (C, N_i) block after another
+  void* q = nullptr;                // (C, heads*head_dim) act: roped queries
+  void* att = nullptr;              // (C, heads*head_dim) act: attention output
+  void* g = nullptr;                // (C, intermediate) act: SwiGLU output, the down projection's input
+  float* logits = nullptr;          // (kLogitRows, vocab)
   float* attn_partials = nullptr;   // split-attention state of a decode step (attention_partials_floats)
   float* split_partials = nullptr;  // skinny GEMM split-K partial sums (skinny_workspace_floats, 32 tokens)
   int* split_counters = nullptr;    // (kSkinnyCounterInts) zeroed at the start of every chunk
@@ -83,7 +83,8 @@ inline ChunkViews chunk_views(const ModelConfig& c, WeightType act, int C, uint8
   v.att = take(n * Q * a);
   v.g = take(n * I * a);
   v.logits = reinterpret_cast<float*>(take(static_cast<size_t>(kLogitRows) * c.vocab_size * 4));
-  v.attn_partials = reinterpret_cast<float*>(take(attention_partials_floats(kAttentionSplitMaxTokens, c.num_heads, c.head_dim) * 4));
+  v.attn_partials =
+      reinterpret_cast<float*>(take(attention_partials_floats(kAttentionSplitMaxTokens, c.num_heads, c.head_dim) * 4));
   v.split_partials = reinterpret_cast<float*>(take(split_partials_floats(c, act) * 4));
   v.split_counters = reinterpret_cast<int*>(take(kSkinnyCounterInts * sizeof(int)));
   v.processed = reinterpret_cast<float*>(take(static_cast<size_t>(kLogitRows) * c.vocab_size * 4));
@@ -97,8 +98,8 @@ inline ChunkViews chunk_views(const ModelConfig& c, WeightType act, int C, uint8
 // run_logits issue them: the nodes of its CUDA graph (cuda_backend_test compares them).
 inline int decode_step_launches(const ModelConfig& c, WeightType act, int T) {
   const int L = c.num_layers;
-  if (act != WeightType::F32)  // memset, embed+norm, per layer 10 (QKV, RoPE+KV, attention 2, O, residual+norm,
-    return 3 + 10 * L;         // gate/up, SwiGLU, down, residual+norm), lm_head
+  if (act != WeightType::F32)      // memset, embed+norm, per layer 10 (QKV, RoPE+KV, attention 2, O, residual+norm,
+    return 3 + 10 * L;             // gate/up, SwiGLU, down, residual+norm), lm_head
   const int passes = (T + 7) / 8;  // gemv: one launch per tensor and 8 tokens
   return 1 + L * (7 * passes + 6) + passes;  // embed+norm; 7 gemv, RoPE+KV, attention 2, SwiGLU, 2 norms; lm_head
 }

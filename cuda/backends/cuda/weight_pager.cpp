@@ -27,7 +27,8 @@ std::set<const TensorView*> used_tensors(const Model& m) {
   collect(m.final_norm, used);
   collect(m.lm_head, used);
   for (const LayerWeights& w : m.layers) {
-    for (const TensorView* t : {w.input_norm, w.q, w.k, w.v, w.q_bias, w.k_bias, w.v_bias, w.o, w.post_norm, w.gate, w.up, w.down})
+    for (const TensorView* t :
+         {w.input_norm, w.q, w.k, w.v, w.q_bias, w.k_bias, w.v_bias, w.o, w.post_norm, w.gate, w.up, w.down})
       collect(t, used);
   }
   return used;
@@ -93,7 +94,8 @@ void WeightPager::init(int device) {
   registration_.disabled = no_pin && *no_pin && std::string(no_pin) != "0";
   const std::string reason = registration_.unavailable_reason();
   if (!reason.empty())
-    std::fprintf(stderr, "tidepool-engine: warning: model loads go through the staging ring at a fraction of PCIe rate: %s\n",
+    std::fprintf(stderr,
+                 "tidepool-engine: warning: model loads go through the staging ring at a fraction of PCIe rate: %s\n",
                  reason.c_str());
   CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUDA_TRY(cudaEventCreate(&start_));
@@ -135,9 +137,12 @@ WeightPager::Pin WeightPager::register_ranges(const Model& model, const WeightPl
       cudaGetLastError();  // a registration error is not sticky; clear it so the next call does not see it
       for (uint8_t* p : pin.ranges) cudaHostUnregister(p);
       pin.ranges.clear();
-      pin.staging_reason = std::string("cudaHostRegister failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
-      std::fprintf(stderr, "tidepool-engine: warning: %s: %s; its loads go through the staging ring at a fraction of PCIe rate\n",
-                   model.dir.c_str(), pin.staging_reason.c_str());
+      pin.staging_reason =
+          std::string("cudaHostRegister failed: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+      std::fprintf(
+          stderr,
+          "tidepool-engine: warning: %s: %s; its loads go through the staging ring at a fraction of PCIe rate\n",
+          model.dir.c_str(), pin.staging_reason.c_str());
       return pin;
     }
     pin.ranges.push_back(ptr);
@@ -210,7 +215,8 @@ LoadStats WeightPager::load(const Model& model, const WeightPlan& plan, uint8_t*
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     auto it = pins_.find(model.mapping_id);
-    if (it == pins_.end()) throw EngineError("internal", "the mapping of " + model.dir + " was released during its load");
+    if (it == pins_.end())
+      throw EngineError("internal", "the mapping of " + model.dir + " was released during its load");
     st.pinned = !it->second.ranges.empty();
     st.staging_reason = it->second.staging_reason;
   }

@@ -28,15 +28,15 @@
 namespace tidepool::cuda {
 
 struct LoadStats {
-  size_t bytes = 0;          // bytes copied host -> device
-  double total_ms = 0;       // load_slot wall time
-  double copy_ms = 0;        // first copy issued .. last copy done (device events)
-  double pin_ms = 0;         // cudaHostRegister done by this load (0 when the mapping was prepared before)
-  double fixed_ms = 0;       // total - copy: planning, pinning, allocation, synchronization
-  bool pinned = false;       // false: went through the staging ring
+  size_t bytes = 0;            // bytes copied host -> device
+  double total_ms = 0;         // load_slot wall time
+  double copy_ms = 0;          // first copy issued .. last copy done (device events)
+  double pin_ms = 0;           // cudaHostRegister done by this load (0 when the mapping was prepared before)
+  double fixed_ms = 0;         // total - copy: planning, pinning, allocation, synchronization
+  bool pinned = false;         // false: went through the staging ring
   std::string staging_reason;  // why not pinned ("" when pinned)
-  bool per_tensor = false;   // copied tensor by tensor (unaligned file) rather than one span per file
-  int copies = 0;            // cudaMemcpyAsync calls
+  bool per_tensor = false;     // copied tensor by tensor (unaligned file) rather than one span per file
+  int copies = 0;              // cudaMemcpyAsync calls
   double gbps() const { return copy_ms > 0 ? bytes / copy_ms / 1e6 : 0; }
 };
 
@@ -47,11 +47,11 @@ struct WeightPlan {
     size_t dst_offset = 0;
     size_t bytes = 0;
   };
-  size_t bytes = 0;                                  // slot size
-  bool per_tensor = false;                           // some tensor is not 16-byte aligned in its mapping
-  std::vector<Copy> copies;                          // whole-file spans when alignment allows, else per tensor
-  std::map<const TensorView*, size_t> offsets;       // tensor -> byte offset in the slot
-  std::vector<std::pair<uint8_t*, size_t>> ranges;   // page-aligned host ranges to pin
+  size_t bytes = 0;                                 // slot size
+  bool per_tensor = false;                          // some tensor is not 16-byte aligned in its mapping
+  std::vector<Copy> copies;                         // whole-file spans when alignment allows, else per tensor
+  std::map<const TensorView*, size_t> offsets;      // tensor -> byte offset in the slot
+  std::vector<std::pair<uint8_t*, size_t>> ranges;  // page-aligned host ranges to pin
 };
 
 WeightPlan plan_weights(const Model& model);
@@ -102,7 +102,7 @@ class WeightPager {
   std::condition_variable pinned_;  // a pin finished
   std::map<uint64_t, Pin> pins_;    // mapping id -> its pin (or why it has none)
   std::atomic<size_t> pinned_bytes_{0}, staged_bytes_{0};
-  std::mutex copy_mutex_;           // one copy at a time: the ring and the events are shared
+  std::mutex copy_mutex_;  // one copy at a time: the ring and the events are shared
   cudaStream_t stream_ = nullptr;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
   uint8_t* ring_[2] = {nullptr, nullptr};  // (kPieceBytes) pinned staging buffers

@@ -43,7 +43,8 @@ std::vector<Transition> transitions_of(const Json& cmd, int32_t states) {
     const std::string where = "transition " + std::to_string(i);
     if (v[0] < 0 || v[0] >= states || v[3] < 0 || v[3] >= states) refuse(where + " names a state outside [0, states)");
     if (v[1] < 0 || v[2] > 255 || v[1] > v[2]) refuse(where + " needs 0 <= byte_lo <= byte_hi <= 255");
-    out[i] = {static_cast<int32_t>(v[0]), static_cast<int32_t>(v[1]), static_cast<int32_t>(v[2]), static_cast<int32_t>(v[3])};
+    out[i] = {static_cast<int32_t>(v[0]), static_cast<int32_t>(v[1]), static_cast<int32_t>(v[2]),
+              static_cast<int32_t>(v[3])};
   }
   return out;
 }
@@ -59,7 +60,8 @@ int32_t make_classes(const std::vector<Transition>& ts, std::array<uint8_t, 256>
 }
 
 // States from which an accepting state is reachable, by a backwards search.
-std::vector<uint8_t> live_states(int32_t states, const std::vector<Transition>& ts, const std::vector<uint8_t>& accepting) {
+std::vector<uint8_t> live_states(int32_t states, const std::vector<Transition>& ts,
+                                 const std::vector<uint8_t>& accepting) {
   std::vector<std::vector<int32_t>> into(states);
   for (const Transition& t : ts) into[t.to].push_back(t.from);
   std::vector<uint8_t> live(accepting);
@@ -98,7 +100,7 @@ ByteAutomaton ByteAutomaton::from_json(const Json& cmd) {
   if (!live[a.start_]) refuse("no accepting state is reachable from the start state");
   a.next_.assign(static_cast<size_t>(a.states_) * a.classes_, -1);
   std::vector<int32_t> seen(a.next_.size(), -1);  // the target each (state, class) already has
-  std::array<int, 256> first_byte{};  // of each class
+  std::array<int, 256> first_byte{};              // of each class
   for (int b = 255; b >= 0; b--) first_byte[a.class_of_[b]] = b;
   for (const Transition& t : ts) {
     for (int c = a.class_of_[t.lo]; c <= a.class_of_[t.hi]; c++) {  // a range covers whole classes

@@ -35,7 +35,9 @@ class ByteAutomaton {
   int32_t classes() const { return classes_; }
   bool accepting(int32_t state) const { return accepting_[state]; }
   // The state after `byte`, or -1 when the byte is not allowed or leads where nothing is accepted.
-  int32_t step(int32_t state, uint8_t byte) const { return next_[static_cast<size_t>(state) * classes_ + class_of_[byte]]; }
+  int32_t step(int32_t state, uint8_t byte) const {
+    return next_[static_cast<size_t>(state) * classes_ + class_of_[byte]];
+  }
   // The state after every byte of [bytes, bytes + n), or -1.
   int32_t walk(int32_t state, const uint8_t* bytes, size_t n) const;
   size_t bytes() const { return next_.size() * sizeof(int32_t) + accepting_.size(); }
@@ -43,7 +45,7 @@ class ByteAutomaton {
  private:
   int32_t states_ = 0, start_ = 0, classes_ = 0;
   std::array<uint8_t, 256> class_of_{};
-  std::vector<int32_t> next_;     // (states, classes), -1 = no way to acceptance
+  std::vector<int32_t> next_;       // (states, classes), -1 = no way to acceptance
   std::vector<uint8_t> accepting_;  // (states)
 };
 

@@ -35,7 +35,8 @@ Json GrammarStore::register_grammar(const Json& cmd) {
   auto entry = std::make_shared<RegisteredGrammar>();
   entry->automaton = ByteAutomaton::from_json(cmd);
   entry->key = next_key_++;
-  if (entry->automaton.bytes() > kGrammarBudgetBytes) throw EngineError("bad_request", "grammar: larger than the grammar budget");
+  if (entry->automaton.bytes() > kGrammarBudgetBytes)
+    throw EngineError("bad_request", "grammar: larger than the grammar budget");
   auto old = grammars_.find(name);
   if (old != grammars_.end()) {
     grammar_bytes_ -= old->second->automaton.bytes();

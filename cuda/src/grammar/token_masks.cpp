@@ -38,12 +38,13 @@ void build_grammar_mask(const ByteAutomaton& automaton, const TokenVocab& vocab,
 }
 
 bool TokenMaskCache::Key::operator<(const Key& o) const {
-  return std::tie(automaton, vocab, state, row_vocab, end_ids) < std::tie(o.automaton, o.vocab, o.state, o.row_vocab, o.end_ids);
+  return std::tie(automaton, vocab, state, row_vocab, end_ids) <
+         std::tie(o.automaton, o.vocab, o.state, o.row_vocab, o.end_ids);
 }
 
-std::shared_ptr<const GrammarMask> TokenMaskCache::get(uint64_t automaton_key, const ByteAutomaton& automaton, uint64_t vocab_key,
-                                                       const TokenVocab& vocab, int32_t state, const std::vector<int32_t>& end_ids,
-                                                       int32_t row_vocab) {
+std::shared_ptr<const GrammarMask> TokenMaskCache::get(uint64_t automaton_key, const ByteAutomaton& automaton,
+                                                       uint64_t vocab_key, const TokenVocab& vocab, int32_t state,
+                                                       const std::vector<int32_t>& end_ids, int32_t row_vocab) {
   // The probe keeps its vector's capacity, so a hit allocates nothing.
   probe_.automaton = automaton_key;
   probe_.vocab = vocab_key;

@@ -60,7 +60,8 @@ TokenVocab TokenVocab::from_json(const Json& cmd) {
     if (!t.is_null() && (!t.is_string() || !decode_base64(t.as_string(), v.blob_)))
       refuse("token " + std::to_string(id) + " is not a base64 string or null");
     if (static_cast<int64_t>(v.blob_.size() - before) > VocabLimits::kMaxTokenBytes)
-      refuse("token " + std::to_string(id) + " is longer than " + std::to_string(VocabLimits::kMaxTokenBytes) + " bytes");
+      refuse("token " + std::to_string(id) + " is longer than " + std::to_string(VocabLimits::kMaxTokenBytes) +
+             " bytes");
     v.offsets_.push_back(static_cast<uint32_t>(v.blob_.size()));
   }
   v.build_trie();
@@ -108,7 +109,8 @@ void TokenVocab::build_trie() {
 }
 
 size_t TokenVocab::bytes() const {
-  return blob_.size() + offsets_.size() * sizeof(uint32_t) + nodes_.size() * sizeof(Node) + token_ids_.size() * sizeof(int32_t);
+  return blob_.size() + offsets_.size() * sizeof(uint32_t) + nodes_.size() * sizeof(Node) +
+         token_ids_.size() * sizeof(int32_t);
 }
 
 }  // namespace tidepool

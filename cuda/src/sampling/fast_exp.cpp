@@ -70,7 +70,8 @@ bool allowed(const uint64_t* bits, int32_t i) { return !bits || ((bits[i >> 6] >
 #ifdef TIDEPOOL_X86
 
 __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
-  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 k =
+      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Hi), x);
   r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Lo), r);
   __m256 p = _mm256_set1_ps(kP0);
@@ -87,7 +88,8 @@ __attribute__((target("avx2,fma"))) inline __m256 lanes_of(uint32_t byte) {
   return _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, bit));
 }
 
-__attribute__((target("avx2,fma"))) ExpSums sum_avx2(const float* l, int32_t n, const uint64_t* bits, float max, float inv_t) {
+__attribute__((target("avx2,fma"))) ExpSums sum_avx2(const float* l, int32_t n, const uint64_t* bits, float max,
+                                                     float inv_t) {
   __m256d z0 = _mm256_setzero_pd(), z1 = z0;
   __m256 w = _mm256_setzero_ps();
   const __m256 vmax = _mm256_set1_ps(max), vinv = _mm256_set1_ps(inv_t), lo = _mm256_set1_ps(kMinExpArgument);
@@ -123,7 +125,8 @@ __attribute__((target("avx2,fma"))) ExpSums sum_avx2(const float* l, int32_t n, 
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 __attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 k =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), x);
   r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
   __m512 p = _mm512_set1_ps(kP0);
@@ -135,7 +138,8 @@ __attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
 
 // 16 lanes with AVX-512: the AVX2 lanes' arithmetic (ExpForm::Fused), twice as wide; masks are the
 // bitset's own 16 bits.
-__attribute__((target("avx512f"))) ExpSums sum_avx512(const float* l, int32_t n, const uint64_t* bits, float max, float inv_t) {
+__attribute__((target("avx512f"))) ExpSums sum_avx512(const float* l, int32_t n, const uint64_t* bits, float max,
+                                                      float inv_t) {
   __m512d z0 = _mm512_setzero_pd(), z1 = z0;
   __m512 w = _mm512_setzero_ps();
   const __m512 vmax = _mm512_set1_ps(max), vinv = _mm512_set1_ps(inv_t), lo = _mm512_set1_ps(kMinExpArgument);
@@ -229,9 +233,15 @@ ExpSums sum_exp_dense(const float* l, int32_t n, const uint64_t* bits, float max
   ExpSums s;
 #ifdef TIDEPOOL_X86
   switch (path) {
-    case VectorPath::Avx512: s = sum_avx512(l, n, bits, max, inv_t); break;
-    case VectorPath::Avx2: s = sum_avx2(l, n, bits, max, inv_t); break;
-    case VectorPath::Sse2: s = sum_sse2(l, n, bits, max, inv_t); break;
+    case VectorPath::Avx512:
+      s = sum_avx512(l, n, bits, max, inv_t);
+      break;
+    case VectorPath::Avx2:
+      s = sum_avx2(l, n, bits, max, inv_t);
+      break;
+    case VectorPath::Sse2:
+      s = sum_sse2(l, n, bits, max, inv_t);
+      break;
   }
 #else
   for (int32_t i = 0; i < n; i++)

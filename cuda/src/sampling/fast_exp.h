@@ -9,8 +9,8 @@
 
 namespace tidepool {
 
-constexpr float kMinExpArgument = -87.0f;    // exp(-87) is still a normal float; lower terms count as 0
-constexpr double kFastExpRelError = 4e-7;    // |fast_exp(x) / exp(x) - 1| on [-87, 0], both forms (test_sampler)
+constexpr float kMinExpArgument = -87.0f;     // exp(-87) is still a normal float; lower terms count as 0
+constexpr double kFastExpRelError = 4e-7;     // |fast_exp(x) / exp(x) - 1| on [-87, 0], both forms (test_sampler)
 constexpr double kArgumentRelError = 2.5e-7;  // of x = fl(fl(logit - max) * fl(1 / T)): three roundings
 
 enum class ExpForm { Plain, Fused };  // Fused: the AVX-512 and AVX2 lanes (FMA)

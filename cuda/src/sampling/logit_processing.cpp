@@ -36,9 +36,11 @@ void mask_ids(const std::vector<int32_t>& ids, float* row, int32_t vocab, std::v
 
 bool sort_edits(std::vector<LogitEdit>& edits) {
   // std::sort, not stable_sort: that one allocates a buffer, and this runs once per token
-  std::sort(edits.begin(), edits.end(), [](const LogitEdit& a, const LogitEdit& b) { return a.id < b.id || (a.id == b.id && a.order < b.order); });
-  edits.erase(std::unique(edits.begin(), edits.end(), [](const LogitEdit& a, const LogitEdit& b) { return a.id == b.id; }),
-              edits.end());
+  std::sort(edits.begin(), edits.end(),
+            [](const LogitEdit& a, const LogitEdit& b) { return a.id < b.id || (a.id == b.id && a.order < b.order); });
+  edits.erase(
+      std::unique(edits.begin(), edits.end(), [](const LogitEdit& a, const LogitEdit& b) { return a.id == b.id; }),
+      edits.end());
   return true;
 }
 

@@ -26,7 +26,7 @@ Normaliser combine(const ExpSums& pass, const std::vector<Candidate>& top, const
   const double tail = std::max(pass.z - fast_top, 0.0);
   const double tail_weighted = std::max(pass.weighted * (1 + kWeightedSlack) - weighted_top, 0.0);
   const double rounding = (pass.terms + top.size()) * 1.2e-16 * (pass.z + exact_top);  // double sums
-  const double dropped = pass.terms * 1.7e-38;  // terms under exp(-87)
+  const double dropped = pass.terms * 1.7e-38;                                         // terms under exp(-87)
   Normaliser n;
   n.z = exact_top + tail;
   n.error = 1.01 * (kFastExpRelError * tail + kArgumentRelError * tail_weighted + rounding + dropped) + 1e-300;

@@ -27,7 +27,8 @@ float raw_logit_of(const SamplingCandidates& first, RowSource& rows, int32_t id)
 
 void Sampler::report_prepared_logprobs(const SamplingParams& p, const SamplingCandidates& first, RowSource& rows,
                                        SampledToken& out) {
-  if (first.raw_top.empty()) throw EngineError("internal", "the device answered without the raw distribution logprobs need");
+  if (first.raw_top.empty())
+    throw EngineError("internal", "the device answered without the raw distribution logprobs need");
   out.has_logprob = true;
   out.logprob = logprob_of(raw_logit_of(first, rows, out.token), first.raw_log_z);
   out.top.clear();
@@ -35,7 +36,8 @@ void Sampler::report_prepared_logprobs(const SamplingParams& p, const SamplingCa
     out.top.emplace_back(first.raw_top[i].id, logprob_of(first.raw_top[i].raw_logit, first.raw_log_z));
 }
 
-void Sampler::sample_prepared(const SampleRequest& request, const SamplingCandidates& first, RowSource& rows, SampledToken& out) {
+void Sampler::sample_prepared(const SampleRequest& request, const SamplingCandidates& first, RowSource& rows,
+                              SampledToken& out) {
   const SamplingParams& p = *request.params;
   out.has_logprob = false;
   out.top.clear();

@@ -22,7 +22,9 @@ class HostRows : public RowSource {
  public:
   explicit HostRows(const RowView& view) : view_(view) {}
   RowView processed() override { return view_; }
-  const float* raw() override { throw EngineError("internal", "the host sampler has no raw row beside the processed one"); }
+  const float* raw() override {
+    throw EngineError("internal", "the host sampler has no raw row beside the processed one");
+  }
 
  private:
   RowView view_;
@@ -46,7 +48,8 @@ void Sampler::raw_distribution(const float* row, int32_t vocab, int32_t top_n) {
 }
 
 // Stages 2 and 3 until the draw is settled; returns an index into candidates_.top, or -1 if all masked.
-int32_t Sampler::draw(const SampleRequest& request, RowSource& rows, int32_t universe, double u, const SamplingCandidates* first) {
+int32_t Sampler::draw(const SampleRequest& request, RowSource& rows, int32_t universe, double u,
+                      const SamplingCandidates* first) {
   const SamplingParams& p = *request.params;
   candidates_.universe = universe;
   asked_ = first_ask(p, universe);

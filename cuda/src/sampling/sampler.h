@@ -27,14 +27,14 @@ namespace tidepool {
 // What one sequence brings to a step.
 struct SampleRequest {
   const SamplingParams* params = nullptr;
-  Rng* rng = nullptr;                             // one uniform per token unless greedy
-  const TokenCounts* counts = nullptr;            // when params penalize
-  const std::vector<int32_t>* masked = nullptr;   // ids that may not come this step (min_tokens)
-  const TokenMask* allowed = nullptr;             // the grammar's mask for this step
+  Rng* rng = nullptr;                            // one uniform per token unless greedy
+  const TokenCounts* counts = nullptr;           // when params penalize
+  const std::vector<int32_t>* masked = nullptr;  // ids that may not come this step (min_tokens)
+  const TokenMask* allowed = nullptr;            // the grammar's mask for this step
 };
 
 struct SampledToken {
-  int32_t token = -1;   // -1: every id was masked (the caller ends the sequence)
+  int32_t token = -1;  // -1: every id was masked (the caller ends the sequence)
   bool has_logprob = false;
   float logprob = 0;
   std::vector<std::pair<int32_t, float>> top;  // (top_logprobs) best raw alternatives and their logprobs
@@ -62,7 +62,8 @@ class Sampler {
   // logprobs are asked: raw_top of top_logprobs entries and raw_log_z). The draw starts from that answer
   // and reads `rows` only for what it does not hold (more candidates, the exact normaliser, the raw logit
   // of a chosen token outside it), so its token is the one sample() draws from the same raw row and seed.
-  void sample_prepared(const SampleRequest& request, const SamplingCandidates& first, RowSource& rows, SampledToken& out);
+  void sample_prepared(const SampleRequest& request, const SamplingCandidates& first, RowSource& rows,
+                       SampledToken& out);
 
   int64_t exact_normalisers() const { return exact_normalisers_; }  // fallbacks taken (tests, bench)
   int64_t regrowths() const { return regrowths_; }
@@ -70,9 +71,12 @@ class Sampler {
  private:
   void raw_distribution(const float* row, int32_t vocab, int32_t top_n);
   // `first`, when given, answers first_ask(...) for the processed row `rows` holds.
-  int32_t draw(const SampleRequest& request, RowSource& rows, int32_t universe, double u, const SamplingCandidates* first);
-  void report_logprobs(const SamplingParams& p, bool raw_differs, const float* row, const RowView& view, SampledToken& out);
-  void report_prepared_logprobs(const SamplingParams& p, const SamplingCandidates& first, RowSource& rows, SampledToken& out);
+  int32_t draw(const SampleRequest& request, RowSource& rows, int32_t universe, double u,
+               const SamplingCandidates* first);
+  void report_logprobs(const SamplingParams& p, bool raw_differs, const float* row, const RowView& view,
+                       SampledToken& out);
+  void report_prepared_logprobs(const SamplingParams& p, const SamplingCandidates& first, RowSource& rows,
+                                SampledToken& out);
 
   CandidateSelector selector_;
   SamplingCandidates candidates_;  // processed row

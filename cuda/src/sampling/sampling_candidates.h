@@ -28,12 +28,12 @@
 namespace tidepool {
 
 struct CandidateRequest {
-  int32_t count = 1;          // the best `count` entries of the order (fewer when fewer are unmasked)
-  float floor = INFINITY;     // and every unmasked entry whose logit is >= floor, however many
-  float temperature = 1;      // for the normaliser
-  bool normaliser = false;    // z over the whole processed row at `temperature`, with an error bound
+  int32_t count = 1;              // the best `count` entries of the order (fewer when fewer are unmasked)
+  float floor = INFINITY;         // and every unmasked entry whose logit is >= floor, however many
+  float temperature = 1;          // for the normaliser
+  bool normaliser = false;        // z over the whole processed row at `temperature`, with an error bound
   bool exact_normaliser = false;  // the same, summed in double in id order with std::exp: z_error = 0
-  int32_t raw_top = -1;       // -1: no raw distribution; else raw_log_z and the raw row's `raw_top` best
+  int32_t raw_top = -1;           // -1: no raw distribution; else raw_log_z and the raw row's `raw_top` best
 };
 
 struct Candidate {

@@ -94,8 +94,8 @@ struct Cut {
 };
 
 // Step 1: top_k and min_p. A top_k at or above the unmasked count, or a min_p that keeps everything, is off.
-bool truncate(const SamplingParams& p, const SamplingCandidates& c, const double* q, const CandidateRequest& asked, Cut& cut,
-              DrawOutcome& more) {
+bool truncate(const SamplingParams& p, const SamplingCandidates& c, const double* q, const CandidateRequest& asked,
+              Cut& cut, DrawOutcome& more) {
   cut.kept = c.top.size();
   if (p.top_k > 0) {
     const size_t k = static_cast<size_t>(p.top_k);
@@ -124,9 +124,10 @@ bool truncate(const SamplingParams& p, const SamplingCandidates& c, const double
 }
 
 // Step 3: the shortest prefix whose running sum reaches top_p * R, for every R in [lo, hi].
-bool cut_top_p(const SamplingParams& p, const SamplingCandidates& c, const double* sums, const CandidateRequest& asked, Cut& cut,
-               DrawOutcome& more) {
-  int32_t k_lo = first_reaching(sums, cut.kept, p.top_p * cut.lo), k_hi = first_reaching(sums, cut.kept, p.top_p * cut.hi);
+bool cut_top_p(const SamplingParams& p, const SamplingCandidates& c, const double* sums, const CandidateRequest& asked,
+               Cut& cut, DrawOutcome& more) {
+  int32_t k_lo = first_reaching(sums, cut.kept, p.top_p * cut.lo),
+          k_hi = first_reaching(sums, cut.kept, p.top_p * cut.hi);
   if (k_hi < 0) {
     if (!cut.bounded) {
       more = need_more(asked, 0, floor_for(c, cut.lo - p.top_p * cut.hi, p.temperature));
@@ -147,8 +148,8 @@ bool cut_top_p(const SamplingParams& p, const SamplingCandidates& c, const doubl
 
 }  // namespace
 
-DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c, const CandidateRequest& asked, double u,
-                       const std::vector<double>& weights, std::vector<double>& scratch) {
+DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c, const CandidateRequest& asked,
+                       double u, const std::vector<double>& weights, std::vector<double>& scratch) {
   if (params.greedy()) return done(0);
   const size_t n = c.top.size();
   const double* q = weights.data();
@@ -173,7 +174,8 @@ DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& c
   if (i_lo < 0 || i_hi < 0) {
     // Most draws past the first candidates land soon after them: a few hundred more settle them for
     // less than the floor's sure but larger set.
-    if (!cut.bounded && asked.count < kCheapCount && !std::isfinite(asked.floor)) return need_more(asked, asked.count * kGrowth);
+    if (!cut.bounded && asked.count < kCheapCount && !std::isfinite(asked.floor))
+      return need_more(asked, asked.count * kGrowth);
     if (!cut.bounded) return need_more(asked, 0, floor_for(c, cut.lo - u * cut.hi, params.temperature));
     if (i_lo < 0) i_lo = static_cast<int32_t>(cut.kept) - 1;
     if (i_hi < 0) i_hi = static_cast<int32_t>(cut.kept) - 1;

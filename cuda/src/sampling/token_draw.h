@@ -40,7 +40,8 @@ void candidate_weights(const std::vector<Candidate>& top, float temperature, std
 
 // `u` is the sequence's uniform in [0, 1) (ignored when greedy); `q` the candidates' weights at the
 // params' temperature; `scratch` is reused between calls.
-DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& candidates, const CandidateRequest& asked,
-                       double u, const std::vector<double>& q, std::vector<double>& scratch);
+DrawOutcome draw_token(const SamplingParams& params, const SamplingCandidates& candidates,
+                       const CandidateRequest& asked, double u, const std::vector<double>& q,
+                       std::vector<double>& scratch);
 
 }  // namespace tidepool

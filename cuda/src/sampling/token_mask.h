@@ -10,10 +10,10 @@ namespace tidepool {
 
 struct TokenMask {
   int32_t vocab = 0;
-  int32_t count = 0;             // allowed ids
-  std::vector<uint64_t> bits;    // (ceil(vocab / 64)), bit id % 64 of word id / 64
-  std::vector<int32_t> ids;      // sorted allowed ids; filled only when sparse()
-  bool listed = false;           // ids is filled
+  int32_t count = 0;           // allowed ids
+  std::vector<uint64_t> bits;  // (ceil(vocab / 64)), bit id % 64 of word id / 64
+  std::vector<int32_t> ids;    // sorted allowed ids; filled only when sparse()
+  bool listed = false;         // ids is filled
 
   static constexpr int32_t kSparseDivisor = 8;  // listed when count <= vocab / 8
 

@@ -66,7 +66,8 @@ void one_mma() {
       for (int k = 0; k < 16; k++) want += A.values[m * 16 + k] * B.values[n * 16 + k];
       exact = exact && Y[m * 8 + n] == want;
     }
-  tally.check(exact, "one warp: st.shared, ldmatrix.x4, mma.m16n8k16 == matmul" + (ok ? std::string() : ": " + em.error()));
+  tally.check(exact,
+              "one warp: st.shared, ldmatrix.x4, mma.m16n8k16 == matmul" + (ok ? std::string() : ": " + em.error()));
 }
 
 void expect_caught(const char* what, const char* needle, int threads, const std::function<void(HostExec&)>& body) {
@@ -99,17 +100,21 @@ void negative_controls() {
     x.sync();
     x.ldsm_x4(r, 512 + x.tid() * 16);
   });
-  expect_caught("write into shared bytes read in the same interval", "read in the same barrier interval", 64, [&](HostExec& x) {
-    if (x.tid() < 32) x.st_shared16(x.tid() * 16, zeros);
-    x.sync();
-    if (x.tid() < 32) x.ldsm_x4(r, x.tid() * 16);
-    else x.shfl_xor(0.0f, 1), x.cp_async16((x.tid() - 32) * 16, global.data(), true);  // after the read
-    x.cp_commit();
-    x.cp_wait<0>();
-  });
-  expect_caught("read of shared bytes never written", "never written", 32, [&](HostExec& x) { x.ldsm_x4(r, x.tid() * 16); });
-  expect_caught("unaligned shared address", "not 16-byte aligned", 32, [&](HostExec& x) { x.st_shared16(x.tid() * 16 + 8, zeros); });
-  expect_caught("shared address past the allocation", "past the block", 32, [&](HostExec& x) { x.st_shared16(1024 + x.tid() * 16, zeros); });
+  expect_caught("write into shared bytes read in the same interval", "read in the same barrier interval", 64,
+                [&](HostExec& x) {
+                  if (x.tid() < 32) x.st_shared16(x.tid() * 16, zeros);
+                  x.sync();
+                  if (x.tid() < 32) x.ldsm_x4(r, x.tid() * 16);
+                  else x.shfl_xor(0.0f, 1), x.cp_async16((x.tid() - 32) * 16, global.data(), true);  // after the read
+                  x.cp_commit();
+                  x.cp_wait<0>();
+                });
+  expect_caught("read of shared bytes never written", "never written", 32,
+                [&](HostExec& x) { x.ldsm_x4(r, x.tid() * 16); });
+  expect_caught("unaligned shared address", "not 16-byte aligned", 32,
+                [&](HostExec& x) { x.st_shared16(x.tid() * 16 + 8, zeros); });
+  expect_caught("shared address past the allocation", "past the block", 32,
+                [&](HostExec& x) { x.st_shared16(1024 + x.tid() * 16, zeros); });
   expect_caught("global read outside the declared buffers", "outside every declared buffer", 32,
                 [&](HostExec& x) { x.cp_async16(x.tid() * 16, global.data() + global.size(), true); });
   expect_caught("lanes of a warp at different collectives", "different collective", 32, [&](HostExec& x) {

@@ -38,14 +38,16 @@ struct Batch {
   tidepool::KvLayout layout;
   std::vector<uint8_t> pool;
   std::vector<int32_t> pos, table_offset, n_pages, pages;
-  std::vector<int> first;     // per token: row of its sequence's position 0 in k / v
-  std::vector<float> k, v;    // (positions of every sequence, kv_dim), bf16-exact
-  std::vector<uint8_t> q;     // (T, q_ld) in the Q type
-  std::vector<float> qv;      // the same values as f32
+  std::vector<int> first;   // per token: row of its sequence's position 0 in k / v
+  std::vector<float> k, v;  // (positions of every sequence, kv_dim), bf16-exact
+  std::vector<uint8_t> q;   // (T, q_ld) in the Q type
+  std::vector<float> qv;    // the same values as f32
   int T = 0, q_ld = 0, nq = 0;
 };
 
-int pages_for(const tidepool::KvLayout& l, int tokens) { return (tokens + l.block_tokens - 1) / l.block_tokens * l.pages_per_block; }
+int pages_for(const tidepool::KvLayout& l, int tokens) {
+  return (tokens + l.block_tokens - 1) / l.block_tokens * l.pages_per_block;
+}
 
 uint16_t q_bits(float v, tc::Elem t) { return t == tc::Elem::F16 ? ptx::f32_to_f16(v) : ptx::f32_to_bf16(v); }
 
@@ -66,7 +68,8 @@ void fill_pool(Batch& b, const Case& c, bool exact) {
     for (int p = 0; p < len; p++)
       for (int kv = 0; kv < 2; kv++)
         for (int d = 0; d < kv_dim; d++) {
-          const float x = ptx::bf16_to_f32(ptx::f32_to_bf16(exact ? static_cast<float>(kv == 0 ? rand_int(-1, 1) : rand_int(-8, 8)) : normal(rng())));
+          const float x = ptx::bf16_to_f32(ptx::f32_to_bf16(
+              exact ? static_cast<float>(kv == 0 ? rand_int(-1, 1) : rand_int(-8, 8)) : normal(rng())));
           (kv == 0 ? b.k : b.v).push_back(x);
           const size_t page = b.pages[offset + b.layout.table_index(p, c.layer, kv)];
           const uint16_t h = ptx::f32_to_bf16(x);
@@ -127,7 +130,8 @@ void reference(const Batch& b, const Case& c, int t, int h, double scale_log2, s
   for (int j = 0; j <= b.pos[t]; j++) {
     double dot = 0;
     for (int d = 0; d < c.hd; d++)
-      dot += static_cast<double>(ptx::bf16_to_f32(ptx::f32_to_bf16(q[d]))) * b.k[static_cast<size_t>(b.first[t] + j) * kv_dim + kvh * c.hd + d];
+      dot += static_cast<double>(ptx::bf16_to_f32(ptx::f32_to_bf16(q[d]))) *
+             b.k[static_cast<size_t>(b.first[t] + j) * kv_dim + kvh * c.hd + d];
     s[j] = dot * scale_log2;
     m = std::max(m, s[j]);
   }
@@ -140,13 +144,17 @@ void reference(const Batch& b, const Case& c, int t, int h, double scale_log2, s
   }
 }
 
-template <int HD, class QT, class OutT> void replay(const char* label, const Case& c, bool exact) {
+template <int HD, class QT, class OutT>
+void replay(const char* label, const Case& c, bool exact) {
   using Cfg = tc::FlashTile<HD>;
   constexpr bool out_f32 = std::is_same_v<OutT, float>, out_f16 = std::is_same_v<OutT, tc::F16>;
-  const tc::Elem q_type = std::is_same_v<QT, float> ? tc::Elem::F32 : std::is_same_v<QT, Bf16> ? tc::Elem::BF16 : tc::Elem::F16;
+  const tc::Elem q_type = std::is_same_v<QT, float>  ? tc::Elem::F32
+                          : std::is_same_v<QT, Bf16> ? tc::Elem::BF16
+                                                     : tc::Elem::F16;
   Batch b = make_batch(c, exact, q_type);
   const int out_ld = b.nq * HD + 8;
-  std::vector<uint32_t> out((static_cast<size_t>(b.T) * out_ld * (out_f32 ? 4 : 2) + 3) / 4, out_f32 ? kPoison32 : (kPoison16 | kPoison16 << 16));
+  std::vector<uint32_t> out((static_cast<size_t>(b.T) * out_ld * (out_f32 ? 4 : 2) + 3) / 4,
+                            out_f32 ? kPoison32 : (kPoison16 | kPoison16 << 16));
   tc::FlashArgs f;
   f.q = b.q.data();
   f.q_ld = b.q_ld;
@@ -171,7 +179,8 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
   em.allow_global(b.q.data(), b.q.size());
   em.allow_global(b.pool.data(), b.pool.size());
   em.allow_global(out.data(), out.size() * 4);
-  const bool ran = em.run(tc::ceil_div(b.T, f.tile_tokens), c.nk, [&](HostExec& x) { tc::flash_block<Cfg, QT, OutT>(x, f); });
+  const bool ran =
+      em.run(tc::ceil_div(b.T, f.tile_tokens), c.nk, [&](HostExec& x) { tc::flash_block<Cfg, QT, OutT>(x, f); });
 
   long mismatches = 0;
   double err = 0, norm = 0;
@@ -181,7 +190,7 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
     for (int col = 0; col < out_ld; col++) {
       const size_t at = static_cast<size_t>(t) * out_ld + col;
       const uint32_t got = out_f32 ? out[at] : reinterpret_cast<const uint16_t*>(out.data())[at];
-      const float got_f = out_f32 ? ptx::bits_f32(got)
+      const float got_f = out_f32   ? ptx::bits_f32(got)
                           : out_f16 ? ptx::f16_to_f32(static_cast<uint16_t>(got))
                                     : ptx::bf16_to_f32(static_cast<uint16_t>(got));
       if (col >= b.nq * HD) {
@@ -189,9 +198,12 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
         continue;
       }
       if (col % HD == 0) reference(b, c, t, col / HD, f.scale_log2, acc, l);
-      const float want_f32 = static_cast<float>(acc[col % HD]) * (1.0f / static_cast<float>(l));  // the kernel's epilogue
+      const float want_f32 =
+          static_cast<float>(acc[col % HD]) * (1.0f / static_cast<float>(l));  // the kernel's epilogue
       if (exact) {
-        const uint32_t want = out_f32 ? ptx::f32_bits(want_f32) : out_f16 ? ptx::f32_to_f16(want_f32) : ptx::f32_to_bf16(want_f32);
+        const uint32_t want = out_f32   ? ptx::f32_bits(want_f32)
+                              : out_f16 ? ptx::f32_to_f16(want_f32)
+                                        : ptx::f32_to_bf16(want_f32);
         mismatches += got != want;
       } else {
         const double ref = acc[col % HD] / l;
@@ -205,8 +217,13 @@ template <int HD, class QT, class OutT> void replay(const char* label, const Cas
   const bool clean = ran && conflict_free(em.stats(), banks);
   char name[200];
   std::snprintf(name, sizeof name, "flash %s hd=%d group=%d q=%s out=%s T=%d %s", label, HD, c.group,
-                q_type == tc::Elem::F32 ? "f32" : q_type == tc::Elem::BF16 ? "bf16" : "f16", out_f32 ? "f32" : out_f16 ? "f16" : "bf16", b.T,
-                exact ? "bit-exact" : "");
+                q_type == tc::Elem::F32    ? "f32"
+                : q_type == tc::Elem::BF16 ? "bf16"
+                                           : "f16",
+                out_f32   ? "f32"
+                : out_f16 ? "f16"
+                          : "bf16",
+                b.T, exact ? "bit-exact" : "");
   std::string verdict = ran ? "" : std::string(": ") + em.error();
   if (mismatches) verdict += " (" + std::to_string(mismatches) + " wrong)";
   if (!exact) {
@@ -224,10 +241,10 @@ int main() {
   // Engine-like steps: a prompt from position 0, a chunk continuing a sequence whose first positions are
   // in the pool, a one-token entry, lengths that leave partial query and K/V tiles.
   const std::vector<Entry> mixed = {{0, 37}, {50, 29}, {0, 1}};
-  const Case qwen7b{128, 2, 7, 3, 1, 16, 5, mixed};                   // 7 query heads per KV head
-  const Case mha{64, 2, 1, 2, 1, 16, 3, {{0, 130}, {3, 5}}};          // ratio 1, several K/V tiles
-  const Case ratio8{128, 2, 8, 2, 0, 5, 7, {{100, 20}, {0, 64}}};     // ratio 8, odd block_tokens
-  const Case ratio2{64, 1, 2, 4, 3, 16, 4, {{33, 37}, {0, 2}, {7, 1}}}; // ratio 2, chunked prefill
+  const Case qwen7b{128, 2, 7, 3, 1, 16, 5, mixed};                      // 7 query heads per KV head
+  const Case mha{64, 2, 1, 2, 1, 16, 3, {{0, 130}, {3, 5}}};             // ratio 1, several K/V tiles
+  const Case ratio8{128, 2, 8, 2, 0, 5, 7, {{100, 20}, {0, 64}}};        // ratio 8, odd block_tokens
+  const Case ratio2{64, 1, 2, 4, 3, 16, 4, {{33, 37}, {0, 2}, {7, 1}}};  // ratio 2, chunked prefill
   replay<128, float, float>("qwen-7b-like", qwen7b, true);
   replay<128, Bf16, Bf16>("qwen-7b-like", qwen7b, true);
   replay<64, float, float>("mha", mha, true);

@@ -19,7 +19,7 @@ Tally tally;
 
 struct Shape {
   int M, K;
-  std::vector<int> widths;  // columns per segment
+  std::vector<int> widths;     // columns per segment
   std::vector<tc::Elem> bias;  // per segment; F32/F16/BF16, or -1 cast for none
   std::vector<bool> has_bias;
 };
@@ -84,7 +84,9 @@ void replay(const char* cfg_name, const Shape& sh) {
         uint32_t got, want;
         if (j < sh.widths[s]) {
           double acc = sh.has_bias[s] ? bias_values[s][j] : 0.0;
-          for (int k = 0; k < sh.K; k++) acc += static_cast<double>(A.values[static_cast<size_t>(m) * lda + k]) * W[s].values[static_cast<size_t>(j) * sh.K + k];
+          for (int k = 0; k < sh.K; k++)
+            acc += static_cast<double>(A.values[static_cast<size_t>(m) * lda + k]) *
+                   W[s].values[static_cast<size_t>(j) * sh.K + k];
           want = out_f32 ? ptx::f32_bits(static_cast<float>(acc)) : to_half_bits(static_cast<float>(acc), bf16);
         } else {
           want = out_f32 ? kPoison32 : kPoison16;
@@ -107,7 +109,8 @@ void replay(const char* cfg_name, const Shape& sh) {
   tally.check(clean, std::string("  race-free, no bank conflicts (") + banks + ")");
 }
 
-template <class Cfg> void replay_config(const char* name, int M, int K, int n_single) {
+template <class Cfg>
+void replay_config(const char* name, int M, int K, int n_single) {
   const Shape single{M, K, {n_single}, {tc::Elem::F32}, {false}};
   const Shape fused{M, K, {40, 24, 24}, {tc::Elem::BF16, tc::Elem::F32, tc::Elem::F16}, {true, true, false}};
   replay<Cfg, Bf16, float>(name, single);
@@ -132,7 +135,8 @@ void pick_table() {
     for (const auto& sh : shapes) {
       const tc::GemmTileId id = tc::pick_gemm_tile(M, sh.n, 132, all);
       line += std::string(" ") + sh.what + " " + names[static_cast<int>(id)];
-      ok = ok && (M > 64 || id == tc::GemmTileId::Small) && tc::pick_gemm_tile(M, sh.n, 132, small_only) == tc::GemmTileId::Small;
+      ok = ok && (M > 64 || id == tc::GemmTileId::Small) &&
+           tc::pick_gemm_tile(M, sh.n, 132, small_only) == tc::GemmTileId::Small;
     }
     std::printf("%s\n", line.c_str());
   }
@@ -149,9 +153,11 @@ int main() {
   replay_config<tc::GemmTileSmall>("64x128x64/4st", 67, 328, 136);
   replay_config<tc::GemmTileMedium>("128x128x64/3st", 131, 264, 144);
   replay_config<tc::GemmTileLarge>("128x256x64/3st", 130, 200, 264);
-  replay<tc::GemmTileSmall, Bf16, float>("64x128x64/4st", {1, 8, {8}, {tc::Elem::F32}, {false}});  // one row, one k chunk
+  replay<tc::GemmTileSmall, Bf16, float>("64x128x64/4st",
+                                         {1, 8, {8}, {tc::Elem::F32}, {false}});  // one row, one k chunk
   // Odd segment widths: pairs straddle segments, odd row strides force single stores.
-  replay<tc::GemmTileMedium, Bf16, Bf16>("128x128x64/3st", {35, 136, {13, 7, 110}, {tc::Elem::BF16, tc::Elem::F32, tc::Elem::F16}, {true, true, true}});
+  replay<tc::GemmTileMedium, Bf16, Bf16>(
+      "128x128x64/3st", {35, 136, {13, 7, 110}, {tc::Elem::BF16, tc::Elem::F32, tc::Elem::F16}, {true, true, true}});
   replay<tc::GemmTileSmall, tc::F16, float>("64x128x64/4st", {5, 72, {131}, {tc::Elem::F16}, {true}});
   return tally.exit_code();
 }

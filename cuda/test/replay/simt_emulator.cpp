@@ -24,12 +24,15 @@ Emulator::~Emulator() {
   for (Thread& t : th_) std::free(t.stack);
 }
 
-void Emulator::allow_global(const void* p, size_t bytes) { globals_.emplace_back(static_cast<const uint8_t*>(p), bytes); }
+void Emulator::allow_global(const void* p, size_t bytes) {
+  globals_.emplace_back(static_cast<const uint8_t*>(p), bytes);
+}
 
 void Emulator::fail(const std::string& what) {
   if (failed_) return;
   failed_ = true;
-  error_ = "block (" + std::to_string(bx_) + "," + std::to_string(by_) + ") thread " + std::to_string(current_) + ": " + what;
+  error_ = "block (" + std::to_string(bx_) + "," + std::to_string(by_) + ") thread " + std::to_string(current_) + ": " +
+           what;
 }
 
 void Emulator::entry() {

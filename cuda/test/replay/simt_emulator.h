@@ -52,12 +52,16 @@ class HostExec {
 
   void cp_async16(uint32_t off, const void* src, bool valid);
   void cp_commit();
-  template <int N> void cp_wait() { wait_groups(N); }
+  template <int N>
+  void cp_wait() {
+    wait_groups(N);
+  }
   void sync();
   void st_shared16(uint32_t off, const uint32_t (&v)[4]);
   void ldsm_x4(uint32_t (&r)[4], uint32_t off) { ldmatrix(r, off, false); }
   void ldsm_x4_t(uint32_t (&r)[4], uint32_t off) { ldmatrix(r, off, true); }
-  template <class H> void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  template <class H>
+  void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     mma_op(c, a, b0, b1, std::is_same_v<H, Bf16>);
   }
   float shfl_xor(float v, int mask);
@@ -72,8 +76,10 @@ class HostExec {
   float as_f32(uint32_t bits) const { return ptx::bits_f32(bits); }
   float to_f32(Bf16 h) const { return ptx::bf16_to_f32(h.bits); }
   float to_f32(F16 h) const { return ptx::f16_to_f32(h.bits); }
-  template <class H> uint32_t pack(float lo, float hi) const {
-    if constexpr (std::is_same_v<H, Bf16>) return ptx::f32_to_bf16(lo) | static_cast<uint32_t>(ptx::f32_to_bf16(hi)) << 16;
+  template <class H>
+  uint32_t pack(float lo, float hi) const {
+    if constexpr (std::is_same_v<H, Bf16>)
+      return ptx::f32_to_bf16(lo) | static_cast<uint32_t>(ptx::f32_to_bf16(hi)) << 16;
     else return ptx::f32_to_f16(lo) | static_cast<uint32_t>(ptx::f32_to_f16(hi)) << 16;
   }
 
@@ -126,10 +132,10 @@ class Emulator {
     uint32_t a[4] = {}, b[2] = {};  // mma operands
     float value = 0.0f, result = 0.0f;
     int mask = 0;
-    std::vector<int> open;                      // granules of cp.async not yet committed
-    std::vector<std::vector<int>> groups;       // committed, not yet waited, oldest first
-    long group_seq = 0;                         // id of the next group to commit
-    long store_seq = 0;                         // this thread's 16-byte shared stores so far
+    std::vector<int> open;                 // granules of cp.async not yet committed
+    std::vector<std::vector<int>> groups;  // committed, not yet waited, oldest first
+    long group_seq = 0;                    // id of the next group to commit
+    long store_seq = 0;                    // this thread's 16-byte shared stores so far
   };
 
   static void entry();

@@ -49,7 +49,8 @@ Emulator::Granule* Emulator::granule(uint32_t off, const char* what) {
     return nullptr;
   }
   if (off + 16 > smem_bytes_) {
-    fail(std::string(what) + ": shared address " + std::to_string(off) + " past the block's " + std::to_string(smem_bytes_) + " bytes");
+    fail(std::string(what) + ": shared address " + std::to_string(off) + " past the block's " +
+         std::to_string(smem_bytes_) + " bytes");
     return nullptr;
   }
   return &granules_[off / 16];
@@ -58,7 +59,8 @@ Emulator::Granule* Emulator::granule(uint32_t off, const char* what) {
 void Emulator::read_granule(uint32_t off, const char* what) {
   Granule* g = granule(off, what);
   if (!g) return;
-  if (!g->written) return fail(std::string(what) + ": reads shared bytes " + std::to_string(off) + " never written in this block");
+  if (!g->written)
+    return fail(std::string(what) + ": reads shared bytes " + std::to_string(off) + " never written in this block");
   if (g->ready_epoch > epoch_)
     return fail(std::string(what) + ": reads shared bytes " + std::to_string(off) +
                 " before their write is complete and a barrier has passed");
@@ -69,11 +71,14 @@ void Emulator::write_granule(int tid, uint32_t off, bool async, const char* what
   Granule* g = granule(off, what);
   if (!g) return;
   if (g->last_read_epoch == epoch_)
-    return fail(std::string(what) + ": writes shared bytes " + std::to_string(off) + " read in the same barrier interval");
+    return fail(std::string(what) + ": writes shared bytes " + std::to_string(off) +
+                " read in the same barrier interval");
   if (g->pending_thread >= 0)
-    return fail(std::string(what) + ": writes shared bytes " + std::to_string(off) + " with a cp.async into them in flight");
+    return fail(std::string(what) + ": writes shared bytes " + std::to_string(off) +
+                " with a cp.async into them in flight");
   if (g->last_write_epoch == epoch_ && g->last_writer != tid)
-    return fail(std::string(what) + ": two threads write shared bytes " + std::to_string(off) + " in one barrier interval");
+    return fail(std::string(what) + ": two threads write shared bytes " + std::to_string(off) +
+                " in one barrier interval");
   g->written = true;
   g->last_write_epoch = epoch_;
   g->last_writer = tid;
@@ -98,12 +103,12 @@ void Emulator::record_store(int tid, uint32_t off) {
   t.store_seq++;
 }
 
-
 void Emulator::count_store_wavefronts() {
   for (const auto& per_warp : stores_)
     for (const auto& lanes : per_warp) {
       stats_.store_instructions++;
-      for (int phase = 0; phase < 4; phase++) stats_.store_wavefronts += std::max(1, phase_wavefronts(&lanes[phase * 8], 8));
+      for (int phase = 0; phase < 4; phase++)
+        stats_.store_wavefronts += std::max(1, phase_wavefronts(&lanes[phase * 8], 8));
     }
 }
 

@@ -7,7 +7,9 @@ export function InvocationsPanel({ rows, functions }: { rows: readonly OpsInvoca
   const slo = new Map((functions ?? []).map((f) => [f.name, f.slo]));
   return (
     <section class="panel" data-panel="invocations">
-      <header><h2>Recent invocations</h2></header>
+      <header>
+        <h2>Recent invocations</h2>
+      </header>
       {!rows ? (
         <p class="empty">Waiting for invocation records…</p>
       ) : rows.length === 0 ? (
@@ -15,7 +17,15 @@ export function InvocationsPanel({ rows, functions }: { rows: readonly OpsInvoca
       ) : (
         <table>
           <thead>
-            <tr><th>Time</th><th>Function</th><th>Status</th><th class="num">Tokens</th><th class="num">TTFT</th><th class="num">TPOT</th><th>SLO</th></tr>
+            <tr>
+              <th>Time</th>
+              <th>Function</th>
+              <th>Status</th>
+              <th class="num">Tokens</th>
+              <th class="num">TTFT</th>
+              <th class="num">TPOT</th>
+              <th>SLO</th>
+            </tr>
           </thead>
           <tbody>
             {rows.map((row) => {
@@ -23,7 +33,10 @@ export function InvocationsPanel({ rows, functions }: { rows: readonly OpsInvoca
               return (
                 <tr key={row.id} data-invocation={row.id}>
                   <td class="dim">{formatClock(Date.parse(row.started_at))}</td>
-                  <td><i class="swatch" style={{ background: functionColor(row.function) }} />{row.function}</td>
+                  <td>
+                    <i class="swatch" style={{ background: functionColor(row.function) }} />
+                    {row.function}
+                  </td>
                   <td>{row.status}</td>
                   <td class="num">{row.completion_tokens}</td>
                   <td class={`num ${target ? overClass(row.ttft_ms, target.ttft_ms) : ''}`}>{formatMs(row.ttft_ms)}</td>

@@ -5,7 +5,9 @@ import type { OpsGpu, OpsNode } from '../../../platform/ops/ops-types.js';
 export function NodesPanel({ nodes }: { nodes: readonly OpsNode[] | undefined }) {
   return (
     <section class="panel" data-panel="nodes">
-      <header><h2>Nodes and devices</h2></header>
+      <header>
+        <h2>Nodes and devices</h2>
+      </header>
       {!nodes ? (
         <p class="empty">Waiting for the first state report…</p>
       ) : nodes.length === 0 ? (
@@ -13,13 +15,13 @@ export function NodesPanel({ nodes }: { nodes: readonly OpsNode[] | undefined })
       ) : (
         nodes.map((node) => (
           <div class="node" data-node={node.id} key={node.id}>
-            <h3>{node.id} <span class={`status status-${node.status}`}>{node.status}</span></h3>
-            {node.gpus.map((gpu) => <GpuMemory gpu={gpu} key={gpu.index} />)}
-            <MemoryBar
-              label="host pool"
-              total={node.hostPool.capacityBytes}
-              parts={[{ name: 'used', bytes: node.hostPool.usedBytes, cls: 'host-used' }]}
-            />
+            <h3>
+              {node.id} <span class={`status status-${node.status}`}>{node.status}</span>
+            </h3>
+            {node.gpus.map((gpu) => (
+              <GpuMemory gpu={gpu} key={gpu.index} />
+            ))}
+            <MemoryBar label="host pool" total={node.hostPool.capacityBytes} parts={[{ name: 'used', bytes: node.hostPool.usedBytes, cls: 'host-used' }]} />
           </div>
         ))
       )}
@@ -41,9 +43,7 @@ function GpuMemory({ gpu }: { gpu: OpsGpu }) {
           { name: 'free', bytes: gpu.freeBytes, cls: 'free' },
         ]}
       />
-      <p class="resident">
-        {!gpu.up ? 'engine restarting' : gpu.resident.length > 0 ? `resident: ${gpu.resident.join(', ')}` : 'no model resident'}
-      </p>
+      <p class="resident">{!gpu.up ? 'engine restarting' : gpu.resident.length > 0 ? `resident: ${gpu.resident.join(', ')}` : 'no model resident'}</p>
     </div>
   );
 }
@@ -60,10 +60,14 @@ function MemoryBar({ label, total, parts }: { label: string; total: number; part
     <div class="membar" data-membar={label}>
       <div class="membar-head">
         <span>{label}</span>
-        <span class="dim">{parts.map((p) => `${p.name} ${formatBytes(p.bytes)}`).join(' · ')} of {formatBytes(total)}</span>
+        <span class="dim">
+          {parts.map((p) => `${p.name} ${formatBytes(p.bytes)}`).join(' · ')} of {formatBytes(total)}
+        </span>
       </div>
       <div class="membar-track" role="img" aria-label={`${label} memory`}>
-        {parts.map((p) => <div class={`membar-part ${p.cls}`} style={{ width: width(p.bytes) }} title={`${p.name}: ${formatBytes(p.bytes)}`} />)}
+        {parts.map((p) => (
+          <div class={`membar-part ${p.cls}`} style={{ width: width(p.bytes) }} title={`${p.name}: ${formatBytes(p.bytes)}`} />
+        ))}
       </div>
     </div>
   );

@@ -29,13 +29,16 @@ export function useChartClock(now: () => number, periodMs: number | 'frame', fro
 export function useWidth(fallbackPx: number): [(element: HTMLElement | null) => void, number] {
   const [width, setWidth] = useState(fallbackPx);
   const observer = useRef<ResizeObserver | null>(null);
-  const ref = useCallback((element: HTMLElement | null) => {
-    observer.current?.disconnect();
-    observer.current = null;
-    if (!element) return;
-    setWidth(element.clientWidth || fallbackPx);
-    observer.current = new ResizeObserver(() => setWidth(element.clientWidth || fallbackPx));
-    observer.current.observe(element);
-  }, [fallbackPx]);
+  const ref = useCallback(
+    (element: HTMLElement | null) => {
+      observer.current?.disconnect();
+      observer.current = null;
+      if (!element) return;
+      setWidth(element.clientWidth || fallbackPx);
+      observer.current = new ResizeObserver(() => setWidth(element.clientWidth || fallbackPx));
+      observer.current.observe(element);
+    },
+    [fallbackPx],
+  );
   return [ref, width];
 }

@@ -26,7 +26,11 @@ function hover(text: string, onDetail: OnDetail) {
 /** A label inside a bar, drawn only where it fits. */
 function Label({ x, width, y, h, text, class: cls }: { x: number; width: number; y: number; h: number; text: string; class: string }) {
   if (text.length * CHAR_PX + 8 > width) return null;
-  return <text class={`mark-label ${cls}`} x={x + 4} y={y + h / 2} dominant-baseline="central">{text}</text>;
+  return (
+    <text class={`mark-label ${cls}`} x={x + 4} y={y + h / 2} dominant-baseline="central">
+      {text}
+    </text>
+  );
 }
 
 /**
@@ -43,7 +47,9 @@ export function RunBar({ mark, order, onDetail }: { mark: RunMark; order: readon
     const color = functionColor(share.function);
     return (
       <g class="mark run" data-kind="run" data-function={share.function} data-end={end} {...hover(text, onDetail)}>
-        <rect x={x} y={RUN.y} width={width} height={RUN.h} fill={color} shape-rendering="crispEdges"><title>{text}</title></rect>
+        <rect x={x} y={RUN.y} width={width} height={RUN.h} fill={color} shape-rendering="crispEdges">
+          <title>{text}</title>
+        </rect>
         <Label x={x} width={width} y={RUN.y} h={RUN.h} class="on-run" text={`${share.function} · ${share.tokens} tok`} />
       </g>
     );
@@ -58,7 +64,9 @@ export function RunBar({ mark, order, onDetail }: { mark: RunMark; order: readon
       <title>{text}</title>
       {shares.map((share, i) => {
         const h = i === shares.length - 1 ? RUN.y + RUN.h - y : minH + Math.round((spare * share.ms) / total);
-        const part = <rect data-function={share.function} x={x} y={y} width={width} height={h} fill={functionColor(share.function)} shape-rendering="crispEdges" />;
+        const part = (
+          <rect data-function={share.function} x={x} y={y} width={width} height={h} fill={functionColor(share.function)} shape-rendering="crispEdges" />
+        );
         y += h;
         return part;
       })}
@@ -71,13 +79,21 @@ export function SwitchMark({ mark, onDetail }: { mark: InstantMark; onDetail: On
   const span = mark.span;
   const text = describeInstant(mark);
   const common = {
-    class: 'mark switch', 'data-kind': 'switch', 'data-count': mark.count, 'data-function': span.function,
-    'data-from': span.kind === 'switch' ? span.from ?? '' : '', ...hover(text, onDetail),
+    class: 'mark switch',
+    'data-kind': 'switch',
+    'data-count': mark.count,
+    'data-function': span.function,
+    'data-from': span.kind === 'switch' ? (span.from ?? '') : '',
+    ...hover(text, onDetail),
   };
   const x = Math.round(mark.x);
   const spread = Math.round(mark.lastX) - x;
   const d = `M${x - 3.5},${SWITCH.y} h${7 + spread} L${x + spread},${SWITCH.y + SWITCH.h} H${x} Z`;
-  return <path {...common} class={mark.count === 1 ? 'mark switch' : 'mark switch many'} d={d}><title>{text}</title></path>;
+  return (
+    <path {...common} class={mark.count === 1 ? 'mark switch' : 'mark switch many'} d={d}>
+      <title>{text}</title>
+    </path>
+  );
 }
 
 /** A weight copy (copy lane, in the function's color: hatched when the turn waited, outlined when prefetched) or a KV move (KV lane). */
@@ -91,7 +107,9 @@ export function SpanBarMark({ bar, hatchId, onDetail }: { bar: SpanBar; hatchId:
     const fill = span.kind === 'load' ? `url(#${hatchId(span.function)})` : 'none';
     return (
       <g class={`mark ${span.kind}`} {...common}>
-        <rect x={x + 0.5} y={COPY.y + 0.5} width={Math.max(1, width - 1)} height={COPY.h - 1} fill={fill} stroke={color}><title>{text}</title></rect>
+        <rect x={x + 0.5} y={COPY.y + 0.5} width={Math.max(1, width - 1)} height={COPY.h - 1} fill={fill} stroke={color}>
+          <title>{text}</title>
+        </rect>
         <Label x={x} width={width} y={COPY.y} h={COPY.h} class="on-copy" text={`${span.function} ${formatBytes(span.bytes)}`} />
       </g>
     );
@@ -99,7 +117,9 @@ export function SpanBarMark({ bar, hatchId, onDetail }: { bar: SpanBar; hatchId:
   if (span.kind === 'park' || span.kind === 'restore') {
     return (
       <g class={`mark ${span.kind}`} {...common}>
-        <rect x={x + 0.5} y={KV.y + 0.5} width={Math.max(1, width - 1)} height={KV.h - 1}><title>{text}</title></rect>
+        <rect x={x + 0.5} y={KV.y + 0.5} width={Math.max(1, width - 1)} height={KV.h - 1}>
+          <title>{text}</title>
+        </rect>
         <Label x={x} width={width} y={KV.y} h={KV.h} class="on-kv" text={`${span.kind} ${formatBytes(span.bytes)}`} />
       </g>
     );
@@ -113,8 +133,17 @@ export function AlertMark({ mark, onDetail }: { mark: InstantMark; onDetail: OnD
   const x = Math.round(mark.x) + 0.5;
   const error = span.kind === 'error';
   return (
-    <line class={`mark ${span.kind}`} data-kind={span.kind} data-function={span.function} data-count={mark.count}
-      x1={x} x2={x} y1={error ? 0 : COPY.y} y2={error ? ROW_HEIGHT : KV.y + KV.h} {...hover(describeInstant(mark), onDetail)}>
+    <line
+      class={`mark ${span.kind}`}
+      data-kind={span.kind}
+      data-function={span.function}
+      data-count={mark.count}
+      x1={x}
+      x2={x}
+      y1={error ? 0 : COPY.y}
+      y2={error ? ROW_HEIGHT : KV.y + KV.h}
+      {...hover(describeInstant(mark), onDetail)}
+    >
       <title>{describeInstant(mark)}</title>
     </line>
   );

@@ -50,7 +50,9 @@ export function TimelinePanel({ store }: { store: TimelineStore }) {
         {/* biome-ignore lint/a11y/useSemanticElements: a row of toggle buttons, not a form field set */}
         <div class="window-picker" role="group" aria-label="time window">
           {WINDOWS_MS.map((ms) => (
-            <button type="button" class={ms === windowMs ? 'active' : ''} aria-pressed={ms === windowMs} onClick={() => setWindowMs(ms)}>{windowLabel(ms)}</button>
+            <button type="button" class={ms === windowMs ? 'active' : ''} aria-pressed={ms === windowMs} onClick={() => setWindowMs(ms)}>
+              {windowLabel(ms)}
+            </button>
           ))}
         </div>
       </header>
@@ -60,9 +62,26 @@ export function TimelinePanel({ store }: { store: TimelineStore }) {
         <p class="empty">No device activity recorded yet. Spans appear here as soon as a function runs.</p>
       ) : (
         // biome-ignore lint/a11y/noStaticElementInteractions: hovering only pauses the redraw so a span can be read; nothing is activated
-        <div class="gantt" ref={ganttRef} onMouseEnter={() => setFrozen(true)} onMouseLeave={() => { setFrozen(false); setDetail(undefined); }}>
+        <div
+          class="gantt"
+          ref={ganttRef}
+          onMouseEnter={() => setFrozen(true)}
+          onMouseLeave={() => {
+            setFrozen(false);
+            setDetail(undefined);
+          }}
+        >
           {rows.map((row) => (
-            <DeviceRow row={row} spans={recentSpans(row, scale.startMs)} scale={scale} names={names} ticks={ticks} windowMs={windowMs} onDetail={setDetail} key={row.key} />
+            <DeviceRow
+              row={row}
+              spans={recentSpans(row, scale.startMs)}
+              scale={scale}
+              names={names}
+              ticks={ticks}
+              windowMs={windowMs}
+              onDetail={setDetail}
+              key={row.key}
+            />
           ))}
           <div class="gantt-row axis">
             <div class="gantt-label" />
@@ -74,10 +93,10 @@ export function TimelinePanel({ store }: { store: TimelineStore }) {
           </div>
         </div>
       )}
-      <p class="readout" data-readout aria-live="polite">{detail ?? 'Point at a mark for its function, duration and tokens; the chart holds still meanwhile.'}</p>
-      {store.unavailable.length > 0 && (
-        <p class="note">{store.unavailable.map((u) => `${u.nodeId}: ${u.message}`).join(' · ')}</p>
-      )}
+      <p class="readout" data-readout aria-live="polite">
+        {detail ?? 'Point at a mark for its function, duration and tokens; the chart holds still meanwhile.'}
+      </p>
+      {store.unavailable.length > 0 && <p class="note">{store.unavailable.map((u) => `${u.nodeId}: ${u.message}`).join(' · ')}</p>}
     </section>
   );
 }
@@ -101,14 +120,22 @@ function DeviceRow({ row, spans, scale, names, ticks, windowMs, onDetail }: RowP
         <span>{row.nodeId}</span>
       </div>
       <svg class="gantt-lane" height={ROW_HEIGHT} width={scale.widthPx} role="img" aria-label={`timeline of ${row.label} on ${row.nodeId}`}>
-        {ticks.map((back) => <line class="grid" x1={gridX(back)} x2={gridX(back)} y1={0} y2={ROW_HEIGHT} />)}
+        {ticks.map((back) => (
+          <line class="grid" x1={gridX(back)} x2={gridX(back)} y1={0} y2={ROW_HEIGHT} />
+        ))}
         <Unreported fromPx={toPx(scale, row.reportedMs)} widthPx={scale.widthPx} />
         {layoutBars(spans, ['prefetch', 'load', 'park', 'restore'], scale).map((bar) => (
           <SpanBarMark bar={bar} hatchId={(fn) => hatchId(names, fn)} onDetail={onDetail} key={`${bar.span.kind}-${bar.span.seq}`} />
         ))}
-        {layoutRuns(spans, scale).map((mark) => <RunBar mark={mark} order={names} onDetail={onDetail} key={`run-${mark.startMs}`} />)}
-        {layoutInstants(spans, ['switch'], scale).map((mark) => <SwitchMark mark={mark} onDetail={onDetail} key={`sw-${mark.span.seq}`} />)}
-        {layoutInstants(spans, ['evict', 'error'], scale).map((mark) => <AlertMark mark={mark} onDetail={onDetail} key={`al-${mark.span.seq}`} />)}
+        {layoutRuns(spans, scale).map((mark) => (
+          <RunBar mark={mark} order={names} onDetail={onDetail} key={`run-${mark.startMs}`} />
+        ))}
+        {layoutInstants(spans, ['switch'], scale).map((mark) => (
+          <SwitchMark mark={mark} onDetail={onDetail} key={`sw-${mark.span.seq}`} />
+        ))}
+        {layoutInstants(spans, ['evict', 'error'], scale).map((mark) => (
+          <AlertMark mark={mark} onDetail={onDetail} key={`al-${mark.span.seq}`} />
+        ))}
       </svg>
     </div>
   );

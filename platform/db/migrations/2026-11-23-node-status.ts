@@ -6,7 +6,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .alterTable('nodes')
     .addColumn('residency', 'jsonb', (col) => col.notNull().defaultTo(sql`'[]'::jsonb`))
     .execute();
-  await db.schema.alterTable('nodes').addColumn('load', 'integer', (col) => col.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('nodes')
+    .addColumn('load', 'integer', (col) => col.notNull().defaultTo(0))
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

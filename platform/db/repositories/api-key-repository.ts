@@ -93,9 +93,10 @@ function toApiKeyRecord(row: {
     keyHash: row.key_hash,
     scopes: row.scopes,
     functions: row.functions,
-    limits: row.rpm_limit === null && row.tpm_limit === null && row.concurrency_limit === null
-      ? UNLIMITED
-      : { rpm: row.rpm_limit, tpm: row.tpm_limit, concurrency: row.concurrency_limit },
+    limits:
+      row.rpm_limit === null && row.tpm_limit === null && row.concurrency_limit === null
+        ? UNLIMITED
+        : { rpm: row.rpm_limit, tpm: row.tpm_limit, concurrency: row.concurrency_limit },
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
   };

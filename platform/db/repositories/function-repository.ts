@@ -50,11 +50,7 @@ export interface FunctionSummary extends FunctionRecord {
  * garbage collection cannot run between the two (see `withBlobReferencesLocked`), so a check of the blobs
  * there holds at commit.
  */
-export async function createFunctionVersion(
-  db: Db,
-  input: NewFunctionVersion,
-  beforeCommit?: () => Promise<void>,
-): Promise<{ name: string; version: number }> {
+export async function createFunctionVersion(db: Db, input: NewFunctionVersion, beforeCommit?: () => Promise<void>): Promise<{ name: string; version: number }> {
   return inTransaction(db, async (trx) => {
     await trx
       .insertInto('functions')
@@ -159,7 +155,9 @@ export async function listWarmHeldVersions(db: Db): Promise<FunctionVersionRecor
     .innerJoin('function_versions as v', (join) => join.onRef('v.function_name', '=', 'f.name').onRef('v.version', '=', 'f.active_version'))
     .selectAll('v')
     // CASE, so the cast only ever sees numbers.
-    .where((eb) => eb(sql<boolean>`case when jsonb_typeof(v.manifest->'min_warm') = 'number' then (v.manifest->>'min_warm')::numeric > 0 else false end`, '=', true))
+    .where((eb) =>
+      eb(sql<boolean>`case when jsonb_typeof(v.manifest->'min_warm') = 'number' then (v.manifest->>'min_warm')::numeric > 0 else false end`, '=', true),
+    )
     .orderBy('v.function_name')
     .execute();
   return rows.map(toVersionRecord);

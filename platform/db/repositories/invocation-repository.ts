@@ -42,8 +42,22 @@ export interface ListInvocationsOptions {
 const ROWS_PER_INSERT = 500;
 
 const INSERT_COLUMNS = [
-  'id', 'function_name', 'version', 'api_key_id', 'node_id', 'status', 'prompt_tokens', 'completion_tokens',
-  'ttft_ms', 'tpot_ms', 'slo_attainment', 'slo_met', 'error', 'params', 'created_at', 'finished_at',
+  'id',
+  'function_name',
+  'version',
+  'api_key_id',
+  'node_id',
+  'status',
+  'prompt_tokens',
+  'completion_tokens',
+  'ttft_ms',
+  'tpot_ms',
+  'slo_attainment',
+  'slo_met',
+  'error',
+  'params',
+  'created_at',
+  'finished_at',
 ] as const satisfies readonly (keyof InvocationsTable)[];
 
 /**
@@ -135,9 +149,10 @@ export async function listInvocationsFinishedSince(db: Db, options: InvocationsS
   if (options.functionName !== undefined) query = query.where('function_name', '=', options.functionName);
   if (options.statuses?.length) query = query.where('status', 'in', options.statuses);
   const since = options.since;
-  query = 'at' in since
-    ? query.where('finished_at', '>', since.at)
-    : query.where(sql<boolean>`(finished_at, id) > (select c.finished_at, c.id from invocations c where c.id = ${since.id})`);
+  query =
+    'at' in since
+      ? query.where('finished_at', '>', since.at)
+      : query.where(sql<boolean>`(finished_at, id) > (select c.finished_at, c.id from invocations c where c.id = ${since.id})`);
   const rows = await query
     .orderBy('finished_at', 'asc')
     .orderBy('id', 'asc')

@@ -71,12 +71,7 @@ export async function listNodes(db: Db, filter: { readonly state?: NodeState; re
 
 /** Marks nodes silent since `before` as `down`; returns how many changed. */
 export async function markSilentNodesDown(db: Db, before: Date): Promise<number> {
-  const result = await db
-    .updateTable('nodes')
-    .set({ state: 'down' })
-    .where('heartbeat_at', '<', before)
-    .where('state', '!=', 'down')
-    .executeTakeFirst();
+  const result = await db.updateTable('nodes').set({ state: 'down' }).where('heartbeat_at', '<', before).where('state', '!=', 'down').executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 

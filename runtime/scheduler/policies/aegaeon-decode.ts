@@ -57,9 +57,15 @@ export function createAegaeonDecodePolicy(options: Partial<AegaeonQuotaOptions> 
     if (models.length === 0) return undefined;
     const steps = models.map((m) => o.stepEstimateMs(m.ref.key, m.requests.size, meanContext(m)));
     const c0Ms = models.reduce((s, m) => s + o.switchEstimateMs(m.ref.key, m.ref.bytes), 0);
-    const q = aegaeonQuotas(models.map((m, i) => ({ stepMs: steps[i]!, tpotMs: tightestTpot(m) })), c0Ms, o);
+    const q = aegaeonQuotas(
+      models.map((m, i) => ({ stepMs: steps[i]!, tpotMs: tightestTpot(m) })),
+      c0Ms,
+      o,
+    );
     const plan: DecodeRound = {
-      atMs: view.nowMs, c0Ms, alpha: q.alpha,
+      atMs: view.nowMs,
+      c0Ms,
+      alpha: q.alpha,
       batches: models.map((m, i) => ({ modelKey: m.ref.key, stepMs: steps[i]!, quotaMs: q.quotasMs[i]! })),
     };
     o.onRound?.(plan);

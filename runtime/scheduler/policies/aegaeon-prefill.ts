@@ -57,8 +57,9 @@ export function createAegaeonPrefillPolicy(options: Partial<AegaeonPrefillOption
       for (let j = g.ids.length - 1; j >= 0; j--) if (!queued(g.modelKey, g.ids[j]!)) known.delete(g.ids.splice(j, 1)[0]!);
       if (g.ids.length === 0) groups.splice(i, 1);
     }
-    const strays = [...view.models.values()].flatMap((m) => [...m.requests.values()]
-      .filter((r) => r.phase === 'queued' && !known.has(r.request.id)).map((r) => ({ r, key: m.ref.key })));
+    const strays = [...view.models.values()].flatMap((m) =>
+      [...m.requests.values()].filter((r) => r.phase === 'queued' && !known.has(r.request.id)).map((r) => ({ r, key: m.ref.key })),
+    );
     strays.sort((a, b) => a.r.arrivalMs - b.r.arrivalMs || a.r.request.id - b.r.request.id);
     for (const { r, key } of strays) enqueue(r.request.id, key);
   }

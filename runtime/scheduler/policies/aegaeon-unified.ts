@@ -38,12 +38,10 @@ export function createAegaeonUnifiedPolicy(options: Partial<AegaeonUnifiedOption
   let cursor = ''; // round-robin position: the key of the last decode batch served
 
   function planDecode(view: SchedulerView): TurnPlan | undefined {
-    const batches = [...view.models.values()]
-      .filter((m) => !view.stalled.has(m.ref.key) && decoding(m) > 0)
-      .sort((a, b) => (a.ref.key < b.ref.key ? -1 : 1));
+    const batches = [...view.models.values()].filter((m) => !view.stalled.has(m.ref.key) && decoding(m) > 0).sort((a, b) => (a.ref.key < b.ref.key ? -1 : 1));
     if (batches.length === 0) return undefined;
     const idx = batches.findIndex((m) => m.ref.key > cursor);
-    const pick = Math.max(idx , 0);
+    const pick = Math.max(idx, 0);
     const model = batches[pick]!;
     const next = batches[(pick + 1) % batches.length]!;
     const quotas = roundRobinQuotas(
@@ -58,7 +56,11 @@ export function createAegaeonUnifiedPolicy(options: Partial<AegaeonUnifiedOption
     cursor = model.ref.key;
     const steps = Math.max(1, Math.floor(quotaMs / view.costs.decodeStepMs(model.ref.key, model.ref.bytes)));
     return {
-      modelKey: model.ref.key, parkOthers: true, admit: queuedIds(model, o.groupSize), maxSteps: steps, quotaMs,
+      modelKey: model.ref.key,
+      parkOthers: true,
+      admit: queuedIds(model, o.groupSize),
+      maxSteps: steps,
+      quotaMs,
       ...(next !== model && next.residency === 'absent' ? { prefetch: next.ref.key } : {}),
     };
   }

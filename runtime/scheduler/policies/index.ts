@@ -15,7 +15,9 @@ export function createPolicy(name: PolicyName): SchedulerPolicy {
     case 'tidepool':
       return createTidepoolPolicy();
     case 'aegaeon':
-      throw new Error('aegaeon runs disaggregated prefill and decode instances, not one policy per GPU: use aegaeon-unified on a GPU, or the simulator\'s disaggregated cluster');
+      throw new Error(
+        "aegaeon runs disaggregated prefill and decode instances, not one policy per GPU: use aegaeon-unified on a GPU, or the simulator's disaggregated cluster",
+      );
     case 'aegaeon-unified':
       return createAegaeonUnifiedPolicy();
     case 'request-level':

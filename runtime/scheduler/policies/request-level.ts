@@ -20,8 +20,11 @@ export function createRequestLevelPolicy(srtf = false): SchedulerPolicy {
       const model = cur && cur.requests.size > 0 && !view.stalled.has(cur.ref.key) ? cur : pickNext(view, srtf);
       if (!model) return undefined;
       return {
-        modelKey: model.ref.key, parkOthers: false, admit: queuedIds(model),
-        maxSteps: Number.MAX_SAFE_INTEGER, quotaMs: Number.POSITIVE_INFINITY,
+        modelKey: model.ref.key,
+        parkOthers: false,
+        admit: queuedIds(model),
+        maxSteps: Number.MAX_SAFE_INTEGER,
+        quotaMs: Number.POSITIVE_INFINITY,
       };
     },
     shouldPreempt: () => false,

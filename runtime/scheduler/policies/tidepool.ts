@@ -97,9 +97,7 @@ function leastSlackTurn(view: SchedulerView, o: TidepoolOptions, ranked: readonl
   const nextStart = others.length > 0 ? others[0]!.startBy : Number.POSITIVE_INFINITY;
   const switchMs = best.model.residency === 'resident' ? 0 : view.costs.loadMs(best.model.ref.bytes);
   const floorMs = Math.max(o.minQuotaMs ?? view.costs.options.minTurnMs, o.switchAmortization * switchMs);
-  const quotaMs = Number.isFinite(nextStart)
-    ? Math.min(o.maxQuotaMs, Math.max(floorMs, nextStart - view.nowMs))
-    : o.soloQuotaMs;
+  const quotaMs = Number.isFinite(nextStart) ? Math.min(o.maxQuotaMs, Math.max(floorMs, nextStart - view.nowMs)) : o.soloQuotaMs;
   const target = others.find((c) => c.model.residency === 'absent');
   return {
     modelKey: best.model.ref.key,
@@ -141,7 +139,10 @@ function fillWhileLoading(view: SchedulerView, ranked: readonly Candidate[], bes
  */
 function neededAfter(ranked: readonly Candidate[], target: Candidate, running: Candidate): string[] {
   const after = ranked.slice(ranked.indexOf(target) + 1);
-  return after.filter((c) => c !== running && c.model.residency === 'resident').map((c) => c.model.ref.key).reverse();
+  return after
+    .filter((c) => c !== running && c.model.residency === 'resident')
+    .map((c) => c.model.ref.key)
+    .reverse();
 }
 
 interface Candidate {

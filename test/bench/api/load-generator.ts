@@ -46,7 +46,9 @@ async function runCell(cell: LoadCell): Promise<LoadResult> {
   const latenciesMs: number[] = [];
   const addedMs: number[] = [];
   const request = {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: cell.body,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: cell.body,
     onResponse: (_status: number, _body: string, _context: unknown, headers: Record<string, string>) => {
       const match = /engine;dur=([\d.]+)/.exec(headers['server-timing'] ?? headers['Server-Timing'] ?? '');
       engineMs = match ? Number(match[1]) : undefined;

@@ -94,7 +94,9 @@ export function summarize(rows: readonly Row[]): Summary[] {
       return values.length > 0 ? spread(values) : null;
     };
     return {
-      target, stream, concurrency,
+      target,
+      stream,
+      concurrency,
       repeats: group.length,
       errors: group.reduce((sum, r) => sum + r.errors, 0),
       requestsPerSec: spread(group.map((r) => r.requestsPerSec)),
@@ -117,7 +119,8 @@ export function judge(summaries: readonly Summary[]): Verdict[] {
   const at = summaries.filter((s) => s.concurrency === BARS.concurrency && s.target !== 'bare express');
   const latency = at.map((s) => ({
     bar: `p99 added latency <= ${BARS.addedP99Ms} ms at c=${BARS.concurrency}`,
-    target: s.target, stream: s.stream,
+    target: s.target,
+    stream: s.stream,
     value: s.addedP99Ms!.median,
     met: s.addedP99Ms!.median <= BARS.addedP99Ms,
   }));
@@ -125,7 +128,8 @@ export function judge(summaries: readonly Summary[]): Verdict[] {
     .filter((s) => s.target === 'tidepool (instant node)')
     .map((s) => ({
       bar: `requests/s >= ${BARS.throughputShare * 100}% of bare express at c=${BARS.concurrency}`,
-      target: s.target, stream: s.stream,
+      target: s.target,
+      stream: s.stream,
       value: s.shareOfBare!.median,
       met: s.shareOfBare!.median >= BARS.throughputShare,
     }));
@@ -134,7 +138,11 @@ export function judge(summaries: readonly Summary[]): Verdict[] {
 
 const fixed = (v: number, digits: number) => v.toFixed(digits);
 const range = (s: Spread | null, digits: number, scale = 1) =>
-  s === null ? '-' : s.min === s.max ? fixed(s.median * scale, digits) : `${fixed(s.median * scale, digits)} [${fixed(s.min * scale, digits)}-${fixed(s.max * scale, digits)}]`;
+  s === null
+    ? '-'
+    : s.min === s.max
+      ? fixed(s.median * scale, digits)
+      : `${fixed(s.median * scale, digits)} [${fixed(s.min * scale, digits)}-${fixed(s.max * scale, digits)}]`;
 
 /** The printed table: median [min-max] over repeats, with the anchor and the bar beside each figure. */
 export function tableRows(summaries: readonly Summary[], maxTokens: number): Record<string, string | number>[] {

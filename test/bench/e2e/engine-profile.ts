@@ -56,7 +56,10 @@ export async function profileEngine(o: ProfileOptions): Promise<EngineProfile> {
       for (let rep = 0; rep < 2; rep++) {
         for (let b = 0; b < batch; b++) {
           const prompt = Array.from({ length }, (_, i) => (i * 31 + b * 7 + rep) % o.vocabSize);
-          await o.engine.add({ id: id++, modelKey: target.key, promptTokens: prompt, sampling: samplingWith({ max_tokens: o.decodeSteps + 1 }), stopTokenIds: [] }, sink);
+          await o.engine.add(
+            { id: id++, modelKey: target.key, promptTokens: prompt, sampling: samplingWith({ max_tokens: o.decodeSteps + 1 }), stopTokenIds: [] },
+            sink,
+          );
         }
         prefill.push((await o.engine.runTurn(target.key, 1)).ms);
         for (let s = 0; s < o.decodeSteps; s++) decode.push((await o.engine.runTurn(target.key, 1)).ms);

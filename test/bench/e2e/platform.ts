@@ -36,9 +36,17 @@ export async function startBenchPlatform(o: BenchPlatformOptions): Promise<Bench
   const store = new FsObjectStore(join(dataDir, 'objects'));
   const registry = new Registry();
   const node = await createLocalNodeRuntime({
-    fetchBlob: storeBlobSource(store), shmDir: join(dataDir, 'shm'), hostPoolBytes: 8 * 2 ** 30, engineBin: o.engineBin, backend: o.backend,
-    engineMemoryBytes: o.engineMemoryBytes, engineThreads: o.engineThreads, policy: o.policy,
-    queueLimit: 1024, queueTimeoutMs: 120_000, registry,
+    fetchBlob: storeBlobSource(store),
+    shmDir: join(dataDir, 'shm'),
+    hostPoolBytes: 8 * 2 ** 30,
+    engineBin: o.engineBin,
+    backend: o.backend,
+    engineMemoryBytes: o.engineMemoryBytes,
+    engineThreads: o.engineThreads,
+    policy: o.policy,
+    queueLimit: 1024,
+    queueTimeoutMs: 120_000,
+    registry,
   });
   const plane = createControlPlane({ database, blobs: storeBlobs(store), nodes: [node], registry, recorder: { flushIntervalMs: 100 } });
   const url = await plane.listen(0, '127.0.0.1');

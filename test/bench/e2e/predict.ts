@@ -28,16 +28,29 @@ export function fitProfile(profile: EngineProfile, d: DeviceModel): StepFit {
 }
 
 /** Per-request attainment the simulator predicts for `served`, in the same order. */
-export async function predict(served: readonly ServedRequest[], fit: StepFit, profile: EngineProfile, d: DeviceModel, policy: PolicyName, slo: Slo): Promise<number[]> {
+export async function predict(
+  served: readonly ServedRequest[],
+  fit: StepFit,
+  profile: EngineProfile,
+  d: DeviceModel,
+  policy: PolicyName,
+  slo: Slo,
+): Promise<number[]> {
   const clock = new VirtualClock();
   // A load of a model never seen costs what the profile measured; the bytes part is what a reload saves.
   const copyMs = Math.max(1e-3, profile.firstLoadMs - profile.reloadMs);
   const gpu: SimGpuSpec = {
-    name: d.device, memoryBytes: d.memoryBytes, h2dBytesPerMs: profile.modelBytes / copyMs, loadOverheadMs: profile.reloadMs,
+    name: d.device,
+    memoryBytes: d.memoryBytes,
+    h2dBytesPerMs: profile.modelBytes / copyMs,
+    loadOverheadMs: profile.reloadMs,
     memBytesPerMs: Number.POSITIVE_INFINITY,
   };
   const engine = new SimulatedEngine({
-    clock, gpu, costs: createCalibratedCosts([fit]), weightsArenaBytes: d.weightsArenaBytes,
+    clock,
+    gpu,
+    costs: createCalibratedCosts([fit]),
+    weightsArenaBytes: d.weightsArenaBytes,
     describe: () => ({ shape: d.shape, weightBytes: profile.modelBytes, kvBytesPerToken: d.kvBytesPerToken }),
   });
   // As the node's device lane builds it: only the idle-eviction time is set, the rest are the defaults.
@@ -49,10 +62,18 @@ export async function predict(served: readonly ServedRequest[], fit: StepFit, pr
       if (r.sentMs > clock.now()) await clock.sleep(r.sentMs - clock.now());
       const tally = tallies[i]!;
       const sink: SequenceSink = { onToken: () => tally.token(clock.now()), onDone: () => void (tally.done = true) };
-      scheduler.submit({
-        id: id++, functionName: r.fn, model: { key: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
-        promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1), sampling: samplingWith({ max_tokens: expectedTokens(r) }), stopTokenIds: [], slo,
-      }, sink);
+      scheduler.submit(
+        {
+          id: id++,
+          functionName: r.fn,
+          model: { key: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
+          promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1),
+          sampling: samplingWith({ max_tokens: expectedTokens(r) }),
+          stopTokenIds: [],
+          slo,
+        },
+        sink,
+      );
     }
   })();
   const lastArrival = served.reduce((m, r) => Math.max(m, r.sentMs), 0);

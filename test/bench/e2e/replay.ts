@@ -52,50 +52,56 @@ const WORDS = ['tide', 'pool', 'river', 'shell', 'stone', 'wave', 'sand', 'salt'
 export async function replay(url: string, plan: readonly PlannedRequest[]): Promise<ServedRequest[]> {
   const start = performance.now();
   const now = () => performance.now() - start;
-  return Promise.all(plan.map(async (r) => {
-    const wait = r.atMs - now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const sentMs = now();
-    const prompt = Array.from({ length: r.promptWords }, (_, i) => WORDS[(i * 7 + r.promptWords) % WORDS.length]).join(' ');
-    const res = await fetch(`${url}/v1/functions/${r.fn}/invoke`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ prompt, max_tokens: r.maxTokens, temperature: 0.8, seed: Math.round(r.atMs), stream: true }),
-    });
-    const tokenMs: number[] = [];
-    let usage = { prompt_tokens: 0, completion_tokens: 0 };
-    if (res.status === 200 && res.body) {
-      const decoder = new TextDecoder();
-      let buffered = '';
-      for await (const chunk of res.body) {
-        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
-        let cut: number;
-        while ((cut = buffered.indexOf('\n\n')) >= 0) {
-          const frame = buffered.slice(0, cut);
-          buffered = buffered.slice(cut + 2);
-          if (!frame.startsWith('data: {')) continue;
-          const event = JSON.parse(frame.slice(6)) as { type?: string; usage?: typeof usage };
-          if (event.type === 'token') tokenMs.push(now());
-          if (event.type === 'done' && event.usage) usage = event.usage;
+  return Promise.all(
+    plan.map(async (r) => {
+      const wait = r.atMs - now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const sentMs = now();
+      const prompt = Array.from({ length: r.promptWords }, (_, i) => WORDS[(i * 7 + r.promptWords) % WORDS.length]).join(' ');
+      const res = await fetch(`${url}/v1/functions/${r.fn}/invoke`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ prompt, max_tokens: r.maxTokens, temperature: 0.8, seed: Math.round(r.atMs), stream: true }),
+      });
+      const tokenMs: number[] = [];
+      let usage = { prompt_tokens: 0, completion_tokens: 0 };
+      if (res.status === 200 && res.body) {
+        const decoder = new TextDecoder();
+        let buffered = '';
+        for await (const chunk of res.body) {
+          buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+          let cut: number;
+          while ((cut = buffered.indexOf('\n\n')) >= 0) {
+            const frame = buffered.slice(0, cut);
+            buffered = buffered.slice(cut + 2);
+            if (!frame.startsWith('data: {')) continue;
+            const event = JSON.parse(frame.slice(6)) as { type?: string; usage?: typeof usage };
+            if (event.type === 'token') tokenMs.push(now());
+            if (event.type === 'done' && event.usage) usage = event.usage;
+          }
         }
+      } else {
+        await res.text();
       }
-    } else {
-      await res.text();
-    }
-    return { ...r, sentMs, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, tokenMs, status: res.status };
-  }));
+      return { ...r, sentMs, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, tokenMs, status: res.status };
+    }),
+  );
 }
 
 /** A function folder for `tidepool deploy`: function.yaml pointing at a synthesized model directory. */
 export async function writeFunctionDir(root: string, name: string, modelDir: string, slo: Slo): Promise<string> {
   const dir = join(root, 'functions', name);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'function.yaml'), [
-    `name: ${name}`,
-    `model: {path: ${JSON.stringify(modelDir)}}`,
-    'context_length: 2048',
-    `slo: {ttft_ms: ${Math.round(slo.ttftMs)}, tpot_ms: ${Math.round(slo.tpotMs)}}`,
-    'keep_warm_ms: 600000',
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(dir, 'function.yaml'),
+    [
+      `name: ${name}`,
+      `model: {path: ${JSON.stringify(modelDir)}}`,
+      'context_length: 2048',
+      `slo: {ttft_ms: ${Math.round(slo.ttftMs)}, tpot_ms: ${Math.round(slo.tpotMs)}}`,
+      'keep_warm_ms: 600000',
+      '',
+    ].join('\n'),
+  );
   return dir;
 }

@@ -28,7 +28,11 @@ export function bars(cells: readonly CellResult[], gp: GoodputCell): Bar[] {
     const ded = c.minGpus.dedicated;
     if (c.workload === 'W2') {
       const cut = ours !== undefined && ded !== undefined ? 1 - ours / ded : undefined;
-      out.push({ bar: '≥ 85% fewer GPUs than dedicated (W2)', measured: cut === undefined ? '-' : pct(cut), verdict: cut === undefined ? 'n/a' : cut >= 0.85 ? 'met' : 'missed' });
+      out.push({
+        bar: '≥ 85% fewer GPUs than dedicated (W2)',
+        measured: cut === undefined ? '-' : pct(cut),
+        verdict: cut === undefined ? 'n/a' : cut >= 0.85 ? 'met' : 'missed',
+      });
     }
     const ratio = ours === undefined ? undefined : ours / c.lowerBound.gpus;
     out.push({
@@ -41,5 +45,10 @@ export function bars(cells: readonly CellResult[], gp: GoodputCell): Bar[] {
 }
 
 export function printBars(list: readonly Bar[]): void {
-  console.log(`\n## bars for tidepool\n${table(['bar', 'measured', 'verdict'], list.map((b) => [b.bar, b.measured, b.verdict]))}`);
+  console.log(
+    `\n## bars for tidepool\n${table(
+      ['bar', 'measured', 'verdict'],
+      list.map((b) => [b.bar, b.measured, b.verdict]),
+    )}`,
+  );
 }

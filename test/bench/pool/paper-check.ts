@@ -74,9 +74,14 @@ export async function runPaperCheck(ctx: BenchContext, size: PaperCheckSize): Pr
   const stats = (v: number[]) => ({ mean: Math.round(v.reduce((a, b) => a + b, 0) / v.length), median: v[Math.floor(v.length / 2)]! });
   const workload = {
     mix: '60% qwen2_5_7b / 20% yi1_5_9b_chat / 20% llama2_13b_chat (the artifact: model number mod 10, 6:2:2)',
-    slo: { ttftMs: 10_000, tpotMs: 100 }, ratePerModel: RATE, durationS: size.durationS, seeds: size.seeds,
-    lengths: 'Azure LLM 2023 conv (ContextTokens, GeneratedTokens; prompts cut at 6144, outputs at 2048); the artifact uses ShareGPT, which ../shared/traces does not hold',
-    promptTokens: stats(sorted((l) => l.prompt)), outputTokens: stats(sorted((l) => l.output)),
+    slo: { ttftMs: 10_000, tpotMs: 100 },
+    ratePerModel: RATE,
+    durationS: size.durationS,
+    seeds: size.seeds,
+    lengths:
+      'Azure LLM 2023 conv (ContextTokens, GeneratedTokens; prompts cut at 6144, outputs at 2048); the artifact uses ShareGPT, which ../shared/traces does not hold',
+    promptTokens: stats(sorted((l) => l.prompt)),
+    outputTokens: stats(sorted((l) => l.output)),
     artifactShareGpt: ARTIFACT_SHAREGPT,
   };
   console.log(`\n## paper check: the artifact's e2e settings, ${JSON.stringify(workload)}`);
@@ -98,7 +103,11 @@ export async function runPaperCheck(ctx: BenchContext, size: PaperCheckSize): Pr
         ctx.boundChecks++;
         runs.push(r);
       }
-      at01[policy] = { attainment: meanSpread(runs.map((r) => r.attainment)), artifactQos: meanSpread(runs.map(qos)), completedShare: meanSpread(runs.map((r) => r.completedShare)) };
+      at01[policy] = {
+        attainment: meanSpread(runs.map((r) => r.attainment)),
+        artifactQos: meanSpread(runs.map(qos)),
+        completedShare: meanSpread(runs.map((r) => r.completedShare)),
+      };
     }
     const label = `paper-${s.models}-models`;
     const xLabel = `offered load, requests/s (all ${s.models} models)`;
@@ -106,21 +115,63 @@ export async function runPaperCheck(ctx: BenchContext, size: PaperCheckSize): Pr
     const sustainable = await runGoodput(sub, label, s.gpus, both, at, size.rates, size.refineSteps, xLabel);
     const sustainableArtifactQos = await runGoodput(sub, `${label}-artifact-qos`, s.gpus, both, at, size.rates, size.refineSteps, xLabel, qos);
     const slow = { ...sub, gpu: { ...ctx.gpu, h2dBytesPerMs: 16 * GBPS } };
-    const requestLevelAt16GBps = await runGoodput(slow, `${label}-request-level-16GBps`, s.gpus, ['request-level'], at, size.rates, size.refineSteps, xLabel, qos);
+    const requestLevelAt16GBps = await runGoodput(
+      slow,
+      `${label}-request-level-16GBps`,
+      s.gpus,
+      ['request-level'],
+      at,
+      size.rates,
+      size.refineSteps,
+      xLabel,
+      qos,
+    );
     settings.push({
-      models: s.models, gpus: s.gpus, at01, sustainable, aegaeonOverRequestLevel: ratio(sustainable, 'aegaeon', 'request-level'),
-      sustainableArtifactQos, aegaeonOverRequestLevelArtifactQos: ratio(sustainableArtifactQos, 'aegaeon', 'request-level'), requestLevelAt16GBps,
+      models: s.models,
+      gpus: s.gpus,
+      at01,
+      sustainable,
+      aegaeonOverRequestLevel: ratio(sustainable, 'aegaeon', 'request-level'),
+      sustainableArtifactQos,
+      aegaeonOverRequestLevelArtifactQos: ratio(sustainableArtifactQos, 'aegaeon', 'request-level'),
+      requestLevelAt16GBps,
     });
   }
   const sp = (x: Spread, f: (v: number) => string) => `${f(x.mean)} (${f(x.min)}–${f(x.max)})`;
   const times = (v: number) => `${v.toFixed(2)}×`;
-  console.log(table(['setting', 'metric', 'aegaeon at 0.1', 'request-level at 0.1', 'sustainable aegaeon / request-level', 'aegaeon ÷ request-level (per seed)', 'paper'], settings.flatMap((s) => [
-    [`${s.models} models, ${s.gpus} GPUs`, 'token deadlines', sp(s.at01.aegaeon!.attainment, pct), sp(s.at01['request-level']!.attainment, pct),
-      `${s.sustainable.rate.aegaeon!.mean.toFixed(4)} / ${s.sustainable.rate['request-level']!.mean.toFixed(4)}`, sp(s.aegaeonOverRequestLevel, times), `${PAPER_RATE_RATIO[0]}–${PAPER_RATE_RATIO[1]}×`],
-    ['', "artifact's QoS", sp(s.at01.aegaeon!.artifactQos, pct), sp(s.at01['request-level']!.artifactQos, pct),
-      `${s.sustainableArtifactQos.rate.aegaeon!.mean.toFixed(4)} / ${s.sustainableArtifactQos.rate['request-level']!.mean.toFixed(4)}`, sp(s.aegaeonOverRequestLevelArtifactQos, times), ''],
-    ['', 'QoS, request-level loading at 16 GB/s', '', '', `- / ${s.requestLevelAt16GBps.rate['request-level']!.mean.toFixed(4)}`,
-      times(s.sustainableArtifactQos.rate.aegaeon!.mean / s.requestLevelAt16GBps.rate['request-level']!.mean), ''],
-  ])));
+  console.log(
+    table(
+      ['setting', 'metric', 'aegaeon at 0.1', 'request-level at 0.1', 'sustainable aegaeon / request-level', 'aegaeon ÷ request-level (per seed)', 'paper'],
+      settings.flatMap((s) => [
+        [
+          `${s.models} models, ${s.gpus} GPUs`,
+          'token deadlines',
+          sp(s.at01.aegaeon!.attainment, pct),
+          sp(s.at01['request-level']!.attainment, pct),
+          `${s.sustainable.rate.aegaeon!.mean.toFixed(4)} / ${s.sustainable.rate['request-level']!.mean.toFixed(4)}`,
+          sp(s.aegaeonOverRequestLevel, times),
+          `${PAPER_RATE_RATIO[0]}–${PAPER_RATE_RATIO[1]}×`,
+        ],
+        [
+          '',
+          "artifact's QoS",
+          sp(s.at01.aegaeon!.artifactQos, pct),
+          sp(s.at01['request-level']!.artifactQos, pct),
+          `${s.sustainableArtifactQos.rate.aegaeon!.mean.toFixed(4)} / ${s.sustainableArtifactQos.rate['request-level']!.mean.toFixed(4)}`,
+          sp(s.aegaeonOverRequestLevelArtifactQos, times),
+          '',
+        ],
+        [
+          '',
+          'QoS, request-level loading at 16 GB/s',
+          '',
+          '',
+          `- / ${s.requestLevelAt16GBps.rate['request-level']!.mean.toFixed(4)}`,
+          times(s.sustainableArtifactQos.rate.aegaeon!.mean / s.requestLevelAt16GBps.rate['request-level']!.mean),
+          '',
+        ],
+      ]),
+    ),
+  );
   return { workload, paperRateRatio: PAPER_RATE_RATIO, settings };
 }

@@ -23,7 +23,14 @@ export interface TtftTargetResult {
 export async function runTtftTarget(ctx: BenchContext, cell: CellResult, build: (seed: number) => Workload, ttftTargetMs: number): Promise<TtftTargetResult> {
   const settings: ClusterSettings = { tidepool: { ttftTargetMs } };
   const workloads = ctx.seeds.map(build);
-  const plan = await planCapacity({ workloads, policies: ['tidepool'], gpu: ctx.gpu, settings, maxGpus: 2 * workloads[0]!.functions.length, onRun: () => void ctx.boundChecks++ });
+  const plan = await planCapacity({
+    workloads,
+    policies: ['tidepool'],
+    gpu: ctx.gpu,
+    settings,
+    maxGpus: 2 * workloads[0]!.functions.length,
+    onRun: () => void ctx.boundChecks++,
+  });
   const atGpus: Record<number, TtftTargetResult['atGpus'][number]> = {};
   for (const gpus of cell.latency.gpuCounts) {
     const known = plan.points.find((p) => p.gpus === gpus)?.runs;
@@ -37,10 +44,25 @@ export async function runTtftTarget(ctx: BenchContext, cell: CellResult, build: 
     atGpus[gpus] = { tidepool: cell.latency.byPolicy.tidepool![gpus]!, tidepoolWithTarget: latencyOf(runs), aegaeon: cell.latency.byPolicy.aegaeon![gpus]! };
   }
   const minGpus = plan.minGpus.tidepool;
-  console.log(`\n## ${cell.workload}: tidepool with a ${ttftTargetMs} ms TTFT target: fewest GPUs ${minGpus ?? '-'} (default tidepool ${cell.minGpus.tidepool ?? '-'}, aegaeon ${cell.minGpus.aegaeon ?? '-'}); per seed ${plan.atMin.tidepool!.runs.map((r) => pct(r.attainment)).join(' / ')}`);
+  console.log(
+    `\n## ${cell.workload}: tidepool with a ${ttftTargetMs} ms TTFT target: fewest GPUs ${minGpus ?? '-'} (default tidepool ${cell.minGpus.tidepool ?? '-'}, aegaeon ${cell.minGpus.aegaeon ?? '-'}); per seed ${plan.atMin.tidepool!.runs.map((r) => pct(r.attainment)).join(' / ')}`,
+  );
   const range = (s: Spread) => `${ms(s.mean)} (${ms(s.min)}–${ms(s.max)})`;
-  console.log(table(['GPUs', 'setting', 'attainment', 'TTFT p50', 'TTFT p99', 'TPOT p50', 'TPOT p99'], Object.entries(atGpus).flatMap(([gpus, at]) =>
-    (Object.entries(at) as [string, LatencyAt][]).map(([name, l]) => [gpus, name === 'tidepoolWithTarget' ? `tidepool, TTFT target ${ttftTargetMs} ms` : name,
-      pct(l.attainment.mean), range(l.ttftP50), range(l.ttftP99), range(l.tpotP50), range(l.tpotP99)]))));
+  console.log(
+    table(
+      ['GPUs', 'setting', 'attainment', 'TTFT p50', 'TTFT p99', 'TPOT p50', 'TPOT p99'],
+      Object.entries(atGpus).flatMap(([gpus, at]) =>
+        (Object.entries(at) as [string, LatencyAt][]).map(([name, l]) => [
+          gpus,
+          name === 'tidepoolWithTarget' ? `tidepool, TTFT target ${ttftTargetMs} ms` : name,
+          pct(l.attainment.mean),
+          range(l.ttftP50),
+          range(l.ttftP99),
+          range(l.tpotP50),
+          range(l.tpotP99),
+        ]),
+      ),
+    ),
+  );
   return { ttftTargetMs, minGpus, seedAttainment: plan.atMin.tidepool!.runs.map((r) => r.attainment), atGpus };
 }

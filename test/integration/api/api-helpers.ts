@@ -61,7 +61,13 @@ export function scriptedNode(options: { text?: string; failWith?: NodeError; fai
           return;
         }
         if (options.failAfter !== undefined && i === options.failAfter) {
-          yield { type: 'done', reason: 'error', promptTokens: request.promptTokens.length, completionTokens: i, error: { code: 'internal', message: 'engine exploded' } };
+          yield {
+            type: 'done',
+            reason: 'error',
+            promptTokens: request.promptTokens.length,
+            completionTokens: i,
+            error: { code: 'internal', message: 'engine exploded' },
+          };
           return;
         }
         yield { type: 'token', token: bytes[i % bytes.length]! };

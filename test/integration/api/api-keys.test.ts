@@ -14,7 +14,14 @@ describe('API keys', () => {
   async function deploy(name: string, headers: Record<string, string> = {}) {
     const blobs = memoryBlobs();
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
-    return { blobs, files, res: await request(plane.app).post('/v1/functions').set(headers).send({ manifest: { name, model: { path: '.' } }, files }) };
+    return {
+      blobs,
+      files,
+      res: await request(plane.app)
+        .post('/v1/functions')
+        .set(headers)
+        .send({ manifest: { name, model: { path: '.' } }, files }),
+    };
   }
 
   async function createKey(body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ id: string; key: string }> {
@@ -36,7 +43,10 @@ describe('API keys', () => {
     plane = createControlPlane({ database, blobs, nodes: [scriptedNode()], recorder: { flushIntervalMs: 10 }, apiKey });
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
     for (const name of ['alpha', 'beta']) {
-      const res = await request(plane.app).post('/v1/functions').set(apiKey ? bearer(apiKey) : {}).send({ manifest: { name, model: { path: '.' } }, files });
+      const res = await request(plane.app)
+        .post('/v1/functions')
+        .set(apiKey ? bearer(apiKey) : {})
+        .send({ manifest: { name, model: { path: '.' } }, files });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
   }
@@ -48,8 +58,13 @@ describe('API keys', () => {
     expect(admin.key).toMatch(/^tp_[A-Za-z0-9_-]{43}$/);
     const missing = await request(plane.app).get('/v1/models');
     expect(missing.status).toBe(401);
-    expect(missing.body).toEqual({ error: { message: expect.stringContaining('missing API key'), type: 'authentication_error', code: 'invalid_api_key', param: null } });
-    const wrong = await request(plane.app).post('/v1/chat/completions').set(bearer('tp_not-a-key')).send({ model: 'alpha', messages: [{ role: 'user', content: 'hi' }] });
+    expect(missing.body).toEqual({
+      error: { message: expect.stringContaining('missing API key'), type: 'authentication_error', code: 'invalid_api_key', param: null },
+    });
+    const wrong = await request(plane.app)
+      .post('/v1/chat/completions')
+      .set(bearer('tp_not-a-key'))
+      .send({ model: 'alpha', messages: [{ role: 'user', content: 'hi' }] });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
     expect((await request(plane.app).get('/v1/models').set(bearer(admin.key))).body.data).toHaveLength(2);
@@ -71,7 +86,14 @@ describe('API keys', () => {
     expect((await request(plane.app).delete('/v1/functions/alpha').set(bearer(invoke.key))).status).toBe(403);
     expect((await request(plane.app).post('/v1/keys').set(bearer(invoke.key)).send({ name: 'x', scope: 'admin' })).status).toBe(403);
     expect((await request(plane.app).get('/v1/keys').set(bearer(invoke.key))).status).toBe(403);
-    expect((await request(plane.app).put(`/v1/blobs/sha256:${'0'.repeat(64)}`).set(bearer(invoke.key)).send('x')).status).toBe(403);
+    expect(
+      (
+        await request(plane.app)
+          .put(`/v1/blobs/sha256:${'0'.repeat(64)}`)
+          .set(bearer(invoke.key))
+          .send('x')
+      ).status,
+    ).toBe(403);
     // An unrestricted invoke key calls any function.
     const ok = await request(plane.app).post('/v1/completions').set(bearer(invoke.key)).send({ model: 'beta', prompt: 'x', max_tokens: 2 });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
@@ -86,9 +108,22 @@ describe('API keys', () => {
     expect((await request(plane.app).get('/v1/models').set(h)).body.data.map((m: { id: string }) => m.id)).toEqual(['alpha']);
     expect((await request(plane.app).get('/v1/functions').set(h)).body.data.map((f: { name: string }) => f.name)).toEqual(['alpha']);
     const chat = { messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 };
-    expect((await request(plane.app).post('/v1/chat/completions').set(h).send({ model: 'alpha', ...chat })).status).toBe(200);
-    const denied = await request(plane.app).post('/v1/chat/completions').set(h).send({ model: 'beta', ...chat });
-    const missing = await request(plane.app).post('/v1/chat/completions').set(h).send({ model: 'nosuch', ...chat });
+    expect(
+      (
+        await request(plane.app)
+          .post('/v1/chat/completions')
+          .set(h)
+          .send({ model: 'alpha', ...chat })
+      ).status,
+    ).toBe(200);
+    const denied = await request(plane.app)
+      .post('/v1/chat/completions')
+      .set(h)
+      .send({ model: 'beta', ...chat });
+    const missing = await request(plane.app)
+      .post('/v1/chat/completions')
+      .set(h)
+      .send({ model: 'nosuch', ...chat });
     expect(denied.status).toBe(404);
     expect(denied.body.error).toEqual({ ...missing.body.error, message: 'function beta does not exist' });
     expect((await request(plane.app).post('/v1/functions/beta/invoke').set(h).send({ prompt: 'x' })).status).toBe(404);
@@ -114,7 +149,14 @@ describe('API keys', () => {
     expect((await request(plane.app).get('/v1/models')).status).toBe(401);
     const k = await createKey({ name: 'app', scope: 'invoke', functions: ['beta'] }, bearer('bootstrap-secret'));
     expect((await request(plane.app).get('/v1/models').set(bearer(k.key))).body.data.map((m: { id: string }) => m.id)).toEqual(['beta']);
-    expect((await request(plane.app).post('/v1/keys').set(bearer('bootstrap-secret')).send({ name: 'bad', scope: 'admin', functions: ['a'] })).status).toBe(400);
+    expect(
+      (
+        await request(plane.app)
+          .post('/v1/keys')
+          .set(bearer('bootstrap-secret'))
+          .send({ name: 'bad', scope: 'admin', functions: ['a'] })
+      ).status,
+    ).toBe(400);
   });
 
   it('needs an admin key for /metrics once keys are in use (its labels name functions), unless TIDEPOOL_METRICS_PUBLIC; probes stay public', async () => {

@@ -47,7 +47,9 @@ describe('control plane API (scripted node)', () => {
 
   it('answers chat completions with usage and finish_reason length', async () => {
     await setup();
-    const res = await request(plane.app).post('/v1/chat/completions').send({ model: 'echo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 6 });
+    const res = await request(plane.app)
+      .post('/v1/chat/completions')
+      .send({ model: 'echo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 6 });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.choices[0]).toMatchObject({ message: { role: 'assistant', content: ' hello' }, finish_reason: 'length' });
     expect(res.body.usage.completion_tokens).toBe(6);
@@ -56,7 +58,9 @@ describe('control plane API (scripted node)', () => {
 
   it('cuts at a stop string, holds back partial matches and reports finish_reason stop', async () => {
     await setup();
-    const res = await request(plane.app).post('/v1/completions').send({ model: 'echo', prompt: 'x', max_tokens: 12, stop: ['wor'] });
+    const res = await request(plane.app)
+      .post('/v1/completions')
+      .send({ model: 'echo', prompt: 'x', max_tokens: 12, stop: ['wor'] });
     expect(res.body.choices[0]).toMatchObject({ text: ' hello ', finish_reason: 'stop' });
   });
 
@@ -77,7 +81,9 @@ describe('control plane API (scripted node)', () => {
 
   it('refuses bad requests with the OpenAI error shape', async () => {
     await setup();
-    const unknown = await request(plane.app).post('/v1/chat/completions').send({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
+    const unknown = await request(plane.app)
+      .post('/v1/chat/completions')
+      .send({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ code: 'function_not_found', param: 'model' });
     const malformed = await request(plane.app).post('/v1/chat/completions').set('Content-Type', 'application/json').send('{"model":');

@@ -25,7 +25,9 @@ describe('arbitrary request bodies', () => {
     const blobs = memoryBlobs();
     plane = createControlPlane({ database, blobs, nodes: [scriptedNode()], maxBodyBytes: 16_384, log: messageLogger(logged) });
     files = await putModelFiles(blobs, FIXTURE_QWEN);
-    const res = await request(plane.app).post('/v1/functions').send({ manifest: { name: 'small', model: { path: '.' }, context_length: 64 }, files });
+    const res = await request(plane.app)
+      .post('/v1/functions')
+      .send({ manifest: { name: 'small', model: { path: '.' }, context_length: 64 }, files });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
   });
   afterAll(async () => {
@@ -50,26 +52,48 @@ describe('arbitrary request bodies', () => {
   const anyValue = fc.jsonValue({ maxDepth: 3 });
   const withMutations = <T extends object>(valid: fc.Arbitrary<T>, keys: readonly string[]) =>
     fc.tuple(valid, fc.dictionary(fc.constantFrom(...keys), anyValue, { maxKeys: 2 })).map(([base, changes]) => ({ ...base, ...changes }));
-  const validGeneration = fc.record(
-    {
-      model: fc.constant('small'),
-      max_tokens: fc.integer({ min: 1, max: 8 }),
-      temperature: fc.double({ min: 0, max: 2, noNaN: true }),
-      top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
-      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      // Any code point, and what jsonb cannot store (the record keeps stop strings): NUL, a lone surrogate.
-      stop: fc.array(fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }), fc.constantFrom('\u0000', 'a\ud800', '\udc00b')), { maxLength: 4 }),
-      stream: fc.boolean(),
-      stream_options: fc.record({ include_usage: fc.boolean() }),
-    },
-    { requiredKeys: ['model', 'max_tokens'] },
-  ).chain((base) =>
-    fc.oneof(
-      fc.record({ prompt: fc.string({ minLength: 1, maxLength: 40 }) }),
-      fc.record({ messages: fc.array(fc.record({ role: fc.constantFrom('user', 'system', 'assistant', 'developer'), content: fc.string({ maxLength: 20 }) }), { minLength: 1, maxLength: 3 }) }),
-    ).map((input) => ({ ...base, ...input })),
-  );
-  const GENERATION_KEYS = ['model', 'prompt', 'messages', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'stop', 'stream', 'stream_options', 'n'];
+  const validGeneration = fc
+    .record(
+      {
+        model: fc.constant('small'),
+        max_tokens: fc.integer({ min: 1, max: 8 }),
+        temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+        top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
+        seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        // Any code point, and what jsonb cannot store (the record keeps stop strings): NUL, a lone surrogate.
+        stop: fc.array(fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }), fc.constantFrom('\u0000', 'a\ud800', '\udc00b')), { maxLength: 4 }),
+        stream: fc.boolean(),
+        stream_options: fc.record({ include_usage: fc.boolean() }),
+      },
+      { requiredKeys: ['model', 'max_tokens'] },
+    )
+    .chain((base) =>
+      fc
+        .oneof(
+          fc.record({ prompt: fc.string({ minLength: 1, maxLength: 40 }) }),
+          fc.record({
+            messages: fc.array(fc.record({ role: fc.constantFrom('user', 'system', 'assistant', 'developer'), content: fc.string({ maxLength: 20 }) }), {
+              minLength: 1,
+              maxLength: 3,
+            }),
+          }),
+        )
+        .map((input) => ({ ...base, ...input })),
+    );
+  const GENERATION_KEYS = [
+    'model',
+    'prompt',
+    'messages',
+    'max_tokens',
+    'max_completion_tokens',
+    'temperature',
+    'top_p',
+    'seed',
+    'stop',
+    'stream',
+    'stream_options',
+    'n',
+  ];
   const body = fc.oneof({ weight: 5, arbitrary: withMutations(validGeneration, GENERATION_KEYS) }, { weight: 1, arbitrary: anyValue });
   const routes = ['/v1/completions', '/v1/chat/completions', '/v1/functions/small/invoke'];
 

@@ -53,7 +53,10 @@ describe('blob garbage collection route', () => {
   it('deletes old blobs no version references, keeps referenced and young ones, and a dry run deletes nothing', async () => {
     start();
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
-    await request(plane.app).post('/v1/functions').send({ manifest: { name: 'kept', model: { path: '.' } }, files }).expect(201);
+    await request(plane.app)
+      .post('/v1/functions')
+      .send({ manifest: { name: 'kept', model: { path: '.' } }, files })
+      .expect(201);
     for (const f of files) await utimes(join(root(), blobKey(f.digest)), new Date(0), new Date(0));
     const old = await orphan('left by a refused deploy', 2 * 86_400_000);
     const young = await orphan('still uploading', 60_000);
@@ -61,9 +64,16 @@ describe('blob garbage collection route', () => {
     const dry = await request(plane.app).post('/v1/blobs/gc').send({ dry_run: true });
     expect(dry.status).toBe(200);
     expect(dry.body).toEqual({
-      dry_run: true, min_age_ms: 86_400_000, scanned: files.length + 2, referenced: files.length, young: 1,
-      unreferenced: [{ digest: old, size: 24, last_modified: expect.any(String) }], unreferenced_bytes: 24, deleted: 0,
-      leftovers: [], leftover_bytes: 0,
+      dry_run: true,
+      min_age_ms: 86_400_000,
+      scanned: files.length + 2,
+      referenced: files.length,
+      young: 1,
+      unreferenced: [{ digest: old, size: 24, last_modified: expect.any(String) }],
+      unreferenced_bytes: 24,
+      deleted: 0,
+      leftovers: [],
+      leftover_bytes: 0,
     });
     expect(await stored(old)).toBe(true);
 
@@ -91,7 +101,9 @@ describe('blob garbage collection route', () => {
     const sockets = join(temp.dir, 'tmp');
     await mkdir(join(sockets, `tidepool-engine-${deadPid}-x1`), { recursive: true });
     plane = createControlPlane({
-      database, blobs, nodes: [scriptedNode()],
+      database,
+      blobs,
+      nodes: [scriptedNode()],
       leftovers: async () => [...(await store.leftoverParts()), ...(await socketLeftovers(sockets))],
     });
     const dry = await request(plane.app).post('/v1/blobs/gc').send({ dry_run: true });
@@ -113,7 +125,8 @@ describe('blob garbage collection route', () => {
   it('refuses an invoke key with 403 and bad parameters with a 400 naming them', async () => {
     start();
     const admin = (await request(plane.app).post('/v1/keys').send({ name: 'ops', scope: 'admin' }).expect(201)).body.key as string;
-    const invoke = (await request(plane.app).post('/v1/keys').set('Authorization', `Bearer ${admin}`).send({ name: 'app', scope: 'invoke' }).expect(201)).body.key as string;
+    const invoke = (await request(plane.app).post('/v1/keys').set('Authorization', `Bearer ${admin}`).send({ name: 'app', scope: 'invoke' }).expect(201)).body
+      .key as string;
     const old = await orphan('orphan', 2 * 86_400_000);
     const refused = await request(plane.app).post('/v1/blobs/gc').set('Authorization', `Bearer ${invoke}`).send({});
     expect(refused.status).toBe(403);
@@ -121,7 +134,8 @@ describe('blob garbage collection route', () => {
     expect((await request(plane.app).post('/v1/blobs/gc').send({})).status).toBe(401);
     expect(await stored(old)).toBe(true);
 
-    const gc = (body: unknown) => request(plane.app).post('/v1/blobs/gc').set('Authorization', `Bearer ${admin}`).set('Content-Type', 'application/json').send(JSON.stringify(body));
+    const gc = (body: unknown) =>
+      request(plane.app).post('/v1/blobs/gc').set('Authorization', `Bearer ${admin}`).set('Content-Type', 'application/json').send(JSON.stringify(body));
     const cases = [
       [{ dry_run: 'yes' }, 'dry_run', 'dry_run must be true or false, got "yes"'],
       [{ min_age_ms: -1 }, 'min_age_ms', 'min_age_ms must be a non-negative integer (milliseconds), got -1'],
@@ -149,7 +163,9 @@ describe('blob garbage collection route', () => {
         return blobs.size(digest);
       },
     });
-    const res = await request(plane.app).post('/v1/functions').send({ manifest: { name: 'raced', model: { path: '.' } }, files });
+    const res = await request(plane.app)
+      .post('/v1/functions')
+      .send({ manifest: { name: 'raced', model: { path: '.' } }, files });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'missing_blobs', message: `blobs not uploaded: ${weights.name} (${weights.digest})` });
     await request(plane.app).get('/v1/functions/raced').expect(404);

@@ -65,12 +65,15 @@ describe('dashboard routes (/v1/ops/timeline, /v1/ops/events, /dashboard)', () =
     await database?.close();
   });
 
-  it('collects every node\'s spans through the node server, and names a node that keeps none', async () => {
+  it("collects every node's spans through the node server, and names a node that keeps none", async () => {
     const res = await request(url).get('/v1/ops/timeline').expect(200);
     const body = res.body as ClusterTimeline;
     expect(body.nodes.map((n) => n.nodeId)).toEqual(['gpu-node-1']);
     expect(body.nodes[0]!.gpus).toEqual([{ index: 0, label: 'cuda:0' }]);
-    expect(body.nodes[0]!.spans.map((s) => [s.kind, s.function])).toEqual([['switch', 'fn-a'], ['run', 'fn-a']]);
+    expect(body.nodes[0]!.spans.map((s) => [s.kind, s.function])).toEqual([
+      ['switch', 'fn-a'],
+      ['run', 'fn-a'],
+    ]);
     expect(body.unavailable).toEqual([{ nodeId: 'old-node', message: 'this node keeps no timeline' }]);
     const since = body.nodes[0]!.spans[0]!.endMs;
     const later = (await request(url).get(`/v1/ops/timeline?since=${since}`).expect(200)).body as ClusterTimeline;

@@ -17,7 +17,11 @@ describe('deploy validation', () => {
     server = await startE2eServer();
     files = await collectModelFiles(FIXTURE_QWEN);
     for (const f of files) {
-      await request(server.url).put(`/v1/blobs/${f.digest}`).set('Content-Type', 'application/octet-stream').send(await readFile(join(FIXTURE_QWEN, f.name))).expect(201);
+      await request(server.url)
+        .put(`/v1/blobs/${f.digest}`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(await readFile(join(FIXTURE_QWEN, f.name)))
+        .expect(201);
     }
   });
   afterAll(async () => server?.close());
@@ -36,14 +40,21 @@ describe('deploy validation', () => {
     const { createControlPlane } = await import('../../../platform/control-plane.js');
     const capped = createControlPlane({ database: server.database, blobs: server.blobs, nodes: [server.node], maxUploadBytes: 4 });
     const body = Buffer.from('more than four bytes');
-    const res = await request(capped.app).put(`/v1/blobs/${digestOf(body)}`).set('Content-Type', 'application/octet-stream').send(body);
+    const res = await request(capped.app)
+      .put(`/v1/blobs/${digestOf(body)}`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(body);
     expect(res.status).toBe(413);
-    await request(server.url).head(`/v1/blobs/${digestOf(body)}`).expect(404);
+    await request(server.url)
+      .head(`/v1/blobs/${digestOf(body)}`)
+      .expect(404);
     await capped.close();
   });
 
   it('names every problem of an invalid manifest', async () => {
-    const res = await request(server.url).post('/v1/functions').send({ manifest: { name: 'Bad_Name', model: { path: '.' }, slo: { tpot_ms: 0 } }, files });
+    const res = await request(server.url)
+      .post('/v1/functions')
+      .send({ manifest: { name: 'Bad_Name', model: { path: '.' }, slo: { tpot_ms: 0 } }, files });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('name: must be 1-63 characters');
     expect(res.body.error.message).toContain('slo.tpot_ms: must be a positive integer');
@@ -56,7 +67,9 @@ describe('deploy validation', () => {
     { name: '../model.safetensors', problem: 'is not a plain file name' },
   ])('refuses the file name $name with a 400 naming it', async ({ name, problem }) => {
     const weights = files.find((f) => f.name === 'model.safetensors')!;
-    const res = await request(server.url).post('/v1/functions').send({ manifest, files: [...files, { ...weights, name }] });
+    const res = await request(server.url)
+      .post('/v1/functions')
+      .send({ manifest, files: [...files, { ...weights, name }] });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid_files', param: 'files' });
     expect(res.body.error.message).toContain(`files[${files.length}].name: ${JSON.stringify(name)} ${problem}`);
@@ -95,8 +108,12 @@ describe('deploy validation', () => {
 
   it('gives two concurrent deploys of one name two versions, one of them active', async () => {
     const [a, b] = await Promise.all([
-      request(server.url).post('/v1/functions').send({ manifest: { ...manifest, name: 'race' }, files }),
-      request(server.url).post('/v1/functions').send({ manifest: { ...manifest, name: 'race' }, files }),
+      request(server.url)
+        .post('/v1/functions')
+        .send({ manifest: { ...manifest, name: 'race' }, files }),
+      request(server.url)
+        .post('/v1/functions')
+        .send({ manifest: { ...manifest, name: 'race' }, files }),
     ]);
     expect([a.status, b.status]).toEqual([201, 201]);
     expect([a.body.version, b.body.version].sort()).toEqual([1, 2]);

@@ -35,7 +35,9 @@ describe.skipIf(!ENGINE_BUILT)('API on the real CPU engine', () => {
   it('cancels the generation when the client disconnects and records it', async () => {
     const controller = new AbortController();
     const res = await fetch(`${server.url}/v1/functions/tiny-chat/invoke`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: controller.signal,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      signal: controller.signal,
       body: JSON.stringify({ prompt: 'a', max_tokens: 1500, stream: true }),
     });
     const reader = res.body!.getReader();
@@ -61,7 +63,9 @@ describe.skipIf(!ENGINE_BUILT)('API on the real CPU engine', () => {
 
   /** `POST /v1/completions` on tiny-chat; returns the completion text. */
   async function complete(params: Record<string, unknown>): Promise<string> {
-    const res = await request(server.url).post('/v1/completions').send({ model: 'tiny-chat', prompt: 'The river', max_tokens: 16, ...params });
+    const res = await request(server.url)
+      .post('/v1/completions')
+      .send({ model: 'tiny-chat', prompt: 'The river', max_tokens: 16, ...params });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.usage.completion_tokens).toBe(16);
     return res.body.choices[0].text as string;

@@ -63,11 +63,14 @@ describe('a hostile model at deploy', () => {
     };
     const health = probe('/healthz');
     const tenant = probe('/v1/completions', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'tenant', prompt: 'hi', max_tokens: 2 }),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'tenant', prompt: 'hi', max_tokens: 2 }),
     });
     const started = performance.now();
     const res = await fetch(`${server.url}/v1/functions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ manifest: { name: 'hostile', model: { path: '.' } }, files }),
     });
     const elapsedMs = performance.now() - started;
@@ -99,7 +102,10 @@ describe('a hostile model at deploy', () => {
     },
     {
       what: 'a context the engine cannot serve',
-      files: { 'config.json': async () => JSON.stringify({ ...JSON.parse(await readFile(join(FIXTURE_QWEN, 'config.json'), 'utf8')), max_position_embeddings: 2 ** 31 - 1 }) },
+      files: {
+        'config.json': async () =>
+          JSON.stringify({ ...JSON.parse(await readFile(join(FIXTURE_QWEN, 'config.json'), 'utf8')), max_position_embeddings: 2 ** 31 - 1 }),
+      },
       param: 'config.json',
       message: /max_position_embeddings 2147483647 exceeds the limit of 1048576/,
     },
@@ -110,7 +116,9 @@ describe('a hostile model at deploy', () => {
     const files = await collectModelFiles(dir);
     for (const f of files) await fetch(`${server.url}/v1/blobs/${f.digest}`, { method: 'PUT', body: await readFile(join(dir, f.name)) });
     const res = await fetch(`${server.url}/v1/functions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ manifest: { name: 'mismatched', model: { path: '.' } }, files }),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ manifest: { name: 'mismatched', model: { path: '.' } }, files }),
     });
     const body = (await res.json()) as { error: { code: string; message: string; param: string } };
     expect(res.status).toBe(422);

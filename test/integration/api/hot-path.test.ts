@@ -65,7 +65,9 @@ describe('invoke hot path', () => {
     const url = await plane.listen(0, '127.0.0.1');
     const client = new AbortController();
     const res = await fetch(`${url}/v1/completions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: client.signal,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      signal: client.signal,
       body: JSON.stringify({ model: 'echo', prompt: 'hi', max_tokens: 100, stream: true }),
     });
     expect(res.status).toBe(200);
@@ -99,10 +101,22 @@ describe('invoke hot path', () => {
       for (const frame of frames.slice(0, -1)) {
         const json = frame.slice('data: '.length);
         expect(JSON.stringify(JSON.parse(json))).toBe(json);
-        expect(Object.keys(JSON.parse(json))).toEqual(['id', 'object', 'created', 'model', 'system_fingerprint', 'choices', ...(json.includes('"usage"') ? ['usage'] : [])]);
+        expect(Object.keys(JSON.parse(json))).toEqual([
+          'id',
+          'object',
+          'created',
+          'model',
+          'system_fingerprint',
+          'choices',
+          ...(json.includes('"usage"') ? ['usage'] : []),
+        ]);
       }
     }
-    const content = chat.text.split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)).choices[0]?.delta?.content ?? '').join('');
+    const content = chat.text
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)).choices[0]?.delta?.content ?? '')
+      .join('');
     expect(content).toBe(sample);
   });
 });

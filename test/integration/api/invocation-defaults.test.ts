@@ -13,7 +13,10 @@ describe('invocation defaults and ids', () => {
     server = await startE2eServer();
     const files = await putModelFiles(server.blobs, FIXTURE_QWEN);
     // No defaults: max_tokens defaults to 256, the whole context of tiny-qwen2.
-    await request(server.url).post('/v1/functions').send({ manifest: { name: 'short-context', model: { path: '.' } }, files }).expect(201);
+    await request(server.url)
+      .post('/v1/functions')
+      .send({ manifest: { name: 'short-context', model: { path: '.' } }, files })
+      .expect(201);
     console.log(`invocation defaults: node is ${server.engine}`);
   });
   afterAll(async () => server?.close());
@@ -28,13 +31,16 @@ describe('invocation defaults and ids', () => {
     const res = await request(server.url).post('/v1/completions').send({ model: 'short-context', prompt: 'abc', max_tokens: 254 });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({
-      code: 'context_length_exceeded', param: 'max_tokens',
+      code: 'context_length_exceeded',
+      param: 'max_tokens',
       message: 'prompt (3 tokens) + max_tokens (254) = 257 exceeds the context length 256 of function short-context',
     });
   });
 
   it('answers an OpenAI request with the invocation id it is recorded under', async () => {
-    const chat = await request(server.url).post('/v1/chat/completions').send({ model: 'short-context', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
+    const chat = await request(server.url)
+      .post('/v1/chat/completions')
+      .send({ model: 'short-context', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
     const text = await request(server.url).post('/v1/completions').send({ model: 'short-context', prompt: 'hi', max_tokens: 3 });
     expect(chat.body.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
     expect(text.body.id).toMatch(/^cmpl-[0-9a-f]{32}$/);
@@ -44,8 +50,12 @@ describe('invocation defaults and ids', () => {
   });
 
   it('records each choice under the response id, choice i as <id>-<i>', async () => {
-    const chat = await request(server.url).post('/v1/chat/completions').send({ model: 'short-context', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, n: 2 });
-    const batch = await request(server.url).post('/v1/completions').send({ model: 'short-context', prompt: ['a', 'b'], max_tokens: 2 });
+    const chat = await request(server.url)
+      .post('/v1/chat/completions')
+      .send({ model: 'short-context', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, n: 2 });
+    const batch = await request(server.url)
+      .post('/v1/completions')
+      .send({ model: 'short-context', prompt: ['a', 'b'], max_tokens: 2 });
     const response = await request(server.url).post('/v1/responses').send({ model: 'short-context', input: 'hi', max_output_tokens: 2 });
     for (const res of [chat, batch, response]) expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(response.body.id).toMatch(/^resp_[0-9a-f]{32}$/);

@@ -69,7 +69,9 @@ describe.skipIf(!ENGINE_BUILT)('operator API (/v1/ops/state, /v1/invocations)', 
   it('counts a generation in flight as running on its node', async () => {
     const controller = new AbortController();
     const res = await fetch(`${server.url}/v1/functions/tiny-chat/invoke`, {
-      method: 'POST', headers: { ...admin, 'Content-Type': 'application/json' }, signal: controller.signal,
+      method: 'POST',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      signal: controller.signal,
       body: JSON.stringify({ prompt: 'a', max_tokens: 1500, stream: true }),
     });
     const reader = res.body!.getReader();
@@ -111,8 +113,15 @@ describe.skipIf(!ENGINE_BUILT)('operator API (/v1/ops/state, /v1/invocations)', 
 
   it('answers bad parameters with 400 naming the parameter, and an unknown function with 404', async () => {
     const cases: [string, string][] = [
-      ['limit=0', 'limit'], ['limit=abc', 'limit'], ['limit=1001', 'limit'], ['status=done', 'status'], ['fn=tiny-chat', 'fn'],
-      ['after=nope', 'after'], ['since=nope', 'since'], ['since=2026-13-45T00:00:00Z', 'since'], ['limit=1&limit=2', 'limit'],
+      ['limit=0', 'limit'],
+      ['limit=abc', 'limit'],
+      ['limit=1001', 'limit'],
+      ['status=done', 'status'],
+      ['fn=tiny-chat', 'fn'],
+      ['after=nope', 'after'],
+      ['since=nope', 'since'],
+      ['since=2026-13-45T00:00:00Z', 'since'],
+      ['limit=1&limit=2', 'limit'],
       ['after=x&since=2026-01-01T00:00:00Z', 'since'],
     ];
     for (const [query, param] of cases) {

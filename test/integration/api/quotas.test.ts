@@ -27,13 +27,19 @@ describe('quotas', () => {
     plane = createControlPlane({ database, blobs, nodes: [node], recorder: { flushIntervalMs: 10 }, apiKey: BOOT });
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
     for (const manifest of manifests) {
-      const res = await request(plane.app).post('/v1/functions').set(bearer(BOOT)).send({ manifest: { model: { path: '.' }, ...manifest }, files });
+      const res = await request(plane.app)
+        .post('/v1/functions')
+        .set(bearer(BOOT))
+        .send({ manifest: { model: { path: '.' }, ...manifest }, files });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
   }
 
   async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string }> {
-    const res = await request(plane.app).post('/v1/keys').set(bearer(BOOT)).send({ scope: 'invoke', ...body });
+    const res = await request(plane.app)
+      .post('/v1/keys')
+      .set(bearer(BOOT))
+      .send({ scope: 'invoke', ...body });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body as { id: string; key: string };
   }
@@ -49,11 +55,27 @@ describe('quotas', () => {
     expect(created.body).toMatchObject({ name: 'app', rpm: 60, tpm: 100000, concurrency: 4 });
     await createKey({ name: 'free' });
     const list = await request(plane.app).get('/v1/keys').set(bearer(BOOT));
-    expect(list.body.data.map((k: Record<string, unknown>) => [k.name, k.rpm, k.tpm, k.concurrency])).toEqual([['app', 60, 100000, 4], ['free', null, null, null]]);
-    for (const [field, value] of [['rpm', -1], ['tpm', 1.5], ['concurrency', 0], ['rpm', '60'], ['tpm', 2 ** 31]] as const) {
-      const res = await request(plane.app).post('/v1/keys').set(bearer(BOOT)).send({ name: 'bad', scope: 'invoke', [field]: value });
+    expect(list.body.data.map((k: Record<string, unknown>) => [k.name, k.rpm, k.tpm, k.concurrency])).toEqual([
+      ['app', 60, 100000, 4],
+      ['free', null, null, null],
+    ]);
+    for (const [field, value] of [
+      ['rpm', -1],
+      ['tpm', 1.5],
+      ['concurrency', 0],
+      ['rpm', '60'],
+      ['tpm', 2 ** 31],
+    ] as const) {
+      const res = await request(plane.app)
+        .post('/v1/keys')
+        .set(bearer(BOOT))
+        .send({ name: 'bad', scope: 'invoke', [field]: value });
       expect(res.status).toBe(400);
-      expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param: field, message: `${field}: must be a positive integer (at most 2147483647) or null for unlimited` });
+      expect(res.body.error).toMatchObject({
+        code: 'invalid_parameter',
+        param: field,
+        message: `${field}: must be a positive integer (at most 2147483647) or null for unlimited`,
+      });
     }
   });
 
@@ -61,7 +83,10 @@ describe('quotas', () => {
     await setup(scriptedNode());
     const limited = await createKey({ name: 'limited', rpm: 2 });
     const h = bearer(limited.key);
-    const chat = await request(plane.app).post('/v1/chat/completions').set(h).send({ model: 'alpha', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    const chat = await request(plane.app)
+      .post('/v1/chat/completions')
+      .set(h)
+      .send({ model: 'alpha', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
     expect(chat.status).toBe(200);
     expect((await request(plane.app).post('/v1/functions/alpha/invoke').set(h).send({ prompt: 'hi', max_tokens: 2 })).status).toBe(200);
     const third = await request(plane.app).post('/v1/completions').set(h).send({ model: 'alpha', prompt: 'hi', max_tokens: 2 });
@@ -70,13 +95,19 @@ describe('quotas', () => {
     expect(Number(third.headers['retry-after'])).toBeLessThanOrEqual(61);
     expect(third.headers['x-ratelimit-scope']).toBe('key');
     expect(third.body).toEqual({
-      error: { type: 'rate_limit_error', code: 'rate_limit_rpm', param: null, message: expect.stringMatching(`^rate limit reached: API key ${limited.id}'s limit is 2 requests per minute \\(rpm\\); retry in \\d+ s$`) },
+      error: {
+        type: 'rate_limit_error',
+        code: 'rate_limit_rpm',
+        param: null,
+        message: expect.stringMatching(`^rate limit reached: API key ${limited.id}'s limit is 2 requests per minute \\(rpm\\); retry in \\d+ s$`),
+      },
     });
     const native = await request(plane.app).post('/v1/functions/alpha/invoke').set(h).send({ prompt: 'hi', max_tokens: 2 });
     expect(native.status).toBe(429);
     expect(native.body.error.code).toBe('rate_limit_rpm');
     // The bootstrap key and other keys are not held to this key's limit.
-    for (let i = 0; i < 3; i++) expect((await request(plane.app).post('/v1/completions').set(bearer(BOOT)).send({ model: 'alpha', prompt: 'hi', max_tokens: 2 })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await request(plane.app).post('/v1/completions').set(bearer(BOOT)).send({ model: 'alpha', prompt: 'hi', max_tokens: 2 })).status).toBe(200);
 
     const rows = await records();
     expect(rows).toHaveLength(7);
@@ -98,7 +129,10 @@ describe('quotas', () => {
     const first = await request(plane.app).post('/v1/completions').set(h).send(body);
     expect(first.body.usage).toEqual({ prompt_tokens: 2, completion_tokens: 6, total_tokens: 8 });
     // 8 used + 32 charged = 40: admitted only because the first request's unused 24 were refunded.
-    const second = await request(plane.app).post('/v1/functions/alpha/invoke').set(h).send({ prompt: 'hi', max_tokens: 30, stop: ['lo'] });
+    const second = await request(plane.app)
+      .post('/v1/functions/alpha/invoke')
+      .set(h)
+      .send({ prompt: 'hi', max_tokens: 30, stop: ['lo'] });
     expect(second.body.usage).toEqual({ prompt_tokens: 2, completion_tokens: 6, total_tokens: 8 });
     const over = await request(plane.app).post('/v1/completions').set(h).send(body);
     expect(over.status).toBe(429);
@@ -129,7 +163,10 @@ describe('quotas', () => {
     const second = await request(plane.app).post('/v1/functions/alpha/invoke').set(h).send({ prompt: 'hi', max_tokens: 2 });
     expect(second.status).toBe(429);
     expect(second.headers['retry-after']).toBe('1');
-    expect(second.body.error).toMatchObject({ code: 'concurrency_limit', message: expect.stringContaining(`API key ${single.id}'s limit is 1 request(s) at once`) });
+    expect(second.body.error).toMatchObject({
+      code: 'concurrency_limit',
+      message: expect.stringContaining(`API key ${single.id}'s limit is 1 request(s) at once`),
+    });
     node.release();
     let text = '';
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
@@ -151,7 +188,10 @@ describe('quotas', () => {
       const refused = await call(key);
       expect(refused.status).toBe(429);
       expect(refused.headers['x-ratelimit-scope']).toBe('function');
-      expect(refused.body.error).toMatchObject({ code: 'rate_limit_rpm', message: expect.stringContaining("function capped's limit is 2 requests per minute") });
+      expect(refused.body.error).toMatchObject({
+        code: 'rate_limit_rpm',
+        message: expect.stringContaining("function capped's limit is 2 requests per minute"),
+      });
     }
     // Other functions keep their own budgets.
     expect((await call(a.key, 'alpha')).status).toBe(200);
@@ -180,9 +220,15 @@ describe('quotas', () => {
   it('refuses a deploy whose limits are invalid, naming each field', async () => {
     await setup(scriptedNode(), []);
     const files = await putModelFiles(memoryBlobs(), FIXTURE_QWEN);
-    const res = await request(plane.app).post('/v1/functions').set(bearer(BOOT)).send({ manifest: { name: 'bad', model: { path: '.' }, limits: { rpm: -1, tpm: 2.5 } }, files });
+    const res = await request(plane.app)
+      .post('/v1/functions')
+      .set(bearer(BOOT))
+      .send({ manifest: { name: 'bad', model: { path: '.' }, limits: { rpm: -1, tpm: 2.5 } }, files });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'invalid_manifest', message: 'limits.rpm: must be a positive integer; limits.tpm: must be a positive integer' });
+    expect(res.body.error).toMatchObject({
+      code: 'invalid_manifest',
+      message: 'limits.rpm: must be a positive integer; limits.tpm: must be a positive integer',
+    });
   });
 });
 

@@ -17,7 +17,9 @@ describe('request limits', () => {
     node = scriptedNode();
     plane = createControlPlane({ database, blobs, nodes: [node], maxBodyBytes: 4096 });
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
-    const res = await request(plane.app).post('/v1/functions').send({ manifest: { name: 'small', model: { path: '.' }, context_length: 64 }, files });
+    const res = await request(plane.app)
+      .post('/v1/functions')
+      .send({ manifest: { name: 'small', model: { path: '.' }, context_length: 64 }, files });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
   });
   afterAll(async () => {
@@ -25,8 +27,14 @@ describe('request limits', () => {
     await database?.close();
   });
 
-  const completion = (extra: Record<string, unknown>) => request(plane.app).post('/v1/completions').send({ model: 'small', prompt: 'hi', ...extra });
-  const invoke = (extra: Record<string, unknown>) => request(plane.app).post('/v1/functions/small/invoke').send({ prompt: 'hi', ...extra });
+  const completion = (extra: Record<string, unknown>) =>
+    request(plane.app)
+      .post('/v1/completions')
+      .send({ model: 'small', prompt: 'hi', ...extra });
+  const invoke = (extra: Record<string, unknown>) =>
+    request(plane.app)
+      .post('/v1/functions/small/invoke')
+      .send({ prompt: 'hi', ...extra });
 
   it('caps the JSON body with 413 naming the byte limit', async () => {
     const res = await completion({ prompt: 'x'.repeat(5000) });
@@ -37,12 +45,20 @@ describe('request limits', () => {
   it('refuses max_tokens past the context, and a prompt that alone fills it', async () => {
     const over = await completion({ max_tokens: 63 });
     expect(over.status).toBe(400);
-    expect(over.body.error).toMatchObject({ code: 'context_length_exceeded', param: 'max_tokens', message: 'prompt (2 tokens) + max_tokens (63) = 65 exceeds the context length 64 of function small' });
+    expect(over.body.error).toMatchObject({
+      code: 'context_length_exceeded',
+      param: 'max_tokens',
+      message: 'prompt (2 tokens) + max_tokens (63) = 65 exceeds the context length 64 of function small',
+    });
     const huge = await invoke({ max_tokens: 2_000_000 });
     expect(huge.body.error).toMatchObject({ code: 'invalid_parameter', param: 'max_tokens', message: 'max_tokens: must be an integer in [1, 1000000]' });
     const long = await invoke({ prompt: 'y'.repeat(64), max_tokens: 1 });
     expect(long.status).toBe(400);
-    expect(long.body.error).toMatchObject({ code: 'context_length_exceeded', param: 'prompt', message: 'prompt (64 tokens) leaves no room in the context length 64 of function small' });
+    expect(long.body.error).toMatchObject({
+      code: 'context_length_exceeded',
+      param: 'prompt',
+      message: 'prompt (64 tokens) leaves no room in the context length 64 of function small',
+    });
     const ok = await completion({ max_tokens: 62 });
     expect(ok.status).toBe(200);
     // Per-request engine time for clients and the api benchmark (non-streaming responses).

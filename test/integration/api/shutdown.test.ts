@@ -16,10 +16,17 @@ describe('control plane shutdown deadline', () => {
     const blobs = memoryBlobs();
     plane = createControlPlane({ database, blobs, nodes: [scriptedNode({ tokenDelayMs: 50 })], recorder: { flushIntervalMs: 10 } });
     const files = await putModelFiles(blobs, FIXTURE_QWEN);
-    expect((await request(plane.app).post('/v1/functions').send({ manifest: { name: 'slow', model: { path: '.' } }, files })).status).toBe(201);
+    expect(
+      (
+        await request(plane.app)
+          .post('/v1/functions')
+          .send({ manifest: { name: 'slow', model: { path: '.' } }, files })
+      ).status,
+    ).toBe(201);
     const url = await plane.listen(0, '127.0.0.1');
     const res = await fetch(`${url}/v1/completions`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ model: 'slow', prompt: 'x', max_tokens: 100, stream: true }),
     });
     expect(res.status).toBe(200);
@@ -29,6 +36,10 @@ describe('control plane shutdown deadline', () => {
     const result = await plane.shutdown(200);
     expect(result).toEqual({ cut: 1 });
     expect(Date.now() - started).toBeLessThan(2000);
-    await expect((async () => { for (;;) if ((await reader.read()).done) return; })()).rejects.toThrow();
+    await expect(
+      (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })(),
+    ).rejects.toThrow();
   });
 });

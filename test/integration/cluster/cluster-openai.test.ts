@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import {
-  ROOT, clusterEnv, clusterSkipReason, createClusterDatabase, runCli, startNode, startServe, stopProcesses, type ClusterDatabase, type Proc,
+  ROOT,
+  clusterEnv,
+  clusterSkipReason,
+  createClusterDatabase,
+  runCli,
+  startNode,
+  startServe,
+  stopProcesses,
+  type ClusterDatabase,
+  type Proc,
 } from './cluster-processes.js';
 
 /**
@@ -19,8 +28,16 @@ const skipReason = clusterSkipReason();
 if (skipReason) console.warn(`[skip] cluster openai test: ${skipReason}`);
 
 const ajv = new Ajv2020({ strict: false });
-const SCHEMA = { type: 'object', properties: { city: { enum: ['Paris', 'Lima'] }, days: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['city', 'days'], additionalProperties: false };
-const ADD = { type: 'function' as const, function: { name: 'add', parameters: { type: 'object', properties: { a: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['a'] } } };
+const SCHEMA = {
+  type: 'object',
+  properties: { city: { enum: ['Paris', 'Lima'] }, days: { type: 'integer', minimum: 1, maximum: 9 } },
+  required: ['city', 'days'],
+  additionalProperties: false,
+};
+const ADD = {
+  type: 'function' as const,
+  function: { name: 'add', parameters: { type: 'object', properties: { a: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['a'] } },
+};
 
 describe.skipIf(skipReason !== undefined)('OpenAI features on a cluster (serve + 2 nodes)', () => {
   let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -42,7 +59,10 @@ describe.skipIf(skipReason !== undefined)('OpenAI features on a cluster (serve +
     await deploy(join(ROOT, 'functions/tiny-chat'));
     const embedDir = join(temp.dir, 'embedder');
     await mkdir(embedDir, { recursive: true });
-    await writeFile(join(embedDir, 'function.yaml'), `name: embedder\ntask: embed\npooling: mean\nmodel: {path: ${join(ROOT, 'test/fixtures/models/tiny-qwen2')}}\n`);
+    await writeFile(
+      join(embedDir, 'function.yaml'),
+      `name: embedder\ntask: embed\npooling: mean\nmodel: {path: ${join(ROOT, 'test/fixtures/models/tiny-qwen2')}}\n`,
+    );
     await deploy(embedDir);
     client = new OpenAI({ baseURL: `${plane}/v1`, apiKey: 'unused', maxRetries: 0 });
   }, 600_000);
@@ -69,7 +89,15 @@ describe.skipIf(skipReason !== undefined)('OpenAI features on a cluster (serve +
     const response_format = { type: 'json_schema' as const, json_schema: { name: 'trip', schema: SCHEMA } };
     const whole = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 80, temperature: 1, seed: 4, response_format });
     expect(ajv.validate(SCHEMA, JSON.parse(whole.choices[0]!.message.content!))).toBe(true);
-    const stream = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 80, temperature: 1, seed: 5, response_format, stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'tiny-chat',
+      messages,
+      max_tokens: 80,
+      temperature: 1,
+      seed: 5,
+      response_format,
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(ajv.validate(SCHEMA, JSON.parse(text))).toBe(true);
@@ -87,7 +115,14 @@ describe.skipIf(skipReason !== undefined)('OpenAI features on a cluster (serve +
   it('batched completions with echo, the Responses API streamed, and embeddings', async () => {
     const batch = await client.completions.create({ model: 'tiny-chat', prompt: ['The tide', 'A pool'], max_tokens: 3, temperature: 0, echo: true });
     expect(batch.choices.map((c) => c.text.slice(0, 6))).toEqual(['The ti', 'A pool']);
-    const events = await client.responses.create({ model: 'tiny-chat', input: 'plan', max_output_tokens: 80, temperature: 1, text: { format: { type: 'json_schema', name: 'trip', schema: SCHEMA } }, stream: true });
+    const events = await client.responses.create({
+      model: 'tiny-chat',
+      input: 'plan',
+      max_output_tokens: 80,
+      temperature: 1,
+      text: { format: { type: 'json_schema', name: 'trip', schema: SCHEMA } },
+      stream: true,
+    });
     let text = '';
     let last = '';
     for await (const event of events) {

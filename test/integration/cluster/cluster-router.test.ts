@@ -13,8 +13,15 @@ const DIGEST = 'sha256:aaaa';
 
 function request(id: string, maxTokens = 4): NodeGenerateRequest {
   return {
-    id, functionName: 'fn', version: 1, artifact: { digest: DIGEST, files: [], bytes: 0 }, promptTokens: [1, 2],
-    sampling: samplingWith({ max_tokens: maxTokens, seed: 1 }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 1000,
+    id,
+    functionName: 'fn',
+    version: 1,
+    artifact: { digest: DIGEST, files: [], bytes: 0 },
+    promptTokens: [1, 2],
+    sampling: samplingWith({ max_tokens: maxTokens, seed: 1 }),
+    stopTokenIds: [],
+    slo: { ttftMs: 1000, tpotMs: 100 },
+    keepWarmMs: 1000,
   };
 }
 
@@ -105,7 +112,11 @@ withDatabases(({ database }) => {
     const hour = 3_600_000;
     await register('gone', 'http://127.0.0.1:9', [], 0, new Date(Date.now() - 2 * hour));
     await register('recent', 'http://127.0.0.1:9', [], 0, new Date(Date.now() - 5000));
-    await upsertNode(database().db, { id: 'drained', address: 'http://127.0.0.1:9', backend: 'cpu', gpus: [], hostPoolBytes: 1, state: 'draining' }, new Date(Date.now() - 2 * hour));
+    await upsertNode(
+      database().db,
+      { id: 'drained', address: 'http://127.0.0.1:9', backend: 'cpu', gpus: [], hostPoolBytes: 1, state: 'draining' },
+      new Date(Date.now() - 2 * hour),
+    );
     const r = createClusterRouter({ db: database().db, token: TOKEN, downAfterMs: 1000, downRetentionMs: hour, registry: new Registry(), cacheMs: 0 });
     await r.refresh();
     const rows = await database().db.selectFrom('nodes').select(['id', 'state']).orderBy('id').execute();
@@ -135,7 +146,10 @@ withDatabases(({ database }) => {
     const artifact = request('h').artifact;
     await Promise.all(r.nodes.map((node) => node.holdWarm?.('fn', artifact, 5000)));
     await Promise.all(r.nodes.map((node) => node.holdWarm?.('fn', undefined, 0)));
-    expect(holds).toEqual([['fn', DIGEST, 5000], ['fn', undefined, 0]]);
+    expect(holds).toEqual([
+      ['fn', DIGEST, 5000],
+      ['fn', undefined, 0],
+    ]);
     const post = (body: unknown, token = TOKEN) =>
       fetch(`${a.url}/internal/hold-warm`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
     expect((await post({ functionName: 'fn', artifact: null, keepWarmMs: 0 }, 'nope')).status).toBe(401);

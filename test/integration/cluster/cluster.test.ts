@@ -2,8 +2,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import {
-  CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, deployFixture, invoke, runCli, startNode, startServe, stopProcesses,
-  type ClusterDatabase, type Outcome, type Proc, type StartedNode,
+  CLUSTER_TOKEN,
+  clusterEnv,
+  clusterSkipReason,
+  createClusterDatabase,
+  deployFixture,
+  invoke,
+  runCli,
+  startNode,
+  startServe,
+  stopProcesses,
+  type ClusterDatabase,
+  type Outcome,
+  type Proc,
+  type StartedNode,
 } from './cluster-processes.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
@@ -53,7 +65,11 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
     expect(res.status).toBe(401);
     const generate = await fetch(`${nodes[0]!.address}/internal/generate`, { method: 'POST', body: '{}' });
     expect(generate.status).toBe(401);
-    const intruder = await runCli(['node', '--control-plane', planes[0]!, '--port', '0'], { ...env, TIDEPOOL_CLUSTER_TOKEN: 'wrong', TIDEPOOL_SHM_DIR: join(temp.dir, 'shm-x') });
+    const intruder = await runCli(['node', '--control-plane', planes[0]!, '--port', '0'], {
+      ...env,
+      TIDEPOOL_CLUSTER_TOKEN: 'wrong',
+      TIDEPOOL_SHM_DIR: join(temp.dir, 'shm-x'),
+    });
     expect(intruder.code).toBe(1);
     expect(intruder.stderr).toContain('refused this node');
   });
@@ -74,10 +90,15 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
       for (let i = next++; i < REQUESTS; i = next++) {
         if (i === 20 && killed === undefined) {
           // Kill the node with the most sequences in flight right now (asked live, with the cluster token).
-          const loads = await Promise.all(nodes.map(async (n) => {
-            const models = (await (await fetch(`${n.address}/internal/residency`, { headers: { Authorization: `Bearer ${CLUSTER_TOKEN}` } })).json()) as { queued: number; running: number }[];
-            return { n, load: models.reduce((sum, m) => sum + m.queued + m.running, 0) };
-          }));
+          const loads = await Promise.all(
+            nodes.map(async (n) => {
+              const models = (await (await fetch(`${n.address}/internal/residency`, { headers: { Authorization: `Bearer ${CLUSTER_TOKEN}` } })).json()) as {
+                queued: number;
+                running: number;
+              }[];
+              return { n, load: models.reduce((sum, m) => sum + m.queued + m.running, 0) };
+            }),
+          );
           const victim = loads.sort((a, b) => b.load - a.load)[0]!.n;
           console.log(`cluster: killing ${victim.id} with ${loads[0]!.load} sequence(s) in flight`);
           killed = victim.id;
@@ -95,7 +116,9 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
       .filter((o) => o.status !== 200 || o.id === undefined || !(o.done || (o.error !== undefined && o.tokens > 0 && /node .* was lost/.test(o.error))));
     expect(problems).toEqual([]);
     const torn = outcomes.filter((o) => !o.done);
-    console.log(`cluster: ${REQUESTS} requests, ${REQUESTS - torn.length} completed, ${torn.length} ended with an error event after streaming (node ${killed} killed)`);
+    console.log(
+      `cluster: ${REQUESTS} requests, ${REQUESTS - torn.length} completed, ${torn.length} ended with an error event after streaming (node ${killed} killed)`,
+    );
 
     // Records are batched; every replica flushes within its interval. Each response's invocation id must have
     // exactly one record, and no record may belong to anything else.
@@ -105,15 +128,26 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
     try {
       const rows = await waitFor(
         async () => {
-          const found = (await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])).rows;
+          const found = (
+            await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])
+          ).rows;
           return found.length >= REQUESTS ? found : undefined;
         },
         { timeoutMs: 15_000, intervalMs: 250, message: `${REQUESTS} invocation records` },
-      ).catch(async () => (await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])).rows);
+      ).catch(
+        async () =>
+          (await db.query<{ id: string; status: string; node_id: string }>('select id, status, node_id from invocations where function_name = $1', [FN])).rows,
+      );
       const recordsPerId = new Map<string, number>();
       for (const row of rows) recordsPerId.set(row.id, (recordsPerId.get(row.id) ?? 0) + 1);
-      expect(ids.filter((id) => recordsPerId.get(id) !== 1), 'response ids without exactly one record').toEqual([]);
-      expect(rows.filter((row) => !ids.includes(row.id)), 'records with no response').toEqual([]);
+      expect(
+        ids.filter((id) => recordsPerId.get(id) !== 1),
+        'response ids without exactly one record',
+      ).toEqual([]);
+      expect(
+        rows.filter((row) => !ids.includes(row.id)),
+        'records with no response',
+      ).toEqual([]);
       const statusOf = new Map(rows.map((row) => [row.id, row.status]));
       expect(torn.map((o) => statusOf.get(o.id!))).toEqual(torn.map(() => 'error'));
       // A completed stream is recorded with its finish reason.
@@ -136,7 +170,12 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
     );
     expect(after.data.filter((n) => n.state === 'ready')).toHaveLength(2);
     const metrics = (await Promise.all(planes.map(async (url) => (await fetch(`${url}/metrics`)).text()))).join('\n');
-    console.log(`cluster: ${metrics.split('\n').filter((l) => l.startsWith('tidepool_route_decisions_total')).join('; ')}`);
+    console.log(
+      `cluster: ${metrics
+        .split('\n')
+        .filter((l) => l.startsWith('tidepool_route_decisions_total'))
+        .join('; ')}`,
+    );
     expect(metrics).toMatch(/tidepool_route_decisions_total\{reason="(hot|warm|least_loaded)"\} [1-9]/);
   });
 
@@ -146,11 +185,20 @@ describe.skipIf(skipReason !== undefined)('cluster on loopback', () => {
     console.log(`cluster: tidepool cluster status\n${status.stdout}`);
     const lines = status.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NODE\s+BACKEND\s+GPUS\s+STATE/);
-    for (const node of nodes) expect(lines.some((line) => line.startsWith(`${node.id} `)), node.id).toBe(true);
+    for (const node of nodes)
+      expect(
+        lines.some((line) => line.startsWith(`${node.id} `)),
+        node.id,
+      ).toBe(true);
     const port = new URL(planes[1]!).port;
     const heading = lines.findIndex((line) => line.startsWith('ROUTING  replica '));
     expect(lines[heading]).toMatch(new RegExp(`^ROUTING  replica \\S+:${port}, since \\S+ \\(this replica only\\), [1-9]\\d* decisions$`));
-    const printed = Object.fromEntries(lines.slice(heading + 2).map((line) => line.split(/\s+/)).map(([reason, n]) => [reason, Number(n)]));
+    const printed = Object.fromEntries(
+      lines
+        .slice(heading + 2)
+        .map((line) => line.split(/\s+/))
+        .map(([reason, n]) => [reason, Number(n)]),
+    );
     // The same counts this replica exports on /metrics, reason by reason (zeros are not exported).
     const metrics = await (await fetch(`${planes[1]}/metrics`)).text();
     const exported = Object.fromEntries([...metrics.matchAll(/^tidepool_route_decisions_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));

@@ -3,8 +3,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import {
-  CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, deployFixture, invoke, runCli, startNode, startServe, stopProcesses, waitFor,
-  type ClusterDatabase, type Proc, type StartedNode,
+  CLUSTER_TOKEN,
+  clusterEnv,
+  clusterSkipReason,
+  createClusterDatabase,
+  deployFixture,
+  invoke,
+  runCli,
+  startNode,
+  startServe,
+  stopProcesses,
+  waitFor,
+  type ClusterDatabase,
+  type Proc,
+  type StartedNode,
 } from './cluster-processes.js';
 import { letTimePass } from '../../helpers/wait-for.js';
 
@@ -88,7 +100,11 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
 
   it('answers /readyz 503 while its engine restarts, and 200 once it is back', async () => {
     expect((await fetch(`${node.address}/readyz`)).status).toBe(200);
-    const engine = Number(execFileSync('ps', ['-o', 'pid=', '--ppid', String(node.proc.child.pid)], { encoding: 'utf8' }).trim().split(/\s+/)[0]);
+    const engine = Number(
+      execFileSync('ps', ['-o', 'pid=', '--ppid', String(node.proc.child.pid)], { encoding: 'utf8' })
+        .trim()
+        .split(/\s+/)[0],
+    );
     expect(engine).toBeGreaterThan(0);
     process.kill(engine, 'SIGKILL');
     // Polled back to back: the restart (200 ms backoff, then the engine's start) is a short window.
@@ -127,7 +143,11 @@ describe.skipIf(skipReason !== undefined)('a node process in cluster mode', () =
     // A replica reuses its read of the node table for 0.5 s; past that, it must route to the node again.
     await letTimePass(600); // past the replicas' 0.5 s node-table cache: what is checked is what they read after it
     const after = await Promise.all([2, 3, 4].map((i) => invoke(plane, FN, i, 8)));
-    expect(after.map((o) => [o.status, o.done])).toEqual([[200, true], [200, true], [200, true]]);
+    expect(after.map((o) => [o.status, o.done])).toEqual([
+      [200, true],
+      [200, true],
+      [200, true],
+    ]);
     const db = await database.connect();
     try {
       const ids = [before, ...after].map((o) => o.id!);

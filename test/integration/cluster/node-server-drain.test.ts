@@ -11,8 +11,15 @@ const TOKEN = 'drain-test-token';
 
 function request(maxTokens: number): NodeGenerateRequest {
   return {
-    id: `r-${maxTokens}`, functionName: 'fn', version: 1, artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
-    promptTokens: [1], sampling: samplingWith({ max_tokens: maxTokens }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    id: `r-${maxTokens}`,
+    functionName: 'fn',
+    version: 1,
+    artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
+    promptTokens: [1],
+    sampling: samplingWith({ max_tokens: maxTokens }),
+    stopTokenIds: [],
+    slo: { ttftMs: 1000, tpotMs: 100 },
+    keepWarmMs: 0,
   };
 }
 

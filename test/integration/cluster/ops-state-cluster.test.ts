@@ -15,7 +15,9 @@ const DIGEST = 'sha256:ops';
 
 const STATS: NodeStats = {
   functions: [{ functionName: 'chat', artifactDigest: DIGEST, queued: 3, running: 2 }],
-  gpus: [{ index: 0, name: 'H100', memoryBytes: 100, weightsBytes: 40, kvBytes: 30, kvUsedBytes: 3, scratchBytes: 10, freeBytes: 20, resident: ['chat'], up: true }],
+  gpus: [
+    { index: 0, name: 'H100', memoryBytes: 100, weightsBytes: 40, kvBytes: 30, kvUsedBytes: 3, scratchBytes: 10, freeBytes: 20, resident: ['chat'], up: true },
+  ],
   hostPool: { capacityBytes: 1000, usedBytes: 400 },
 };
 const RESIDENCY: ModelResidency[] = [{ artifactDigest: DIGEST, functionName: 'chat', tier: 'gpu', bytes: 40, queued: 3, running: 2 }];
@@ -36,7 +38,14 @@ withDatabases(({ database }) => {
       await upsertNode(db, { ...base, id: 'gpu-1', address: servers[0]!.url, state: 'ready', load: 5 }, now);
       await upsertNode(db, { ...base, id: 'gpu-2', address: 'http://127.0.0.1:9', state: 'ready' }, now);
       await upsertNode(db, { ...base, id: 'gpu-3', address: 'http://127.0.0.1:9', state: 'draining' }, now);
-      await createFunctionVersion(db, { name: 'chat', description: '', manifest: { name: 'chat', slo: { ttft_ms: 2000, tpot_ms: 50 } }, artifactDigest: DIGEST, files: [], sizeBytes: 40 });
+      await createFunctionVersion(db, {
+        name: 'chat',
+        description: '',
+        manifest: { name: 'chat', slo: { ttft_ms: 2000, tpot_ms: 50 } },
+        artifactDigest: DIGEST,
+        files: [],
+        sizeBytes: 40,
+      });
       const router = createClusterRouter({ db, token: TOKEN, downAfterMs: 60_000, registry: new Registry(), cacheMs: 0 });
       await router.refresh();
       const state = await createOpsStateReader({ db, router, nodeTimeoutMs: 1000 })();
@@ -49,7 +58,18 @@ withDatabases(({ database }) => {
       expect(state.nodes[1]).toMatchObject({ gpus: [], hostPool: { capacityBytes: 1000, usedBytes: 0 } });
       // gpu-2's heartbeat residency is not counted twice: the load comes from the node that answered.
       expect(state.functions).toEqual([
-        { name: 'chat', version: 1, tier: 'gpu', slo: { ttft_ms: 2000, tpot_ms: 50 }, attainment: null, invocations5m: 0, ttftP50Ms: null, tpotP50Ms: null, queueDepth: 3, running: 2 },
+        {
+          name: 'chat',
+          version: 1,
+          tier: 'gpu',
+          slo: { ttft_ms: 2000, tpot_ms: 50 },
+          attainment: null,
+          invocations5m: 0,
+          ttftP50Ms: null,
+          tpotP50Ms: null,
+          queueDepth: 3,
+          running: 2,
+        },
       ]);
     } finally {
       await Promise.all(servers.map((s) => s.close()));

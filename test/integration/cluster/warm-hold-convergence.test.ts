@@ -2,8 +2,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import {
-  CLUSTER_TOKEN, clusterEnv, clusterSkipReason, createClusterDatabase, deployFixture, runCli, startNode, startServe, stopProcesses, waitFor,
-  type ClusterDatabase, type Proc, type StartedNode,
+  CLUSTER_TOKEN,
+  clusterEnv,
+  clusterSkipReason,
+  createClusterDatabase,
+  deployFixture,
+  runCli,
+  startNode,
+  startServe,
+  stopProcesses,
+  waitFor,
+  type ClusterDatabase,
+  type Proc,
+  type StartedNode,
 } from './cluster-processes.js';
 
 /**
@@ -40,12 +51,13 @@ describe.skipIf(skipReason !== undefined)('min_warm holds in a cluster of proces
 
   /** Waits until the node holds the pinned weights and the control plane lists it there as `host`. */
   async function warmed(node: StartedNode): Promise<number> {
-    const bytes = await waitFor('the pinned weights in the node\'s host memory', 20_000, async () => {
+    const bytes = await waitFor("the pinned weights in the node's host memory", 20_000, async () => {
       const used = await hostPoolUsedBytes(node);
       return used > 0 ? used : undefined;
     });
     await waitFor('cluster status listing the pinned function as host', 30_000, async () =>
-      (await listed()).find((n) => n.id === NODE_ID && n.state === 'ready' && n.residency.host.includes(PINNED)));
+      (await listed()).find((n) => n.id === NODE_ID && n.state === 'ready' && n.residency.host.includes(PINNED)),
+    );
     return bytes;
   }
 
@@ -82,6 +94,8 @@ describe.skipIf(skipReason !== undefined)('min_warm holds in a cluster of proces
     // Removing the function releases it: keep_warm_ms 0 lets the weights go at once.
     const rm = await runCli(['rm', PINNED], { ...env, TIDEPOOL_API_URL: plane });
     expect(rm.code, rm.stderr).toBe(0);
-    expect(await waitFor('the removed function to leave host memory', 15_000, async () => ((await hostPoolUsedBytes(node)) === 0 ? true : undefined))).toBe(true);
+    expect(await waitFor('the removed function to leave host memory', 15_000, async () => ((await hostPoolUsedBytes(node)) === 0 ? true : undefined))).toBe(
+      true,
+    );
   });
 });

@@ -42,8 +42,16 @@ withDatabases(({ database }) => {
 
   async function startNode(id: string): Promise<{ runtime: LocalNodeRuntime; url: string }> {
     const runtime = await createLocalNodeRuntime({
-      nodeId: id, fetchBlob: storeBlobSource(store), shmDir: join(temp.dir, `shm-${id}`), hostPoolBytes: 1 << 20, engineBin: stubEngine, backend: 'cpu',
-      engineMemoryBytes: 1 << 20, queueLimit: 4, queueTimeoutMs: 5_000, registry: new Registry(),
+      nodeId: id,
+      fetchBlob: storeBlobSource(store),
+      shmDir: join(temp.dir, `shm-${id}`),
+      hostPoolBytes: 1 << 20,
+      engineBin: stubEngine,
+      backend: 'cpu',
+      engineMemoryBytes: 1 << 20,
+      queueLimit: 4,
+      queueTimeoutMs: 5_000,
+      registry: new Registry(),
     });
     const server = await startNodeServer({ node: runtime, token: TOKEN, host: '127.0.0.1', port: 0 });
     nodes.push({ runtime, server });
@@ -57,7 +65,12 @@ withDatabases(({ database }) => {
     await putBlob(store, file.digest, bytes);
     const artifact = { digest: digestOf(Buffer.from(`${name}:${file.digest}`)), files: [file], bytes: bytes.length };
     await createFunctionVersion(database().db, {
-      name, description: '', manifest: { name, model: { path: './model' }, ...fields }, artifactDigest: artifact.digest, files: [file], sizeBytes: artifact.bytes,
+      name,
+      description: '',
+      manifest: { name, model: { path: './model' }, ...fields },
+      artifactDigest: artifact.digest,
+      files: [file],
+      sizeBytes: artifact.bytes,
     });
     return artifact;
   }
@@ -136,7 +149,15 @@ withDatabases(({ database }) => {
     const refusals = [
       [{ holds: 'all' }, 'holds must be an array'],
       [{ holds: [{ functionName: 'a', artifact: null, keepWarmMs: 0 }] }, 'holds[0]: artifact must be set (leave a function out to release it)'],
-      [{ holds: [{ functionName: 'a', artifact, keepWarmMs: 0 }, { functionName: 'a', artifact, keepWarmMs: 0 }] }, 'holds[1]: function a is listed twice'],
+      [
+        {
+          holds: [
+            { functionName: 'a', artifact, keepWarmMs: 0 },
+            { functionName: 'a', artifact, keepWarmMs: 0 },
+          ],
+        },
+        'holds[1]: function a is listed twice',
+      ],
       [{ holds: [{ functionName: 'a', artifact, keepWarmMs: -1 }] }, 'holds[0]: keepWarmMs must be a non-negative integer'],
     ] as const;
     for (const [body, message] of refusals) {
@@ -183,7 +204,9 @@ withDatabases(({ database }) => {
     const attempts: WarmHoldTarget[][] = [];
     const lines: string[] = [];
     const replica = sync({
-      now: () => clock, retryAfterMs: 30_000, log: messageLogger(lines),
+      now: () => clock,
+      retryAfterMs: 30_000,
+      log: messageLogger(lines),
       send: async (_node, holds) => {
         attempts.push([...holds]);
         throw new Error('connect ECONNREFUSED');

@@ -28,7 +28,13 @@ withDatabases(({ database }) => {
 
   it('stores per-key limits; a key without them reads back unlimited', async () => {
     const { db } = database();
-    const limited = await createApiKey(db, { name: 'metered', keyHash: 'hash-metered', scopes: ['invoke'], functions: null, limits: { rpm: 60, tpm: null, concurrency: 4 } });
+    const limited = await createApiKey(db, {
+      name: 'metered',
+      keyHash: 'hash-metered',
+      scopes: ['invoke'],
+      functions: null,
+      limits: { rpm: 60, tpm: null, concurrency: 4 },
+    });
     expect(limited.limits).toEqual({ rpm: 60, tpm: null, concurrency: 4 });
     expect((await findApiKeyByHash(db, 'hash-metered'))?.limits).toEqual({ rpm: 60, tpm: null, concurrency: 4 });
     await createApiKey(db, { id: 'key-free', name: 'free', keyHash: 'hash-free', scopes: ['invoke'], functions: null });

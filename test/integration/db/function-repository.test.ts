@@ -49,7 +49,10 @@ withDatabases(({ database }) => {
   it('numbers redeploys consecutively and activates the newest', async () => {
     const { db } = database();
     await createFunctionVersion(db, deploy('fn-redeploy'));
-    expect(await createFunctionVersion(db, deploy('fn-redeploy', { description: 'second', artifactDigest: DIGEST_B }))).toEqual({ name: 'fn-redeploy', version: 2 });
+    expect(await createFunctionVersion(db, deploy('fn-redeploy', { description: 'second', artifactDigest: DIGEST_B }))).toEqual({
+      name: 'fn-redeploy',
+      version: 2,
+    });
     expect((await getFunction(db, 'fn-redeploy'))?.description).toBe('second');
     expect((await getActiveVersion(db, 'fn-redeploy'))?.version).toBe(2);
     expect((await listVersions(db, 'fn-redeploy')).map((v) => v.version)).toEqual([2, 1]);
@@ -115,7 +118,7 @@ withDatabases(({ database }) => {
     expect(await isDigestReferenced(db, fileDigest)).toBe(true);
   });
 
-  it('lists the blob digests of every version\'s files, not artifact digests', async () => {
+  it("lists the blob digests of every version's files, not artifact digests", async () => {
     const { db } = database();
     const [one, two] = [`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`];
     await createFunctionVersion(db, deploy('fn-refs', { files: [{ name: 'config.json', digest: one, size: 1 }] }));
@@ -177,7 +180,10 @@ withDatabases(({ database }) => {
     await createFunctionVersion(db, withManifest('warm-rolled-back', { min_warm: 3 }));
     await createFunctionVersion(db, withManifest('warm-odd', { min_warm: 'lots' }));
     const rows = await listWarmHeldVersions(db);
-    expect(rows.map((r) => [r.functionName, r.version])).toEqual([['warm-held', 1], ['warm-rolled-back', 2]]);
+    expect(rows.map((r) => [r.functionName, r.version])).toEqual([
+      ['warm-held', 1],
+      ['warm-rolled-back', 2],
+    ]);
     await setActiveVersion(db, 'warm-rolled-back', 1);
     expect((await listWarmHeldVersions(db)).map((r) => r.functionName)).toEqual(['warm-held']);
   });

@@ -15,9 +15,22 @@ const T0 = Date.UTC(2026, 0, 1);
 /** Started at T0 + `startMs`, finished `durationMs` later. */
 function invocation(functionName: string, id: string, startMs: number, durationMs: number, overrides: Partial<InvocationRecord> = {}): InvocationRecord {
   return {
-    id, functionName, version: 1, apiKeyId: null, nodeId: 'node-a', status: 'stop', promptTokens: 5, completionTokens: 9,
-    ttftMs: 100, tpotMs: 10, sloAttainment: 1, sloMet: true, error: null,
-    createdAt: new Date(T0 + startMs), finishedAt: new Date(T0 + startMs + durationMs), ...overrides,
+    id,
+    functionName,
+    version: 1,
+    apiKeyId: null,
+    nodeId: 'node-a',
+    status: 'stop',
+    promptTokens: 5,
+    completionTokens: 9,
+    ttftMs: 100,
+    tpotMs: 10,
+    sloAttainment: 1,
+    sloMet: true,
+    error: null,
+    createdAt: new Date(T0 + startMs),
+    finishedAt: new Date(T0 + startMs + durationMs),
+    ...overrides,
   };
 }
 
@@ -25,7 +38,10 @@ function invocation(functionName: string, id: string, startMs: number, durationM
 withDatabases(({ database }) => {
   it('pages newest first by row, so invocations started in the same millisecond are neither lost nor repeated', async () => {
     const { db } = database();
-    await insertInvocations(db, ['a', 'b', 'c', 'd', 'e'].map((id) => invocation('ops-ties', `ops-ties-${id}`, id < 'd' ? 1000 : 2000, 10)));
+    await insertInvocations(
+      db,
+      ['a', 'b', 'c', 'd', 'e'].map((id) => invocation('ops-ties', `ops-ties-${id}`, id < 'd' ? 1000 : 2000, 10)),
+    );
     const seen: string[] = [];
     let after: string | undefined;
     for (;;) {

@@ -73,10 +73,7 @@ withDatabases(({ database }) => {
 
   it('stores a NUL in an error message as U+FFFD instead of failing the batch, and keeps an escaped one as text', async () => {
     const { db } = database();
-    await insertInvocations(db, [
-      invocation('inv-nul', 1, { error: 'engine said \u0000 then \\u0000 literally' }),
-      invocation('inv-nul', 2, { error: null }),
-    ]);
+    await insertInvocations(db, [invocation('inv-nul', 1, { error: 'engine said \u0000 then \\u0000 literally' }), invocation('inv-nul', 2, { error: null })]);
     const rows = await listInvocations(db, { functionName: 'inv-nul', limit: 2 });
     expect(rows.map((r) => r.error).sort()).toEqual(['engine said \uFFFD then \\u0000 literally', null].sort());
   });

@@ -10,7 +10,11 @@ withDatabases(({ database }) => {
     const first = new Date('2026-01-01T00:00:00Z');
     const later = new Date('2026-01-01T00:05:00Z');
     await upsertNode(db, { id: 'node-reg', address: 'http://10.0.0.1:8081', backend: 'cuda', gpus, hostPoolBytes: 64 * 2 ** 30, state: 'ready' }, first);
-    const again = await upsertNode(db, { id: 'node-reg', address: 'http://10.0.0.2:8081', backend: 'cuda', gpus, hostPoolBytes: 64 * 2 ** 30, state: 'ready' }, later);
+    const again = await upsertNode(
+      db,
+      { id: 'node-reg', address: 'http://10.0.0.2:8081', backend: 'cuda', gpus, hostPoolBytes: 64 * 2 ** 30, state: 'ready' },
+      later,
+    );
     expect(again).toMatchObject({ address: 'http://10.0.0.2:8081', hostPoolBytes: 64 * 2 ** 30, gpus, heartbeatAt: later, registeredAt: first });
     expect(await getNode(db, 'node-reg')).toEqual(again);
   });

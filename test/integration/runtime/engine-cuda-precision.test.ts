@@ -26,8 +26,19 @@ interface FixtureReference extends Forward {
 }
 
 async function forward(model: string, prompt: number[], precision: 'f32' | 'cuda'): Promise<Forward> {
-  const args = ['forward', '--backend', 'cpu', '--threads', '1', '--model-dir', join(fixtures, 'models', model),
-    '--tokens', prompt.join(','), '--generate', '16'];
+  const args = [
+    'forward',
+    '--backend',
+    'cpu',
+    '--threads',
+    '1',
+    '--model-dir',
+    join(fixtures, 'models', model),
+    '--tokens',
+    prompt.join(','),
+    '--generate',
+    '16',
+  ];
   const { stdout } = await run(engineBin, args, { env: { ...process.env, TIDEPOOL_CPU_PRECISION: precision }, maxBuffer: 64 << 20 });
   return JSON.parse(stdout) as Forward;
 }
@@ -55,7 +66,7 @@ describe.skipIf(skipReason !== undefined)('CPU engine emulating the CUDA precisi
       const emulatedError = relativeError(emulated.logits, ref.logits);
       console.log(`${model}: logits rel err f32 ${plainError.toExponential(2)}, cuda precision ${emulatedError.toExponential(2)}`);
       expect(plainError).toBeLessThanOrEqual(plainTolerance);
-      expect(emulatedError).toBeGreaterThan(plainError);  // the roundings really happen
+      expect(emulatedError).toBeGreaterThan(plainError); // the roundings really happen
       expect(emulatedError).toBeLessThanOrEqual(emulatedTolerance);
       expect(emulated.greedy).toEqual(ref.greedy);
     });
@@ -63,8 +74,9 @@ describe.skipIf(skipReason !== undefined)('CPU engine emulating the CUDA precisi
 
   it('rejects an unknown precision by name', async () => {
     const args = ['forward', '--backend', 'cpu', '--model-dir', join(fixtures, 'models', 'tiny-llama'), '--tokens', '1,2'];
-    await expect(run(engineBin, args, { env: { ...process.env, TIDEPOOL_CPU_PRECISION: 'bf16' } }))
-      .rejects.toMatchObject({ stderr: expect.stringContaining("TIDEPOOL_CPU_PRECISION must be f32 or cuda, not 'bf16'") });
+    await expect(run(engineBin, args, { env: { ...process.env, TIDEPOOL_CPU_PRECISION: 'bf16' } })).rejects.toMatchObject({
+      stderr: expect.stringContaining("TIDEPOOL_CPU_PRECISION must be f32 or cuda, not 'bf16'"),
+    });
   });
 });
 
@@ -73,7 +85,7 @@ describe.skipIf(skipReason !== undefined)('node runtime on the CPU engine emulat
   const saved = process.env.TIDEPOOL_CPU_PRECISION;
 
   beforeAll(async () => {
-    process.env.TIDEPOOL_CPU_PRECISION = 'cuda';  // inherited by the engine process the node starts
+    process.env.TIDEPOOL_CPU_PRECISION = 'cuda'; // inherited by the engine process the node starts
     fixture = await startFixtureNode('tp-node-precision-');
   });
   afterAll(async () => {

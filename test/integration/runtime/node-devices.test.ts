@@ -24,22 +24,21 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
   });
   afterAll(async () => fixture?.close());
 
-  const residentOn = async (device: number) =>
-    (await node.engineStats(device)).models.filter((m) => m.state === 'resident').map((m) => m.model);
+  const residentOn = async (device: number) => (await node.engineStats(device)).models.filter((m) => m.state === 'resident').map((m) => m.model);
 
   it('runs one engine per device and reports each', async () => {
     expect(node.devices.map((d) => d.label)).toEqual(['cpu engine 0', 'cpu engine 1']);
     expect(node.enginePid(0)).not.toBe(node.enginePid(1));
     const stats = await node.stats();
-    expect(stats.gpus.map((g) => [g.index, g.up])).toEqual([[0, true], [1, true]]);
+    expect(stats.gpus.map((g) => [g.index, g.up])).toEqual([
+      [0, true],
+      [1, true],
+    ]);
     expect((await node.timeline()).gpus.map((g) => g.label)).toEqual(['cpu engine 0', 'cpu engine 1']);
   });
 
   it('puts two models arriving together on different devices, each exact', async () => {
-    const [a, b] = await Promise.all([
-      collect(node.generate(request('a', llama, llamaRef))),
-      collect(node.generate(request('b', qwen, qwenRef))),
-    ]);
+    const [a, b] = await Promise.all([collect(node.generate(request('a', llama, llamaRef))), collect(node.generate(request('b', qwen, qwenRef)))]);
     expect(tokensOf(a)).toEqual(llamaRef.greedy);
     expect(tokensOf(b)).toEqual(qwenRef.greedy);
     // Which one lands first depends on which host fetch finishes first; each device holds one of them.
@@ -53,7 +52,9 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
   it('spills a popular model onto the second device when the first owes too many tokens', async () => {
     // 24 requests of 200 tokens owe 4800 tokens: past the router's 4000-token slack, so the last ones go to
     // the device that owes less (which then loads llama next to qwen).
-    const runs = await Promise.all(Array.from({ length: 24 }, (_, i) => collect(node.generate(request(`hot${i}`, llama, llamaRef, { sampling: samplingWith({ max_tokens: 200 }) })))));
+    const runs = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => collect(node.generate(request(`hot${i}`, llama, llamaRef, { sampling: samplingWith({ max_tokens: 200 }) })))),
+    );
     for (const events of runs) expect(tokensOf(events).slice(0, llamaRef.greedy.length)).toEqual(llamaRef.greedy);
     // Whichever device test 2 gave llama, the spilled requests loaded it on the other: it is on both now.
     expect(await residentOn(0)).toContain(llama.digest);

@@ -43,7 +43,16 @@ export async function reference(name: string): Promise<Reference> {
 
 export function request(id: string, artifact: Artifact, ref: Reference, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest {
   return {
-    id, functionName: `fn-${id}`, version: 1, artifact, promptTokens: ref.prompt, sampling: samplingWith({ max_tokens: ref.greedy.length }), stopTokenIds: [], slo: { ttftMs: 5_000, tpotMs: 1_000 }, keepWarmMs: 60_000, ...fields,
+    id,
+    functionName: `fn-${id}`,
+    version: 1,
+    artifact,
+    promptTokens: ref.prompt,
+    sampling: samplingWith({ max_tokens: ref.greedy.length }),
+    stopTokenIds: [],
+    slo: { ttftMs: 5_000, tpotMs: 1_000 },
+    keepWarmMs: 60_000,
+    ...fields,
   };
 }
 
@@ -54,7 +63,6 @@ export async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEve
 }
 
 export const tokensOf = (events: readonly NodeEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.token] : []));
-
 
 /** Polls `probe` every 25 ms until it returns true; fails after `ms`, naming `what`. */
 export async function eventually(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -75,14 +83,30 @@ export async function startFixtureNode(prefix: string, options: Partial<LocalNod
   const root = await mkdtemp(join(tmpdir(), prefix));
   const store = new FsObjectStore(join(root, 'objects'));
   const [llama, qwen, llamaRef, qwenRef] = await Promise.all([
-    fixtureArtifact(store, 'tiny-llama'), fixtureArtifact(store, 'tiny-qwen2'), reference('tiny-llama'), reference('tiny-qwen2'),
+    fixtureArtifact(store, 'tiny-llama'),
+    fixtureArtifact(store, 'tiny-qwen2'),
+    reference('tiny-llama'),
+    reference('tiny-qwen2'),
   ]);
   const node = await createLocalNodeRuntime({
-    fetchBlob: storeBlobSource(store), shmDir: join(root, 'shm'), hostPoolBytes: 64 << 20, engineBin, backend: 'cpu', engineMemoryBytes: 256 << 20,
-    engineThreads: 1, queueLimit: 8, queueTimeoutMs: 30_000, registry: new Registry(), ...options,
+    fetchBlob: storeBlobSource(store),
+    shmDir: join(root, 'shm'),
+    hostPoolBytes: 64 << 20,
+    engineBin,
+    backend: 'cpu',
+    engineMemoryBytes: 256 << 20,
+    engineThreads: 1,
+    queueLimit: 8,
+    queueTimeoutMs: 30_000,
+    registry: new Registry(),
+    ...options,
   });
   return {
-    node, llama, qwen, llamaRef, qwenRef,
+    node,
+    llama,
+    qwen,
+    llamaRef,
+    qwenRef,
     async close() {
       await node.close();
       await rm(root, { recursive: true, force: true });

@@ -44,9 +44,18 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
       },
       onDone: (reason) => resolve({ tokens, reason }),
     };
-    s.submit({
-      id, functionName: ref.key, model: ref, promptTokens: reference.prompt, sampling: samplingWith({ max_tokens: reference.greedy.length }), stopTokenIds: [], slo: { ttftMs: 0, tpotMs: 0.01 },
-    }, sink);
+    s.submit(
+      {
+        id,
+        functionName: ref.key,
+        model: ref,
+        promptTokens: reference.prompt,
+        sampling: samplingWith({ max_tokens: reference.greedy.length }),
+        stopTokenIds: [],
+        slo: { ttftMs: 0, tpotMs: 0.01 },
+      },
+      sink,
+    );
   });
 }
 
@@ -67,7 +76,9 @@ describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine'
     const qwen = await fixtureModel('tiny-qwen2');
     const events: SchedulerEvent[] = [];
     const s = createGpuScheduler({
-      engine, policy: 'tidepool', onEvent: (e) => events.push(e),
+      engine,
+      policy: 'tidepool',
+      onEvent: (e) => events.push(e),
       // Token-level turns: no minimum turn, and a ~1 ms step prior so the first (load) turn is a few steps.
       costs: { minTurnMs: 0, switchOverheadMs: 1, decodeMsPerWeightByte: 1 / llama.ref.bytes },
     });
@@ -88,7 +99,9 @@ describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine'
     // Alternations between the two models while both still had tokens to produce.
     const firstDone = Math.min(order.lastIndexOf('tiny-llama'), order.lastIndexOf('tiny-qwen2'));
     const streamSwitches = order.slice(0, firstDone + 1).filter((k, i, xs) => i > 0 && k !== xs[i - 1]).length;
-    console.log(`turns: ${turns.map((t) => `${t.model === 'tiny-llama' ? 'L' : 'Q'}${t.steps}`).join(' ')}; ${runs.length} runs, ${streamSwitches} stream switches before the first finished`);
+    console.log(
+      `turns: ${turns.map((t) => `${t.model === 'tiny-llama' ? 'L' : 'Q'}${t.steps}`).join(' ')}; ${runs.length} runs, ${streamSwitches} stream switches before the first finished`,
+    );
     expect(runs.length).toBeGreaterThanOrEqual(6);
     expect(streamSwitches).toBeGreaterThanOrEqual(4);
     expect(events.filter((e) => e.type === 'switch').length).toBeGreaterThanOrEqual(5);

@@ -43,7 +43,12 @@ withDatabases(({ database }) => {
   async function register(name: string, digests: readonly string[]): Promise<void> {
     const files = digests.map((digest, i) => ({ name: `part-${i}.safetensors`, digest, size: 16 }));
     await createFunctionVersion(database().db, {
-      name, description: '', manifest: { name, model: { path: './model' } }, artifactDigest: digestOf(Buffer.from(name)), files, sizeBytes: 16 * files.length,
+      name,
+      description: '',
+      manifest: { name, model: { path: './model' } },
+      artifactDigest: digestOf(Buffer.from(name)),
+      files,
+      sizeBytes: 16 * files.length,
     });
   }
 

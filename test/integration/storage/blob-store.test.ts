@@ -63,10 +63,12 @@ describe('putBlob failures', () => {
   it('rejects a body that errors mid-stream and one over maxBytes, with nothing uncaught', async () => {
     const store = new FsObjectStore(temp.dir);
     const bytes = Buffer.alloc(1000, 1);
-    const failing = Readable.from((async function* () {
-      yield bytes.subarray(0, 500);
-      throw new Error('client went away');
-    })());
+    const failing = Readable.from(
+      (async function* () {
+        yield bytes.subarray(0, 500);
+        throw new Error('client went away');
+      })(),
+    );
     await expect(putBlob(store, digestOf(bytes), failing)).rejects.toThrow('client went away');
     await expect(putBlob(store, digestOf(bytes), Readable.from([bytes]), { maxBytes: 999 })).rejects.toBeInstanceOf(BlobTooLargeError);
     await settle();
@@ -82,7 +84,8 @@ describe('putBlob failures', () => {
     const bytes = Buffer.alloc(5000, 2);
     await expect(blobs.put(digestOf(Buffer.from('z')), Readable.from([bytes]))).rejects.toMatchObject({ code: 'digest_mismatch' });
     await expect(blobs.put(digestOf(bytes), Readable.from([bytes]), { maxBytes: 4096 })).rejects.toMatchObject({
-      code: 'blob_too_large', message: 'blob exceeds the 4096-byte upload limit',
+      code: 'blob_too_large',
+      message: 'blob exceeds the 4096-byte upload limit',
     });
     await blobs.put(digestOf(bytes), Readable.from([bytes]), { maxBytes: 5000 });
     expect(await blobs.size(digestOf(bytes))).toBe(5000);

@@ -16,17 +16,21 @@ const MiB = 2 ** 20;
 
 /** Feeds `bytes` in small chunks, as a network upload would arrive. */
 function streamOf(bytes: Buffer, chunkBytes = 64 * 1024): Readable {
-  return Readable.from((function* () {
-    for (let offset = 0; offset < bytes.length; offset += chunkBytes) yield bytes.subarray(offset, offset + chunkBytes);
-  })());
+  return Readable.from(
+    (function* () {
+      for (let offset = 0; offset < bytes.length; offset += chunkBytes) yield bytes.subarray(offset, offset + chunkBytes);
+    })(),
+  );
 }
 
 /** A stream that delivers `bytes` and then fails, like a dropped client connection. */
 function failingStream(bytes: Buffer): Readable {
-  return Readable.from((async function* () {
-    yield bytes;
-    throw new Error('connection reset');
-  })());
+  return Readable.from(
+    (async function* () {
+      yield bytes;
+      throw new Error('connection reset');
+    })(),
+  );
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -86,7 +90,10 @@ export function objectStoreBehaviour(open: () => Promise<StoreFixture>): void {
     expect((await store().list('list/')).map((o) => o.key)).toEqual(['list/a/1', 'list/ab', 'list/b/1', 'list/b/2']);
     const written = Date.now();
     const listed = await store().list('list/a');
-    expect(listed).toEqual([{ key: 'list/a/1', size: 8, lastModified: expect.any(Date) }, { key: 'list/ab', size: 7, lastModified: expect.any(Date) }]);
+    expect(listed).toEqual([
+      { key: 'list/a/1', size: 8, lastModified: expect.any(Date) },
+      { key: 'list/ab', size: 7, lastModified: expect.any(Date) },
+    ]);
     // S3 dates have whole seconds; either way the listing says when the object was written.
     for (const { lastModified } of listed) expect(Math.abs(lastModified.getTime() - written)).toBeLessThan(5_000);
     expect(await store().list('nothing-here/')).toEqual([]);
@@ -116,7 +123,11 @@ export function objectStoreBehaviour(open: () => Promise<StoreFixture>): void {
     const destPath = path.join(temp.dir, 'weights.safetensors');
     let progress = 0;
     await downloadBlobTo(store(), digest, destPath, { parallelism: 4, partBytes: MiB + 7, onProgress: (done) => (progress = done) });
-    expect(createHash('sha256').update(await readFile(destPath)).digest('hex')).toBe(digest.slice('sha256:'.length));
+    expect(
+      createHash('sha256')
+        .update(await readFile(destPath))
+        .digest('hex'),
+    ).toBe(digest.slice('sha256:'.length));
     expect(progress).toBe(bytes.length);
     expect((await readAll(await getBlob(store(), digest, { start: 5 * MiB, end: 5 * MiB + 10 }))).equals(bytes.subarray(5 * MiB, 5 * MiB + 10))).toBe(true);
     expect(await readdir(temp.dir)).toEqual(['weights.safetensors']);

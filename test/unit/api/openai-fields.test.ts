@@ -23,7 +23,9 @@ describe('request fields of the OpenAI routes', () => {
 
   it('refuses a field it cannot honour, naming it and why, unless its value is what is served anyway', () => {
     const check = fieldChecker('/v1/chat/completions', CHAT_FIELDS, capture().log);
-    expect(() => check({ audio: { voice: 'x' } })).toThrow(expect.objectContaining({ code: 'unsupported_parameter', param: 'audio', message: 'audio: not supported: only text is served' }));
+    expect(() => check({ audio: { voice: 'x' } })).toThrow(
+      expect.objectContaining({ code: 'unsupported_parameter', param: 'audio', message: 'audio: not supported: only text is served' }),
+    );
     expect(() => check({ use_beam_search: true })).toThrow(expect.objectContaining({ param: 'use_beam_search' }));
     expect(() => check({ use_beam_search: false, modalities: ['text'], skip_special_tokens: true, audio: null })).not.toThrow();
     expect(() => check({ user: 'u', metadata: { a: 1 }, store: true, service_tier: 'flex', prediction: { type: 'content', content: 'x' } })).not.toThrow();
@@ -32,7 +34,7 @@ describe('request fields of the OpenAI routes', () => {
     expect(() => completions({ suffix: '}' })).toThrow(expect.objectContaining({ param: 'suffix' }));
   });
 
-  it('prints each table into docs/api.md exactly, with vLLM\'s behaviour beside each field', async () => {
+  it("prints each table into docs/api.md exactly, with vLLM's behaviour beside each field", async () => {
     const doc = await readFile(new URL('../../../docs/api.md', import.meta.url), 'utf8');
     for (const table of [CHAT_FIELDS, COMPLETION_FIELDS, RESPONSES_FIELDS, EMBEDDING_FIELDS]) {
       for (const rule of Object.values(table)) expect(rule.vllm.length).toBeGreaterThan(0);

@@ -5,8 +5,20 @@ import { samplingWith } from '../../../protocol/sampling.js';
 
 function row(target: Target, stream: boolean, repeat: number, requestsPerSec: number, addedP99Ms: number | null): Row {
   return {
-    target, stream, concurrency: 64, repeat, requests: requestsPerSec * 10, errors: 0, requestsPerSec, tokensPerSec: null,
-    latencyP50Ms: 1, latencyP99Ms: addedP99Ms ?? 2, engineP50Ms: null, engineP99Ms: null, addedP50Ms: addedP99Ms, addedP99Ms,
+    target,
+    stream,
+    concurrency: 64,
+    repeat,
+    requests: requestsPerSec * 10,
+    errors: 0,
+    requestsPerSec,
+    tokensPerSec: null,
+    latencyP50Ms: 1,
+    latencyP99Ms: addedP99Ms ?? 2,
+    engineP50Ms: null,
+    engineP99Ms: null,
+    addedP50Ms: addedP99Ms,
+    addedP99Ms,
   };
 }
 
@@ -18,13 +30,21 @@ describe('api bench report', () => {
 
   it('judges throughput on the instant node against the bare handler of the same repeat, and added p99 on every Tidepool row', () => {
     const rows = [
-      row('bare express', false, 0, 1000, null), row('bare express', false, 1, 2000, null), row('bare express', false, 2, 1000, null),
+      row('bare express', false, 0, 1000, null),
+      row('bare express', false, 1, 2000, null),
+      row('bare express', false, 2, 1000, null),
       // Shares 0.6, 0.3 (slow repeat of the anchor), 0.55: median 0.55, met.
-      row('tidepool (instant node)', false, 0, 600, 4), row('tidepool (instant node)', false, 1, 600, 9), row('tidepool (instant node)', false, 2, 550, 5),
+      row('tidepool (instant node)', false, 0, 600, 4),
+      row('tidepool (instant node)', false, 1, 600, 9),
+      row('tidepool (instant node)', false, 2, 550, 5),
       // Shares 0.4, 0.2, 0.45: median 0.4, missed.
-      row('tidepool (instant node)', true, 0, 400, 6), row('tidepool (instant node)', true, 1, 400, 6), row('tidepool (instant node)', true, 2, 450, 6),
+      row('tidepool (instant node)', true, 0, 400, 6),
+      row('tidepool (instant node)', true, 1, 400, 6),
+      row('tidepool (instant node)', true, 2, 450, 6),
       // Engine-bound: its share is shown, not judged.
-      row('tidepool', false, 0, 10, 3), row('tidepool', false, 1, 10, 3), row('tidepool', false, 2, 10, 30),
+      row('tidepool', false, 0, 10, 3),
+      row('tidepool', false, 1, 10, 3),
+      row('tidepool', false, 2, 10, 30),
     ];
     const summaries = summarize(rows);
     expect(summaries.find((s) => s.target === 'tidepool (instant node)' && !s.stream)?.shareOfBare).toEqual({ min: 0.3, median: 0.55, max: 0.6 });
@@ -41,7 +61,15 @@ describe('api bench report', () => {
 
 describe('instant node', () => {
   const request = {
-    id: 'r', functionName: 'f', version: 1, artifact: { digest: 'sha256:x', files: [], bytes: 0 }, promptTokens: [1, 2, 3], sampling: samplingWith({ max_tokens: 5 }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+    id: 'r',
+    functionName: 'f',
+    version: 1,
+    artifact: { digest: 'sha256:x', files: [], bytes: 0 },
+    promptTokens: [1, 2, 3],
+    sampling: samplingWith({ max_tokens: 5 }),
+    stopTokenIds: [],
+    slo: { ttftMs: 1000, tpotMs: 100 },
+    keepWarmMs: 0,
   };
 
   it('answers the requested tokens at once, cycling through its ids, then done', async () => {

@@ -18,13 +18,19 @@ describe('the CLI finds its control plane', () => {
   afterEach(async () => work.remove());
 
   it('uses TIDEPOOL_API_URL first', () => {
-    expect(resolveApiTarget({ TIDEPOOL_API_URL: 'http://cp:9000', TIDEPOOL_PORT: '1' }, work.dir)).toEqual({ url: 'http://cp:9000', source: 'TIDEPOOL_API_URL' });
+    expect(resolveApiTarget({ TIDEPOOL_API_URL: 'http://cp:9000', TIDEPOOL_PORT: '1' }, work.dir)).toEqual({
+      url: 'http://cp:9000',
+      source: 'TIDEPOOL_API_URL',
+    });
   });
 
   it('finds a running tidepool up on the data directory, whatever port it was started on', async () => {
     const lock = await acquireDirLock(dataDirLockPath(join(work.dir, '.tidepool')), { what: 'test' }, { url: 'http://127.0.0.1:18100' });
     try {
-      expect(resolveApiTarget({}, work.dir)).toEqual({ url: 'http://127.0.0.1:18100', source: `the tidepool up (pid ${process.pid}) on ${join(work.dir, '.tidepool')}` });
+      expect(resolveApiTarget({}, work.dir)).toEqual({
+        url: 'http://127.0.0.1:18100',
+        source: `the tidepool up (pid ${process.pid}) on ${join(work.dir, '.tidepool')}`,
+      });
       expect(resolveApiTarget({ TIDEPOOL_DATA_DIR: 'elsewhere' }, work.dir).url).toBe('http://127.0.0.1:8080');
     } finally {
       await lock.release();
@@ -33,7 +39,10 @@ describe('the CLI finds its control plane', () => {
 
   it('ignores the address left by a platform that died, and falls back to TIDEPOOL_HOST and TIDEPOOL_PORT', async () => {
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
-    await writeFile(dataDirLockPath(join(work.dir, '.tidepool')), JSON.stringify({ pid: deadPid, host: hostname(), since: 'then', command: 'up', nonce: 'x', url: 'http://127.0.0.1:1' }));
+    await writeFile(
+      dataDirLockPath(join(work.dir, '.tidepool')),
+      JSON.stringify({ pid: deadPid, host: hostname(), since: 'then', command: 'up', nonce: 'x', url: 'http://127.0.0.1:1' }),
+    );
     expect(resolveApiTarget({ TIDEPOOL_PORT: '18100' }, work.dir)).toEqual({ url: 'http://127.0.0.1:18100', source: 'TIDEPOOL_PORT' });
     expect(resolveApiTarget({ TIDEPOOL_HOST: '0.0.0.0', TIDEPOOL_PORT: '18101' }, work.dir).url).toBe('http://127.0.0.1:18101');
     expect(resolveApiTarget({ TIDEPOOL_HOST: '10.0.0.5' }, work.dir).url).toBe('http://10.0.0.5:8080');

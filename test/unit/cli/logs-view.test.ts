@@ -5,8 +5,22 @@ import { logHeader, logLine } from '../../../cli/logs-view.js';
 
 function row(id: string, finishedAt: string, overrides: Partial<OpsInvocation> = {}): OpsInvocation {
   return {
-    id, function: 'chat', version: 1, node: 'node-a', status: 'stop', prompt_tokens: 12, completion_tokens: 64,
-    ttft_ms: 250, tpot_ms: 42.5, slo_attainment: 1, slo_met: true, started_at: finishedAt, finished_at: finishedAt, error: null, params: null, ...overrides,
+    id,
+    function: 'chat',
+    version: 1,
+    node: 'node-a',
+    status: 'stop',
+    prompt_tokens: 12,
+    completion_tokens: 64,
+    ttft_ms: 250,
+    tpot_ms: 42.5,
+    slo_attainment: 1,
+    slo_met: true,
+    started_at: finishedAt,
+    finished_at: finishedAt,
+    error: null,
+    params: null,
+    ...overrides,
   };
 }
 

@@ -44,7 +44,11 @@ describe('timeline layout', () => {
     const pooled = marks.filter((m) => m.shares.length > 1);
     expect(pooled.length / marks.length).toBeGreaterThan(0.9);
     for (const mark of pooled) expect(mark.shares.map((s) => s.function).sort()).toEqual(['a', 'b']);
-    const ms = (fn: string) => marks.flatMap((m) => m.shares).filter((s) => s.function === fn).reduce((sum, s) => sum + s.ms, 0);
+    const ms = (fn: string) =>
+      marks
+        .flatMap((m) => m.shares)
+        .filter((s) => s.function === fn)
+        .reduce((sum, s) => sum + s.ms, 0);
     expect(ms('a')).toBeCloseTo(1_200 * 37, 6);
     expect(ms('b')).toBeCloseTo(1_200 * 6, 6);
     // One stretch of pooled columns, not a barcode of them.
@@ -62,33 +66,42 @@ describe('timeline layout', () => {
 
   it('clips runs to the window and leaves out those wholly outside it', () => {
     const marks = layoutRuns([run('a', -500, 100), run('a', -50, 100), run('b', 1_990, 100), run('b', 2_100, 50)], scale(2_000));
-    expect(marks.map((m) => [m.shares[0]!.function, Math.round(m.x0)])).toEqual([['a', 0], ['b', 1095]]);
+    expect(marks.map((m) => [m.shares[0]!.function, Math.round(m.x0)])).toEqual([
+      ['a', 0],
+      ['b', 1095],
+    ]);
     expect(marks.every((m) => m.x1 <= 1100 + LAYOUT.minPx)).toBe(true);
   });
 
   it('keeps marks apart, at least minPx wide, close to their true time, and accounts for every run, whatever the turns', () => {
-    const turn = fc.record({ fn: fc.constantFrom('a', 'b', 'c'), ms: fc.double({ min: 0, max: 500, noNaN: true }), gapMs: fc.double({ min: 0, max: 300, noNaN: true }) });
-    fc.assert(fc.property(fc.array(turn, { maxLength: 300 }), fc.constantFrom(2_000, 15_000, 60_000), (turns, windowMs) => {
-      let t = 0;
-      const spans = turns.map((x) => {
-        const span = run(x.fn, t + x.gapMs, x.ms);
-        t = span.endMs;
-        return span;
-      });
-      const s = scale(windowMs, 900);
-      const marks = layoutRuns(spans, s);
-      const px = (ms: number) => (ms / windowMs) * 900;
-      for (const [i, mark] of marks.entries()) {
-        expect(mark.x1 - mark.x0).toBeGreaterThanOrEqual(LAYOUT.minPx - 1e-9);
-        expect(mark.x0).toBeGreaterThanOrEqual(Math.min(900, px(mark.startMs)) - LAYOUT.gapPx - 1e-9);
-        expect(mark.x0).toBeLessThanOrEqual(px(mark.startMs) + LAYOUT.maxShiftPx + 1e-9);
-        const before = marks[i - 1];
-        const bothPooled = before !== undefined && before.shares.length > 1 && mark.shares.length > 1;
-        if (before) expect(mark.x0 - before.x1).toBeGreaterThanOrEqual(bothPooled ? 0 : LAYOUT.gapPx - 1e-9);
-      }
-      const inWindow = spans.filter((x) => x.startMs <= windowMs);
-      expect(marks.reduce((n, m) => n + m.shares.reduce((k, x) => k + x.turns, 0), 0)).toBe(inWindow.length);
-    }));
+    const turn = fc.record({
+      fn: fc.constantFrom('a', 'b', 'c'),
+      ms: fc.double({ min: 0, max: 500, noNaN: true }),
+      gapMs: fc.double({ min: 0, max: 300, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(fc.array(turn, { maxLength: 300 }), fc.constantFrom(2_000, 15_000, 60_000), (turns, windowMs) => {
+        let t = 0;
+        const spans = turns.map((x) => {
+          const span = run(x.fn, t + x.gapMs, x.ms);
+          t = span.endMs;
+          return span;
+        });
+        const s = scale(windowMs, 900);
+        const marks = layoutRuns(spans, s);
+        const px = (ms: number) => (ms / windowMs) * 900;
+        for (const [i, mark] of marks.entries()) {
+          expect(mark.x1 - mark.x0).toBeGreaterThanOrEqual(LAYOUT.minPx - 1e-9);
+          expect(mark.x0).toBeGreaterThanOrEqual(Math.min(900, px(mark.startMs)) - LAYOUT.gapPx - 1e-9);
+          expect(mark.x0).toBeLessThanOrEqual(px(mark.startMs) + LAYOUT.maxShiftPx + 1e-9);
+          const before = marks[i - 1];
+          const bothPooled = before !== undefined && before.shares.length > 1 && mark.shares.length > 1;
+          if (before) expect(mark.x0 - before.x1).toBeGreaterThanOrEqual(bothPooled ? 0 : LAYOUT.gapPx - 1e-9);
+        }
+        const inWindow = spans.filter((x) => x.startMs <= windowMs);
+        expect(marks.reduce((n, m) => n + m.shares.reduce((k, x) => k + x.turns, 0), 0)).toBe(inWindow.length);
+      }),
+    );
   });
 
   it('bins switches closer than binPx into one mark with their count', () => {

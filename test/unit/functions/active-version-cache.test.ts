@@ -12,7 +12,9 @@ describe('active version cache', () => {
         if (failing) throw new Error('database restarting');
         return `${name}@v1`;
       },
-      ttlMs: 10, staleIfErrorMs: 100, now: () => clock,
+      ttlMs: 10,
+      staleIfErrorMs: 100,
+      now: () => clock,
     });
     expect(await cache.get('fn')).toBe('fn@v1');
     failing = true;

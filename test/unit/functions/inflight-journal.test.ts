@@ -5,7 +5,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInflightJournal, INTERRUPTED_MESSAGE, takeInterruptedInvocations } from '../../../platform/functions/inflight-journal.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 
-const entry = (id: string) => ({ id, functionName: 'fn', version: 2, apiKeyId: null, nodeId: null, promptTokens: 7, startedMs: Date.parse('2026-11-30T10:00:00Z') });
+const entry = (id: string) => ({
+  id,
+  functionName: 'fn',
+  version: 2,
+  apiKeyId: null,
+  nodeId: null,
+  promptTokens: 7,
+  startedMs: Date.parse('2026-11-30T10:00:00Z'),
+});
 
 // The in-flight journal: what a crashed process had in flight becomes one `error` record each at the next
 // start; a clean stop leaves nothing behind.
@@ -27,7 +35,16 @@ describe('in-flight journal', () => {
     await journal.close();
     const rows = await takeInterruptedInvocations(path);
     expect(rows).toEqual([
-      expect.objectContaining({ id: 'b', functionName: 'fn', version: 2, status: 'error', promptTokens: 7, completionTokens: 0, error: INTERRUPTED_MESSAGE, startedAt: new Date(entry('b').startedMs) }),
+      expect.objectContaining({
+        id: 'b',
+        functionName: 'fn',
+        version: 2,
+        status: 'error',
+        promptTokens: 7,
+        completionTokens: 0,
+        error: INTERRUPTED_MESSAGE,
+        startedAt: new Date(entry('b').startedMs),
+      }),
     ]);
     expect(existsSync(path)).toBe(false);
     expect(await takeInterruptedInvocations(path)).toEqual([]);

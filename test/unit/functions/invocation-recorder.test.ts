@@ -5,8 +5,21 @@ import { createInvocationRecorder, type InvocationRecord } from '../../../platfo
 function row(id: string): InvocationRecord {
   const at = new Date(0);
   return {
-    id, functionName: 'fn', version: 1, apiKeyId: null, nodeId: null, status: 'length', promptTokens: 1, completionTokens: 1,
-    ttftMs: 1, tpotMs: null, sloAttainment: 1, sloMet: true, error: null, startedAt: at, finishedAt: at,
+    id,
+    functionName: 'fn',
+    version: 1,
+    apiKeyId: null,
+    nodeId: null,
+    status: 'length',
+    promptTokens: 1,
+    completionTokens: 1,
+    ttftMs: 1,
+    tpotMs: null,
+    sloAttainment: 1,
+    sloMet: true,
+    error: null,
+    startedAt: at,
+    finishedAt: at,
   };
 }
 
@@ -31,7 +44,10 @@ describe('invocation recorder', () => {
     const errors: number[] = [];
     let recovered = 0;
     const recorder = createInvocationRecorder({
-      write: table.write, flushIntervalMs: 5, maxBatch: 3, retryBackoffMs: 10,
+      write: table.write,
+      flushIntervalMs: 5,
+      maxBatch: 3,
+      retryBackoffMs: 10,
       onWriteError: (_error, _buffered, retryInMs) => errors.push(retryInMs),
       onRecovered: () => recovered++,
       onDropped: () => expect.unreachable('nothing may be dropped'),
@@ -63,7 +79,8 @@ describe('invocation recorder', () => {
           throw new Error('connection lost after commit');
         }
       },
-      flushIntervalMs: 1000, retryBackoffMs: 1,
+      flushIntervalMs: 1000,
+      retryBackoffMs: 1,
     });
     recorder.record(row('a'));
     recorder.record(row('b'));
@@ -93,7 +110,10 @@ describe('invocation recorder', () => {
     table.state.down = true;
     const dropped: { count: number; error: unknown }[] = [];
     const recorder = createInvocationRecorder({
-      write: table.write, flushIntervalMs: 1000, retryBackoffMs: 5, closeTimeoutMs: 100,
+      write: table.write,
+      flushIntervalMs: 1000,
+      retryBackoffMs: 5,
+      closeTimeoutMs: 100,
       onDropped: (count, error) => dropped.push({ count, error }),
     });
     recorder.record(row('a'));

@@ -38,7 +38,12 @@ describe('output text', () => {
   it('gives each piece the tokens behind it: held-back tokens ride with the next text, and the end takes the rest', () => {
     const output = new OutputText(tokenizer, samplingWith({ max_tokens: 9, stop: ['xyz'], logprobs: true }));
     const { pieces } = run(output, ids('axyb'));
-    expect(pieces.map((p) => [p.text, p.tokens.map((t) => t.id)])).toEqual([['a', [97]], ['', []], ['', []], ['xyb', [120, 121, 98]]]);
+    expect(pieces.map((p) => [p.text, p.tokens.map((t) => t.id)])).toEqual([
+      ['a', [97]],
+      ['', []],
+      ['', []],
+      ['xyb', [120, 121, 98]],
+    ]);
     const euro = new OutputText(tokenizer, samplingWith({ max_tokens: 9, logprobs: true }));
     const split = run(euro, [0xe2, 0x82]);
     expect(split.text).toBe('');

@@ -14,12 +14,27 @@ const OPTIONS = { skip_special_tokens: true, clean_up_tokenization_spaces: false
  */
 function oddTokenizerJson(unk: string | null): Record<string, unknown> {
   const vocab: Record<string, number> = {
-    a: 0, b: 1, 'Ġ': 2, 'Ã': 3, '©': 4, '<s>': 5, '€': 6, 'ï»¿': 7, 'ðŁ': 8, 'ĺĢ': 9, 'Âł': 10, '¿': 11,
+    a: 0,
+    b: 1,
+    Ġ: 2,
+    Ã: 3,
+    '©': 4,
+    '<s>': 5,
+    '€': 6,
+    'ï»¿': 7,
+    ðŁ: 8,
+    ĺĢ: 9,
+    Âł: 10,
+    '¿': 11,
     // 12 is a hole
     ab: 13,
   };
   return {
-    version: '1.0', truncation: null, padding: null, normalizer: null, post_processor: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    normalizer: null,
+    post_processor: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     added_tokens: [
@@ -27,7 +42,17 @@ function oddTokenizerJson(unk: string | null): Record<string, unknown> {
       { id: 15, content: '<x>', special: false, single_word: false, lstrip: false, rstrip: false, normalized: false },
       { id: 16, content: '<|end|>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false },
     ],
-    model: { type: 'BPE', dropout: null, unk_token: unk, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: ['a b'] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: unk,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: ['a b'],
+    },
   };
 }
 
@@ -55,7 +80,10 @@ describe('byte-level decode (ByteLevel BPE tokenizer.json)', () => {
         fc.integer({ min: Math.max(0, vocabSize - 6), max: vocabSize - 1 }),
         fc.integer({ min: Math.min(0x80, vocabSize - 1), max: Math.min(0xff, vocabSize - 1) }),
       );
-      fc.assert(fc.property(fc.array(id, { maxLength: 24 }), (ids) => fast(ids) === library(ids)), { numRuns: 3000 });
+      fc.assert(
+        fc.property(fc.array(id, { maxLength: 24 }), (ids) => fast(ids) === library(ids)),
+        { numRuns: 3000 },
+      );
     });
 
     it(`streams the same pieces as the library: ${name}`, () => {

@@ -47,7 +47,11 @@ describe('parseModelConfig', () => {
   it('reports every problem at once', () => {
     const problems = problemsOf({ ...llama, hidden_size: 0, num_hidden_layers: 2.5, vocab_size: undefined });
     expect(problems).toEqual(
-      expect.arrayContaining(['hidden_size must be a positive integer, got 0', 'num_hidden_layers must be a positive integer, got 2.5', 'vocab_size is required']),
+      expect.arrayContaining([
+        'hidden_size must be a positive integer, got 0',
+        'num_hidden_layers must be a positive integer, got 2.5',
+        'vocab_size is required',
+      ]),
     );
   });
 

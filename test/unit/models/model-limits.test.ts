@@ -10,8 +10,14 @@ import { checkModelParts } from '../../../platform/models/validate-model.js';
 // ctest test_model_limits, over the header CMake generates from the same file.
 
 const base = {
-  architectures: ['LlamaForCausalLM'], hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4,
-  num_key_value_heads: 2, vocab_size: 320, max_position_embeddings: 256,
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 64,
+  intermediate_size: 128,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 320,
+  max_position_embeddings: 256,
 };
 
 /** A consistent config with one field set to `value` (heads chosen so divisibility still holds). */
@@ -57,7 +63,11 @@ describe('shared model limits', () => {
     }
     const constants = Object.fromEntries([...readFileSync(generated, 'utf8').matchAll(/constexpr int64_t (\w+) = (\d+);/g)].map((m) => [m[1]!, Number(m[2])]));
     const raw = JSON.parse(readFileSync(MODEL_LIMITS_FILE, 'utf8')) as Record<string, unknown>;
-    const table = Object.fromEntries(Object.entries(raw).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k.replace('.', '_'), v]));
+    const table = Object.fromEntries(
+      Object.entries(raw)
+        .filter(([, v]) => typeof v === 'number')
+        .map(([k, v]) => [k.replace('.', '_'), v]),
+    );
     expect(constants).toEqual(table);
   });
 
@@ -78,7 +88,9 @@ describe('shared model limits', () => {
     const started = performance.now();
     const check = checkModelParts(hostile, []);
     expect(check.ok).toBe(false);
-    expect(check.ok ? [] : check.problems.map((p) => p.message)).toEqual([`config.json: num_hidden_layers 1000000 exceeds the limit of ${MODEL_LIMITS.config.num_hidden_layers}`]);
+    expect(check.ok ? [] : check.problems.map((p) => p.message)).toEqual([
+      `config.json: num_hidden_layers 1000000 exceeds the limit of ${MODEL_LIMITS.config.num_hidden_layers}`,
+    ]);
     console.log(`million-layer config refused in ${(performance.now() - started).toFixed(2)} ms`);
   });
 
@@ -93,8 +105,12 @@ describe('shared model limits', () => {
     const rank = Array.from({ length: MODEL_LIMITS.safetensors.rank + 1 }, () => 1);
     expect(() => parseSafetensorsHeader(header({ t: { dtype: 'F32', shape: rank, data_offsets: [0, 4] } }), 10_000)).toThrow(/rank 9 exceeds the limit of 8/);
     const huge = [2 ** 30, 2 ** 30];
-    expect(() => parseSafetensorsHeader(header({ t: { dtype: 'F32', shape: huge, data_offsets: [0, 0] } }), 10_000)).toThrow(/exceeds the limit of 1099511627776 elements/);
-    const many = Object.fromEntries(Array.from({ length: MODEL_LIMITS.safetensors.tensors + 1 }, (_, i) => [`t${i}`, { dtype: 'F32', shape: [0], data_offsets: [0, 0] }]));
+    expect(() => parseSafetensorsHeader(header({ t: { dtype: 'F32', shape: huge, data_offsets: [0, 0] } }), 10_000)).toThrow(
+      /exceeds the limit of 1099511627776 elements/,
+    );
+    const many = Object.fromEntries(
+      Array.from({ length: MODEL_LIMITS.safetensors.tensors + 1 }, (_, i) => [`t${i}`, { dtype: 'F32', shape: [0], data_offsets: [0, 0] }]),
+    );
     const bytes = header(many);
     expect(() => parseSafetensorsHeader(bytes, bytes.length)).toThrow(SafetensorsError);
     expect(() => parseSafetensorsHeader(bytes, bytes.length)).toThrow(/65537 tensors exceed the limit of 65536/);
@@ -113,7 +129,9 @@ describe('tokenizer checks at deploy', () => {
       "tokenizer.json: added_tokens[0] has id 2796, outside the model's vocabulary of 320 (config.json vocab_size): the tokenizer does not belong to this model",
     ]);
     expect(tokenizerJsonProblems(bpe({ a: 0, zz: 400 }), 320)[0]).toMatch(/token "zz" has id 400/);
-    expect(tokenizerJsonProblems({ model: { type: 'Unigram', vocab: Array.from({ length: 5 }, (_, i) => [`p${i}`, 0]) } }, 4)[0]).toMatch(/model.vocab\[4\] has id 4/);
+    expect(tokenizerJsonProblems({ model: { type: 'Unigram', vocab: Array.from({ length: 5 }, (_, i) => [`p${i}`, 0]) } }, 4)[0]).toMatch(
+      /model.vocab\[4\] has id 4/,
+    );
   });
 
   it('refuses malformed ids and counts past the limits before reading them', () => {
@@ -121,7 +139,9 @@ describe('tokenizer checks at deploy', () => {
     const merges = { model: { type: 'BPE', vocab: {}, merges: { length: 0 } } };
     expect(tokenizerJsonProblems(merges, 10)).toEqual([]);
     const tooMany = { model: { type: 'BPE', vocab: {}, merges: new Array(MODEL_LIMITS.tokenizer.merges + 1) } };
-    expect(tokenizerJsonProblems(tooMany, 10)).toEqual([`tokenizer.json: ${MODEL_LIMITS.tokenizer.merges + 1} merges exceed the limit of ${MODEL_LIMITS.tokenizer.merges}`]);
+    expect(tokenizerJsonProblems(tooMany, 10)).toEqual([
+      `tokenizer.json: ${MODEL_LIMITS.tokenizer.merges + 1} merges exceed the limit of ${MODEL_LIMITS.tokenizer.merges}`,
+    ]);
     expect(tokenizerJsonProblems([], 10)).toEqual(['tokenizer.json: must be a JSON object']);
   });
 

@@ -8,7 +8,13 @@ describe('random weights', () => {
     new TableSampler(9).fill(whole, table);
     const pieces = new Uint16Array(101);
     const sampler = new TableSampler(9);
-    for (const [start, end] of [[0, 3], [3, 4], [4, 50], [50, 101]]) sampler.fill(pieces, table, start, end);
+    for (const [start, end] of [
+      [0, 3],
+      [3, 4],
+      [4, 50],
+      [50, 101],
+    ])
+      sampler.fill(pieces, table, start, end);
     expect([...pieces]).toEqual([...whole]);
     const next = mulberry32(9);
     const r = next();

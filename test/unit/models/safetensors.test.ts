@@ -36,9 +36,24 @@ describe('safetensors header parsing', () => {
   it.each([
     ['an unsupported dtype', { x: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, 8, /tensor x: unsupported dtype "I64"/],
     ['a negative dimension', { x: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4, /tensor x: shape \[-1\]/],
-    ['offsets that disagree with the shape', { x: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } }, 8, /tensor x: data_offsets span 8 bytes but F16 \[3\] needs 6/],
-    ['overlapping tensors', { x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12, /tensor y: data \[4, 12\) overlaps/],
-    ['a gap between tensors', { x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, y: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12, /tensor y: gap of 4 bytes/],
+    [
+      'offsets that disagree with the shape',
+      { x: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } },
+      8,
+      /tensor x: data_offsets span 8 bytes but F16 \[3\] needs 6/,
+    ],
+    [
+      'overlapping tensors',
+      { x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
+      12,
+      /tensor y: data \[4, 12\) overlaps/,
+    ],
+    [
+      'a gap between tensors',
+      { x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, y: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } },
+      12,
+      /tensor y: gap of 4 bytes/,
+    ],
     ['trailing bytes', { x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 8, /4 trailing bytes/],
     ['a tensor past the end of the file', good, 30, /truncated: tensor b ends at byte \d+ but the file has \d+ bytes/],
     ['a non-object header', [1, 2], 0, /header JSON is not an object/],

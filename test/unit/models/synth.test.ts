@@ -73,7 +73,10 @@ describe('synthesizeModel', () => {
     await writeFile(indexPath, JSON.stringify({ ...index, weight_map: { ...index.weight_map, [name]: wrong } }));
     const check = await inspectModelDir(dir);
     expect(check.ok).toBe(false);
-    if (!check.ok) expect(check.problems.map((p) => p.message)).toContain(`model.safetensors.index.json: tensor ${name} is listed in ${wrong} but stored in ${index.weight_map[name]}`);
+    if (!check.ok)
+      expect(check.problems.map((p) => p.message)).toContain(
+        `model.safetensors.index.json: tensor ${name} is listed in ${wrong} but stored in ${index.weight_map[name]}`,
+      );
   });
 
   it('writes half-precision weights near the intended scale (norm weights near 1)', async () => {
@@ -92,7 +95,10 @@ describe('synthesizeModel', () => {
     await truncate(join(dir, 'model.safetensors'), 10_000_000);
     const check = await inspectModelDir(dir);
     expect(check.ok).toBe(false);
-    if (!check.ok) expect(check.problems[0].message).toMatch(/^model\.safetensors: truncated: tensor model\.layers\.\d+\.\S+ ends at byte \d+ but the file has 10000000 bytes$/);
+    if (!check.ok)
+      expect(check.problems[0].message).toMatch(
+        /^model\.safetensors: truncated: tensor model\.layers\.\d+\.\S+ ends at byte \d+ but the file has 10000000 bytes$/,
+      );
   });
 });
 
@@ -108,7 +114,7 @@ describe('model shapes', () => {
     expect(params / 1e9).toBeLessThan(billions * 1.25);
   });
 
-  it('gives small about eight times tiny\'s weights per token with the same vocabulary', () => {
+  it("gives small about eight times tiny's weights per token with the same vocabulary", () => {
     const paramsOf = (name: string) => {
       const config = parseModelConfig(shapeConfigJson(MODEL_SHAPES[name]!, 2796, 'F32'));
       return [...expectedTensors(config).values()].reduce((sum, dims) => sum + dims.reduce((a, b) => a * b, 1), 0);

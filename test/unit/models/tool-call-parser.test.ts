@@ -11,17 +11,21 @@ function ids(): () => string {
 }
 
 /** Feeds `pieces` and rebuilds content and calls from the deltas alone, as a client would. */
-function streamed(family: ChatFamily, pieces: readonly string[]): { deltas: ChatDelta[]; content: string; calls: { id?: string; name?: string; arguments: string }[]; result: ParsedToolCalls } {
+function streamed(
+  family: ChatFamily,
+  pieces: readonly string[],
+): { deltas: ChatDelta[]; content: string; calls: { id?: string; name?: string; arguments: string }[]; result: ParsedToolCalls } {
   const parser = new ToolCallStreamParser(family, { newId: ids() });
   const deltas = [...pieces.flatMap((p) => parser.push(p)), ...parser.finish()];
   let content = '';
   const calls: { id?: string; name?: string; arguments: string }[] = [];
   for (const delta of deltas) {
     if ('content' in delta) content += delta.content;
-    else for (const d of delta.tool_calls) {
-      if (d.id !== undefined) calls[d.index] = { id: d.id, name: d.function.name, arguments: '' };
-      calls[d.index].arguments += d.function.arguments;
-    }
+    else
+      for (const d of delta.tool_calls) {
+        if (d.id !== undefined) calls[d.index] = { id: d.id, name: d.function.name, arguments: '' };
+        calls[d.index].arguments += d.function.arguments;
+      }
   }
   return { deltas, content, calls, result: parser.result() };
 }
@@ -64,9 +68,16 @@ describe('parseToolCalls (whole completions)', () => {
 
   it('reads Llama 3.1 JSON calls only at the start of the answer', () => {
     const parsed = parseToolCalls('llama3.1', ' {"name": "get_weather", "parameters": {"city": "Oslo"}}', { newId: ids() });
-    expect(parsed).toEqual({ content: null, toolCalls: [{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Oslo"}' } }], malformed: [], incomplete: false });
+    expect(parsed).toEqual({
+      content: null,
+      toolCalls: [{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Oslo"}' } }],
+      malformed: [],
+      incomplete: false,
+    });
     expect(parseToolCalls('llama3.1', '<|python_tag|>{"name": "f", "arguments": {}}').toolCalls[0].function).toEqual({ name: 'f', arguments: '{}' });
-    expect(parseToolCalls('llama3.1', '{"name": "a", "parameters": {}}; {"name": "b", "parameters": {"x": [1]}}').toolCalls.map((c) => c.function.name)).toEqual(['a', 'b']);
+    expect(
+      parseToolCalls('llama3.1', '{"name": "a", "parameters": {}}; {"name": "b", "parameters": {"x": [1]}}').toolCalls.map((c) => c.function.name),
+    ).toEqual(['a', 'b']);
     for (const text of ['It is {"name": "f", "parameters": {}}', '{"title": "x"}', '{ "nam', '{"name": 3, "parameters": {}}']) {
       expect(parseToolCalls('llama3.1', text)).toMatchObject({ content: text, toolCalls: [] });
     }
@@ -75,7 +86,13 @@ describe('parseToolCalls (whole completions)', () => {
 
 describe('ToolCallStreamParser', () => {
   it('streams the id and name first, then argument fragments, then nothing else', () => {
-    const pieces = ['Let me check both.\n<tool', '_call>\n{"name": "get_', 'weather", "arguments": {"ci', 'ty": "Paris", "unit": "celsius"}}\n</tool_call>\n', QWEN_TWO_CALLS.slice(QWEN_TWO_CALLS.indexOf('<tool_call>\n{"name": "get_time'))];
+    const pieces = [
+      'Let me check both.\n<tool',
+      '_call>\n{"name": "get_',
+      'weather", "arguments": {"ci',
+      'ty": "Paris", "unit": "celsius"}}\n</tool_call>\n',
+      QWEN_TWO_CALLS.slice(QWEN_TWO_CALLS.indexOf('<tool_call>\n{"name": "get_time')),
+    ];
     const { deltas, content, calls } = streamed('qwen2.5', pieces);
     expect(content).toBe('Let me check both.');
     expect(calls).toEqual([
@@ -141,14 +158,38 @@ describe('ToolCallStreamParser', () => {
 });
 
 describe('tool-call parsing on arbitrary text', () => {
-  const pieces = ['<tool_call>', '</tool_call>', '<tool', '{"name": "f", ', '"arguments": ', '"parameters": ', '{', '}', '[', ']', '"', '\\', ' ', '\n', 'x', ',', ':', ';', '<|python_tag|>', '1'];
+  const pieces = [
+    '<tool_call>',
+    '</tool_call>',
+    '<tool',
+    '{"name": "f", ',
+    '"arguments": ',
+    '"parameters": ',
+    '{',
+    '}',
+    '[',
+    ']',
+    '"',
+    '\\',
+    ' ',
+    '\n',
+    'x',
+    ',',
+    ':',
+    ';',
+    '<|python_tag|>',
+    '1',
+  ];
   const text = fc.array(fc.constantFrom(...pieces), { maxLength: 40 }).map((parts) => parts.join(''));
 
   it('never throws or hangs, and what it streams is what it reports', () => {
     fc.assert(
       fc.property(fc.constantFrom<ChatFamily>('tidepool', 'qwen2.5', 'llama3.1'), text, fc.array(fc.nat(200), { maxLength: 8 }), (family, input, cuts) => {
         const points = [...new Set([0, ...cuts.map((c) => c % (input.length + 1)), input.length])].sort((a, b) => a - b);
-        const { content, calls, result } = streamed(family, points.slice(1).map((p, i) => input.slice(points[i], p)));
+        const { content, calls, result } = streamed(
+          family,
+          points.slice(1).map((p, i) => input.slice(points[i], p)),
+        );
         expect(result.content ?? '').toBe(content);
         expect(result.toolCalls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }))).toEqual(calls);
         const whole = parseToolCalls(family, input);

@@ -12,8 +12,29 @@ import { distanceToAccept, randomWalk, seededRandom } from '../structured-output
 
 const ajv = new Ajv2020({ strict: false });
 const TOOLS = parseTools([
-  { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 20 }, days: { type: 'integer', minimum: 1, maximum: 7 } }, required: ['city'], additionalProperties: false } } },
-  { type: 'function', function: { name: 'search', parameters: { type: 'object', properties: { query: { type: 'string' }, tags: { type: 'array', items: { enum: ['news', 'web'] }, maxItems: 2 } }, required: ['query', 'tags'] } } },
+  {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', maxLength: 20 }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+        required: ['city'],
+        additionalProperties: false,
+      },
+    },
+  },
+  {
+    type: 'function',
+    function: {
+      name: 'search',
+      parameters: {
+        type: 'object',
+        properties: { query: { type: 'string' }, tags: { type: 'array', items: { enum: ['news', 'web'] }, maxItems: 2 } },
+        required: ['query', 'tags'],
+      },
+    },
+  },
   { type: 'function', function: { name: 'now' } },
 ]);
 const validators = new Map(TOOLS.map((t) => [t.function.name, ajv.compile(t.function.parameters ?? { type: 'object', maxProperties: 0 })]));
@@ -43,7 +64,9 @@ describe('tool_choice automata', () => {
     const { dfa } = compileToolChoice('qwen2.5', TOOLS, { type: 'function', function: { name: 'now' } })!;
     expect(accepts(dfa, '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>')).toBe(true);
     expect(accepts(dfa, '<tool_call>\n{"name": "search", "arguments": {"query": "x", "tags": []}}\n</tool_call>')).toBe(false);
-    expect(accepts(dfa, '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>')).toBe(false);
+    expect(accepts(dfa, '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>')).toBe(
+      false,
+    );
   });
 
   it('parallel calls follow parallel_tool_calls, and Llama 3.1 always makes one', () => {
@@ -61,7 +84,9 @@ describe('tool_choice automata', () => {
   });
 
   it('names the tool whose parameters cannot be enforced', () => {
-    const tools = parseTools([{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { d: { type: 'string', format: 'date' } } } } }]);
+    const tools = parseTools([
+      { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { d: { type: 'string', format: 'date' } } } } },
+    ]);
     try {
       compileToolChoice('qwen2.5', tools, 'required');
       expect.unreachable();
@@ -76,7 +101,10 @@ describe('tool_choice automata', () => {
 describe('legacy functions / function_call', () => {
   it('map onto tools and tool_choice', () => {
     const legacy = parseLegacyFunctions({ functions: [{ name: 'f', parameters: { type: 'object' } }], function_call: { name: 'f' } });
-    expect(legacy).toEqual({ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], toolChoice: { type: 'function', function: { name: 'f' } } });
+    expect(legacy).toEqual({
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      toolChoice: { type: 'function', function: { name: 'f' } },
+    });
     expect(parseLegacyFunctions({ functions: [{ name: 'f' }] })?.toolChoice).toBe('auto');
     expect(parseLegacyFunctions({ messages: [] })).toBeUndefined();
   });
@@ -99,18 +127,32 @@ describe('legacy functions / function_call', () => {
       ],
       'qwen2.5',
     );
-    expect(messages[1]).toEqual({ role: 'assistant', content: null, toolCalls: [{ id: 'legacy-1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] });
+    expect(messages[1]).toEqual({
+      role: 'assistant',
+      content: null,
+      toolCalls: [{ id: 'legacy-1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
+    });
     expect(messages[2]).toEqual({ role: 'tool', content: '42', toolCallId: 'legacy-1' });
-    expect(() => parseToolChatMessages([{ role: 'assistant', content: null, function_call: { name: 'f', arguments: '{}' } }, { role: 'function', name: 'g', content: '1' }], 'qwen2.5')).toThrow(
-      /messages\[1\]\.name: must name the function called/,
+    expect(() =>
+      parseToolChatMessages(
+        [
+          { role: 'assistant', content: null, function_call: { name: 'f', arguments: '{}' } },
+          { role: 'function', name: 'g', content: '1' },
+        ],
+        'qwen2.5',
+      ),
+    ).toThrow(/messages\[1\]\.name: must name the function called/);
+    expect(() => parseToolChatMessages([{ role: 'assistant', content: null, function_call: { name: 'f', arguments: 'x' } }], 'qwen2.5')).toThrow(
+      /messages\[0\]\.function_call\.arguments/,
     );
-    expect(() => parseToolChatMessages([{ role: 'assistant', content: null, function_call: { name: 'f', arguments: 'x' } }], 'qwen2.5')).toThrow(/messages\[0\]\.function_call\.arguments/);
   });
 
   it('answer in the legacy shape', () => {
     const parsed = parseToolCalls('qwen2.5', '<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>');
     expect(toLegacyMessage(parsed)).toEqual({ content: null, function_call: { name: 'f', arguments: '{"a": 1}' } });
-    expect(toLegacyDelta({ tool_calls: [{ index: 0, id: 'x', type: 'function', function: { name: 'f', arguments: '' } }] })).toEqual({ function_call: { name: 'f', arguments: '' } });
+    expect(toLegacyDelta({ tool_calls: [{ index: 0, id: 'x', type: 'function', function: { name: 'f', arguments: '' } }] })).toEqual({
+      function_call: { name: 'f', arguments: '' },
+    });
     expect(toLegacyDelta({ tool_calls: [{ index: 0, function: { arguments: '{"a"' } }] })).toEqual({ function_call: { arguments: '{"a"' } });
     expect(toLegacyDelta({ content: 'hi' })).toEqual({ content: 'hi' });
   });

@@ -56,7 +56,11 @@ describe('validateModelDir', () => {
       .map(([name, shape]) => ({ name, dtype: 'F32' as const, shape }));
     await writeSafetensors(join(dir, 'model.safetensors'), specs, (spec) => [new Uint8Array(spec.shape.reduce((a, b) => a * b, 4))]);
     expect(await problems(dir)).toEqual([
-      { code: 'missing_tensor', message: 'missing tensor model.layers.1.self_attn.k_proj.bias (expected shape [32])', tensor: 'model.layers.1.self_attn.k_proj.bias' },
+      {
+        code: 'missing_tensor',
+        message: 'missing tensor model.layers.1.self_attn.k_proj.bias (expected shape [32])',
+        tensor: 'model.layers.1.self_attn.k_proj.bias',
+      },
     ]);
   });
 

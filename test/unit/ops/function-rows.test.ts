@@ -6,7 +6,11 @@ import type { NodeSnapshot } from '../../../platform/ops/node-snapshot.js';
 function summary(name: string, digest: string, slo?: object): FunctionSummary {
   const at = new Date(0);
   return {
-    name, description: '', activeVersion: 2, createdAt: at, updatedAt: at,
+    name,
+    description: '',
+    activeVersion: 2,
+    createdAt: at,
+    updatedAt: at,
     active: { functionName: name, version: 2, manifest: { name, ...(slo && { slo }) }, artifactDigest: digest, files: [], sizeBytes: 1, createdAt: at },
   };
 }
@@ -15,7 +19,14 @@ function node(id: string, residency: NodeSnapshot['residency'], stats?: NodeSnap
   return { node: { id, status: 'ready', gpus: [], hostPool: { capacityBytes: 0, usedBytes: 0 } }, residency, ...(stats && { stats }) };
 }
 
-const model = (functionName: string, artifactDigest: string, tier: 'gpu' | 'host' | 'store', queued = 0, running = 0) => ({ functionName, artifactDigest, tier, bytes: 1, queued, running });
+const model = (functionName: string, artifactDigest: string, tier: 'gpu' | 'host' | 'store', queued = 0, running = 0) => ({
+  functionName,
+  artifactDigest,
+  tier,
+  bytes: 1,
+  queued,
+  running,
+});
 
 describe('ops function rows', () => {
   it('take the best tier of the active artifact across nodes, ignoring older versions', () => {
@@ -24,11 +35,18 @@ describe('ops function rows', () => {
       [node('a', [model('chat', 'sha256:old', 'gpu'), model('chat', 'sha256:new', 'store')]), node('b', [model('chat', 'sha256:new', 'host')])],
       [],
     );
-    expect(rows.map((r) => [r.name, r.tier])).toEqual([['chat', 'host'], ['code', 'store']]);
+    expect(rows.map((r) => [r.name, r.tier])).toEqual([
+      ['chat', 'host'],
+      ['code', 'store'],
+    ]);
   });
 
   it('sum queue and running over nodes, preferring a node stats over its residency counts', () => {
-    const stats = { functions: [{ functionName: 'chat', artifactDigest: 'sha256:new', queued: 4, running: 2 }], gpus: [], hostPool: { capacityBytes: 0, usedBytes: 0 } };
+    const stats = {
+      functions: [{ functionName: 'chat', artifactDigest: 'sha256:new', queued: 4, running: 2 }],
+      gpus: [],
+      hostPool: { capacityBytes: 0, usedBytes: 0 },
+    };
     const rows = functionRows(
       [summary('chat', 'sha256:new')],
       [node('a', [model('chat', 'sha256:new', 'gpu', 1, 1)], stats), node('b', [model('chat', 'sha256:old', 'host', 3, 0)])],

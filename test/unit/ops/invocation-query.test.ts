@@ -18,8 +18,12 @@ describe('GET /v1/invocations parameters', () => {
   });
 
   it('read function, limit, statuses, after, and since as a time or an id', () => {
-    expect(parseInvocationQuery({ function: 'chat', limit: '7', status: 'error,rejected,error', after: 'inv-1' }))
-      .toEqual({ functionName: 'chat', limit: 7, statuses: ['error', 'rejected'], after: 'inv-1' });
+    expect(parseInvocationQuery({ function: 'chat', limit: '7', status: 'error,rejected,error', after: 'inv-1' })).toEqual({
+      functionName: 'chat',
+      limit: 7,
+      statuses: ['error', 'rejected'],
+      after: 'inv-1',
+    });
     expect(parseInvocationQuery({ since: '2026-11-24T07:00:00Z' }).since).toEqual({ at: new Date('2026-11-24T07:00:00Z') });
     expect(parseInvocationQuery({ since: 'c0ffee-id' }).since).toEqual({ id: 'c0ffee-id' });
   });

@@ -11,8 +11,14 @@ import { checkModelParts } from '../../../platform/models/validate-model.js';
 // implies more than the limits allow, a refusal names the field, and problem lists stay short.
 
 const validConfig = {
-  architectures: ['Qwen2ForCausalLM'], hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 128, vocab_size: 320, max_position_embeddings: 256,
+  architectures: ['Qwen2ForCausalLM'],
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  vocab_size: 320,
+  max_position_embeddings: 256,
 };
 /** Counts an attacker would pick: near the limits, far past them, and past what a double holds exactly. */
 const hostileCount = fc.oneof(
@@ -34,7 +40,8 @@ describe('hostile config.json (property)', () => {
           const problems = (error as ModelConfigError).problems.join('\n');
           for (const [field, value] of Object.entries(patch)) {
             const limit = MODEL_LIMITS.config[field as keyof typeof MODEL_LIMITS.config];
-            if (Number.isSafeInteger(value) && value > limit && field !== 'head_dim') expect(problems).toContain(`${field} ${value} exceeds the limit of ${limit}`);
+            if (Number.isSafeInteger(value) && value > limit && field !== 'head_dim')
+              expect(problems).toContain(`${field} ${value} exceeds the limit of ${limit}`);
           }
           return;
         }
@@ -112,15 +119,24 @@ describe('hostile safetensors headers (property)', () => {
 
 describe('hostile tokenizer.json (property)', () => {
   it('refuses ids outside the vocabulary and malformed ids, and accepts a tokenizer that fits', () => {
-    const vocab = fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.integer({ min: 0, max: 400 }), fc.integer({ min: -3, max: 2 ** 53 }), fc.constant(1.5)), { maxKeys: 30 });
+    const vocab = fc.dictionary(
+      fc.string({ maxLength: 4 }),
+      fc.oneof(fc.integer({ min: 0, max: 400 }), fc.integer({ min: -3, max: 2 ** 53 }), fc.constant(1.5)),
+      { maxKeys: 30 },
+    );
     fc.assert(
-      fc.property(vocab, fc.array(fc.record({ id: fc.integer({ min: 0, max: 400 }) }), { maxLength: 4 }), fc.integer({ min: 1, max: 400 }), (v, added, vocabSize) => {
-        const problems = tokenizerJsonProblems({ model: { type: 'BPE', vocab: v, merges: [] }, added_tokens: added }, vocabSize);
-        const ids = [...Object.values(v), ...added.map((a) => a.id)];
-        const fits = ids.every((id) => Number.isSafeInteger(id) && id >= 0 && id < vocabSize);
-        expect(problems.length === 0).toBe(fits);
-        expect(problems.length).toBeLessThanOrEqual(1);
-      }),
+      fc.property(
+        vocab,
+        fc.array(fc.record({ id: fc.integer({ min: 0, max: 400 }) }), { maxLength: 4 }),
+        fc.integer({ min: 1, max: 400 }),
+        (v, added, vocabSize) => {
+          const problems = tokenizerJsonProblems({ model: { type: 'BPE', vocab: v, merges: [] }, added_tokens: added }, vocabSize);
+          const ids = [...Object.values(v), ...added.map((a) => a.id)];
+          const fits = ids.every((id) => Number.isSafeInteger(id) && id >= 0 && id < vocabSize);
+          expect(problems.length === 0).toBe(fits);
+          expect(problems.length).toBeLessThanOrEqual(1);
+        },
+      ),
       { numRuns: 500 },
     );
   });

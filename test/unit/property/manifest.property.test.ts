@@ -1,9 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import {
-  NAME_PATTERN, parseManifest, parseManifestYaml, type FunctionManifest, type ManifestResult,
-} from '../../../platform/functions/manifest.js';
+import { NAME_PATTERN, parseManifest, parseManifestYaml, type FunctionManifest, type ManifestResult } from '../../../platform/functions/manifest.js';
 
 // Property tests of the function.yaml parser: whatever it is given, it answers with a manifest or with
 // problems that each name a field, and it never throws.
@@ -22,67 +20,151 @@ const natural = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const limit = fc.oneof(fc.constant(null), positive);
 
 /** A valid manifest in its parsed form (every default written out), so parsing it must give it back. */
-const validManifest: fc.Arbitrary<FunctionManifest> = fc.record({
-  name: fc.stringMatching(NAME_PATTERN),
-  description: fc.string({ unit: 'grapheme' }),
-  model: fc.oneof(
-    fc.record({ path: fc.string({ minLength: 1 }) }),
-    fc.record({
-      synth: fc.oneof(
-        fc.record({ shape: fc.stringMatching(/^[a-z0-9][a-z0-9.-]*$/), seed: natural }),
-        fc.record({ shape: fc.stringMatching(/^[a-z0-9][a-z0-9.-]*$/), seed: natural, dtype: fc.constantFrom('f32' as const, 'f16' as const, 'bf16' as const) }),
-      ),
+const validManifest: fc.Arbitrary<FunctionManifest> = fc
+  .record({
+    name: fc.stringMatching(NAME_PATTERN),
+    description: fc.string({ unit: 'grapheme' }),
+    model: fc.oneof(
+      fc.record({ path: fc.string({ minLength: 1 }) }),
+      fc.record({
+        synth: fc.oneof(
+          fc.record({ shape: fc.stringMatching(/^[a-z0-9][a-z0-9.-]*$/), seed: natural }),
+          fc.record({
+            shape: fc.stringMatching(/^[a-z0-9][a-z0-9.-]*$/),
+            seed: natural,
+            dtype: fc.constantFrom('f32' as const, 'f16' as const, 'bf16' as const),
+          }),
+        ),
+      }),
+    ),
+    context_length: fc.oneof(fc.constant(null), positive),
+    defaults: fc.record({
+      max_tokens: positive,
+      temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+      top_p: fc.double({ min: Number.MIN_VALUE, max: 1, noNaN: true }),
     }),
-  ),
-  context_length: fc.oneof(fc.constant(null), positive),
-  defaults: fc.record({
-    max_tokens: positive,
-    temperature: fc.double({ min: 0, max: 2, noNaN: true }),
-    top_p: fc.double({ min: Number.MIN_VALUE, max: 1, noNaN: true }),
-  }),
-  slo: fc.record({ ttft_ms: positive, tpot_ms: positive }),
-  keep_warm_ms: natural,
-  min_warm: natural,
-  limits: fc.option(fc.record({ rpm: limit, tpm: limit, concurrency: limit }), { nil: undefined }),
-}).map((m) => {
-  const { limits, ...rest } = m;
-  return limits === undefined ? rest : { ...rest, limits };
-});
+    slo: fc.record({ ttft_ms: positive, tpot_ms: positive }),
+    keep_warm_ms: natural,
+    min_warm: natural,
+    limits: fc.option(fc.record({ rpm: limit, tpm: limit, concurrency: limit }), { nil: undefined }),
+  })
+  .map((m) => {
+    const { limits, ...rest } = m;
+    return limits === undefined ? rest : { ...rest, limits };
+  });
 
 /** A value of the wrong type for each field, and what the parser must name. */
 const wrongTypes: readonly [string, (m: Record<string, unknown>) => void][] = [
-  ['name', (m) => { m.name = 42; }],
-  ['description', (m) => { m.description = ['x']; }],
-  ['model', (m) => { m.model = 'weights/'; }],
-  ['model.path', (m) => { m.model = { path: 7 }; }],
-  ['model.synth.seed', (m) => { m.model = { synth: { shape: 'tiny', seed: -1 } }; }],
-  ['context_length', (m) => { m.context_length = '4096'; }],
-  ['defaults', (m) => { m.defaults = 3; }],
-  ['defaults.temperature', (m) => { m.defaults = { temperature: Number.POSITIVE_INFINITY }; }],
-  ['defaults.top_p', (m) => { m.defaults = { top_p: 0 }; }],
-  ['slo.ttft_ms', (m) => { m.slo = { ttft_ms: 1.5 }; }],
-  ['keep_warm_ms', (m) => { m.keep_warm_ms = true; }],
-  ['min_warm', (m) => { m.min_warm = -1; }],
-  ['limits.rpm', (m) => { m.limits = { rpm: 0 }; }],
+  [
+    'name',
+    (m) => {
+      m.name = 42;
+    },
+  ],
+  [
+    'description',
+    (m) => {
+      m.description = ['x'];
+    },
+  ],
+  [
+    'model',
+    (m) => {
+      m.model = 'weights/';
+    },
+  ],
+  [
+    'model.path',
+    (m) => {
+      m.model = { path: 7 };
+    },
+  ],
+  [
+    'model.synth.seed',
+    (m) => {
+      m.model = { synth: { shape: 'tiny', seed: -1 } };
+    },
+  ],
+  [
+    'context_length',
+    (m) => {
+      m.context_length = '4096';
+    },
+  ],
+  [
+    'defaults',
+    (m) => {
+      m.defaults = 3;
+    },
+  ],
+  [
+    'defaults.temperature',
+    (m) => {
+      m.defaults = { temperature: Number.POSITIVE_INFINITY };
+    },
+  ],
+  [
+    'defaults.top_p',
+    (m) => {
+      m.defaults = { top_p: 0 };
+    },
+  ],
+  [
+    'slo.ttft_ms',
+    (m) => {
+      m.slo = { ttft_ms: 1.5 };
+    },
+  ],
+  [
+    'keep_warm_ms',
+    (m) => {
+      m.keep_warm_ms = true;
+    },
+  ],
+  [
+    'min_warm',
+    (m) => {
+      m.min_warm = -1;
+    },
+  ],
+  [
+    'limits.rpm',
+    (m) => {
+      m.limits = { rpm: 0 };
+    },
+  ],
 ];
 
 describe('function manifest parser (property)', () => {
   it('answers any JSON value with a manifest or field-named problems, never an exception', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => expectFieldProblems(parseManifest(value))), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => expectFieldProblems(parseManifest(value))),
+      { numRuns: 300 },
+    );
   });
 
   it('answers objects with manifest-like fields of arbitrary values the same way', () => {
     const fieldValues = fc.dictionary(fc.constantFrom(...TOP_FIELDS, 'extra', '__proto__'), fc.anything({ maxDepth: 3 }));
-    fc.assert(fc.property(fieldValues, (value) => expectFieldProblems(parseManifest(value))), { numRuns: 300 });
+    fc.assert(
+      fc.property(fieldValues, (value) => expectFieldProblems(parseManifest(value))),
+      { numRuns: 300 },
+    );
   });
 
   it('answers any text as YAML with a manifest or problems, never an exception', () => {
     const texts = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 200 }),
       fc.jsonValue().map((v) => stringify(v)),
-      fc.array(fc.constantFrom('name: a\n', 'model:\n', '  path: .\n', '- ', '[', ']', '{', '}', '&x ', '*x', '!!binary ', '? ', ': ', '"', '\t'), { maxLength: 40 }).map((parts) => parts.join('')),
+      fc
+        .array(fc.constantFrom('name: a\n', 'model:\n', '  path: .\n', '- ', '[', ']', '{', '}', '&x ', '*x', '!!binary ', '? ', ': ', '"', '\t'), {
+          maxLength: 40,
+        })
+        .map((parts) => parts.join('')),
     );
-    fc.assert(fc.property(texts, (text) => expectFieldProblems(parseManifestYaml(text))), { numRuns: 150 });
+    fc.assert(
+      fc.property(texts, (text) => expectFieldProblems(parseManifestYaml(text))),
+      { numRuns: 150 },
+    );
   });
 
   it('gives back a valid manifest unchanged, from an object and from its YAML', () => {
@@ -125,7 +207,11 @@ describe('function manifest parser (property)', () => {
         spoil(copy);
         const result = parseManifest(copy);
         expect(result.ok).toBe(false);
-        if (!result.ok) expect(result.problems.some((p) => p.startsWith(`${field}: `)), result.problems.join('; ')).toBe(true);
+        if (!result.ok)
+          expect(
+            result.problems.some((p) => p.startsWith(`${field}: `)),
+            result.problems.join('; '),
+          ).toBe(true);
       }),
       { numRuns: 100 },
     );

@@ -31,7 +31,11 @@ const parseImage = (bytes: Uint8Array) => parseSafetensorsHeader(bytes, bytes.le
 
 const dtype = fc.constantFrom<SafetensorsDtype>('F32', 'F16', 'BF16');
 const tensorSpecs = fc.uniqueArray(
-  fc.record({ name: fc.string({ minLength: 1, maxLength: 20 }).filter((n) => n !== '__metadata__'), dtype, shape: fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 3 }) }),
+  fc.record({
+    name: fc.string({ minLength: 1, maxLength: 20 }).filter((n) => n !== '__metadata__'),
+    dtype,
+    shape: fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 3 }),
+  }),
   { selector: (t) => t.name, maxLength: 6 },
 );
 
@@ -49,7 +53,10 @@ const headerObject = fc.dictionary(
 
 describe('safetensors header parser (property)', () => {
   it('answers arbitrary bytes with a header or a SafetensorsError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => void refusedOr(() => parseImage(bytes), SafetensorsError)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => void refusedOr(() => parseImage(bytes), SafetensorsError)),
+      { numRuns: 500 },
+    );
   });
 
   it('answers arbitrary header JSON with a header whose tensors tile the data, or a SafetensorsError', () => {
@@ -103,13 +110,34 @@ describe('safetensors header parser (property)', () => {
 });
 
 const CONFIG_FIELDS = [
-  'architectures', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size',
-  'vocab_size', 'max_position_embeddings', 'rope_theta', 'rms_norm_eps', 'tie_word_embeddings', 'eos_token_id',
-  'bos_token_id', 'head_dim', 'hidden_act', 'rope_scaling', 'rope_parameters', 'torch_dtype',
+  'architectures',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'intermediate_size',
+  'vocab_size',
+  'max_position_embeddings',
+  'rope_theta',
+  'rms_norm_eps',
+  'tie_word_embeddings',
+  'eos_token_id',
+  'bos_token_id',
+  'head_dim',
+  'hidden_act',
+  'rope_scaling',
+  'rope_parameters',
+  'torch_dtype',
 ];
 const validConfig = {
-  architectures: ['LlamaForCausalLM'], hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 128, vocab_size: 320, max_position_embeddings: 256,
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  vocab_size: 320,
+  max_position_embeddings: 256,
 };
 const configValue = fc.oneof(
   fc.jsonValue(),
@@ -119,7 +147,10 @@ const configValue = fc.oneof(
 
 describe('config.json parser (property)', () => {
   it('answers any JSON value with a config or a ModelConfigError', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => void refusedOr(() => parseModelConfig(value), ModelConfigError)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => void refusedOr(() => parseModelConfig(value), ModelConfigError)),
+      { numRuns: 300 },
+    );
   });
 
   it('keeps the invariants of every config it accepts, whatever each field holds', () => {
@@ -140,9 +171,13 @@ describe('config.json parser (property)', () => {
 
   it('names each field of an invalid config in its error', () => {
     fc.assert(
-      fc.property(fc.constantFrom('hidden_size', 'num_hidden_layers', 'vocab_size', 'intermediate_size'), fc.oneof(fc.constant(0), fc.constant(-1), fc.constant(1.5), fc.string()), (field, value) => {
-        expect(() => parseModelConfig({ ...validConfig, [field]: value })).toThrow(new RegExp(`${field} must be a positive integer`));
-      }),
+      fc.property(
+        fc.constantFrom('hidden_size', 'num_hidden_layers', 'vocab_size', 'intermediate_size'),
+        fc.oneof(fc.constant(0), fc.constant(-1), fc.constant(1.5), fc.string()),
+        (field, value) => {
+          expect(() => parseModelConfig({ ...validConfig, [field]: value })).toThrow(new RegExp(`${field} must be a positive integer`));
+        },
+      ),
       { numRuns: 50 },
     );
   });

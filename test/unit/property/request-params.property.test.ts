@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { httpStatus } from '../../../platform/api/http-error.js';
 import { TidepoolError } from '../../../protocol/errors.js';
 import { parseMessages, readStream, requireObject, requireString } from '../../../platform/api/request-params.js';
-import { MAX_STOP_LENGTH, MAX_STOP_SEQUENCES, checkSampling, checkSamplingIds, readSampling, resolveSampling, samplingWith } from '../../../protocol/sampling.js';
+import {
+  MAX_STOP_LENGTH,
+  MAX_STOP_SEQUENCES,
+  checkSampling,
+  checkSamplingIds,
+  readSampling,
+  resolveSampling,
+  samplingWith,
+} from '../../../protocol/sampling.js';
 
 /** The API edge's reading of a body: `stream`, then the sampling parameters. */
 function parseSampling(body: Record<string, unknown>) {
@@ -30,9 +38,25 @@ function outcome<T>(validate: () => T, allowed: readonly string[]): T | undefine
 }
 
 const SAMPLING_KEYS = [
-  'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'stop', 'stream', 'top_k', 'min_p', 'presence_penalty',
-  'frequency_penalty', 'repetition_penalty', 'logit_bias', 'min_tokens', 'ignore_eos', 'stop_token_ids', 'include_stop_str_in_output',
-  'logprobs', 'top_logprobs',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'seed',
+  'stop',
+  'stream',
+  'top_k',
+  'min_p',
+  'presence_penalty',
+  'frequency_penalty',
+  'repetition_penalty',
+  'logit_bias',
+  'min_tokens',
+  'ignore_eos',
+  'stop_token_ids',
+  'include_stop_str_in_output',
+  'logprobs',
+  'top_logprobs',
 ];
 
 /** Mostly plausible values with arbitrary ones mixed in, so the checks past the type test are reached. */
@@ -50,11 +74,23 @@ const stopish = fc.oneof(
 );
 const samplingBody = fc.record(
   {
-    max_tokens: numberish, max_completion_tokens: numberish, temperature: numberish, top_p: numberish, seed: numberish,
-    stop: stopish, stream: fc.oneof(fc.boolean(), fc.jsonValue()),
-    top_k: numberish, min_p: numberish, presence_penalty: numberish, frequency_penalty: numberish, repetition_penalty: numberish,
-    min_tokens: numberish, top_logprobs: numberish, ignore_eos: fc.oneof(fc.boolean(), fc.jsonValue()),
-    include_stop_str_in_output: fc.oneof(fc.boolean(), fc.jsonValue()), logprobs: fc.oneof(fc.boolean(), fc.jsonValue()),
+    max_tokens: numberish,
+    max_completion_tokens: numberish,
+    temperature: numberish,
+    top_p: numberish,
+    seed: numberish,
+    stop: stopish,
+    stream: fc.oneof(fc.boolean(), fc.jsonValue()),
+    top_k: numberish,
+    min_p: numberish,
+    presence_penalty: numberish,
+    frequency_penalty: numberish,
+    repetition_penalty: numberish,
+    min_tokens: numberish,
+    top_logprobs: numberish,
+    ignore_eos: fc.oneof(fc.boolean(), fc.jsonValue()),
+    include_stop_str_in_output: fc.oneof(fc.boolean(), fc.jsonValue()),
+    logprobs: fc.oneof(fc.boolean(), fc.jsonValue()),
     logit_bias: fc.oneof(fc.dictionary(fc.oneof(fc.nat({ max: 400 }).map(String), fc.string()), numberish, { maxKeys: 4 }), fc.jsonValue()),
     stop_token_ids: fc.oneof(fc.array(fc.nat({ max: 400 }), { maxLength: 4 }), fc.jsonValue()),
   },
@@ -62,7 +98,17 @@ const samplingBody = fc.record(
 );
 
 const messageish = fc.oneof(
-  fc.record({ role: fc.constantFrom('system', 'user', 'assistant', 'developer', 'tool', ''), content: fc.oneof(fc.string(), fc.array(fc.record({ type: fc.constantFrom('text', 'image_url'), text: fc.oneof(fc.string(), fc.jsonValue()) }), { maxLength: 3 }), fc.jsonValue()) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      role: fc.constantFrom('system', 'user', 'assistant', 'developer', 'tool', ''),
+      content: fc.oneof(
+        fc.string(),
+        fc.array(fc.record({ type: fc.constantFrom('text', 'image_url'), text: fc.oneof(fc.string(), fc.jsonValue()) }), { maxLength: 3 }),
+        fc.jsonValue(),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
   fc.jsonValue(),
 );
 
@@ -108,12 +154,37 @@ describe('request validators (property)', () => {
 
   it('parseSampling names the offending parameter for each out-of-range value', () => {
     const bad = fc.constantFrom<[string, unknown]>(
-      ['max_tokens', 0], ['max_tokens', 1.5], ['max_tokens', 1_000_001], ['max_completion_tokens', -3], ['temperature', 2.0001],
-      ['temperature', '1'], ['top_p', 0], ['top_p', 1.5], ['seed', -1], ['seed', 2 ** 31], ['stream', 'true'],
-      ['stop', ['a', 'b', 'c', 'd', 'e']], ['stop', ['']], ['stop', 'x'.repeat(MAX_STOP_LENGTH + 1)], ['stop', [1]],
-      ['top_k', -2], ['top_k', 1.5], ['min_p', 1.01], ['presence_penalty', 2.5], ['frequency_penalty', -2.01], ['repetition_penalty', 0],
-      ['logit_bias', { 5: 101 }], ['logit_bias', { x: 1 }], ['logit_bias', [1]], ['min_tokens', -1], ['ignore_eos', 'yes'],
-      ['stop_token_ids', [-1]], ['stop_token_ids', 'x'], ['include_stop_str_in_output', 1], ['logprobs', 'true'], ['top_logprobs', 21],
+      ['max_tokens', 0],
+      ['max_tokens', 1.5],
+      ['max_tokens', 1_000_001],
+      ['max_completion_tokens', -3],
+      ['temperature', 2.0001],
+      ['temperature', '1'],
+      ['top_p', 0],
+      ['top_p', 1.5],
+      ['seed', -1],
+      ['seed', 2 ** 31],
+      ['stream', 'true'],
+      ['stop', ['a', 'b', 'c', 'd', 'e']],
+      ['stop', ['']],
+      ['stop', 'x'.repeat(MAX_STOP_LENGTH + 1)],
+      ['stop', [1]],
+      ['top_k', -2],
+      ['top_k', 1.5],
+      ['min_p', 1.01],
+      ['presence_penalty', 2.5],
+      ['frequency_penalty', -2.01],
+      ['repetition_penalty', 0],
+      ['logit_bias', { 5: 101 }],
+      ['logit_bias', { x: 1 }],
+      ['logit_bias', [1]],
+      ['min_tokens', -1],
+      ['ignore_eos', 'yes'],
+      ['stop_token_ids', [-1]],
+      ['stop_token_ids', 'x'],
+      ['include_stop_str_in_output', 1],
+      ['logprobs', 'true'],
+      ['top_logprobs', 21],
     );
     fc.assert(
       fc.property(bad, ([key, value]) => {
@@ -128,7 +199,15 @@ describe('request validators (property)', () => {
     expect(checkSampling(good)).toBe(good);
     expect(() => checkSampling({ ...good, min_tokens: 5 })).toThrow(expect.objectContaining({ param: 'sampling.min_tokens' }));
     expect(() => checkSampling({ ...good, top_logprobs: 2 })).toThrow(/sampling\.top_logprobs: needs logprobs: true/);
-    expect(() => checkSampling({ ...good, logit_bias: [[3, 1], [2, 1]] })).toThrow(expect.objectContaining({ param: 'sampling.logit_bias' }));
+    expect(() =>
+      checkSampling({
+        ...good,
+        logit_bias: [
+          [3, 1],
+          [2, 1],
+        ],
+      }),
+    ).toThrow(expect.objectContaining({ param: 'sampling.logit_bias' }));
     expect(() => checkSampling({ ...good, grammar: { hash: 'x', automaton: {} } })).toThrow(expect.objectContaining({ param: 'sampling.grammar' }));
     expect(() => checkSampling({ ...good, top_p: 0 })).toThrow(expect.objectContaining({ code: 'invalid_parameter', param: 'sampling.top_p' }));
     expect(() => checkSampling({ ...good, seed: undefined })).toThrow(/sampling\.seed: required/);
@@ -142,8 +221,21 @@ describe('request validators (property)', () => {
     expect(readSampling({ max_tokens: null, max_completion_tokens: 7 }).max_tokens).toBe(7);
     expect(readSampling({ max_tokens: 3, max_completion_tokens: 7 }).max_tokens).toBe(7);
     expect(readSampling({ top_k: -1 }).top_k).toBe(0);
-    expect(readSampling({ logit_bias: { 10: -100, 2: 5 } }).logit_bias).toEqual([[2, 5], [10, -100]]);
-    expect(() => checkSamplingIds({ logit_bias: [[2, 5], [320, 1]] }, 320)).toThrow(/logit_bias: token 320 is outside the vocabulary \(ids 0-319\)/);
+    expect(readSampling({ logit_bias: { 10: -100, 2: 5 } }).logit_bias).toEqual([
+      [2, 5],
+      [10, -100],
+    ]);
+    expect(() =>
+      checkSamplingIds(
+        {
+          logit_bias: [
+            [2, 5],
+            [320, 1],
+          ],
+        },
+        320,
+      ),
+    ).toThrow(/logit_bias: token 320 is outside the vocabulary \(ids 0-319\)/);
     expect(() => checkSamplingIds({ stop_token_ids: [400] }, 320)).toThrow(expect.objectContaining({ param: 'stop_token_ids' }));
   });
 

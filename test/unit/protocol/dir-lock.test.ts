@@ -19,7 +19,9 @@ describe('directory lock', () => {
 
   it('is held by one opener at a time, in this process too, and free again once released', async () => {
     const lock = await acquireDirLock(lockPath, wording, { url: 'http://127.0.0.1:1' });
-    await expect(acquireDirLock(lockPath, wording)).rejects.toThrow(/the test directory is in use by this process .* stop it first \(lock file .*tidepool.lock\)/);
+    await expect(acquireDirLock(lockPath, wording)).rejects.toThrow(
+      /the test directory is in use by this process .* stop it first \(lock file .*tidepool.lock\)/,
+    );
     expect(await liveLockHolder(lockPath)).toMatchObject({ pid: process.pid, url: 'http://127.0.0.1:1' });
     await lock.update({ url: 'http://127.0.0.1:2' });
     expect(JSON.parse(await readFile(lockPath, 'utf8'))).toMatchObject({ url: 'http://127.0.0.1:2' });
@@ -34,7 +36,9 @@ describe('directory lock', () => {
       await writeFile(lockPath, JSON.stringify({ pid: child.pid, host: hostname(), since: '2026-01-01T00:00:00Z', command: 'tidepool up', nonce: 'n1' }));
       const refusal = await acquireDirLock(lockPath, { what: 'the data directory /d', hint: 'or set TIDEPOOL_DATA_DIR' }).catch((error: unknown) => error);
       expect(refusal).toBeInstanceOf(DirLockedError);
-      expect((refusal as Error).message).toBe(`the data directory /d is in use by process ${child.pid} (tidepool up, since 2026-01-01T00:00:00Z); or set TIDEPOOL_DATA_DIR (lock file ${lockPath})`);
+      expect((refusal as Error).message).toBe(
+        `the data directory /d is in use by process ${child.pid} (tidepool up, since 2026-01-01T00:00:00Z); or set TIDEPOOL_DATA_DIR (lock file ${lockPath})`,
+      );
     } finally {
       child.kill();
     }

@@ -4,10 +4,24 @@ import { engineSampling, samplingWith } from '../../../protocol/sampling.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 const body = () => ({
-  id: 'r1', functionName: 'fn', version: 1,
+  id: 'r1',
+  functionName: 'fn',
+  version: 1,
   artifact: { digest, bytes: 10, files: [{ name: 'model.safetensors', digest, size: 10 }] },
-  promptTokens: [1, 2], sampling: samplingWith({ max_tokens: 4, temperature: 0.5, seed: 7, stop: ['\n'], logit_bias: [[3, -5]], stop_token_ids: [9], logprobs: true, top_logprobs: 2 }),
-  stopTokenIds: [2], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 0,
+  promptTokens: [1, 2],
+  sampling: samplingWith({
+    max_tokens: 4,
+    temperature: 0.5,
+    seed: 7,
+    stop: ['\n'],
+    logit_bias: [[3, -5]],
+    stop_token_ids: [9],
+    logprobs: true,
+    top_logprobs: 2,
+  }),
+  stopTokenIds: [2],
+  slo: { ttftMs: 1000, tpotMs: 100 },
+  keepWarmMs: 0,
 });
 
 describe('/internal/generate wire schema', () => {
@@ -29,9 +43,23 @@ describe('/internal/generate wire schema', () => {
 
   it('reads each NDJSON event, a failed end with its coded error, and refuses anything else', () => {
     expect(parseNodeEvent({ type: 'token', token: 5 })).toEqual({ type: 'token', token: 5 });
-    const logged = { type: 'token', token: 5, logprob: { logprob: -0.5, top: [[5, -0.5], [7, -1.25]] } };
+    const logged = {
+      type: 'token',
+      token: 5,
+      logprob: {
+        logprob: -0.5,
+        top: [
+          [5, -0.5],
+          [7, -1.25],
+        ],
+      },
+    };
     expect(parseNodeEvent(logged)).toEqual(logged);
-    expect(parseNodeEvent({ type: 'token', token: 5, logprob: { logprob: -1, top: [[5, null]] } })).toEqual({ type: 'token', token: 5, logprob: { logprob: -1, top: [[5, -Infinity]] } });
+    expect(parseNodeEvent({ type: 'token', token: 5, logprob: { logprob: -1, top: [[5, null]] } })).toEqual({
+      type: 'token',
+      token: 5,
+      logprob: { logprob: -1, top: [[5, -Infinity]] },
+    });
     expect(() => parseNodeEvent({ type: 'token', token: 5, logprob: { logprob: 0.5, top: [] } })).toThrow(/event\.logprob\.logprob/);
     const embedded = { type: 'done', reason: 'stop', promptTokens: 2, completionTokens: 0, embedding: [0.6, 0.8] };
     expect(parseNodeEvent(embedded)).toEqual(embedded);
@@ -44,15 +72,33 @@ describe('/internal/generate wire schema', () => {
   });
 
   it('reads a refusal body, and a body that is not one as engine_down', () => {
-    expect(parseRefusal({ error: { code: 'queue_full', message: 'full', retryAfterMs: 2000 } }, 'x')).toEqual({ code: 'queue_full', message: 'full', retryAfterMs: 2000 });
+    expect(parseRefusal({ error: { code: 'queue_full', message: 'full', retryAfterMs: 2000 } }, 'x')).toEqual({
+      code: 'queue_full',
+      message: 'full',
+      retryAfterMs: 2000,
+    });
     expect(parseRefusal({ error: { code: 'teapot' } }, 'node n answered 418')).toEqual({ code: 'engine_down', message: 'node n answered 418' });
     expect(parseRefusal('<html>', 'node n answered 502')).toEqual({ code: 'engine_down', message: 'node n answered 502' });
   });
 
   it('sends the engine only the fields it applies, under its names: stop strings are cut by the control plane', () => {
     expect(engineSampling(body().sampling)).toEqual({
-      max_tokens: 4, temperature: 0.5, top_p: 1, seed: 7, top_k: 0, min_p: 0, presence_penalty: 0, frequency_penalty: 0,
-      repetition_penalty: 1, logit_bias: [[3, -5]], min_tokens: 0, ignore_eos: false, stop_ids: [9], logprobs: true, top_logprobs: 2, embed: null,
+      max_tokens: 4,
+      temperature: 0.5,
+      top_p: 1,
+      seed: 7,
+      top_k: 0,
+      min_p: 0,
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      repetition_penalty: 1,
+      logit_bias: [[3, -5]],
+      min_tokens: 0,
+      ignore_eos: false,
+      stop_ids: [9],
+      logprobs: true,
+      top_logprobs: 2,
+      embed: null,
     });
   });
 });

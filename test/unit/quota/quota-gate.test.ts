@@ -30,7 +30,7 @@ describe('quota gate', () => {
     expect(e).toMatchObject({ code: 'rate_limit_rpm', scope: 'key', limit: 'rpm' });
     expect(httpStatus(e.code)).toBe(429);
     expect(errorHeaders(e)).toEqual({ 'Retry-After': '36', 'X-RateLimit-Scope': 'key' });
-    expect(e.message).toBe('rate limit reached: API key k1\'s limit is 2 requests per minute (rpm); retry in 36 s');
+    expect(e.message).toBe("rate limit reached: API key k1's limit is 2 requests per minute (rpm); retry in 36 s");
     // Another key is not affected; the same key is admitted once the first request left the window.
     gate.admit({ ...r, keyId: 'k2' });
     clock = 66_000;

@@ -28,7 +28,7 @@ describe('device router', () => {
     expect(router.owed()).toEqual([2000, 0]);
   });
 
-  it('prefers a device where the weights are resident, then the model\'s home', () => {
+  it("prefers a device where the weights are resident, then the model's home", () => {
     const router = createDeviceRouter(2);
     expect(router.pick('a', 10, view({ 1: ['a'] }))).toBe(1);
     router.finished(1, 'a', 10);

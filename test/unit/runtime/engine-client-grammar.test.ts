@@ -36,7 +36,14 @@ describe('engine client: grammars, logprobs, embeddings', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const constrained = (id: number) => ({ id, modelKey: 'm', modelDir: dir, promptTokens: [1], sampling: samplingWith({ max_tokens: 4, grammar }), stopTokenIds: [2] });
+  const constrained = (id: number) => ({
+    id,
+    modelKey: 'm',
+    modelDir: dir,
+    promptTokens: [1],
+    sampling: samplingWith({ max_tokens: 4, grammar }),
+    stopTokenIds: [2],
+  });
   const sink = (events: unknown[]): SequenceSink => ({
     onToken: (token, logprob) => events.push({ token, logprob }),
     onDone: (reason, _usage, _error, embedding) => events.push({ reason, embedding }),
@@ -81,7 +88,10 @@ describe('engine client: grammars, logprobs, embeddings', () => {
 
   it('hands each token its logprob and an embedding sequence its vector', async () => {
     const events: unknown[] = [];
-    const added = client.add({ id: 7, modelKey: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 2, logprobs: true, top_logprobs: 1 }), stopTokenIds: [] }, sink(events));
+    const added = client.add(
+      { id: 7, modelKey: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 2, logprobs: true, top_logprobs: 1 }), stopTokenIds: [] },
+      sink(events),
+    );
     const add = await engine.next();
     expect(add).toMatchObject({ logprobs: true, top_logprobs: 1, embed: null });
     ok(add);
@@ -90,6 +100,9 @@ describe('engine client: grammars, logprobs, embeddings', () => {
     engine.send({ type: 'done', seq: 7, reason: 'stop', prompt_tokens: 1, completion_tokens: 1, embedding: [0.6, 0.8] });
     await waitFor(() => events.length === 2, { message: 'the token and the end' });
     const logprob: TokenLogprob = { logprob: -0.25, top: [[5, -0.25]] };
-    expect(events).toEqual([{ token: 5, logprob }, { reason: 'stop', embedding: [0.6, 0.8] }]);
+    expect(events).toEqual([
+      { token: 5, logprob },
+      { reason: 'stop', embedding: [0.6, 0.8] },
+    ]);
   });
 });

@@ -93,8 +93,24 @@ describe('engine client', () => {
     const addSecond = client.add(spec(2), second.sink);
     engine.send({ type: 'ok', re: (await engine.next()).id });
     await addSecond;
-    engine.send({ type: 'step', model: 'm', ms: 1, tokens: [[1, 10], [2, 20]] });
-    engine.send({ type: 'step', model: 'm', ms: 1, tokens: [[2, 21], [1, 11]] });
+    engine.send({
+      type: 'step',
+      model: 'm',
+      ms: 1,
+      tokens: [
+        [1, 10],
+        [2, 20],
+      ],
+    });
+    engine.send({
+      type: 'step',
+      model: 'm',
+      ms: 1,
+      tokens: [
+        [2, 21],
+        [1, 11],
+      ],
+    });
     engine.send({ type: 'done', seq: 1, reason: 'length', prompt_tokens: 2, completion_tokens: 2 });
     engine.send({ type: 'done', seq: 2, reason: 'stop', prompt_tokens: 2, completion_tokens: 2 });
     expect(await first.done).toEqual({ reason: 'length', completionTokens: 2, message: undefined });

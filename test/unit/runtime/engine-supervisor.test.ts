@@ -40,9 +40,14 @@ describe('engine supervisor', () => {
     let sawWarning!: () => void;
     const warned = new Promise<void>((resolve) => (sawWarning = resolve));
     supervisor = await startEngineSupervisor({
-      engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1,
+      engineBin: stubEngine,
+      backend: 'cpu',
+      memoryBudgetBytes: 1,
       log: createLogger({ level: 'debug', format: 'json', write: (line) => logged.push(JSON.parse(line).msg) }),
-      onWarning: (line) => { warnings.push(line); sawWarning(); },
+      onWarning: (line) => {
+        warnings.push(line);
+        sawWarning();
+      },
     });
     await warned;
     expect(warnings).toEqual(['tidepool-engine: warning: stub mappings go through the staging ring']);
@@ -50,8 +55,9 @@ describe('engine supervisor', () => {
 
     process.env.STUB_ENGINE_MODE = 'crash';
     const fatal: string[] = [];
-    await expect(startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, onWarning: (line) => fatal.push(line) }))
-      .rejects.toMatchObject({ code: 'engine_down' });
+    await expect(
+      startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, onWarning: (line) => fatal.push(line) }),
+    ).rejects.toMatchObject({ code: 'engine_down' });
     expect(fatal).toEqual(['tidepool-engine: fatal: internal: stub engine told to crash']);
   });
 
@@ -115,7 +121,9 @@ describe('engine supervisor', () => {
     const report = lines.filter((line) => line.level !== 'debug');
     expect(report).toHaveLength(2);
     expect(report[0]).toMatchObject({ level: 'warn', device: 'cpu engine 0' });
-    expect(report[0]!.msg).toMatch(/^engine crashed: engine process was killed by SIGKILL \(pid \d+\) after \d+\.\d s up; last stderr: stub engine: warming up; restarting in 10 ms$/);
+    expect(report[0]!.msg).toMatch(
+      /^engine crashed: engine process was killed by SIGKILL \(pid \d+\) after \d+\.\d s up; last stderr: stub engine: warming up; restarting in 10 ms$/,
+    );
     expect(report[1]).toMatchObject({ level: 'info', device: 'cpu engine 0' });
     expect(report[1]!.msg).toMatch(/^engine is back \(pid \d+\) \d+ ms after the crash$/);
   });

@@ -108,7 +108,12 @@ describe('host pool', () => {
     leaseA.release();
     (await hostPool.acquire(a!, use)).release(); // a is now more recent than b
     await hostPool.acquire(c!, use);
-    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([a!.digest, c!.digest].sort());
+    expect(
+      hostPool
+        .snapshot()
+        .map((m) => m.digest)
+        .sort(),
+    ).toEqual([a!.digest, c!.digest].sort());
     const leaseA2 = await hostPool.acquire(a!, use);
     const waiting = hostPool.acquire(d!, use); // c is leased and a is leased: d must wait
     let settled = false;
@@ -118,10 +123,15 @@ describe('host pool', () => {
     leaseA2.release();
     await waiting;
     expect(hostPool.usedBytes()).toBeLessThanOrEqual(1000);
-    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([c!.digest, d!.digest].sort());
+    expect(
+      hostPool
+        .snapshot()
+        .map((m) => m.digest)
+        .sort(),
+    ).toEqual([c!.digest, d!.digest].sort());
   });
 
-  it('tells eviction listeners once the evicted model\'s files are gone', async () => {
+  it("tells eviction listeners once the evicted model's files are gone", async () => {
     const hostPool = await pool();
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((s) => artifactOf(blobs, s, 400)));
     const evicted: { digest: string; filesLeft: number }[] = [];
@@ -152,10 +162,20 @@ describe('host pool', () => {
     await letTimePass(40); // past hot's 10 ms keep-warm window: the soft hold must keep it anyway
     expect(hostPool.snapshot().find((m) => m.digest === hot!.digest)).toMatchObject({ softLeases: 1 });
     await hostPool.acquire(next!, use);
-    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([hot!.digest, next!.digest].sort());
+    expect(
+      hostPool
+        .snapshot()
+        .map((m) => m.digest)
+        .sort(),
+    ).toEqual([hot!.digest, next!.digest].sort());
     const last = await artifactOf(blobs, 'l', 400);
     await hostPool.acquire(last, use); // only the softly held model can make room now
-    expect(hostPool.snapshot().map((m) => m.digest).sort()).toEqual([next!.digest, last.digest].sort());
+    expect(
+      hostPool
+        .snapshot()
+        .map((m) => m.digest)
+        .sort(),
+    ).toEqual([next!.digest, last.digest].sort());
     hold.release(); // releasing a lease on an evicted model changes nothing
     expect(hostPool.usedBytes()).toBe(800);
     expect(hostPool.holdIfWarm(hot!.digest)).toBeUndefined();
@@ -231,7 +251,7 @@ describe('host pool', () => {
     expect(JSON.parse(await readFile(join(other, HOST_POOL_LOCK), 'utf8'))).toMatchObject({ pid: process.pid });
   });
 
-  it('never adopts or deletes the models in another pool\'s directory', async () => {
+  it("never adopts or deletes the models in another pool's directory", async () => {
     const mine = await pool();
     const model = await artifactOf(blobs, 'm', 300);
     const lease = await mine.acquire(model, use);

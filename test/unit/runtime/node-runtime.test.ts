@@ -53,7 +53,16 @@ describe('local node runtime over the stub engine', () => {
   }
 
   const request = (model: Artifact, fields: Partial<NodeGenerateRequest> = {}): NodeGenerateRequest => ({
-    id: 'r', functionName: 'fn', version: 1, artifact: model, promptTokens: [10], sampling: samplingWith({ max_tokens: 3 }), stopTokenIds: [], slo: { ttftMs: 1000, tpotMs: 100 }, keepWarmMs: 60_000, ...fields,
+    id: 'r',
+    functionName: 'fn',
+    version: 1,
+    artifact: model,
+    promptTokens: [10],
+    sampling: samplingWith({ max_tokens: 3 }),
+    stopTokenIds: [],
+    slo: { ttftMs: 1000, tpotMs: 100 },
+    keepWarmMs: 60_000,
+    ...fields,
   });
 
   async function collect(events: AsyncIterable<NodeEvent>): Promise<NodeEvent[]> {
@@ -79,12 +88,12 @@ describe('local node runtime over the stub engine', () => {
     const runtime = await start();
     const model = await artifact('a');
     expect(await collect(runtime.generate(request(model)))).toEqual([
-      { type: 'token', token: 11 }, { type: 'token', token: 12 }, { type: 'token', token: 13 },
+      { type: 'token', token: 11 },
+      { type: 'token', token: 12 },
+      { type: 'token', token: 13 },
       { type: 'done', reason: 'length', promptTokens: 1, completionTokens: 3 },
     ]);
-    expect(await runtime.residency()).toEqual([
-      { artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
-    ]);
+    expect(await runtime.residency()).toEqual([{ artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 }]);
     const scrape = await registry.metrics();
     expect(scrape).toMatch(/tidepool_model_loads_total\{tier="host"\} 1/);
     expect(scrape).toMatch(/tidepool_model_loads_total\{tier="gpu"\} 1/);
@@ -102,9 +111,7 @@ describe('local node runtime over the stub engine', () => {
       const events = runtime.generate(request(model, { id }))[Symbol.asyncIterator]();
       for (let next = await events.next(); !next.done; next = await events.next()) if (next.value.type === 'done') break;
     }
-    expect(await runtime.residency()).toEqual([
-      { artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
-    ]);
+    expect(await runtime.residency()).toEqual([{ artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 }]);
   });
 
   it('lists a function held warm but never invoked as host, then once as gpu when it has run', async () => {
@@ -150,7 +157,9 @@ describe('local node runtime over the stub engine', () => {
     const arrivals: string[] = [];
     const run = async (name: string, model: Artifact, first: number) => {
       const tokens: number[] = [];
-      for await (const event of runtime.generate(request(model, { functionName: name, promptTokens: [first], sampling: samplingWith({ max_tokens: 30 }), slo: { ttftMs: 300, tpotMs: 40 } }))) {
+      for await (const event of runtime.generate(
+        request(model, { functionName: name, promptTokens: [first], sampling: samplingWith({ max_tokens: 30 }), slo: { ttftMs: 300, tpotMs: 40 } }),
+      )) {
         if (event.type === 'token') tokens.push(event.token);
         arrivals.push(name);
       }
@@ -192,10 +201,12 @@ describe('local node runtime over the stub engine', () => {
 
   it('refuses an artifact file name that could escape the model directory with bad_model, at once and without fetching', async () => {
     let fetches = 0;
-    const runtime = await start({ fetchBlob: async (digest, path) => {
-      fetches++;
-      await fetchBlob(digest, path);
-    } });
+    const runtime = await start({
+      fetchBlob: async (digest, path) => {
+        fetches++;
+        await fetchBlob(digest, path);
+      },
+    });
     for (const name of ['../escape.safetensors', 'sub/model.safetensors', '..']) {
       const started = Date.now();
       await expect(collect(runtime.generate(request(await artifact(name, name))))).rejects.toMatchObject({
@@ -251,7 +262,11 @@ describe('local node runtime over the stub engine', () => {
         process.kill(runtime.enginePid()!, 'SIGKILL');
       }
     }
-    expect(events.at(-1)).toMatchObject({ type: 'done', reason: 'error', error: { code: 'engine_down', message: expect.stringMatching(/engine process was killed by SIGKILL/) } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'done',
+      reason: 'error',
+      error: { code: 'engine_down', message: expect.stringMatching(/engine process was killed by SIGKILL/) },
+    });
     console.log(`engine death as the caller sees it: ${(events.at(-1) as Extract<NodeEvent, { type: 'done' }>).error?.message}`);
     expect((await collect(runtime.generate(request(model)))).at(-1)).toMatchObject({ reason: 'length', completionTokens: 3 });
     expect(await registry.getSingleMetricAsString('tidepool_engine_restarts_total')).toMatch(/ 1$/m);

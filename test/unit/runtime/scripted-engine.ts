@@ -38,4 +38,3 @@ export class ScriptedEngine {
     this.socket!.write(encodeFrame(message));
   }
 }
-

@@ -79,14 +79,24 @@ function handle(command) {
   const ok = (fields = {}) => send({ type: 'ok', re: command.id, ...fields });
   const error = (code, message) => send({ type: 'error', re: command.id, code, message });
   switch (command.op) {
-    case 'hello': return ok({ backend, version: 'stub', device: 'stub', kv_block_tokens: 16, memory: { budget_bytes: 1 } });
+    case 'hello':
+      return ok({ backend, version: 'stub', device: 'stub', kv_block_tokens: 16, memory: { budget_bytes: 1 } });
     case 'load':
       if (existsSync(join(command.dir, 'BAD_MODEL'))) return error('bad_model', 'unsupported architecture');
       if (existsSync(join(command.dir, 'DEVICE_LOST'))) lostDevices.add(command.model);
-      models.set(command.model, 1); return ok({ bytes: 1, ms: 0, cached: false });
-    case 'evict': models.delete(command.model); return ok({ bytes: 1 });
+      models.set(command.model, 1);
+      return ok({ bytes: 1, ms: 0, cached: false });
+    case 'evict':
+      models.delete(command.model);
+      return ok({ bytes: 1 });
     case 'add':
-      sequences.set(command.seq, { model: command.model, last: command.prompt.at(-1) ?? 0, produced: 0, max: command.max_tokens, prompt: command.prompt.length });
+      sequences.set(command.seq, {
+        model: command.model,
+        last: command.prompt.at(-1) ?? 0,
+        produced: 0,
+        max: command.max_tokens,
+        prompt: command.prompt.length,
+      });
       return ok();
     case 'cancel':
       if (!sequences.has(command.seq)) return error('not_found', 'no such sequence');
@@ -104,9 +114,15 @@ function handle(command) {
       epoch++;
       return ok({ steps: 0 });
     case 'stats':
-      return ok({ models: [...models.keys()].map((model) => ({ model, bytes: 1, state: 'resident', running: 0, waiting: 0, parked: 0 })), memory: { budget_bytes: 1 } });
-    case 'shutdown': ok(); return setTimeout(() => process.exit(0), 10);
-    default: return error('unsupported', `op ${command.op}`);
+      return ok({
+        models: [...models.keys()].map((model) => ({ model, bytes: 1, state: 'resident', running: 0, waiting: 0, parked: 0 })),
+        memory: { budget_bytes: 1 },
+      });
+    case 'shutdown':
+      ok();
+      return setTimeout(() => process.exit(0), 10);
+    default:
+      return error('unsupported', `op ${command.op}`);
   }
 }
 

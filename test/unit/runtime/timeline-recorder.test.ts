@@ -38,10 +38,13 @@ describe('timeline recorder', () => {
     const s = createGpuScheduler({ engine, clock, onEvent: (e) => timeline.record(0, e) });
     const submit = (key: string) => {
       const r = recorder(clock);
-      const sink = { onToken: (t: number) => {
-        timeline.countToken(key);
-        r.sink.onToken(t);
-      }, onDone: r.sink.onDone };
+      const sink = {
+        onToken: (t: number) => {
+          timeline.countToken(key);
+          r.sink.onToken(t);
+        },
+        onDone: r.sink.onDone,
+      };
       s.submit(request(model(key), 200, { ttftMs: 300, tpotMs: 30 }), sink);
     };
     // b arrives while a decodes; only one model fits the 1 GB arena, so serving b means a switch and back.
@@ -73,7 +76,12 @@ describe('timeline recorder', () => {
   it('returns only entries that ended after `since`, and forgets those older than its window', () => {
     let nowMs = EPOCH;
     const timeline = createTimelineRecorder({
-      nodeId: 'n1', gpus: [], functionOf: (key) => key, toEpochMs: (ms) => EPOCH + ms, now: () => nowMs, windowMs: 1_000,
+      nodeId: 'n1',
+      gpus: [],
+      functionOf: (key) => key,
+      toEpochMs: (ms) => EPOCH + ms,
+      now: () => nowMs,
+      windowMs: 1_000,
     });
     timeline.record(0, { type: 'switch', atMs: 10, from: undefined, to: 'a', ms: 0, estimateMs: 0, overrun: false });
     timeline.record(0, { type: 'turn', atMs: 50, model: 'a', steps: 4, quotaSteps: 8, reason: 'done', ms: 40 });

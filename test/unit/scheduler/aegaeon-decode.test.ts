@@ -16,7 +16,10 @@ const SLO = { ttftMs: 10_000, tpotMs: 100 };
 
 function decodeInstance(options: { kvBytesPerToken?: number } = {}) {
   const { clock, engine } = fakeEngine({
-    arenaGb: 2, h2dGbPerMs: 1 / 225, prefilledElsewhere: true, costs: { prefillMs: () => 20, decodeMs: () => STEP_MS },
+    arenaGb: 2,
+    h2dGbPerMs: 1 / 225,
+    prefilledElsewhere: true,
+    costs: { prefillMs: () => 20, decodeMs: () => STEP_MS },
     ...(options.kvBytesPerToken === undefined ? {} : { kvBytesPerToken: options.kvBytesPerToken }),
   });
   const calls = recordCalls(engine, clock);
@@ -52,15 +55,23 @@ describe('aegaeon decode instance: rounds and quotas', () => {
 
   it('forms each round in a fixed model order and sizes its turns by the formula', async () => {
     const { rounds, recs, window } = await threeBatches();
-    expect(recs.map((r) => [r.done, r.times.length])).toEqual([['length', 700], ['length', 700], ['length', 700]]);
+    expect(recs.map((r) => [r.done, r.times.length])).toEqual([
+      ['length', 700],
+      ['length', 700],
+      ['length', 700],
+    ]);
     expect(rounds[0]).toMatchObject({ c0Ms: 3 * SWITCH_ESTIMATE_MS, alpha: 0.5 });
-    expect(rounds[0]!.batches.map((b) => [b.modelKey, b.stepMs, Math.round(b.quotaMs * 1e6) / 1e6])).toEqual([['a', 10, 1515], ['b', 10, 1515], ['c', 10, 1515]]);
+    expect(rounds[0]!.batches.map((b) => [b.modelKey, b.stepMs, Math.round(b.quotaMs * 1e6) / 1e6])).toEqual([
+      ['a', 10, 1515],
+      ['b', 10, 1515],
+      ['c', 10, 1515],
+    ]);
     expect(window.length).toBeGreaterThanOrEqual(6);
     expect(window.map((t) => t.model)).toEqual(window.map((_, i) => ['a', 'b', 'c'][(['a', 'b', 'c'].indexOf(window[0]!.model) + i) % 3]));
     for (const t of window) expect([t.model, t.steps]).toEqual([t.model, 153]);
   });
 
-  it('moves a batch\'s KV out when another batch of the round runs, and prefetches the round\'s next model', async () => {
+  it("moves a batch's KV out when another batch of the round runs, and prefetches the round's next model", async () => {
     const { calls, window } = await threeBatches();
     for (let i = 0; i + 1 < window.length; i++) {
       const [cur, next] = [window[i]!, window[i + 1]!];
@@ -83,7 +94,7 @@ describe('aegaeon decode instance: rounds and quotas', () => {
     expect(most).toBe(2);
   });
 
-  it('keeps a lone batch\'s KV on the device, with a quota from its own switch estimate', async () => {
+  it("keeps a lone batch's KV on the device, with a quota from its own switch estimate", async () => {
     // One batch: c0 = 1010, alpha = 0.5, q = 1010 · 0.1 / 0.4 = 252.5 ms: 1 + ceil(252.5 / 10) = 27 steps a turn.
     const { clock, calls, rounds, s, submit } = decodeInstance();
     const rec = submit('a', 300);
@@ -118,7 +129,7 @@ describe('aegaeon decode instance: requests handed over', () => {
     expect(rounds[1]!.batches.map((b) => b.modelKey)).toEqual(['a', 'b', 'c']);
   });
 
-  it('copies a handed-over request\'s KV in before its first decode step, and never prefills', async () => {
+  it("copies a handed-over request's KV in before its first decode step, and never prefills", async () => {
     // 100 prompt tokens × 1 MB of KV each: 100 MB copied in at 1 GB / 225 ms = 22.5 ms, after the 225 ms load.
     const { clock, engine, s, submit } = decodeInstance({ kvBytesPerToken: 1e6 });
     const rec = submit('a', 20, 100);

@@ -42,7 +42,7 @@ describe('aegaeon prefill instance', () => {
     expect(policy.waiting()).toBe(0);
   });
 
-  it('switches only when the next request\'s model differs, prefetching the first later group of another model', async () => {
+  it("switches only when the next request's model differs, prefetching the first later group of another model", async () => {
     const { clock, calls, s, submit } = prefillInstance();
     for (const l of ['a1', 'a2', 'b1', 'b2', 'c1']) submit(l);
     await clock.run();

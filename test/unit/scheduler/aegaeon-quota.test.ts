@@ -8,19 +8,32 @@ function productForm(n: readonly number[], c0: number, alpha: number): number[] 
   return n.map((v) => (c0 * (prod / v)) / (prod * alpha - sum));
 }
 
-describe('aegaeon decode quotas (the artifact\'s formula)', () => {
+describe("aegaeon decode quotas (the artifact's formula)", () => {
   it('takes the 0.5 floor on alpha when switches are cheap beside QMAX', () => {
     // n = 100/10 = 10 for both; Σ 1/n = 0.2; c0/(min n · QMAX) = 600/40000 = 0.015 → alpha = max(0.215, 0.5) = 0.5.
     // q = 600 · 0.1 / (0.5 − 0.2) = 200 ms each.
-    const q = aegaeonQuotas([{ stepMs: 10, tpotMs: 100 }, { stepMs: 10, tpotMs: 100 }], 600);
+    const q = aegaeonQuotas(
+      [
+        { stepMs: 10, tpotMs: 100 },
+        { stepMs: 10, tpotMs: 100 },
+      ],
+      600,
+    );
     expect(q.n).toEqual([10, 10]);
     expect(q.alpha).toBe(0.5);
     expect(q.quotasMs.map((v) => Math.round(v * 1e9) / 1e9)).toEqual([200, 200]);
   });
 
-  it('caps the largest quota at QMAX through alpha when the round\'s switch estimate is large', () => {
+  it("caps the largest quota at QMAX through alpha when the round's switch estimate is large", () => {
     // n = 10, 5, 10; Σ 1/n = 0.4; c0 = 30 s: c0/(5 · 4000) = 1.5 → alpha = 1.9; q = 30000 · (1/n) / 1.5.
-    const q = aegaeonQuotas([{ stepMs: 10, tpotMs: 100 }, { stepMs: 20, tpotMs: 100 }, { stepMs: 10, tpotMs: 100 }], 30_000);
+    const q = aegaeonQuotas(
+      [
+        { stepMs: 10, tpotMs: 100 },
+        { stepMs: 20, tpotMs: 100 },
+        { stepMs: 10, tpotMs: 100 },
+      ],
+      30_000,
+    );
     expect(q.alpha).toBeCloseTo(1.9, 12);
     expect(q.quotasMs.map((v) => Math.round(v * 1e6) / 1e6)).toEqual([2000, AEGAEON_QUOTA_DEFAULTS.qmaxMs, 2000]);
   });
@@ -32,8 +45,13 @@ describe('aegaeon decode quotas (the artifact\'s formula)', () => {
     expect(q.quotasMs[0]).toBeCloseTo(738.25, 9);
   });
 
-  it('equals the artifact\'s product form on uneven rounds', () => {
-    const batches = [{ stepMs: 9.3, tpotMs: 100 }, { stepMs: 13.7, tpotMs: 100 }, { stepMs: 12.4, tpotMs: 100 }, { stepMs: 31, tpotMs: 100 }];
+  it("equals the artifact's product form on uneven rounds", () => {
+    const batches = [
+      { stepMs: 9.3, tpotMs: 100 },
+      { stepMs: 13.7, tpotMs: 100 },
+      { stepMs: 12.4, tpotMs: 100 },
+      { stepMs: 31, tpotMs: 100 },
+    ];
     for (const c0 of [100, 2953, 12_000, 90_000]) {
       const q = aegaeonQuotas(batches, c0);
       const expected = productForm(q.n, c0, q.alpha);

@@ -23,7 +23,8 @@ function aegaeonOn(options: { readonly steps?: StepCostModel; readonly exactPrio
   const calls = recordCalls(engine, clock);
   const events: SchedulerEvent[] = [];
   const costs = {
-    h2dBytesPerMs: h2dGbPerMs * GB, switchOverheadMs: 0,
+    h2dBytesPerMs: h2dGbPerMs * GB,
+    switchOverheadMs: 0,
     ...(options.exactPrior === false ? {} : { decodeMsPerWeightByte: STEP_MS / GB, prefillMsPerTokenWeightByte: 0 }),
   };
   const s = createGpuScheduler({ engine, clock, policy: 'aegaeon-unified', costs, onEvent: (e) => events.push(e) });
@@ -75,14 +76,21 @@ describe('aegaeon-unified: grouped FCFS prefill', () => {
     }
     await clock.run();
     await s.close();
-    const ids = calls.filter((c): c is Extract<EngineCall, { op: 'add' }> => c.op === 'add' && c.model !== 'z').sort((x, y) => x.id - y.id).map((c) => c.id);
+    const ids = calls
+      .filter((c): c is Extract<EngineCall, { op: 'add' }> => c.op === 'add' && c.model !== 'z')
+      .sort((x, y) => x.id - y.id)
+      .map((c) => c.id);
     const idOf = (i: number) => ids[i]!; // submission order i → sequence id
     const groups = admissionsPerTurn(calls).filter((g) => g.ids.length > 0 && g.turn.model !== 'z');
     // a1–a8, then a9–a11 with the next five a's (a group takes the model's oldest queued requests, up to 8),
     // then b's three, c's two, and the last a.
     const aIdx = order.flatMap((k, i) => (k === 'a' ? [i] : []));
     expect(groups.map((g) => g.ids)).toEqual([
-      aIdx.slice(0, 8).map(idOf), aIdx.slice(8, 16).map(idOf), [11, 12, 13].map(idOf), [14, 15].map(idOf), aIdx.slice(16).map(idOf),
+      aIdx.slice(0, 8).map(idOf),
+      aIdx.slice(8, 16).map(idOf),
+      [11, 12, 13].map(idOf),
+      [14, 15].map(idOf),
+      aIdx.slice(16).map(idOf),
     ]);
     for (const g of groups) {
       expect(g.ids.length).toBeLessThanOrEqual(AEGAEON_UNIFIED_DEFAULTS.groupSize);
@@ -117,7 +125,11 @@ describe('aegaeon-unified: weighted round-robin decode', () => {
 
   it('visits the decoding batches in one fixed cyclic order, each turn sized by the quota formula', async () => {
     const { recs, window } = await threeModelRound();
-    expect(Object.values(recs).map((r) => [r.done, r.times.length])).toEqual([['length', 1000], ['length', 300], ['length', 300]]);
+    expect(Object.values(recs).map((r) => [r.done, r.times.length])).toEqual([
+      ['length', 1000],
+      ['length', 300],
+      ['length', 300],
+    ]);
     expect(window.length).toBeGreaterThanOrEqual(30);
     const cycle = window.slice(0, 3).map((t) => t.model);
     expect([...cycle].sort()).toEqual(['a', 'b', 'c']);
@@ -180,7 +192,10 @@ describe('aegaeon-unified: weighted round-robin decode', () => {
     for (const t of decode) expect(t.end! - t.at).toBeLessThanOrEqual(AEGAEON_UNIFIED_DEFAULTS.capMs + STEP_MS);
     // The engine saw a preemption; the scheduler reports the turn as ended by its quota.
     expect(decode[0]!.reason).toBe('preempted');
-    expect(events.find((e) => e.type === 'turn' && e.quotaSteps === decode[0]!.maxSteps)).toMatchObject({ reason: 'quota', steps: AEGAEON_UNIFIED_DEFAULTS.capMs / STEP_MS });
+    expect(events.find((e) => e.type === 'turn' && e.quotaSteps === decode[0]!.maxSteps)).toMatchObject({
+      reason: 'quota',
+      steps: AEGAEON_UNIFIED_DEFAULTS.capMs / STEP_MS,
+    });
     expect([rec.done, rec.times.length]).toEqual(['length', 2000]);
   });
 });

@@ -16,18 +16,28 @@ export function model(key: string, gb = 1): ModelRef {
 }
 
 /** A simulated engine with flat costs on a virtual clock: the scheduler tests' fake engine. */
-export function fakeEngine(options: {
-  arenaGb?: number; kvGb?: number; costs?: StepCostModel; loadOverheadMs?: number; h2dGbPerMs?: number; kvBytesPerToken?: number;
-  /** A decode instance: sequences arrive prefilled, their KV copied in at admission (SimulatedEngineOptions). */
-  prefilledElsewhere?: boolean;
-} = {}) {
+export function fakeEngine(
+  options: {
+    arenaGb?: number;
+    kvGb?: number;
+    costs?: StepCostModel;
+    loadOverheadMs?: number;
+    h2dGbPerMs?: number;
+    kvBytesPerToken?: number;
+    /** A decode instance: sequences arrive prefilled, their KV copied in at admission (SimulatedEngineOptions). */
+    prefilledElsewhere?: boolean;
+  } = {},
+) {
   const clock = new VirtualClock();
   const arena = (options.arenaGb ?? 10) * GB;
   const engine = new SimulatedEngine({
     clock,
     gpu: {
-      name: 'fake', memoryBytes: arena + (options.kvGb ?? 10) * GB, h2dBytesPerMs: (options.h2dGbPerMs ?? 0.01) * GB,
-      loadOverheadMs: options.loadOverheadMs ?? 0, memBytesPerMs: GB,
+      name: 'fake',
+      memoryBytes: arena + (options.kvGb ?? 10) * GB,
+      h2dBytesPerMs: (options.h2dGbPerMs ?? 0.01) * GB,
+      loadOverheadMs: options.loadOverheadMs ?? 0,
+      memBytesPerMs: GB,
     },
     costs: options.costs ?? FLAT_COSTS,
     weightsArenaBytes: arena,
@@ -41,8 +51,13 @@ let nextId = 1;
 
 export function request(m: ModelRef, maxTokens: number, slo = { ttftMs: 1000, tpotMs: 100 }, prompt = 16): GenerationRequest {
   return {
-    id: nextId++, functionName: `fn-${m.key}`, model: m, promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
-    sampling: samplingWith({ max_tokens: maxTokens, seed: 7 }), stopTokenIds: [], slo,
+    id: nextId++,
+    functionName: `fn-${m.key}`,
+    model: m,
+    promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
+    sampling: samplingWith({ max_tokens: maxTokens, seed: 7 }),
+    stopTokenIds: [],
+    slo,
   };
 }
 
@@ -74,10 +89,16 @@ export type EngineCall =
   | { readonly op: 'add'; readonly at: number; readonly model: string; readonly id: number }
   | { readonly op: 'park' | 'restore'; readonly at: number; readonly id: number }
   | {
-      readonly op: 'turn'; readonly at: number; readonly model: string; readonly maxSteps: number;
+      readonly op: 'turn';
+      readonly at: number;
+      readonly model: string;
+      readonly maxSteps: number;
       /** Sequences of other models with KV on the device, and of this model parked, when the turn began. */
-      readonly othersRunning: number; readonly ownParked: number;
-      end?: number; steps?: number; reason?: string;
+      readonly othersRunning: number;
+      readonly ownParked: number;
+      end?: number;
+      steps?: number;
+      reason?: string;
     };
 
 /**

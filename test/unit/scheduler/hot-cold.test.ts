@@ -52,7 +52,11 @@ describe('hot and cold models on one GPU (tidepool)', () => {
     await clock.run();
     expect(late.rec.done).toBe('length');
     expect(evicted(events)).toEqual(['cold-1']);
-    const resident = s.snapshot().models.filter((m) => m.resident).map((m) => m.key).sort();
+    const resident = s
+      .snapshot()
+      .models.filter((m) => m.resident)
+      .map((m) => m.key)
+      .sort();
     expect(resident).toEqual(['cold-2', 'hot']);
     await s.close();
   });

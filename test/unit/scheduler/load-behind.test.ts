@@ -34,8 +34,12 @@ function state(key: string, residency: Residency, dueInMs: number | undefined): 
   if (dueInMs !== undefined) {
     // token 2 is due at arrival + ttft + 2 · tpot = 1000 + dueInMs with arrival = 1000 + dueInMs − 1200
     m.requests.set(m.requests.size + 1, {
-      request: request(m.ref, 100), sink: { onToken: () => undefined, onDone: () => undefined },
-      arrivalMs: 1000 + dueInMs - 1200, phase: 'added', tokens: 1, lastTokenMs: 1000,
+      request: request(m.ref, 100),
+      sink: { onToken: () => undefined, onDone: () => undefined },
+      arrivalMs: 1000 + dueInMs - 1200,
+      phase: 'added',
+      tokens: 1,
+      lastTokenMs: 1000,
     });
   }
   return m;
@@ -43,17 +47,27 @@ function state(key: string, residency: Residency, dueInMs: number | undefined): 
 
 function viewOf(models: ModelState[]): SchedulerView {
   return {
-    nowMs: 1000, models: new Map(models.map((m) => [m.ref.key, m])), current: models[0]!.ref.key, stalled: new Set(),
-    costs: createCostEstimator(COSTS), demand: createDemandTracker(),
+    nowMs: 1000,
+    models: new Map(models.map((m) => [m.ref.key, m])),
+    current: models[0]!.ref.key,
+    stalled: new Set(),
+    costs: createCostEstimator(COSTS),
+    demand: createDemandTracker(),
   };
 }
 
 describe('what tidepool plans to page in and what it lets go (plans on hand-made states)', () => {
   it('prefetches the next absent model and may push out only models with work that run after it, the last-needed first', () => {
-    const plan = createPolicy('tidepool').planTurn(viewOf([
-      state('running', 'resident', 100), state('before', 'resident', 2000), state('next', 'absent', 3000),
-      state('later', 'resident', 5000), state('last', 'resident', 9000), state('idle', 'resident', undefined),
-    ]))!;
+    const plan = createPolicy('tidepool').planTurn(
+      viewOf([
+        state('running', 'resident', 100),
+        state('before', 'resident', 2000),
+        state('next', 'absent', 3000),
+        state('later', 'resident', 5000),
+        state('last', 'resident', 9000),
+        state('idle', 'resident', undefined),
+      ]),
+    )!;
     expect(plan).toMatchObject({ modelKey: 'running', prefetch: 'next', prefetchEvictable: ['last', 'later'] });
     expect(plan.whileLoading).toBeUndefined();
   });
@@ -61,11 +75,17 @@ describe('what tidepool plans to page in and what it lets go (plans on hand-made
   it('fills the GPU with the most urgent resident model while the most urgent of all loads', () => {
     const minTurnMs = createCostEstimator(COSTS).options.minTurnMs;
     expect(LOAD).toBeLessThan(minTurnMs);
-    const plan = createPolicy('tidepool').planTurn(viewOf([
-      state('urgent', 'absent', 400), state('filler', 'resident', 2000), state('later', 'resident', 5000),
-    ]))!;
+    const plan = createPolicy('tidepool').planTurn(
+      viewOf([state('urgent', 'absent', 400), state('filler', 'resident', 2000), state('later', 'resident', 5000)]),
+    )!;
     // With slack to spare, the filler goes on for the shortest turn, longer than the load.
-    expect(plan).toMatchObject({ modelKey: 'filler', prefetch: 'urgent', prefetchEvictable: ['later'], whileLoading: { minMs: minTurnMs }, quotaMs: minTurnMs });
+    expect(plan).toMatchObject({
+      modelKey: 'filler',
+      prefetch: 'urgent',
+      prefetchEvictable: ['later'],
+      whileLoading: { minMs: minTurnMs },
+      quotaMs: minTurnMs,
+    });
     // With less, only until the urgent model must start; the quota still covers the load.
     const tight = createPolicy('tidepool').planTurn(viewOf([state('urgent', 'absent', 160), state('filler', 'resident', 2000)]))!;
     expect(tight.modelKey).toBe('filler');
@@ -105,11 +125,14 @@ describe('prefetch past a model with work (tidepool)', () => {
     await s.close();
     expect(recs.map((r) => r.rec.done)).toEqual(['length', 'length', 'length']);
     const turns = turnsOf(calls);
-    const evictsWithWork = events.filter((e) => e.type === 'evict' && e.atMs > 2000).map((e) => {
-      const key = (e as { model: string }).model;
-      const next = turns.find((t) => t.model === key && t.at > e.atMs);
-      return { key, atMs: e.atMs, nextTurnAt: next?.at, running: turns.find((t) => t.at <= e.atMs && (t.end === undefined || t.end > e.atMs))?.model };
-    }).filter((e) => e.nextTurnAt !== undefined);
+    const evictsWithWork = events
+      .filter((e) => e.type === 'evict' && e.atMs > 2000)
+      .map((e) => {
+        const key = (e as { model: string }).model;
+        const next = turns.find((t) => t.model === key && t.at > e.atMs);
+        return { key, atMs: e.atMs, nextTurnAt: next?.at, running: turns.find((t) => t.at <= e.atMs && (t.end === undefined || t.end > e.atMs))?.model };
+      })
+      .filter((e) => e.nextTurnAt !== undefined);
     expect(evictsWithWork.length).toBeGreaterThan(0);
     for (const e of evictsWithWork) {
       // The victim's next turn comes after the turn of the model it made room for ...
@@ -184,10 +207,13 @@ describe('loading behind a resident model with work (tidepool)', () => {
     const recorded = recordPlans(createPolicy('tidepool'));
     // What the policy is told about b's prefetch, at every plan.
     const blocked: { at: number; b: boolean }[] = [];
-    const policy = { ...recorded.policy, planTurn: (view: SchedulerView) => {
-      blocked.push({ at: view.nowMs, b: view.models.get('b')?.prefetchBlocked === true });
-      return recorded.policy.planTurn(view);
-    } };
+    const policy = {
+      ...recorded.policy,
+      planTurn: (view: SchedulerView) => {
+        blocked.push({ at: view.nowMs, b: view.models.get('b')?.prefetchBlocked === true });
+        return recorded.policy.planTurn(view);
+      },
+    };
     const s = createGpuScheduler({ engine, clock, costs: COSTS, policy });
     const hot = model('a');
     const urgent = recorder(clock);
@@ -228,7 +254,12 @@ describe('residency: what a prefetch may push out', () => {
     models.set('p', target);
     const events: SchedulerEvent[] = [];
     const residency = createResidency({
-      engine, clock, policy: createPolicy('tidepool'), models, emit: (e) => events.push(e), demand: createDemandTracker(),
+      engine,
+      clock,
+      policy: createPolicy('tidepool'),
+      models,
+      emit: (e) => events.push(e),
+      demand: createDemandTracker(),
       runningModel: () => running,
     });
     const fetched = residency.ensureResident(target, new Set(['r']), true, ['y']);

@@ -105,7 +105,8 @@ describe('no starvation under adversarial arrival', () => {
     // decode turn. Then its own switch and prefill.
     'aegaeon-unified': {
       why: '(1 + queued-ahead groups) × (cap + a step) + the switch + two steps',
-      bound: (a) => (1 + Math.ceil(a.hotQueuedAtArrival / AEGAEON_UNIFIED_DEFAULTS.groupSize)) * (AEGAEON_UNIFIED_DEFAULTS.capMs + steps) + victimSwitchMs + steps,
+      bound: (a) =>
+        (1 + Math.ceil(a.hotQueuedAtArrival / AEGAEON_UNIFIED_DEFAULTS.groupSize)) * (AEGAEON_UNIFIED_DEFAULTS.capMs + steps) + victimSwitchMs + steps,
     },
     // Both models are resident. The hot solo turn has no cap, so the victim's arrival cuts it at the next token;
     // from then on a turn while others wait lasts at most maxQuotaMs. No switch cost.
@@ -166,12 +167,14 @@ describe('switch cost against its estimate', () => {
       await s.close();
       expect(recs.every((r) => r.done === 'length')).toBe(true);
       const loads = calls.filter((c) => c.op === 'load');
-      const switches = recorded.plans.filter((p) => !p.wasResident).map((p) => {
-        const load = loads.find((l) => l.model === p.plan.modelKey && l.done !== undefined && l.done >= p.at)!;
-        // bytes / (bytes per ms) + overhead, from the settings the scheduler was given
-        const estimateMs = (gb(p.plan.modelKey) * GB) / settings.h2dBytesPerMs + settings.switchOverheadMs;
-        return { model: p.plan.modelKey, plannedAt: p.at, tookMs: load.done! - p.at, estimateMs };
-      });
+      const switches = recorded.plans
+        .filter((p) => !p.wasResident)
+        .map((p) => {
+          const load = loads.find((l) => l.model === p.plan.modelKey && l.done !== undefined && l.done >= p.at)!;
+          // bytes / (bytes per ms) + overhead, from the settings the scheduler was given
+          const estimateMs = (gb(p.plan.modelKey) * GB) / settings.h2dBytesPerMs + settings.switchOverheadMs;
+          return { model: p.plan.modelKey, plannedAt: p.at, tookMs: load.done! - p.at, estimateMs };
+        });
       for (const sw of switches) expect(sw.tookMs, JSON.stringify(sw)).toBeLessThanOrEqual(sw.estimateMs + settings.switchSlackMs);
       expect(switches.length).toBeGreaterThan(25);
       // The scheduler's own report agrees: no switch event says it overran.
@@ -185,7 +188,12 @@ describe('switch cost against its estimate', () => {
     const run = async (switchSlackMs?: number) => {
       const { clock, engine } = fakeEngine({ arenaGb: 1, kvBytesPerToken: 1e6 });
       const events: SchedulerEvent[] = [];
-      const s = createGpuScheduler({ engine, clock, costs: { ...COSTS, ...(switchSlackMs === undefined ? {} : { switchSlackMs }) }, onEvent: (e) => events.push(e) });
+      const s = createGpuScheduler({
+        engine,
+        clock,
+        costs: { ...COSTS, ...(switchSlackMs === undefined ? {} : { switchSlackMs }) },
+        onEvent: (e) => events.push(e),
+      });
       s.submit(request(model('a'), 500, { ttftMs: 100_000, tpotMs: 1000 }, 1000), recorder(clock).sink);
       await clock.run(clock.now() + 1000);
       s.submit(request(model('b'), 3, { ttftMs: 200, tpotMs: 50 }), recorder(clock).sink);

@@ -5,7 +5,12 @@ describe('aegaeon round-robin quotas', () => {
   it('matches a hand-worked two-batch round', () => {
     // t/d = 0.1 each, C = 600: q = 600·0.1 / (1 − 0.2) = 75 ms. Round = 150 + 600 = 750 ms; each batch makes
     // 7.5 tokens, which buy 7.5 · 100 = 750 ms of deadline: exactly the round.
-    expect(roundRobinQuotas([{ stepMs: 10, tpotMs: 100, switchMs: 300 }, { stepMs: 10, tpotMs: 100, switchMs: 300 }])).toEqual([75, 75]);
+    expect(
+      roundRobinQuotas([
+        { stepMs: 10, tpotMs: 100, switchMs: 300 },
+        { stepMs: 10, tpotMs: 100, switchMs: 300 },
+      ]),
+    ).toEqual([75, 75]);
   });
 
   it('weights quotas by step time over TPOT', () => {
@@ -19,8 +24,18 @@ describe('aegaeon round-robin quotas', () => {
   });
 
   it('caps at 4 s, and gives the cap to an over-committed round and a lone batch', () => {
-    expect(roundRobinQuotas([{ stepMs: 10, tpotMs: 100, switchMs: 30_000 }, { stepMs: 10, tpotMs: 100, switchMs: 30_000 }])).toEqual([4000, 4000]);
-    expect(roundRobinQuotas([{ stepMs: 60, tpotMs: 100, switchMs: 10 }, { stepMs: 50, tpotMs: 100, switchMs: 10 }])).toEqual([4000, 4000]);
+    expect(
+      roundRobinQuotas([
+        { stepMs: 10, tpotMs: 100, switchMs: 30_000 },
+        { stepMs: 10, tpotMs: 100, switchMs: 30_000 },
+      ]),
+    ).toEqual([4000, 4000]);
+    expect(
+      roundRobinQuotas([
+        { stepMs: 60, tpotMs: 100, switchMs: 10 },
+        { stepMs: 50, tpotMs: 100, switchMs: 10 },
+      ]),
+    ).toEqual([4000, 4000]);
     expect(roundRobinQuotas([{ stepMs: 10, tpotMs: 100, switchMs: 300 }])).toEqual([4000]);
   });
 });

@@ -46,7 +46,21 @@ describe('cluster simulator', () => {
   });
 
   it('writes an SVG line chart', () => {
-    const svg = lineChartSvg({ title: 'a < b', xLabel: 'GPUs', yLabel: 'attainment', targetY: 0.9, series: [{ name: 'tidepool', points: [[1, 0.5], [2, 0.95]] }] });
+    const svg = lineChartSvg({
+      title: 'a < b',
+      xLabel: 'GPUs',
+      yLabel: 'attainment',
+      targetY: 0.9,
+      series: [
+        {
+          name: 'tidepool',
+          points: [
+            [1, 0.5],
+            [2, 0.95],
+          ],
+        },
+      ],
+    });
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('a &lt; b');
     expect(svg).toContain('<path');
@@ -54,10 +68,15 @@ describe('cluster simulator', () => {
 
   it('names the shapes a GPU has no calibration for, and refuses to simulate them', async () => {
     // On an A10 only qwen2_5_7b (and the shapes scaled from it) is profiled.
-    expect(calibrationGaps(GPUS.A10!, ['qwen2_5_7b', 'yi1_5_9b_chat', 'qwen2_5_3b', 'llama2_13b_chat', 'yi1_5_9b_chat'])).toEqual(['llama2_13b_chat', 'yi1_5_9b_chat']);
+    expect(calibrationGaps(GPUS.A10!, ['qwen2_5_7b', 'yi1_5_9b_chat', 'qwen2_5_3b', 'llama2_13b_chat', 'yi1_5_9b_chat'])).toEqual([
+      'llama2_13b_chat',
+      'yi1_5_9b_chat',
+    ]);
     expect(calibrationGaps(GPUS.H100!, ['qwen2_5_7b', 'yi1_5_9b_chat', 'qwen2_5_14b'])).toEqual([]);
     const wl = w1({ models: 5, ratePerModel: 0.1, durationS: 30, seed: 1 });
-    await expect(simulateCluster({ workload: wl, policy: 'tidepool', gpus: 1, gpu: GPUS.A10! })).rejects.toThrow(/no step-time calibration for llama2_13b_chat, yi1_5_9b_chat on A10/);
+    await expect(simulateCluster({ workload: wl, policy: 'tidepool', gpus: 1, gpu: GPUS.A10! })).rejects.toThrow(
+      /no step-time calibration for llama2_13b_chat, yi1_5_9b_chat on A10/,
+    );
   });
 
   it('refines goodput by bisection between the last passing and the first failing rate', async () => {

@@ -12,8 +12,12 @@ const H100 = GPUS.H100!;
 describe('aegaeon on disaggregated instances', () => {
   it('splits GPUs 3:5 into prefill and decode instances, at least one of each', () => {
     expect([8, 16, 2, 3, 5, 12].map((g) => splitInstances(g))).toEqual([
-      { prefill: 3, decode: 5 }, { prefill: 6, decode: 10 }, { prefill: 1, decode: 1 }, { prefill: 1, decode: 2 },
-      { prefill: 2, decode: 3 }, { prefill: 5, decode: 7 },
+      { prefill: 3, decode: 5 },
+      { prefill: 6, decode: 10 },
+      { prefill: 1, decode: 1 },
+      { prefill: 1, decode: 2 },
+      { prefill: 2, decode: 3 },
+      { prefill: 5, decode: 7 },
     ]);
     expect(splitInstances(1)).toBeUndefined();
     // The artifact's switch estimate takes its own PCIe figure for the device: 32 GiB/s on an H100.
@@ -23,12 +27,19 @@ describe('aegaeon on disaggregated instances', () => {
   it('prefills on a prefill instance and decodes on a decode instance, the KV copied out and in between', async () => {
     const key = 'llama2_13b_chat/only';
     const wl: Workload = {
-      name: 'one', functions: [{ key, shape: 'llama2_13b_chat', bytes: shapeOfKey(key).weightBytes, rate: 1 / 60 }],
-      requests: [{ atMs: 1000, key, prompt: 2000, output: 40 }], durationMs: 60_000, slo: defaultSlo(), config: {},
+      name: 'one',
+      functions: [{ key, shape: 'llama2_13b_chat', bytes: shapeOfKey(key).weightBytes, rate: 1 / 60 }],
+      requests: [{ atMs: 1000, key, prompt: 2000, output: 40 }],
+      durationMs: 60_000,
+      slo: defaultSlo(),
+      config: {},
     };
     const turns: { gpu: number; e: Extract<SchedulerEvent, { type: 'turn' }> }[] = [];
     const r = await simulateCluster({
-      workload: wl, policy: 'aegaeon', gpus: 8, gpu: H100,
+      workload: wl,
+      policy: 'aegaeon',
+      gpus: 8,
+      gpu: H100,
       onEvent: (gpu, e) => void (e.type === 'turn' && e.steps > 0 && turns.push({ gpu, e })),
     });
     expect(r.instances).toEqual({ prefill: 3, decode: 5 });

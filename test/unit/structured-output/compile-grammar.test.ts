@@ -25,7 +25,10 @@ describe('compileGrammar', () => {
     expect(['cat', 'bat', 'rat'].every((t) => accepts(dfa, t))).toBe(true);
     expect(accepts(dfa, 'at')).toBe(false);
     expect(dfa.stateCount).toBe(4);
-    expect(dfa.transitions[0]).toEqual([[0x62, 0x63, 1], [0x72, 0x72, 1]]);
+    expect(dfa.transitions[0]).toEqual([
+      [0x62, 0x63, 1],
+      [0x72, 0x72, 1],
+    ]);
   });
 
   it('counts repetitions between bounds, and loops when unbounded', () => {
@@ -48,7 +51,14 @@ describe('compileGrammar', () => {
   it('skips optional members in order and separates the present ones', () => {
     const g = seq(
       literal('{'),
-      members([{ grammar: literal('a'), required: false }, { grammar: literal('b'), required: true }, { grammar: literal('c'), required: false }], literal(',')),
+      members(
+        [
+          { grammar: literal('a'), required: false },
+          { grammar: literal('b'), required: true },
+          { grammar: literal('c'), required: false },
+        ],
+        literal(','),
+      ),
       literal('}'),
     );
     const dfa = compile(g);

@@ -70,7 +70,9 @@ describe('JSON Schema automata', () => {
   });
 
   it('compact style drops the spaces', () => {
-    const { dfa } = compileJsonSchema({ type: 'object', properties: { a: { type: 'array', items: { type: 'integer' } } }, required: ['a'] }, 'p', { style: { whitespace: 'compact', anyValueDepth: 5 } });
+    const { dfa } = compileJsonSchema({ type: 'object', properties: { a: { type: 'array', items: { type: 'integer' } } }, required: ['a'] }, 'p', {
+      style: { whitespace: 'compact', anyValueDepth: 5 },
+    });
     expect(accepts(dfa, '{"a":[1,2]}')).toBe(true);
     expect(accepts(dfa, '{"a": [1, 2]}')).toBe(false);
   });

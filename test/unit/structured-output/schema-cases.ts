@@ -19,7 +19,14 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
       additionalProperties: false,
     },
     valid: ['{"s": "hé\\n\\u00e9\\"", "i": -12, "n": 3.25e-7, "b": true, "z": null}', '{"s": "", "i": 0, "n": -0.5, "b": false, "z": null}'],
-    invalid: ['{"s": "x", "i": 1.5, "n": 1, "b": true, "z": null}', '{"i": 1, "s": "x", "n": 1, "b": true, "z": null}', '{"s":"x","i":1,"n":1,"b":true,"z":null}', '{"s": "x", "i": 01, "n": 1, "b": true, "z": null}', '{"s": "x", "i": 1, "n": 1, "b": true}', '{"s": "\\ud800", "i": 1, "n": 1, "b": true, "z": null}'],
+    invalid: [
+      '{"s": "x", "i": 1.5, "n": 1, "b": true, "z": null}',
+      '{"i": 1, "s": "x", "n": 1, "b": true, "z": null}',
+      '{"s":"x","i":1,"n":1,"b":true,"z":null}',
+      '{"s": "x", "i": 01, "n": 1, "b": true, "z": null}',
+      '{"s": "x", "i": 1, "n": 1, "b": true}',
+      '{"s": "\\ud800", "i": 1, "n": 1, "b": true, "z": null}',
+    ],
   },
   {
     name: 'optional properties, in schema order',
@@ -31,7 +38,13 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
     name: 'nested objects',
     schema: {
       type: 'object',
-      properties: { user: { type: 'object', properties: { address: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }, required: ['address'] } },
+      properties: {
+        user: {
+          type: 'object',
+          properties: { address: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+          required: ['address'],
+        },
+      },
       required: ['user'],
     },
     valid: ['{"user": {"address": {"city": "Oslo"}}}'],
@@ -51,26 +64,45 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
   },
   {
     name: 'enum of every JSON type',
-    schema: { enum: ['red', 'grün', 'say "hi"', 42, -1.5, true, null, { k: [1, 'x'] }, [] ] },
+    schema: { enum: ['red', 'grün', 'say "hi"', 42, -1.5, true, null, { k: [1, 'x'] }, []] },
     valid: ['"red"', '"grün"', '"say \\"hi\\""', '42', '-1.5', 'true', 'null', '{"k": [1, "x"]}', '[]'],
     invalid: ['"blue"', '42.0', 'false', '{"k": [1,"x"]}', '"gr\\u00fcn"'],
   },
   {
     name: 'const and enum filtered by type',
-    schema: { type: 'object', properties: { kind: { const: 'circle' }, size: { type: 'integer', enum: [1, 2.5, 3, 'x'] } }, required: ['kind', 'size'], additionalProperties: false },
+    schema: {
+      type: 'object',
+      properties: { kind: { const: 'circle' }, size: { type: 'integer', enum: [1, 2.5, 3, 'x'] } },
+      required: ['kind', 'size'],
+      additionalProperties: false,
+    },
     valid: ['{"kind": "circle", "size": 1}', '{"kind": "circle", "size": 3}'],
     invalid: ['{"kind": "square", "size": 1}', '{"kind": "circle", "size": 2.5}', '{"kind": "circle", "size": "x"}'],
   },
   {
     name: 'anyOf',
-    schema: { anyOf: [{ type: 'object', properties: { x: { type: 'number' } }, required: ['x'], additionalProperties: false }, { type: 'string', maxLength: 2 }, { type: 'null' }] },
+    schema: {
+      anyOf: [
+        { type: 'object', properties: { x: { type: 'number' } }, required: ['x'], additionalProperties: false },
+        { type: 'string', maxLength: 2 },
+        { type: 'null' },
+      ],
+    },
     valid: ['{"x": 1}', '"ab"', 'null'],
     invalid: ['"abc"', '{}', 'true'],
   },
   {
     name: '$ref and $defs, shared and chained',
     schema: {
-      $defs: { point: { type: 'object', properties: { x: { $ref: '#/$defs/coord' }, y: { $ref: '#/$defs/coord' } }, required: ['x', 'y'], additionalProperties: false }, coord: { type: 'integer', minimum: -9, maximum: 9 } },
+      $defs: {
+        point: {
+          type: 'object',
+          properties: { x: { $ref: '#/$defs/coord' }, y: { $ref: '#/$defs/coord' } },
+          required: ['x', 'y'],
+          additionalProperties: false,
+        },
+        coord: { type: 'integer', minimum: -9, maximum: 9 },
+      },
       type: 'object',
       properties: { from: { $ref: '#/$defs/point' }, to: { $ref: '#/$defs/point' } },
       required: ['from', 'to'],
@@ -81,7 +113,11 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
   },
   {
     name: 'type arrays',
-    schema: { type: 'object', properties: { a: { type: ['string', 'null'] }, b: { type: ['integer', 'number'] }, c: { type: ['boolean', 'array'], items: { type: 'integer' } } }, required: ['a', 'b', 'c'] },
+    schema: {
+      type: 'object',
+      properties: { a: { type: ['string', 'null'] }, b: { type: ['integer', 'number'] }, c: { type: ['boolean', 'array'], items: { type: 'integer' } } },
+      required: ['a', 'b', 'c'],
+    },
     valid: ['{"a": null, "b": 1.5, "c": [1, 2]}', '{"a": "x", "b": 2, "c": false}'],
     invalid: ['{"a": 1, "b": 1, "c": true}', '{"a": null, "b": "1", "c": true}', '{"a": null, "b": 1, "c": ["x"]}'],
   },
@@ -95,11 +131,24 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
     name: 'integer bounds',
     schema: {
       type: 'object',
-      properties: { a: { type: 'integer', minimum: 0 }, b: { type: 'integer', exclusiveMinimum: -3, exclusiveMaximum: 250 }, c: { type: 'integer', minimum: 1.5, maximum: 1000000007 }, d: { type: 'integer', maximum: -10 } },
+      properties: {
+        a: { type: 'integer', minimum: 0 },
+        b: { type: 'integer', exclusiveMinimum: -3, exclusiveMaximum: 250 },
+        c: { type: 'integer', minimum: 1.5, maximum: 1000000007 },
+        d: { type: 'integer', maximum: -10 },
+      },
       required: ['a', 'b', 'c', 'd'],
     },
     valid: ['{"a": 0, "b": -2, "c": 2, "d": -10}', '{"a": 12345678901234567890, "b": 249, "c": 1000000007, "d": -99999}'],
-    invalid: ['{"a": -1, "b": 0, "c": 2, "d": -10}', '{"a": 0, "b": -3, "c": 2, "d": -10}', '{"a": 0, "b": 250, "c": 2, "d": -10}', '{"a": 0, "b": 0, "c": 1, "d": -10}', '{"a": 0, "b": 0, "c": 1000000008, "d": -10}', '{"a": 0, "b": 0, "c": 2, "d": -9}', '{"a": -0, "b": 0, "c": 2, "d": -10}'],
+    invalid: [
+      '{"a": -1, "b": 0, "c": 2, "d": -10}',
+      '{"a": 0, "b": -3, "c": 2, "d": -10}',
+      '{"a": 0, "b": 250, "c": 2, "d": -10}',
+      '{"a": 0, "b": 0, "c": 1, "d": -10}',
+      '{"a": 0, "b": 0, "c": 1000000008, "d": -10}',
+      '{"a": 0, "b": 0, "c": 2, "d": -9}',
+      '{"a": -0, "b": 0, "c": 2, "d": -10}',
+    ],
   },
   {
     name: 'map through additionalProperties',
@@ -109,7 +158,11 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
   },
   {
     name: 'open values',
-    schema: { type: 'object', properties: { anything: {}, list: { type: 'array' }, obj: { type: 'object' }, yes: true }, required: ['anything', 'list', 'obj', 'yes'] },
+    schema: {
+      type: 'object',
+      properties: { anything: {}, list: { type: 'array' }, obj: { type: 'object' }, yes: true },
+      required: ['anything', 'list', 'obj', 'yes'],
+    },
     valid: ['{"anything": [1, {"a": null}], "list": [[], {}], "obj": {"k": [1]}, "yes": "x"}'],
     invalid: ['{"anything": [1,], "list": [], "obj": {}, "yes": 1}', '{"anything": 1, "list": {}, "obj": {}, "yes": 1}'],
   },
@@ -117,7 +170,11 @@ export const SCHEMA_CASES: readonly SchemaCase[] = [
     name: 'single allOf, false schema, nullable via anyOf',
     schema: {
       type: 'object',
-      properties: { wrapped: { allOf: [{ $ref: '#/definitions/name' }], description: 'x' }, never: false, maybe: { anyOf: [{ $ref: '#/definitions/name' }, { type: 'null' }], default: null } },
+      properties: {
+        wrapped: { allOf: [{ $ref: '#/definitions/name' }], description: 'x' },
+        never: false,
+        maybe: { anyOf: [{ $ref: '#/definitions/name' }, { type: 'null' }], default: null },
+      },
       required: ['wrapped'],
       additionalProperties: false,
       definitions: { name: { type: 'string', enum: ['ann', 'bob'] } },

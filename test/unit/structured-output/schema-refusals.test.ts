@@ -91,10 +91,18 @@ describe('hostile schemas fail fast with schema_too_large', () => {
     ['a 100,000-level nesting', deep(100_000), /nested deeper than 64 levels/],
     ['30,000 enum values', { enum: Array.from({ length: 30_000 }, (_, i) => i) }, /more than 20000 JSON values/],
     ['a huge maxLength', { type: 'string', maxLength: 1_000_000_000 }, /would need more than 200000 NFA states/],
-    ['nested maxItems that multiply', { type: 'array', maxItems: 100, items: { type: 'array', maxItems: 100, items: { type: 'array', maxItems: 100 } } }, /would need more than 200000 NFA states/],
+    [
+      'nested maxItems that multiply',
+      { type: 'array', maxItems: 100, items: { type: 'array', maxItems: 100, items: { type: 'array', maxItems: 100 } } },
+      /would need more than 200000 NFA states/,
+    ],
     ['a $ref fan-out that doubles per level', fanOut(30), /would need more than 200000 NFA states/],
     ['a megabyte-long const', { const: 'x'.repeat(1_000_000) }, /would need more than 200000 NFA states/],
-    ['a property name of half a megabyte', { type: 'object', properties: { ['k'.repeat(500_000)]: { type: 'null' } } }, /would need more than 200000 NFA states/],
+    [
+      'a property name of half a megabyte',
+      { type: 'object', properties: { ['k'.repeat(500_000)]: { type: 'null' } } },
+      /would need more than 200000 NFA states/,
+    ],
     ['a string automaton past the DFA state bound', { type: 'string', maxLength: 3000 }, /exceeds maxDfaStates \(30000\)/],
   ])('%s', (_name, schema, message) => {
     const error = refusal(schema);

@@ -9,8 +9,21 @@ import { distanceToAccept, randomWalk, seededRandom } from './automaton-walk.js'
 const ajv = new Ajv2020({ strict: false });
 const HERMES: ToolCallEnvelope = { prefix: '<tool_call>\n', suffix: '\n</tool_call>', separator: '\n', nameKey: 'name', argumentsKey: 'arguments' };
 const TOOLS: ToolSpec[] = [
-  { name: 'get_weather', param: 'tools[0].function.parameters', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, unit: { enum: ['celsius', 'fahrenheit'] } }, required: ['city'], additionalProperties: false } },
-  { name: 'add', param: 'tools[1].function.parameters', parameters: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } }, required: ['a', 'b'] } },
+  {
+    name: 'get_weather',
+    param: 'tools[0].function.parameters',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string', maxLength: 12 }, unit: { enum: ['celsius', 'fahrenheit'] } },
+      required: ['city'],
+      additionalProperties: false,
+    },
+  },
+  {
+    name: 'add',
+    param: 'tools[1].function.parameters',
+    parameters: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } }, required: ['a', 'b'] },
+  },
   { name: 'now', param: 'tools[2].function.parameters' },
 ];
 const validators = new Map(TOOLS.map((t) => [t.name, ajv.compile((t.parameters ?? { type: 'object', maxProperties: 0 }) as object)]));
@@ -22,7 +35,9 @@ describe('tool-call automata', () => {
     expect(accepts(dfa, '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>')).toBe(true);
     expect(accepts(dfa, '<tool_call>\n{"name": "add", "arguments": {"city": "Oslo"}}\n</tool_call>')).toBe(false);
     expect(accepts(dfa, '<tool_call>\n{"name": "sub", "arguments": {"a": 1, "b": 2}}\n</tool_call>')).toBe(false);
-    expect(accepts(dfa, '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>')).toBe(false);
+    expect(accepts(dfa, '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>')).toBe(
+      false,
+    );
   });
 
   it('random walks always yield parseable calls that validate, one or more when parallel', () => {
@@ -34,7 +49,9 @@ describe('tool-call automata', () => {
         const text = new TextDecoder('utf-8', { fatal: true }).decode(randomWalk(dfa, seededRandom(seed), { distance, budget: 300 }));
         const calls = [...text.matchAll(/<tool_call>\n(.*?)\n<\/tool_call>/gs)].map((m) => JSON.parse(m[1]) as { name: string; arguments: unknown });
         expect(calls.length).toBeGreaterThan(0);
-        expect(calls.map(() => '<tool_call>\n…\n</tool_call>').join('\n')).toBe(text.replace(/<tool_call>\n.*?\n<\/tool_call>/gs, '<tool_call>\n…\n</tool_call>'));
+        expect(calls.map(() => '<tool_call>\n…\n</tool_call>').join('\n')).toBe(
+          text.replace(/<tool_call>\n.*?\n<\/tool_call>/gs, '<tool_call>\n…\n</tool_call>'),
+        );
         for (const call of calls) expect(validators.get(call.name)!(call.arguments), JSON.stringify(call)).toBe(true);
       }),
       { numRuns: 200 },
