@@ -4,15 +4,15 @@ import type { SequenceSink } from './engine/engine.js';
 export interface OwedTokens {
   /** `tokens` were delivered on `device`. */
   progress(device: number, tokens: number): void;
-  /** A request of `modelKey` on `device` ended with `undelivered` of its tokens never produced. */
-  finished(device: number, modelKey: string, undelivered: number): void;
+  /** A request of `weightsDigest` on `device` ended with `undelivered` of its tokens never produced. */
+  finished(device: number, weightsDigest: string, undelivered: number): void;
 }
 
 /**
  * The one place a request's owed tokens are settled: wraps `sink` so each delivered token is paid off as it
  * comes and, at the end, whatever was never produced of the `owed` the request was routed with.
  */
-export function owingSink(tally: OwedTokens, device: number, modelKey: string, owed: number, sink: SequenceSink): SequenceSink {
+export function owingSink(tally: OwedTokens, device: number, weightsDigest: string, owed: number, sink: SequenceSink): SequenceSink {
   let delivered = 0;
   return {
     onToken: (token, logprob) => {
@@ -21,7 +21,7 @@ export function owingSink(tally: OwedTokens, device: number, modelKey: string, o
       sink.onToken(token, logprob);
     },
     onDone: (reason, usage, error, embedding) => {
-      tally.finished(device, modelKey, owed - delivered);
+      tally.finished(device, weightsDigest, owed - delivered);
       sink.onDone(reason, usage, error, embedding);
     },
   };

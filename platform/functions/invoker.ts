@@ -107,7 +107,7 @@ export function createInvoker(options: InvokerOptions): Invoker {
       const runContext = { id, fn, params, sampling, recorder: options.recorder, metrics: options.metrics, journal: options.journal, now, onFinished };
       let node: Awaited<ReturnType<Router['pick']>>;
       try {
-        node = await options.router.pick(fn.artifact.digest);
+        node = await options.router.pick(fn.artifact.weightsDigest);
       } catch (error) {
         // No node could take it (none registered, all down): still one record per request, a miss for the SLO.
         new GenerationRun({ ...runContext, nodeId: null }).finish('rejected', error);

@@ -111,12 +111,12 @@ export class EngineClient implements Engine {
   }
 
   async load(model: ModelRef): Promise<LoadResult> {
-    const reply = await this.request({ op: 'load', model: model.key, dir: model.dir });
+    const reply = await this.request({ op: 'load', model: model.weightsDigest, dir: model.dir });
     return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
   }
 
-  async evict(modelKey: string, options?: { readonly force?: boolean }): Promise<void> {
-    await this.request({ op: 'evict', model: modelKey, force: options?.force ?? false });
+  async evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void> {
+    await this.request({ op: 'evict', model: weightsDigest, force: options?.force ?? false });
   }
 
   /**
@@ -124,13 +124,13 @@ export class EngineClient implements Engine {
    * memory, so a later `load` only copies. The engine keeps a model mapped after `evict` as well.
    */
   async map(model: ModelRef): Promise<LoadResult> {
-    const reply = await this.request({ op: 'map', model: model.key, dir: model.dir });
+    const reply = await this.request({ op: 'map', model: model.weightsDigest, dir: model.dir });
     return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
   }
 
   /** Drops the engine's mapping of a model that is not resident (after its files left shared memory). */
-  async unmap(modelKey: string): Promise<{ readonly dropped: boolean }> {
-    const reply = await this.request({ op: 'unmap', model: modelKey });
+  async unmap(weightsDigest: string): Promise<{ readonly dropped: boolean }> {
+    const reply = await this.request({ op: 'unmap', model: weightsDigest });
     return { dropped: Boolean(reply.dropped) };
   }
 
@@ -145,14 +145,14 @@ export class EngineClient implements Engine {
       const add = {
         op: 'add',
         seq: sequence.id,
-        model: sequence.modelKey,
+        model: sequence.weightsDigest,
         prompt: sequence.promptTokens,
         eos_ids: sequence.stopTokenIds,
         ...engineSampling(sampling),
       };
       if (!sampling.grammar) await this.request(add);
       else if (sequence.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
-      else await this.registrations.add(add, sampling.grammar, sequence.modelKey, sequence.modelDir);
+      else await this.registrations.add(add, sampling.grammar, sequence.weightsDigest, sequence.modelDir);
       state.accepted = true;
     } catch (error) {
       if (this.sequences.get(sequence.id) === state) this.sequences.delete(sequence.id);
@@ -169,8 +169,8 @@ export class EngineClient implements Engine {
     }
   }
 
-  async runTurn(modelKey: string, maxSteps: number): Promise<TurnResult> {
-    const reply = await this.request({ op: 'run', model: modelKey, max_steps: maxSteps });
+  async runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult> {
+    const reply = await this.request({ op: 'run', model: weightsDigest, max_steps: maxSteps });
     return { steps: Number(reply.steps), reason: oneOf(reply.reason, TURN_REASONS, 'run.reason'), ms: Number(reply.ms) };
   }
 

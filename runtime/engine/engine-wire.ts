@@ -12,7 +12,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
   const models = Array.isArray(reply.models) ? (reply.models as WireRecord[]) : [];
   return {
     models: models.map((model) => ({
-      model: String(model.model),
+      weightsDigest: String(model.model),
       bytes: Number(model.bytes ?? 0),
       state: model.state === 'loading' ? 'loading' : model.state === 'mapped' ? 'mapped' : 'resident',
       running: Number(model.running ?? 0),

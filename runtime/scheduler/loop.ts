@@ -36,7 +36,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const stalled = new Set<string>();
   const demand = createDemandTracker();
   let running: RunningTurn | undefined;
-  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.modelKey });
+  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.weightsDigest });
   let current: string | undefined;
   let closed = false;
   /** Why the scheduler closed: the error queued requests, and any submitted later, end with. */
@@ -54,7 +54,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
   function forget(model: ModelState, id: number): void {
     model.requests.delete(id);
     byId.delete(id);
-    if (model.requests.size === 0 && model.residency === 'absent') models.delete(model.ref.key);
+    if (model.requests.size === 0 && model.residency === 'absent') models.delete(model.ref.weightsDigest);
   }
 
   /** The sink the engine writes to: it keeps the records current, then forwards. */
@@ -78,7 +78,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     const q = r.request;
     const spec = {
       id: q.id,
-      modelKey: q.model.key,
+      weightsDigest: q.model.weightsDigest,
       modelDir: q.model.dir,
       promptTokens: q.promptTokens,
       sampling: q.sampling,
@@ -100,17 +100,17 @@ export function createSchedulerLoop(deps: LoopDeps) {
     const usage = { promptTokens: request.promptTokens.length, completionTokens: 0 };
     if (closed) return sink.onDone('error', usage, closedError);
     if (byId.has(request.id)) return sink.onDone('error', usage, new TidepoolError('bad_request', `sequence id ${request.id} is already live`));
-    let model = models.get(request.model.key);
+    let model = models.get(request.model.weightsDigest);
     if (!model) {
       model = newModelState(request.model, request.functionName, clock.now());
-      models.set(request.model.key, model);
+      models.set(request.model.weightsDigest, model);
     }
-    demand.arrive(request.model.key, clock.now());
+    demand.arrive(request.model.weightsDigest, clock.now());
     const r: RequestState = { request, sink, arrivalMs: clock.now(), phase: 'queued', tokens: 0, lastTokenMs: undefined };
     model.requests.set(request.id, r);
     byId.set(request.id, model);
     engineSinks.set(request.id, trackingSink(model, r, sink));
-    if (running && running.modelKey === request.model.key && policy.joinRunningTurn) {
+    if (running && running.weightsDigest === request.model.weightsDigest && policy.joinRunningTurn) {
       void addToEngine(r, takeSink(request.id));
     } else if (running && policy.shouldPreempt(view(), running, r)) {
       void engine.preempt().catch(() => undefined);
@@ -147,7 +147,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   function failModel(model: ModelState, err: unknown): void {
     const error = coded(err);
-    emit({ type: 'error', atMs: clock.now(), model: model.ref.key, message: error.message });
+    emit({ type: 'error', atMs: clock.now(), weightsDigest: model.ref.weightsDigest, message: error.message });
     for (const r of [...model.requests.values()]) {
       if (r.phase === 'queued') endQueued(model, r, error);
       else void engine.cancel(r.request.id).catch(() => undefined);
@@ -167,7 +167,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   /** One turn, as named steps: plan → resident → park/restore → admit → run → observe. */
   async function executeTurn(plan: TurnPlan): Promise<void> {
-    const model = models.get(plan.modelKey);
+    const model = models.get(plan.weightsDigest);
     if (!model) return;
     await makeResident(model);
     await moveKv(model, plan.parkOthers);
@@ -182,7 +182,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
    * resident weights, queued copies, evictions and a prefetch in flight included.
    */
   async function makeResident(model: ModelState): Promise<void> {
-    const key = model.ref.key;
+    const key = model.ref.weightsDigest;
     const plannedMs = clock.now();
     const estimateMs = model.residency === 'resident' ? 0 : costs.loadMs(model.ref.bytes);
     await residency.ensureResident(model, new Set([key]), false);
@@ -214,9 +214,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
    * how it ended. `quiet`: nothing woke the loop while the turn ran.
    */
   async function run(model: ModelState, plan: TurnPlan): Promise<{ ran: TurnOutcome; quiet: boolean }> {
-    const key = model.ref.key;
+    const key = model.ref.weightsDigest;
     const loaded = prefetch(plan, key);
-    const turn: RunningTurn = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
+    const turn: RunningTurn = { weightsDigest: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
     running = turn;
     const timers = armTurnTimers({
       clock,
@@ -255,11 +255,11 @@ export function createSchedulerLoop(deps: LoopDeps) {
    * a wake that came. A turn that ran steps refines the step-time estimate.
    */
   function observe(model: ModelState, plan: TurnPlan, ran: TurnOutcome, quiet: boolean): void {
-    const key = model.ref.key;
+    const key = model.ref.weightsDigest;
     if (ran.reason === 'not_resident') model.residency = 'absent';
     if (ran.steps === 0 && model.requests.size > 0 && quiet) stalled.add(key);
     else costs.observeTurn(key, ran.steps, ran.ms);
-    emit({ type: 'turn', atMs: clock.now(), model: key, steps: ran.steps, quotaSteps: plan.maxSteps, reason: ran.reason, ms: ran.ms });
+    emit({ type: 'turn', atMs: clock.now(), weightsDigest: key, steps: ran.steps, quotaSteps: plan.maxSteps, reason: ran.reason, ms: ran.ms });
   }
 
   /** Waits for work; meanwhile evicts models idle on the GPU for `gpuIdleEvictMs` (when finite). */
@@ -299,7 +299,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
         continue;
       }
       await executeTurn(plan).catch((err: unknown) => {
-        const model = models.get(plan.modelKey);
+        const model = models.get(plan.weightsDigest);
         if (model) failModel(model, err);
       });
     }
@@ -309,7 +309,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     return {
       policy: policy.name,
       models: [...models.values()].map((m) => ({
-        key: m.ref.key,
+        weightsDigest: m.ref.weightsDigest,
         functionName: m.functionName,
         resident: m.residency === 'resident',
         queued: countPhase(m, 'queued'),

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
+import { generateRequestToWire, parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
 import { engineSampling, samplingWith } from '../../../protocol/sampling.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
-const body = () => ({
+const request = () => ({
   id: 'r1',
   functionName: 'fn',
   version: 1,
-  artifact: { digest, bytes: 10, files: [{ name: 'model.safetensors', digest, size: 10 }] },
+  artifact: { weightsDigest: digest, bytes: 10, files: [{ name: 'model.safetensors', digest, size: 10 }] },
   promptTokens: [1, 2],
   sampling: samplingWith({
     max_tokens: 4,
@@ -23,11 +23,14 @@ const body = () => ({
   slo: { ttftMs: 1000, tpotMs: 100 },
   keepWarmMs: 0,
 });
+const body = () => generateRequestToWire(request());
 
 describe('/internal/generate wire schema', () => {
-  it('reads a request the control plane sends, unchanged', () => {
-    const sent = body();
-    expect(parseGenerateRequest(JSON.parse(JSON.stringify(sent)))).toEqual(sent);
+  it('reads a request the control plane sends, unchanged, the weights digest named `digest` on the wire', () => {
+    const sent = request();
+    const wire = JSON.parse(JSON.stringify(generateRequestToWire(sent)));
+    expect(wire.artifact).toEqual({ digest, bytes: 10, files: sent.artifact.files });
+    expect(parseGenerateRequest(wire)).toEqual(sent);
   });
 
   it('refuses a malformed request naming the field, the sampling record checked by its own table', () => {
