@@ -25,8 +25,15 @@ describe.skipIf(!ENGINE_BUILT)('n choices as one group, end to end (real CPU eng
   }, 300_000);
   afterAll(async () => server?.close());
 
-  const chat = (content: string, n: number, seed: number, extra: Record<string, unknown> = {}) =>
-    ({ model: 'tiny-chat', messages: [{ role: 'user' as const, content }], max_tokens: 8, temperature: 1, seed, n, ...extra }) as const;
+  const chat = (content: string, n: number, seed: number, extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) => ({
+    model: 'tiny-chat',
+    messages: [{ role: 'user' as const, content }],
+    max_tokens: 8,
+    temperature: 1,
+    seed,
+    n,
+    ...extra,
+  });
   const saved = async () => (await node.engineStats()).prefillTokensSaved;
   const busy = async () => (await node.engineStats()).models.reduce((sum, m) => sum + m.running + m.waiting + m.parked, 0);
 
@@ -37,7 +44,7 @@ describe.skipIf(!ENGINE_BUILT)('n choices as one group, end to end (real CPU eng
       const whole = await client.chat.completions.create(request);
       expect(whole.choices.map((c) => c.index)).toEqual(Array.from({ length: n }, (_, i) => i));
       expect((await saved()) - before).toBe((n - 1) * whole.usage!.prompt_tokens);
-      const alone = await Promise.all(Array.from({ length: n }, (_, i) => client.chat.completions.create({ ...request, n: 1, seed: request.seed + i })));
+      const alone = await Promise.all(Array.from({ length: n }, (_, i) => client.chat.completions.create({ ...request, n: 1, seed: 500 + n + i })));
       expect(whole.choices.map((c) => [c.message.content, c.finish_reason])).toEqual(
         alone.map((a) => [a.choices[0]!.message.content, a.choices[0]!.finish_reason]),
       );

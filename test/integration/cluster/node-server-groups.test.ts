@@ -44,13 +44,13 @@ function groupNode(options: { readonly failAfterRounds?: number; readonly stallC
         if (stallSignal && !stallSignal.aborted && open.size === 1)
           await new Promise((resolve) => stallSignal.addEventListener('abort', resolve, { once: true }));
         for (const choice of [...open]) {
+          // The stalled choice waits for its cancel.
+          if (choice === options.stallChoice && produced[choice] === 1 && !choiceSignals?.[choice]?.aborted) continue;
           const done = { type: 'done', promptTokens: 3, completionTokens: produced[choice]!, choice } as const;
           if (signal?.aborted || choiceSignals?.[choice]?.aborted) {
             if (choiceSignals?.[choice]?.aborted) aborted.push(choice);
             open.delete(choice);
             yield { ...done, reason: 'cancelled' };
-          } else if (choice === options.stallChoice && produced[choice] === 1) {
-            continue;
           } else if (produced[choice] === request.sampling.max_tokens) {
             open.delete(choice);
             yield { ...done, reason: 'length' };
