@@ -1,5 +1,6 @@
 import { type ErrorCode, TidepoolError, type WireError, isErrorCode } from './errors.js';
-import type { Artifact, DoneReason, NodeEvent, NodeGenerateRequest, TokenLogprob } from './node-runtime.js';
+import { type Artifact, type DoneReason, MAX_GROUP_CHOICES, type NodeEvent, type NodeGenerateRequest, type TokenLogprob } from './node-runtime.js';
+import { SAMPLING_FIELDS } from './sampling-fields.js';
 import { checkSampling } from './sampling.js';
 
 /**
@@ -9,11 +10,15 @@ import { checkSampling } from './sampling.js';
  * to these types unchecked. A check fails with `invalid_parameter` naming the field.
  *
  * - request: a `NodeGenerateRequest` as JSON;
- * - 200: `application/x-ndjson`, one `NodeEvent` per line, the last one `done`;
+ * - 200: `application/x-ndjson`, one `NodeEvent` per line, the last one `done` (a group: one `done` per
+ *   choice, each event with its `choice`);
  * - refused before the first event: a non-2xx status with `{ "error": { "code", "message", "retryAfterMs"? } }`.
  *
  * An artifact's weights digest is `digest` on the wire (`WireArtifact`), as in every stored host-pool manifest;
  * `parseArtifact` and `artifactToWire` are the one place it is converted.
+ *
+ * And of `POST /internal/cancel`, which ends one choice of a group in flight (a stop string matched in it):
+ * `{ "id": <the request's id>, "choice": <index> }` (`parseChoiceCancel`), answered `{ "cancelled": boolean }`.
  */
 
 /** An `Artifact` as JSON. */
@@ -90,7 +95,33 @@ export function parseGenerateRequest(value: unknown): NodeGenerateRequest {
   positive(slo.ttftMs, 'slo.ttftMs');
   positive(slo.tpotMs, 'slo.tpotMs');
   count(r.keepWarmMs, 'keepWarmMs');
+  if (r.seeds !== undefined) checkSeeds(r.seeds, r.sampling as { readonly seed: number; readonly embed: unknown });
   return { ...(r as unknown as NodeGenerateRequest), artifact };
+}
+
+/** A group's seeds: 1 to `MAX_GROUP_CHOICES` seeds in the sampling record's range, choice 0's the record's own. */
+function checkSeeds(value: unknown, sampling: { readonly seed: number; readonly embed: unknown }): void {
+  const { min, max } = SAMPLING_FIELDS.seed;
+  if (sampling.embed !== null) throw invalid('seeds', 'an embedding (sampling.embed) has one choice');
+  if (!Array.isArray(value) || value.length < 1 || value.length > MAX_GROUP_CHOICES)
+    throw invalid('seeds', `must be an array of 1 to ${MAX_GROUP_CHOICES} seeds, one per choice`);
+  value.forEach((s: unknown, i) => {
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < min || s > max) throw invalid(`seeds[${i}]`, `must be an integer in [${min}, ${max}]`);
+  });
+  if (value[0] !== sampling.seed) throw invalid('seeds[0]', `must equal sampling.seed (${sampling.seed}): choice 0 samples with the record's own seed`);
+}
+
+/** The body of `POST /internal/cancel`: which choice of which request to end. */
+export interface ChoiceCancel {
+  readonly id: string;
+  readonly choice: number;
+}
+
+export function parseChoiceCancel(value: unknown): ChoiceCancel {
+  const c = object(value, 'body');
+  const choice = count(c.choice, 'choice');
+  if (choice >= MAX_GROUP_CHOICES) throw invalid('choice', `must be below ${MAX_GROUP_CHOICES}`);
+  return { id: string(c.id, 'id'), choice };
 }
 
 /** `{logprob, top: [[id, logprob], ...]}`; logprobs are finite and at most 0 (or -Infinity, sent as null by JSON). */
@@ -115,6 +146,12 @@ function numbers(value: unknown, field: string): readonly number[] {
   return value as number[];
 }
 
+function choiceIndex(value: unknown): number {
+  const choice = count(value, 'event.choice');
+  if (choice >= MAX_GROUP_CHOICES) throw invalid('event.choice', `must be below ${MAX_GROUP_CHOICES}`);
+  return choice;
+}
+
 const DONE_REASONS: ReadonlySet<string> = new Set<DoneReason>(['stop', 'length', 'cancelled', 'error']);
 
 function wireError(value: unknown, field: string): WireError {
@@ -127,9 +164,10 @@ function wireError(value: unknown, field: string): WireError {
 /** One NDJSON line of the answer. */
 export function parseNodeEvent(value: unknown): NodeEvent {
   const e = object(value, 'event');
+  const choice = e.choice === undefined ? {} : { choice: choiceIndex(e.choice) };
   if (e.type === 'token') {
     const token = count(e.token, 'event.token');
-    return e.logprob === undefined ? { type: 'token', token } : { type: 'token', token, logprob: tokenLogprob(e.logprob) };
+    return e.logprob === undefined ? { type: 'token', token, ...choice } : { type: 'token', token, logprob: tokenLogprob(e.logprob), ...choice };
   }
   if (e.type !== 'done') throw invalid('event.type', 'must be token or done');
   if (typeof e.reason !== 'string' || !DONE_REASONS.has(e.reason)) throw invalid('event.reason', 'must be stop, length, cancelled or error');
@@ -138,6 +176,7 @@ export function parseNodeEvent(value: unknown): NodeEvent {
     reason: e.reason as DoneReason,
     promptTokens: count(e.promptTokens, 'event.promptTokens'),
     completionTokens: count(e.completionTokens, 'event.completionTokens'),
+    ...choice,
   };
   const embedding = e.embedding === undefined ? {} : { embedding: numbers(e.embedding, 'event.embedding') };
   return e.error === undefined ? { ...done, ...embedding } : { ...done, ...embedding, error: wireError(e.error, 'event.error') };

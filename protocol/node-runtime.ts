@@ -17,8 +17,13 @@ export interface NodeRuntime {
    * event. It throws `NodeError` before the first event when the request cannot be admitted (queue full,
    * cold start timed out, store unreachable, engine down). Aborting `signal` cancels the sequence and frees
    * its KV; the iterator then ends with `done` reason `cancelled`.
+   *
+   * A group (`request.seeds`, a request's n choices on one prompt) streams every choice's events, each with
+   * its `choice` index, in the order they come, and ends after every choice's `done`; it is admitted, refused,
+   * cancelled by `signal` and failed as one. Aborting `choiceSignals[i]` ends choice i alone (a stop string
+   * matched in it): its `done` is `cancelled`, the others go on.
    */
-  generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent>;
+  generate(request: NodeGenerateRequest, signal?: AbortSignal, choiceSignals?: readonly AbortSignal[]): AsyncIterable<NodeEvent>;
 
   /**
    * Keeps a function's weights in host memory whatever its keep-warm window (`min_warm` in the manifest),
@@ -97,6 +102,21 @@ export interface NodeGenerateRequest {
   readonly slo: { readonly ttftMs: number; readonly tpotMs: number };
   /** How long this function's weights may stay in host memory after last use. */
   readonly keepWarmMs: number;
+  /**
+   * n > 1: the seeds of a request's choices on this prompt, choice 0's first (equal to `sampling.seed`), at
+   * most `MAX_GROUP_CHOICES`. The node runs them as one group: admitted, queued and cancelled together, one
+   * prefill of the prompt whose KV the engine forks to every choice, each choice sampled with its own seed (so
+   * its tokens are those it would get alone with that seed). Absent: one choice.
+   */
+  readonly seeds?: readonly number[];
+}
+
+/** Most choices one group may hold: OpenAI's `n` limit, and the engine's (`add` with `seqs`). */
+export const MAX_GROUP_CHOICES = 16;
+
+/** How many choices a request asks for: its seeds, or one. */
+export function choiceCount(request: Pick<NodeGenerateRequest, 'seeds'>): number {
+  return request.seeds?.length ?? 1;
 }
 
 /**
@@ -115,12 +135,14 @@ export type DoneReason = 'stop' | 'length' | 'cancelled' | 'error';
 /**
  * What a generation streams: its tokens, then one `done`. The same type on every hop: the engine client's
  * sink, the node's iterator, the NDJSON lines of `/internal/generate`. `error` is set when `reason` is
- * `error`, with the code of what failed.
+ * `error`, with the code of what failed. `choice` is set on every event of a group (`seeds` in the request):
+ * the index of the choice it belongs to; a group's stream holds one `done` per choice.
  */
 export type NodeEvent =
-  | { readonly type: 'token'; readonly token: number; readonly logprob?: TokenLogprob }
+  | { readonly type: 'token'; readonly token: number; readonly logprob?: TokenLogprob; readonly choice?: number }
   | {
       readonly type: 'done';
+      readonly choice?: number;
       readonly reason: DoneReason;
       readonly promptTokens: number;
       readonly completionTokens: number;

@@ -2,11 +2,28 @@ import type { SequenceChannel } from './engine/sequence-channel.js';
 import { NodeError } from '../protocol/node-runtime.js';
 import type { GpuScheduler } from './scheduler/gpu-scheduler.js';
 
-/** A request queued on a device's scheduler: its sequence id there and the channel its events arrive on. */
+/** A request queued on a device's scheduler: its sequence ids there (one per choice) and the channel their events arrive on. */
 export interface LiveSequence {
   readonly scheduler: GpuScheduler;
-  readonly id: number;
+  /** Choice i's sequence id is `ids[i]`. */
+  readonly ids: readonly number[];
   readonly channel: SequenceChannel;
+}
+
+/**
+ * Cancels the choices of `live` that are still running and that the caller gave up: every one once `signal`
+ * is aborted, else those whose `choiceSignals[i]` is (`everything`: all of them, the caller stopped reading).
+ */
+export function cancelGivenUp(
+  live: LiveSequence,
+  signal: AbortSignal | undefined,
+  choiceSignals: readonly AbortSignal[] | undefined,
+  everything = false,
+): void {
+  live.ids.forEach((id, choice) => {
+    if (live.channel.isChoiceEnded(choice)) return;
+    if (everything || signal?.aborted || choiceSignals?.[choice]?.aborted) live.scheduler.cancel(id);
+  });
 }
 
 /**

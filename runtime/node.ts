@@ -7,12 +7,13 @@ import { removeStaleSocketDirs } from './engine/engine-socket-dir.js';
 import type { DeviceInfo } from './engine/list-devices.js';
 import { SequenceChannel } from './engine/sequence-channel.js';
 import { DeviceLane } from './device-lane.js';
-import { mayResubmit, type LiveSequence } from './engine-down-resubmit.js';
+import { cancelGivenUp, mayResubmit, type LiveSequence } from './engine-down-resubmit.js';
 import { createDeviceRouter, type DeviceRouter } from './device-router.js';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.js';
 import { startDeviceEngines } from './start-device-engines.js';
 import {
   NodeError,
+  choiceCount,
   type Artifact,
   type ModelResidency,
   type NodeEvent,
@@ -30,8 +31,9 @@ import { NODE_POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from '../protocol/timeline-types.js';
 import type { NodeStats } from '../protocol/node-stats.js';
+import { ChoiceProgress } from '../protocol/choice-progress.js';
 import type { Logger } from '../protocol/logger.js';
-import { owingSink } from './owed-tokens.js';
+import { owingSinks } from './owed-tokens.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -187,60 +189,69 @@ class LocalNode implements LocalNodeRuntime {
     return lane;
   }
 
-  generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncIterable<NodeEvent> {
-    return this.run(request, signal);
+  generate(request: NodeGenerateRequest, signal?: AbortSignal, choiceSignals?: readonly AbortSignal[]): AsyncIterable<NodeEvent> {
+    return this.run(request, signal, choiceSignals);
   }
 
-  private async *run(request: NodeGenerateRequest, signal: AbortSignal | undefined): AsyncGenerator<NodeEvent> {
+  private async *run(
+    request: NodeGenerateRequest,
+    signal: AbortSignal | undefined,
+    choiceSignals: readonly AbortSignal[] | undefined,
+  ): AsyncGenerator<NodeEvent> {
     if (this.closed) throw new NodeError('engine_down', `node ${this.nodeId} is closed`);
     const ticket = this.queues.admit(request, this.options.queueLimit, this.options.retryAfterMs ?? 1_000);
     const deadline = performance.now() + this.options.queueTimeoutMs;
     let lease: HostLease | undefined;
     let live: LiveSequence | undefined;
-    const onAbort = () => live?.scheduler.cancel(live.id);
+    const onAbort = () => live && cancelGivenUp(live, signal, choiceSignals);
+    const signals = [signal, ...(choiceSignals ?? [])].filter((s) => s !== undefined);
     try {
       lease = await this.acquireHost(request, signal, deadline);
-      if (!lease) return yield cancelledBefore(request);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (!lease) return yield* cancelledBefore(request);
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
       let event: NodeEvent | undefined;
       let current: LiveSequence;
       // An engine that died before this request's first token takes nothing the caller saw: the request runs
       // again on the restarted engine (or another device) within its deadline, once.
       for (let attempt = 1; !event; attempt++) {
         live = current = await this.submitToDevice(request, lease, deadline);
-        if (signal?.aborted) onAbort();
+        onAbort();
         event = await this.firstEvent(current, deadline, request).catch((error: unknown) => {
+          // A group refused by one choice's end leaves the others queued: they go too.
+          cancelGivenUp(current, signal, choiceSignals, true);
           if (this.shouldResubmit(request, error, attempt, deadline, signal)) return undefined;
           throw error;
         });
       }
       ticket.started();
       for (;;) {
-        // After an abort the caller wants the end, not the tokens that were already on their way.
-        if (event.type === 'done') {
-          // Callers may stop reading at `done` without ending the iterator, so settle the books first.
+        // Callers may stop reading at the last `done` without ending the iterator, so settle the books first.
+        if (event.type === 'done' && current!.channel.isDrained) {
           lease.release();
           ticket.finished();
           return yield event;
         }
-        if (!signal?.aborted) yield event;
+        // After an abort the caller wants the end, not the tokens that were already on their way.
+        if (event.type === 'done' || !(signal?.aborted || choiceSignals?.[event.choice ?? 0]?.aborted)) yield event;
         event = await current!.channel.next();
       }
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      // A consumer that stops iterating early must not leave its sequence decoding on the GPU.
-      if (live && !live.channel.isEnded) live.scheduler.cancel(live.id);
+      for (const s of signals) s.removeEventListener('abort', onAbort);
+      // A consumer that stops iterating early must not leave its sequences decoding on the GPU.
+      if (live) cancelGivenUp(live, signal, choiceSignals, true);
       lease?.release();
       ticket.finished();
     }
   }
 
-  /** Picks a device, waits for its engine within the deadline and queues the request on its scheduler. */
+  /** Picks a device, waits for its engine within the deadline and queues the request (each choice) on its scheduler. */
   private async submitToDevice(request: NodeGenerateRequest, lease: HostLease, deadline: number): Promise<LiveSequence> {
     const key = request.artifact.weightsDigest;
+    const choices = choiceCount(request);
+    const owed = choices * request.sampling.max_tokens;
     // One snapshot per device per pick: the router may ask about each device more than once.
     const resident = this.lanes.map((lane) => lane.residentKeys());
-    const device = this.router.pick(key, request.sampling.max_tokens, {
+    const device = this.router.pick(key, owed, {
       resident: (d, model) => resident[d]!.has(model),
       up: (d) => this.lanes[d]!.up,
       residentCount: (d) => resident[d]!.size,
@@ -250,14 +261,17 @@ class LocalNode implements LocalNodeRuntime {
     try {
       scheduler = lane.schedulerFor(await lane.ready(msUntil(deadline)));
     } catch (error) {
-      this.router.finished(device, key, request.sampling.max_tokens);
+      this.router.finished(device, key, owed);
       throw error;
     }
-    const live = { scheduler, id: this.nextSequenceId++, channel: new SequenceChannel() };
+    const live = { scheduler, ids: Array.from({ length: choices }, () => this.nextSequenceId++), channel: new SequenceChannel(choices) };
     this.modelBytes.set(key, request.artifact.bytes);
     this.noteFunction(key, request.functionName);
-    const sink = sinkCountingTokens(this.gpuTimeline, key, owingSink(this.router, device, key, request.sampling.max_tokens, live.channel.sink), device);
-    scheduler.submit(this.toGeneration(request, live.id, lease), sink);
+    const owing = owingSinks(this.router, device, key, request.sampling.max_tokens, live.channel.sinks);
+    const sinks = owing.map((sink) => sinkCountingTokens(this.gpuTimeline, key, sink, device));
+    const generation = this.toGeneration(request, live.ids[0]!, lease);
+    if (choices === 1) scheduler.submit(generation, sinks[0]!);
+    else scheduler.submitGroup({ ...generation, members: live.ids.map((id, i) => ({ id, seed: request.seeds![i]! })) }, sinks);
     return live;
   }
 
@@ -372,7 +386,7 @@ class LocalNode implements LocalNodeRuntime {
     const event = await Promise.race([live.channel.next(), timedOut]);
     clearTimeout(timer);
     if (event) return refuseEarlyFailure(event);
-    live.scheduler.cancel(live.id);
+    for (const id of live.ids) live.scheduler.cancel(id);
     throw new NodeError(
       'cold_start_timeout',
       `no first token for ${request.functionName} within ${this.options.queueTimeoutMs} ms (model loading or GPU busy)`,
@@ -421,8 +435,9 @@ function msUntil(deadline: number): number {
   return Math.max(1, Math.ceil(deadline - performance.now()));
 }
 
-function cancelledBefore(request: NodeGenerateRequest): NodeEvent {
-  return { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens: 0 };
+/** Every choice's end, for a request the caller gave up before it reached a device. */
+function cancelledBefore(request: NodeGenerateRequest): NodeEvent[] {
+  return new ChoiceProgress(request).endOpen('cancelled');
 }
 
 function parsePolicy(policy: string | undefined): PolicyName {

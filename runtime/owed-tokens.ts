@@ -13,16 +13,25 @@ export interface OwedTokens {
  * comes and, at the end, whatever was never produced of the `owed` the request was routed with.
  */
 export function owingSink(tally: OwedTokens, device: number, weightsDigest: string, owed: number, sink: SequenceSink): SequenceSink {
+  return owingSinks(tally, device, weightsDigest, owed, [sink])[0]!;
+}
+
+/**
+ * `owingSink` for the choices of one request (routed once, owing `owedEach` tokens per choice): every token
+ * is paid off as it comes, and the request is settled once, when its last choice ends.
+ */
+export function owingSinks(tally: OwedTokens, device: number, weightsDigest: string, owedEach: number, sinks: readonly SequenceSink[]): SequenceSink[] {
   let delivered = 0;
-  return {
+  let open = sinks.length;
+  return sinks.map((sink) => ({
     onToken: (token, logprob) => {
       delivered++;
       tally.progress(device, 1);
       sink.onToken(token, logprob);
     },
     onDone: (reason, usage, error, embedding) => {
-      tally.finished(device, weightsDigest, owed - delivered);
+      if (--open === 0) tally.finished(device, weightsDigest, owedEach * sinks.length - delivered);
       sink.onDone(reason, usage, error, embedding);
     },
-  };
+  }));
 }

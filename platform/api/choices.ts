@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { TidepoolError } from '../../protocol/errors.js';
+import { MAX_GROUP_CHOICES } from '../../protocol/node-runtime.js';
 import type { SamplingRequest } from '../../protocol/sampling.js';
 import type { InvocationCaller } from '../functions/invoke-params.js';
 import type { Generation, GenerationEvent, Invoker } from '../functions/invoker.js';
@@ -53,8 +54,10 @@ export function choiceInvocationId(responseId: string | undefined, index: number
 
 /**
  * Starts every choice as its own generation (its own invocation record, quota charge and engine sequence).
- * All or nothing: when one is refused, the ones already admitted are cancelled (and recorded as such) and
- * the refusal is thrown, before anything reaches the client.
+ * Consecutive choices of one prompt sampled alike but for the seed (`n`'s choices, `best_of`'s candidates)
+ * go to the node as one group of up to 16, whose prompt is prefilled once (docs/api.md, n and batches).
+ * All or nothing: when one group is refused, the ones already admitted are cancelled (and recorded as such)
+ * and the refusal is thrown, before anything reaches the client.
  */
 export async function startChoices(
   invoker: Invoker,
@@ -73,25 +76,40 @@ export async function startChoices(
   setMaxListeners(specs.length + 10, cancel.signal);
   const onAbort = (): void => cancel.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  const started = await Promise.allSettled(
-    specs.map((spec, index) => {
-      const id = choiceInvocationId(request.responseId, index);
-      const params = {
-        promptTokens: spec.promptTokens,
-        sampling: spec.sampling,
-        features: spec.features,
-        arrivalMs: request.arrivalMs,
-        caller: request.caller,
-      };
-      return invoker.start(fn, id === undefined ? params : { ...params, id }, cancel.signal);
-    }),
-  );
+  const params = specs.map((spec, index) => {
+    const id = choiceInvocationId(request.responseId, index);
+    const p = { promptTokens: spec.promptTokens, sampling: spec.sampling, features: spec.features, arrivalMs: request.arrivalMs, caller: request.caller };
+    return id === undefined ? p : { ...p, id };
+  });
+  const started = await Promise.allSettled(choiceGroups(specs).map(({ from, to }) => invoker.startGroup(fn, params.slice(from, to), cancel.signal)));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (!failed) return started.map((s) => (s as PromiseFulfilledResult<Generation>).value);
+  if (!failed) return started.flatMap((s) => (s as PromiseFulfilledResult<Generation[]>).value);
   signal.removeEventListener('abort', onAbort);
   cancel.abort();
-  await Promise.all(started.map((s) => (s.status === 'fulfilled' ? drain(s.value) : undefined)));
+  await Promise.all(started.flatMap((s) => (s.status === 'fulfilled' ? s.value.map(drain) : [])));
   throw failed.reason;
+}
+
+/**
+ * Runs of consecutive specs that may share one prefill: the same prompt and the same sampling but the seed,
+ * at most `MAX_GROUP_CHOICES` each. An embedding's inputs never group (each is its own prompt).
+ */
+export function choiceGroups(specs: readonly ChoiceSpec[]): { readonly from: number; readonly to: number }[] {
+  const groups: { from: number; to: number }[] = [];
+  specs.forEach((spec, i) => {
+    const last = groups.at(-1);
+    if (last && i - last.from < MAX_GROUP_CHOICES && sameButSeed(specs[last.from]!, spec)) last.to = i + 1;
+    else groups.push({ from: i, to: i + 1 });
+  });
+  return groups;
+}
+
+/** Same prompt array and the same value in every sampling field but the seed (`choiceSamplings` shares them). */
+function sameButSeed(a: ChoiceSpec, b: ChoiceSpec): boolean {
+  if (a.promptTokens !== b.promptTokens || a.sampling.embed || b.sampling.embed) return false;
+  const keys = new Set([...Object.keys(a.sampling), ...Object.keys(b.sampling)]) as Set<keyof SamplingRequest>;
+  for (const key of keys) if (key !== 'seed' && a.sampling[key] !== b.sampling[key]) return false;
+  return true;
 }
 
 /** Reads a cancelled generation to its end, so its record is written and its quota settled. */

@@ -44,12 +44,11 @@ export class GenerationRun {
 
   constructor(private readonly ctx: RunContext) {}
 
-  async *events(
-    first: IteratorResult<NodeEvent>,
-    rest: AsyncIterator<NodeEvent>,
-    cancel: AbortController,
-    cleanup: () => void,
-  ): AsyncGenerator<GenerationEvent> {
+  /**
+   * The generation's events from its node events (`rest`). `cancel` is what stops its sequence on the node
+   * (a stop string matched, the consumer left early); `cleanup` runs once at the end.
+   */
+  async *events(rest: AsyncIterator<NodeEvent>, cancel: AbortController, cleanup: () => void): AsyncGenerator<GenerationEvent> {
     const { fn, params, sampling } = this.ctx;
     const output = new OutputText(fn.tokenizer, sampling);
     let status = 'cancelled';
@@ -57,7 +56,7 @@ export class GenerationRun {
     // Set once the node reported `done`: its sequence is over, so there is nothing left to cancel.
     let nodeDone = false;
     try {
-      for (let next = first; !next.done; next = await rest.next()) {
+      for (let next = await rest.next(); !next.done; next = await rest.next()) {
         const event = next.value;
         if (event.type === 'done') {
           nodeDone = true;

@@ -1,16 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { NodeError, type NodeEvent } from '../../protocol/node-runtime.js';
+import { NodeError } from '../../protocol/node-runtime.js';
 import { TidepoolError } from '../../protocol/errors.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { QuotaGate } from '../quota/quota-gate.js';
 import type { Router } from '../router/router.js';
 import type { InflightJournal } from './inflight-journal.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
-import { checkSamplingIds, resolveSampling } from '../../protocol/sampling.js';
+import { ChoiceDemux } from './choice-demux.js';
 import { type GenerationEvent, GenerationRun, type Usage } from './generation-run.js';
+import { type PreparedChoice, checkOneGroup, nodeRequestOf, prepareChoice } from './invoke-choice.js';
 import type { InvokeParams } from './invoke-params.js';
 import type { ResolvedFunction } from './resolved-function.js';
-import { admitWithinQuota } from './quota-admission.js';
+import { admitGroupWithinQuota } from './quota-admission.js';
 
 export type { GenerationEvent, Usage };
 
@@ -23,6 +23,14 @@ export interface Generation extends AsyncIterable<GenerationEvent> {
 export interface Invoker {
   /** Admits a generation; rejects with a `TidepoolError` (bad request, limit, node refusal) before anything is sent to the client. */
   start(fn: ResolvedFunction, params: InvokeParams, signal: AbortSignal): Promise<Generation>;
+  /**
+   * Admits a request's choices on one prompt as one group (at most 16; they share the prompt and every
+   * sampling field but `seed`): one node runs them with one prefill of the prompt, whose KV its engine forks
+   * to every choice, each sampled with its own seed. Each choice is its own generation: its invocation record
+   * (its own id), quota charge, text pipeline, stop strings and cancel. All or nothing: a refusal rejects
+   * (and records) every choice before anything is sent to the client.
+   */
+  startGroup(fn: ResolvedFunction, choices: readonly InvokeParams[], signal: AbortSignal): Promise<Generation[]>;
   /**
    * Resolves once every admitted generation has written its invocation record (or after `timeoutMs`). A
    * response can close before its generation notices (client gone mid-stream), so shutdown waits on this, not
@@ -51,45 +59,18 @@ export function publicNodeError(error: NodeError): TidepoolError {
   return new TidepoolError('context_length_exceeded', error.message, { param: 'max_tokens' });
 }
 
-/**
- * The function's default `max_tokens`, clamped to what the context leaves after the prompt: a caller who
- * sent no `max_tokens` gets as much as fits, never an error about a value they did not send.
- */
-function defaultMaxTokens(fn: ResolvedFunction, promptTokens: number): number {
-  return Math.max(1, Math.min(fn.manifest.defaults.max_tokens, fn.contextLength - promptTokens));
-}
-
-/** `maxTokens` is what the caller sent, or the clamped default (which always fits once the prompt does). */
-function checkContext(fn: ResolvedFunction, promptTokens: number, maxTokens: number): void {
-  if (promptTokens === 0) throw new TidepoolError('empty_prompt', 'the prompt encodes to no tokens', { param: 'prompt' });
-  if (promptTokens >= fn.contextLength) {
-    throw new TidepoolError(
-      'context_length_exceeded',
-      `prompt (${promptTokens} tokens) leaves no room in the context length ${fn.contextLength} of function ${fn.name}`,
-      { param: 'prompt' },
-    );
-  }
-  if (promptTokens + maxTokens <= fn.contextLength) return;
-  throw new TidepoolError(
-    'context_length_exceeded',
-    `prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) = ${promptTokens + maxTokens} exceeds the context length ${fn.contextLength} of function ${fn.name}`,
-    { param: 'max_tokens' },
-  );
-}
-
 export function createInvoker(options: InvokerOptions): Invoker {
   const now = options.now ?? Date.now;
   const active = new ActiveCount();
-  return {
-    idle: (timeoutMs) => active.idle(timeoutMs),
-    async start(fn, params, signal) {
-      const defaults = { ...fn.manifest.defaults, max_tokens: defaultMaxTokens(fn, params.promptTokens.length) };
-      const sampling = resolveSampling(params.sampling, defaults);
-      checkSamplingIds(sampling, fn.vocabSize);
-      const maxTokens = sampling.max_tokens;
-      checkContext(fn, params.promptTokens.length, maxTokens);
-      const id = params.id ?? randomUUID();
-      const quota = admitWithinQuota({ gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, id, fn, params, maxTokens });
+
+  /** Quotas, the in-flight count and the journal for each choice; the contexts their runs are made from. */
+  function admit(fn: ResolvedFunction, choices: readonly PreparedChoice[]) {
+    const admission = { gate: options.quotas, recorder: options.recorder, metrics: options.metrics, now, fn };
+    const tickets = admitGroupWithinQuota(
+      admission,
+      choices.map((c) => ({ id: c.id, params: c.params, maxTokens: c.sampling.max_tokens })),
+    );
+    return choices.map(({ id, params, sampling }, i) => {
       active.enter();
       options.journal?.begin({
         id,
@@ -101,53 +82,56 @@ export function createInvoker(options: InvokerOptions): Invoker {
         startedMs: params.arrivalMs,
       });
       const onFinished = (usedTokens: number): void => {
-        quota?.settle(usedTokens);
+        tickets[i]?.settle(usedTokens);
         active.leave();
       };
-      const runContext = { id, fn, params, sampling, recorder: options.recorder, metrics: options.metrics, journal: options.journal, now, onFinished };
-      let node: Awaited<ReturnType<Router['pick']>>;
-      try {
-        node = await options.router.pick(fn.artifact.weightsDigest);
-      } catch (error) {
-        // No node could take it (none registered, all down): still one record per request, a miss for the SLO.
-        new GenerationRun({ ...runContext, nodeId: null }).finish('rejected', error);
-        throw error;
-      }
-      // The node's iterator is cancelled by the client's signal or by us when a stop string matches.
-      const cancel = new AbortController();
-      const onAbort = (): void => cancel.abort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      const events = node
-        .generate(
-          {
-            id,
-            functionName: fn.name,
-            version: fn.version,
-            artifact: fn.artifact,
-            promptTokens: params.promptTokens,
-            sampling,
-            stopTokenIds: fn.tokenizer.stopTokenIds,
-            slo: { ttftMs: fn.manifest.slo.ttft_ms, tpotMs: fn.manifest.slo.tpot_ms },
-            keepWarmMs: fn.manifest.keep_warm_ms,
-          },
-          cancel.signal,
-        )
-        [Symbol.asyncIterator]();
-      const run = new GenerationRun({ ...runContext, nodeId: node.nodeId });
-      let first: IteratorResult<NodeEvent>;
-      try {
-        first = await events.next();
-      } catch (error) {
-        signal.removeEventListener('abort', onAbort);
-        run.finish(signal.aborted ? 'cancelled' : 'rejected', error);
-        throw error instanceof NodeError ? publicNodeError(error) : error;
-      }
-      return {
-        id,
-        maxTokens,
-        [Symbol.asyncIterator]: () => run.events(first, events, cancel, () => signal.removeEventListener('abort', onAbort)),
-      };
-    },
+      return { id, fn, params, sampling, recorder: options.recorder, metrics: options.metrics, journal: options.journal, now, onFinished };
+    });
+  }
+
+  async function startGroup(fn: ResolvedFunction, choices: readonly InvokeParams[], signal: AbortSignal): Promise<Generation[]> {
+    const prepared = choices.map((params) => prepareChoice(fn, params));
+    checkOneGroup(prepared);
+    const contexts = admit(fn, prepared);
+    let node: Awaited<ReturnType<Router['pick']>>;
+    try {
+      node = await options.router.pick(fn.artifact.weightsDigest);
+    } catch (error) {
+      // No node could take it (none registered, all down): still one record per choice, each a miss for the SLO.
+      for (const ctx of contexts) new GenerationRun({ ...ctx, nodeId: null }).finish('rejected', error);
+      throw error;
+    }
+    // The node's stream is cancelled by the client's signal; each choice's by a stop string matched in it.
+    const group = prepared.length > 1;
+    const cancel = new AbortController();
+    const choiceCancels = group ? prepared.map(() => new AbortController()) : [cancel];
+    const onAbort = (): void => cancel.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const events = node.generate(nodeRequestOf(fn, prepared), cancel.signal, group ? choiceCancels.map((c) => c.signal) : undefined);
+    const demux = new ChoiceDemux(events[Symbol.asyncIterator](), prepared.length);
+    const runs = contexts.map((ctx) => new GenerationRun({ ...ctx, nodeId: node.nodeId }));
+    try {
+      await demux.first();
+    } catch (error) {
+      signal.removeEventListener('abort', onAbort);
+      for (const run of runs) run.finish(signal.aborted ? 'cancelled' : 'rejected', error);
+      throw error instanceof NodeError ? publicNodeError(error) : error;
+    }
+    let open = runs.length;
+    const cleanup = (): void => {
+      if (--open === 0) signal.removeEventListener('abort', onAbort);
+    };
+    return runs.map((run, i) => ({
+      id: prepared[i]!.id,
+      maxTokens: prepared[i]!.sampling.max_tokens,
+      [Symbol.asyncIterator]: () => run.events(demux.choice(i), choiceCancels[i]!, cleanup),
+    }));
+  }
+
+  return {
+    idle: (timeoutMs) => active.idle(timeoutMs),
+    startGroup,
+    start: async (fn, params, signal) => (await startGroup(fn, [params], signal))[0]!,
   };
 }
 

@@ -10,50 +10,68 @@ export interface AdmissionContext {
   readonly recorder: InvocationRecorder;
   readonly metrics: ControlPlaneMetrics;
   readonly now: () => number;
+  readonly fn: ResolvedFunction;
+}
+
+/** One invocation asking for admission. */
+export interface AdmissionChoice {
   /** The invocation id the record will carry. */
   readonly id: string;
-  readonly fn: ResolvedFunction;
   readonly params: InvokeParams;
   readonly maxTokens: number;
 }
 
 /**
- * Admits an invocation under its caller's and its function's quotas, charging prompt + max_tokens. A refusal
- * is recorded as a `rejected` invocation whose error names the limit, so the invocations table keeps one row
- * per request that reached the invoker, and is rethrown as its 429. Quota refusals carry no SLO attainment:
- * the SLO covers what the platform serves, not what a caller's limits hold back.
+ * Admits a request's choices (one, or a group of n) under the caller's and the function's quotas, each
+ * charged as its own invocation (one request, prompt + max_tokens, one concurrency slot): all or none. A
+ * refusal settles the choices already admitted unused, records every choice as a `rejected` invocation whose
+ * error names the limit (so the invocations table keeps one row per choice that reached the invoker), and is
+ * rethrown as its 429. Quota refusals carry no SLO attainment: the SLO covers what the platform serves, not
+ * what a caller's limits hold back.
  */
-export function admitWithinQuota(ctx: AdmissionContext): QuotaTicket | undefined {
-  const { gate, fn, params } = ctx;
-  if (!gate) return undefined;
+export function admitGroupWithinQuota(ctx: AdmissionContext, choices: readonly AdmissionChoice[]): (QuotaTicket | undefined)[] {
+  const { gate, fn } = ctx;
+  if (!gate) return choices.map(() => undefined);
+  const tickets: QuotaTicket[] = [];
   try {
-    return gate.admit({
-      keyId: params.caller?.keyId ?? null,
-      keyLimits: params.caller?.limits ?? null,
-      functionName: fn.name,
-      functionLimits: fn.manifest.limits ?? null,
-      tokens: params.promptTokens.length + ctx.maxTokens,
-    });
+    for (const { params, maxTokens } of choices) {
+      tickets.push(
+        gate.admit({
+          keyId: params.caller?.keyId ?? null,
+          keyLimits: params.caller?.limits ?? null,
+          functionName: fn.name,
+          functionLimits: fn.manifest.limits ?? null,
+          tokens: params.promptTokens.length + maxTokens,
+        }),
+      );
+    }
+    return tickets;
   } catch (error) {
     if (!(error instanceof QuotaExceededError)) throw error;
-    ctx.metrics.invocations.inc({ function: fn.name, status: 'rejected' });
-    ctx.recorder.record({
-      id: ctx.id,
-      functionName: fn.name,
-      version: fn.version,
-      apiKeyId: params.caller?.keyId ?? null,
-      nodeId: null,
-      status: 'rejected',
-      promptTokens: params.promptTokens.length,
-      completionTokens: 0,
-      ttftMs: null,
-      tpotMs: null,
-      sloAttainment: null,
-      sloMet: null,
-      error: `${error.code} (${error.scope}): ${error.message}`,
-      startedAt: new Date(params.arrivalMs),
-      finishedAt: new Date(ctx.now()),
-    });
+    for (const ticket of tickets) ticket.settle(0);
+    for (const choice of choices) recordRefusal(ctx, choice, `${error.code} (${error.scope}): ${error.message}`);
     throw error;
   }
+}
+
+function recordRefusal(ctx: AdmissionContext, { id, params }: AdmissionChoice, message: string): void {
+  const { fn } = ctx;
+  ctx.metrics.invocations.inc({ function: fn.name, status: 'rejected' });
+  ctx.recorder.record({
+    id,
+    functionName: fn.name,
+    version: fn.version,
+    apiKeyId: params.caller?.keyId ?? null,
+    nodeId: null,
+    status: 'rejected',
+    promptTokens: params.promptTokens.length,
+    completionTokens: 0,
+    ttftMs: null,
+    tpotMs: null,
+    sloAttainment: null,
+    sloMet: null,
+    error: message,
+    startedAt: new Date(params.arrivalMs),
+    finishedAt: new Date(ctx.now()),
+  });
 }

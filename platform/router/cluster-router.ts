@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { NodeError, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
+import { ChoiceProgress } from '../../protocol/choice-progress.js';
 import type { Db } from '../db/database.js';
 import { deleteNode, listNodes, markSilentNodesDown, setNodeState, type NodeRecord } from '../db/repositories/node-repository.js';
 import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-node.js';
@@ -162,7 +163,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
       nodeId: first.candidate.record.id,
       residency: () => first.candidate.client.residency(),
       close: async () => {},
-      async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
+      async *generate(request: NodeGenerateRequest, signal?: AbortSignal, choiceSignals?: readonly AbortSignal[]): AsyncGenerator<NodeEvent> {
         const tried = new Set<string>();
         let choice: { candidate: Candidate; reason: RouteReason } | undefined = first;
         let lastError: unknown;
@@ -170,24 +171,19 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
           const node = choice.candidate;
           tried.add(node.record.id);
           track(node.record.id, weightsDigest, 1);
-          let tokens = 0;
+          const progress = new ChoiceProgress(request);
           try {
-            for await (const event of node.client.generate(request, signal)) {
-              if (event.type === 'token') tokens++;
+            for await (const event of node.client.generate(request, signal, choiceSignals)) {
+              progress.see(event);
               yield event;
             }
             return;
           } catch (error) {
-            if (tokens > 0 || signal?.aborted) {
+            if (progress.totalTokens > 0 || signal?.aborted) {
               if (error instanceof NodeLostError) suspect(node, error);
               const message = error instanceof Error ? error.message : String(error);
-              yield {
-                type: 'done',
-                reason: 'error',
-                promptTokens: request.promptTokens.length,
-                completionTokens: tokens,
-                error: { code: 'engine_down', message },
-              };
+              // Every choice the lost stream left open ends here, none is left waiting.
+              yield* progress.endOpen('error', { code: 'engine_down', message });
               return;
             }
             if (!retryable(error)) throw error;
@@ -212,7 +208,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
         const client = clients.get(record.id)!;
         return {
           nodeId: record.id,
-          generate: (request, signal) => client.generate(request, signal),
+          generate: (request, signal, choiceSignals) => client.generate(request, signal, choiceSignals),
           residency: async () => record.residency,
           stats: () => client.stats(),
           holdWarm: (functionName, artifact, keepWarmMs) => client.holdWarm(functionName, artifact, keepWarmMs),

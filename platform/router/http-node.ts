@@ -1,3 +1,4 @@
+import { ChoiceProgress } from '../../protocol/choice-progress.js';
 import { bearer } from '../../protocol/cluster-token.js';
 import { artifactToWire, generateRequestToWire, parseNodeEvent, parseRefusal } from '../../protocol/internal-generate.js';
 import { parseNodeStats, parseNodeTimeline, parseResidencyList } from '../../protocol/node-reports.js';
@@ -49,7 +50,8 @@ export class HttpNodeRuntime implements NodeRuntime {
     private readonly token: string,
   ) {}
 
-  async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
+  async *generate(request: NodeGenerateRequest, signal?: AbortSignal, choiceSignals?: readonly AbortSignal[]): AsyncGenerator<NodeEvent> {
+    const progress = new ChoiceProgress(request);
     let res: Response;
     try {
       res = await fetch(`${this.address}/internal/generate`, {
@@ -59,11 +61,11 @@ export class HttpNodeRuntime implements NodeRuntime {
         signal,
       });
     } catch (error) {
-      if (signal?.aborted) return yield cancelled(request);
+      if (signal?.aborted) return yield* progress.endOpen('cancelled');
       throw new NodeUnreachableError(this.nodeId, causeOf(error));
     }
     if (!res.ok) throw await this.refusal(res);
-    let tokens = 0;
+    const stopCancels = this.forwardChoiceCancels(request.id, choiceSignals);
     let buffered = '';
     const decoder = new TextDecoder();
     try {
@@ -75,17 +77,43 @@ export class HttpNodeRuntime implements NodeRuntime {
           buffered = buffered.slice(newline + 1);
           if (!line) continue;
           const event = parseNodeEvent(JSON.parse(line));
-          if (event.type === 'token') tokens++;
+          progress.see(event);
           yield event;
-          if (event.type === 'done') return;
+          if (progress.done) return;
         }
       }
     } catch (error) {
-      if (signal?.aborted) return yield cancelled(request, tokens);
-      throw new NodeLostError(this.nodeId, tokens, causeOf(error));
+      if (signal?.aborted) return yield* progress.endOpen('cancelled');
+      throw new NodeLostError(this.nodeId, progress.totalTokens, causeOf(error));
+    } finally {
+      stopCancels();
     }
-    if (signal?.aborted) return yield cancelled(request, tokens);
-    throw new NodeLostError(this.nodeId, tokens, 'stream ended without a done event');
+    if (signal?.aborted) return yield* progress.endOpen('cancelled');
+    throw new NodeLostError(this.nodeId, progress.totalTokens, 'stream ended without a done event');
+  }
+
+  /**
+   * Sends `POST /internal/cancel` for each choice whose signal aborts while the group streams (a stop string
+   * matched in it); returns what stops listening. A cancel that does not arrive only lets that choice run on.
+   */
+  private forwardChoiceCancels(id: string, choiceSignals: readonly AbortSignal[] | undefined): () => void {
+    const listeners = (choiceSignals ?? []).map((signal, choice) => {
+      const send = () =>
+        void fetch(`${this.address}/internal/cancel`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
+          body: JSON.stringify({ id, choice }),
+          signal: AbortSignal.timeout(5000),
+        })
+          .then((res) => res.body?.cancel())
+          .catch(() => undefined);
+      if (signal.aborted) send();
+      else signal.addEventListener('abort', send, { once: true });
+      return () => signal.removeEventListener('abort', send);
+    });
+    return () => {
+      for (const stop of listeners) stop();
+    };
   }
 
   async residency(): Promise<readonly ModelResidency[]> {
@@ -145,10 +173,6 @@ export class HttpNodeRuntime implements NodeRuntime {
     const code = (NODE_ERROR_CODES as readonly string[]).includes(refusal.code) ? (refusal.code as NodeErrorCode) : 'engine_down';
     return new NodeError(code, refusal.message, refusal.retryAfterMs);
   }
-}
-
-function cancelled(request: NodeGenerateRequest, completionTokens = 0): NodeEvent {
-  return { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens };
 }
 
 function causeOf(error: unknown): string {

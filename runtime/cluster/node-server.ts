@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { HTTP_STATUS } from '../../protocol/error-status.js';
 import { TidepoolError, coded, toWireError } from '../../protocol/errors.js';
-import { parseGenerateRequest } from '../../protocol/internal-generate.js';
+import { ChoiceProgress } from '../../protocol/choice-progress.js';
+import { parseChoiceCancel, parseGenerateRequest } from '../../protocol/internal-generate.js';
 import { nodeStatsToWire, residencyToWire } from '../../protocol/node-reports.js';
-import { NodeError, type NodeEvent, type NodeGenerateRequest, type NodeRuntime, type WarmHoldTarget } from '../../protocol/node-runtime.js';
+import { NodeError, choiceCount, type NodeEvent, type NodeRuntime, type WarmHoldTarget } from '../../protocol/node-runtime.js';
 import { bearerMatches } from '../../protocol/cluster-token.js';
 import { createGenerationDrain } from './generation-drain.js';
 import { HoldWarmRequestError, parseHoldWarmRequest, parseWarmHoldSet, type HoldWarmRequest } from './hold-warm-request.js';
@@ -15,6 +16,9 @@ import type { Logger } from '../../protocol/logger.js';
  *
  * - `POST /internal/generate`: body `NodeGenerateRequest`; 200 with NDJSON `NodeEvent` lines, or, when the
  *   request is refused before its first event, a non-2xx status with `{ error: { code, message, retryAfterMs } }`.
+ *   A group (`seeds`) streams every choice's events and ends after one `done` per choice, also on a failure.
+ * - `POST /internal/cancel`: body `{ id, choice }`; ends one choice of a group streaming here (a stop string
+ *   matched in it). 200 `{ cancelled }`: false when no such request or choice is running.
  * - `GET /internal/residency`: `ModelResidency[]`.
  * - `GET /internal/timeline?since=<epoch ms>`: `NodeTimeline` (404 when the node keeps none).
  * - `GET /internal/stats`: `NodeStats` (404 when the node keeps none).
@@ -54,6 +58,8 @@ export async function startNodeServer(options: {
 }): Promise<NodeServer> {
   const { node, token } = options;
   const generations = createGenerationDrain();
+  /** Per group streaming here, by request id: what ends each of its choices. */
+  const choiceCancels = new Map<string, readonly AbortController[]>();
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: Error) => {
       options.log?.error(`node api: ${error.message}`);
@@ -81,6 +87,7 @@ export async function startNodeServer(options: {
       }
       return generate(req, res).finally(() => generations.done());
     }
+    if (req.method === 'POST' && path === '/internal/cancel') return cancelChoice(req, res);
     if (req.method === 'POST' && path === '/internal/hold-warm' && node.holdWarm) return holdWarm(req, res);
     if (req.method === 'PUT' && path === '/internal/warm-holds' && node.setWarmHolds) return setWarmHolds(req, res);
     return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
@@ -112,46 +119,69 @@ export async function startNodeServer(options: {
   }
 
   async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let request: NodeGenerateRequest;
-    try {
-      request = parseGenerateRequest(parseJson(await readBody(req)));
-    } catch (error: unknown) {
-      if (!(error instanceof TidepoolError)) throw error;
-      const refused: TidepoolError = error;
-      return sendJson(res, HTTP_STATUS[refused.code], { error: { code: refused.code, message: refused.message } });
-    }
+    const request = await readChecked(req, res, (body) => parseGenerateRequest(parseJson(body)));
+    if (!request) return;
     const abort = new AbortController();
     // The control plane hanging up (client gone, stop string matched) cancels the sequence.
     res.on('close', () => abort.abort());
-    const events = node.generate(request, abort.signal)[Symbol.asyncIterator]();
-    let first: IteratorResult<unknown>;
+    const choices = choiceCount(request);
+    const cancels = choices > 1 ? Array.from({ length: choices }, () => new AbortController()) : undefined;
+    if (cancels) choiceCancels.set(request.id, cancels);
+    const events = node
+      .generate(
+        request,
+        abort.signal,
+        cancels?.map((c) => c.signal),
+      )
+      [Symbol.asyncIterator]();
+    const progress = new ChoiceProgress(request);
     try {
-      first = await events.next();
-    } catch (error) {
-      if (!(error instanceof NodeError)) throw error;
-      return sendJson(res, HTTP_STATUS[error.code], { error: { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs } });
-    }
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
-    res.flushHeaders();
-    try {
-      for (let next = first; !next.done; next = await events.next()) {
-        if (res.destroyed) break;
-        res.write(`${JSON.stringify(next.value)}\n`);
+      let first: IteratorResult<NodeEvent>;
+      try {
+        first = await events.next();
+      } catch (error) {
+        if (!(error instanceof NodeError)) throw error;
+        return sendJson(res, HTTP_STATUS[error.code], { error: { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs } });
       }
-    } catch (error) {
-      // The runtime failed after admission: end with an error event rather than a torn stream.
-      const failed: NodeEvent = {
-        type: 'done',
-        reason: 'error',
-        promptTokens: request.promptTokens.length,
-        completionTokens: 0,
-        error: toWireError(coded(error)),
-      };
-      res.write(`${JSON.stringify(failed)}\n`);
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+      res.flushHeaders();
+      try {
+        for (let next = first; !next.done; next = await events.next()) {
+          if (res.destroyed) break;
+          progress.see(next.value);
+          res.write(`${JSON.stringify(next.value)}\n`);
+        }
+      } catch (error) {
+        // The runtime failed after admission: every choice still open ends with an error event rather than a torn stream.
+        for (const end of progress.endOpen('error', toWireError(coded(error)))) res.write(`${JSON.stringify(end)}\n`);
+      } finally {
+        await events.return?.();
+      }
+      res.end();
     } finally {
-      await events.return?.();
+      if (choiceCancels.get(request.id) === cancels) choiceCancels.delete(request.id);
     }
-    res.end();
+  }
+
+  async function cancelChoice(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const cancel = await readChecked(req, res, (body) => parseChoiceCancel(parseJson(body)));
+    if (!cancel) return;
+    const controller = choiceCancels.get(cancel.id)?.[cancel.choice];
+    const cancelled = controller !== undefined && !controller.signal.aborted;
+    controller?.abort();
+    sendJson(res, 200, { cancelled });
+  }
+
+  /** The body read and checked by `parse`; undefined once a refusal (its code's status) has been sent. */
+  async function readChecked<T>(req: IncomingMessage, res: ServerResponse, parse: (body: string) => T): Promise<T | undefined> {
+    try {
+      return parse(await readBody(req));
+    } catch (error: unknown) {
+      if (!(error instanceof TidepoolError)) throw error;
+      const refused: TidepoolError = error;
+      sendJson(res, HTTP_STATUS[refused.code], { error: { code: refused.code, message: refused.message } });
+      return undefined;
+    }
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,19 @@ import { checkSampling, engineSampling } from '../../protocol/sampling.js';
 import { GrammarRegistrations } from './grammar-registrations.js';
 import { stepItemLogprob } from './engine-wire.js';
 import { EngineError } from './engine.js';
-import type { DoneReason, Engine, EngineErrorCode, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceSink, SequenceSpec, TurnResult } from './engine.js';
+import type {
+  DoneReason,
+  Engine,
+  EngineErrorCode,
+  EngineStats,
+  KvMoveResult,
+  LoadResult,
+  ModelRef,
+  SequenceGroupSpec,
+  SequenceSink,
+  SequenceSpec,
+  TurnResult,
+} from './engine.js';
 import { FrameDecoder, encodeFrame } from './frame-codec.js';
 import { engineError, sequenceError, toEngineStats, type WireMessage } from './engine-wire.js';
 
@@ -135,27 +147,42 @@ export class EngineClient implements Engine {
   }
 
   async add(sequence: SequenceSpec, sink: SequenceSink): Promise<void> {
-    if (this.sequences.has(sequence.id)) {
-      throw engineError('bad_request', `sequence ${sequence.id} is already live on this engine`);
-    }
-    const state: SequenceState = { sink, promptTokens: sequence.promptTokens.length, completionTokens: 0, accepted: false };
-    this.sequences.set(sequence.id, state);
+    const { id, ...shared } = sequence;
+    await this.addGroup({ ...shared, members: [{ id, seed: sequence.sampling.seed }] }, [sink]);
+  }
+
+  /**
+   * One `add`: `seq` for a single member, `seqs` + `seeds` for a group (docs/engine-protocol.md, "n > 1").
+   * Every member's sink is live once the engine accepts it; a refusal leaves none registered.
+   */
+  async addGroup(group: SequenceGroupSpec, sinks: readonly SequenceSink[]): Promise<void> {
+    const ids = group.members.map((m) => m.id);
+    if (sinks.length !== ids.length) throw engineError('bad_request', `a group of ${ids.length} sequences needs as many sinks, got ${sinks.length}`);
+    const live = ids.find((id) => this.sequences.has(id));
+    if (live !== undefined) throw engineError('bad_request', `sequence ${live} is already live on this engine`);
+    const states = sinks.map((sink): SequenceState => ({ sink, promptTokens: group.promptTokens.length, completionTokens: 0, accepted: false }));
+    ids.forEach((id, i) => {
+      this.sequences.set(id, states[i]!);
+    });
     try {
-      const sampling = checkSampling(sequence.sampling);
+      const sampling = checkSampling(group.sampling);
+      const members = ids.length === 1 ? { seq: ids[0] } : { seqs: ids, seeds: group.members.map((m) => m.seed) };
       const add = {
         op: 'add',
-        seq: sequence.id,
-        model: sequence.weightsDigest,
-        prompt: sequence.promptTokens,
-        eos_ids: sequence.stopTokenIds,
-        ...engineSampling(sampling),
+        ...members,
+        model: group.weightsDigest,
+        prompt: group.promptTokens,
+        eos_ids: group.stopTokenIds,
+        ...engineSampling(ids.length === 1 ? { ...sampling, seed: group.members[0]!.seed } : sampling),
       };
       if (!sampling.grammar) await this.request(add);
-      else if (sequence.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
-      else await this.registrations.add(add, sampling.grammar, sequence.weightsDigest, sequence.modelDir);
-      state.accepted = true;
+      else if (group.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
+      else await this.registrations.add(add, sampling.grammar, group.weightsDigest, group.modelDir);
+      for (const state of states) state.accepted = true;
     } catch (error) {
-      if (this.sequences.get(sequence.id) === state) this.sequences.delete(sequence.id);
+      ids.forEach((id, i) => {
+        if (this.sequences.get(id) === states[i]) this.sequences.delete(id);
+      });
       throw error;
     }
   }

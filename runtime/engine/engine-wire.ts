@@ -11,6 +11,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
   const memory = (reply.memory ?? {}) as WireRecord;
   const models = Array.isArray(reply.models) ? (reply.models as WireRecord[]) : [];
   return {
+    prefillTokensSaved: Number(reply.prefill_tokens_saved ?? 0),
     models: models.map((model) => ({
       weightsDigest: String(model.model),
       bytes: Number(model.bytes ?? 0),

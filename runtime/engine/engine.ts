@@ -27,6 +27,14 @@ export interface Engine {
    */
   add(sequence: SequenceSpec, sink: SequenceSink): Promise<void>;
 
+  /**
+   * Queues a request's choices on one prompt as one group (n > 1): the prompt is prefilled once and every
+   * other member starts from that prefill's KV (the engine forks its pages), each sampling with its own seed,
+   * so each produces the tokens it would produce alone. `sinks[i]` gets member i's output. All or nothing: a
+   * rejection queued none of them. Afterwards they are ordinary sequences for `cancel`, `park` and `restore`.
+   */
+  addGroup(group: SequenceGroupSpec, sinks: readonly SequenceSink[]): Promise<void>;
+
   /** Ends a sequence (sink gets `onDone('cancelled')`) and frees its KV blocks. Unknown ids are ignored. */
   cancel(sequenceId: number): Promise<void>;
 
@@ -76,6 +84,12 @@ export interface SequenceSpec {
   readonly modelDir?: string;
 }
 
+/** A group's sequences: one spec for the shared prompt and sampling, and per member its id and seed. */
+export interface SequenceGroupSpec extends Omit<SequenceSpec, 'id'> {
+  /** Member 0 first (the one prefilled); each seed replaces `sampling.seed` for its member. 1 to 16. */
+  readonly members: readonly { readonly id: number; readonly seed: number }[];
+}
+
 export type { DoneReason };
 
 /** Receives a sequence's output. Calls arrive in token order; `onDone` is the last call. */
@@ -101,6 +115,8 @@ export interface KvMoveResult {
 }
 
 export interface EngineStats {
+  /** Prompt tokens the engine did not prefill because a group's member forked another's KV, since it started. */
+  readonly prefillTokensSaved: number;
   readonly models: readonly {
     readonly weightsDigest: string;
     readonly bytes: number;

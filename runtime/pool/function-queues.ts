@@ -1,5 +1,5 @@
 import type { Gauge } from 'prom-client';
-import { NodeError, type NodeGenerateRequest } from '../../protocol/node-runtime.js';
+import { NodeError, type NodeGenerateRequest, choiceCount } from '../../protocol/node-runtime.js';
 
 /** A request's place in its function's queue: `started` at its first event, `finished` when it ends. */
 export interface QueueTicket {
@@ -27,7 +27,8 @@ interface Counts {
 /**
  * Per-function admission: a request is queued from admission until its first token (cold start and
  * scheduler wait included), then running until it ends. Only queued requests count against the limit, so
- * a busy function with long generations still admits new work while its queue has room.
+ * a busy function with long generations still admits new work while its queue has room. A request with n
+ * choices (a group) counts as n everywhere: it takes n places in the queue, then n running.
  */
 export class FunctionQueues {
   private readonly byModel = new Map<string, Counts>();
@@ -36,8 +37,14 @@ export class FunctionQueues {
 
   /** Throws `NodeError('queue_full')` with a retry hint when the function's queue is at `limit`. */
   admit(request: NodeGenerateRequest, limit: number, retryAfterMs: number): QueueTicket {
-    if (this.queuedFor(request.functionName) >= limit) {
-      throw new NodeError('queue_full', `function ${request.functionName} already has ${limit} requests waiting on this node`, retryAfterMs);
+    const places = choiceCount(request);
+    const queued = this.queuedFor(request.functionName);
+    if (queued + places > limit) {
+      const message =
+        places === 1
+          ? `function ${request.functionName} already has ${limit} requests waiting on this node`
+          : `function ${request.functionName} has ${queued} of its ${limit} queue places taken on this node; a request with ${places} choices needs ${places}`;
+      throw new NodeError('queue_full', message, retryAfterMs);
     }
     const key = `${request.functionName}\0${request.artifact.weightsDigest}`;
     let counts = this.byModel.get(key);
@@ -46,21 +53,21 @@ export class FunctionQueues {
       this.byModel.set(key, counts);
     }
     const entry = counts;
-    entry.queued++;
+    entry.queued += places;
     this.publish(request.functionName);
     let state: 'queued' | 'running' | 'done' = 'queued';
     return {
       started: () => {
         if (state !== 'queued') return;
         state = 'running';
-        entry.queued--;
-        entry.running++;
+        entry.queued -= places;
+        entry.running += places;
         this.publish(entry.functionName);
       },
       finished: () => {
         if (state === 'done') return;
-        if (state === 'queued') entry.queued--;
-        else entry.running--;
+        if (state === 'queued') entry.queued -= places;
+        else entry.running -= places;
         state = 'done';
         this.publish(entry.functionName);
       },

@@ -7,9 +7,9 @@ import type { CostOptions } from './cost-estimator.js';
 import { createSchedulerLoop } from './loop.js';
 import type { SchedulerPolicy } from './policy.js';
 import { createPolicy } from './policies/index.js';
-import type { GenerationRequest, PolicyName, SchedulerEvent, SchedulerSnapshot } from './types.js';
+import type { GenerationGroup, GenerationRequest, PolicyName, SchedulerEvent, SchedulerSnapshot } from './types.js';
 
-export type { GenerationRequest, PolicyName, SchedulerEvent, SchedulerSnapshot, ModelSnapshot } from './types.js';
+export type { GenerationGroup, GenerationRequest, PolicyName, SchedulerEvent, SchedulerSnapshot, ModelSnapshot } from './types.js';
 export type { Clock } from './clock.js';
 export { realClock, VirtualClock } from './clock.js';
 export type { SchedulerPolicy, SchedulerView, TurnPlan, RunningTurn } from './policy.js';
@@ -24,6 +24,12 @@ export interface GpuScheduler {
    * duplicate id, a closed scheduler, or weights that cannot be loaded). Never throws.
    */
   submit(request: GenerationRequest, sink: SequenceSink): void;
+  /**
+   * Queues a request's choices as one group (`GenerationGroup`): `sinks[i]` gets member i's tokens and end,
+   * as `submit` would. Admitted to the engine together (the prompt prefilled once); cancelled, parked and
+   * preempted as n sequences. Never throws.
+   */
+  submitGroup(group: GenerationGroup, sinks: readonly SequenceSink[]): void;
   /** Ends a request; its sink gets `onDone('cancelled')`. Unknown ids are ignored. */
   cancel(id: number): void;
   /** Per model: key, functionName, resident, queued, running, parked; and the policy name. A copy. */

@@ -9,7 +9,8 @@ import { countPhase, newModelState } from './state.js';
 import type { ModelState, RequestState } from './state.js';
 import { armTurnTimers, type TurnCut } from './turn-timers.js';
 import { createWakeSignal } from './wake-signal.js';
-import type { GenerationRequest, SchedulerEvent, SchedulerSnapshot } from './types.js';
+import { admittedWith, engineGroup, groupStates } from './request-groups.js';
+import type { GenerationGroup, GenerationRequest, SchedulerEvent, SchedulerSnapshot } from './types.js';
 
 export interface LoopDeps {
   readonly engine: Engine;
@@ -73,23 +74,36 @@ export function createSchedulerLoop(deps: LoopDeps) {
     };
   }
 
-  async function addToEngine(r: RequestState, sink: SequenceSink): Promise<void> {
-    r.phase = 'added';
+  /**
+   * Hands a queued request to the engine: alone, or with every queued member of its group in one `addGroup`
+   * (the prompt is prefilled once). A refusal ends each of them with the engine's error.
+   */
+  async function addToEngine(r: RequestState): Promise<void> {
+    const members = admittedWith(r, (id) => engineSinks.has(id));
+    if (members.length === 0) return;
+    for (const m of members) m.phase = 'added';
+    const sinks = members.map((m) => takeSink(m.request.id));
     const q = r.request;
-    const spec = {
-      id: q.id,
-      weightsDigest: q.model.weightsDigest,
-      modelDir: q.model.dir,
-      promptTokens: q.promptTokens,
-      sampling: q.sampling,
-      stopTokenIds: q.stopTokenIds,
-    };
     try {
-      await engine.add(spec, sink);
+      if (r.group) {
+        await engine.addGroup(engineGroup(members), sinks);
+      } else {
+        const spec = {
+          id: q.id,
+          weightsDigest: q.model.weightsDigest,
+          modelDir: q.model.dir,
+          promptTokens: q.promptTokens,
+          sampling: q.sampling,
+          stopTokenIds: q.stopTokenIds,
+        };
+        await engine.add(spec, sinks[0]!);
+      }
     } catch (err) {
-      const model = byId.get(q.id);
-      if (model) forget(model, q.id);
-      r.sink.onDone('error', { promptTokens: q.promptTokens.length, completionTokens: 0 }, coded(err));
+      for (const m of members) {
+        const model = byId.get(m.request.id);
+        if (model) forget(model, m.request.id);
+        m.sink.onDone('error', { promptTokens: q.promptTokens.length, completionTokens: 0 }, coded(err));
+      }
       wake();
     }
   }
@@ -97,21 +111,39 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const engineSinks = new Map<number, SequenceSink>();
 
   function submit(request: GenerationRequest, sink: SequenceSink): void {
-    const usage = { promptTokens: request.promptTokens.length, completionTokens: 0 };
-    if (closed) return sink.onDone('error', usage, closedError);
-    if (byId.has(request.id)) return sink.onDone('error', usage, new TidepoolError('bad_request', `sequence id ${request.id} is already live`));
-    let model = models.get(request.model.weightsDigest);
-    if (!model) {
-      model = newModelState(request.model, request.functionName, clock.now());
-      models.set(request.model.weightsDigest, model);
+    enqueue([{ request, sink, arrivalMs: clock.now(), phase: 'queued', tokens: 0, lastTokenMs: undefined }]);
+  }
+
+  function submitGroup(group: GenerationGroup, sinks: readonly SequenceSink[]): void {
+    const ids = new Set(group.members.map((m) => m.id));
+    if (ids.size >= 2 && ids.size === group.members.length && sinks.length === ids.size) return enqueue(groupStates(group, sinks, clock.now()));
+    const error = new TidepoolError('bad_request', `a group needs 2 or more distinct ids and a sink for each, got ${group.members.length} and ${sinks.length}`);
+    for (const sink of sinks) sink.onDone('error', { promptTokens: group.promptTokens.length, completionTokens: 0 }, error);
+  }
+
+  /** Queues a request, or a group's members (all or none), then joins the running turn or weighs preempting it. */
+  function enqueue(states: readonly RequestState[]): void {
+    const first = states[0]!.request;
+    const live = states.find((r) => byId.has(r.request.id));
+    const refusal = closed ? closedError : live && new TidepoolError('bad_request', `sequence id ${live.request.id} is already live`);
+    if (refusal) {
+      for (const r of states) r.sink.onDone('error', { promptTokens: first.promptTokens.length, completionTokens: 0 }, refusal);
+      return;
     }
-    demand.arrive(request.model.weightsDigest, clock.now());
-    const r: RequestState = { request, sink, arrivalMs: clock.now(), phase: 'queued', tokens: 0, lastTokenMs: undefined };
-    model.requests.set(request.id, r);
-    byId.set(request.id, model);
-    engineSinks.set(request.id, trackingSink(model, r, sink));
-    if (running && running.weightsDigest === request.model.weightsDigest && policy.joinRunningTurn) {
-      void addToEngine(r, takeSink(request.id));
+    let model = models.get(first.model.weightsDigest);
+    if (!model) {
+      model = newModelState(first.model, first.functionName, clock.now());
+      models.set(first.model.weightsDigest, model);
+    }
+    demand.arrive(first.model.weightsDigest, clock.now());
+    for (const r of states) {
+      model.requests.set(r.request.id, r);
+      byId.set(r.request.id, model);
+      engineSinks.set(r.request.id, trackingSink(model, r, r.sink));
+    }
+    const r = states[0]!;
+    if (running && running.weightsDigest === first.model.weightsDigest && policy.joinRunningTurn) {
+      void addToEngine(r);
     } else if (running && policy.shouldPreempt(view(), running, r)) {
       void engine.preempt().catch(() => undefined);
     }
@@ -201,11 +233,14 @@ export function createSchedulerLoop(deps: LoopDeps) {
     if (countPhase(model, 'parked') > 0) await residency.restore(model);
   }
 
-  /** Hands the planned queued requests to the engine; they join the batch at the turn's first step. */
+  /**
+   * Hands the planned queued requests to the engine; they join the batch at the turn's first step. A group
+   * member brings its group's other queued members along.
+   */
   async function admit(model: ModelState, ids: readonly number[]): Promise<void> {
     for (const id of ids) {
       const r = model.requests.get(id);
-      if (r && r.phase === 'queued') await addToEngine(r, takeSink(id));
+      if (r && r.phase === 'queued') await addToEngine(r);
     }
   }
 
@@ -330,5 +365,5 @@ export function createSchedulerLoop(deps: LoopDeps) {
     await done;
   }
 
-  return { submit, cancel, snapshot, close };
+  return { submit, submitGroup, cancel, snapshot, close };
 }

@@ -22,6 +22,13 @@ export interface RequestState {
   tokens: number;
   /** Clock time of the latest delivered token, or undefined before the first. */
   lastTokenMs: number | undefined;
+  /** The group it is a member of (a request's n choices on one prompt), absent for a lone request. */
+  readonly group?: RequestGroup;
+}
+
+/** The members of a group, choice 0 first: handed to the engine together, when the first of them is admitted. */
+export interface RequestGroup {
+  readonly members: readonly RequestState[];
 }
 
 export type Residency = 'absent' | 'loading' | 'resident';

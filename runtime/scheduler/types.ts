@@ -14,6 +14,17 @@ export interface GenerationRequest {
   readonly slo: Slo;
 }
 
+/**
+ * A request's n choices on one prompt (n > 1) as one unit. The loop hands them to the engine in one
+ * `addGroup` (one prefill whose KV the engine forks) and otherwise tracks each member as a request of its own
+ * (a `GenerationRequest` with the member's id and seed): batches, KV and deadlines count n sequences, a
+ * queued group's prefill counts once.
+ */
+export interface GenerationGroup extends Omit<GenerationRequest, 'id'> {
+  /** Engine sequence ids (unique per node) and seeds, choice 0 first; choice 0's seed is `sampling.seed`. */
+  readonly members: readonly { readonly id: number; readonly seed: number }[];
+}
+
 export type { PolicyName } from '../../protocol/policy-names.js';
 export { NODE_POLICY_NAMES, POLICY_NAMES } from '../../protocol/policy-names.js';
 

@@ -1,4 +1,5 @@
 import type { CostEstimator } from './cost-estimator.js';
+import { queuedPrefillTokens } from './request-groups.js';
 import type { ModelState, RequestState } from './state.js';
 import { tokenDeadline } from '../../protocol/slo.js';
 
@@ -14,16 +15,14 @@ export function nextDeadline(r: Readonly<RequestState>, ttftTargetMs = Number.PO
 /**
  * Latest time a model can start running and still deliver its most urgent next token on time: its
  * earliest next-token deadline minus what must happen first (loading its weights when absent, a prefill
- * when it has queued requests, one decode step). Infinity for a model without requests.
+ * when it has queued requests, where a group's shared prompt counts once, and one decode step). Infinity for
+ * a model without requests.
  */
 export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator, ttftTargetMs?: number): number {
   let earliest = Number.POSITIVE_INFINITY;
-  let queuedTokens = 0;
-  for (const r of model.requests.values()) {
-    earliest = Math.min(earliest, nextDeadline(r, ttftTargetMs));
-    if (r.phase === 'queued') queuedTokens += r.request.promptTokens.length;
-  }
+  for (const r of model.requests.values()) earliest = Math.min(earliest, nextDeadline(r, ttftTargetMs));
   if (!Number.isFinite(earliest)) return earliest;
+  const queuedTokens = queuedPrefillTokens(model);
   const bytes = model.ref.bytes;
   const load = model.residency === 'resident' ? 0 : costs.loadMs(bytes);
   const prefill = queuedTokens > 0 ? costs.prefillMs(model.ref.weightsDigest, bytes, queuedTokens) : 0;

@@ -1,5 +1,5 @@
 import { EngineError } from '../engine/engine.js';
-import type { Engine, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceSink, SequenceSpec, TurnResult } from '../engine/engine.js';
+import type { Engine, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceGroupSpec, SequenceSink, SequenceSpec, TurnResult } from '../engine/engine.js';
 import type { Clock } from '../scheduler/clock.js';
 import type { SimGpuSpec, SimModelShape, StepCostModel } from './sim-types.js';
 
@@ -40,13 +40,16 @@ interface SimSequence {
   generated: number;
   /** KV bytes reserved on the device (prompt + max tokens, reserved at admission). */
   reserved: number;
+  /** The members of its group (`addGroup`), itself included, in order; absent for a lone sequence. */
+  readonly group?: readonly SimSequence[];
 }
 
 /**
  * An `Engine` on a virtual clock. Compute (turns) and copies (loads, park, restore) are two timelines that
  * overlap, as the CUDA engine's compute and copy streams do. A step is a prefill step when it admits
  * sequences and a decode step otherwise, as in vLLM without chunked prefill (which the calibration measured).
- * Deterministic: token ids depend only on (seed, position).
+ * Deterministic: token ids depend only on (seed, position). A group (`addGroup`) is admitted whole, its prompt
+ * prefilled once and its KV held once plus each member's own output, as the engine's fork does.
  */
 export class SimulatedEngine implements Engine {
   readonly backend = 'sim' as const;
@@ -62,6 +65,8 @@ export class SimulatedEngine implements Engine {
   private readonly maxPrefillTokens: number;
   /** Total ms spent in steps, for utilisation. */
   busyMs = 0;
+  /** Prompt tokens a group's members did not prefill (they share their group's prefill). */
+  private prefillTokensSaved = 0;
 
   constructor(private readonly o: SimulatedEngineOptions) {
     this.kvBudget = o.gpu.memoryBytes - o.weightsArenaBytes;
@@ -111,6 +116,19 @@ export class SimulatedEngine implements Engine {
     if (this.seqs.has(spec.id)) throw new EngineError('bad_request', `sequence ${spec.id} exists`);
     if (spec.promptTokens.length === 0) throw new EngineError('bad_request', 'empty prompt');
     this.seqs.set(spec.id, { spec, sink, state: 'waiting', generated: 0, reserved: 0 });
+  }
+
+  async addGroup(group: SequenceGroupSpec, sinks: readonly SequenceSink[]): Promise<void> {
+    const { members, ...shared } = group;
+    if (members.length === 0 || sinks.length !== members.length) throw new EngineError('bad_request', 'a group needs one sink per member');
+    if (members.some((m) => this.seqs.has(m.id))) throw new EngineError('bad_request', 'a group member exists');
+    if (group.promptTokens.length === 0) throw new EngineError('bad_request', 'empty prompt');
+    const seqs: SimSequence[] = [];
+    members.forEach((m, i) => {
+      const spec = { ...shared, id: m.id, sampling: { ...group.sampling, seed: m.seed } };
+      seqs.push({ spec, sink: sinks[i]!, state: 'waiting', generated: 0, reserved: 0, group: seqs });
+    });
+    for (const seq of seqs) this.seqs.set(seq.spec.id, seq);
   }
 
   async cancel(sequenceId: number): Promise<void> {
@@ -166,6 +184,7 @@ export class SimulatedEngine implements Engine {
   async stats(): Promise<EngineStats> {
     const count = (key: string, state: SimSequence['state']) => [...this.seqs.values()].filter((s) => s.spec.weightsDigest === key && s.state === state).length;
     return {
+      prefillTokensSaved: this.prefillTokensSaved,
       models: [...this.models.values()].map((m) => ({
         weightsDigest: m.ref.weightsDigest,
         bytes: m.shape.weightBytes,
@@ -224,7 +243,8 @@ export class SimulatedEngine implements Engine {
     if (batch.length === 0) return false;
     let ms: number;
     if (prefill) {
-      const tokens = admitted.reduce((n, s) => n + s.spec.promptTokens.length, 0);
+      // A group's prompt is prefilled once (its first member's); the others fork that KV.
+      const tokens = admitted.reduce((n, s) => n + (s.group && s.group.find((m) => admitted.includes(m)) !== s ? 0 : s.spec.promptTokens.length), 0);
       ms = this.o.costs.prefillMs(model.shape.shape, tokens, admitted.length);
     } else {
       const context = batch.reduce((n, s) => n + s.spec.promptTokens.length + s.generated, 0) / batch.length;
@@ -242,16 +262,22 @@ export class SimulatedEngine implements Engine {
     let batch = this.running(model.ref.weightsDigest).length;
     for (const s of this.seqs.values()) {
       if (s.spec.weightsDigest !== model.ref.weightsDigest || s.state !== 'waiting') continue;
-      const need = this.reservation(s);
+      // A group comes in whole with its first waiting member: one prompt, each member's own output KV.
+      const members = s.group ? s.group.filter((m) => m.state === 'waiting' && this.seqs.get(m.spec.id) === m) : [s];
+      const needs = members.map((m, i) => (i === 0 ? this.reservation(m) : m.spec.sampling.max_tokens * this.shapeOf(m).kvBytesPerToken));
+      const need = needs.reduce((a, b) => a + b, 0);
       const prompt = s.spec.promptTokens.length;
-      if (batch >= this.maxBatch || this.kvUsed + need > this.kvBudget) break;
+      if (batch + members.length > this.maxBatch || this.kvUsed + need > this.kvBudget) break;
       if (out.length > 0 && tokens + prompt > this.maxPrefillTokens && !this.o.prefilledElsewhere) break;
+      members.forEach((m, i) => {
+        m.reserved = needs[i]!;
+        m.state = 'running';
+        out.push(m);
+      });
       this.kvUsed += need;
-      s.reserved = need;
-      s.state = 'running';
+      this.prefillTokensSaved += prompt * (members.length - 1);
       tokens += prompt;
-      batch++;
-      out.push(s);
+      batch += members.length;
     }
     return out;
   }

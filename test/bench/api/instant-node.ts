@@ -1,4 +1,5 @@
 import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
+import { eachChoice } from '../../helpers/each-choice.js';
 
 /**
  * A node that answers every generation at once: `maxTokens` tokens cycling through `tokenIds`, then `done`,
@@ -14,13 +15,15 @@ export function instantNode(tokenIds: readonly number[]): NodeRuntime & { readon
     generated: () => generated,
     async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
       generated++;
-      let produced = 0;
-      for (; produced < request.sampling.max_tokens; produced++) {
-        if (signal?.aborted) break;
-        yield { type: 'token', token: tokenIds[produced % tokenIds.length]! };
-      }
-      const reason = produced < request.sampling.max_tokens ? 'cancelled' : 'length';
-      yield { type: 'done', reason, promptTokens: request.promptTokens.length, completionTokens: produced };
+      yield* eachChoice(request, async function* (): AsyncGenerator<NodeEvent> {
+        let produced = 0;
+        for (; produced < request.sampling.max_tokens; produced++) {
+          if (signal?.aborted) break;
+          yield { type: 'token', token: tokenIds[produced % tokenIds.length]! };
+        }
+        const reason = produced < request.sampling.max_tokens ? 'cancelled' : 'length';
+        yield { type: 'done', reason, promptTokens: request.promptTokens.length, completionTokens: produced };
+      });
     },
     residency: async () => [],
     close: async () => {},

@@ -1,3 +1,4 @@
+import { eachChoice } from '../../helpers/each-choice.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,26 +54,28 @@ export function scriptedNode(options: { text?: string; failWith?: NodeError; fai
     async *generate(request: NodeGenerateRequest, signal?: AbortSignal): AsyncGenerator<NodeEvent> {
       node.requests.push(request);
       if (options.failWith) throw options.failWith;
-      for (let i = 0; i < request.sampling.max_tokens; i++) {
-        await new Promise((r) => setTimeout(r, options.tokenDelayMs ?? 0));
-        if (signal?.aborted) {
-          node.cancelled++;
-          yield { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens: i };
-          return;
+      yield* eachChoice(request, async function* (): AsyncGenerator<NodeEvent> {
+        for (let i = 0; i < request.sampling.max_tokens; i++) {
+          await new Promise((r) => setTimeout(r, options.tokenDelayMs ?? 0));
+          if (signal?.aborted) {
+            node.cancelled++;
+            yield { type: 'done', reason: 'cancelled', promptTokens: request.promptTokens.length, completionTokens: i };
+            return;
+          }
+          if (options.failAfter !== undefined && i === options.failAfter) {
+            yield {
+              type: 'done',
+              reason: 'error',
+              promptTokens: request.promptTokens.length,
+              completionTokens: i,
+              error: { code: 'internal', message: 'engine exploded' },
+            };
+            return;
+          }
+          yield { type: 'token', token: bytes[i % bytes.length]! };
         }
-        if (options.failAfter !== undefined && i === options.failAfter) {
-          yield {
-            type: 'done',
-            reason: 'error',
-            promptTokens: request.promptTokens.length,
-            completionTokens: i,
-            error: { code: 'internal', message: 'engine exploded' },
-          };
-          return;
-        }
-        yield { type: 'token', token: bytes[i % bytes.length]! };
-      }
-      yield { type: 'done', reason: 'length', promptTokens: request.promptTokens.length, completionTokens: request.sampling.max_tokens };
+        yield { type: 'done', reason: 'length', promptTokens: request.promptTokens.length, completionTokens: request.sampling.max_tokens };
+      });
     },
     async residency(): Promise<readonly ModelResidency[]> {
       return [];

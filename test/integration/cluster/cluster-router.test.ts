@@ -35,12 +35,13 @@ function residency(tier: ModelResidency['tier']): ModelResidency[] {
   return [{ weightsDigest: DIGEST, functionName: 'fn', tier, bytes: 100, queued: 0, running: 0 }];
 }
 
-/** A node that streams `tokens` tokens and then stalls until its server drops the connection. */
+/** A node that streams `tokens` tokens (per choice of a group) and then stalls until its server drops the connection. */
 function stallingNode(tokens: number): NodeRuntime {
   return {
     nodeId: 'stalling',
     async *generate(req, signal) {
-      for (let i = 0; i < tokens; i++) yield { type: 'token', token: 65 + i };
+      for (let choice = 0; choice < (req.seeds?.length ?? 1); choice++)
+        for (let i = 0; i < tokens; i++) yield req.seeds ? { type: 'token', token: 65 + i, choice } : { type: 'token', token: 65 + i };
       await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
       yield { type: 'done', reason: 'cancelled', promptTokens: req.promptTokens.length, completionTokens: tokens };
     },
@@ -190,6 +191,29 @@ withDatabases(({ database }) => {
     expect(events.slice(0, 2).map((e) => e.type)).toEqual(['token', 'token']);
     expect(events[2]).toMatchObject({ type: 'done', reason: 'error', completionTokens: 2 });
     expect((events[2] as Extract<NodeEvent, { type: 'done' }>).error?.message).toMatch(/node a was lost after 2 token/);
+  });
+
+  it('ends every choice of a group whose node dies after tokens, each with its own error event', async () => {
+    await database().db.deleteFrom('nodes').execute();
+    const a = await serve(stallingNode(1));
+    await register('a', a.url, residency('gpu'));
+    const { router: r } = router();
+    const events: NodeEvent[] = [];
+    const group = { ...request('r5'), seeds: [1, 2, 3] };
+    for await (const event of (await r.pick(DIGEST)).generate(group)) {
+      events.push(event);
+      if (events.length === 3) void a.close();
+    }
+    expect(events.slice(3)).toEqual(
+      [0, 1, 2].map((choice) => ({
+        type: 'done',
+        reason: 'error',
+        promptTokens: 2,
+        completionTokens: 1,
+        choice,
+        error: { code: 'engine_down', message: expect.stringMatching(/node a was lost after 3 token/) },
+      })),
+    );
   });
 
   it('refuses through generate when no node is ready, and node servers refuse calls without the token', async () => {

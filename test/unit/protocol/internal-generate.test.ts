@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateRequestToWire, parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
+import { ChoiceProgress } from '../../../protocol/choice-progress.js';
+import { generateRequestToWire, parseChoiceCancel, parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
 import { engineSampling, samplingWith } from '../../../protocol/sampling.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
@@ -72,6 +73,49 @@ describe('/internal/generate wire schema', () => {
     expect(() => parseNodeEvent({ type: 'done', reason: 'exploded', promptTokens: 0, completionTokens: 0 })).toThrow(/event\.reason/);
     expect(() => parseNodeEvent({ ...failed, error: { code: 'no_such_code', message: 'x' } })).toThrow(/event\.error\.code/);
     expect(() => parseNodeEvent({ type: 'token', token: 1.5 })).toThrow(/event\.token/);
+  });
+
+  it("reads a group: one seed per choice, choice 0 the record's own, at most 16; its events carry their choice", () => {
+    const group = { ...body(), seeds: [7, 8, 9] };
+    expect(parseGenerateRequest(JSON.parse(JSON.stringify(group)))).toEqual(group);
+    const bad = (patch: Record<string, unknown>) => () => parseGenerateRequest({ ...body(), ...patch });
+    expect(bad({ seeds: [] })).toThrow(expect.objectContaining({ code: 'invalid_parameter', param: 'seeds' }));
+    expect(bad({ seeds: Array.from({ length: 17 }, (_, i) => 7 + i) })).toThrow(/seeds: must be an array of 1 to 16 seeds/);
+    expect(bad({ seeds: [7, 2 ** 31] })).toThrow(expect.objectContaining({ param: 'seeds[1]' }));
+    expect(bad({ seeds: [7, 1.5] })).toThrow(/seeds\[1\]: must be an integer in \[0, 2147483647\]/);
+    expect(bad({ seeds: [8, 9] })).toThrow(expect.objectContaining({ param: 'seeds[0]', message: expect.stringMatching(/must equal sampling\.seed \(7\)/) }));
+    expect(bad({ seeds: [7, 8], sampling: { ...body().sampling, embed: 'mean' } })).toThrow(/seeds: an embedding/);
+    expect(parseNodeEvent({ type: 'token', token: 5, choice: 3 })).toEqual({ type: 'token', token: 5, choice: 3 });
+    const done = { type: 'done', reason: 'length', promptTokens: 2, completionTokens: 4, choice: 15 };
+    expect(parseNodeEvent(done)).toEqual(done);
+    expect(() => parseNodeEvent({ ...done, choice: 16 })).toThrow(/event\.choice: must be below 16/);
+    expect(() => parseNodeEvent({ ...done, choice: -1 })).toThrow(/event\.choice/);
+  });
+
+  it('reads a choice cancel naming the request and the choice', () => {
+    expect(parseChoiceCancel({ id: 'r1', choice: 2 })).toEqual({ id: 'r1', choice: 2 });
+    expect(() => parseChoiceCancel({ id: '', choice: 2 })).toThrow(expect.objectContaining({ param: 'id' }));
+    expect(() => parseChoiceCancel({ id: 'r1', choice: 16 })).toThrow(expect.objectContaining({ param: 'choice' }));
+    expect(() => parseChoiceCancel({ id: 'r1' })).toThrow(/choice: must be a non-negative integer/);
+  });
+
+  it('ends every choice a broken stream left open, each with its own token count', () => {
+    const progress = new ChoiceProgress({ promptTokens: [1, 2], seeds: [7, 8, 9] });
+    progress.see({ type: 'token', token: 1, choice: 0 });
+    progress.see({ type: 'token', token: 1, choice: 2 });
+    progress.see({ type: 'token', token: 1, choice: 2 });
+    progress.see({ type: 'done', reason: 'stop', promptTokens: 2, completionTokens: 1, choice: 0 });
+    expect(progress.totalTokens).toBe(3);
+    expect(progress.done).toBe(false);
+    const error = { code: 'engine_down' as const, message: 'node lost' };
+    expect(progress.endOpen('error', error)).toEqual([
+      { type: 'done', reason: 'error', promptTokens: 2, completionTokens: 0, choice: 1, error },
+      { type: 'done', reason: 'error', promptTokens: 2, completionTokens: 2, choice: 2, error },
+    ]);
+    expect(progress.done).toBe(true);
+    expect(new ChoiceProgress({ promptTokens: [1] }).endOpen('cancelled')).toEqual([
+      { type: 'done', reason: 'cancelled', promptTokens: 1, completionTokens: 0 },
+    ]);
   });
 
   it('reads a refusal body, and a body that is not one as engine_down', () => {
