@@ -76,8 +76,8 @@ describe('/internal/generate wire schema', () => {
   });
 
   it("reads a group: one seed per choice, choice 0 the record's own, at most 16; its events carry their choice", () => {
-    const group = { ...body(), seeds: [7, 8, 9] };
-    expect(parseGenerateRequest(JSON.parse(JSON.stringify(group)))).toEqual(group);
+    const group = { ...request(), seeds: [7, 8, 9] };
+    expect(parseGenerateRequest(JSON.parse(JSON.stringify(generateRequestToWire(group))))).toEqual(group);
     const bad = (patch: Record<string, unknown>) => () => parseGenerateRequest({ ...body(), ...patch });
     expect(bad({ seeds: [] })).toThrow(expect.objectContaining({ code: 'invalid_parameter', param: 'seeds' }));
     expect(bad({ seeds: Array.from({ length: 17 }, (_, i) => 7 + i) })).toThrow(/seeds: must be an array of 1 to 16 seeds/);
