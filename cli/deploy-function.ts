@@ -10,7 +10,7 @@ import type { FunctionDir } from './function-dir.js';
 export interface DeployOutcome {
   readonly name: string;
   readonly version: number;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly sizeBytes: number;
   readonly uploaded: number;
   readonly uploadedBytes: number;
@@ -53,7 +53,7 @@ export async function deployFunction(api: ApiClient, fn: FunctionDir, options: {
   return {
     name: result.name,
     version: result.version,
-    artifactDigest: result.artifact_digest,
+    weightsDigest: result.artifact_digest,
     sizeBytes: result.size_bytes,
     uploaded: missing.length,
     uploadedBytes: total,

@@ -14,9 +14,24 @@ import { checkSampling } from './sampling.js';
  *   choice, each event with its `choice`);
  * - refused before the first event: a non-2xx status with `{ "error": { "code", "message", "retryAfterMs"? } }`.
  *
+ * An artifact's weights digest is `digest` on the wire (`WireArtifact`), as in every stored host-pool manifest;
+ * `parseArtifact` and `artifactToWire` are the one place it is converted.
+ *
  * And of `POST /internal/cancel`, which ends one choice of a group in flight (a stop string matched in it):
  * `{ "id": <the request's id>, "choice": <index> }` (`parseChoiceCancel`), answered `{ "cancelled": boolean }`.
  */
+
+/** An `Artifact` as JSON. */
+export type WireArtifact = Omit<Artifact, 'weightsDigest'> & { readonly digest: string };
+
+export function artifactToWire({ weightsDigest, ...rest }: Artifact): WireArtifact {
+  return { digest: weightsDigest, ...rest };
+}
+
+/** The request body as the control plane sends it. */
+export function generateRequestToWire(request: NodeGenerateRequest): Omit<NodeGenerateRequest, 'artifact'> & { readonly artifact: WireArtifact } {
+  return { ...request, artifact: artifactToWire(request.artifact) };
+}
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -54,15 +69,15 @@ function tokenIds(value: unknown, field: string): readonly number[] {
 export function parseArtifact(value: unknown, field = 'artifact'): Artifact {
   const a = object(value, field);
   if (typeof a.digest !== 'string' || !a.digest.startsWith('sha256:')) throw invalid(`${field}.digest`, 'must be a sha256:<hex> string');
-  count(a.bytes, `${field}.bytes`);
+  const bytes = count(a.bytes, `${field}.bytes`);
   if (!Array.isArray(a.files)) throw invalid(`${field}.files`, 'must be an array');
-  a.files.forEach((file: unknown, i) => {
+  const files = a.files.map((file: unknown, i) => {
     const f = object(file, `${field}.files[${i}]`);
-    string(f.name, `${field}.files[${i}].name`);
+    const name = string(f.name, `${field}.files[${i}].name`);
     if (typeof f.digest !== 'string' || !f.digest.startsWith('sha256:')) throw invalid(`${field}.files[${i}].digest`, 'must be a sha256:<hex> string');
-    count(f.size, `${field}.files[${i}].size`);
+    return { name, digest: f.digest, size: count(f.size, `${field}.files[${i}].size`) };
   });
-  return a as unknown as Artifact;
+  return { weightsDigest: a.digest, files, bytes };
 }
 
 /** The request body, checked field by field; the sampling record against its own schema (`protocol/sampling.ts`). */
@@ -71,7 +86,7 @@ export function parseGenerateRequest(value: unknown): NodeGenerateRequest {
   string(r.id, 'id');
   string(r.functionName, 'functionName');
   count(r.version, 'version');
-  parseArtifact(r.artifact);
+  const artifact = parseArtifact(r.artifact);
   const prompt = tokenIds(r.promptTokens, 'promptTokens');
   if (prompt.length === 0) throw invalid('promptTokens', 'must not be empty');
   checkSampling(r.sampling);
@@ -81,7 +96,7 @@ export function parseGenerateRequest(value: unknown): NodeGenerateRequest {
   positive(slo.tpotMs, 'slo.tpotMs');
   count(r.keepWarmMs, 'keepWarmMs');
   if (r.seeds !== undefined) checkSeeds(r.seeds, r.sampling as { readonly seed: number; readonly embed: unknown });
-  return r as unknown as NodeGenerateRequest;
+  return { ...(r as unknown as NodeGenerateRequest), artifact };
 }
 
 /** A group's seeds: 1 to `MAX_GROUP_CHOICES` seeds in the sampling record's range, choice 0's the record's own. */

@@ -1,13 +1,38 @@
 import { TidepoolError } from './errors.js';
 import type { ModelResidency, WarmHoldReport } from './node-runtime.js';
-import type { NodeStats } from './node-stats.js';
+import type { NodeFunctionLoad, NodeStats } from './node-stats.js';
 import type { NodeTimeline } from './timeline-types.js';
 
 /**
  * Checks for what a node reports as JSON (`GET /internal/residency`, `/internal/stats`, `/internal/timeline`,
  * and the residency and holds in a heartbeat), so the control plane reads them as the types they claim to be.
  * Each fails with `invalid_parameter` naming the first bad field.
+ *
+ * On the wire (and in the `nodes.residency` column, which `GET /v1/cluster/nodes` shows as is) the weights
+ * digest keeps its published name `artifactDigest`; the readers here and the `...ToWire` writers are the one
+ * place it is converted.
  */
+
+/** A `ModelResidency` as JSON. */
+export type WireModelResidency = Omit<ModelResidency, 'weightsDigest'> & { readonly artifactDigest: string };
+/** A `WarmHoldReport` as JSON. */
+export type WireWarmHoldReport = Omit<WarmHoldReport, 'weightsDigest'> & { readonly artifactDigest: string };
+/** A `NodeStats` as JSON. */
+export type WireNodeStats = Omit<NodeStats, 'functions'> & {
+  readonly functions: readonly (Omit<NodeFunctionLoad, 'weightsDigest'> & { readonly artifactDigest: string })[];
+};
+
+export function residencyToWire(list: readonly ModelResidency[]): WireModelResidency[] {
+  return list.map(({ weightsDigest, ...rest }) => ({ artifactDigest: weightsDigest, ...rest }));
+}
+
+export function warmHoldReportsToWire(list: readonly WarmHoldReport[]): WireWarmHoldReport[] {
+  return list.map(({ weightsDigest, ...rest }) => ({ artifactDigest: weightsDigest, ...rest }));
+}
+
+export function nodeStatsToWire(stats: NodeStats): WireNodeStats {
+  return { ...stats, functions: stats.functions.map(({ weightsDigest, ...rest }) => ({ artifactDigest: weightsDigest, ...rest })) };
+}
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -38,7 +63,14 @@ export function parseResidencyList(value: unknown, field = 'residency'): readonl
     const m = record(item, `${field}[${i}]`);
     fields(m, `${field}[${i}]`, { artifactDigest: 'string', functionName: 'string', bytes: 'number', queued: 'number', running: 'number' });
     if (!TIERS.has(m.tier)) fail(`${field}[${i}].tier`, 'must be gpu, host or store');
-    return m as unknown as ModelResidency;
+    return {
+      weightsDigest: m.artifactDigest as string,
+      functionName: m.functionName as string,
+      tier: m.tier as ModelResidency['tier'],
+      bytes: m.bytes as number,
+      queued: m.queued as number,
+      running: m.running as number,
+    };
   });
 }
 
@@ -46,19 +78,16 @@ export function parseWarmHoldReports(value: unknown, field = 'warmHolds'): reado
   return list(value, field).map((item, i) => {
     const h = record(item, `${field}[${i}]`);
     fields(h, `${field}[${i}]`, { functionName: 'string', artifactDigest: 'string' });
-    return { functionName: h.functionName as string, artifactDigest: h.artifactDigest as string };
+    return { functionName: h.functionName as string, weightsDigest: h.artifactDigest as string };
   });
 }
 
 export function parseNodeStats(value: unknown): NodeStats {
   const s = record(value, 'stats');
-  list(s.functions, 'stats.functions').forEach((item, i) => {
-    fields(record(item, `stats.functions[${i}]`), `stats.functions[${i}]`, {
-      functionName: 'string',
-      artifactDigest: 'string',
-      queued: 'number',
-      running: 'number',
-    });
+  const functions = list(s.functions, 'stats.functions').map((item, i): NodeFunctionLoad => {
+    const f = record(item, `stats.functions[${i}]`);
+    fields(f, `stats.functions[${i}]`, { functionName: 'string', artifactDigest: 'string', queued: 'number', running: 'number' });
+    return { functionName: f.functionName as string, weightsDigest: f.artifactDigest as string, queued: f.queued as number, running: f.running as number };
   });
   list(s.gpus, 'stats.gpus').forEach((item, i) => {
     const g = record(item, `stats.gpus[${i}]`);
@@ -76,7 +105,7 @@ export function parseNodeStats(value: unknown): NodeStats {
     list(g.resident, `stats.gpus[${i}].resident`);
   });
   fields(record(s.hostPool, 'stats.hostPool'), 'stats.hostPool', { capacityBytes: 'number', usedBytes: 'number' });
-  return s as unknown as NodeStats;
+  return { ...(s as unknown as NodeStats), functions };
 }
 
 const SPAN_KINDS: ReadonlySet<unknown> = new Set(['run', 'switch', 'prefetch', 'load', 'park', 'restore', 'evict', 'error']);

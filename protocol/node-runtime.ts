@@ -70,7 +70,7 @@ export interface ArtifactFile {
 
 export interface Artifact {
   /** `sha256:<hex>` over the sorted file list; the model key everywhere below the control plane. */
-  readonly digest: string;
+  readonly weightsDigest: string;
   readonly files: readonly ArtifactFile[];
   readonly bytes: number;
 }
@@ -86,7 +86,7 @@ export interface WarmHoldTarget {
 /** A hold a node was asked for, as its heartbeat reports it. */
 export interface WarmHoldReport {
   readonly functionName: string;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
 }
 
 export interface NodeGenerateRequest {
@@ -154,7 +154,7 @@ export type NodeEvent =
 export type ResidencyTier = 'gpu' | 'host' | 'store';
 
 export interface ModelResidency {
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly functionName: string;
   readonly tier: ResidencyTier;
   readonly bytes: number;

@@ -13,7 +13,7 @@ export interface NodeStats {
 
 export interface NodeFunctionLoad {
   readonly functionName: string;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly queued: number;
   readonly running: number;
 }

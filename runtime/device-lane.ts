@@ -89,11 +89,11 @@ export class DeviceLane {
 
   /** Model keys whose weights are in a slot of this device now. */
   residentKeys(): ReadonlySet<string> {
-    return new Set((this.bound?.scheduler.snapshot().models ?? []).filter((m) => m.resident).map((m) => m.key));
+    return new Set((this.bound?.scheduler.snapshot().models ?? []).filter((m) => m.resident).map((m) => m.weightsDigest));
   }
 
   /** The engine's own memory report; an engine that is restarting shows as down with zero bytes. */
-  async memory(functionsOf: (modelKey: string) => readonly string[]): Promise<NodeGpuStats> {
+  async memory(functionsOf: (weightsDigest: string) => readonly string[]): Promise<NodeGpuStats> {
     const engine = this.options.supervisor.current();
     const stats = await engine?.stats().catch(() => undefined);
     if (!engine || !stats) {
@@ -112,7 +112,7 @@ export class DeviceLane {
     }
     const m = stats.memory;
     const kvUsedBytes = m.kvBlocksTotal > 0 ? Math.round((m.kvBytes * m.kvBlocksUsed) / m.kvBlocksTotal) : 0;
-    const resident = stats.models.filter((model) => model.state === 'resident').flatMap((model) => [...functionsOf(model.model)]);
+    const resident = stats.models.filter((model) => model.state === 'resident').flatMap((model) => [...functionsOf(model.weightsDigest)]);
     return {
       index: this.index,
       name: engine.hello.device,
@@ -128,10 +128,10 @@ export class DeviceLane {
   }
 
   /** The host pool deleted a model's files: the engine may drop its mapping of them. */
-  unmap(modelKey: string): void {
+  unmap(weightsDigest: string): void {
     void this.options.supervisor
       .current()
-      ?.unmap(modelKey)
+      ?.unmap(weightsDigest)
       .catch(() => undefined);
   }
 
@@ -141,8 +141,8 @@ export class DeviceLane {
   }
 
   private onSchedulerEvent(event: SchedulerEvent): void {
-    if (event.type === 'load') this.gpuPins.loaded(event.model);
-    if (event.type === 'evict') this.gpuPins.evicted(event.model);
+    if (event.type === 'load') this.gpuPins.loaded(event.weightsDigest);
+    if (event.type === 'evict') this.gpuPins.evicted(event.weightsDigest);
     this.options.onEvent(this.index, event);
   }
 }

@@ -19,12 +19,12 @@ import { chooseRoute, type RouteCandidate } from '../protocol/routing/route.js';
  * of the node.
  */
 export interface DeviceRouter {
-  /** The device for a request of `modelKey` that owes `tokens` output tokens. */
-  pick(modelKey: string, tokens: number, device: DeviceView): number;
+  /** The device for a request of `weightsDigest` that owes `tokens` output tokens. */
+  pick(weightsDigest: string, tokens: number, device: DeviceView): number;
   /** `tokens` were delivered on `device`. */
   progress(device: number, tokens: number): void;
-  /** A request of `modelKey` on `device` ended with `undelivered` of its tokens never produced. */
-  finished(device: number, modelKey: string, undelivered: number): void;
+  /** A request of `weightsDigest` on `device` ended with `undelivered` of its tokens never produced. */
+  finished(device: number, weightsDigest: string, undelivered: number): void;
   /** Output tokens each device still owes, by index. */
   owed(): readonly number[];
 }
@@ -32,7 +32,7 @@ export interface DeviceRouter {
 /** What the router may ask about a device when it picks. */
 export interface DeviceView {
   /** The model's weights sit in a slot of this device. */
-  resident(device: number, modelKey: string): boolean;
+  resident(device: number, weightsDigest: string): boolean;
   /** The device's engine is running (not restarting). */
   up(device: number): boolean;
   /** Models whose weights sit in slots of this device. */
@@ -53,7 +53,7 @@ export interface DeviceRouterConfig {
    * Homes planned ahead (a caller that knows every model's rate up front may balance them); a planned home
    * stays the model's home. Without one, a model's home is the device it was last sent to.
    */
-  readonly plannedHome?: (modelKey: string) => number | undefined;
+  readonly plannedHome?: (weightsDigest: string) => number | undefined;
 }
 
 export const NODE_ROUTING: DeviceRouterConfig = Object.freeze({ spillSlackTokens: 4000, spillMeanFactor: 0, preferResident: true });
@@ -65,38 +65,38 @@ export function createDeviceRouter(devices: number, config: DeviceRouterConfig =
   const live = new Map<string, number[]>();
   const learnedHomes = new Map<string, number>();
   const spill = { kind: 'overloaded', slack: config.spillSlackTokens, meanFactor: config.spillMeanFactor } as const;
-  const homeOf = (modelKey: string) => config.plannedHome?.(modelKey) ?? learnedHomes.get(modelKey);
+  const homeOf = (weightsDigest: string) => config.plannedHome?.(weightsDigest) ?? learnedHomes.get(weightsDigest);
 
-  function tierOf(d: number, modelKey: string, home: number | undefined, view: DeviceView): number {
-    if ((live.get(modelKey)?.[d] ?? 0) > 0) return 0;
-    if (config.preferResident && view.resident(d, modelKey)) return 1;
+  function tierOf(d: number, weightsDigest: string, home: number | undefined, view: DeviceView): number {
+    if ((live.get(weightsDigest)?.[d] ?? 0) > 0) return 0;
+    if (config.preferResident && view.resident(d, weightsDigest)) return 1;
     return d === home ? 2 : 3;
   }
 
   return {
-    pick(modelKey, tokens, view) {
-      const home = homeOf(modelKey);
+    pick(weightsDigest, tokens, view) {
+      const home = homeOf(weightsDigest);
       const candidates: RouteCandidate[] = [];
       for (let d = 0; d < devices; d++) {
-        const tier = tierOf(d, modelKey, home, view);
+        const tier = tierOf(d, weightsDigest, home, view);
         candidates.push({ tier, load: owed[d]!, up: view.up(d), tiebreak: tier === 3 ? view.residentCount(d) : 0 });
       }
       const device = chooseRoute(candidates, spill)!.index;
-      const counts = live.get(modelKey) ?? Array<number>(devices).fill(0);
+      const counts = live.get(weightsDigest) ?? Array<number>(devices).fill(0);
       counts[device]!++;
-      live.set(modelKey, counts);
-      learnedHomes.set(modelKey, device);
+      live.set(weightsDigest, counts);
+      learnedHomes.set(weightsDigest, device);
       owed[device]! += tokens;
       return device;
     },
     progress(device, tokens) {
       owed[device]! -= tokens;
     },
-    finished(device, modelKey, undelivered) {
+    finished(device, weightsDigest, undelivered) {
       owed[device]! -= Math.max(0, undelivered);
-      const counts = live.get(modelKey);
+      const counts = live.get(weightsDigest);
       if (counts && counts[device]! > 0) counts[device]!--;
-      if (counts?.every((c) => c === 0)) live.delete(modelKey);
+      if (counts?.every((c) => c === 0)) live.delete(weightsDigest);
     },
     owed: () => owed,
   };

@@ -160,8 +160,8 @@ class LocalNode implements LocalNodeRuntime {
     metrics.residencySource.refresh = () => this.residencyNow();
     // The engines keep a model's files mapped (pinned on CUDA) after evicting it, for a cheap reload; once
     // the host pool deletes the files, the mappings would only hold their memory.
-    hostPool.onEvicted((digest) => {
-      for (const lane of this.lanes) lane.unmap(digest);
+    hostPool.onEvicted((weightsDigest) => {
+      for (const lane of this.lanes) lane.unmap(weightsDigest);
     });
     this.gpuTimeline = createTimelineRecorder({
       nodeId: this.nodeId,
@@ -246,7 +246,7 @@ class LocalNode implements LocalNodeRuntime {
 
   /** Picks a device, waits for its engine within the deadline and queues the request (each choice) on its scheduler. */
   private async submitToDevice(request: NodeGenerateRequest, lease: HostLease, deadline: number): Promise<LiveSequence> {
-    const key = request.artifact.digest;
+    const key = request.artifact.weightsDigest;
     const choices = choiceCount(request);
     const owed = choices * request.sampling.max_tokens;
     // One snapshot per device per pick: the router may ask about each device more than once.
@@ -296,7 +296,7 @@ class LocalNode implements LocalNodeRuntime {
       this.hostPool
         .snapshot()
         .filter((m) => m.state === 'warm')
-        .map((m) => m.digest),
+        .map((m) => m.weightsDigest),
     );
     let gpuBytes = 0;
     for (const keys of perLane) for (const key of keys) gpuBytes += this.modelBytes.get(key) ?? 0;
@@ -305,12 +305,12 @@ class LocalNode implements LocalNodeRuntime {
     const served = this.queues.known();
     const heldOnly = this.warmHolds
       .entries()
-      .filter((h) => !served.some((m) => m.functionName === h.functionName && m.artifactDigest === h.artifact.digest))
-      .map((h) => ({ functionName: h.functionName, artifactDigest: h.artifact.digest, bytes: h.artifact.bytes, queued: 0, running: 0 }));
+      .filter((h) => !served.some((m) => m.functionName === h.functionName && m.weightsDigest === h.artifact.weightsDigest))
+      .map((h) => ({ functionName: h.functionName, weightsDigest: h.artifact.weightsDigest, bytes: h.artifact.bytes, queued: 0, running: 0 }));
     const out = [...served, ...heldOnly].map((model) => ({
-      artifactDigest: model.artifactDigest,
+      weightsDigest: model.weightsDigest,
       functionName: model.functionName,
-      tier: gpu.has(model.artifactDigest) ? ('gpu' as const) : host.has(model.artifactDigest) ? ('host' as const) : ('store' as const),
+      tier: gpu.has(model.weightsDigest) ? ('gpu' as const) : host.has(model.weightsDigest) ? ('host' as const) : ('store' as const),
       bytes: model.bytes,
       queued: model.queued,
       running: model.running,
@@ -326,16 +326,16 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   async stats(): Promise<NodeStats> {
-    const functions = this.queues.known().map(({ functionName, artifactDigest, queued, running }) => ({ functionName, artifactDigest, queued, running }));
+    const functions = this.queues.known().map(({ functionName, weightsDigest, queued, running }) => ({ functionName, weightsDigest, queued, running }));
     const hostPool = { capacityBytes: this.options.hostPoolBytes, usedBytes: this.hostPool.usedBytes() };
     const functionsOf = (key: string) => [...(this.modelFunctions.get(key) ?? [])];
     return { functions, gpus: await Promise.all(this.lanes.map((lane) => lane.memory(functionsOf))), hostPool };
   }
 
-  private noteFunction(modelKey: string, functionName: string): void {
-    const names = this.modelFunctions.get(modelKey) ?? new Set<string>();
+  private noteFunction(weightsDigest: string, functionName: string): void {
+    const names = this.modelFunctions.get(weightsDigest) ?? new Set<string>();
     names.add(functionName);
-    this.modelFunctions.set(modelKey, names);
+    this.modelFunctions.set(weightsDigest, names);
   }
 
   holdWarm(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void> {
@@ -347,7 +347,7 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   warmHoldReport(): readonly WarmHoldReport[] {
-    return this.warmHolds.entries().map((h) => ({ functionName: h.functionName, artifactDigest: h.artifact.digest }));
+    return this.warmHolds.entries().map((h) => ({ functionName: h.functionName, weightsDigest: h.artifact.weightsDigest }));
   }
 
   async close(): Promise<void> {
@@ -370,7 +370,7 @@ class LocalNode implements LocalNodeRuntime {
       if (error.code === 'cancelled') {
         throw new NodeError(
           'cold_start_timeout',
-          `model ${request.artifact.digest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`,
+          `model ${request.artifact.weightsDigest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`,
         );
       }
       if (error.code === 'store_unavailable') throw new NodeError('store_unavailable', error.message);
@@ -397,7 +397,7 @@ class LocalNode implements LocalNodeRuntime {
     return {
       id,
       functionName: request.functionName,
-      model: { key: request.artifact.digest, dir: lease.dir, bytes: request.artifact.bytes },
+      model: { weightsDigest: request.artifact.weightsDigest, dir: lease.dir, bytes: request.artifact.bytes },
       promptTokens: request.promptTokens,
       sampling: request.sampling,
       stopTokenIds: request.stopTokenIds,
@@ -408,7 +408,7 @@ class LocalNode implements LocalNodeRuntime {
   private onSchedulerEvent(device: number, event: SchedulerEvent): void {
     this.gpuTimeline.record(device, event);
     if (event.type === 'load' && !event.cached) {
-      const bytes = this.modelBytes.get(event.model) ?? 0;
+      const bytes = this.modelBytes.get(event.weightsDigest) ?? 0;
       this.metrics.modelLoads.inc({ tier: 'gpu' });
       this.metrics.modelLoadBytes.inc({ tier: 'gpu' }, bytes);
       this.metrics.modelLoadSeconds.observe({ tier: 'gpu' }, event.ms / 1000);

@@ -18,9 +18,13 @@ export function registerDeploy(command: Command): void {
       const log = opts.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
       const fn = await prepareFunctionDir(dir, cacheRoot(), log);
       const outcome = await deployFunction(createApiClient(), fn, { progress: !opts.json && process.stderr.isTTY === true });
-      if (opts.json) return printJson(outcome);
+      // `--json` is published (docs/cli.md): the weights digest keeps its name `artifactDigest` there.
+      if (opts.json) {
+        const { name, version, weightsDigest, ...counts } = outcome;
+        return printJson({ name, version, artifactDigest: weightsDigest, ...counts });
+      }
       console.log(
-        `deployed ${outcome.name} v${outcome.version} (${formatBytes(outcome.sizeBytes)}, ${outcome.uploaded} blob(s) uploaded, ${outcome.skipped} already stored) ${outcome.artifactDigest}`,
+        `deployed ${outcome.name} v${outcome.version} (${formatBytes(outcome.sizeBytes)}, ${outcome.uploaded} blob(s) uploaded, ${outcome.skipped} already stored) ${outcome.weightsDigest}`,
       );
     });
 }

@@ -167,8 +167,14 @@ void EngineCore::finish(Sequence* seq, const std::string& reason, const std::str
                         std::vector<DoneEvent>& done) {
   release_forks(*seq);
   scheduler_.remove(seq);
-  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message, {}});
+  done.push_back({seq->id, reason, seq->prompt_len, seq->completion_tokens(), message, {}, {}});
   seqs_.erase(seq->id);
+}
+
+void EngineCore::fail(Sequence* seq, const std::string& code, const std::string& message,
+                      std::vector<DoneEvent>& done) {
+  finish(seq, "error", message, done);
+  done.back().code = code;
 }
 
 bool EngineCore::cancel(int64_t id, DoneEvent* out) {
@@ -184,8 +190,8 @@ void EngineCore::cancel_all(std::vector<DoneEvent>& done) {
   while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "cancelled", "", done);
 }
 
-void EngineCore::fail_all(const std::string& message, std::vector<DoneEvent>& done) {
-  while (!seqs_.empty()) finish(seqs_.begin()->second.get(), "error", message, done);
+void EngineCore::fail_all(const std::string& code, const std::string& message, std::vector<DoneEvent>& done) {
+  while (!seqs_.empty()) fail(seqs_.begin()->second.get(), code, message, done);
 }
 
 KvMove EngineCore::park(int64_t id) {
@@ -237,7 +243,7 @@ void EngineCore::validate_waiting(const std::string& model, const ResidentModel&
       if (scheduler_.blocks().pages_for(seq->len(), rm.layout.pages_per_block) > total_pages)
         throw EngineError("out_of_memory", "sequence needs more KV than the whole pool");
     } catch (const EngineError& e) {
-      finish(seq, "error", e.code() + ": " + e.what(), out.done);
+      fail(seq, e.code(), e.code() + ": " + e.what(), out.done);
     }
   }
 }
@@ -282,9 +288,9 @@ void EngineCore::forward_failed(const ScheduledBatch& batch, StepResult& out) {
     throw;
   } catch (const EngineError& e) {
     if (e.code() == kDeviceLost) throw;
-    for (Sequence* seq : batch.seqs) finish(seq, "error", "forward failed: " + e.code() + ": " + e.what(), out.done);
+    for (Sequence* seq : batch.seqs) fail(seq, e.code(), "forward failed: " + e.code() + ": " + e.what(), out.done);
   } catch (const std::exception& e) {
-    for (Sequence* seq : batch.seqs) finish(seq, "error", std::string("forward failed: ") + e.what(), out.done);
+    for (Sequence* seq : batch.seqs) fail(seq, "internal", std::string("forward failed: ") + e.what(), out.done);
   }
 }
 

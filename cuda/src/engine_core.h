@@ -66,6 +66,7 @@ struct DoneEvent {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   std::string message;
+  std::string code;              // with reason "error": the engine error code (docs/engine-protocol.md)
   std::vector<float> embedding;  // (hidden_size) an embedding sequence's result, L2-normalised
 };
 
@@ -128,7 +129,8 @@ class EngineCore {
   void add(const SequenceSpec& spec);
   bool cancel(int64_t seq, DoneEvent* done);  // false for unknown ids
   void cancel_all(std::vector<DoneEvent>& done);
-  void fail_all(const std::string& message, std::vector<DoneEvent>& done);  // every sequence ends with "error"
+  void fail_all(const std::string& code, const std::string& message,
+                std::vector<DoneEvent>& done);  // every sequence ends with "error"
   KvMove park(int64_t seq);
   KvMove restore(int64_t seq);
 
@@ -162,6 +164,8 @@ class EngineCore {
   GrammarCursor grammar_cursor(const SequenceSpec& spec);
   void validate_waiting(const std::string& model, const ResidentModel& rm, StepResult& out);
   void finish(Sequence* seq, const std::string& reason, const std::string& message, std::vector<DoneEvent>& done);
+  // finish() with reason "error" and the code the done event carries, so no reader parses it from text.
+  void fail(Sequence* seq, const std::string& code, const std::string& message, std::vector<DoneEvent>& done);
   std::vector<BatchEntry> batch_entries(const ScheduledBatch& batch, size_t& logit_rows) const;
   void run_batch(const ResidentModel& rm, const ScheduledBatch& batch, StepResult& out);
   // Embedding sequences of a batch (engine_embed.cpp): prefill, pool, finish.

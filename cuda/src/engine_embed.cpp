@@ -40,7 +40,7 @@ void EngineCore::run_embeddings(const ResidentModel& rm, const std::vector<Seque
     e.pages = seq->pages.data();
     e.n_pages = static_cast<int>(seq->pages.size());
     if (e.start_pos != 0) {
-      finish(seq, "error", "internal: an embedding resumed mid-prompt", out.done);
+      fail(seq, "internal", "internal: an embedding resumed mid-prompt", out.done);
       continue;
     }
     states.assign(static_cast<size_t>(e.n_tokens) * hidden, 0.0f);  // (n_tokens, hidden)

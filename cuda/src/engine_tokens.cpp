@@ -16,7 +16,7 @@ bool EngineCore::take_token(Sequence* seq, float* row, int vocab, TokenEvent ev,
 // sequence has then finished with an error).
 bool EngineCore::emit_sampled(Sequence* seq, TokenEvent ev, StepResult& out) {
   if (sampled_.token < 0) {
-    finish(seq, "error", sampler_.failure(), out.done);
+    fail(seq, "internal", sampler_.failure(), out.done);
     return false;
   }
   ev.token = sampled_.token;

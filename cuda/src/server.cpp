@@ -249,7 +249,7 @@ void Server::fail_device(const std::string& message) {
     answer(pending.load_waiters, kDeviceLost, message, Json());
   }
   std::vector<DoneEvent> done;
-  core_->fail_all(std::string(kDeviceLost) + ": " + message, done);
+  core_->fail_all(kDeviceLost, std::string(kDeviceLost) + ": " + message, done);
   for (const DoneEvent& d : done) emit_done(d);
   exit_fatal(kExitDeviceLost, std::string(kDeviceLost) + ": " + message +
                                   "; exiting so the engine is restarted on a fresh device context");
@@ -286,6 +286,7 @@ void Server::emit_done(const DoneEvent& d) {
   out.set("prompt_tokens", d.prompt_tokens);
   out.set("completion_tokens", d.completion_tokens);
   if (!d.message.empty()) out.set("message", d.message);
+  if (!d.code.empty()) out.set("code", d.code);
   if (!d.embedding.empty()) {
     Json embedding = Json::array();
     for (float v : d.embedding) embedding.push(static_cast<double>(v));

@@ -106,9 +106,10 @@ void device_fault(const TempDir& tmp, bool sync_launches) {
   expect(code_of(run) == "device_lost", mode + ": the running turn is answered device_lost (" + code_of(run) + ")");
   cl.drain();
   const Json* done = done_event(cl.events, 7);
-  expect(done && done->find("reason")->as_string() == "error" &&
+  expect(done && done->find("reason")->as_string() == "error" && done->find("code") &&
+             done->find("code")->as_string() == "device_lost" &&
              done->find("message")->as_string().rfind("device_lost:", 0) == 0,
-         mode + ": the sequence ends with reason error, message device_lost: ...");
+         mode + ": the sequence ends with reason error, code device_lost, message device_lost: ...");
   const int status = engine.wait_exit();
   const std::string line = engine.last_stderr_line();
   expect(WIFEXITED(status) && WEXITSTATUS(status) == kExitDeviceLost,

@@ -115,6 +115,24 @@ std::string state_of(const Json& stats, const std::string& model) {
   return "";
 }
 
+// A sequence added before its model is resident is checked against the vocabulary when the model loads; its
+// failure is a done with reason "error" that carries the code in its own field beside the human message.
+void check_coded_done(Client& cl, const std::string& llama) {
+  Json add = add_cmd(90, "coded", 4);
+  Json prompt = Json::array();
+  prompt.push(5);
+  prompt.push(100000);  // outside the test model's vocabulary
+  add.set("prompt", prompt);
+  CHECK(is_ok(cl.call(add)));
+  CHECK(is_ok(cl.call(model_cmd("load", "coded", llama))));
+  CHECK(is_ok(cl.call(run_cmd("coded", 1))));
+  const Json* done = done_of(cl.events, 90);
+  CHECK(done && done->find("reason")->as_string() == "error");
+  CHECK(done->find("code") && done->find("code")->as_string() == "bad_request");
+  CHECK(done->find("message")->as_string().find("outside the vocabulary") != std::string::npos);
+  CHECK(is_ok(cl.call(model_cmd("evict", "coded"))));
+}
+
 // Evict keeps the host mapping; load then only copies; unmap drops it; map maps without a slot; a mapping
 // whose files are deleted is dropped at evict, and by the sweep when nothing evicts it.
 void check_mapping_lifecycle(Client& cl, const std::string& llama, const std::string& tmp) {
@@ -202,6 +220,7 @@ int main() {
   CHECK(code_of(cl.call(load)) == "bad_model");
   CHECK(code_of(cl.call(add_cmd(1, "a", 300))) == "context_overflow");
   CHECK(code_of(cl.call(op("bogus"))) == "bad_request");
+  check_coded_done(cl, llama);
 
   // Two sequences on two models, run in alternating turns of 3 steps.
   CHECK(is_ok(cl.call(add_cmd(1, "a", 8))));

@@ -1,7 +1,7 @@
 import express, { Router, type RequestHandler } from 'express';
 import { bearerMatches } from '../../protocol/cluster-token.js';
-import { parseResidencyList, parseWarmHoldReports } from '../../protocol/node-reports.js';
-import type { ModelResidency, WarmHoldReport } from '../../protocol/node-runtime.js';
+import { parseResidencyList, parseWarmHoldReports, residencyToWire } from '../../protocol/node-reports.js';
+import type { WarmHoldReport } from '../../protocol/node-runtime.js';
 import { NODE_ID_PATTERN } from '../config.js';
 import type { Db } from '../db/database.js';
 import { listNodes, upsertNode } from '../db/repositories/node-repository.js';
@@ -92,8 +92,7 @@ export function clusterPublicRoutes(options: ClusterRoutesOptions): Router {
       }),
       data: nodes.map((node) => {
         const age = at - node.heartbeatAt.getTime();
-        // Checked when the heartbeat stored it.
-        const models = Array.isArray(node.residency) ? (node.residency as ModelResidency[]) : [];
+        const models = node.residency;
         const tier = (t: string) => models.filter((m) => m.tier === t);
         return {
           id: node.id,
@@ -112,7 +111,7 @@ export function clusterPublicRoutes(options: ClusterRoutesOptions): Router {
             gpu_bytes: tier('gpu').reduce((sum, m) => sum + m.bytes, 0),
             host_bytes: tier('host').reduce((sum, m) => sum + m.bytes, 0),
           },
-          models,
+          models: residencyToWire(models),
         };
       }),
     });

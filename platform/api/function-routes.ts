@@ -21,7 +21,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
   const { functions } = options;
   router.post('/v1/functions', async (req, res) => {
     const result = await functions.deploy(requireObject(req.body));
-    res.status(201).json({ name: result.name, version: result.version, artifact_digest: result.artifactDigest, size_bytes: result.sizeBytes });
+    res.status(201).json({ name: result.name, version: result.version, artifact_digest: result.weightsDigest, size_bytes: result.sizeBytes });
   });
   router.get('/v1/functions', async (_req, res) => {
     const principal = principalOf(res);
@@ -31,7 +31,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
         name: f.name,
         description: f.description,
         active_version: f.activeVersion,
-        artifact_digest: f.artifactDigest,
+        artifact_digest: f.weightsDigest,
         size_bytes: f.sizeBytes,
         created_at: f.createdAt.toISOString(),
         updated_at: f.updatedAt.toISOString(),
@@ -51,7 +51,7 @@ export function functionRoutes(options: FunctionRoutesOptions): Router {
       versions: d.versions.map((v) => ({
         version: v.version,
         active: v.active,
-        artifact_digest: v.artifactDigest,
+        artifact_digest: v.weightsDigest,
         size_bytes: v.sizeBytes,
         created_at: v.createdAt.toISOString(),
         files: v.files,

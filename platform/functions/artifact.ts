@@ -36,7 +36,7 @@ export async function hashFile(path: string): Promise<{ readonly digest: string;
  * Same files, same digest, whatever order they were listed in, so redeploying an unchanged model reuses
  * everything downstream (host pool, GPU slots) keyed by it.
  */
-export function artifactDigest(files: readonly ArtifactFileEntry[]): string {
+export function weightsDigestOf(files: readonly ArtifactFileEntry[]): string {
   const hash = createHash('sha256');
   for (const f of sortFiles(files)) hash.update(`${f.name}\t${f.digest}\t${f.size}\n`);
   return `sha256:${hash.digest('hex')}`;

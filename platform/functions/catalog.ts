@@ -25,7 +25,7 @@ export interface NewFunctionVersion {
   readonly name: string;
   readonly description: string;
   readonly manifest: FunctionManifest;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly files: readonly ArtifactFileEntry[];
   readonly sizeBytes: number;
 }
@@ -40,7 +40,7 @@ export interface FunctionSummary {
   readonly name: string;
   readonly description: string;
   readonly activeVersion: number | null;
-  readonly artifactDigest: string | null;
+  readonly weightsDigest: string | null;
   readonly sizeBytes: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;

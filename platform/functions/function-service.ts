@@ -3,7 +3,7 @@ import { TidepoolError } from '../../protocol/errors.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Router } from '../router/router.js';
 import { createActiveVersionCache } from './active-version-cache.js';
-import { artifactDigest, sortFiles } from './artifact.js';
+import { weightsDigestOf, sortFiles } from './artifact.js';
 import type { FunctionCatalog, FunctionSummary, FunctionVersionRecord } from './catalog.js';
 import type { FunctionTokenizer, ResolvedFunction } from './resolved-function.js';
 import { assertManifest, ManifestError } from './manifest.js';
@@ -22,7 +22,7 @@ export interface FunctionService {
 export interface DeployResult {
   readonly name: string;
   readonly version: number;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly sizeBytes: number;
 }
 
@@ -59,11 +59,11 @@ export function createFunctionService(options: FunctionServiceOptions): Function
   const models = new Map<string, Promise<ModelMeta>>();
 
   const loadMeta = (record: FunctionVersionRecord): Promise<ModelMeta> => {
-    let meta = models.get(record.artifactDigest);
+    let meta = models.get(record.weightsDigest);
     if (!meta) {
       meta = readMeta(blobs, record, options.loadTokenizer);
-      models.set(record.artifactDigest, meta);
-      meta.catch(() => models.delete(record.artifactDigest));
+      models.set(record.weightsDigest, meta);
+      meta.catch(() => models.delete(record.weightsDigest));
     }
     return meta;
   };
@@ -77,7 +77,7 @@ export function createFunctionService(options: FunctionServiceOptions): Function
         const { result, meta } = await deploy(options, body);
         active.invalidate(result.name);
         // Deploy built the tokenizer to check it: the first invocation needs nothing from the store but weights.
-        if (!models.has(result.artifactDigest)) models.set(result.artifactDigest, Promise.resolve(meta));
+        if (!models.has(result.weightsDigest)) models.set(result.weightsDigest, Promise.resolve(meta));
         const record = await catalog.getActive(result.name);
         // Fetching a pinned model can take minutes; the deploy answers now and the hold lands in the background.
         if (record) void applyWarmHold(options.router, record).catch((error: unknown) => warnHold(result.name, error));
@@ -93,7 +93,7 @@ export function createFunctionService(options: FunctionServiceOptions): Function
       const versions = await catalog.listVersions(name);
       if (versions.length === 0) throw notFound(name);
       const current = versions.find((v) => v.active);
-      const residency = current ? await residencyOf(options.router, current.artifactDigest) : [];
+      const residency = current ? await residencyOf(options.router, current.weightsDigest) : [];
       return { name, description: current?.description ?? versions[0]!.description, activeVersion: current?.version ?? null, versions, residency };
     },
     async remove(name) {
@@ -146,7 +146,7 @@ function notFound(name: string): TidepoolError {
 }
 
 function toArtifact(record: FunctionVersionRecord): Artifact {
-  return { digest: record.artifactDigest, files: record.files, bytes: record.sizeBytes };
+  return { weightsDigest: record.weightsDigest, files: record.files, bytes: record.sizeBytes };
 }
 
 async function deploy(options: FunctionServiceOptions, body: Parameters<FunctionService['deploy']>[0]): Promise<{ result: DeployResult; meta: ModelMeta }> {
@@ -171,14 +171,14 @@ async function deploy(options: FunctionServiceOptions, body: Parameters<Function
       param: 'manifest',
     });
   }
-  const digest = artifactDigest(files);
+  const weightsDigest = weightsDigestOf(files);
   const sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
   const { version } = await options.catalog.createVersion(
-    { name: manifest.name, description: manifest.description, manifest, artifactDigest: digest, files, sizeBytes },
+    { name: manifest.name, description: manifest.description, manifest, weightsDigest, files, sizeBytes },
     // Again inside the transaction: blob garbage collection may have deleted a reused blob since the check above.
     () => checkBlobsPresent(options.blobs, files),
   );
-  return { result: { name: manifest.name, version, artifactDigest: digest, sizeBytes }, meta };
+  return { result: { name: manifest.name, version, weightsDigest, sizeBytes }, meta };
 }
 
 /** Builds the tokenizer the invocations will use, refusing (422) one that fails to load or outgrows the vocabulary. */
@@ -221,11 +221,11 @@ function metaOf(tokenizer: FunctionTokenizer, config: Record<string, unknown>): 
   };
 }
 
-async function residencyOf(router: Router, digest: string): Promise<FunctionDetails['residency']> {
+async function residencyOf(router: Router, weightsDigest: string): Promise<FunctionDetails['residency']> {
   const perNode = await Promise.all(
     router.nodes.map(async (node) => {
       const models = await node.residency().catch(() => []);
-      return models.filter((m) => m.artifactDigest === digest).map((m) => ({ ...m, nodeId: node.nodeId }));
+      return models.filter((m) => m.weightsDigest === weightsDigest).map((m) => ({ ...m, nodeId: node.nodeId }));
     }),
   );
   return perNode.flat();

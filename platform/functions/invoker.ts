@@ -95,7 +95,7 @@ export function createInvoker(options: InvokerOptions): Invoker {
     const contexts = admit(fn, prepared);
     let node: Awaited<ReturnType<Router['pick']>>;
     try {
-      node = await options.router.pick(fn.artifact.digest);
+      node = await options.router.pick(fn.artifact.weightsDigest);
     } catch (error) {
       // No node could take it (none registered, all down): still one record per choice, each a miss for the SLO.
       for (const ctx of contexts) new GenerationRun({ ...ctx, nodeId: null }).finish('rejected', error);

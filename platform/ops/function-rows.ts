@@ -15,13 +15,13 @@ const DEFAULT_SLO = { ttft_ms: 10_000, tpot_ms: 100 };
 export function functionRows(catalog: readonly FunctionSummary[], nodes: readonly NodeSnapshot[], recent: readonly InvocationWindowStats[]): OpsFunction[] {
   const windowByName = new Map(recent.map((row) => [row.functionName, row]));
   return catalog.map((fn) => {
-    const digest = fn.active?.artifactDigest;
+    const weightsDigest = fn.active?.weightsDigest;
     const load = loadOf(fn.name, nodes);
     const window = windowByName.get(fn.name);
     return {
       name: fn.name,
       version: fn.activeVersion,
-      tier: digest === undefined ? 'store' : bestTier(digest, nodes),
+      tier: weightsDigest === undefined ? 'store' : bestTier(weightsDigest, nodes),
       slo: sloOf(fn.active?.manifest),
       attainment: window && window.judged > 0 ? window.met / window.judged : null,
       invocations5m: window?.invocations ?? 0,
@@ -33,11 +33,11 @@ export function functionRows(catalog: readonly FunctionSummary[], nodes: readonl
   });
 }
 
-function bestTier(digest: string, nodes: readonly NodeSnapshot[]): OpsTier {
+function bestTier(weightsDigest: string, nodes: readonly NodeSnapshot[]): OpsTier {
   let best: OpsTier = 'store';
   for (const snapshot of nodes) {
     for (const model of snapshot.residency) {
-      if (model.artifactDigest === digest && TIER_RANK[model.tier] < TIER_RANK[best]) best = model.tier;
+      if (model.weightsDigest === weightsDigest && TIER_RANK[model.tier] < TIER_RANK[best]) best = model.tier;
     }
   }
   return best;

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
+import { NodeError, type NodeEvent, type NodeGenerateRequest, type NodeRuntime } from '../../protocol/node-runtime.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
 import { ChoiceProgress } from '../../protocol/choice-progress.js';
 import type { Db } from '../db/database.js';
@@ -111,14 +111,14 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
     return records.filter((r) => r.state === 'ready' && r.heartbeatAt.getTime() >= cutoff && !suspects.has(r.id));
   }
 
-  function candidates(digest: string, exclude: ReadonlySet<string>): Candidate[] {
+  function candidates(weightsDigest: string, exclude: ReadonlySet<string>): Candidate[] {
     return live()
       .filter((record) => !exclude.has(record.id))
       .map((record) => {
-        const models = Array.isArray(record.residency) ? (record.residency as ModelResidency[]) : [];
-        const own = models.find((m) => m.artifactDigest === digest);
+        const models = record.residency;
+        const own = models.find((m) => m.weightsDigest === weightsDigest);
         const local = inflight.get(record.id) ?? 0;
-        const localFn = inflight.get(`${record.id}\0${digest}`) ?? 0;
+        const localFn = inflight.get(`${record.id}\0${weightsDigest}`) ?? 0;
         return {
           client: clients.get(record.id)!,
           record,
@@ -130,9 +130,9 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   }
 
   /** The control plane's configuration of the routing core: tiers hot, warm, store; load in requests; spread. */
-  function choose(digest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
+  function choose(weightsDigest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
     // Sorted by node id, so equal candidates resolve the same way on every replica.
-    const nodes = candidates(digest, exclude).sort((a, b) => a.record.id.localeCompare(b.record.id));
+    const nodes = candidates(weightsDigest, exclude).sort((a, b) => a.record.id.localeCompare(b.record.id));
     const choice = chooseRoute(
       nodes.map((c) => ({ tier: c.tier, load: c.load, modelLoad: c.fnLoad })),
       spread,
@@ -143,8 +143,8 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
     return { candidate, reason: candidate.tier === TIER_RANK.gpu ? 'hot' : candidate.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
   }
 
-  function track(nodeId: string, digest: string, delta: number): void {
-    for (const key of [nodeId, `${nodeId}\0${digest}`]) {
+  function track(nodeId: string, weightsDigest: string, delta: number): void {
+    for (const key of [nodeId, `${nodeId}\0${weightsDigest}`]) {
       const n = (inflight.get(key) ?? 0) + delta;
       if (n <= 0) inflight.delete(key);
       else inflight.set(key, n);
@@ -158,7 +158,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   }
 
   /** One request's path through the cluster: first choice, then the next best node while no token was sent. */
-  function failover(digest: string, first: { candidate: Candidate; reason: RouteReason }): NodeRuntime {
+  function failover(weightsDigest: string, first: { candidate: Candidate; reason: RouteReason }): NodeRuntime {
     return {
       nodeId: first.candidate.record.id,
       residency: () => first.candidate.client.residency(),
@@ -170,7 +170,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
         while (choice) {
           const node = choice.candidate;
           tried.add(node.record.id);
-          track(node.record.id, digest, 1);
+          track(node.record.id, weightsDigest, 1);
           const progress = new ChoiceProgress(request);
           try {
             for await (const event of node.client.generate(request, signal, choiceSignals)) {
@@ -190,10 +190,10 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
             if (error instanceof NodeUnreachableError || error instanceof NodeLostError) suspect(node, error);
             lastError = error;
           } finally {
-            track(node.record.id, digest, -1);
+            track(node.record.id, weightsDigest, -1);
           }
           await fresh().catch(() => {});
-          choice = choose(digest, tried);
+          choice = choose(weightsDigest, tried);
           if (choice) decisions.count('retry');
         }
         throw lastError instanceof NodeError ? lastError : new NodeError('engine_down', `every node failed: ${(lastError as Error).message}`);
@@ -209,7 +209,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
         return {
           nodeId: record.id,
           generate: (request, signal, choiceSignals) => client.generate(request, signal, choiceSignals),
-          residency: async () => (Array.isArray(record.residency) ? (record.residency as ModelResidency[]) : []),
+          residency: async () => record.residency,
           stats: () => client.stats(),
           holdWarm: (functionName, artifact, keepWarmMs) => client.holdWarm(functionName, artifact, keepWarmMs),
           close: async () => {},
@@ -218,16 +218,16 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
     },
     refresh: read,
     routing: () => decisions.summary(),
-    async pick(artifactDigest) {
+    async pick(weightsDigest) {
       await fresh();
-      const choice = choose(artifactDigest, new Set());
+      const choice = choose(weightsDigest, new Set());
       if (!choice) {
         decisions.count('no_node');
         // Refused through generate, not here, so the invoker records the request like any other refusal.
         return noNode();
       }
       decisions.count(choice.reason);
-      return failover(artifactDigest, choice);
+      return failover(weightsDigest, choice);
     },
   };
 }

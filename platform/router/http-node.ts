@@ -1,6 +1,6 @@
 import { ChoiceProgress } from '../../protocol/choice-progress.js';
 import { bearer } from '../../protocol/cluster-token.js';
-import { parseNodeEvent, parseRefusal } from '../../protocol/internal-generate.js';
+import { artifactToWire, generateRequestToWire, parseNodeEvent, parseRefusal } from '../../protocol/internal-generate.js';
 import { parseNodeStats, parseNodeTimeline, parseResidencyList } from '../../protocol/node-reports.js';
 import {
   NODE_ERROR_CODES,
@@ -57,7 +57,7 @@ export class HttpNodeRuntime implements NodeRuntime {
       res = await fetch(`${this.address}/internal/generate`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
-        body: JSON.stringify(request),
+        body: JSON.stringify(generateRequestToWire(request)),
         signal,
       });
     } catch (error) {
@@ -143,7 +143,7 @@ export class HttpNodeRuntime implements NodeRuntime {
     const res = await fetch(`${this.address}/internal/hold-warm`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
-      body: JSON.stringify({ functionName, artifact: artifact ?? null, keepWarmMs }),
+      body: JSON.stringify({ functionName, artifact: artifact ? artifactToWire(artifact) : null, keepWarmMs }),
     });
     if (!res.ok) throw await this.refusal(res);
     await res.body?.cancel();
@@ -157,7 +157,7 @@ export class HttpNodeRuntime implements NodeRuntime {
     const res = await fetch(`${this.address}/internal/warm-holds`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/json', ...bearer(this.token) },
-      body: JSON.stringify({ holds }),
+      body: JSON.stringify({ holds: holds.map((h) => ({ ...h, artifact: artifactToWire(h.artifact) })) }),
       signal: AbortSignal.timeout(10_000),
     });
     if (!res.ok) throw await this.refusal(res);

@@ -7,7 +7,7 @@ import { chooseRoute } from '../../protocol/routing/route.js';
  * routing core, protocol/routing/route.ts, without spreading). A node that does not answer comes last.
  */
 export interface Router {
-  pick(artifactDigest: string): Promise<NodeRuntime>;
+  pick(weightsDigest: string): Promise<NodeRuntime>;
   /** Every node, for residency reports. */
   readonly nodes: readonly NodeRuntime[];
 }
@@ -19,19 +19,19 @@ export function createRouter(options: { readonly nodes: readonly NodeRuntime[] }
   if (nodes.length === 0) throw new Error('router needs at least one node');
   return {
     nodes,
-    async pick(artifactDigest) {
+    async pick(weightsDigest) {
       // One node (local mode) needs no residency round trip on the hot path.
       if (nodes.length === 1) return nodes[0]!;
-      const scored = await Promise.all(nodes.map((node) => score(node, artifactDigest)));
+      const scored = await Promise.all(nodes.map((node) => score(node, weightsDigest)));
       return nodes[chooseRoute(scored, { kind: 'none' })!.index]!;
     },
   };
 }
 
-async function score(node: NodeRuntime, artifactDigest: string): Promise<{ tier: number; load: number }> {
+async function score(node: NodeRuntime, weightsDigest: string): Promise<{ tier: number; load: number }> {
   const models = await node.residency().catch(() => undefined);
   if (!models) return { tier: Number.POSITIVE_INFINITY, load: Number.POSITIVE_INFINITY };
-  const own = models.find((m) => m.artifactDigest === artifactDigest);
+  const own = models.find((m) => m.weightsDigest === weightsDigest);
   const load = models.reduce((sum, m) => sum + m.queued + m.running, 0);
   return { tier: own ? TIER_RANK[own.tier] : TIER_RANK.store, load };
 }

@@ -120,7 +120,7 @@ export function createWarmHoldSync(options: WarmHoldSyncOptions): WarmHoldSync {
 async function readWanted(db: Db): Promise<readonly WarmHoldTarget[]> {
   return (await listWarmHeldVersions(db)).map((row) => ({
     functionName: row.functionName,
-    artifact: { digest: row.artifactDigest, files: row.files, bytes: row.sizeBytes },
+    artifact: { weightsDigest: row.weightsDigest, files: row.files, bytes: row.sizeBytes },
     // Parsed again for the defaults, as the catalog does with every stored manifest.
     keepWarmMs: assertManifest(row.manifest).keep_warm_ms,
   }));
@@ -129,7 +129,7 @@ async function readWanted(db: Db): Promise<readonly WarmHoldTarget[]> {
 /** The holds as comparable text: one `function<TAB>artifact digest` line each, in name order. */
 function signature(holds: readonly (WarmHoldReport | WarmHoldTarget)[]): string {
   return holds
-    .map((h) => `${h.functionName}\t${'artifact' in h ? h.artifact.digest : h.artifactDigest}`)
+    .map((h) => `${h.functionName}\t${'artifact' in h ? h.artifact.weightsDigest : h.weightsDigest}`)
     .sort()
     .join('\n');
 }

@@ -4,7 +4,7 @@
  * with the least expected load so far, so each device sees a stable, balanced subset of models. Pure.
  */
 export interface PlannedModel {
-  readonly key: string;
+  readonly weightsDigest: string;
   /** Mean arrival rate, requests/s. */
   readonly rate: number;
   /** Weight bytes. */
@@ -27,12 +27,12 @@ export function expectedLoad(m: Pick<PlannedModel, 'rate' | 'bytes'>): number {
 export function planHomes(devices: number, models: readonly PlannedModel[]): Map<string, number> {
   const load = Array<number>(devices).fill(0);
   const homes = new Map<string, number>();
-  const order = [...models].sort((a, b) => expectedLoad(b) - expectedLoad(a) || (a.key < b.key ? -1 : 1));
+  const order = [...models].sort((a, b) => expectedLoad(b) - expectedLoad(a) || (a.weightsDigest < b.weightsDigest ? -1 : 1));
   for (const m of order) {
     let best = 0;
     for (let d = 1; d < devices; d++) if (load[d]! < load[best]!) best = d;
     load[best]! += expectedLoad(m);
-    homes.set(m.key, best);
+    homes.set(m.weightsDigest, best);
   }
   return homes;
 }

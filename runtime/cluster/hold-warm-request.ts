@@ -1,3 +1,4 @@
+import type { WireArtifact } from '../../protocol/internal-generate.js';
 import type { Artifact, WarmHoldTarget } from '../../protocol/node-runtime.js';
 
 /** The body of `POST /internal/hold-warm`: `artifact` null releases the function's hold. */
@@ -65,8 +66,9 @@ export function parseWarmHoldSet(text: string): readonly WarmHoldTarget[] {
   });
 }
 
+/** The artifact's wire form (`WireArtifact`): its weights digest is `digest` there. */
 function parseArtifact(value: unknown): Artifact {
-  const a = value as Partial<Record<keyof Artifact, unknown>>;
+  const a = value as Partial<Record<keyof WireArtifact, unknown>>;
   if (typeof value !== 'object' || typeof a.digest !== 'string' || !a.digest.startsWith('sha256:')) {
     throw new HoldWarmRequestError('artifact.digest must be a sha256:<hex> string (or artifact null to release)');
   }
@@ -79,5 +81,6 @@ function parseArtifact(value: unknown): Artifact {
       throw new HoldWarmRequestError(`artifact.files[${i}] must have a string name, a string digest and a numeric size`);
     }
   });
-  return value as Artifact;
+  const { digest, ...rest } = value as WireArtifact;
+  return { weightsDigest: digest, ...rest };
 }

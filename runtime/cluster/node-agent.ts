@@ -1,5 +1,6 @@
 import type { ModelResidency, NodeRuntime, WarmHoldReport } from '../../protocol/node-runtime.js';
 import { bearer } from '../../protocol/cluster-token.js';
+import { residencyToWire, warmHoldReportsToWire } from '../../protocol/node-reports.js';
 import type { Logger } from '../../protocol/logger.js';
 
 /** What a node tells the control plane about itself; every heartbeat carries all of it. */
@@ -76,7 +77,11 @@ export function startNodeAgent(options: {
     const res = await fetch(`${base}/internal/cluster/nodes/${encodeURIComponent(options.node.nodeId)}`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/json', ...bearer(options.token) },
-      body: JSON.stringify(report),
+      body: JSON.stringify({
+        ...report,
+        residency: residencyToWire(report.residency),
+        ...(report.warmHolds && { warmHolds: warmHoldReportsToWire(report.warmHolds) }),
+      }),
       signal: AbortSignal.timeout(Math.max(1000, options.heartbeatMs)),
     });
     const text = await res.text();

@@ -4,6 +4,7 @@ import { HTTP_STATUS } from '../../protocol/error-status.js';
 import { TidepoolError, coded, toWireError } from '../../protocol/errors.js';
 import { ChoiceProgress } from '../../protocol/choice-progress.js';
 import { parseChoiceCancel, parseGenerateRequest } from '../../protocol/internal-generate.js';
+import { nodeStatsToWire, residencyToWire } from '../../protocol/node-reports.js';
 import { NodeError, choiceCount, type NodeEvent, type NodeRuntime, type WarmHoldTarget } from '../../protocol/node-runtime.js';
 import { bearerMatches } from '../../protocol/cluster-token.js';
 import { createGenerationDrain } from './generation-drain.js';
@@ -77,9 +78,9 @@ export async function startNodeServer(options: {
     if (!bearerMatches(req.headers.authorization, token)) {
       return sendJson(res, 401, { error: { code: 'invalid_cluster_token', message: 'missing or invalid cluster token' } });
     }
-    if (req.method === 'GET' && path === '/internal/residency') return sendJson(res, 200, await node.residency());
+    if (req.method === 'GET' && path === '/internal/residency') return sendJson(res, 200, residencyToWire(await node.residency()));
     if (req.method === 'GET' && path === '/internal/timeline' && node.timeline) return sendJson(res, 200, await node.timeline(sinceParam(req.url)));
-    if (req.method === 'GET' && path === '/internal/stats' && node.stats) return sendJson(res, 200, await node.stats());
+    if (req.method === 'GET' && path === '/internal/stats' && node.stats) return sendJson(res, 200, nodeStatsToWire(await node.stats()));
     if (req.method === 'POST' && path === '/internal/generate') {
       if (!generations.admit()) {
         return sendJson(res, 503, { error: { code: 'engine_down', message: `node ${node.nodeId} is draining (shutting down) and takes no new generations` } });

@@ -123,12 +123,12 @@ export class EngineClient implements Engine {
   }
 
   async load(model: ModelRef): Promise<LoadResult> {
-    const reply = await this.request({ op: 'load', model: model.key, dir: model.dir });
+    const reply = await this.request({ op: 'load', model: model.weightsDigest, dir: model.dir });
     return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
   }
 
-  async evict(modelKey: string, options?: { readonly force?: boolean }): Promise<void> {
-    await this.request({ op: 'evict', model: modelKey, force: options?.force ?? false });
+  async evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void> {
+    await this.request({ op: 'evict', model: weightsDigest, force: options?.force ?? false });
   }
 
   /**
@@ -136,13 +136,13 @@ export class EngineClient implements Engine {
    * memory, so a later `load` only copies. The engine keeps a model mapped after `evict` as well.
    */
   async map(model: ModelRef): Promise<LoadResult> {
-    const reply = await this.request({ op: 'map', model: model.key, dir: model.dir });
+    const reply = await this.request({ op: 'map', model: model.weightsDigest, dir: model.dir });
     return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
   }
 
   /** Drops the engine's mapping of a model that is not resident (after its files left shared memory). */
-  async unmap(modelKey: string): Promise<{ readonly dropped: boolean }> {
-    const reply = await this.request({ op: 'unmap', model: modelKey });
+  async unmap(weightsDigest: string): Promise<{ readonly dropped: boolean }> {
+    const reply = await this.request({ op: 'unmap', model: weightsDigest });
     return { dropped: Boolean(reply.dropped) };
   }
 
@@ -170,14 +170,14 @@ export class EngineClient implements Engine {
       const add = {
         op: 'add',
         ...members,
-        model: group.modelKey,
+        model: group.weightsDigest,
         prompt: group.promptTokens,
         eos_ids: group.stopTokenIds,
         ...engineSampling(ids.length === 1 ? { ...sampling, seed: group.members[0]!.seed } : sampling),
       };
       if (!sampling.grammar) await this.request(add);
       else if (group.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
-      else await this.registrations.add(add, sampling.grammar, group.modelKey, group.modelDir);
+      else await this.registrations.add(add, sampling.grammar, group.weightsDigest, group.modelDir);
       for (const state of states) state.accepted = true;
     } catch (error) {
       ids.forEach((id, i) => {
@@ -196,8 +196,8 @@ export class EngineClient implements Engine {
     }
   }
 
-  async runTurn(modelKey: string, maxSteps: number): Promise<TurnResult> {
-    const reply = await this.request({ op: 'run', model: modelKey, max_steps: maxSteps });
+  async runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult> {
+    const reply = await this.request({ op: 'run', model: weightsDigest, max_steps: maxSteps });
     return { steps: Number(reply.steps), reason: oneOf(reply.reason, TURN_REASONS, 'run.reason'), ms: Number(reply.ms) };
   }
 

@@ -13,7 +13,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
   return {
     prefillTokensSaved: Number(reply.prefill_tokens_saved ?? 0),
     models: models.map((model) => ({
-      model: String(model.model),
+      weightsDigest: String(model.model),
       bytes: Number(model.bytes ?? 0),
       state: model.state === 'loading' ? 'loading' : model.state === 'mapped' ? 'mapped' : 'resident',
       running: Number(model.running ?? 0),
@@ -49,17 +49,14 @@ export function engineError(code: EngineErrorCode, text: string): EngineError {
 }
 
 /**
- * The error of a `done` event with `reason:"error"`, decoded once where the engine's frames arrive. The
- * engine sends the code in a `code` field when it has one; protocol v1 engines send only `message`, which
- * the step loop writes as `<code>: <text>`, so its leading word is taken when it is an engine code. Above
- * this function every layer passes the coded error on, and none reads a code out of text.
+ * The error of a `done` event with `reason:"error"`, decoded once where the engine's frames arrive: the code
+ * is the event's `code` field, the message its human text. A missing or unknown code is `internal`; nothing
+ * is read out of the message. Above this function every layer passes the coded error on.
  */
 export function sequenceError(done: WireRecord): EngineError {
   const message = typeof done.message === 'string' ? done.message : 'sequence failed';
-  if (typeof done.code === 'string' && CODES.has(done.code)) return new EngineError(done.code as EngineErrorCode, message);
-  const colon = message.indexOf(': ');
-  const lead = colon > 0 ? message.slice(0, colon) : '';
-  return new EngineError(CODES.has(lead) ? (lead as EngineErrorCode) : 'internal', message);
+  const code = typeof done.code === 'string' && CODES.has(done.code) ? (done.code as EngineErrorCode) : 'internal';
+  return new EngineError(code, message);
 }
 
 /**

@@ -19,7 +19,7 @@ export interface Engine {
   load(model: ModelRef): Promise<LoadResult>;
 
   /** Frees a model's slot. Rejects with `busy` while it has running sequences unless `force`. */
-  evict(modelKey: string, options?: { readonly force?: boolean }): Promise<void>;
+  evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void>;
 
   /**
    * Queues a sequence for its model. Tokens and the end of the sequence reach `sink`. The model does not have
@@ -39,7 +39,7 @@ export interface Engine {
   cancel(sequenceId: number): Promise<void>;
 
   /** Runs up to `maxSteps` steps of one model's batch. Resolves when the turn ends. */
-  runTurn(modelKey: string, maxSteps: number): Promise<TurnResult>;
+  runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult>;
 
   /** Ends the running turn at the next token boundary and drops queued turns. */
   preempt(): Promise<void>;
@@ -58,7 +58,7 @@ export type EngineBackend = 'cpu' | 'cuda' | 'sim';
 
 /** A model as the engine loads it: a key (the artifact digest) and the directory holding its files. */
 export interface ModelRef {
-  readonly key: string;
+  readonly weightsDigest: string;
   /** Directory with config.json and *.safetensors (in shared memory for real engines). */
   readonly dir: string;
   /** Total weight bytes, for budgets and cost models. */
@@ -74,7 +74,7 @@ export interface LoadResult {
 
 export interface SequenceSpec {
   readonly id: number;
-  readonly modelKey: string;
+  readonly weightsDigest: string;
   readonly promptTokens: readonly number[];
   /** The caller's record, unchanged; the client writes its engine fields into `add`. */
   readonly sampling: SamplingParams;
@@ -118,7 +118,7 @@ export interface EngineStats {
   /** Prompt tokens the engine did not prefill because a group's member forked another's KV, since it started. */
   readonly prefillTokensSaved: number;
   readonly models: readonly {
-    readonly model: string;
+    readonly weightsDigest: string;
     readonly bytes: number;
     /** `mapped`: files mapped (and pinned on CUDA) but not in a device slot; the next load only copies. */
     readonly state: 'loading' | 'resident' | 'mapped';

@@ -22,32 +22,32 @@ export class GrammarRegistrations {
    * recently used automata under its budget and answers `not_found` for them: registered again, and `add`
    * retried, once.
    */
-  async add(add: Record<string, unknown>, grammar: SamplingGrammar, modelKey: string, modelDir: string): Promise<void> {
-    const constrained = { ...add, grammar: grammar.hash, vocab: modelKey };
-    await this.ensure(grammar, modelKey, modelDir);
+  async add(add: Record<string, unknown>, grammar: SamplingGrammar, weightsDigest: string, modelDir: string): Promise<void> {
+    const constrained = { ...add, grammar: grammar.hash, vocab: weightsDigest };
+    await this.ensure(grammar, weightsDigest, modelDir);
     try {
       await this.request(constrained);
     } catch (error) {
       if (!(error instanceof EngineError && error.code === 'not_found')) throw error;
-      this.forget(grammar.hash, modelKey);
-      await this.ensure(grammar, modelKey, modelDir);
+      this.forget(grammar.hash, weightsDigest);
+      await this.ensure(grammar, weightsDigest, modelDir);
       await this.request(constrained);
     }
   }
 
-  async ensure(grammar: SamplingGrammar, modelKey: string, modelDir: string): Promise<void> {
+  async ensure(grammar: SamplingGrammar, weightsDigest: string, modelDir: string): Promise<void> {
     await Promise.all([
       this.once(this.grammars, grammar.hash, () =>
         this.request({ op: 'grammar', grammar: grammar.hash, ...toEngineGrammar(fromTransferForm(grammar.automaton)) }),
       ),
-      this.once(this.vocabs, modelKey, async () => this.request({ op: 'vocab', vocab: modelKey, tokens: await vocabTokens(modelDir) })),
+      this.once(this.vocabs, weightsDigest, async () => this.request({ op: 'vocab', vocab: weightsDigest, tokens: await vocabTokens(modelDir) })),
     ]);
   }
 
   /** After the engine answered `not_found`: it dropped one of them, so both are sent again. */
-  forget(hash: string, modelKey: string): void {
+  forget(hash: string, weightsDigest: string): void {
     this.grammars.delete(hash);
-    this.vocabs.delete(modelKey);
+    this.vocabs.delete(weightsDigest);
   }
 
   private once(map: Map<string, Promise<unknown>>, name: string, register: () => Promise<unknown>): Promise<unknown> {

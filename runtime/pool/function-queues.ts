@@ -10,7 +10,7 @@ export interface QueueTicket {
 
 export interface KnownModel {
   readonly functionName: string;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly bytes: number;
   readonly queued: number;
   readonly running: number;
@@ -18,7 +18,7 @@ export interface KnownModel {
 
 interface Counts {
   functionName: string;
-  artifactDigest: string;
+  weightsDigest: string;
   bytes: number;
   queued: number;
   running: number;
@@ -46,10 +46,10 @@ export class FunctionQueues {
           : `function ${request.functionName} has ${queued} of its ${limit} queue places taken on this node; a request with ${places} choices needs ${places}`;
       throw new NodeError('queue_full', message, retryAfterMs);
     }
-    const key = `${request.functionName}\0${request.artifact.digest}`;
+    const key = `${request.functionName}\0${request.artifact.weightsDigest}`;
     let counts = this.byModel.get(key);
     if (!counts) {
-      counts = { functionName: request.functionName, artifactDigest: request.artifact.digest, bytes: request.artifact.bytes, queued: 0, running: 0 };
+      counts = { functionName: request.functionName, weightsDigest: request.artifact.weightsDigest, bytes: request.artifact.bytes, queued: 0, running: 0 };
       this.byModel.set(key, counts);
     }
     const entry = counts;

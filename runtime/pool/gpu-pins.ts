@@ -12,15 +12,15 @@ export class GpuPins {
   constructor(private readonly hostPool: HostPool) {}
 
   /** Called when the scheduler reports a model loaded onto the GPU. */
-  loaded(modelKey: string): void {
-    if (this.pins.has(modelKey)) return;
-    const lease = this.hostPool.holdIfWarm(modelKey);
-    if (lease) this.pins.set(modelKey, lease);
+  loaded(weightsDigest: string): void {
+    if (this.pins.has(weightsDigest)) return;
+    const lease = this.hostPool.holdIfWarm(weightsDigest);
+    if (lease) this.pins.set(weightsDigest, lease);
   }
 
-  evicted(modelKey: string): void {
-    this.pins.get(modelKey)?.release();
-    this.pins.delete(modelKey);
+  evicted(weightsDigest: string): void {
+    this.pins.get(weightsDigest)?.release();
+    this.pins.delete(weightsDigest);
   }
 
   /** After an engine restart nothing is on the GPU. */

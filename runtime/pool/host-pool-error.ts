@@ -22,23 +22,23 @@ export class HostPoolError extends Error {
   }
 
   /** Classifies a failed blob fetch: corrupt stored bytes, a malformed artifact, or else the store's failure. */
-  static fromFetch(artifactDigest: string, fileName: string, error: unknown): HostPoolError {
+  static fromFetch(weightsDigest: string, fileName: string, error: unknown): HostPoolError {
     if (error instanceof BlobDigestMismatchError) {
       return new HostPoolError(
         'digest_mismatch',
-        `stored blob ${error.expected} (${fileName} of model ${artifactDigest}) is corrupt: its bytes hash to ${error.actual}; upload the file again (PUT /v1/blobs/${error.expected}) to repair it`,
+        `stored blob ${error.expected} (${fileName} of model ${weightsDigest}) is corrupt: its bytes hash to ${error.actual}; upload the file again (PUT /v1/blobs/${error.expected}) to repair it`,
       );
     }
     const detail = error instanceof Error ? error.message : String(error);
     const code = error instanceof InvalidDigestError ? 'bad_artifact' : 'store_unavailable';
-    return new HostPoolError(code, `fetching ${fileName} of ${artifactDigest}: ${detail}`);
+    return new HostPoolError(code, `fetching ${fileName} of ${weightsDigest}: ${detail}`);
   }
 
   /** An artifact file name that could escape the model directory: refused before any fetch, never retried. */
-  static unsafeFileName(artifactDigest: string, fileName: string): HostPoolError {
+  static unsafeFileName(weightsDigest: string, fileName: string): HostPoolError {
     return new HostPoolError(
       'bad_artifact',
-      `model ${artifactDigest} lists the file name ${JSON.stringify(fileName)}, which is not a plain file name; nothing was fetched`,
+      `model ${weightsDigest} lists the file name ${JSON.stringify(fileName)}, which is not a plain file name; nothing was fetched`,
     );
   }
 }

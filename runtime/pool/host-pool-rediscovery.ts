@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArtifact } from '../../protocol/internal-generate.js';
 import type { Artifact } from '../../protocol/node-runtime.js';
 import { digestHex, listModelDirs, removeDir, verifyModelDir } from './host-pool-files.js';
 
@@ -13,7 +14,7 @@ export async function rediscoverModels(shmDir: string, manifestName: string): Pr
   for (const hex of await listModelDirs(shmDir)) {
     const dir = join(shmDir, hex);
     const artifact = await readManifest(join(dir, manifestName));
-    if (artifact && digestHex(artifact.digest) === hex && (await verifyModelDir(dir, artifact))) found.push(artifact);
+    if (artifact && digestHex(artifact.weightsDigest) === hex && (await verifyModelDir(dir, artifact))) found.push(artifact);
     else await removeDir(dir);
   }
   return found;
@@ -21,9 +22,8 @@ export async function rediscoverModels(shmDir: string, manifestName: string): Pr
 
 async function readManifest(path: string): Promise<Artifact | undefined> {
   try {
-    const artifact = JSON.parse(await readFile(path, 'utf8')) as Artifact;
-    if (typeof artifact.digest !== 'string' || !Array.isArray(artifact.files)) return undefined;
-    digestHex(artifact.digest);
+    const artifact = parseArtifact(JSON.parse(await readFile(path, 'utf8')));
+    digestHex(artifact.weightsDigest);
     return artifact;
   } catch {
     return undefined;

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { BlobSource } from '../../protocol/blob-source.js';
+import { artifactToWire } from '../../protocol/internal-generate.js';
 import type { Artifact } from '../../protocol/node-runtime.js';
 import { runtimeMetrics, type RuntimeMetrics } from '../metrics.js';
 import { abortable } from './abortable.js';
@@ -38,7 +39,7 @@ export interface HostPoolOptions {
 
 /** A pin on a warm model: its files stay in `dir` until `release()`. */
 export interface HostLease {
-  readonly digest: string;
+  readonly weightsDigest: string;
   readonly dir: string;
   readonly bytes: number;
   /** Idempotent. The model becomes evictable when its last lease is released. */
@@ -46,7 +47,7 @@ export interface HostLease {
 }
 
 export interface HostModelSnapshot {
-  readonly digest: string;
+  readonly weightsDigest: string;
   readonly bytes: number;
   readonly state: 'fetching' | 'warm';
   readonly leases: number;
@@ -69,7 +70,7 @@ export interface HostPool {
    * node holds one for each GPU-resident model: a hot model keeps its host copy for cheap reloads without
    * letting the GPU's residency starve the host pool.
    */
-  holdIfWarm(digest: string): HostLease | undefined;
+  holdIfWarm(weightsDigest: string): HostLease | undefined;
   snapshot(): readonly HostModelSnapshot[];
   /** Bytes held by warm models and reserved by fetches under way. */
   usedBytes(): number;
@@ -77,7 +78,7 @@ export interface HostPool {
    * Calls `listener` with a model's digest once its files are gone from shared memory, so an engine that
    * keeps the files mapped (and pinned) can let go of them. Returns an unsubscribe function.
    */
-  onEvicted(listener: (digest: string) => void): () => void;
+  onEvicted(listener: (weightsDigest: string) => void): () => void;
   /** Cancels keep-warm timers and releases the directory lock; files stay for the next start to rediscover. */
   close(): Promise<void>;
 }
@@ -124,7 +125,7 @@ class Pool implements HostPool {
   private useCounter = 0;
   /** Deletions under way, so a refetch of the same digest cannot publish before the old copy is gone. */
   private readonly removals = new Map<string, Promise<void>>();
-  private readonly evictedListeners = new Set<(digest: string) => void>();
+  private readonly evictedListeners = new Set<(weightsDigest: string) => void>();
 
   constructor(
     private readonly options: HostPoolOptions,
@@ -137,11 +138,11 @@ class Pool implements HostPool {
 
   adopt(artifact: Artifact): void {
     if (this.usedBytes() + artifact.bytes > this.options.budgetBytes) {
-      void removeDir(modelDir(this.options.shmDir, artifact.digest));
+      void removeDir(modelDir(this.options.shmDir, artifact.weightsDigest));
       return;
     }
     const entry = this.newEntry(artifact, 'warm', Promise.resolve());
-    this.entries.set(artifact.digest, entry);
+    this.entries.set(artifact.weightsDigest, entry);
     this.updateResidency();
     // Nobody asked for it yet: it leaves after a default window unless a request claims it.
     this.armKeepWarm(entry);
@@ -149,11 +150,11 @@ class Pool implements HostPool {
 
   async acquire(artifact: Artifact, use: { functionName: string; keepWarmMs: number; signal?: AbortSignal }): Promise<HostLease> {
     if (artifact.bytes > this.options.budgetBytes) {
-      throw new HostPoolError('too_large', `model ${artifact.digest} needs ${artifact.bytes} bytes; the host pool holds ${this.options.budgetBytes}`);
+      throw new HostPoolError('too_large', `model ${artifact.weightsDigest} needs ${artifact.bytes} bytes; the host pool holds ${this.options.budgetBytes}`);
     }
     // Files can vanish under a warm entry (something cleaned /dev/shm): the entry is dropped and fetched again.
     for (let attempt = 1; ; attempt++) {
-      let entry = this.entries.get(artifact.digest);
+      let entry = this.entries.get(artifact.weightsDigest);
       if (!entry) entry = this.startFetch(artifact);
       this.pin(entry, use.functionName, use.keepWarmMs);
       try {
@@ -168,20 +169,20 @@ class Pool implements HostPool {
       if (attempt === 2)
         throw new HostPoolError(
           'store_unavailable',
-          `the files of model ${artifact.digest} vanished from ${this.options.shmDir} twice, right after being fetched`,
+          `the files of model ${artifact.weightsDigest} vanished from ${this.options.shmDir} twice, right after being fetched`,
         );
     }
   }
 
   /** Forgets an entry whose files are gone, so the next acquire fetches it afresh; engines drop their mappings. */
   private dropVanished(entry: Entry): void {
-    if (this.entries.get(entry.artifact.digest) !== entry) return;
+    if (this.entries.get(entry.artifact.weightsDigest) !== entry) return;
     this.metrics.hostFilesVanished.inc();
     void this.evict(entry).then(() => this.wakeRoomWaiters());
   }
 
-  holdIfWarm(digest: string): HostLease | undefined {
-    const entry = this.entries.get(digest);
+  holdIfWarm(weightsDigest: string): HostLease | undefined {
+    const entry = this.entries.get(weightsDigest);
     if (entry?.state !== 'warm') return undefined;
     entry.softLeases++;
     this.timers.clearTimeout(entry.timer);
@@ -191,7 +192,7 @@ class Pool implements HostPool {
 
   snapshot(): readonly HostModelSnapshot[] {
     return [...this.entries.values()].map((entry) => ({
-      digest: entry.artifact.digest,
+      weightsDigest: entry.artifact.weightsDigest,
       bytes: entry.artifact.bytes,
       state: entry.state,
       leases: entry.leases,
@@ -213,7 +214,7 @@ class Pool implements HostPool {
   }
 
   private newEntry(artifact: Artifact, state: Entry['state'], ready: Promise<void>): Entry {
-    const dir = modelDir(this.options.shmDir, artifact.digest);
+    const dir = modelDir(this.options.shmDir, artifact.weightsDigest);
     return {
       artifact,
       dir,
@@ -231,7 +232,7 @@ class Pool implements HostPool {
   /** Registers the entry first, so every concurrent caller for the same digest shares this one fetch. */
   private startFetch(artifact: Artifact): Entry {
     const entry = this.newEntry(artifact, 'fetching', Promise.resolve());
-    this.entries.set(artifact.digest, entry);
+    this.entries.set(artifact.weightsDigest, entry);
     entry.ready = this.fetch(entry).then(
       () => {
         entry.state = 'warm';
@@ -239,7 +240,7 @@ class Pool implements HostPool {
         if (entry.leases === 0) this.armKeepWarm(entry);
       },
       (error: unknown) => {
-        this.entries.delete(artifact.digest);
+        this.entries.delete(artifact.weightsDigest);
         this.updateResidency();
         this.wakeRoomWaiters();
         throw error;
@@ -253,10 +254,10 @@ class Pool implements HostPool {
   private async fetch(entry: Entry): Promise<void> {
     // Checked before evicting anything or touching the store: a bad name is the artifact's fault, final.
     const unsafe = entry.artifact.files.find((file) => !isPlainFileName(file.name));
-    if (unsafe) throw HostPoolError.unsafeFileName(entry.artifact.digest, unsafe.name);
+    if (unsafe) throw HostPoolError.unsafeFileName(entry.artifact.weightsDigest, unsafe.name);
     await this.makeRoom(entry);
     const started = this.now();
-    const fetchDir = await makeFetchDir(this.options.shmDir, entry.artifact.digest);
+    const fetchDir = await makeFetchDir(this.options.shmDir, entry.artifact.weightsDigest);
     try {
       for (const file of entry.artifact.files) {
         try {
@@ -266,12 +267,12 @@ class Pool implements HostPool {
             stop: () => entry.leases === 0,
           });
         } catch (error) {
-          throw HostPoolError.fromFetch(entry.artifact.digest, file.name, error);
+          throw HostPoolError.fromFetch(entry.artifact.weightsDigest, file.name, error);
         }
         this.metrics.hostFetchBytes.inc(file.size);
       }
-      await writeFile(join(fetchDir, ARTIFACT_MANIFEST), JSON.stringify(entry.artifact));
-      await this.removals.get(entry.artifact.digest);
+      await writeFile(join(fetchDir, ARTIFACT_MANIFEST), JSON.stringify(artifactToWire(entry.artifact)));
+      await this.removals.get(entry.artifact.weightsDigest);
       await publishDir(fetchDir, entry.dir);
     } catch (error) {
       await removeDir(fetchDir);
@@ -302,24 +303,24 @@ class Pool implements HostPool {
       }
       if (over <= 0) return void (entry.reserved = true);
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-      if (entry.leases === 0) throw new HostPoolError('cancelled', `fetch of ${entry.artifact.digest} no longer wanted`);
+      if (entry.leases === 0) throw new HostPoolError('cancelled', `fetch of ${entry.artifact.weightsDigest} no longer wanted`);
     }
   }
 
   private async evict(entry: Entry): Promise<void> {
     this.timers.clearTimeout(entry.timer);
-    this.entries.delete(entry.artifact.digest);
+    this.entries.delete(entry.artifact.weightsDigest);
     this.updateResidency();
-    const digest = entry.artifact.digest;
+    const weightsDigest = entry.artifact.weightsDigest;
     const removal = removeDir(entry.dir).finally(() => {
-      if (this.removals.get(digest) === removal) this.removals.delete(digest);
+      if (this.removals.get(weightsDigest) === removal) this.removals.delete(weightsDigest);
     });
-    this.removals.set(digest, removal);
+    this.removals.set(weightsDigest, removal);
     await removal;
-    for (const listener of this.evictedListeners) listener(digest);
+    for (const listener of this.evictedListeners) listener(weightsDigest);
   }
 
-  onEvicted(listener: (digest: string) => void): () => void {
+  onEvicted(listener: (weightsDigest: string) => void): () => void {
     this.evictedListeners.add(listener);
     return () => this.evictedListeners.delete(listener);
   }
@@ -337,7 +338,7 @@ class Pool implements HostPool {
     else entry.leases--;
     entry.lastUse = ++this.useCounter;
     // A soft lease can outlive its entry (evicted under pressure); its release then changes nothing.
-    if (entry.leases > 0 || this.entries.get(entry.artifact.digest) !== entry) return;
+    if (entry.leases > 0 || this.entries.get(entry.artifact.weightsDigest) !== entry) return;
     if (entry.state === 'warm' && entry.softLeases === 0) this.armKeepWarm(entry);
     this.wakeRoomWaiters();
   }
@@ -345,7 +346,7 @@ class Pool implements HostPool {
   private lease(entry: Entry, soft: boolean): HostLease {
     let released = false;
     return {
-      digest: entry.artifact.digest,
+      weightsDigest: entry.artifact.weightsDigest,
       dir: entry.dir,
       bytes: entry.artifact.bytes,
       release: () => {
@@ -362,7 +363,7 @@ class Pool implements HostPool {
     const ms = windows.length > 0 ? Math.max(...windows) : DEFAULT_UNCLAIMED_KEEP_WARM_MS;
     this.timers.clearTimeout(entry.timer);
     entry.timer = this.timers.setTimeout(() => {
-      if (entry.leases === 0 && entry.softLeases === 0 && this.entries.get(entry.artifact.digest) === entry)
+      if (entry.leases === 0 && entry.softLeases === 0 && this.entries.get(entry.artifact.weightsDigest) === entry)
         void this.evict(entry).then(() => this.wakeRoomWaiters());
     }, ms);
   }

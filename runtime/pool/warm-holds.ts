@@ -47,7 +47,7 @@ export class WarmHolds {
       return Promise.resolve();
     }
     // A failed fetch is tried again by the next call that asks for it.
-    if (current?.artifact.digest === artifact.digest && current.state !== 'failed') return current.ready;
+    if (current?.artifact.weightsDigest === artifact.weightsDigest && current.state !== 'failed') return current.ready;
     const target: Target = { artifact, state: 'fetching', ready: Promise.resolve() };
     this.targets.set(functionName, target);
     target.ready = this.take(functionName, target, keepWarmMs);

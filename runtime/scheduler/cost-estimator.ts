@@ -51,13 +51,13 @@ export const DEFAULT_COSTS: CostOptions = Object.freeze({
 export interface CostEstimator {
   readonly options: CostOptions;
   /** Estimated ms of one decode step of `modelBytes` weights (batch-size effects are folded into the average). */
-  decodeStepMs(modelKey: string, modelBytes: number): number;
+  decodeStepMs(weightsDigest: string, modelBytes: number): number;
   /** Estimated ms to prefill `tokens` prompt tokens. */
-  prefillMs(modelKey: string, modelBytes: number, tokens: number): number;
+  prefillMs(weightsDigest: string, modelBytes: number, tokens: number): number;
   /** Estimated ms to page `bytes` of weights in: bytes / bandwidth + fixed overhead. */
   loadMs(bytes: number): number;
   /** Feeds a finished turn (ms per step, prefill steps included) back into the estimate. Mutates the estimator. */
-  observeTurn(modelKey: string, steps: number, ms: number): void;
+  observeTurn(weightsDigest: string, steps: number, ms: number): void;
 }
 
 export function createCostEstimator(options: Partial<CostOptions> = {}): CostEstimator {

@@ -42,7 +42,7 @@ export interface Residency {
 
 export function createResidency(deps: ResidencyDeps): Residency {
   const { engine, clock, policy, models, emit, demand, runningModel } = deps;
-  const keepValue = (m: Readonly<ModelState>) => demand.ratePerS(m.ref.key, clock.now());
+  const keepValue = (m: Readonly<ModelState>) => demand.ratePerS(m.ref.weightsDigest, clock.now());
   let lock: Promise<unknown> = Promise.resolve();
 
   const withLock = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -72,7 +72,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
       bytes += b;
       sequences++;
     });
-    emit({ type: 'park', atMs: clock.now(), model: model.ref.key, sequences, bytes, ms: clock.now() - started });
+    emit({ type: 'park', atMs: clock.now(), weightsDigest: model.ref.weightsDigest, sequences, bytes, ms: clock.now() - started });
   }
 
   async function restore(model: ModelState): Promise<void> {
@@ -90,15 +90,15 @@ export function createResidency(deps: ResidencyDeps): Residency {
       bytes += res.bytes;
       sequences++;
     }
-    emit({ type: 'restore', atMs: clock.now(), model: model.ref.key, sequences, bytes, ms: clock.now() - started });
+    emit({ type: 'restore', atMs: clock.now(), weightsDigest: model.ref.weightsDigest, sequences, bytes, ms: clock.now() - started });
   }
 
   async function evict(victim: ModelState): Promise<void> {
     await park(victim);
-    await engine.evict(victim.ref.key);
+    await engine.evict(victim.ref.weightsDigest);
     victim.residency = 'absent';
-    emit({ type: 'evict', atMs: clock.now(), model: victim.ref.key });
-    if (victim.requests.size === 0) models.delete(victim.ref.key);
+    emit({ type: 'evict', atMs: clock.now(), weightsDigest: victim.ref.weightsDigest });
+    if (victim.requests.size === 0) models.delete(victim.ref.weightsDigest);
   }
 
   /** The first model of `evictable` that may go now: resident, not protected, not running a turn. */
@@ -117,7 +117,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
   }
 
   async function load(model: ModelState, protect: ReadonlySet<string>, prefetch: boolean, evictable: readonly string[]): Promise<boolean> {
-    const guard = new Set(protect).add(model.ref.key);
+    const guard = new Set(protect).add(model.ref.weightsDigest);
     for (;;) {
       if (model.residency === 'resident') return true;
       const max = policy.maxResident;
@@ -125,7 +125,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
         const victim = chooseVictim(models.values(), guard, true, keepValue);
         if (!victim) {
           if (prefetch) return blocked(model);
-          throw new EngineError('out_of_memory', `no model can give up its slot for ${model.ref.key}`);
+          throw new EngineError('out_of_memory', `no model can give up its slot for ${model.ref.weightsDigest}`);
         }
         await evict(victim as ModelState);
         continue;
@@ -136,7 +136,7 @@ export function createResidency(deps: ResidencyDeps): Residency {
         model.residency = 'resident';
         model.prefetchBlocked = false;
         model.lastRunMs = clock.now();
-        emit({ type: 'load', atMs: clock.now(), model: model.ref.key, ms: res.ms, cached: res.cached, prefetch });
+        emit({ type: 'load', atMs: clock.now(), weightsDigest: model.ref.weightsDigest, ms: res.ms, cached: res.cached, prefetch });
         return true;
       } catch (err) {
         model.residency = 'absent';

@@ -37,7 +37,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const stalled = new Set<string>();
   const demand = createDemandTracker();
   let running: RunningTurn | undefined;
-  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.modelKey });
+  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.weightsDigest });
   let current: string | undefined;
   let closed = false;
   /** Why the scheduler closed: the error queued requests, and any submitted later, end with. */
@@ -55,7 +55,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
   function forget(model: ModelState, id: number): void {
     model.requests.delete(id);
     byId.delete(id);
-    if (model.requests.size === 0 && model.residency === 'absent') models.delete(model.ref.key);
+    if (model.requests.size === 0 && model.residency === 'absent') models.delete(model.ref.weightsDigest);
   }
 
   /** The sink the engine writes to: it keeps the records current, then forwards. */
@@ -90,7 +90,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
       } else {
         const spec = {
           id: q.id,
-          modelKey: q.model.key,
+          weightsDigest: q.model.weightsDigest,
           modelDir: q.model.dir,
           promptTokens: q.promptTokens,
           sampling: q.sampling,
@@ -130,19 +130,19 @@ export function createSchedulerLoop(deps: LoopDeps) {
       for (const r of states) r.sink.onDone('error', { promptTokens: first.promptTokens.length, completionTokens: 0 }, refusal);
       return;
     }
-    let model = models.get(first.model.key);
+    let model = models.get(first.model.weightsDigest);
     if (!model) {
       model = newModelState(first.model, first.functionName, clock.now());
-      models.set(first.model.key, model);
+      models.set(first.model.weightsDigest, model);
     }
-    demand.arrive(first.model.key, clock.now());
+    demand.arrive(first.model.weightsDigest, clock.now());
     for (const r of states) {
       model.requests.set(r.request.id, r);
       byId.set(r.request.id, model);
       engineSinks.set(r.request.id, trackingSink(model, r, r.sink));
     }
     const r = states[0]!;
-    if (running && running.modelKey === first.model.key && policy.joinRunningTurn) {
+    if (running && running.weightsDigest === first.model.weightsDigest && policy.joinRunningTurn) {
       void addToEngine(r);
     } else if (running && policy.shouldPreempt(view(), running, r)) {
       void engine.preempt().catch(() => undefined);
@@ -179,7 +179,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   function failModel(model: ModelState, err: unknown): void {
     const error = coded(err);
-    emit({ type: 'error', atMs: clock.now(), model: model.ref.key, message: error.message });
+    emit({ type: 'error', atMs: clock.now(), weightsDigest: model.ref.weightsDigest, message: error.message });
     for (const r of [...model.requests.values()]) {
       if (r.phase === 'queued') endQueued(model, r, error);
       else void engine.cancel(r.request.id).catch(() => undefined);
@@ -199,7 +199,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
 
   /** One turn, as named steps: plan → resident → park/restore → admit → run → observe. */
   async function executeTurn(plan: TurnPlan): Promise<void> {
-    const model = models.get(plan.modelKey);
+    const model = models.get(plan.weightsDigest);
     if (!model) return;
     await makeResident(model);
     await moveKv(model, plan.parkOthers);
@@ -214,7 +214,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
    * resident weights, queued copies, evictions and a prefetch in flight included.
    */
   async function makeResident(model: ModelState): Promise<void> {
-    const key = model.ref.key;
+    const key = model.ref.weightsDigest;
     const plannedMs = clock.now();
     const estimateMs = model.residency === 'resident' ? 0 : costs.loadMs(model.ref.bytes);
     await residency.ensureResident(model, new Set([key]), false);
@@ -249,9 +249,9 @@ export function createSchedulerLoop(deps: LoopDeps) {
    * how it ended. `quiet`: nothing woke the loop while the turn ran.
    */
   async function run(model: ModelState, plan: TurnPlan): Promise<{ ran: TurnOutcome; quiet: boolean }> {
-    const key = model.ref.key;
+    const key = model.ref.weightsDigest;
     const loaded = prefetch(plan, key);
-    const turn: RunningTurn = { modelKey: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
+    const turn: RunningTurn = { weightsDigest: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
     running = turn;
     const timers = armTurnTimers({
       clock,
@@ -290,11 +290,11 @@ export function createSchedulerLoop(deps: LoopDeps) {
    * a wake that came. A turn that ran steps refines the step-time estimate.
    */
   function observe(model: ModelState, plan: TurnPlan, ran: TurnOutcome, quiet: boolean): void {
-    const key = model.ref.key;
+    const key = model.ref.weightsDigest;
     if (ran.reason === 'not_resident') model.residency = 'absent';
     if (ran.steps === 0 && model.requests.size > 0 && quiet) stalled.add(key);
     else costs.observeTurn(key, ran.steps, ran.ms);
-    emit({ type: 'turn', atMs: clock.now(), model: key, steps: ran.steps, quotaSteps: plan.maxSteps, reason: ran.reason, ms: ran.ms });
+    emit({ type: 'turn', atMs: clock.now(), weightsDigest: key, steps: ran.steps, quotaSteps: plan.maxSteps, reason: ran.reason, ms: ran.ms });
   }
 
   /** Waits for work; meanwhile evicts models idle on the GPU for `gpuIdleEvictMs` (when finite). */
@@ -334,7 +334,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
         continue;
       }
       await executeTurn(plan).catch((err: unknown) => {
-        const model = models.get(plan.modelKey);
+        const model = models.get(plan.weightsDigest);
         if (model) failModel(model, err);
       });
     }
@@ -344,7 +344,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     return {
       policy: policy.name,
       models: [...models.values()].map((m) => ({
-        key: m.ref.key,
+        weightsDigest: m.ref.weightsDigest,
         functionName: m.functionName,
         resident: m.residency === 'resident',
         queued: countPhase(m, 'queued'),

@@ -21,10 +21,10 @@ export interface SchedulerView {
 
 /** One turn as a policy orders it. The loop carries it out in the order the fields are listed. */
 export interface TurnPlan {
-  readonly modelKey: string;
+  readonly weightsDigest: string;
   /** Park the KV of every other model's decoding sequences before the turn (KV lives on host between turns). */
   readonly parkOthers: boolean;
-  /** Queued requests of `modelKey` to hand to the engine now (prefill admission), in this order. */
+  /** Queued requests of `weightsDigest` to hand to the engine now (prefill admission), in this order. */
   readonly admit: readonly number[];
   /** Upper bound on engine steps; the turn may end sooner (idle, preempted). */
   readonly maxSteps: number;
@@ -51,7 +51,7 @@ export interface TurnPlan {
 
 /** A turn in flight, as `shouldPreempt` sees it. */
 export interface RunningTurn {
-  readonly modelKey: string;
+  readonly weightsDigest: string;
   readonly startedMs: number;
   readonly quotaMs: number;
 }

@@ -12,7 +12,7 @@ export interface PrefillGroup {
 export function nextPrefillGroup(models: Iterable<Readonly<ModelState>>, stalled: ReadonlySet<string>, groupSize: number): PrefillGroup | undefined {
   let oldest: { model: Readonly<ModelState>; arrival: number; id: number } | undefined;
   for (const m of models) {
-    if (stalled.has(m.ref.key)) continue;
+    if (stalled.has(m.ref.weightsDigest)) continue;
     for (const r of m.requests.values()) {
       if (r.phase !== 'queued') continue;
       if (!oldest || r.arrivalMs < oldest.arrival || (r.arrivalMs === oldest.arrival && r.request.id < oldest.id)) {

@@ -33,7 +33,7 @@ export function admittedWith(r: RequestState, live: (id: number) => boolean): Re
 export function engineGroup(members: readonly RequestState[]): SequenceGroupSpec {
   const q = members[0]!.request;
   return {
-    modelKey: q.model.key,
+    weightsDigest: q.model.weightsDigest,
     modelDir: q.model.dir,
     promptTokens: q.promptTokens,
     sampling: q.sampling,

@@ -19,7 +19,7 @@ export function chooseVictim(
   const better = (a: { m: Readonly<ModelState>; v: number }, b: { m: Readonly<ModelState>; v: number } | undefined) =>
     !b || a.v < b.v || (a.v === b.v && a.m.lastRunMs < b.m.lastRunMs);
   for (const m of models) {
-    if (m.residency !== 'resident' || protect.has(m.ref.key)) continue;
+    if (m.residency !== 'resident' || protect.has(m.ref.weightsDigest)) continue;
     const c = { m, v: keepValue(m) };
     if (m.requests.size === 0) {
       if (better(c, idle)) idle = c;

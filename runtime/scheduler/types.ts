@@ -29,7 +29,7 @@ export type { PolicyName } from '../../protocol/policy-names.js';
 export { NODE_POLICY_NAMES, POLICY_NAMES } from '../../protocol/policy-names.js';
 
 export interface ModelSnapshot {
-  readonly key: string;
+  readonly weightsDigest: string;
   readonly functionName: string;
   /** Weights are on the GPU (loaded, not loading). */
   readonly resident: boolean;
@@ -48,8 +48,8 @@ export interface SchedulerSnapshot {
 
 /** What the loop did, for metrics and the timeline. `atMs` is on the scheduler's clock. */
 export type SchedulerEvent =
-  | { readonly type: 'load'; readonly atMs: number; readonly model: string; readonly ms: number; readonly cached: boolean; readonly prefetch: boolean }
-  | { readonly type: 'evict'; readonly atMs: number; readonly model: string }
+  | { readonly type: 'load'; readonly atMs: number; readonly weightsDigest: string; readonly ms: number; readonly cached: boolean; readonly prefetch: boolean }
+  | { readonly type: 'evict'; readonly atMs: number; readonly weightsDigest: string }
   /**
    * The loop made `to` the running model. `ms`: clock time from the turn's plan to resident weights (0 when they
    * already were); `estimateMs`: what the policy was told it would cost (`costs.loadMs` when the weights were
@@ -64,15 +64,15 @@ export type SchedulerEvent =
       readonly estimateMs: number;
       readonly overrun: boolean;
     }
-  | { readonly type: 'park'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
-  | { readonly type: 'restore'; readonly atMs: number; readonly model: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
+  | { readonly type: 'park'; readonly atMs: number; readonly weightsDigest: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
+  | { readonly type: 'restore'; readonly atMs: number; readonly weightsDigest: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
   | {
       readonly type: 'turn';
       readonly atMs: number;
-      readonly model: string;
+      readonly weightsDigest: string;
       readonly steps: number;
       readonly quotaSteps: number;
       readonly reason: string;
       readonly ms: number;
     }
-  | { readonly type: 'error'; readonly atMs: number; readonly model: string; readonly message: string };
+  | { readonly type: 'error'; readonly atMs: number; readonly weightsDigest: string; readonly message: string };

@@ -25,15 +25,20 @@ export function latestStartMs(model: Readonly<ModelState>, costs: CostEstimator,
   const queuedTokens = queuedPrefillTokens(model);
   const bytes = model.ref.bytes;
   const load = model.residency === 'resident' ? 0 : costs.loadMs(bytes);
-  const prefill = queuedTokens > 0 ? costs.prefillMs(model.ref.key, bytes, queuedTokens) : 0;
-  return earliest - load - prefill - costs.decodeStepMs(model.ref.key, bytes);
+  const prefill = queuedTokens > 0 ? costs.prefillMs(model.ref.weightsDigest, bytes, queuedTokens) : 0;
+  return earliest - load - prefill - costs.decodeStepMs(model.ref.weightsDigest, bytes);
 }
 
 /** Latest start for one queued request alone: its first-token deadline less load (if absent), its prefill, a step. */
 export function requestLatestStartMs(model: Readonly<ModelState>, r: Readonly<RequestState>, costs: CostEstimator, ttftTargetMs?: number): number {
   const bytes = model.ref.bytes;
   const load = model.residency === 'resident' ? 0 : costs.loadMs(bytes);
-  return nextDeadline(r, ttftTargetMs) - load - costs.prefillMs(model.ref.key, bytes, r.request.promptTokens.length) - costs.decodeStepMs(model.ref.key, bytes);
+  return (
+    nextDeadline(r, ttftTargetMs) -
+    load -
+    costs.prefillMs(model.ref.weightsDigest, bytes, r.request.promptTokens.length) -
+    costs.decodeStepMs(model.ref.weightsDigest, bytes)
+  );
 }
 
 /** Ids of a model's queued requests, oldest first. */
@@ -49,5 +54,5 @@ export function queuedIds(model: Readonly<ModelState>, limit = Number.POSITIVE_I
 /** Steps that fit in `quotaMs` at the model's estimated decode step time (at least 1). */
 export function stepsFor(model: Readonly<ModelState>, quotaMs: number, costs: CostEstimator): number {
   if (!Number.isFinite(quotaMs)) return Number.MAX_SAFE_INTEGER;
-  return Math.max(1, Math.ceil(quotaMs / costs.decodeStepMs(model.ref.key, model.ref.bytes)));
+  return Math.max(1, Math.ceil(quotaMs / costs.decodeStepMs(model.ref.weightsDigest, model.ref.bytes)));
 }

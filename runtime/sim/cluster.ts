@@ -37,7 +37,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
   const engines: SimulatedEngine[] = [];
   const schedulers: GpuScheduler[] = [];
   for (let g = 0; g < o.gpus; g++) {
-    const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.key), weightsArenaBytes: placement.arenaBytes[g]! });
+    const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.weightsDigest), weightsArenaBytes: placement.arenaBytes[g]! });
     engines.push(engine);
     schedulers.push(
       createGpuScheduler({
@@ -47,8 +47,8 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
         costs: { h2dBytesPerMs: gpu.h2dBytesPerMs, switchOverheadMs: gpu.loadOverheadMs },
         onEvent: (e) => {
           counts.count(e);
-          if (e.type === 'load') router.noteResidency(g, e.model, true);
-          if (e.type === 'evict') router.noteResidency(g, e.model, false);
+          if (e.type === 'load') router.noteResidency(g, e.weightsDigest, true);
+          if (e.type === 'evict') router.noteResidency(g, e.weightsDigest, false);
           o.onEvent?.(g, e);
         },
       }),
@@ -61,15 +61,15 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
       if (r.atMs > clock.now()) await clock.sleep(r.atMs - clock.now());
       const tally = new RequestTally(clock.now(), r.output, o.workload.slo);
       tallies.push(tally);
-      const target = router.pick(r.key, r.output);
+      const target = router.pick(r.weightsDigest, r.output);
       if (target === undefined) continue; // not placed anywhere: every token missed
-      const sink = owingSink(router, target, r.key, r.output, {
+      const sink = owingSink(router, target, r.weightsDigest, r.output, {
         onToken: () => tally.token(clock.now()),
         onDone: () => {
           tally.done = true;
         },
       });
-      schedulers[target]!.submit(simGeneration(nextId++, r.key, r.prompt, r.output, o.workload.slo), sink);
+      schedulers[target]!.submit(simGeneration(nextId++, r.weightsDigest, r.prompt, r.output, o.workload.slo), sink);
     }
   })();
   await clock.run(o.workload.durationMs + (o.drainMs ?? DEFAULT_DRAIN_MS));
@@ -80,7 +80,7 @@ export async function simulateCluster(o: ClusterOptions): Promise<ClusterResult>
     policy: o.policy,
     gpus: o.gpus,
     functions: o.workload.functions.length,
-    unplaced: placed ? o.workload.functions.filter((f) => placed(f.key).length === 0).length : 0,
+    unplaced: placed ? o.workload.functions.filter((f) => placed(f.weightsDigest).length === 0).length : 0,
     busyMs: engines.reduce((s, e) => s + e.busyMs, 0),
     ...counts.totals(),
     wallMs: performance.now() - started,

@@ -100,7 +100,14 @@ function buildInstances(
   const costs = costsFor(gpu);
   const arena = Math.min(2 * Math.max(...o.workload.functions.map((f) => f.bytes)), gpu.memoryBytes * MAX_ARENA_SHARE);
   const instance = (index: number, policy: SchedulerPolicy, decode: boolean): Instance => {
-    const engine = new SimulatedEngine({ clock, gpu, costs, describe: (ref) => shapeOfKey(ref.key), weightsArenaBytes: arena, prefilledElsewhere: decode });
+    const engine = new SimulatedEngine({
+      clock,
+      gpu,
+      costs,
+      describe: (ref) => shapeOfKey(ref.weightsDigest),
+      weightsArenaBytes: arena,
+      prefilledElsewhere: decode,
+    });
     const scheduler = createGpuScheduler({
       engine,
       clock,
@@ -159,18 +166,18 @@ async function replay(o: ClusterOptions, clock: VirtualClock, cluster: Instances
     const tally = new RequestTally(clock.now(), r.output, o.workload.slo);
     tallies.push(tally);
     const p = chooseRoute(
-      cluster.prefillPolicies.map((q) => ({ tier: q.hasOpenGroup(r.key) ? 0 : 1, load: q.waiting() })),
+      cluster.prefillPolicies.map((q) => ({ tier: q.hasOpenGroup(r.weightsDigest) ? 0 : 1, load: q.waiting() })),
       { kind: 'none' },
     )!.index;
     const id = nextId++;
     const sink: SequenceSink = {
       onToken: () => tally.token(clock.now()),
       onDone: (reason) => {
-        if (reason === 'length' && r.output > 1) void handOver(p, r.key, r.prompt, r.output, tally);
+        if (reason === 'length' && r.output > 1) void handOver(p, r.weightsDigest, r.prompt, r.output, tally);
         else tally.done = true;
       },
     };
-    cluster.prefillPolicies[p]!.enqueue(id, r.key);
-    cluster.prefill[p]!.scheduler.submit(simGeneration(id, r.key, r.prompt, 1, o.workload.slo), sink);
+    cluster.prefillPolicies[p]!.enqueue(id, r.weightsDigest);
+    cluster.prefill[p]!.scheduler.submit(simGeneration(id, r.weightsDigest, r.prompt, 1, o.workload.slo), sink);
   }
 }

@@ -124,8 +124,8 @@ function pricedRequests(wl: Workload, gpu: SimGpuSpec, runEndMs: number): Priced
   }));
   const overlap = sameModelOverlap(wl, windows);
   const priced = wl.requests.map((r, i) => {
-    const fit = fits.get(r.key.split('/')[0]!);
-    if (!fit) throw new Error(`no step-cost fit for ${r.key} on ${gpu.name}`);
+    const fit = fits.get(r.weightsDigest.split('/')[0]!);
+    if (!fit) throw new Error(`no step-cost fit for ${r.weightsDigest} on ${gpu.name}`);
     const batch = Math.min(SIM_ENGINE_DEFAULTS.maxBatch, overlap[i]!);
     return { ...windows[i]!, cost: fullCost(fit, r.prompt, r.output, batch) };
   });
@@ -152,7 +152,7 @@ export function fullCost(fit: StepFit, prompt: number, output: number, batch: nu
  */
 function sameModelOverlap(wl: Workload, windows: readonly { startMs: number; endMs: number }[]): number[] {
   const byModel = new Map<string, number[]>();
-  for (const [i, r] of wl.requests.entries()) byModel.set(r.key, [...(byModel.get(r.key) ?? []), i]);
+  for (const [i, r] of wl.requests.entries()) byModel.set(r.weightsDigest, [...(byModel.get(r.weightsDigest) ?? []), i]);
   const out = Array<number>(windows.length).fill(1);
   for (const ids of byModel.values()) {
     // Concurrency just after each window start (a maximum is always reached at some start).

@@ -43,19 +43,19 @@ export function placeFunctions(policy: PolicyName, functions: readonly SimFuncti
 
 /** Each function gets one GPU, then spare GPUs go, one by one, to the function with the most rate per GPU. */
 function dedicated(functions: readonly SimFunction[], gpus: number, gpu: SimGpuSpec): Placement {
-  const order = [...functions].sort((a, b) => b.rate - a.rate || (a.key < b.key ? -1 : 1));
-  const owners: string[] = order.slice(0, gpus).map((f) => f.key);
+  const order = [...functions].sort((a, b) => b.rate - a.rate || (a.weightsDigest < b.weightsDigest ? -1 : 1));
+  const owners: string[] = order.slice(0, gpus).map((f) => f.weightsDigest);
   const replicas = new Map(owners.map((k) => [k, 1]));
-  const rate = new Map(functions.map((f) => [f.key, f.rate]));
+  const rate = new Map(functions.map((f) => [f.weightsDigest, f.rate]));
   while (owners.length < gpus && order.length > 0) {
-    let best = order[0]!.key;
-    for (const f of order) if (f.rate / replicas.get(f.key)! > rate.get(best)! / replicas.get(best)!) best = f.key;
+    let best = order[0]!.weightsDigest;
+    for (const f of order) if (f.rate / replicas.get(f.weightsDigest)! > rate.get(best)! / replicas.get(best)!) best = f.weightsDigest;
     owners.push(best);
     replicas.set(best, replicas.get(best)! + 1);
   }
   const byKey = new Map<string, number[]>();
   for (const [i, k] of owners.entries()) byKey.set(k, [...(byKey.get(k) ?? []), i]);
-  const bytes = new Map(functions.map((f) => [f.key, f.bytes]));
+  const bytes = new Map(functions.map((f) => [f.weightsDigest, f.bytes]));
   return {
     arenaBytes: Array.from({ length: gpus }, (_, i) => (owners[i] ? bytes.get(owners[i]!)! : gpu.memoryBytes * 0.5)),
     gpusOf: (key) => byKey.get(key) ?? [],
@@ -71,7 +71,7 @@ function colocate(functions: readonly SimFunction[], gpus: number, gpu: SimGpuSp
   const used = Array<number>(gpus).fill(0);
   const load = Array<number>(gpus).fill(0);
   const where = new Map<string, number[]>();
-  const order = [...functions].sort((a, b) => b.rate * b.bytes - a.rate * a.bytes || (a.key < b.key ? -1 : 1));
+  const order = [...functions].sort((a, b) => b.rate * b.bytes - a.rate * a.bytes || (a.weightsDigest < b.weightsDigest ? -1 : 1));
   for (const f of order) {
     let best = -1;
     for (let g = 0; g < gpus; g++) {
@@ -81,7 +81,7 @@ function colocate(functions: readonly SimFunction[], gpus: number, gpu: SimGpuSp
     if (best < 0) continue;
     used[best]! += f.bytes;
     load[best]! += f.rate * f.bytes;
-    where.set(f.key, [best]);
+    where.set(f.weightsDigest, [best]);
   }
   return { arenaBytes: used.map((u) => Math.max(u, 1)), gpusOf: (key) => where.get(key) ?? [] };
 }

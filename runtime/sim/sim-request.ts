@@ -6,7 +6,7 @@ import { samplingWith } from '../../protocol/sampling.js';
 
 /** What the simulated clusters hand their schedulers: a model ref priced by its shape, and a generation. */
 export function simModelRef(key: string): ModelRef {
-  return { key, dir: `/sim/${key}`, bytes: shapeOfKey(key).weightBytes };
+  return { weightsDigest: key, dir: `/sim/${key}`, bytes: shapeOfKey(key).weightBytes };
 }
 
 export function simGeneration(id: number, key: string, promptTokens: number, maxTokens: number, slo: Slo): GenerationRequest {

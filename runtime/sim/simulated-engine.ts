@@ -75,7 +75,7 @@ export class SimulatedEngine implements Engine {
   }
 
   async load(ref: ModelRef): Promise<LoadResult> {
-    const existing = this.models.get(ref.key);
+    const existing = this.models.get(ref.weightsDigest);
     if (existing) {
       const cached = existing.state === 'resident';
       await existing.ready;
@@ -88,7 +88,7 @@ export class SimulatedEngine implements Engine {
       throw new EngineError('bad_model', (err as Error).message);
     }
     if (this.weightsBytes + shape.weightBytes > this.o.weightsArenaBytes) {
-      throw new EngineError('out_of_memory', `weights arena full: ${ref.key} needs ${shape.weightBytes} bytes`);
+      throw new EngineError('out_of_memory', `weights arena full: ${ref.weightsDigest} needs ${shape.weightBytes} bytes`);
     }
     this.weightsBytes += shape.weightBytes;
     const ms = shape.weightBytes / this.o.gpu.h2dBytesPerMs + this.o.gpu.loadOverheadMs;
@@ -96,19 +96,19 @@ export class SimulatedEngine implements Engine {
     model.ready = this.copy(ms).then(() => {
       model.state = 'resident';
     });
-    this.models.set(ref.key, model);
+    this.models.set(ref.weightsDigest, model);
     await model.ready;
     return { bytes: shape.weightBytes, ms, cached: false };
   }
 
-  async evict(modelKey: string, options?: { readonly force?: boolean }): Promise<void> {
-    const model = this.models.get(modelKey);
+  async evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void> {
+    const model = this.models.get(weightsDigest);
     if (!model) return;
-    const running = [...this.seqs.values()].filter((s) => s.spec.modelKey === modelKey && s.state === 'running');
-    if (running.length > 0 && !options?.force) throw new EngineError('busy', `${modelKey} has ${running.length} running sequences`);
+    const running = [...this.seqs.values()].filter((s) => s.spec.weightsDigest === weightsDigest && s.state === 'running');
+    if (running.length > 0 && !options?.force) throw new EngineError('busy', `${weightsDigest} has ${running.length} running sequences`);
     for (const s of running) this.finish(s, 'cancelled');
     await model.ready;
-    this.models.delete(modelKey);
+    this.models.delete(weightsDigest);
     this.weightsBytes -= model.shape.weightBytes;
   }
 
@@ -136,9 +136,9 @@ export class SimulatedEngine implements Engine {
     if (s) this.finish(s, 'cancelled');
   }
 
-  runTurn(modelKey: string, maxSteps: number): Promise<TurnResult> {
+  runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult> {
     const epoch = this.preemptEpoch;
-    const turn = this.turnChain.then(() => this.turn(modelKey, maxSteps, epoch));
+    const turn = this.turnChain.then(() => this.turn(weightsDigest, maxSteps, epoch));
     this.turnChain = turn.catch(() => undefined);
     return turn;
   }
@@ -182,16 +182,16 @@ export class SimulatedEngine implements Engine {
   }
 
   async stats(): Promise<EngineStats> {
-    const count = (key: string, state: SimSequence['state']) => [...this.seqs.values()].filter((s) => s.spec.modelKey === key && s.state === state).length;
+    const count = (key: string, state: SimSequence['state']) => [...this.seqs.values()].filter((s) => s.spec.weightsDigest === key && s.state === state).length;
     return {
       prefillTokensSaved: this.prefillTokensSaved,
       models: [...this.models.values()].map((m) => ({
-        model: m.ref.key,
+        weightsDigest: m.ref.weightsDigest,
         bytes: m.shape.weightBytes,
         state: m.state,
-        running: count(m.ref.key, 'running'),
-        waiting: count(m.ref.key, 'waiting'),
-        parked: count(m.ref.key, 'parked'),
+        running: count(m.ref.weightsDigest, 'running'),
+        waiting: count(m.ref.weightsDigest, 'waiting'),
+        parked: count(m.ref.weightsDigest, 'parked'),
       })),
       memory: {
         budgetBytes: this.o.gpu.memoryBytes,
@@ -217,13 +217,13 @@ export class SimulatedEngine implements Engine {
   }
 
   /** Sequences the engine holds, by state, of one model or of all (for tests and invariants). */
-  sequenceCount(state: SimSequence['state'], modelKey?: string): number {
-    return [...this.seqs.values()].filter((s) => s.state === state && (modelKey === undefined || s.spec.modelKey === modelKey)).length;
+  sequenceCount(state: SimSequence['state'], weightsDigest?: string): number {
+    return [...this.seqs.values()].filter((s) => s.state === state && (weightsDigest === undefined || s.spec.weightsDigest === weightsDigest)).length;
   }
 
-  private async turn(modelKey: string, maxSteps: number, epoch: number): Promise<TurnResult> {
+  private async turn(weightsDigest: string, maxSteps: number, epoch: number): Promise<TurnResult> {
     const started = this.o.clock.now();
-    const model = this.models.get(modelKey);
+    const model = this.models.get(weightsDigest);
     if (model?.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
     let steps = 0;
     for (;;) {
@@ -239,7 +239,7 @@ export class SimulatedEngine implements Engine {
     const admitted = this.admit(model);
     if (admitted.length > 0 && this.o.prefilledElsewhere) await this.copy(admitted.reduce((n, s) => n + this.kvBytes(s), 0) / this.o.gpu.h2dBytesPerMs);
     const prefill = admitted.length > 0 && !this.o.prefilledElsewhere;
-    const batch = prefill ? admitted : this.running(model.ref.key);
+    const batch = prefill ? admitted : this.running(model.ref.weightsDigest);
     if (batch.length === 0) return false;
     let ms: number;
     if (prefill) {
@@ -259,9 +259,9 @@ export class SimulatedEngine implements Engine {
   private admit(model: SimModel): SimSequence[] {
     const out: SimSequence[] = [];
     let tokens = 0;
-    let batch = this.running(model.ref.key).length;
+    let batch = this.running(model.ref.weightsDigest).length;
     for (const s of this.seqs.values()) {
-      if (s.spec.modelKey !== model.ref.key || s.state !== 'waiting') continue;
+      if (s.spec.weightsDigest !== model.ref.weightsDigest || s.state !== 'waiting') continue;
       // A group comes in whole with its first waiting member: one prompt, each member's own output KV.
       const members = s.group ? s.group.filter((m) => m.state === 'waiting' && this.seqs.get(m.spec.id) === m) : [s];
       const needs = members.map((m, i) => (i === 0 ? this.reservation(m) : m.spec.sampling.max_tokens * this.shapeOf(m).kvBytesPerToken));
@@ -298,9 +298,9 @@ export class SimulatedEngine implements Engine {
     s.sink.onDone(reason, { promptTokens: s.spec.promptTokens.length, completionTokens: s.generated }, error);
   }
 
-  private running(modelKey: string): SimSequence[] {
+  private running(weightsDigest: string): SimSequence[] {
     const out: SimSequence[] = [];
-    for (const s of this.seqs.values()) if (s.spec.modelKey === modelKey && s.state === 'running') out.push(s);
+    for (const s of this.seqs.values()) if (s.spec.weightsDigest === weightsDigest && s.state === 'running') out.push(s);
     return out;
   }
 
@@ -313,9 +313,9 @@ export class SimulatedEngine implements Engine {
   }
 
   private shapeOf(s: SimSequence): SimModelShape {
-    const m = this.models.get(s.spec.modelKey);
+    const m = this.models.get(s.spec.weightsDigest);
     if (m) return m.shape;
-    return this.o.describe({ key: s.spec.modelKey, dir: '', bytes: 0 });
+    return this.o.describe({ weightsDigest: s.spec.weightsDigest, dir: '', bytes: 0 });
   }
 
   /** Occupies the copy stream for `ms` and resolves when this copy completes. */

@@ -32,14 +32,14 @@ export function workloadFromTrace(path: string, durationS?: number): Workload {
     const key = `${shapes.get(name) ?? shape}/${name}`;
     shapes.set(name, shapes.get(name) ?? shape);
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    requests.push({ atMs: at * 1000, key, prompt: prompt as number, output: output as number });
+    requests.push({ atMs: at * 1000, weightsDigest: key, prompt: prompt as number, output: output as number });
   });
   if (requests.length === 0) throw new Error(`${path}: no requests`);
-  requests.sort((a, b) => a.atMs - b.atMs || (a.key < b.key ? -1 : 1));
+  requests.sort((a, b) => a.atMs - b.atMs || (a.weightsDigest < b.weightsDigest ? -1 : 1));
   const horizonS = durationS ?? Math.ceil(requests[requests.length - 1]!.atMs / 1000 + 1e-9);
-  const functions: SimFunction[] = [...counts.entries()].map(([key, n]) => {
-    const shape = key.split('/')[0]!;
-    return { key, shape, bytes: SHAPES[shape]!.weightBytes, rate: n / horizonS };
+  const functions: SimFunction[] = [...counts.entries()].map(([weightsDigest, n]) => {
+    const shape = weightsDigest.split('/')[0]!;
+    return { weightsDigest, shape, bytes: SHAPES[shape]!.weightBytes, rate: n / horizonS };
   });
   return { name: 'trace', functions, requests, durationMs: horizonS * 1000, slo: defaultSlo(), config: { trace: path } };
 }

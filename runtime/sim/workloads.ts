@@ -7,7 +7,7 @@ import type { RequestLength, ServeGenWindow } from './traces.js';
 
 /** A function (model) in a simulated workload. Its key is `<shape>/<name>`. */
 export interface SimFunction {
-  readonly key: string;
+  readonly weightsDigest: string;
   readonly shape: string;
   readonly bytes: number;
   /** Mean arrival rate over the horizon, req/s (for placement by baselines that plan ahead). */
@@ -16,7 +16,7 @@ export interface SimFunction {
 
 export interface SimRequest {
   readonly atMs: number;
-  readonly key: string;
+  readonly weightsDigest: string;
   readonly prompt: number;
   readonly output: number;
 }
@@ -46,7 +46,7 @@ function drawLength(rng: Rng, lengths: readonly RequestLength[]): RequestLength 
 }
 
 function fn(shape: string, name: string, rate: number): SimFunction {
-  return { key: `${shape}/${name}`, shape, bytes: SHAPES[shape]!.weightBytes, rate };
+  return { weightsDigest: `${shape}/${name}`, shape, bytes: SHAPES[shape]!.weightBytes, rate };
 }
 
 export interface W1Options {
@@ -69,7 +69,7 @@ export function w1(o: W1Options): Workload {
   const requests: SimRequest[] = [];
   for (const f of functions) {
     for (let t = exponential(rng, o.ratePerModel); t < o.durationS; t += exponential(rng, o.ratePerModel)) {
-      requests.push({ atMs: t * 1000, key: f.key, ...drawLength(rng, lengths) });
+      requests.push({ atMs: t * 1000, weightsDigest: f.weightsDigest, ...drawLength(rng, lengths) });
     }
   }
   return finish('W1', functions, requests, o.durationS, o.sloScale, { ...o, mix: '60% qwen2_5_7b / 20% yi1_5_9b / 20% llama2_13b', lengths: 'azure conv' });
@@ -113,7 +113,7 @@ export function w2(o: W2Options): Workload {
     if (t < 0 || t >= o.durationS) continue;
     const key = `${shapeOf.get(a.model)}/${a.model}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    requests.push({ atMs: t * 1000, key, ...drawLength(rng, lengths) });
+    requests.push({ atMs: t * 1000, weightsDigest: key, ...drawLength(rng, lengths) });
   }
   const functions = [...counts.entries()].map(([key, n]) => fn(key.split('/')[0]!, key.split('/')[1]!, n / o.durationS));
   return finish('W2', functions, requests, o.durationS, o.sloScale, { ...o, compression: squeeze, offsetS: offset, sizes: W2_SIZES });
@@ -161,7 +161,7 @@ export function w3(o: W3Options): Workload {
         continue;
       }
       t += interArrival(rng, w) / scale;
-      if (t < Math.min(windowEnd, o.durationS)) requests.push({ atMs: t * 1000, key: f.key, ...drawLength(rng, lengths) });
+      if (t < Math.min(windowEnd, o.durationS)) requests.push({ atMs: t * 1000, weightsDigest: f.weightsDigest, ...drawLength(rng, lengths) });
       else t = Math.min(t, windowEnd);
     }
   }
@@ -189,7 +189,7 @@ function finish(
   sloScale: number | undefined,
   config: Record<string, unknown>,
 ): Workload {
-  requests.sort((a, b) => a.atMs - b.atMs || (a.key < b.key ? -1 : 1));
+  requests.sort((a, b) => a.atMs - b.atMs || (a.weightsDigest < b.weightsDigest ? -1 : 1));
   return { name, functions, requests, durationMs: durationS * 1000, slo: defaultSlo(sloScale ?? 1), config };
 }
 

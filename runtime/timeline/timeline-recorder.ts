@@ -7,9 +7,9 @@ export interface TimelineRecorderOptions {
   readonly nodeId: string;
   readonly gpus: readonly TimelineGpu[];
   /** Function name(s) for a model key (artifact digest); the key itself when unknown. */
-  readonly functionOf: (modelKey: string) => string;
+  readonly functionOf: (weightsDigest: string) => string;
   /** Weight bytes of a model, for load and prefetch spans; 0 when unknown. */
-  readonly bytesOf?: (modelKey: string) => number;
+  readonly bytesOf?: (weightsDigest: string) => number;
   /** Scheduler clock → epoch ms. Default: the real clock (`performance.now()`) shifted by `performance.timeOrigin`. */
   readonly toEpochMs?: (clockMs: number) => number;
   /** Epoch ms now; default `Date.now`. */
@@ -24,7 +24,7 @@ export interface TimelineRecorder {
   /** Feeds one scheduler event of GPU `gpu`; call from the scheduler's `onEvent`. Never throws. */
   record(gpu: number, event: SchedulerEvent): void;
   /** Counts a token produced by a model on GPU `gpu`, attributed to the turn that ends next for that model there. */
-  countToken(modelKey: string, gpu?: number): void;
+  countToken(weightsDigest: string, gpu?: number): void;
   /** Entries that ended after `sinceMs` (epoch ms), at most `windowMs` old. */
   read(sinceMs?: number): NodeTimeline;
 }
@@ -48,12 +48,12 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
 
   function span(gpu: number, event: SchedulerEvent): Unnumbered | undefined {
     const endMs = toEpochMs(event.atMs);
-    const fn = options.functionOf(event.type === 'switch' ? event.to : event.model);
+    const fn = options.functionOf(event.type === 'switch' ? event.to : event.weightsDigest);
     const instant = { gpu, function: fn, startMs: endMs, endMs };
     switch (event.type) {
       case 'turn': {
-        const tokens = pendingTokens.get(tokenKey(gpu, event.model)) ?? 0;
-        pendingTokens.delete(tokenKey(gpu, event.model));
+        const tokens = pendingTokens.get(tokenKey(gpu, event.weightsDigest)) ?? 0;
+        pendingTokens.delete(tokenKey(gpu, event.weightsDigest));
         // A turn that ran no step (model not resident, nothing admitted) occupied no GPU time worth drawing.
         if (event.steps === 0) return undefined;
         return { ...instant, kind: 'run', startMs: endMs - event.ms, steps: event.steps, tokens, reason: event.reason };
@@ -63,7 +63,7 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
       case 'load':
         // A load answered from weights already in a slot moved nothing.
         if (event.cached) return undefined;
-        return { ...instant, kind: event.prefetch ? 'prefetch' : 'load', startMs: endMs - event.ms, bytes: options.bytesOf?.(event.model) ?? 0 };
+        return { ...instant, kind: event.prefetch ? 'prefetch' : 'load', startMs: endMs - event.ms, bytes: options.bytesOf?.(event.weightsDigest) ?? 0 };
       case 'park':
       case 'restore':
         return { ...instant, kind: event.type, startMs: endMs - event.ms, sequences: event.sequences, bytes: event.bytes };
@@ -80,8 +80,8 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
       // seq numbers are only spent on kept entries, so readers see no gaps.
       if (entry) ring.push({ ...entry, seq: ++seq } as TimelineSpan);
     },
-    countToken(modelKey, gpu = 0) {
-      const key = tokenKey(gpu, modelKey);
+    countToken(weightsDigest, gpu = 0) {
+      const key = tokenKey(gpu, weightsDigest);
       pendingTokens.set(key, (pendingTokens.get(key) ?? 0) + 1);
     },
     read(sinceMs) {
@@ -94,15 +94,15 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
 }
 
 /** Pending token counts are per (GPU, model): one model may run on several GPUs of a node at once. */
-function tokenKey(gpu: number, modelKey: string): string {
-  return `${gpu}:${modelKey}`;
+function tokenKey(gpu: number, weightsDigest: string): string {
+  return `${gpu}:${weightsDigest}`;
 }
 
-/** Wraps a sequence's sink so each token it receives is counted on the timeline for `modelKey` on `gpu`. */
-export function sinkCountingTokens(recorder: TimelineRecorder, modelKey: string, sink: SequenceSink, gpu = 0): SequenceSink {
+/** Wraps a sequence's sink so each token it receives is counted on the timeline for `weightsDigest` on `gpu`. */
+export function sinkCountingTokens(recorder: TimelineRecorder, weightsDigest: string, sink: SequenceSink, gpu = 0): SequenceSink {
   return {
     onToken(token, logprob) {
-      recorder.countToken(modelKey, gpu);
+      recorder.countToken(weightsDigest, gpu);
       sink.onToken(token, logprob);
     },
     onDone: (reason, usage, error, embedding) => sink.onDone(reason, usage, error, embedding),

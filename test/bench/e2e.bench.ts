@@ -168,7 +168,7 @@ async function measureProfile(
   const supervisor = await startEngineSupervisor({ engineBin, backend, threads, memoryBudgetBytes });
   try {
     const engine = await supervisor.ready();
-    const models = dirs.map((dir, i) => ({ key: `profile-${names[i]}`, dir, bytes }));
+    const models = dirs.map((dir, i) => ({ weightsDigest: `profile-${names[i]}`, dir, bytes }));
     return await profileEngine({ engine, models, shape: setup.shape, device, vocabSize, ...setup.profile });
   } finally {
     await supervisor.close();

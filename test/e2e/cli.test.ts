@@ -1,7 +1,7 @@
 import { cp, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { artifactDigest, collectModelFiles } from '../../platform/functions/artifact.js';
+import { weightsDigestOf, collectModelFiles } from '../../platform/functions/artifact.js';
 import { startE2eServer, type E2eServer } from './e2e-server.js';
 import { ROOT, runCli, stderrLines } from './run-cli.js';
 
@@ -130,7 +130,7 @@ describe('tidepool CLI end to end', () => {
     const outcome = JSON.parse(res.stdout) as { uploaded: number; skipped: number; artifactDigest: string };
     expect(outcome.uploaded + outcome.skipped).toBe(2);
     // The artifact is the fixture's own two files: its digest covers every file name it lists.
-    expect(outcome.artifactDigest).toBe(artifactDigest(await collectModelFiles(join(ROOT, 'test/fixtures/models/tiny-llama'))));
+    expect(outcome.artifactDigest).toBe(weightsDigestOf(await collectModelFiles(join(ROOT, 'test/fixtures/models/tiny-llama'))));
   });
 
   it('reports an unreachable control plane in one line', async () => {

@@ -14,7 +14,7 @@ export interface NewFunctionVersion {
   readonly description: string;
   /** The validated manifest as JSON-compatible data. */
   readonly manifest: unknown;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly files: readonly ArtifactFileRecord[];
   readonly sizeBytes: number;
 }
@@ -31,7 +31,7 @@ export interface FunctionVersionRecord {
   readonly functionName: string;
   readonly version: number;
   readonly manifest: unknown;
-  readonly artifactDigest: string;
+  readonly weightsDigest: string;
   readonly files: readonly ArtifactFileRecord[];
   readonly sizeBytes: number;
   readonly createdAt: Date;
@@ -70,7 +70,7 @@ export async function createFunctionVersion(db: Db, input: NewFunctionVersion, b
         function_name: input.name,
         version,
         manifest: toJson(input.manifest),
-        artifact_digest: input.artifactDigest,
+        artifact_digest: input.weightsDigest,
         files: toJson(input.files),
         size_bytes: input.sizeBytes,
       })
@@ -226,7 +226,7 @@ function toVersionRecord(row: VersionRow): FunctionVersionRecord {
     functionName: row.function_name,
     version: row.version,
     manifest: row.manifest,
-    artifactDigest: row.artifact_digest,
+    weightsDigest: row.artifact_digest,
     files: row.files,
     sizeBytes: Number(row.size_bytes),
     createdAt: row.created_at,

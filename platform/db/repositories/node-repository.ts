@@ -1,5 +1,7 @@
 import type { Db } from '../database.js';
 import { toJson } from '../database-schema.js';
+import type { ModelResidency } from '../../../protocol/node-runtime.js';
+import { parseResidencyList, residencyToWire } from '../../../protocol/node-reports.js';
 
 export type NodeState = 'ready' | 'draining' | 'down' | (string & {});
 
@@ -12,14 +14,14 @@ export interface NodeRegistration {
   readonly gpus: unknown;
   readonly hostPoolBytes: number;
   readonly state: NodeState;
-  /** Models the node holds (`ModelResidency[]` as the runtime reports it); kept as is when absent. */
-  readonly residency?: unknown;
+  /** Models the node holds, as the runtime reports them; kept as is when absent. */
+  readonly residency?: readonly ModelResidency[];
   /** Sequences queued or running; kept as is when absent. */
   readonly load?: number;
 }
 
 export interface NodeRecord extends NodeRegistration {
-  readonly residency: unknown;
+  readonly residency: readonly ModelResidency[];
   readonly load: number;
   readonly heartbeatAt: Date;
   readonly registeredAt: Date;
@@ -34,7 +36,7 @@ export async function upsertNode(db: Db, node: NodeRegistration, now: Date = new
     host_pool_bytes: node.hostPoolBytes,
     state: node.state,
     heartbeat_at: now,
-    ...(node.residency !== undefined && { residency: toJson(node.residency) }),
+    ...(node.residency !== undefined && { residency: toJson(residencyToWire(node.residency)) }),
     ...(node.load !== undefined && { load: node.load }),
   };
   const row = await db
@@ -105,9 +107,18 @@ function toNodeRecord(row: {
     gpus: row.gpus,
     hostPoolBytes: Number(row.host_pool_bytes),
     state: row.state,
-    residency: row.residency,
+    residency: storedResidency(row.residency),
     load: Number(row.load),
     heartbeatAt: row.heartbeat_at,
     registeredAt: row.registered_at,
   };
+}
+
+/** The column holds the heartbeat's wire form, checked when it was written; a row that fails the check reads as none. */
+function storedResidency(value: unknown): readonly ModelResidency[] {
+  try {
+    return parseResidencyList(value);
+  } catch {
+    return [];
+  }
 }

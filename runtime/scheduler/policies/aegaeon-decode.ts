@@ -9,9 +9,9 @@ export interface AegaeonDecodeOptions extends AegaeonQuotaOptions {
    * d_i: a batch's decode step, ms, estimated before it runs. The artifact fits its `DecodeEstimator` to the
    * same step profiles the simulator is calibrated on, so the simulator passes its own step cost here.
    */
-  readonly stepEstimateMs: (modelKey: string, batch: number, meanContext: number) => number;
+  readonly stepEstimateMs: (weightsDigest: string, batch: number, meanContext: number) => number;
   /** A model's switch estimate, ms (`aegaeonSwitchEstimateMs`: bytes over 15% of the PCIe bandwidth). */
-  readonly switchEstimateMs: (modelKey: string, weightBytes: number) => number;
+  readonly switchEstimateMs: (weightsDigest: string, weightBytes: number) => number;
   /** Sees every round as it is formed (tests, the timeline). */
   readonly onRound?: (round: DecodeRound) => void;
 }
@@ -19,7 +19,7 @@ export interface AegaeonDecodeOptions extends AegaeonQuotaOptions {
 /** One round: its batches in turn order and what the quota formula gave each. */
 export interface DecodeRound {
   readonly atMs: number;
-  readonly batches: readonly { readonly modelKey: string; readonly stepMs: number; readonly quotaMs: number }[];
+  readonly batches: readonly { readonly weightsDigest: string; readonly stepMs: number; readonly quotaMs: number }[];
   readonly c0Ms: number;
   readonly alpha: number;
 }
@@ -52,11 +52,11 @@ export function createAegaeonDecodePolicy(options: Partial<AegaeonQuotaOptions> 
 
   function formRound(view: SchedulerView): typeof round {
     const models = [...view.models.values()]
-      .filter((m) => m.requests.size > 0 && !view.stalled.has(m.ref.key))
-      .sort((a, b) => (a.ref.key < b.ref.key ? -1 : a.ref.key > b.ref.key ? 1 : 0));
+      .filter((m) => m.requests.size > 0 && !view.stalled.has(m.ref.weightsDigest))
+      .sort((a, b) => (a.ref.weightsDigest < b.ref.weightsDigest ? -1 : a.ref.weightsDigest > b.ref.weightsDigest ? 1 : 0));
     if (models.length === 0) return undefined;
-    const steps = models.map((m) => o.stepEstimateMs(m.ref.key, m.requests.size, meanContext(m)));
-    const c0Ms = models.reduce((s, m) => s + o.switchEstimateMs(m.ref.key, m.ref.bytes), 0);
+    const steps = models.map((m) => o.stepEstimateMs(m.ref.weightsDigest, m.requests.size, meanContext(m)));
+    const c0Ms = models.reduce((s, m) => s + o.switchEstimateMs(m.ref.weightsDigest, m.ref.bytes), 0);
     const q = aegaeonQuotas(
       models.map((m, i) => ({ stepMs: steps[i]!, tpotMs: tightestTpot(m) })),
       c0Ms,
@@ -66,7 +66,7 @@ export function createAegaeonDecodePolicy(options: Partial<AegaeonQuotaOptions> 
       atMs: view.nowMs,
       c0Ms,
       alpha: q.alpha,
-      batches: models.map((m, i) => ({ modelKey: m.ref.key, stepMs: steps[i]!, quotaMs: q.quotasMs[i]! })),
+      batches: models.map((m, i) => ({ weightsDigest: m.ref.weightsDigest, stepMs: steps[i]!, quotaMs: q.quotasMs[i]! })),
     };
     o.onRound?.(plan);
     return { plan, turn: 0 };
@@ -75,10 +75,12 @@ export function createAegaeonDecodePolicy(options: Partial<AegaeonQuotaOptions> 
   function turnOf(view: SchedulerView, r: NonNullable<typeof round>, index: number, model: Readonly<ModelState>): TurnPlan {
     const batch = r.plan.batches[index]!;
     // Named even when resident now: this turn's own load may push it out (the loop skips a resident one).
-    const next = r.plan.batches.slice(index + 1).find((b) => b.modelKey !== batch.modelKey && (view.models.get(b.modelKey)?.requests.size ?? 0) > 0);
-    const prefetch = next?.modelKey;
+    const next = r.plan.batches
+      .slice(index + 1)
+      .find((b) => b.weightsDigest !== batch.weightsDigest && (view.models.get(b.weightsDigest)?.requests.size ?? 0) > 0);
+    const prefetch = next?.weightsDigest;
     return {
-      modelKey: batch.modelKey,
+      weightsDigest: batch.weightsDigest,
       parkOthers: r.plan.batches.length > 1,
       admit: queuedIds(model),
       maxSteps: Number.MAX_SAFE_INTEGER,
@@ -99,7 +101,7 @@ export function createAegaeonDecodePolicy(options: Partial<AegaeonQuotaOptions> 
         }
         while (round.turn < round.plan.batches.length) {
           const index = round.turn++;
-          const key = round.plan.batches[index]!.modelKey;
+          const key = round.plan.batches[index]!.weightsDigest;
           const model = view.models.get(key);
           if (model && model.requests.size > 0 && !view.stalled.has(key)) return turnOf(view, round, index, model);
         }

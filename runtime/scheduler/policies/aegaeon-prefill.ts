@@ -13,15 +13,15 @@ export interface AegaeonPrefillPolicy extends SchedulerPolicy {
    * Queues a request as the artifact's dispatcher hands it over: into the first group of its model that has
    * room, else into a new group at the end of the queue. Call before submitting it to the scheduler.
    */
-  enqueue(id: number, modelKey: string): void;
-  /** A group of `modelKey` has room: the dispatcher sends the model's requests to such an instance first. */
-  hasOpenGroup(modelKey: string): boolean;
+  enqueue(id: number, weightsDigest: string): void;
+  /** A group of `weightsDigest` has room: the dispatcher sends the model's requests to such an instance first. */
+  hasOpenGroup(weightsDigest: string): boolean;
   /** Requests waiting for their prefill. */
   waiting(): number;
 }
 
 interface Group {
-  readonly modelKey: string;
+  readonly weightsDigest: string;
   readonly ids: number[];
 }
 
@@ -41,12 +41,12 @@ export function createAegaeonPrefillPolicy(options: Partial<AegaeonPrefillOption
   const groups: Group[] = [];
   const known = new Set<number>();
 
-  function enqueue(id: number, modelKey: string): void {
+  function enqueue(id: number, weightsDigest: string): void {
     if (known.has(id)) return;
     known.add(id);
-    const open = groups.find((g) => g.modelKey === modelKey && g.ids.length < o.groupSize);
+    const open = groups.find((g) => g.weightsDigest === weightsDigest && g.ids.length < o.groupSize);
     if (open) open.ids.push(id);
-    else groups.push({ modelKey, ids: [id] });
+    else groups.push({ weightsDigest: weightsDigest, ids: [id] });
   }
 
   /** Drops requests that left (cancelled, failed) and queues any that came in without `enqueue`. */
@@ -54,11 +54,11 @@ export function createAegaeonPrefillPolicy(options: Partial<AegaeonPrefillOption
     const queued = (key: string, id: number) => view.models.get(key)?.requests.get(id)?.phase === 'queued';
     for (let i = groups.length - 1; i >= 0; i--) {
       const g = groups[i]!;
-      for (let j = g.ids.length - 1; j >= 0; j--) if (!queued(g.modelKey, g.ids[j]!)) known.delete(g.ids.splice(j, 1)[0]!);
+      for (let j = g.ids.length - 1; j >= 0; j--) if (!queued(g.weightsDigest, g.ids[j]!)) known.delete(g.ids.splice(j, 1)[0]!);
       if (g.ids.length === 0) groups.splice(i, 1);
     }
     const strays = [...view.models.values()].flatMap((m) =>
-      [...m.requests.values()].filter((r) => r.phase === 'queued' && !known.has(r.request.id)).map((r) => ({ r, key: m.ref.key })),
+      [...m.requests.values()].filter((r) => r.phase === 'queued' && !known.has(r.request.id)).map((r) => ({ r, key: m.ref.weightsDigest })),
     );
     strays.sort((a, b) => a.r.arrivalMs - b.r.arrivalMs || a.r.request.id - b.r.request.id);
     for (const { r, key } of strays) enqueue(r.request.id, key);
@@ -67,14 +67,14 @@ export function createAegaeonPrefillPolicy(options: Partial<AegaeonPrefillOption
   function planTurn(view: SchedulerView): TurnPlan | undefined {
     sync(view);
     const head = groups[0];
-    if (!head || view.stalled.has(head.modelKey)) return undefined;
+    if (!head || view.stalled.has(head.weightsDigest)) return undefined;
     const id = head.ids.shift()!;
     known.delete(id);
     if (head.ids.length === 0) groups.shift();
-    const switching = view.current !== head.modelKey || view.models.get(head.modelKey)?.residency !== 'resident';
-    const next = switching ? groups.find((g) => g.modelKey !== head.modelKey) : undefined;
-    const prefetch = next && view.models.get(next.modelKey)?.residency === 'absent' ? next.modelKey : undefined;
-    return { modelKey: head.modelKey, parkOthers: false, admit: [id], maxSteps: 1, quotaMs: 0, ...(prefetch === undefined ? {} : { prefetch }) };
+    const switching = view.current !== head.weightsDigest || view.models.get(head.weightsDigest)?.residency !== 'resident';
+    const next = switching ? groups.find((g) => g.weightsDigest !== head.weightsDigest) : undefined;
+    const prefetch = next && view.models.get(next.weightsDigest)?.residency === 'absent' ? next.weightsDigest : undefined;
+    return { weightsDigest: head.weightsDigest, parkOthers: false, admit: [id], maxSteps: 1, quotaMs: 0, ...(prefetch === undefined ? {} : { prefetch }) };
   }
 
   return {
@@ -84,7 +84,7 @@ export function createAegaeonPrefillPolicy(options: Partial<AegaeonPrefillOption
     planTurn,
     shouldPreempt: () => false,
     enqueue,
-    hasOpenGroup: (modelKey) => groups.some((g) => g.modelKey === modelKey && g.ids.length < o.groupSize),
+    hasOpenGroup: (weightsDigest) => groups.some((g) => g.weightsDigest === weightsDigest && g.ids.length < o.groupSize),
     waiting: () => groups.reduce((n, g) => n + g.ids.length, 0),
   };
 }

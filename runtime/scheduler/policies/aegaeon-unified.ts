@@ -38,30 +38,32 @@ export function createAegaeonUnifiedPolicy(options: Partial<AegaeonUnifiedOption
   let cursor = ''; // round-robin position: the key of the last decode batch served
 
   function planDecode(view: SchedulerView): TurnPlan | undefined {
-    const batches = [...view.models.values()].filter((m) => !view.stalled.has(m.ref.key) && decoding(m) > 0).sort((a, b) => (a.ref.key < b.ref.key ? -1 : 1));
+    const batches = [...view.models.values()]
+      .filter((m) => !view.stalled.has(m.ref.weightsDigest) && decoding(m) > 0)
+      .sort((a, b) => (a.ref.weightsDigest < b.ref.weightsDigest ? -1 : 1));
     if (batches.length === 0) return undefined;
-    const idx = batches.findIndex((m) => m.ref.key > cursor);
+    const idx = batches.findIndex((m) => m.ref.weightsDigest > cursor);
     const pick = Math.max(idx, 0);
     const model = batches[pick]!;
     const next = batches[(pick + 1) % batches.length]!;
     const quotas = roundRobinQuotas(
       batches.map((m) => ({
-        stepMs: view.costs.decodeStepMs(m.ref.key, m.ref.bytes),
+        stepMs: view.costs.decodeStepMs(m.ref.weightsDigest, m.ref.bytes),
         tpotMs: tightestTpot(m),
         switchMs: view.costs.loadMs(m.ref.bytes),
       })),
       o.capMs,
     );
     const quotaMs = quotas[pick]!;
-    cursor = model.ref.key;
-    const steps = Math.max(1, Math.floor(quotaMs / view.costs.decodeStepMs(model.ref.key, model.ref.bytes)));
+    cursor = model.ref.weightsDigest;
+    const steps = Math.max(1, Math.floor(quotaMs / view.costs.decodeStepMs(model.ref.weightsDigest, model.ref.bytes)));
     return {
-      modelKey: model.ref.key,
+      weightsDigest: model.ref.weightsDigest,
       parkOthers: true,
       admit: queuedIds(model, o.groupSize),
       maxSteps: steps,
       quotaMs,
-      ...(next !== model && next.residency === 'absent' ? { prefetch: next.ref.key } : {}),
+      ...(next !== model && next.residency === 'absent' ? { prefetch: next.ref.weightsDigest } : {}),
     };
   }
 
@@ -74,7 +76,7 @@ export function createAegaeonUnifiedPolicy(options: Partial<AegaeonUnifiedOption
       const decode = lastWasPrefill && group ? planDecode(view) : undefined;
       if (group && !decode) {
         lastWasPrefill = true;
-        return { modelKey: group.model.ref.key, parkOthers: true, admit: group.ids, maxSteps: 1, quotaMs: 0 };
+        return { weightsDigest: group.model.ref.weightsDigest, parkOthers: true, admit: group.ids, maxSteps: 1, quotaMs: 0 };
       }
       lastWasPrefill = false;
       return decode ?? planDecode(view);

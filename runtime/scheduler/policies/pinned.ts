@@ -22,6 +22,6 @@ export function createPinnedPolicy(name: 'dedicated' | 'static-colocation'): Sch
     // are resident: no switch cost). Without this a steady stream for one model starved the others for as
     // long as the stream lasted, which is not least-slack-first time-sharing. A bounded turn (others were
     // waiting when it was planned) ends by itself within `maxQuotaMs` and is not cut.
-    shouldPreempt: (_view, running, arrival) => !Number.isFinite(running.quotaMs) && arrival.request.model.key !== running.modelKey,
+    shouldPreempt: (_view, running, arrival) => !Number.isFinite(running.quotaMs) && arrival.request.model.weightsDigest !== running.weightsDigest,
   };
 }

@@ -17,10 +17,10 @@ export function createRequestLevelPolicy(srtf = false): SchedulerPolicy {
     joinRunningTurn: true,
     planTurn(view) {
       const cur = view.current === undefined ? undefined : view.models.get(view.current);
-      const model = cur && cur.requests.size > 0 && !view.stalled.has(cur.ref.key) ? cur : pickNext(view, srtf);
+      const model = cur && cur.requests.size > 0 && !view.stalled.has(cur.ref.weightsDigest) ? cur : pickNext(view, srtf);
       if (!model) return undefined;
       return {
-        modelKey: model.ref.key,
+        weightsDigest: model.ref.weightsDigest,
         parkOthers: false,
         admit: queuedIds(model),
         maxSteps: Number.MAX_SAFE_INTEGER,
@@ -34,7 +34,7 @@ export function createRequestLevelPolicy(srtf = false): SchedulerPolicy {
 function pickNext(view: SchedulerView, srtf: boolean): Readonly<ModelState> | undefined {
   let best: { model: Readonly<ModelState>; score: number } | undefined;
   for (const m of view.models.values()) {
-    if (m.requests.size === 0 || view.stalled.has(m.ref.key)) continue;
+    if (m.requests.size === 0 || view.stalled.has(m.ref.weightsDigest)) continue;
     const score = srtf ? minRemaining(m) : oldestArrival(m);
     if (!best || score < best.score) best = { model: m, score };
   }

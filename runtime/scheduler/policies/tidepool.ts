@@ -88,7 +88,7 @@ function planTidepool(view: SchedulerView, o: TidepoolOptions): TurnPlan | undef
 
 /** The most urgent model; ties keep the current model, so no switch is made for nothing. */
 function pickBest(view: SchedulerView, ranked: readonly Candidate[]): Candidate {
-  const cur = ranked.find((c) => c.model.ref.key === view.current);
+  const cur = ranked.find((c) => c.model.ref.weightsDigest === view.current);
   return cur && cur.startBy <= ranked[0]!.startBy ? cur : ranked[0]!;
 }
 
@@ -100,12 +100,12 @@ function leastSlackTurn(view: SchedulerView, o: TidepoolOptions, ranked: readonl
   const quotaMs = Number.isFinite(nextStart) ? Math.min(o.maxQuotaMs, Math.max(floorMs, nextStart - view.nowMs)) : o.soloQuotaMs;
   const target = others.find((c) => c.model.residency === 'absent');
   return {
-    modelKey: best.model.ref.key,
+    weightsDigest: best.model.ref.weightsDigest,
     parkOthers: false,
     admit: queuedIds(best.model),
     maxSteps: stepsFor(best.model, quotaMs, view.costs),
     quotaMs,
-    ...(target === undefined ? {} : { prefetch: target.model.ref.key }),
+    ...(target === undefined ? {} : { prefetch: target.model.ref.weightsDigest }),
     ...(target !== undefined && evictLater ? { prefetchEvictable: neededAfter(ranked, target, best) } : {}),
   };
 }
@@ -122,12 +122,12 @@ function fillWhileLoading(view: SchedulerView, ranked: readonly Candidate[], bes
   const minMs = Math.max(0, Math.min(view.costs.options.minTurnMs, best.startBy + loadMs - view.nowMs));
   const quotaMs = Math.max(loadMs, minMs);
   return {
-    modelKey: filler.model.ref.key,
+    weightsDigest: filler.model.ref.weightsDigest,
     parkOthers: false,
     admit: queuedIds(filler.model),
     maxSteps: stepsFor(filler.model, quotaMs, view.costs),
     quotaMs,
-    prefetch: best.model.ref.key,
+    prefetch: best.model.ref.weightsDigest,
     prefetchEvictable: neededAfter(ranked, best, filler),
     whileLoading: { minMs },
   };
@@ -141,7 +141,7 @@ function neededAfter(ranked: readonly Candidate[], target: Candidate, running: C
   const after = ranked.slice(ranked.indexOf(target) + 1);
   return after
     .filter((c) => c !== running && c.model.residency === 'resident')
-    .map((c) => c.model.ref.key)
+    .map((c) => c.model.ref.weightsDigest)
     .reverse();
 }
 
@@ -153,15 +153,15 @@ interface Candidate {
 function rankBySlack(view: SchedulerView, ttftTargetMs: number | undefined): Candidate[] {
   const out: Candidate[] = [];
   for (const m of view.models.values()) {
-    if (m.requests.size === 0 || view.stalled.has(m.ref.key)) continue;
+    if (m.requests.size === 0 || view.stalled.has(m.ref.weightsDigest)) continue;
     out.push({ model: m, startBy: latestStartMs(m, view.costs, ttftTargetMs) });
   }
   return out.sort((a, b) => a.startBy - b.startBy || a.model.lastRunMs - b.model.lastRunMs);
 }
 
 function arrivalPreempts(view: SchedulerView, running: RunningTurn, arrival: Readonly<RequestState>, ttftTargetMs: number | undefined): boolean {
-  if (arrival.request.model.key === running.modelKey) return false;
-  const model = view.models.get(arrival.request.model.key);
+  if (arrival.request.model.weightsDigest === running.weightsDigest) return false;
+  const model = view.models.get(arrival.request.model.weightsDigest);
   if (!model) return false;
   const endsAt = running.startedMs + running.quotaMs;
   return requestLatestStartMs(model, arrival, view.costs, ttftTargetMs) < endsAt;

@@ -19,8 +19,8 @@ export interface EngineProfile {
 
 export interface ProfileOptions {
   readonly engine: EngineClient;
-  /** Distinct models of one shape (keys and directories); the first is profiled, all are loaded once. */
-  readonly models: readonly { readonly key: string; readonly dir: string; readonly bytes: number }[];
+  /** Distinct models of one shape (weights digests and directories); the first is profiled, all are loaded once. */
+  readonly models: readonly { readonly weightsDigest: string; readonly dir: string; readonly bytes: number }[];
   readonly shape: string;
   readonly device: string;
   readonly vocabSize: number;
@@ -42,10 +42,10 @@ export async function profileEngine(o: ProfileOptions): Promise<EngineProfile> {
   const reload: number[] = [];
   for (const model of o.models) {
     first.push((await o.engine.load(model)).ms);
-    await o.engine.evict(model.key);
+    await o.engine.evict(model.weightsDigest);
     reload.push((await o.engine.load(model)).ms);
   }
-  for (const model of o.models.slice(1)) await o.engine.evict(model.key);
+  for (const model of o.models.slice(1)) await o.engine.evict(model.weightsDigest);
   const target = o.models[0]!;
   const rows: CalibrationRow[] = [];
   let id = 1_000_000;
@@ -57,19 +57,25 @@ export async function profileEngine(o: ProfileOptions): Promise<EngineProfile> {
         for (let b = 0; b < batch; b++) {
           const prompt = Array.from({ length }, (_, i) => (i * 31 + b * 7 + rep) % o.vocabSize);
           await o.engine.add(
-            { id: id++, modelKey: target.key, promptTokens: prompt, sampling: samplingWith({ max_tokens: o.decodeSteps + 1 }), stopTokenIds: [] },
+            {
+              id: id++,
+              weightsDigest: target.weightsDigest,
+              promptTokens: prompt,
+              sampling: samplingWith({ max_tokens: o.decodeSteps + 1 }),
+              stopTokenIds: [],
+            },
             sink,
           );
         }
-        prefill.push((await o.engine.runTurn(target.key, 1)).ms);
-        for (let s = 0; s < o.decodeSteps; s++) decode.push((await o.engine.runTurn(target.key, 1)).ms);
-        while ((await o.engine.runTurn(target.key, 64)).steps > 0) {
+        prefill.push((await o.engine.runTurn(target.weightsDigest, 1)).ms);
+        for (let s = 0; s < o.decodeSteps; s++) decode.push((await o.engine.runTurn(target.weightsDigest, 1)).ms);
+        while ((await o.engine.runTurn(target.weightsDigest, 64)).steps > 0) {
           // drain: nothing left to time
         }
       }
       rows.push({ model: o.shape, gpu: o.device, input_len: length, batch, prefill_s_p50: median(prefill) / 1000, decode_s_p50: median(decode) / 1000 });
     }
   }
-  await o.engine.evict(target.key);
+  await o.engine.evict(target.weightsDigest);
   return { rows, firstLoadMs: median(first), reloadMs: median(reload), modelBytes: target.bytes };
 }

@@ -66,7 +66,7 @@ export async function predict(
         {
           id: id++,
           functionName: r.fn,
-          model: { key: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
+          model: { weightsDigest: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
           promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1),
           sampling: samplingWith({ max_tokens: expectedTokens(r) }),
           stopTokenIds: [],

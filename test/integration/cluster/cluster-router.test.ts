@@ -16,7 +16,7 @@ function request(id: string, maxTokens = 4): NodeGenerateRequest {
     id,
     functionName: 'fn',
     version: 1,
-    artifact: { digest: DIGEST, files: [], bytes: 0 },
+    artifact: { weightsDigest: DIGEST, files: [], bytes: 0 },
     promptTokens: [1, 2],
     sampling: samplingWith({ max_tokens: maxTokens, seed: 1 }),
     stopTokenIds: [],
@@ -32,7 +32,7 @@ async function drain(node: NodeRuntime, req: NodeGenerateRequest): Promise<NodeE
 }
 
 function residency(tier: ModelResidency['tier']): ModelResidency[] {
-  return [{ artifactDigest: DIGEST, functionName: 'fn', tier, bytes: 100, queued: 0, running: 0 }];
+  return [{ weightsDigest: DIGEST, functionName: 'fn', tier, bytes: 100, queued: 0, running: 0 }];
 }
 
 /** A node that streams `tokens` tokens (per choice of a group) and then stalls until its server drops the connection. */
@@ -140,7 +140,7 @@ withDatabases(({ database }) => {
   it('passes min_warm holds through its nodes to the node server, which checks the body and the token', async () => {
     await database().db.deleteFrom('nodes').execute();
     const holds: [string, string | undefined, number][] = [];
-    const a = await serve({ ...scriptedNode(), holdWarm: async (fn, artifact, keepWarmMs) => void holds.push([fn, artifact?.digest, keepWarmMs]) });
+    const a = await serve({ ...scriptedNode(), holdWarm: async (fn, artifact, keepWarmMs) => void holds.push([fn, artifact?.weightsDigest, keepWarmMs]) });
     await register('a', a.url, []);
     const { router: r } = router();
     await r.refresh();

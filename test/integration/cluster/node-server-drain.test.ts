@@ -14,7 +14,7 @@ function request(maxTokens: number): NodeGenerateRequest {
     id: `r-${maxTokens}`,
     functionName: 'fn',
     version: 1,
-    artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
+    artifact: { weightsDigest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
     promptTokens: [1],
     sampling: samplingWith({ max_tokens: maxTokens }),
     stopTokenIds: [],

@@ -13,7 +13,7 @@ function group(id: string, seeds: readonly number[], maxTokens: number): NodeGen
     id,
     functionName: 'fn',
     version: 1,
-    artifact: { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
+    artifact: { weightsDigest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
     promptTokens: [1, 2, 3],
     sampling: samplingWith({ max_tokens: maxTokens, seed: seeds[0]! }),
     stopTokenIds: [],

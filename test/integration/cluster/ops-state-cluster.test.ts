@@ -14,13 +14,13 @@ const TOKEN = 'ops-cluster-token';
 const DIGEST = 'sha256:ops';
 
 const STATS: NodeStats = {
-  functions: [{ functionName: 'chat', artifactDigest: DIGEST, queued: 3, running: 2 }],
+  functions: [{ functionName: 'chat', weightsDigest: DIGEST, queued: 3, running: 2 }],
   gpus: [
     { index: 0, name: 'H100', memoryBytes: 100, weightsBytes: 40, kvBytes: 30, kvUsedBytes: 3, scratchBytes: 10, freeBytes: 20, resident: ['chat'], up: true },
   ],
   hostPool: { capacityBytes: 1000, usedBytes: 400 },
 };
-const RESIDENCY: ModelResidency[] = [{ artifactDigest: DIGEST, functionName: 'chat', tier: 'gpu', bytes: 40, queued: 3, running: 2 }];
+const RESIDENCY: ModelResidency[] = [{ weightsDigest: DIGEST, functionName: 'chat', tier: 'gpu', bytes: 40, queued: 3, running: 2 }];
 
 /** A node that reports fixed stats and residency, so the HTTP path and the assembly are what is tested. */
 function reportingNode(): NodeRuntime {
@@ -42,7 +42,7 @@ withDatabases(({ database }) => {
         name: 'chat',
         description: '',
         manifest: { name: 'chat', slo: { ttft_ms: 2000, tpot_ms: 50 } },
-        artifactDigest: DIGEST,
+        weightsDigest: DIGEST,
         files: [],
         sizeBytes: 40,
       });

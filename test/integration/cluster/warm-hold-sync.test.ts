@@ -63,12 +63,12 @@ withDatabases(({ database }) => {
     const bytes = Buffer.from(`weights of ${name} ${JSON.stringify(fields)}`);
     const file = { name: 'model.safetensors', digest: digestOf(bytes), size: bytes.length };
     await putBlob(store, file.digest, bytes);
-    const artifact = { digest: digestOf(Buffer.from(`${name}:${file.digest}`)), files: [file], bytes: bytes.length };
+    const artifact = { weightsDigest: digestOf(Buffer.from(`${name}:${file.digest}`)), files: [file], bytes: bytes.length };
     await createFunctionVersion(database().db, {
       name,
       description: '',
       manifest: { name, model: { path: './model' }, ...fields },
-      artifactDigest: artifact.digest,
+      weightsDigest: artifact.weightsDigest,
       files: [file],
       sizeBytes: artifact.bytes,
     });
@@ -96,7 +96,7 @@ withDatabases(({ database }) => {
     replica.heartbeat({ id: 'sync-a', address: node.url }, reportOf(node.runtime));
     await replica.idle();
     expect(lines).toEqual(['warm holds: sent node sync-a its holds: sync-pinned (it reported none)']);
-    expect(reportOf(node.runtime)).toEqual([{ functionName: 'sync-pinned', artifactDigest: pinned.digest }]);
+    expect(reportOf(node.runtime)).toEqual([{ functionName: 'sync-pinned', weightsDigest: pinned.weightsDigest }]);
     await warm(node.runtime, 'sync-pinned');
     expect(await tierOf(node.runtime, 'sync-pinned')).toBe('host');
     replica.heartbeat({ id: 'sync-a', address: node.url }, reportOf(node.runtime));
@@ -115,11 +115,11 @@ withDatabases(({ database }) => {
     expect(reportOf(node.runtime).map((h) => h.functionName)).toEqual(['sync-redeployed', 'sync-removed']);
     // Changed in the database behind the node's back: no deploy or remove call reached it.
     const v2 = await deploy('sync-redeployed', { min_warm: 1, description: 'v2' });
-    expect(v2.digest).not.toBe(v1.digest);
+    expect(v2.weightsDigest).not.toBe(v1.weightsDigest);
     await deleteFunction(database().db, 'sync-removed');
     replica.heartbeat({ id: 'sync-b', address: node.url }, reportOf(node.runtime));
     await replica.idle();
-    expect(reportOf(node.runtime)).toEqual([{ functionName: 'sync-redeployed', artifactDigest: v2.digest }]);
+    expect(reportOf(node.runtime)).toEqual([{ functionName: 'sync-redeployed', weightsDigest: v2.weightsDigest }]);
     await warm(node.runtime, 'sync-redeployed');
     expect(await tierOf(node.runtime, 'sync-redeployed')).toBe('host');
   });
@@ -133,7 +133,7 @@ withDatabases(({ database }) => {
     two.heartbeat({ id: 'sync-c', address: node.url }, []);
     await Promise.all([one.idle(), two.idle()]);
     await warm(node.runtime, 'sync-shared');
-    expect(reportOf(node.runtime)).toEqual([{ functionName: 'sync-shared', artifactDigest: pinned.digest }]);
+    expect(reportOf(node.runtime)).toEqual([{ functionName: 'sync-shared', weightsDigest: pinned.weightsDigest }]);
     await node.runtime.setWarmHolds!([]);
     // keep_warm_ms 0 and never invoked: once its one lease is released, the model leaves host memory.
     const used = async () => (await node.runtime.stats()).hostPool.usedBytes;
@@ -145,7 +145,7 @@ withDatabases(({ database }) => {
     const node = await startNode('sync-bad');
     const put = (body: unknown, token = TOKEN) =>
       fetch(`${node.url}/internal/warm-holds`, { method: 'PUT', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-    const artifact = { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 };
+    const artifact = { weightsDigest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 };
     const refusals = [
       [{ holds: 'all' }, 'holds must be an array'],
       [{ holds: [{ functionName: 'a', artifact: null, keepWarmMs: 0 }] }, 'holds[0]: artifact must be set (leave a function out to release it)'],
@@ -192,7 +192,7 @@ withDatabases(({ database }) => {
     await replica.idle();
     const artifact = await deploy('sync-fresh', { min_warm: 1 });
     // The deploy's own hold reached the node, whose next heartbeat reports it while the cache is still warm.
-    replica.heartbeat(node, [{ functionName: 'sync-fresh', artifactDigest: artifact.digest }]);
+    replica.heartbeat(node, [{ functionName: 'sync-fresh', weightsDigest: artifact.weightsDigest }]);
     await replica.idle();
     expect(sent).toEqual([]);
   });

@@ -25,7 +25,7 @@ function deploy(name: string, overrides: Partial<NewFunctionVersion> = {}): NewF
     name,
     description: `${name} function`,
     manifest: { name, model: { path: './model' }, slo: { ttft_ms: 500, tpot_ms: 50 }, tags: ['chat', 'small'] },
-    artifactDigest: DIGEST_A,
+    weightsDigest: DIGEST_A,
     files: [{ name: 'model.safetensors', digest: DIGEST_B, size: 6_000_000_000 }],
     // Above 2^32: int8 must come back as an exact number, not a string.
     sizeBytes: 6_000_000_123,
@@ -41,7 +41,7 @@ withDatabases(({ database }) => {
     expect(fn).toMatchObject({ name: 'fn-first', description: 'fn-first function', activeVersion: 1 });
     expect(fn?.createdAt).toBeInstanceOf(Date);
     const active = await getActiveVersion(db, 'fn-first');
-    expect(active).toMatchObject({ functionName: 'fn-first', version: 1, artifactDigest: DIGEST_A, sizeBytes: 6_000_000_123 });
+    expect(active).toMatchObject({ functionName: 'fn-first', version: 1, weightsDigest: DIGEST_A, sizeBytes: 6_000_000_123 });
     expect(active?.manifest).toEqual(deploy('fn-first').manifest);
     expect(active?.files).toEqual(deploy('fn-first').files);
   });
@@ -49,14 +49,14 @@ withDatabases(({ database }) => {
   it('numbers redeploys consecutively and activates the newest', async () => {
     const { db } = database();
     await createFunctionVersion(db, deploy('fn-redeploy'));
-    expect(await createFunctionVersion(db, deploy('fn-redeploy', { description: 'second', artifactDigest: DIGEST_B }))).toEqual({
+    expect(await createFunctionVersion(db, deploy('fn-redeploy', { description: 'second', weightsDigest: DIGEST_B }))).toEqual({
       name: 'fn-redeploy',
       version: 2,
     });
     expect((await getFunction(db, 'fn-redeploy'))?.description).toBe('second');
     expect((await getActiveVersion(db, 'fn-redeploy'))?.version).toBe(2);
     expect((await listVersions(db, 'fn-redeploy')).map((v) => v.version)).toEqual([2, 1]);
-    expect((await getVersion(db, 'fn-redeploy', 1))?.artifactDigest).toBe(DIGEST_A);
+    expect((await getVersion(db, 'fn-redeploy', 1))?.weightsDigest).toBe(DIGEST_A);
   });
 
   it('gives concurrent deploys of one name distinct versions with exactly one active', async () => {
@@ -84,15 +84,15 @@ withDatabases(({ database }) => {
     await createFunctionVersion(db, deploy('fn-list-a', { sizeBytes: 42 }));
     const listed = (await listFunctions(db)).filter((fn) => fn.name.startsWith('fn-list-'));
     expect(listed.map((fn) => fn.name)).toEqual(['fn-list-a', 'fn-list-b']);
-    expect(listed[0]?.active).toMatchObject({ version: 1, sizeBytes: 42, artifactDigest: DIGEST_A });
+    expect(listed[0]?.active).toMatchObject({ version: 1, sizeBytes: 42, weightsDigest: DIGEST_A });
   });
 
   it('rolls back to an existing version and refuses a missing one', async () => {
     const { db } = database();
     await createFunctionVersion(db, deploy('fn-rollback'));
-    await createFunctionVersion(db, deploy('fn-rollback', { artifactDigest: DIGEST_B }));
+    await createFunctionVersion(db, deploy('fn-rollback', { weightsDigest: DIGEST_B }));
     expect(await setActiveVersion(db, 'fn-rollback', 1)).toBe(true);
-    expect((await getActiveVersion(db, 'fn-rollback'))?.artifactDigest).toBe(DIGEST_A);
+    expect((await getActiveVersion(db, 'fn-rollback'))?.weightsDigest).toBe(DIGEST_A);
     expect(await setActiveVersion(db, 'fn-rollback', 7)).toBe(false);
     expect(await setActiveVersion(db, 'fn-nope', 1)).toBe(false);
     expect((await createFunctionVersion(db, deploy('fn-rollback'))).version).toBe(3);
@@ -100,7 +100,7 @@ withDatabases(({ database }) => {
 
   it('deletes a function with its versions and reports unknown names', async () => {
     const { db } = database();
-    await createFunctionVersion(db, deploy('fn-delete', { artifactDigest: `sha256:${'d'.repeat(64)}` }));
+    await createFunctionVersion(db, deploy('fn-delete', { weightsDigest: `sha256:${'d'.repeat(64)}` }));
     expect(await isDigestReferenced(db, `sha256:${'d'.repeat(64)}`)).toBe(true);
     expect(await deleteFunction(db, 'fn-delete')).toBe(true);
     expect(await deleteFunction(db, 'fn-delete')).toBe(false);

@@ -37,7 +37,7 @@ describe('host pool on an S3-compatible store', () => {
       files.push({ name: index === 0 ? 'config.json' : 'model.safetensors', digest: digestOf(bytes), size: bytes.length });
     }
     const bytes = files.reduce((total, f) => total + f.size, 0);
-    return { digest: digestOf(Buffer.from(files.map((f) => f.digest).join())), files, bytes };
+    return { weightsDigest: digestOf(Buffer.from(files.map((f) => f.digest).join())), files, bytes };
   }
 
   beforeAll(async () => {

@@ -24,7 +24,7 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
   });
   afterAll(async () => fixture?.close());
 
-  const residentOn = async (device: number) => (await node.engineStats(device)).models.filter((m) => m.state === 'resident').map((m) => m.model);
+  const residentOn = async (device: number) => (await node.engineStats(device)).models.filter((m) => m.state === 'resident').map((m) => m.weightsDigest);
 
   it('runs one engine per device and reports each', async () => {
     expect(node.devices.map((d) => d.label)).toEqual(['cpu engine 0', 'cpu engine 1']);
@@ -44,7 +44,7 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
     // Which one lands first depends on which host fetch finishes first; each device holds one of them.
     const resident = [await residentOn(0), await residentOn(1)];
     expect(resident.map((keys) => keys.length)).toEqual([1, 1]);
-    expect(resident.flat().sort()).toEqual([llama.digest, qwen.digest].sort());
+    expect(resident.flat().sort()).toEqual([llama.weightsDigest, qwen.weightsDigest].sort());
     const stats = await node.stats();
     expect(stats.gpus.flatMap((g) => g.resident).sort()).toEqual(['fn-a', 'fn-b']);
   });
@@ -57,8 +57,8 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
     );
     for (const events of runs) expect(tokensOf(events).slice(0, llamaRef.greedy.length)).toEqual(llamaRef.greedy);
     // Whichever device test 2 gave llama, the spilled requests loaded it on the other: it is on both now.
-    expect(await residentOn(0)).toContain(llama.digest);
-    expect(await residentOn(1)).toContain(llama.digest);
+    expect(await residentOn(0)).toContain(llama.weightsDigest);
+    expect(await residentOn(1)).toContain(llama.weightsDigest);
   });
 
   it('serves from the other device while one engine restarts', async () => {
@@ -68,7 +68,7 @@ describe.skipIf(skipReason !== undefined)('a node with two devices', () => {
     // qwen was resident on device 1 only; with that engine down the router sends it to device 0
     const events = await collect(node.generate(request('after', qwen, qwenRef)));
     expect(tokensOf(events)).toEqual(qwenRef.greedy);
-    expect(await residentOn(0)).toContain(qwen.digest);
+    expect(await residentOn(0)).toContain(qwen.weightsDigest);
     await eventually('the engine of device 1 is back', async () => node.enginePid(1) !== undefined);
   });
 });

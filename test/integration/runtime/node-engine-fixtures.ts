@@ -34,7 +34,7 @@ export async function fixtureArtifact(store: FsObjectStore, name: string): Promi
     files.push({ name: file, digest: digestOf(bytes), size: bytes.length });
   }
   const bytes = files.reduce((total, f) => total + f.size, 0);
-  return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n'))), files, bytes };
+  return { weightsDigest: digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n'))), files, bytes };
 }
 
 export async function reference(name: string): Promise<Reference> {

@@ -104,16 +104,16 @@ describe.skipIf(skipReason !== undefined)('node runtime scale-to-zero with the r
   });
   afterAll(async () => fixture?.close());
 
-  const engineState = async (key: string) => (await node.engineStats()).models.find((m) => m.model === key)?.state;
+  const engineState = async (key: string) => (await node.engineStats()).models.find((m) => m.weightsDigest === key)?.state;
   const tier = async () => (await node.residency()).find((m) => m.functionName === 'fn-z')?.tier;
 
   it('goes gpu -> host (engine keeps the mapping) -> store (engine drops it), then serves again', async () => {
     const run = () => collect(node.generate(request('z', llama, llamaRef, { keepWarmMs: 400 })));
     expect(tokensOf(await run())).toEqual(llamaRef.greedy);
-    await eventually('the model left the GPU', async () => (await engineState(llama.digest)) === 'mapped');
+    await eventually('the model left the GPU', async () => (await engineState(llama.weightsDigest)) === 'mapped');
     expect(await tier()).toBe('host');
     expect((await node.engineStats()).memory.mappedBytes).toBeGreaterThan(0);
-    await eventually('the host pool let the files go and the engine unmapped them', async () => (await engineState(llama.digest)) === undefined);
+    await eventually('the host pool let the files go and the engine unmapped them', async () => (await engineState(llama.weightsDigest)) === undefined);
     expect(await tier()).toBe('store');
     expect((await node.engineStats()).memory.mappedBytes).toBe(0);
     // The runtime unmapped it when the files went; the engine's own once-a-second sweep had nothing to do.

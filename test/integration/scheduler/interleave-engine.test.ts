@@ -31,7 +31,7 @@ async function fixtureModel(name: string): Promise<{ ref: ModelRef; reference: R
   let bytes = 0;
   for (const f of await readdir(dir)) bytes += (await stat(join(dir, f))).size;
   const reference = JSON.parse(await readFile(join(fixtures, 'reference', `${name}.json`), 'utf8')) as Reference;
-  return { ref: { key: name, dir, bytes }, reference };
+  return { ref: { weightsDigest: name, dir, bytes }, reference };
 }
 
 function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Reference, order: string[]): Promise<{ tokens: number[]; reason: DoneReason }> {
@@ -40,14 +40,14 @@ function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Referen
     const sink: SequenceSink = {
       onToken: (t) => {
         tokens.push(t);
-        order.push(ref.key);
+        order.push(ref.weightsDigest);
       },
       onDone: (reason) => resolve({ tokens, reason }),
     };
     s.submit(
       {
         id,
-        functionName: ref.key,
+        functionName: ref.weightsDigest,
         model: ref,
         promptTokens: reference.prompt,
         sampling: samplingWith({ max_tokens: reference.greedy.length }),
@@ -95,12 +95,12 @@ describe.skipIf(skipReason !== undefined)('GPU scheduler on the real CPU engine'
     expect(a).toEqual({ tokens: llama.reference.greedy, reason: 'length' });
     expect(b).toEqual({ tokens: qwen.reference.greedy, reason: 'length' });
     const turns = events.flatMap((e) => (e.type === 'turn' && e.steps > 0 ? [e] : []));
-    const runs = turns.filter((t, i) => i === 0 || t.model !== turns[i - 1]!.model);
+    const runs = turns.filter((t, i) => i === 0 || t.weightsDigest !== turns[i - 1]!.weightsDigest);
     // Alternations between the two models while both still had tokens to produce.
     const firstDone = Math.min(order.lastIndexOf('tiny-llama'), order.lastIndexOf('tiny-qwen2'));
     const streamSwitches = order.slice(0, firstDone + 1).filter((k, i, xs) => i > 0 && k !== xs[i - 1]).length;
     console.log(
-      `turns: ${turns.map((t) => `${t.model === 'tiny-llama' ? 'L' : 'Q'}${t.steps}`).join(' ')}; ${runs.length} runs, ${streamSwitches} stream switches before the first finished`,
+      `turns: ${turns.map((t) => `${t.weightsDigest === 'tiny-llama' ? 'L' : 'Q'}${t.steps}`).join(' ')}; ${runs.length} runs, ${streamSwitches} stream switches before the first finished`,
     );
     expect(runs.length).toBeGreaterThanOrEqual(6);
     expect(streamSwitches).toBeGreaterThanOrEqual(4);

@@ -46,7 +46,7 @@ withDatabases(({ database }) => {
       name,
       description: '',
       manifest: { name, model: { path: './model' } },
-      artifactDigest: digestOf(Buffer.from(name)),
+      weightsDigest: digestOf(Buffer.from(name)),
       files,
       sizeBytes: 16 * files.length,
     });

@@ -64,7 +64,7 @@ describe('instant node', () => {
     id: 'r',
     functionName: 'f',
     version: 1,
-    artifact: { digest: 'sha256:x', files: [], bytes: 0 },
+    artifact: { weightsDigest: 'sha256:x', files: [], bytes: 0 },
     promptTokens: [1, 2, 3],
     sampling: samplingWith({ max_tokens: 5 }),
     stopTokenIds: [],

@@ -11,7 +11,7 @@ function summary(name: string, digest: string, slo?: object): FunctionSummary {
     activeVersion: 2,
     createdAt: at,
     updatedAt: at,
-    active: { functionName: name, version: 2, manifest: { name, ...(slo && { slo }) }, artifactDigest: digest, files: [], sizeBytes: 1, createdAt: at },
+    active: { functionName: name, version: 2, manifest: { name, ...(slo && { slo }) }, weightsDigest: digest, files: [], sizeBytes: 1, createdAt: at },
   };
 }
 
@@ -19,9 +19,9 @@ function node(id: string, residency: NodeSnapshot['residency'], stats?: NodeSnap
   return { node: { id, status: 'ready', gpus: [], hostPool: { capacityBytes: 0, usedBytes: 0 } }, residency, ...(stats && { stats }) };
 }
 
-const model = (functionName: string, artifactDigest: string, tier: 'gpu' | 'host' | 'store', queued = 0, running = 0) => ({
+const model = (functionName: string, weightsDigest: string, tier: 'gpu' | 'host' | 'store', queued = 0, running = 0) => ({
   functionName,
-  artifactDigest,
+  weightsDigest,
   tier,
   bytes: 1,
   queued,
@@ -43,7 +43,7 @@ describe('ops function rows', () => {
 
   it('sum queue and running over nodes, preferring a node stats over its residency counts', () => {
     const stats = {
-      functions: [{ functionName: 'chat', artifactDigest: 'sha256:new', queued: 4, running: 2 }],
+      functions: [{ functionName: 'chat', weightsDigest: 'sha256:new', queued: 4, running: 2 }],
       gpus: [],
       hostPool: { capacityBytes: 0, usedBytes: 0 },
     };

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ChoiceProgress } from '../../../protocol/choice-progress.js';
-import { parseChoiceCancel, parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
+import { generateRequestToWire, parseChoiceCancel, parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
 import { engineSampling, samplingWith } from '../../../protocol/sampling.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
-const body = () => ({
+const request = () => ({
   id: 'r1',
   functionName: 'fn',
   version: 1,
-  artifact: { digest, bytes: 10, files: [{ name: 'model.safetensors', digest, size: 10 }] },
+  artifact: { weightsDigest: digest, bytes: 10, files: [{ name: 'model.safetensors', digest, size: 10 }] },
   promptTokens: [1, 2],
   sampling: samplingWith({
     max_tokens: 4,
@@ -24,11 +24,14 @@ const body = () => ({
   slo: { ttftMs: 1000, tpotMs: 100 },
   keepWarmMs: 0,
 });
+const body = () => generateRequestToWire(request());
 
 describe('/internal/generate wire schema', () => {
-  it('reads a request the control plane sends, unchanged', () => {
-    const sent = body();
-    expect(parseGenerateRequest(JSON.parse(JSON.stringify(sent)))).toEqual(sent);
+  it('reads a request the control plane sends, unchanged, the weights digest named `digest` on the wire', () => {
+    const sent = request();
+    const wire = JSON.parse(JSON.stringify(generateRequestToWire(sent)));
+    expect(wire.artifact).toEqual({ digest, bytes: 10, files: sent.artifact.files });
+    expect(parseGenerateRequest(wire)).toEqual(sent);
   });
 
   it('refuses a malformed request naming the field, the sampling record checked by its own table', () => {
@@ -73,8 +76,8 @@ describe('/internal/generate wire schema', () => {
   });
 
   it("reads a group: one seed per choice, choice 0 the record's own, at most 16; its events carry their choice", () => {
-    const group = { ...body(), seeds: [7, 8, 9] };
-    expect(parseGenerateRequest(JSON.parse(JSON.stringify(group)))).toEqual(group);
+    const group = { ...request(), seeds: [7, 8, 9] };
+    expect(parseGenerateRequest(JSON.parse(JSON.stringify(generateRequestToWire(group))))).toEqual(group);
     const bad = (patch: Record<string, unknown>) => () => parseGenerateRequest({ ...body(), ...patch });
     expect(bad({ seeds: [] })).toThrow(expect.objectContaining({ code: 'invalid_parameter', param: 'seeds' }));
     expect(bad({ seeds: Array.from({ length: 17 }, (_, i) => 7 + i) })).toThrow(/seeds: must be an array of 1 to 16 seeds/);

@@ -38,7 +38,7 @@ describe('engine client: grammars, logprobs, embeddings', () => {
 
   const constrained = (id: number) => ({
     id,
-    modelKey: 'm',
+    weightsDigest: 'm',
     modelDir: dir,
     promptTokens: [1],
     sampling: samplingWith({ max_tokens: 4, grammar }),
@@ -89,7 +89,7 @@ describe('engine client: grammars, logprobs, embeddings', () => {
   it('hands each token its logprob and an embedding sequence its vector', async () => {
     const events: unknown[] = [];
     const added = client.add(
-      { id: 7, modelKey: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 2, logprobs: true, top_logprobs: 1 }), stopTokenIds: [] },
+      { id: 7, weightsDigest: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 2, logprobs: true, top_logprobs: 1 }), stopTokenIds: [] },
       sink(events),
     );
     const add = await engine.next();

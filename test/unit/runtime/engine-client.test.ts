@@ -20,7 +20,7 @@ function recordingSink() {
   return { sink, tokens, done };
 }
 
-const spec = (id: number, modelKey = 'm') => ({ id, modelKey, promptTokens: [1, 2], sampling: samplingWith({ max_tokens: 4 }), stopTokenIds: [] });
+const spec = (id: number, weightsDigest = 'm') => ({ id, weightsDigest, promptTokens: [1, 2], sampling: samplingWith({ max_tokens: 4 }), stopTokenIds: [] });
 
 describe('engine client', () => {
   let dir: string;
@@ -49,7 +49,7 @@ describe('engine client', () => {
   });
 
   it('matches replies to commands by id even when they arrive out of order', async () => {
-    const load = client.load({ key: 'a', dir: '/shm/a', bytes: 10 });
+    const load = client.load({ weightsDigest: 'a', dir: '/shm/a', bytes: 10 });
     const run = client.runTurn('a', 8);
     const loadCommand = await engine.next();
     const runCommand = await engine.next();
@@ -62,7 +62,7 @@ describe('engine client', () => {
   });
 
   it('rejects with an EngineError carrying the protocol code', async () => {
-    const load = client.load({ key: 'a', dir: '/x', bytes: 1 });
+    const load = client.load({ weightsDigest: 'a', dir: '/x', bytes: 1 });
     const command = await engine.next();
     engine.send({ type: 'error', re: command.id, code: 'out_of_memory', message: 'weights arena full' });
     await expect(load).rejects.toMatchObject({ name: 'EngineError', code: 'out_of_memory', message: expect.stringContaining('weights arena full') });

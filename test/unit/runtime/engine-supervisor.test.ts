@@ -72,11 +72,11 @@ describe('engine supervisor', () => {
     process.env.STUB_ENGINE_STEP_MS = '20';
     supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, initialBackoffMs: 10 });
     const engine = await supervisor.ready();
-    await engine.load({ key: 'm', dir: '/nowhere', bytes: 1 });
+    await engine.load({ weightsDigest: 'm', dir: '/nowhere', bytes: 1 });
     let tokens = 0;
     const done = new Promise<{ reason: DoneReason; message?: string }>((resolve) =>
       engine.add(
-        { id: 1, modelKey: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 1000 }), stopTokenIds: [] },
+        { id: 1, weightsDigest: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 1000 }), stopTokenIds: [] },
         { onToken: () => void tokens++, onDone: (reason, _usage, error) => resolve({ reason, message: error?.message }) },
       ),
     );
@@ -91,7 +91,7 @@ describe('engine supervisor', () => {
     expect(next).not.toBe(engine);
     expect(supervisor.restarts).toBe(1);
     expect(await supervisor.ready()).toBe(next);
-    await expect(next.load({ key: 'm', dir: '/nowhere', bytes: 1 })).resolves.toMatchObject({ bytes: 1 });
+    await expect(next.load({ weightsDigest: 'm', dir: '/nowhere', bytes: 1 })).resolves.toMatchObject({ bytes: 1 });
     delete process.env.STUB_ENGINE_STEP_MS;
   });
 

@@ -56,7 +56,7 @@ async function artifactOf(blobs: BlobDir, seed: string, size: number): Promise<A
     { name: 'config.json', digest: await blobs.put(config), size: config.length },
     { name: 'model.safetensors', digest: await blobs.put(weights), size: weights.length },
   ];
-  return { digest: digestOf(Buffer.from(files.map((f) => `${f.name}:${f.digest}`).join('\n'))), files, bytes: size };
+  return { weightsDigest: digestOf(Buffer.from(files.map((f) => `${f.name}:${f.digest}`).join('\n'))), files, bytes: size };
 }
 
 /** What a pool keeps in its directory besides its own lock file. */
@@ -111,14 +111,16 @@ describe('host pool', () => {
     expect(
       hostPool
         .snapshot()
-        .map((m) => m.digest)
+        .map((m) => m.weightsDigest)
         .sort(),
-    ).toEqual([a!.digest, c!.digest].sort());
+    ).toEqual([a!.weightsDigest, c!.weightsDigest].sort());
     const leaseA2 = await hostPool.acquire(a!, use);
     const waiting = hostPool.acquire(d!, use); // c is leased and a is leased: d must wait
     let settled = false;
     void waiting.then(() => (settled = true));
-    await waitFor(() => hostPool.snapshot().find((m) => m.digest === d!.digest)?.state === 'fetching', { message: 'd to be registered as fetching' });
+    await waitFor(() => hostPool.snapshot().find((m) => m.weightsDigest === d!.weightsDigest)?.state === 'fetching', {
+      message: 'd to be registered as fetching',
+    });
     expect(settled).toBe(false);
     leaseA2.release();
     await waiting;
@@ -126,9 +128,9 @@ describe('host pool', () => {
     expect(
       hostPool
         .snapshot()
-        .map((m) => m.digest)
+        .map((m) => m.weightsDigest)
         .sort(),
-    ).toEqual([c!.digest, d!.digest].sort());
+    ).toEqual([c!.weightsDigest, d!.weightsDigest].sort());
   });
 
   it("tells eviction listeners once the evicted model's files are gone", async () => {
@@ -145,40 +147,40 @@ describe('host pool', () => {
     });
     for (const model of [a!, b!]) {
       const lease = await hostPool.acquire(model, use);
-      dirs.set(model.digest, lease.dir);
+      dirs.set(model.weightsDigest, lease.dir);
       lease.release();
     }
     (await hostPool.acquire(c!, use)).release(); // the least recently used (a) makes room
     await waitFor(() => evicted.length > 0 && evicted.every((e) => e.filesLeft >= 0), { message: 'the eviction listener to read the evicted directory' });
-    expect(evicted).toEqual([{ digest: a!.digest, filesLeft: 0 }]);
+    expect(evicted).toEqual([{ digest: a!.weightsDigest, filesLeft: 0 }]);
   });
 
   it('keeps a softly held model past its keep-warm window but evicts it, last, under pressure', async () => {
     const hostPool = await pool();
     const [hot, idle, next] = await Promise.all(['h', 'i', 'n'].map((seed) => artifactOf(blobs, seed, 400)));
     (await hostPool.acquire(hot!, { functionName: 'fn', keepWarmMs: 10 })).release();
-    const hold = hostPool.holdIfWarm(hot!.digest)!;
+    const hold = hostPool.holdIfWarm(hot!.weightsDigest)!;
     (await hostPool.acquire(idle!, use)).release(); // more recent than hot, but not held
     await letTimePass(40); // past hot's 10 ms keep-warm window: the soft hold must keep it anyway
-    expect(hostPool.snapshot().find((m) => m.digest === hot!.digest)).toMatchObject({ softLeases: 1 });
+    expect(hostPool.snapshot().find((m) => m.weightsDigest === hot!.weightsDigest)).toMatchObject({ softLeases: 1 });
     await hostPool.acquire(next!, use);
     expect(
       hostPool
         .snapshot()
-        .map((m) => m.digest)
+        .map((m) => m.weightsDigest)
         .sort(),
-    ).toEqual([hot!.digest, next!.digest].sort());
+    ).toEqual([hot!.weightsDigest, next!.weightsDigest].sort());
     const last = await artifactOf(blobs, 'l', 400);
     await hostPool.acquire(last, use); // only the softly held model can make room now
     expect(
       hostPool
         .snapshot()
-        .map((m) => m.digest)
+        .map((m) => m.weightsDigest)
         .sort(),
-    ).toEqual([next!.digest, last.digest].sort());
+    ).toEqual([next!.weightsDigest, last.weightsDigest].sort());
     hold.release(); // releasing a lease on an evicted model changes nothing
     expect(hostPool.usedBytes()).toBe(800);
-    expect(hostPool.holdIfWarm(hot!.digest)).toBeUndefined();
+    expect(hostPool.holdIfWarm(hot!.weightsDigest)).toBeUndefined();
   });
 
   it('rejects a corrupt blob and leaves nothing visible in shared memory', async () => {
@@ -203,7 +205,7 @@ describe('host pool', () => {
       message: expect.stringContaining('lists the file name "../model.safetensors", which is not a plain file name'),
     });
     expect(blobs.reads).toBe(0);
-    expect(hostPool.snapshot().map((m) => m.digest)).toEqual([warm.digest]);
+    expect(hostPool.snapshot().map((m) => m.weightsDigest)).toEqual([warm.weightsDigest]);
     expect(await readdir(root)).not.toContain('model.safetensors');
   });
 
@@ -232,8 +234,8 @@ describe('host pool', () => {
     blobs.reads = 0;
 
     const second = await pool();
-    expect(second.snapshot().map((m) => m.digest)).toEqual([good.digest]);
-    expect(await readdir(shmDir)).toEqual(expect.arrayContaining([good.digest.slice(7), HOST_POOL_LOCK]));
+    expect(second.snapshot().map((m) => m.weightsDigest)).toEqual([good.weightsDigest]);
+    expect(await readdir(shmDir)).toEqual(expect.arrayContaining([good.weightsDigest.slice(7), HOST_POOL_LOCK]));
     expect(await readdir(shmDir)).toHaveLength(2);
     await second.acquire(good, use);
     expect(blobs.reads).toBe(0);
@@ -260,7 +262,7 @@ describe('host pool', () => {
     const big = await artifactOf(blobs, 'n', 900);
     (await neighbour.acquire(big, use)).release();
     expect(await readdir(lease.dir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors']));
-    expect(neighbour.snapshot().map((m) => m.digest)).toEqual([big.digest]);
+    expect(neighbour.snapshot().map((m) => m.weightsDigest)).toEqual([big.weightsDigest]);
   });
 
   it('refetches a warm model whose files vanished from shared memory instead of handing out a dead lease', async () => {
@@ -276,9 +278,9 @@ describe('host pool', () => {
     const second = await hostPool.acquire(model, use);
     expect(await readdir(second.dir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors']));
     expect(blobs.reads).toBe(2);
-    expect(evicted).toEqual([model.digest]);
+    expect(evicted).toEqual([model.weightsDigest]);
     expect((await registry.getSingleMetric('tidepool_host_pool_files_vanished_total')!.get()).values[0]!.value).toBe(1);
-    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: model.digest, state: 'warm', leases: 1 })]);
+    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ weightsDigest: model.weightsDigest, state: 'warm', leases: 1 })]);
   });
 
   it('evicts an idle model when its keep-warm window passes', async () => {
@@ -311,9 +313,9 @@ describe('host pool', () => {
     const [x, y] = await Promise.all(['x', 'y'].map((s) => artifactOf(blobs, s, 400)));
     (await hostPool.acquire(x!, use)).release();
     (await hostPool.acquire(y!, use)).release();
-    expect(hostPool.snapshot().map((m) => m.digest)).toContain(pinned.digest);
+    expect(hostPool.snapshot().map((m) => m.weightsDigest)).toContain(pinned.weightsDigest);
     await holds.hold('pinned-fn', undefined);
-    await waitFor(() => !hostPool.snapshot().some((m) => m.digest === pinned.digest), { message: 'the released model to leave host memory' });
+    await waitFor(() => !hostPool.snapshot().some((m) => m.weightsDigest === pinned.weightsDigest), { message: 'the released model to leave host memory' });
   });
 
   // Released models stay listed (with no lease) for a minute: the checks below read their lease counts.
@@ -325,9 +327,9 @@ describe('host pool', () => {
     const holds = new WarmHolds(hostPool);
     // Both calls arrive while the weights are still being fetched (a deploy and a node re-registering).
     await Promise.all([holds.hold('pinned-fn', pinned, KEEP), holds.hold('pinned-fn', pinned, KEEP)]);
-    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: pinned.digest, leases: 1 })]);
+    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ weightsDigest: pinned.weightsDigest, leases: 1 })]);
     await holds.hold('pinned-fn', undefined);
-    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: pinned.digest, leases: 0 })]);
+    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ weightsDigest: pinned.weightsDigest, leases: 0 })]);
   });
 
   it('lets a release that arrives during the fetch win over the hold it overtook', async () => {
@@ -337,7 +339,7 @@ describe('host pool', () => {
     const holding = holds.hold('pinned-fn', pinned, KEEP);
     await holds.hold('pinned-fn', undefined);
     await holding;
-    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ digest: pinned.digest, leases: 0 })]);
+    expect(hostPool.snapshot()).toEqual([expect.objectContaining({ weightsDigest: pinned.weightsDigest, leases: 0 })]);
     expect(holds.entries()).toEqual([]);
   });
 
@@ -347,8 +349,8 @@ describe('host pool', () => {
     const holds = new WarmHolds(hostPool);
     await holds.hold('pinned-fn', v1!, KEEP);
     await Promise.all([holds.hold('pinned-fn', v2!, KEEP), holds.hold('pinned-fn', v3!, KEEP)]);
-    const leases = Object.fromEntries(hostPool.snapshot().map((m) => [m.digest, m.leases]));
-    expect(leases).toEqual({ [v1!.digest]: 0, [v2!.digest]: 0, [v3!.digest]: 1 });
+    const leases = Object.fromEntries(hostPool.snapshot().map((m) => [m.weightsDigest, m.leases]));
+    expect(leases).toEqual({ [v1!.weightsDigest]: 0, [v2!.weightsDigest]: 0, [v3!.weightsDigest]: 1 });
     expect(holds.entries()).toEqual([{ functionName: 'pinned-fn', artifact: v3, state: 'held' }]);
   });
 
@@ -359,8 +361,8 @@ describe('host pool', () => {
     await holds.hold('fn-a', a!, KEEP);
     await holds.set([{ functionName: 'fn-b', artifact: b!, keepWarmMs: KEEP }]);
     await holds.set([{ functionName: 'fn-b', artifact: b!, keepWarmMs: KEEP }]);
-    const leases = Object.fromEntries(hostPool.snapshot().map((m) => [m.digest, m.leases]));
-    expect(leases).toEqual({ [a!.digest]: 0, [b!.digest]: 1 });
+    const leases = Object.fromEntries(hostPool.snapshot().map((m) => [m.weightsDigest, m.leases]));
+    expect(leases).toEqual({ [a!.weightsDigest]: 0, [b!.weightsDigest]: 1 });
     expect(holds.entries().map((e) => e.functionName)).toEqual(['fn-b']);
   });
 });

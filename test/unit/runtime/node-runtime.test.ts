@@ -33,7 +33,7 @@ describe('local node runtime over the stub engine', () => {
     await mkdir(join(root, 'blobs'), { recursive: true });
     await writeFile(join(root, 'blobs', sha(bytes).slice(7)), bytes);
     const files = [{ name: fileName, digest: sha(bytes), size: bytes.length }];
-    return { digest: sha(name), files, bytes: bytes.length };
+    return { weightsDigest: sha(name), files, bytes: bytes.length };
   }
 
   async function start(overrides: Partial<LocalNodeRuntimeOptions> = {}): Promise<LocalNodeRuntime> {
@@ -93,7 +93,9 @@ describe('local node runtime over the stub engine', () => {
       { type: 'token', token: 13 },
       { type: 'done', reason: 'length', promptTokens: 1, completionTokens: 3 },
     ]);
-    expect(await runtime.residency()).toEqual([{ artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 }]);
+    expect(await runtime.residency()).toEqual([
+      { weightsDigest: model.weightsDigest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
+    ]);
     const scrape = await registry.metrics();
     expect(scrape).toMatch(/tidepool_model_loads_total\{tier="host"\} 1/);
     expect(scrape).toMatch(/tidepool_model_loads_total\{tier="gpu"\} 1/);
@@ -111,16 +113,18 @@ describe('local node runtime over the stub engine', () => {
       const events = runtime.generate(request(model, { id }))[Symbol.asyncIterator]();
       for (let next = await events.next(); !next.done; next = await events.next()) if (next.value.type === 'done') break;
     }
-    expect(await runtime.residency()).toEqual([{ artifactDigest: model.digest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 }]);
+    expect(await runtime.residency()).toEqual([
+      { weightsDigest: model.weightsDigest, functionName: 'fn', tier: 'gpu', bytes: model.bytes, queued: 0, running: 0 },
+    ]);
   });
 
   it('lists a function held warm but never invoked as host, then once as gpu when it has run', async () => {
     const runtime = await start();
     const model = await artifact('pinned');
-    const listing = (tier: string) => [{ artifactDigest: model.digest, functionName: 'pinned', tier, bytes: model.bytes, queued: 0, running: 0 }];
+    const listing = (tier: string) => [{ weightsDigest: model.weightsDigest, functionName: 'pinned', tier, bytes: model.bytes, queued: 0, running: 0 }];
     await runtime.holdWarm!('pinned', model, 0);
     expect(await runtime.residency()).toEqual(listing('host'));
-    expect(runtime.warmHoldReport!()).toEqual([{ functionName: 'pinned', artifactDigest: model.digest }]);
+    expect(runtime.warmHoldReport!()).toEqual([{ functionName: 'pinned', weightsDigest: model.weightsDigest }]);
     await collect(runtime.generate(request(model, { functionName: 'pinned' })));
     expect(await runtime.residency()).toEqual(listing('gpu'));
     await runtime.setWarmHolds!([]);

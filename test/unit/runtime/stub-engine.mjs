@@ -40,15 +40,23 @@ function send(message) {
   socket?.write(Buffer.concat([header, payload]));
 }
 
-function finish(seq, reason, message) {
+function finish(seq, reason, message, code) {
   const state = sequences.get(seq);
   sequences.delete(seq);
-  send({ type: 'done', seq, reason, prompt_tokens: state.prompt, completion_tokens: state.produced, ...(message ? { message } : {}) });
+  send({
+    type: 'done',
+    seq,
+    reason,
+    prompt_tokens: state.prompt,
+    completion_tokens: state.produced,
+    ...(message ? { message } : {}),
+    ...(code ? { code } : {}),
+  });
 }
 
 function loseDevice(command) {
   const message = 'device_lost: forward of slot 0: cudaErrorIllegalAddress (stub)';
-  for (const seq of [...sequences.keys()]) finish(seq, 'error', message);
+  for (const seq of [...sequences.keys()]) finish(seq, 'error', message, 'device_lost');
   send({ type: 'error', re: command.id, code: 'device_lost', message });
   process.stderr.write(`tidepool-engine: fatal: ${message}\n`);
   socket?.end(() => process.exit(3));

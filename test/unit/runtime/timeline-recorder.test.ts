@@ -84,9 +84,9 @@ describe('timeline recorder', () => {
       windowMs: 1_000,
     });
     timeline.record(0, { type: 'switch', atMs: 10, from: undefined, to: 'a', ms: 0, estimateMs: 0, overrun: false });
-    timeline.record(0, { type: 'turn', atMs: 50, model: 'a', steps: 4, quotaSteps: 8, reason: 'done', ms: 40 });
-    timeline.record(0, { type: 'turn', atMs: 60, model: 'a', steps: 0, quotaSteps: 8, reason: 'not_resident', ms: 0 });
-    timeline.record(0, { type: 'load', atMs: 70, model: 'b', ms: 0, cached: true, prefetch: true });
+    timeline.record(0, { type: 'turn', atMs: 50, weightsDigest: 'a', steps: 4, quotaSteps: 8, reason: 'done', ms: 40 });
+    timeline.record(0, { type: 'turn', atMs: 60, weightsDigest: 'a', steps: 0, quotaSteps: 8, reason: 'not_resident', ms: 0 });
+    timeline.record(0, { type: 'load', atMs: 70, weightsDigest: 'b', ms: 0, cached: true, prefetch: true });
     nowMs = EPOCH + 100;
     expect(timeline.read().spans.map((x) => x.kind)).toEqual(['switch', 'run']);
     expect(timeline.read(EPOCH + 10).spans.map((x) => x.kind)).toEqual(['run']);

@@ -61,7 +61,7 @@ describe('aegaeon decode instance: rounds and quotas', () => {
       ['length', 700],
     ]);
     expect(rounds[0]).toMatchObject({ c0Ms: 3 * SWITCH_ESTIMATE_MS, alpha: 0.5 });
-    expect(rounds[0]!.batches.map((b) => [b.modelKey, b.stepMs, Math.round(b.quotaMs * 1e6) / 1e6])).toEqual([
+    expect(rounds[0]!.batches.map((b) => [b.weightsDigest, b.stepMs, Math.round(b.quotaMs * 1e6) / 1e6])).toEqual([
       ['a', 10, 1515],
       ['b', 10, 1515],
       ['c', 10, 1515],
@@ -126,7 +126,7 @@ describe('aegaeon decode instance: requests handed over', () => {
     expect(joined.times[0]!).toBeLessThan(turnA.end!);
     const afterB = turns.find((t) => t.model === 'b')!.end!;
     expect(late.times[0]!).toBeGreaterThan(afterB);
-    expect(rounds[1]!.batches.map((b) => b.modelKey)).toEqual(['a', 'b', 'c']);
+    expect(rounds[1]!.batches.map((b) => b.weightsDigest)).toEqual(['a', 'b', 'c']);
   });
 
   it("copies a handed-over request's KV in before its first decode step, and never prefills", async () => {

@@ -12,7 +12,7 @@ export const FLAT_COSTS: StepCostModel = { prefillMs: () => 20, decodeMs: () => 
 export const GB = 1e9;
 
 export function model(key: string, gb = 1): ModelRef {
-  return { key, dir: `/dev/shm/${key}`, bytes: gb * GB };
+  return { weightsDigest: key, dir: `/dev/shm/${key}`, bytes: gb * GB };
 }
 
 /** A simulated engine with flat costs on a virtual clock: the scheduler tests' fake engine. */
@@ -52,7 +52,7 @@ let nextId = 1;
 export function request(m: ModelRef, maxTokens: number, slo = { ttftMs: 1000, tpotMs: 100 }, prompt = 16): GenerationRequest {
   return {
     id: nextId++,
-    functionName: `fn-${m.key}`,
+    functionName: `fn-${m.weightsDigest}`,
     model: m,
     promptTokens: Array.from({ length: prompt }, (_, i) => i + 1),
     sampling: samplingWith({ max_tokens: maxTokens, seed: 7 }),
@@ -119,14 +119,14 @@ export function recordCalls(engine: SimulatedEngine, clock: VirtualClock): Engin
   };
   const modelOfSeq = new Map<number, string>();
   wrap('load', (ref: ModelRef) => {
-    const call: EngineCall = { op: 'load', at: clock.now(), model: ref.key };
+    const call: EngineCall = { op: 'load', at: clock.now(), model: ref.weightsDigest };
     calls.push(call);
     return () => (call.done = clock.now());
   });
   wrap('evict', (key: string) => void calls.push({ op: 'evict', at: clock.now(), model: key }));
-  wrap('add', (spec: { id: number; modelKey: string }) => {
-    modelOfSeq.set(spec.id, spec.modelKey);
-    calls.push({ op: 'add', at: clock.now(), model: spec.modelKey, id: spec.id });
+  wrap('add', (spec: { id: number; weightsDigest: string }) => {
+    modelOfSeq.set(spec.id, spec.weightsDigest);
+    calls.push({ op: 'add', at: clock.now(), model: spec.weightsDigest, id: spec.id });
   });
   wrap('park', (id: number) => void calls.push({ op: 'park', at: clock.now(), id }));
   wrap('restore', (id: number) => void calls.push({ op: 'restore', at: clock.now(), id }));
@@ -152,7 +152,7 @@ export function recordPlans(policy: SchedulerPolicy): { policy: SchedulerPolicy;
       ...policy,
       planTurn(view) {
         const plan = policy.planTurn(view);
-        if (plan) plans.push({ at: view.nowMs, plan, wasResident: view.models.get(plan.modelKey)?.residency === 'resident' });
+        if (plan) plans.push({ at: view.nowMs, plan, wasResident: view.models.get(plan.weightsDigest)?.residency === 'resident' });
         return plan;
       },
       shouldPreempt: (view, running, arrival) => policy.shouldPreempt(view, running, arrival),

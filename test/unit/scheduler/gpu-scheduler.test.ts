@@ -17,7 +17,7 @@ describe('gpu scheduler loop', () => {
     // load 1 GB at 0.01 GB/ms = 100 ms, prefill 20 ms gives token 1, then four 10 ms decode steps.
     expect(rec.times).toEqual([120, 130, 140, 150, 160]);
     expect(events.map((e) => e.type)).toContain('load');
-    expect(s.snapshot().models.find((m) => m.key === 'a')?.resident).toBe(true);
+    expect(s.snapshot().models.find((m) => m.weightsDigest === 'a')?.resident).toBe(true);
     await s.close();
   });
 
@@ -33,10 +33,10 @@ describe('gpu scheduler loop', () => {
     await clock.run();
     expect(a.rec.done).toBe('length');
     expect(b.rec.done).toBe('length');
-    expect(events.filter((e) => e.type === 'evict').map((e) => (e as { model: string }).model)).toEqual(['a']);
+    expect(events.filter((e) => e.type === 'evict').map((e) => (e as { weightsDigest: string }).weightsDigest)).toEqual(['a']);
     const snap = s.snapshot();
     expect(snap.policy).toBe('tidepool');
-    expect(snap.models.map((m) => [m.key, m.resident])).toEqual([['b', true]]);
+    expect(snap.models.map((m) => [m.weightsDigest, m.resident])).toEqual([['b', true]]);
     await s.close();
   });
 

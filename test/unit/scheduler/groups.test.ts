@@ -107,7 +107,7 @@ describe("a request's choices as one group on the scheduler", () => {
     // aegaeon-unified parks every other model's KV for each turn, so both models' turns alternate with parks.
     const { clock, engine } = fakeEngine({ arenaGb: 2, costs: PER_TOKEN });
     const parked: number[] = [];
-    const onEvent = (e: SchedulerEvent) => void (e.type === 'park' && e.model === 'a' && parked.push(e.sequences));
+    const onEvent = (e: SchedulerEvent) => void (e.type === 'park' && e.weightsDigest === 'a' && parked.push(e.sequences));
     const s = createGpuScheduler({ engine, clock, policy: 'aegaeon-unified', onEvent });
     const g = group([4, 5, 6, 7], 16, 600);
     const outs = g.members.map(() => output(clock));

@@ -6,7 +6,7 @@ import { newModelState } from '../../../runtime/scheduler/state.js';
 import type { SchedulerEvent } from '../../../runtime/scheduler/types.js';
 import { fakeEngine, model, recorder, request } from './fake-engine.js';
 
-const evicted = (events: SchedulerEvent[]) => events.filter((e) => e.type === 'evict').map((e) => (e as { model: string }).model);
+const evicted = (events: SchedulerEvent[]) => events.filter((e) => e.type === 'evict').map((e) => (e as { weightsDigest: string }).weightsDigest);
 
 describe('hot and cold models on one GPU (tidepool)', () => {
   it('estimates a steady arrival rate and lets it decay when the model goes quiet', () => {
@@ -27,12 +27,12 @@ describe('hot and cold models on one GPU (tidepool)', () => {
       return s;
     };
     const rate: Record<string, number> = { hot: 1, cold: 0.01, older: 0.01, busy: 0 };
-    const value = (s: { ref: { key: string } }) => rate[s.ref.key]!;
+    const value = (s: { ref: { weightsDigest: string } }) => rate[s.ref.weightsDigest]!;
     const models = [m('hot', 0), m('cold', 500), m('older', 100), m('busy', 0, true)];
-    expect(chooseVictim(models, new Set(), true, value)?.ref.key).toBe('older');
-    expect(chooseVictim(models, new Set(['older']), true, value)?.ref.key).toBe('cold');
+    expect(chooseVictim(models, new Set(), true, value)?.ref.weightsDigest).toBe('older');
+    expect(chooseVictim(models, new Set(['older']), true, value)?.ref.weightsDigest).toBe('cold');
     expect(chooseVictim(models, new Set(['older', 'cold', 'hot']), false, value)).toBeUndefined();
-    expect(chooseVictim(models, new Set(['older', 'cold', 'hot']), true, value)?.ref.key).toBe('busy');
+    expect(chooseVictim(models, new Set(['older', 'cold', 'hot']), true, value)?.ref.weightsDigest).toBe('busy');
   });
 
   it('does not evict a hot model for a cold one while a colder model holds a slot', async () => {
@@ -55,7 +55,7 @@ describe('hot and cold models on one GPU (tidepool)', () => {
     const resident = s
       .snapshot()
       .models.filter((m) => m.resident)
-      .map((m) => m.key)
+      .map((m) => m.weightsDigest)
       .sort();
     expect(resident).toEqual(['cold-2', 'hot']);
     await s.close();

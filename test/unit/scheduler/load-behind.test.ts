@@ -48,8 +48,8 @@ function state(key: string, residency: Residency, dueInMs: number | undefined): 
 function viewOf(models: ModelState[]): SchedulerView {
   return {
     nowMs: 1000,
-    models: new Map(models.map((m) => [m.ref.key, m])),
-    current: models[0]!.ref.key,
+    models: new Map(models.map((m) => [m.ref.weightsDigest, m])),
+    current: models[0]!.ref.weightsDigest,
     stalled: new Set(),
     costs: createCostEstimator(COSTS),
     demand: createDemandTracker(),
@@ -68,7 +68,7 @@ describe('what tidepool plans to page in and what it lets go (plans on hand-made
         state('idle', 'resident', undefined),
       ]),
     )!;
-    expect(plan).toMatchObject({ modelKey: 'running', prefetch: 'next', prefetchEvictable: ['last', 'later'] });
+    expect(plan).toMatchObject({ weightsDigest: 'running', prefetch: 'next', prefetchEvictable: ['last', 'later'] });
     expect(plan.whileLoading).toBeUndefined();
   });
 
@@ -80,7 +80,7 @@ describe('what tidepool plans to page in and what it lets go (plans on hand-made
     )!;
     // With slack to spare, the filler goes on for the shortest turn, longer than the load.
     expect(plan).toMatchObject({
-      modelKey: 'filler',
+      weightsDigest: 'filler',
       prefetch: 'urgent',
       prefetchEvictable: ['later'],
       whileLoading: { minMs: minTurnMs },
@@ -88,20 +88,20 @@ describe('what tidepool plans to page in and what it lets go (plans on hand-made
     });
     // With less, only until the urgent model must start; the quota still covers the load.
     const tight = createPolicy('tidepool').planTurn(viewOf([state('urgent', 'absent', 160), state('filler', 'resident', 2000)]))!;
-    expect(tight.modelKey).toBe('filler');
+    expect(tight.weightsDigest).toBe('filler');
     expect(tight.whileLoading!.minMs).toBeLessThan(160 - createCostEstimator(COSTS).decodeStepMs('urgent', 1e9) + 1e-9);
     expect(tight.whileLoading!.minMs).toBeGreaterThan(LOAD);
     expect(tight.quotaMs).toBe(tight.whileLoading!.minMs);
     // With none, the turn still lasts for the load.
     const late = createPolicy('tidepool').planTurn(viewOf([state('urgent', 'absent', -50), state('filler', 'resident', 2000)]))!;
-    expect([late.modelKey, late.whileLoading!.minMs, late.quotaMs]).toEqual(['filler', 0, LOAD]);
+    expect([late.weightsDigest, late.whileLoading!.minMs, late.quotaMs]).toEqual(['filler', 0, LOAD]);
   });
 
   it('loads the most urgent model with its own turn once a prefetch of it found no room', () => {
     const urgent = state('urgent', 'absent', 300);
     urgent.prefetchBlocked = true;
     const plan = createPolicy('tidepool').planTurn(viewOf([urgent, state('filler', 'resident', 2000)]))!;
-    expect(plan.modelKey).toBe('urgent');
+    expect(plan.weightsDigest).toBe('urgent');
     expect(plan.whileLoading).toBeUndefined();
   });
 });
@@ -128,7 +128,7 @@ describe('prefetch past a model with work (tidepool)', () => {
     const evictsWithWork = events
       .filter((e) => e.type === 'evict' && e.atMs > 2000)
       .map((e) => {
-        const key = (e as { model: string }).model;
+        const key = (e as { weightsDigest: string }).weightsDigest;
         const next = turns.find((t) => t.model === key && t.at > e.atMs);
         return { key, atMs: e.atMs, nextTurnAt: next?.at, running: turns.find((t) => t.at <= e.atMs && (t.end === undefined || t.end > e.atMs))?.model };
       })
@@ -196,7 +196,7 @@ describe('loading behind a resident model with work (tidepool)', () => {
     const load = loadsOf(calls).find((c) => c.model === 'b')!;
     // a's step in flight when the weights landed, then b's prefill.
     expect(urgent.rec.times[0]! - load.done!).toBeLessThanOrEqual(STEP + PREFILL);
-    expect(events.some((e) => e.type === 'turn' && e.model === 'a' && e.reason === 'prefetched')).toBe(true);
+    expect(events.some((e) => e.type === 'turn' && e.weightsDigest === 'a' && e.reason === 'prefetched')).toBe(true);
   });
 
   it('loads the urgent model with its own turn when the weights cannot go beside the filler (no wait behind it)', async () => {
@@ -229,7 +229,7 @@ describe('loading behind a resident model with work (tidepool)', () => {
     await clock.run();
     await s.close();
     // At most one turn of a filled in for b (its prefetch found no room), then b's own turn loaded it.
-    const fillers = recorded.plans.filter((p) => p.at >= arrival && p.at < urgent.rec.times[0]! && p.plan.modelKey === 'a');
+    const fillers = recorded.plans.filter((p) => p.at >= arrival && p.at < urgent.rec.times[0]! && p.plan.weightsDigest === 'a');
     expect(fillers.length).toBeLessThanOrEqual(1);
     const turnB = turnsOf(calls).find((c) => c.model === 'b')!;
     expect(turnB.at - arrival).toBeLessThanOrEqual(2 * STEP + LOAD + PREFILL);
@@ -265,7 +265,7 @@ describe('residency: what a prefetch may push out', () => {
     const fetched = residency.ensureResident(target, new Set(['r']), true, ['y']);
     await clock.run();
     const ok = await fetched;
-    return { ok, evicted: events.filter((e) => e.type === 'evict').map((e) => (e as { model: string }).model) };
+    return { ok, evicted: events.filter((e) => e.type === 'evict').map((e) => (e as { weightsDigest: string }).weightsDigest) };
   }
 
   it('pushes out a listed model with work when nothing idle makes room', async () => {

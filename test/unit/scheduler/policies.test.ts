@@ -71,7 +71,7 @@ async function adversarialArrivals(policy: PolicyName): Promise<Adversarial> {
       const running = turns.at(-1)!;
       expect([running.model, running.end]).toEqual(['hot', undefined]);
       expect(engine.busyMs).toBeGreaterThan(0.95 * (clock.now() - turns[0]!.at));
-      hotQueuedAtArrival = s.snapshot().models.find((m) => m.key === 'hot')!.queued;
+      hotQueuedAtArrival = s.snapshot().models.find((m) => m.weightsDigest === 'hot')!.queued;
       s.submit(request(model('cold', 2), 20, VICTIM_SLO), victim.sink);
     }
     if (t % 100 === 0) {
@@ -170,10 +170,10 @@ describe('switch cost against its estimate', () => {
       const switches = recorded.plans
         .filter((p) => !p.wasResident)
         .map((p) => {
-          const load = loads.find((l) => l.model === p.plan.modelKey && l.done !== undefined && l.done >= p.at)!;
+          const load = loads.find((l) => l.model === p.plan.weightsDigest && l.done !== undefined && l.done >= p.at)!;
           // bytes / (bytes per ms) + overhead, from the settings the scheduler was given
-          const estimateMs = (gb(p.plan.modelKey) * GB) / settings.h2dBytesPerMs + settings.switchOverheadMs;
-          return { model: p.plan.modelKey, plannedAt: p.at, tookMs: load.done! - p.at, estimateMs };
+          const estimateMs = (gb(p.plan.weightsDigest) * GB) / settings.h2dBytesPerMs + settings.switchOverheadMs;
+          return { model: p.plan.weightsDigest, plannedAt: p.at, tookMs: load.done! - p.at, estimateMs };
         });
       for (const sw of switches) expect(sw.tookMs, JSON.stringify(sw)).toBeLessThanOrEqual(sw.estimateMs + settings.switchSlackMs);
       expect(switches.length).toBeGreaterThan(25);

@@ -28,8 +28,8 @@ describe('aegaeon on disaggregated instances', () => {
     const key = 'llama2_13b_chat/only';
     const wl: Workload = {
       name: 'one',
-      functions: [{ key, shape: 'llama2_13b_chat', bytes: shapeOfKey(key).weightBytes, rate: 1 / 60 }],
-      requests: [{ atMs: 1000, key, prompt: 2000, output: 40 }],
+      functions: [{ weightsDigest: key, shape: 'llama2_13b_chat', bytes: shapeOfKey(key).weightBytes, rate: 1 / 60 }],
+      requests: [{ atMs: 1000, weightsDigest: key, prompt: 2000, output: 40 }],
       durationMs: 60_000,
       slo: defaultSlo(),
       config: {},

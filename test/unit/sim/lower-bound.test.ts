@@ -21,8 +21,8 @@ function burst(n: number, prompt: number, output: number): Workload {
   const key = 'qwen2_5_7b/burst';
   return {
     name: 'burst',
-    functions: [{ key, shape: 'qwen2_5_7b', bytes: 15.23e9, rate: n / 60 }],
-    requests: Array.from({ length: n }, () => ({ atMs: 0, key, prompt, output })),
+    functions: [{ weightsDigest: key, shape: 'qwen2_5_7b', bytes: 15.23e9, rate: n / 60 }],
+    requests: Array.from({ length: n }, () => ({ atMs: 0, weightsDigest: key, prompt, output })),
     durationMs: 60_000,
     slo: defaultSlo(),
     config: {},
