@@ -6,11 +6,12 @@ import { collectModelFiles, type ArtifactFileEntry } from '../platform/functions
 import type { ApiClient } from './api-client.js';
 import { checkModelDir } from './check-model-dir.js';
 import type { FunctionDir } from './function-dir.js';
+import { type WeightsDigest, parseWeightsDigest } from '../protocol/weights-digest.js';
 
 export interface DeployOutcome {
   readonly name: string;
   readonly version: number;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly sizeBytes: number;
   readonly uploaded: number;
   readonly uploadedBytes: number;
@@ -53,7 +54,7 @@ export async function deployFunction(api: ApiClient, fn: FunctionDir, options: {
   return {
     name: result.name,
     version: result.version,
-    weightsDigest: result.artifact_digest,
+    weightsDigest: parseWeightsDigest(result.artifact_digest, 'artifact_digest'),
     sizeBytes: result.size_bytes,
     uploaded: missing.length,
     uploadedBytes: total,

@@ -2,6 +2,7 @@ import { type ErrorCode, TidepoolError, type WireError, isErrorCode } from './er
 import { type Artifact, type DoneReason, MAX_GROUP_CHOICES, type NodeEvent, type NodeGenerateRequest, type TokenLogprob } from './node-runtime.js';
 import { SAMPLING_FIELDS } from './sampling-fields.js';
 import { checkSampling } from './sampling.js';
+import { parseWeightsDigest } from './weights-digest.js';
 
 /**
  * The wire schema of a node's `POST /internal/generate`, read by both ends: the node server checks the
@@ -77,7 +78,7 @@ export function parseArtifact(value: unknown, field = 'artifact'): Artifact {
     if (typeof f.digest !== 'string' || !f.digest.startsWith('sha256:')) throw invalid(`${field}.files[${i}].digest`, 'must be a sha256:<hex> string');
     return { name, digest: f.digest, size: count(f.size, `${field}.files[${i}].size`) };
   });
-  return { weightsDigest: a.digest, files, bytes };
+  return { weightsDigest: parseWeightsDigest(a.digest, `${field}.digest`), files, bytes };
 }
 
 /** The request body, checked field by field; the sampling record against its own schema (`protocol/sampling.ts`). */

@@ -2,6 +2,7 @@ import { TidepoolError } from './errors.js';
 import type { ModelResidency, WarmHoldReport } from './node-runtime.js';
 import type { NodeFunctionLoad, NodeStats } from './node-stats.js';
 import type { NodeTimeline } from './timeline-types.js';
+import { parseWeightsDigest } from './weights-digest.js';
 
 /**
  * Checks for what a node reports as JSON (`GET /internal/residency`, `/internal/stats`, `/internal/timeline`,
@@ -64,7 +65,7 @@ export function parseResidencyList(value: unknown, field = 'residency'): readonl
     fields(m, `${field}[${i}]`, { artifactDigest: 'string', functionName: 'string', bytes: 'number', queued: 'number', running: 'number' });
     if (!TIERS.has(m.tier)) fail(`${field}[${i}].tier`, 'must be gpu, host or store');
     return {
-      weightsDigest: m.artifactDigest as string,
+      weightsDigest: parseWeightsDigest(m.artifactDigest, `${field}[${i}].artifactDigest`),
       functionName: m.functionName as string,
       tier: m.tier as ModelResidency['tier'],
       bytes: m.bytes as number,
@@ -78,7 +79,7 @@ export function parseWarmHoldReports(value: unknown, field = 'warmHolds'): reado
   return list(value, field).map((item, i) => {
     const h = record(item, `${field}[${i}]`);
     fields(h, `${field}[${i}]`, { functionName: 'string', artifactDigest: 'string' });
-    return { functionName: h.functionName as string, weightsDigest: h.artifactDigest as string };
+    return { functionName: h.functionName as string, weightsDigest: parseWeightsDigest(h.artifactDigest, `${field}[${i}].artifactDigest`) };
   });
 }
 
@@ -87,7 +88,12 @@ export function parseNodeStats(value: unknown): NodeStats {
   const functions = list(s.functions, 'stats.functions').map((item, i): NodeFunctionLoad => {
     const f = record(item, `stats.functions[${i}]`);
     fields(f, `stats.functions[${i}]`, { functionName: 'string', artifactDigest: 'string', queued: 'number', running: 'number' });
-    return { functionName: f.functionName as string, weightsDigest: f.artifactDigest as string, queued: f.queued as number, running: f.running as number };
+    return {
+      functionName: f.functionName as string,
+      weightsDigest: parseWeightsDigest(f.artifactDigest, `stats.functions[${i}].artifactDigest`),
+      queued: f.queued as number,
+      running: f.running as number,
+    };
   });
   list(s.gpus, 'stats.gpus').forEach((item, i) => {
     const g = record(item, `stats.gpus[${i}]`);

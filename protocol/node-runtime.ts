@@ -2,6 +2,7 @@ import { type ErrorCode, TidepoolError, type WireError } from './errors.js';
 import type { SamplingParams } from './sampling.js';
 import type { NodeStats } from './node-stats.js';
 import type { NodeTimeline } from './timeline-types.js';
+import type { WeightsDigest } from './weights-digest.js';
 
 /**
  * What the control plane asks of a node: run a generation for a function version, and report where models
@@ -70,7 +71,7 @@ export interface ArtifactFile {
 
 export interface Artifact {
   /** `sha256:<hex>` over the sorted file list; the model key everywhere below the control plane. */
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly files: readonly ArtifactFile[];
   readonly bytes: number;
 }
@@ -86,7 +87,7 @@ export interface WarmHoldTarget {
 /** A hold a node was asked for, as its heartbeat reports it. */
 export interface WarmHoldReport {
   readonly functionName: string;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
 }
 
 export interface NodeGenerateRequest {
@@ -154,7 +155,7 @@ export type NodeEvent =
 export type ResidencyTier = 'gpu' | 'host' | 'store';
 
 export interface ModelResidency {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly functionName: string;
   readonly tier: ResidencyTier;
   readonly bytes: number;

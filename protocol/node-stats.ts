@@ -2,6 +2,7 @@
  * A node's live load and memory picture, for operators (`GET /v1/ops/state`, `tidepool top`). Read on
  * demand, never on the request path; every number is a snapshot taken when `stats()` answered.
  */
+import type { WeightsDigest } from './weights-digest.js';
 export interface NodeStats {
   /** Requests per (function, model) this node has served: waiting for their first token, and generating. */
   readonly functions: readonly NodeFunctionLoad[];
@@ -13,7 +14,7 @@ export interface NodeStats {
 
 export interface NodeFunctionLoad {
   readonly functionName: string;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly queued: number;
   readonly running: number;
 }

@@ -6,6 +6,7 @@ import type { NodeGpuStats } from '../protocol/node-stats.js';
 import { GpuPins } from './pool/gpu-pins.js';
 import type { HostPool } from './pool/host-pool.js';
 import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';
+import type { WeightsDigest } from '../protocol/weights-digest.js';
 
 export interface DeviceLaneOptions {
   /** Position among the node's devices (timeline row, stats entry, router index). */
@@ -93,7 +94,7 @@ export class DeviceLane {
   }
 
   /** The engine's own memory report; an engine that is restarting shows as down with zero bytes. */
-  async memory(functionsOf: (weightsDigest: string) => readonly string[]): Promise<NodeGpuStats> {
+  async memory(functionsOf: (weightsDigest: WeightsDigest) => readonly string[]): Promise<NodeGpuStats> {
     const engine = this.options.supervisor.current();
     const stats = await engine?.stats().catch(() => undefined);
     if (!engine || !stats) {
@@ -128,7 +129,7 @@ export class DeviceLane {
   }
 
   /** The host pool deleted a model's files: the engine may drop its mapping of them. */
-  unmap(weightsDigest: string): void {
+  unmap(weightsDigest: WeightsDigest): void {
     void this.options.supervisor
       .current()
       ?.unmap(weightsDigest)

@@ -1,4 +1,5 @@
 import { chooseRoute, type RouteCandidate } from '../protocol/routing/route.js';
+import type { WeightsDigest } from '../protocol/weights-digest.js';
 
 /**
  * Which of a node's devices (its GPUs, or its CPU engines) serves a request: the node's configuration of the
@@ -20,11 +21,11 @@ import { chooseRoute, type RouteCandidate } from '../protocol/routing/route.js';
  */
 export interface DeviceRouter {
   /** The device for a request of `weightsDigest` that owes `tokens` output tokens. */
-  pick(weightsDigest: string, tokens: number, device: DeviceView): number;
+  pick(weightsDigest: WeightsDigest, tokens: number, device: DeviceView): number;
   /** `tokens` were delivered on `device`. */
   progress(device: number, tokens: number): void;
   /** A request of `weightsDigest` on `device` ended with `undelivered` of its tokens never produced. */
-  finished(device: number, weightsDigest: string, undelivered: number): void;
+  finished(device: number, weightsDigest: WeightsDigest, undelivered: number): void;
   /** Output tokens each device still owes, by index. */
   owed(): readonly number[];
 }
@@ -32,7 +33,7 @@ export interface DeviceRouter {
 /** What the router may ask about a device when it picks. */
 export interface DeviceView {
   /** The model's weights sit in a slot of this device. */
-  resident(device: number, weightsDigest: string): boolean;
+  resident(device: number, weightsDigest: WeightsDigest): boolean;
   /** The device's engine is running (not restarting). */
   up(device: number): boolean;
   /** Models whose weights sit in slots of this device. */
@@ -53,7 +54,7 @@ export interface DeviceRouterConfig {
    * Homes planned ahead (a caller that knows every model's rate up front may balance them); a planned home
    * stays the model's home. Without one, a model's home is the device it was last sent to.
    */
-  readonly plannedHome?: (weightsDigest: string) => number | undefined;
+  readonly plannedHome?: (weightsDigest: WeightsDigest) => number | undefined;
 }
 
 export const NODE_ROUTING: DeviceRouterConfig = Object.freeze({ spillSlackTokens: 4000, spillMeanFactor: 0, preferResident: true });
@@ -65,9 +66,9 @@ export function createDeviceRouter(devices: number, config: DeviceRouterConfig =
   const live = new Map<string, number[]>();
   const learnedHomes = new Map<string, number>();
   const spill = { kind: 'overloaded', slack: config.spillSlackTokens, meanFactor: config.spillMeanFactor } as const;
-  const homeOf = (weightsDigest: string) => config.plannedHome?.(weightsDigest) ?? learnedHomes.get(weightsDigest);
+  const homeOf = (weightsDigest: WeightsDigest) => config.plannedHome?.(weightsDigest) ?? learnedHomes.get(weightsDigest);
 
-  function tierOf(d: number, weightsDigest: string, home: number | undefined, view: DeviceView): number {
+  function tierOf(d: number, weightsDigest: WeightsDigest, home: number | undefined, view: DeviceView): number {
     if ((live.get(weightsDigest)?.[d] ?? 0) > 0) return 0;
     if (config.preferResident && view.resident(d, weightsDigest)) return 1;
     return d === home ? 2 : 3;

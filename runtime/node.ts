@@ -34,6 +34,7 @@ import type { NodeStats } from '../protocol/node-stats.js';
 import { ChoiceProgress } from '../protocol/choice-progress.js';
 import type { Logger } from '../protocol/logger.js';
 import { owingSinks } from './owed-tokens.js';
+import type { WeightsDigest } from '../protocol/weights-digest.js';
 
 export interface LocalNodeRuntimeOptions {
   readonly nodeId?: string;
@@ -332,7 +333,7 @@ class LocalNode implements LocalNodeRuntime {
     return { functions, gpus: await Promise.all(this.lanes.map((lane) => lane.memory(functionsOf))), hostPool };
   }
 
-  private noteFunction(weightsDigest: string, functionName: string): void {
+  private noteFunction(weightsDigest: WeightsDigest, functionName: string): void {
     const names = this.modelFunctions.get(weightsDigest) ?? new Set<string>();
     names.add(functionName);
     this.modelFunctions.set(weightsDigest, names);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** One model file as deployed: its name inside the artifact, `sha256:<hex>` of its bytes and its size. */
 export interface ArtifactFileEntry {
@@ -36,10 +37,10 @@ export async function hashFile(path: string): Promise<{ readonly digest: string;
  * Same files, same digest, whatever order they were listed in, so redeploying an unchanged model reuses
  * everything downstream (host pool, GPU slots) keyed by it.
  */
-export function weightsDigestOf(files: readonly ArtifactFileEntry[]): string {
+export function weightsDigestOf(files: readonly ArtifactFileEntry[]): WeightsDigest {
   const hash = createHash('sha256');
   for (const f of sortFiles(files)) hash.update(`${f.name}\t${f.digest}\t${f.size}\n`);
-  return `sha256:${hash.digest('hex')}`;
+  return `sha256:${hash.digest('hex')}` as WeightsDigest; // the form isWeightsDigest checks, by construction
 }
 
 export function sortFiles(files: readonly ArtifactFileEntry[]): ArtifactFileEntry[] {

@@ -1,6 +1,7 @@
 import type { ArtifactFileEntry } from './artifact.js';
 import type { InvocationRecord } from './invocation-recorder.js';
 import type { FunctionManifest } from './manifest.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /**
  * The function registry as the control plane sees it. `db-catalog.ts` implements it over the kysely
@@ -25,7 +26,7 @@ export interface NewFunctionVersion {
   readonly name: string;
   readonly description: string;
   readonly manifest: FunctionManifest;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly files: readonly ArtifactFileEntry[];
   readonly sizeBytes: number;
 }
@@ -40,7 +41,7 @@ export interface FunctionSummary {
   readonly name: string;
   readonly description: string;
   readonly activeVersion: number | null;
-  readonly weightsDigest: string | null;
+  readonly weightsDigest: WeightsDigest | null;
   readonly sizeBytes: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;

@@ -8,6 +8,7 @@ import type { FunctionCatalog, FunctionSummary, FunctionVersionRecord } from './
 import type { FunctionTokenizer, ResolvedFunction } from './resolved-function.js';
 import { assertManifest, ManifestError } from './manifest.js';
 import { checkBlobsPresent, checkFileList, checkModel, type BlobReader, type ModelValidator } from './model-check.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** Deploy, list, show, remove and (hot path) resolve functions. Routes call this and nothing below it. */
 export interface FunctionService {
@@ -22,7 +23,7 @@ export interface FunctionService {
 export interface DeployResult {
   readonly name: string;
   readonly version: number;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly sizeBytes: number;
 }
 
@@ -221,7 +222,7 @@ function metaOf(tokenizer: FunctionTokenizer, config: Record<string, unknown>): 
   };
 }
 
-async function residencyOf(router: Router, weightsDigest: string): Promise<FunctionDetails['residency']> {
+async function residencyOf(router: Router, weightsDigest: WeightsDigest): Promise<FunctionDetails['residency']> {
   const perNode = await Promise.all(
     router.nodes.map(async (node) => {
       const models = await node.residency().catch(() => []);

@@ -2,6 +2,7 @@ import type { InvocationWindowStats } from '../db/repositories/invocation-reposi
 import type { FunctionSummary } from '../db/repositories/function-repository.js';
 import type { NodeSnapshot } from './node-snapshot.js';
 import type { OpsFunction, OpsTier } from './ops-types.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 const TIER_RANK: Readonly<Record<OpsTier, number>> = { gpu: 0, host: 1, store: 2 };
 /** Manifest defaults (docs/cli.md), for a version whose manifest lacks an `slo` block. */
@@ -33,7 +34,7 @@ export function functionRows(catalog: readonly FunctionSummary[], nodes: readonl
   });
 }
 
-function bestTier(weightsDigest: string, nodes: readonly NodeSnapshot[]): OpsTier {
+function bestTier(weightsDigest: WeightsDigest, nodes: readonly NodeSnapshot[]): OpsTier {
   let best: OpsTier = 'store';
   for (const snapshot of nodes) {
     for (const model of snapshot.residency) {

@@ -8,6 +8,7 @@ import { HttpNodeRuntime, NodeLostError, NodeUnreachableError } from './http-nod
 import { createRouteDecisions, type RouteReason, type RoutingSummary } from './route-decisions.js';
 import type { Router } from './router.js';
 import { type Logger, silentLogger } from '../../protocol/logger.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 export type { RouteReason } from './route-decisions.js';
 
@@ -111,7 +112,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
     return records.filter((r) => r.state === 'ready' && r.heartbeatAt.getTime() >= cutoff && !suspects.has(r.id));
   }
 
-  function candidates(weightsDigest: string, exclude: ReadonlySet<string>): Candidate[] {
+  function candidates(weightsDigest: WeightsDigest, exclude: ReadonlySet<string>): Candidate[] {
     return live()
       .filter((record) => !exclude.has(record.id))
       .map((record) => {
@@ -130,7 +131,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   }
 
   /** The control plane's configuration of the routing core: tiers hot, warm, store; load in requests; spread. */
-  function choose(weightsDigest: string, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
+  function choose(weightsDigest: WeightsDigest, exclude: ReadonlySet<string>): { candidate: Candidate; reason: RouteReason } | undefined {
     // Sorted by node id, so equal candidates resolve the same way on every replica.
     const nodes = candidates(weightsDigest, exclude).sort((a, b) => a.record.id.localeCompare(b.record.id));
     const choice = chooseRoute(
@@ -143,7 +144,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
     return { candidate, reason: candidate.tier === TIER_RANK.gpu ? 'hot' : candidate.tier === TIER_RANK.host ? 'warm' : 'least_loaded' };
   }
 
-  function track(nodeId: string, weightsDigest: string, delta: number): void {
+  function track(nodeId: string, weightsDigest: WeightsDigest, delta: number): void {
     for (const key of [nodeId, `${nodeId}\0${weightsDigest}`]) {
       const n = (inflight.get(key) ?? 0) + delta;
       if (n <= 0) inflight.delete(key);
@@ -158,7 +159,7 @@ export function createClusterRouter(options: ClusterRouterOptions): ClusterRoute
   }
 
   /** One request's path through the cluster: first choice, then the next best node while no token was sent. */
-  function failover(weightsDigest: string, first: { candidate: Candidate; reason: RouteReason }): NodeRuntime {
+  function failover(weightsDigest: WeightsDigest, first: { candidate: Candidate; reason: RouteReason }): NodeRuntime {
     return {
       nodeId: first.candidate.record.id,
       residency: () => first.candidate.client.residency(),

@@ -1,5 +1,6 @@
 import type { NodeRuntime, ResidencyTier } from '../../protocol/node-runtime.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /**
  * Picks the node that serves a request for a model. Preference follows the invoke path in ARCHITECTURE.md:
@@ -7,7 +8,7 @@ import { chooseRoute } from '../../protocol/routing/route.js';
  * routing core, protocol/routing/route.ts, without spreading). A node that does not answer comes last.
  */
 export interface Router {
-  pick(weightsDigest: string): Promise<NodeRuntime>;
+  pick(weightsDigest: WeightsDigest): Promise<NodeRuntime>;
   /** Every node, for residency reports. */
   readonly nodes: readonly NodeRuntime[];
 }
@@ -28,7 +29,7 @@ export function createRouter(options: { readonly nodes: readonly NodeRuntime[] }
   };
 }
 
-async function score(node: NodeRuntime, weightsDigest: string): Promise<{ tier: number; load: number }> {
+async function score(node: NodeRuntime, weightsDigest: WeightsDigest): Promise<{ tier: number; load: number }> {
   const models = await node.residency().catch(() => undefined);
   if (!models) return { tier: Number.POSITIVE_INFINITY, load: Number.POSITIVE_INFINITY };
   const own = models.find((m) => m.weightsDigest === weightsDigest);

@@ -3,8 +3,9 @@
  * learns its models as they come). Each model gets a home device, heaviest expected load first, on the device
  * with the least expected load so far, so each device sees a stable, balanced subset of models. Pure.
  */
+import type { WeightsDigest } from '../weights-digest.js';
 export interface PlannedModel {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   /** Mean arrival rate, requests/s. */
   readonly rate: number;
   /** Weight bytes. */

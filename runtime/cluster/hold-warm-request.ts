@@ -1,5 +1,6 @@
 import type { WireArtifact } from '../../protocol/internal-generate.js';
 import type { Artifact, WarmHoldTarget } from '../../protocol/node-runtime.js';
+import { isWeightsDigest, type WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** The body of `POST /internal/hold-warm`: `artifact` null releases the function's hold. */
 export interface HoldWarmRequest {
@@ -69,8 +70,8 @@ export function parseWarmHoldSet(text: string): readonly WarmHoldTarget[] {
 /** The artifact's wire form (`WireArtifact`): its weights digest is `digest` there. */
 function parseArtifact(value: unknown): Artifact {
   const a = value as Partial<Record<keyof WireArtifact, unknown>>;
-  if (typeof value !== 'object' || typeof a.digest !== 'string' || !a.digest.startsWith('sha256:')) {
-    throw new HoldWarmRequestError('artifact.digest must be a sha256:<hex> string (or artifact null to release)');
+  if (typeof value !== 'object' || !isWeightsDigest(a.digest)) {
+    throw new HoldWarmRequestError('artifact.digest must be a weights digest, sha256:<64 hex digits> (or artifact null to release)');
   }
   if (typeof a.bytes !== 'number' || !Number.isSafeInteger(a.bytes) || a.bytes < 0)
     throw new HoldWarmRequestError('artifact.bytes must be a non-negative integer');
@@ -82,5 +83,5 @@ function parseArtifact(value: unknown): Artifact {
     }
   });
   const { digest, ...rest } = value as WireArtifact;
-  return { weightsDigest: digest, ...rest };
+  return { weightsDigest: digest as WeightsDigest, ...rest }; // checked by isWeightsDigest above
 }

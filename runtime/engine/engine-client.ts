@@ -18,6 +18,7 @@ import type {
 } from './engine.js';
 import { FrameDecoder, encodeFrame } from './frame-codec.js';
 import { engineError, sequenceError, toEngineStats, type WireMessage } from './engine-wire.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** What the engine says about itself in its `hello` reply. */
 export interface EngineHello {
@@ -127,7 +128,7 @@ export class EngineClient implements Engine {
     return { bytes: Number(reply.bytes), ms: Number(reply.ms), cached: Boolean(reply.cached) };
   }
 
-  async evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void> {
+  async evict(weightsDigest: WeightsDigest, options?: { readonly force?: boolean }): Promise<void> {
     await this.request({ op: 'evict', model: weightsDigest, force: options?.force ?? false });
   }
 
@@ -141,7 +142,7 @@ export class EngineClient implements Engine {
   }
 
   /** Drops the engine's mapping of a model that is not resident (after its files left shared memory). */
-  async unmap(weightsDigest: string): Promise<{ readonly dropped: boolean }> {
+  async unmap(weightsDigest: WeightsDigest): Promise<{ readonly dropped: boolean }> {
     const reply = await this.request({ op: 'unmap', model: weightsDigest });
     return { dropped: Boolean(reply.dropped) };
   }
@@ -196,7 +197,7 @@ export class EngineClient implements Engine {
     }
   }
 
-  async runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult> {
+  async runTurn(weightsDigest: WeightsDigest, maxSteps: number): Promise<TurnResult> {
     const reply = await this.request({ op: 'run', model: weightsDigest, max_steps: maxSteps });
     return { steps: Number(reply.steps), reason: oneOf(reply.reason, TURN_REASONS, 'run.reason'), ms: Number(reply.ms) };
   }

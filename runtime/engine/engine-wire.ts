@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import type { TokenLogprob } from '../../protocol/node-runtime.js';
 import { ENGINE_ERROR_CODES, EngineError, type EngineErrorCode, type EngineStats } from './engine.js';
 
@@ -13,7 +14,7 @@ export function toEngineStats(reply: WireRecord): EngineStats {
   return {
     prefillTokensSaved: Number(reply.prefill_tokens_saved ?? 0),
     models: models.map((model) => ({
-      weightsDigest: String(model.model),
+      weightsDigest: String(model.model) as WeightsDigest, // the engine echoes the names this client gave it
       bytes: Number(model.bytes ?? 0),
       state: model.state === 'loading' ? 'loading' : model.state === 'mapped' ? 'mapped' : 'resident',
       running: Number(model.running ?? 0),

@@ -1,6 +1,7 @@
 import { type ErrorCode, TidepoolError } from '../../protocol/errors.js';
 import type { DoneReason, TokenLogprob } from '../../protocol/node-runtime.js';
 import type { SamplingParams } from '../../protocol/sampling.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /**
  * The engine as the scheduler sees it: one device, several resident models, sequences that produce tokens
@@ -19,7 +20,7 @@ export interface Engine {
   load(model: ModelRef): Promise<LoadResult>;
 
   /** Frees a model's slot. Rejects with `busy` while it has running sequences unless `force`. */
-  evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void>;
+  evict(weightsDigest: WeightsDigest, options?: { readonly force?: boolean }): Promise<void>;
 
   /**
    * Queues a sequence for its model. Tokens and the end of the sequence reach `sink`. The model does not have
@@ -39,7 +40,7 @@ export interface Engine {
   cancel(sequenceId: number): Promise<void>;
 
   /** Runs up to `maxSteps` steps of one model's batch. Resolves when the turn ends. */
-  runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult>;
+  runTurn(weightsDigest: WeightsDigest, maxSteps: number): Promise<TurnResult>;
 
   /** Ends the running turn at the next token boundary and drops queued turns. */
   preempt(): Promise<void>;
@@ -58,7 +59,7 @@ export type EngineBackend = 'cpu' | 'cuda' | 'sim';
 
 /** A model as the engine loads it: a key (the artifact digest) and the directory holding its files. */
 export interface ModelRef {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   /** Directory with config.json and *.safetensors (in shared memory for real engines). */
   readonly dir: string;
   /** Total weight bytes, for budgets and cost models. */
@@ -74,7 +75,7 @@ export interface LoadResult {
 
 export interface SequenceSpec {
   readonly id: number;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly promptTokens: readonly number[];
   /** The caller's record, unchanged; the client writes its engine fields into `add`. */
   readonly sampling: SamplingParams;
@@ -118,7 +119,7 @@ export interface EngineStats {
   /** Prompt tokens the engine did not prefill because a group's member forked another's KV, since it started. */
   readonly prefillTokensSaved: number;
   readonly models: readonly {
-    readonly weightsDigest: string;
+    readonly weightsDigest: WeightsDigest;
     readonly bytes: number;
     /** `mapped`: files mapped (and pinned on CUDA) but not in a device slot; the next load only copies. */
     readonly state: 'loading' | 'resident' | 'mapped';

@@ -2,6 +2,7 @@ import type { SamplingGrammar } from '../../protocol/sampling.js';
 import { fromTransferForm, toEngineGrammar } from '../../protocol/structured-output/transfer-form.js';
 import { EngineError } from './engine.js';
 import { vocabTokens } from './engine-vocab.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 type Request = (command: Record<string, unknown>) => Promise<unknown>;
 
@@ -22,7 +23,7 @@ export class GrammarRegistrations {
    * recently used automata under its budget and answers `not_found` for them: registered again, and `add`
    * retried, once.
    */
-  async add(add: Record<string, unknown>, grammar: SamplingGrammar, weightsDigest: string, modelDir: string): Promise<void> {
+  async add(add: Record<string, unknown>, grammar: SamplingGrammar, weightsDigest: WeightsDigest, modelDir: string): Promise<void> {
     const constrained = { ...add, grammar: grammar.hash, vocab: weightsDigest };
     await this.ensure(grammar, weightsDigest, modelDir);
     try {
@@ -35,7 +36,7 @@ export class GrammarRegistrations {
     }
   }
 
-  async ensure(grammar: SamplingGrammar, weightsDigest: string, modelDir: string): Promise<void> {
+  async ensure(grammar: SamplingGrammar, weightsDigest: WeightsDigest, modelDir: string): Promise<void> {
     await Promise.all([
       this.once(this.grammars, grammar.hash, () =>
         this.request({ op: 'grammar', grammar: grammar.hash, ...toEngineGrammar(fromTransferForm(grammar.automaton)) }),
@@ -45,7 +46,7 @@ export class GrammarRegistrations {
   }
 
   /** After the engine answered `not_found`: it dropped one of them, so both are sent again. */
-  forget(hash: string, weightsDigest: string): void {
+  forget(hash: string, weightsDigest: WeightsDigest): void {
     this.grammars.delete(hash);
     this.vocabs.delete(weightsDigest);
   }

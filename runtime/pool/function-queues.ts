@@ -1,5 +1,6 @@
 import type { Gauge } from 'prom-client';
 import { NodeError, type NodeGenerateRequest, choiceCount } from '../../protocol/node-runtime.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** A request's place in its function's queue: `started` at its first event, `finished` when it ends. */
 export interface QueueTicket {
@@ -10,7 +11,7 @@ export interface QueueTicket {
 
 export interface KnownModel {
   readonly functionName: string;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly bytes: number;
   readonly queued: number;
   readonly running: number;
@@ -18,7 +19,7 @@ export interface KnownModel {
 
 interface Counts {
   functionName: string;
-  weightsDigest: string;
+  weightsDigest: WeightsDigest;
   bytes: number;
   queued: number;
   running: number;

@@ -1,4 +1,5 @@
 import type { HostLease, HostPool } from './host-pool.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /**
  * Holds a soft host lease (`HostPool.holdIfWarm`) for every model resident on the GPU, so a hot model's
@@ -12,13 +13,13 @@ export class GpuPins {
   constructor(private readonly hostPool: HostPool) {}
 
   /** Called when the scheduler reports a model loaded onto the GPU. */
-  loaded(weightsDigest: string): void {
+  loaded(weightsDigest: WeightsDigest): void {
     if (this.pins.has(weightsDigest)) return;
     const lease = this.hostPool.holdIfWarm(weightsDigest);
     if (lease) this.pins.set(weightsDigest, lease);
   }
 
-  evicted(weightsDigest: string): void {
+  evicted(weightsDigest: WeightsDigest): void {
     this.pins.get(weightsDigest)?.release();
     this.pins.delete(weightsDigest);
   }

@@ -1,4 +1,5 @@
 import { BlobDigestMismatchError, InvalidDigestError } from '../../protocol/blob-source.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 export type HostPoolErrorCode =
   /** The object store could not be read (unreachable, missing blob, I/O error). */
@@ -22,7 +23,7 @@ export class HostPoolError extends Error {
   }
 
   /** Classifies a failed blob fetch: corrupt stored bytes, a malformed artifact, or else the store's failure. */
-  static fromFetch(weightsDigest: string, fileName: string, error: unknown): HostPoolError {
+  static fromFetch(weightsDigest: WeightsDigest, fileName: string, error: unknown): HostPoolError {
     if (error instanceof BlobDigestMismatchError) {
       return new HostPoolError(
         'digest_mismatch',
@@ -35,7 +36,7 @@ export class HostPoolError extends Error {
   }
 
   /** An artifact file name that could escape the model directory: refused before any fetch, never retried. */
-  static unsafeFileName(weightsDigest: string, fileName: string): HostPoolError {
+  static unsafeFileName(weightsDigest: WeightsDigest, fileName: string): HostPoolError {
     return new HostPoolError(
       'bad_artifact',
       `model ${weightsDigest} lists the file name ${JSON.stringify(fileName)}, which is not a plain file name; nothing was fetched`,

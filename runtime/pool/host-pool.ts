@@ -11,6 +11,7 @@ import { HostPoolError } from './host-pool-error.js';
 import { DEFAULT_STORE_RETRY, withStoreRetry, type StoreRetryOptions } from './store-retry.js';
 import { filesPresent, isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
 import { acquireDirLock, type DirLock } from '../../protocol/dir-lock.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 export { HostPoolError } from './host-pool-error.js';
 
@@ -39,7 +40,7 @@ export interface HostPoolOptions {
 
 /** A pin on a warm model: its files stay in `dir` until `release()`. */
 export interface HostLease {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly dir: string;
   readonly bytes: number;
   /** Idempotent. The model becomes evictable when its last lease is released. */
@@ -47,7 +48,7 @@ export interface HostLease {
 }
 
 export interface HostModelSnapshot {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly bytes: number;
   readonly state: 'fetching' | 'warm';
   readonly leases: number;
@@ -70,7 +71,7 @@ export interface HostPool {
    * node holds one for each GPU-resident model: a hot model keeps its host copy for cheap reloads without
    * letting the GPU's residency starve the host pool.
    */
-  holdIfWarm(weightsDigest: string): HostLease | undefined;
+  holdIfWarm(weightsDigest: WeightsDigest): HostLease | undefined;
   snapshot(): readonly HostModelSnapshot[];
   /** Bytes held by warm models and reserved by fetches under way. */
   usedBytes(): number;
@@ -78,7 +79,7 @@ export interface HostPool {
    * Calls `listener` with a model's digest once its files are gone from shared memory, so an engine that
    * keeps the files mapped (and pinned) can let go of them. Returns an unsubscribe function.
    */
-  onEvicted(listener: (weightsDigest: string) => void): () => void;
+  onEvicted(listener: (weightsDigest: WeightsDigest) => void): () => void;
   /** Cancels keep-warm timers and releases the directory lock; files stay for the next start to rediscover. */
   close(): Promise<void>;
 }
@@ -125,7 +126,7 @@ class Pool implements HostPool {
   private useCounter = 0;
   /** Deletions under way, so a refetch of the same digest cannot publish before the old copy is gone. */
   private readonly removals = new Map<string, Promise<void>>();
-  private readonly evictedListeners = new Set<(weightsDigest: string) => void>();
+  private readonly evictedListeners = new Set<(weightsDigest: WeightsDigest) => void>();
 
   constructor(
     private readonly options: HostPoolOptions,
@@ -181,7 +182,7 @@ class Pool implements HostPool {
     void this.evict(entry).then(() => this.wakeRoomWaiters());
   }
 
-  holdIfWarm(weightsDigest: string): HostLease | undefined {
+  holdIfWarm(weightsDigest: WeightsDigest): HostLease | undefined {
     const entry = this.entries.get(weightsDigest);
     if (entry?.state !== 'warm') return undefined;
     entry.softLeases++;
@@ -320,7 +321,7 @@ class Pool implements HostPool {
     for (const listener of this.evictedListeners) listener(weightsDigest);
   }
 
-  onEvicted(listener: (weightsDigest: string) => void): () => void {
+  onEvicted(listener: (weightsDigest: WeightsDigest) => void): () => void {
     this.evictedListeners.add(listener);
     return () => this.evictedListeners.delete(listener);
   }

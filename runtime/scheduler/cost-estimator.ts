@@ -3,6 +3,7 @@
  * from configured priors and follow observed turns (exponentially weighted), so the same code is right for
  * the real engine and the simulator without knowing either's internals.
  */
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 export interface CostOptions {
   /** Host-to-device bandwidth for weight loads, bytes per ms (50 GB/s ≈ 5e7). */
   readonly h2dBytesPerMs: number;
@@ -51,13 +52,13 @@ export const DEFAULT_COSTS: CostOptions = Object.freeze({
 export interface CostEstimator {
   readonly options: CostOptions;
   /** Estimated ms of one decode step of `modelBytes` weights (batch-size effects are folded into the average). */
-  decodeStepMs(weightsDigest: string, modelBytes: number): number;
+  decodeStepMs(weightsDigest: WeightsDigest, modelBytes: number): number;
   /** Estimated ms to prefill `tokens` prompt tokens. */
-  prefillMs(weightsDigest: string, modelBytes: number, tokens: number): number;
+  prefillMs(weightsDigest: WeightsDigest, modelBytes: number, tokens: number): number;
   /** Estimated ms to page `bytes` of weights in: bytes / bandwidth + fixed overhead. */
   loadMs(bytes: number): number;
   /** Feeds a finished turn (ms per step, prefill steps included) back into the estimate. Mutates the estimator. */
-  observeTurn(weightsDigest: string, steps: number, ms: number): void;
+  observeTurn(weightsDigest: WeightsDigest, steps: number, ms: number): void;
 }
 
 export function createCostEstimator(options: Partial<CostOptions> = {}): CostEstimator {

@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import { TidepoolError, coded } from '../../protocol/errors.js';
 import type { DoneReason, Engine, SequenceSink, TurnResult } from '../engine/engine.js';
 import type { Clock } from './clock.js';
@@ -38,7 +39,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const demand = createDemandTracker();
   let running: RunningTurn | undefined;
   const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.weightsDigest });
-  let current: string | undefined;
+  let current: WeightsDigest | undefined;
   let closed = false;
   /** Why the scheduler closed: the error queued requests, and any submitted later, end with. */
   let closedError: TidepoolError = new TidepoolError('engine_down', 'scheduler is closed');

@@ -1,6 +1,7 @@
 import type { CostEstimator } from './cost-estimator.js';
 import type { DemandTracker } from './demand.js';
 import type { ModelState, RequestState } from './state.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /**
  * What a policy sees. Valid only during the call it is passed to: the loop mutates the underlying records
@@ -21,7 +22,7 @@ export interface SchedulerView {
 
 /** One turn as a policy orders it. The loop carries it out in the order the fields are listed. */
 export interface TurnPlan {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   /** Park the KV of every other model's decoding sequences before the turn (KV lives on host between turns). */
   readonly parkOthers: boolean;
   /** Queued requests of `weightsDigest` to hand to the engine now (prefill admission), in this order. */
@@ -51,7 +52,7 @@ export interface TurnPlan {
 
 /** A turn in flight, as `shouldPreempt` sees it. */
 export interface RunningTurn {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly startedMs: number;
   readonly quotaMs: number;
 }

@@ -1,6 +1,7 @@
 import type { ModelRef } from '../engine/engine.js';
 import type { SamplingParams } from '../../protocol/sampling.js';
 import type { Slo } from '../../protocol/slo.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** One generation as the node runtime hands it to a GPU's scheduler. */
 export interface GenerationRequest {
@@ -29,7 +30,7 @@ export type { PolicyName } from '../../protocol/policy-names.js';
 export { NODE_POLICY_NAMES, POLICY_NAMES } from '../../protocol/policy-names.js';
 
 export interface ModelSnapshot {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly functionName: string;
   /** Weights are on the GPU (loaded, not loading). */
   readonly resident: boolean;
@@ -48,8 +49,15 @@ export interface SchedulerSnapshot {
 
 /** What the loop did, for metrics and the timeline. `atMs` is on the scheduler's clock. */
 export type SchedulerEvent =
-  | { readonly type: 'load'; readonly atMs: number; readonly weightsDigest: string; readonly ms: number; readonly cached: boolean; readonly prefetch: boolean }
-  | { readonly type: 'evict'; readonly atMs: number; readonly weightsDigest: string }
+  | {
+      readonly type: 'load';
+      readonly atMs: number;
+      readonly weightsDigest: WeightsDigest;
+      readonly ms: number;
+      readonly cached: boolean;
+      readonly prefetch: boolean;
+    }
+  | { readonly type: 'evict'; readonly atMs: number; readonly weightsDigest: WeightsDigest }
   /**
    * The loop made `to` the running model. `ms`: clock time from the turn's plan to resident weights (0 when they
    * already were); `estimateMs`: what the policy was told it would cost (`costs.loadMs` when the weights were
@@ -58,21 +66,35 @@ export type SchedulerEvent =
   | {
       readonly type: 'switch';
       readonly atMs: number;
-      readonly from: string | undefined;
-      readonly to: string;
+      readonly from: WeightsDigest | undefined;
+      readonly to: WeightsDigest;
       readonly ms: number;
       readonly estimateMs: number;
       readonly overrun: boolean;
     }
-  | { readonly type: 'park'; readonly atMs: number; readonly weightsDigest: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
-  | { readonly type: 'restore'; readonly atMs: number; readonly weightsDigest: string; readonly sequences: number; readonly bytes: number; readonly ms: number }
+  | {
+      readonly type: 'park';
+      readonly atMs: number;
+      readonly weightsDigest: WeightsDigest;
+      readonly sequences: number;
+      readonly bytes: number;
+      readonly ms: number;
+    }
+  | {
+      readonly type: 'restore';
+      readonly atMs: number;
+      readonly weightsDigest: WeightsDigest;
+      readonly sequences: number;
+      readonly bytes: number;
+      readonly ms: number;
+    }
   | {
       readonly type: 'turn';
       readonly atMs: number;
-      readonly weightsDigest: string;
+      readonly weightsDigest: WeightsDigest;
       readonly steps: number;
       readonly quotaSteps: number;
       readonly reason: string;
       readonly ms: number;
     }
-  | { readonly type: 'error'; readonly atMs: number; readonly weightsDigest: string; readonly message: string };
+  | { readonly type: 'error'; readonly atMs: number; readonly weightsDigest: WeightsDigest; readonly message: string };

@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
 import type { SequenceSink } from '../engine/engine.js';
 import { aegaeonSwitchEstimateMs } from '../scheduler/aegaeon-quota.js';
@@ -139,7 +140,7 @@ async function replay(o: ClusterOptions, clock: VirtualClock, cluster: Instances
   /** Per decode instance: live requests per model (the artifact's decode batches). */
   const batches = cluster.decode.map(() => new Map<string, number>());
   let nextId = 1;
-  const decodeOn = (d: number, key: string, prompt: number, output: number, tally: RequestTally) => {
+  const decodeOn = (d: number, key: WeightsDigest, prompt: number, output: number, tally: RequestTally) => {
     batches[d]!.set(key, (batches[d]!.get(key) ?? 0) + 1);
     const sink: SequenceSink = {
       onToken: () => tally.token(clock.now()),
@@ -153,7 +154,7 @@ async function replay(o: ClusterOptions, clock: VirtualClock, cluster: Instances
     // The prefill's first token is in the prompt handed over: its KV is the prompt's plus that token's.
     cluster.decode[d]!.scheduler.submit(simGeneration(nextId++, key, prompt + 1, output - 1, o.workload.slo), sink);
   };
-  const handOver = async (p: number, key: string, prompt: number, output: number, tally: RequestTally) => {
+  const handOver = async (p: number, key: WeightsDigest, prompt: number, output: number, tally: RequestTally) => {
     await cluster.prefill[p]!.engine.copyToHost((prompt + 1) * shapeOfKey(key).kvBytesPerToken);
     const d = chooseRoute(
       batches.map((b) => ({ tier: b.has(key) ? 0 : 1, load: b.size })),

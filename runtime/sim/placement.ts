@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import type { PolicyName } from '../scheduler/types.js';
 import type { SimGpuSpec } from './sim-types.js';
 import type { SimFunction } from './workloads.js';
@@ -12,7 +13,7 @@ export interface Placement {
   /** For each GPU, the bytes of its weights arena (the rest of its memory is the KV pool). */
   readonly arenaBytes: readonly number[];
   /** GPUs allowed to serve a function; undefined means any (pooled). Empty means it was not placed. */
-  readonly gpusOf: ((key: string) => readonly number[]) | undefined;
+  readonly gpusOf: ((key: WeightsDigest) => readonly number[]) | undefined;
 }
 
 /** Share of memory a pooled tidepool GPU gives to weights; the rest is KV. */
@@ -44,7 +45,7 @@ export function placeFunctions(policy: PolicyName, functions: readonly SimFuncti
 /** Each function gets one GPU, then spare GPUs go, one by one, to the function with the most rate per GPU. */
 function dedicated(functions: readonly SimFunction[], gpus: number, gpu: SimGpuSpec): Placement {
   const order = [...functions].sort((a, b) => b.rate - a.rate || (a.weightsDigest < b.weightsDigest ? -1 : 1));
-  const owners: string[] = order.slice(0, gpus).map((f) => f.weightsDigest);
+  const owners: WeightsDigest[] = order.slice(0, gpus).map((f) => f.weightsDigest);
   const replicas = new Map(owners.map((k) => [k, 1]));
   const rate = new Map(functions.map((f) => [f.weightsDigest, f.rate]));
   while (owners.length < gpus && order.length > 0) {

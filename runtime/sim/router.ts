@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import { planHomes } from '../../protocol/routing/home-plan.js';
 import type { PlannedModel } from '../../protocol/routing/home-plan.js';
 import { chooseRoute } from '../../protocol/routing/route.js';
@@ -31,26 +32,26 @@ export function routingConfig(routing: SimRouting, gpus: number, functions: read
  */
 export interface Router {
   /** The GPU for a request of `key` owing `tokens` output tokens; undefined when the function has no GPU. */
-  pick(key: string, tokens: number): number | undefined;
+  pick(key: WeightsDigest, tokens: number): number | undefined;
   /** `tokens` were delivered on `gpu`. */
   progress(gpu: number, tokens: number): void;
   /** A request of `key` on `gpu` ended with `undelivered` tokens never produced. */
-  finished(gpu: number, key: string, undelivered: number): void;
+  finished(gpu: number, key: WeightsDigest, undelivered: number): void;
   /** The scheduler of `gpu` loaded (true) or evicted (false) `key`'s weights. */
-  noteResidency(gpu: number, key: string, resident: boolean): void;
+  noteResidency(gpu: number, key: WeightsDigest, resident: boolean): void;
 }
 
 export function createRouter(
   gpus: number,
   functions: readonly PlannedModel[],
-  gpusOf: ((key: string) => readonly number[]) | undefined,
+  gpusOf: ((key: WeightsDigest) => readonly number[]) | undefined,
   routing: SimRouting = 'planned',
 ): Router {
   const resident = Array.from({ length: gpus }, () => new Set<string>());
-  const noteResidency = (gpu: number, key: string, on: boolean) => void (on ? resident[gpu]!.add(key) : resident[gpu]!.delete(key));
+  const noteResidency = (gpu: number, key: WeightsDigest, on: boolean) => void (on ? resident[gpu]!.add(key) : resident[gpu]!.delete(key));
   if (gpusOf) return placedRouter(gpus, gpusOf, noteResidency);
   const devices = createDeviceRouter(gpus, routingConfig(routing, gpus, functions));
-  const view = { resident: (d: number, key: string) => resident[d]!.has(key), up: () => true, residentCount: (d: number) => resident[d]!.size };
+  const view = { resident: (d: number, key: WeightsDigest) => resident[d]!.has(key), up: () => true, residentCount: (d: number) => resident[d]!.size };
   return {
     pick: (key, tokens) => devices.pick(key, tokens, view),
     progress: (gpu, tokens) => devices.progress(gpu, tokens),
@@ -59,7 +60,7 @@ export function createRouter(
   };
 }
 
-function placedRouter(gpus: number, gpusOf: (key: string) => readonly number[], noteResidency: Router['noteResidency']): Router {
+function placedRouter(gpus: number, gpusOf: (key: WeightsDigest) => readonly number[], noteResidency: Router['noteResidency']): Router {
   const owed = Array<number>(gpus).fill(0);
   return {
     pick(key, tokens) {

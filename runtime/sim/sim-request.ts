@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import type { ModelRef } from '../engine/engine.js';
 import type { Slo } from '../../protocol/slo.js';
 import type { GenerationRequest } from '../scheduler/types.js';
@@ -5,11 +6,11 @@ import { shapeOfKey } from './catalogue.js';
 import { samplingWith } from '../../protocol/sampling.js';
 
 /** What the simulated clusters hand their schedulers: a model ref priced by its shape, and a generation. */
-export function simModelRef(key: string): ModelRef {
+export function simModelRef(key: WeightsDigest): ModelRef {
   return { weightsDigest: key, dir: `/sim/${key}`, bytes: shapeOfKey(key).weightBytes };
 }
 
-export function simGeneration(id: number, key: string, promptTokens: number, maxTokens: number, slo: Slo): GenerationRequest {
+export function simGeneration(id: number, key: WeightsDigest, promptTokens: number, maxTokens: number, slo: Slo): GenerationRequest {
   return {
     id,
     functionName: key,

@@ -2,6 +2,7 @@ import { EngineError } from '../engine/engine.js';
 import type { Engine, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceGroupSpec, SequenceSink, SequenceSpec, TurnResult } from '../engine/engine.js';
 import type { Clock } from '../scheduler/clock.js';
 import type { SimGpuSpec, SimModelShape, StepCostModel } from './sim-types.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 export interface SimulatedEngineOptions {
   readonly clock: Clock;
@@ -101,7 +102,7 @@ export class SimulatedEngine implements Engine {
     return { bytes: shape.weightBytes, ms, cached: false };
   }
 
-  async evict(weightsDigest: string, options?: { readonly force?: boolean }): Promise<void> {
+  async evict(weightsDigest: WeightsDigest, options?: { readonly force?: boolean }): Promise<void> {
     const model = this.models.get(weightsDigest);
     if (!model) return;
     const running = [...this.seqs.values()].filter((s) => s.spec.weightsDigest === weightsDigest && s.state === 'running');
@@ -136,7 +137,7 @@ export class SimulatedEngine implements Engine {
     if (s) this.finish(s, 'cancelled');
   }
 
-  runTurn(weightsDigest: string, maxSteps: number): Promise<TurnResult> {
+  runTurn(weightsDigest: WeightsDigest, maxSteps: number): Promise<TurnResult> {
     const epoch = this.preemptEpoch;
     const turn = this.turnChain.then(() => this.turn(weightsDigest, maxSteps, epoch));
     this.turnChain = turn.catch(() => undefined);
@@ -217,11 +218,11 @@ export class SimulatedEngine implements Engine {
   }
 
   /** Sequences the engine holds, by state, of one model or of all (for tests and invariants). */
-  sequenceCount(state: SimSequence['state'], weightsDigest?: string): number {
+  sequenceCount(state: SimSequence['state'], weightsDigest?: WeightsDigest): number {
     return [...this.seqs.values()].filter((s) => s.state === state && (weightsDigest === undefined || s.spec.weightsDigest === weightsDigest)).length;
   }
 
-  private async turn(weightsDigest: string, maxSteps: number, epoch: number): Promise<TurnResult> {
+  private async turn(weightsDigest: WeightsDigest, maxSteps: number, epoch: number): Promise<TurnResult> {
     const started = this.o.clock.now();
     const model = this.models.get(weightsDigest);
     if (model?.state !== 'resident') return { steps: 0, reason: 'not_resident', ms: 0 };
@@ -298,7 +299,7 @@ export class SimulatedEngine implements Engine {
     s.sink.onDone(reason, { promptTokens: s.spec.promptTokens.length, completionTokens: s.generated }, error);
   }
 
-  private running(weightsDigest: string): SimSequence[] {
+  private running(weightsDigest: WeightsDigest): SimSequence[] {
     const out: SimSequence[] = [];
     for (const s of this.seqs.values()) if (s.spec.weightsDigest === weightsDigest && s.state === 'running') out.push(s);
     return out;

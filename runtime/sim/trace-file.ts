@@ -1,3 +1,4 @@
+import { simulatedWeightsDigest, type WeightsDigest } from '../../protocol/weights-digest.js';
 import { readFileSync } from 'node:fs';
 import { SHAPES } from './catalogue.js';
 import type { SimFunction, SimRequest, Workload } from './workloads.js';
@@ -12,7 +13,7 @@ import { defaultSlo } from './workloads.js';
 export function workloadFromTrace(path: string, durationS?: number): Workload {
   const requests: SimRequest[] = [];
   const shapes = new Map<string, string>();
-  const counts = new Map<string, number>();
+  const counts = new Map<WeightsDigest, number>();
   const lines = readFileSync(path, 'utf8').split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
@@ -29,7 +30,7 @@ export function workloadFromTrace(path: string, durationS?: number): Workload {
     if (typeof shape !== 'string' || !SHAPES[shape]) throw new Error(`${where}: shape must be one of ${Object.keys(SHAPES).join(', ')}`);
     if (!Number.isInteger(prompt) || (prompt as number) < 1) throw new Error(`${where}: prompt_tokens must be a positive integer`);
     if (!Number.isInteger(output) || (output as number) < 1) throw new Error(`${where}: output_tokens must be a positive integer`);
-    const key = `${shapes.get(name) ?? shape}/${name}`;
+    const key = simulatedWeightsDigest(shapes.get(name) ?? shape, name);
     shapes.set(name, shapes.get(name) ?? shape);
     counts.set(key, (counts.get(key) ?? 0) + 1);
     requests.push({ atMs: at * 1000, weightsDigest: key, prompt: prompt as number, output: output as number });

@@ -4,10 +4,11 @@ import { createRng, exponential, gamma, gammaFn, weibull } from './rng.js';
 import type { Rng } from './rng.js';
 import { alibabaModelArrivals, azureLengths, serveGenClients } from './traces.js';
 import type { RequestLength, ServeGenWindow } from './traces.js';
+import { simulatedWeightsDigest, type WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** A function (model) in a simulated workload. Its key is `<shape>/<name>`. */
 export interface SimFunction {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly shape: string;
   readonly bytes: number;
   /** Mean arrival rate over the horizon, req/s (for placement by baselines that plan ahead). */
@@ -16,7 +17,7 @@ export interface SimFunction {
 
 export interface SimRequest {
   readonly atMs: number;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly prompt: number;
   readonly output: number;
 }
@@ -46,7 +47,7 @@ function drawLength(rng: Rng, lengths: readonly RequestLength[]): RequestLength 
 }
 
 function fn(shape: string, name: string, rate: number): SimFunction {
-  return { weightsDigest: `${shape}/${name}`, shape, bytes: SHAPES[shape]!.weightBytes, rate };
+  return { weightsDigest: simulatedWeightsDigest(shape, name), shape, bytes: SHAPES[shape]!.weightBytes, rate };
 }
 
 export interface W1Options {
@@ -104,14 +105,14 @@ export function w2(o: W2Options): Workload {
   const offset = Math.max(0, total - o.durationS) * rng();
   const sizeRng = createRng(2026);
   const shapeOf = new Map<string, string>();
-  const counts = new Map<string, number>();
+  const counts = new Map<WeightsDigest, number>();
   const lengths = azureLengths('conv');
   const requests: SimRequest[] = [];
   for (const a of trace) {
     if (!shapeOf.has(a.model)) shapeOf.set(a.model, pick(sizeRng, W2_SIZES));
     const t = a.atS / squeeze - offset;
     if (t < 0 || t >= o.durationS) continue;
-    const key = `${shapeOf.get(a.model)}/${a.model}`;
+    const key = simulatedWeightsDigest(shapeOf.get(a.model)!, a.model);
     counts.set(key, (counts.get(key) ?? 0) + 1);
     requests.push({ atMs: t * 1000, weightsDigest: key, ...drawLength(rng, lengths) });
   }

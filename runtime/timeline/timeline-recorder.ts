@@ -2,14 +2,15 @@ import type { SequenceSink } from '../engine/engine.js';
 import type { SchedulerEvent } from '../scheduler/types.js';
 import { SpanRing } from './span-ring.js';
 import type { NodeTimeline, TimelineGpu, TimelineSpan } from '../../protocol/timeline-types.js';
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 export interface TimelineRecorderOptions {
   readonly nodeId: string;
   readonly gpus: readonly TimelineGpu[];
   /** Function name(s) for a model key (artifact digest); the key itself when unknown. */
-  readonly functionOf: (weightsDigest: string) => string;
+  readonly functionOf: (weightsDigest: WeightsDigest) => string;
   /** Weight bytes of a model, for load and prefetch spans; 0 when unknown. */
-  readonly bytesOf?: (weightsDigest: string) => number;
+  readonly bytesOf?: (weightsDigest: WeightsDigest) => number;
   /** Scheduler clock → epoch ms. Default: the real clock (`performance.now()`) shifted by `performance.timeOrigin`. */
   readonly toEpochMs?: (clockMs: number) => number;
   /** Epoch ms now; default `Date.now`. */
@@ -24,7 +25,7 @@ export interface TimelineRecorder {
   /** Feeds one scheduler event of GPU `gpu`; call from the scheduler's `onEvent`. Never throws. */
   record(gpu: number, event: SchedulerEvent): void;
   /** Counts a token produced by a model on GPU `gpu`, attributed to the turn that ends next for that model there. */
-  countToken(weightsDigest: string, gpu?: number): void;
+  countToken(weightsDigest: WeightsDigest, gpu?: number): void;
   /** Entries that ended after `sinceMs` (epoch ms), at most `windowMs` old. */
   read(sinceMs?: number): NodeTimeline;
 }
@@ -94,12 +95,12 @@ export function createTimelineRecorder(options: TimelineRecorderOptions): Timeli
 }
 
 /** Pending token counts are per (GPU, model): one model may run on several GPUs of a node at once. */
-function tokenKey(gpu: number, weightsDigest: string): string {
+function tokenKey(gpu: number, weightsDigest: WeightsDigest): string {
   return `${gpu}:${weightsDigest}`;
 }
 
 /** Wraps a sequence's sink so each token it receives is counted on the timeline for `weightsDigest` on `gpu`. */
-export function sinkCountingTokens(recorder: TimelineRecorder, weightsDigest: string, sink: SequenceSink, gpu = 0): SequenceSink {
+export function sinkCountingTokens(recorder: TimelineRecorder, weightsDigest: WeightsDigest, sink: SequenceSink, gpu = 0): SequenceSink {
   return {
     onToken(token, logprob) {
       recorder.countToken(weightsDigest, gpu);

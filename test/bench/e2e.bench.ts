@@ -5,6 +5,7 @@
 // prediction for the same requests with step costs fitted to this engine's own profile, measured in the
 // same run. Bar: the simulator's attainment within 15% of what was measured, in every run. Sizes: full = 4 × `small` (CPU) or
 // 4 × qwen2.5-1.5b (CUDA), 45 s per run; tiny = 3 × `tiny`, one policy, 8 s (CI smoke).
+import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import { execSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -168,7 +169,7 @@ async function measureProfile(
   const supervisor = await startEngineSupervisor({ engineBin, backend, threads, memoryBudgetBytes });
   try {
     const engine = await supervisor.ready();
-    const models = dirs.map((dir, i) => ({ weightsDigest: `profile-${names[i]}`, dir, bytes }));
+    const models = dirs.map((dir, i) => ({ weightsDigest: `profile-${names[i]}` as WeightsDigest, dir, bytes })); // engine-only names: no artifact here
     return await profileEngine({ engine, models, shape: setup.shape, device, vocabSize, ...setup.profile });
   } finally {
     await supervisor.close();

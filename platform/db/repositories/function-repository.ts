@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../database.js';
 import { toJson } from '../database-schema.js';
 import { inTransaction } from './in-transaction.js';
+import { type WeightsDigest, parseWeightsDigest } from '../../../protocol/weights-digest.js';
 
 export interface ArtifactFileRecord {
   readonly name: string;
@@ -14,7 +15,7 @@ export interface NewFunctionVersion {
   readonly description: string;
   /** The validated manifest as JSON-compatible data. */
   readonly manifest: unknown;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly files: readonly ArtifactFileRecord[];
   readonly sizeBytes: number;
 }
@@ -31,7 +32,7 @@ export interface FunctionVersionRecord {
   readonly functionName: string;
   readonly version: number;
   readonly manifest: unknown;
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly files: readonly ArtifactFileRecord[];
   readonly sizeBytes: number;
   readonly createdAt: Date;
@@ -226,7 +227,7 @@ function toVersionRecord(row: VersionRow): FunctionVersionRecord {
     functionName: row.function_name,
     version: row.version,
     manifest: row.manifest,
-    weightsDigest: row.artifact_digest,
+    weightsDigest: parseWeightsDigest(row.artifact_digest, 'artifact_digest'),
     files: row.files,
     sizeBytes: Number(row.size_bytes),
     createdAt: row.created_at,

@@ -3,15 +3,16 @@ import type { AegaeonQuotaOptions } from '../aegaeon-quota.js';
 import type { SchedulerPolicy, SchedulerView, TurnPlan } from '../policy.js';
 import type { ModelState } from '../state.js';
 import { queuedIds } from '../urgency.js';
+import type { WeightsDigest } from '../../../protocol/weights-digest.js';
 
 export interface AegaeonDecodeOptions extends AegaeonQuotaOptions {
   /**
    * d_i: a batch's decode step, ms, estimated before it runs. The artifact fits its `DecodeEstimator` to the
    * same step profiles the simulator is calibrated on, so the simulator passes its own step cost here.
    */
-  readonly stepEstimateMs: (weightsDigest: string, batch: number, meanContext: number) => number;
+  readonly stepEstimateMs: (weightsDigest: WeightsDigest, batch: number, meanContext: number) => number;
   /** A model's switch estimate, ms (`aegaeonSwitchEstimateMs`: bytes over 15% of the PCIe bandwidth). */
-  readonly switchEstimateMs: (weightsDigest: string, weightBytes: number) => number;
+  readonly switchEstimateMs: (weightsDigest: WeightsDigest, weightBytes: number) => number;
   /** Sees every round as it is formed (tests, the timeline). */
   readonly onRound?: (round: DecodeRound) => void;
 }
@@ -19,7 +20,7 @@ export interface AegaeonDecodeOptions extends AegaeonQuotaOptions {
 /** One round: its batches in turn order and what the quota formula gave each. */
 export interface DecodeRound {
   readonly atMs: number;
-  readonly batches: readonly { readonly weightsDigest: string; readonly stepMs: number; readonly quotaMs: number }[];
+  readonly batches: readonly { readonly weightsDigest: WeightsDigest; readonly stepMs: number; readonly quotaMs: number }[];
   readonly c0Ms: number;
   readonly alpha: number;
 }

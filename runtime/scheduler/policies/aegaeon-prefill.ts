@@ -1,4 +1,5 @@
 import type { SchedulerPolicy, SchedulerView, TurnPlan } from '../policy.js';
+import type { WeightsDigest } from '../../../protocol/weights-digest.js';
 
 export interface AegaeonPrefillOptions {
   /** Most requests of one model in a group (the artifact's `max_group_size`, 8). */
@@ -13,15 +14,15 @@ export interface AegaeonPrefillPolicy extends SchedulerPolicy {
    * Queues a request as the artifact's dispatcher hands it over: into the first group of its model that has
    * room, else into a new group at the end of the queue. Call before submitting it to the scheduler.
    */
-  enqueue(id: number, weightsDigest: string): void;
+  enqueue(id: number, weightsDigest: WeightsDigest): void;
   /** A group of `weightsDigest` has room: the dispatcher sends the model's requests to such an instance first. */
-  hasOpenGroup(weightsDigest: string): boolean;
+  hasOpenGroup(weightsDigest: WeightsDigest): boolean;
   /** Requests waiting for their prefill. */
   waiting(): number;
 }
 
 interface Group {
-  readonly weightsDigest: string;
+  readonly weightsDigest: WeightsDigest;
   readonly ids: number[];
 }
 
@@ -41,7 +42,7 @@ export function createAegaeonPrefillPolicy(options: Partial<AegaeonPrefillOption
   const groups: Group[] = [];
   const known = new Set<number>();
 
-  function enqueue(id: number, weightsDigest: string): void {
+  function enqueue(id: number, weightsDigest: WeightsDigest): void {
     if (known.has(id)) return;
     known.add(id);
     const open = groups.find((g) => g.weightsDigest === weightsDigest && g.ids.length < o.groupSize);

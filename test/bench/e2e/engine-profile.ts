@@ -3,6 +3,7 @@
 // vLLM's: prefill of B prompts of L tokens, and a decode step of B sequences at context ≈ L. Each step is
 // one `run` turn of one step; its time is the engine's own (the turn's `ms`), which is what the scheduler
 // waits for. Also the cost of a first load (map + copy) and of a reload of a mapped model.
+import type { WeightsDigest } from '../../../protocol/weights-digest.js';
 import type { CalibrationRow } from '../../../runtime/sim/cost-model.js';
 import type { EngineClient } from '../../../runtime/engine/engine-client.js';
 import type { SequenceSink } from '../../../runtime/engine/engine.js';
@@ -20,7 +21,7 @@ export interface EngineProfile {
 export interface ProfileOptions {
   readonly engine: EngineClient;
   /** Distinct models of one shape (weights digests and directories); the first is profiled, all are loaded once. */
-  readonly models: readonly { readonly weightsDigest: string; readonly dir: string; readonly bytes: number }[];
+  readonly models: readonly { readonly weightsDigest: WeightsDigest; readonly dir: string; readonly bytes: number }[];
   readonly shape: string;
   readonly device: string;
   readonly vocabSize: number;

@@ -2,6 +2,7 @@
 // as the client saw them) on one simulated engine whose step costs are fitted to our engine's own profile,
 // driven by the production GPU scheduler with the same policy and the same cost priors the node uses, on a
 // virtual clock.
+import { simulatedWeightsDigest } from '../../../protocol/weights-digest.js';
 import type { SequenceSink } from '../../../runtime/engine/engine.js';
 import { createGpuScheduler, VirtualClock, type PolicyName } from '../../../runtime/scheduler/gpu-scheduler.js';
 import type { Slo } from '../../../protocol/slo.js';
@@ -66,7 +67,7 @@ export async function predict(
         {
           id: id++,
           functionName: r.fn,
-          model: { weightsDigest: `${d.shape}/${r.fn}`, dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
+          model: { weightsDigest: simulatedWeightsDigest(d.shape, r.fn), dir: `/sim/${r.fn}`, bytes: profile.modelBytes },
           promptTokens: Array<number>(Math.max(1, r.promptTokens)).fill(1),
           sampling: samplingWith({ max_tokens: expectedTokens(r) }),
           stopTokenIds: [],

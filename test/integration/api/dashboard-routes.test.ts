@@ -11,6 +11,7 @@ import { createRouter } from '../../../platform/router/router.js';
 import { startNodeServer, type NodeServer } from '../../../runtime/cluster/node-server.js';
 import { createTimelineRecorder, type TimelineRecorder } from '../../../runtime/timeline/timeline-recorder.js';
 import { memoryBlobs, scriptedNode } from './api-helpers.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 const TOKEN = 'cluster-token-for-tests';
 
@@ -56,8 +57,8 @@ describe('dashboard routes (/v1/ops/timeline, /v1/ops/events, /dashboard)', () =
     const silent = Object.assign(scriptedNode(), { nodeId: 'old-node' });
     plane = createControlPlane({ database, blobs: memoryBlobs(), router: createRouter({ nodes: [remote, silent] }) });
     url = await plane.listen(0, '127.0.0.1');
-    timeline.record(0, { type: 'switch', atMs: performance.now(), from: undefined, to: 'a', ms: 0, estimateMs: 0, overrun: false });
-    timeline.record(0, { type: 'turn', atMs: performance.now(), weightsDigest: 'a', steps: 3, quotaSteps: 8, reason: 'done', ms: 2 });
+    timeline.record(0, { type: 'switch', atMs: performance.now(), from: undefined, to: digest('a'), ms: 0, estimateMs: 0, overrun: false });
+    timeline.record(0, { type: 'turn', atMs: performance.now(), weightsDigest: digest('a'), steps: 3, quotaSteps: 8, reason: 'done', ms: 2 });
   });
   afterAll(async () => {
     await plane?.close();
@@ -89,7 +90,7 @@ describe('dashboard routes (/v1/ops/timeline, /v1/ops/events, /dashboard)', () =
 
   it('streams the backlog first, then only new spans, each once', async () => {
     const pending = readEvents(url, 'timeline', 4);
-    setTimeout(() => timeline.record(0, { type: 'evict', atMs: performance.now(), weightsDigest: 'a' }), 700);
+    setTimeout(() => timeline.record(0, { type: 'evict', atMs: performance.now(), weightsDigest: digest('a') }), 700);
     const events = (await pending) as ClusterTimeline[];
     const kinds = events.map((e) => e.nodes.flatMap((n) => n.spans.map((s) => s.kind)));
     expect(kinds[0]).toEqual(['switch', 'run']);

@@ -7,9 +7,10 @@ import { NodeError, type ModelResidency, type NodeEvent, type NodeGenerateReques
 import { withDatabases } from '../../helpers/databases.js';
 import { scriptedNode } from '../api/api-helpers.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
 const TOKEN = 'router-test-token';
-const DIGEST = 'sha256:aaaa';
+const DIGEST = realDigest('aaaa');
 
 function request(id: string, maxTokens = 4): NodeGenerateRequest {
   return {
@@ -78,7 +79,7 @@ withDatabases(({ database }) => {
     expect((await r.pick(DIGEST)).nodeId).toBe('b');
     await register('a', a!.url, residency('gpu'), 9);
     expect((await r.pick(DIGEST)).nodeId).toBe('a');
-    expect((await r.pick('sha256:other')).nodeId).toBe('c');
+    expect((await r.pick(realDigest('other'))).nodeId).toBe('c');
     expect(await reasons(registry)).toMatchObject({ warm: 1, hot: 1, least_loaded: 1 });
     const events = await drain(await r.pick(DIGEST), request('r1'));
     expect(events.filter((e) => e.type === 'token')).toHaveLength(4);
@@ -156,7 +157,7 @@ withDatabases(({ database }) => {
     expect((await post({ functionName: 'fn', artifact: null, keepWarmMs: 0 }, 'nope')).status).toBe(401);
     const bad = await post({ functionName: 'fn', artifact: { digest: 'md5:x', files: [], bytes: 1 }, keepWarmMs: 0 });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^artifact\.digest must be a sha256:<hex> string/);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^artifact\.digest must be a weights digest, sha256:<64 hex digits>/);
     expect((await post({ functionName: 'fn', artifact: null, keepWarmMs: -1 })).status).toBe(400);
     expect(holds).toHaveLength(2);
   });

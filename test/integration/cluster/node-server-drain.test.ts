@@ -4,6 +4,7 @@ import { startNodeServer } from '../../../runtime/cluster/node-server.js';
 import type { NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { scriptedNode } from '../api/api-helpers.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
 // The node API's graceful stop over real HTTP, with a scripted node (one token per tick) so the timing is
 // the test's: refusals during the drain, a stream that finishes inside the grace period, one cut after it.
@@ -14,7 +15,7 @@ function request(maxTokens: number): NodeGenerateRequest {
     id: `r-${maxTokens}`,
     functionName: 'fn',
     version: 1,
-    artifact: { weightsDigest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
+    artifact: { weightsDigest: realDigest('a'), files: [], bytes: 0 },
     promptTokens: [1],
     sampling: samplingWith({ max_tokens: maxTokens }),
     stopTokenIds: [],

@@ -3,6 +3,7 @@ import { HttpNodeRuntime } from '../../../platform/router/http-node.js';
 import { startNodeServer } from '../../../runtime/cluster/node-server.js';
 import type { NodeEvent, NodeGenerateRequest, NodeRuntime } from '../../../protocol/node-runtime.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
 // A request's choices as one group through the node API over real HTTP: each choice's events tagged, a choice
 // cancelled alone through `POST /internal/cancel`, and a node that fails mid-group ending every open choice.
@@ -13,7 +14,7 @@ function group(id: string, seeds: readonly number[], maxTokens: number): NodeGen
     id,
     functionName: 'fn',
     version: 1,
-    artifact: { weightsDigest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 },
+    artifact: { weightsDigest: realDigest('a'), files: [], bytes: 0 },
     promptTokens: [1, 2, 3],
     sampling: samplingWith({ max_tokens: maxTokens, seed: seeds[0]! }),
     stopTokenIds: [],

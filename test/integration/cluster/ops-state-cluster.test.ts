@@ -9,9 +9,10 @@ import type { NodeStats } from '../../../protocol/node-stats.js';
 import type { ModelResidency, NodeRuntime } from '../../../protocol/node-runtime.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { scriptedNode } from '../api/api-helpers.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
 const TOKEN = 'ops-cluster-token';
-const DIGEST = 'sha256:ops';
+const DIGEST = realDigest('ops');
 
 const STATS: NodeStats = {
   functions: [{ functionName: 'chat', weightsDigest: DIGEST, queued: 3, running: 2 }],

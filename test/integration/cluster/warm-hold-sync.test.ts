@@ -14,6 +14,7 @@ import { withDatabases } from '../../helpers/databases.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { messageLogger } from '../../helpers/message-logger.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 /**
  * The replica side of min_warm convergence against a real node runtime (over the stub engine) behind the real
@@ -63,7 +64,7 @@ withDatabases(({ database }) => {
     const bytes = Buffer.from(`weights of ${name} ${JSON.stringify(fields)}`);
     const file = { name: 'model.safetensors', digest: digestOf(bytes), size: bytes.length };
     await putBlob(store, file.digest, bytes);
-    const artifact = { weightsDigest: digestOf(Buffer.from(`${name}:${file.digest}`)), files: [file], bytes: bytes.length };
+    const artifact = { weightsDigest: digest(digestOf(Buffer.from(`${name}:${file.digest}`))), files: [file], bytes: bytes.length };
     await createFunctionVersion(database().db, {
       name,
       description: '',
@@ -145,7 +146,7 @@ withDatabases(({ database }) => {
     const node = await startNode('sync-bad');
     const put = (body: unknown, token = TOKEN) =>
       fetch(`${node.url}/internal/warm-holds`, { method: 'PUT', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-    const artifact = { weightsDigest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 };
+    const artifact = { digest: `sha256:${'a'.repeat(64)}`, files: [], bytes: 0 };
     const refusals = [
       [{ holds: 'all' }, 'holds must be an array'],
       [{ holds: [{ functionName: 'a', artifact: null, keepWarmMs: 0 }] }, 'holds[0]: artifact must be set (leave a function out to release it)'],

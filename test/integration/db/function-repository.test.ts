@@ -16,9 +16,10 @@ import {
 } from '../../../platform/db/repositories/function-repository.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { letTimePass } from '../../helpers/wait-for.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
-const DIGEST_A = `sha256:${'a'.repeat(64)}`;
-const DIGEST_B = `sha256:${'b'.repeat(64)}`;
+const DIGEST_A = realDigest('a');
+const DIGEST_B = realDigest('b');
 
 function deploy(name: string, overrides: Partial<NewFunctionVersion> = {}): NewFunctionVersion {
   return {
@@ -100,14 +101,14 @@ withDatabases(({ database }) => {
 
   it('deletes a function with its versions and reports unknown names', async () => {
     const { db } = database();
-    await createFunctionVersion(db, deploy('fn-delete', { weightsDigest: `sha256:${'d'.repeat(64)}` }));
-    expect(await isDigestReferenced(db, `sha256:${'d'.repeat(64)}`)).toBe(true);
+    await createFunctionVersion(db, deploy('fn-delete', { weightsDigest: realDigest('d') }));
+    expect(await isDigestReferenced(db, realDigest('d'))).toBe(true);
     expect(await deleteFunction(db, 'fn-delete')).toBe(true);
     expect(await deleteFunction(db, 'fn-delete')).toBe(false);
     expect(await getFunction(db, 'fn-delete')).toBeNull();
     expect(await getActiveVersion(db, 'fn-delete')).toBeNull();
     expect(await listVersions(db, 'fn-delete')).toEqual([]);
-    expect(await isDigestReferenced(db, `sha256:${'d'.repeat(64)}`)).toBe(false);
+    expect(await isDigestReferenced(db, realDigest('d'))).toBe(false);
   });
 
   it('finds blobs referenced as files', async () => {

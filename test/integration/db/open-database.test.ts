@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
 import { openDatabase } from '../../../platform/db/open-database.js';
 import { createFunctionVersion, getActiveVersion } from '../../../platform/db/repositories/function-repository.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -16,7 +17,7 @@ it('keeps local-mode data under the data directory across restarts', async () =>
   dirs.push(dataDir);
   const first = await openDatabase({ dataDir });
   expect(first.kind).toBe('pglite');
-  await createFunctionVersion(first.db, { name: 'persisted', description: '', manifest: {}, weightsDigest: 'sha256:00', files: [], sizeBytes: 1 });
+  await createFunctionVersion(first.db, { name: 'persisted', description: '', manifest: {}, weightsDigest: realDigest('00'), files: [], sizeBytes: 1 });
   await first.close();
   await first.close();
 
@@ -49,7 +50,7 @@ it.skipIf(!databaseUrl)('lets several replicas open and migrate one PostgreSQL d
   const replicas = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   try {
     expect(settled.filter((result) => result.status === 'rejected')).toEqual([]);
-    await createFunctionVersion(replicas[0]!.db, { name: 'shared', description: '', manifest: {}, weightsDigest: 'sha256:00', files: [], sizeBytes: 1 });
+    await createFunctionVersion(replicas[0]!.db, { name: 'shared', description: '', manifest: {}, weightsDigest: realDigest('00'), files: [], sizeBytes: 1 });
     expect((await getActiveVersion(replicas[2]!.db, 'shared'))?.version).toBe(1);
   } finally {
     await sql`drop schema ${sql.id(schema)} cascade`.execute(replicas[0]!.db);

@@ -8,6 +8,7 @@ import { S3ObjectStore } from '../../../platform/storage/s3-object-store.js';
 import type { Artifact } from '../../../protocol/node-runtime.js';
 import { createHostPool, type HostPool } from '../../../runtime/pool/host-pool.js';
 import { startS3rver, type RunningS3rver } from '../../helpers/s3rver.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 // The host pool's cold start over the S3 protocol (s3rver), as cluster-mode nodes run it.
 describe('host pool on an S3-compatible store', () => {
@@ -37,7 +38,7 @@ describe('host pool on an S3-compatible store', () => {
       files.push({ name: index === 0 ? 'config.json' : 'model.safetensors', digest: digestOf(bytes), size: bytes.length });
     }
     const bytes = files.reduce((total, f) => total + f.size, 0);
-    return { weightsDigest: digestOf(Buffer.from(files.map((f) => f.digest).join())), files, bytes };
+    return { weightsDigest: digest(digestOf(Buffer.from(files.map((f) => f.digest).join()))), files, bytes };
   }
 
   beforeAll(async () => {

@@ -13,6 +13,7 @@ import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOpt
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
 export const engineBin = process.env.TIDEPOOL_ENGINE_BIN ?? join(repo, 'cuda/build/tidepool-engine');
@@ -34,7 +35,7 @@ export async function fixtureArtifact(store: FsObjectStore, name: string): Promi
     files.push({ name: file, digest: digestOf(bytes), size: bytes.length });
   }
   const bytes = files.reduce((total, f) => total + f.size, 0);
-  return { weightsDigest: digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n'))), files, bytes };
+  return { weightsDigest: digest(digestOf(Buffer.from(files.map((f) => `${f.name}\n${f.digest}`).join('\n')))), files, bytes };
 }
 
 export async function reference(name: string): Promise<Reference> {

@@ -10,6 +10,7 @@ import { createGpuScheduler } from '../../../runtime/scheduler/gpu-scheduler.js'
 import type { GpuScheduler, SchedulerEvent } from '../../../runtime/scheduler/gpu-scheduler.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 // The production GpuScheduler driving the real engine binary (CPU backend) with two fixture models submitted
 // at once. The SLO is so tight that both models are always late, and the minimum turn is lowered to 0 (a
@@ -31,7 +32,7 @@ async function fixtureModel(name: string): Promise<{ ref: ModelRef; reference: R
   let bytes = 0;
   for (const f of await readdir(dir)) bytes += (await stat(join(dir, f))).size;
   const reference = JSON.parse(await readFile(join(fixtures, 'reference', `${name}.json`), 'utf8')) as Reference;
-  return { ref: { weightsDigest: name, dir, bytes }, reference };
+  return { ref: { weightsDigest: digest(name), dir, bytes }, reference };
 }
 
 function generate(s: GpuScheduler, id: number, ref: ModelRef, reference: Reference, order: string[]): Promise<{ tokens: number[]; reason: DoneReason }> {

@@ -12,6 +12,7 @@ import { S3ObjectStore } from '../../../platform/storage/s3-object-store.js';
 import { withDatabases } from '../../helpers/databases.js';
 import { startS3rver, type RunningS3rver } from '../../helpers/s3rver.js';
 import { makeTempDir } from '../../helpers/temp-dir.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 /**
  * Blob garbage collection on PGlite and PostgreSQL, over the filesystem store and the S3 protocol (s3rver):
@@ -46,7 +47,7 @@ withDatabases(({ database }) => {
       name,
       description: '',
       manifest: { name, model: { path: './model' } },
-      weightsDigest: digestOf(Buffer.from(name)),
+      weightsDigest: digest(digestOf(Buffer.from(name))),
       files,
       sizeBytes: 16 * files.length,
     });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { instantNode } from '../../bench/api/instant-node.js';
 import { judge, spread, summarize, type Row, type Target } from '../../bench/api/report.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
 function row(target: Target, stream: boolean, repeat: number, requestsPerSec: number, addedP99Ms: number | null): Row {
   return {
@@ -64,7 +65,7 @@ describe('instant node', () => {
     id: 'r',
     functionName: 'f',
     version: 1,
-    artifact: { weightsDigest: 'sha256:x', files: [], bytes: 0 },
+    artifact: { weightsDigest: realDigest('x'), files: [], bytes: 0 },
     promptTokens: [1, 2, 3],
     sampling: samplingWith({ max_tokens: 5 }),
     stopTokenIds: [],

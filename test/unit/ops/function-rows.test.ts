@@ -1,9 +1,11 @@
+import type { WeightsDigest } from '../../../protocol/weights-digest.js';
 import { describe, expect, it } from 'vitest';
 import type { FunctionSummary } from '../../../platform/db/repositories/function-repository.js';
 import { functionRows } from '../../../platform/ops/function-rows.js';
 import type { NodeSnapshot } from '../../../platform/ops/node-snapshot.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
-function summary(name: string, digest: string, slo?: object): FunctionSummary {
+function summary(name: string, digest: WeightsDigest, slo?: object): FunctionSummary {
   const at = new Date(0);
   return {
     name,
@@ -19,7 +21,7 @@ function node(id: string, residency: NodeSnapshot['residency'], stats?: NodeSnap
   return { node: { id, status: 'ready', gpus: [], hostPool: { capacityBytes: 0, usedBytes: 0 } }, residency, ...(stats && { stats }) };
 }
 
-const model = (functionName: string, weightsDigest: string, tier: 'gpu' | 'host' | 'store', queued = 0, running = 0) => ({
+const model = (functionName: string, weightsDigest: WeightsDigest, tier: 'gpu' | 'host' | 'store', queued = 0, running = 0) => ({
   functionName,
   weightsDigest,
   tier,
@@ -31,8 +33,8 @@ const model = (functionName: string, weightsDigest: string, tier: 'gpu' | 'host'
 describe('ops function rows', () => {
   it('take the best tier of the active artifact across nodes, ignoring older versions', () => {
     const rows = functionRows(
-      [summary('chat', 'sha256:new'), summary('code', 'sha256:code')],
-      [node('a', [model('chat', 'sha256:old', 'gpu'), model('chat', 'sha256:new', 'store')]), node('b', [model('chat', 'sha256:new', 'host')])],
+      [summary('chat', realDigest('new')), summary('code', realDigest('code'))],
+      [node('a', [model('chat', realDigest('old'), 'gpu'), model('chat', realDigest('new'), 'store')]), node('b', [model('chat', realDigest('new'), 'host')])],
       [],
     );
     expect(rows.map((r) => [r.name, r.tier])).toEqual([
@@ -43,13 +45,13 @@ describe('ops function rows', () => {
 
   it('sum queue and running over nodes, preferring a node stats over its residency counts', () => {
     const stats = {
-      functions: [{ functionName: 'chat', weightsDigest: 'sha256:new', queued: 4, running: 2 }],
+      functions: [{ functionName: 'chat', weightsDigest: realDigest('new'), queued: 4, running: 2 }],
       gpus: [],
       hostPool: { capacityBytes: 0, usedBytes: 0 },
     };
     const rows = functionRows(
-      [summary('chat', 'sha256:new')],
-      [node('a', [model('chat', 'sha256:new', 'gpu', 1, 1)], stats), node('b', [model('chat', 'sha256:old', 'host', 3, 0)])],
+      [summary('chat', realDigest('new'))],
+      [node('a', [model('chat', realDigest('new'), 'gpu', 1, 1)], stats), node('b', [model('chat', realDigest('old'), 'host', 3, 0)])],
       [],
     );
     expect(rows[0]).toMatchObject({ queueDepth: 7, running: 2 });
@@ -57,7 +59,7 @@ describe('ops function rows', () => {
 
   it('compute attainment over judged invocations only, null with none, and default the SLO', () => {
     const rows = functionRows(
-      [summary('chat', 'sha256:a', { ttft_ms: 500, tpot_ms: 50 }), summary('idle', 'sha256:b')],
+      [summary('chat', realDigest('a'), { ttft_ms: 500, tpot_ms: 50 }), summary('idle', realDigest('b'))],
       [],
       [{ functionName: 'chat', invocations: 5, judged: 4, met: 3, ttftP50Ms: 120, tpotP50Ms: 12 }],
     );

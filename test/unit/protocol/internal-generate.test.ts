@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ChoiceProgress } from '../../../protocol/choice-progress.js';
 import { generateRequestToWire, parseChoiceCancel, parseGenerateRequest, parseNodeEvent, parseRefusal } from '../../../protocol/internal-generate.js';
 import { engineSampling, samplingWith } from '../../../protocol/sampling.js';
+import { realDigest } from '../../helpers/weights-digest.js';
 
-const digest = `sha256:${'a'.repeat(64)}`;
+const digest = realDigest('a');
 const request = () => ({
   id: 'r1',
   functionName: 'fn',

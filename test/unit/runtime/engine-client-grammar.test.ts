@@ -11,6 +11,7 @@ import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import type { SequenceSink } from '../../../runtime/engine/engine.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { type Command, ScriptedEngine } from './scripted-engine.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 // The engine client's side of constrained decoding, logprobs and embeddings, against a scripted engine.
 describe('engine client: grammars, logprobs, embeddings', () => {
@@ -38,7 +39,7 @@ describe('engine client: grammars, logprobs, embeddings', () => {
 
   const constrained = (id: number) => ({
     id,
-    weightsDigest: 'm',
+    weightsDigest: digest('m'),
     modelDir: dir,
     promptTokens: [1],
     sampling: samplingWith({ max_tokens: 4, grammar }),
@@ -89,7 +90,7 @@ describe('engine client: grammars, logprobs, embeddings', () => {
   it('hands each token its logprob and an embedding sequence its vector', async () => {
     const events: unknown[] = [];
     const added = client.add(
-      { id: 7, weightsDigest: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 2, logprobs: true, top_logprobs: 1 }), stopTokenIds: [] },
+      { id: 7, weightsDigest: digest('m'), promptTokens: [1], sampling: samplingWith({ max_tokens: 2, logprobs: true, top_logprobs: 1 }), stopTokenIds: [] },
       sink(events),
     );
     const add = await engine.next();

@@ -8,6 +8,7 @@ import { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { EngineError, type DoneReason, type SequenceSink } from '../../../runtime/engine/engine.js';
 import { samplingWith } from '../../../protocol/sampling.js';
 import { ScriptedEngine } from './scripted-engine.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 function recordingSink() {
   const tokens: number[] = [];
@@ -20,7 +21,13 @@ function recordingSink() {
   return { sink, tokens, done };
 }
 
-const spec = (id: number, weightsDigest = 'm') => ({ id, weightsDigest, promptTokens: [1, 2], sampling: samplingWith({ max_tokens: 4 }), stopTokenIds: [] });
+const spec = (id: number, weightsDigest = digest('m')) => ({
+  id,
+  weightsDigest,
+  promptTokens: [1, 2],
+  sampling: samplingWith({ max_tokens: 4 }),
+  stopTokenIds: [],
+});
 
 describe('engine client', () => {
   let dir: string;
@@ -49,8 +56,8 @@ describe('engine client', () => {
   });
 
   it('matches replies to commands by id even when they arrive out of order', async () => {
-    const load = client.load({ weightsDigest: 'a', dir: '/shm/a', bytes: 10 });
-    const run = client.runTurn('a', 8);
+    const load = client.load({ weightsDigest: digest('a'), dir: '/shm/a', bytes: 10 });
+    const run = client.runTurn(digest('a'), 8);
     const loadCommand = await engine.next();
     const runCommand = await engine.next();
     expect(loadCommand).toMatchObject({ op: 'load', model: 'a', dir: '/shm/a' });
@@ -62,14 +69,14 @@ describe('engine client', () => {
   });
 
   it('rejects with an EngineError carrying the protocol code', async () => {
-    const load = client.load({ weightsDigest: 'a', dir: '/x', bytes: 1 });
+    const load = client.load({ weightsDigest: digest('a'), dir: '/x', bytes: 1 });
     const command = await engine.next();
     engine.send({ type: 'error', re: command.id, code: 'out_of_memory', message: 'weights arena full' });
     await expect(load).rejects.toMatchObject({ name: 'EngineError', code: 'out_of_memory', message: expect.stringContaining('weights arena full') });
   });
 
   it('keeps device_lost as its own code, so a device fault is not taken for an internal error', async () => {
-    const run = client.runTurn('a', 4);
+    const run = client.runTurn(digest('a'), 4);
     const command = await engine.next();
     engine.send({ type: 'error', re: command.id, code: 'device_lost', message: 'forward of slot 0: cudaErrorIllegalAddress' });
     await expect(run).rejects.toMatchObject({ code: 'device_lost', message: expect.stringMatching(/^device_lost: run: forward of slot 0/) });
@@ -131,7 +138,7 @@ describe('engine client', () => {
     engine.send({ type: 'ok', re: (await engine.next()).id });
     await add;
     engine.send({ type: 'step', model: 'm', ms: 1, tokens: [[5, 7]] });
-    const run = client.runTurn('m', 100);
+    const run = client.runTurn(digest('m'), 100);
     await engine.next();
     const closed = new Promise<string>((resolve) => client.onClose(resolve));
     engine.socket!.destroy();

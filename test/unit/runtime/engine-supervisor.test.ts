@@ -8,6 +8,7 @@ import type { DoneReason } from '../../../runtime/engine/engine.js';
 import type { EngineClient } from '../../../runtime/engine/engine-client.js';
 import { startEngineSupervisor, type EngineSupervisor } from '../../../runtime/engine/engine-supervisor.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 const stubEngine = fileURLToPath(new URL('./stub-engine.mjs', import.meta.url));
 
@@ -72,15 +73,15 @@ describe('engine supervisor', () => {
     process.env.STUB_ENGINE_STEP_MS = '20';
     supervisor = await startEngineSupervisor({ engineBin: stubEngine, backend: 'cpu', memoryBudgetBytes: 1, initialBackoffMs: 10 });
     const engine = await supervisor.ready();
-    await engine.load({ weightsDigest: 'm', dir: '/nowhere', bytes: 1 });
+    await engine.load({ weightsDigest: digest('m'), dir: '/nowhere', bytes: 1 });
     let tokens = 0;
     const done = new Promise<{ reason: DoneReason; message?: string }>((resolve) =>
       engine.add(
-        { id: 1, weightsDigest: 'm', promptTokens: [1], sampling: samplingWith({ max_tokens: 1000 }), stopTokenIds: [] },
+        { id: 1, weightsDigest: digest('m'), promptTokens: [1], sampling: samplingWith({ max_tokens: 1000 }), stopTokenIds: [] },
         { onToken: () => void tokens++, onDone: (reason, _usage, error) => resolve({ reason, message: error?.message }) },
       ),
     );
-    const turn = engine.runTurn('m', 1000);
+    const turn = engine.runTurn(digest('m'), 1000);
     const restarted = new Promise<EngineClient>((resolve) => supervisor!.onRestart(resolve));
     await waitFor(() => tokens > 0, { message: 'the turn to produce a token before the engine is killed' });
     process.kill(supervisor.pid()!, 'SIGKILL');
@@ -91,7 +92,7 @@ describe('engine supervisor', () => {
     expect(next).not.toBe(engine);
     expect(supervisor.restarts).toBe(1);
     expect(await supervisor.ready()).toBe(next);
-    await expect(next.load({ weightsDigest: 'm', dir: '/nowhere', bytes: 1 })).resolves.toMatchObject({ bytes: 1 });
+    await expect(next.load({ weightsDigest: digest('m'), dir: '/nowhere', bytes: 1 })).resolves.toMatchObject({ bytes: 1 });
     delete process.env.STUB_ENGINE_STEP_MS;
   });
 

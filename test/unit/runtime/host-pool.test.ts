@@ -11,6 +11,7 @@ import { letTimePass, waitFor } from '../../helpers/wait-for.js';
 import type { Artifact } from '../../../protocol/node-runtime.js';
 import { createHostPool, HOST_POOL_LOCK, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
 import { WarmHolds } from '../../../runtime/pool/warm-holds.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 /** The real filesystem object store, counting blob downloads (the reads a cold start costs). */
 class CountingStore extends FsObjectStore {
@@ -56,7 +57,7 @@ async function artifactOf(blobs: BlobDir, seed: string, size: number): Promise<A
     { name: 'config.json', digest: await blobs.put(config), size: config.length },
     { name: 'model.safetensors', digest: await blobs.put(weights), size: weights.length },
   ];
-  return { weightsDigest: digestOf(Buffer.from(files.map((f) => `${f.name}:${f.digest}`).join('\n'))), files, bytes: size };
+  return { weightsDigest: digest(digestOf(Buffer.from(files.map((f) => `${f.name}:${f.digest}`).join('\n')))), files, bytes: size };
 }
 
 /** What a pool keeps in its directory besides its own lock file. */

@@ -9,6 +9,7 @@ import { waitFor } from '../../helpers/wait-for.js';
 import { createLocalNodeRuntime, type LocalNodeRuntime, type LocalNodeRuntimeOptions } from '../../../runtime/node.js';
 import type { Artifact, NodeEvent, NodeGenerateRequest } from '../../../protocol/node-runtime.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 // The node's plumbing (queue, cold start, scheduler, supervisor) over the stub engine, which answers each
 // step with last token + 1. The real engine runs the same paths in test/integration/runtime/.
@@ -33,7 +34,7 @@ describe('local node runtime over the stub engine', () => {
     await mkdir(join(root, 'blobs'), { recursive: true });
     await writeFile(join(root, 'blobs', sha(bytes).slice(7)), bytes);
     const files = [{ name: fileName, digest: sha(bytes), size: bytes.length }];
-    return { weightsDigest: sha(name), files, bytes: bytes.length };
+    return { weightsDigest: digest(sha(name)), files, bytes: bytes.length };
   }
 
   async function start(overrides: Partial<LocalNodeRuntimeOptions> = {}): Promise<LocalNodeRuntime> {

@@ -4,6 +4,7 @@ import { SpanRing } from '../../../runtime/timeline/span-ring.js';
 import { createTimelineRecorder } from '../../../runtime/timeline/timeline-recorder.js';
 import type { TimelineSpan } from '../../../protocol/timeline-types.js';
 import { fakeEngine, model, recorder, request } from '../scheduler/fake-engine.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 const EPOCH = 1_700_000_000_000;
 
@@ -40,7 +41,7 @@ describe('timeline recorder', () => {
       const r = recorder(clock);
       const sink = {
         onToken: (t: number) => {
-          timeline.countToken(key);
+          timeline.countToken(digest(key));
           r.sink.onToken(t);
         },
         onDone: r.sink.onDone,
@@ -83,10 +84,10 @@ describe('timeline recorder', () => {
       now: () => nowMs,
       windowMs: 1_000,
     });
-    timeline.record(0, { type: 'switch', atMs: 10, from: undefined, to: 'a', ms: 0, estimateMs: 0, overrun: false });
-    timeline.record(0, { type: 'turn', atMs: 50, weightsDigest: 'a', steps: 4, quotaSteps: 8, reason: 'done', ms: 40 });
-    timeline.record(0, { type: 'turn', atMs: 60, weightsDigest: 'a', steps: 0, quotaSteps: 8, reason: 'not_resident', ms: 0 });
-    timeline.record(0, { type: 'load', atMs: 70, weightsDigest: 'b', ms: 0, cached: true, prefetch: true });
+    timeline.record(0, { type: 'switch', atMs: 10, from: undefined, to: digest('a'), ms: 0, estimateMs: 0, overrun: false });
+    timeline.record(0, { type: 'turn', atMs: 50, weightsDigest: digest('a'), steps: 4, quotaSteps: 8, reason: 'done', ms: 40 });
+    timeline.record(0, { type: 'turn', atMs: 60, weightsDigest: digest('a'), steps: 0, quotaSteps: 8, reason: 'not_resident', ms: 0 });
+    timeline.record(0, { type: 'load', atMs: 70, weightsDigest: digest('b'), ms: 0, cached: true, prefetch: true });
     nowMs = EPOCH + 100;
     expect(timeline.read().spans.map((x) => x.kind)).toEqual(['switch', 'run']);
     expect(timeline.read(EPOCH + 10).spans.map((x) => x.kind)).toEqual(['run']);

@@ -1,3 +1,4 @@
+import type { WeightsDigest } from '../../../protocol/weights-digest.js';
 import type { ModelRef, SequenceSink } from '../../../runtime/engine/engine.js';
 import type { SchedulerPolicy, TurnPlan } from '../../../runtime/scheduler/policy.js';
 import { VirtualClock } from '../../../runtime/scheduler/clock.js';
@@ -5,6 +6,7 @@ import type { GenerationRequest } from '../../../runtime/scheduler/types.js';
 import { SimulatedEngine } from '../../../runtime/sim/simulated-engine.js';
 import type { StepCostModel } from '../../../runtime/sim/sim-types.js';
 import { samplingWith } from '../../../protocol/sampling.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 /** Round numbers so expected times can be worked out by hand: prefill 20 ms, decode 10 ms, load 100 ms per GB. */
 export const FLAT_COSTS: StepCostModel = { prefillMs: () => 20, decodeMs: () => 10 };
@@ -12,7 +14,7 @@ export const FLAT_COSTS: StepCostModel = { prefillMs: () => 20, decodeMs: () => 
 export const GB = 1e9;
 
 export function model(key: string, gb = 1): ModelRef {
-  return { weightsDigest: key, dir: `/dev/shm/${key}`, bytes: gb * GB };
+  return { weightsDigest: digest(key), dir: `/dev/shm/${key}`, bytes: gb * GB };
 }
 
 /** A simulated engine with flat costs on a virtual clock: the scheduler tests' fake engine. */
@@ -130,7 +132,7 @@ export function recordCalls(engine: SimulatedEngine, clock: VirtualClock): Engin
   });
   wrap('park', (id: number) => void calls.push({ op: 'park', at: clock.now(), id }));
   wrap('restore', (id: number) => void calls.push({ op: 'restore', at: clock.now(), id }));
-  wrap('runTurn', (key: string, maxSteps: number) => {
+  wrap('runTurn', (key: WeightsDigest, maxSteps: number) => {
     const othersRunning = engine.sequenceCount('running') - engine.sequenceCount('running', key);
     const call: EngineCall = { op: 'turn', at: clock.now(), model: key, maxSteps, othersRunning, ownParked: engine.sequenceCount('parked', key) };
     calls.push(call);

@@ -10,6 +10,7 @@ import type { ModelState, Residency } from '../../../runtime/scheduler/state.js'
 import type { SchedulerEvent } from '../../../runtime/scheduler/types.js';
 import { FLAT_COSTS, fakeEngine, model, recordCalls, recordPlans, recorder, request, turnsOf } from './fake-engine.js';
 import type { EngineCall } from './fake-engine.js';
+import { digest } from '../../helpers/weights-digest.js';
 
 type LoadCall = Extract<EngineCall, { op: 'load' }>;
 const loadsOf = (calls: readonly EngineCall[]): LoadCall[] => calls.filter((c): c is LoadCall => c.op === 'load');
@@ -89,7 +90,7 @@ describe('what tidepool plans to page in and what it lets go (plans on hand-made
     // With less, only until the urgent model must start; the quota still covers the load.
     const tight = createPolicy('tidepool').planTurn(viewOf([state('urgent', 'absent', 160), state('filler', 'resident', 2000)]))!;
     expect(tight.weightsDigest).toBe('filler');
-    expect(tight.whileLoading!.minMs).toBeLessThan(160 - createCostEstimator(COSTS).decodeStepMs('urgent', 1e9) + 1e-9);
+    expect(tight.whileLoading!.minMs).toBeLessThan(160 - createCostEstimator(COSTS).decodeStepMs(digest('urgent'), 1e9) + 1e-9);
     expect(tight.whileLoading!.minMs).toBeGreaterThan(LOAD);
     expect(tight.quotaMs).toBe(tight.whileLoading!.minMs);
     // With none, the turn still lasts for the load.

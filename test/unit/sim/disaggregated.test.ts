@@ -1,3 +1,4 @@
+import { simulatedWeightsDigest } from '../../../protocol/weights-digest.js';
 import { describe, expect, it } from 'vitest';
 import type { SchedulerEvent } from '../../../runtime/scheduler/types.js';
 import { shapeOfKey } from '../../../runtime/sim/catalogue.js';
@@ -25,7 +26,7 @@ describe('aegaeon on disaggregated instances', () => {
   });
 
   it('prefills on a prefill instance and decodes on a decode instance, the KV copied out and in between', async () => {
-    const key = 'llama2_13b_chat/only';
+    const key = simulatedWeightsDigest('llama2_13b_chat', 'only');
     const wl: Workload = {
       name: 'one',
       functions: [{ weightsDigest: key, shape: 'llama2_13b_chat', bytes: shapeOfKey(key).weightBytes, rate: 1 / 60 }],

@@ -1,3 +1,4 @@
+import { simulatedWeightsDigest } from '../../../protocol/weights-digest.js';
 import { describe, expect, it } from 'vitest';
 import type { PolicyName } from '../../../runtime/scheduler/types.js';
 import { costsFor } from '../../../runtime/sim/catalogue.js';
@@ -18,7 +19,7 @@ function fit(prefill: [number, number, number], decode: [number, number, number]
 
 /** `n` requests of one qwen2.5-7b function, all at t = 0: their windows are [0, 10 s + output × 100 ms]. */
 function burst(n: number, prompt: number, output: number): Workload {
-  const key = 'qwen2_5_7b/burst';
+  const key = simulatedWeightsDigest('qwen2_5_7b', 'burst');
   return {
     name: 'burst',
     functions: [{ weightsDigest: key, shape: 'qwen2_5_7b', bytes: 15.23e9, rate: n / 60 }],
