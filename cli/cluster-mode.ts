@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import { startNodeAgent, type NodeAgent } from '../runtime/cluster/node-agent.js';
 import { startNodeServer, type NodeServer } from '../runtime/cluster/node-server.js';
-import { detectBackend } from '../runtime/engine/detect-backend.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import type { LocalNodeRuntime } from '../runtime/node.js';
 import { clusterInternalRoutes, clusterPublicRoutes } from '../platform/api/cluster-routes.js';
-import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import type { TidepoolConfig } from '../platform/config.js';
+import { startNodeRuntime } from './start-node-runtime.js';
 import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
 import type { Database } from '../platform/db/database.js';
 import { openDatabase } from '../platform/db/open-database.js';
@@ -138,25 +137,12 @@ export interface NodeMode {
 export async function startNode(config: TidepoolConfig, controlPlaneUrl: string, log: Logger, onFatal: (error: Error) => void): Promise<NodeMode> {
   const token = requireToken(config);
   if (config.s3Bucket === undefined) await mkdir(config.dataDir, { recursive: true });
-  const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
-  if (!existsSync(config.engineBin)) throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
   const advertiseHost = config.nodeAdvertiseHost ?? hostname();
   const nodeId = nodeIdOf(config);
-  const node = await createLocalNodeRuntime({
+  const node = await startNodeRuntime(config, {
     nodeId,
     fetchBlob: storeBlobSource(createObjectStore(config)),
     shmDir: instanceShmDir(config.shmDir, { nodeId }),
-    hostPoolBytes: config.hostPoolBytes,
-    engineBin: config.engineBin,
-    backend,
-    engineMemoryBytes: engineMemoryBytes(config, backend),
-    kvBytes: config.kvBytes,
-    engineThreads: config.engineThreads,
-    gpus: config.gpus,
-    cpuEngines: config.cpuEngines,
-    policy: config.schedulerPolicy,
-    queueLimit: config.queueLimit,
-    queueTimeoutMs: config.queueTimeoutMs,
     registry: new Registry(),
     log,
   });

@@ -2,10 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { detectBackend } from '../runtime/engine/detect-backend.js';
-import { createLocalNodeRuntime, type LocalNodeRuntime } from '../runtime/node.js';
+import type { LocalNodeRuntime } from '../runtime/node.js';
 import { instanceShmDir } from '../runtime/pool/shm-namespace.js';
-import { engineMemoryBytes, type TidepoolConfig } from '../platform/config.js';
+import type { TidepoolConfig } from '../platform/config.js';
 import { createControlPlane, type ControlPlane } from '../platform/control-plane.js';
 import { openDatabase } from '../platform/db/open-database.js';
 import type { Database } from '../platform/db/database.js';
@@ -16,6 +15,7 @@ import { createApiClient, type ApiClient } from './api-client.js';
 import { crashLeftovers, sweepPartialUploads } from './crash-leftovers.js';
 import { deployFunction } from './deploy-function.js';
 import { prepareFunctionDir } from './function-dir.js';
+import { startNodeRuntime } from './start-node-runtime.js';
 import { storeBlobSource } from '../platform/storage/blob-store.js';
 import type { Logger } from '../protocol/logger.js';
 import { installRoot } from '../protocol/install-root.js';
@@ -46,27 +46,8 @@ export async function startLocalMode(config: TidepoolConfig, log: Logger): Promi
     const store = createObjectStore(config);
     await sweepPartialUploads(store, log);
     const registry = new Registry();
-    const { backend } = await detectBackend({ engineBin: config.engineBin, requested: config.engineBackend });
-    if (!existsSync(config.engineBin))
-      throw new Error(`engine binary ${config.engineBin} not found; build it with \`npm install\` (or set TIDEPOOL_ENGINE_BIN)`);
     const shmDir = instanceShmDir(config.shmDir, { dataDir: config.dataDir });
-    const node = await createLocalNodeRuntime({
-      fetchBlob: storeBlobSource(store),
-      shmDir,
-      hostPoolBytes: config.hostPoolBytes,
-      engineBin: config.engineBin,
-      backend,
-      engineMemoryBytes: engineMemoryBytes(config, backend),
-      kvBytes: config.kvBytes,
-      engineThreads: config.engineThreads,
-      gpus: config.gpus,
-      cpuEngines: config.cpuEngines,
-      policy: config.schedulerPolicy,
-      queueLimit: config.queueLimit,
-      queueTimeoutMs: config.queueTimeoutMs,
-      registry,
-      log,
-    });
+    const node = await startNodeRuntime(config, { fetchBlob: storeBlobSource(store), shmDir, registry, log });
     closers.push(() => node.close());
     // Read before the new journal writes: what the previous process had in flight when it ended.
     const journalPath = join(config.dataDir, 'inflight.json');

@@ -5,6 +5,7 @@ import { prepareFunctionDir } from '../../cli/function-dir.js';
 import { ENGINE_BIN, ENGINE_BUILT } from '../e2e/e2e-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { complete, startFaultPlane, type Answer, type FaultPlane } from './fault-plane.js';
+import { openStream } from './open-stream.js';
 
 if (!ENGINE_BUILT) console.log(`skip: engine fault test needs the engine binary at ${ENGINE_BIN} (build it with npm install)`);
 
@@ -86,25 +87,3 @@ describe.skipIf(!ENGINE_BUILT)('fault: the engine is killed under mixed traffic 
     expect(rows.filter((r) => r.status === 'rejected')).toEqual([]);
   });
 });
-
-/** A tiny-chat stream that has delivered its first chunk; `rest()` reads it to the end. */
-async function openStream(url: string): Promise<{ rest(): Promise<string> }> {
-  const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, stream: true }),
-  });
-  expect(res.status).toBe(200);
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = decoder.decode((await reader.read()).value, { stream: true });
-  return {
-    async rest() {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return text;
-        text += decoder.decode(value, { stream: true });
-      }
-    },
-  };
-}

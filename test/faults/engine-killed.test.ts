@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENGINE_BIN, ENGINE_BUILT } from '../e2e/e2e-server.js';
 import { complete, recordedStatuses, startFaultPlane, total, type FaultPlane } from './fault-plane.js';
+import { openStream } from './open-stream.js';
 
 if (!ENGINE_BUILT) console.log(`skip: engine fault test needs the engine binary at ${ENGINE_BIN} (build it with npm install)`);
 
@@ -65,26 +66,4 @@ async function killMidStream(fault: FaultPlane): Promise<'checked' | 'late'> {
   expect(recorded.rejected ?? 0).toBe(0);
   expect(recorded.length).toBe(5);
   return 'checked';
-}
-
-/** A stream that has delivered its first chunk; `rest()` reads it to the end and returns everything. */
-async function openStream(url: string): Promise<{ rest(): Promise<string> }> {
-  const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, stream: true }),
-  });
-  expect(res.status).toBe(200);
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = decoder.decode((await reader.read()).value, { stream: true });
-  return {
-    async rest() {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return text;
-        text += decoder.decode(value, { stream: true });
-      }
-    },
-  };
 }
