@@ -10,7 +10,7 @@ import type { WeightsDigest } from '../protocol/weights-digest.js';
 import type { DeviceLane } from './device-lane.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { FunctionQueues } from './pool/function-queues.js';
-import type { HostPool } from './pool/host-pool.js';
+import type { HostPool } from './pool/host-pool-contract.js';
 import type { WarmHolds } from './pool/warm-holds.js';
 
 export interface NodeReportSources {

@@ -7,7 +7,8 @@
 import { ChoiceProgress } from '../protocol/choice-progress.js';
 import { NodeError, type NodeEvent, type NodeGenerateRequest } from '../protocol/node-runtime.js';
 import type { LiveSequence } from './engine-down-resubmit.js';
-import { HostPoolError, type HostLease, type HostPool } from './pool/host-pool.js';
+import type { HostLease, HostPool } from './pool/host-pool-contract.js';
+import { HostPoolError } from './pool/host-pool-error.js';
 
 /** Waits for the model in shared memory; undefined when the caller aborted first. */
 export async function acquireHost(

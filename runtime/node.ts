@@ -22,7 +22,8 @@ import {
 } from '../protocol/node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
-import { createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
+import { createHostPool } from './pool/host-pool.js';
+import type { HostLease, HostPool } from './pool/host-pool-contract.js';
 import type { GpuScheduler, PolicyName, SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from '../protocol/timeline-types.js';
