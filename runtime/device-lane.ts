@@ -4,7 +4,7 @@ import type { EngineSupervisor } from './engine/engine-supervisor.js';
 import { NodeError } from '../protocol/node-runtime.js';
 import type { NodeGpuStats } from '../protocol/node-stats.js';
 import { GpuPins } from './pool/gpu-pins.js';
-import type { HostPool } from './pool/host-pool.js';
+import type { HostPool } from './pool/host-pool-contract.js';
 import { createGpuScheduler, type GpuScheduler, type PolicyName, type SchedulerEvent } from './scheduler/gpu-scheduler.js';
 import type { WeightsDigest } from '../protocol/weights-digest.js';
 

@@ -1,6 +1,4 @@
 import { hostname } from 'node:os';
-import type { Registry } from 'prom-client';
-import type { BlobSource } from '../protocol/blob-source.js';
 import type { EngineStats } from './engine/engine.js';
 import type { EngineSupervisor } from './engine/engine-supervisor.js';
 import { removeStaleSocketDirs } from './engine/engine-socket-dir.js';
@@ -24,55 +22,16 @@ import {
 } from '../protocol/node-runtime.js';
 import { FunctionQueues } from './pool/function-queues.js';
 import { WarmHolds } from './pool/warm-holds.js';
-import { HostPoolError, createHostPool, type HostLease, type HostPool } from './pool/host-pool.js';
+import { createHostPool } from './pool/host-pool.js';
+import type { HostLease, HostPool } from './pool/host-pool-contract.js';
 import type { GpuScheduler, PolicyName, SchedulerEvent } from './scheduler/gpu-scheduler.js';
-import { simulatorOnlyReason } from '../protocol/policy-scope.js';
-import { NODE_POLICY_NAMES } from './scheduler/types.js';
 import { createTimelineRecorder, sinkCountingTokens, type TimelineRecorder } from './timeline/timeline-recorder.js';
 import type { NodeTimeline } from '../protocol/timeline-types.js';
 import type { NodeStats } from '../protocol/node-stats.js';
-import { ChoiceProgress } from '../protocol/choice-progress.js';
-import type { Logger } from '../protocol/logger.js';
 import { owingSinks } from './owed-tokens.js';
-import type { WeightsDigest } from '../protocol/weights-digest.js';
-
-export interface LocalNodeRuntimeOptions {
-  readonly nodeId?: string;
-  /** Shared-memory directory for warm weights, e.g. /dev/shm/tidepool. */
-  readonly shmDir: string;
-  readonly hostPoolBytes: number;
-  readonly engineBin: string;
-  readonly backend: 'auto' | 'cpu' | 'cuda';
-  /** The engine's whole device reservation: weights arena + KV pool + scratch; absent, the engine sizes itself. */
-  readonly engineMemoryBytes?: number;
-  readonly kvBytes?: number;
-  readonly engineThreads?: number;
-  /** CUDA device ordinals to drive, one engine and scheduler each; every GPU the machine shows by default. */
-  readonly gpus?: readonly number[] | 'all';
-  /** Engines on the CPU backend, each scheduled as a device of its own; 1 by default. */
-  readonly cpuEngines?: number;
-  /** Scheduler policy name (see POLICY_NAMES); `tidepool` by default. */
-  readonly policy?: string;
-  /** Requests per function admitted and waiting for their first token before new ones get `queue_full`. */
-  readonly queueLimit: number;
-  /** Longest wait from admission to first token, cold start included. */
-  readonly queueTimeoutMs: number;
-  readonly registry: Registry;
-  /** `Retry-After` hint for `queue_full`. */
-  readonly retryAfterMs?: number;
-  /** How a blob reaches shared memory, verified against its digest (the object store, through the control plane's storage). */
-  readonly fetchBlob: BlobSource;
-  /** Engine stderr (at `debug`), supervisor messages, and engine crashes and recoveries (at `warn`/`info`). */
-  readonly log?: Logger;
-  /**
-   * A model with no requests leaves the GPU after this long without a turn, ms. Default 60 s: long enough
-   * that a steady function never reloads, short enough that an idle one frees the GPU and its host copy's
-   * `keep_warm_ms` clock starts (gpu → host → store). Infinity keeps weights until memory is needed.
-   */
-  readonly gpuIdleEvictMs?: number;
-}
-
-export const DEFAULT_GPU_IDLE_EVICT_MS = 60_000;
+import { DEFAULT_GPU_IDLE_EVICT_MS, parsePolicy, type LocalNodeRuntimeOptions } from './node-options.js';
+import { NodeReports } from './node-reports.js';
+import { acquireHost, cancelledBefore, firstEvent, msUntil } from './node-request-waits.js';
 
 /**
  * A node runtime in this process: the host pool, and per device (each GPU, or each CPU engine) an engine
@@ -124,10 +83,7 @@ class LocalNode implements LocalNodeRuntime {
   private readonly warmHolds: WarmHolds;
   private readonly lanes: readonly DeviceLane[];
   private readonly router: DeviceRouter;
-  /** Weight bytes per model key, for GPU load metrics (scheduler events carry only the key). */
-  private readonly modelBytes = new Map<string, number>();
-  /** Functions served per model key, for timeline labels. */
-  private readonly modelFunctions = new Map<string, Set<string>>();
+  private readonly reports: NodeReports;
   private readonly gpuTimeline: TimelineRecorder;
   private nextSequenceId = 1;
   private closed = false;
@@ -156,9 +112,17 @@ class LocalNode implements LocalNodeRuntime {
         }),
     );
     this.router = createDeviceRouter(this.lanes.length);
+    this.reports = new NodeReports({
+      lanes: this.lanes,
+      hostPool,
+      hostPoolBytes: options.hostPoolBytes,
+      queues: this.queues,
+      warmHolds: this.warmHolds,
+      metrics,
+    });
     metrics.schedulerPolicy.reset();
     metrics.schedulerPolicy.set({ policy }, 1);
-    metrics.residencySource.refresh = () => this.residencyNow();
+    metrics.residencySource.refresh = () => this.reports.residency();
     // The engines keep a model's files mapped (pinned on CUDA) after evicting it, for a cheap reload; once
     // the host pool deletes the files, the mappings would only hold their memory.
     hostPool.onEvicted((weightsDigest) => {
@@ -167,8 +131,11 @@ class LocalNode implements LocalNodeRuntime {
     this.gpuTimeline = createTimelineRecorder({
       nodeId: this.nodeId,
       gpus: this.lanes.map((lane) => ({ index: lane.index, label: lane.label })),
-      functionOf: (key) => [...(this.modelFunctions.get(key) ?? [key.slice(0, 19)])].join(', '),
-      bytesOf: (key) => this.modelBytes.get(key) ?? 0,
+      functionOf: (key) => {
+        const names = this.reports.functionsOf(key);
+        return (names.length > 0 ? names : [key.slice(0, 19)]).join(', ');
+      },
+      bytesOf: (key) => this.reports.bytesOf(key),
     });
   }
 
@@ -207,7 +174,7 @@ class LocalNode implements LocalNodeRuntime {
     const onAbort = () => live && cancelGivenUp(live, signal, choiceSignals);
     const signals = [signal, ...(choiceSignals ?? [])].filter((s) => s !== undefined);
     try {
-      lease = await this.acquireHost(request, signal, deadline);
+      lease = await acquireHost(this.hostPool, request, signal, deadline, this.options.queueTimeoutMs);
       if (!lease) return yield* cancelledBefore(request);
       for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
       let event: NodeEvent | undefined;
@@ -217,7 +184,7 @@ class LocalNode implements LocalNodeRuntime {
       for (let attempt = 1; !event; attempt++) {
         live = current = await this.submitToDevice(request, lease, deadline);
         onAbort();
-        event = await this.firstEvent(current, deadline, request).catch((error: unknown) => {
+        event = await firstEvent(current, deadline, request, this.options.queueTimeoutMs).catch((error: unknown) => {
           // A group refused by one choice's end leaves the others queued: they go too.
           cancelGivenUp(current, signal, choiceSignals, true);
           if (this.shouldResubmit(request, error, attempt, deadline, signal)) return undefined;
@@ -266,8 +233,7 @@ class LocalNode implements LocalNodeRuntime {
       throw error;
     }
     const live = { scheduler, ids: Array.from({ length: choices }, () => this.nextSequenceId++), channel: new SequenceChannel(choices) };
-    this.modelBytes.set(key, request.artifact.bytes);
-    this.noteFunction(key, request.functionName);
+    this.reports.noteModel(key, request.artifact.bytes, request.functionName);
     const owing = owingSinks(this.router, device, key, request.sampling.max_tokens, live.channel.sinks);
     const sinks = owing.map((sink) => sinkCountingTokens(this.gpuTimeline, key, sink, device));
     const generation = this.toGeneration(request, live.ids[0]!, lease);
@@ -286,57 +252,15 @@ class LocalNode implements LocalNodeRuntime {
   }
 
   async residency(): Promise<readonly ModelResidency[]> {
-    return this.residencyNow();
-  }
-
-  /** Tier per (function, model) served here, also published as `tidepool_model_residency`. */
-  private residencyNow(): readonly ModelResidency[] {
-    const perLane = this.lanes.map((lane) => lane.residentKeys());
-    const gpu = new Set(perLane.flatMap((keys) => [...keys]));
-    const host = new Set(
-      this.hostPool
-        .snapshot()
-        .filter((m) => m.state === 'warm')
-        .map((m) => m.weightsDigest),
-    );
-    let gpuBytes = 0;
-    for (const keys of perLane) for (const key of keys) gpuBytes += this.modelBytes.get(key) ?? 0;
-    this.metrics.residencyBytes.set({ tier: 'gpu' }, gpuBytes);
-    // A function held warm (min_warm) is listed even before its first request, so it shows as host or gpu.
-    const served = this.queues.known();
-    const heldOnly = this.warmHolds
-      .entries()
-      .filter((h) => !served.some((m) => m.functionName === h.functionName && m.weightsDigest === h.artifact.weightsDigest))
-      .map((h) => ({ functionName: h.functionName, weightsDigest: h.artifact.weightsDigest, bytes: h.artifact.bytes, queued: 0, running: 0 }));
-    const out = [...served, ...heldOnly].map((model) => ({
-      weightsDigest: model.weightsDigest,
-      functionName: model.functionName,
-      tier: gpu.has(model.weightsDigest) ? ('gpu' as const) : host.has(model.weightsDigest) ? ('host' as const) : ('store' as const),
-      bytes: model.bytes,
-      queued: model.queued,
-      running: model.running,
-    }));
-    for (const m of out) {
-      for (const tier of ['gpu', 'host', 'store'] as const) this.metrics.modelResidency.set({ function: m.functionName, tier }, m.tier === tier ? 1 : 0);
-    }
-    return out;
+    return this.reports.residency();
   }
 
   async timeline(sinceMs?: number): Promise<NodeTimeline> {
     return this.gpuTimeline.read(sinceMs);
   }
 
-  async stats(): Promise<NodeStats> {
-    const functions = this.queues.known().map(({ functionName, weightsDigest, queued, running }) => ({ functionName, weightsDigest, queued, running }));
-    const hostPool = { capacityBytes: this.options.hostPoolBytes, usedBytes: this.hostPool.usedBytes() };
-    const functionsOf = (key: string) => [...(this.modelFunctions.get(key) ?? [])];
-    return { functions, gpus: await Promise.all(this.lanes.map((lane) => lane.memory(functionsOf))), hostPool };
-  }
-
-  private noteFunction(weightsDigest: WeightsDigest, functionName: string): void {
-    const names = this.modelFunctions.get(weightsDigest) ?? new Set<string>();
-    names.add(functionName);
-    this.modelFunctions.set(weightsDigest, names);
+  stats(): Promise<NodeStats> {
+    return this.reports.stats();
   }
 
   holdWarm(functionName: string, artifact: Artifact | undefined, keepWarmMs: number): Promise<void> {
@@ -359,41 +283,6 @@ class LocalNode implements LocalNodeRuntime {
     await this.hostPool.close();
   }
 
-  /** Waits for the model in shared memory; undefined when the caller aborted first. */
-  private async acquireHost(request: NodeGenerateRequest, signal: AbortSignal | undefined, deadline: number): Promise<HostLease | undefined> {
-    const timeout = AbortSignal.timeout(msUntil(deadline));
-    const use = { functionName: request.functionName, keepWarmMs: request.keepWarmMs, signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
-    try {
-      return await this.hostPool.acquire(request.artifact, use);
-    } catch (error) {
-      if (!(error instanceof HostPoolError)) throw error;
-      if (error.code === 'cancelled' && signal?.aborted) return undefined;
-      if (error.code === 'cancelled') {
-        throw new NodeError(
-          'cold_start_timeout',
-          `model ${request.artifact.weightsDigest} (${request.artifact.bytes} bytes) was not in host memory within ${this.options.queueTimeoutMs} ms`,
-        );
-      }
-      if (error.code === 'store_unavailable') throw new NodeError('store_unavailable', error.message);
-      if (error.code === 'digest_mismatch') throw new NodeError('blob_corrupt', error.message);
-      throw new NodeError('bad_model', error.message);
-    }
-  }
-
-  /** The first token or end, or `cold_start_timeout` (and a cancel) if neither comes before the deadline. */
-  private async firstEvent(live: LiveSequence, deadline: number, request: NodeGenerateRequest): Promise<NodeEvent> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), msUntil(deadline))));
-    const event = await Promise.race([live.channel.next(), timedOut]);
-    clearTimeout(timer);
-    if (event) return refuseEarlyFailure(event);
-    for (const id of live.ids) live.scheduler.cancel(id);
-    throw new NodeError(
-      'cold_start_timeout',
-      `no first token for ${request.functionName} within ${this.options.queueTimeoutMs} ms (model loading or GPU busy)`,
-    );
-  }
-
   private toGeneration(request: NodeGenerateRequest, id: number, lease: HostLease) {
     return {
       id,
@@ -409,42 +298,11 @@ class LocalNode implements LocalNodeRuntime {
   private onSchedulerEvent(device: number, event: SchedulerEvent): void {
     this.gpuTimeline.record(device, event);
     if (event.type === 'load' && !event.cached) {
-      const bytes = this.modelBytes.get(event.weightsDigest) ?? 0;
+      const bytes = this.reports.bytesOf(event.weightsDigest);
       this.metrics.modelLoads.inc({ tier: 'gpu' });
       this.metrics.modelLoadBytes.inc({ tier: 'gpu' }, bytes);
       this.metrics.modelLoadSeconds.observe({ tier: 'gpu' }, event.ms / 1000);
     }
     if (event.type === 'load' || event.type === 'evict') void this.residency();
   }
-}
-
-/**
- * An end before any token, for a reason the caller should handle as a refusal rather than an empty answer:
- * the model cannot be loaded, the prompt does not fit, or the engine went away (another node may serve it).
- * A device fault (`device_lost`) takes the engine down with it, so it counts as `engine_down`.
- */
-function refuseEarlyFailure(event: NodeEvent): NodeEvent {
-  if (event.type !== 'done' || event.reason !== 'error' || event.completionTokens > 0 || !event.error) return event;
-  const { code, message } = event.error;
-  if (code === 'device_lost') throw new NodeError('engine_down', message);
-  if (code === 'bad_model' || code === 'context_overflow' || code === 'engine_down') throw new NodeError(code, message);
-  return event;
-}
-
-/** Whole milliseconds left before `deadline` (timers want integers), at least 1. */
-function msUntil(deadline: number): number {
-  return Math.max(1, Math.ceil(deadline - performance.now()));
-}
-
-/** Every choice's end, for a request the caller gave up before it reached a device. */
-function cancelledBefore(request: NodeGenerateRequest): NodeEvent[] {
-  return new ChoiceProgress(request).endOpen('cancelled');
-}
-
-function parsePolicy(policy: string | undefined): PolicyName {
-  if (policy === undefined) return 'tidepool';
-  const simulatorOnly = simulatorOnlyReason(policy);
-  if (simulatorOnly !== undefined) throw new Error(`scheduler policy "${policy}" is simulator-only: ${simulatorOnly}`);
-  if ((NODE_POLICY_NAMES as readonly string[]).includes(policy)) return policy as PolicyName;
-  throw new Error(`unknown scheduler policy "${policy}"; expected one of ${NODE_POLICY_NAMES.join(', ')}`);
 }

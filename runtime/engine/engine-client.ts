@@ -1,23 +1,12 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { checkSampling, engineSampling } from '../../protocol/sampling.js';
 import { GrammarRegistrations } from './grammar-registrations.js';
-import { stepItemLogprob } from './engine-wire.js';
 import { EngineError } from './engine.js';
-import type {
-  DoneReason,
-  Engine,
-  EngineErrorCode,
-  EngineStats,
-  KvMoveResult,
-  LoadResult,
-  ModelRef,
-  SequenceGroupSpec,
-  SequenceSink,
-  SequenceSpec,
-  TurnResult,
-} from './engine.js';
+import type { Engine, EngineStats, KvMoveResult, LoadResult, ModelRef, SequenceGroupSpec, SequenceSink, SequenceSpec, TurnResult } from './engine.js';
+import { LiveSequences } from './engine-sequences.js';
 import { FrameDecoder, encodeFrame } from './frame-codec.js';
-import { engineError, sequenceError, toEngineStats, type WireMessage } from './engine-wire.js';
+import { engineError, oneOf, replyError, toEngineStats, type WireMessage } from './engine-wire.js';
+import { openSocket } from './open-engine-socket.js';
 import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /** What the engine says about itself in its `hello` reply. */
@@ -42,26 +31,6 @@ interface Pending {
   reject(error: EngineError): void;
 }
 
-interface SequenceState {
-  readonly sink: SequenceSink;
-  readonly promptTokens: number;
-  completionTokens: number;
-  /** Until the engine accepts `add`, a failure rejects the `add` promise instead of ending the sink. */
-  accepted: boolean;
-}
-
-const KNOWN_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
-  'bad_request',
-  'not_found',
-  'bad_model',
-  'out_of_memory',
-  'busy',
-  'context_overflow',
-  'unsupported',
-  'internal',
-  'device_lost',
-]);
-
 /**
  * `Engine` over the engine's Unix socket (docs/engine-protocol.md). One instance is one connection: when it
  * closes, for any reason, every pending command rejects and every live sequence ends with `error`, both
@@ -70,7 +39,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
 export class EngineClient implements Engine {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly sequences = new Map<number, SequenceState>();
+  private readonly sequences = new LiveSequences();
   private readonly decoder = new FrameDecoder();
   private readonly closeListeners: ((reason: string) => void)[] = [];
   private downReason: string | undefined;
@@ -159,12 +128,9 @@ export class EngineClient implements Engine {
   async addGroup(group: SequenceGroupSpec, sinks: readonly SequenceSink[]): Promise<void> {
     const ids = group.members.map((m) => m.id);
     if (sinks.length !== ids.length) throw engineError('bad_request', `a group of ${ids.length} sequences needs as many sinks, got ${sinks.length}`);
-    const live = ids.find((id) => this.sequences.has(id));
+    const live = this.sequences.firstLive(ids);
     if (live !== undefined) throw engineError('bad_request', `sequence ${live} is already live on this engine`);
-    const states = sinks.map((sink): SequenceState => ({ sink, promptTokens: group.promptTokens.length, completionTokens: 0, accepted: false }));
-    ids.forEach((id, i) => {
-      this.sequences.set(id, states[i]!);
-    });
+    const registered = this.sequences.register(ids, sinks, group.promptTokens.length);
     try {
       const sampling = checkSampling(group.sampling);
       const members = ids.length === 1 ? { seq: ids[0] } : { seqs: ids, seeds: group.members.map((m) => m.seed) };
@@ -179,11 +145,9 @@ export class EngineClient implements Engine {
       if (!sampling.grammar) await this.request(add);
       else if (group.modelDir === undefined) throw engineError('bad_request', 'a sequence with a grammar needs its model directory (for the token bytes)');
       else await this.registrations.add(add, sampling.grammar, group.weightsDigest, group.modelDir);
-      for (const state of states) state.accepted = true;
+      registered.accept();
     } catch (error) {
-      ids.forEach((id, i) => {
-        if (this.sequences.get(id) === states[i]) this.sequences.delete(id);
-      });
+      registered.drop();
       throw error;
     }
   }
@@ -264,8 +228,8 @@ export class EngineClient implements Engine {
 
   private dispatch(message: WireMessage): void {
     if (message.type === 'ok' || message.type === 'error') this.settle(message);
-    else if (message.type === 'step') this.onStep(message);
-    else if (message.type === 'done') this.onSequenceDone(message);
+    else if (message.type === 'step') this.sequences.onStep(message);
+    else if (message.type === 'done') this.sequences.onDone(message);
   }
 
   private settle(message: WireMessage): void {
@@ -274,33 +238,7 @@ export class EngineClient implements Engine {
     if (!pending) return;
     this.pending.delete(id);
     if (message.type === 'ok') return pending.resolve(message);
-    const code = KNOWN_CODES.has(String(message.code)) ? (message.code as EngineErrorCode) : 'internal';
-    pending.reject(engineError(code, `${pending.op}: ${String(message.message ?? message.code)}`));
-  }
-
-  private onStep(message: WireMessage): void {
-    const tokens: readonly unknown[] = Array.isArray(message.tokens) ? message.tokens : [];
-    for (const item of tokens) {
-      if (!Array.isArray(item)) continue;
-      const state = this.sequences.get(Number(item[0]));
-      if (!state) continue;
-      state.completionTokens++;
-      state.sink.onToken(Number(item[1]), stepItemLogprob(item));
-    }
-  }
-
-  private onSequenceDone(message: WireMessage): void {
-    const seq = Number(message.seq);
-    const state = this.sequences.get(seq);
-    if (!state) return;
-    this.sequences.delete(seq);
-    const usage = {
-      promptTokens: Number(message.prompt_tokens ?? state.promptTokens),
-      completionTokens: Number(message.completion_tokens ?? state.completionTokens),
-    };
-    const reason = DONE_REASONS.includes(message.reason as DoneReason) ? (message.reason as DoneReason) : 'error';
-    const embedding = Array.isArray(message.embedding) ? message.embedding.map(Number) : undefined;
-    state.sink.onDone(reason, usage, reason === 'error' ? sequenceError(message) : undefined, embedding);
+    pending.reject(replyError(pending.op, message));
   }
 
   private downMessage(): string {
@@ -326,39 +264,9 @@ export class EngineClient implements Engine {
     const message = this.downMessage();
     for (const pending of this.pending.values()) pending.reject(engineError('engine_down', `${pending.op}: ${message}`));
     this.pending.clear();
-    const live = [...this.sequences.values()].filter((state) => state.accepted);
-    this.sequences.clear();
-    for (const state of live) {
-      state.sink.onDone('error', { promptTokens: state.promptTokens, completionTokens: state.completionTokens }, engineError('engine_down', message));
-    }
+    this.sequences.endAll(message);
     for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
 }
 
 const TURN_REASONS = ['quota', 'idle', 'preempted', 'not_resident'] as const;
-const DONE_REASONS: readonly DoneReason[] = ['stop', 'length', 'cancelled', 'error'];
-
-/** `value` when it is one of `allowed`; otherwise the engine broke the protocol. */
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  if ((allowed as readonly unknown[]).includes(value)) return value as T;
-  throw engineError('internal', `${field}: the engine sent ${JSON.stringify(value)}, expected one of ${allowed.join(', ')}`);
-}
-
-function openSocket(path: string, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(engineError('engine_down', `no engine answered on ${path} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(engineError('engine_down', `cannot connect to engine at ${path}: ${error.message}`));
-    });
-  });
-}

@@ -70,3 +70,28 @@ export function stepItemLogprob(item: readonly unknown[]): TokenLogprob | undefi
   const top = (extra.top as unknown[]).filter((p): p is [number, number] => Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number');
   return { logprob: extra.logprob, top: top.map(([id, lp]) => [id, lp] as const) };
 }
+
+/** The codes an `error` reply may carry; any other reads as `internal`. */
+const REPLY_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
+  'bad_request',
+  'not_found',
+  'bad_model',
+  'out_of_memory',
+  'busy',
+  'context_overflow',
+  'unsupported',
+  'internal',
+  'device_lost',
+]);
+
+/** The error of an `error` reply to the command `op`, prefixed with its code like every engine error. */
+export function replyError(op: string, reply: WireRecord): EngineError {
+  const code = REPLY_CODES.has(String(reply.code)) ? (reply.code as EngineErrorCode) : 'internal';
+  return engineError(code, `${op}: ${String(reply.message ?? reply.code)}`);
+}
+
+/** `value` when it is one of `allowed`; otherwise the engine broke the protocol. */
+export function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if ((allowed as readonly unknown[]).includes(value)) return value as T;
+  throw engineError('internal', `${field}: the engine sent ${JSON.stringify(value)}, expected one of ${allowed.join(', ')}`);
+}

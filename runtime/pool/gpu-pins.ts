@@ -1,4 +1,4 @@
-import type { HostLease, HostPool } from './host-pool.js';
+import type { HostLease, HostPool } from './host-pool-contract.js';
 import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 /**

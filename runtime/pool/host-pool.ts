@@ -1,89 +1,27 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Registry } from 'prom-client';
-import type { BlobSource } from '../../protocol/blob-source.js';
-import { artifactToWire } from '../../protocol/internal-generate.js';
 import type { Artifact } from '../../protocol/node-runtime.js';
 import { runtimeMetrics, type RuntimeMetrics } from '../metrics.js';
 import { abortable } from './abortable.js';
 import { rediscoverModels } from './host-pool-rediscovery.js';
 import { HostPoolError } from './host-pool-error.js';
-import { DEFAULT_STORE_RETRY, withStoreRetry, type StoreRetryOptions } from './store-retry.js';
-import { filesPresent, isPlainFileName, makeFetchDir, modelDir, publishDir, removeDir, sweepLeftovers } from './host-pool-files.js';
+import { DEFAULT_STORE_RETRY } from './store-retry.js';
+import { filesPresent, isPlainFileName, modelDir, removeDir, sweepLeftovers } from './host-pool-files.js';
+import { ARTIFACT_MANIFEST, downloadModel } from './host-pool-fetch.js';
+import type { HostLease, HostModelSnapshot, HostPool, HostPoolOptions } from './host-pool-contract.js';
 import { acquireDirLock, type DirLock } from '../../protocol/dir-lock.js';
 import type { WeightsDigest } from '../../protocol/weights-digest.js';
 
 export { HostPoolError } from './host-pool-error.js';
 
-/** Written into each published model directory so a restarted node can verify and reuse it. */
-export const ARTIFACT_MANIFEST = '.tidepool-artifact.json';
 /** Held in `shmDir` while a pool runs there: one pool per directory, so none deletes another's models. */
 export const HOST_POOL_LOCK = '.tidepool-host-pool.lock';
 
-export interface HostPoolOptions {
-  /**
-   * Directory in shared memory that holds one directory per warm model, this pool's alone: it is locked
-   * while the pool runs (a second pool there is refused naming the holder's pid), and rediscovery adopts or
-   * deletes only what is in it. Instances sharing a host each get their own (`instanceShmDir`).
-   */
-  readonly shmDir: string;
-  readonly budgetBytes: number;
-  /** Writes one blob to `path`, rejecting when its bytes do not match `digest` (e.g. `downloadBlobTo`). */
-  readonly fetchBlob: BlobSource;
-  readonly registry: Registry;
-  /** Timers for keep-warm expiry; real timers by default. */
-  readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
-  /** Retries of a blob fetch the store failed; `DEFAULT_STORE_RETRY` when absent. */
-  readonly storeRetry?: StoreRetryOptions;
-  readonly now?: () => number;
-}
-
-/** A pin on a warm model: its files stay in `dir` until `release()`. */
-export interface HostLease {
-  readonly weightsDigest: WeightsDigest;
-  readonly dir: string;
-  readonly bytes: number;
-  /** Idempotent. The model becomes evictable when its last lease is released. */
-  release(): void;
-}
-
-export interface HostModelSnapshot {
-  readonly weightsDigest: WeightsDigest;
-  readonly bytes: number;
-  readonly state: 'fetching' | 'warm';
-  readonly leases: number;
-  /** Leases that yield under budget pressure (see `holdIfWarm`). */
-  readonly softLeases: number;
-  readonly functions: readonly string[];
-}
-
 /**
- * The host-memory tier. Models enter by `acquire` (fetched from the object store once, however many
- * callers ask at the same time), stay while leased, and leave when the budget needs room (least recently
- * used first) or when their functions' keep-warm window passes with no lease.
+ * The host-memory tier (`HostPool`, host-pool-contract.ts): fetches (host-pool-fetch.ts) are shared by every
+ * caller of a digest, leases pin models, and eviction (least recently used first, or a passed keep-warm
+ * window) makes room.
  */
-export interface HostPool {
-  /** Resolves once the model's files are complete in shared memory. Rejects with `HostPoolError`. */
-  acquire(artifact: Artifact, use: { readonly functionName: string; readonly keepWarmMs: number; readonly signal?: AbortSignal }): Promise<HostLease>;
-  /**
-   * A soft lease on a model that is already warm (undefined otherwise; never fetches). It stops the
-   * keep-warm clock, but under budget pressure the model may still be evicted, after every idle one. The
-   * node holds one for each GPU-resident model: a hot model keeps its host copy for cheap reloads without
-   * letting the GPU's residency starve the host pool.
-   */
-  holdIfWarm(weightsDigest: WeightsDigest): HostLease | undefined;
-  snapshot(): readonly HostModelSnapshot[];
-  /** Bytes held by warm models and reserved by fetches under way. */
-  usedBytes(): number;
-  /**
-   * Calls `listener` with a model's digest once its files are gone from shared memory, so an engine that
-   * keeps the files mapped (and pinned) can let go of them. Returns an unsubscribe function.
-   */
-  onEvicted(listener: (weightsDigest: WeightsDigest) => void): () => void;
-  /** Cancels keep-warm timers and releases the directory lock; files stay for the next start to rediscover. */
-  close(): Promise<void>;
-}
-
 interface Entry {
   readonly artifact: Artifact;
   readonly dir: string;
@@ -257,33 +195,16 @@ class Pool implements HostPool {
     const unsafe = entry.artifact.files.find((file) => !isPlainFileName(file.name));
     if (unsafe) throw HostPoolError.unsafeFileName(entry.artifact.weightsDigest, unsafe.name);
     await this.makeRoom(entry);
-    const started = this.now();
-    const fetchDir = await makeFetchDir(this.options.shmDir, entry.artifact.weightsDigest);
-    try {
-      for (const file of entry.artifact.files) {
-        try {
-          await withStoreRetry(() => this.options.fetchBlob(file.digest, join(fetchDir, file.name)), this.options.storeRetry ?? DEFAULT_STORE_RETRY, {
-            onRetry: () => this.metrics.hostFetchRetries.inc(),
-            // Every caller gave up (timeout, disconnect): stop knocking on the store for nobody.
-            stop: () => entry.leases === 0,
-          });
-        } catch (error) {
-          throw HostPoolError.fromFetch(entry.artifact.weightsDigest, file.name, error);
-        }
-        this.metrics.hostFetchBytes.inc(file.size);
-      }
-      await writeFile(join(fetchDir, ARTIFACT_MANIFEST), JSON.stringify(artifactToWire(entry.artifact)));
-      await this.removals.get(entry.artifact.weightsDigest);
-      await publishDir(fetchDir, entry.dir);
-    } catch (error) {
-      await removeDir(fetchDir);
-      throw error;
-    }
-    const seconds = (this.now() - started) / 1000;
-    this.metrics.hostFetchSeconds.observe(seconds);
-    this.metrics.modelLoads.inc({ tier: 'host' });
-    this.metrics.modelLoadBytes.inc({ tier: 'host' }, entry.artifact.bytes);
-    this.metrics.modelLoadSeconds.observe({ tier: 'host' }, seconds);
+    await downloadModel(entry.artifact, entry.dir, {
+      shmDir: this.options.shmDir,
+      fetchBlob: this.options.fetchBlob,
+      storeRetry: this.options.storeRetry ?? DEFAULT_STORE_RETRY,
+      metrics: this.metrics,
+      now: this.now,
+      // Every caller gave up (timeout, disconnect): stop knocking on the store for nobody.
+      noLongerWanted: () => entry.leases === 0,
+      previousRemoval: () => this.removals.get(entry.artifact.weightsDigest),
+    });
   }
 
   /**

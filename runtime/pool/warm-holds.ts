@@ -1,5 +1,5 @@
 import type { Artifact, WarmHoldTarget } from '../../protocol/node-runtime.js';
-import type { HostLease, HostPool } from './host-pool.js';
+import type { HostLease, HostPool } from './host-pool-contract.js';
 
 /** One function's wanted hold; `state` says whether its weights are in (`held`), on the way, or failed. */
 export interface WarmHoldEntry {

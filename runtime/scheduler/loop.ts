@@ -1,14 +1,13 @@
-import type { WeightsDigest } from '../../protocol/weights-digest.js';
 import { TidepoolError, coded } from '../../protocol/errors.js';
-import type { DoneReason, Engine, SequenceSink, TurnResult } from '../engine/engine.js';
+import type { DoneReason, Engine, SequenceSink } from '../engine/engine.js';
 import type { Clock } from './clock.js';
 import type { CostEstimator } from './cost-estimator.js';
 import { createDemandTracker } from './demand.js';
 import { createResidency } from './kv-and-weights.js';
-import type { RunningTurn, SchedulerPolicy, SchedulerView, TurnPlan } from './policy.js';
+import type { SchedulerPolicy, SchedulerView } from './policy.js';
 import { countPhase, newModelState } from './state.js';
 import type { ModelState, RequestState } from './state.js';
-import { armTurnTimers, type TurnCut } from './turn-timers.js';
+import { createTurnSteps, type TurnState } from './turn-steps.js';
 import { createWakeSignal } from './wake-signal.js';
 import { admittedWith, engineGroup, groupStates } from './request-groups.js';
 import type { GenerationGroup, GenerationRequest, SchedulerEvent, SchedulerSnapshot } from './types.js';
@@ -21,15 +20,12 @@ export interface LoopDeps {
   readonly emit: (e: SchedulerEvent) => void;
 }
 
-/** How a turn ended: the engine's reason, or why the loop cut it. */
-type TurnOutcome = Omit<TurnResult, 'reason'> & { readonly reason: TurnResult['reason'] | TurnCut };
-
 /** How long a model whose turn produced nothing waits before it is tried again without any wake. */
 const STALL_RETRY_MS = 50;
 
 /**
- * The turn loop: ask the policy for a turn, make its model resident, move KV, admit, run, repeat. The loop
- * is the only writer of the scheduler's records. One loop per GPU.
+ * The turn loop: ask the policy for a turn, make its model resident, move KV, admit, run, repeat (the turn's
+ * steps are turn-steps.ts). The loop is the only writer of the scheduler's records. One loop per GPU.
  */
 export function createSchedulerLoop(deps: LoopDeps) {
   const { engine, policy, clock, costs, emit } = deps;
@@ -37,15 +33,14 @@ export function createSchedulerLoop(deps: LoopDeps) {
   const byId = new Map<number, ModelState>();
   const stalled = new Set<string>();
   const demand = createDemandTracker();
-  let running: RunningTurn | undefined;
-  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => running?.weightsDigest });
-  let current: WeightsDigest | undefined;
+  const turn: TurnState = { running: undefined, current: undefined };
+  const residency = createResidency({ engine, clock, policy, models, emit, demand, runningModel: () => turn.running?.weightsDigest });
   let closed = false;
   /** Why the scheduler closed: the error queued requests, and any submitted later, end with. */
   let closedError: TidepoolError = new TidepoolError('engine_down', 'scheduler is closed');
   const signal = createWakeSignal();
 
-  const view = (): SchedulerView => ({ nowMs: clock.now(), models, current, stalled, costs, demand });
+  const view = (): SchedulerView => ({ nowMs: clock.now(), models, current: turn.current, stalled, costs, demand });
 
   /** Something changed: every stalled model may have work again. */
   function wake(): void {
@@ -143,6 +138,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
       engineSinks.set(r.request.id, trackingSink(model, r, r.sink));
     }
     const r = states[0]!;
+    const running = turn.running;
     if (running && running.weightsDigest === first.model.weightsDigest && policy.joinRunningTurn) {
       void addToEngine(r);
     } else if (running && policy.shouldPreempt(view(), running, r)) {
@@ -196,106 +192,6 @@ export function createSchedulerLoop(deps: LoopDeps) {
     for (const model of [...models.values()]) {
       for (const r of [...model.requests.values()]) if (r.phase === 'queued') endQueued(model, r, error);
     }
-  }
-
-  /** One turn, as named steps: plan → resident → park/restore → admit → run → observe. */
-  async function executeTurn(plan: TurnPlan): Promise<void> {
-    const model = models.get(plan.weightsDigest);
-    if (!model) return;
-    await makeResident(model);
-    await moveKv(model, plan.parkOthers);
-    await admit(model, plan.admit);
-    const { ran, quiet } = await run(model, plan);
-    observe(model, plan, ran, quiet);
-  }
-
-  /**
-   * Brings the turn's model onto the GPU and records the switch: what the policy was told it would cost
-   * (weights absent: bytes / bandwidth + overhead) against what it took on the clock, from the plan to
-   * resident weights, queued copies, evictions and a prefetch in flight included.
-   */
-  async function makeResident(model: ModelState): Promise<void> {
-    const key = model.ref.weightsDigest;
-    const plannedMs = clock.now();
-    const estimateMs = model.residency === 'resident' ? 0 : costs.loadMs(model.ref.bytes);
-    await residency.ensureResident(model, new Set([key]), false);
-    if (current !== key) {
-      const ms = clock.now() - plannedMs;
-      emit({ type: 'switch', atMs: clock.now(), from: current, to: key, ms, estimateMs, overrun: ms > estimateMs + costs.options.switchSlackMs });
-    }
-    current = key;
-  }
-
-  /** Parks the KV of every other model's running sequences when the plan says so, and restores this model's. */
-  async function moveKv(model: ModelState, parkOthers: boolean): Promise<void> {
-    if (parkOthers) {
-      for (const other of models.values()) if (other !== model && countPhase(other, 'added') > 0) await residency.park(other);
-    }
-    if (countPhase(model, 'parked') > 0) await residency.restore(model);
-  }
-
-  /**
-   * Hands the planned queued requests to the engine; they join the batch at the turn's first step. A group
-   * member brings its group's other queued members along.
-   */
-  async function admit(model: ModelState, ids: readonly number[]): Promise<void> {
-    for (const id of ids) {
-      const r = model.requests.get(id);
-      if (r && r.phase === 'queued') await addToEngine(r);
-    }
-  }
-
-  /**
-   * Starts the planned prefetch, runs the turn on the engine under its timers (turn-timers.ts), and reports
-   * how it ended. `quiet`: nothing woke the loop while the turn ran.
-   */
-  async function run(model: ModelState, plan: TurnPlan): Promise<{ ran: TurnOutcome; quiet: boolean }> {
-    const key = model.ref.weightsDigest;
-    const loaded = prefetch(plan, key);
-    const turn: RunningTurn = { weightsDigest: key, startedMs: clock.now(), quotaMs: plan.quotaMs };
-    running = turn;
-    const timers = armTurnTimers({
-      clock,
-      startedMs: turn.startedMs,
-      quotaMs: plan.quotaMs,
-      preempt: () => void engine.preempt().catch(() => undefined),
-      stillRunning: () => running === turn,
-      whileLoading: plan.whileLoading && loaded ? { minMs: plan.whileLoading.minMs, loaded } : undefined,
-    });
-    const wakesBefore = signal.count;
-    const ran = await engine.runTurn(key, plan.maxSteps).finally(() => (running = undefined));
-    const quiet = signal.count === wakesBefore;
-    const cut = ran.reason !== 'preempted' ? undefined : timers.cut();
-    model.lastRunMs = clock.now();
-    return { ran: cut === undefined ? ran : { ...ran, reason: cut }, quiet };
-  }
-
-  /**
-   * Loads the model the plan prefetches, without waiting; resolves true once its weights are in. A queued
-   * call on weights already loading resolves once they are in (or tries again if that load gave up).
-   */
-  function prefetch(plan: TurnPlan, runningKey: string): Promise<boolean> | undefined {
-    const target = plan.prefetch === undefined ? undefined : models.get(plan.prefetch);
-    const loaded =
-      target && (target.residency === 'absent' || (plan.whileLoading && target.residency === 'loading'))
-        ? residency.ensureResident(target, new Set([runningKey]), true, plan.prefetchEvictable).catch(() => false)
-        : undefined;
-    if (target) target.lastRunMs = Math.max(target.lastRunMs, clock.now()); // the prefetched model is about to be needed: not a victim
-    return loaded;
-  }
-
-  /**
-   * Learns from the turn: a turn that produced nothing marks its model stalled until the next wake, so the
-   * loop does not spin; but a wake during the turn (an arrival that joined it after the engine had already
-   * answered, a sequence ending) already carries news the turn did not see, and stalling then would wait for
-   * a wake that came. A turn that ran steps refines the step-time estimate.
-   */
-  function observe(model: ModelState, plan: TurnPlan, ran: TurnOutcome, quiet: boolean): void {
-    const key = model.ref.weightsDigest;
-    if (ran.reason === 'not_resident') model.residency = 'absent';
-    if (ran.steps === 0 && model.requests.size > 0 && quiet) stalled.add(key);
-    else costs.observeTurn(key, ran.steps, ran.ms);
-    emit({ type: 'turn', atMs: clock.now(), weightsDigest: key, steps: ran.steps, quotaSteps: plan.maxSteps, reason: ran.reason, ms: ran.ms });
   }
 
   /** Waits for work; meanwhile evicts models idle on the GPU for `gpuIdleEvictMs` (when finite). */
@@ -355,6 +251,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     };
   }
 
+  const { executeTurn } = createTurnSteps({ engine, clock, costs, emit, models, stalled, residency, signal, addToEngine, state: turn });
   const done = loop();
 
   async function close(error?: TidepoolError): Promise<void> {
@@ -362,7 +259,7 @@ export function createSchedulerLoop(deps: LoopDeps) {
     if (!closed) handBackQueued(closedError);
     closed = true;
     wake();
-    if (running) await engine.preempt().catch(() => undefined);
+    if (turn.running) await engine.preempt().catch(() => undefined);
     await done;
   }
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, engineMemoryBytes, loadConfig } from '../../platform/config.js';
+import { ConfigError, engineMemoryBytes, loadConfig } from '../../platform/config.js';
+import { CONFIG_VARIABLES } from '../../platform/config-variables.js';
 
 const GiB = 2 ** 30;
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
 /**
- * Checks the wiring of terraform/kubernetes: ports, probes, env names against platform/config.ts, GPU
+ * Checks the wiring of terraform/kubernetes: ports, probes, env names against platform/config-variables.ts, GPU
  * requests, the shared-memory volume, and the HPA/PDB targets. It parses the YAML; no cluster is needed.
  */
 
@@ -17,8 +17,8 @@ const LIVENESS_PATH = '/healthz';
 const READINESS_PATH = '/readyz';
 
 /**
- * Cluster-mode variables the manifests set before platform/config.ts declares them (issue 5, in progress).
- * Each is printed while missing from CONFIG_VARIABLES; delete it here once config.ts has it.
+ * Cluster-mode variables the manifests set before platform/config-variables.ts declares them (issue 5, in progress).
+ * Each is printed while missing from CONFIG_VARIABLES; delete it here once config-variables.ts has it.
  */
 const PENDING_VARIABLES: string[] = [];
 
@@ -48,11 +48,11 @@ function loadManifests(): Manifest[] {
 /** Names from CONFIG_VARIABLES; falls back to scanning the source if the module cannot be imported. */
 async function configVariableNames(): Promise<Set<string>> {
   try {
-    const config = (await import('../../platform/config.js')) as { CONFIG_VARIABLES: readonly { name: string }[] };
+    const config = (await import('../../platform/config-variables.js')) as { CONFIG_VARIABLES: readonly { name: string }[] };
     return new Set(config.CONFIG_VARIABLES.map((variable) => variable.name));
   } catch (error) {
-    const source = readFileSync(path.join(ROOT, 'platform/config.ts'), 'utf8');
-    console.warn(`k8s-manifests: importing platform/config.js failed (${String(error)}); reading names from its source`);
+    const source = readFileSync(path.join(ROOT, 'platform/config-variables.ts'), 'utf8');
+    console.warn(`k8s-manifests: importing platform/config-variables.js failed (${String(error)}); reading names from its source`);
     return new Set([...source.matchAll(/\bv\('([A-Z][A-Z0-9_]*)'/g)].map((match) => match[1]!));
   }
 }
@@ -204,7 +204,7 @@ describe('kubernetes manifests', () => {
     }
   });
 
-  it('uses only environment variables that platform/config.ts defines', () => {
+  it('uses only environment variables that platform/config-variables.ts defines', () => {
     const used = new Map<string, string>();
     for (const workload of workloads()) {
       for (const container of podSpec(workload).containers) {

@@ -10,7 +10,7 @@ import { createCalibratedCosts, fitShape, type StepFit } from '../../../runtime/
 import { RequestTally } from '../../../runtime/sim/metrics.js';
 import { SimulatedEngine } from '../../../runtime/sim/simulated-engine.js';
 import type { SimGpuSpec } from '../../../runtime/sim/sim-types.js';
-import { DEFAULT_GPU_IDLE_EVICT_MS } from '../../../runtime/node.js';
+import { DEFAULT_GPU_IDLE_EVICT_MS } from '../../../runtime/node-options.js';
 import type { EngineProfile } from './engine-profile.js';
 import type { ServedRequest } from './replay.js';
 import { samplingWith } from '../../../protocol/sampling.js';

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, downloadBlobTo, putBlob } from '../../../platform/storage/blob-store.js';
 import { S3ObjectStore } from '../../../platform/storage/s3-object-store.js';
 import type { Artifact } from '../../../protocol/node-runtime.js';
-import { createHostPool, type HostPool } from '../../../runtime/pool/host-pool.js';
+import { createHostPool } from '../../../runtime/pool/host-pool.js';
+import type { HostPool } from '../../../runtime/pool/host-pool-contract.js';
 import { startS3rver, type RunningS3rver } from '../../helpers/s3rver.js';
 import { digest } from '../../helpers/weights-digest.js';
 

@@ -9,7 +9,8 @@ import type { DownloadOptions, ObjectInfo } from '../../../platform/storage/obje
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { letTimePass, waitFor } from '../../helpers/wait-for.js';
 import type { Artifact } from '../../../protocol/node-runtime.js';
-import { createHostPool, HOST_POOL_LOCK, type HostPool, type HostPoolOptions } from '../../../runtime/pool/host-pool.js';
+import { createHostPool, HOST_POOL_LOCK } from '../../../runtime/pool/host-pool.js';
+import type { HostPool, HostPoolOptions } from '../../../runtime/pool/host-pool-contract.js';
 import { WarmHolds } from '../../../runtime/pool/warm-holds.js';
 import { digest } from '../../helpers/weights-digest.js';
 
