@@ -79,9 +79,13 @@ describe.skipIf(skipReason !== undefined)('min_warm holds in a cluster of proces
   it('warms a node that registers after the deploy, and shows the never-invoked function as host', async () => {
     const node = await startNode(plane, nodeEnv('shm-1'), procs);
     expect(await warmed(node)).toBeGreaterThan(400_000); // the tiny-llama fixture's safetensors and config
-    const show = await runCli(['show', PINNED], { ...env, TIDEPOOL_API_URL: plane });
-    expect(show.code, show.stderr).toBe(0);
-    expect(show.stdout).toContain(`resident: host on ${NODE_ID}`);
+    // `show` reads residency from the replica's node table, refreshed every heartbeat interval, so it may lag
+    // `cluster status` (a fresh read) by one interval: wait for `show` itself to say host.
+    const shown = await waitFor('`tidepool show` listing the pinned function as host', 30_000, async () => {
+      const show = await runCli(['show', PINNED], { ...env, TIDEPOOL_API_URL: plane });
+      return show.code === 0 && show.stdout.includes(`resident: host on ${NODE_ID}`) ? show.stdout : undefined;
+    });
+    expect(shown).toContain(`resident: host on ${NODE_ID}`);
   });
 
   it('warms the node again after it is killed and restarted with empty shared memory', async () => {
