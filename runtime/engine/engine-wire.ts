@@ -39,7 +39,9 @@ export function toEngineStats(reply: WireRecord): EngineStats {
   };
 }
 
-const CODES: ReadonlySet<string> = new Set<string>(ENGINE_ERROR_CODES);
+/** The codes the engine sends, in `error` replies and failed `done` events; any other reads as `internal`.
+ * `engine_down` is the client's own code for a process that is gone, never sent by the engine. */
+const SENT_CODES: ReadonlySet<string> = new Set<string>(ENGINE_ERROR_CODES.filter((code) => code !== 'engine_down'));
 
 /**
  * An `EngineError` whose message starts with its code (`bad_model: load: ...`), the form the engine itself
@@ -56,7 +58,7 @@ export function engineError(code: EngineErrorCode, text: string): EngineError {
  */
 export function sequenceError(done: WireRecord): EngineError {
   const message = typeof done.message === 'string' ? done.message : 'sequence failed';
-  const code = typeof done.code === 'string' && CODES.has(done.code) ? (done.code as EngineErrorCode) : 'internal';
+  const code = typeof done.code === 'string' && SENT_CODES.has(done.code) ? (done.code as EngineErrorCode) : 'internal';
   return new EngineError(code, message);
 }
 
@@ -71,22 +73,9 @@ export function stepItemLogprob(item: readonly unknown[]): TokenLogprob | undefi
   return { logprob: extra.logprob, top: top.map(([id, lp]) => [id, lp] as const) };
 }
 
-/** The codes an `error` reply may carry; any other reads as `internal`. */
-const REPLY_CODES: ReadonlySet<string> = new Set<EngineErrorCode>([
-  'bad_request',
-  'not_found',
-  'bad_model',
-  'out_of_memory',
-  'busy',
-  'context_overflow',
-  'unsupported',
-  'internal',
-  'device_lost',
-]);
-
 /** The error of an `error` reply to the command `op`, prefixed with its code like every engine error. */
 export function replyError(op: string, reply: WireRecord): EngineError {
-  const code = REPLY_CODES.has(String(reply.code)) ? (reply.code as EngineErrorCode) : 'internal';
+  const code = SENT_CODES.has(String(reply.code)) ? (reply.code as EngineErrorCode) : 'internal';
   return engineError(code, `${op}: ${String(reply.message ?? reply.code)}`);
 }
 
