@@ -5,7 +5,7 @@ export async function openStream(url: string): Promise<{ rest(): Promise<string>
   const res = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, stream: true }),
+    body: JSON.stringify({ model: 'tiny-chat', prompt: 'The tide', max_tokens: 1500, temperature: 0, ignore_eos: true, stream: true }),
   });
   if (res.status !== 200) throw new Error(`stream refused: ${res.status} ${await res.text()}`);
   const reader = res.body!.getReader();

@@ -38,7 +38,7 @@ describe.skipIf(!ENGINE_BUILT)('API on the real CPU engine', () => {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       signal: controller.signal,
-      body: JSON.stringify({ prompt: 'a', max_tokens: 1500, stream: true }),
+      body: JSON.stringify({ prompt: 'a', max_tokens: 1500, ignore_eos: true, stream: true }),
     });
     const reader = res.body!.getReader();
     await reader.read();

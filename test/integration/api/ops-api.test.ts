@@ -72,7 +72,7 @@ describe.skipIf(!ENGINE_BUILT)('operator API (/v1/ops/state, /v1/invocations)', 
       method: 'POST',
       headers: { ...admin, 'Content-Type': 'application/json' },
       signal: controller.signal,
-      body: JSON.stringify({ prompt: 'a', max_tokens: 1500, stream: true }),
+      body: JSON.stringify({ prompt: 'a', max_tokens: 1500, ignore_eos: true, stream: true }),
     });
     const reader = res.body!.getReader();
     await reader.read();
