@@ -53,18 +53,24 @@ describe.skipIf(skipReason !== undefined)("a request's choices as one group on a
   });
 
   it('ends one choice when its own signal aborts, the others run to their end', async () => {
-    const cut = new AbortController();
-    const choiceSignals = [new AbortController().signal, cut.signal, new AbortController().signal];
-    const events: NodeEvent[] = [];
-    const r = request('g2', llama, llamaRef, { sampling: sampled(60, 5), seeds: [5, 6, 7] });
-    for await (const event of node.generate(r, undefined, choiceSignals)) {
-      events.push(event);
-      if (event.type === 'token' && event.choice === 1) cut.abort();
+    // As below: on a loaded machine choice 1 can finish before its cancel lands, and such a run is tried again.
+    let choices: ReturnType<typeof perChoice> = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const cut = new AbortController();
+      const choiceSignals = [new AbortController().signal, cut.signal, new AbortController().signal];
+      const events: NodeEvent[] = [];
+      const r = request(`g2-${attempt}`, llama, llamaRef, { sampling: { ...sampled(240, 5), ignore_eos: true }, seeds: [5, 6, 7] });
+      for await (const event of node.generate(r, undefined, choiceSignals)) {
+        events.push(event);
+        if (event.type === 'token' && event.choice === 1) cut.abort();
+      }
+      choices = perChoice(events, 3);
+      if (choices[1]!.done?.reason === 'cancelled') break;
+      console.log(`attempt ${attempt}: choice 1 finished before its cancel landed; trying again`);
     }
-    const choices = perChoice(events, 3);
     expect(choices.map((c) => c.done?.reason)).toEqual(['length', 'cancelled', 'length']);
-    expect(choices[1]!.tokens.length).toBeLessThan(60);
-    expect([choices[0]!.tokens.length, choices[2]!.tokens.length]).toEqual([60, 60]);
+    expect(choices[1]!.tokens.length).toBeLessThan(240);
+    expect([choices[0]!.tokens.length, choices[2]!.tokens.length]).toEqual([240, 240]);
     expect(await busy()).toBe(0);
     expect((await node.engineStats()).memory.kvBlocksUsed).toBe(0);
   });
