@@ -7,7 +7,8 @@
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
-const BYTE_UNITS: Readonly<Record<string, number>> = {
+/** Byte-size suffixes, matched case-insensitively. */
+export const BYTE_UNITS: Readonly<Record<string, number>> = {
   '': 1,
   b: 1,
   kb: 1e3,

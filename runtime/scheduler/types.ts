@@ -73,15 +73,8 @@ export type SchedulerEvent =
       readonly overrun: boolean;
     }
   | {
-      readonly type: 'park';
-      readonly atMs: number;
-      readonly weightsDigest: WeightsDigest;
-      readonly sequences: number;
-      readonly bytes: number;
-      readonly ms: number;
-    }
-  | {
-      readonly type: 'restore';
+      /** A model's KV moved out to host memory (park) or back in (restore): the same facts either way. */
+      readonly type: 'park' | 'restore';
       readonly atMs: number;
       readonly weightsDigest: WeightsDigest;
       readonly sequences: number;

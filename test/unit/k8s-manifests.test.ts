@@ -3,6 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { CONFIG_VARIABLES } from '../../platform/config-variables.js';
+import { BYTE_UNITS } from '../../platform/env-reader.js';
 
 /**
  * Checks the wiring of terraform/kubernetes: ports, probes, env names against platform/config-variables.ts, GPU
@@ -45,20 +47,9 @@ function loadManifests(): Manifest[] {
   );
 }
 
-/** Names from CONFIG_VARIABLES; falls back to scanning the source if the module cannot be imported. */
-async function configVariableNames(): Promise<Set<string>> {
-  try {
-    const config = (await import('../../platform/config-variables.js')) as { CONFIG_VARIABLES: readonly { name: string }[] };
-    return new Set(config.CONFIG_VARIABLES.map((variable) => variable.name));
-  } catch (error) {
-    const source = readFileSync(path.join(ROOT, 'platform/config-variables.ts'), 'utf8');
-    console.warn(`k8s-manifests: importing platform/config-variables.js failed (${String(error)}); reading names from its source`);
-    return new Set([...source.matchAll(/\bv\('([A-Z][A-Z0-9_]*)'/g)].map((match) => match[1]!));
-  }
-}
-
-const UNITS: Record<string, number> = {
-  '': 1,
+/** Kubernetes quantity suffixes (case-sensitive), beside the byte sizes Tidepool's own variables accept. */
+const UNITS: Readonly<Record<string, number>> = {
+  ...BYTE_UNITS,
   k: 1e3,
   M: 1e6,
   G: 1e9,
@@ -67,15 +58,6 @@ const UNITS: Record<string, number> = {
   Mi: 2 ** 20,
   Gi: 2 ** 30,
   Ti: 2 ** 40,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
 };
 
 /** Kubernetes quantities (`22Gi`) and Tidepool byte sizes (`20GiB`) in bytes. */
@@ -147,7 +129,7 @@ describe('kubernetes manifests', () => {
 
   beforeAll(async () => {
     manifests = loadManifests();
-    configNames = await configVariableNames();
+    configNames = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
   });
 
   it('parses every file into named objects in the tidepool namespace', () => {

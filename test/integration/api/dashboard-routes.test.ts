@@ -16,7 +16,8 @@ import { digest } from '../../helpers/weights-digest.js';
 const TOKEN = 'cluster-token-for-tests';
 
 /** Reads `/v1/ops/events` until `count` events named `name` arrived; returns their data. */
-async function readEvents(url: string, name: string, count: number): Promise<unknown[]> {
+/** The first `count` events named `name` from `/v1/ops/events`; `onEvent` sees each as it arrives. */
+async function readEvents(url: string, name: string, count: number, onEvent?: (index: number) => void): Promise<unknown[]> {
   const controller = new AbortController();
   const res = await fetch(`${url}/v1/ops/events`, { signal: controller.signal });
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -31,7 +32,7 @@ async function readEvents(url: string, name: string, count: number): Promise<unk
       buffered = buffered.slice(end + 2);
       const event = /^event: (.+)$/m.exec(block)?.[1];
       const data = /^data: (.+)$/m.exec(block)?.[1];
-      if (event === name && data) out.push(JSON.parse(data));
+      if (event === name && data) onEvent?.(out.push(JSON.parse(data)) - 1);
     }
     if (out.length >= count) break;
   }
@@ -89,9 +90,10 @@ describe('dashboard routes (/v1/ops/timeline, /v1/ops/events, /dashboard)', () =
   });
 
   it('streams the backlog first, then only new spans, each once', async () => {
-    const pending = readEvents(url, 'timeline', 4);
-    setTimeout(() => timeline.record(0, { type: 'evict', atMs: performance.now(), weightsDigest: digest('a') }), 700);
-    const events = (await pending) as ClusterTimeline[];
+    // The new span is recorded once the backlog has arrived, so it can only come in a later event.
+    const events = (await readEvents(url, 'timeline', 4, (index) => {
+      if (index === 0) timeline.record(0, { type: 'evict', atMs: performance.now(), weightsDigest: digest('a') });
+    })) as ClusterTimeline[];
     const kinds = events.map((e) => e.nodes.flatMap((n) => n.spans.map((s) => s.kind)));
     expect(kinds[0]).toEqual(['switch', 'run']);
     expect(kinds.slice(1).flat()).toEqual(['evict']);
